@@ -1,0 +1,11 @@
+export * from './adverts.js';
+export * from './base32.js';
+export * from './codec.js';
+export * from './errors.js';
+export * from './identity.js';
+export type * from './interfaces.js';
+export * from './keys.js';
+export * from './logger.js';
+export * from './message.js';
+export * from './validate.js';
+export * from './wire.js';

@@ -1,0 +1,178 @@
+import type { EngineAddress, NodeId, TopicId } from './identity.js';
+import type { KeyPair } from './keys.js';
+import type { Logger } from './logger.js';
+import type { Destination, EngineMessage, TransportPrefs } from './message.js';
+
+// --- lifecycle ------------------------------------------------------------
+
+/** One lifecycle for every component: idempotent start/stop, and `await using`. */
+export interface Startable {
+  start(options?: { signal?: AbortSignal }): Promise<void>;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+// --- transports -----------------------------------------------------------
+
+/** What a transport factory is given by the node that uses it. */
+export interface TransportContext {
+  /** The node's key: it backs the TLS/QUIC certificate. */
+  readonly keyPair: KeyPair;
+  readonly logger: Logger;
+}
+
+/**
+ * Callbacks a connection delivers to its owner. Plain callbacks rather than events: they sit on the
+ * hot path of every byte received.
+ */
+export interface ConnectionHandlers {
+  /** Bytes received, in order. The buffer may be reused after the call returns; copy what you keep. */
+  onData(chunk: Buffer): void;
+  /** The write buffer drained below its high-water mark: writing may resume. */
+  onDrain(): void;
+  /** The connection is closed; `error` says why when it was not a clean close. Called once. */
+  onClose(error?: Error): void;
+}
+
+/**
+ * A mutually authenticated, reliable, ordered byte stream to one peer node. The transport has
+ * verified that the peer holds the private key of `remoteNode` before the connection is handed out.
+ */
+export interface Connection {
+  readonly remoteNode: NodeId;
+  readonly remoteAddress: string;
+  readonly direction: 'inbound' | 'outbound';
+  /** The transport protocol (`tls`, `quic`, `memory`, …). */
+  readonly protocol: string;
+  /** Starts delivery to `handlers`. Data that arrived before is delivered first. Call once. */
+  setHandlers(handlers: ConnectionHandlers): void;
+  /**
+   * Queues bytes for sending. Returns false when the write buffer is above its high-water mark:
+   * the caller should stop writing until `onDrain`. The bytes are still queued.
+   */
+  write(data: Uint8Array): boolean;
+  /** Bytes queued but not yet handed to the network. */
+  readonly bufferedBytes: number;
+  /** Flushes queued bytes and closes gracefully. */
+  close(): Promise<void>;
+  /** Closes at once, discarding queued bytes. */
+  abort(error?: Error): void;
+}
+
+/** An open listening endpoint. */
+export interface Listener {
+  /** The addresses actually bound (with the real port when 0 was asked). */
+  readonly addresses: readonly string[];
+  close(): Promise<void>;
+}
+
+export interface DialOptions {
+  signal?: AbortSignal;
+}
+
+export interface ListenOptions {
+  signal?: AbortSignal;
+  /**
+   * Decides, during the TLS/QUIC handshake, whether a caller presenting `node` may connect.
+   * Refused callers never get a session. Defaults to accepting every caller (the trust check happens
+   * in the Transport engine's handshake).
+   */
+  acceptPeer?: (node: NodeId) => boolean;
+}
+
+/**
+ * A transport plugin: dials and listens for one URL scheme. A transport package exports a factory
+ * `tls(options)` returning a `TransportFactory`; the node calls it with its context.
+ */
+export interface Transport {
+  /** The URL scheme this transport serves, e.g. `tls`. */
+  readonly protocol: string;
+  /** Opens a connection to `address`, succeeding only if the peer proves it holds `expected`'s key. */
+  dial(address: string, expected: NodeId, options?: DialOptions): Promise<Connection>;
+  /** Listens on `address` and hands each authenticated inbound connection to `onConnection`. */
+  listen(
+    address: string,
+    onConnection: (connection: Connection) => void,
+    options?: ListenOptions,
+  ): Promise<Listener>;
+  /** Closes listeners and connections this transport owns. */
+  close(): Promise<void>;
+}
+
+export type TransportFactory = (context: TransportContext) => Transport;
+
+// --- storage ----------------------------------------------------------------
+
+/**
+ * A persistent key-value store of msgpack-able values. `put` and `delete` resolve only when the
+ * change is durable. Keys are strings.
+ */
+export interface Store<V = unknown> {
+  get(key: string): Promise<V | undefined>;
+  put(key: string, value: V): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  /** All entries whose key starts with `prefix`, in key order. */
+  entries(prefix?: string): AsyncIterable<[string, V]>;
+  close(): Promise<void>;
+}
+
+// --- engines ----------------------------------------------------------------
+
+/** What an engine does when its mailbox is full. */
+export type MailboxPolicy = 'wait' | 'drop-oldest' | 'reject';
+
+/** What happens to an engine whose handler throws. */
+export type FailurePolicy = 'continue' | 'stop';
+
+export interface SendOptions {
+  /** Absolute expiry, ms since the epoch. */
+  expiry?: number;
+  /** Relative time-to-live in ms (sets expiry). */
+  ttlMs?: number;
+  protocol?: string;
+  prefs?: TransportPrefs;
+  signal?: AbortSignal;
+}
+
+export interface RequestOptions extends SendOptions {
+  /** Reject with RequestTimeoutError after this many ms (default 10 s). */
+  timeoutMs?: number;
+}
+
+export interface EngineOptions {
+  /** Mailbox capacity in messages (default 1024). */
+  mailboxSize?: number;
+  mailboxPolicy?: MailboxPolicy;
+  onError?: FailurePolicy;
+}
+
+/** A running engine, as seen by whoever spawned it. */
+export interface EngineRef {
+  readonly address: EngineAddress;
+  /** Messages waiting in the mailbox. */
+  readonly queued: number;
+  stop(): Promise<void>;
+}
+
+/** The API a handler gets with every message. */
+export interface EngineContext {
+  readonly self: EngineAddress;
+  readonly logger: Logger;
+  /** Fire-and-forget. A string destination is a local engine name. */
+  send(dst: Destination | string, body: unknown, options?: SendOptions): void;
+  /** Sends and resolves with the reply; rejects with a typed error (unknown destination, timeout, abort). */
+  request<R = unknown>(
+    dst: Destination | string,
+    body: unknown,
+    options?: RequestOptions,
+  ): Promise<EngineMessage<R>>;
+  /** Answers `to` (sets replyTo and sends to its source). */
+  reply(to: EngineMessage, body: unknown, options?: SendOptions): void;
+  publish(topic: TopicId, body: unknown, options?: SendOptions): void;
+  subscribe(topic: TopicId): void;
+  unsubscribe(topic: TopicId): void;
+  spawn(name: string, handler: EngineHandler, options?: EngineOptions): EngineRef;
+}
+
+/** An engine's behaviour: called with one message at a time. */
+export type EngineHandler = (message: EngineMessage, context: EngineContext) => void | Promise<void>;

@@ -1,0 +1,244 @@
+import { type NodeAdvert, nodeAdvertFromWire, nodeAdvertToWire } from './adverts.js';
+import { pack, unpack } from './codec.js';
+import { SchemaError } from './errors.js';
+import { identityBytes, isEngineName, KEY_BYTES, type NodeId, nodeIdFromBytes } from './identity.js';
+import { type KeyPair, SIGNATURE_BYTES, verifySignature } from './keys.js';
+import { type EngineMessage, isTopicAddress, MAX_PROTOCOL_LENGTH } from './message.js';
+import { expectArray, expectBoolean, expectBytes, expectString, expectUint, optional } from './validate.js';
+
+/**
+ * Frame type tags of the node-to-node protocol. Every frame is
+ * `u32 length | u8 tag | msgpack body` (see codec.ts).
+ */
+export const FrameTag = {
+  ConnectRequest: 0x01,
+  ConnectReply: 0x02,
+  Message: 0x03,
+  NodeAdvert: 0x04,
+  Ping: 0x05,
+  Pong: 0x06,
+  Goodbye: 0x07,
+} as const;
+export type FrameTag = (typeof FrameTag)[keyof typeof FrameTag];
+
+/** Protocol versions this implementation speaks. */
+export const PROTOCOL_MIN = 1;
+export const PROTOCOL_MAX = 1;
+
+// --- handshake ----------------------------------------------------------
+
+export interface ConnectRequest {
+  readonly protoMin: number;
+  readonly protoMax: number;
+  readonly src: NodeId;
+  readonly dst: NodeId;
+  /** Version of the sender's own advert. */
+  readonly srcAdvertVersion: number;
+  /** Version of the receiver's advert that the sender holds (0 = none). */
+  readonly dstAdvertVersion: number;
+}
+
+export function encodeConnectRequest(r: ConnectRequest): unknown[] {
+  return [
+    r.protoMin,
+    r.protoMax,
+    identityBytes(r.src),
+    identityBytes(r.dst),
+    r.srcAdvertVersion,
+    r.dstAdvertVersion,
+  ];
+}
+
+export function decodeConnectRequest(value: unknown): ConnectRequest {
+  const v = expectArray(value, 'connectRequest', 6, 6);
+  const protoMin = expectUint(v[0], 'connectRequest.protoMin', 0xffff);
+  const protoMax = expectUint(v[1], 'connectRequest.protoMax', 0xffff);
+  if (protoMax < protoMin) throw new SchemaError('connectRequest.protoMax', 'below protoMin');
+  return {
+    protoMin,
+    protoMax,
+    src: nodeIdFromBytes(expectBytes(v[2], 'connectRequest.src', KEY_BYTES)),
+    dst: nodeIdFromBytes(expectBytes(v[3], 'connectRequest.dst', KEY_BYTES)),
+    srcAdvertVersion: expectUint(v[4], 'connectRequest.srcAdvertVersion'),
+    dstAdvertVersion: expectUint(v[5], 'connectRequest.dstAdvertVersion'),
+  };
+}
+
+export type ConnectErrorKind = 'OverCapacity' | 'Incompatible' | 'Denied';
+const CONNECT_ERRORS: readonly ConnectErrorKind[] = ['OverCapacity', 'Incompatible', 'Denied'];
+
+export type ConnectReply =
+  | {
+      readonly ok: true;
+      readonly proto: number;
+      readonly srcAdvertVersion: number;
+      readonly dstAdvertVersion: number;
+    }
+  | { readonly ok: false; readonly error: ConnectErrorKind; readonly reason: string };
+
+export function encodeConnectReply(r: ConnectReply): unknown[] {
+  return r.ok ? [true, r.proto, r.srcAdvertVersion, r.dstAdvertVersion] : [false, r.error, r.reason];
+}
+
+export function decodeConnectReply(value: unknown): ConnectReply {
+  const v = expectArray(value, 'connectReply', 3, 4);
+  if (expectBoolean(v[0], 'connectReply.ok')) {
+    if (v.length !== 4) throw new SchemaError('connectReply', 'expected 4 elements');
+    return {
+      ok: true,
+      proto: expectUint(v[1], 'connectReply.proto', 0xffff),
+      srcAdvertVersion: expectUint(v[2], 'connectReply.srcAdvertVersion'),
+      dstAdvertVersion: expectUint(v[3], 'connectReply.dstAdvertVersion'),
+    };
+  }
+  const error = v[1] as ConnectErrorKind;
+  if (!CONNECT_ERRORS.includes(error)) throw new SchemaError('connectReply.error', 'unknown error kind');
+  return { ok: false, error, reason: expectString(v[2], 'connectReply.reason', 256) };
+}
+
+// --- engine messages on a direct link -----------------------------------
+
+/**
+ * On a direct link the source node is the authenticated peer and the destination node is the
+ * receiver, so only engine names travel:
+ * `[id, srcName, dstName, replyTo|null, expiry|null, protocol, body, sig|null]`.
+ */
+export interface WireMessage {
+  readonly id: number;
+  readonly srcName: string;
+  readonly dstName: string;
+  readonly replyTo: number | undefined;
+  readonly expiry: number | undefined;
+  readonly protocol: string;
+  readonly body: unknown;
+  readonly sig: Uint8Array | undefined;
+}
+
+/** Encodes an engine message bound for `msg.dst.node` as the array body of a Message frame. */
+export function messageToWire(msg: EngineMessage): unknown[] {
+  if (isTopicAddress(msg.dst)) throw new SchemaError('message.dst', 'a topic message is not sent on a link');
+  return [
+    msg.id,
+    msg.src.name,
+    msg.dst.name,
+    msg.replyTo ?? null,
+    msg.expiry ?? null,
+    msg.protocol,
+    msg.body,
+    msg.sig ?? null,
+  ];
+}
+
+export function decodeWireMessage(value: unknown): WireMessage {
+  const v = expectArray(value, 'message', 8, 8);
+  const srcName = v[1];
+  const dstName = v[2];
+  if (!isEngineName(srcName)) throw new SchemaError('message.src', 'expected an engine name');
+  if (!isEngineName(dstName)) throw new SchemaError('message.dst', 'expected an engine name');
+  return {
+    id: expectUint(v[0], 'message.id'),
+    srcName,
+    dstName,
+    replyTo: optional(v[3], (x) => expectUint(x, 'message.replyTo')),
+    expiry: optional(v[4], (x) => expectUint(x, 'message.expiry')),
+    protocol: expectString(v[5], 'message.protocol', MAX_PROTOCOL_LENGTH, 1),
+    body: v[6],
+    sig: optional(v[7], (x) => expectBytes(x, 'message.sig', SIGNATURE_BYTES)),
+  };
+}
+
+/** Builds the in-memory message from a wire message received from `peer` by `local`. */
+export function messageFromWire(w: WireMessage, peer: NodeId, local: NodeId): EngineMessage {
+  return {
+    id: w.id,
+    src: { node: peer, name: w.srcName },
+    dst: { node: local, name: w.dstName },
+    replyTo: w.replyTo,
+    expiry: w.expiry,
+    protocol: w.protocol,
+    body: w.body,
+    sig: w.sig,
+  };
+}
+
+// --- message signatures -------------------------------------------------
+
+const MESSAGE_LABEL = 'netmachine/message/v1';
+
+function signedMessageBytes(msg: EngineMessage): Buffer {
+  const dst = isTopicAddress(msg.dst)
+    ? ['topic', identityBytes(msg.dst.topic)]
+    : [identityBytes(msg.dst.node), msg.dst.name];
+  return pack([
+    MESSAGE_LABEL,
+    identityBytes(msg.src.node),
+    msg.src.name,
+    dst,
+    msg.id,
+    msg.replyTo ?? null,
+    msg.expiry ?? null,
+    msg.protocol,
+    msg.body,
+  ]);
+}
+
+/**
+ * Signs a message with the source node's key (or a keyed engine's key). Covers both addresses,
+ * id, replyTo, expiry, protocol and body.
+ */
+export function signMessage<B>(key: KeyPair, msg: EngineMessage<B>): EngineMessage<B> {
+  return { ...msg, sig: key.sign(signedMessageBytes(msg)) };
+}
+
+/** True when `msg.sig` is a valid signature by `signer` (the source node's key unless stated). */
+export function verifyMessage(msg: EngineMessage, signer: Uint8Array = identityBytes(msg.src.node)): boolean {
+  return msg.sig !== undefined && verifySignature(signer, signedMessageBytes(msg), msg.sig);
+}
+
+// --- small frames ---------------------------------------------------------
+
+export function encodeAdvertFrameBody(a: NodeAdvert): unknown[] {
+  return nodeAdvertToWire(a);
+}
+
+export function decodeAdvertFrameBody(value: unknown): NodeAdvert {
+  return nodeAdvertFromWire(value);
+}
+
+/** Goodbye: `[code, reason]` — why the sender is closing the connection. */
+export interface Goodbye {
+  readonly code: string;
+  readonly reason: string;
+}
+
+export function decodeGoodbye(value: unknown): Goodbye {
+  const v = expectArray(value, 'goodbye', 2, 2);
+  return { code: expectString(v[0], 'goodbye.code', 64), reason: expectString(v[1], 'goodbye.reason', 256) };
+}
+
+/** Ping and Pong carry one unsigned integer (a nonce / timestamp echoed back). */
+export function decodePing(value: unknown): number {
+  return expectUint(value, 'ping');
+}
+
+/** Decodes a frame body by tag into a validated value; unknown tags are a SchemaError. */
+export function decodeFrameBody(tag: number, body: Uint8Array): unknown {
+  const value = unpack(body);
+  switch (tag) {
+    case FrameTag.ConnectRequest:
+      return decodeConnectRequest(value);
+    case FrameTag.ConnectReply:
+      return decodeConnectReply(value);
+    case FrameTag.Message:
+      return decodeWireMessage(value);
+    case FrameTag.NodeAdvert:
+      return decodeAdvertFrameBody(value);
+    case FrameTag.Ping:
+    case FrameTag.Pong:
+      return decodePing(value);
+    case FrameTag.Goodbye:
+      return decodeGoodbye(value);
+    default:
+      throw new SchemaError('frame.tag', `unknown frame type ${tag}`);
+  }
+}

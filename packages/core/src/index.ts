@@ -3,7 +3,7 @@ export * from './base32.js';
 export * from './codec.js';
 export * from './errors.js';
 export * from './identity.js';
-export type * from './interfaces.js';
+export * from './interfaces.js';
 export * from './keys.js';
 export * from './logger.js';
 export * from './message.js';

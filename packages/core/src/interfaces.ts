@@ -1,3 +1,4 @@
+import type { NodeAdvert } from './adverts.js';
 import type { EngineAddress, NodeId, TopicId } from './identity.js';
 import type { KeyPair } from './keys.js';
 import type { Logger } from './logger.js';
@@ -176,3 +177,53 @@ export interface EngineContext {
 
 /** An engine's behaviour: called with one message at a time. */
 export type EngineHandler = (message: EngineMessage, context: EngineContext) => void | Promise<void>;
+
+// --- the seams between router, transport engine and identity store ----------
+
+/** Trust in a node: 0 = banned, 128 = default, 255 = fully trusted. */
+export const TRUST_BANNED = 0;
+export const TRUST_DEFAULT = 128;
+
+/** What the Transport engine needs to know about a node, read synchronously on the send path. */
+export interface NodeRecordView {
+  readonly id: NodeId;
+  readonly advert?: NodeAdvert | undefined;
+  /** 0 = banned, 128 = default, 255 = fully trusted. */
+  readonly trust: number;
+  /** Transport protocols to prefer for this node, in order (e.g. `['quic', 'tls']`). */
+  readonly transportPrefs?: readonly string[] | undefined;
+}
+
+/**
+ * The node directory as the Transport engine and Router see it (implemented by the identity store):
+ * synchronous lookups from memory, asynchronous durable updates.
+ */
+export interface NodeDirectory {
+  node(id: NodeId): NodeRecordView | undefined;
+  /**
+   * Offers an advert learned from the network. Resolves true when stored (newer than the known one),
+   * false when not newer; rejects with InvalidSignatureError for a bad signature.
+   */
+  offerNodeAdvert(advert: NodeAdvert): Promise<boolean>;
+  /** Records a round-trip measurement for a node (ms). */
+  recordRtt?(id: NodeId, rttMs: number): void;
+}
+
+/** How the Router hands messages to other nodes (implemented by the Transport engine). */
+export interface NodeSender {
+  /** True when the node can be tried: a live connection, or a known advert with addresses. */
+  canReach(node: NodeId): boolean;
+  /**
+   * Queues `message` for `message.dst.node`. Does not throw for network conditions: a message that
+   * cannot be delivered comes back through `MessageSink.undeliverable`.
+   */
+  send(message: EngineMessage): void;
+}
+
+/** How the Transport engine hands messages to the Router (implemented by the Router). */
+export interface MessageSink {
+  /** A message received from a peer node, already authenticated. */
+  deliver(message: EngineMessage): void;
+  /** A message given to `NodeSender.send` that will never be delivered (expired, refused, no address). */
+  undeliverable(message: EngineMessage, error: Error): void;
+}

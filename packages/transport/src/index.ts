@@ -1,1 +1,2 @@
 export * from './certificate.js';
+export * from './memory-transport.js';

@@ -1,0 +1,351 @@
+import { type Connection, KeyPair, NetmachineError, type NodeId, type Transport } from '@netmachine/core';
+import { afterEach, describe, expect, it } from 'vitest';
+
+/**
+ * The transport compliance suite: every transport package runs it to prove it honours the
+ * `Transport` / `Connection` / `Listener` contract the Transport engine relies on.
+ *
+ * ```ts
+ * runTransportCompliance('tls', async () => {
+ *   const a = KeyPair.generate(), b = KeyPair.generate();
+ *   return {
+ *     listener: { transport: tls()({ keyPair: a, logger }), keyPair: a },
+ *     dialer: { transport: tls()({ keyPair: b, logger }), keyPair: b },
+ *     listenAddress: 'tls://127.0.0.1:0',
+ *   };
+ * });
+ * ```
+ */
+export interface ComplianceSetup {
+  /** The side that listens, with the key pair its transport was made with. */
+  readonly listener: { readonly transport: Transport; readonly keyPair: KeyPair };
+  /** The side that dials. */
+  readonly dialer: { readonly transport: Transport; readonly keyPair: KeyPair };
+  /** Where the listener listens (port 0: the bound address is read from the Listener). */
+  readonly listenAddress: string;
+  /** Extra cleanup after both transports are closed. */
+  readonly cleanup?: () => Promise<void>;
+}
+
+export interface ComplianceOptions {
+  /** Timeout of each case in ms (default 60 s). */
+  timeoutMs?: number;
+  /** Size of the large-frame case (default 8 MiB). */
+  largeBytes?: number;
+  /** Messages in the many-writes case (default 10,000). */
+  messages?: number;
+}
+
+/** Collects what a connection delivers and lets a test wait for it. */
+export class ConnectionProbe {
+  readonly chunks: Buffer[] = [];
+  received = 0;
+  drains = 0;
+  closed = false;
+  closeCount = 0;
+  closeError: Error | undefined;
+  readonly #waiters: Array<() => void> = [];
+
+  constructor(readonly connection: Connection) {
+    connection.setHandlers({
+      onData: (chunk) => {
+        this.chunks.push(Buffer.from(chunk));
+        this.received += chunk.length;
+        this.#wake();
+      },
+      onDrain: () => {
+        this.drains++;
+        this.#wake();
+      },
+      onClose: (error) => {
+        this.closeCount++;
+        this.closed = true;
+        this.closeError = error;
+        this.#wake();
+      },
+    });
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+
+  /** Resolves when `condition` holds, checked after every callback. */
+  until(condition: () => boolean, what: string, timeoutMs = 45_000): Promise<void> {
+    if (condition()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+      const check = (): void => {
+        if (condition()) {
+          clearTimeout(timer);
+          resolve();
+        } else this.#waiters.push(check);
+      };
+      this.#waiters.push(check);
+    });
+  }
+
+  #wake(): void {
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+}
+
+/** Inbound connections handed out by a listener, with a way to wait for the next one. */
+class Inbox {
+  readonly probes: ConnectionProbe[] = [];
+  readonly #waiters: Array<() => void> = [];
+
+  readonly accept = (connection: Connection): void => {
+    this.probes.push(new ConnectionProbe(connection));
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  };
+
+  async next(index: number, timeoutMs = 45_000): Promise<ConnectionProbe> {
+    while (this.probes.length <= index) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no inbound connection')), timeoutMs);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.probes[index]!;
+  }
+}
+
+function pattern(size: number, seed: number): Buffer {
+  const buffer = Buffer.allocUnsafe(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    // xorshift: cheap bytes that catch reordering, duplication and truncation.
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    buffer[i] = x & 0xff;
+  }
+  return buffer;
+}
+
+export function runTransportCompliance(
+  name: string,
+  setup: () => Promise<ComplianceSetup>,
+  options: ComplianceOptions = {},
+): void {
+  const timeout = options.timeoutMs ?? 60_000;
+  const largeBytes = options.largeBytes ?? 8 * 1024 * 1024;
+  const messageCount = options.messages ?? 10_000;
+
+  describe(`transport compliance: ${name}`, () => {
+    let current: ComplianceSetup | undefined;
+
+    afterEach(async () => {
+      const s = current;
+      current = undefined;
+      if (s === undefined) return;
+      await Promise.allSettled([s.dialer.transport.close(), s.listener.transport.close()]);
+      await s.cleanup?.();
+    });
+
+    /** Sets up, listens, dials once: the starting point of most cases. */
+    async function connected(): Promise<{
+      s: ComplianceSetup;
+      address: string;
+      inbox: Inbox;
+      client: ConnectionProbe;
+      server: ConnectionProbe;
+    }> {
+      const s = await setup();
+      current = s;
+      const inbox = new Inbox();
+      const listener = await s.listener.transport.listen(s.listenAddress, inbox.accept);
+      const address = listener.addresses[0]!;
+      const connection = await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId);
+      const client = new ConnectionProbe(connection);
+      const server = await inbox.next(0);
+      return { s, address, inbox, client, server };
+    }
+
+    it('listens on a real address and authenticates both ends', { timeout }, async () => {
+      const { s, address, client, server } = await connected();
+      expect(address.startsWith(`${s.listener.transport.protocol}://`)).toBe(true);
+      expect(client.connection.remoteNode).toBe(s.listener.keyPair.id);
+      expect(server.connection.remoteNode).toBe(s.dialer.keyPair.id);
+      expect(client.connection.direction).toBe('outbound');
+      expect(server.connection.direction).toBe('inbound');
+      expect(client.connection.protocol).toBe(s.dialer.transport.protocol);
+      expect(typeof server.connection.remoteAddress).toBe('string');
+    });
+
+    it('sends both ways', { timeout }, async () => {
+      const { client, server } = await connected();
+      client.connection.write(Buffer.from('hello from the dialer'));
+      server.connection.write(Buffer.from('hello from the listener'));
+      await server.until(() => server.received >= 21, 'data at the listener');
+      await client.until(() => client.received >= 23, 'data at the dialer');
+      expect(server.bytes().toString()).toBe('hello from the dialer');
+      expect(client.bytes().toString()).toBe('hello from the listener');
+    });
+
+    it('carries a large frame intact', { timeout }, async () => {
+      const { client, server } = await connected();
+      const big = pattern(largeBytes, 7);
+      const scratch = Buffer.from(big);
+      client.connection.write(scratch);
+      // The transport must have copied or sent the bytes: reusing the buffer must not corrupt them.
+      scratch.fill(0);
+      await server.until(() => server.received >= largeBytes, 'the large frame');
+      expect(server.received).toBe(largeBytes);
+      expect(server.bytes().equals(big)).toBe(true);
+    });
+
+    it('delivers many concurrent small writes complete and in order, both ways', { timeout }, async () => {
+      const { client, server } = await connected();
+      const record = 16;
+      const encode = (i: number, tag: number): Buffer => {
+        const b = Buffer.alloc(record, tag);
+        b.writeUInt32BE(i, 0);
+        return b;
+      };
+      for (let i = 0; i < messageCount; i++) {
+        client.connection.write(encode(i, 0xa1));
+        server.connection.write(encode(i, 0xb2));
+      }
+      const total = messageCount * record;
+      await server.until(() => server.received >= total, 'all messages at the listener');
+      await client.until(() => client.received >= total, 'all messages at the dialer');
+      for (const [probe, tag] of [
+        [server, 0xa1],
+        [client, 0xb2],
+      ] as const) {
+        const bytes = probe.bytes();
+        expect(bytes.length).toBe(total);
+        for (let i = 0; i < messageCount; i++) {
+          const at = i * record;
+          if (bytes.readUInt32BE(at) !== i || bytes[at + record - 1] !== tag) {
+            expect.fail(`message ${i} out of order or damaged`);
+          }
+        }
+      }
+    });
+
+    it('applies backpressure: write returns false, then onDrain fires', { timeout }, async () => {
+      const { client, server } = await connected();
+      const chunk = pattern(64 * 1024, 3);
+      let written = 0;
+      let refused = false;
+      // Synchronous writes cannot drain, so any bounded buffer fills well before 256 MiB.
+      while (written < 256 * 1024 * 1024) {
+        written += chunk.length;
+        if (!client.connection.write(chunk)) {
+          refused = true;
+          break;
+        }
+      }
+      expect(refused).toBe(true);
+      expect(client.connection.bufferedBytes).toBeGreaterThan(0);
+      await client.until(() => client.drains > 0, 'onDrain');
+      await server.until(() => server.received >= written, 'every byte written');
+      expect(server.received).toBe(written);
+    });
+
+    it('close flushes what was written, and both sides see a clean close', { timeout }, async () => {
+      const { client, server } = await connected();
+      const data = pattern(1024 * 1024, 11);
+      client.connection.write(data);
+      await client.connection.close();
+      await server.until(() => server.closed, 'close at the listener');
+      expect(server.bytes().equals(data)).toBe(true);
+      expect(server.closeError).toBeUndefined();
+      await client.until(() => client.closed, 'close at the dialer');
+      expect([client.closeCount, server.closeCount]).toEqual([1, 1]);
+    });
+
+    it('abort closes at once and the peer sees an error', { timeout }, async () => {
+      const { client, server } = await connected();
+      client.connection.write(Buffer.from('before abort'));
+      await server.until(() => server.received > 0, 'data before the abort');
+      client.connection.abort(new Error('test abort'));
+      await server.until(() => server.closed, 'close at the listener');
+      expect(server.closeError).toBeInstanceOf(Error);
+      await client.until(() => client.closed, 'close at the dialer');
+    });
+
+    it('reconnects after a close', { timeout }, async () => {
+      const { s, address, inbox, client, server } = await connected();
+      client.connection.write(Buffer.from('one'));
+      await server.until(() => server.received >= 3, 'first data');
+      await client.connection.close();
+      await server.until(() => server.closed, 'first close');
+      const again = new ConnectionProbe(
+        await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId),
+      );
+      const server2 = await inbox.next(1);
+      expect(server2.connection.remoteNode).toBe(s.dialer.keyPair.id);
+      again.connection.write(Buffer.from('two'));
+      server2.connection.write(Buffer.from('back'));
+      await server2.until(() => server2.received >= 3, 'second data');
+      await again.until(() => again.received >= 4, 'reply on the second connection');
+      expect(server2.bytes().toString()).toBe('two');
+      expect(again.bytes().toString()).toBe('back');
+    });
+
+    it('rejects a listener whose key is not the expected one', { timeout }, async () => {
+      const s = await setup();
+      current = s;
+      const inbox = new Inbox();
+      const listener = await s.listener.transport.listen(s.listenAddress, inbox.accept);
+      const address = listener.addresses[0]!;
+      const stranger = KeyPair.generate().id as NodeId;
+      const error = await s.dialer.transport.dial(address, stranger).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(NetmachineError);
+      // A later good dial is the first (and only) connection the listener hands out.
+      const good = new ConnectionProbe(
+        await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId),
+      );
+      good.connection.write(Buffer.from('ok'));
+      const server = await inbox.next(0);
+      await server.until(() => server.received >= 2, 'data on the good connection');
+      expect(server.bytes().toString()).toBe('ok');
+      expect(inbox.probes.length).toBe(1);
+    });
+
+    it('refuses a caller when acceptPeer says no', { timeout }, async () => {
+      const s = await setup();
+      current = s;
+      const inbox = new Inbox();
+      const seen: NodeId[] = [];
+      let allow = false;
+      const listener = await s.listener.transport.listen(s.listenAddress, inbox.accept, {
+        acceptPeer: (node) => {
+          seen.push(node);
+          return allow;
+        },
+      });
+      const address = listener.addresses[0]!;
+      const expected = s.listener.keyPair.id as NodeId;
+      const refused = await s.dialer.transport.dial(address, expected).then(
+        // A transport may only learn of the refusal after connecting: then the connection must
+        // close with an error before carrying anything.
+        async (connection) => {
+          const probe = new ConnectionProbe(connection);
+          await probe.until(() => probe.closed, 'the refused connection to close');
+          expect(probe.received).toBe(0);
+          return probe.closeError;
+        },
+        (e: unknown) => e,
+      );
+      expect(refused).toBeInstanceOf(Error);
+      expect(seen).toContain(s.dialer.keyPair.id);
+      allow = true;
+      const good = new ConnectionProbe(await s.dialer.transport.dial(address, expected));
+      good.connection.write(Buffer.from('let in'));
+      const server = await inbox.next(0);
+      await server.until(() => server.received >= 6, 'data once allowed');
+      expect(inbox.probes.length).toBe(1);
+    });
+  });
+}

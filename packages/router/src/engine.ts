@@ -1,0 +1,225 @@
+import {
+  type Destination,
+  type EngineAddress,
+  type EngineContext,
+  type EngineHandler,
+  type EngineMessage,
+  type EngineOptions,
+  type EngineRef,
+  type FailurePolicy,
+  isExpired,
+  type Logger,
+  type MailboxPolicy,
+  type RequestOptions,
+  type SendOptions,
+  type TopicId,
+} from '@netmachine/core';
+import { RingQueue } from './ring-queue.js';
+import type { Router } from './router.js';
+
+export const DEFAULT_MAILBOX_SIZE = 1024;
+
+/** What happened to a message offered to a mailbox. */
+export const Admission = {
+  Queued: 0,
+  /** Parked until the mailbox has room (policy `wait`); the sender is held back meanwhile. */
+  Parked: 1,
+  Rejected: 2,
+  Stopped: 3,
+} as const;
+export type Admission = (typeof Admission)[keyof typeof Admission];
+
+interface ParkedMessage {
+  readonly message: EngineMessage;
+  readonly sender: LocalEngine | undefined;
+}
+
+/** An engine that can hand its client a message stream instead of a handler. */
+export interface EngineClient extends EngineContext, EngineRef {}
+
+/**
+ * One engine on this node: a bounded mailbox, a handler run on one message at a time, and the
+ * context the handler acts through. It is both the handler's context and the spawner's reference,
+ * which saves an allocation per engine and keeps the two views consistent.
+ */
+export class LocalEngine implements EngineContext, EngineRef {
+  readonly self: EngineAddress;
+  readonly logger: Logger;
+  private readonly mailbox: RingQueue<EngineMessage>;
+  /** Messages waiting for room under policy `wait`; bounded like the mailbox. */
+  private readonly parked: RingQueue<ParkedMessage>;
+  readonly policy: MailboxPolicy;
+  private readonly onError: FailurePolicy;
+  private scheduled = false;
+  private stopped = false;
+  /** Messages this engine sent that wait in a full mailbox: it takes no new message until they land. */
+  private blockedSends = 0;
+  readonly run: () => void;
+
+  constructor(
+    private readonly router: Router,
+    readonly name: string,
+    private readonly handler: EngineHandler,
+    options: EngineOptions,
+    logger: Logger,
+  ) {
+    this.self = { node: router.node, name };
+    this.logger = logger;
+    const size = options.mailboxSize ?? DEFAULT_MAILBOX_SIZE;
+    this.mailbox = new RingQueue(size);
+    this.parked = new RingQueue(size);
+    this.policy = options.mailboxPolicy ?? 'reject';
+    this.onError = options.onError ?? 'continue';
+    this.run = () => {
+      void this.drain();
+    };
+  }
+
+  get address(): EngineAddress {
+    return this.self;
+  }
+
+  get queued(): number {
+    return this.mailbox.length + this.parked.length;
+  }
+
+  get capacity(): number {
+    return this.mailbox.capacity;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  // --- the mailbox ------------------------------------------------------------------------
+
+  /** Offers a message; the caller counts drops. Never throws. */
+  admit(message: EngineMessage, sender: LocalEngine | undefined): Admission {
+    if (this.stopped) return Admission.Stopped;
+    if (this.mailbox.push(message)) {
+      this.schedule();
+      return Admission.Queued;
+    }
+    switch (this.policy) {
+      case 'drop-oldest': {
+        const evicted = this.mailbox.shift() as EngineMessage;
+        this.mailbox.push(message);
+        this.router.noteEvicted(this, evicted);
+        return Admission.Queued;
+      }
+      case 'wait': {
+        // A sender waiting on itself would never wake up: treat that as full.
+        if (sender === this || !this.parked.push({ message, sender })) {
+          this.router.noteMailboxFull(this);
+          return Admission.Rejected;
+        }
+        if (sender) sender.blockedSends++;
+        this.router.noteMailboxFull(this);
+        return Admission.Parked;
+      }
+      default:
+        this.router.noteMailboxFull(this);
+        return Admission.Rejected;
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    this.router.scheduleRun(this);
+  }
+
+  /** Moves parked messages into freed mailbox slots and releases their senders. */
+  private unpark(): void {
+    while (!this.mailbox.isFull) {
+      const entry = this.parked.shift();
+      if (!entry) return;
+      this.mailbox.push(entry.message);
+      const sender = entry.sender;
+      if (sender && --sender.blockedSends === 0) sender.resume();
+    }
+  }
+
+  private resume(): void {
+    if (this.mailbox.length > 0) this.schedule();
+  }
+
+  private async drain(): Promise<void> {
+    // Bounded batch: a busy engine yields so others (and I/O) get their turn.
+    let budget = 256;
+    while (!this.stopped && this.blockedSends === 0 && budget-- > 0) {
+      const message = this.mailbox.shift();
+      if (message === undefined) break;
+      if (this.parked.length > 0) this.unpark();
+      if (message.expiry !== undefined && isExpired(message)) {
+        this.router.noteDropped('expired', message);
+        continue;
+      }
+      this.router.counters.delivered++;
+      try {
+        const result = this.handler(message, this);
+        if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+      } catch (error) {
+        this.router.noteHandlerError(this, error);
+        if (this.onError === 'stop') {
+          this.scheduled = false;
+          await this.router.stopEngine(this, error);
+          return;
+        }
+      }
+    }
+    this.scheduled = false;
+    if (!this.stopped && this.blockedSends === 0 && this.mailbox.length > 0) this.schedule();
+  }
+
+  /** Stops taking messages; returns what was still queued (the router counts them). */
+  close(): EngineMessage[] {
+    this.stopped = true;
+    const left = this.mailbox.drain();
+    for (const entry of this.parked.drain()) {
+      left.push(entry.message);
+      if (entry.sender && --entry.sender.blockedSends === 0) entry.sender.resume();
+    }
+    return left;
+  }
+
+  // --- EngineRef ------------------------------------------------------------------------------
+
+  stop(): Promise<void> {
+    return this.router.stopEngine(this);
+  }
+
+  // --- EngineContext: everything delegates to the router, with this engine as the source ----------
+
+  send(dst: Destination | string, body: unknown, options?: SendOptions): void {
+    this.router.sendFrom(this, dst, body, options);
+  }
+
+  request<R = unknown>(
+    dst: Destination | string,
+    body: unknown,
+    options?: RequestOptions,
+  ): Promise<EngineMessage<R>> {
+    return this.router.requestFrom<R>(this, dst, body, options);
+  }
+
+  reply(to: EngineMessage, body: unknown, options?: SendOptions): void {
+    this.router.replyFrom(this, to, body, options);
+  }
+
+  publish(topic: TopicId, body: unknown, options?: SendOptions): void {
+    this.router.publishFrom(this, topic, body, options);
+  }
+
+  subscribe(topic: TopicId): void {
+    this.router.subscribe(this, topic);
+  }
+
+  unsubscribe(topic: TopicId): void {
+    this.router.unsubscribe(this, topic);
+  }
+
+  spawn(name: string, handler: EngineHandler, options?: EngineOptions): EngineRef {
+    return this.router.spawn(name, handler, options);
+  }
+}

@@ -1,0 +1,442 @@
+import {
+  AbortedError,
+  AlreadyExistsError,
+  assertEngineName,
+  type Destination,
+  type EngineAddress,
+  type EngineHandler,
+  type EngineMessage,
+  type EngineOptions,
+  type EngineRef,
+  formatEngineAddress,
+  isTopicAddress,
+  type Logger,
+  MailboxFullError,
+  type MessageSink,
+  type NodeId,
+  type NodeSender,
+  NotStartedError,
+  noopLogger,
+  parseEngineAddress,
+  type RequestOptions,
+  SchemaError,
+  type SendOptions,
+  type Startable,
+  sameEngine,
+  type TopicId,
+  UnauthorizedPublisherError,
+  UnknownDestinationError,
+} from '@netmachine/core';
+import { type DropReason, newCounters, type RouterCounters } from './counters.js';
+import { Admission, type EngineClient, LocalEngine } from './engine.js';
+import { EventHub, type RouterEventListener } from './events.js';
+import { DEFAULT_MAX_PENDING_REQUESTS, PendingRequests } from './pending-requests.js';
+import { type TopicDelegate, TopicTable } from './topic-table.js';
+
+/** The protocol name of a message whose sender named none. */
+export const DEFAULT_PROTOCOL = 'msg@1';
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_ENGINES = 10_000;
+/** Engine runs started from microtasks before the router lets I/O in with a macrotask. */
+const MICROTASK_BUDGET = 1024;
+
+export interface RouterOptions {
+  /** This node's identity. */
+  node: NodeId;
+  logger?: Logger;
+  requestTimeoutMs?: number;
+  maxPendingRequests?: number;
+  maxEngines?: number;
+}
+
+export interface RouterStatus {
+  readonly engines: number;
+  readonly pendingRequests: number;
+  /** Messages waiting in each engine's mailbox. */
+  readonly queueDepths: Record<string, number>;
+  readonly topics: number;
+}
+
+/**
+ * The Router: routes every message leaving or entering a local engine. Local destinations are a
+ * direct call into the engine's mailbox (no serialisation, no signature); other nodes go through
+ * the NodeSender (the Transport engine); topics fan out to local subscribers and, through the
+ * TopicDelegate (the pubsub engine), to other nodes.
+ */
+export class Router implements MessageSink, Startable {
+  readonly node: NodeId;
+  readonly counters: RouterCounters = newCounters();
+  readonly logger: Logger;
+  private readonly engines = new Map<string, LocalEngine>();
+  private readonly topics = new TopicTable();
+  private readonly pending: PendingRequests;
+  private readonly events = new EventHub();
+  private readonly requestTimeoutMs: number;
+  private readonly maxEngines: number;
+  private sender: NodeSender | undefined;
+  private delegate: TopicDelegate | undefined;
+  private nextId = 1;
+  private stopped = false;
+  private microtaskBudget = MICROTASK_BUDGET;
+  private budgetResetScheduled = false;
+
+  constructor(options: RouterOptions) {
+    this.node = options.node;
+    this.logger = (options.logger ?? noopLogger).child({ component: 'router' });
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.maxEngines = options.maxEngines ?? DEFAULT_MAX_ENGINES;
+    this.pending = new PendingRequests(options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS);
+    this.pending.onTimeout = () => {
+      this.counters.requestsTimedOut++;
+    };
+  }
+
+  // --- wiring and lifecycle -------------------------------------------------------------
+
+  /** Connects the router to other nodes (the Transport engine). */
+  setNodeSender(sender: NodeSender | undefined): void {
+    this.sender = sender;
+  }
+
+  /** Hands remote topic traffic to the pubsub engine. */
+  setTopicDelegate(delegate: TopicDelegate | undefined): void {
+    this.delegate = delegate;
+  }
+
+  /** Observes drops, handler errors, engine and subscription changes. Returns an unsubscribe function. */
+  onEvent(listener: RouterEventListener): () => void {
+    return this.events.on(listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.stopped) throw new NotStartedError('router (stopped routers do not restart)');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all([...this.engines.values()].map((engine) => this.stopEngine(engine)));
+    this.pending.failAll(new AbortedError('router stopped'));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  status(): RouterStatus {
+    const queueDepths: Record<string, number> = {};
+    for (const [name, engine] of this.engines) queueDepths[name] = engine.queued;
+    return {
+      engines: this.engines.size,
+      pendingRequests: this.pending.size,
+      queueDepths,
+      topics: this.topics.topicIds().length,
+    };
+  }
+
+  // --- engines ------------------------------------------------------------------------------
+
+  spawn(name: string, handler: EngineHandler, options: EngineOptions = {}): EngineRef {
+    return this.spawnEngine(name, handler, options);
+  }
+
+  /**
+   * An engine driven from outside (a CLI, a test, an app): it sends and requests like any engine;
+   * messages that are not replies go to `onMessage`.
+   */
+  client(name: string, onMessage?: EngineHandler, options: EngineOptions = {}): EngineClient {
+    return this.spawnEngine(name, onMessage ?? (() => {}), options);
+  }
+
+  engine(name: string): EngineRef | undefined {
+    return this.engines.get(name);
+  }
+
+  private spawnEngine(name: string, handler: EngineHandler, options: EngineOptions): LocalEngine {
+    if (this.stopped) throw new NotStartedError('router');
+    assertEngineName(name);
+    if (this.engines.has(name)) throw new AlreadyExistsError(`engine ${name}`);
+    if (this.engines.size >= this.maxEngines) throw new AlreadyExistsError(`${this.maxEngines} engines`);
+    const engine = new LocalEngine(this, name, handler, options, this.logger.child({ engine: name }));
+    this.engines.set(name, engine);
+    if (this.events.active) this.events.emit({ type: 'engine-started', engine: engine.self });
+    return engine;
+  }
+
+  /** @internal Stops an engine: its queued messages are dropped and counted, its requests rejected. */
+  async stopEngine(engine: LocalEngine, error?: unknown): Promise<void> {
+    if (engine.isStopped || this.engines.get(engine.name) !== engine) return;
+    this.engines.delete(engine.name);
+    for (const message of engine.close()) this.noteDropped('engine-stopped', message);
+    for (const topic of this.topics.subscriptionsOf(engine)) this.unsubscribe(engine, topic);
+    this.pending.failRequestsOf(engine, new AbortedError(`engine ${engine.name} stopped`));
+    this.events.emit({ type: 'engine-stopped', engine: engine.self, error });
+  }
+
+  /** @internal Runs an engine's mailbox soon, letting I/O in regularly. */
+  scheduleRun(engine: LocalEngine): void {
+    if (this.microtaskBudget > 0) {
+      this.microtaskBudget--;
+      queueMicrotask(engine.run);
+      return;
+    }
+    setImmediate(engine.run);
+    if (!this.budgetResetScheduled) {
+      this.budgetResetScheduled = true;
+      setImmediate(() => {
+        this.microtaskBudget = MICROTASK_BUDGET;
+        this.budgetResetScheduled = false;
+      });
+    }
+  }
+
+  // --- sending --------------------------------------------------------------------------------
+
+  /** @internal */
+  sendFrom(engine: LocalEngine, dst: Destination | string, body: unknown, options?: SendOptions): void {
+    const target = this.destination(dst);
+    if (isTopicAddress(target)) {
+      this.publishFrom(engine, target.topic, body, options);
+      return;
+    }
+    this.route(this.message(engine.self, target, body, options, undefined), engine);
+  }
+
+  /** @internal */
+  requestFrom<R>(
+    engine: LocalEngine,
+    dst: Destination | string,
+    body: unknown,
+    options: RequestOptions = {},
+  ): Promise<EngineMessage<R>> {
+    let target: Destination;
+    try {
+      target = this.destination(dst);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (isTopicAddress(target)) {
+      return Promise.reject(new SchemaError('request.dst', 'a request goes to one engine, not a topic'));
+    }
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    // A request outliving its timeout is worthless: it expires with it unless told otherwise.
+    const message = this.message(engine.self, target, body, options, undefined, Date.now() + timeoutMs);
+    const reply = this.pending.add(message.id, engine, target, timeoutMs, options.signal);
+    const error = this.route(message, engine);
+    if (error !== undefined) this.pending.fail(message.id, error);
+    return reply as Promise<EngineMessage<R>>;
+  }
+
+  /** @internal */
+  replyFrom(engine: LocalEngine, to: EngineMessage, body: unknown, options?: SendOptions): void {
+    this.route(this.message(engine.self, to.src, body, options, to.id), engine);
+  }
+
+  /** @internal Local multicast, then the delegate for other nodes. Throws for an unauthorized publisher. */
+  publishFrom(engine: LocalEngine, topic: TopicId, body: unknown, options?: SendOptions): void {
+    const entry = this.topics.get(topic);
+    const event = this.message(engine.self, { topic }, body, options, undefined);
+    if (entry?.publisher !== undefined) {
+      if (!sameEngine(entry.publisher, engine.self)) {
+        this.noteDropped('unauthorized-publisher', event);
+        throw new UnauthorizedPublisherError(topic, formatEngineAddress(engine.self));
+      }
+    } else if (!this.delegate?.knows(topic)) {
+      this.noteDropped('unknown-destination', event);
+      throw new UnknownDestinationError(`topic ${topic}`);
+    }
+    if (entry !== undefined) this.fanOut(entry.subscribers, event);
+    this.delegate?.published(event);
+  }
+
+  // --- topics -------------------------------------------------------------------------------------
+
+  /** Creates a topic on this node with its one authorized publisher. */
+  createTopic(topic: TopicId, publisher: EngineAddress): void {
+    const entry = this.topics.getOrCreate(topic);
+    if (entry.publisher !== undefined && !sameEngine(entry.publisher, publisher)) {
+      throw new AlreadyExistsError(`topic ${topic}`);
+    }
+    entry.publisher = publisher;
+  }
+
+  deleteTopic(topic: TopicId): boolean {
+    const entry = this.topics.get(topic);
+    if (entry === undefined) return false;
+    entry.publisher = undefined;
+    if (entry.subscribers.length === 0) this.topics.delete(topic);
+    return true;
+  }
+
+  topicPublisher(topic: TopicId): EngineAddress | undefined {
+    return this.topics.get(topic)?.publisher;
+  }
+
+  localSubscriberCount(topic: TopicId): number {
+    return this.topics.get(topic)?.subscribers.length ?? 0;
+  }
+
+  /** @internal */
+  subscribe(engine: LocalEngine, topic: TopicId): void {
+    const count = this.topics.subscribe(topic, engine);
+    if (count < 0) return;
+    this.events.emit({ type: 'subscribed', topic, engine: engine.self, localSubscribers: count });
+    this.delegate?.subscriptionsChanged(topic, count);
+  }
+
+  /** @internal */
+  unsubscribe(engine: LocalEngine, topic: TopicId): void {
+    const count = this.topics.unsubscribe(topic, engine);
+    if (count < 0) return;
+    this.events.emit({ type: 'unsubscribed', topic, engine: engine.self, localSubscribers: count });
+    this.delegate?.subscriptionsChanged(topic, count);
+  }
+
+  /**
+   * Delivers a topic event that arrived from another node (the pubsub engine has authenticated it)
+   * to the local subscribers. Returns how many received it.
+   */
+  deliverTopicEvent(event: EngineMessage): number {
+    if (!isTopicAddress(event.dst)) throw new SchemaError('event.dst', 'expected a topic');
+    const entry = this.topics.get(event.dst.topic);
+    if (entry === undefined || entry.subscribers.length === 0) return 0;
+    return this.fanOut(entry.subscribers, event);
+  }
+
+  private fanOut(subscribers: readonly LocalEngine[], event: EngineMessage): number {
+    let delivered = 0;
+    for (const subscriber of subscribers) {
+      const admission = subscriber.admit(event, undefined);
+      if (admission === Admission.Queued || admission === Admission.Parked) {
+        delivered++;
+        this.counters.topicDeliveries++;
+      } else {
+        this.noteDropped(admission === Admission.Stopped ? 'engine-stopped' : 'mailbox-full', event);
+      }
+    }
+    return delivered;
+  }
+
+  // --- MessageSink: from the Transport engine -------------------------------------------------
+
+  deliver(message: EngineMessage): void {
+    this.counters.receivedRemote++;
+    if (isTopicAddress(message.dst)) {
+      this.deliverTopicEvent(message);
+      return;
+    }
+    this.route(message, undefined);
+  }
+
+  undeliverable(message: EngineMessage, error: Error): void {
+    this.noteDropped('undeliverable', message, error);
+    this.pending.fail(message.id, error);
+  }
+
+  // --- routing ------------------------------------------------------------------------------
+
+  /**
+   * Routes a unicast message. Returns the error that makes it undeliverable right now (counted as
+   * a drop), or undefined when it was queued locally or handed to the NodeSender.
+   */
+  private route(message: EngineMessage, from: LocalEngine | undefined): Error | undefined {
+    const dst = message.dst as EngineAddress;
+    if (dst.node !== this.node) {
+      const sender = this.sender;
+      if (sender === undefined || !sender.canReach(dst.node)) {
+        const error = new UnknownDestinationError(formatEngineAddress(dst));
+        this.noteDropped('unknown-destination', message, error);
+        return error;
+      }
+      this.counters.sentRemote++;
+      sender.send(message);
+      return undefined;
+    }
+    if (message.replyTo !== undefined && this.pending.settle(message)) return undefined;
+    const target = this.engines.get(dst.name);
+    if (target === undefined) {
+      const error = new UnknownDestinationError(formatEngineAddress(dst));
+      this.noteDropped(message.replyTo === undefined ? 'unknown-destination' : 'late-reply', message, error);
+      return error;
+    }
+    switch (target.admit(message, from)) {
+      case Admission.Queued:
+      case Admission.Parked:
+        return undefined;
+      case Admission.Stopped: {
+        const error = new UnknownDestinationError(formatEngineAddress(dst));
+        this.noteDropped('engine-stopped', message, error);
+        return error;
+      }
+      default: {
+        const error = new MailboxFullError(dst.name, target.capacity);
+        this.noteDropped('mailbox-full', message, error);
+        return error;
+      }
+    }
+  }
+
+  private destination(dst: Destination | string): Destination {
+    if (typeof dst !== 'string') return dst;
+    if (dst.includes('@')) return parseEngineAddress(dst);
+    return { node: this.node, name: assertEngineName(dst) };
+  }
+
+  private message(
+    src: EngineAddress,
+    dst: Destination,
+    body: unknown,
+    options: SendOptions | undefined,
+    replyTo: number | undefined,
+    defaultExpiry?: number,
+  ): EngineMessage {
+    let expiry = defaultExpiry;
+    if (options !== undefined) {
+      if (options.expiry !== undefined) expiry = options.expiry;
+      else if (options.ttlMs !== undefined) expiry = Date.now() + options.ttlMs;
+    }
+    return {
+      id: this.nextId++,
+      src,
+      dst,
+      replyTo,
+      expiry,
+      prefs: options?.prefs,
+      protocol: options?.protocol ?? DEFAULT_PROTOCOL,
+      body,
+      sig: undefined,
+    };
+  }
+
+  // --- accounting -----------------------------------------------------------------------------
+
+  /** @internal */
+  noteDropped(reason: DropReason, message: EngineMessage, error?: Error): void {
+    this.counters.dropped[reason]++;
+    if (this.events.active) this.events.emit({ type: 'dropped', reason, message, error });
+  }
+
+  /** @internal */
+  noteEvicted(_engine: LocalEngine, evicted: EngineMessage): void {
+    this.noteDropped('mailbox-evicted', evicted);
+  }
+
+  /** @internal */
+  noteMailboxFull(engine: LocalEngine): void {
+    if (this.events.active) {
+      this.events.emit({
+        type: 'mailbox-full',
+        engine: engine.self,
+        policy: engine.policy,
+        queued: engine.queued,
+      });
+    }
+  }
+
+  /** @internal */
+  noteHandlerError(engine: LocalEngine, error: unknown): void {
+    this.counters.handlerErrors++;
+    engine.logger.warn({ err: error }, 'engine handler failed');
+    this.events.emit({ type: 'handler-error', engine: engine.self, error });
+  }
+}

@@ -1,0 +1,75 @@
+import type { EngineAddress, EngineMessage, TopicId } from '@netmachine/core';
+import type { LocalEngine } from './engine.js';
+
+/** A topic as this node's router knows it. */
+export interface LocalTopic {
+  readonly topic: TopicId;
+  /** The one engine allowed to publish (v1). Undefined for a topic this node only subscribes to. */
+  publisher: EngineAddress | undefined;
+  /** Local subscribers, in subscription order; an array because fan-out iterates it per event. */
+  subscribers: LocalEngine[];
+}
+
+/**
+ * Where the router hands topic traffic that concerns other nodes: the pubsub engine implements it.
+ * The router itself only does local multicast.
+ */
+export interface TopicDelegate {
+  /** A local publisher published `event` (already fanned out locally). */
+  published(event: EngineMessage): void;
+  /** The number of local subscribers of `topic` changed (0 means none left). */
+  subscriptionsChanged(topic: TopicId, localSubscribers: number): void;
+  /** Whether the delegate knows `topic` (e.g. from a TopicAdvert), so local engines may publish to it. */
+  knows(topic: TopicId): boolean;
+}
+
+export class TopicTable {
+  private readonly topics = new Map<TopicId, LocalTopic>();
+
+  get(topic: TopicId): LocalTopic | undefined {
+    return this.topics.get(topic);
+  }
+
+  getOrCreate(topic: TopicId): LocalTopic {
+    let entry = this.topics.get(topic);
+    if (entry === undefined) {
+      entry = { topic, publisher: undefined, subscribers: [] };
+      this.topics.set(topic, entry);
+    }
+    return entry;
+  }
+
+  delete(topic: TopicId): boolean {
+    return this.topics.delete(topic);
+  }
+
+  /** Adds `engine`; returns the new subscriber count, or -1 if it was already subscribed. */
+  subscribe(topic: TopicId, engine: LocalEngine): number {
+    const entry = this.getOrCreate(topic);
+    if (entry.subscribers.includes(engine)) return -1;
+    entry.subscribers = [...entry.subscribers, engine];
+    return entry.subscribers.length;
+  }
+
+  /** Removes `engine`; returns the new count, or -1 if it was not subscribed. */
+  unsubscribe(topic: TopicId, engine: LocalEngine): number {
+    const entry = this.topics.get(topic);
+    if (entry === undefined || !entry.subscribers.includes(engine)) return -1;
+    // Copy-on-write: a fan-out in progress keeps iterating the array it started with.
+    entry.subscribers = entry.subscribers.filter((e) => e !== engine);
+    const left = entry.subscribers.length;
+    if (left === 0 && entry.publisher === undefined) this.topics.delete(topic);
+    return left;
+  }
+
+  /** Topics `engine` subscribes to. */
+  subscriptionsOf(engine: LocalEngine): TopicId[] {
+    const out: TopicId[] = [];
+    for (const entry of this.topics.values()) if (entry.subscribers.includes(engine)) out.push(entry.topic);
+    return out;
+  }
+
+  topicIds(): TopicId[] {
+    return [...this.topics.keys()];
+  }
+}

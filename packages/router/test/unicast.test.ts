@@ -1,0 +1,190 @@
+import {
+  AbortedError,
+  AlreadyExistsError,
+  type EngineMessage,
+  RequestTimeoutError,
+  UnknownDestinationError,
+} from '@netmachine/core';
+import { describe, expect, it } from 'vitest';
+import { newRouter, until } from './helpers.js';
+
+describe('local unicast', () => {
+  it('delivers messages between engines in send order, with source and protocol', async () => {
+    const router = newRouter();
+    const got: EngineMessage[] = [];
+    router.spawn('sink', (m) => {
+      got.push(m);
+    });
+    const client = router.client('client');
+    for (let i = 0; i < 100; i++) client.send('sink', { i }, { protocol: 'test@1' });
+    await until(() => got.length === 100);
+    expect(got.map((m) => (m.body as { i: number }).i)).toEqual([...Array(100).keys()]);
+    expect(got[0]?.src).toEqual({ node: router.node, name: 'client' });
+    expect(got[0]?.protocol).toBe('test@1');
+    expect(router.counters.delivered).toBe(100);
+    await router.stop();
+  });
+
+  it('accepts `name@node` text destinations', async () => {
+    const router = newRouter();
+    const got: unknown[] = [];
+    router.spawn('sink', (m) => {
+      got.push(m.body);
+    });
+    router.client('c').send(`sink@${router.node}`, 'hi');
+    await until(() => got.length === 1);
+    expect(got).toEqual(['hi']);
+  });
+
+  it('runs one message at a time per engine, even with async handlers', async () => {
+    const router = newRouter();
+    let active = 0;
+    let maxActive = 0;
+    let done = 0;
+    router.spawn('slow', async () => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      active--;
+      done++;
+    });
+    const client = router.client('c');
+    for (let i = 0; i < 20; i++) client.send('slow', i);
+    await until(() => done === 20);
+    expect(maxActive).toBe(1);
+  });
+
+  it('drops a send to an unknown engine and counts it', () => {
+    const router = newRouter();
+    router.client('c').send('nobody', 1);
+    expect(router.counters.dropped['unknown-destination']).toBe(1);
+  });
+
+  it('refuses a second engine with the same name and bad names', () => {
+    const router = newRouter();
+    router.spawn('a', () => {});
+    expect(() => router.spawn('a', () => {})).toThrow(AlreadyExistsError);
+    expect(() => router.spawn('has space', () => {})).toThrow();
+    expect(() => router.spawn('', () => {})).toThrow();
+  });
+
+  it('never delivers an expired message', async () => {
+    const router = newRouter();
+    const got: unknown[] = [];
+    router.spawn('sink', (m) => {
+      got.push(m.body);
+    });
+    const client = router.client('c');
+    client.send('sink', 'old', { expiry: Date.now() - 1 });
+    client.send('sink', 'fresh', { ttlMs: 60_000 });
+    await until(() => got.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(got).toEqual(['fresh']);
+    expect(router.counters.dropped.expired).toBe(1);
+  });
+
+  it('keeps an engine running after its handler throws (policy continue), stops it under policy stop', async () => {
+    const router = newRouter();
+    const events: string[] = [];
+    router.onEvent((e) => events.push(e.type));
+    let handled = 0;
+    router.spawn('flaky', (m) => {
+      handled++;
+      if (m.body === 'boom') throw new Error('boom');
+    });
+    const fragile = router.spawn(
+      'fragile',
+      () => {
+        throw new Error('fatal');
+      },
+      { onError: 'stop' },
+    );
+    const client = router.client('c');
+    client.send('flaky', 'boom');
+    client.send('flaky', 'ok');
+    client.send('fragile', 'x');
+    await until(() => handled === 2 && router.engine('fragile') === undefined);
+    expect(router.counters.handlerErrors).toBe(2);
+    expect(events.filter((t) => t === 'handler-error')).toHaveLength(2);
+    expect(events).toContain('engine-stopped');
+    expect(fragile.queued).toBe(0);
+    client.send('fragile', 'after');
+    expect(router.counters.dropped['unknown-destination']).toBe(1);
+  });
+});
+
+describe('local request/response', () => {
+  it('resolves with the reply', async () => {
+    const router = newRouter();
+    router.spawn('echo', (m, ctx) => ctx.reply(m, { echoed: m.body }));
+    const reply = await router.client('c').request('echo', 42);
+    expect(reply.body).toEqual({ echoed: 42 });
+    expect(reply.src.name).toBe('echo');
+  });
+
+  it('serves many concurrent requests, each with its own reply', async () => {
+    const router = newRouter();
+    router.spawn('double', (m, ctx) => ctx.reply(m, (m.body as number) * 2));
+    const client = router.client('c');
+    const replies = await Promise.all([...Array(500).keys()].map((i) => client.request('double', i)));
+    expect(replies.map((r) => r.body)).toEqual([...Array(500).keys()].map((i) => i * 2));
+  });
+
+  it('rejects at once with UnknownDestinationError when no engine has the name', async () => {
+    const router = newRouter();
+    await expect(router.client('c').request('nobody', 1, { timeoutMs: 60_000 })).rejects.toBeInstanceOf(
+      UnknownDestinationError,
+    );
+  });
+
+  it('rejects with RequestTimeoutError when no reply comes', async () => {
+    const router = newRouter();
+    router.spawn('silent', () => {});
+    await expect(router.client('c').request('silent', 1, { timeoutMs: 20 })).rejects.toBeInstanceOf(
+      RequestTimeoutError,
+    );
+    expect(router.counters.requestsTimedOut).toBe(1);
+  });
+
+  it('rejects with AbortedError when the signal aborts', async () => {
+    const router = newRouter();
+    router.spawn('silent', () => {});
+    const controller = new AbortController();
+    const pending = router.client('c').request('silent', 1, { signal: controller.signal, timeoutMs: 60_000 });
+    controller.abort();
+    await expect(pending).rejects.toBeInstanceOf(AbortedError);
+    const already = router.client('d').request('silent', 1, { signal: controller.signal });
+    await expect(already).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  it('drops a reply to an engine that vanished, and fails the requests of a stopped engine', async () => {
+    const router = newRouter();
+    let replyLater: (() => void) | undefined;
+    router.spawn('lazy', (m, ctx) => {
+      replyLater = () => ctx.reply(m, 'late');
+    });
+    const asker = router.client('asker');
+    const pending = asker.request('lazy', 1, { timeoutMs: 60_000 });
+    await until(() => replyLater !== undefined);
+    await asker.stop();
+    await expect(pending).rejects.toBeInstanceOf(AbortedError);
+    replyLater?.();
+    expect(router.counters.dropped['late-reply']).toBe(1);
+  });
+
+  it('treats a replyTo from the wrong engine as an ordinary message, not the reply', async () => {
+    const router = newRouter();
+    router.spawn('silent', () => {});
+    const got: EngineMessage[] = [];
+    const asker = router.client('asker', (m) => {
+      got.push(m);
+    });
+    const impostor = router.client('impostor');
+    const pending = asker.request('silent', 1, { timeoutMs: 100 });
+    // The request is the router's first message (id 1): the impostor answers it in silent's place.
+    const request = { id: 1, src: asker.self, dst: impostor.self, protocol: 'msg@1', body: null };
+    impostor.reply(request as EngineMessage, 'forged');
+    await expect(pending).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(got.map((m) => m.body)).toEqual(['forged']);
+  });
+});

@@ -1,5 +1,6 @@
 import { pack, unpack } from './codec.js';
 import { AdvertFromFutureError, InvalidSignatureError, MalformedFrameError, SchemaError } from './errors.js';
+import { AdvertExpiredError } from './freshness.js';
 import {
   type DomainId,
   domainIdFromBytes,
@@ -127,12 +128,16 @@ export interface VerifyOptions {
   now?: number;
   /** Refuse adverts created more than this many ms in the future. */
   maxClockSkewMs?: number;
+  /** Refuse adverts created more than this many ms ago; no age limit when absent. */
+  maxAgeMs?: number;
 }
 
 function checkCreated(kind: string, created: number, options: VerifyOptions): void {
   const now = options.now ?? Date.now();
   if (created > now + (options.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS))
     throw new AdvertFromFutureError(kind, created);
+  if (options.maxAgeMs !== undefined && created < now - options.maxAgeMs)
+    throw new AdvertExpiredError(kind, created, options.maxAgeMs);
 }
 
 /** Throws InvalidSignatureError unless the advert is signed by the node it advertises. */

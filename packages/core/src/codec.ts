@@ -12,6 +12,9 @@ const unpackr = new Unpackr({
   moreTypes: false,
   mapsAsObjects: true,
   int64AsType: 'number',
+  // Refuse msgpackr's reference extensions: from untrusted bytes they build cyclic values
+  // that loop or overflow the stack in whoever walks or re-packs them.
+  structuredClone: false,
 });
 
 export function pack(value: unknown): Buffer {

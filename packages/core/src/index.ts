@@ -2,6 +2,7 @@ export * from './adverts.js';
 export * from './base32.js';
 export * from './codec.js';
 export * from './errors.js';
+export * from './freshness.js';
 export * from './identity.js';
 export * from './interfaces.js';
 export * from './keys.js';

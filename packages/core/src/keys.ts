@@ -51,7 +51,15 @@ export class KeyPair {
   }
 
   static fromPem(pem: string): KeyPair {
-    const key = createPrivateKey({ key: pem, format: 'pem' });
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({ key: pem, format: 'pem' });
+    } catch (error) {
+      // node:crypto's own errors carry no stable type; callers get one typed error for bad input.
+      throw new InvalidIdentityError(
+        `not a PEM private key: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
     if (key.asymmetricKeyType !== 'ed25519') throw new InvalidIdentityError('not an Ed25519 private key');
     const der = key.export({ format: 'der', type: 'pkcs8' });
     return new KeyPair(new Uint8Array(der.subarray(der.length - KEY_BYTES)), key);

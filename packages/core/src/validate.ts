@@ -68,7 +68,8 @@ export function expectPlainValue(
   const walk = (node: unknown, depth: number): void => {
     if (++elements > maxElements) throw new SchemaError(path, `more than ${maxElements} elements`);
     if (node === null || typeof node !== 'object') {
-      if (typeof node === 'function' || typeof node === 'symbol')
+      // bigint only comes from msgpackr's BigInt extension, which plain msgpack never carries.
+      if (typeof node === 'function' || typeof node === 'symbol' || typeof node === 'bigint')
         throw new SchemaError(path, 'not a plain value');
       return;
     }

@@ -4,7 +4,15 @@ import { SchemaError } from './errors.js';
 import { identityBytes, isEngineName, KEY_BYTES, type NodeId, nodeIdFromBytes } from './identity.js';
 import { type KeyPair, SIGNATURE_BYTES, verifySignature } from './keys.js';
 import { type EngineMessage, isTopicAddress, MAX_PROTOCOL_LENGTH } from './message.js';
-import { expectArray, expectBoolean, expectBytes, expectString, expectUint, optional } from './validate.js';
+import {
+  expectArray,
+  expectBoolean,
+  expectBytes,
+  expectPlainValue,
+  expectString,
+  expectUint,
+  optional,
+} from './validate.js';
 
 /**
  * Frame type tags of the node-to-node protocol. Every frame is
@@ -129,6 +137,9 @@ export function messageToWire(msg: EngineMessage): unknown[] {
   ];
 }
 
+/** How deeply a message body may nest: generous for real data, far below the decoder's stack limit. */
+export const MAX_BODY_DEPTH = 64;
+
 export function decodeWireMessage(value: unknown): WireMessage {
   const v = expectArray(value, 'message', 8, 8);
   const srcName = v[1];
@@ -142,7 +153,9 @@ export function decodeWireMessage(value: unknown): WireMessage {
     replyTo: optional(v[3], (x) => expectUint(x, 'message.replyTo')),
     expiry: optional(v[4], (x) => expectUint(x, 'message.expiry')),
     protocol: expectString(v[5], 'message.protocol', MAX_PROTOCOL_LENGTH, 1),
-    body: v[6],
+    // msgpackr also decodes its own extensions (Set, Error, RegExp, typed arrays, its 0xc1 marker);
+    // a peer must not be able to hand an engine anything but plain msgpack values.
+    body: expectPlainValue(v[6], 'message.body', MAX_BODY_DEPTH, Number.MAX_SAFE_INTEGER),
     sig: optional(v[7], (x) => expectBytes(x, 'message.sig', SIGNATURE_BYTES)),
   };
 }

@@ -1,0 +1,108 @@
+import { type SecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import {
+  AbortedError,
+  ConnectionClosedError,
+  HandshakeError,
+  type Logger,
+  type NodeId,
+  PeerDeniedError,
+} from '@netmachine/core';
+import { ACCEPTED, REFUSED } from './acceptance.js';
+import { formatAddress, parseAddress } from './address.js';
+import { verifyExpectedPeer } from './peer-certificate.js';
+
+export interface DialParams {
+  readonly address: string;
+  readonly expected: NodeId;
+  readonly secureContext: SecureContext;
+  readonly handshakeTimeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+  readonly logger: Logger;
+}
+
+/** A socket whose peer proved `expected`'s key and accepted us, with any bytes that came with the acceptance. */
+export interface DialedSocket {
+  readonly socket: TLSSocket;
+  readonly remoteAddress: string;
+  readonly initialData: Buffer;
+}
+
+/**
+ * Connects, runs the TLS 1.3 handshake, pins the server's key to `expected` and waits for the
+ * listener's acceptance byte. Every failure destroys the socket and rejects with a typed error; the
+ * whole sequence is bounded by `handshakeTimeoutMs`.
+ */
+export function dialSocket(params: DialParams): Promise<DialedSocket> {
+  const { address, expected, signal } = params;
+  const { host, port } = parseAddress(address, 'tls');
+  if (port === 0) return Promise.reject(new HandshakeError(`cannot dial port 0 (${address})`));
+  if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
+
+  return new Promise<DialedSocket>((resolve, reject) => {
+    const socket = tlsConnect({
+      host,
+      port,
+      secureContext: params.secureContext,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      // No CA: the key is pinned below, once the handshake has proved the peer holds it.
+      rejectUnauthorized: false,
+    });
+    let settled = false;
+
+    const cleanup = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('secureConnect', onSecure);
+      socket.off('data', onAcceptance);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    const fail = (error: Error): void => {
+      if (settled) return;
+      cleanup();
+      // Late errors of a destroyed socket must not become uncaught exceptions.
+      socket.on('error', () => {});
+      socket.destroy();
+      reject(error);
+    };
+    const onAbort = (): void => fail(new AbortedError(signal?.reason));
+    const onError = (error: Error): void =>
+      fail(new ConnectionClosedError(`cannot connect to ${address}: ${error.message}`, { cause: error }));
+    const onClose = (): void =>
+      fail(new ConnectionClosedError(`${address} closed the connection during the handshake`));
+    const onSecure = (): void => {
+      try {
+        verifyExpectedPeer(socket.getPeerX509Certificate(), expected);
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
+      socket.setNoDelay(true);
+      socket.on('data', onAcceptance);
+    };
+    const onAcceptance = (chunk: Buffer): void => {
+      if (chunk.length === 0) return;
+      const verdict = chunk[0];
+      if (verdict === ACCEPTED) {
+        cleanup();
+        const remote = formatAddress('tls', socket.remoteAddress ?? host, socket.remotePort ?? port);
+        resolve({ socket, remoteAddress: remote, initialData: chunk.subarray(1) });
+      } else if (verdict === REFUSED) {
+        fail(new PeerDeniedError(expected, `the listener at ${address} refused our key`));
+      } else {
+        fail(new HandshakeError(`${address} sent an unexpected byte instead of its acceptance`));
+      }
+    };
+
+    const timer = setTimeout(
+      () => fail(new HandshakeError(`no handshake with ${address} within ${params.handshakeTimeoutMs} ms`)),
+      params.handshakeTimeoutMs,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('secureConnect', onSecure);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+  });
+}

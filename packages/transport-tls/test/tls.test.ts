@@ -1,0 +1,287 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import {
+  AbortedError,
+  ConnectionClosedError,
+  HandshakeError,
+  KeyPair,
+  NotStartedError,
+  PeerDeniedError,
+  PeerKeyMismatchError,
+} from '@netmachine/core';
+import { selfSignedCertificate } from '@netmachine/transport';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TlsTransport } from '../src/index.js';
+import { listenOn, makeTransport, Sink, waitFor, writeAll } from './helpers.js';
+
+const open: TlsTransport[] = [];
+function transport(options: Parameters<typeof makeTransport>[0] = {}, keyPair?: KeyPair) {
+  const made = makeTransport(options, keyPair);
+  open.push(made.transport);
+  return made;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+describe('tls transport', () => {
+  it('connects with mutual authentication and carries bytes both ways', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, next } = await listenOn(server.transport);
+    expect(address).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    expect(outbound.remoteNode).toBe(server.keyPair.id);
+    expect(inbound.remoteNode).toBe(client.keyPair.id);
+    expect([outbound.direction, inbound.direction]).toEqual(['outbound', 'inbound']);
+    expect(outbound.protocol).toBe('tls');
+    expect(inbound.remoteAddress).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+
+    const [fromServer, fromClient] = [new Sink(), new Sink()];
+    outbound.setHandlers(fromServer);
+    inbound.setHandlers(fromClient);
+    outbound.write(Buffer.from('hello '));
+    outbound.write(Buffer.from('server'));
+    inbound.write(Buffer.from('hello client'));
+    await waitFor(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', 'echo');
+    expect(server.transport.stats.inboundAccepted).toBe(1);
+    expect(client.transport.stats.outboundEstablished).toBe(1);
+  });
+
+  it('delivers bytes that arrived before setHandlers first, in order', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, next } = await listenOn(server.transport);
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    inbound.setHandlers(new Sink());
+    inbound.write(Buffer.from('early-1;'));
+    inbound.write(Buffer.from('early-2;'));
+    await waitFor(() => inbound.bufferedBytes === 0, 'flush');
+    const sink = new Sink();
+    outbound.setHandlers(sink);
+    inbound.write(Buffer.from('late'));
+    await waitFor(() => sink.text() === 'early-1;early-2;late', 'early bytes then late bytes');
+  });
+
+  it('moves large writes both ways intact, with backpressure', async () => {
+    const server = transport({ highWaterMark: 64 * 1024 });
+    const client = transport({ highWaterMark: 64 * 1024 });
+    const { address, next } = await listenOn(server.transport);
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    const [atClient, atServer] = [new Sink(), new Sink()];
+    outbound.setHandlers(atClient);
+    inbound.setHandlers(atServer);
+
+    const up = randomBytes(8 * 1024 * 1024);
+    const down = randomBytes(3 * 1024 * 1024 + 17);
+    // A single oversized write is queued (and reported as over the mark), never dropped.
+    expect(inbound.write(down)).toBe(false);
+    expect(inbound.bufferedBytes).toBeGreaterThan(0);
+    await writeAll(outbound, atClient, up, 256 * 1024);
+    await waitFor(() => atServer.bytes === up.length && atClient.bytes === down.length, 'all bytes');
+    expect(sha(atServer.data())).toBe(sha(up));
+    expect(sha(atClient.data())).toBe(sha(down));
+    expect(atServer.drains + atClient.drains).toBeGreaterThan(0);
+  });
+
+  it('rejects a listener whose key is not the expected one, before any data', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, inbound } = await listenOn(server.transport);
+    const someoneElse = KeyPair.generate().id;
+    const error = await client.transport.dial(address, someoneElse as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PeerKeyMismatchError);
+    expect((error as PeerKeyMismatchError).expected).toBe(someoneElse);
+    expect((error as PeerKeyMismatchError).actual).toBe(server.keyPair.id);
+    expect(inbound).toHaveLength(0);
+    expect(client.transport.stats.dialFailures).toBe(1);
+  });
+
+  it('refuses a caller whose key acceptPeer rejects; the dialer gets a typed error', async () => {
+    const server = transport();
+    const client = transport();
+    const asked: string[] = [];
+    const { address, inbound } = await listenOn(server.transport, (node) => {
+      asked.push(node);
+      return false;
+    });
+    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
+      PeerDeniedError,
+    );
+    expect(asked).toEqual([client.keyPair.id]);
+    expect(inbound).toHaveLength(0);
+    expect(server.transport.stats.peersRefused).toBe(1);
+  });
+
+  it('destroys a TCP caller that never starts the TLS handshake', async () => {
+    const events: string[] = [];
+    const server = transport({ handshakeTimeoutMs: 300, onEvent: (event) => events.push(event.type) });
+    const { address, inbound } = await listenOn(server.transport);
+    const port = Number(new URL(address).port);
+    const silent = netConnect({ host: '127.0.0.1', port });
+    silent.on('error', () => {});
+    silent.resume();
+    await new Promise((resolve) => silent.once('close', resolve));
+    expect(server.transport.stats.handshakeTimeouts).toBe(1);
+    expect(events).toContain('handshake-timeout');
+    expect(inbound).toHaveLength(0);
+  });
+
+  it('closes a plain-TCP garbage sender and keeps serving', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, next } = await listenOn(server.transport);
+    const port = Number(new URL(address).port);
+    const garbage = netConnect({ host: '127.0.0.1', port }, () => {
+      garbage.write(randomBytes(4096));
+      garbage.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    garbage.on('error', () => {});
+    garbage.resume();
+    await new Promise((resolve) => garbage.once('close', resolve));
+    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the failure to be counted');
+
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    expect(inbound.remoteNode).toBe(client.keyPair.id);
+    outbound.abort();
+  });
+
+  it('drops TCP callers beyond maxPendingHandshakes', async () => {
+    const server = transport({ maxPendingHandshakes: 1 });
+    const { address } = await listenOn(server.transport);
+    const port = Number(new URL(address).port);
+    const first = netConnect({ host: '127.0.0.1', port });
+    first.on('error', () => {});
+    await waitFor(() => server.transport.stats.handshakesStarted === 1, 'the first handshake to start');
+    const second = netConnect({ host: '127.0.0.1', port });
+    second.on('error', () => {});
+    second.resume();
+    await new Promise((resolve) => second.once('close', resolve));
+    expect(server.transport.stats.handshakesRefusedBusy).toBe(1);
+    expect(first.destroyed).toBe(false);
+    first.destroy();
+  });
+
+  it('rejects a dial when the listener completes TLS but never sends its acceptance', async () => {
+    const serverKey = KeyPair.generate();
+    const cert = await selfSignedCertificate(serverKey);
+    const mute = createTlsServer({ key: cert.keyPem, cert: cert.certPem, minVersion: 'TLSv1.3' }, () => {});
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = mute.address() as { port: number };
+      const client = transport({ handshakeTimeoutMs: 300 });
+      await expect(
+        client.transport.dial(`tls://127.0.0.1:${port}`, serverKey.id as never),
+      ).rejects.toBeInstanceOf(HandshakeError);
+    } finally {
+      mute.close();
+    }
+  });
+
+  it('fails a dial to a closed port and honours an abort signal', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, listener } = await listenOn(server.transport);
+    await listener.close();
+    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
+      ConnectionClosedError,
+    );
+    await expect(
+      client.transport.dial(address, server.keyPair.id as never, { signal: AbortSignal.abort() }),
+    ).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  it('close flushes queued bytes before the peer sees a clean close', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, next } = await listenOn(server.transport);
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    const [atClient, atServer] = [new Sink(), new Sink()];
+    outbound.setHandlers(atClient);
+    inbound.setHandlers(atServer);
+    const payload = randomBytes(2 * 1024 * 1024);
+    outbound.write(payload);
+    await outbound.close();
+    await waitFor(() => atServer.closed && atClient.closed, 'both sides closed');
+    expect(sha(atServer.data())).toBe(sha(payload));
+    expect(atServer.closeError).toBeUndefined();
+    expect(atClient.closeError).toBeUndefined();
+    expect(outbound.write(Buffer.from('after close'))).toBe(false);
+    expect(client.transport.stats.openConnections).toBe(0);
+  });
+
+  it('abort closes at once: the aborting side gets its error, the peer sees the connection end', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, next } = await listenOn(server.transport);
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    const [atClient, atServer] = [new Sink(), new Sink()];
+    outbound.setHandlers(atClient);
+    inbound.setHandlers(atServer);
+    const reason = new Error('enough');
+    outbound.abort(reason);
+    expect(atClient.closed).toBe(true);
+    expect(atClient.closeError).toBe(reason);
+    await waitFor(() => atServer.closed, 'the peer to see the close');
+    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+  });
+
+  it('reports a close that happened before setHandlers once handlers are set', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, next } = await listenOn(server.transport);
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    inbound.write(Buffer.from('last words'));
+    await inbound.close();
+    await waitFor(() => client.transport.stats.openConnections === 0, 'the client to see the close');
+    const sink = new Sink();
+    outbound.setHandlers(sink);
+    expect(sink.text()).toBe('last words');
+    expect(sink.closed).toBe(true);
+  });
+
+  it('closing the transport closes its connections and refuses new work', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, next } = await listenOn(server.transport);
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    const atServer = new Sink();
+    inbound.setHandlers(atServer);
+    outbound.setHandlers(new Sink());
+    await client.transport.close();
+    await waitFor(() => atServer.closed, 'the server side to close');
+    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
+      NotStartedError,
+    );
+  });
+
+  it('works over IPv6 loopback', async (context) => {
+    const server = transport();
+    const client = transport();
+    let listener: Awaited<ReturnType<TlsTransport['listen']>>;
+    const inbound: unknown[] = [];
+    try {
+      listener = await server.transport.listen('tls://[::1]:0', (c) => inbound.push(c));
+    } catch {
+      context.skip();
+      return;
+    }
+    const address = listener.addresses[0]!;
+    expect(address).toMatch(/^tls:\/\/\[::1\]:\d+$/);
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    expect(outbound.remoteAddress).toBe(address);
+    await waitFor(() => inbound.length === 1, 'the inbound connection');
+  });
+});

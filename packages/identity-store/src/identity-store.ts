@@ -324,7 +324,7 @@ export class IdentityStore implements NodeDirectory, Startable {
     return this.#offer('node', advert, options, {
       key: () => nodeKey(advert.id),
       verify: () => verifyNodeAdvert(advert, this.#verifyOptions()),
-      banned: () => this.isBanned(advert.id),
+      banned: () => (this.isBanned(advert.id) ? advert.id : undefined),
       known: () => this.#nodes.get(advert.id)?.advert?.version,
       isNew: () => !this.#nodes.has(advert.id),
       count: () => this.#nodes.size,
@@ -343,7 +343,7 @@ export class IdentityStore implements NodeDirectory, Startable {
     return this.#offer('engine', advert, options, {
       key: () => engineKey(advert.node, advert.name),
       verify: () => verifyEngineAdvert(advert, this.#verifyOptions()),
-      banned: () => this.isBanned(advert.node),
+      banned: () => (this.isBanned(advert.node) ? advert.node : undefined),
       known: () => this.#engines.get(mapKey)?.version,
       isNew: () => !this.#engines.has(mapKey),
       count: () => this.#engines.size,
@@ -360,7 +360,7 @@ export class IdentityStore implements NodeDirectory, Startable {
     return this.#offer('topic', advert, options, {
       key: () => topicKey(advert.id),
       verify: () => verifyTopicAdvert(advert, this.#verifyOptions()),
-      banned: () => false,
+      banned: () => undefined,
       known: () => this.#topics.get(advert.id)?.version,
       isNew: () => !this.#topics.has(advert.id),
       count: () => this.#topics.size,
@@ -377,7 +377,7 @@ export class IdentityStore implements NodeDirectory, Startable {
     return this.#offer('domain', advert, options, {
       key: () => domainKey(advert.id),
       verify: () => verifyDomainAdvert(advert, this.#verifyOptions()),
-      banned: () => false,
+      banned: () => undefined,
       known: () => this.#domains.get(advert.id)?.version,
       isNew: () => !this.#domains.has(advert.id),
       count: () => this.#domains.size,
@@ -396,7 +396,8 @@ export class IdentityStore implements NodeDirectory, Startable {
     ops: {
       key(): string;
       verify(): void;
-      banned(): boolean;
+      /** The banned node behind the advert, if any. */
+      banned(): NodeId | undefined;
       known(): number | undefined;
       isNew(): boolean;
       count(): number;
@@ -410,7 +411,8 @@ export class IdentityStore implements NodeDirectory, Startable {
     try {
       key = ops.key();
       ops.verify();
-      if (ops.banned()) throw new PeerDeniedError(key.slice(2), 'banned (trust 0)');
+      const banned = ops.banned();
+      if (banned !== undefined) throw new PeerDeniedError(banned, 'banned (trust 0)');
       const inflight = this.#inflight.get(key);
       const known = Math.max(ops.known() ?? -1, inflight ?? -1);
       if (advert.version <= known) {

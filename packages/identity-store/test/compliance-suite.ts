@@ -3,12 +3,14 @@ import {
   AdvertFromFutureError,
   formatNodeAdvert,
   InvalidSignatureError,
+  type Logger,
   MalformedFrameError,
   type NodeAdvert,
   type NodeDirectory,
   type NodeId,
   NotStartedError,
   nodeAdvertToWire,
+  noopLogger,
   PeerDeniedError,
   pack,
   SchemaError,
@@ -26,6 +28,18 @@ import {
 import { domainAdvert, engineAdvert, idOf, newKey, nodeAdvert, topicAdvert } from './helpers.js';
 
 const encodeNodeAdvertForTests = (a: NodeAdvert): Uint8Array => pack(nodeAdvertToWire(a));
+
+/** A logger that keeps the messages of warnings. */
+function capturingLogger(warnings: string[]): Logger {
+  const logger: Logger = {
+    ...noopLogger,
+    warn: (objectOrMessage: object | string, message?: string) => {
+      warnings.push(typeof objectOrMessage === 'string' ? objectOrMessage : (message ?? ''));
+    },
+    child: () => logger,
+  };
+  return logger;
+}
 
 /** One persistent place (a directory, a memory backend) and ways to open stores over it. */
 export interface ComplianceHarness {
@@ -263,13 +277,15 @@ export function identityStoreCompliance(name: string, makeHarness: () => Promise
       await harness.putRaw(`n/${forger.id}x`, new Uint8Array([1, 2, 3]));
       await harness.putRaw(`l/${good.id}`, pack([1, 999, 0, null, null]));
       await harness.putRaw('zz/unknown', pack('?'));
-      store = await harness.open();
+      const warnings: string[] = [];
+      store = await harness.open({ logger: capturingLogger(warnings) });
       expect(store.node(idOf(victim))).toBeUndefined();
       expect(store.node(idOf(forger))).toBeUndefined();
       expect(store.node(idOf(good))?.advert?.version).toBe(1);
       expect(store.node(idOf(good))?.trust).toBe(TRUST_DEFAULT);
       expect(store.counters().loadSkipped).toBe(5);
       expect(store.counters().loaded).toBe(1);
+      expect(warnings).toHaveLength(5);
     });
 
     it('loads configured adverts in text form, refusing garbage with a typed error', async () => {

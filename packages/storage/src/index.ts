@@ -1,1 +1,10 @@
-export {};
+export * from './block-store.js';
+export * from './chunk-format.js';
+export * from './convergent.js';
+export * from './events.js';
+export * from './hashing.js';
+export * from './object-reader.js';
+export * from './object-writer.js';
+export * from './progress.js';
+export * from './reference.js';
+export * from './storage.js';

@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptChunkError, QuotaExceededError } from '@netmachine/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BlockStore,
+  ChunkKind,
+  type ChunkToStore,
+  Hashing,
+  NEVER_EXPIRES,
+  parseChunk,
+  Storage,
+  type StorageEvent,
+} from '../src/index.js';
+import { collect, tempDir } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function dir(): Promise<string> {
+  const d = await tempDir();
+  cleanups.push(d.cleanup);
+  return join(d.path, 'db');
+}
+
+async function chunk(hashing: Hashing, size: number): Promise<ChunkToStore> {
+  const bytes = randomBytes(size);
+  return { id: hashing.chunkId(bytes), bytes };
+}
+
+describe('BlockStore', () => {
+  it('detects a chunk corrupted on disk, never serves it, counts and reports it', async () => {
+    const path = await dir();
+    let storage = await Storage.open({ path, gcIntervalMs: 0, chunkSize: 64 * 1024 });
+    const data = randomBytes(512 * 1024);
+    const reference = await storage.put(data);
+    const root = parseChunk(storage.store.get(reference.root)!);
+    expect(root.kind).toBe(ChunkKind.Internal);
+    const victim = root.children[3]!;
+    const victimBytes = Buffer.from(storage.store.get(victim)!);
+    await storage.close();
+
+    // Flip one byte of that chunk in lmdb's data file, as a failing disk would.
+    const file = join(path, 'data.mdb');
+    const contents = await readFile(file);
+    const at = contents.indexOf(victimBytes.subarray(1000, 1064));
+    expect(at).toBeGreaterThan(0);
+    contents[at + 10]! ^= 0x01;
+    await writeFile(file, contents);
+
+    storage = await Storage.open({ path, gcIntervalMs: 0 });
+    cleanups.unshift(() => storage.close());
+    const events: StorageEvent[] = [];
+    storage.store.events.on((e) => events.push(e));
+    expect(() => storage.store.get(victim)).toThrow(CorruptChunkError);
+    expect(storage.store.stats.corruptChunks).toBe(1);
+    expect(events).toEqual([expect.objectContaining({ type: 'corrupt-chunk', source: 'disk' })]);
+    // Removed, so it can be fetched again; reading the object now fails instead of returning bad data.
+    await storage.store.flush();
+    expect(storage.store.has(victim)).toBe(false);
+    await expect(collect(storage.read(reference))).rejects.toMatchObject({ code: 'ERR_CHUNK_NOT_FOUND' });
+    // Every other chunk still reads fine.
+    for (const [i, id] of root.children.entries()) if (i !== 3) expect(storage.store.get(id)).toBeDefined();
+  });
+
+  it('enforces the quota with a typed error, storing nothing of a refused batch', async () => {
+    const hashing = await Hashing.create();
+    const store = await BlockStore.open({ path: await dir(), quotaBytes: 100_000, gcIntervalMs: 0, hashing });
+    cleanups.unshift(() => store.close());
+    const events: StorageEvent[] = [];
+    store.events.on((e) => events.push(e));
+    const a = await chunk(hashing, 60_000);
+    expect(await store.put([a])).toEqual(['stored']);
+    // Re-putting held content needs no room.
+    expect(await store.put([a])).toEqual(['exists']);
+    const b = await chunk(hashing, 30_000);
+    const c = await chunk(hashing, 30_000);
+    const refused = store.put([b, c]);
+    await expect(refused).rejects.toBeInstanceOf(QuotaExceededError);
+    await expect(refused).rejects.toMatchObject({
+      code: 'ERR_QUOTA_EXCEEDED',
+      needed: 60_000,
+      quota: 100_000,
+    });
+    expect(store.has(b.id)).toBe(false);
+    expect(store.stats).toMatchObject({ chunks: 1, usedBytes: 60_000, quotaRefusals: 1 });
+    expect(events).toEqual([expect.objectContaining({ type: 'quota-exceeded', needed: 60_000 })]);
+    expect(await store.put([b])).toEqual(['stored']);
+  });
+
+  it('refuses an object put that does not fit', async () => {
+    const storage = await Storage.open({ path: await dir(), quotaBytes: 1024 * 1024, gcIntervalMs: 0 });
+    cleanups.unshift(() => storage.close());
+    await expect(storage.put(randomBytes(2 * 1024 * 1024))).rejects.toBeInstanceOf(QuotaExceededError);
+  });
+
+  it('expires chunks and collects them, keeping the latest expiry any writer asked for', async () => {
+    const hashing = await Hashing.create();
+    const store = await BlockStore.open({ path: await dir(), gcIntervalMs: 0, hashing });
+    cleanups.unshift(() => store.close());
+    const now = Date.now();
+    const short = await chunk(hashing, 1000);
+    const long = await chunk(hashing, 2000);
+    const forever = await chunk(hashing, 3000);
+    await store.put([short], now + 1_000);
+    await store.put([long], now + 1_000);
+    await store.put([long], now + 60_000); // a second writer wants it longer
+    await store.put([forever]);
+    expect(store.expiryOf(long.id)).toBe(now + 60_000);
+    expect(store.expiryOf(forever.id)).toBe(NEVER_EXPIRES);
+    // Expired chunks read as absent before they are collected.
+    expect(store.get(short.id, now + 2_000)).toBeUndefined();
+    expect(store.has(short.id, now + 2_000)).toBe(false);
+
+    const events: StorageEvent[] = [];
+    store.events.on((e) => events.push(e));
+    expect(await store.collectGarbage(now + 2_000)).toBe(1);
+    expect(events).toEqual([{ type: 'collected', chunks: 1, bytes: 1000 }]);
+    expect(store.expiryOf(short.id)).toBeUndefined();
+    expect(store.get(long.id)).toBeDefined();
+    expect(store.stats).toMatchObject({ chunks: 2, usedBytes: 5000, collectedChunks: 1 });
+
+    expect(await store.collectGarbage(now + 120_000)).toBe(1);
+    expect(store.get(forever.id)).toBeDefined();
+    expect(store.stats).toMatchObject({ chunks: 1, usedBytes: 3000 });
+  });
+
+  it('collects a whole expired object, and recounts usage on reopen', async () => {
+    const path = await dir();
+    const storage = await Storage.open({ path, gcIntervalMs: 0, chunkSize: 16 * 1024 });
+    const now = Date.now();
+    const keep = await storage.put(randomBytes(100_000));
+    const drop = await storage.put(randomBytes(200_000), { expiry: now + 5_000 });
+    const before = storage.store.stats.chunks;
+    const collected = await storage.store.collectGarbage(now + 10_000);
+    expect(collected).toBe(before - 8); // 7 leaves + 1 root of `keep` remain
+    await expect(collect(storage.read(drop))).rejects.toMatchObject({ code: 'ERR_CHUNK_NOT_FOUND' });
+    expect((await collect(storage.read(keep))).length).toBe(100_000);
+    const stats = storage.store.stats;
+    await storage.close();
+    const reopened = await BlockStore.open({ path, gcIntervalMs: 0 });
+    cleanups.unshift(() => reopened.close());
+    expect(reopened.stats).toMatchObject({ chunks: stats.chunks, usedBytes: stats.usedBytes });
+  });
+
+  it('collects in the background on its timer', async () => {
+    const hashing = await Hashing.create();
+    const store = await BlockStore.open({ path: await dir(), gcIntervalMs: 20, hashing });
+    cleanups.unshift(() => store.close());
+    const collected = new Promise<StorageEvent>((resolve) => store.events.on(resolve));
+    const c = await chunk(hashing, 100);
+    await store.put([c], Date.now() - 1);
+    expect(await collected).toEqual({ type: 'collected', chunks: 1, bytes: 100 });
+    expect(store.expiryOf(c.id)).toBeUndefined();
+  });
+});

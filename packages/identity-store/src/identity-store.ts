@@ -1,8 +1,6 @@
 import {
   AbortedError,
   type DomainAdvert,
-  type DomainId,
-  type EngineAddress,
   type EngineAdvert,
   type Logger,
   MAX_CLOCK_SKEW_MS,
@@ -11,14 +9,10 @@ import {
   type NodeId,
   NotStartedError,
   noopLogger,
-  PeerDeniedError,
   parseNodeAdvert,
   SchemaError,
-  StaleAdvertError,
   type Startable,
   type TopicAdvert,
-  type TopicId,
-  TRUST_BANNED,
   type VerifyOptions,
   verifyDomainAdvert,
   verifyEngineAdvert,
@@ -37,6 +31,14 @@ import {
 import { type AdvertKind, Counters, type IdentityStoreCounters, rejectReasonOf } from './counters.js';
 import { DirectoryFullError } from './errors.js';
 import { MeasurementFlusher } from './measurements.js';
+import { type AdvertOps, type OfferContext, offerAdvert } from './offer.js';
+import type {
+  IdentityStoreLimits,
+  IdentityStoreOptions,
+  LoadAdvertsResult,
+  OfferOptions,
+  WriteOptions,
+} from './options.js';
 import {
   decodeRecord,
   decodeTransportPrefs,
@@ -51,52 +53,17 @@ import {
   nodeKey,
   topicKey,
 } from './persisted.js';
+import { engineMapKey, RecordIndex } from './record-index.js';
 import {
   buildNodeRecord,
+  checkReputation,
+  checkTrust,
   type LocalNodeState,
   localStateOf,
-  type NodeRecord,
   REPUTATION_MAX,
   REPUTATION_MIN,
   smoothRtt,
-  TRUST_MAX,
 } from './records.js';
-
-export interface IdentityStoreLimits {
-  nodes?: number;
-  engines?: number;
-  topics?: number;
-  domains?: number;
-}
-
-export interface IdentityStoreOptions {
-  backend: IdentityBackend;
-  logger?: Logger;
-  /** Current time in ms (default Date.now); used to refuse adverts from the future. */
-  clock?: () => number;
-  maxClockSkewMs?: number;
-  /** Maximum records per kind (default 100,000 each); a new identity beyond it is refused. */
-  limits?: IdentityStoreLimits;
-  /** How often RTT measurements are written to the backend (default 10 s). */
-  measurementFlushMs?: number;
-}
-
-export interface OfferOptions {
-  signal?: AbortSignal;
-  /** Throw StaleAdvertError instead of resolving false when the advert is not newer. */
-  rejectStale?: boolean;
-}
-
-export interface WriteOptions {
-  signal?: AbortSignal;
-}
-
-export interface LoadAdvertsResult {
-  /** Nodes whose advert was stored. */
-  readonly stored: readonly NodeId[];
-  /** Nodes whose configured advert was not newer than the one already known. */
-  readonly unchanged: readonly NodeId[];
-}
 
 const DEFAULT_LIMIT = 100_000;
 const LIMIT_OF = { node: 'nodes', engine: 'engines', topic: 'topics', domain: 'domains' } as const;
@@ -114,7 +81,7 @@ function checkSignal(signal: AbortSignal | undefined): void {
  * change goes to a durable backend, and an update's promise resolves only once it is durable. Adverts
  * are stored only when signed by the identity they advertise and newer than the known version.
  */
-export class IdentityStore implements NodeDirectory, Startable {
+export class IdentityStore extends RecordIndex implements NodeDirectory, Startable {
   readonly #backend: IdentityBackend;
   readonly #logger: Logger;
   readonly #clock: () => number;
@@ -124,12 +91,7 @@ export class IdentityStore implements NodeDirectory, Startable {
   readonly #fanout: ChangeFanout;
   readonly #measurements: MeasurementFlusher;
 
-  readonly #nodes = new Map<NodeId, NodeRecord>();
-  readonly #engines = new Map<string, EngineAdvert>();
-  readonly #topics = new Map<TopicId, TopicAdvert>();
-  readonly #domains = new Map<DomainId, DomainAdvert>();
-  /** Highest advert version whose write is in flight, per key: orders concurrent offers. */
-  readonly #inflight = new Map<string, number>();
+  readonly #offerContext: OfferContext;
   readonly #pendingWrites = new Set<Promise<unknown>>();
 
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -137,6 +99,7 @@ export class IdentityStore implements NodeDirectory, Startable {
   #stopping: Promise<void> | undefined;
 
   constructor(options: IdentityStoreOptions) {
+    super();
     this.#backend = options.backend;
     this.#logger = options.logger ?? noopLogger;
     this.#clock = options.clock ?? Date.now;
@@ -148,6 +111,13 @@ export class IdentityStore implements NodeDirectory, Startable {
       domains: options.limits?.domains ?? DEFAULT_LIMIT,
     };
     this.#fanout = new ChangeFanout(this.#logger, () => this.#counters.bump('listenerErrors'));
+    this.#offerContext = {
+      inflight: new Map(),
+      counters: this.#counters,
+      logger: this.#logger,
+      limit: (kind) => this.#limits[LIMIT_OF[kind]],
+      write: (key, value) => this.#write(key, value),
+    };
     this.#measurements = new MeasurementFlusher({
       intervalMs: options.measurementFlushMs ?? 10_000,
       write: (id) => this.#writeLocal(id),
@@ -215,28 +185,7 @@ export class IdentityStore implements NodeDirectory, Startable {
         continue;
       }
       this.#counters.bump('loaded');
-      switch (record.kind) {
-        case 'node': {
-          const id = record.advert.id;
-          this.#nodes.set(id, buildNodeRecord(id, record.advert, localStateOf(this.#nodes.get(id))));
-          break;
-        }
-        case 'local':
-          this.#nodes.set(
-            record.id,
-            buildNodeRecord(record.id, this.#nodes.get(record.id)?.advert, record.state),
-          );
-          break;
-        case 'engine':
-          this.#engines.set(engineMapKey(record.advert.node, record.advert.name), record.advert);
-          break;
-        case 'topic':
-          this.#topics.set(record.advert.id, record.advert);
-          break;
-        case 'domain':
-          this.#domains.set(record.advert.id, record.advert);
-          break;
-      }
+      this.applyDecoded(record);
     }
   }
 
@@ -246,51 +195,6 @@ export class IdentityStore implements NodeDirectory, Startable {
 
   #verifyOptions(): VerifyOptions {
     return { now: this.#clock(), maxClockSkewMs: this.#maxClockSkewMs };
-  }
-
-  // --- lookups (synchronous, from memory) ------------------------------------
-
-  node(id: NodeId): NodeRecord | undefined {
-    return this.#nodes.get(id);
-  }
-
-  nodes(): IterableIterator<NodeRecord> {
-    return this.#nodes.values();
-  }
-
-  /** Trust in a node: its stored value, or the default (128) for a node never seen. */
-  trust(id: NodeId): number {
-    return this.#nodes.get(id)?.trust ?? localStateOf(undefined).trust;
-  }
-
-  isBanned(id: NodeId): boolean {
-    return this.#nodes.get(id)?.trust === TRUST_BANNED;
-  }
-
-  engine(address: EngineAddress): EngineAdvert | undefined {
-    return this.#engines.get(engineMapKey(address.node, address.name));
-  }
-
-  /** Known engine adverts, all or those of one node. */
-  engines(node?: NodeId): EngineAdvert[] {
-    const all = [...this.#engines.values()];
-    return node === undefined ? all : all.filter((a) => a.node === node);
-  }
-
-  topic(id: TopicId): TopicAdvert | undefined {
-    return this.#topics.get(id);
-  }
-
-  topics(): IterableIterator<TopicAdvert> {
-    return this.#topics.values();
-  }
-
-  domain(id: DomainId): DomainAdvert | undefined {
-    return this.#domains.get(id);
-  }
-
-  domains(): IterableIterator<DomainAdvert> {
-    return this.#domains.values();
   }
 
   counters(): IdentityStoreCounters {
@@ -321,17 +225,17 @@ export class IdentityStore implements NodeDirectory, Startable {
    * AdvertFromFutureError, PeerDeniedError (the node is banned) or DirectoryFullError.
    */
   offerNodeAdvert(advert: NodeAdvert, options: OfferOptions = {}): Promise<boolean> {
-    return this.#offer('node', advert, options, {
+    return this.#offer('node', advert.version, options, {
       key: () => nodeKey(advert.id),
       verify: () => verifyNodeAdvert(advert, this.#verifyOptions()),
       banned: () => (this.isBanned(advert.id) ? advert.id : undefined),
-      known: () => this.#nodes.get(advert.id)?.advert?.version,
-      isNew: () => !this.#nodes.has(advert.id),
-      count: () => this.#nodes.size,
+      known: () => this.nodeRecords.get(advert.id)?.advert?.version,
+      isNew: () => !this.nodeRecords.has(advert.id),
+      count: () => this.nodeRecords.size,
       encode: () => encodeNodeAdvert(advert),
       apply: () => {
-        const record = buildNodeRecord(advert.id, advert, localStateOf(this.#nodes.get(advert.id)));
-        this.#nodes.set(advert.id, record);
+        const record = buildNodeRecord(advert.id, advert, localStateOf(this.nodeRecords.get(advert.id)));
+        this.nodeRecords.set(advert.id, record);
         this.#fanout.emit({ kind: 'node', id: advert.id, cause: 'advert', record });
       },
     });
@@ -340,16 +244,16 @@ export class IdentityStore implements NodeDirectory, Startable {
   /** Offers an engine advert, signed by the engine's node; same rules as offerNodeAdvert. */
   offerEngineAdvert(advert: EngineAdvert, options: OfferOptions = {}): Promise<boolean> {
     const mapKey = engineMapKey(advert.node, advert.name);
-    return this.#offer('engine', advert, options, {
+    return this.#offer('engine', advert.version, options, {
       key: () => engineKey(advert.node, advert.name),
       verify: () => verifyEngineAdvert(advert, this.#verifyOptions()),
       banned: () => (this.isBanned(advert.node) ? advert.node : undefined),
-      known: () => this.#engines.get(mapKey)?.version,
-      isNew: () => !this.#engines.has(mapKey),
-      count: () => this.#engines.size,
+      known: () => this.engineAdverts.get(mapKey)?.version,
+      isNew: () => !this.engineAdverts.has(mapKey),
+      count: () => this.engineAdverts.size,
       encode: () => encodeEngineAdvert(advert),
       apply: () => {
-        this.#engines.set(mapKey, advert);
+        this.engineAdverts.set(mapKey, advert);
         this.#fanout.emit({ kind: 'engine', advert });
       },
     });
@@ -357,16 +261,16 @@ export class IdentityStore implements NodeDirectory, Startable {
 
   /** Offers a topic advert, signed by the topic key; same rules as offerNodeAdvert. */
   offerTopicAdvert(advert: TopicAdvert, options: OfferOptions = {}): Promise<boolean> {
-    return this.#offer('topic', advert, options, {
+    return this.#offer('topic', advert.version, options, {
       key: () => topicKey(advert.id),
       verify: () => verifyTopicAdvert(advert, this.#verifyOptions()),
       banned: () => undefined,
-      known: () => this.#topics.get(advert.id)?.version,
-      isNew: () => !this.#topics.has(advert.id),
-      count: () => this.#topics.size,
+      known: () => this.topicAdverts.get(advert.id)?.version,
+      isNew: () => !this.topicAdverts.has(advert.id),
+      count: () => this.topicAdverts.size,
       encode: () => encodeTopicAdvert(advert),
       apply: () => {
-        this.#topics.set(advert.id, advert);
+        this.topicAdverts.set(advert.id, advert);
         this.#fanout.emit({ kind: 'topic', id: advert.id, advert });
       },
     });
@@ -374,71 +278,25 @@ export class IdentityStore implements NodeDirectory, Startable {
 
   /** Offers a domain advert, signed by the domain key; same rules as offerNodeAdvert. */
   offerDomainAdvert(advert: DomainAdvert, options: OfferOptions = {}): Promise<boolean> {
-    return this.#offer('domain', advert, options, {
+    return this.#offer('domain', advert.version, options, {
       key: () => domainKey(advert.id),
       verify: () => verifyDomainAdvert(advert, this.#verifyOptions()),
       banned: () => undefined,
-      known: () => this.#domains.get(advert.id)?.version,
-      isNew: () => !this.#domains.has(advert.id),
-      count: () => this.#domains.size,
+      known: () => this.domainAdverts.get(advert.id)?.version,
+      isNew: () => !this.domainAdverts.has(advert.id),
+      count: () => this.domainAdverts.size,
       encode: () => encodeDomainAdvert(advert),
       apply: () => {
-        this.#domains.set(advert.id, advert);
+        this.domainAdverts.set(advert.id, advert);
         this.#fanout.emit({ kind: 'domain', id: advert.id, advert });
       },
     });
   }
 
-  async #offer(
-    kind: AdvertKind,
-    advert: { readonly version: number },
-    options: OfferOptions,
-    ops: {
-      key(): string;
-      verify(): void;
-      /** The banned node behind the advert, if any. */
-      banned(): NodeId | undefined;
-      known(): number | undefined;
-      isNew(): boolean;
-      count(): number;
-      encode(): Uint8Array;
-      apply(): void;
-    },
-  ): Promise<boolean> {
+  async #offer(kind: AdvertKind, version: number, options: OfferOptions, ops: AdvertOps): Promise<boolean> {
     this.#assertRunning();
     checkSignal(options.signal);
-    let key: string;
-    try {
-      key = ops.key();
-      ops.verify();
-      const banned = ops.banned();
-      if (banned !== undefined) throw new PeerDeniedError(banned, 'banned (trust 0)');
-      const inflight = this.#inflight.get(key);
-      const known = Math.max(ops.known() ?? -1, inflight ?? -1);
-      if (advert.version <= known) {
-        if (options.rejectStale) throw new StaleAdvertError(kind, advert.version, known);
-        this.#counters.rejected('stale');
-        return false;
-      }
-      const limit = this.#limits[LIMIT_OF[kind]];
-      if (ops.isNew() && inflight === undefined && ops.count() >= limit) {
-        throw new DirectoryFullError(kind, limit);
-      }
-    } catch (error) {
-      this.#counters.rejected(rejectReasonOf(error));
-      this.#logger.debug({ err: error, kind }, 'identity-store refused an advert');
-      throw error;
-    }
-    this.#inflight.set(key, advert.version);
-    try {
-      await this.#write(key, ops.encode());
-    } finally {
-      if (this.#inflight.get(key) === advert.version) this.#inflight.delete(key);
-    }
-    // Writes reach the backend in call order, so a newer advert applied meanwhile is also the one on disk.
-    if ((ops.known() ?? -1) < advert.version) ops.apply();
-    this.#counters.accepted(kind);
-    return true;
+    return offerAdvert(this.#offerContext, kind, version, options, ops);
   }
 
   /**
@@ -468,26 +326,20 @@ export class IdentityStore implements NodeDirectory, Startable {
   // --- local state: trust, reputation, transport preferences, measurements ---------
 
   /** Sets trust (0 = banned … 255). Takes effect at once; resolves when durable. */
-  setTrust(id: NodeId, trust: number, options: WriteOptions = {}): Promise<void> {
-    if (!Number.isInteger(trust) || trust < 0 || trust > TRUST_MAX) {
-      return Promise.reject(new SchemaError('trust', `expected an integer in 0..${TRUST_MAX}, got ${trust}`));
-    }
+  async setTrust(id: NodeId, trust: number, options: WriteOptions = {}): Promise<void> {
+    checkTrust(trust);
     return this.#updateLocal(id, 'trust', (s) => ({ ...s, trust }), options);
   }
 
   /** Sets reputation (-1000 … 1000). */
-  setReputation(id: NodeId, reputation: number, options: WriteOptions = {}): Promise<void> {
-    if (!Number.isInteger(reputation) || reputation < REPUTATION_MIN || reputation > REPUTATION_MAX) {
-      return Promise.reject(
-        new SchemaError('reputation', `expected an integer in ${REPUTATION_MIN}..${REPUTATION_MAX}`),
-      );
-    }
+  async setReputation(id: NodeId, reputation: number, options: WriteOptions = {}): Promise<void> {
+    checkReputation(reputation);
     return this.#updateLocal(id, 'reputation', (s) => ({ ...s, reputation }), options);
   }
 
   /** Adds `delta` to a node's reputation, clamped to -1000 … 1000. */
-  adjustReputation(id: NodeId, delta: number, options: WriteOptions = {}): Promise<void> {
-    if (!Number.isInteger(delta)) return Promise.reject(new SchemaError('delta', 'expected an integer'));
+  async adjustReputation(id: NodeId, delta: number, options: WriteOptions = {}): Promise<void> {
+    if (!Number.isInteger(delta)) throw new SchemaError('delta', 'expected an integer');
     const clamp = (n: number) => Math.min(REPUTATION_MAX, Math.max(REPUTATION_MIN, n));
     return this.#updateLocal(
       id,
@@ -498,17 +350,12 @@ export class IdentityStore implements NodeDirectory, Startable {
   }
 
   /** Sets the transport protocols to prefer for a node, in order; `undefined` clears them. */
-  setTransportPrefs(
+  async setTransportPrefs(
     id: NodeId,
     prefs: readonly string[] | undefined,
     options: WriteOptions = {},
   ): Promise<void> {
-    let transportPrefs: readonly string[] | undefined;
-    try {
-      transportPrefs = prefs === undefined ? undefined : decodeTransportPrefs(prefs, 'transportPrefs');
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const transportPrefs = prefs === undefined ? undefined : decodeTransportPrefs(prefs, 'transportPrefs');
     return this.#updateLocal(id, 'transport-prefs', (s) => ({ ...s, transportPrefs }), options);
   }
 
@@ -522,13 +369,16 @@ export class IdentityStore implements NodeDirectory, Startable {
       this.#counters.bump('rttSamplesIgnored');
       return;
     }
-    const current = this.#nodes.get(id);
-    if (current === undefined && this.#nodes.size >= this.#limits.nodes) {
+    const current = this.nodeRecords.get(id);
+    if (current === undefined && this.nodeRecords.size >= this.#limits.nodes) {
       this.#counters.bump('rttSamplesIgnored');
       return;
     }
     const local = localStateOf(current);
-    this.#nodes.set(id, buildNodeRecord(id, current?.advert, { ...local, rtt: smoothRtt(local.rtt, rttMs) }));
+    this.nodeRecords.set(
+      id,
+      buildNodeRecord(id, current?.advert, { ...local, rtt: smoothRtt(local.rtt, rttMs) }),
+    );
     this.#measurements.markDirty(id);
   }
 
@@ -545,19 +395,19 @@ export class IdentityStore implements NodeDirectory, Startable {
   ): Promise<void> {
     this.#assertRunning();
     checkSignal(options.signal);
-    const current = this.#nodes.get(id);
-    if (current === undefined && this.#nodes.size >= this.#limits.nodes) {
+    const current = this.nodeRecords.get(id);
+    if (current === undefined && this.nodeRecords.size >= this.#limits.nodes) {
       throw new DirectoryFullError('node', this.#limits.nodes);
     }
     // Applied to memory first: a ban must take effect at once, not after a disk flush.
     const record = buildNodeRecord(id, current?.advert, change(localStateOf(current)));
-    this.#nodes.set(id, record);
+    this.nodeRecords.set(id, record);
     this.#fanout.emit({ kind: 'node', id, cause, record });
     await this.#writeLocal(id);
   }
 
   async #writeLocal(id: NodeId): Promise<void> {
-    const record = this.#nodes.get(id);
+    const record = this.nodeRecords.get(id);
     if (record === undefined) return;
     this.#measurements.clean(id);
     try {
@@ -582,8 +432,4 @@ export class IdentityStore implements NodeDirectory, Startable {
       this.#pendingWrites.delete(write);
     }
   }
-}
-
-function engineMapKey(node: NodeId, name: string): string {
-  return `${node}/${name}`;
 }

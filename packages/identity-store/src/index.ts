@@ -8,16 +8,17 @@ export {
 } from './changes.js';
 export type { AdvertKind, IdentityStoreCounters, RejectReason } from './counters.js';
 export { DirectoryFullError } from './errors.js';
-export {
-  IdentityStore,
-  type IdentityStoreLimits,
-  type IdentityStoreOptions,
-  type LoadAdvertsResult,
-  type OfferOptions,
-  type WriteOptions,
-} from './identity-store.js';
+export { IdentityStore } from './identity-store.js';
 export { LmdbBackend, type LmdbBackendOptions } from './lmdb-backend.js';
 export { memoryIdentityStore, type OpenIdentityStoreOptions, openIdentityStore } from './open.js';
+export type {
+  IdentityStoreLimits,
+  IdentityStoreOptions,
+  LoadAdvertsResult,
+  OfferOptions,
+  WriteOptions,
+} from './options.js';
+export { RecordIndex } from './record-index.js';
 export {
   isBanned,
   type LocalNodeState,

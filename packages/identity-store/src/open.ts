@@ -1,6 +1,7 @@
 import { MemoryBackend } from './backend.js';
-import { IdentityStore, type IdentityStoreOptions } from './identity-store.js';
+import { IdentityStore } from './identity-store.js';
 import { LmdbBackend } from './lmdb-backend.js';
+import type { IdentityStoreOptions } from './options.js';
 
 export interface OpenIdentityStoreOptions extends Omit<IdentityStoreOptions, 'backend'> {
   /** Directory of the LMDB environment (created if missing). */

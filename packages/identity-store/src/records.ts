@@ -3,6 +3,7 @@ import {
   type NodeAdvert,
   type NodeId,
   type NodeRecordView,
+  SchemaError,
   TRUST_BANNED,
   TRUST_DEFAULT,
 } from '@netmachine/core';
@@ -94,4 +95,16 @@ export function smoothRtt(previous: RttEstimate | undefined, sampleMs: number): 
   const varianceMs = (1 - BETA) * previous.varianceMs + BETA * Math.abs(previous.smoothedMs - sampleMs);
   const smoothedMs = (1 - ALPHA) * previous.smoothedMs + ALPHA * sampleMs;
   return { smoothedMs, varianceMs, lastMs: sampleMs, samples: previous.samples + 1 };
+}
+
+export function checkTrust(trust: number): void {
+  if (!Number.isInteger(trust) || trust < 0 || trust > TRUST_MAX) {
+    throw new SchemaError('trust', `expected an integer in 0..${TRUST_MAX}, got ${trust}`);
+  }
+}
+
+export function checkReputation(reputation: number): void {
+  if (!Number.isInteger(reputation) || reputation < REPUTATION_MIN || reputation > REPUTATION_MAX) {
+    throw new SchemaError('reputation', `expected an integer in ${REPUTATION_MIN}..${REPUTATION_MAX}`);
+  }
 }

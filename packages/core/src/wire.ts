@@ -99,6 +99,7 @@ export function decodeConnectReply(value: unknown): ConnectReply {
       dstAdvertVersion: expectUint(v[3], 'connectReply.dstAdvertVersion'),
     };
   }
+  if (v.length !== 3) throw new SchemaError('connectReply', 'expected 3 elements');
   const error = v[1] as ConnectErrorKind;
   if (!CONNECT_ERRORS.includes(error)) throw new SchemaError('connectReply.error', 'unknown error kind');
   return { ok: false, error, reason: expectString(v[2], 'connectReply.reason', 256) };

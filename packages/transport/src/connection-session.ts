@@ -1,0 +1,524 @@
+import {
+  type ConnectErrorKind,
+  type Connection,
+  ConnectionClosedError,
+  type ConnectReply,
+  type ConnectRequest,
+  decodeConnectReply,
+  decodeConnectRequest,
+  type EngineMessage,
+  encodeAdvertFrameBody,
+  encodeConnectReply,
+  encodeConnectRequest,
+  encodeFrame,
+  FrameDecoder,
+  FrameTag,
+  FrameTooLargeError,
+  type Goodbye,
+  HandshakeError,
+  IncompatibleProtocolError,
+  InvalidSignatureError,
+  type KeyPair,
+  type Logger,
+  messageFromWire,
+  NetmachineError,
+  type NodeAdvert,
+  type NodeDirectory,
+  type NodeId,
+  OverCapacityError,
+  PeerDeniedError,
+  PeerKeyMismatchError,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  signMessage,
+  unpack,
+  verifyMessage,
+  type WireMessage,
+} from '@netmachine/core';
+import type { TransportCounters, TransportDropReason } from './counters.js';
+import { ProtocolViolationError, SourceMismatchError } from './errors.js';
+import {
+  decodeLinkFrame,
+  decodeRelayedMessage,
+  encodeMessageFrame,
+  RELAYED_MESSAGE_TAG,
+  relayedMessageFromWire,
+} from './link-frames.js';
+
+export interface SessionLimits {
+  maxFrameSize: number;
+  handshakeTimeoutMs: number;
+  /** Pending bytes at which a flush happens at once instead of at the end of the tick. */
+  flushBytes: number;
+  pingIntervalMs: number;
+  /** A ping unanswered for this long closes the connection (a dead or black-holed peer). */
+  pingTimeoutMs: number;
+  closeTimeoutMs: number;
+}
+
+/** A refusal decided by the engine for an inbound caller. */
+export interface Refusal {
+  readonly error: ConnectErrorKind;
+  readonly reason: string;
+}
+
+export interface SessionHooks {
+  onMessage(session: ConnectionSession, message: EngineMessage): void;
+  /** The connection accepts messages again after backpressure. */
+  onWritable(session: ConnectionSession): void;
+  /** The peer said goodbye: send nothing more on this session. */
+  onGoodbye(session: ConnectionSession, goodbye: Goodbye): void;
+  onClosed(session: ConnectionSession, error: Error | undefined): void;
+  onDropped(reason: TransportDropReason, error: Error, node: NodeId, message?: EngineMessage): void;
+  /** Inbound only: may refuse a caller after its ConnectRequest (trust, capacity). */
+  admit(peer: NodeId): Refusal | undefined;
+}
+
+export interface SessionOptions {
+  readonly connection: Connection;
+  readonly keyPair: KeyPair;
+  readonly directory: NodeDirectory;
+  readonly localAdvert: () => NodeAdvert | undefined;
+  readonly strict: boolean;
+  readonly limits: SessionLimits;
+  readonly counters: TransportCounters;
+  readonly logger: Logger;
+  readonly hooks: SessionHooks;
+}
+
+type State = 'handshake' | 'open' | 'closing' | 'closed';
+
+const now = (): number => performance.now();
+
+/**
+ * One peer connection: the handshake, framing in both directions, coalescing of outgoing frames
+ * into one write per tick, backpressure, pings, and the checks on every inbound message.
+ */
+export class ConnectionSession {
+  readonly peer: NodeId;
+  readonly local: NodeId;
+  readonly connection: Connection;
+  /** Protocol version agreed in the handshake. */
+  proto = 0;
+  /** Last measured round-trip time in ms. */
+  rttMs: number | undefined;
+  /** When a message last went either way (performance.now()): drives the idle timeout. */
+  lastMessageAt = now();
+  readonly #o: SessionOptions;
+  readonly #decoder: FrameDecoder;
+  #state: State = 'handshake';
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
+  #blocked = false;
+  #failure: Error | undefined;
+  #handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #pingSentAt: number | undefined;
+  #closePromise: Promise<void> | undefined;
+
+  constructor(options: SessionOptions) {
+    this.#o = options;
+    this.connection = options.connection;
+    this.peer = options.connection.remoteNode;
+    this.local = options.keyPair.id as NodeId;
+    this.#decoder = new FrameDecoder((tag, body) => this.#onFrame(tag, body), options.limits.maxFrameSize);
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get direction(): 'inbound' | 'outbound' {
+    return this.connection.direction;
+  }
+
+  /** True when the session takes new messages now (open and not pushed back). */
+  get accepting(): boolean {
+    return this.#state === 'open' && !this.#blocked;
+  }
+
+  /**
+   * Runs the handshake; resolves once the link is open, rejects with a typed error (and the
+   * connection closed) otherwise.
+   */
+  handshake(): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      this.#handshake = { resolve, reject };
+    });
+    this.#handshakeTimer = setTimeout(
+      () => this.#fail(new HandshakeError('handshake timed out'), undefined),
+      this.#o.limits.handshakeTimeoutMs,
+    );
+    this.connection.setHandlers({
+      onData: (chunk) => this.#onData(chunk),
+      onDrain: () => this.#onDrain(),
+      onClose: (error) => this.#onClose(error),
+    });
+    if (this.direction === 'outbound') {
+      const request: ConnectRequest = {
+        protoMin: PROTOCOL_MIN,
+        protoMax: PROTOCOL_MAX,
+        src: this.local,
+        dst: this.peer,
+        srcAdvertVersion: this.#o.localAdvert()?.version ?? 0,
+        dstAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
+      };
+      this.#writeNow(encodeFrame(FrameTag.ConnectRequest, encodeConnectRequest(request)));
+    }
+    return done;
+  }
+
+  /** Encodes and queues a message; throws a typed error when it cannot be encoded. */
+  sendMessage(message: EngineMessage): void {
+    if (this.#state !== 'open') throw new ConnectionClosedError(`link to ${this.peer} is ${this.#state}`);
+    let outgoing = message;
+    if (this.#o.strict && message.sig === undefined && message.src.node === this.local) {
+      outgoing = signMessage(this.#o.keyPair, message);
+    }
+    if (outgoing.src.node !== this.local && outgoing.sig === undefined) {
+      throw new SourceMismatchError(this.local, outgoing.src.node);
+    }
+    const frame = encodeMessageFrame(outgoing, this.local);
+    if (frame.length - 4 > this.#o.limits.maxFrameSize) {
+      throw new FrameTooLargeError(frame.length - 4, this.#o.limits.maxFrameSize);
+    }
+    this.#o.counters.messagesOut++;
+    this.lastMessageAt = now();
+    this.#enqueue(frame);
+  }
+
+  /** Says goodbye, flushes and closes. Resolves when the connection is closed. */
+  close(code = 'closing', reason = ''): Promise<void> {
+    if (this.#closePromise !== undefined) return this.#closePromise;
+    if (this.#state === 'closed') return Promise.resolve();
+    if (this.#state === 'open') this.#enqueue(encodeFrame(FrameTag.Goodbye, [code, reason.slice(0, 256)]));
+    this.#state = 'closing';
+    this.#stopTimers();
+    this.#flush(true);
+    const timer = setTimeout(
+      () => this.connection.abort(new ConnectionClosedError('close timed out')),
+      this.#o.limits.closeTimeoutMs,
+    );
+    this.#closePromise = this.connection.close().finally(() => clearTimeout(timer));
+    return this.#closePromise;
+  }
+
+  abort(error: Error): void {
+    this.#failure ??= error;
+    this.connection.abort(error);
+  }
+
+  // --- output -------------------------------------------------------------
+
+  #enqueue(frame: Buffer): void {
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+    this.#o.counters.framesOut++;
+    if (this.#pendingBytes >= this.#o.limits.flushBytes && !this.#blocked) this.#flush(false);
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#flush(false);
+      });
+    }
+  }
+
+  /** Writes every pending frame as one buffer; `force` writes even while pushed back. */
+  #flush(force: boolean): void {
+    if (this.#pending.length === 0 || this.#state === 'closed') return;
+    if (this.#blocked && !force) return;
+    const data =
+      this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#writeNow(data);
+  }
+
+  #writeNow(data: Buffer): void {
+    const counters = this.#o.counters;
+    counters.writes++;
+    counters.bytesOut += data.length;
+    if (!this.connection.write(data)) {
+      counters.backpressured++;
+      this.#blocked = true;
+    }
+  }
+
+  #onDrain(): void {
+    if (!this.#blocked) return;
+    this.#blocked = false;
+    this.#flush(false);
+    if (this.accepting) this.#o.hooks.onWritable(this);
+  }
+
+  // --- input --------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    // After a failure the stream position is unknown: nothing more is read from it.
+    if (this.#failure !== undefined || this.#state === 'closed') return;
+    this.#o.counters.bytesIn += chunk.length;
+    try {
+      this.#decoder.push(chunk);
+    } catch (error) {
+      const typed =
+        error instanceof NetmachineError ? error : new ProtocolViolationError('bad frame', { cause: error });
+      this.#fail(typed, 'malformed-frame');
+    }
+  }
+
+  #onFrame(tag: number, body: Buffer): void {
+    if (this.#failure !== undefined) return;
+    this.#o.counters.framesIn++;
+    if (this.#state === 'handshake') {
+      this.#onHandshakeFrame(tag, body);
+      return;
+    }
+    switch (tag) {
+      case FrameTag.Message:
+        this.#onMessage(messageFromWire(decodeLinkFrame(tag, body) as WireMessage, this.peer, this.local));
+        return;
+      case RELAYED_MESSAGE_TAG:
+        this.#onRelayed(body);
+        return;
+      case FrameTag.NodeAdvert:
+        this.#onAdvert(decodeLinkFrame(tag, body) as NodeAdvert);
+        return;
+      case FrameTag.Ping:
+        if (this.#state === 'open') this.#enqueue(encodeFrame(FrameTag.Pong, decodeLinkFrame(tag, body)));
+        return;
+      case FrameTag.Pong:
+        this.#onPong(decodeLinkFrame(tag, body) as number);
+        return;
+      case FrameTag.Goodbye: {
+        const goodbye = decodeLinkFrame(tag, body) as Goodbye;
+        this.#o.logger.debug({ peer: this.peer, ...goodbye }, 'peer said goodbye');
+        // Closing without a Goodbye of our own: the peer is already leaving.
+        if (this.#state === 'open') this.#state = 'closing';
+        this.#o.hooks.onGoodbye(this, goodbye);
+        void this.close('goodbye');
+        return;
+      }
+      default:
+        decodeLinkFrame(tag, body); // throws for unknown tags
+        throw new ProtocolViolationError(`frame type ${tag} after the handshake`);
+    }
+  }
+
+  #onMessage(message: EngineMessage): void {
+    if (this.#o.strict && !verifyMessage(message)) {
+      this.#reject('bad-signature', new InvalidSignatureError(`message from ${this.peer}`), message);
+      return;
+    }
+    this.#deliver(message);
+  }
+
+  #onRelayed(body: Buffer): void {
+    const message = relayedMessageFromWire(decodeRelayedMessage(body), this.local);
+    if (message.src.node === this.peer) {
+      this.#onMessage(message);
+      return;
+    }
+    if (!verifyMessage(message)) {
+      this.#reject('spoofed-source', new SourceMismatchError(this.peer, message.src.node), message);
+      return;
+    }
+    this.#deliver(message);
+  }
+
+  #deliver(message: EngineMessage): void {
+    this.#o.counters.messagesIn++;
+    this.lastMessageAt = now();
+    try {
+      this.#o.hooks.onMessage(this, message);
+    } catch (error) {
+      // The receiver's bug is not the peer's fault: keep the link.
+      this.#o.logger.error({ err: error, peer: this.peer }, 'message sink threw');
+    }
+  }
+
+  /** A forged message: dropped, counted, and the peer that sent it disconnected. */
+  #reject(reason: TransportDropReason, error: Error, message: EngineMessage): void {
+    this.#o.hooks.onDropped(reason, error, this.peer, message);
+    this.#fail(error, undefined);
+  }
+
+  #onAdvert(advert: NodeAdvert): void {
+    this.#o.counters.advertsReceived++;
+    if (advert.id !== this.peer) {
+      this.#fail(
+        new ProtocolViolationError(`peer ${this.peer} sent the advert of ${advert.id}`),
+        'bad-advert',
+      );
+      return;
+    }
+    this.#o.directory.offerNodeAdvert(advert).catch((error: unknown) => {
+      const typed = error instanceof Error ? error : new ProtocolViolationError(String(error));
+      this.#fail(typed, 'bad-advert');
+    });
+  }
+
+  #onPong(value: number): void {
+    if (this.#pingSentAt === undefined || value !== Math.floor(this.#pingSentAt)) return;
+    const rtt = now() - this.#pingSentAt;
+    this.#pingSentAt = undefined;
+    this.rttMs = rtt;
+    this.#o.directory.recordRtt?.(this.peer, rtt);
+  }
+
+  // --- handshake ----------------------------------------------------------
+
+  #onHandshakeFrame(tag: number, body: Buffer): void {
+    if (this.direction === 'inbound') {
+      if (tag !== FrameTag.ConnectRequest)
+        throw new HandshakeError(`expected ConnectRequest, got frame ${tag}`);
+      this.#onConnectRequest(decodeConnectRequest(unpack(body)));
+    } else {
+      if (tag !== FrameTag.ConnectReply) throw new HandshakeError(`expected ConnectReply, got frame ${tag}`);
+      this.#onConnectReply(decodeConnectReply(unpack(body)));
+    }
+  }
+
+  #onConnectRequest(request: ConnectRequest): void {
+    const refuse = (error: ConnectErrorKind, reason: string, typed: Error): void => {
+      this.#o.counters.inboundRefused++;
+      this.#writeNow(encodeFrame(FrameTag.ConnectReply, encodeConnectReply({ ok: false, error, reason })));
+      this.#handshakeFailed(typed);
+      void this.close();
+    };
+    if (request.src !== this.peer) {
+      refuse(
+        'Denied',
+        'source is not the authenticated key',
+        new PeerKeyMismatchError(this.peer, request.src),
+      );
+      return;
+    }
+    if (request.dst !== this.local) {
+      refuse('Denied', 'wrong destination node', new PeerDeniedError(this.peer, 'asked for another node'));
+      return;
+    }
+    const proto = Math.min(PROTOCOL_MAX, request.protoMax);
+    if (proto < Math.max(PROTOCOL_MIN, request.protoMin)) {
+      refuse(
+        'Incompatible',
+        `we speak ${PROTOCOL_MIN}..${PROTOCOL_MAX}`,
+        new IncompatibleProtocolError([PROTOCOL_MIN, PROTOCOL_MAX], [request.protoMin, request.protoMax]),
+      );
+      return;
+    }
+    const refusal = this.#o.hooks.admit(this.peer);
+    if (refusal !== undefined) {
+      const typed =
+        refusal.error === 'OverCapacity'
+          ? new OverCapacityError(this.local)
+          : new PeerDeniedError(this.peer, refusal.reason);
+      refuse(refusal.error, refusal.reason, typed);
+      return;
+    }
+    const ours = this.#o.localAdvert()?.version ?? 0;
+    const reply: ConnectReply = {
+      ok: true,
+      proto,
+      srcAdvertVersion: ours,
+      dstAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
+    };
+    this.#writeNow(encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply)));
+    this.#opened(proto, request.dstAdvertVersion);
+  }
+
+  #onConnectReply(reply: ConnectReply): void {
+    if (!reply.ok) {
+      const typed =
+        reply.error === 'OverCapacity'
+          ? new OverCapacityError(this.peer)
+          : reply.error === 'Incompatible'
+            ? new IncompatibleProtocolError([PROTOCOL_MIN, PROTOCOL_MAX], [0, 0])
+            : new PeerDeniedError(this.peer, reply.reason);
+      this.#handshakeFailed(typed);
+      void this.close();
+      return;
+    }
+    if (reply.proto < PROTOCOL_MIN || reply.proto > PROTOCOL_MAX) {
+      throw new HandshakeError(
+        `peer chose protocol ${reply.proto}, outside ${PROTOCOL_MIN}..${PROTOCOL_MAX}`,
+      );
+    }
+    this.#opened(reply.proto, reply.dstAdvertVersion);
+  }
+
+  /** The link is open: send our advert if the peer's copy is stale, start pinging. */
+  #opened(proto: number, peerHoldsOurVersion: number): void {
+    clearTimeout(this.#handshakeTimer);
+    this.proto = proto;
+    this.#state = 'open';
+    const advert = this.#o.localAdvert();
+    if (advert !== undefined && advert.version > peerHoldsOurVersion) {
+      this.#o.counters.advertsSent++;
+      this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
+    }
+    this.#ping();
+    this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
+    this.#pingTimer.unref();
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    handshake?.resolve();
+  }
+
+  #ping(): void {
+    if (this.#state !== 'open') return;
+    if (this.#pingSentAt !== undefined) {
+      if (now() - this.#pingSentAt > this.#o.limits.pingTimeoutMs) {
+        this.abort(new ConnectionClosedError(`peer ${this.peer} stopped answering pings`));
+      }
+      return;
+    }
+    this.#pingSentAt = now();
+    this.#enqueue(encodeFrame(FrameTag.Ping, Math.floor(this.#pingSentAt)));
+  }
+
+  #handshakeFailed(error: Error): void {
+    clearTimeout(this.#handshakeTimer);
+    this.#failure ??= error;
+    this.#o.counters.handshakeFailures++;
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    handshake?.reject(error);
+  }
+
+  // --- failure and close --------------------------------------------------
+
+  /** Stops reading, reports, and closes (Goodbye first when the link was open). */
+  #fail(error: Error, reason: TransportDropReason | undefined): void {
+    if (this.#failure !== undefined || this.#state === 'closed') return;
+    if (reason !== undefined) this.#o.hooks.onDropped(reason, error, this.peer);
+    if (this.#state === 'handshake') {
+      this.#handshakeFailed(error);
+      this.abort(error);
+      return;
+    }
+    this.#failure = error;
+    const code = error instanceof NetmachineError ? error.code : 'ERR_PROTOCOL';
+    void this.close(code, error.message);
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#handshakeTimer);
+    clearInterval(this.#pingTimer);
+  }
+
+  #onClose(error: Error | undefined): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#stopTimers();
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const reported = this.#failure ?? error;
+    if (this.#handshake !== undefined) {
+      this.#handshakeFailed(reported ?? new HandshakeError('connection closed during the handshake'));
+    }
+    this.#o.hooks.onClosed(this, reported);
+  }
+}

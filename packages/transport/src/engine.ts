@@ -1,0 +1,485 @@
+import {
+  type Connection,
+  ConnectionClosedError,
+  DEFAULT_MAX_FRAME_SIZE,
+  type EngineAddress,
+  type EngineMessage,
+  isTopicAddress,
+  type KeyPair,
+  type Listener,
+  type Logger,
+  type MessageSink,
+  type NodeAdvert,
+  type NodeDirectory,
+  type NodeId,
+  type NodeSender,
+  NotStartedError,
+  noopLogger,
+  PeerDeniedError,
+  SchemaError,
+  type Startable,
+  TRUST_BANNED,
+  type Transport,
+  type TransportFactory,
+} from '@netmachine/core';
+import { addressProtocol, orderAddresses } from './address-order.js';
+import type { BackoffOptions } from './backoff.js';
+import { ConnectionSession, type Refusal, type SessionHooks } from './connection-session.js';
+import {
+  newTransportCounters,
+  type TransportCounters,
+  type TransportCountersSnapshot,
+  type TransportDropReason,
+} from './counters.js';
+import { NoAddressError } from './errors.js';
+import { type TransportEvent, TransportEvents } from './events.js';
+import { type LinkHost, NodeLink } from './node-link.js';
+
+export interface TransportLimits {
+  /** Open and handshaking connections; callers beyond it get OverCapacity (default 1024). */
+  maxConnections: number;
+  /** Messages waiting per node while its connection is down or busy (default 1024). */
+  queueSize: number;
+  /** How long a message without an expiry may wait in a queue, ms (default 30 s). */
+  defaultQueueTtlMs: number;
+  /** An ephemeral connection with no message either way for this long is closed, ms (default 60 s). */
+  idleTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  /** One dial attempt (connect, before the handshake), ms (default 10 s). */
+  dialTimeoutMs: number;
+  maxFrameSize: number;
+  /** Pending bytes that trigger a write before the end of the tick (default 256 KiB). */
+  flushBytes: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  closeTimeoutMs: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
+  maxConnections: 1024,
+  queueSize: 1024,
+  defaultQueueTtlMs: 30_000,
+  idleTimeoutMs: 60_000,
+  handshakeTimeoutMs: 10_000,
+  dialTimeoutMs: 10_000,
+  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  flushBytes: 256 * 1024,
+  pingIntervalMs: 15_000,
+  pingTimeoutMs: 45_000,
+  closeTimeoutMs: 5_000,
+};
+
+export interface TransportEngineOptions {
+  keyPair: KeyPair;
+  directory: NodeDirectory;
+  transports: readonly TransportFactory[];
+  /** Addresses to listen on (port 0 allowed: see `listenAddresses`). */
+  listen?: readonly string[];
+  logger?: Logger;
+  /** Sign every message we send and verify every message we receive. */
+  strict?: boolean;
+  /** Our own advert, sent to peers holding an older one (default: the directory's record of us). */
+  localAdvert?: () => NodeAdvert | undefined;
+  /** Protocols in order of preference when neither message nor node record says (default: transport order). */
+  transportOrder?: readonly string[];
+  /** Accept callers the directory does not know (default true; trust 0 is always refused). */
+  allowUnknownPeers?: boolean;
+  limits?: Partial<TransportLimits>;
+  backoff?: BackoffOptions;
+}
+
+export interface ConnectOptions {
+  /** Keep the connection up, re-establishing it after every loss. */
+  permanent?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * The Transport engine: the pool of connections to other nodes, keyed by NodeId. It dials nodes by
+ * the addresses in their adverts, runs the handshake on every connection, keeps permanent links
+ * up, closes idle ephemeral ones, queues messages for unreachable nodes until they expire, and
+ * hands every authenticated inbound message to the sink (the Router).
+ */
+export class TransportEngine implements NodeSender, Startable {
+  readonly node: NodeId;
+  readonly events = new TransportEvents();
+  readonly #o: TransportEngineOptions;
+  readonly #limits: TransportLimits;
+  readonly #logger: Logger;
+  readonly #counters: TransportCounters = newTransportCounters();
+  readonly #links = new Map<NodeId, NodeLink>();
+  readonly #sessions = new Set<ConnectionSession>();
+  readonly #transports = new Map<string, Transport>();
+  #listeners: Listener[] = [];
+  #sink: MessageSink | undefined;
+  #running = false;
+  #starting: Promise<void> | undefined;
+  #linkHost: LinkHost;
+
+  constructor(options: TransportEngineOptions) {
+    this.#o = options;
+    this.node = options.keyPair.id as NodeId;
+    this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
+    this.#logger = (options.logger ?? noopLogger).child({ component: 'transport' });
+    this.#linkHost = this.#makeLinkHost();
+  }
+
+  setSink(sink: MessageSink | undefined): void {
+    this.#sink = sink;
+  }
+
+  // --- lifecycle ----------------------------------------------------------
+
+  start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#running) return Promise.resolve();
+    this.#starting ??= this.#start(options.signal).finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #start(signal: AbortSignal | undefined): Promise<void> {
+    const context = { keyPair: this.#o.keyPair, logger: this.#logger };
+    for (const factory of this.#o.transports) {
+      const transport = factory(context);
+      if (!this.#transports.has(transport.protocol)) this.#transports.set(transport.protocol, transport);
+    }
+    try {
+      for (const address of this.#o.listen ?? []) {
+        const protocol = addressProtocol(address);
+        const transport = protocol === undefined ? undefined : this.#transports.get(protocol);
+        if (transport === undefined) throw new SchemaError('listen', `no transport for ${address}`);
+        const listener = await transport.listen(address, (c) => this.#accept(c), {
+          signal,
+          acceptPeer: (peer) => this.#admit(peer)?.error !== 'Denied',
+        });
+        this.#listeners.push(listener);
+        this.#logger.info({ addresses: listener.addresses }, 'listening');
+      }
+    } catch (error) {
+      await this.#closeTransports();
+      throw error;
+    }
+    this.#running = true;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#starting !== undefined) await this.#starting.catch(() => {});
+    if (!this.#running) return;
+    this.#running = false;
+    const stopped = new ConnectionClosedError('transport engine stopped');
+    for (const link of this.#links.values()) {
+      link.rejectWaiters(stopped);
+      for (const message of link.stop()) this.#undeliverable(message, stopped, 'stopped');
+    }
+    await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
+    this.#listeners = [];
+    await Promise.all([...this.#sessions].map((s) => s.close('shutdown', 'node stopping')));
+    await this.#closeTransports();
+    this.#links.clear();
+    this.#sessions.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #closeTransports(): Promise<void> {
+    await Promise.all([...this.#transports.values()].map((t) => t.close().catch(() => {})));
+    this.#transports.clear();
+  }
+
+  /** The addresses actually bound by our listeners (real ports when 0 was asked). */
+  get listenAddresses(): string[] {
+    return this.#listeners.flatMap((l) => l.addresses);
+  }
+
+  // --- NodeSender ---------------------------------------------------------
+
+  canReach(node: NodeId): boolean {
+    if (node === this.node) return true;
+    if (this.#links.get(node)?.connected) return true;
+    const record = this.#o.directory.node(node);
+    if (record === undefined || record.trust === TRUST_BANNED) return false;
+    return record.advert?.addrs.some((a) => this.#transports.has(addressProtocol(a.url) ?? '')) ?? false;
+  }
+
+  send(message: EngineMessage): void {
+    if (!this.#running) {
+      this.#undeliverable(message, new NotStartedError('transport engine'), 'stopped');
+      return;
+    }
+    if (isTopicAddress(message.dst)) {
+      this.#undeliverable(message, new SchemaError('message.dst', 'a topic is not a node'), 'not-encodable');
+      return;
+    }
+    const dst = message.dst as EngineAddress;
+    if (dst.node === this.node) {
+      // Loopback: the router normally keeps local messages, but a message to ourselves is still ours.
+      queueMicrotask(() => this.#deliver(message));
+      return;
+    }
+    if (this.#o.directory.node(dst.node)?.trust === TRUST_BANNED) {
+      this.#undeliverable(message, new PeerDeniedError(dst.node, 'trust 0'), 'denied');
+      return;
+    }
+    this.#link(dst.node).send(message);
+  }
+
+  // --- connections --------------------------------------------------------
+
+  /** Opens (or reuses) a connection; `permanent` keeps it up. Resolves when connected. */
+  async connect(node: NodeId, options: ConnectOptions = {}): Promise<void> {
+    if (!this.#running) throw new NotStartedError('transport engine');
+    options.signal?.throwIfAborted();
+    const link = this.#link(node);
+    if (options.permanent) link.setPermanent(true);
+    const connected = link.whenConnected();
+    if (options.signal === undefined) return connected;
+    const signal = options.signal;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      connected.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** Makes a link ephemeral again and closes its connection. */
+  async disconnect(node: NodeId): Promise<void> {
+    const link = this.#links.get(node);
+    if (link === undefined) return;
+    link.setPermanent(false);
+    await link.session?.close('disconnect');
+  }
+
+  connectedNodes(): NodeId[] {
+    return [...this.#links.values()].filter((l) => l.connected).map((l) => l.node);
+  }
+
+  /** The last measured round-trip time to a connected node, in ms. */
+  rtt(node: NodeId): number | undefined {
+    return this.#links.get(node)?.session?.rttMs;
+  }
+
+  counters(): TransportCountersSnapshot {
+    const queueDepths: Record<string, number> = {};
+    let queuedTotal = 0;
+    for (const link of this.#links.values()) {
+      if (link.queue.length === 0) continue;
+      queueDepths[link.node] = link.queue.length;
+      queuedTotal += link.queue.length;
+    }
+    const c = this.#counters;
+    return { ...c, dropped: { ...c.dropped }, connections: this.#sessions.size, queuedTotal, queueDepths };
+  }
+
+  /** Engine events as an async iterable (bounded: a slow reader loses the oldest). */
+  status(signal?: AbortSignal): AsyncIterable<TransportEvent> {
+    return this.events.stream(signal);
+  }
+
+  // --- internals ----------------------------------------------------------
+
+  #link(node: NodeId): NodeLink {
+    let link = this.#links.get(node);
+    if (link === undefined) {
+      link = new NodeLink(node, this.#linkHost);
+      this.#links.set(node, link);
+    }
+    return link;
+  }
+
+  #makeLinkHost(): LinkHost {
+    return {
+      queueSize: this.#limits.queueSize,
+      defaultQueueTtlMs: this.#limits.defaultQueueTtlMs,
+      idleTimeoutMs: this.#limits.idleTimeoutMs,
+      backoff: this.#o.backoff ?? {},
+      dial: (link, signal) => this.#dial(link, signal),
+      undeliverable: (message, error, reason) => this.#undeliverable(message, error, reason),
+      connectFailed: (link, error, attempt) => {
+        this.#counters.connectFailures++;
+        this.#logger.debug({ peer: link.node, err: error, attempt }, 'connect failed');
+        this.events.emit({ type: 'NodeConnectFailed', node: link.node, error, attempt });
+      },
+      queueFull: (link) =>
+        this.events.emit({ type: 'QueueFull', node: link.node, capacity: link.queue.capacity }),
+      idle: (link) => {
+        if (!link.busy && this.#links.get(link.node) === link) this.#links.delete(link.node);
+      },
+    };
+  }
+
+  /** Tries the node's addresses in preference order until one connects and completes the handshake. */
+  async #dial(link: NodeLink, signal: AbortSignal): Promise<ConnectionSession> {
+    const record = this.#o.directory.node(link.node);
+    if (record?.trust === TRUST_BANNED) throw new PeerDeniedError(link.node, 'trust 0');
+    const addresses = orderAddresses(record?.advert, {
+      messagePrefs: link.prefs?.transports,
+      nodePrefs: record?.transportPrefs,
+      defaultOrder: this.#o.transportOrder ?? [...this.#transports.keys()],
+      available: new Set(this.#transports.keys()),
+    });
+    if (addresses.length === 0) {
+      throw new NoAddressError(
+        link.node,
+        record?.advert === undefined ? 'no advert' : 'no supported transport',
+      );
+    }
+    let lastError: Error = new NoAddressError(link.node, 'no address tried');
+    for (const { url } of addresses) {
+      const transport = this.#transports.get(addressProtocol(url)!)!;
+      try {
+        const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#limits.dialTimeoutMs)]);
+        const connection = await transport.dial(url, link.node, { signal: dialSignal });
+        if (signal.aborted || !this.#running) {
+          connection.abort(new ConnectionClosedError('dial cancelled'));
+          throw new ConnectionClosedError('dial cancelled');
+        }
+        const session = this.#session(connection);
+        await session.handshake();
+        this.#adopt(session);
+        return session;
+      } catch (error) {
+        lastError = error as Error;
+        this.#logger.debug({ peer: link.node, url, err: error }, 'dial attempt failed');
+        if (signal.aborted) throw lastError;
+      }
+    }
+    throw lastError;
+  }
+
+  #accept(connection: Connection): void {
+    if (!this.#running || this.#sessions.size >= 2 * this.#limits.maxConnections) {
+      // Far over capacity: do not even spend a handshake on it.
+      this.#counters.inboundRefused++;
+      connection.abort(new ConnectionClosedError('over capacity'));
+      return;
+    }
+    const session = this.#session(connection);
+    session.handshake().then(
+      () => this.#adopt(session),
+      (error: Error) => this.#logger.debug({ peer: session.peer, err: error }, 'inbound handshake failed'),
+    );
+  }
+
+  /** Trust and capacity decide whether a caller may connect. */
+  #admit(peer: NodeId): Refusal | undefined {
+    const record = this.#o.directory.node(peer);
+    if (record?.trust === TRUST_BANNED) return { error: 'Denied', reason: 'banned' };
+    if (record === undefined && this.#o.allowUnknownPeers === false)
+      return { error: 'Denied', reason: 'unknown node' };
+    if (this.#sessions.size > this.#limits.maxConnections)
+      return { error: 'OverCapacity', reason: 'too many connections' };
+    return undefined;
+  }
+
+  #session(connection: Connection): ConnectionSession {
+    const session = new ConnectionSession({
+      connection,
+      keyPair: this.#o.keyPair,
+      directory: this.#o.directory,
+      localAdvert: this.#o.localAdvert ?? (() => this.#o.directory.node(this.node)?.advert),
+      strict: this.#o.strict ?? false,
+      limits: this.#limits,
+      counters: this.#counters,
+      logger: this.#logger,
+      hooks: this.#sessionHooks,
+    });
+    this.#sessions.add(session);
+    return session;
+  }
+
+  readonly #sessionHooks: SessionHooks = {
+    onMessage: (_session, message) => this.#deliver(message),
+    onWritable: (session) => {
+      const link = this.#links.get(session.peer);
+      if (link?.session === session) link.pump();
+    },
+    onGoodbye: (session) => this.#lose(session, undefined),
+    onClosed: (session, error) => {
+      this.#sessions.delete(session);
+      this.#lose(session, error);
+    },
+    onDropped: (reason, error, node, message) => this.#dropped(reason, error, node, message),
+    admit: (peer) => this.#admit(peer),
+  };
+
+  /**
+   * Makes an open session the node's active one. When both nodes dialed at once there are two:
+   * both sides keep the one dialed by the node with the smaller id, so they agree without talking.
+   */
+  #adopt(session: ConnectionSession): void {
+    if (!this.#running || session.state !== 'open') {
+      void session.close('shutdown');
+      return;
+    }
+    const link = this.#link(session.peer);
+    const current = link.session;
+    if (current !== undefined && current !== session) {
+      this.#counters.duplicateConnections++;
+      const keep = this.#preferred(current, session);
+      const drop = keep === current ? session : current;
+      if (drop === current) link.lose(current);
+      void drop.close('duplicate', 'another connection to the same node won');
+      if (keep === current) return;
+    }
+    this.#counters.connectsOk++;
+    link.attach(session);
+    if (current === undefined) {
+      this.#logger.debug({ peer: session.peer, direction: session.direction }, 'node connected');
+      this.events.emit({
+        type: 'NodeConnected',
+        node: session.peer,
+        direction: session.direction,
+        protocol: session.connection.protocol,
+        remoteAddress: session.connection.remoteAddress,
+      });
+    }
+  }
+
+  #preferred(a: ConnectionSession, b: ConnectionSession): ConnectionSession {
+    if (a.direction === b.direction) return b; // the newer one: the old one is likely stale
+    const dialerOf = (s: ConnectionSession): NodeId => (s.direction === 'outbound' ? this.node : s.peer);
+    return dialerOf(a) < dialerOf(b) ? a : b;
+  }
+
+  #lose(session: ConnectionSession, error: Error | undefined): void {
+    const link = this.#links.get(session.peer);
+    if (link === undefined || !link.lose(session)) return;
+    this.#counters.disconnects++;
+    this.#logger.debug({ peer: session.peer, err: error }, 'node disconnected');
+    this.events.emit({ type: 'NodeDisconnected', node: session.peer, error });
+  }
+
+  #deliver(message: EngineMessage): void {
+    const sink = this.#sink;
+    if (sink === undefined) {
+      const node = (message.src as EngineAddress).node;
+      this.#dropped('no-sink', new NotStartedError('message sink'), node, message);
+      return;
+    }
+    sink.deliver(message);
+  }
+
+  #undeliverable(message: EngineMessage, error: Error, reason: TransportDropReason): void {
+    const dst = message.dst as Partial<EngineAddress>;
+    this.#dropped(reason, error, dst.node, message);
+    try {
+      this.#sink?.undeliverable(message, error);
+    } catch (sinkError) {
+      this.#logger.error({ err: sinkError }, 'message sink threw in undeliverable');
+    }
+  }
+
+  #dropped(
+    reason: TransportDropReason,
+    error: Error,
+    node: NodeId | undefined,
+    message?: EngineMessage,
+  ): void {
+    this.#counters.dropped[reason]++;
+    this.#logger.debug({ reason, peer: node, err: error }, 'message dropped');
+    this.events.emit({ type: 'Dropped', reason, node, message, error });
+  }
+}

@@ -1,0 +1,86 @@
+import type { EngineMessage } from '@netmachine/core';
+
+interface Entry {
+  readonly message: EngineMessage;
+  /** When the message stops being worth delivering (its expiry, or the queue's default wait). */
+  readonly deadline: number;
+}
+
+/**
+ * The bounded FIFO of messages waiting for a node whose connection is down or busy. Policy when
+ * full: reject the new message (the caller reports it as undeliverable with QueueFullError), so
+ * the messages already waiting keep their order and nothing is silently replaced.
+ */
+export class NodeQueue {
+  #entries: (Entry | undefined)[] = [];
+  #head = 0;
+  #earliest = Number.POSITIVE_INFINITY;
+
+  constructor(readonly capacity: number) {}
+
+  get length(): number {
+    return this.#entries.length - this.#head;
+  }
+
+  /** The earliest deadline among the queued messages (Infinity when empty). */
+  get earliestDeadline(): number {
+    return this.#earliest;
+  }
+
+  /** Appends a message; false (and nothing queued) when the queue is full. */
+  push(message: EngineMessage, deadline: number): boolean {
+    if (this.length >= this.capacity) return false;
+    this.#entries.push({ message, deadline });
+    if (deadline < this.#earliest) this.#earliest = deadline;
+    return true;
+  }
+
+  /** The oldest message with its deadline, or undefined. */
+  shift(): Entry | undefined {
+    if (this.#head >= this.#entries.length) return undefined;
+    const entry = this.#entries[this.#head];
+    this.#entries[this.#head++] = undefined;
+    if (this.#head >= this.#entries.length) this.#clear();
+    else if (this.#head > 1024 && this.#head * 2 > this.#entries.length) this.#compact();
+    return entry;
+  }
+
+  /** Removes every message whose deadline is at or before `now`, oldest first. */
+  removeExpired(now: number): EngineMessage[] {
+    if (this.#earliest > now) return [];
+    const expired: EngineMessage[] = [];
+    const kept: Entry[] = [];
+    let earliest = Number.POSITIVE_INFINITY;
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i]!;
+      if (entry.deadline <= now) expired.push(entry.message);
+      else {
+        kept.push(entry);
+        if (entry.deadline < earliest) earliest = entry.deadline;
+      }
+    }
+    this.#entries = kept;
+    this.#head = 0;
+    this.#earliest = earliest;
+    return expired;
+  }
+
+  /** Empties the queue, returning what was in it, oldest first. */
+  drain(): EngineMessage[] {
+    const all: EngineMessage[] = [];
+    for (let i = this.#head; i < this.#entries.length; i++) all.push(this.#entries[i]!.message);
+    this.#clear();
+    return all;
+  }
+
+  #clear(): void {
+    this.#entries = [];
+    this.#head = 0;
+    this.#earliest = Number.POSITIVE_INFINITY;
+  }
+
+  #compact(): void {
+    this.#entries = this.#entries.slice(this.#head);
+    this.#head = 0;
+  }
+}

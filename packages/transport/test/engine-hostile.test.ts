@@ -1,0 +1,165 @@
+import {
+  type EngineMessage,
+  encodeFrame,
+  FrameTag,
+  FrameTooLargeError,
+  identityBytes,
+  KeyPair,
+  messageToWire,
+  type NodeId,
+  signMessage,
+} from '@netmachine/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  MemoryNetwork,
+  RELAYED_MESSAGE_TAG,
+  SourceMismatchError,
+  type TransportEvent,
+} from '../src/index.js';
+import { RawPeer, startNode, type TestNode, type TestNodeOptions, until } from './helpers.js';
+
+let nodes: TestNode[] = [];
+let network: MemoryNetwork;
+
+async function target(options: Partial<TestNodeOptions> = {}): Promise<TestNode> {
+  network = new MemoryNetwork();
+  const n = await startNode('t', { network, ...options });
+  nodes.push(n);
+  return n;
+}
+
+function drops(n: TestNode): Array<Extract<TransportEvent, { type: 'Dropped' }>> {
+  const list: Array<Extract<TransportEvent, { type: 'Dropped' }>> = [];
+  n.engine.events.on('Dropped', (e) => list.push(e));
+  return list;
+}
+
+function wireMessage(src: NodeId, dst: NodeId, body: unknown): EngineMessage {
+  return {
+    id: 1,
+    src: { node: src, name: 'x' },
+    dst: { node: dst, name: 'receiver' },
+    protocol: 'test@1',
+    body,
+  };
+}
+
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.engine.stop()));
+  nodes = [];
+});
+
+describe('TransportEngine against a misbehaving peer', () => {
+  it('answers a ConnectRequest for another node with Denied, and an unknown protocol with Incompatible', async () => {
+    const t = await target();
+    const wrongDst = await RawPeer.dial(network, t);
+    expect(await wrongDst.handshake(KeyPair.generate().id as NodeId)).toEqual([
+      false,
+      'Denied',
+      expect.any(String),
+    ]);
+    await wrongDst.probe.until(() => wrongDst.probe.closed, 'close after Denied');
+
+    const future = await RawPeer.dial(network, t);
+    expect(await future.handshake(t.id, [5, 9])).toEqual([false, 'Incompatible', expect.any(String)]);
+    await future.probe.until(() => future.probe.closed, 'close after Incompatible');
+    expect(t.engine.counters().handshakeFailures).toBe(2);
+    expect(t.engine.connectedNodes()).toEqual([]);
+  });
+
+  it('closes a connection that sends anything but a ConnectRequest first', async () => {
+    const t = await target();
+    const peer = await RawPeer.dial(network, t);
+    peer.sendFrame(FrameTag.Message, messageToWire(wireMessage(peer.key.id as NodeId, t.id, 'too early')));
+    await peer.probe.until(() => peer.probe.closed, 'close');
+    expect(t.sink.delivered).toEqual([]);
+    expect(t.engine.counters().handshakeFailures).toBe(1);
+  });
+
+  it('drops a message claiming another source node, counts it, and disconnects the peer', async () => {
+    const t = await target();
+    const dropped = drops(t);
+    const peer = await RawPeer.dial(network, t);
+    expect((await peer.handshake(t.id))[0]).toBe(true);
+    const victim = KeyPair.generate();
+    const forged = wireMessage(victim.id as NodeId, t.id, 'forged');
+    peer.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id as NodeId), messageToWire(forged)]);
+    await peer.probe.until(() => peer.probe.closed, 'disconnect');
+    expect(t.sink.delivered).toEqual([]);
+    expect(t.engine.counters().dropped['spoofed-source']).toBe(1);
+    expect(dropped[0]?.error).toBeInstanceOf(SourceMismatchError);
+    // The same frame signed by the claimed source is accepted from any authenticated peer.
+    const honest = await RawPeer.dial(network, t);
+    await honest.handshake(t.id);
+    const signed = signMessage(victim, forged);
+    honest.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id as NodeId), messageToWire(signed)]);
+    await until(() => t.sink.delivered.length === 1, 'signed relay delivered');
+    expect(t.sink.delivered[0]!.src.node).toBe(victim.id);
+    expect(honest.probe.closed).toBe(false);
+  });
+
+  it('closes the connection on a malformed frame with a typed error, and keeps serving others', async () => {
+    const t = await target();
+    const dropped = drops(t);
+    const good = await RawPeer.dial(network, t);
+    await good.handshake(t.id);
+    const cases: Array<[string, Buffer]> = [
+      ['bad msgpack', Buffer.from([0, 0, 0, 3, FrameTag.Message, 0xc1, 0xc1])],
+      ['wrong shape', encodeFrame(FrameTag.Message, ['not', 'a', 'message'])],
+      ['unknown tag', encodeFrame(0x7f, 1)],
+      ['oversized', Buffer.from([0xff, 0xff, 0xff, 0xff, FrameTag.Message])],
+    ];
+    for (const [, bytes] of cases) {
+      const bad = await RawPeer.dial(network, t);
+      await bad.handshake(t.id);
+      bad.connection.write(bytes);
+      await bad.probe.until(() => bad.probe.closed, 'close');
+    }
+    expect(t.engine.counters().dropped['malformed-frame']).toBe(cases.length);
+    expect(dropped.map((d) => d.error.name)).toEqual([
+      'MalformedFrameError',
+      'SchemaError',
+      'SchemaError',
+      'FrameTooLargeError',
+    ]);
+    expect(dropped.at(-1)?.error).toBeInstanceOf(FrameTooLargeError);
+    good.sendFrame(FrameTag.Message, messageToWire(wireMessage(good.key.id as NodeId, t.id, 'still here')));
+    await until(() => t.sink.delivered.length === 1, 'good peer delivered');
+    expect(good.probe.closed).toBe(false);
+  });
+
+  it('in strict mode, drops an unsigned message and disconnects', async () => {
+    const t = await target({ engine: { strict: true } });
+    const peer = await RawPeer.dial(network, t);
+    await peer.handshake(t.id);
+    peer.sendFrame(FrameTag.Message, messageToWire(wireMessage(peer.key.id as NodeId, t.id, 'unsigned')));
+    await peer.probe.until(() => peer.probe.closed, 'disconnect');
+    expect(t.engine.counters().dropped['bad-signature']).toBe(1);
+    expect(t.sink.delivered).toEqual([]);
+    const signer = await RawPeer.dial(network, t);
+    await signer.handshake(t.id);
+    const signed = signMessage(signer.key, wireMessage(signer.key.id as NodeId, t.id, 'signed'));
+    signer.sendFrame(FrameTag.Message, messageToWire(signed));
+    await until(() => t.sink.delivered.length === 1, 'signed delivered');
+  });
+
+  it('refuses a forged advert of another node', async () => {
+    const t = await target();
+    const dropped = drops(t);
+    const peer = await RawPeer.dial(network, t);
+    await peer.handshake(t.id);
+    const other = nodes[0]!.advert; // t's own advert, sent by someone else
+    const { encodeAdvertFrameBody } = await import('@netmachine/core');
+    peer.sendFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(other));
+    await peer.probe.until(() => peer.probe.closed, 'disconnect');
+    expect(dropped.map((d) => d.reason)).toEqual(['bad-advert']);
+  });
+
+  it('refuses callers over capacity with OverCapacity', async () => {
+    const t = await target({ limits: { maxConnections: 1 } });
+    const first = await RawPeer.dial(network, t);
+    expect((await first.handshake(t.id))[0]).toBe(true);
+    const second = await RawPeer.dial(network, t);
+    expect(await second.handshake(t.id)).toEqual([false, 'OverCapacity', expect.any(String)]);
+  });
+});

@@ -1,0 +1,239 @@
+import {
+  type EngineAddress,
+  type EngineMessage,
+  MessageExpiredError,
+  type NodeId,
+  PeerDeniedError,
+  QueueFullError,
+  TRUST_BANNED,
+} from '@netmachine/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryNetwork, NoAddressError, type TransportEvent } from '../src/index.js';
+import { introduce, message, startNode, type TestNode, type TestNodeOptions, until } from './helpers.js';
+
+let nodes: TestNode[] = [];
+let network: MemoryNetwork;
+
+async function node(label: string, options: Partial<TestNodeOptions> = {}): Promise<TestNode> {
+  const n = await startNode(label, { network, ...options });
+  nodes.push(n);
+  return n;
+}
+
+/** Two started nodes that know each other's adverts. */
+async function pair(options: Partial<TestNodeOptions> = {}): Promise<[TestNode, TestNode]> {
+  network = new MemoryNetwork();
+  const [a, b] = [await node('a', options), await node('b', options)];
+  introduce(a, b);
+  introduce(b, a);
+  return [a, b];
+}
+
+function recordEvents(n: TestNode): TransportEvent[] {
+  const events: TransportEvent[] = [];
+  n.engine.events.on('*', (e) => events.push(e));
+  return events;
+}
+
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.engine.stop()));
+  nodes = [];
+});
+
+describe('TransportEngine over the memory transport', () => {
+  it('connects with a handshake that exchanges adverts and measures RTT', async () => {
+    const [a, b] = await pair({ limits: { pingIntervalMs: 20 } });
+    b.directory.records.delete(a.id); // b has never seen a's advert: a must send it
+    const eventsA = recordEvents(a);
+    const eventsB = recordEvents(b);
+    await a.engine.connect(b.id);
+    expect(a.engine.connectedNodes()).toEqual([b.id]);
+    await until(() => b.engine.connectedNodes().includes(a.id), 'b to see a');
+    expect(eventsA).toContainEqual(
+      expect.objectContaining({ type: 'NodeConnected', node: b.id, direction: 'outbound' }),
+    );
+    expect(eventsB).toContainEqual(
+      expect.objectContaining({ type: 'NodeConnected', node: a.id, direction: 'inbound' }),
+    );
+    await until(() => b.directory.node(a.id)?.advert?.version === 1, 'a advert at b');
+    expect(a.engine.counters().advertsSent).toBe(1);
+    expect(b.engine.counters().advertsSent).toBe(0); // a already held b's current advert
+    await until(() => a.directory.rtts.length > 0 && b.directory.rtts.length > 0, 'rtt measurements');
+    expect(a.directory.rtts[0]!.node).toBe(b.id);
+    expect(a.engine.rtt(b.id)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('delivers unicast both ways with the authenticated source', async () => {
+    const [a, b] = await pair();
+    a.engine.send(message(a, b, { hello: 'b' }));
+    await until(() => b.sink.delivered.length === 1, 'delivery at b');
+    const got = b.sink.delivered[0]!;
+    expect(got.src).toEqual({ node: a.id, name: 'sender' });
+    expect(got.dst).toEqual({ node: b.id, name: 'receiver' });
+    expect(got.body).toEqual({ hello: 'b' });
+    b.engine.send(message(b, a, 'reply', { replyTo: got.id }));
+    await until(() => a.sink.delivered.length === 1, 'delivery at a');
+    expect(a.sink.delivered[0]!.replyTo).toBe(got.id);
+    // One connection serves both directions.
+    expect(a.engine.counters().connections).toBe(1);
+    expect(b.engine.counters().connections).toBe(1);
+  });
+
+  it('keeps order, and coalesces frames into few writes', async () => {
+    const [a, b] = await pair();
+    await a.engine.connect(b.id);
+    const count = 5000;
+    for (let i = 0; i < count; i++) a.engine.send(message(a, b, i));
+    await until(() => b.sink.delivered.length === count, 'all messages');
+    expect(b.sink.delivered.map((m) => m.body)).toEqual([...Array(count).keys()]);
+    const c = a.engine.counters();
+    expect(c.messagesOut).toBe(count);
+    expect(c.writes).toBeLessThan(count / 10);
+  });
+
+  it('honours backpressure and still delivers everything in order', async () => {
+    const [a, b] = await pair({ memory: { highWaterMark: 4096 }, limits: { flushBytes: 8192 } });
+    const body = Buffer.alloc(2048, 7);
+    const count = 300;
+    for (let i = 0; i < count; i++) a.engine.send(message(a, b, { i, body }));
+    await until(() => b.sink.delivered.length === count, 'all messages');
+    expect(b.sink.delivered.map((m) => (m.body as { i: number }).i)).toEqual([...Array(count).keys()]);
+    expect(a.engine.counters().backpressured).toBeGreaterThan(0);
+    expect(a.sink.failed).toEqual([]);
+  });
+
+  it('queues for an unreachable node until expiry, then reports undeliverable', async () => {
+    const [a, b] = await pair();
+    await b.engine.stop();
+    const events = recordEvents(a);
+    a.engine.send(message(a, b, 'late', { expiry: Date.now() + 150 }));
+    expect(a.engine.counters().queueDepths[b.id]).toBe(1);
+    await until(() => a.sink.failed.length === 1, 'undeliverable');
+    expect(a.sink.failed[0]!.error).toBeInstanceOf(MessageExpiredError);
+    expect(a.engine.counters().dropped.expired).toBe(1);
+    expect(a.engine.counters().queuedTotal).toBe(0);
+    expect(events.some((e) => e.type === 'NodeConnectFailed' && e.node === b.id)).toBe(true);
+  });
+
+  it('rejects new messages when a node queue is full', async () => {
+    const [a, b] = await pair({ limits: { queueSize: 5 } });
+    await b.engine.stop();
+    const events = recordEvents(a);
+    for (let i = 0; i < 8; i++) a.engine.send(message(a, b, i, { expiry: Date.now() + 60_000 }));
+    expect(a.sink.failed.map((f) => f.message.body)).toEqual([5, 6, 7]);
+    expect(a.sink.failed.every((f) => f.error instanceof QueueFullError)).toBe(true);
+    expect(a.engine.counters().dropped['queue-full']).toBe(3);
+    expect(a.engine.counters().queueDepths[b.id]).toBe(5);
+    expect(events.filter((e) => e.type === 'QueueFull')).toHaveLength(3);
+  });
+
+  it('reports a node without an address at once', async () => {
+    network = new MemoryNetwork();
+    const a = await node('a');
+    const stranger = await node('s');
+    a.engine.send(message(a, stranger, 'x'));
+    expect(a.engine.canReach(stranger.id)).toBe(false);
+    await until(() => a.sink.failed.length === 1, 'undeliverable');
+    expect(a.sink.failed[0]!.error).toBeInstanceOf(NoAddressError);
+  });
+
+  it('re-establishes a permanent connection and delivers what waited, once', async () => {
+    const [a, b] = await pair();
+    await a.engine.connect(b.id, { permanent: true });
+    a.engine.send(message(a, b, 'before'));
+    await until(() => b.sink.delivered.length === 1, 'first delivery');
+    const lost = a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    await b.engine.stop();
+    await lost;
+    for (let i = 0; i < 50; i++) a.engine.send(message(a, b, i, { expiry: Date.now() + 60_000 }));
+    await until(
+      () => (a.engine.counters().dropped.expired ?? 0) === 0 && a.engine.counters().connectFailures > 0,
+      'a failed redial',
+    );
+    const back = a.engine.events.once('NodeConnected', (e) => e.node === b.id);
+    await b.restart();
+    await back;
+    await until(() => b.sink.delivered.length === 51, 'queued messages');
+    // Give any duplicate a chance to show up before counting.
+    a.engine.send(message(a, b, 'marker'));
+    await until(() => b.sink.delivered.at(-1)?.body === 'marker', 'marker');
+    expect(b.sink.delivered.map((m) => m.body)).toEqual(['before', ...Array(50).keys(), 'marker']);
+    expect(a.sink.failed).toEqual([]);
+  });
+
+  it('closes an idle ephemeral connection, and reopens on the next send', async () => {
+    const [a, b] = await pair({ limits: { idleTimeoutMs: 100 } });
+    await a.engine.connect(b.id, { permanent: true });
+    const down = a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    a.engine.send(message(a, b, 'one'));
+    await until(() => b.sink.delivered.length === 1, 'first message');
+    await a.engine.disconnect(b.id);
+    await down;
+    expect(a.engine.connectedNodes()).toEqual([]);
+    // Ephemeral from now on: opened by a send, closed again when idle.
+    a.engine.send(message(a, b, 'two'));
+    await until(() => b.sink.delivered.length === 2, 'second message');
+    await a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    await until(() => a.engine.counters().connections === 0, 'connection gone');
+    expect(b.sink.delivered.map((m) => m.body)).toEqual(['one', 'two']);
+  });
+
+  it('refuses a node with trust 0 in both directions', async () => {
+    const [a, b] = await pair();
+    a.directory.set(b.id, { trust: TRUST_BANNED });
+    a.engine.send(message(a, b, 'to banned'));
+    expect(a.sink.failed[0]?.error).toBeInstanceOf(PeerDeniedError);
+    expect(a.engine.canReach(b.id)).toBe(false);
+    const failed = b.engine.events.once('NodeConnectFailed', (e) => e.node === a.id);
+    b.engine.send(message(b, a, 'from banned', { expiry: Date.now() + 60_000 }));
+    expect((await failed).error).toBeInstanceOf(PeerDeniedError);
+    await until(() => b.sink.failed.length === 1, 'undeliverable at b');
+    expect(a.sink.delivered).toEqual([]);
+    expect(a.engine.connectedNodes()).toEqual([]);
+  });
+
+  it('settles a simultaneous dial on one connection both sides agree on', async () => {
+    const [a, b] = await pair();
+    await Promise.all([a.engine.connect(b.id), b.engine.connect(a.id)]);
+    await until(
+      () => a.engine.counters().connections === 1 && b.engine.counters().connections === 1,
+      'one connection each',
+    );
+    a.engine.send(message(a, b, 'ab'));
+    b.engine.send(message(b, a, 'ba'));
+    await until(() => a.sink.delivered.length === 1 && b.sink.delivered.length === 1, 'both deliveries');
+    expect(a.engine.connectedNodes()).toEqual([b.id]);
+    expect(b.engine.connectedNodes()).toEqual([a.id]);
+  });
+
+  it('signs and verifies every message in strict mode', async () => {
+    const [a, b] = await pair({ engine: { strict: true } });
+    a.engine.send(message(a, b, 'signed'));
+    await until(() => b.sink.delivered.length === 1, 'delivery');
+    expect(b.sink.delivered[0]!.sig).toBeInstanceOf(Uint8Array);
+    expect(b.engine.counters().dropped['bad-signature']).toBe(0);
+  });
+
+  it('delivers a relayed message that carries its source signature', async () => {
+    const [a, b] = await pair();
+    const c = await node('c');
+    introduce(a, b);
+    const { signMessage } = await import('@netmachine/core');
+    // c's message to b, signed by c, handed to a for forwarding.
+    const original: EngineMessage = signMessage(c.key, {
+      id: 7,
+      src: { node: c.id, name: 'origin' },
+      dst: { node: b.id, name: 'receiver' },
+      protocol: 'test@1',
+      body: 'via a',
+    });
+    a.engine.send(original);
+    await until(() => b.sink.delivered.length === 1, 'relayed delivery');
+    expect((b.sink.delivered[0]!.src as EngineAddress).node).toBe(c.id);
+    // An unsigned message from a third node is refused at the sender, not sent.
+    a.engine.send({ ...original, sig: undefined, id: 8 });
+    await until(() => a.sink.failed.length === 1, 'refused unsigned relay');
+    expect(a.sink.failed[0]!.error.name).toBe('SourceMismatchError');
+    expect((c.id as NodeId) !== a.id).toBe(true);
+  });
+});

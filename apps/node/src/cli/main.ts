@@ -1,0 +1,153 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  type ControlOptions,
+  pubCommand,
+  requestCommand,
+  sendCommand,
+  statusCommand,
+  subCommand,
+  topicCreateCommand,
+} from './control-commands.js';
+import { demoCommand } from './demo.js';
+import { advertCommand, initCommand, peerAddCommand } from './node-commands.js';
+import { ExitCode, exitCodeFor } from './output.js';
+import { startCommand } from './start.js';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function integer(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const dirOption = () => new Option('-d, --dir <dir>', 'the node’s state directory').makeOptionMandatory();
+const jsonOption = () => new Option('--json', 'machine-readable output');
+
+export function buildProgram(): Command {
+  const program = new Command('netmachine')
+    .description('Run and talk to a netmachine node')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('init')
+    .description('make a key (mode 0600) and a config in a new state directory; print the node’s advert')
+    .addOption(dirOption())
+    .option(
+      '-l, --listen <url>',
+      'listen address, repeatable (default tls and quic on free loopback ports)',
+      collect,
+    )
+    .option('-n, --name <name>', 'a human name for the node')
+    .addOption(jsonOption())
+    .action((o) => initCommand(o));
+
+  program
+    .command('advert')
+    .description('print this node’s signed NodeAdvert (one pasteable line)')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action((o) => advertCommand(o));
+
+  const peer = program.command('peer').description('manage known peers');
+  peer
+    .command('add')
+    .description('verify a NodeAdvert and add the node to the config')
+    .argument('<advert>', 'the peer’s advert (nmadvert1.…)')
+    .addOption(dirOption())
+    .option('--trust <n>', 'trust 0–255 (0 bans)', integer)
+    .option('--ephemeral', 'connect on demand instead of keeping a permanent connection')
+    .addOption(jsonOption())
+    .action((advert, o) => peerAddCommand(advert, o));
+
+  program
+    .command('start')
+    .description('run the node in the foreground; SIGINT/SIGTERM stop it cleanly')
+    .addOption(dirOption())
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
+    .action((o) => startCommand(o));
+
+  program
+    .command('status')
+    .description('show a running node’s state')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action((o: ControlOptions) => statusCommand(o));
+
+  program
+    .command('send')
+    .description('send a message (BODY is JSON, or else a string) to an engine: NAME or NAME@NODE')
+    .argument('<dst>')
+    .argument('<body>')
+    .addOption(dirOption())
+    .option('--protocol <name>', 'protocol name of the body')
+    .addOption(jsonOption())
+    .action((dst, body, o) => sendCommand(dst, body, o));
+
+  program
+    .command('request')
+    .description('send a request and print the reply body')
+    .argument('<dst>')
+    .argument('<body>')
+    .addOption(dirOption())
+    .option('--protocol <name>', 'protocol name of the body')
+    .option('--timeout <ms>', 'reply timeout in ms', integer)
+    .addOption(jsonOption())
+    .action((dst, body, o) => requestCommand(dst, body, o));
+
+  const topic = program.command('topic').description('manage topics');
+  topic
+    .command('create')
+    .description('create a topic published by this node’s control engine; print its id')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action((o) => topicCreateCommand(o));
+
+  program
+    .command('pub')
+    .description('publish BODY to a topic created on this node')
+    .argument('<topic>')
+    .argument('<body>')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action((t, body, o) => pubCommand(t, body, o));
+
+  program
+    .command('sub')
+    .description('print a topic’s events as JSON lines')
+    .argument('<topic>')
+    .addOption(dirOption())
+    .option('-c, --count <n>', 'exit after N events', integer)
+    .addOption(jsonOption())
+    .action((t, o) => subCommand(t, o));
+
+  program
+    .command('demo')
+    .description('run a three-node network on loopback and show traffic flowing (Ctrl-C stops it)')
+    .option('--duration <seconds>', 'stop after this many seconds', integer)
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('warn'))
+    .addOption(jsonOption())
+    .action((o) => demoCommand(o));
+
+  return program;
+}
+
+/** Runs the command line; resolves with the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+    return ExitCode.Ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Invalid;
+    }
+    process.stderr.write(`netmachine: ${(error as Error).message}\n`);
+    return exitCodeFor(error);
+  }
+}

@@ -1,0 +1,61 @@
+import { readKeyFile } from '@netmachine/core';
+import { readConfig } from '../config.js';
+import { controlHandlers } from '../control/handlers.js';
+import { ControlServer } from '../control/server.js';
+import { createLogger, type LogLevel } from '../logger.js';
+import { MetricsServer } from '../metrics.js';
+import { createNode } from '../node.js';
+import { nodePaths } from '../paths.js';
+
+export interface StartOptions {
+  dir: string;
+  logLevel?: LogLevel;
+}
+
+/**
+ * Runs a node in the foreground until SIGINT/SIGTERM. Prints one JSON line `{"ready": …}` on stdout
+ * once it serves, so scripts can wait for it.
+ */
+export async function startCommand(options: StartOptions): Promise<void> {
+  const paths = nodePaths(options.dir);
+  const config = await readConfig(paths.config);
+  const logger = createLogger(options.logLevel ?? config.log.level);
+  const keyPair = await readKeyFile(paths.key);
+  const node = await createNode({ dir: paths.dir, config, keyPair, logger });
+  await node.start();
+  const metrics =
+    config.metrics === false
+      ? undefined
+      : new MetricsServer(config.metrics.listen, () => node.status(), logger);
+  await metrics?.start();
+  const control = new ControlServer(
+    nodePaths(paths.dir, config.control.socket).controlSocket,
+    controlHandlers(node, { metricsAddress: () => metrics?.address }),
+    logger,
+  );
+  await control.start();
+  process.stdout.write(
+    `${JSON.stringify({
+      ready: true,
+      id: node.id,
+      listen: node.transport.listenAddresses,
+      metrics: metrics?.address,
+      control: control.path,
+      advert: node.advertText,
+    })}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await control.stop();
+  await metrics?.stop();
+  await node.stop();
+}

@@ -1,0 +1,132 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { ADVERT_LIMITS, parseNodeAdvert } from '@netmachine/core';
+import * as v from 'valibot';
+import { ConfigError } from './errors.js';
+
+const TRANSPORTS = ['tls', 'quic', 'memory'] as const;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+function isTransportUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (TRANSPORTS as readonly string[]).includes(url.protocol.slice(0, -1)) && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function isLoopbackHostPort(text: string): boolean {
+  const match = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):(\d{1,5})$/.exec(text);
+  return match !== null && Number(match[2]) <= 65535;
+}
+
+function isValidAdvert(text: string): boolean {
+  try {
+    parseNodeAdvert(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const Url = v.pipe(
+  v.string(),
+  v.maxLength(ADVERT_LIMITS.urlLength),
+  v.check(isTransportUrl, 'expected a transport URL such as tls://127.0.0.1:7100 or quic://127.0.0.1:7101'),
+);
+const Uint = v.pipe(v.number(), v.integer(), v.minValue(0));
+const Positive = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+const PeerSchema = v.strictObject({
+  advert: v.pipe(v.string(), v.check(isValidAdvert, 'expected a validly signed NodeAdvert (nmadvert1.…)')),
+  /** Keep a connection up at all times (re-established after a loss). */
+  permanent: v.optional(v.boolean(), true),
+  trust: v.optional(v.pipe(Uint, v.maxValue(255)), 128),
+});
+
+export const ConfigSchema = v.strictObject({
+  name: v.optional(v.pipe(v.string(), v.maxLength(ADVERT_LIMITS.nameLength))),
+  listen: v.optional(v.pipe(v.array(Url), v.maxLength(ADVERT_LIMITS.addrs)), ['tls://127.0.0.1:0']),
+  /** Transports to try, in order, when neither the message nor the node record says otherwise. */
+  transports: v.optional(v.array(v.picklist(TRANSPORTS)), ['tls', 'quic']),
+  peers: v.optional(v.array(PeerSchema), []),
+  /** Sign and verify every message, not only those that cross a third party. */
+  strict: v.optional(v.boolean(), false),
+  control: v.optional(v.strictObject({ socket: v.optional(v.string(), 'control.sock') }), {}),
+  metrics: v.optional(
+    v.union([
+      v.literal(false),
+      v.strictObject({
+        listen: v.optional(
+          v.pipe(
+            v.string(),
+            v.check(isLoopbackHostPort, 'metrics listen only on loopback, e.g. 127.0.0.1:9464'),
+          ),
+          '127.0.0.1:0',
+        ),
+      }),
+    ]),
+    {},
+  ),
+  log: v.optional(v.strictObject({ level: v.optional(v.picklist(LOG_LEVELS), 'info') }), {}),
+  limits: v.optional(
+    v.strictObject({
+      maxConnections: v.optional(Positive),
+      maxPendingHandshakes: v.optional(Positive),
+      queuePerNode: v.optional(Positive),
+      idleTimeoutMs: v.optional(Positive),
+      requestTimeoutMs: v.optional(Positive),
+    }),
+    {},
+  ),
+  nats: v.optional(
+    v.strictObject({
+      servers: v.pipe(v.array(v.string()), v.minLength(1)),
+      /** Engine name → the public key (52-char base32) a process must sign with to attach as it. */
+      engines: v.optional(v.record(v.string(), v.string()), {}),
+    }),
+  ),
+  storage: v.optional(v.strictObject({ quotaBytes: v.optional(Positive) }), {}),
+});
+
+export type NodeConfig = v.InferOutput<typeof ConfigSchema>;
+export type NodeConfigInput = v.InferInput<typeof ConfigSchema>;
+
+/** Validates a parsed config object; every problem names its field. */
+export function validateConfig(value: unknown, file = '<config>'): NodeConfig {
+  const result = v.safeParse(ConfigSchema, value);
+  if (result.success) return result.output;
+  throw new ConfigError(
+    file,
+    result.issues.map((issue) => `${v.getDotPath(issue) ?? '(root)'}: ${issue.message}`),
+  );
+}
+
+export async function readConfig(file: string): Promise<NodeConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [`cannot read: ${(error as Error).message}`]);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  return validateConfig(value, file);
+}
+
+/** Writes atomically (temp file + rename), so a crash never leaves half a config. */
+export async function writeConfig(file: string, config: NodeConfigInput): Promise<void> {
+  validateConfig(config, file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+export async function readConfigInput(file: string): Promise<NodeConfigInput> {
+  await readConfig(file);
+  return JSON.parse(await readFile(file, 'utf8')) as NodeConfigInput;
+}

@@ -1,0 +1,105 @@
+import {
+  type EngineMessage,
+  parseEngineAddress,
+  parseTopicId,
+  SchemaError,
+  type TopicId,
+} from '@netmachine/core';
+import type { EngineClient } from '@netmachine/router';
+import type { NetmachineNode } from '../node.js';
+import type { ControlHandler } from './server.js';
+
+/** The engine through which control requests act on the node. */
+export const CONTROL_ENGINE = 'control';
+/** Most events a streaming `subscribe` may have in flight before the oldest are dropped. */
+const SUBSCRIBE_MAILBOX = 4096;
+
+function stringArg(args: Record<string, unknown>, name: string): string {
+  const value = args[name];
+  if (typeof value !== 'string' || value.length === 0)
+    throw new SchemaError(`args.${name}`, 'expected a string');
+  return value;
+}
+
+function destination(text: string, node: NetmachineNode) {
+  return text.includes('@') ? parseEngineAddress(text) : { node: node.id, name: text };
+}
+
+/** A message as the control client sees it: addresses in text form, plain JSON. */
+export function messageView(m: EngineMessage): Record<string, unknown> {
+  return {
+    id: m.id,
+    src: `${m.src.name}@${m.src.node}`,
+    protocol: m.protocol,
+    body: m.body instanceof Uint8Array ? Buffer.from(m.body).toString('base64') : m.body,
+    ...('topic' in m.dst ? { topic: m.dst.topic } : {}),
+  };
+}
+
+/** The ops a running node serves on its control socket. */
+export function controlHandlers(
+  node: NetmachineNode,
+  extra: { metricsAddress?: () => string | undefined } = {},
+): Record<string, ControlHandler> {
+  const control: EngineClient = node.client(CONTROL_ENGINE);
+  let subscriptions = 0;
+  return {
+    status: async () => ({ ...node.status(), metrics: extra.metricsAddress?.() }),
+    advert: async () => node.advertText,
+    peers: async () =>
+      [...node.identity.nodes()].map((r) => ({
+        id: r.id,
+        trust: r.trust,
+        addrs: r.advert?.addrs.map((a) => a.url) ?? [],
+        connected: node.transport.connectedNodes().includes(r.id),
+      })),
+    send: async (args) => {
+      control.send(destination(stringArg(args, 'dst'), node), args.body ?? null, {
+        protocol: typeof args.protocol === 'string' ? args.protocol : undefined,
+      });
+      return { sent: true };
+    },
+    request: async (args, call) => {
+      const reply = await control.request(destination(stringArg(args, 'dst'), node), args.body ?? null, {
+        timeoutMs: typeof args.timeoutMs === 'number' ? args.timeoutMs : undefined,
+        protocol: typeof args.protocol === 'string' ? args.protocol : undefined,
+        signal: call.signal,
+      });
+      return messageView(reply);
+    },
+    'topic.create': async () => {
+      const topic = await node.createTopic(control.self);
+      return { topic };
+    },
+    publish: async (args) => {
+      control.publish(parseTopicId(stringArg(args, 'topic')), args.body ?? null);
+      return { published: true };
+    },
+    subscribe: async (args, call) => {
+      const topic: TopicId = parseTopicId(stringArg(args, 'topic'));
+      const count = typeof args.count === 'number' ? args.count : Number.POSITIVE_INFINITY;
+      let seen = 0;
+      let finish!: () => void;
+      const done = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      const engine = node.client(
+        `${CONTROL_ENGINE}.sub.${++subscriptions}`,
+        (m) => {
+          call.emit(messageView(m));
+          if (++seen >= count) finish();
+        },
+        { mailboxSize: SUBSCRIBE_MAILBOX, mailboxPolicy: 'drop-oldest' },
+      );
+      call.signal.addEventListener('abort', () => finish(), { once: true });
+      engine.subscribe(topic);
+      call.emit({ subscribed: topic });
+      try {
+        await done;
+      } finally {
+        await engine.stop();
+      }
+      return { received: seen };
+    },
+  };
+}

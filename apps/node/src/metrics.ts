@@ -1,0 +1,173 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '@netmachine/core';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { NodeStatus } from './status.js';
+
+/**
+ * The Prometheus endpoint, loopback only. Every metric is computed at scrape time from the node's
+ * counters, so the hot path pays nothing for metrics beyond incrementing plain numbers.
+ */
+export class MetricsServer {
+  readonly registry = new Registry();
+  private server: Server | undefined;
+  private started = Date.now();
+
+  constructor(
+    private readonly listen: string,
+    private readonly status: () => NodeStatus,
+    private readonly logger: Logger,
+  ) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'netmachine_process_' });
+    this.define();
+  }
+
+  /** The bound `host:port` once started. */
+  address = '';
+
+  async start(): Promise<void> {
+    const { host, port } = splitHostPort(this.listen);
+    const server = createServer((req, res) => {
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, uptimeMs: Date.now() - this.started }));
+        return;
+      }
+      if (req.url === '/metrics') {
+        this.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': this.registry.contentType });
+            res.end(text);
+          },
+          (error: unknown) => {
+            this.logger.warn({ err: error }, 'metrics collection failed');
+            res.writeHead(500);
+            res.end();
+          },
+        );
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    server.headersTimeout = 5_000;
+    server.requestTimeout = 10_000;
+    server.maxConnections = 32;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const bound = server.address() as AddressInfo;
+    this.address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private define(): void {
+    const registers = [this.registry];
+    const status = this.status;
+    new Gauge({
+      name: 'netmachine_connections',
+      help: 'Live authenticated connections to other nodes',
+      registers,
+      collect() {
+        this.set(status().connections.length);
+      },
+    });
+    new Counter({
+      name: 'netmachine_messages_total',
+      help: 'Messages by route and outcome',
+      labelNames: ['route', 'outcome'],
+      registers,
+      collect() {
+        const r = status().router.counters;
+        this.reset();
+        this.inc({ route: 'local', outcome: 'delivered' }, r.delivered);
+        this.inc({ route: 'remote', outcome: 'sent' }, r.sentRemote);
+        this.inc({ route: 'remote', outcome: 'received' }, r.receivedRemote);
+        this.inc({ route: 'topic', outcome: 'delivered' }, r.topicDeliveries);
+      },
+    });
+    new Counter({
+      name: 'netmachine_dropped_total',
+      help: 'Messages dropped, by layer and reason',
+      labelNames: ['layer', 'reason'],
+      registers,
+      collect() {
+        const s = status();
+        this.reset();
+        for (const [reason, n] of Object.entries(s.router.counters.dropped))
+          this.inc({ layer: 'router', reason }, n);
+        for (const [reason, n] of Object.entries(s.transport.dropped))
+          this.inc({ layer: 'transport', reason }, n);
+      },
+    });
+    new Counter({
+      name: 'netmachine_handler_errors_total',
+      help: 'Engine handlers that threw',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(status().router.counters.handlerErrors);
+      },
+    });
+    new Gauge({
+      name: 'netmachine_queue_depth',
+      help: 'Messages waiting, per engine mailbox and per peer node queue',
+      labelNames: ['queue'],
+      registers,
+      collect() {
+        const s = status();
+        this.reset();
+        for (const [engine, n] of Object.entries(s.router.queueDepths))
+          this.set({ queue: `engine:${engine}` }, n);
+        for (const [node, n] of Object.entries(s.transport.queueDepths))
+          this.set({ queue: `node:${node}` }, n);
+      },
+    });
+    new Counter({
+      name: 'netmachine_handshake_failures_total',
+      help: 'Connection handshakes that failed (refused, wrong key, incompatible, timed out)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(status().transport.handshakeFailures);
+      },
+    });
+    new Gauge({
+      name: 'netmachine_peer_rtt_ms',
+      help: 'Smoothed round-trip time to each connected peer',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of status().connections) if (c.rttMs !== undefined) this.set({ peer: c.node }, c.rttMs);
+      },
+    });
+    new Counter({
+      name: 'netmachine_transport_bytes_total',
+      help: 'Bytes sent and received on node connections',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        const t = status().transport;
+        this.reset();
+        this.inc({ direction: 'in' }, t.bytesIn);
+        this.inc({ direction: 'out' }, t.bytesOut);
+      },
+    });
+  }
+}
+
+function splitHostPort(text: string): { host: string; port: number } {
+  const index = text.lastIndexOf(':');
+  const host = text.slice(0, index).replace(/^\[|\]$/g, '');
+  return { host, port: Number(text.slice(index + 1)) };
+}

@@ -1,0 +1,212 @@
+import { mkdir } from 'node:fs/promises';
+import {
+  type EngineAddress,
+  type EngineHandler,
+  type EngineOptions,
+  type EngineRef,
+  formatNodeAdvert,
+  KeyPair,
+  type Logger,
+  type NodeAdvert,
+  type NodeId,
+  noopLogger,
+  parseNodeAdvert,
+  readKeyFile,
+  type Startable,
+  type TopicId,
+  type TransportFactory,
+} from '@netmachine/core';
+import { type IdentityStore, memoryIdentityStore, openIdentityStore } from '@netmachine/identity-store';
+import { type EngineClient, Router } from '@netmachine/router';
+import { memory, TransportEngine } from '@netmachine/transport';
+import { tls } from '@netmachine/transport-tls';
+import { signOwnAdvert } from './advert.js';
+import { type NodeConfig, type NodeConfigInput, validateConfig } from './config.js';
+import { type NodePaths, nodePaths } from './paths.js';
+import type { NodeStatus } from './status.js';
+
+export interface CreateNodeOptions {
+  /** The node's configuration (validated here; defaults fill the gaps). */
+  config?: NodeConfigInput | NodeConfig;
+  /** A state directory: key file, identity store, block store, control socket. Omit for an in-memory node. */
+  dir?: string;
+  /** The node's key; read from `dir` when omitted there, generated for an in-memory node. */
+  keyPair?: KeyPair;
+  logger?: Logger;
+  /** Transport plugins, replacing those the config names (e.g. `[memory()]` in tests). */
+  transports?: TransportFactory[];
+}
+
+/**
+ * A netmachine node: the one place where keys, identity store, transports, router and the engines
+ * built on them are wired together.
+ */
+export class NetmachineNode implements Startable {
+  readonly id: NodeId;
+  readonly router: Router;
+  readonly transport: TransportEngine;
+  private advertCache: NodeAdvert | undefined;
+  private startedAt = 0;
+  private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+
+  constructor(
+    readonly keyPair: KeyPair,
+    readonly config: NodeConfig,
+    readonly identity: IdentityStore,
+    readonly logger: Logger,
+    readonly paths: NodePaths | undefined,
+    transports: TransportFactory[],
+  ) {
+    this.id = keyPair.id as NodeId;
+    this.router = new Router({
+      node: this.id,
+      logger,
+      ...(config.limits.requestTimeoutMs ? { requestTimeoutMs: config.limits.requestTimeoutMs } : {}),
+    });
+    this.transport = new TransportEngine({
+      keyPair,
+      directory: identity,
+      transports,
+      listen: config.listen,
+      logger,
+      strict: config.strict,
+      transportOrder: config.transports,
+      localAdvert: () => this.advertCache,
+      limits: {
+        ...(config.limits.maxConnections ? { maxConnections: config.limits.maxConnections } : {}),
+        ...(config.limits.queuePerNode ? { queueSize: config.limits.queuePerNode } : {}),
+        ...(config.limits.idleTimeoutMs ? { idleTimeoutMs: config.limits.idleTimeoutMs } : {}),
+      },
+    });
+    this.router.setNodeSender(this.transport);
+    this.transport.setSink(this.router);
+  }
+
+  /** This node's signed advert, with the addresses actually bound. */
+  get advert(): NodeAdvert {
+    if (!this.advertCache) throw new Error('the node has not started');
+    return this.advertCache;
+  }
+
+  get advertText(): string {
+    return formatNodeAdvert(this.advert);
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'starting';
+    this.startedAt = Date.now();
+    await this.identity.start();
+    for (const peer of this.config.peers) {
+      const advert = parseNodeAdvert(peer.advert);
+      await this.identity.offerNodeAdvert(advert).catch(() => false);
+      await this.identity.setTrust(advert.id, peer.trust);
+    }
+    await this.router.start();
+    await this.transport.start();
+    this.advertCache = signOwnAdvert(this.keyPair, this.transport.listenAddresses, this.config.name);
+    for (const peer of this.config.peers) {
+      if (peer.permanent) this.connectPermanent(parseNodeAdvert(peer.advert).id);
+    }
+    this.state = 'running';
+    this.logger.info({ id: this.id, listen: this.transport.listenAddresses }, 'node started');
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    await this.router.stop();
+    await this.transport.stop();
+    await this.identity.stop();
+    this.logger.info({ id: this.id }, 'node stopped');
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  spawn(name: string, handler: EngineHandler, options?: EngineOptions): EngineRef {
+    return this.router.spawn(name, handler, options);
+  }
+
+  client(name: string, onMessage?: EngineHandler, options?: EngineOptions): EngineClient {
+    return this.router.client(name, onMessage, options);
+  }
+
+  /** Creates a topic with a fresh topic key; `publisher` is the one engine allowed to publish. */
+  async createTopic(publisher: EngineAddress): Promise<TopicId> {
+    const topic = KeyPair.generate().id as TopicId;
+    this.router.createTopic(topic, publisher);
+    return topic;
+  }
+
+  /** Adds a peer at run time (its advert verified and stored); permanent peers are connected now. */
+  async addPeer(
+    advert: NodeAdvert | string,
+    options: { permanent?: boolean; trust?: number } = {},
+  ): Promise<void> {
+    const parsed = typeof advert === 'string' ? parseNodeAdvert(advert) : advert;
+    await this.identity.offerNodeAdvert(parsed).catch(() => false);
+    if (options.trust !== undefined) await this.identity.setTrust(parsed.id, options.trust);
+    if (options.permanent) this.connectPermanent(parsed.id);
+  }
+
+  /** Keeps a link to `node` up; the first attempt's failure is logged, retries go on with backoff. */
+  private connectPermanent(node: NodeId): void {
+    this.transport.connect(node, { permanent: true }).catch((error: unknown) => {
+      this.logger.warn({ err: error, node }, 'first connection attempt failed; retrying with backoff');
+    });
+  }
+
+  status(): NodeStatus {
+    const routerStatus = this.router.status();
+    const t = this.transport.counters();
+    return {
+      id: this.id,
+      name: this.config.name,
+      uptimeMs: this.startedAt ? Date.now() - this.startedAt : 0,
+      listen: this.state === 'running' ? this.transport.listenAddresses : [],
+      advertVersion: this.advertCache?.version ?? 0,
+      connections: this.transport.connectedNodes().map((node) => ({
+        node,
+        rttMs: this.transport.rtt(node) ?? this.identity.node(node)?.rtt?.smoothedMs,
+      })),
+      router: {
+        counters: this.router.counters,
+        engines: routerStatus.engines,
+        pendingRequests: routerStatus.pendingRequests,
+        queueDepths: routerStatus.queueDepths,
+      },
+      transport: {
+        bytesIn: t.bytesIn,
+        bytesOut: t.bytesOut,
+        handshakeFailures: t.handshakeFailures,
+        dropped: t.dropped,
+        queueDepths: t.queueDepths,
+      },
+    };
+  }
+}
+
+const TRANSPORT_FACTORIES: Record<string, () => TransportFactory> = {
+  tls: () => tls(),
+  memory: () => memory(),
+};
+
+/** Builds a node from its config: nothing is started until `start()`. */
+export async function createNode(options: CreateNodeOptions = {}): Promise<NetmachineNode> {
+  const config = validateConfig(options.config ?? {});
+  const logger = options.logger ?? noopLogger;
+  const paths = options.dir ? nodePaths(options.dir, config.control.socket) : undefined;
+  if (paths) await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  const keyPair = options.keyPair ?? (paths ? await readKeyFile(paths.key) : KeyPair.generate());
+  const identity = paths
+    ? await openIdentityStore({ path: paths.identityStore, logger })
+    : await memoryIdentityStore({ logger });
+  const schemes = new Set(config.listen.map((url) => new URL(url).protocol.slice(0, -1)));
+  for (const t of config.transports) schemes.add(t);
+  const transports =
+    options.transports ??
+    [...schemes].map((scheme) => (TRANSPORT_FACTORIES[scheme] as () => TransportFactory)());
+  return new NetmachineNode(keyPair, config, identity, logger, paths, transports);
+}

@@ -39,10 +39,12 @@ export const DEFAULT_CHANGE_BUFFER = 1024;
 
 /**
  * Fans changes out to synchronous listeners. A listener that throws is logged and counted; the
- * others still run and the store is unaffected.
+ * others still run and the store is unaffected. `close()` tells the `changes()` readers that no more
+ * changes will come.
  */
 export class ChangeFanout {
   readonly #listeners = new Set<ChangeListener>();
+  readonly #closeHooks = new Set<() => void>();
   readonly #logger: Logger;
   readonly #onListenerError: () => void;
 
@@ -60,6 +62,13 @@ export class ChangeFanout {
     };
   }
 
+  onClose(hook: () => void): () => void {
+    this.#closeHooks.add(hook);
+    return () => {
+      this.#closeHooks.delete(hook);
+    };
+  }
+
   emit(change: IdentityChange): void {
     for (const listener of this.#listeners) {
       try {
@@ -71,6 +80,10 @@ export class ChangeFanout {
     }
   }
 
+  close(): void {
+    for (const hook of [...this.#closeHooks]) hook();
+  }
+
   get size(): number {
     return this.#listeners.size;
   }
@@ -79,10 +92,11 @@ export class ChangeFanout {
 /**
  * An async iterator over changes with a bounded buffer. Policy when full: drop the oldest change,
  * count it (`onDrop`), and yield one `overflow` change before the next buffered one, so the reader
- * knows its view is incomplete and can re-read the store.
+ * knows its view is incomplete and can re-read the store. Aborting `signal` ends it at once; the
+ * store stopping ends it after the buffered changes are read.
  */
 export function bufferedChanges(
-  subscribe: (listener: ChangeListener) => () => void,
+  fanout: ChangeFanout,
   options: ChangesOptions,
   onDrop: () => void,
 ): AsyncIterableIterator<IdentityChange> {
@@ -90,27 +104,40 @@ export function bufferedChanges(
   const buffer: IdentityChange[] = [];
   let head = 0;
   let dropped = 0;
+  /** No more changes will arrive; `done` once the buffer is read too (or at once on abort). */
+  let ended = false;
   let done = false;
-  let wake: (() => void) | undefined;
+  let waiters: (() => void)[] = [];
+  const wakeAll = (): void => {
+    const woken = waiters;
+    waiters = [];
+    for (const wake of woken) wake();
+  };
 
-  const unsubscribe = subscribe((change) => {
+  const unsubscribe = fanout.add((change) => {
     if (buffer.length - head >= capacity) {
       head++;
       dropped++;
       onDrop();
     }
     buffer.push(change);
-    wake?.();
+    wakeAll();
   });
-  const finish = (): void => {
-    if (done) return;
-    done = true;
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
     unsubscribe();
-    options.signal?.removeEventListener('abort', finish);
-    wake?.();
+    removeCloseHook();
+    options.signal?.removeEventListener('abort', abort);
+    wakeAll();
   };
-  if (options.signal?.aborted) finish();
-  else options.signal?.addEventListener('abort', finish, { once: true });
+  const abort = (): void => {
+    done = true;
+    end();
+  };
+  const removeCloseHook = fanout.onClose(end);
+  if (options.signal?.aborted) abort();
+  else options.signal?.addEventListener('abort', abort, { once: true });
 
   const take = (): IdentityChange | undefined => {
     if (dropped > 0) {
@@ -133,14 +160,15 @@ export function bufferedChanges(
         if (done) return { done: true, value: undefined };
         const change = take();
         if (change !== undefined) return { done: false, value: change };
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
+        if (ended) {
+          done = true;
+          continue;
+        }
+        await new Promise<void>((resolve) => waiters.push(resolve));
       }
     },
     async return(): Promise<IteratorResult<IdentityChange>> {
-      finish();
+      abort();
       return { done: true, value: undefined };
     },
     [Symbol.asyncIterator]() {

@@ -156,6 +156,7 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
       await Promise.allSettled([...this.#pendingWrites]);
       await this.#backend.close();
       this.#state = 'stopped';
+      this.#fanout.close();
     })();
     return this.#stopping;
   }
@@ -210,11 +211,9 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
 
   /** The changes from now on, as an async iterable with a bounded buffer (see ChangesOptions). */
   changes(options: ChangesOptions = {}): AsyncIterableIterator<IdentityChange> {
-    return bufferedChanges(
-      (l) => this.#fanout.add(l),
-      options,
-      () => this.#counters.bump('changesDropped'),
-    );
+    const changes = bufferedChanges(this.#fanout, options, () => this.#counters.bump('changesDropped'));
+    if (this.#state === 'stopped') this.#fanout.close();
+    return changes;
   }
 
   // --- adverts ------------------------------------------------------------------

@@ -223,6 +223,23 @@ export function identityStoreCompliance(name: string, makeHarness: () => Promise
       expect(store.counters().changesDropped).toBe(1);
     });
 
+    it('ends change iterators when the store stops, after the buffered changes', async () => {
+      const changes = store.changes();
+      const [a, b] = [idOf(newKey()), idOf(newKey())];
+      const firstTwo = [changes.next(), changes.next()];
+      await store.setTrust(a, 1);
+      await store.setTrust(b, 2);
+      await store.setTrust(a, 3);
+      const received = await Promise.all(firstTwo);
+      expect(received.map((r) => r.value?.kind === 'node' && r.value.record.trust)).toEqual([1, 2]);
+      await store.stop();
+      const third = await changes.next();
+      expect(third.value?.kind === 'node' && third.value.record.trust).toBe(3);
+      expect((await changes.next()).done).toBe(true);
+      expect((await store.changes().next()).done).toBe(true);
+      store = await harness.open();
+    });
+
     it('persists every kind of record across close and reopen', async () => {
       const node = newKey();
       const topicKey = newKey();

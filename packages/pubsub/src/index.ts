@@ -1,1 +1,25 @@
-export {};
+export { PUBSUB_DROP_REASONS, type PubSubCounters, type PubSubDropReason } from './counters.js';
+export { NotSubscribedError, NotTopicOwnerError, SubscriptionDeniedError } from './errors.js';
+export type { PubSubEvent, PubSubEventListener } from './events.js';
+export {
+  eventSigningPayload,
+  eventToWire,
+  PUBSUB_ENGINE,
+  PubSubProtocol,
+  readEvent,
+  SubscribeStatus,
+  signDeletion,
+  signEvent,
+  type TopicDeletion,
+  type TopicEvent,
+  verifyDeletion,
+  verifyEventSignature,
+} from './protocol.js';
+export {
+  type CreatedTopic,
+  type CreateTopicOptions,
+  type PeerConnectivity,
+  PubSubEngine,
+  type PubSubEngineOptions,
+} from './pubsub-engine.js';
+export type { RemoteState } from './subscriber.js';

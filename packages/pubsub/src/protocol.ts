@@ -1,0 +1,236 @@
+import {
+  type EngineAddress,
+  expectArray,
+  expectBytes,
+  expectString,
+  expectUint,
+  identityBytes,
+  isEngineName,
+  isKeyText,
+  type KeyPair,
+  MAX_PROTOCOL_LENGTH,
+  type NodeId,
+  optional,
+  pack,
+  SchemaError,
+  SIGNATURE_BYTES,
+  type TopicId,
+  verifySignature,
+} from '@netmachine/core';
+
+/** The name of the pubsub engine on every node: pubsub engines talk to each other under it. */
+export const PUBSUB_ENGINE = 'pubsub';
+
+/** Router protocols spoken between pubsub engines. Bodies are plain arrays (compact, deterministic). */
+export const PubSubProtocol = {
+  /** Request `[topic]` → reply `[status, epoch, seq, lastSent|null]`. */
+  Subscribe: 'pubsub/subscribe@1',
+  /** Request `[topic]` → reply `[status]`. */
+  Unsubscribe: 'pubsub/unsubscribe@1',
+  /** One topic event, publisher node → subscriber node (see `EventFields`). */
+  Event: 'pubsub/event@1',
+  /** Cumulative acknowledgement `[n]`: every event up to link number `n` was received. */
+  Ack: 'pubsub/ack@1',
+  /** A TopicAdvert in its wire form. */
+  Advert: 'pubsub/advert@1',
+  /** `[topic, version, sig]`: the topic's creator deleted it (signed by the topic key). */
+  Delete: 'pubsub/delete@1',
+} as const;
+
+/** Outcome of a subscribe or unsubscribe request. */
+export const SubscribeStatus = {
+  Ok: 0,
+  UnknownTopic: 1,
+  NotPublisher: 2,
+  OverCapacity: 3,
+  NotSubscribed: 4,
+  BadRequest: 5,
+} as const;
+export type SubscribeStatus = (typeof SubscribeStatus)[keyof typeof SubscribeStatus];
+
+export const SUBSCRIBE_STATUS_TEXT: Record<SubscribeStatus, string> = {
+  0: 'ok',
+  1: 'unknown topic',
+  2: 'that node does not publish the topic',
+  3: 'publisher over capacity',
+  4: 'not subscribed',
+  5: 'bad request',
+};
+
+// --- topic requests ------------------------------------------------------------------------
+
+export function readTopicRequest(body: unknown, path: string): TopicId {
+  const v = expectArray(body, path, 1, 1);
+  return readTopicId(v[0], `${path}.topic`);
+}
+
+function readTopicId(value: unknown, path: string): TopicId {
+  if (!isKeyText(value)) throw new SchemaError(path, 'expected a topic identity');
+  return value as TopicId;
+}
+
+export interface SubscribeReply {
+  readonly status: SubscribeStatus;
+  /** The publisher's session: sequence numbers restart when it changes. */
+  readonly epoch: number;
+  /** The last sequence number the publisher used for the topic. */
+  readonly seq: number;
+  /** The last sequence number sent to the asking node, when the publisher still remembers it. */
+  readonly lastSent: number | undefined;
+}
+
+export function subscribeReplyToWire(r: SubscribeReply): unknown[] {
+  return [r.status, r.epoch, r.seq, r.lastSent ?? null];
+}
+
+export function readSubscribeReply(body: unknown): SubscribeReply {
+  const v = expectArray(body, 'subscribeReply', 1, 4);
+  const status = expectUint(v[0], 'subscribeReply.status', 5) as SubscribeStatus;
+  if (status !== SubscribeStatus.Ok) return { status, epoch: 0, seq: 0, lastSent: undefined };
+  return {
+    status,
+    epoch: expectUint(v[1], 'subscribeReply.epoch'),
+    seq: expectUint(v[2], 'subscribeReply.seq'),
+    lastSent: optional(v[3], (x) => expectUint(x, 'subscribeReply.lastSent')),
+  };
+}
+
+// --- events --------------------------------------------------------------------------------
+
+/** A topic event as it travels between nodes. */
+export interface TopicEvent {
+  readonly topic: TopicId;
+  readonly publisher: EngineAddress;
+  /** Per publisher, per topic, starting at 1 in each epoch. */
+  readonly seq: number;
+  readonly epoch: number;
+  readonly protocol: string;
+  readonly body: unknown;
+  readonly expiry: number | undefined;
+  /** The publisher node's signature over the fields above (see `eventSigningPayload`). */
+  readonly sig: Uint8Array | undefined;
+}
+
+const EVENT_LABEL = 'netmachine/pubsub-event/v1';
+
+/**
+ * The bytes a publisher node signs: everything but the per-link number, so any node that forwards
+ * the event (v2) can pass the signature on unchanged.
+ */
+export function eventSigningPayload(e: Omit<TopicEvent, 'sig'>): Uint8Array {
+  return pack([
+    EVENT_LABEL,
+    identityBytes(e.topic),
+    identityBytes(e.publisher.node),
+    e.publisher.name,
+    e.epoch,
+    e.seq,
+    e.protocol,
+    e.expiry ?? null,
+    e.body,
+  ]);
+}
+
+export function signEvent(nodeKey: KeyPair, e: Omit<TopicEvent, 'sig'>): Uint8Array {
+  return nodeKey.sign(eventSigningPayload(e));
+}
+
+/** True when `e.sig` is the publisher node's signature over the event. */
+export function verifyEventSignature(e: TopicEvent): boolean {
+  if (e.sig === undefined) return false;
+  return verifySignature(identityBytes(e.publisher.node), eventSigningPayload(e), e.sig);
+}
+
+/**
+ * Wire form without the link number: `[topic, pubNode, pubName, seq, epoch, protocol, body,
+ * expiry|null, sig|null]`. Built once per publish and shared by every subscriber link.
+ */
+export function eventToWire(e: TopicEvent): unknown[] {
+  return [
+    e.topic,
+    e.publisher.node,
+    e.publisher.name,
+    e.seq,
+    e.epoch,
+    e.protocol,
+    e.body,
+    e.expiry ?? null,
+    e.sig ?? null,
+  ];
+}
+
+const EVENT_FIELDS = 9;
+
+/** The wire body of one event on one link: the shared fields plus the link number `n`. */
+export function eventMessageBody(fields: readonly unknown[], n: number): unknown[] {
+  const body = fields.slice();
+  body.push(n);
+  return body;
+}
+
+/** Reads the link number first, so an event that fails validation can still be acknowledged. */
+export function readEventLinkNumber(body: unknown): number | undefined {
+  if (!Array.isArray(body) || body.length !== EVENT_FIELDS + 1) return undefined;
+  const n = body[EVENT_FIELDS];
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+export function readEvent(body: unknown): TopicEvent {
+  const v = expectArray(body, 'event', EVENT_FIELDS + 1, EVENT_FIELDS + 1);
+  const topic = readTopicId(v[0], 'event.topic');
+  if (!isKeyText(v[1])) throw new SchemaError('event.publisher.node', 'expected a node identity');
+  if (!isEngineName(v[2])) throw new SchemaError('event.publisher.name', 'expected an engine name');
+  return {
+    topic,
+    publisher: { node: v[1] as NodeId, name: v[2] },
+    seq: expectUint(v[3], 'event.seq', Number.MAX_SAFE_INTEGER, 1),
+    epoch: expectUint(v[4], 'event.epoch'),
+    protocol: expectString(v[5], 'event.protocol', MAX_PROTOCOL_LENGTH, 1),
+    body: v[6],
+    expiry: optional(v[7], (x) => expectUint(x, 'event.expiry')),
+    sig: optional(v[8], (x) => expectBytes(x, 'event.sig', SIGNATURE_BYTES)),
+  };
+}
+
+export function readAck(body: unknown): number {
+  const v = expectArray(body, 'ack', 1, 1);
+  return expectUint(v[0], 'ack.n');
+}
+
+// --- topic deletion ------------------------------------------------------------------------
+
+const DELETE_LABEL = 'netmachine/topic-delete/v1';
+
+/** A topic's deletion, signed by the topic key so any node may pass it on. */
+export interface TopicDeletion {
+  readonly topic: TopicId;
+  /** The advert version the deletion retires: adverts up to it are refused afterwards. */
+  readonly version: number;
+  readonly sig: Uint8Array;
+}
+
+function deletionPayload(topic: TopicId, version: number): Uint8Array {
+  return pack([DELETE_LABEL, identityBytes(topic), version]);
+}
+
+export function signDeletion(topicKey: KeyPair, version: number): TopicDeletion {
+  const topic = topicKey.id as TopicId;
+  return { topic, version, sig: topicKey.sign(deletionPayload(topic, version)) };
+}
+
+export function verifyDeletion(d: TopicDeletion): boolean {
+  return verifySignature(identityBytes(d.topic), deletionPayload(d.topic, d.version), d.sig);
+}
+
+export function deletionToWire(d: TopicDeletion): unknown[] {
+  return [d.topic, d.version, d.sig];
+}
+
+export function readDeletion(body: unknown): TopicDeletion {
+  const v = expectArray(body, 'delete', 3, 3);
+  return {
+    topic: readTopicId(v[0], 'delete.topic'),
+    version: expectUint(v[1], 'delete.version'),
+    sig: expectBytes(v[2], 'delete.sig', SIGNATURE_BYTES),
+  };
+}

@@ -1,0 +1,221 @@
+import type { EngineMessage, KeyPair, NodeId, TopicAdvert, TopicId } from '@netmachine/core';
+import { noteDropped, type PubSubContext } from './context.js';
+import { eventToWire, PubSubProtocol, type SubscribeReply, SubscribeStatus, signEvent } from './protocol.js';
+import { type LinkLimits, type OutgoingEvent, SubscriberLink } from './subscriber-link.js';
+
+export interface PublisherOptions extends LinkLimits {
+  /** Subscriber nodes this node serves at most (over all topics). */
+  readonly maxSubscriberNodes: number;
+  /** Sign every event with the node key (for forwarding in v2, and strict subscribers). */
+  readonly signEvents: boolean;
+  /** This publisher session; subscribers restart their sequence tracking when it changes. */
+  readonly epoch: number;
+  readonly nodeKey: KeyPair;
+}
+
+interface PublishedTopic {
+  advert: TopicAdvert;
+  seq: number;
+  /** Copy-on-write: a publish in progress keeps iterating the array it started with. */
+  links: SubscriberLink[];
+}
+
+/** How many departed subscriptions the publisher remembers the last sequence number of. */
+const MAX_DEPARTED = 65_536;
+
+/**
+ * The publisher half: topics whose authorized publisher runs on this node, the subscriber nodes of
+ * each (one entry per node, however many local subscribers it has), and the forwarding of local
+ * publishes to them through bounded, acknowledged links.
+ */
+export class PublisherSide {
+  private readonly topics = new Map<TopicId, PublishedTopic>();
+  private readonly links = new Map<NodeId, SubscriberLink>();
+  /** `topic node` → last sequence sent, for subscribers that disconnected: they learn their gap. */
+  private readonly departed = new Map<string, number>();
+
+  constructor(
+    private readonly context: PubSubContext,
+    private readonly options: PublisherOptions,
+  ) {}
+
+  /** Starts (or updates) publishing `advert.id` from this node. */
+  addTopic(advert: TopicAdvert): void {
+    const entry = this.topics.get(advert.id);
+    if (entry !== undefined) entry.advert = advert;
+    else this.topics.set(advert.id, { advert, seq: 0, links: [] });
+  }
+
+  hasTopic(topic: TopicId): boolean {
+    return this.topics.has(topic);
+  }
+
+  /** Stops publishing `topic`; returns the subscriber nodes it had. */
+  removeTopic(topic: TopicId): NodeId[] {
+    const entry = this.topics.get(topic);
+    if (entry === undefined) return [];
+    this.topics.delete(topic);
+    const nodes: NodeId[] = [];
+    for (const link of entry.links) {
+      nodes.push(link.node);
+      this.detach(link, topic, 'topic-deleted');
+    }
+    return nodes;
+  }
+
+  subscriberNodes(topic: TopicId): NodeId[] {
+    return this.topics.get(topic)?.links.map((link) => link.node) ?? [];
+  }
+
+  lastSeq(topic: TopicId): number | undefined {
+    return this.topics.get(topic)?.seq;
+  }
+
+  link(node: NodeId): SubscriberLink | undefined {
+    return this.links.get(node);
+  }
+
+  /** A local publish (already authorized by the router). Returns false when it is not ours to forward. */
+  published(message: EngineMessage): boolean {
+    const topic = (message.dst as { topic: TopicId }).topic;
+    const entry = this.topics.get(topic);
+    if (entry === undefined) return false;
+    this.context.counters.published++;
+    const seq = ++entry.seq;
+    const links = entry.links;
+    if (links.length === 0) return true;
+    const unsigned = {
+      topic,
+      publisher: message.src,
+      seq,
+      epoch: this.options.epoch,
+      protocol: message.protocol,
+      body: message.body,
+      expiry: message.expiry,
+    };
+    const sig = this.options.signEvents ? signEvent(this.options.nodeKey, unsigned) : undefined;
+    const event: OutgoingEvent = {
+      topic,
+      seq,
+      fields: eventToWire({ ...unsigned, sig }),
+      expiry: message.expiry,
+    };
+    for (const link of links) link.offer(event);
+    return true;
+  }
+
+  handleSubscribe(node: NodeId, topic: TopicId): SubscribeReply {
+    const entry = this.topics.get(topic);
+    if (entry === undefined) return refusal(SubscribeStatus.UnknownTopic);
+    let link = this.links.get(node);
+    const existing = link?.topics.get(topic);
+    if (link !== undefined && existing !== undefined) {
+      // A re-subscribe (typically after a reconnect): idempotent, and whatever was in flight is lost.
+      link.reset();
+      return this.accepted(entry, existing.lastSent);
+    }
+    if (link === undefined) {
+      if (this.links.size >= this.options.maxSubscriberNodes) return refusal(SubscribeStatus.OverCapacity);
+      link = new SubscriberLink(node, this.options, this.linkOutput);
+      this.links.set(node, link);
+    }
+    const key = departedKey(topic, node);
+    const remembered = this.departed.get(key);
+    this.departed.delete(key);
+    link.topics.set(topic, { lastSent: remembered ?? entry.seq });
+    entry.links = [...entry.links, link];
+    this.context.counters.subscribersAdded++;
+    this.context.events.emit({ type: 'subscriber-added', topic, node });
+    return this.accepted(entry, remembered);
+  }
+
+  handleUnsubscribe(node: NodeId, topic: TopicId): SubscribeStatus {
+    const link = this.links.get(node);
+    if (link === undefined || !link.topics.has(topic)) return SubscribeStatus.NotSubscribed;
+    this.departed.delete(departedKey(topic, node));
+    this.detach(link, topic, 'unsubscribed');
+    return SubscribeStatus.Ok;
+  }
+
+  ack(node: NodeId, n: number): void {
+    this.links.get(node)?.ack(n);
+  }
+
+  /** A subscriber node's connection is gone: its subscriptions end; it re-subscribes on return. */
+  peerDisconnected(node: NodeId): void {
+    const link = this.links.get(node);
+    if (link === undefined) return;
+    for (const [topic, subscription] of [...link.topics]) {
+      this.remember(departedKey(topic, node), subscription.lastSent);
+      this.detach(link, topic, 'disconnected');
+    }
+  }
+
+  clear(): void {
+    for (const link of this.links.values()) link.clear();
+    this.links.clear();
+    this.topics.clear();
+    this.departed.clear();
+  }
+
+  private accepted(entry: PublishedTopic, lastSent: number | undefined): SubscribeReply {
+    return { status: SubscribeStatus.Ok, epoch: this.options.epoch, seq: entry.seq, lastSent };
+  }
+
+  private detach(
+    link: SubscriberLink,
+    topic: TopicId,
+    reason: 'unsubscribed' | 'disconnected' | 'topic-deleted',
+  ): void {
+    link.topics.delete(topic);
+    const entry = this.topics.get(topic);
+    if (entry !== undefined) entry.links = entry.links.filter((l) => l !== link);
+    if (link.topics.size === 0) {
+      this.links.delete(link.node);
+      const dropped = link.clear();
+      if (dropped > 0) {
+        this.context.counters.dropped.disconnected += dropped;
+        if (this.context.events.active) {
+          this.context.events.emit({ type: 'dropped', reason: 'disconnected', node: link.node });
+        }
+      }
+    }
+    this.context.counters.subscribersRemoved++;
+    this.context.events.emit({ type: 'subscriber-removed', topic, node: link.node, reason });
+  }
+
+  private remember(key: string, lastSent: number): void {
+    if (this.departed.size >= MAX_DEPARTED) {
+      const oldest = this.departed.keys().next().value;
+      if (oldest !== undefined) this.departed.delete(oldest);
+    }
+    this.departed.set(key, lastSent);
+  }
+
+  private readonly linkOutput = {
+    send: (node: NodeId, body: unknown[], expiry: number | undefined): void => {
+      this.context.counters.eventsSent++;
+      this.context.send(node, PubSubProtocol.Event, body, expiry);
+    },
+    overflow: (link: SubscriberLink, evicted: OutgoingEvent): void => {
+      noteDropped(this.context, 'queue-overflow', { topic: evicted.topic, node: link.node });
+      if (this.context.events.active) {
+        this.context.events.emit({
+          type: 'queue-overflow',
+          node: link.node,
+          topic: evicted.topic,
+          seq: evicted.seq,
+          queued: link.queued,
+        });
+      }
+    },
+  };
+}
+
+function departedKey(topic: TopicId, node: NodeId): string {
+  return `${topic} ${node}`;
+}
+
+function refusal(status: SubscribeStatus): SubscribeReply {
+  return { status, epoch: 0, seq: 0, lastSent: undefined };
+}

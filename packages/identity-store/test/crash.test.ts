@@ -86,5 +86,5 @@ describe('lmdb identity store under SIGKILL', () => {
     // Still a working store: it takes a new write and serves it.
     const key = newKey();
     expect(await store.offerNodeAdvert(nodeAdvert(key, 1))).toBe(true);
-  });
+  }, 120_000); // generous: starting a TypeScript child on a busy machine can be slow
 });

@@ -78,15 +78,26 @@ export async function* readObject(
   }
 }
 
-/** Every chunk id of an object's tree that is held locally, root first (for re-pinning or replication). */
-export function* treeChunkIds(store: BlockStore, rootId: Uint8Array): Generator<Uint8Array> {
-  const stack: Uint8Array[][] = [[rootId]];
+/**
+ * Every chunk of an object's tree held locally, with its verified bytes, parents before children
+ * (for replication). Holds one list of child ids per level being walked.
+ */
+export function* treeChunks(
+  store: BlockStore,
+  rootId: Uint8Array,
+): Generator<{ id: Uint8Array; bytes: Uint8Array }> {
+  const stack: Array<{ ids: readonly Uint8Array[]; next: number }> = [{ ids: [rootId], next: 0 }];
   while (stack.length > 0) {
-    const ids = stack.pop()!;
-    for (const id of ids) {
-      yield id;
-      const chunk = loadChunk(store, id);
-      if (chunk.kind === ChunkKind.Internal) stack.push([...chunk.children]);
+    const frame = stack[stack.length - 1]!;
+    const id = frame.ids[frame.next++];
+    if (id === undefined) {
+      stack.pop();
+      continue;
     }
+    const bytes = store.get(id);
+    if (bytes === undefined) throw new ChunkNotFoundError(chunkIdText(id));
+    yield { id, bytes };
+    const chunk = parseChunk(bytes);
+    if (chunk.kind === ChunkKind.Internal) stack.push({ ids: chunk.children, next: 0 });
   }
 }

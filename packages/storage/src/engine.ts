@@ -1,0 +1,218 @@
+import {
+  CorruptChunkError,
+  type EngineAddress,
+  type EngineContext,
+  type EngineHandler,
+  type EngineMessage,
+  formatEngineAddress,
+  type KeyPair,
+  type Logger,
+  NetmachineError,
+  noopLogger,
+  QuotaExceededError,
+} from '@netmachine/core';
+import { NEVER_EXPIRES } from './block-store.js';
+import { ChunkKind, parseChunk } from './chunk-format.js';
+import { type ChunkCommitment, commitmentToWire, signCommitment } from './commitment.js';
+import { CommitmentCache } from './commitment-cache.js';
+import { chunkIdText } from './hashing.js';
+import {
+  CHUNK_GET_PROTOCOL,
+  CHUNK_PUT_PROTOCOL,
+  type ChunkGetReply,
+  type ChunkPutReply,
+  MAX_REPLY_COMMITMENTS,
+  parseChunkGetRequest,
+  parseChunkPutRequest,
+} from './protocol.js';
+import type { Storage } from './storage.js';
+
+export interface StorageEngineOptions {
+  readonly storage: Storage;
+  /** The node's key: it signs the ChunkCommitments this node gives. */
+  readonly keyPair: KeyPair;
+  readonly logger?: Logger;
+  /** Most chunk bytes in one reply; stays well under the transport's frame limit (default 8 MiB). */
+  readonly maxReplyBytes?: number;
+  /** Latest expiry a peer may ask this node to keep a chunk, relative to now (default 30 days). */
+  readonly maxPutTtlMs?: number;
+  /** Decides whether a peer may store chunks here (default: every peer). */
+  readonly acceptPut?: (from: EngineAddress) => boolean;
+}
+
+export interface StorageEngineCounters {
+  getRequests: number;
+  chunksServed: number;
+  bytesServed: number;
+  notFound: number;
+  commitmentReplies: number;
+  putRequests: number;
+  chunksStored: number;
+  putsRefused: number;
+  invalidRequests: number;
+}
+
+const DEFAULT_MAX_REPLY_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_PUT_TTL_MS = 30 * 24 * 60 * 60_000;
+
+/**
+ * The Storage engine: serves chunks from the local store to other engines and nodes, and stores
+ * chunks they push, answering with signed commitments. Spawn its `handler` under the name
+ * `storage` (STORAGE_ENGINE_NAME). Requests are answered from lmdb synchronously, so the engine's
+ * one-at-a-time mailbox is not a bottleneck; every chunk served is re-hashed by the store first.
+ */
+export class StorageEngine {
+  readonly storage: Storage;
+  readonly counters: StorageEngineCounters = {
+    getRequests: 0,
+    chunksServed: 0,
+    bytesServed: 0,
+    notFound: 0,
+    commitmentReplies: 0,
+    putRequests: 0,
+    chunksStored: 0,
+    putsRefused: 0,
+    invalidRequests: 0,
+  };
+  /** Commitments this node learned from peers (when it replicated to them), to point askers there. */
+  readonly commitments = new CommitmentCache();
+  readonly handler: EngineHandler;
+  readonly #keyPair: KeyPair;
+  readonly #logger: Logger;
+  readonly #maxReplyBytes: number;
+  readonly #maxPutTtlMs: number;
+  readonly #acceptPut: (from: EngineAddress) => boolean;
+
+  constructor(options: StorageEngineOptions) {
+    this.storage = options.storage;
+    this.#keyPair = options.keyPair;
+    this.#logger = (options.logger ?? noopLogger).child({ component: 'storage' });
+    this.#maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    this.#maxPutTtlMs = options.maxPutTtlMs ?? DEFAULT_MAX_PUT_TTL_MS;
+    this.#acceptPut = options.acceptPut ?? (() => true);
+    this.handler = (message, context) => this.#handle(message, context);
+  }
+
+  async #handle(message: EngineMessage, context: EngineContext): Promise<void> {
+    switch (message.protocol) {
+      case CHUNK_GET_PROTOCOL:
+        context.reply(message, this.#get(message), { protocol: CHUNK_GET_PROTOCOL });
+        return;
+      case CHUNK_PUT_PROTOCOL:
+        context.reply(message, await this.#put(message), { protocol: CHUNK_PUT_PROTOCOL });
+        return;
+      default:
+        this.counters.invalidRequests++;
+        this.#logger.debug(
+          { protocol: message.protocol, from: formatEngineAddress(message.src) },
+          'unknown protocol',
+        );
+    }
+  }
+
+  #get(message: EngineMessage): ChunkGetReply {
+    this.counters.getRequests++;
+    let request: ReturnType<typeof parseChunkGetRequest>;
+    try {
+      request = parseChunkGetRequest(message.body);
+    } catch (error) {
+      this.counters.invalidRequests++;
+      return { ok: false, error: 'invalid', message: (error as Error).message };
+    }
+    const root = this.#read(request.chunk);
+    if (root === undefined) {
+      const known = this.commitments.get(request.chunk);
+      if (known.length > 0) {
+        this.counters.commitmentReplies++;
+        return { ok: true, commitments: known.slice(0, MAX_REPLY_COMMITMENTS).map(commitmentToWire) };
+      }
+      this.counters.notFound++;
+      return { ok: false, error: 'not-found' };
+    }
+    const content: Uint8Array[] = [root];
+    const maxDepth = request.children === true ? Number.POSITIVE_INFINITY : Number(request.children);
+    let budget = this.#maxReplyBytes - root.length;
+    // Breadth first, so a reply cut by the budget holds whole upper levels.
+    let level: Uint8Array[] = [root];
+    for (let depth = 1; depth <= maxDepth && level.length > 0 && budget > 0; depth++) {
+      const next: Uint8Array[] = [];
+      for (const bytes of level) {
+        const parsed = parseChunk(bytes);
+        if (parsed.kind !== ChunkKind.Internal) continue;
+        for (const id of parsed.children) {
+          const child = this.#read(id);
+          if (child === undefined) continue;
+          if (child.length > budget) {
+            budget = 0;
+            break;
+          }
+          budget -= child.length;
+          content.push(child);
+          next.push(child);
+        }
+        if (budget <= 0) break;
+      }
+      level = next;
+    }
+    this.counters.chunksServed += content.length;
+    this.counters.bytesServed += content.reduce((sum, c) => sum + c.length, 0);
+    return { ok: true, content };
+  }
+
+  /** A held chunk's verified bytes, or undefined (a corrupt one has been reported and removed). */
+  #read(id: Uint8Array): Uint8Array | undefined {
+    try {
+      return this.storage.store.get(id);
+    } catch (error) {
+      if (error instanceof CorruptChunkError) return undefined;
+      throw error;
+    }
+  }
+
+  async #put(message: EngineMessage): Promise<ChunkPutReply> {
+    this.counters.putRequests++;
+    if (!this.#acceptPut(message.src)) {
+      this.counters.putsRefused++;
+      return { ok: false, error: 'refused' };
+    }
+    let request: ReturnType<typeof parseChunkPutRequest>;
+    try {
+      request = parseChunkPutRequest(message.body);
+      for (const bytes of request.chunks) parseChunk(bytes);
+    } catch (error) {
+      this.counters.invalidRequests++;
+      return { ok: false, error: 'invalid', message: (error as Error).message };
+    }
+    const expiry = Math.min(request.expiry, Date.now() + this.#maxPutTtlMs, NEVER_EXPIRES);
+    const hashing = this.storage.store.hashing;
+    const chunks = request.chunks.map((bytes) => ({ id: hashing.chunkId(bytes), bytes }));
+    try {
+      const statuses = await this.storage.store.put(chunks, expiry);
+      this.counters.chunksStored += statuses.filter((s) => s === 'stored').length;
+      return {
+        ok: true,
+        results: chunks.map((c, i) => ({
+          status: statuses[i]!,
+          commitment: commitmentToWire(signCommitment(this.#keyPair, c.id, expiry)),
+        })),
+      };
+    } catch (error) {
+      this.counters.putsRefused++;
+      if (error instanceof QuotaExceededError) return { ok: false, error: 'quota', message: error.message };
+      this.#logger.warn({ err: error }, 'storing pushed chunks failed');
+      const text = error instanceof NetmachineError ? error.message : 'store failed';
+      return { ok: false, error: 'failed', message: text };
+    }
+  }
+
+  /** Remembers commitments peers gave for chunks (checked by the caller). */
+  rememberCommitments(commitments: readonly ChunkCommitment[]): void {
+    for (const commitment of commitments) this.commitments.add(commitment);
+    if (commitments.length > 0) {
+      this.#logger.debug(
+        { chunk: chunkIdText(commitments[0]!.chunk), count: commitments.length },
+        'commitments',
+      );
+    }
+  }
+}

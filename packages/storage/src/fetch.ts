@@ -1,0 +1,331 @@
+import {
+  AbortedError,
+  ChunkNotFoundError,
+  CorruptChunkError,
+  type EngineContext,
+  type NodeId,
+  SchemaError,
+} from '@netmachine/core';
+import { NEVER_EXPIRES } from './block-store.js';
+import { ChunkKind, LEAF_HEADER_BYTES, type ParsedChunk, parseChunk } from './chunk-format.js';
+import { commitmentFromWire, verifyCommitment } from './commitment.js';
+import { chunkIdText, sameBytes } from './hashing.js';
+import { PeerBook, type PeerScore } from './peers.js';
+import type { ProgressCallback } from './progress.js';
+import { CHUNK_GET_PROTOCOL, parseChunkGetReply, STORAGE_ENGINE_NAME } from './protocol.js';
+import type { ObjectReference } from './reference.js';
+import type { Storage } from './storage.js';
+
+export interface FetchOptions {
+  /** The local storage the object is fetched into. */
+  readonly storage: Storage;
+  /** Chunk requests in flight at once (default 8). */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+  /** Called as leaves arrive (or are found locally): plaintext bytes and the object's size. */
+  readonly onProgress?: ProgressCallback;
+  /** Timeout of one chunk request (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Expiry of the fetched chunks in the local store (default never). */
+  readonly expiry?: number;
+  /** Rounds over all peers for a chunk whose requests failed (timeouts, lost connections); default 3. */
+  readonly rounds?: number;
+  /** Name of the Storage engine on peers (default `storage`). */
+  readonly engineName?: string;
+}
+
+export interface FetchResult {
+  /** Chunks in the object's tree. */
+  readonly chunks: number;
+  /** Chunks fetched from peers (verified and stored). */
+  readonly fetched: number;
+  /** Chunks already held locally (not fetched again). */
+  readonly local: number;
+  /** Stored bytes received and verified. */
+  readonly bytesFetched: number;
+  /** Chunks received that did not match their id (each was fetched again elsewhere). */
+  readonly corrupt: number;
+  readonly totalBytes: number;
+  readonly peers: readonly PeerScore[];
+}
+
+const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_ROUNDS = 3;
+
+/**
+ * Fetches an object's whole tree from peers into the local store, several chunks in flight.
+ * Every chunk is hashed as it arrives and must match the id its parent (or the reference) names:
+ * a peer sending anything else is counted and the chunk is asked of another peer. Chunks already
+ * held locally are not fetched again, so a fetch cut short (connection loss, abort) resumes where
+ * it stopped when called again. Read the object afterwards with `storage.get(reference)`.
+ */
+export async function fetchObject(
+  context: EngineContext,
+  reference: ObjectReference,
+  peers: readonly NodeId[],
+  options: FetchOptions,
+): Promise<FetchResult> {
+  options.signal?.throwIfAborted();
+  const run = new TreeFetch(context, reference, peers, options);
+  return run.run();
+}
+
+interface Frame {
+  readonly ids: readonly Uint8Array[];
+  next: number;
+}
+
+class TreeFetch {
+  readonly #context: EngineContext;
+  readonly #reference: ObjectReference;
+  readonly #storage: Storage;
+  readonly #options: FetchOptions;
+  readonly #book: PeerBook;
+  readonly #abort = new AbortController();
+  readonly #frames: Frame[];
+  #inFlight = 0;
+  #wake: (() => void) | undefined;
+  #failure: unknown;
+  #chunks = 0;
+  #fetched = 0;
+  #local = 0;
+  #bytesFetched = 0;
+  #corrupt = 0;
+  #bytes = 0;
+  #totalBytes: number | undefined;
+
+  constructor(
+    context: EngineContext,
+    reference: ObjectReference,
+    peers: readonly NodeId[],
+    options: FetchOptions,
+  ) {
+    this.#context = context;
+    this.#reference = reference;
+    this.#storage = options.storage;
+    this.#options = options;
+    this.#book = new PeerBook(peers.filter((p) => p !== context.self.node));
+    this.#frames = [{ ids: [reference.root], next: 0 }];
+  }
+
+  async run(): Promise<FetchResult> {
+    const outer = this.#options.signal;
+    const onAbort = () => this.#fail(new AbortedError(outer?.reason));
+    outer?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const workers = Math.max(1, this.#options.concurrency ?? DEFAULT_CONCURRENCY);
+      await Promise.all(Array.from({ length: workers }, () => this.#worker()));
+    } finally {
+      outer?.removeEventListener('abort', onAbort);
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+    await this.#storage.store.flush();
+    return {
+      chunks: this.#chunks,
+      fetched: this.#fetched,
+      local: this.#local,
+      bytesFetched: this.#bytesFetched,
+      corrupt: this.#corrupt,
+      totalBytes: this.#totalBytes ?? this.#bytes,
+      peers: this.#book.scores(),
+    };
+  }
+
+  async #worker(): Promise<void> {
+    for (;;) {
+      if (this.#failure !== undefined) return;
+      const id = this.#nextId();
+      if (id === undefined) {
+        if (this.#inFlight === 0) return;
+        await new Promise<void>((resolve) => {
+          const previous = this.#wake;
+          this.#wake = () => {
+            previous?.();
+            resolve();
+          };
+        });
+        continue;
+      }
+      this.#inFlight++;
+      try {
+        const chunk = await this.#obtain(id);
+        if (chunk.kind === ChunkKind.Internal) this.#frames.push({ ids: chunk.children, next: 0 });
+      } catch (error) {
+        this.#fail(error);
+      } finally {
+        this.#inFlight--;
+        const wake = this.#wake;
+        this.#wake = undefined;
+        wake?.();
+      }
+    }
+  }
+
+  /** The next chunk to obtain: depth first, so leaves arrive roughly in order and few ids are held. */
+  #nextId(): Uint8Array | undefined {
+    for (let i = this.#frames.length - 1; i >= 0; i--) {
+      const frame = this.#frames[i]!;
+      if (frame.next < frame.ids.length) return frame.ids[frame.next++];
+      if (i === this.#frames.length - 1) this.#frames.pop();
+    }
+    return undefined;
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.#abort.abort(error);
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async #obtain(id: Uint8Array): Promise<ParsedChunk> {
+    let bytes = this.#readLocal(id);
+    if (bytes !== undefined) {
+      this.#local++;
+    } else {
+      bytes = await this.#fetchFromPeers(id);
+      await this.#storage.store.put([{ id, bytes }], this.#options.expiry ?? NEVER_EXPIRES);
+      this.#fetched++;
+      this.#bytesFetched += bytes.length;
+    }
+    this.#chunks++;
+    const chunk = parseChunk(bytes);
+    if (sameBytes(id, this.#reference.root)) this.#learnTotal(chunk);
+    if (chunk.kind === ChunkKind.Leaf) {
+      this.#bytes += bytes.length - LEAF_HEADER_BYTES;
+      this.#options.onProgress?.({ bytes: this.#bytes, totalBytes: this.#totalBytes });
+    }
+    return chunk;
+  }
+
+  /** The root tells the object's size, and checks the reference's key before any more is fetched. */
+  #learnTotal(root: ParsedChunk): void {
+    const codec = this.#storage.codec;
+    this.#totalBytes =
+      root.kind === ChunkKind.Leaf
+        ? codec.openLeaf(this.#reference.key, root, true).length
+        : codec.openInternal(this.#reference.key, root).reduce((sum, c) => sum + c.size, 0);
+    this.#options.onProgress?.({ bytes: this.#bytes, totalBytes: this.#totalBytes });
+  }
+
+  #readLocal(id: Uint8Array): Uint8Array | undefined {
+    try {
+      return this.#storage.store.get(id);
+    } catch (error) {
+      // The store removed the damaged copy; fetch a good one.
+      if (error instanceof CorruptChunkError) return undefined;
+      throw error;
+    }
+  }
+
+  async #fetchFromPeers(id: Uint8Array): Promise<Uint8Array> {
+    const rounds = this.#options.rounds ?? DEFAULT_ROUNDS;
+    const signal = this.#abort.signal;
+    for (let round = 0; round < rounds; round++) {
+      const tried = new Set<NodeId>();
+      let transientFailures = 0;
+      for (let peer = this.#book.pick(tried); peer !== undefined; peer = this.#book.pick(tried)) {
+        if (signal.aborted) throw signal.reason;
+        tried.add(peer.node);
+        const outcome = await this.#ask(peer, id);
+        if (outcome instanceof Uint8Array) return outcome;
+        if (outcome === 'failed') transientFailures++;
+      }
+      if (transientFailures === 0 || round === rounds - 1) break;
+      await delay(50 * 2 ** round, signal);
+    }
+    throw new ChunkNotFoundError(chunkIdText(id));
+  }
+
+  /** One request to one peer: the verified chunk, or why not. */
+  async #ask(peer: PeerScore, id: Uint8Array): Promise<Uint8Array | 'not-found' | 'failed' | 'corrupt'> {
+    const signal = this.#abort.signal;
+    peer.inFlight++;
+    let body: unknown;
+    try {
+      const reply = await this.#context.request(
+        { node: peer.node, name: this.#options.engineName ?? STORAGE_ENGINE_NAME },
+        { chunk: id, children: false },
+        { protocol: CHUNK_GET_PROTOCOL, timeoutMs: this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal },
+      );
+      body = reply.body;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      peer.failures++;
+      this.#context.logger.debug({ peer: peer.node, err: error }, 'chunk request failed');
+      return 'failed';
+    } finally {
+      peer.inFlight--;
+    }
+    let reply: ReturnType<typeof parseChunkGetReply>;
+    try {
+      reply = parseChunkGetReply(body, 4096);
+    } catch (error) {
+      if (!(error instanceof SchemaError)) throw error;
+      peer.failures++;
+      return 'failed';
+    }
+    if (!reply.ok) {
+      if (reply.error === 'not-found') peer.notFound++;
+      else peer.failures++;
+      return reply.error === 'not-found' ? 'not-found' : 'failed';
+    }
+    if ('commitments' in reply) {
+      this.#learnFromCommitments(id, reply.commitments);
+      peer.notFound++;
+      return 'not-found';
+    }
+    const bytes = reply.content[0]!;
+    if (!sameBytes(this.#storage.store.hashing.chunkId(bytes), id)) {
+      peer.corrupt++;
+      this.#corrupt++;
+      const chunk = chunkIdText(id);
+      this.#context.logger.warn({ peer: peer.node, chunk }, 'peer sent a chunk that does not match its id');
+      this.#storage.store.events.emit({ type: 'corrupt-chunk', chunk, source: 'peer', peer: peer.node });
+      return 'corrupt';
+    }
+    peer.served++;
+    peer.lastSuccess = Date.now();
+    return bytes;
+  }
+
+  /** Nodes that signed a commitment for this chunk become candidates (bad ones are ignored). */
+  #learnFromCommitments(id: Uint8Array, wire: readonly unknown[]): void {
+    const now = Date.now();
+    for (const entry of wire) {
+      try {
+        const commitment = verifyCommitment(commitmentFromWire(entry));
+        if (
+          sameBytes(commitment.chunk, id) &&
+          commitment.expiry > now &&
+          commitment.node !== this.#context.self.node
+        ) {
+          this.#book.add(commitment.node);
+        }
+      } catch {
+        // A malformed or forged commitment points nowhere.
+      }
+    }
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

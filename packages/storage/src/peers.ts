@@ -1,0 +1,73 @@
+import type { NodeId } from '@netmachine/core';
+
+/** What a fetch learned about one peer. */
+export interface PeerScore {
+  readonly node: NodeId;
+  /** Chunks it served that verified. */
+  served: number;
+  /** Chunks it served that did not hash to the id asked for. */
+  corrupt: number;
+  /** Requests that failed (timeout, connection loss, malformed reply). */
+  failures: number;
+  /** Requests it answered with not-found. */
+  notFound: number;
+  inFlight: number;
+  /** When it last served a good chunk (ms), 0 if never. */
+  lastSuccess: number;
+}
+
+/** Most peers a fetch keeps track of (given, plus learned from commitments). */
+const MAX_PEERS = 256;
+
+/**
+ * The peers a fetch may ask, best first: never-corrupt before corrupt, fewer failures first, then
+ * the least busy, then the most recently successful (as the spec asks for nodes learned from
+ * commitments). A peer that sent a bad chunk stays usable as a last resort: the chunk is verified
+ * anyway, and it may be the only holder of the rest.
+ */
+export class PeerBook {
+  readonly #peers = new Map<NodeId, PeerScore>();
+
+  constructor(nodes: readonly NodeId[]) {
+    for (const node of nodes) this.add(node);
+  }
+
+  add(node: NodeId): boolean {
+    if (this.#peers.has(node) || this.#peers.size >= MAX_PEERS) return false;
+    this.#peers.set(node, {
+      node,
+      served: 0,
+      corrupt: 0,
+      failures: 0,
+      notFound: 0,
+      inFlight: 0,
+      lastSuccess: 0,
+    });
+    return true;
+  }
+
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  scores(): PeerScore[] {
+    return [...this.#peers.values()].map((p) => ({ ...p }));
+  }
+
+  /** The best peer not in `exclude`, or undefined when every peer was tried. */
+  pick(exclude: ReadonlySet<NodeId>): PeerScore | undefined {
+    let best: PeerScore | undefined;
+    for (const peer of this.#peers.values()) {
+      if (exclude.has(peer.node)) continue;
+      if (best === undefined || better(peer, best)) best = peer;
+    }
+    return best;
+  }
+}
+
+function better(a: PeerScore, b: PeerScore): boolean {
+  if (a.corrupt > 0 !== b.corrupt > 0) return a.corrupt === 0;
+  if (a.failures !== b.failures) return a.failures < b.failures;
+  if (a.inFlight !== b.inFlight) return a.inFlight < b.inFlight;
+  return a.lastSuccess > b.lastSuccess;
+}

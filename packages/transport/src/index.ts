@@ -5,6 +5,7 @@ export * from './counters.js';
 export * from './engine.js';
 export * from './errors.js';
 export * from './events.js';
+export * from './faulty.js';
 export * from './link-frames.js';
 export * from './memory-transport.js';
 export * from './node-queue.js';

@@ -1,0 +1,461 @@
+import { randomBytes } from 'node:crypto';
+import type { Msg, Subscription } from '@nats-io/transport-node';
+import {
+  AbortedError,
+  ConnectionClosedError,
+  type Destination,
+  type EngineAddress,
+  type EngineContext,
+  type EngineHandler,
+  type EngineMessage,
+  formatEngineAddress,
+  isExpired,
+  isTopicAddress,
+  type KeyPair,
+  type Logger,
+  type NodeId,
+  noopLogger,
+  parseEngineAddress,
+  QueueFullError,
+  type RequestOptions,
+  RequestTimeoutError,
+  type SendOptions,
+  type TopicId,
+} from '@netmachine/core';
+import { DEFAULT_PROTOCOL_NAME, DeliveryQueue } from './delivery-queue.js';
+import { AttachRefusedError, errorFromWire, NotAttachedError, UnsupportedOperationError } from './errors.js';
+import { Listeners } from './listeners.js';
+import { type LinkEvent, type LinkOptions, NatsLink } from './nats-link.js';
+import {
+  type AnnounceKind,
+  encodeAnnouncement,
+  MAX_TOPICS_PER_INSTANCE,
+  type OutKind,
+  openAttachReply,
+  openDelivery,
+  sealOut,
+  signAnnouncement,
+} from './protocol.js';
+import { SequenceWindow } from './replay-guard.js';
+import { Subjects } from './subjects.js';
+
+export interface AttachOptions extends LinkOptions {
+  /** The node to attach to (its id is also the key its deliveries are verified with). */
+  node: NodeId;
+  /** The engine name this process serves on that node. */
+  name: string;
+  /** The engine key the node trusts for `name`. */
+  key: KeyPair;
+  handler: EngineHandler;
+  subjectPrefix?: string;
+  /** Deliveries waiting for the handler; further ones are dropped and counted. Default 1024. */
+  mailboxSize?: number;
+  /** Default request timeout. Default 10 s. */
+  requestTimeoutMs?: number;
+  /** Heartbeat interval until the node says otherwise. Default 1000. */
+  heartbeatMs?: number;
+  logger?: Logger;
+  /** Aborts the first attach. */
+  signal?: AbortSignal;
+}
+
+export type AttachedEngineEvent =
+  | LinkEvent
+  | { type: 'attached'; session: string }
+  | { type: 'refused'; error: AttachRefusedError }
+  | { type: 'dropped'; reason: 'mailbox-full' | 'expired' | 'invalid' | 'not-attached' }
+  | { type: 'handler-error'; error: unknown };
+
+export interface AttachedEngineCounters {
+  received: number;
+  handled: number;
+  sent: number;
+  handlerErrors: number;
+  dropped: { mailboxFull: number; expired: number; invalid: number; notAttached: number };
+}
+
+/** Extra time a NATS request waits beyond the router's own timeout, so the node's answer wins. */
+const REQUEST_GRACE_MS = 1000;
+
+/**
+ * Attaches engine `name` of node `node` from this process through NATS, and resolves once the node
+ * accepted it. Rejects with AttachRefusedError if the node refuses the key, AbortedError on `signal`.
+ */
+export async function attachEngine(options: AttachOptions): Promise<AttachedEngine> {
+  const engine = new AttachedEngine(options);
+  await engine.start({ signal: options.signal });
+  return engine;
+}
+
+/**
+ * An engine that lives in this process and is addressed on its node like any other. It has the
+ * handler/context API of an in-process engine; its operations travel to the node's bridge signed
+ * with the engine key, and what the node sends it arrives signed with the node key.
+ */
+export class AttachedEngine implements EngineContext {
+  readonly self: EngineAddress;
+  readonly logger: Logger;
+  readonly instance = randomBytes(12).toString('base64url');
+  readonly counters: AttachedEngineCounters = {
+    received: 0,
+    handled: 0,
+    sent: 0,
+    handlerErrors: 0,
+    dropped: { mailboxFull: 0, expired: 0, invalid: 0, notAttached: 0 },
+  };
+  private readonly subjects: Subjects;
+  private readonly key: KeyPair;
+  private readonly link: NatsLink;
+  private readonly events = new Listeners<AttachedEngineEvent>();
+  private readonly queue: DeliveryQueue;
+  private readonly topics = new Set<TopicId>();
+  private readonly requestTimeoutMs: number;
+  private subscription: Subscription | undefined;
+  private session: string | undefined;
+  private sessionSeqs = new SequenceWindow();
+  private heartbeatMs: number;
+  private lastAck = 0;
+  private nextId = 1;
+  private timer: NodeJS.Timeout | undefined;
+  private announcing = false;
+  private firstAttach: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: AttachOptions) {
+    this.self = { node: options.node, name: options.name };
+    this.key = options.key;
+    this.logger = (options.logger ?? noopLogger).child({ engine: options.name, instance: this.instance });
+    this.subjects = new Subjects(options.node, options.subjectPrefix);
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.queue = new DeliveryQueue(options.mailboxSize ?? 1024, (message) => this.handle(message));
+    this.link = new NatsLink(
+      options,
+      {
+        onConnection: (connection) => {
+          this.subscription?.unsubscribe();
+          this.subscription = connection.subscribe(this.subjects.engine(options.name), {
+            queue: this.subjects.queueGroup(options.name),
+            callback: (error, msg) => {
+              if (!error) this.onDelivery(msg);
+            },
+          });
+        },
+        // Announce at once on every (re)connection: the node may have forgotten us meanwhile.
+        onUp: () => this.schedule(0),
+        onDown: () => {},
+        onEvent: (event) => this.events.emit(event),
+      },
+      this.logger,
+      `netmachine-engine-${options.name}`,
+    );
+  }
+
+  /** True while the node has acknowledged this process recently and NATS is up. */
+  get attached(): boolean {
+    return this.link.isUp && this.session !== undefined && Date.now() - this.lastAck < 3 * this.heartbeatMs;
+  }
+
+  onEvent(listener: (event: AttachedEngineEvent) => void): () => void {
+    return this.events.on(listener);
+  }
+
+  async start(options?: { signal?: AbortSignal }): Promise<void> {
+    if (this.stopped) throw new NotAttachedError(this.self.name);
+    const signal = options?.signal;
+    if (signal?.aborted) throw new AbortedError(signal.reason);
+    const attached = new Promise<void>((resolve, reject) => {
+      this.firstAttach = { resolve, reject };
+    });
+    const onAbort = () => this.firstAttach?.reject(new AbortedError(signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.link.start();
+    try {
+      await attached;
+    } catch (error) {
+      await this.stop();
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Tells the node this process leaves (so it is detached at once), then closes the connection. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.firstAttach?.reject(new NotAttachedError(this.self.name));
+    this.firstAttach = undefined;
+    if (this.attached) await this.announce('detach').catch(() => {});
+    this.subscription?.unsubscribe();
+    this.queue.close();
+    await this.link.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  // --- announcing -----------------------------------------------------------------------------
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      void this.announce('attach').finally(() => this.schedule(this.heartbeatMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async announce(kind: AnnounceKind): Promise<void> {
+    const connection = this.link.connection;
+    if (connection === undefined || !this.link.isUp || (this.announcing && kind === 'attach')) return;
+    this.announcing = true;
+    try {
+      const nonce = randomBytes(16);
+      const announcement = signAnnouncement(this.key, this.self.node, {
+        kind,
+        name: this.self.name,
+        instance: this.instance,
+        timestamp: Date.now(),
+        nonce,
+        topics: [...this.topics],
+      });
+      let msg: Msg;
+      try {
+        msg = await connection.request(this.subjects.attach, encodeAnnouncement(announcement), {
+          timeout: Math.max(1000, 2 * this.heartbeatMs),
+        });
+      } catch (error) {
+        this.logger.debug({ err: error }, 'announcement not answered');
+        return;
+      }
+      const context = { node: this.self.node, name: this.self.name, instance: this.instance, nonce };
+      let reply: ReturnType<typeof openAttachReply>;
+      try {
+        reply = openAttachReply(msg.data, context);
+      } catch (error) {
+        this.logger.warn({ err: error }, 'attach reply not from the node');
+        this.noteDrop('invalid');
+        return;
+      }
+      if (kind === 'detach') return;
+      if (!reply.ok) {
+        this.refused(new AttachRefusedError(this.self.name, reply.code, reply.reason));
+        return;
+      }
+      if (reply.session !== this.session) {
+        this.session = reply.session;
+        this.sessionSeqs = new SequenceWindow();
+        this.logger.info({ session: reply.session }, 'attached');
+        this.events.emit({ type: 'attached', session: reply.session });
+      }
+      this.heartbeatMs = Math.max(50, reply.heartbeatMs);
+      this.lastAck = Date.now();
+      this.firstAttach?.resolve();
+      this.firstAttach = undefined;
+    } finally {
+      this.announcing = false;
+    }
+  }
+
+  private refused(error: AttachRefusedError): void {
+    this.logger.error({ err: error }, 'attach refused');
+    this.events.emit({ type: 'refused', error });
+    if (this.firstAttach) this.firstAttach.reject(error);
+    else void this.stop();
+    this.firstAttach = undefined;
+  }
+
+  // --- node → this process ---------------------------------------------------------------------
+
+  private noteDrop(reason: 'mailbox-full' | 'expired' | 'invalid' | 'not-attached'): void {
+    if (reason === 'mailbox-full') this.counters.dropped.mailboxFull++;
+    else if (reason === 'not-attached') this.counters.dropped.notAttached++;
+    else this.counters.dropped[reason]++;
+    this.events.emit({ type: 'dropped', reason });
+  }
+
+  private onDelivery(msg: Msg): void {
+    let delivery: ReturnType<typeof openDelivery>;
+    try {
+      delivery = openDelivery(msg.data, this.self);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'delivery refused');
+      this.noteDrop('invalid');
+      return;
+    }
+    // Another session's deliveries, and a second copy of one of ours, are replays.
+    if (delivery.session !== this.session || delivery.instance !== undefined) {
+      this.noteDrop('invalid');
+      return;
+    }
+    if (!this.sessionSeqs.accept(delivery.seq)) {
+      this.noteDrop('invalid');
+      return;
+    }
+    this.counters.received++;
+    const message: EngineMessage = {
+      id: delivery.id,
+      src: delivery.src,
+      dst: delivery.topic !== undefined ? { topic: delivery.topic } : this.self,
+      replyTo: delivery.replyTo,
+      expiry: delivery.expiry,
+      protocol: delivery.protocol,
+      body: delivery.body,
+    };
+    if (!this.queue.push(message)) this.noteDrop('mailbox-full');
+  }
+
+  private async handle(message: EngineMessage): Promise<void> {
+    if (isExpired(message)) {
+      this.noteDrop('expired');
+      return;
+    }
+    this.counters.handled++;
+    try {
+      await this.options.handler(message, this);
+    } catch (error) {
+      this.counters.handlerErrors++;
+      this.logger.warn({ err: error }, 'engine handler failed');
+      this.events.emit({ type: 'handler-error', error });
+    }
+  }
+
+  // --- this process → node ----------------------------------------------------------------------
+
+  private destination(dst: Destination | string): Destination {
+    if (typeof dst !== 'string') return dst;
+    if (dst.includes('@')) return parseEngineAddress(dst);
+    return { node: this.self.node, name: dst };
+  }
+
+  private seal(
+    kind: OutKind,
+    dst: Destination,
+    body: unknown,
+    options: SendOptions | undefined,
+    replyTo: number | undefined,
+    timeoutMs?: number,
+  ): { id: number; bytes: Buffer } {
+    const id = this.nextId++;
+    let expiry = options?.expiry;
+    if (expiry === undefined && options?.ttlMs !== undefined) expiry = Date.now() + options.ttlMs;
+    const bytes = sealOut(this.key, this.self.node, {
+      name: this.self.name,
+      instance: this.instance,
+      kind,
+      id,
+      dst,
+      replyTo,
+      expiry,
+      protocol: options?.protocol ?? DEFAULT_PROTOCOL_NAME,
+      body,
+      timeoutMs,
+    });
+    return { id, bytes };
+  }
+
+  /** Fire-and-forget: while detached (e.g. NATS is down) the message is dropped and counted. */
+  private post(
+    kind: OutKind,
+    dst: Destination,
+    body: unknown,
+    options?: SendOptions,
+    replyTo?: number,
+  ): void {
+    const connection = this.link.connection;
+    if (!this.attached || connection === undefined) {
+      this.noteDrop('not-attached');
+      return;
+    }
+    connection.publish(this.subjects.out, this.seal(kind, dst, body, options, replyTo).bytes);
+    this.counters.sent++;
+  }
+
+  send(dst: Destination | string, body: unknown, options?: SendOptions): void {
+    const target = this.destination(dst);
+    this.post(isTopicAddress(target) ? 'publish' : 'send', target, body, options);
+  }
+
+  reply(to: EngineMessage, body: unknown, options?: SendOptions): void {
+    this.post('reply', to.src, body, options, to.id);
+  }
+
+  publish(topic: TopicId, body: unknown, options?: SendOptions): void {
+    this.post('publish', { topic }, body, options);
+  }
+
+  async request<R = unknown>(
+    dst: Destination | string,
+    body: unknown,
+    options?: RequestOptions,
+  ): Promise<EngineMessage<R>> {
+    const target = this.destination(dst);
+    if (isTopicAddress(target)) throw new UnsupportedOperationError('a request to a topic');
+    const connection = this.link.connection;
+    if (!this.attached || connection === undefined) throw new NotAttachedError(this.self.name);
+    if (options?.signal?.aborted) throw new AbortedError(options.signal.reason);
+    const timeoutMs = options?.timeoutMs ?? this.requestTimeoutMs;
+    const { id, bytes } = this.seal('request', target, body, options, undefined, timeoutMs);
+    const where = formatEngineAddress(target);
+    this.counters.sent++;
+    let msg: Msg;
+    try {
+      const pending = connection.request(this.subjects.out, bytes, { timeout: timeoutMs + REQUEST_GRACE_MS });
+      msg = options?.signal ? await abortable(pending, options.signal) : await pending;
+    } catch (error) {
+      throw natsRequestError(error, where, timeoutMs, this.self.name);
+    }
+    const result = openDelivery(msg.data, this.self);
+    if (result.instance !== this.instance || result.requestId !== id) {
+      throw new ConnectionClosedError('a reply that answers another request');
+    }
+    if (result.error) throw errorFromWire(result.error[0], result.error[1], where);
+    return {
+      id: result.id,
+      src: result.src,
+      dst: this.self,
+      replyTo: result.replyTo,
+      expiry: result.expiry,
+      protocol: result.protocol,
+      body: result.body as R,
+    };
+  }
+
+  /** Subscribes the engine (all its processes share the events, one each) to a topic on its node. */
+  subscribe(topic: TopicId): void {
+    if (this.topics.has(topic)) return;
+    if (this.topics.size >= MAX_TOPICS_PER_INSTANCE) {
+      throw new QueueFullError('topic subscriptions', MAX_TOPICS_PER_INSTANCE);
+    }
+    this.topics.add(topic);
+    this.schedule(0);
+  }
+
+  unsubscribe(topic: TopicId): void {
+    if (this.topics.delete(topic)) this.schedule(0);
+  }
+
+  spawn(): never {
+    throw new UnsupportedOperationError('spawn');
+  }
+}
+
+function natsRequestError(error: unknown, where: string, timeoutMs: number, name: string): Error {
+  const kind = error instanceof Error ? error.name : '';
+  if (error instanceof AbortedError) return error;
+  if (kind === 'TimeoutError') return new RequestTimeoutError(where, timeoutMs);
+  // Nobody listens on the node's subject: its bridge is not running.
+  if (kind === 'NoRespondersError') return new NotAttachedError(name);
+  return new ConnectionClosedError('NATS request failed', { cause: error });
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

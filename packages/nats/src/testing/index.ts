@@ -1,0 +1,1 @@
+export { NatsServer, type NatsServerOptions } from './nats-server.js';

@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { KeyPair, NodeId } from '@netmachine/core';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
+
+/** Resolves when `condition` holds; polls so that other work gets to run. */
+export async function until(condition: () => boolean, what = 'condition', maxWaitMs = 20_000): Promise<void> {
+  const deadline = Date.now() + maxWaitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Retries `attempt` until it resolves (for operations that work again once a fault has healed). */
+export async function eventually<T>(attempt: () => Promise<T>, what: string, maxWaitMs = 20_000): Promise<T> {
+  const deadline = Date.now() + maxWaitMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+export interface EngineProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Lines the process reported, parsed. */
+  readonly reports: Record<string, unknown>[];
+  /** Resolves with the first `attached` or `failed` report. */
+  readonly outcome: Promise<Record<string, unknown>>;
+  readonly exited: Promise<void>;
+  /** SIGTERM: the engine detaches cleanly. */
+  stop(): Promise<void>;
+  /** SIGKILL: the process vanishes without a word. */
+  kill(): Promise<void>;
+}
+
+/** Starts an engine in its own Node.js process, attached to `node` as `name` through NATS. */
+export function spawnEngineProcess(options: {
+  servers: string[];
+  node: NodeId;
+  name: string;
+  key: KeyPair;
+  heartbeatMs?: number;
+}): EngineProcess {
+  const config = {
+    servers: options.servers,
+    node: options.node,
+    name: options.name,
+    seed: Buffer.from(options.key.exportSeed()).toString('hex'),
+    heartbeatMs: options.heartbeatMs,
+  };
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', FIXTURE], {
+    env: { ...process.env, NM_ENGINE_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const reports: Record<string, unknown>[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const outcome = new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const report = JSON.parse(line) as Record<string, unknown>;
+      reports.push(report);
+      if (report.event === 'attached' || report.event === 'failed') resolve(report);
+    });
+    void exited.then(() => reject(new Error(`engine process exited: ${JSON.stringify(reports)}`)));
+  });
+  outcome.catch(() => {});
+  const terminate = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return {
+    child,
+    pid: child.pid as number,
+    reports,
+    outcome,
+    exited,
+    stop: () => terminate('SIGTERM'),
+    kill: () => terminate('SIGKILL'),
+  };
+}

@@ -23,7 +23,7 @@ export const PUBSUB_ENGINE = 'pubsub';
 
 /** Router protocols spoken between pubsub engines. Bodies are plain arrays (compact, deterministic). */
 export const PubSubProtocol = {
-  /** Request `[topic]` → reply `[status, epoch, seq, lastSent|null]`. */
+  /** Request `[topic]` → reply `[status, epoch, seq, lastSent|null, window]`. */
   Subscribe: 'pubsub/subscribe@1',
   /** Request `[topic]` → reply `[status]`. */
   Unsubscribe: 'pubsub/unsubscribe@1',
@@ -77,21 +77,24 @@ export interface SubscribeReply {
   readonly seq: number;
   /** The last sequence number sent to the asking node, when the publisher still remembers it. */
   readonly lastSent: number | undefined;
+  /** How many events the publisher sends before it waits for an acknowledgement. */
+  readonly window: number;
 }
 
 export function subscribeReplyToWire(r: SubscribeReply): unknown[] {
-  return [r.status, r.epoch, r.seq, r.lastSent ?? null];
+  return [r.status, r.epoch, r.seq, r.lastSent ?? null, r.window];
 }
 
 export function readSubscribeReply(body: unknown): SubscribeReply {
-  const v = expectArray(body, 'subscribeReply', 1, 4);
+  const v = expectArray(body, 'subscribeReply', 1, 5);
   const status = expectUint(v[0], 'subscribeReply.status', 5) as SubscribeStatus;
-  if (status !== SubscribeStatus.Ok) return { status, epoch: 0, seq: 0, lastSent: undefined };
+  if (status !== SubscribeStatus.Ok) return { status, epoch: 0, seq: 0, lastSent: undefined, window: 0 };
   return {
     status,
     epoch: expectUint(v[1], 'subscribeReply.epoch'),
     seq: expectUint(v[2], 'subscribeReply.seq'),
     lastSent: optional(v[3], (x) => expectUint(x, 'subscribeReply.lastSent')),
+    window: expectUint(v[4], 'subscribeReply.window', Number.MAX_SAFE_INTEGER, 1),
   };
 }
 

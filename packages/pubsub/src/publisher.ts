@@ -159,7 +159,13 @@ export class PublisherSide {
   }
 
   private accepted(entry: PublishedTopic, lastSent: number | undefined): SubscribeReply {
-    return { status: SubscribeStatus.Ok, epoch: this.options.epoch, seq: entry.seq, lastSent };
+    return {
+      status: SubscribeStatus.Ok,
+      epoch: this.options.epoch,
+      seq: entry.seq,
+      lastSent,
+      window: this.options.window,
+    };
   }
 
   private detach(
@@ -217,5 +223,5 @@ function departedKey(topic: TopicId, node: NodeId): string {
 }
 
 function refusal(status: SubscribeStatus): SubscribeReply {
-  return { status, epoch: 0, seq: 0, lastSent: undefined };
+  return { status, epoch: 0, seq: 0, lastSent: undefined, window: 0 };
 }

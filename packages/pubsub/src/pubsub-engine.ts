@@ -212,7 +212,8 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
     const advert = signTopicAdvert(topicKey, {
       publisher,
       tags: [...(options.tags ?? [])],
-      version: Math.max(known?.version ?? 0, this.registry.retiredVersion(topic) ?? 0) + 1,
+      // Time-based, so a creator that restarted without its old advert still issues a newer one.
+      version: Math.max(known?.version ?? 0, this.registry.retiredVersion(topic) ?? 0, Date.now() - 1) + 1,
       created: Date.now(),
     });
     this.registry.rememberKey(topicKey);

@@ -53,6 +53,10 @@ interface RemoteSubscription {
 interface AckState {
   received: number;
   acked: number;
+  /** Acknowledge after this many events: `ackEvery`, or half the publisher's window if smaller. */
+  every: number;
+  /** The publisher session the link numbers belong to: a restarted publisher numbers from 1 again. */
+  epoch: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -318,6 +322,13 @@ export class SubscriberSide {
         if (advert !== undefined) {
           this.tracker.baseline(topic, advert.publisher, answer.epoch, answer.seq, answer.lastSent);
         }
+        const ack = this.ackState(node);
+        ack.every = Math.max(1, Math.min(this.options.ackEvery, Math.floor(answer.window / 2)));
+        if (ack.epoch !== answer.epoch) {
+          ack.epoch = answer.epoch;
+          ack.received = 0;
+          ack.acked = 0;
+        }
         subscription.state = 'subscribed';
         subscription.subscribedBefore = true;
         subscription.retryDelayMs = this.options.retryMinMs;
@@ -382,14 +393,19 @@ export class SubscriberSide {
   }
 
   /** Cumulative acknowledgements per publisher node: every `ackEvery` events, or after `ackDelayMs`. */
-  private noteReceived(node: NodeId, n: number): void {
+  private ackState(node: NodeId): AckState {
     let ack = this.acks.get(node);
     if (ack === undefined) {
-      ack = { received: 0, acked: 0, timer: undefined };
+      ack = { received: 0, acked: 0, every: this.options.ackEvery, epoch: 0, timer: undefined };
       this.acks.set(node, ack);
     }
+    return ack;
+  }
+
+  private noteReceived(node: NodeId, n: number): void {
+    const ack = this.ackState(node);
     if (n > ack.received) ack.received = n;
-    if (ack.received - ack.acked >= this.options.ackEvery) {
+    if (ack.received - ack.acked >= ack.every) {
       this.sendAck(node, ack);
     } else if (ack.timer === undefined && ack.received > ack.acked) {
       const state = ack;

@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PubSubEvent } from '../src/index.js';
+import { range, recorder, TestNetwork, type TestNode, until } from './network.js';
+
+describe('a slow subscriber node', () => {
+  let net: TestNetwork;
+  afterEach(async () => {
+    await net.stop();
+  });
+
+  it('cannot grow the publisher’s memory: bounded window and queue, oldest evicted, counted, reported', async () => {
+    net = new TestNetwork();
+    const window = 8;
+    const queueSize = 16;
+    const pub = await net.add({ window, queueSize });
+    const subs = [await net.add(), await net.add(), await net.add()];
+    for (const sub of subs) net.connect(pub, sub);
+    const [slow, ...fast] = subs as [TestNode, TestNode, TestNode];
+    const { topic } = pub.pubsub.createTopic({ publisher: 'ticker' });
+    const readers = subs.map((sub, i) => recorder(sub, `reader-${i}`));
+    for (const r of readers) r.engine.subscribe(topic);
+    await Promise.all(subs.map((s) => s.pubsub.whenSubscribed(topic)));
+    const overflows: PubSubEvent[] = [];
+    pub.pubsub.onEvent((e) => e.type === 'queue-overflow' && overflows.push(e));
+    const gaps: PubSubEvent[] = [];
+    slow.pubsub.onEvent((e) => e.type === 'gap' && gaps.push(e));
+
+    net.hold(slow); // nothing reaches it, so it acknowledges nothing
+    const publisher = pub.router.client('ticker');
+    const total = 1000;
+    let maxBacklog = 0;
+    for (let i = 1; i <= total; i++) {
+      publisher.publish(topic, i);
+      const backlog = pub.pubsub.subscriberBacklog(slow.node);
+      maxBacklog = Math.max(maxBacklog, (backlog?.inFlight ?? 0) + (backlog?.queued ?? 0));
+      // The fast subscribers keep up: bursts fit their window and queue, and they drain between.
+      if (i % queueSize === 0) {
+        await until(() => fast.every((s) => pub.pubsub.subscriberBacklog(s.node)?.queued === 0), 'drain');
+      }
+    }
+    expect(maxBacklog).toBeLessThanOrEqual(window + queueSize);
+    expect(pub.pubsub.subscriberBacklog(slow.node)).toEqual({ inFlight: window, queued: queueSize });
+    const evicted = total - window - queueSize;
+    expect(pub.pubsub.counters.dropped['queue-overflow']).toBe(evicted);
+    expect(overflows).toHaveLength(evicted);
+    expect(net.heldCount(slow)).toBe(window); // what the slow node was actually sent
+
+    const [slowReader, ...fastReaders] = readers as [(typeof readers)[0], ...(typeof readers)[0][]];
+    await until(
+      () => fastReaders.every((r) => r.received.length === total),
+      'fast subscribers get everything',
+    );
+    for (const r of fastReaders) expect(r.received).toEqual(range(1, total));
+
+    net.release(slow);
+    await until(() => slowReader.received.length === window + queueSize, 'slow subscriber catches up');
+    expect(slowReader.received).toEqual([...range(1, window), ...range(total - queueSize + 1, total)]);
+    expect(gaps).toEqual([
+      {
+        type: 'gap',
+        topic,
+        publisher: { node: pub.node, name: 'ticker' },
+        from: window + 1,
+        to: total - queueSize,
+      },
+    ]);
+    expect(slow.pubsub.counters.missedEvents).toBe(evicted);
+    await until(() => pub.pubsub.subscriberBacklog(slow.node)?.inFlight === 0, 'acknowledged');
+  });
+
+  it('drops what was queued for a node that disconnects, and counts it', async () => {
+    net = new TestNetwork();
+    const pub = await net.add({ window: 4, queueSize: 100 });
+    const sub = await net.add();
+    net.connect(pub, sub);
+    const { topic } = pub.pubsub.createTopic({ publisher: 'ticker' });
+    recorder(sub, 'reader').engine.subscribe(topic);
+    await sub.pubsub.whenSubscribed(topic);
+    net.hold(sub);
+    const publisher = pub.router.client('ticker');
+    for (let i = 1; i <= 50; i++) publisher.publish(topic, i);
+    expect(pub.pubsub.subscriberBacklog(sub.node)).toEqual({ inFlight: 4, queued: 46 });
+    net.cut(pub, sub);
+    expect(pub.pubsub.subscriberBacklog(sub.node)).toBeUndefined();
+    expect(pub.pubsub.counters.dropped.disconnected).toBe(46);
+    net.release(sub);
+  });
+});

@@ -1,1 +1,88 @@
-export {};
+import './polyfills.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildReport, currentLoad, formatTable, type ScenarioOutcome, writeReport } from './report.js';
+import { runScenario } from './runner.js';
+import { FULL, QUICK, type Settings } from './scenario.js';
+import { scenarios } from './scenarios.js';
+
+const USAGE = `pnpm bench [-- options]
+  --quick            a short pass (~1-2 minutes): one run each, short windows
+  --scenario NAME    run one scenario (repeatable): ${scenarios.map((scenario) => scenario.name).join(', ')}
+  --runs N           runs per contender (median reported)
+  --out PATH         where to write the JSON (default bench/results/latest.json; quick runs: quick.json)
+  --no-micro         skip the core micro-benchmarks`;
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+async function runMicro(quick: boolean): Promise<unknown> {
+  // The micro-benchmarks live in their own module, which may not exist in every checkout.
+  const path = fileURLToPath(new URL('./micro/core.ts', import.meta.url));
+  if (!existsSync(path)) return undefined;
+  const specifier = './micro/core.js';
+  const module = (await import(specifier)) as {
+    runCoreMicro?: (options: { quick: boolean }) => Promise<unknown>;
+  };
+  return module.runCoreMicro?.({ quick });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2).filter((arg) => arg !== '--'),
+    options: {
+      quick: { type: 'boolean', default: false },
+      scenario: { type: 'string', multiple: true },
+      runs: { type: 'string' },
+      out: { type: 'string' },
+      'no-micro': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const base = values.quick ? QUICK : FULL;
+  const settings: Settings =
+    values.runs !== undefined ? { ...base, runs: Number.parseInt(values.runs, 10) } : base;
+  if (!(settings.runs >= 1)) throw new Error(`--runs must be a positive integer`);
+  const wanted = values.scenario ?? [];
+  const unknown = wanted.filter((name) => !scenarios.some((scenario) => scenario.name === name));
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}\n${USAGE}`);
+  const selected =
+    wanted.length > 0 ? scenarios.filter((scenario) => wanted.includes(scenario.name)) : scenarios;
+  // A quick or partial pass must never overwrite the record of the latest full run.
+  const partial = settings.quick || wanted.length > 0;
+  const out =
+    values.out ??
+    `${REPO_ROOT}bench/results/${partial ? (settings.quick ? 'quick' : 'partial') : 'latest'}.json`;
+
+  const loadBefore = currentLoad();
+  console.log(
+    `netmachine bench: ${selected.length} scenario(s), ${settings.runs} run(s) each${settings.quick ? ' (quick)' : ''}`,
+  );
+  const outcomes: ScenarioOutcome[] = [];
+  for (const scenario of selected) {
+    console.log(`\n${scenario.name}: ${scenario.description}`);
+    const records = await runScenario(scenario, settings, (line) => console.log(line));
+    outcomes.push({ scenario, records });
+  }
+  let micro: unknown;
+  if (!values['no-micro'] && wanted.length === 0) {
+    console.log('\ncore micro-benchmarks');
+    micro = await runMicro(settings.quick).catch((error: Error) => ({ error: error.message }));
+  }
+  console.log(`\n${formatTable(outcomes)}`);
+  const report = buildReport(outcomes, settings, loadBefore, micro);
+  await writeReport(out, report);
+  console.log(`\nwrote ${out}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

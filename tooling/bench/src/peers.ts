@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import {
+  measureConnect,
+  measureLocal,
+  measureRequest,
+  measureStream,
+  measureVerify,
+  type SystemSpec,
+} from './drivers.js';
+import { withNatsServer } from './nats-server.js';
+import type { Contender, Measurement, Settings } from './scenario.js';
+
+/** The kinds of run a contender can take part in (one driver each). */
+export type RunKind = 'local' | 'stream' | 'request' | 'connect' | 'fanout';
+
+export function measureKind(kind: RunKind, spec: SystemSpec, settings: Settings): Promise<Measurement> {
+  switch (kind) {
+    case 'local':
+      return measureLocal(spec, settings);
+    case 'stream':
+      return measureStream(spec, settings);
+    case 'request':
+      return measureRequest(spec, settings);
+    case 'connect':
+      return measureConnect(spec, settings);
+    case 'fanout':
+      return measureStream(spec, settings, { receivers: settings.fanoutSubscribers, mode: 'fanout' });
+  }
+}
+
+/** A peer that needs nothing set up by the parent. */
+export function peer(system: string, kind: RunKind): Contender {
+  return { system, measure: (settings) => measureKind(kind, { system, config: {} }, settings) };
+}
+
+let natsMissing: Promise<string | undefined> | undefined;
+
+/** The NATS peer: a fresh nats-server for every run, the client in the worker processes. */
+export function natsPeer(kind: RunKind): Contender {
+  return {
+    system: 'nats',
+    missing: () => {
+      natsMissing ??= Promise.resolve().then(() => {
+        try {
+          execFileSync(process.env.NATS_SERVER ?? 'nats-server', ['--version'], { stdio: 'ignore' });
+          return undefined;
+        } catch {
+          return 'nats-server binary not found on PATH (set NATS_SERVER)';
+        }
+      });
+      return natsMissing;
+    },
+    measure: (settings) =>
+      withNatsServer((url) => measureKind(kind, { system: 'nats', config: { shared: { url } } }, settings)),
+  };
+}
+
+export const ed25519VerifyPeer: Contender = {
+  system: 'ed25519-verify',
+  measure: (settings) => measureVerify(settings),
+};

@@ -1,0 +1,79 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type ControlMessage, type ErrorMessage, Inbox, type RunMessage } from './messages.js';
+
+const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** Workers run the TypeScript sources directly, whoever started the parent (pnpm bench, vitest). */
+const WORKER_FLAGS = ['--conditions=source', '--import', 'tsx'];
+const STDERR_TAIL = 4096;
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * A worker process playing one role in one run. Each run gets fresh processes, so no run inherits a
+ * warm JIT, a grown heap or open sockets from the one before.
+ */
+export class Child {
+  readonly label: string;
+  readonly #process: ChildProcess;
+  readonly #inbox = new Inbox();
+  readonly #exited: Promise<void>;
+  #stderr = '';
+
+  private constructor(label: string, role: string, params: unknown) {
+    this.label = label;
+    // Extra node flags for workers only, e.g. BENCH_WORKER_FLAGS=--cpu-prof to profile a subject.
+    const extra = (process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+    this.#process = fork(WORKER, [], {
+      execArgv: [...WORKER_FLAGS, ...extra],
+      cwd: REPO_ROOT,
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    this.#process.stderr?.setEncoding('utf8');
+    this.#process.stderr?.on('data', (text: string) => {
+      this.#stderr = (this.#stderr + text).slice(-STDERR_TAIL);
+    });
+    this.#process.on('message', (message: ControlMessage) => {
+      if (message.type === 'error') {
+        const { message: text } = (message as ErrorMessage).data;
+        this.#inbox.fail(new Error(`${label}: ${text}`));
+      } else this.#inbox.put(message);
+    });
+    this.#exited = new Promise((resolve) => {
+      this.#process.once('exit', (code, signal) => {
+        const tail = this.#stderr.trim().split('\n').slice(-5).join(' | ');
+        this.#inbox.fail(new Error(`${label} exited (${signal ?? code})${tail ? `: ${tail}` : ''}`));
+        resolve();
+      });
+    });
+    const run: RunMessage = { type: 'run', data: { role, params } };
+    this.#process.send(run);
+  }
+
+  static start(label: string, role: string, params: unknown): Child {
+    return new Child(label, role, params);
+  }
+
+  next<T>(type: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+    return this.#inbox.next<T>(type, timeoutMs);
+  }
+
+  send(type: string, data?: unknown): void {
+    if (this.#process.connected) this.#process.send({ type, data } satisfies ControlMessage);
+  }
+
+  /** Asks the role to finish, then kills the process if it has not exited within `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.#process.exitCode !== null || this.#process.signalCode !== null) return;
+    this.send('stop');
+    const timer = setTimeout(() => this.#process.kill('SIGKILL'), graceMs);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Stops every child, whatever state each is in. */
+export async function stopAll(children: readonly Child[]): Promise<void> {
+  await Promise.all(children.map((child) => child.stop()));
+}

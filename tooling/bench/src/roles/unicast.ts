@@ -1,0 +1,54 @@
+import { DeliveryCounter, type DeliveryReport } from '../payload.js';
+import type { Control } from '../process/control.js';
+import { awaitDeliveries, openSystem, type SystemParams, sendFor } from './common.js';
+
+export interface ReceiverParams extends SystemParams {
+  readonly warmupMs: number;
+  /** Give up waiting for the rest after this long without a delivery. */
+  readonly idleMs: number;
+  /** `fanout`: subscribe to the benchmark topic instead of listening for a direct connection. */
+  readonly mode?: 'unicast' | 'fanout';
+}
+
+export interface ReceiverResult extends DeliveryReport {
+  readonly sent: number;
+}
+
+/** Listens, reports `ready` with its address, counts and checks deliveries, reports `result`. */
+export async function receiver(params: ReceiverParams, control: Control): Promise<void> {
+  const system = await openSystem(params);
+  const counter = new DeliveryCounter(params.warmupMs);
+  const onMessage = (payload: Uint8Array): void => counter.deliver(payload);
+  const endpoint =
+    params.mode === 'fanout' ? await system.subscribe!({ onMessage }) : await system.listen({ onMessage });
+  control.emit('ready', endpoint.info);
+  const { sent } = await control.next<{ sent: number }>('expect');
+  await awaitDeliveries(counter, sent, params.idleMs);
+  control.emit('result', { sent, ...counter.report() } satisfies ReceiverResult);
+  await control.next('stop');
+  await endpoint.close();
+  await system.shutdown?.();
+}
+
+export interface SenderParams extends SystemParams {
+  readonly durationMs: number;
+  /** The receiver's `info` (unicast), or every subscriber's (fan-out). */
+  readonly target?: unknown;
+  readonly targets?: readonly unknown[];
+}
+
+/** Connects, reports `connected`, waits for `go`, sends for the duration, reports `done`. */
+export async function sender(params: SenderParams, control: Control): Promise<void> {
+  const system = await openSystem(params);
+  const link =
+    params.targets !== undefined
+      ? await system.publisher!(params.targets)
+      : await system.connect({ target: params.target });
+  control.emit('connected');
+  await control.next('go');
+  const sent = await sendFor(link, params.durationMs);
+  control.emit('done', { sent });
+  await control.next('stop');
+  await link.close();
+  await system.shutdown?.();
+}

@@ -1,0 +1,68 @@
+import { ed25519VerifyPeer, natsPeer, peer } from './peers.js';
+import type { Scenario } from './scenario.js';
+import { netmachine } from './subjects.js';
+
+/** The scenarios of BENCHMARKS.md; the names are fixed (tools read them). */
+export const scenarios: readonly Scenario[] = [
+  {
+    name: 'local-unicast',
+    description: 'engine → engine on one node, 200 B bodies, messages/s delivered',
+    metric: 'throughput',
+    bars: [{ peer: 'eventemitter', ratio: 0.5 }],
+    subjects: [netmachine('local')],
+    peers: [peer('eventemitter', 'local')],
+  },
+  {
+    name: 'remote-unicast',
+    description: 'two nodes in two processes over loopback, 200 B one-way, counted at the receiver',
+    metric: 'throughput',
+    bars: [
+      { peer: 'nats', ratio: 1.2 },
+      { peer: 'libp2p', ratio: 5 },
+    ],
+    subjects: [netmachine('stream', { transport: 'tls' })],
+    peers: [natsPeer('stream'), peer('libp2p', 'stream'), peer('raw-tls', 'stream')],
+  },
+  {
+    name: 'remote-request',
+    description: 'sequential request → response between two processes; round trip p50 / p99',
+    metric: 'latency',
+    latencyUnit: 'us',
+    bars: [{ peer: 'nats', ratio: 0.6 }],
+    subjects: [netmachine('request', { transport: 'tls' })],
+    peers: [natsPeer('request'), peer('libp2p', 'request'), peer('raw-tls', 'request')],
+  },
+  {
+    name: 'pubsub-fanout',
+    description: 'one publisher, 4 subscriber processes, 200 B, deliveries/s summed over subscribers',
+    metric: 'throughput',
+    bars: [{ peer: 'nats', ratio: 1.0 }],
+    subjects: [netmachine('fanout', { transport: 'tls' })],
+    peers: [natsPeer('fanout')],
+  },
+  {
+    name: 'signed-unicast',
+    description: 'remote-unicast in strict mode: every message signed and verified',
+    metric: 'throughput',
+    bars: [{ peer: 'ed25519-verify', ratio: 0.7 }],
+    subjects: [netmachine('stream', { transport: 'tls', strict: true })],
+    peers: [ed25519VerifyPeer],
+  },
+  {
+    name: 'quic-unicast',
+    description: 'remote-unicast over QUIC',
+    metric: 'throughput',
+    bars: [{ peer: 'raw-quic', ratio: 10 }],
+    subjects: [netmachine('stream', { transport: 'quic' })],
+    peers: [peer('raw-quic', 'stream')],
+  },
+  {
+    name: 'connect',
+    description: 'time from connect to the first delivered message, p50',
+    metric: 'latency',
+    latencyUnit: 'ms',
+    bars: [{ peer: 'libp2p', ratio: 0.5 }],
+    subjects: [netmachine('connect', { transport: 'tls' })],
+    peers: [natsPeer('connect'), peer('libp2p', 'connect'), peer('raw-tls', 'connect')],
+  },
+];

@@ -1,0 +1,56 @@
+import { measureKind, type RunKind } from './peers.js';
+import type { Contender } from './scenario.js';
+
+/**
+ * netmachine as a contender. The packages are probed before the scenario runs: a subject whose
+ * packages do not yet export what it needs is reported as missing, never measured with a stand-in.
+ */
+
+interface Requirement {
+  readonly pkg: string;
+  readonly exports: readonly string[];
+}
+
+const ROUTER: Requirement = { pkg: '@netmachine/router', exports: ['Router'] };
+const TRANSPORT: Requirement = { pkg: '@netmachine/transport', exports: ['TransportEngine'] };
+const TLS: Requirement = { pkg: '@netmachine/transport-tls', exports: ['tls'] };
+const QUIC: Requirement = { pkg: '@netmachine/transport-quic', exports: ['quic'] };
+const PUBSUB: Requirement = { pkg: '@netmachine/pubsub', exports: ['PubSub'] };
+
+async function missingOf(requirements: readonly Requirement[]): Promise<string | undefined> {
+  for (const { pkg, exports } of requirements) {
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(pkg)) as Record<string, unknown>;
+    } catch (error) {
+      return `package ${pkg} missing (${(error as Error).message.split('\n')[0]})`;
+    }
+    const absent = exports.filter((name) => module[name] === undefined);
+    if (absent.length > 0) return `package ${pkg} missing (no ${absent.join(', ')} export yet)`;
+  }
+  return undefined;
+}
+
+function transportRequirements(transport: string): Requirement[] {
+  return [ROUTER, TRANSPORT, transport === 'quic' ? QUIC : TLS];
+}
+
+export function netmachine(
+  kind: RunKind,
+  options: { transport?: 'tls' | 'quic'; strict?: boolean } = {},
+): Contender {
+  const transport = kind === 'local' ? undefined : (options.transport ?? 'tls');
+  const requirements =
+    kind === 'local'
+      ? [ROUTER]
+      : kind === 'fanout'
+        ? [...transportRequirements(transport!), PUBSUB]
+        : transportRequirements(transport!);
+  const config = { transport, strict: options.strict ?? false };
+  return {
+    system: 'netmachine',
+    ...(transport !== undefined ? { transport } : {}),
+    missing: () => missingOf(requirements),
+    measure: (settings) => measureKind(kind, { system: 'netmachine', config }, settings),
+  };
+}

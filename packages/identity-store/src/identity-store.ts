@@ -2,6 +2,7 @@ import {
   AbortedError,
   type DomainAdvert,
   type EngineAdvert,
+  isKeyText,
   type Logger,
   MAX_CLOCK_SKEW_MS,
   type NodeAdvert,
@@ -10,6 +11,7 @@ import {
   NotStartedError,
   noopLogger,
   parseNodeAdvert,
+  parseNodeId,
   SchemaError,
   type Startable,
   type TopicAdvert,
@@ -369,7 +371,7 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
       return;
     }
     const current = this.nodeRecords.get(id);
-    if (current === undefined && this.nodeRecords.size >= this.#limits.nodes) {
+    if (current === undefined && (this.nodeRecords.size >= this.#limits.nodes || !isKeyText(id))) {
       this.#counters.bump('rttSamplesIgnored');
       return;
     }
@@ -395,8 +397,10 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
     this.#assertRunning();
     checkSignal(options.signal);
     const current = this.nodeRecords.get(id);
-    if (current === undefined && this.nodeRecords.size >= this.#limits.nodes) {
-      throw new DirectoryFullError('node', this.#limits.nodes);
+    if (current === undefined) {
+      parseNodeId(id); // throws InvalidIdentityError: never file state under a malformed key
+      if (this.nodeRecords.size >= this.#limits.nodes)
+        throw new DirectoryFullError('node', this.#limits.nodes);
     }
     // Applied to memory first: a ban must take effect at once, not after a disk flush.
     const record = buildNodeRecord(id, current?.advert, change(localStateOf(current)));

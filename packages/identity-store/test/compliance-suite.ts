@@ -2,6 +2,7 @@ import {
   AbortedError,
   AdvertFromFutureError,
   formatNodeAdvert,
+  InvalidIdentityError,
   InvalidSignatureError,
   type Logger,
   MalformedFrameError,
@@ -156,6 +157,7 @@ export function identityStoreCompliance(name: string, makeHarness: () => Promise
       );
       expect(store.counters().rejected.banned).toBe(2);
       await expect(store.setTrust(id, 256)).rejects.toBeInstanceOf(SchemaError);
+      await expect(store.setTrust('not-a-node' as NodeId, 1)).rejects.toBeInstanceOf(InvalidIdentityError);
       await reopen();
       expect(store.isBanned(id)).toBe(true);
       expect(store.node(id)?.advert?.version).toBe(1);
@@ -180,8 +182,9 @@ export function identityStoreCompliance(name: string, makeHarness: () => Promise
       expect(store.node(id)?.rtt).toEqual({ smoothedMs: 112.5, varianceMs: 62.5, lastMs: 200, samples: 2 });
       store.recordRtt(id, -1);
       store.recordRtt(id, Number.NaN);
+      store.recordRtt('not-a-node' as NodeId, 5);
       expect(store.node(id)?.rtt?.samples).toBe(2);
-      expect(store.counters().rttSamplesIgnored).toBe(2);
+      expect(store.counters().rttSamplesIgnored).toBe(3);
       await reopen();
       expect(store.node(id)?.rtt?.smoothedMs).toBe(112.5);
     });

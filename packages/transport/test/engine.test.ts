@@ -237,3 +237,32 @@ describe('TransportEngine over the memory transport', () => {
     expect((c.id as NodeId) !== a.id).toBe(true);
   });
 });
+
+describe('TransportEngine lifecycle', () => {
+  it('reports queued messages as undeliverable on stop, and refuses sends once stopped', async () => {
+    const [a, b] = await pair();
+    await b.engine.stop();
+    a.engine.send(message(a, b, 'waiting', { expiry: Date.now() + 60_000 }));
+    await a.engine.stop();
+    expect(a.sink.failed.map((f) => f.error.name)).toEqual(['ConnectionClosedError']);
+    a.engine.send(message(a, b, 'after stop'));
+    expect(a.sink.failed.map((f) => f.error.name)).toEqual(['ConnectionClosedError', 'NotStartedError']);
+    await expect(a.engine.connect(b.id)).rejects.toThrow(/not started/);
+  });
+
+  it('streams events through status()', async () => {
+    const [a, b] = await pair();
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const event of a.engine.status(controller.signal)) {
+        seen.push(event.type);
+        if (event.type === 'NodeDisconnected') controller.abort();
+      }
+    })();
+    await a.engine.connect(b.id);
+    await a.engine.disconnect(b.id);
+    await reading;
+    expect(seen).toEqual(['NodeConnected', 'NodeDisconnected']);
+  });
+});

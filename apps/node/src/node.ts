@@ -17,13 +17,18 @@ import {
   type TransportFactory,
 } from '@netmachine/core';
 import { type IdentityStore, memoryIdentityStore, openIdentityStore } from '@netmachine/identity-store';
+import { PubSubEngine } from '@netmachine/pubsub';
 import { type EngineClient, Router } from '@netmachine/router';
 import { memory, TransportEngine } from '@netmachine/transport';
+import { quic } from '@netmachine/transport-quic';
 import { tls } from '@netmachine/transport-tls';
 import { signOwnAdvert } from './advert.js';
 import { type NodeConfig, type NodeConfigInput, validateConfig } from './config.js';
 import { type NodePaths, nodePaths } from './paths.js';
 import type { NodeStatus } from './status.js';
+
+/** The well-known engine every node runs; a node addressed as such is this engine. */
+export const ROUTER_ENGINE = 'router';
 
 export interface CreateNodeOptions {
   /** The node's configuration (validated here; defaults fill the gaps). */
@@ -45,6 +50,8 @@ export class NetmachineNode implements Startable {
   readonly id: NodeId;
   readonly router: Router;
   readonly transport: TransportEngine;
+  readonly pubsub: PubSubEngine;
+  private unwirePeerEvents: (() => void) | undefined;
   private advertCache: NodeAdvert | undefined;
   private startedAt = 0;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
@@ -80,6 +87,7 @@ export class NetmachineNode implements Startable {
     });
     this.router.setNodeSender(this.transport);
     this.transport.setSink(this.router);
+    this.pubsub = new PubSubEngine({ router: this.router, nodeKey: keyPair, logger });
   }
 
   /** This node's signed advert, with the addresses actually bound. */
@@ -103,6 +111,21 @@ export class NetmachineNode implements Startable {
       await this.identity.setTrust(advert.id, peer.trust);
     }
     await this.router.start();
+    this.router.spawn(ROUTER_ENGINE, (m, ctx) => {
+      // The node's well-known engine: answers any request with who and when, for liveness checks.
+      ctx.reply(m, { node: this.id, name: this.config.name ?? null, time: Date.now() });
+    });
+    await this.pubsub.start();
+    const offConnected = this.transport.events.on('NodeConnected', (e) =>
+      this.pubsub.onPeerConnected(e.node),
+    );
+    const offDisconnected = this.transport.events.on('NodeDisconnected', (e) =>
+      this.pubsub.onPeerDisconnected(e.node),
+    );
+    this.unwirePeerEvents = () => {
+      offConnected();
+      offDisconnected();
+    };
     await this.transport.start();
     this.advertCache = signOwnAdvert(this.keyPair, this.transport.listenAddresses, this.config.name);
     for (const peer of this.config.peers) {
@@ -115,6 +138,8 @@ export class NetmachineNode implements Startable {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.unwirePeerEvents?.();
+    await this.pubsub.stop();
     await this.router.stop();
     await this.transport.stop();
     await this.identity.stop();
@@ -135,9 +160,7 @@ export class NetmachineNode implements Startable {
 
   /** Creates a topic with a fresh topic key; `publisher` is the one engine allowed to publish. */
   async createTopic(publisher: EngineAddress): Promise<TopicId> {
-    const topic = KeyPair.generate().id as TopicId;
-    this.router.createTopic(topic, publisher);
-    return topic;
+    return this.pubsub.createTopic({ publisher }).topic;
   }
 
   /** Adds a peer at run time (its advert verified and stored); permanent peers are connected now. */
@@ -190,6 +213,7 @@ export class NetmachineNode implements Startable {
 
 const TRANSPORT_FACTORIES: Record<string, () => TransportFactory> = {
   tls: () => tls(),
+  quic: () => quic(),
   memory: () => memory(),
 };
 
@@ -207,6 +231,11 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Netma
   for (const t of config.transports) schemes.add(t);
   const transports =
     options.transports ??
-    [...schemes].map((scheme) => (TRANSPORT_FACTORIES[scheme] as () => TransportFactory)());
+    [...schemes].flatMap((scheme) => {
+      const factory = TRANSPORT_FACTORIES[scheme];
+      if (factory) return [factory()];
+      logger.warn({ transport: scheme }, 'transport not available in this build; skipped');
+      return [];
+    });
   return new NetmachineNode(keyPair, config, identity, logger, paths, transports);
 }

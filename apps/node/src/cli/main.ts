@@ -1,17 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import {
-  type ControlOptions,
-  pubCommand,
-  requestCommand,
-  sendCommand,
-  statusCommand,
-  subCommand,
-  topicCreateCommand,
-} from './control-commands.js';
-import { demoCommand } from './demo.js';
-import { advertCommand, initCommand, peerAddCommand } from './node-commands.js';
 import { ExitCode, exitCodeFor } from './output.js';
-import { startCommand } from './start.js';
+
+// Commands load their modules when run: `--help` or `status` need not load transports and stores.
+const control = () => import('./control-commands.js');
+const nodeCommands = () => import('./node-commands.js');
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -45,14 +37,14 @@ export function buildProgram(): Command {
     )
     .option('-n, --name <name>', 'a human name for the node')
     .addOption(jsonOption())
-    .action((o) => initCommand(o));
+    .action(async (o) => (await nodeCommands()).initCommand(o));
 
   program
     .command('advert')
     .description('print this node’s signed NodeAdvert (one pasteable line)')
     .addOption(dirOption())
     .addOption(jsonOption())
-    .action((o) => advertCommand(o));
+    .action(async (o) => (await nodeCommands()).advertCommand(o));
 
   const peer = program.command('peer').description('manage known peers');
   peer
@@ -63,21 +55,21 @@ export function buildProgram(): Command {
     .option('--trust <n>', 'trust 0–255 (0 bans)', integer)
     .option('--ephemeral', 'connect on demand instead of keeping a permanent connection')
     .addOption(jsonOption())
-    .action((advert, o) => peerAddCommand(advert, o));
+    .action(async (advert, o) => (await nodeCommands()).peerAddCommand(advert, o));
 
   program
     .command('start')
     .description('run the node in the foreground; SIGINT/SIGTERM stop it cleanly')
     .addOption(dirOption())
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS))
-    .action((o) => startCommand(o));
+    .action(async (o) => (await import('./start.js')).startCommand(o));
 
   program
     .command('status')
     .description('show a running node’s state')
     .addOption(dirOption())
     .addOption(jsonOption())
-    .action((o: ControlOptions) => statusCommand(o));
+    .action(async (o) => (await control()).statusCommand(o));
 
   program
     .command('send')
@@ -87,7 +79,7 @@ export function buildProgram(): Command {
     .addOption(dirOption())
     .option('--protocol <name>', 'protocol name of the body')
     .addOption(jsonOption())
-    .action((dst, body, o) => sendCommand(dst, body, o));
+    .action(async (dst, body, o) => (await control()).sendCommand(dst, body, o));
 
   program
     .command('request')
@@ -98,7 +90,7 @@ export function buildProgram(): Command {
     .option('--protocol <name>', 'protocol name of the body')
     .option('--timeout <ms>', 'reply timeout in ms', integer)
     .addOption(jsonOption())
-    .action((dst, body, o) => requestCommand(dst, body, o));
+    .action(async (dst, body, o) => (await control()).requestCommand(dst, body, o));
 
   const topic = program.command('topic').description('manage topics');
   topic
@@ -106,7 +98,7 @@ export function buildProgram(): Command {
     .description('create a topic published by this node’s control engine; print its id')
     .addOption(dirOption())
     .addOption(jsonOption())
-    .action((o) => topicCreateCommand(o));
+    .action(async (o) => (await control()).topicCreateCommand(o));
 
   program
     .command('pub')
@@ -115,7 +107,7 @@ export function buildProgram(): Command {
     .argument('<body>')
     .addOption(dirOption())
     .addOption(jsonOption())
-    .action((t, body, o) => pubCommand(t, body, o));
+    .action(async (t, body, o) => (await control()).pubCommand(t, body, o));
 
   program
     .command('sub')
@@ -124,7 +116,7 @@ export function buildProgram(): Command {
     .addOption(dirOption())
     .option('-c, --count <n>', 'exit after N events', integer)
     .addOption(jsonOption())
-    .action((t, o) => subCommand(t, o));
+    .action(async (t, o) => (await control()).subCommand(t, o));
 
   program
     .command('demo')
@@ -132,7 +124,7 @@ export function buildProgram(): Command {
     .option('--duration <seconds>', 'stop after this many seconds', integer)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('warn'))
     .addOption(jsonOption())
-    .action((o) => demoCommand(o));
+    .action(async (o) => (await import('./demo.js')).demoCommand(o));
 
   return program;
 }

@@ -1,8 +1,15 @@
 /**
- * The one byte a listener sends right after its TLS handshake. In TLS 1.3 the client finishes its
- * handshake before the server has checked the client certificate, so "connected" does not mean
- * "accepted": the dialer's connection counts only once this byte arrives.
+ * After the TLS handshake each side says, in one byte, that it accepts the other's key. In TLS 1.3
+ * the client finishes its handshake before the server has checked the client certificate, and the
+ * server finishes before the client has pinned the server key, so "handshake done" means "accepted"
+ * on neither side:
+ * - the dialer sends CONFIRMED as soon as it has pinned the listener's key (no added latency);
+ * - the listener sends ACCEPTED (or REFUSED) once it has checked the caller's key.
+ * `dial` resolves on ACCEPTED; the listener hands the connection out on CONFIRMED. So a connection
+ * exists on one side only if both sides accepted each other.
  */
 export const ACCEPTED = 0xa5;
 /** Sent instead of ACCEPTED when the listener refuses the caller's key (`acceptPeer` said no). */
 export const REFUSED = 0x5a;
+/** Sent by the dialer once the listener's key matched the expected one. */
+export const CONFIRMED = 0xc3;

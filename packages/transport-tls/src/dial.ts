@@ -7,7 +7,7 @@ import {
   type NodeId,
   PeerDeniedError,
 } from '@netmachine/core';
-import { ACCEPTED, REFUSED } from './acceptance.js';
+import { ACCEPTED, CONFIRMED, REFUSED } from './acceptance.js';
 import { formatAddress, parseAddress } from './address.js';
 import { verifyExpectedPeer } from './peer-certificate.js';
 
@@ -28,8 +28,8 @@ export interface DialedSocket {
 }
 
 /**
- * Connects, runs the TLS 1.3 handshake, pins the server's key to `expected` and waits for the
- * listener's acceptance byte. Every failure destroys the socket and rejects with a typed error; the
+ * Connects, runs the TLS 1.3 handshake, pins the server's key to `expected`, confirms it, and waits
+ * for the listener's acceptance byte. Every failure destroys the socket and rejects with a typed error; the
  * whole sequence is bounded by `handshakeTimeoutMs`.
  */
 export function dialSocket(params: DialParams): Promise<DialedSocket> {
@@ -80,6 +80,7 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
         return;
       }
       socket.setNoDelay(true);
+      socket.write(Buffer.of(CONFIRMED));
       socket.on('data', onAcceptance);
     };
     const onAcceptance = (chunk: Buffer): void => {
@@ -90,7 +91,7 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
         const remote = formatAddress('tls', socket.remoteAddress ?? host, socket.remotePort ?? port);
         resolve({ socket, remoteAddress: remote, initialData: chunk.subarray(1) });
       } else if (verdict === REFUSED) {
-        fail(new PeerDeniedError(expected, `the listener at ${address} refused our key`));
+        fail(new PeerDeniedError(address, 'the listener refused our key'));
       } else {
         fail(new HandshakeError(`${address} sent an unexpected byte instead of its acceptance`));
       }

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { AbortedError, type Listener, type Logger, type NodeId } from '@netmachine/core';
-import { ACCEPTED, REFUSED } from './acceptance.js';
+import { ACCEPTED, CONFIRMED, REFUSED } from './acceptance.js';
 import { formatAddress, type HostPort } from './address.js';
 import { peerNodeId } from './peer-certificate.js';
 import type { TlsTransportEvent, TlsTransportStats } from './stats.js';
@@ -13,8 +13,13 @@ export interface ListenerParams {
   readonly maxPendingHandshakes: number;
   readonly closeTimeoutMs: number;
   readonly acceptPeer: ((node: NodeId) => boolean) | undefined;
-  /** Receives each verified, accepted socket. */
-  readonly onSecureSocket: (socket: TLSSocket, node: NodeId, remoteAddress: string) => void;
+  /** Receives each verified, accepted and confirmed socket, with bytes that came after the confirmation. */
+  readonly onSecureSocket: (
+    socket: TLSSocket,
+    node: NodeId,
+    remoteAddress: string,
+    initialData: Buffer,
+  ) => void;
   readonly stats: TlsTransportStats;
   readonly emit: (event: TlsTransportEvent) => void;
   readonly logger: Logger;
@@ -24,7 +29,8 @@ export interface ListenerParams {
 /**
  * A TCP server that runs the TLS 1.3 handshake itself, so that it can bound what an unauthenticated
  * caller costs: at most `maxPendingHandshakes` at a time (more are dropped at once) and each one
- * destroyed if it has not finished within `handshakeTimeoutMs` (slowloris protection).
+ * destroyed if it has not finished within `handshakeTimeoutMs` (slowloris protection). A handshake
+ * ends when the caller has confirmed our key (see acceptance.ts).
  */
 export class TlsListener implements Listener {
   readonly #server: Server;
@@ -112,12 +118,17 @@ export class TlsListener implements Listener {
     this.#pending.add(socket);
     stats.handshakesStarted++;
 
+    // Until the caller's confirmation byte arrives the socket is a pending handshake: counted against
+    // maxPendingHandshakes and bounded by the timer.
     let done = false;
+    let node: NodeId | undefined;
+    let lastError: Error | undefined;
     const finish = (): void => {
       done = true;
       clearTimeout(timer);
       this.#pending.delete(socket);
       socket.off('secure', onSecure);
+      socket.off('data', onConfirmation);
       socket.off('close', onCloseEarly);
     };
     const timer = setTimeout(() => {
@@ -133,21 +144,33 @@ export class TlsListener implements Listener {
       stats.handshakeFailures++;
       emit({ type: 'handshake-failed', remoteAddress, error: lastError });
     };
-    let lastError: Error | undefined;
     socket.on('error', (error) => {
       lastError ??= error;
       if (!done) socket.destroy();
     });
     const onSecure = (): void => {
-      if (done) return;
+      node = this.#admit(socket, remoteAddress);
+      if (node === undefined) finish();
+      else socket.on('data', onConfirmation);
+    };
+    const onConfirmation = (chunk: Buffer): void => {
+      if (chunk.length === 0 || node === undefined) return;
       finish();
-      this.#onHandshake(socket, remoteAddress);
+      if (chunk[0] !== CONFIRMED) {
+        stats.handshakeFailures++;
+        emit({ type: 'handshake-failed', remoteAddress, error: new Error('no confirmation byte') });
+        socket.destroy();
+        return;
+      }
+      stats.inboundAccepted++;
+      this.#params.onSecureSocket(socket, node, remoteAddress, chunk.subarray(1));
     };
     socket.once('secure', onSecure);
     socket.once('close', onCloseEarly);
   };
 
-  #onHandshake(socket: TLSSocket, remoteAddress: string): void {
+  /** Checks the caller's certificate and asks acceptPeer; says ACCEPTED or REFUSED. The caller's node if accepted. */
+  #admit(socket: TLSSocket, remoteAddress: string): NodeId | undefined {
     const { stats, emit, logger, acceptPeer } = this.#params;
     let node: NodeId;
     try {
@@ -157,7 +180,7 @@ export class TlsListener implements Listener {
       emit({ type: 'handshake-failed', remoteAddress, error: error as Error });
       logger.debug({ err: error, remoteAddress }, 'refusing a TLS caller with an unusable certificate');
       socket.destroy();
-      return;
+      return undefined;
     }
     let accepted: boolean;
     try {
@@ -172,10 +195,9 @@ export class TlsListener implements Listener {
       // Tell the caller why, then close; the timer bounds a caller that never reads.
       socket.end(Buffer.of(REFUSED));
       setTimeout(() => socket.destroy(), this.#params.closeTimeoutMs).unref();
-      return;
+      return undefined;
     }
     socket.write(Buffer.of(ACCEPTED));
-    stats.inboundAccepted++;
-    this.#params.onSecureSocket(socket, node, remoteAddress);
+    return node;
   }
 }

@@ -121,8 +121,8 @@ class TlsTransportImpl implements TlsTransport {
         maxPendingHandshakes: this.#settings.maxPendingHandshakes,
         closeTimeoutMs: this.#settings.closeTimeoutMs,
         acceptPeer: options.acceptPeer,
-        onSecureSocket: (socket, node, remoteAddress) => {
-          const connection = this.#adopt(socket, node, remoteAddress, 'inbound', undefined);
+        onSecureSocket: (socket, node, remoteAddress, initialData) => {
+          const connection = this.#adopt(socket, node, remoteAddress, 'inbound', initialData);
           try {
             onConnection(connection);
           } catch (error) {

@@ -100,6 +100,8 @@ describe('tls transport', () => {
     expect(error).toBeInstanceOf(PeerKeyMismatchError);
     expect((error as PeerKeyMismatchError).expected).toBe(someoneElse);
     expect((error as PeerKeyMismatchError).actual).toBe(server.keyPair.id);
+    // The listener saw a caller leave without confirming its key: no connection was handed out.
+    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the listener to drop the caller');
     expect(inbound).toHaveLength(0);
     expect(client.transport.stats.dialFailures).toBe(1);
   });

@@ -1,5 +1,4 @@
 import {
-  type ConnectErrorKind,
   type Connection,
   ConnectionClosedError,
   type ConnectReply,
@@ -16,8 +15,6 @@ import {
   FrameTooLargeError,
   type Goodbye,
   HandshakeError,
-  IncompatibleProtocolError,
-  InvalidSignatureError,
   type KeyPair,
   type Logger,
   messageFromWire,
@@ -25,18 +22,17 @@ import {
   type NodeAdvert,
   type NodeDirectory,
   type NodeId,
-  OverCapacityError,
-  PeerDeniedError,
-  PeerKeyMismatchError,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
   signMessage,
   unpack,
-  verifyMessage,
   type WireMessage,
 } from '@netmachine/core';
+import { authenticateInbound } from './authenticate.js';
 import type { TransportCounters, TransportDropReason } from './counters.js';
 import { ProtocolViolationError, SourceMismatchError } from './errors.js';
+import { FrameWriter } from './frame-writer.js';
+import { connectReplyError, judgeConnectRequest, type Refusal } from './handshake.js';
 import {
   decodeLinkFrame,
   decodeRelayedMessage,
@@ -54,12 +50,6 @@ export interface SessionLimits {
   /** A ping unanswered for this long closes the connection (a dead or black-holed peer). */
   pingTimeoutMs: number;
   closeTimeoutMs: number;
-}
-
-/** A refusal decided by the engine for an inbound caller. */
-export interface Refusal {
-  readonly error: ConnectErrorKind;
-  readonly reason: string;
 }
 
 export interface SessionHooks {
@@ -106,11 +96,8 @@ export class ConnectionSession {
   lastMessageAt = now();
   readonly #o: SessionOptions;
   readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
   #state: State = 'handshake';
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
-  #flushScheduled = false;
-  #blocked = false;
   #failure: Error | undefined;
   #handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
@@ -124,6 +111,7 @@ export class ConnectionSession {
     this.peer = options.connection.remoteNode;
     this.local = options.keyPair.id as NodeId;
     this.#decoder = new FrameDecoder((tag, body) => this.#onFrame(tag, body), options.limits.maxFrameSize);
+    this.#writer = new FrameWriter(options.connection, options.counters, options.limits.flushBytes);
   }
 
   get state(): State {
@@ -136,7 +124,7 @@ export class ConnectionSession {
 
   /** True when the session takes new messages now (open and not pushed back). */
   get accepting(): boolean {
-    return this.#state === 'open' && !this.#blocked;
+    return this.#state === 'open' && !this.#writer.blocked;
   }
 
   /**
@@ -196,7 +184,7 @@ export class ConnectionSession {
     if (this.#state === 'open') this.#enqueue(encodeFrame(FrameTag.Goodbye, [code, reason.slice(0, 256)]));
     this.#state = 'closing';
     this.#stopTimers();
-    this.#flush(true);
+    this.#writer.flush(true);
     const timer = setTimeout(
       () => this.connection.abort(new ConnectionClosedError('close timed out')),
       this.#o.limits.closeTimeoutMs,
@@ -213,45 +201,15 @@ export class ConnectionSession {
   // --- output -------------------------------------------------------------
 
   #enqueue(frame: Buffer): void {
-    this.#pending.push(frame);
-    this.#pendingBytes += frame.length;
-    this.#o.counters.framesOut++;
-    if (this.#pendingBytes >= this.#o.limits.flushBytes && !this.#blocked) this.#flush(false);
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => {
-        this.#flushScheduled = false;
-        this.#flush(false);
-      });
-    }
-  }
-
-  /** Writes every pending frame as one buffer; `force` writes even while pushed back. */
-  #flush(force: boolean): void {
-    if (this.#pending.length === 0 || this.#state === 'closed') return;
-    if (this.#blocked && !force) return;
-    const data =
-      this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#writeNow(data);
+    this.#writer.enqueue(frame);
   }
 
   #writeNow(data: Buffer): void {
-    const counters = this.#o.counters;
-    counters.writes++;
-    counters.bytesOut += data.length;
-    if (!this.connection.write(data)) {
-      counters.backpressured++;
-      this.#blocked = true;
-    }
+    this.#writer.writeNow(data);
   }
 
   #onDrain(): void {
-    if (!this.#blocked) return;
-    this.#blocked = false;
-    this.#flush(false);
-    if (this.accepting) this.#o.hooks.onWritable(this);
+    if (this.#writer.drained() && this.accepting) this.#o.hooks.onWritable(this);
   }
 
   // --- input --------------------------------------------------------------
@@ -281,7 +239,7 @@ export class ConnectionSession {
         this.#onMessage(messageFromWire(decodeLinkFrame(tag, body) as WireMessage, this.peer, this.local));
         return;
       case RELAYED_MESSAGE_TAG:
-        this.#onRelayed(body);
+        this.#onMessage(relayedMessageFromWire(decodeRelayedMessage(body), this.local));
         return;
       case FrameTag.NodeAdvert:
         this.#onAdvert(decodeLinkFrame(tag, body) as NodeAdvert);
@@ -308,24 +266,14 @@ export class ConnectionSession {
   }
 
   #onMessage(message: EngineMessage): void {
-    if (this.#o.strict && !verifyMessage(message)) {
-      this.#reject('bad-signature', new InvalidSignatureError(`message from ${this.peer}`), message);
+    const verdict = authenticateInbound(message, this.peer, this.#o.strict);
+    if (verdict.ok) {
+      this.#deliver(message);
       return;
     }
-    this.#deliver(message);
-  }
-
-  #onRelayed(body: Buffer): void {
-    const message = relayedMessageFromWire(decodeRelayedMessage(body), this.local);
-    if (message.src.node === this.peer) {
-      this.#onMessage(message);
-      return;
-    }
-    if (!verifyMessage(message)) {
-      this.#reject('spoofed-source', new SourceMismatchError(this.peer, message.src.node), message);
-      return;
-    }
-    this.#deliver(message);
+    // A forged message: dropped, counted, and the peer that sent it disconnected.
+    this.#o.hooks.onDropped(verdict.reason, verdict.error, this.peer, message);
+    this.#fail(verdict.error, undefined);
   }
 
   #deliver(message: EngineMessage): void {
@@ -337,12 +285,6 @@ export class ConnectionSession {
       // The receiver's bug is not the peer's fault: keep the link.
       this.#o.logger.error({ err: error, peer: this.peer }, 'message sink threw');
     }
-  }
-
-  /** A forged message: dropped, counted, and the peer that sent it disconnected. */
-  #reject(reason: TransportDropReason, error: Error, message: EngineMessage): void {
-    this.#o.hooks.onDropped(reason, error, this.peer, message);
-    this.#fail(error, undefined);
   }
 
   #onAdvert(advert: NodeAdvert): void {
@@ -382,69 +324,31 @@ export class ConnectionSession {
   }
 
   #onConnectRequest(request: ConnectRequest): void {
-    const refuse = (error: ConnectErrorKind, reason: string, typed: Error): void => {
+    const verdict = judgeConnectRequest(request, this.local, this.peer, this.#o.hooks.admit);
+    if (!verdict.ok) {
       this.#o.counters.inboundRefused++;
-      this.#writeNow(encodeFrame(FrameTag.ConnectReply, encodeConnectReply({ ok: false, error, reason })));
-      this.#handshakeFailed(typed);
+      const reply: ConnectReply = { ok: false, error: verdict.kind, reason: verdict.reason };
+      this.#writeNow(encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply)));
+      this.#handshakeFailed(verdict.error);
       void this.close();
-    };
-    if (request.src !== this.peer) {
-      refuse(
-        'Denied',
-        'source is not the authenticated key',
-        new PeerKeyMismatchError(this.peer, request.src),
-      );
       return;
     }
-    if (request.dst !== this.local) {
-      refuse('Denied', 'wrong destination node', new PeerDeniedError(this.peer, 'asked for another node'));
-      return;
-    }
-    const proto = Math.min(PROTOCOL_MAX, request.protoMax);
-    if (proto < Math.max(PROTOCOL_MIN, request.protoMin)) {
-      refuse(
-        'Incompatible',
-        `we speak ${PROTOCOL_MIN}..${PROTOCOL_MAX}`,
-        new IncompatibleProtocolError([PROTOCOL_MIN, PROTOCOL_MAX], [request.protoMin, request.protoMax]),
-      );
-      return;
-    }
-    const refusal = this.#o.hooks.admit(this.peer);
-    if (refusal !== undefined) {
-      const typed =
-        refusal.error === 'OverCapacity'
-          ? new OverCapacityError(this.local)
-          : new PeerDeniedError(this.peer, refusal.reason);
-      refuse(refusal.error, refusal.reason, typed);
-      return;
-    }
-    const ours = this.#o.localAdvert()?.version ?? 0;
     const reply: ConnectReply = {
       ok: true,
-      proto,
-      srcAdvertVersion: ours,
+      proto: verdict.proto,
+      srcAdvertVersion: this.#o.localAdvert()?.version ?? 0,
       dstAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
     };
     this.#writeNow(encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply)));
-    this.#opened(proto, request.dstAdvertVersion);
+    this.#opened(verdict.proto, request.dstAdvertVersion);
   }
 
   #onConnectReply(reply: ConnectReply): void {
-    if (!reply.ok) {
-      const typed =
-        reply.error === 'OverCapacity'
-          ? new OverCapacityError(this.peer)
-          : reply.error === 'Incompatible'
-            ? new IncompatibleProtocolError([PROTOCOL_MIN, PROTOCOL_MAX], [0, 0])
-            : new PeerDeniedError(this.peer, reply.reason);
-      this.#handshakeFailed(typed);
+    const error = connectReplyError(reply, this.peer);
+    if (error !== undefined || !reply.ok) {
+      this.#handshakeFailed(error ?? new HandshakeError('refused'));
       void this.close();
       return;
-    }
-    if (reply.proto < PROTOCOL_MIN || reply.proto > PROTOCOL_MAX) {
-      throw new HandshakeError(
-        `peer chose protocol ${reply.proto}, outside ${PROTOCOL_MIN}..${PROTOCOL_MAX}`,
-      );
     }
     this.#opened(reply.proto, reply.dstAdvertVersion);
   }
@@ -513,8 +417,7 @@ export class ConnectionSession {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#stopTimers();
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#writer.discard();
     const reported = this.#failure ?? error;
     if (this.#handshake !== undefined) {
       this.#handshakeFailed(reported ?? new HandshakeError('connection closed during the handshake'));

@@ -1,7 +1,6 @@
 import {
   type Connection,
   ConnectionClosedError,
-  DEFAULT_MAX_FRAME_SIZE,
   type EngineAddress,
   type EngineMessage,
   isTopicAddress,
@@ -22,52 +21,20 @@ import {
   type Transport,
   type TransportFactory,
 } from '@netmachine/core';
-import { addressProtocol, orderAddresses } from './address-order.js';
+import { addressProtocol } from './address-order.js';
 import type { BackoffOptions } from './backoff.js';
-import { ConnectionSession, type Refusal, type SessionHooks } from './connection-session.js';
+import { ConnectionSession, type SessionHooks } from './connection-session.js';
 import {
   newTransportCounters,
   type TransportCounters,
   type TransportCountersSnapshot,
   type TransportDropReason,
 } from './counters.js';
-import { NoAddressError } from './errors.js';
+import { dialNode } from './dialer.js';
 import { type TransportEvent, TransportEvents } from './events.js';
+import type { Refusal } from './handshake.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
-
-export interface TransportLimits {
-  /** Open and handshaking connections; callers beyond it get OverCapacity (default 1024). */
-  maxConnections: number;
-  /** Messages waiting per node while its connection is down or busy (default 1024). */
-  queueSize: number;
-  /** How long a message without an expiry may wait in a queue, ms (default 30 s). */
-  defaultQueueTtlMs: number;
-  /** An ephemeral connection with no message either way for this long is closed, ms (default 60 s). */
-  idleTimeoutMs: number;
-  handshakeTimeoutMs: number;
-  /** One dial attempt (connect, before the handshake), ms (default 10 s). */
-  dialTimeoutMs: number;
-  maxFrameSize: number;
-  /** Pending bytes that trigger a write before the end of the tick (default 256 KiB). */
-  flushBytes: number;
-  pingIntervalMs: number;
-  pingTimeoutMs: number;
-  closeTimeoutMs: number;
-}
-
-export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
-  maxConnections: 1024,
-  queueSize: 1024,
-  defaultQueueTtlMs: 30_000,
-  idleTimeoutMs: 60_000,
-  handshakeTimeoutMs: 10_000,
-  dialTimeoutMs: 10_000,
-  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
-  flushBytes: 256 * 1024,
-  pingIntervalMs: 15_000,
-  pingTimeoutMs: 45_000,
-  closeTimeoutMs: 5_000,
-};
 
 export interface TransportEngineOptions {
   keyPair: KeyPair;
@@ -310,43 +277,30 @@ export class TransportEngine implements NodeSender, Startable {
     };
   }
 
-  /** Tries the node's addresses in preference order until one connects and completes the handshake. */
+  /** Dials the node and runs the handshake; the engine adopts the session before returning it. */
   async #dial(link: NodeLink, signal: AbortSignal): Promise<ConnectionSession> {
     const record = this.#o.directory.node(link.node);
     if (record?.trust === TRUST_BANNED) throw new PeerDeniedError(link.node, 'trust 0');
-    const addresses = orderAddresses(record?.advert, {
+    return dialNode({
+      node: link.node,
+      record,
       messagePrefs: link.prefs?.transports,
-      nodePrefs: record?.transportPrefs,
+      transports: this.#transports,
       defaultOrder: this.#o.transportOrder ?? [...this.#transports.keys()],
-      available: new Set(this.#transports.keys()),
-    });
-    if (addresses.length === 0) {
-      throw new NoAddressError(
-        link.node,
-        record?.advert === undefined ? 'no advert' : 'no supported transport',
-      );
-    }
-    let lastError: Error = new NoAddressError(link.node, 'no address tried');
-    for (const { url } of addresses) {
-      const transport = this.#transports.get(addressProtocol(url)!)!;
-      try {
-        const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#limits.dialTimeoutMs)]);
-        const connection = await transport.dial(url, link.node, { signal: dialSignal });
-        if (signal.aborted || !this.#running) {
-          connection.abort(new ConnectionClosedError('dial cancelled'));
-          throw new ConnectionClosedError('dial cancelled');
+      dialTimeoutMs: this.#limits.dialTimeoutMs,
+      signal,
+      logger: this.#logger,
+      open: async (connection) => {
+        if (!this.#running) {
+          connection.abort(new ConnectionClosedError('transport engine stopped'));
+          throw new ConnectionClosedError('transport engine stopped');
         }
         const session = this.#session(connection);
         await session.handshake();
         this.#adopt(session);
         return session;
-      } catch (error) {
-        lastError = error as Error;
-        this.#logger.debug({ peer: link.node, url, err: error }, 'dial attempt failed');
-        if (signal.aborted) throw lastError;
-      }
-    }
-    throw lastError;
+      },
+    });
   }
 
   #accept(connection: Connection): void {

@@ -6,6 +6,7 @@ export * from './engine.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './faulty.js';
+export * from './limits.js';
 export * from './link-frames.js';
 export * from './memory-transport.js';
 export * from './node-queue.js';

@@ -1,0 +1,59 @@
+import {
+  type Connection,
+  ConnectionClosedError,
+  type Logger,
+  type NodeId,
+  type NodeRecordView,
+  type Transport,
+} from '@netmachine/core';
+import { addressProtocol, orderAddresses } from './address-order.js';
+import { NoAddressError } from './errors.js';
+
+export interface DialNodeOptions<S> {
+  readonly node: NodeId;
+  readonly record: NodeRecordView | undefined;
+  readonly messagePrefs: readonly string[] | undefined;
+  readonly transports: ReadonlyMap<string, Transport>;
+  readonly defaultOrder: readonly string[];
+  /** Bound on each transport-level dial (the handshake has its own timeout). */
+  readonly dialTimeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** Turns an authenticated connection into an open session (runs the handshake). */
+  readonly open: (connection: Connection) => Promise<S>;
+}
+
+/**
+ * Tries the node's advertised addresses, best first, until one connects and its handshake
+ * completes. Rejects with the last attempt's error, or NoAddressError when there is nothing to try.
+ */
+export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
+  const { node, record, signal } = options;
+  const addresses = orderAddresses(record?.advert, {
+    messagePrefs: options.messagePrefs,
+    nodePrefs: record?.transportPrefs,
+    defaultOrder: options.defaultOrder,
+    available: new Set(options.transports.keys()),
+  });
+  if (addresses.length === 0) {
+    throw new NoAddressError(node, record?.advert === undefined ? 'no advert' : 'no supported transport');
+  }
+  let lastError: Error = new NoAddressError(node, 'no address tried');
+  for (const { url } of addresses) {
+    const transport = options.transports.get(addressProtocol(url)!)!;
+    try {
+      const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(options.dialTimeoutMs)]);
+      const connection = await transport.dial(url, node, { signal: dialSignal });
+      if (signal.aborted) {
+        connection.abort(new ConnectionClosedError('dial cancelled'));
+        throw new ConnectionClosedError('dial cancelled');
+      }
+      return await options.open(connection);
+    } catch (error) {
+      lastError = error as Error;
+      options.logger.debug({ peer: node, url, err: error }, 'dial attempt failed');
+      if (signal.aborted) throw lastError;
+    }
+  }
+  throw lastError;
+}

@@ -1,0 +1,76 @@
+import {
+  type ConnectErrorKind,
+  type ConnectReply,
+  type ConnectRequest,
+  HandshakeError,
+  IncompatibleProtocolError,
+  type NodeId,
+  OverCapacityError,
+  PeerDeniedError,
+  PeerKeyMismatchError,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+} from '@netmachine/core';
+
+/** A refusal decided by the engine for an inbound caller (trust, capacity). */
+export interface Refusal {
+  readonly error: ConnectErrorKind;
+  readonly reason: string;
+}
+
+export type RequestVerdict =
+  | { readonly ok: true; readonly proto: number }
+  | { readonly ok: false; readonly kind: ConnectErrorKind; readonly reason: string; readonly error: Error };
+
+/**
+ * Judges an inbound ConnectRequest. The request must name the key the transport authenticated as
+ * its source and us as its destination, share a protocol version, and pass the engine's `admit`.
+ */
+export function judgeConnectRequest(
+  request: ConnectRequest,
+  local: NodeId,
+  peer: NodeId,
+  admit: (peer: NodeId) => Refusal | undefined,
+): RequestVerdict {
+  if (request.src !== peer) {
+    const error = new PeerKeyMismatchError(peer, request.src);
+    return { ok: false, kind: 'Denied', reason: 'source is not the authenticated key', error };
+  }
+  if (request.dst !== local) {
+    const error = new PeerDeniedError(peer, 'asked for another node');
+    return { ok: false, kind: 'Denied', reason: 'wrong destination node', error };
+  }
+  const proto = Math.min(PROTOCOL_MAX, request.protoMax);
+  if (proto < Math.max(PROTOCOL_MIN, request.protoMin)) {
+    const error = new IncompatibleProtocolError(
+      [PROTOCOL_MIN, PROTOCOL_MAX],
+      [request.protoMin, request.protoMax],
+    );
+    return { ok: false, kind: 'Incompatible', reason: `we speak ${PROTOCOL_MIN}..${PROTOCOL_MAX}`, error };
+  }
+  const refusal = admit(peer);
+  if (refusal !== undefined) {
+    const error =
+      refusal.error === 'OverCapacity'
+        ? new OverCapacityError(local)
+        : new PeerDeniedError(peer, refusal.reason);
+    return { ok: false, kind: refusal.error, reason: refusal.reason, error };
+  }
+  return { ok: true, proto };
+}
+
+/** The typed error for a ConnectReply that refused us, or for one choosing a version we do not speak. */
+export function connectReplyError(reply: ConnectReply, peer: NodeId): Error | undefined {
+  if (reply.ok) {
+    if (reply.proto >= PROTOCOL_MIN && reply.proto <= PROTOCOL_MAX) return undefined;
+    return new HandshakeError(`peer chose protocol ${reply.proto}, outside ${PROTOCOL_MIN}..${PROTOCOL_MAX}`);
+  }
+  switch (reply.error) {
+    case 'OverCapacity':
+      return new OverCapacityError(peer);
+    case 'Incompatible':
+      return new IncompatibleProtocolError([PROTOCOL_MIN, PROTOCOL_MAX], [0, 0]);
+    default:
+      return new PeerDeniedError(peer, reply.reason);
+  }
+}

@@ -8,6 +8,7 @@ import {
   type EngineContext,
   type EngineHandler,
   type EngineMessage,
+  FrameTooLargeError,
   formatEngineAddress,
   isExpired,
   isTopicAddress,
@@ -25,7 +26,7 @@ import {
 import { DEFAULT_PROTOCOL_NAME, DeliveryQueue } from './delivery-queue.js';
 import { AttachRefusedError, errorFromWire, NotAttachedError, UnsupportedOperationError } from './errors.js';
 import { Listeners } from './listeners.js';
-import { type LinkEvent, type LinkOptions, NatsLink } from './nats-link.js';
+import { type LinkEvent, type LinkOptions, maxPayload, NatsLink } from './nats-link.js';
 import {
   type AnnounceKind,
   encodeAnnouncement,
@@ -63,15 +64,26 @@ export type AttachedEngineEvent =
   | LinkEvent
   | { type: 'attached'; session: string }
   | { type: 'refused'; error: AttachRefusedError }
-  | { type: 'dropped'; reason: 'mailbox-full' | 'expired' | 'invalid' | 'not-attached' }
+  | { type: 'dropped'; reason: ProcessDropReason }
   | { type: 'handler-error'; error: unknown };
+
+/** Why an attached engine dropped a message (one counter each). */
+export type ProcessDropReason = 'mailbox-full' | 'expired' | 'invalid' | 'not-attached' | 'too-large';
+
+const DROP_COUNTER = {
+  'mailbox-full': 'mailboxFull',
+  expired: 'expired',
+  invalid: 'invalid',
+  'not-attached': 'notAttached',
+  'too-large': 'tooLarge',
+} as const;
 
 export interface AttachedEngineCounters {
   received: number;
   handled: number;
   sent: number;
   handlerErrors: number;
-  dropped: { mailboxFull: number; expired: number; invalid: number; notAttached: number };
+  dropped: { mailboxFull: number; expired: number; invalid: number; notAttached: number; tooLarge: number };
 }
 
 /** Extra time a NATS request waits beyond the router's own timeout, so the node's answer wins. */
@@ -101,7 +113,7 @@ export class AttachedEngine implements EngineContext {
     handled: 0,
     sent: 0,
     handlerErrors: 0,
-    dropped: { mailboxFull: 0, expired: 0, invalid: 0, notAttached: 0 },
+    dropped: { mailboxFull: 0, expired: 0, invalid: 0, notAttached: 0, tooLarge: 0 },
   };
   private readonly subjects: Subjects;
   private readonly key: KeyPair;
@@ -114,7 +126,9 @@ export class AttachedEngine implements EngineContext {
   private session: string | undefined;
   private sessionSeqs = new SequenceWindow();
   private heartbeatMs: number;
-  private lastAck = 0;
+  /** The node answered the last announcement (or at most one went unanswered since). */
+  private acknowledged = false;
+  private unanswered = 0;
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
   private announcing = false;
@@ -143,7 +157,9 @@ export class AttachedEngine implements EngineContext {
         },
         // Announce at once on every (re)connection: the node may have forgotten us meanwhile.
         onUp: () => this.schedule(0),
-        onDown: () => {},
+        onDown: () => {
+          this.acknowledged = false;
+        },
         onEvent: (event) => this.events.emit(event),
       },
       this.logger,
@@ -151,9 +167,9 @@ export class AttachedEngine implements EngineContext {
     );
   }
 
-  /** True while the node has acknowledged this process recently and NATS is up. */
+  /** True while NATS is up and the node answers this process's heartbeats. */
   get attached(): boolean {
-    return this.link.isUp && this.session !== undefined && Date.now() - this.lastAck < 3 * this.heartbeatMs;
+    return this.link.isUp && this.acknowledged;
   }
 
   onEvent(listener: (event: AttachedEngineEvent) => void): () => void {
@@ -229,6 +245,8 @@ export class AttachedEngine implements EngineContext {
         });
       } catch (error) {
         this.logger.debug({ err: error }, 'announcement not answered');
+        // Two in a row: the node is gone (or has forgotten us); stop sending until it answers again.
+        if (kind === 'attach' && ++this.unanswered >= 2) this.acknowledged = false;
         return;
       }
       const context = { node: this.self.node, name: this.self.name, instance: this.instance, nonce };
@@ -252,7 +270,8 @@ export class AttachedEngine implements EngineContext {
         this.events.emit({ type: 'attached', session: reply.session });
       }
       this.heartbeatMs = Math.max(50, reply.heartbeatMs);
-      this.lastAck = Date.now();
+      this.acknowledged = true;
+      this.unanswered = 0;
       this.firstAttach?.resolve();
       this.firstAttach = undefined;
     } finally {
@@ -270,10 +289,8 @@ export class AttachedEngine implements EngineContext {
 
   // --- node → this process ---------------------------------------------------------------------
 
-  private noteDrop(reason: 'mailbox-full' | 'expired' | 'invalid' | 'not-attached'): void {
-    if (reason === 'mailbox-full') this.counters.dropped.mailboxFull++;
-    else if (reason === 'not-attached') this.counters.dropped.notAttached++;
-    else this.counters.dropped[reason]++;
+  private noteDrop(reason: ProcessDropReason): void {
+    this.counters.dropped[DROP_COUNTER[reason]]++;
     this.events.emit({ type: 'dropped', reason });
   }
 
@@ -370,8 +387,18 @@ export class AttachedEngine implements EngineContext {
       this.noteDrop('not-attached');
       return;
     }
-    connection.publish(this.subjects.out, this.seal(kind, dst, body, options, replyTo).bytes);
-    this.counters.sent++;
+    const { bytes } = this.seal(kind, dst, body, options, replyTo);
+    if (bytes.length > maxPayload(connection)) {
+      this.noteDrop('too-large');
+      return;
+    }
+    try {
+      connection.publish(this.subjects.out, bytes);
+      this.counters.sent++;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'publish to NATS failed');
+      this.noteDrop('not-attached');
+    }
   }
 
   send(dst: Destination | string, body: unknown, options?: SendOptions): void {
@@ -400,6 +427,8 @@ export class AttachedEngine implements EngineContext {
     const timeoutMs = options?.timeoutMs ?? this.requestTimeoutMs;
     const { id, bytes } = this.seal('request', target, body, options, undefined, timeoutMs);
     const where = formatEngineAddress(target);
+    if (bytes.length > maxPayload(connection))
+      throw new FrameTooLargeError(bytes.length, maxPayload(connection));
     this.counters.sent++;
     let msg: Msg;
     try {

@@ -8,6 +8,7 @@ import {
   type EngineMessage,
   type EngineOptions,
   type EngineRef,
+  FrameTooLargeError,
   InvalidIdentityError,
   isExpired,
   isTopicAddress,
@@ -22,7 +23,7 @@ import {
 } from '@netmachine/core';
 import { type AttachRefusal, errorToWire } from './errors.js';
 import { Listeners } from './listeners.js';
-import { type LinkEvent, type LinkOptions, NatsLink } from './nats-link.js';
+import { type LinkEvent, type LinkOptions, maxPayload, NatsLink } from './nats-link.js';
 import {
   type Announcement,
   decodeAnnouncement,
@@ -576,20 +577,26 @@ export class NatsBridge implements Startable {
       return;
     }
     const respond = (reply: EngineMessage | undefined, error: unknown) => {
-      const bytes = sealDelivery(this.key, engine.address, {
-        session: this.session,
-        seq: this.seq++,
-        instance: m.instance,
-        requestId: m.id,
-        error: error === undefined ? undefined : errorToWire(error),
-        id: reply?.id ?? 0,
-        src: reply?.src ?? (m.dst as EngineAddress),
-        topic: undefined,
-        replyTo: reply?.replyTo,
-        expiry: reply?.expiry,
-        protocol: reply?.protocol ?? m.protocol,
-        body: reply?.body ?? null,
-      });
+      const connection = this.link.connection;
+      const seal = (reply: EngineMessage | undefined, error: unknown) =>
+        sealDelivery(this.key, engine.address, {
+          session: this.session,
+          seq: this.seq++,
+          instance: m.instance,
+          requestId: m.id,
+          error: error === undefined ? undefined : errorToWire(error),
+          id: reply?.id ?? 0,
+          src: reply?.src ?? (m.dst as EngineAddress),
+          topic: undefined,
+          replyTo: reply?.replyTo,
+          expiry: reply?.expiry,
+          protocol: reply?.protocol ?? m.protocol,
+          body: reply?.body ?? null,
+        });
+      let bytes = seal(reply, error);
+      // A reply too large for NATS becomes an error the process can act on, not a silent timeout.
+      const max = connection ? maxPayload(connection) : Number.POSITIVE_INFINITY;
+      if (bytes.length > max) bytes = seal(undefined, new FrameTooLargeError(bytes.length, max));
       this.publish(msg.reply as string, bytes, engine.name);
     };
     if (this.pendingRequests >= (this.options.maxPendingRequests ?? 4096)) {

@@ -2,6 +2,7 @@ import {
   AbortedError,
   AlreadyExistsError,
   ConnectionClosedError,
+  FrameTooLargeError,
   MailboxFullError,
   NetmachineError,
   QueueFullError,
@@ -88,6 +89,9 @@ export function errorFromWire(code: string, message: string, destination: string
       break;
     case 'ERR_SCHEMA':
       error = new SchemaError('request', message);
+      break;
+    case 'ERR_FRAME_TOO_LARGE':
+      error = new FrameTooLargeError(0, 0);
       break;
     case 'ERR_CONNECTION_CLOSED':
       error = new ConnectionClosedError(message);

@@ -89,13 +89,17 @@ export class NatsLink {
     if (this.stopped) return;
     this.stopped = true;
     this.abort.abort();
+    const wasUp = this.up;
     this.setUp(false);
     const connection = this.current;
-    if (connection && !this.options.connection) {
-      // Drain delivers what is already in flight both ways, then closes; bounded by the client.
-      await connection.drain().catch(() => connection.close().catch(() => {}));
+    if (connection && !this.options.connection && !connection.isClosed()) {
+      // Drain delivers what is already in flight both ways, then closes. It needs the server:
+      // without one (or if it takes too long) the connection is simply closed.
+      if (wasUp) await withTimeout(connection.drain(), DRAIN_TIMEOUT_MS).catch(() => {});
+      if (!connection.isClosed()) await connection.close().catch(() => {});
     }
-    await this.loop;
+    // A connect attempt in progress is not cancellable; the loop drops its result.
+    if (this.loop) await withTimeout(this.loop, DRAIN_TIMEOUT_MS).catch(() => {});
   }
 
   private setUp(up: boolean): void {
@@ -122,6 +126,11 @@ export class NatsLink {
     while (!this.stopped) {
       const connection = await this.open();
       if (connection === undefined) return;
+      if (this.stopped) {
+        // Connected just as the link stopped: nobody will use this connection.
+        if (!this.options.connection) await connection.close().catch(() => {});
+        return;
+      }
       this.current = connection;
       this.attempts = 0;
       this.hooks.onConnection(connection);
@@ -184,6 +193,22 @@ export class NatsLink {
       }
     }
   }
+}
+
+/** The largest message the NATS server accepts (it says so when we connect; 1 MiB by default). */
+export function maxPayload(connection: NatsConnection): number {
+  return connection.info?.max_payload ?? 1024 * 1024;
+}
+
+/** How long `stop` lets a drain run before it closes the connection outright. */
+const DRAIN_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out')), ms);
+    timer.unref();
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -46,6 +46,8 @@ async function startNode(workerKey: KeyPair) {
     servers: [server.url],
     trustedKeys: { worker: [workerKey.id] },
     heartbeatMs: 200,
+    // Generous for a loaded machine: a busy test process must not look dead.
+    missedHeartbeats: 10,
     minReconnectDelayMs: 50,
     maxReconnectDelayMs: 500,
   });

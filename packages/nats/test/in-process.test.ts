@@ -1,0 +1,309 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  type EngineMessage,
+  FrameTooLargeError,
+  KeyPair,
+  type NodeId,
+  UnknownDestinationError,
+} from '@netmachine/core';
+import { Router } from '@netmachine/router';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AttachedEngine,
+  AttachRefusedError,
+  attachEngine,
+  NatsBridge,
+  Subjects,
+  UnsupportedOperationError,
+} from '../src/index.js';
+import {
+  encodeAnnouncement,
+  openAttachReply,
+  sealDelivery,
+  sealOut,
+  signAnnouncement,
+} from '../src/protocol.js';
+import { NatsServer } from '../src/testing/index.js';
+import { until } from './helpers.js';
+
+let server: NatsServer;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  server = await NatsServer.start();
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+
+async function startNode(trusted: KeyPair, servers = [server.url]) {
+  const nodeKey = KeyPair.generate();
+  const router = new Router({ node: nodeKey.id as NodeId });
+  const bridge = new NatsBridge({
+    router,
+    keyPair: nodeKey,
+    servers,
+    trustedKeys: { svc: [trusted.id] },
+    heartbeatMs: 200,
+    // Generous for a loaded machine: a busy test process must not look dead.
+    missedHeartbeats: 10,
+    minReconnectDelayMs: 50,
+    maxReconnectDelayMs: 500,
+  });
+  cleanups.push(
+    () => router.stop(),
+    () => bridge.stop(),
+  );
+  await bridge.start();
+  const collected: EngineMessage[] = [];
+  router.client('collector', (msg) => {
+    collected.push(msg);
+  });
+  router.spawn('adder', (msg, ctx) => {
+    const { a, b } = msg.body as { a: number; b: number };
+    ctx.reply(msg, { sum: a + b });
+  });
+  return { nodeKey, router, bridge, collected, subjects: new Subjects(router.node) };
+}
+
+async function attach(
+  node: NodeId,
+  key: KeyPair,
+  handler: Parameters<typeof attachEngine>[0]['handler'],
+  extra: Partial<Parameters<typeof attachEngine>[0]> = {},
+): Promise<AttachedEngine> {
+  const engine = await attachEngine({ servers: [server.url], node, name: 'svc', key, handler, ...extra });
+  cleanups.push(() => engine.stop());
+  return engine;
+}
+
+async function rawConnection(): Promise<NatsConnection> {
+  const nc = await connect({ servers: [server.url] });
+  cleanups.push(() => nc.close());
+  return nc;
+}
+
+describe('attachEngine in the same process', () => {
+  it('has the engine API: request, reply, send, and typed errors from the node', async () => {
+    const key = KeyPair.generate();
+    const { router, bridge, collected } = await startNode(key);
+    await bridge.whenConnected();
+    const engine = await attach(router.node, key, (msg, ctx) => ctx.reply(msg, { got: msg.body }));
+    expect(engine.self).toEqual({ node: router.node, name: 'svc' });
+
+    const client = router.client('tester');
+    const reply = await client.request('svc', 'ping');
+    expect(reply.body).toEqual({ got: 'ping' });
+
+    const sum = await engine.request<{ sum: number }>('adder', { a: 20, b: 22 });
+    expect(sum.body).toEqual({ sum: 42 });
+    expect(sum.src).toEqual({ node: router.node, name: 'adder' });
+    await expect(engine.request('nobody', 1)).rejects.toBeInstanceOf(UnknownDestinationError);
+
+    engine.send(`collector@${router.node}`, 'note');
+    await until(() => collected.length === 1, 'the note');
+    expect(collected[0]?.src).toEqual({ node: router.node, name: 'svc' });
+
+    await expect(engine.request('adder', { blob: randomBytes(2 * 1024 * 1024) })).rejects.toBeInstanceOf(
+      FrameTooLargeError,
+    );
+    expect(() => engine.spawn()).toThrow(UnsupportedOperationError);
+  });
+
+  it('refuses an untrusted key with AttachRefusedError', async () => {
+    const { router, bridge } = await startNode(KeyPair.generate());
+    await bridge.whenConnected();
+    const error = await attach(router.node, KeyPair.generate(), () => {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttachRefusedError);
+    expect((error as AttachRefusedError).reason).toBe('untrusted-key');
+    expect(bridge.counters.refused['untrusted-key']).toBe(1);
+  });
+
+  it('bounds the process mailbox: deliveries beyond it are dropped and counted', async () => {
+    const key = KeyPair.generate();
+    const { router, bridge } = await startNode(key);
+    await bridge.whenConnected();
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let handled = 0;
+    const engine = await attach(
+      router.node,
+      key,
+      async () => {
+        handled++;
+        await blocked;
+      },
+      { mailboxSize: 2 },
+    );
+    const client = router.client('tester');
+    for (let i = 0; i < 10; i++) client.send('svc', i);
+    await until(() => engine.counters.received + engine.counters.dropped.mailboxFull >= 10, 'all deliveries');
+    expect(engine.counters.dropped.mailboxFull).toBe(7);
+    release();
+    await until(() => handled === 3, 'the queued deliveries handled');
+  });
+});
+
+describe('what crosses the broker is authenticated', () => {
+  it('refuses replayed, stale and tampered announcements', async () => {
+    const key = KeyPair.generate();
+    const { router, bridge, subjects } = await startNode(key);
+    await bridge.whenConnected();
+    const nc = await rawConnection();
+    const fields = { kind: 'attach' as const, name: 'svc', instance: 'raw-instance-1', topics: [] };
+
+    const nonce = randomBytes(16);
+    const fresh = signAnnouncement(key, router.node, { ...fields, timestamp: Date.now(), nonce });
+    const accepted = await nc.request(subjects.attach, encodeAnnouncement(fresh), { timeout: 5000 });
+    const context = { node: router.node, name: 'svc', instance: 'raw-instance-1', nonce };
+    expect(openAttachReply(accepted.data, context).ok).toBe(true);
+    expect(bridge.status().engines).toEqual({ svc: 1 });
+
+    await expect(nc.request(subjects.attach, encodeAnnouncement(fresh), { timeout: 300 })).rejects.toThrow();
+    expect(bridge.counters.refused.replayed).toBe(1);
+
+    const oldNonce = randomBytes(16);
+    const stale = signAnnouncement(key, router.node, {
+      ...fields,
+      timestamp: Date.now() - 120_000,
+      nonce: oldNonce,
+    });
+    const refused = await nc.request(subjects.attach, encodeAnnouncement(stale), { timeout: 5000 });
+    const reply = openAttachReply(refused.data, { ...context, nonce: oldNonce });
+    expect(reply).toMatchObject({ ok: false, code: 'stale' });
+
+    const forged = {
+      ...signAnnouncement(key, router.node, { ...fields, timestamp: Date.now(), nonce: randomBytes(16) }),
+    };
+    const tampered = { ...forged, name: 'svc', instance: 'raw-instance-2' };
+    await expect(
+      nc.request(subjects.attach, encodeAnnouncement(tampered), { timeout: 300 }),
+    ).rejects.toThrow();
+    expect(bridge.counters.refused['bad-signature']).toBe(1);
+    // Only the genuine announcement attached anything.
+    expect(bridge.counters.attaches).toBe(1);
+  });
+
+  it('accepts a signed message from an attached instance once, and nothing forged', async () => {
+    const key = KeyPair.generate();
+    const { router, bridge, collected, subjects } = await startNode(key);
+    await bridge.whenConnected();
+    const nc = await rawConnection();
+    const instance = 'raw-instance-3';
+    const nonce = randomBytes(16);
+    const announcement = signAnnouncement(key, router.node, {
+      kind: 'attach',
+      name: 'svc',
+      instance,
+      topics: [],
+      timestamp: Date.now(),
+      nonce,
+    });
+    await nc.request(subjects.attach, encodeAnnouncement(announcement), { timeout: 5000 });
+
+    const message = {
+      name: 'svc',
+      instance,
+      kind: 'send' as const,
+      id: 1,
+      dst: { node: router.node, name: 'collector' },
+      replyTo: undefined,
+      expiry: undefined,
+      protocol: 'msg@1',
+      body: 'genuine',
+      timeoutMs: undefined,
+    };
+    const genuine = sealOut(key, router.node, message);
+    nc.publish(subjects.out, genuine);
+    nc.publish(subjects.out, genuine);
+    nc.publish(subjects.out, sealOut(KeyPair.generate(), router.node, { ...message, id: 2, body: 'forged' }));
+    nc.publish(subjects.out, sealOut(key, router.node, { ...message, id: 3, instance: 'never-attached' }));
+    await nc.flush();
+    await until(
+      () =>
+        bridge.counters.rejected.replayed +
+          bridge.counters.rejected['bad-signature'] +
+          bridge.counters.rejected['not-attached'] ===
+        3,
+      'the three rejections',
+    );
+    expect(bridge.counters.rejected).toMatchObject({ replayed: 1, 'bad-signature': 1, 'not-attached': 1 });
+    expect(collected.map((m) => m.body)).toEqual(['genuine']);
+  });
+
+  it('lets a process refuse forged and replayed deliveries', async () => {
+    const key = KeyPair.generate();
+    const { router, bridge, subjects } = await startNode(key);
+    await bridge.whenConnected();
+    const seen: unknown[] = [];
+    const engine = await attach(router.node, key, (msg) => {
+      seen.push(msg.body);
+    });
+    // A bystander on the broker copies what the node sends to the engine.
+    const nc = await rawConnection();
+    const copies: Uint8Array[] = [];
+    nc.subscribe(subjects.engine('svc'), { callback: (_error, msg) => void copies.push(msg.data) });
+    await nc.flush();
+
+    router.client('tester').send('svc', 'genuine');
+    await until(() => seen.length === 1 && copies.length === 1, 'the genuine delivery');
+
+    nc.publish(subjects.engine('svc'), copies[0] as Uint8Array);
+    const forged = sealDelivery(KeyPair.generate(), engine.self, {
+      session: bridge.session,
+      seq: 1_000,
+      instance: undefined,
+      requestId: undefined,
+      error: undefined,
+      id: 1,
+      src: { node: router.node, name: 'tester' },
+      topic: undefined,
+      replyTo: undefined,
+      expiry: undefined,
+      protocol: 'msg@1',
+      body: 'forged',
+    });
+    nc.publish(subjects.engine('svc'), forged);
+    await until(() => engine.counters.dropped.invalid === 2, 'both refused');
+    expect(seen).toEqual(['genuine']);
+  });
+});
+
+describe('NATS outages', () => {
+  it('starts while NATS is down, connects when it comes up, and stops cleanly while it is down', async () => {
+    const own = await NatsServer.start();
+    cleanups.push(() => own.close());
+    await own.stop();
+    const key = KeyPair.generate();
+    const { router, bridge } = await startNode(key, [own.url]);
+    expect(bridge.connected).toBe(false);
+    // The node works without NATS: attached names are simply unknown.
+    await expect(router.client('tester').request('svc', 1)).rejects.toBeInstanceOf(UnknownDestinationError);
+
+    await own.restart();
+    await bridge.whenConnected();
+    const engine = await attachEngine({
+      servers: [own.url],
+      node: router.node,
+      name: 'svc',
+      key,
+      handler: (msg, ctx) => ctx.reply(msg, 'pong'),
+    });
+    cleanups.push(() => engine.stop());
+    expect((await router.client('tester2').request('svc', 'ping')).body).toBe('pong');
+
+    await own.kill();
+    await until(() => !bridge.connected && !engine.attached, 'both sides to see the outage');
+    await bridge.stop();
+    await engine.stop();
+    expect(router.engine('svc')).toBeUndefined();
+  });
+});

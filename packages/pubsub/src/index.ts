@@ -1,6 +1,7 @@
 export { PUBSUB_DROP_REASONS, type PubSubCounters, type PubSubDropReason } from './counters.js';
 export { NotSubscribedError, NotTopicOwnerError, SubscriptionDeniedError } from './errors.js';
 export type { PubSubEvent, PubSubEventListener } from './events.js';
+export { type PeerEventLike, type PeerEventSource, wirePeerEvents } from './peer-events.js';
 export {
   eventSigningPayload,
   eventToWire,

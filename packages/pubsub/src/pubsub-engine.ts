@@ -29,6 +29,7 @@ import {
   readAck,
   readDeletion,
   readTopicRequest,
+  type SubscribeReply,
   SubscribeStatus,
   signDeletion,
   subscribeReplyToWire,
@@ -358,13 +359,15 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
 
   private handleSubscribe(message: EngineMessage): void {
     const topic = readTopicRequest(message.body, 'subscribe');
-    let reply = this.publisher.handleSubscribe(message.src.node, topic);
+    let reply: SubscribeReply;
     if (message.src.name !== PUBSUB_ENGINE) {
       // Events go to the node's pubsub engine; anything else asking is confused or probing.
-      reply = { ...reply, status: SubscribeStatus.BadRequest };
-      this.publisher.handleUnsubscribe(message.src.node, topic);
-    } else if (reply.status === SubscribeStatus.UnknownTopic && this.registry.get(topic) !== undefined) {
-      reply = { ...reply, status: SubscribeStatus.NotPublisher };
+      reply = { status: SubscribeStatus.BadRequest, epoch: 0, seq: 0, lastSent: undefined, window: 0 };
+    } else {
+      reply = this.publisher.handleSubscribe(message.src.node, topic);
+      if (reply.status === SubscribeStatus.UnknownTopic && this.registry.get(topic) !== undefined) {
+        reply = { ...reply, status: SubscribeStatus.NotPublisher };
+      }
     }
     this.client?.reply(message, subscribeReplyToWire(reply), { protocol: PubSubProtocol.Subscribe });
   }

@@ -163,9 +163,15 @@ export class SubscriberSide {
 
   // --- connectivity -------------------------------------------------------------------------
 
+  /**
+   * Re-sends the subscriptions to `node`. One in flight is left alone: the connection that just
+   * came up is usually the one our own request opened, and a request lost with an older connection
+   * was already turned into `disconnected` by the disconnect notification.
+   */
   peerConnected(node: NodeId): void {
     for (const subscription of this.wanted.values()) {
-      if (subscription.publisherNode !== node || subscription.state === 'local') continue;
+      if (subscription.publisherNode !== node) continue;
+      if (subscription.state === 'local' || subscription.state === 'subscribing') continue;
       this.subscribeRemote(subscription);
     }
   }

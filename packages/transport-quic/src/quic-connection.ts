@@ -1,0 +1,291 @@
+import type { QUICConnection, QUICStream } from '@matrixai/quic';
+import { events as quicEvents } from '@matrixai/quic';
+import {
+  type Connection,
+  ConnectionClosedError,
+  type ConnectionHandlers,
+  type Logger,
+  type NodeId,
+} from '@netmachine/core';
+
+/** Application error codes this transport sends when it closes a QUIC connection. */
+export const CLOSE_CODE = { normal: 0, aborted: 1 } as const;
+
+export interface QuicConnectionInit {
+  readonly connection: QUICConnection;
+  readonly stream: QUICStream;
+  /** The stream's reader, when the dial handshake already holds it. */
+  readonly reader?: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** The stream's writer, when the accept handshake already holds it. */
+  readonly writer?: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** Bytes of the acceptance handshake to send first, in the same stream write as the owner's first bytes. */
+  readonly prelude?: Uint8Array | undefined;
+  /** Stops the underlying QUIC connection (and its client, for a dialed one). */
+  readonly stop: (errorCode: number) => Promise<void>;
+  readonly remoteNode: NodeId;
+  readonly remoteAddress: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly highWaterMark: number;
+  /** Upper bound of one stream write; queued writes are joined up to this size. */
+  readonly maxBatchBytes: number;
+  readonly maxEarlyBytes: number;
+  readonly closeTimeoutMs: number;
+  /** Bytes already read from the stream after the acceptance byte. */
+  readonly initialData?: Buffer | undefined;
+  readonly logger: Logger;
+  /** Counts each stream write and its size. */
+  readonly onStreamWrite: (bytes: number) => void;
+  readonly onClosed: (connection: QuicConnection) => void;
+}
+
+/**
+ * One QUIC connection with one bidirectional stream, as a core `Connection`. Every stream write costs a
+ * round of promises, events and timers in @matrixai/quic, so writes are queued and joined: while one
+ * stream write is in flight, everything written meanwhile becomes the next single write.
+ */
+export class QuicConnection implements Connection {
+  readonly protocol = 'quic';
+  readonly remoteNode: NodeId;
+  readonly remoteAddress: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly #init: QuicConnectionInit;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #handlers: ConnectionHandlers | undefined;
+  #early: Buffer[] = [];
+  #earlyBytes = 0;
+  #resumeReading: (() => void) | undefined;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #inflightBytes = 0;
+  #flushing = false;
+  #needDrain = false;
+  #peerEnded = false;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+  #closeError: Error | undefined;
+  #closeNotified = false;
+  #connectionError: Error | undefined;
+  #flushed: (() => void) | undefined;
+  #peerEndedSignal: (() => void) | undefined;
+  readonly #finished: Promise<'finished'>;
+  #resolveFinished!: () => void;
+
+  constructor(init: QuicConnectionInit) {
+    this.#init = init;
+    this.remoteNode = init.remoteNode;
+    this.remoteAddress = init.remoteAddress;
+    this.direction = init.direction;
+    this.#finished = new Promise((resolve) => {
+      this.#resolveFinished = () => resolve('finished');
+    });
+    this.#writer = init.writer ?? init.stream.writable.getWriter();
+    this.#reader = init.reader ?? init.stream.readable.getReader();
+    // Rejections are handled where the writer is used; these keep unobserved ones quiet.
+    this.#writer.closed.catch(() => {});
+    if (init.initialData !== undefined && init.initialData.length > 0) this.#keepEarly(init.initialData);
+    if (init.prelude !== undefined) this.write(init.prelude);
+    init.connection.addEventListener(quicEvents.EventQUICConnectionError.name, this.#onConnectionError);
+    void init.connection.closedP.then(() => this.#onConnectionClosed());
+    void this.#readLoop();
+  }
+
+  get bufferedBytes(): number {
+    return this.#queuedBytes + this.#inflightBytes;
+  }
+
+  setHandlers(handlers: ConnectionHandlers): void {
+    if (this.#handlers !== undefined) throw new Error('setHandlers called twice');
+    this.#handlers = handlers;
+    const early = this.#early;
+    this.#early = [];
+    this.#earlyBytes = 0;
+    for (const chunk of early) handlers.onData(chunk);
+    if (this.#closed) this.#notifyClose();
+    this.#resumeReading?.();
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.#closed || this.#closing !== undefined) return false;
+    if (data.length > 0) {
+      this.#queue.push(data);
+      this.#queuedBytes += data.length;
+      if (!this.#flushing) {
+        this.#flushing = true;
+        // Writes of the same tick join the first batch.
+        process.nextTick(() => void this.#flushLoop());
+      }
+    }
+    const below = this.bufferedBytes < this.#init.highWaterMark;
+    if (!below) this.#needDrain = true;
+    return below;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#closeGracefully();
+    return this.#closing;
+  }
+
+  abort(error?: Error): void {
+    if (this.#closed) return;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#finish(error ?? new ConnectionClosedError('connection aborted'));
+    this.#init.stream.cancel(error);
+    void this.#init.stop(CLOSE_CODE.aborted).catch(() => {});
+  }
+
+  async #flushLoop(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const batch = this.#takeBatch();
+        this.#inflightBytes = batch.length;
+        this.#init.onStreamWrite(batch.length);
+        await this.#writer.write(batch);
+        this.#inflightBytes = 0;
+        if (this.#needDrain && this.bufferedBytes < this.#init.highWaterMark && !this.#closed) {
+          this.#needDrain = false;
+          this.#handlers?.onDrain();
+        }
+      }
+    } catch (error) {
+      this.#inflightBytes = 0;
+      if (!this.#closed) this.#fail(error);
+    } finally {
+      this.#flushing = false;
+      this.#flushed?.();
+    }
+  }
+
+  #takeBatch(): Uint8Array {
+    const first = this.#queue[0]!;
+    if (this.#queue.length === 1 || first.length >= this.#init.maxBatchBytes) {
+      this.#queue.shift();
+      this.#queuedBytes -= first.length;
+      return first;
+    }
+    let count = 0;
+    let size = 0;
+    for (const chunk of this.#queue) {
+      if (count > 0 && size + chunk.length > this.#init.maxBatchBytes) break;
+      size += chunk.length;
+      count++;
+    }
+    const parts = this.#queue.splice(0, count);
+    this.#queuedBytes -= size;
+    return Buffer.concat(parts, size);
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (true) {
+        if (this.#handlers === undefined && this.#earlyBytes >= this.#init.maxEarlyBytes) {
+          // Nobody is listening yet: stop reading and let QUIC flow control hold the peer back.
+          await new Promise<void>((resolve) => {
+            this.#resumeReading = resolve;
+          });
+          this.#resumeReading = undefined;
+        }
+        const { value, done } = await this.#reader.read();
+        if (done) break;
+        if (this.#closed) return;
+        const chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+        if (this.#handlers !== undefined) this.#handlers.onData(chunk);
+        else this.#keepEarly(chunk);
+      }
+    } catch (error) {
+      if (!this.#closed && this.#closing === undefined) this.#fail(error);
+      return;
+    }
+    // The peer sent FIN: it is closing. Answer with ours, then wait for it to close the connection.
+    this.#peerEnded = true;
+    this.#peerEndedSignal?.();
+    if (this.#closing === undefined) void this.close();
+  }
+
+  #keepEarly(chunk: Buffer): void {
+    this.#early.push(chunk);
+    this.#earlyBytes += chunk.length;
+  }
+
+  /**
+   * Flush, send FIN, wait for the peer's FIN (so both sides have read everything), then close the
+   * QUIC connection. Closing it with streams still open would hang in @matrixai/quic, and closing before
+   * the peer's FIN could cut off data still in flight, hence the order. Bounded by `closeTimeoutMs`.
+   */
+  async #closeGracefully(): Promise<void> {
+    if (this.#closed) return;
+    const deadline = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), this.#init.closeTimeoutMs).unref(),
+    );
+    const flushed = this.#flushing ? new Promise<void>((resolve) => (this.#flushed = resolve)) : undefined;
+    const peerEnded = this.#peerEnded
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => (this.#peerEndedSignal = resolve));
+    const sequence = (async () => {
+      if (flushed !== undefined) await flushed;
+      if (!this.#closed) await this.#writer.close();
+      await peerEnded;
+    })().catch(() => {});
+    const outcome = await Promise.race([sequence.then(() => 'done' as const), deadline, this.#finished]);
+    if (outcome === 'finished') return;
+    if (outcome === 'timeout') this.#init.logger.debug({ peer: this.remoteNode }, 'graceful close timed out');
+    if (this.direction === 'outbound' || outcome === 'timeout' || this.#closed) {
+      this.#finish(undefined);
+      await this.#init.stop(CLOSE_CODE.normal).catch(() => {});
+    } else {
+      // The listener side waits for the dialer to close the connection, so the dialer's FIN is delivered.
+      const closedByPeer = this.#init.connection.closedP.then(() => 'closed' as const);
+      const second = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), this.#init.closeTimeoutMs).unref(),
+      );
+      if ((await Promise.race([closedByPeer, second, this.#finished])) === 'timeout') {
+        await this.#init.stop(CLOSE_CODE.normal).catch(() => {});
+      }
+      this.#finish(undefined);
+    }
+  }
+
+  readonly #onConnectionError = (event: Event): void => {
+    const detail = (event as unknown as { detail?: unknown }).detail;
+    if (detail instanceof Error) this.#connectionError ??= detail;
+  };
+
+  #onConnectionClosed(): void {
+    if (this.#closed) return;
+    if (this.#closing !== undefined && this.#peerEnded) {
+      this.#finish(undefined);
+      return;
+    }
+    this.#fail(this.#connectionError ?? new Error('the QUIC connection closed'));
+  }
+
+  #fail(cause: unknown): void {
+    if (this.#closed) return;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    this.#finish(new ConnectionClosedError(`connection to ${this.remoteNode} failed: ${message}`, { cause }));
+    void this.#init.stop(CLOSE_CODE.aborted).catch(() => {});
+  }
+
+  #finish(error: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = error;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#init.connection.removeEventListener(
+      quicEvents.EventQUICConnectionError.name,
+      this.#onConnectionError,
+    );
+    this.#resumeReading?.();
+    this.#resolveFinished();
+    this.#init.onClosed(this);
+    if (this.#handlers !== undefined) this.#notifyClose();
+  }
+
+  #notifyClose(): void {
+    if (this.#closeNotified) return;
+    this.#closeNotified = true;
+    this.#handlers?.onClose(this.#closeError);
+  }
+}

@@ -1,0 +1,228 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import {
+  AbortedError,
+  HandshakeError,
+  KeyPair,
+  NotStartedError,
+  PeerDeniedError,
+  PeerKeyMismatchError,
+} from '@netmachine/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QuicTransport } from '../src/index.js';
+import { listenOn, makeTransport, Sink, waitFor, writeAll } from './helpers.js';
+
+const open: QuicTransport[] = [];
+function transport(options: Parameters<typeof makeTransport>[0] = {}, keyPair?: KeyPair) {
+  const made = makeTransport(options, keyPair);
+  open.push(made.transport);
+  return made;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+async function connectedPair(options: Parameters<typeof makeTransport>[0] = {}) {
+  const server = transport(options);
+  const client = transport(options);
+  const { address, next, listener } = await listenOn(server.transport);
+  const outbound = await client.transport.dial(address, server.keyPair.id as never);
+  const inbound = await next();
+  return { server, client, address, listener, outbound, inbound };
+}
+
+describe('quic transport', () => {
+  it('connects with mutual authentication and carries bytes both ways', async () => {
+    const { server, client, address, outbound, inbound } = await connectedPair();
+    expect(address).toMatch(/^quic:\/\/127\.0\.0\.1:\d+$/);
+    expect(outbound.remoteNode).toBe(server.keyPair.id);
+    expect(inbound.remoteNode).toBe(client.keyPair.id);
+    expect([outbound.direction, inbound.direction]).toEqual(['outbound', 'inbound']);
+    expect(outbound.protocol).toBe('quic');
+    expect(outbound.remoteAddress).toBe(address);
+
+    const [fromServer, fromClient] = [new Sink(), new Sink()];
+    outbound.setHandlers(fromServer);
+    inbound.setHandlers(fromClient);
+    outbound.write(Buffer.from('hello '));
+    outbound.write(Buffer.from('server'));
+    inbound.write(Buffer.from('hello client'));
+    await waitFor(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', 'echo');
+    expect(server.transport.stats.inboundAccepted).toBe(1);
+    expect(client.transport.stats.outboundEstablished).toBe(1);
+  });
+
+  it('joins many small writes into few stream writes', async () => {
+    const { client, outbound, inbound } = await connectedPair();
+    const sink = new Sink();
+    inbound.setHandlers(sink);
+    outbound.setHandlers(new Sink());
+    const before = client.transport.stats.streamWrites;
+    const message = Buffer.alloc(100, 1);
+    for (let i = 0; i < 1000; i++) outbound.write(message);
+    await waitFor(() => sink.bytes === 100_000, 'all messages');
+    // 1000 writes in one tick leave as one batch (a second one at most if a write was already in flight).
+    expect(client.transport.stats.streamWrites - before).toBeLessThanOrEqual(2);
+  });
+
+  it('moves large writes both ways intact, with backpressure', async () => {
+    const { outbound, inbound } = await connectedPair({
+      highWaterMark: 128 * 1024,
+      maxBatchBytes: 64 * 1024,
+    });
+    const [atClient, atServer] = [new Sink(), new Sink()];
+    outbound.setHandlers(atClient);
+    inbound.setHandlers(atServer);
+    const up = randomBytes(1024 * 1024);
+    const down = randomBytes(512 * 1024 + 17);
+    await Promise.all([
+      writeAll(outbound, atClient, up, 64 * 1024),
+      writeAll(inbound, atServer, down, 100_000),
+    ]);
+    await waitFor(() => atServer.bytes === up.length && atClient.bytes === down.length, 'all bytes');
+    expect(sha(atServer.data())).toBe(sha(up));
+    expect(sha(atClient.data())).toBe(sha(down));
+    expect(atClient.drains + atServer.drains).toBeGreaterThan(0);
+  });
+
+  it('rejects a listener whose key is not the expected one', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, inbound } = await listenOn(server.transport);
+    const someoneElse = KeyPair.generate().id;
+    const error = await client.transport.dial(address, someoneElse as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PeerKeyMismatchError);
+    expect((error as PeerKeyMismatchError).actual).toBe(server.keyPair.id);
+    // The listener saw a caller leave without confirming its key: no connection was handed out.
+    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the listener to drop the caller');
+    expect(inbound).toHaveLength(0);
+    expect(client.transport.stats.dialFailures).toBe(1);
+  });
+
+  it('refuses a caller whose key acceptPeer rejects, inside the handshake', async () => {
+    const server = transport();
+    const client = transport();
+    const asked: string[] = [];
+    const { address, inbound } = await listenOn(server.transport, (node) => {
+      asked.push(node);
+      return false;
+    });
+    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
+      PeerDeniedError,
+    );
+    expect(asked).toEqual([client.keyPair.id]);
+    expect(inbound).toHaveLength(0);
+    expect(server.transport.stats.peersRefused).toBe(1);
+  });
+
+  it('delivers bytes that arrived before setHandlers first', async () => {
+    const { client, outbound, inbound } = await connectedPair();
+    inbound.setHandlers(new Sink());
+    inbound.write(Buffer.from('last words'));
+    await inbound.close();
+    await waitFor(() => client.transport.stats.openConnections === 0, 'the client to see the close');
+    const sink = new Sink();
+    outbound.setHandlers(sink);
+    expect(sink.text()).toBe('last words');
+    expect(sink.closed).toBe(true);
+    expect(sink.closeError).toBeUndefined();
+  });
+
+  it('close flushes queued bytes before the peer sees a clean close', async () => {
+    const { client, server, outbound, inbound } = await connectedPair();
+    const [atClient, atServer] = [new Sink(), new Sink()];
+    outbound.setHandlers(atClient);
+    inbound.setHandlers(atServer);
+    const payload = randomBytes(256 * 1024);
+    outbound.write(payload);
+    await outbound.close();
+    await waitFor(() => atServer.closed && atClient.closed, 'both sides closed');
+    expect(sha(atServer.data())).toBe(sha(payload));
+    expect(atServer.closeError).toBeUndefined();
+    expect(atClient.closeError).toBeUndefined();
+    expect(outbound.write(Buffer.from('after close'))).toBe(false);
+    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+    expect(client.transport.stats.openConnections).toBe(0);
+  });
+
+  it('abort closes at once; the peer sees the connection end', async () => {
+    const { server, outbound, inbound } = await connectedPair();
+    const [atClient, atServer] = [new Sink(), new Sink()];
+    outbound.setHandlers(atClient);
+    inbound.setHandlers(atServer);
+    const reason = new Error('enough');
+    outbound.abort(reason);
+    expect(atClient.closeError).toBe(reason);
+    await waitFor(() => atServer.closed, 'the peer to see the close');
+    expect(atServer.closeError).toBeDefined();
+    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+  });
+
+  it('survives UDP garbage and keeps serving', async () => {
+    const server = transport();
+    const client = transport();
+    const { address, next } = await listenOn(server.transport);
+    const port = Number(new URL(address).port);
+    const udp = createSocket('udp4');
+    for (const size of [1, 20, 1200, 1350, 3000]) {
+      await new Promise<void>((resolve) => udp.send(randomBytes(size), port, '127.0.0.1', () => resolve()));
+    }
+    // A long-header Initial packet with a garbage body.
+    const initialLike = randomBytes(1200);
+    initialLike[0] = 0xc0;
+    initialLike.writeUInt32BE(1, 1);
+    await new Promise<void>((resolve) => udp.send(initialLike, port, '127.0.0.1', () => resolve()));
+    udp.close();
+
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    const inbound = await next();
+    expect(inbound.remoteNode).toBe(client.keyPair.id);
+    outbound.abort();
+  });
+
+  it('times out a dial to a port where nobody answers, and honours an abort signal', async () => {
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
+    const port = udp.address().port;
+    try {
+      const client = transport({ handshakeTimeoutMs: 500 });
+      const expected = KeyPair.generate().id as never;
+      await expect(client.transport.dial(`quic://127.0.0.1:${port}`, expected)).rejects.toBeInstanceOf(
+        HandshakeError,
+      );
+      await expect(
+        client.transport.dial(`quic://127.0.0.1:${port}`, expected, { signal: AbortSignal.abort() }),
+      ).rejects.toBeInstanceOf(AbortedError);
+    } finally {
+      udp.close();
+    }
+  });
+
+  it('closing the transport closes its connections and refuses new work', async () => {
+    const { client, server, address, outbound, inbound } = await connectedPair();
+    const atServer = new Sink();
+    inbound.setHandlers(atServer);
+    outbound.setHandlers(new Sink());
+    await client.transport.close();
+    await waitFor(() => atServer.closed, 'the server side to close');
+    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
+      NotStartedError,
+    );
+  });
+
+  it('a closed listener refuses new callers but keeps its live connections', async () => {
+    const { server, address, listener, outbound, inbound } = await connectedPair();
+    const [atClient, atServer] = [new Sink(), new Sink()];
+    outbound.setHandlers(atClient);
+    inbound.setHandlers(atServer);
+    await listener.close();
+    const late = transport();
+    await expect(late.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
+      PeerDeniedError,
+    );
+    outbound.write(Buffer.from('still here'));
+    await waitFor(() => atServer.text() === 'still here', 'the live connection to keep working');
+  });
+});

@@ -1,7 +1,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, type RunningNode, startNode, tempDir } from './cli-helpers.js';
+import { cli, type RunningNode, spawnCli, startNode, tempDir } from './cli-helpers.js';
 
 describe('the netmachine command, driving two node processes', { timeout: 120_000 }, () => {
   let root: Awaited<ReturnType<typeof tempDir>>;
@@ -92,6 +92,28 @@ describe('the netmachine command, driving two node processes', { timeout: 120_00
     const reply = await cli(['request', `nobody@${b.ready.id}`, '1', '--dir', dirA, '--timeout', '2000']);
     expect(reply.code).toBe(1);
     expect(reply.stderr).toMatch(/ERR_/);
+  });
+
+  it('pub on one node reaches a sub on the other, in order', async () => {
+    const created = await cli(['topic', 'create', '--dir', dirA, '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const { topic } = JSON.parse(created.stdout) as { topic: string };
+    const sub = spawnCli(['sub', topic, '--dir', dirB, '--count', '3']);
+    await sub.waitForStderr(/subscribed to/);
+    for (const n of [1, 2, 3]) {
+      const pub = await cli(['pub', topic, JSON.stringify({ n }), '--dir', dirA]);
+      expect(pub.code, pub.stderr).toBe(0);
+    }
+    const code = await sub.exited;
+    expect(code).toBe(0);
+    const events = sub
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { body: { n: number }; topic: string; src: string });
+    expect(events.map((e) => e.body.n)).toEqual([1, 2, 3]);
+    expect(events[0]?.topic).toBe(topic);
+    expect(events[0]?.src).toBe(`control@${a.ready.id}`);
   });
 
   it('serves Prometheus metrics and /healthz on loopback', async () => {

@@ -93,6 +93,9 @@ export function controlHandlers(
       );
       call.signal.addEventListener('abort', () => finish(), { once: true });
       engine.subscribe(topic);
+      // Report "subscribed" only once the publisher's node has recorded us: events published after
+      // that line are then guaranteed to be forwarded.
+      await node.pubsub.whenSubscribed(topic, { signal: call.signal, timeoutMs: 15_000 });
       call.emit({ subscribed: topic });
       try {
         await done;

@@ -8,6 +8,7 @@ import {
   type KeyPair,
   type Logger,
   NetmachineError,
+  type NodeId,
   noopLogger,
   QuotaExceededError,
 } from '@netmachine/core';
@@ -15,6 +16,7 @@ import { NEVER_EXPIRES } from './block-store.js';
 import { ChunkKind, parseChunk } from './chunk-format.js';
 import { type ChunkCommitment, commitmentToWire, signCommitment } from './commitment.js';
 import { CommitmentCache } from './commitment-cache.js';
+import { type FetchOptions, type FetchResult, fetchObject } from './fetch.js';
 import { chunkIdText } from './hashing.js';
 import {
   CHUNK_GET_PROTOCOL,
@@ -25,6 +27,8 @@ import {
   parseChunkGetRequest,
   parseChunkPutRequest,
 } from './protocol.js';
+import type { ObjectReference } from './reference.js';
+import { type ReplicaResult, type ReplicateOptions, replicateObject } from './replicate.js';
 import type { Storage } from './storage.js';
 
 export interface StorageEngineOptions {
@@ -203,6 +207,39 @@ export class StorageEngine {
       const text = error instanceof NetmachineError ? error.message : 'store failed';
       return { ok: false, error: 'failed', message: text };
     }
+  }
+
+  /**
+   * Fetches an object from `peers` into this node's storage (see fetchObject); read it afterwards
+   * with `storage.get(reference)` or `storage.getToFile(reference, path)`.
+   */
+  fetch(
+    context: EngineContext,
+    reference: ObjectReference,
+    peers: readonly NodeId[],
+    options: Omit<FetchOptions, 'storage'> = {},
+  ): Promise<FetchResult> {
+    return fetchObject(context, reference, peers, { ...options, storage: this.storage });
+  }
+
+  /**
+   * Pushes an object held here to `peers` (see replicateObject). Their commitments are remembered,
+   * so this node can point askers to them once it no longer holds the chunks itself.
+   */
+  replicate(
+    context: EngineContext,
+    reference: ObjectReference,
+    peers: readonly NodeId[],
+    options: Omit<ReplicateOptions, 'storage'> = {},
+  ): Promise<ReplicaResult[]> {
+    return replicateObject(context, reference, peers, {
+      ...options,
+      storage: this.storage,
+      onCommitments: (commitments) => {
+        this.rememberCommitments(commitments);
+        options.onCommitments?.(commitments);
+      },
+    });
   }
 
   /** Remembers commitments peers gave for chunks (checked by the caller). */

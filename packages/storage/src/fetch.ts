@@ -52,6 +52,11 @@ export interface FetchResult {
 const DEFAULT_CONCURRENCY = 8;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_ROUNDS = 3;
+/**
+ * Verified chunks whose local write has not committed yet. Writing behind the fetch keeps requests
+ * flowing while lmdb commits; the bound caps the memory that holds (this many chunks).
+ */
+const MAX_PENDING_WRITES = 32;
 
 /**
  * Fetches an object's whole tree from peers into the local store, several chunks in flight.
@@ -85,6 +90,7 @@ class TreeFetch {
   readonly #abort = new AbortController();
   readonly #frames: Frame[];
   #inFlight = 0;
+  readonly #writes = new Set<Promise<unknown>>();
   #wake: (() => void) | undefined;
   #failure: unknown;
   #chunks = 0;
@@ -119,6 +125,7 @@ class TreeFetch {
     } finally {
       outer?.removeEventListener('abort', onAbort);
     }
+    await Promise.allSettled([...this.#writes]);
     if (this.#failure !== undefined) throw this.#failure;
     await this.#storage.store.flush();
     return {
@@ -187,7 +194,7 @@ class TreeFetch {
       this.#local++;
     } else {
       bytes = await this.#fetchFromPeers(id);
-      await this.#storage.store.put([{ id, bytes }], this.#options.expiry ?? NEVER_EXPIRES);
+      await this.#writeBehind(id, bytes);
       this.#fetched++;
       this.#bytesFetched += bytes.length;
     }
@@ -199,6 +206,16 @@ class TreeFetch {
       this.#options.onProgress?.({ bytes: this.#bytes, totalBytes: this.#totalBytes });
     }
     return chunk;
+  }
+
+  /** Stores a verified chunk without waiting for the commit, unless too many writes are pending. */
+  async #writeBehind(id: Uint8Array, bytes: Uint8Array): Promise<void> {
+    while (this.#writes.size >= MAX_PENDING_WRITES) await Promise.race(this.#writes);
+    const write = this.#storage.store
+      .put([{ id, bytes }], this.#options.expiry ?? NEVER_EXPIRES)
+      .catch((error: unknown) => this.#fail(error))
+      .finally(() => this.#writes.delete(write));
+    this.#writes.add(write);
   }
 
   /** The root tells the object's size, and checks the reference's key before any more is fetched. */

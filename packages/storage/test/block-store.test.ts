@@ -156,4 +156,34 @@ describe('BlockStore', () => {
     expect(await collected).toEqual({ type: 'collected', chunks: 1, bytes: 100 });
     expect(store.expiryOf(c.id)).toBeUndefined();
   });
+
+  it('gives a finished put its expiry, and lets the chunks of an aborted put expire soon', async () => {
+    const storage = await Storage.open({ path: await dir(), gcIntervalMs: 0, chunkSize: 16 * 1024 });
+    cleanups.unshift(() => storage.close());
+    const now = Date.now();
+    const done = await storage.put(randomBytes(200_000), { pendingTtlMs: 60_000 });
+    expect(storage.store.expiryOf(done.root)).toBe(NEVER_EXPIRES);
+    expect(storage.store.expiryOf(parseChunk(storage.store.get(done.root)!).children[0]!)).toBe(
+      NEVER_EXPIRES,
+    );
+
+    const controller = new AbortController();
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; ; i++) {
+        if (i === 20) controller.abort();
+        yield randomBytes(16 * 1024);
+      }
+    }
+    const before = storage.store.stats.chunks;
+    await expect(
+      storage.put(endless(), { signal: controller.signal, pendingTtlMs: 60_000 }),
+    ).rejects.toMatchObject({
+      code: 'ERR_ABORTED',
+    });
+    const left = storage.store.stats.chunks - before;
+    expect(left).toBeGreaterThan(0);
+    // Nothing of the aborted put outlives its pending time-to-live; the finished object stays.
+    expect(await storage.store.collectGarbage(now + 120_000)).toBe(left);
+    expect((await collect(storage.read(done))).length).toBe(200_000);
+  });
 });

@@ -133,14 +133,15 @@ describe('Storage engine between routers', () => {
     const now = Date.now();
     const reference = await a!.storage.put(data, { expiry: now + 60_000 });
     const commitments: ChunkCommitment[] = [];
-    const replicas = await replicateObject(a!.router.client('replicator'), reference, [b!.node, c!.node], {
-      storage: a!.storage,
-      maxBatchBytes: 100_000,
-      onCommitments: (list) => {
-        commitments.push(...list);
-        a!.engine.rememberCommitments(list);
+    const replicas = await a!.engine.replicate(
+      a!.router.client('replicator'),
+      reference,
+      [b!.node, c!.node],
+      {
+        maxBatchBytes: 100_000,
+        onCommitments: (list) => commitments.push(...list),
       },
-    });
+    );
     const chunks = a!.storage.store.stats.chunks;
     for (const replica of replicas) expect(replica).toMatchObject({ stored: chunks, existed: 0 });
     expect(commitments).toHaveLength(2 * chunks);

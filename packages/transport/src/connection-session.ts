@@ -104,6 +104,9 @@ export class ConnectionSession {
   #pingTimer: NodeJS.Timeout | undefined;
   #pingSentAt: number | undefined;
   #closePromise: Promise<void> | undefined;
+  #closed: (() => void) | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #peerSaidGoodbye = false;
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -177,20 +180,40 @@ export class ConnectionSession {
     this.#enqueue(frame);
   }
 
-  /** Says goodbye, flushes and closes. Resolves when the connection is closed. */
+  /**
+   * Says goodbye and closes. The peer answers a Goodbye by sending nothing more and closing its
+   * side, so waiting for that close (up to `closeTimeoutMs`) loses none of the messages it wrote
+   * before it heard us. Resolves when the connection is closed.
+   */
   close(code = 'closing', reason = ''): Promise<void> {
+    return this.#close(code, reason, true);
+  }
+
+  #close(code: string, reason: string, waitForPeer: boolean): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;
     if (this.#state === 'closed') return Promise.resolve();
-    if (this.#state === 'open') this.#enqueue(encodeFrame(FrameTag.Goodbye, [code, reason.slice(0, 256)]));
+    const goodbye = this.#state === 'open';
+    if (goodbye) this.#enqueue(encodeFrame(FrameTag.Goodbye, [code, reason.slice(0, 256)]));
     this.#state = 'closing';
     this.#stopTimers();
     this.#writer.flush(true);
-    const timer = setTimeout(
+    this.#closePromise = new Promise((resolve) => {
+      this.#closed = resolve;
+    });
+    if (goodbye && waitForPeer && !this.#peerSaidGoodbye) {
+      this.#closeTimer = setTimeout(() => this.#closeConnection(), this.#o.limits.closeTimeoutMs);
+    } else this.#closeConnection();
+    return this.#closePromise;
+  }
+
+  /** Closes our side gracefully; a peer that does not let it finish is cut off. */
+  #closeConnection(): void {
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = setTimeout(
       () => this.connection.abort(new ConnectionClosedError('close timed out')),
       this.#o.limits.closeTimeoutMs,
     );
-    this.#closePromise = this.connection.close().finally(() => clearTimeout(timer));
-    return this.#closePromise;
+    this.connection.close().catch(() => {});
   }
 
   abort(error: Error): void {
@@ -253,10 +276,16 @@ export class ConnectionSession {
       case FrameTag.Goodbye: {
         const goodbye = decodeLinkFrame(tag, body) as Goodbye;
         this.#o.logger.debug({ peer: this.peer, ...goodbye }, 'peer said goodbye');
+        this.#peerSaidGoodbye = true;
+        if (this.#state === 'closing') {
+          // The answer to our own Goodbye: nothing more will come.
+          this.#closeConnection();
+          return;
+        }
         // Closing without a Goodbye of our own: the peer is already leaving.
-        if (this.#state === 'open') this.#state = 'closing';
+        this.#state = 'closing';
         this.#o.hooks.onGoodbye(this, goodbye);
-        void this.close('goodbye');
+        void this.#close('goodbye', '', false);
         return;
       }
       default:
@@ -405,7 +434,7 @@ export class ConnectionSession {
     }
     this.#failure = error;
     const code = error instanceof NetmachineError ? error.code : 'ERR_PROTOCOL';
-    void this.close(code, error.message);
+    void this.#close(code, error.message, false);
   }
 
   #stopTimers(): void {
@@ -417,6 +446,8 @@ export class ConnectionSession {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#stopTimers();
+    clearTimeout(this.#closeTimer);
+    this.#closed?.();
     this.#writer.discard();
     const reported = this.#failure ?? error;
     if (this.#handshake !== undefined) {

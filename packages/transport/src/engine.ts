@@ -199,6 +199,7 @@ export class TransportEngine implements NodeSender, Startable {
   async connect(node: NodeId, options: ConnectOptions = {}): Promise<void> {
     if (!this.#running) throw new NotStartedError('transport engine');
     options.signal?.throwIfAborted();
+    if (node === this.node) return;
     const link = this.#link(node);
     if (options.permanent) link.setPermanent(true);
     const connected = link.whenConnected();
@@ -374,22 +375,21 @@ export class TransportEngine implements NodeSender, Startable {
       this.#counters.duplicateConnections++;
       const keep = this.#preferred(current, session);
       const drop = keep === current ? session : current;
-      if (drop === current) link.lose(current);
+      // Switch before closing, so the link is never without a session (and never forgotten).
+      if (keep === session) link.attach(session);
       void drop.close('duplicate', 'another connection to the same node won');
-      if (keep === current) return;
+      return;
     }
     this.#counters.connectsOk++;
     link.attach(session);
-    if (current === undefined) {
-      this.#logger.debug({ peer: session.peer, direction: session.direction }, 'node connected');
-      this.events.emit({
-        type: 'NodeConnected',
-        node: session.peer,
-        direction: session.direction,
-        protocol: session.connection.protocol,
-        remoteAddress: session.connection.remoteAddress,
-      });
-    }
+    this.#logger.debug({ peer: session.peer, direction: session.direction }, 'node connected');
+    this.events.emit({
+      type: 'NodeConnected',
+      node: session.peer,
+      direction: session.direction,
+      protocol: session.connection.protocol,
+      remoteAddress: session.connection.remoteAddress,
+    });
   }
 
   #preferred(a: ConnectionSession, b: ConnectionSession): ConnectionSession {

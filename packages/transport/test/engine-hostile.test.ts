@@ -23,7 +23,8 @@ let network: MemoryNetwork;
 
 async function target(options: Partial<TestNodeOptions> = {}): Promise<TestNode> {
   network = new MemoryNetwork();
-  const n = await startNode('t', { network, ...options });
+  // Raw peers never answer a Goodbye: do not wait long for them when the node stops.
+  const n = await startNode('t', { network, ...options, limits: { closeTimeoutMs: 200, ...options.limits } });
   nodes.push(n);
   return n;
 }

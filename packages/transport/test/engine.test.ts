@@ -206,6 +206,29 @@ describe('TransportEngine over the memory transport', () => {
     expect(b.engine.connectedNodes()).toEqual([a.id]);
   });
 
+  it('loses nothing while a simultaneous dial is settled', async () => {
+    let duplicates = 0;
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = await pair();
+      const count = 300;
+      void a.engine.connect(b.id, { permanent: true });
+      void b.engine.connect(a.id, { permanent: true });
+      for (let i = 0; i < count; i++) {
+        a.engine.send(message(a, b, i));
+        b.engine.send(message(b, a, i));
+        if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await until(() => a.sink.delivered.length >= count && b.sink.delivered.length >= count, 'all messages');
+      expect(new Set(b.sink.delivered.map((m) => m.body)).size).toBe(count);
+      expect(new Set(a.sink.delivered.map((m) => m.body)).size).toBe(count);
+      expect([a.sink.failed, b.sink.failed]).toEqual([[], []]);
+      duplicates += a.engine.counters().duplicateConnections + b.engine.counters().duplicateConnections;
+      await Promise.all([a.engine.stop(), b.engine.stop()]);
+    }
+    // The rounds did race: connections were settled as duplicates.
+    expect(duplicates).toBeGreaterThan(0);
+  });
+
   it('signs and verifies every message in strict mode', async () => {
     const [a, b] = await pair({ engine: { strict: true } });
     a.engine.send(message(a, b, 'signed'));

@@ -225,6 +225,10 @@ export interface Goodbye {
   readonly reason: string;
 }
 
+export function encodeGoodbye(g: Goodbye): unknown[] {
+  return [g.code, g.reason];
+}
+
 export function decodeGoodbye(value: unknown): Goodbye {
   const v = expectArray(value, 'goodbye', 2, 2);
   return { code: expectString(v[0], 'goodbye.code', 64), reason: expectString(v[1], 'goodbye.reason', 256) };

@@ -1,6 +1,8 @@
 import { fc, it } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import {
+  base32Decode,
+  base32Encode,
   type ConnectReply,
   type ConnectRequest,
   decodeFrameBody,
@@ -10,20 +12,26 @@ import {
   encodeConnectReply,
   encodeConnectRequest,
   encodeFrame,
+  encodeGoodbye,
   engineAdvertFromWire,
   engineAdvertToWire,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   FrameTag,
+  formatEngineAddress,
   formatNodeAdvert,
+  identityBytes,
   messageFromWire,
   messageToWire,
   type NodeAdvert,
   type NodeId,
   nodeAdvertFromWire,
   nodeAdvertToWire,
+  nodeIdFromBytes,
   pack,
+  parseEngineAddress,
   parseNodeAdvert,
+  parseNodeId,
   signDomainAdvert,
   signEngineAdvert,
   signMessage,
@@ -81,6 +89,23 @@ const optionalName = fc.option(
   { nil: undefined },
 );
 
+describe('identities', () => {
+  it.prop([fc.uint8Array({ maxLength: 80 })])('base32 round-trips any bytes in one text form', (bytes) => {
+    const text = base32Encode(bytes);
+    expect(text).toMatch(/^[a-z2-7]*$/);
+    expect(base32Decode(text)).toEqual(bytes);
+  });
+
+  it.prop([nodeId])('node ids parse back to the same key bytes', (id) => {
+    expect(parseNodeId(id)).toBe(id);
+    expect(nodeIdFromBytes(identityBytes(id))).toBe(id);
+  });
+
+  it.prop([engineAddress])('engine addresses format and parse back', (address) => {
+    expect(parseEngineAddress(formatEngineAddress(address))).toEqual(address);
+  });
+});
+
 describe('frames', () => {
   it.prop([
     fc.array(fc.record({ tag: fc.integer({ min: 0, max: 255 }), value: plainValue }), {
@@ -116,7 +141,7 @@ describe('handshake', () => {
     (nonce, code, reason) => {
       expect(throughFrame(FrameTag.Ping, nonce)).toBe(nonce);
       expect(throughFrame(FrameTag.Pong, nonce)).toBe(nonce);
-      expect(throughFrame(FrameTag.Goodbye, [code, reason])).toEqual({ code, reason });
+      expect(throughFrame(FrameTag.Goodbye, encodeGoodbye({ code, reason }))).toEqual({ code, reason });
     },
   );
 });

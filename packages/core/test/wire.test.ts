@@ -15,6 +15,7 @@ import {
   encodeConnectReply,
   encodeConnectRequest,
   encodeFrame,
+  encodeGoodbye,
   FRAME_HEADER_BYTES,
   FrameTag,
   isExpired,
@@ -263,7 +264,7 @@ describe('small frames', () => {
     expect(throughFrame(FrameTag.Pong, 2 ** 40)).toBe(2 ** 40);
     expect(throughFrame(FrameTag.Goodbye, ['shutdown', 'bye'])).toEqual({ code: 'shutdown', reason: 'bye' });
     expect(decodePing(0)).toBe(0);
-    expect(decodeGoodbye(['c', ''])).toEqual({ code: 'c', reason: '' });
+    expect(decodeGoodbye(encodeGoodbye({ code: 'c', reason: '' }))).toEqual({ code: 'c', reason: '' });
   });
 
   it.each([-1, 1.5, 'x', null, [1]])('rejects the ping %j', (value) => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { measureKind, type RunKind } from './peers.js';
 import type { Contender } from './scenario.js';
 
@@ -15,7 +16,8 @@ const ROUTER: Requirement = { pkg: '@netmachine/router', exports: ['Router'] };
 const TRANSPORT: Requirement = { pkg: '@netmachine/transport', exports: ['TransportEngine'] };
 const TLS: Requirement = { pkg: '@netmachine/transport-tls', exports: ['tls'] };
 const QUIC: Requirement = { pkg: '@netmachine/transport-quic', exports: ['quic'] };
-const PUBSUB: Requirement = { pkg: '@netmachine/pubsub', exports: ['PubSub'] };
+const PUBSUB: Requirement = { pkg: '@netmachine/pubsub', exports: ['PubSubEngine'] };
+const IDENTITY: Requirement = { pkg: '@netmachine/identity-store', exports: ['memoryIdentityStore'] };
 
 async function missingOf(requirements: readonly Requirement[]): Promise<string | undefined> {
   for (const { pkg, exports } of requirements) {
@@ -32,7 +34,8 @@ async function missingOf(requirements: readonly Requirement[]): Promise<string |
 }
 
 function transportRequirements(transport: string): Requirement[] {
-  return [ROUTER, TRANSPORT, transport === 'quic' ? QUIC : TLS];
+  // A remote node also runs the pubsub engine (as the node app does), so it is required too.
+  return [ROUTER, IDENTITY, TRANSPORT, transport === 'quic' ? QUIC : TLS, PUBSUB];
 }
 
 export function netmachine(
@@ -40,17 +43,15 @@ export function netmachine(
   options: { transport?: 'tls' | 'quic'; strict?: boolean } = {},
 ): Contender {
   const transport = kind === 'local' ? undefined : (options.transport ?? 'tls');
-  const requirements =
-    kind === 'local'
-      ? [ROUTER]
-      : kind === 'fanout'
-        ? [...transportRequirements(transport!), PUBSUB]
-        : transportRequirements(transport!);
+  const requirements = kind === 'local' ? [ROUTER] : transportRequirements(transport!);
   const config = { transport, strict: options.strict ?? false };
+  // Fan-out: every process of a run derives the same topic from one seed chosen for that run.
+  const configFor = () =>
+    kind === 'fanout' ? { ...config, shared: { topicSeed: randomBytes(32).toString('hex') } } : config;
   return {
     system: 'netmachine',
     ...(transport !== undefined ? { transport } : {}),
     missing: () => missingOf(requirements),
-    measure: (settings) => measureKind(kind, { system: 'netmachine', config }, settings),
+    measure: (settings) => measureKind(kind, { system: 'netmachine', config: configFor() }, settings),
   };
 }

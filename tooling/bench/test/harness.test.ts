@@ -6,7 +6,7 @@ import { QUICK } from '../src/scenario.js';
 
 // End-to-end: real worker processes, real sockets, a real nats-server. Asserts what was delivered and
 // checked, never how fast.
-const settings = { ...QUICK, warmupMs: 100, durationMs: 300 };
+const settings = { ...QUICK, warmupMs: 0, durationMs: 500 };
 
 describe('harness', () => {
   it('starts a real nats-server on a free port and stops it', async () => {
@@ -31,6 +31,12 @@ describe('harness', () => {
     expect(measurement.loss).toBeUndefined();
     expect(measurement.p50us).toBeGreaterThan(0);
     expect(measurement.p99us).toBeGreaterThanOrEqual(measurement.p50us!);
+  }, 60_000);
+
+  it('streams between two netmachine nodes over TLS with every message verified', async () => {
+    const measurement = await measureStream({ system: 'netmachine', config: { transport: 'tls' } }, settings);
+    expect(measurement.loss).toBeUndefined();
+    expect(measurement.msgsPerSec).toBeGreaterThan(0);
   }, 60_000);
 
   it('reports a worker failure as an error naming the role', async () => {

@@ -61,8 +61,13 @@ export async function connectClient(
       ITERATION_TIMEOUT_MS,
       `connect ${seq}`,
     );
-    link.send(makePayload(seq, startedAt));
-    await within(echo, ITERATION_TIMEOUT_MS, `echo of first message ${seq}`);
+    const first = makePayload(seq, startedAt);
+    // A system with its own request/reply uses it; the others send and wait for the echo.
+    if (link.request !== undefined) await within(link.request(first), ITERATION_TIMEOUT_MS, `reply ${seq}`);
+    else {
+      link.send(first);
+      await within(echo, ITERATION_TIMEOUT_MS, `echo of first message ${seq}`);
+    }
     await link.close();
   }
   control.emit('done', { iterations: params.iterations });

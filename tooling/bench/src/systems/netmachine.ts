@@ -1,9 +1,150 @@
-import type { SystemFactory } from './types.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { type EngineAddress, KeyPair, type NodeId, type TopicId } from '@netmachine/core';
+import { type BenchNode, startBenchNode } from './netmachine-node.js';
+import type { Endpoint, Link, SystemFactory } from './types.js';
 
 /**
- * netmachine as a benchmarked system. Filled in as the packages land; until then the parent reports
- * the subject as missing and never starts a worker for it.
+ * netmachine as a benchmarked system: engines on a Router, talking to engines on other nodes through
+ * the Transport engine (TLS or QUIC), or to subscribers through the PubSub engine.
+ *
+ * An engine's `send` is fire-and-forget, and full queues drop (and count) rather than block. A sender
+ * that must not lose messages therefore watches the queue it fills — the receiving mailbox (local),
+ * the Transport engine's per-node queues (remote), the subscriber backlogs (pub/sub) — and pauses
+ * above a high-water mark until it falls below a low one.
  */
-export const netmachine: SystemFactory = async () => {
-  throw new Error('netmachine subject not implemented yet');
+
+interface TargetInfo {
+  readonly advert?: string;
+  readonly node?: NodeId;
+  readonly engine?: string;
+}
+
+/** Sends between two looks at the backlog. */
+const CHECK_EVERY = 64;
+
+function pacer(backlog: () => number, high: number, low: number) {
+  let sends = 0;
+  return {
+    afterSend(): boolean {
+      return ++sends % CHECK_EVERY !== 0 || backlog() < high;
+    },
+    async drained(): Promise<void> {
+      // Polling on the event loop: the queue shrinks on socket drains and mailbox runs, both of which
+      // need the loop, and neither offers a "below the mark" notification to wait on.
+      while (backlog() > low) await yieldToLoop();
+    },
+  };
+}
+
+function topicKeyOf(shared: unknown): KeyPair {
+  const seed = (shared as { topicSeed?: string } | undefined)?.topicSeed;
+  if (seed === undefined) throw new Error('the fan-out scenario passes a topic seed');
+  return KeyPair.fromSeed(Buffer.from(seed, 'hex'));
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export const netmachine: SystemFactory = async (config) => {
+  const node: BenchNode = await startBenchNode(config);
+  let engines = 0;
+  const nextName = (prefix: string): string => `${prefix}-${engines++}`;
+
+  function localBacklog(engine: string): () => number {
+    return () => node.router.engine(engine)?.queued ?? 0;
+  }
+  const remoteBacklog = (): number => node.transport!.counters().queuedTotal;
+
+  return {
+    async listen({ onMessage, echo = false }): Promise<Endpoint> {
+      const engine = nextName('bench-rx');
+      const ref = node.router.spawn(engine, (message, context) => {
+        onMessage(message.body as Uint8Array);
+        if (echo) context.reply(message, message.body);
+      });
+      return {
+        info: { advert: node.advert, node: node.id, engine } satisfies TargetInfo,
+        close: () => ref.stop(),
+      };
+    },
+
+    async connect({ target, onMessage }): Promise<Link> {
+      const info = target as TargetInfo;
+      const remote = node.transport !== undefined;
+      if (remote) await node.learn(info.advert!);
+      const dst: EngineAddress | string = remote ? { node: info.node!, name: info.engine! } : info.engine!;
+      const client = node.router.client(
+        nextName('bench-tx'),
+        onMessage !== undefined ? (message) => onMessage(message.body as Uint8Array) : undefined,
+      );
+      const pace = remote ? pacer(remoteBacklog, 512, 0) : pacer(localBacklog(info.engine!), 512, 128);
+      return {
+        send(payload) {
+          client.send(dst, payload);
+          return pace.afterSend();
+        },
+        drained: pace.drained,
+        async request(payload) {
+          return (await client.request(dst, payload)).body as Uint8Array;
+        },
+        async close() {
+          await client.stop();
+          // Closing the link makes the next connect (in the connect scenario) a fresh connection.
+          if (remote) await node.transport!.disconnect(info.node!);
+        },
+      };
+    },
+
+    async subscribe({ onMessage }): Promise<Endpoint> {
+      const topic = topicKeyOf(config.shared).id as TopicId;
+      const client = node.router.client(nextName('bench-sub'), (message) =>
+        onMessage(message.body as Uint8Array),
+      );
+      // The advert is not known yet: the subscription waits for it (the publisher offers it on connect).
+      client.subscribe(topic);
+      return {
+        info: { advert: node.advert, node: node.id } satisfies TargetInfo,
+        close: () => client.stop(),
+      };
+    },
+
+    async publisher(targets): Promise<Link> {
+      const pubsub = node.pubsub!;
+      const name = nextName('bench-pub');
+      const { topic } = pubsub.createTopic({ topicKey: topicKeyOf(config.shared), publisher: name });
+      const client = node.router.client(name);
+      const subscribers: NodeId[] = [];
+      for (const target of targets as TargetInfo[]) {
+        const id = await node.learn(target.advert!);
+        subscribers.push(id);
+        await node.transport!.connect(id);
+      }
+      await until(
+        () => pubsub.subscriberNodes(topic).length === subscribers.length,
+        15_000,
+        'every subscriber node subscribed',
+      );
+      const backlog = (): number => {
+        let worst = 0;
+        for (const id of subscribers) worst = Math.max(worst, pubsub.subscriberBacklog(id)?.queued ?? 0);
+        return Math.max(worst, remoteBacklog());
+      };
+      const pace = pacer(backlog, 512, 128);
+      return {
+        send(payload) {
+          client.publish(topic, payload);
+          return pace.afterSend();
+        },
+        drained: pace.drained,
+        close: () => client.stop(),
+      };
+    },
+
+    shutdown: () => node.stop(),
+  };
 };

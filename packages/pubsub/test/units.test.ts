@@ -1,0 +1,129 @@
+import { type EngineAddress, KeyPair, type NodeId, type TopicId } from '@netmachine/core';
+import { describe, expect, it } from 'vitest';
+import { readEvent, signEvent, type TopicEvent, verifyEventSignature } from '../src/index.js';
+import { eventMessageBody, eventToWire } from '../src/protocol.js';
+import { SequenceTracker } from '../src/sequence-tracker.js';
+import { type OutgoingEvent, SubscriberLink } from '../src/subscriber-link.js';
+
+const nodeKey = KeyPair.generate();
+const topic = KeyPair.generate().id as TopicId;
+const publisher: EngineAddress = { node: nodeKey.id as NodeId, name: 'ticker' };
+const event = (seq: number, epoch = 1): TopicEvent => ({
+  topic,
+  publisher,
+  seq,
+  epoch,
+  protocol: 'tick@1',
+  body: { seq },
+  expiry: undefined,
+  sig: undefined,
+});
+
+describe('SequenceTracker', () => {
+  function tracker() {
+    const seen: string[] = [];
+    const t = new SequenceTracker({
+      gap: (_topic, _publisher, from, to) => seen.push(`gap ${from}-${to}`),
+      restarted: () => seen.push('restarted'),
+    });
+    return { t, seen };
+  }
+
+  it('passes a run in order, reports jumps, drops repeats', () => {
+    const { t, seen } = tracker();
+    expect([5, 6, 7].map((s) => t.accept(event(s)))).toEqual([true, true, true]);
+    expect(t.accept(event(10))).toBe(true);
+    expect(t.accept(event(9))).toBe(false);
+    expect(t.accept(event(10))).toBe(false);
+    expect(t.accept(event(11))).toBe(true);
+    expect(seen).toEqual(['gap 8-9']);
+    expect(t.last(topic)).toBe(11);
+  });
+
+  it('starts again when the epoch changes', () => {
+    const { t, seen } = tracker();
+    t.accept(event(40, 1));
+    expect(t.accept(event(1, 2))).toBe(true);
+    expect(t.accept(event(3, 2))).toBe(true);
+    expect(seen).toEqual(['restarted', 'gap 2-2']);
+  });
+
+  it('takes its baseline from the subscribe reply', () => {
+    const fresh = tracker();
+    fresh.t.baseline(topic, publisher, 1, 20, undefined);
+    expect(fresh.seen).toEqual([]);
+    expect(fresh.t.accept(event(21))).toBe(true);
+
+    const restartedNode = tracker();
+    restartedNode.t.baseline(topic, publisher, 1, 20, 12);
+    expect(restartedNode.seen).toEqual(['gap 13-20']);
+
+    const known = tracker();
+    known.t.accept(event(15));
+    known.t.baseline(topic, publisher, 1, 14, undefined); // events raced ahead of the reply
+    expect(known.t.last(topic)).toBe(15);
+    known.t.baseline(topic, publisher, 1, 18, 15);
+    expect(known.seen).toEqual(['gap 16-18']);
+  });
+});
+
+describe('SubscriberLink', () => {
+  function link(window: number, queueSize: number) {
+    const sent: unknown[][] = [];
+    const evicted: number[] = [];
+    const l = new SubscriberLink(
+      KeyPair.generate().id as NodeId,
+      { window, queueSize },
+      { send: (_node, body) => sent.push(body), overflow: (_l, e) => evicted.push(e.seq) },
+    );
+    l.topics.set(topic, { lastSent: 0 });
+    const offer = (seq: number): void => {
+      const e: OutgoingEvent = { topic, seq, fields: eventToWire(event(seq)), expiry: undefined };
+      l.offer(e);
+    };
+    return { l, sent, evicted, offer };
+  }
+
+  it('sends within the window, queues behind it, evicts the oldest when full', () => {
+    const { l, sent, evicted, offer } = link(2, 3);
+    for (let seq = 1; seq <= 7; seq++) offer(seq);
+    expect(sent.map((b) => b[3])).toEqual([1, 2]);
+    expect(sent.map((b) => b.at(-1))).toEqual([1, 2]); // link numbers
+    expect(evicted).toEqual([3, 4]);
+    expect({ inFlight: l.inFlight, queued: l.queued }).toEqual({ inFlight: 2, queued: 3 });
+    l.ack(1);
+    expect(sent.map((b) => b[3])).toEqual([1, 2, 5]);
+    l.ack(99); // never past what was sent
+    expect(sent.map((b) => b[3])).toEqual([1, 2, 5, 6, 7]);
+    expect(l.inFlight).toBe(2);
+    expect(l.topics.get(topic)?.lastSent).toBe(7);
+  });
+
+  it('forgives what is in flight on reset, and skips events of a topic no longer subscribed', () => {
+    const { l, sent, offer } = link(1, 10);
+    offer(1);
+    offer(2);
+    l.reset();
+    expect(sent).toHaveLength(2);
+    offer(3);
+    l.topics.delete(topic);
+    l.reset();
+    expect(sent).toHaveLength(2);
+    expect(l.queued).toBe(0);
+  });
+});
+
+describe('event wire form and signature', () => {
+  it('round-trips and verifies; any change breaks the signature', () => {
+    const unsigned = event(3);
+    const signed = { ...unsigned, sig: signEvent(nodeKey, unsigned) };
+    const read = readEvent(eventMessageBody(eventToWire(signed), 9));
+    expect(read).toEqual(signed);
+    expect(verifyEventSignature(read)).toBe(true);
+    expect(verifyEventSignature({ ...read, seq: 4 })).toBe(false);
+    expect(verifyEventSignature({ ...read, body: { seq: 4 } })).toBe(false);
+    expect(verifyEventSignature({ ...read, publisher: { ...publisher, name: 'other' } })).toBe(false);
+    expect(verifyEventSignature(unsigned)).toBe(false);
+    expect(() => readEvent([...eventToWire(signed)])).toThrow();
+  });
+});

@@ -56,7 +56,7 @@ const DEFAULT_ROUNDS = 3;
  * Verified chunks whose local write has not committed yet. Writing behind the fetch keeps requests
  * flowing while lmdb commits; the bound caps the memory that holds (this many chunks).
  */
-const MAX_PENDING_WRITES = 32;
+const MAX_PENDING_WRITES = 16;
 
 /**
  * Fetches an object's whole tree from peers into the local store, several chunks in flight.

@@ -7,7 +7,7 @@ import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, type ProgressCallba
 import type { ObjectReference } from './reference.js';
 
 export interface WriteObjectOptions {
-  /** Plaintext bytes per leaf (default 256 KiB). Equal content only dedupes under the same chunk size. */
+  /** Plaintext bytes per leaf (default 1 MiB). Equal content only dedupes under the same chunk size. */
   readonly chunkSize?: number;
   /** When the object's chunks may be collected (ms since the epoch; default never). */
   readonly expiry?: number;

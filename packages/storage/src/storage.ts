@@ -12,7 +12,7 @@ import { DEFAULT_CHUNK_SIZE } from './progress.js';
 import type { ObjectReference } from './reference.js';
 
 export interface StorageOptions extends Omit<BlockStoreOptions, 'hashing'> {
-  /** Plaintext bytes per leaf chunk for puts (default 256 KiB). */
+  /** Plaintext bytes per leaf chunk for puts (default 1 MiB). */
   readonly chunkSize?: number;
   /** Limits deduplication to writers sharing this secret (see Hashing.create). */
   readonly convergenceSecret?: Uint8Array;

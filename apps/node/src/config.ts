@@ -82,8 +82,8 @@ export const ConfigSchema = v.strictObject({
   nats: v.optional(
     v.strictObject({
       servers: v.pipe(v.array(v.string()), v.minLength(1)),
-      /** Engine name → the public key (52-char base32) a process must sign with to attach as it. */
-      engines: v.optional(v.record(v.string(), v.string()), {}),
+      /** Engine name → the public key(s) (52-char base32) a process must sign with to attach as it. */
+      engines: v.optional(v.record(v.string(), v.union([v.string(), v.array(v.string())])), {}),
     }),
   ),
   storage: v.optional(v.strictObject({ quotaBytes: v.optional(Positive) }), {}),

@@ -17,6 +17,7 @@ import {
   type TransportFactory,
 } from '@netmachine/core';
 import { type IdentityStore, memoryIdentityStore, openIdentityStore } from '@netmachine/identity-store';
+import { NatsBridge } from '@netmachine/nats';
 import { PubSubEngine } from '@netmachine/pubsub';
 import { type EngineClient, Router } from '@netmachine/router';
 import { memory, TransportEngine } from '@netmachine/transport';
@@ -51,6 +52,8 @@ export class NetmachineNode implements Startable {
   readonly router: Router;
   readonly transport: TransportEngine;
   readonly pubsub: PubSubEngine;
+  /** The bridge to engines in other processes, when the config names NATS servers. */
+  readonly nats: NatsBridge | undefined;
   private unwirePeerEvents: (() => void) | undefined;
   private advertCache: NodeAdvert | undefined;
   private startedAt = 0;
@@ -88,6 +91,20 @@ export class NetmachineNode implements Startable {
     this.router.setNodeSender(this.transport);
     this.transport.setSink(this.router);
     this.pubsub = new PubSubEngine({ router: this.router, nodeKey: keyPair, logger });
+    this.nats = config.nats
+      ? new NatsBridge({
+          router: this.router,
+          keyPair,
+          servers: config.nats.servers,
+          trustedKeys: Object.fromEntries(
+            Object.entries(config.nats.engines).map(([name, keys]) => [
+              name,
+              typeof keys === 'string' ? [keys] : keys,
+            ]),
+          ),
+          logger,
+        })
+      : undefined;
   }
 
   /** This node's signed advert, with the addresses actually bound. */
@@ -127,6 +144,7 @@ export class NetmachineNode implements Startable {
       offDisconnected();
     };
     await this.transport.start();
+    await this.nats?.start();
     this.advertCache = signOwnAdvert(this.keyPair, this.transport.listenAddresses, this.config.name);
     for (const peer of this.config.peers) {
       if (peer.permanent) this.connectPermanent(parseNodeAdvert(peer.advert).id);
@@ -139,6 +157,7 @@ export class NetmachineNode implements Startable {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     this.unwirePeerEvents?.();
+    await this.nats?.stop();
     await this.pubsub.stop();
     await this.router.stop();
     await this.transport.stop();

@@ -32,6 +32,8 @@ export const PUBSUB_DROP_REASONS: readonly PubSubDropReason[] = [
 export interface PubSubCounters {
   /** Local publishes to topics this node publishes for other nodes. */
   published: number;
+  /** Local publishes signed (once each, whatever the number of subscribers). */
+  eventsSigned: number;
   /** Events handed to the router for subscriber nodes (one per subscriber node). */
   eventsSent: number;
   /** Events received from publisher nodes. */
@@ -62,6 +64,7 @@ export function newPubSubCounters(): PubSubCounters {
   for (const reason of PUBSUB_DROP_REASONS) dropped[reason] = 0;
   return {
     published: 0,
+    eventsSigned: 0,
     eventsSent: 0,
     eventsReceived: 0,
     eventsDelivered: 0,

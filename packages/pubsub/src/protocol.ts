@@ -23,7 +23,10 @@ export const PUBSUB_ENGINE = 'pubsub';
 
 /** Router protocols spoken between pubsub engines. Bodies are plain arrays (compact, deterministic). */
 export const PubSubProtocol = {
-  /** Request `[topic]` → reply `[status, epoch, seq, lastSent|null, window]`. */
+  /**
+   * Request `[topic, flags]` → reply `[status, epoch, seq, lastSent|null, window]`. Flag bit 0: the
+   * subscriber wants events signed (it verifies them).
+   */
   Subscribe: 'pubsub/subscribe@1',
   /** Request `[topic]` → reply `[status]`. */
   Unsubscribe: 'pubsub/unsubscribe@1',
@@ -62,6 +65,24 @@ export const SUBSCRIBE_STATUS_TEXT: Record<SubscribeStatus, string> = {
 export function readTopicRequest(body: unknown, path: string): TopicId {
   const v = expectArray(body, path, 1, 1);
   return readTopicId(v[0], `${path}.topic`);
+}
+
+/** Subscribe flag: sign the events sent to me. */
+export const WANTS_SIGNATURES = 1;
+
+export interface SubscribeRequest {
+  readonly topic: TopicId;
+  readonly wantsSignatures: boolean;
+}
+
+export function subscribeRequestToWire(r: SubscribeRequest): unknown[] {
+  return [r.topic, r.wantsSignatures ? WANTS_SIGNATURES : 0];
+}
+
+export function readSubscribeRequest(body: unknown): SubscribeRequest {
+  const v = expectArray(body, 'subscribe', 1, 2);
+  const flags = v[1] === undefined ? 0 : expectUint(v[1], 'subscribe.flags', 0xff);
+  return { topic: readTopicId(v[0], 'subscribe.topic'), wantsSignatures: (flags & WANTS_SIGNATURES) !== 0 };
 }
 
 function readTopicId(value: unknown, path: string): TopicId {

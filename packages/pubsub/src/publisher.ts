@@ -6,8 +6,8 @@ import { type LinkLimits, type OutgoingEvent, SubscriberLink } from './subscribe
 export interface PublisherOptions extends LinkLimits {
   /** Subscriber nodes this node serves at most (over all topics). */
   readonly maxSubscriberNodes: number;
-  /** Sign every event with the node key (for forwarding in v2, and strict subscribers). */
-  readonly signEvents: boolean;
+  /** Sign events: always (true), never (false), or when a subscriber of the topic asks (undefined). */
+  readonly signEvents: boolean | undefined;
   /** This publisher session; subscribers restart their sequence tracking when it changes. */
   readonly epoch: number;
   readonly nodeKey: KeyPair;
@@ -16,6 +16,8 @@ export interface PublisherOptions extends LinkLimits {
 interface PublishedTopic {
   advert: TopicAdvert;
   seq: number;
+  /** Subscriber nodes that asked for signed events. */
+  signedFor: number;
   /** Copy-on-write: a publish in progress keeps iterating the array it started with. */
   links: SubscriberLink[];
 }
@@ -43,7 +45,7 @@ export class PublisherSide {
   addTopic(advert: TopicAdvert): void {
     const entry = this.topics.get(advert.id);
     if (entry !== undefined) entry.advert = advert;
-    else this.topics.set(advert.id, { advert, seq: 0, links: [] });
+    else this.topics.set(advert.id, { advert, seq: 0, signedFor: 0, links: [] });
   }
 
   hasTopic(topic: TopicId): boolean {
@@ -93,7 +95,9 @@ export class PublisherSide {
       body: message.body,
       expiry: message.expiry,
     };
-    const sig = this.options.signEvents ? signEvent(this.options.nodeKey, unsigned) : undefined;
+    const sign = this.options.signEvents ?? entry.signedFor > 0;
+    if (sign) this.context.counters.eventsSigned++;
+    const sig = sign ? signEvent(this.options.nodeKey, unsigned) : undefined;
     const event: OutgoingEvent = {
       topic,
       seq,
@@ -104,7 +108,7 @@ export class PublisherSide {
     return true;
   }
 
-  handleSubscribe(node: NodeId, topic: TopicId): SubscribeReply {
+  handleSubscribe(node: NodeId, topic: TopicId, wantsSignatures = false): SubscribeReply {
     const entry = this.topics.get(topic);
     if (entry === undefined) return refusal(SubscribeStatus.UnknownTopic);
     let link = this.links.get(node);
@@ -112,6 +116,10 @@ export class PublisherSide {
     if (link !== undefined && existing !== undefined) {
       // A re-subscribe (typically after a reconnect): idempotent, and whatever was in flight is lost.
       link.reset();
+      if (existing.wantsSignatures !== wantsSignatures) {
+        entry.signedFor += wantsSignatures ? 1 : -1;
+        existing.wantsSignatures = wantsSignatures;
+      }
       return this.accepted(entry, existing.lastSent);
     }
     if (link === undefined) {
@@ -122,7 +130,8 @@ export class PublisherSide {
     const key = departedKey(topic, node);
     const remembered = this.departed.get(key);
     this.departed.delete(key);
-    link.topics.set(topic, { lastSent: remembered ?? entry.seq });
+    link.topics.set(topic, { lastSent: remembered ?? entry.seq, wantsSignatures });
+    if (wantsSignatures) entry.signedFor++;
     entry.links = [...entry.links, link];
     this.context.counters.subscribersAdded++;
     this.context.events.emit({ type: 'subscriber-added', topic, node });
@@ -173,9 +182,13 @@ export class PublisherSide {
     topic: TopicId,
     reason: 'unsubscribed' | 'disconnected' | 'topic-deleted',
   ): void {
+    const subscription = link.topics.get(topic);
     link.topics.delete(topic);
     const entry = this.topics.get(topic);
-    if (entry !== undefined) entry.links = entry.links.filter((l) => l !== link);
+    if (entry !== undefined) {
+      entry.links = entry.links.filter((l) => l !== link);
+      if (subscription?.wantsSignatures) entry.signedFor--;
+    }
     if (link.topics.size === 0) {
       this.links.delete(link.node);
       const dropped = link.clear();

@@ -28,6 +28,7 @@ import {
   PubSubProtocol,
   readAck,
   readDeletion,
+  readSubscribeRequest,
   readTopicRequest,
   type SubscribeReply,
   SubscribeStatus,
@@ -55,7 +56,10 @@ export interface PubSubEngineOptions {
   readonly maxSubscriberNodes?: number;
   /** Topic adverts kept at most (default 65 536). */
   readonly maxTopics?: number;
-  /** Sign outgoing events with the node key (default true). */
+  /**
+   * Sign outgoing events with the node key: `true` always, `false` never, default only for topics
+   * with a subscriber that asked for signatures (one that verifies them).
+   */
   readonly signEvents?: boolean;
   /** Drop received events whose publisher signature does not verify (default false: v1 links are authenticated). */
   readonly verifyEventSignatures?: boolean;
@@ -142,7 +146,7 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
       window: options.window ?? 256,
       queueSize: options.queueSize ?? 1024,
       maxSubscriberNodes: options.maxSubscriberNodes ?? 4096,
-      signEvents: options.signEvents ?? true,
+      signEvents: options.signEvents,
       epoch: this.epoch,
       nodeKey: options.nodeKey,
     });
@@ -358,13 +362,13 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
   }
 
   private handleSubscribe(message: EngineMessage): void {
-    const topic = readTopicRequest(message.body, 'subscribe');
+    const { topic, wantsSignatures } = readSubscribeRequest(message.body);
     let reply: SubscribeReply;
     if (message.src.name !== PUBSUB_ENGINE) {
       // Events go to the node's pubsub engine; anything else asking is confused or probing.
       reply = { status: SubscribeStatus.BadRequest, epoch: 0, seq: 0, lastSent: undefined, window: 0 };
     } else {
-      reply = this.publisher.handleSubscribe(message.src.node, topic);
+      reply = this.publisher.handleSubscribe(message.src.node, topic, wantsSignatures);
       if (reply.status === SubscribeStatus.UnknownTopic && this.registry.get(topic) !== undefined) {
         reply = { ...reply, status: SubscribeStatus.NotPublisher };
       }

@@ -28,6 +28,8 @@ export interface LinkOutput {
 export interface LinkSubscription {
   /** The last sequence number handed to the router for this node (for gap reports on resubscribe). */
   lastSent: number;
+  /** The subscriber verifies signatures: events of this topic must be signed. */
+  wantsSignatures: boolean;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   readSubscribeReply,
   SUBSCRIBE_STATUS_TEXT,
   SubscribeStatus,
+  subscribeRequestToWire,
   verifyEventSignature,
 } from './protocol.js';
 import { SequenceTracker } from './sequence-tracker.js';
@@ -306,7 +307,8 @@ export class SubscriberSide {
     this.context.counters.subscribeRequests++;
     if (resubscribe) this.context.counters.resubscribes++;
     const { topic } = subscription;
-    this.io.request(node, PubSubProtocol.Subscribe, [topic], this.options.requestTimeoutMs).then(
+    const request = subscribeRequestToWire({ topic, wantsSignatures: this.options.verifyEventSignatures });
+    this.io.request(node, PubSubProtocol.Subscribe, request, this.options.requestTimeoutMs).then(
       (reply) => {
         if (this.wanted.get(topic) !== subscription || subscription.generation !== generation) return;
         let answer: ReturnType<typeof readSubscribeReply>;

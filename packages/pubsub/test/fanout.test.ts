@@ -45,6 +45,8 @@ describe('one publisher node, three subscriber nodes', () => {
     expect(subs.map((s) => s.pubsub.counters.eventsDelivered)).toEqual([count, count, 2 * count]);
     for (const sub of subs) expect(sub.pubsub.counters.dropped.duplicate).toBe(0);
     expect(pub.pubsub.counters.dropped['queue-overflow']).toBe(0);
+    // Nobody asked for signatures: direct links are authenticated, so none were made.
+    expect(pub.pubsub.counters.eventsSigned).toBe(0);
     // Acknowledgements drained every window.
     await until(() => subs.every((s) => pub.pubsub.subscriberBacklog(s.node)?.inFlight === 0), 'acks');
   });

@@ -145,6 +145,9 @@ describe('authorization and authentication', () => {
     signing.router.client('p').publish(good, 'signed');
     await until(() => r.received.length === 1 && strict.pubsub.counters.dropped['bad-signature'] === 1);
     expect(r.received).toEqual(['signed']);
+    // Signed because the subscriber asked; the publisher signs once per publish.
+    expect(signing.pubsub.counters.eventsSigned).toBe(1);
+    expect(unsigned.pubsub.counters.eventsSigned).toBe(0);
   });
 
   it('lets only the creator delete a topic, and tells subscriber nodes', async () => {

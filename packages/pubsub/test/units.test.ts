@@ -76,7 +76,7 @@ describe('SubscriberLink', () => {
       { window, queueSize },
       { send: (_node, body) => sent.push(body), overflow: (_l, e) => evicted.push(e.seq) },
     );
-    l.topics.set(topic, { lastSent: 0 });
+    l.topics.set(topic, { lastSent: 0, wantsSignatures: false });
     const offer = (seq: number): void => {
       const e: OutgoingEvent = { topic, seq, fields: eventToWire(event(seq)), expiry: undefined };
       l.offer(e);

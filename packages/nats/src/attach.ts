@@ -6,7 +6,6 @@ import {
   type Destination,
   type EngineAddress,
   type EngineContext,
-  type EngineHandler,
   type EngineMessage,
   FrameTooLargeError,
   formatEngineAddress,
@@ -14,19 +13,31 @@ import {
   isTopicAddress,
   type KeyPair,
   type Logger,
-  type NodeId,
   noopLogger,
   parseEngineAddress,
   QueueFullError,
   type RequestOptions,
-  RequestTimeoutError,
   type SendOptions,
   type TopicId,
 } from '@netmachine/core';
+import {
+  type AttachedEngineCounters,
+  type AttachedEngineEvent,
+  type AttachOptions,
+  DROP_COUNTER,
+  type ProcessDropReason,
+} from './attach-options.js';
 import { DEFAULT_PROTOCOL_NAME, DeliveryQueue } from './delivery-queue.js';
-import { AttachRefusedError, errorFromWire, NotAttachedError, UnsupportedOperationError } from './errors.js';
+import {
+  AttachRefusedError,
+  abortable,
+  errorFromWire,
+  NotAttachedError,
+  natsRequestError,
+  UnsupportedOperationError,
+} from './errors.js';
 import { Listeners } from './listeners.js';
-import { type LinkEvent, type LinkOptions, maxPayload, NatsLink } from './nats-link.js';
+import { maxPayload, NatsLink } from './nats-link.js';
 import {
   type AnnounceKind,
   encodeAnnouncement,
@@ -39,52 +50,6 @@ import {
 } from './protocol.js';
 import { SequenceWindow } from './replay-guard.js';
 import { Subjects } from './subjects.js';
-
-export interface AttachOptions extends LinkOptions {
-  /** The node to attach to (its id is also the key its deliveries are verified with). */
-  node: NodeId;
-  /** The engine name this process serves on that node. */
-  name: string;
-  /** The engine key the node trusts for `name`. */
-  key: KeyPair;
-  handler: EngineHandler;
-  subjectPrefix?: string;
-  /** Deliveries waiting for the handler; further ones are dropped and counted. Default 1024. */
-  mailboxSize?: number;
-  /** Default request timeout. Default 10 s. */
-  requestTimeoutMs?: number;
-  /** Heartbeat interval until the node says otherwise. Default 1000. */
-  heartbeatMs?: number;
-  logger?: Logger;
-  /** Aborts the first attach. */
-  signal?: AbortSignal;
-}
-
-export type AttachedEngineEvent =
-  | LinkEvent
-  | { type: 'attached'; session: string }
-  | { type: 'refused'; error: AttachRefusedError }
-  | { type: 'dropped'; reason: ProcessDropReason }
-  | { type: 'handler-error'; error: unknown };
-
-/** Why an attached engine dropped a message (one counter each). */
-export type ProcessDropReason = 'mailbox-full' | 'expired' | 'invalid' | 'not-attached' | 'too-large';
-
-const DROP_COUNTER = {
-  'mailbox-full': 'mailboxFull',
-  expired: 'expired',
-  invalid: 'invalid',
-  'not-attached': 'notAttached',
-  'too-large': 'tooLarge',
-} as const;
-
-export interface AttachedEngineCounters {
-  received: number;
-  handled: number;
-  sent: number;
-  handlerErrors: number;
-  dropped: { mailboxFull: number; expired: number; invalid: number; notAttached: number; tooLarge: number };
-}
 
 /** Extra time a NATS request waits beyond the router's own timeout, so the node's answer wins. */
 const REQUEST_GRACE_MS = 1000;
@@ -470,21 +435,4 @@ export class AttachedEngine implements EngineContext {
   spawn(): never {
     throw new UnsupportedOperationError('spawn');
   }
-}
-
-function natsRequestError(error: unknown, where: string, timeoutMs: number, name: string): Error {
-  const kind = error instanceof Error ? error.name : '';
-  if (error instanceof AbortedError) return error;
-  if (kind === 'TimeoutError') return new RequestTimeoutError(where, timeoutMs);
-  // Nobody listens on the node's subject: its bridge is not running.
-  if (kind === 'NoRespondersError') return new NotAttachedError(name);
-  return new ConnectionClosedError('NATS request failed', { cause: error });
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
-  base32Encode,
+  assertEngineName,
   type EngineAddress,
-  type EngineContext,
-  type EngineHandler,
   type EngineMessage,
-  type EngineOptions,
-  type EngineRef,
   FrameTooLargeError,
   InvalidIdentityError,
   isExpired,
+  isKeyText,
   isTopicAddress,
   type KeyPair,
   type Logger,
@@ -21,9 +18,19 @@ import {
   type Startable,
   type TopicId,
 } from '@netmachine/core';
+import { Attachments, type ProxiedEngine } from './attachments.js';
+import {
+  type BridgeEvent,
+  type BridgeRouter,
+  type NatsBridgeCounters,
+  type NatsBridgeOptions,
+  type NatsBridgeStatus,
+  newCounters,
+  type OutRejection,
+} from './bridge-options.js';
 import { type AttachRefusal, errorToWire } from './errors.js';
 import { Listeners } from './listeners.js';
-import { type LinkEvent, type LinkOptions, maxPayload, NatsLink } from './nats-link.js';
+import { type LinkEvent, maxPayload, NatsLink } from './nats-link.js';
 import {
   type Announcement,
   decodeAnnouncement,
@@ -31,117 +38,9 @@ import {
   type OutMessage,
   sealDelivery,
   signAttachReply,
-  verifyAnnouncement,
   verifyOut,
 } from './protocol.js';
-import { NonceCache, SequenceWindow } from './replay-guard.js';
 import { Subjects } from './subjects.js';
-
-/** The part of the Router the bridge uses: it works with any router that offers these. */
-export interface BridgeRouter {
-  readonly node: NodeId;
-  client(name: string, onMessage?: EngineHandler, options?: EngineOptions): EngineContext & EngineRef;
-  engine(name: string): EngineRef | undefined;
-}
-
-export interface NatsBridgeOptions extends LinkOptions {
-  router: BridgeRouter;
-  /** The node's key: deliveries to processes are signed with it. Its id must be the router's node. */
-  keyPair: KeyPair;
-  /** Engine name → public keys (base32 text) allowed to attach as that engine. */
-  trustedKeys?: Readonly<Record<string, readonly string[]>>;
-  /** Further keys to accept, decided by the caller (e.g. from an identity store). */
-  authorize?: (name: string, publicKey: Uint8Array) => boolean;
-  subjectPrefix?: string;
-  /** How often processes announce themselves (sent to them in the attach reply). Default 1000. */
-  heartbeatMs?: number;
-  /** Heartbeats a process may miss before it is detached. Default 3. */
-  missedHeartbeats?: number;
-  /** How far an announcement's timestamp may be from this clock. Default 30 s. */
-  maxClockSkewMs?: number;
-  /** Engine names attached at once; further names are refused. Default 1024. */
-  maxEngines?: number;
-  /** Processes per engine name. Default 64. */
-  maxInstancesPerEngine?: number;
-  /** Requests from processes waiting for their reply; further ones fail with QueueFullError. Default 4096. */
-  maxPendingRequests?: number;
-  /** Mailbox of each proxy engine (policy `reject`). Default 1024. */
-  mailboxSize?: number;
-  logger?: Logger;
-}
-
-/** Why the bridge refused something a process sent on `out`. */
-export type OutRejection = 'malformed' | 'not-attached' | 'bad-signature' | 'replayed' | 'refused-by-router';
-
-export type BridgeEvent =
-  | LinkEvent
-  | { type: 'attached'; name: string; instance: string }
-  | { type: 'detached'; name: string; instance: string; reason: 'left' | 'timeout' | 'stopped' }
-  | { type: 'refused'; name: string; reason: AttachRefusal }
-  | { type: 'rejected'; reason: OutRejection; name?: string }
-  | { type: 'dropped'; reason: 'expired' | 'unencodable' | 'publish-failed' | 'disconnected'; name: string };
-
-export interface NatsBridgeCounters {
-  attaches: number;
-  detaches: number;
-  refused: Record<AttachRefusal, number>;
-  /** Messages published to processes (deliveries and request results). */
-  toProcesses: number;
-  /** Messages from processes injected into the router. */
-  fromProcesses: number;
-  rejected: Record<OutRejection, number>;
-  dropped: { expired: number; unencodable: number; publishFailed: number; disconnected: number };
-  slowConsumers: number;
-  reconnects: number;
-}
-
-function newCounters(): NatsBridgeCounters {
-  return {
-    attaches: 0,
-    detaches: 0,
-    refused: {
-      'untrusted-key': 0,
-      'bad-signature': 0,
-      stale: 0,
-      replayed: 0,
-      'name-taken': 0,
-      'over-capacity': 0,
-      malformed: 0,
-    },
-    toProcesses: 0,
-    fromProcesses: 0,
-    rejected: { malformed: 0, 'not-attached': 0, 'bad-signature': 0, replayed: 0, 'refused-by-router': 0 },
-    dropped: { expired: 0, unencodable: 0, publishFailed: 0, disconnected: 0 },
-    slowConsumers: 0,
-    reconnects: 0,
-  };
-}
-
-interface Instance {
-  readonly id: string;
-  readonly publicKey: Uint8Array;
-  lastSeen: number;
-  topics: readonly TopicId[];
-  readonly outIds: SequenceWindow;
-}
-
-/** One engine name attached through NATS: its proxy on the router and the processes behind it. */
-interface AttachedEngine {
-  readonly name: string;
-  readonly address: EngineAddress;
-  readonly subject: string;
-  readonly proxy: EngineContext & EngineRef;
-  readonly instances: Map<string, Instance>;
-  readonly topics: Set<TopicId>;
-  /** Aborted when the proxy is detached: a delivery waiting for NATS gives up. */
-  readonly detached: AbortController;
-}
-
-export interface NatsBridgeStatus {
-  readonly connected: boolean;
-  readonly engines: Readonly<Record<string, number>>;
-  readonly pendingRequests: number;
-}
 
 /**
  * Bridges a node's router to NATS: processes attach engines by name, and each attached name is a
@@ -158,12 +57,9 @@ export class NatsBridge implements Startable {
   private readonly logger: Logger;
   private readonly link: NatsLink;
   private readonly events = new Listeners<BridgeEvent>();
-  private readonly engines = new Map<string, AttachedEngine>();
-  private readonly nonces: NonceCache;
-  private readonly trusted = new Map<string, Set<string>>();
+  private readonly attachments: Attachments;
   private readonly heartbeatMs: number;
   private readonly detachAfterMs: number;
-  private readonly maxSkewMs: number;
   private subscriptions: Subscription[] = [];
   private sweeper: NodeJS.Timeout | undefined;
   /** Liveness is only judged after the bridge itself has been connected for a full timeout. */
@@ -183,10 +79,22 @@ export class NatsBridge implements Startable {
     this.subjects = new Subjects(this.router.node, options.subjectPrefix);
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.detachAfterMs = this.heartbeatMs * (options.missedHeartbeats ?? 3);
-    this.maxSkewMs = options.maxClockSkewMs ?? 30_000;
-    this.nonces = new NonceCache(2 * this.maxSkewMs, 100_000);
-    for (const [name, keys] of Object.entries(options.trustedKeys ?? {}))
-      this.trusted.set(name, new Set(keys));
+    // Checked here so that a typo in the node's config is an error at startup, not a refused attach.
+    for (const [name, keys] of Object.entries(options.trustedKeys ?? {})) {
+      assertEngineName(name);
+      for (const key of keys) {
+        if (!isKeyText(key))
+          throw new InvalidIdentityError(`trusted key for engine ${name} is not a public key: ${key}`);
+      }
+    }
+    this.attachments = new Attachments(
+      options,
+      this.subjects,
+      (engine, message) => this.forward(engine, message),
+      this.counters,
+      this.events,
+      this.logger,
+    );
     this.link = new NatsLink(
       options,
       {
@@ -222,7 +130,7 @@ export class NatsBridge implements Startable {
   /** Names attached right now, with their number of processes. */
   status(): NatsBridgeStatus {
     const engines: Record<string, number> = {};
-    for (const [name, engine] of this.engines) engines[name] = engine.instances.size;
+    for (const engine of this.attachments.all()) engines[engine.name] = engine.instances.size;
     return { connected: this.link.isUp, engines, pendingRequests: this.pendingRequests };
   }
 
@@ -243,7 +151,7 @@ export class NatsBridge implements Startable {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    await Promise.all([...this.engines.values()].map((engine) => this.detachEngine(engine, 'stopped')));
+    await this.attachments.detachAll();
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     await this.link.stop();
   }
@@ -305,11 +213,6 @@ export class NatsBridge implements Startable {
 
   // --- attaching --------------------------------------------------------------------------------
 
-  private isTrusted(name: string, publicKey: Uint8Array): boolean {
-    if (this.trusted.get(name)?.has(base32Encode(publicKey))) return true;
-    return this.options.authorize?.(name, publicKey) ?? false;
-  }
-
   private onAnnounce(msg: Msg): void {
     let a: Announcement;
     try {
@@ -321,7 +224,7 @@ export class NatsBridge implements Startable {
       this.events.emit({ type: 'refused', name: '', reason: 'malformed' });
       return;
     }
-    const refusal = this.checkAnnouncement(a);
+    const refusal = this.attachments.apply(a);
     if (refusal !== undefined) {
       this.counters.refused[refusal]++;
       this.events.emit({ type: 'refused', name: a.name, reason: refusal });
@@ -330,49 +233,7 @@ export class NatsBridge implements Startable {
       if (refusal !== 'bad-signature' && refusal !== 'replayed') this.answer(msg, a, refusal);
       return;
     }
-    if (a.kind === 'detach') {
-      const engine = this.engines.get(a.name);
-      if (engine?.instances.get(a.instance)?.publicKey) this.removeInstance(engine, a.instance, 'left');
-    }
     this.answer(msg, a, undefined);
-  }
-
-  /** Verifies an announcement and, for an attach, records it. Returns why it is refused, if it is. */
-  private checkAnnouncement(a: Announcement): AttachRefusal | undefined {
-    const now = Date.now();
-    if (Math.abs(now - a.timestamp) > this.maxSkewMs) return 'stale';
-    if (!verifyAnnouncement(this.node, a)) return 'bad-signature';
-    if (!this.isTrusted(a.name, a.publicKey)) return 'untrusted-key';
-    const nonce = this.nonces.add(a.nonce, now);
-    if (nonce === 'replayed') return 'replayed';
-    if (nonce === 'full') return 'over-capacity';
-    if (a.kind === 'detach') return undefined;
-    let engine = this.engines.get(a.name);
-    if (engine === undefined) {
-      if (this.router.engine(a.name) !== undefined) return 'name-taken';
-      if (this.engines.size >= (this.options.maxEngines ?? 1024)) return 'over-capacity';
-      engine = this.attachEngine(a.name);
-    }
-    const known = engine.instances.get(a.instance);
-    if (known !== undefined && Buffer.compare(known.publicKey, a.publicKey) !== 0) return 'name-taken';
-    if (known === undefined) {
-      if (engine.instances.size >= (this.options.maxInstancesPerEngine ?? 64)) return 'over-capacity';
-      engine.instances.set(a.instance, {
-        id: a.instance,
-        publicKey: a.publicKey,
-        lastSeen: now,
-        topics: a.topics,
-        outIds: new SequenceWindow(),
-      });
-      this.counters.attaches++;
-      this.events.emit({ type: 'attached', name: a.name, instance: a.instance });
-      this.logger.info({ engine: a.name, instance: a.instance }, 'process attached');
-    } else {
-      known.lastSeen = now;
-      known.topics = a.topics;
-    }
-    this.syncTopics(engine);
-    return undefined;
   }
 
   private answer(msg: Msg, a: Announcement, refusal: AttachRefusal | undefined): void {
@@ -391,78 +252,12 @@ export class NatsBridge implements Startable {
     msg.respond(reply);
   }
 
-  private attachEngine(name: string): AttachedEngine {
-    const detached = new AbortController();
-    const subject = this.subjects.engine(name);
-    const address = { node: this.node, name };
-    // The proxy's handler carries the router's messages to the processes, one at a time.
-    const proxy = this.router.client(name, (message) => this.forward(engine, message), {
-      mailboxSize: this.options.mailboxSize ?? 1024,
-      mailboxPolicy: 'reject',
-    });
-    const engine: AttachedEngine = {
-      name,
-      address,
-      subject,
-      proxy,
-      instances: new Map(),
-      topics: new Set(),
-      detached,
-    };
-    this.engines.set(name, engine);
-    return engine;
-  }
-
-  private removeInstance(engine: AttachedEngine, instance: string, reason: 'left' | 'timeout'): void {
-    if (!engine.instances.delete(instance)) return;
-    this.counters.detaches++;
-    this.events.emit({ type: 'detached', name: engine.name, instance, reason });
-    this.logger.info({ engine: engine.name, instance, reason }, 'process detached');
-    if (engine.instances.size === 0) void this.detachEngine(engine, reason);
-    else this.syncTopics(engine);
-  }
-
-  /** The last process left: the name disappears from the router, so requests to it fail at once. */
-  private async detachEngine(engine: AttachedEngine, reason: 'left' | 'timeout' | 'stopped'): Promise<void> {
-    if (this.engines.get(engine.name) !== engine) return;
-    this.engines.delete(engine.name);
-    engine.detached.abort();
-    if (reason === 'stopped') {
-      for (const instance of engine.instances.keys()) {
-        this.events.emit({ type: 'detached', name: engine.name, instance, reason });
-      }
-    }
-    await engine.proxy.stop();
-  }
-
-  /** The proxy subscribes to the union of its processes' topics. */
-  private syncTopics(engine: AttachedEngine): void {
-    const wanted = new Set<TopicId>();
-    for (const instance of engine.instances.values()) for (const topic of instance.topics) wanted.add(topic);
-    for (const topic of engine.topics) {
-      if (!wanted.has(topic)) {
-        engine.proxy.unsubscribe(topic);
-        engine.topics.delete(topic);
-      }
-    }
-    for (const topic of wanted) {
-      if (!engine.topics.has(topic)) {
-        engine.proxy.subscribe(topic);
-        engine.topics.add(topic);
-      }
-    }
-  }
-
   /** Detaches processes that stopped announcing themselves, unless the bridge itself was cut off. */
   private sweep(): void {
     if (!this.link.isUp) return;
     const now = Date.now();
     if (now - this.upSince < this.detachAfterMs) return;
-    for (const engine of [...this.engines.values()]) {
-      for (const instance of [...engine.instances.values()]) {
-        if (now - instance.lastSeen > this.detachAfterMs) this.removeInstance(engine, instance.id, 'timeout');
-      }
-    }
+    this.attachments.expire(now, this.detachAfterMs);
   }
 
   // --- router → processes -----------------------------------------------------------------------
@@ -471,7 +266,7 @@ export class NatsBridge implements Startable {
    * Publishes one message to the engine's queue group. While NATS is down it waits, holding up the
    * proxy's bounded mailbox, until NATS is back, the message expires, or the engine is detached.
    */
-  private async forward(engine: AttachedEngine, message: EngineMessage): Promise<void> {
+  private async forward(engine: ProxiedEngine, message: EngineMessage): Promise<void> {
     if (!this.link.isUp) {
       const signals = [engine.detached.signal];
       if (message.expiry !== undefined)
@@ -528,7 +323,7 @@ export class NatsBridge implements Startable {
       return;
     }
     const { message: m, sig } = decoded;
-    const engine = this.engines.get(m.name);
+    const engine = this.attachments.get(m.name);
     const instance = engine?.instances.get(m.instance);
     if (engine === undefined || instance === undefined) {
       this.reject('not-attached', m.name);
@@ -571,7 +366,7 @@ export class NatsBridge implements Startable {
   }
 
   /** A process's request is the proxy's request; the result goes back to the process's inbox. */
-  private request(engine: AttachedEngine, m: OutMessage, msg: Msg): void {
+  private request(engine: ProxiedEngine, m: OutMessage, msg: Msg): void {
     if (!msg.reply) {
       this.reject('malformed', m.name);
       return;

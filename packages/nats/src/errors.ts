@@ -109,3 +109,22 @@ export class UnsupportedOperationError extends NetmachineError {
     super('ERR_UNSUPPORTED', `${operation} is not supported by an engine attached through NATS`);
   }
 }
+
+/** Maps a NATS client request failure to the typed error of the condition. */
+export function natsRequestError(error: unknown, where: string, timeoutMs: number, name: string): Error {
+  const kind = error instanceof Error ? error.name : '';
+  if (error instanceof AbortedError) return error;
+  if (kind === 'TimeoutError') return new RequestTimeoutError(where, timeoutMs);
+  // Nobody listens on the node's subject: its bridge is not running.
+  if (kind === 'NoRespondersError') return new NotAttachedError(name);
+  return new ConnectionClosedError('NATS request failed', { cause: error });
+}
+
+/** Rejects with AbortedError when `signal` fires first. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,19 +1,19 @@
-export {
-  AttachedEngine,
-  type AttachedEngineCounters,
-  type AttachedEngineEvent,
-  type AttachOptions,
-  attachEngine,
-} from './attach.js';
-export {
-  type BridgeEvent,
-  type BridgeRouter,
-  NatsBridge,
-  type NatsBridgeCounters,
-  type NatsBridgeOptions,
-  type NatsBridgeStatus,
-  type OutRejection,
-} from './bridge.js';
+export { AttachedEngine, attachEngine } from './attach.js';
+export type {
+  AttachedEngineCounters,
+  AttachedEngineEvent,
+  AttachOptions,
+  ProcessDropReason,
+} from './attach-options.js';
+export { NatsBridge } from './bridge.js';
+export type {
+  BridgeEvent,
+  BridgeRouter,
+  NatsBridgeCounters,
+  NatsBridgeOptions,
+  NatsBridgeStatus,
+  OutRejection,
+} from './bridge-options.js';
 export {
   type AttachRefusal,
   AttachRefusedError,

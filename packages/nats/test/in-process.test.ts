@@ -3,6 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   type EngineMessage,
   FrameTooLargeError,
+  InvalidIdentityError,
   KeyPair,
   type NodeId,
   UnknownDestinationError,
@@ -149,6 +150,21 @@ describe('attachEngine in the same process', () => {
     expect(engine.counters.dropped.mailboxFull).toBe(7);
     release();
     await until(() => handled === 3, 'the queued deliveries handled');
+  });
+});
+
+describe('bridge configuration', () => {
+  it('refuses a malformed trusted key, a bad engine name or a foreign node key at construction', () => {
+    const nodeKey = KeyPair.generate();
+    const router = new Router({ node: nodeKey.id as NodeId });
+    const make = (overrides: Partial<ConstructorParameters<typeof NatsBridge>[0]>) =>
+      new NatsBridge({ router, keyPair: nodeKey, servers: [server.url], ...overrides });
+    expect(() => make({ trustedKeys: { svc: ['not-a-key'] } })).toThrow(InvalidIdentityError);
+    expect(() => make({ trustedKeys: { 'bad name': [KeyPair.generate().id] } })).toThrow(
+      InvalidIdentityError,
+    );
+    expect(() => make({ keyPair: KeyPair.generate() })).toThrow(InvalidIdentityError);
+    expect(() => make({ trustedKeys: { svc: [KeyPair.generate().id] } })).not.toThrow();
   });
 });
 

@@ -1,0 +1,97 @@
+import type {
+  EngineContext,
+  EngineHandler,
+  EngineOptions,
+  EngineRef,
+  KeyPair,
+  Logger,
+  NodeId,
+} from '@netmachine/core';
+import type { AttachRefusal } from './errors.js';
+import type { LinkEvent, LinkOptions } from './nats-link.js';
+
+/** The part of the Router the bridge uses: it works with any router that offers these. */
+export interface BridgeRouter {
+  readonly node: NodeId;
+  client(name: string, onMessage?: EngineHandler, options?: EngineOptions): EngineContext & EngineRef;
+  engine(name: string): EngineRef | undefined;
+}
+
+export interface NatsBridgeOptions extends LinkOptions {
+  router: BridgeRouter;
+  /** The node's key: deliveries to processes are signed with it. Its id must be the router's node. */
+  keyPair: KeyPair;
+  /** Engine name → public keys (base32 text) allowed to attach as that engine. */
+  trustedKeys?: Readonly<Record<string, readonly string[]>>;
+  /** Further keys to accept, decided by the caller (e.g. from an identity store). */
+  authorize?: (name: string, publicKey: Uint8Array) => boolean;
+  subjectPrefix?: string;
+  /** How often processes announce themselves (sent to them in the attach reply). Default 1000. */
+  heartbeatMs?: number;
+  /** Heartbeats a process may miss before it is detached. Default 3. */
+  missedHeartbeats?: number;
+  /** How far an announcement's timestamp may be from this clock. Default 30 s. */
+  maxClockSkewMs?: number;
+  /** Engine names attached at once; further names are refused. Default 1024. */
+  maxEngines?: number;
+  /** Processes per engine name. Default 64. */
+  maxInstancesPerEngine?: number;
+  /** Requests from processes waiting for their reply; further ones fail with QueueFullError. Default 4096. */
+  maxPendingRequests?: number;
+  /** Mailbox of each proxy engine (policy `reject`). Default 1024. */
+  mailboxSize?: number;
+  logger?: Logger;
+}
+
+/** Why the bridge refused something a process sent on `out`. */
+export type OutRejection = 'malformed' | 'not-attached' | 'bad-signature' | 'replayed' | 'refused-by-router';
+
+export type BridgeEvent =
+  | LinkEvent
+  | { type: 'attached'; name: string; instance: string }
+  | { type: 'detached'; name: string; instance: string; reason: 'left' | 'timeout' | 'stopped' }
+  | { type: 'refused'; name: string; reason: AttachRefusal }
+  | { type: 'rejected'; reason: OutRejection; name?: string }
+  | { type: 'dropped'; reason: 'expired' | 'unencodable' | 'publish-failed' | 'disconnected'; name: string };
+
+export interface NatsBridgeCounters {
+  attaches: number;
+  detaches: number;
+  refused: Record<AttachRefusal, number>;
+  /** Messages published to processes (deliveries and request results). */
+  toProcesses: number;
+  /** Messages from processes injected into the router. */
+  fromProcesses: number;
+  rejected: Record<OutRejection, number>;
+  dropped: { expired: number; unencodable: number; publishFailed: number; disconnected: number };
+  slowConsumers: number;
+  reconnects: number;
+}
+
+export function newCounters(): NatsBridgeCounters {
+  return {
+    attaches: 0,
+    detaches: 0,
+    refused: {
+      'untrusted-key': 0,
+      'bad-signature': 0,
+      stale: 0,
+      replayed: 0,
+      'name-taken': 0,
+      'over-capacity': 0,
+      malformed: 0,
+    },
+    toProcesses: 0,
+    fromProcesses: 0,
+    rejected: { malformed: 0, 'not-attached': 0, 'bad-signature': 0, replayed: 0, 'refused-by-router': 0 },
+    dropped: { expired: 0, unencodable: 0, publishFailed: 0, disconnected: 0 },
+    slowConsumers: 0,
+    reconnects: 0,
+  };
+}
+
+export interface NatsBridgeStatus {
+  readonly connected: boolean;
+  readonly engines: Readonly<Record<string, number>>;
+  readonly pendingRequests: number;
+}

@@ -1,7 +1,7 @@
 import './polyfills.js';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { formatCoreMicroTable, type MicroResult, runCoreMicro } from './micro/core.js';
 import { buildReport, currentLoad, formatTable, type ScenarioOutcome, writeReport } from './report.js';
 import { runScenario } from './runner.js';
 import { FULL, QUICK, type Settings } from './scenario.js';
@@ -15,17 +15,6 @@ const USAGE = `pnpm bench [-- options]
   --no-micro         skip the core micro-benchmarks`;
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-async function runMicro(quick: boolean): Promise<unknown> {
-  // The micro-benchmarks live in their own module, which may not exist in every checkout.
-  const path = fileURLToPath(new URL('./micro/core.ts', import.meta.url));
-  if (!existsSync(path)) return undefined;
-  const specifier = './micro/core.js';
-  const module = (await import(specifier)) as {
-    runCoreMicro?: (options: { quick: boolean }) => Promise<unknown>;
-  };
-  return module.runCoreMicro?.({ quick });
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -68,10 +57,18 @@ async function main(): Promise<void> {
     const records = await runScenario(scenario, settings, (line) => console.log(line));
     outcomes.push({ scenario, records });
   }
-  let micro: unknown;
+  // The core micro-benchmarks run with the full pass (in this process: they measure CPU-bound code).
+  let micro: MicroResult[] | { error: string } | undefined;
   if (!values['no-micro'] && wanted.length === 0) {
-    console.log('\ncore micro-benchmarks');
-    micro = await runMicro(settings.quick).catch((error: Error) => ({ error: error.message }));
+    console.log('\n@netmachine/core micro-benchmarks');
+    try {
+      const results = await runCoreMicro({ quick: settings.quick });
+      console.log(formatCoreMicroTable(results));
+      micro = results;
+    } catch (error) {
+      console.log(`  FAILED: ${(error as Error).message}`);
+      micro = { error: (error as Error).message };
+    }
   }
   console.log(`\n${formatTable(outcomes)}`);
   const report = buildReport(outcomes, settings, loadBefore, micro);

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect, type Socket } from 'node:net';
 import { createServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { FrameSplitter, frame } from '../payload.js';
 import { selfSignedPem } from './certificate.js';
@@ -46,6 +46,9 @@ export const rawTls: SystemFactory = async () => {
           wire(socket, onMessage, echo);
         },
       );
+      // Nagle must be off from the first byte: left on during the handshake, the first message after
+      // it can wait for a delayed ACK (~40 ms), which the connect scenario would measure.
+      server.on('connection', (tcp: Socket) => tcp.setNoDelay(true));
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
       const { port } = server.address() as AddressInfo;
@@ -60,7 +63,8 @@ export const rawTls: SystemFactory = async () => {
 
     async connect({ target, onMessage }): Promise<Link> {
       const { port } = target as { port: number };
-      const socket = tlsConnect({ ...tlsOptions, host: '127.0.0.1', port, rejectUnauthorized: false });
+      const tcp = netConnect({ host: '127.0.0.1', port, noDelay: true });
+      const socket = tlsConnect({ ...tlsOptions, socket: tcp, rejectUnauthorized: false });
       await once(socket, 'secureConnect');
       wire(socket, onMessage, false);
       return linkOf(socket);

@@ -236,13 +236,25 @@ const TRANSPORT_FACTORIES: Record<string, () => TransportFactory> = {
   memory: () => memory(),
 };
 
+/** A state directory's key, made (mode 0600) on first use. */
+async function loadOrCreateKey(path: string): Promise<KeyPair> {
+  try {
+    return await readKeyFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const key = KeyPair.generate();
+    await writeKeyFile(path, key);
+    return key;
+  }
+}
+
 /** Builds a node from its config: nothing is started until `start()`. */
 export async function createNode(options: CreateNodeOptions = {}): Promise<NetmachineNode> {
   const config = validateConfig(options.config ?? {});
   const logger = options.logger ?? noopLogger;
   const paths = options.dir ? nodePaths(options.dir, config.control.socket) : undefined;
   if (paths) await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-  const keyPair = options.keyPair ?? (paths ? await readKeyFile(paths.key) : KeyPair.generate());
+  const keyPair = options.keyPair ?? (paths ? await loadOrCreateKey(paths.key) : KeyPair.generate());
   const identity = paths
     ? await openIdentityStore({ path: paths.identityStore, logger })
     : await memoryIdentityStore({ logger });

@@ -86,7 +86,7 @@ describe('TransportEngine under faults', () => {
   it('notices a black-holed peer by its pings and reconnects a permanent link afterwards', async () => {
     const network = new MemoryNetwork();
     const faults = new FaultController();
-    const limits = { pingIntervalMs: 20, pingTimeoutMs: 150, handshakeTimeoutMs: 150 };
+    const limits = { pingIntervalMs: 20, pingTimeoutMs: 300, handshakeTimeoutMs: 300 };
     const a = await startNode('a', {
       network,
       limits,
@@ -104,8 +104,13 @@ describe('TransportEngine under faults', () => {
     const up = a.engine.events.once('NodeConnected', (e) => e.node === b.id);
     faults.knobs.blackhole = false;
     await up;
-    a.engine.send(message(a, b, 'after'));
-    await until(() => b.sink.delivered.some((m) => m.body === 'after'), 'delivery after recovery');
+    // Delivery is at most once: on a loaded machine the fresh link may itself miss a ping deadline
+    // and drop what it carried, so keep offering until one message gets through.
+    let polls = 0;
+    await until(() => {
+      if (polls++ % 40 === 0) a.engine.send(message(a, b, 'after'));
+      return b.sink.delivered.some((m) => m.body === 'after');
+    }, 'delivery after recovery');
   });
 
   it('reconnects a permanent link after a reset and keeps delivering', async () => {

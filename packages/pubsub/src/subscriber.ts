@@ -193,8 +193,6 @@ export class SubscriberSide {
   handleEvent(message: EngineMessage): void {
     const from = message.src.node;
     this.context.counters.eventsReceived++;
-    const n = readEventLinkNumber(message.body);
-    if (n !== undefined) this.noteReceived(from, n);
     let event: ReturnType<typeof readEvent>;
     try {
       event = readEvent(message.body);
@@ -208,7 +206,15 @@ export class SubscriberSide {
       return;
     }
     // v1: events come straight from the publisher's node, whose identity the channel proved.
-    if (from !== advert.publisher.node || !sameEngine(event.publisher, advert.publisher)) {
+    if (from !== advert.publisher.node) {
+      noteDropped(this.context, 'unauthorized', { topic: event.topic, node: from });
+      return;
+    }
+    // Acknowledged from here on, whatever becomes of the event: the link's window must move, and
+    // only publisher nodes we know of get acknowledgement state (bounded by the adverts we hold).
+    const n = readEventLinkNumber(message.body);
+    if (n !== undefined) this.noteReceived(from, n);
+    if (!sameEngine(event.publisher, advert.publisher)) {
       noteDropped(this.context, 'unauthorized', { topic: event.topic, node: from });
       return;
     }

@@ -15,6 +15,7 @@ import {
   type Startable,
   type TopicId,
   type TransportFactory,
+  writeKeyFile,
 } from '@netmachine/core';
 import { type IdentityStore, memoryIdentityStore, openIdentityStore } from '@netmachine/identity-store';
 import { NatsBridge } from '@netmachine/nats';

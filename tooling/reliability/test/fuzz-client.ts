@@ -1,0 +1,166 @@
+import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import {
+  type Connection,
+  decodeConnectReply,
+  encodeConnectRequest,
+  encodeFrame,
+  FrameDecoder,
+  FrameTag,
+  type KeyPair,
+  type NodeId,
+  noopLogger,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  unpack,
+} from '@netmachine/core';
+import { type TlsTransport, tls } from '@netmachine/transport-tls';
+import type { Stage } from './fuzz-frames.js';
+
+/** How one hostile connection ended. */
+export type Outcome = 'closed' | 'not-closed' | 'dial-failed' | 'handshake-refused';
+
+/** A connection whose close we wait for; a peer that never closes it is reported, not waited on forever. */
+function closedWithin(onClose: (done: () => void) => void, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    onClose(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * A client holding a real node key: it authenticates over TLS like any node and then misbehaves.
+ * One per key; connections are made one after the other so the target never sees two at once from
+ * the same key (which it would resolve as duplicates rather than as bad input).
+ */
+export class AuthenticatedFuzzer {
+  readonly #transport: TlsTransport;
+  readonly #key: KeyPair;
+
+  constructor(key: KeyPair) {
+    this.#key = key;
+    this.#transport = tls({ handshakeTimeoutMs: 20_000 })({ keyPair: key, logger: noopLogger });
+  }
+
+  /**
+   * Dials `target`, completes the engine handshake when `stage` is 'open', sends `frame`, and waits
+   * for the target to close the connection.
+   */
+  async send(
+    address: string,
+    target: NodeId,
+    frame: Buffer,
+    stage: Stage,
+    timeoutMs = 30_000,
+  ): Promise<Outcome> {
+    let connection: Connection;
+    try {
+      connection = await this.#transport.dial(address, target);
+    } catch {
+      return 'dial-failed';
+    }
+    let onClosed: (() => void) | undefined;
+    let closed = false;
+    let replied: ((ok: boolean) => void) | undefined;
+    const decoder = new FrameDecoder((tag, body) => {
+      if (tag === FrameTag.ConnectReply) replied?.(decodeConnectReply(unpack(body)).ok);
+    });
+    connection.setHandlers({
+      onData: (chunk) => {
+        try {
+          decoder.push(chunk);
+        } catch {
+          // The target's frames are not under test here.
+        }
+      },
+      onDrain: () => {},
+      onClose: () => {
+        closed = true;
+        replied?.(false);
+        onClosed?.();
+      },
+    });
+    if (stage === 'open') {
+      const accepted = new Promise<boolean>((resolve) => {
+        replied = resolve;
+      });
+      connection.write(
+        encodeFrame(
+          FrameTag.ConnectRequest,
+          encodeConnectRequest({
+            protoMin: PROTOCOL_MIN,
+            protoMax: PROTOCOL_MAX,
+            src: this.#key.id as NodeId,
+            dst: target,
+            srcAdvertVersion: 0,
+            dstAdvertVersion: 0,
+          }),
+        ),
+      );
+      if (!(await accepted)) {
+        connection.abort();
+        return 'handshake-refused';
+      }
+    }
+    const done = closedWithin((fire) => {
+      if (closed) fire();
+      else onClosed = fire;
+    }, timeoutMs);
+    if (!closed) connection.write(frame);
+    const ok = await done;
+    if (!ok) connection.abort();
+    return ok ? 'closed' : 'not-closed';
+  }
+
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
+}
+
+function parseHostPort(address: string): { host: string; port: number } {
+  const url = new URL(address);
+  return { host: url.hostname, port: Number(url.port) };
+}
+
+/** A plain TCP caller that writes `bytes` to a TLS port and waits for the target to hang up. */
+export function rawTcp(address: string, bytes: Buffer, timeoutMs = 30_000): Promise<Outcome> {
+  const { host, port } = parseHostPort(address);
+  const socket = tcpConnect({ host, port });
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  socket.once('connect', () => socket.write(bytes));
+  return closedWithin((fire) => socket.once('close', fire), timeoutMs).then((ok) => {
+    socket.destroy();
+    return ok ? 'closed' : 'not-closed';
+  });
+}
+
+/**
+ * A TLS caller without a node certificate (or with `cert`/`key` of a non-node key): the TLS layer
+ * may finish, but the target must refuse it and never read its bytes as frames.
+ */
+export function anonymousTls(
+  address: string,
+  bytes: Buffer,
+  credentials: { cert?: string; key?: string } = {},
+  timeoutMs = 30_000,
+): Promise<Outcome> {
+  const { host, port } = parseHostPort(address);
+  const socket = tlsConnect({
+    host,
+    port,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.3',
+    ...credentials,
+  });
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  socket.once('secureConnect', () => socket.write(bytes));
+  return closedWithin((fire) => socket.once('close', fire), timeoutMs).then((ok) => {
+    socket.destroy();
+    return ok ? 'closed' : 'not-closed';
+  });
+}

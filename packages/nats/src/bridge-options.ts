@@ -95,3 +95,35 @@ export interface NatsBridgeStatus {
   readonly engines: Readonly<Record<string, number>>;
   readonly pendingRequests: number;
 }
+
+/** The `nats` section of a node's config file. */
+export interface NatsConfig {
+  servers: string[];
+  /** Engine name → public keys (base32 text) trusted to attach as that engine. */
+  engines?: Record<string, string[]>;
+  subjectPrefix?: string;
+  heartbeatMs?: number;
+  /** Credentials for the NATS server itself (its own access control, in addition to the keys above). */
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+/** Bridge options from a node's config: what the node app passes to `new NatsBridge`. */
+export function bridgeOptionsFromConfig(
+  config: NatsConfig,
+  node: { router: BridgeRouter; keyPair: KeyPair; logger?: Logger },
+): NatsBridgeOptions {
+  const natsOptions: Record<string, string> = {};
+  if (config.user !== undefined) natsOptions.user = config.user;
+  if (config.pass !== undefined) natsOptions.pass = config.pass;
+  if (config.token !== undefined) natsOptions.token = config.token;
+  return {
+    ...node,
+    servers: config.servers,
+    trustedKeys: config.engines ?? {},
+    subjectPrefix: config.subjectPrefix,
+    heartbeatMs: config.heartbeatMs,
+    natsOptions,
+  };
+}

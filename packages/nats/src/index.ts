@@ -6,13 +6,15 @@ export type {
   ProcessDropReason,
 } from './attach-options.js';
 export { NatsBridge } from './bridge.js';
-export type {
-  BridgeEvent,
-  BridgeRouter,
-  NatsBridgeCounters,
-  NatsBridgeOptions,
-  NatsBridgeStatus,
-  OutRejection,
+export {
+  type BridgeEvent,
+  type BridgeRouter,
+  bridgeOptionsFromConfig,
+  type NatsBridgeCounters,
+  type NatsBridgeOptions,
+  type NatsBridgeStatus,
+  type NatsConfig,
+  type OutRejection,
 } from './bridge-options.js';
 export {
   type AttachRefusal,

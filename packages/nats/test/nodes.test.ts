@@ -1,7 +1,7 @@
 import { type EngineMessage, KeyPair, type NodeId, type NodeSender } from '@netmachine/core';
 import { Router } from '@netmachine/router';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AttachedEngine, attachEngine, NatsBridge } from '../src/index.js';
+import { type AttachedEngine, attachEngine, bridgeOptionsFromConfig, NatsBridge } from '../src/index.js';
 import { NatsServer } from '../src/testing/index.js';
 import { eventually, until } from './helpers.js';
 
@@ -43,12 +43,10 @@ function newNode(): { key: KeyPair; router: Router } {
 }
 
 async function newBridge(node: { key: KeyPair; router: Router }, trusted: KeyPair): Promise<NatsBridge> {
+  // Built the way the node app builds it from the `nats` section of its config.
+  const config = { servers: [server.url], engines: { svc: [trusted.id] }, heartbeatMs: 100 };
   const bridge = new NatsBridge({
-    router: node.router,
-    keyPair: node.key,
-    servers: [server.url],
-    trustedKeys: { svc: [trusted.id] },
-    heartbeatMs: 100,
+    ...bridgeOptionsFromConfig(config, { router: node.router, keyPair: node.key }),
     missedHeartbeats: 20,
   });
   cleanups.push(() => bridge.stop());

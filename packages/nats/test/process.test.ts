@@ -71,7 +71,8 @@ async function attached(worker: EngineProcess): Promise<void> {
   expect(outcome.event).toBe('attached');
 }
 
-describe('an engine in another process, attached through a real nats-server', () => {
+// Each test starts Node.js child processes, which is slow on a loaded machine.
+describe('an engine in another process, attached through a real nats-server', { timeout: 120_000 }, () => {
   it('exchanges messages, requests, replies and topic events with engines on its node', async () => {
     const workerKey = KeyPair.generate();
     const { router, bridge } = await startNode(workerKey);

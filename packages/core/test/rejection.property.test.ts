@@ -1,5 +1,5 @@
 import { fc, it } from '@fast-check/vitest';
-import { describe, expect } from 'vitest';
+import { describe, expect, vi } from 'vitest';
 import {
   base32Decode,
   type ConnectReply,
@@ -62,6 +62,9 @@ import {
   plainValue,
 } from './arbitraries.js';
 import { normalise } from './helpers.js';
+
+// A hundred runs per property take a second or two alone, far longer on a loaded shared machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 /**
  * Every decoder, fed random or damaged input, must either return a value of its declared type or

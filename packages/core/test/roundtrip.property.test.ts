@@ -1,5 +1,5 @@
 import { fc, it } from '@fast-check/vitest';
-import { describe, expect } from 'vitest';
+import { describe, expect, vi } from 'vitest';
 import {
   base32Decode,
   base32Encode,
@@ -61,6 +61,9 @@ import {
   uint,
 } from './arbitraries.js';
 import { normalise } from './helpers.js';
+
+// A hundred runs per property take a second or two alone, far longer on a loaded shared machine.
+vi.setConfig({ testTimeout: 180_000 });
 
 /** Cuts a byte stream at the given positions (taken modulo its length). */
 function chunksOf(stream: Buffer, cuts: number[]): Buffer[] {

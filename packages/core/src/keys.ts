@@ -6,7 +6,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { base32Encode } from './base32.js';
 import { InsecureKeyFileError, InvalidIdentityError, InvalidKeyFileError } from './errors.js';
@@ -143,9 +143,17 @@ export async function writeKeyFile(path: string, keyPair: KeyPair): Promise<void
 
 /** Reads a key file written by `writeKeyFile`; refuses one that group or others may access. */
 export async function readKeyFile(path: string): Promise<KeyPair> {
-  const info = await stat(path);
-  if ((info.mode & 0o077) !== 0) throw new InsecureKeyFileError(path, info.mode & 0o777);
-  const pem = await readFile(path, 'utf8');
+  // Check the file that is actually read (fstat on the open handle), not whatever the path named a moment before.
+  const handle = await open(path, 'r');
+  let pem: string;
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new InvalidKeyFileError(path, 'not a regular file');
+    if ((info.mode & 0o077) !== 0) throw new InsecureKeyFileError(path, info.mode & 0o777);
+    pem = await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
   try {
     return KeyPair.fromPem(pem);
   } catch (error) {

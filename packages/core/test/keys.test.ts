@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +173,22 @@ describe('key files', () => {
     expect(error).toBeInstanceOf(InsecureKeyFileError);
     expect((error as InsecureKeyFileError).mode).toBe(mode);
     expect((error as InsecureKeyFileError).path).toBe(path);
+  });
+
+  it('refuses a directory in place of a key file', async () => {
+    const sub = join(dir, 'a-directory.key');
+    await mkdir(sub, { mode: 0o700 });
+    await expect(readKeyFile(sub)).rejects.toThrow(InvalidKeyFileError);
+  });
+
+  it('follows a symlink but judges the mode of the file it reads', async () => {
+    const target = join(dir, 'target.key');
+    const link = join(dir, 'link.key');
+    await writeKeyFile(target, KeyPair.generate());
+    await symlink(target, link);
+    expect((await readKeyFile(link)).id).toBe((await readKeyFile(target)).id);
+    await chmod(target, 0o644);
+    await expect(readKeyFile(link)).rejects.toThrow(InsecureKeyFileError);
   });
 
   it('refuses a file that is not an Ed25519 private key', async () => {

@@ -3,6 +3,7 @@ import {
   ConnectionClosedError,
   type EngineAddress,
   type EngineMessage,
+  InvalidAddressError,
   isTopicAddress,
   type KeyPair,
   type Listener,
@@ -115,7 +116,7 @@ export class TransportEngine implements NodeSender, Startable {
       for (const address of this.#o.listen ?? []) {
         const protocol = addressProtocol(address);
         const transport = protocol === undefined ? undefined : this.#transports.get(protocol);
-        if (transport === undefined) throw new SchemaError('listen', `no transport for ${address}`);
+        if (transport === undefined) throw new InvalidAddressError(address, 'no transport for its scheme');
         const listener = await transport.listen(address, (c) => this.#accept(c), {
           signal,
           acceptPeer: (peer) => this.#admit(peer)?.error !== 'Denied',
@@ -165,9 +166,10 @@ export class TransportEngine implements NodeSender, Startable {
 
   canReach(node: NodeId): boolean {
     if (node === this.node) return true;
-    if (this.#links.get(node)?.connected) return true;
     const record = this.#o.directory.node(node);
-    if (record === undefined || record.trust === TRUST_BANNED) return false;
+    if (record?.trust === TRUST_BANNED) return false;
+    if (this.#links.get(node)?.connected) return true;
+    if (record === undefined) return false;
     return record.advert?.addrs.some((a) => this.#transports.has(addressProtocol(a.url) ?? '')) ?? false;
   }
 
@@ -346,7 +348,7 @@ export class TransportEngine implements NodeSender, Startable {
   }
 
   readonly #sessionHooks: SessionHooks = {
-    onMessage: (_session, message) => this.#deliver(message),
+    onMessage: (session, message) => this.#receive(session, message),
     onWritable: (session) => {
       const link = this.#links.get(session.peer);
       if (link?.session === session) link.pump();
@@ -404,6 +406,22 @@ export class TransportEngine implements NodeSender, Startable {
     this.#counters.disconnects++;
     this.#logger.debug({ peer: session.peer, err: error }, 'node disconnected');
     this.events.emit({ type: 'NodeDisconnected', node: session.peer, error });
+  }
+
+  /** Trust can drop to 0 while a link is up: a banned peer (or source) gets nothing through. */
+  #receive(session: ConnectionSession, message: EngineMessage): void {
+    const source = (message.src as EngineAddress).node;
+    const directory = this.#o.directory;
+    if (directory.node(session.peer)?.trust === TRUST_BANNED) {
+      this.#dropped('denied', new PeerDeniedError(session.peer, 'trust 0'), session.peer, message);
+      void session.close('denied', 'banned');
+      return;
+    }
+    if (source !== session.peer && directory.node(source)?.trust === TRUST_BANNED) {
+      this.#dropped('denied', new PeerDeniedError(source, 'trust 0'), source, message);
+      return;
+    }
+    this.#deliver(message);
   }
 
   #deliver(message: EngineMessage): void {

@@ -192,6 +192,19 @@ describe('TransportEngine over the memory transport', () => {
     expect(a.engine.connectedNodes()).toEqual([]);
   });
 
+  it('drops what a peer sends once its trust falls to 0, and closes the link', async () => {
+    const [a, b] = await pair();
+    b.engine.send(message(b, a, 'trusted'));
+    await until(() => a.sink.delivered.length === 1, 'first delivery');
+    a.directory.set(b.id, { trust: TRUST_BANNED });
+    const down = a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    b.engine.send(message(b, a, 'banned'));
+    await down;
+    expect(a.sink.delivered.map((m) => m.body)).toEqual(['trusted']);
+    expect(a.engine.counters().dropped.denied).toBe(1);
+    expect(a.engine.canReach(b.id)).toBe(false);
+  });
+
   it('settles a simultaneous dial on one connection both sides agree on', async () => {
     const [a, b] = await pair();
     await Promise.all([a.engine.connect(b.id), b.engine.connect(a.id)]);

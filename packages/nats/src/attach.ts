@@ -48,7 +48,7 @@ import {
   sealOut,
   signAnnouncement,
 } from './protocol.js';
-import { SequenceWindow } from './replay-guard.js';
+import { SequenceWindow, sessionStart } from './replay-guard.js';
 import { Subjects } from './subjects.js';
 
 /** Extra time a NATS request waits beyond the router's own timeout, so the node's answer wins. */
@@ -225,14 +225,16 @@ export class AttachedEngine implements EngineContext {
       }
       if (kind === 'detach') return;
       if (!reply.ok) {
+        // A full bridge may have room at the next heartbeat; every other refusal is final.
+        if (reply.code === 'over-capacity' && this.firstAttach === undefined) {
+          this.logger.warn('node over capacity; retrying at the next heartbeat');
+          return;
+        }
         this.refused(new AttachRefusedError(this.self.name, reply.code, reply.reason));
         return;
       }
-      if (reply.session !== this.session) {
-        this.session = reply.session;
-        this.sessionSeqs = new SequenceWindow();
-        this.logger.info({ session: reply.session }, 'attached');
-        this.events.emit({ type: 'attached', session: reply.session });
+      if (this.session === undefined || sessionStart(reply.session) > sessionStart(this.session)) {
+        this.enterSession(reply.session);
       }
       this.heartbeatMs = Math.max(50, reply.heartbeatMs);
       this.acknowledged = true;
@@ -242,6 +244,13 @@ export class AttachedEngine implements EngineContext {
     } finally {
       this.announcing = false;
     }
+  }
+
+  private enterSession(session: string): void {
+    this.session = session;
+    this.sessionSeqs = new SequenceWindow();
+    this.logger.info({ session }, 'attached');
+    this.events.emit({ type: 'attached', session });
   }
 
   private refused(error: AttachRefusedError): void {
@@ -268,10 +277,20 @@ export class AttachedEngine implements EngineContext {
       this.noteDrop('invalid');
       return;
     }
-    // Another session's deliveries, and a second copy of one of ours, are replays.
-    if (delivery.session !== this.session || delivery.instance !== undefined) {
+    if (delivery.instance !== undefined || this.session === undefined) {
       this.noteDrop('invalid');
       return;
+    }
+    if (delivery.session !== this.session) {
+      // Older sessions' deliveries are replays. A newer one means the node's bridge restarted and
+      // another process of this name re-attached first: follow it, and announce at once (the
+      // request goes out before any reply the handler sends) so the new bridge knows this process.
+      if (sessionStart(delivery.session) <= sessionStart(this.session)) {
+        this.noteDrop('invalid');
+        return;
+      }
+      this.enterSession(delivery.session);
+      void this.announce('attach');
     }
     if (!this.sessionSeqs.accept(delivery.seq)) {
       this.noteDrop('invalid');

@@ -40,6 +40,7 @@ import {
   signAttachReply,
   verifyOut,
 } from './protocol.js';
+import { newSessionId } from './replay-guard.js';
 import { Subjects } from './subjects.js';
 
 /**
@@ -51,7 +52,7 @@ import { Subjects } from './subjects.js';
 export class NatsBridge implements Startable {
   readonly counters: NatsBridgeCounters = newCounters();
   readonly subjects: Subjects;
-  readonly session = randomBytes(12).toString('base64url');
+  readonly session = newSessionId(Date.now(), randomBytes(9).toString('base64url'));
   private readonly router: BridgeRouter;
   private readonly key: KeyPair;
   private readonly logger: Logger;

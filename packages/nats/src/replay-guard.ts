@@ -66,3 +66,19 @@ export class SequenceWindow {
     return true;
   }
 }
+
+/**
+ * A bridge session id: its start time (base 36) and a random part. Sessions of one node are
+ * ordered by start time, so a process can move on to a newer session without being told and
+ * still refuse an older one (a replay of an earlier run's deliveries).
+ */
+export function newSessionId(now = Date.now(), random = Math.random().toString(36).slice(2, 12)): string {
+  return `${now.toString(36)}.${random}`;
+}
+
+/** The start time of a session id, or -1 if it is not one. */
+export function sessionStart(session: string): number {
+  const dot = session.indexOf('.');
+  const time = dot > 0 ? Number.parseInt(session.slice(0, dot), 36) : Number.NaN;
+  return Number.isSafeInteger(time) ? time : -1;
+}

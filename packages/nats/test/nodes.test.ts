@@ -119,4 +119,25 @@ describe('an attached engine on a node among nodes', () => {
     expect(second.counters.attaches).toBe(1);
     expect(second.session).not.toBe(first.session);
   });
+
+  it('keeps every process of a name reachable across a bridge restart', async () => {
+    const a = newNode();
+    const svcKey = KeyPair.generate();
+    const first = await newBridge(a, svcKey);
+    await attachSvc(a.router.node, svcKey);
+    await attachSvc(a.router.node, svcKey);
+    await until(() => first.status().engines.svc === 2, 'both processes attached');
+
+    await first.stop();
+    const second = await newBridge(a, svcKey);
+    // As soon as one process is back, the name is reachable, and messages may reach either process:
+    // the one that has not re-announced yet follows the newer session and answers all the same.
+    await until(() => second.status().engines.svc !== undefined, 'the first re-attach');
+    const client = a.router.client('tester');
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => client.request('svc', i, { timeoutMs: 10_000 })),
+    );
+    expect(replies.map((r) => r.body)).toEqual(Array.from({ length: 20 }, (_, i) => ({ echo: i })));
+    await until(() => second.status().engines.svc === 2, 'both processes re-attached');
+  });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { NonceCache, SEQUENCE_WINDOW, SequenceWindow } from '../src/replay-guard.js';
+import {
+  NonceCache,
+  newSessionId,
+  SEQUENCE_WINDOW,
+  SequenceWindow,
+  sessionStart,
+} from '../src/replay-guard.js';
 
 describe('SequenceWindow', () => {
   it('accepts each number once, tolerates reordering within the window, refuses older ones', () => {
@@ -25,5 +31,16 @@ describe('NonceCache', () => {
     expect(cache.add(new Uint8Array([3]), 700)).toBe('full');
     expect(cache.add(a, 1000)).toBe('fresh');
     expect(cache.size).toBe(2);
+  });
+});
+
+describe('session ids', () => {
+  it('order by start time, and anything else reads as the oldest', () => {
+    const older = newSessionId(1_000);
+    const newer = newSessionId(2_000);
+    expect(sessionStart(newer)).toBeGreaterThan(sessionStart(older));
+    expect(sessionStart(older)).toBe(1_000);
+    expect(sessionStart('garbage')).toBe(-1);
+    expect(sessionStart('zzzzzzzzzzzzzzzzzzzzzz.x')).toBe(-1);
   });
 });

@@ -31,7 +31,7 @@ export type RemoteState =
   | 'subscribed'
   /** The last attempt failed; a retry is scheduled (and one is made when the node reconnects). */
   | 'failed'
-  /** The publisher node's connection dropped; we re-subscribe when it is back. */
+  /** The publisher node's connection dropped; we re-subscribe when it is back, or on a retry. */
   | 'disconnected';
 
 interface Waiter {
@@ -185,6 +185,9 @@ export class SubscriberSide {
       if (subscription.publisherNode !== node || subscription.state === 'local') continue;
       subscription.generation++;
       subscription.state = 'disconnected';
+      // Do not wait for a reconnect notice: an ephemeral connection (closed when idle) is only
+      // re-opened by traffic, and our subscribe request is that traffic.
+      this.scheduleRetry(subscription);
     }
   }
 
@@ -363,13 +366,18 @@ export class SubscriberSide {
     this.context.logger.warn({ topic, node, err: error }, 'subscription failed; will retry');
     this.context.events.emit({ type: 'subscribe-failed', topic, publisherNode: node, error });
     if (error instanceof SubscriptionDeniedError) this.settle(subscription, error);
+    this.scheduleRetry(subscription);
+  }
+
+  /** Tries again later, with exponential backoff, unless something else re-subscribes first. */
+  private scheduleRetry(subscription: RemoteSubscription): void {
+    this.clearRetry(subscription);
     const delay = subscription.retryDelayMs;
     subscription.retryDelayMs = Math.min(delay * 2, this.options.retryMaxMs);
     subscription.retryTimer = setTimeout(() => {
       subscription.retryTimer = undefined;
-      if (this.wanted.get(topic) === subscription && subscription.state === 'failed') {
-        this.subscribeRemote(subscription);
-      }
+      const waiting = subscription.state === 'failed' || subscription.state === 'disconnected';
+      if (this.wanted.get(subscription.topic) === subscription && waiting) this.subscribeRemote(subscription);
     }, delay);
     subscription.retryTimer.unref();
   }

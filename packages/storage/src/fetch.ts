@@ -260,7 +260,7 @@ class TreeFetch {
   /** One request to one peer: the verified chunk, or why not. */
   async #ask(peer: PeerScore, id: Uint8Array): Promise<Uint8Array | 'not-found' | 'failed' | 'corrupt'> {
     const signal = this.#abort.signal;
-    peer.inFlight++;
+    this.#book.started(peer);
     let body: unknown;
     try {
       const reply = await this.#context.request(

@@ -14,14 +14,21 @@ export interface PeerScore {
   inFlight: number;
   /** When it last served a good chunk (ms), 0 if never. */
   lastSuccess: number;
+  /** When it was last sent a request while it had none in flight (ms): the start of its busy time. */
+  busySince: number;
 }
 
 /** Most peers a fetch keeps track of (given, plus learned from commitments). */
 const MAX_PEERS = 256;
+/**
+ * A peer with requests in flight that has served nothing for this long is presumed stalled (a
+ * dead process whose requests only fail at their timeout): new requests go elsewhere first.
+ */
+const STALL_MS = 2_000;
 
 /**
- * The peers a fetch may ask, best first: never-corrupt before corrupt, fewer failures first, then
- * the least busy, then the most recently successful (as the spec asks for nodes learned from
+ * The peers a fetch may ask, best first: never-corrupt before corrupt, fewer failures first, not
+ * stalled before stalled, then the least busy, then the most recently successful (as the spec asks for nodes learned from
  * commitments). A peer that sent a bad chunk stays usable as a last resort: the chunk is verified
  * anyway, and it may be the only holder of the rest.
  */
@@ -42,6 +49,7 @@ export class PeerBook {
       notFound: 0,
       inFlight: 0,
       lastSuccess: 0,
+      busySince: 0,
     });
     return true;
   }
@@ -55,19 +63,31 @@ export class PeerBook {
   }
 
   /** The best peer not in `exclude`, or undefined when every peer was tried. */
-  pick(exclude: ReadonlySet<NodeId>): PeerScore | undefined {
+  pick(exclude: ReadonlySet<NodeId>, now = Date.now()): PeerScore | undefined {
     let best: PeerScore | undefined;
     for (const peer of this.#peers.values()) {
       if (exclude.has(peer.node)) continue;
-      if (best === undefined || better(peer, best)) best = peer;
+      if (best === undefined || better(peer, best, now)) best = peer;
     }
     return best;
   }
+
+  /** Marks a request sent to `peer`. */
+  started(peer: PeerScore, now = Date.now()): void {
+    if (peer.inFlight === 0) peer.busySince = now;
+    peer.inFlight++;
+  }
 }
 
-function better(a: PeerScore, b: PeerScore): boolean {
+function stalled(peer: PeerScore, now: number): boolean {
+  return peer.inFlight > 0 && now - Math.max(peer.lastSuccess, peer.busySince) > STALL_MS;
+}
+
+function better(a: PeerScore, b: PeerScore, now: number): boolean {
   if (a.corrupt > 0 !== b.corrupt > 0) return a.corrupt === 0;
   if (a.failures !== b.failures) return a.failures < b.failures;
+  const aStalled = stalled(a, now);
+  if (aStalled !== stalled(b, now)) return !aStalled;
   if (a.inFlight !== b.inFlight) return a.inFlight < b.inFlight;
   return a.lastSuccess > b.lastSuccess;
 }

@@ -10,4 +10,4 @@ export type ProgressCallback = (progress: Progress) => void;
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 /** Chunks are never larger than this, whatever a writer chooses: one chunk must fit in one message. */
 export const MAX_CHUNK_SIZE = 4 * 1024 * 1024;
-export const MIN_CHUNK_SIZE = 4 * 1024;
+export const MIN_CHUNK_SIZE = 1024;

@@ -79,9 +79,10 @@ describe('content addressing and convergent encryption', () => {
     }
   });
 
-  it('handles a tree whose leaf count is exactly a multiple of the fan-out', async () => {
-    const { storage } = await openStorage({ chunkSize: 4096 });
-    const data = randomBytes(56 * 56 * 4096);
+  it('handles a tree whose leaf count is exactly a power of the fan-out', async () => {
+    const { storage } = await openStorage({ chunkSize: 1024 });
+    expect(maxFanout(1024)).toBe(14);
+    const data = randomBytes(14 * 14 * 1024);
     const reference = await storage.put(data);
     expect((await collect(storage.read(reference))).equals(data)).toBe(true);
   });

@@ -10,6 +10,7 @@ import {
   encodeConnectReply,
   encodeConnectRequest,
   encodeFrame,
+  encodeGoodbye,
   FrameDecoder,
   FrameTag,
   FrameTooLargeError,
@@ -193,7 +194,13 @@ export class ConnectionSession {
     if (this.#closePromise !== undefined) return this.#closePromise;
     if (this.#state === 'closed') return Promise.resolve();
     const goodbye = this.#state === 'open';
-    if (goodbye) this.#enqueue(encodeFrame(FrameTag.Goodbye, [code, reason.slice(0, 256)]));
+    if (goodbye)
+      this.#enqueue(
+        encodeFrame(
+          FrameTag.Goodbye,
+          encodeGoodbye({ code: code.slice(0, 64), reason: reason.slice(0, 200) }),
+        ),
+      );
     this.#state = 'closing';
     this.#stopTimers();
     this.#writer.flush(true);

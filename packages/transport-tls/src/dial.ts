@@ -1,3 +1,4 @@
+import { connect as netConnect, type Socket } from 'node:net';
 import { type SecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import {
   AbortedError,
@@ -23,6 +24,8 @@ export interface DialParams {
 /** A socket whose peer proved `expected`'s key and accepted us, with any bytes that came with the acceptance. */
 export interface DialedSocket {
   readonly socket: TLSSocket;
+  /** The TCP socket under `socket` (kept to reset it on abort). */
+  readonly raw: Socket;
   readonly remoteAddress: string;
   readonly initialData: Buffer;
 }
@@ -39,32 +42,31 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
   if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
 
   return new Promise<DialedSocket>((resolve, reject) => {
-    const socket = tlsConnect({
-      host,
-      port,
-      secureContext: params.secureContext,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      // No CA: the key is pinned below, once the handshake has proved the peer holds it.
-      rejectUnauthorized: false,
-    });
+    // TCP first, then TLS on the connected socket: TLS then runs on the socket's own handle (the fast
+    // path), and we keep the TCP socket to reset it on abort.
+    const raw = netConnect({ host, port });
+    let socket: TLSSocket | undefined;
     let settled = false;
 
     const cleanup = (): void => {
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      socket.off('secureConnect', onSecure);
-      socket.off('data', onAcceptance);
-      socket.off('error', onError);
-      socket.off('close', onClose);
+      raw.off('connect', onTcpConnect);
+      raw.off('error', onError);
+      socket?.off('secureConnect', onSecure);
+      socket?.off('data', onAcceptance);
+      socket?.off('error', onError);
+      socket?.off('close', onClose);
     };
     const fail = (error: Error): void => {
       if (settled) return;
       cleanup();
       // Late errors of a destroyed socket must not become uncaught exceptions.
-      socket.on('error', () => {});
-      socket.destroy();
+      raw.on('error', () => {});
+      socket?.on('error', () => {});
+      socket?.destroy();
+      raw.destroy();
       reject(error);
     };
     const onAbort = (): void => fail(new AbortedError(signal?.reason));
@@ -72,24 +74,38 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
       fail(new ConnectionClosedError(`cannot connect to ${address}: ${error.message}`, { cause: error }));
     const onClose = (): void =>
       fail(new ConnectionClosedError(`${address} closed the connection during the handshake`));
+    const onTcpConnect = (): void => {
+      raw.setNoDelay(true);
+      socket = tlsConnect({
+        socket: raw,
+        secureContext: params.secureContext,
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        // No CA: the key is pinned below, once the handshake has proved the peer holds it.
+        rejectUnauthorized: false,
+      });
+      socket.once('secureConnect', onSecure);
+      socket.on('error', onError);
+      socket.once('close', onClose);
+    };
     const onSecure = (): void => {
+      const tlsSocket = socket!;
       try {
-        verifyExpectedPeer(socket.getPeerX509Certificate(), expected);
+        verifyExpectedPeer(tlsSocket.getPeerX509Certificate(), expected);
       } catch (error) {
         fail(error as Error);
         return;
       }
-      socket.setNoDelay(true);
-      socket.write(Buffer.of(CONFIRMED));
-      socket.on('data', onAcceptance);
+      tlsSocket.write(Buffer.of(CONFIRMED));
+      tlsSocket.on('data', onAcceptance);
     };
     const onAcceptance = (chunk: Buffer): void => {
       if (chunk.length === 0) return;
       const verdict = chunk[0];
       if (verdict === ACCEPTED) {
         cleanup();
-        const remote = formatAddress('tls', socket.remoteAddress ?? host, socket.remotePort ?? port);
-        resolve({ socket, remoteAddress: remote, initialData: chunk.subarray(1) });
+        const remote = formatAddress('tls', raw.remoteAddress ?? host, raw.remotePort ?? port);
+        resolve({ socket: socket!, raw, remoteAddress: remote, initialData: chunk.subarray(1) });
       } else if (verdict === REFUSED) {
         fail(new PeerDeniedError(address, 'the listener refused our key'));
       } else {
@@ -102,8 +118,7 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
       params.handshakeTimeoutMs,
     );
     signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('secureConnect', onSecure);
-    socket.on('error', onError);
-    socket.once('close', onClose);
+    raw.once('connect', onTcpConnect);
+    raw.on('error', onError);
   });
 }

@@ -16,6 +16,7 @@ export interface ListenerParams {
   /** Receives each verified, accepted and confirmed socket, with bytes that came after the confirmation. */
   readonly onSecureSocket: (
     socket: TLSSocket,
+    raw: Socket,
     node: NodeId,
     remoteAddress: string,
     initialData: Buffer,
@@ -163,7 +164,7 @@ export class TlsListener implements Listener {
         return;
       }
       stats.inboundAccepted++;
-      this.#params.onSecureSocket(socket, node, remoteAddress, chunk.subarray(1));
+      this.#params.onSecureSocket(socket, raw, node, remoteAddress, chunk.subarray(1));
     };
     socket.once('secure', onSecure);
     socket.once('close', onCloseEarly);

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import {
   type Connection,
@@ -6,9 +7,12 @@ import {
   type Logger,
   type NodeId,
 } from '@netmachine/core';
+import { WriteBatch } from './write-batch.js';
 
 export interface TlsConnectionInit {
   readonly socket: TLSSocket;
+  /** The TCP socket under `socket`, reset on abort. */
+  readonly raw: Socket;
   readonly remoteNode: NodeId;
   readonly remoteAddress: string;
   readonly direction: 'inbound' | 'outbound';
@@ -37,7 +41,9 @@ export class TlsConnection implements Connection {
   #handlers: ConnectionHandlers | undefined;
   #early: Buffer[] = [];
   #earlyBytes = 0;
-  #corked = false;
+  readonly #batch = new WriteBatch();
+  #flushScheduled = false;
+  #needDrain = false;
   #closed = false;
   #closeError: Error | undefined;
   #socketError: Error | undefined;
@@ -61,7 +67,7 @@ export class TlsConnection implements Connection {
   }
 
   get bufferedBytes(): number {
-    return this.#closed ? 0 : this.#socket.writableLength;
+    return this.#closed ? 0 : this.#batch.bytes + this.#socket.writableLength;
   }
 
   setHandlers(handlers: ConnectionHandlers): void {
@@ -80,14 +86,15 @@ export class TlsConnection implements Connection {
 
   write(data: Uint8Array): boolean {
     if (this.#closed || this.#closing !== undefined) return false;
-    // Writes of one tick leave as one TLS record and one syscall (TLSWrap joins corked buffers).
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(this.#uncork);
+    // Copied at once (the caller may reuse its buffer); the tick's writes leave together.
+    this.#batch.append(data);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flush);
     }
-    this.#socket.write(data);
-    return this.#socket.writableLength < this.#highWaterMark;
+    const below = this.bufferedBytes < this.#highWaterMark;
+    if (!below) this.#needDrain = true;
+    return below;
   }
 
   close(): Promise<void> {
@@ -103,7 +110,8 @@ export class TlsConnection implements Connection {
         clearTimeout(timer);
         resolve();
       });
-      // end() uncorks, flushes what is queued, sends close_notify and FIN.
+      this.#flush();
+      // end() sends what is queued, then close_notify and FIN.
       this.#socket.end();
     });
     return this.#closing;
@@ -111,14 +119,33 @@ export class TlsConnection implements Connection {
 
   abort(error?: Error): void {
     if (this.#closed) return;
-    this.#socket.destroy();
+    this.#batch.clear();
     this.#finish(error ?? new ConnectionClosedError('connection aborted'));
+    // A TCP reset, not a FIN: the peer must see an error, not a clean close.
+    try {
+      this.#init.raw.resetAndDestroy();
+    } catch {
+      // Already closed underneath.
+    }
+    this.#socket.destroy();
   }
 
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    if (!this.#socket.destroyed) this.#socket.uncork();
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#closed) return;
+    const parts = this.#batch.take();
+    if (parts.length > 1) this.#socket.cork();
+    for (const part of parts) this.#socket.write(part);
+    if (parts.length > 1) this.#socket.uncork();
+    this.#checkDrain();
   };
+
+  #checkDrain(): void {
+    if (this.#needDrain && !this.#closed && this.bufferedBytes < this.#highWaterMark) {
+      this.#needDrain = false;
+      this.#handlers?.onDrain();
+    }
+  }
 
   readonly #onData = (chunk: Buffer): void => {
     if (this.#handlers !== undefined) this.#handlers.onData(chunk);
@@ -132,7 +159,7 @@ export class TlsConnection implements Connection {
   }
 
   readonly #onDrain = (): void => {
-    if (!this.#closed) this.#handlers?.onDrain();
+    this.#checkDrain();
   };
 
   readonly #onError = (error: Error): void => {

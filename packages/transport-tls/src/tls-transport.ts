@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import {
   type Connection,
@@ -96,7 +97,14 @@ class TlsTransportImpl implements TlsTransport {
         logger: this.#logger,
       });
       this.stats.outboundEstablished++;
-      return this.#adopt(dialed.socket, expected, dialed.remoteAddress, 'outbound', dialed.initialData);
+      return this.#adopt(
+        dialed.socket,
+        dialed.raw,
+        expected,
+        dialed.remoteAddress,
+        'outbound',
+        dialed.initialData,
+      );
     } catch (error) {
       this.stats.dialFailures++;
       this.#emit({ type: 'dial-failed', address, error: error as Error });
@@ -121,8 +129,8 @@ class TlsTransportImpl implements TlsTransport {
         maxPendingHandshakes: this.#settings.maxPendingHandshakes,
         closeTimeoutMs: this.#settings.closeTimeoutMs,
         acceptPeer: options.acceptPeer,
-        onSecureSocket: (socket, node, remoteAddress, initialData) => {
-          const connection = this.#adopt(socket, node, remoteAddress, 'inbound', initialData);
+        onSecureSocket: (socket, raw, node, remoteAddress, initialData) => {
+          const connection = this.#adopt(socket, raw, node, remoteAddress, 'inbound', initialData);
           try {
             onConnection(connection);
           } catch (error) {
@@ -152,6 +160,7 @@ class TlsTransportImpl implements TlsTransport {
 
   #adopt(
     socket: TLSSocket,
+    raw: Socket,
     node: NodeId,
     remoteAddress: string,
     direction: 'inbound' | 'outbound',
@@ -159,6 +168,7 @@ class TlsTransportImpl implements TlsTransport {
   ): TlsConnection {
     const connection = new TlsConnection({
       socket,
+      raw,
       remoteNode: node,
       remoteAddress,
       direction,

@@ -221,7 +221,7 @@ describe('tls transport', () => {
     expect(client.transport.stats.openConnections).toBe(0);
   });
 
-  it('abort closes at once: the aborting side gets its error, the peer sees the connection end', async () => {
+  it('abort resets at once: the aborting side gets its error, the peer sees an error', async () => {
     const server = transport();
     const client = transport();
     const { address, next } = await listenOn(server.transport);
@@ -235,6 +235,7 @@ describe('tls transport', () => {
     expect(atClient.closed).toBe(true);
     expect(atClient.closeError).toBe(reason);
     await waitFor(() => atServer.closed, 'the peer to see the close');
+    expect(atServer.closeError).toBeInstanceOf(Error); // a reset, not a clean close
     await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
   });
 

@@ -36,7 +36,7 @@ import {
   natsRequestError,
   UnsupportedOperationError,
 } from './errors.js';
-import { Listeners } from './listeners.js';
+import { guardedCallback, Listeners } from './listeners.js';
 import { maxPayload, NatsLink } from './nats-link.js';
 import {
   type AnnounceKind,
@@ -115,9 +115,10 @@ export class AttachedEngine implements EngineContext {
           this.subscription?.unsubscribe();
           this.subscription = connection.subscribe(this.subjects.engine(options.name), {
             queue: this.subjects.queueGroup(options.name),
-            callback: (error, msg) => {
-              if (!error) this.onDelivery(msg);
-            },
+            callback: guardedCallback(
+              (msg) => this.onDelivery(msg),
+              (error) => this.logger.error({ err: error }, 'delivery handling failed'),
+            ),
           });
         },
         // Announce at once on every (re)connection: the node may have forgotten us meanwhile.

@@ -103,7 +103,13 @@ export class Attachments {
     if (engine === undefined) {
       if (this.router.engine(a.name) !== undefined) return 'name-taken';
       if (this.engines.size >= (this.options.maxEngines ?? 1024)) return 'over-capacity';
-      engine = this.spawnProxy(a.name);
+      try {
+        engine = this.spawnProxy(a.name);
+      } catch (error) {
+        // The router is full (its engine limit) or stopping.
+        this.logger.warn({ err: error, engine: a.name }, 'cannot spawn the proxy engine');
+        return 'over-capacity';
+      }
     }
     if (known === undefined) {
       if (engine.instances.size >= (this.options.maxInstancesPerEngine ?? 64)) return 'over-capacity';

@@ -29,7 +29,7 @@ import {
   type OutRejection,
 } from './bridge-options.js';
 import { type AttachRefusal, errorToWire } from './errors.js';
-import { Listeners } from './listeners.js';
+import { guardedCallback, Listeners } from './listeners.js';
 import { type LinkEvent, maxPayload, NatsLink } from './nats-link.js';
 import {
   type Announcement,
@@ -167,14 +167,16 @@ export class NatsBridge implements Startable {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     this.subscriptions = [
       connection.subscribe(this.subjects.attach, {
-        callback: (error, msg) => {
-          if (!error) this.onAnnounce(msg);
-        },
+        callback: guardedCallback(
+          (msg) => this.onAnnounce(msg),
+          (error) => this.logger.error({ err: error }, 'announcement handling failed'),
+        ),
       }),
       connection.subscribe(this.subjects.out, {
-        callback: (error, msg) => {
-          if (!error) this.onOut(msg);
-        },
+        callback: guardedCallback(
+          (msg) => this.onOut(msg),
+          (error) => this.logger.error({ err: error }, 'message from a process failed'),
+        ),
       }),
     ];
   }

@@ -1,3 +1,5 @@
+import type { Msg } from '@nats-io/transport-node';
+
 /** A synchronous listener list; a listener that throws is ignored so an observer cannot break delivery. */
 export class Listeners<E> {
   private listeners: ((event: E) => void)[] = [];
@@ -22,4 +24,22 @@ export class Listeners<E> {
       }
     }
   }
+}
+
+/**
+ * Wraps a NATS subscription callback. The client calls it from its socket reader, where a thrown
+ * error would take the connection down with it; here it is logged and the message is lost alone.
+ */
+export function guardedCallback(
+  handle: (msg: Msg) => void,
+  onError: (error: unknown) => void,
+): (error: Error | null, msg: Msg) => void {
+  return (error, msg) => {
+    if (error) return;
+    try {
+      handle(msg);
+    } catch (failure) {
+      onError(failure);
+    }
+  };
 }

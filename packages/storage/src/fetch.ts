@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   AbortedError,
   ChunkNotFoundError,
@@ -113,6 +114,8 @@ class TreeFetch {
     this.#options = options;
     this.#book = new PeerBook(peers.filter((p) => p !== context.self.node));
     this.#frames = [{ ids: [reference.root], next: 0 }];
+    // Every request in flight listens on this one signal.
+    setMaxListeners((options.concurrency ?? DEFAULT_CONCURRENCY) + 16, this.#abort.signal);
   }
 
   async run(): Promise<FetchResult> {

@@ -1,6 +1,10 @@
 import './polyfills.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { formatMemory, IDLE_PEERS, measureIdle, measureSoak } from './memory.js';
 import { formatCoreMicroTable, type MicroResult, runCoreMicro } from './micro/core.js';
 import { buildReport, currentLoad, formatTable, type ScenarioOutcome, writeReport } from './report.js';
 import { runScenario } from './runner.js';
@@ -12,9 +16,23 @@ const USAGE = `pnpm bench [-- options]
   --scenario NAME    run one scenario (repeatable): ${scenarios.map((scenario) => scenario.name).join(', ')}
   --runs N           runs per contender (median reported)
   --out PATH         where to write the JSON (default bench/results/latest.json; quick runs: quick.json)
-  --no-micro         skip the core micro-benchmarks`;
+  --no-micro         skip the core micro-benchmarks
+  --memory           instead of the scenarios, the memory checks (idle connections, heap after a soak)
+  --soak-seconds N   length of the memory soak (default 300; with --quick 20)`;
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+async function runMemory(soakSeconds: number, out: string): Promise<void> {
+  console.log(`netmachine memory checks: ${IDLE_PEERS} idle peers, then a ${soakSeconds} s soak`);
+  const idle = await measureIdle();
+  console.log(formatMemory(idle, undefined));
+  const soak = await measureSoak(soakSeconds, (line) => console.log(line));
+  console.log(formatMemory(undefined, soak));
+  const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, idle, soak };
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -25,11 +43,20 @@ async function main(): Promise<void> {
       runs: { type: 'string' },
       out: { type: 'string' },
       'no-micro': { type: 'boolean', default: false },
+      memory: { type: 'boolean', default: false },
+      'soak-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     console.log(USAGE);
+    return;
+  }
+  if (values.memory) {
+    const soakSeconds = Number.parseInt(values['soak-seconds'] ?? (values.quick ? '20' : '300'), 10);
+    if (!(soakSeconds >= 1)) throw new Error('--soak-seconds must be a positive integer');
+    const out = values.out ?? `${REPO_ROOT}bench/results/${values.quick ? 'memory-quick' : 'memory'}.json`;
+    await runMemory(soakSeconds, out);
     return;
   }
   const base = values.quick ? QUICK : FULL;

@@ -20,12 +20,12 @@ export class Child {
   readonly #exited: Promise<void>;
   #stderr = '';
 
-  private constructor(label: string, role: string, params: unknown) {
+  private constructor(label: string, role: string, params: unknown, flags: readonly string[]) {
     this.label = label;
     // Extra node flags for workers only, e.g. BENCH_WORKER_FLAGS=--cpu-prof to profile a subject.
     const extra = (process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
     this.#process = fork(WORKER, [], {
-      execArgv: [...WORKER_FLAGS, ...extra],
+      execArgv: [...WORKER_FLAGS, ...flags, ...extra],
       cwd: REPO_ROOT,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
@@ -33,6 +33,8 @@ export class Child {
     this.#process.stderr?.setEncoding('utf8');
     this.#process.stderr?.on('data', (text: string) => {
       this.#stderr = (this.#stderr + text).slice(-STDERR_TAIL);
+      // BENCH_VERBOSE=1 shows what workers print (e.g. netmachine's counters at the end of a run).
+      if (process.env.BENCH_VERBOSE) process.stderr.write(`[${label}] ${text}`);
     });
     this.#process.on('message', (message: ControlMessage) => {
       if (message.type === 'error') {
@@ -42,7 +44,10 @@ export class Child {
     });
     this.#exited = new Promise((resolve) => {
       this.#process.once('exit', (code, signal) => {
-        const tail = this.#stderr.trim().split('\n').slice(-5).join(' | ');
+        // The error line says more than the stack frames under it.
+        const lines = this.#stderr.trim().split('\n');
+        const errorLine = lines.find((line) => /\b\w*Error\b/.test(line));
+        const tail = [errorLine, ...lines.slice(-2)].filter((line) => line !== undefined).join(' | ');
         this.#inbox.fail(new Error(`${label} exited (${signal ?? code})${tail ? `: ${tail}` : ''}`));
         resolve();
       });
@@ -51,8 +56,9 @@ export class Child {
     this.#process.send(run);
   }
 
-  static start(label: string, role: string, params: unknown): Child {
-    return new Child(label, role, params);
+  /** `flags`: extra node flags for this worker (e.g. `--expose-gc` for the memory checks). */
+  static start(label: string, role: string, params: unknown, flags: readonly string[] = []): Child {
+    return new Child(label, role, params, flags);
   }
 
   next<T>(type: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {

@@ -18,12 +18,13 @@ export async function openSystem(params: SystemParams): Promise<SystemAdapter> {
 const BATCH = 256;
 
 /**
- * Sends numbered payloads for `durationMs`, honouring backpressure, and returns how many were sent.
+ * Sends numbered payloads (from `firstSeq`) for `durationMs`, honouring backpressure, and returns the
+ * next sequence number (so, from 0, how many were sent).
  * Yields to the event loop after every batch so a system that never pushes back still gets to do I/O.
  */
-export async function sendFor(link: Link, durationMs: number): Promise<number> {
+export async function sendFor(link: Link, durationMs: number, firstSeq = 0): Promise<number> {
   const end = performance.now() + durationMs;
-  let seq = 0;
+  let seq = firstSeq;
   for (;;) {
     for (let i = 0; i < BATCH; i++) {
       if (!link.send(makePayload(seq++))) await link.drained();

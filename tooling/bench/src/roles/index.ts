@@ -1,6 +1,7 @@
 import type { Control } from '../process/control.js';
 import { connectClient, connectServer } from './connect.js';
 import { local } from './local.js';
+import { idleHub, idlePeers, soakReceiver, soakSender } from './memory.js';
 import { echoServer, requestClient } from './request.js';
 import { receiver, sender } from './unicast.js';
 import { signer, verifier } from './verify.js';
@@ -19,4 +20,8 @@ export const roles: Record<string, Role> = {
   local,
   verifier,
   signer,
+  'idle-hub': idleHub,
+  'idle-peers': idlePeers,
+  'soak-receiver': soakReceiver,
+  'soak-sender': soakSender,
 };

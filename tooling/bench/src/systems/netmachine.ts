@@ -145,6 +145,17 @@ export const netmachine: SystemFactory = async (config) => {
       };
     },
 
-    shutdown: () => node.stop(),
+    async shutdown() {
+      if (process.env.BENCH_VERBOSE) {
+        const drops = (counts: Record<string, number>): Record<string, number> =>
+          Object.fromEntries(Object.entries(counts).filter(([, count]) => count > 0));
+        const { dropped, ...router } = node.router.counters;
+        const transport = node.transport?.counters();
+        process.stderr.write(
+          `${JSON.stringify({ router: { ...router, dropped: drops(dropped) }, transportDropped: transport && drops(transport.dropped as Record<string, number>) })}\n`,
+        );
+      }
+      await node.stop();
+    },
   };
 };

@@ -7,6 +7,7 @@ import {
   type Logger,
   type NodeId,
 } from '@netmachine/core';
+import { WriteBatch } from './write-batch.js';
 
 /** Application error codes this transport sends when it closes a QUIC connection. */
 export const CLOSE_CODE = { normal: 0, aborted: 1 } as const;
@@ -26,7 +27,7 @@ export interface QuicConnectionInit {
   readonly remoteAddress: string;
   readonly direction: 'inbound' | 'outbound';
   readonly highWaterMark: number;
-  /** Upper bound of one stream write; queued writes are joined up to this size. */
+  /** Queued writes are copied into buffers of this size, each one stream write. */
   readonly maxBatchBytes: number;
   readonly maxEarlyBytes: number;
   readonly closeTimeoutMs: number;
@@ -55,8 +56,7 @@ export class QuicConnection implements Connection {
   #early: Buffer[] = [];
   #earlyBytes = 0;
   #resumeReading: (() => void) | undefined;
-  #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
+  readonly #batch: WriteBatch;
   #inflightBytes = 0;
   #flushing = false;
   #needDrain = false;
@@ -73,6 +73,7 @@ export class QuicConnection implements Connection {
 
   constructor(init: QuicConnectionInit) {
     this.#init = init;
+    this.#batch = new WriteBatch(init.maxBatchBytes);
     this.remoteNode = init.remoteNode;
     this.remoteAddress = init.remoteAddress;
     this.direction = init.direction;
@@ -91,7 +92,7 @@ export class QuicConnection implements Connection {
   }
 
   get bufferedBytes(): number {
-    return this.#queuedBytes + this.#inflightBytes;
+    return this.#batch.bytes + this.#inflightBytes;
   }
 
   setHandlers(handlers: ConnectionHandlers): void {
@@ -108,8 +109,8 @@ export class QuicConnection implements Connection {
   write(data: Uint8Array): boolean {
     if (this.#closed || this.#closing !== undefined) return false;
     if (data.length > 0) {
-      this.#queue.push(data);
-      this.#queuedBytes += data.length;
+      // Copied at once: the caller may reuse its buffer.
+      this.#batch.append(data);
       if (!this.#flushing) {
         this.#flushing = true;
         // Writes of the same tick join the first batch.
@@ -128,8 +129,7 @@ export class QuicConnection implements Connection {
 
   abort(error?: Error): void {
     if (this.#closed) return;
-    this.#queue = [];
-    this.#queuedBytes = 0;
+    this.#batch.clear();
     this.#finish(error ?? new ConnectionClosedError('connection aborted'));
     this.#init.stream.cancel(error);
     void this.#init.stop(CLOSE_CODE.aborted).catch(() => {});
@@ -137,43 +137,26 @@ export class QuicConnection implements Connection {
 
   async #flushLoop(): Promise<void> {
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const batch = this.#takeBatch();
-        this.#inflightBytes = batch.length;
-        this.#init.onStreamWrite(batch.length);
-        await this.#writer.write(batch);
-        this.#inflightBytes = 0;
+      while (this.#batch.bytes > 0 && !this.#closed) {
+        const parts = this.#batch.take();
+        for (const part of parts) this.#inflightBytes += part.length;
+        for (const part of parts) {
+          this.#init.onStreamWrite(part.length);
+          await this.#writer.write(part);
+          this.#inflightBytes -= part.length;
+        }
         if (this.#needDrain && this.bufferedBytes < this.#init.highWaterMark && !this.#closed) {
           this.#needDrain = false;
           this.#handlers?.onDrain();
         }
       }
     } catch (error) {
-      this.#inflightBytes = 0;
       if (!this.#closed) this.#fail(error);
     } finally {
+      this.#inflightBytes = 0;
       this.#flushing = false;
       this.#flushed?.();
     }
-  }
-
-  #takeBatch(): Uint8Array {
-    const first = this.#queue[0]!;
-    if (this.#queue.length === 1 || first.length >= this.#init.maxBatchBytes) {
-      this.#queue.shift();
-      this.#queuedBytes -= first.length;
-      return first;
-    }
-    let count = 0;
-    let size = 0;
-    for (const chunk of this.#queue) {
-      if (count > 0 && size + chunk.length > this.#init.maxBatchBytes) break;
-      size += chunk.length;
-      count++;
-    }
-    const parts = this.#queue.splice(0, count);
-    this.#queuedBytes -= size;
-    return Buffer.concat(parts, size);
   }
 
   async #readLoop(): Promise<void> {
@@ -271,8 +254,7 @@ export class QuicConnection implements Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeError = error;
-    this.#queue = [];
-    this.#queuedBytes = 0;
+    this.#batch.clear();
     this.#init.connection.removeEventListener(
       quicEvents.EventQUICConnectionError.name,
       this.#onConnectionError,

@@ -23,7 +23,7 @@ import { emptyStats, type QuicTransportEvent, type QuicTransportStats } from './
 export interface QuicTransportOptions extends Partial<QuicTuning> {
   /** `write` returns false when this many bytes are queued (default 1 MiB). */
   highWaterMark?: number;
-  /** Largest single stream write; queued writes are joined up to it (default 1 MiB). */
+  /** Queued writes are copied into buffers of this size, each one stream write (default 64 KiB). */
   maxBatchBytes?: number;
   /** QUIC handshake + acceptance must finish within this (default 10 s), both directions. */
   handshakeTimeoutMs?: number;
@@ -37,7 +37,7 @@ export interface QuicTransportOptions extends Partial<QuicTuning> {
 
 const DEFAULTS = {
   highWaterMark: 1024 * 1024,
-  maxBatchBytes: 1024 * 1024,
+  maxBatchBytes: 64 * 1024,
   handshakeTimeoutMs: 10_000,
   maxEarlyBytes: 1024 * 1024,
   closeTimeoutMs: 5_000,

@@ -1,0 +1,67 @@
+/**
+ * Bytes written to a connection but not yet handed to the socket. Every write is copied into large
+ * slabs: the caller may reuse its buffer as soon as `write` returns, and all the writes of one tick
+ * leave as a few large buffers instead of many small ones. A slab is reused until it is full, so a
+ * stream of small writes costs one allocation per slab, not one per write.
+ */
+export class WriteBatch {
+  readonly #slabBytes: number;
+  #full: Buffer[] = [];
+  #slab: Buffer | undefined;
+  #start = 0;
+  #used = 0;
+  #bytes = 0;
+
+  constructor(slabBytes = 64 * 1024) {
+    this.#slabBytes = slabBytes;
+  }
+
+  /** Bytes appended and not yet taken. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  append(data: Uint8Array): void {
+    let offset = 0;
+    while (offset < data.length) {
+      if (this.#slab === undefined || this.#used === this.#slab.length) {
+        this.#retireSlab();
+        // A write larger than a slab gets a buffer of its own size: one allocation, one copy.
+        this.#slab = Buffer.allocUnsafe(Math.max(this.#slabBytes, data.length - offset));
+        this.#start = 0;
+        this.#used = 0;
+      }
+      const count = Math.min(data.length - offset, this.#slab.length - this.#used);
+      this.#slab.set(data.subarray(offset, offset + count), this.#used);
+      this.#used += count;
+      offset += count;
+    }
+    this.#bytes += data.length;
+  }
+
+  /** Everything appended since the last take, in order. The returned buffers are never written again. */
+  take(): Buffer[] {
+    const parts = this.#full;
+    this.#full = [];
+    if (this.#slab !== undefined && this.#used > this.#start) {
+      parts.push(this.#slab.subarray(this.#start, this.#used));
+      this.#start = this.#used;
+    }
+    this.#bytes = 0;
+    return parts;
+  }
+
+  /** Drops everything not yet taken. */
+  clear(): void {
+    this.#full = [];
+    this.#slab = undefined;
+    this.#bytes = 0;
+  }
+
+  #retireSlab(): void {
+    if (this.#slab !== undefined && this.#used > this.#start) {
+      this.#full.push(this.#slab.subarray(this.#start, this.#used));
+    }
+    this.#slab = undefined;
+  }
+}

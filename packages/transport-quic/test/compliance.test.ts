@@ -1,0 +1,18 @@
+import { KeyPair, noopLogger } from '@netmachine/core';
+import { runTransportCompliance } from '@netmachine/transport/compliance';
+import { quic } from '../src/index.js';
+
+// @matrixai/quic moves a few MB/s on a busy machine: a smaller large frame keeps the case meaningful
+// (many packets, flow control, reassembly) without minutes of runtime.
+runTransportCompliance(
+  'quic',
+  async () => {
+    const [listenerKey, dialerKey] = [KeyPair.generate(), KeyPair.generate()];
+    return {
+      listener: { transport: quic()({ keyPair: listenerKey, logger: noopLogger }), keyPair: listenerKey },
+      dialer: { transport: quic()({ keyPair: dialerKey, logger: noopLogger }), keyPair: dialerKey },
+      listenAddress: 'quic://127.0.0.1:0',
+    };
+  },
+  { largeBytes: 2 * 1024 * 1024, timeoutMs: 120_000 },
+);

@@ -1,0 +1,64 @@
+// Fetch throughput between two processes over TLS: a child process puts a random object and serves
+// it; this process fetches it (every chunk verified on arrival, stored in lmdb) and reports MB/s.
+// Run from the repository root:
+//   node --conditions=source --import tsx packages/storage/bench/fetch-tls.ts [MiB] [concurrency]
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseNodeAdvert } from '@netmachine/core';
+import { parseReference } from '../src/index.js';
+import { startTlsStorageNode } from '../test/tls-node.js';
+
+const mib = Number(process.argv[2] ?? 64);
+const concurrency = Number(process.argv[3] ?? 8);
+const server = resolve(import.meta.dirname, '../test/fixtures/serve-file.ts');
+const dir = await mkdtemp(join(tmpdir(), 'nm-fetch-bench-'));
+try {
+  const input = join(dir, 'input.bin');
+  await writeFile(input, randomBytes(mib * 1024 * 1024));
+  await mkdir(join(dir, 'server'));
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', server, join(dir, 'server'), input],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const ready = await new Promise<{ advert: string; reference: string }>((done, fail) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('\n')) done(JSON.parse(out.slice(0, out.indexOf('\n'))));
+    });
+    child.once('exit', (code) => fail(new Error(`server exited ${code}`)));
+  });
+  const node = await startTlsStorageNode(join(dir, 'client'));
+  await node.addPeer(ready.advert);
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const result = await node.engine.fetch(
+    node.router.client('bench'),
+    parseReference(ready.reference),
+    [parseNodeAdvert(ready.advert).id],
+    { concurrency },
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  console.log(
+    JSON.stringify({
+      scenario: 'storage-fetch',
+      bytes: result.totalBytes,
+      chunks: result.chunks,
+      concurrency,
+      seconds: Number(seconds.toFixed(3)),
+      mbPerSecond: Number((result.totalBytes / 1e6 / seconds).toFixed(1)),
+      clientCpuSeconds: Number(((used.user + used.system) / 1e6).toFixed(3)),
+    }),
+  );
+  await node.stop();
+  child.kill('SIGTERM');
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,6 +1,12 @@
 export { PUBSUB_DROP_REASONS, type PubSubCounters, type PubSubDropReason } from './counters.js';
 export { NotSubscribedError, NotTopicOwnerError, SubscriptionDeniedError } from './errors.js';
 export type { PubSubEvent, PubSubEventListener } from './events.js';
+export type {
+  CreatedTopic,
+  CreateTopicOptions,
+  PeerConnectivity,
+  PubSubEngineOptions,
+} from './options.js';
 export { type PeerEventLike, type PeerEventSource, wirePeerEvents } from './peer-events.js';
 export {
   eventSigningPayload,
@@ -16,11 +22,5 @@ export {
   verifyDeletion,
   verifyEventSignature,
 } from './protocol.js';
-export {
-  type CreatedTopic,
-  type CreateTopicOptions,
-  type PeerConnectivity,
-  PubSubEngine,
-  type PubSubEngineOptions,
-} from './pubsub-engine.js';
+export { PubSubEngine } from './pubsub-engine.js';
 export type { RemoteState } from './subscriber.js';

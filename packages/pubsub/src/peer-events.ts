@@ -1,5 +1,5 @@
 import type { NodeId } from '@netmachine/core';
-import type { PeerConnectivity } from './pubsub-engine.js';
+import type { PeerConnectivity } from './options.js';
 
 /** The shape of a Transport engine event as far as the pubsub engine cares. */
 export interface PeerEventLike {

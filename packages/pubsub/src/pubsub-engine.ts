@@ -1,5 +1,4 @@
 import {
-  type EngineAddress,
   type EngineMessage,
   InvalidSignatureError,
   KeyPair,
@@ -15,13 +14,19 @@ import {
   type TopicId,
   topicAdvertFromWire,
   topicAdvertToWire,
-  type VerifyOptions,
 } from '@netmachine/core';
 import type { EngineClient, Router, TopicDelegate } from '@netmachine/router';
 import type { PubSubContext } from './context.js';
 import { newPubSubCounters, type PubSubCounters } from './counters.js';
 import { NotTopicOwnerError } from './errors.js';
 import { type PubSubEventListener, PubSubEvents } from './events.js';
+import {
+  type CreatedTopic,
+  type CreateTopicOptions,
+  nextEpoch,
+  type PeerConnectivity,
+  type PubSubEngineOptions,
+} from './options.js';
 import {
   deletionToWire,
   PUBSUB_ENGINE,
@@ -40,69 +45,6 @@ import {
 import { PublisherSide } from './publisher.js';
 import { type RemoteState, SubscriberSide } from './subscriber.js';
 import { DEFAULT_MAX_TOPICS, TopicRegistry } from './topic-registry.js';
-
-export interface PubSubEngineOptions {
-  readonly router: Router;
-  /** This node's key: it signs outgoing events. Must be the key of `router.node`. */
-  readonly nodeKey: KeyPair;
-  readonly logger?: Logger;
-  /** Mailbox of the `pubsub` engine (default 4096). */
-  readonly mailboxSize?: number;
-  /** Unacknowledged events per subscriber node (default 256). */
-  readonly window?: number;
-  /** Events queued per subscriber node behind the window; the oldest is evicted past it (default 1024). */
-  readonly queueSize?: number;
-  /** Subscriber nodes served at most (default 4096). */
-  readonly maxSubscriberNodes?: number;
-  /** Topic adverts kept at most (default 65 536). */
-  readonly maxTopics?: number;
-  /**
-   * Sign outgoing events with the node key: `true` always, `false` never, default only for topics
-   * with a subscriber that asked for signatures (one that verifies them).
-   */
-  readonly signEvents?: boolean;
-  /** Drop received events whose publisher signature does not verify (default false: v1 links are authenticated). */
-  readonly verifyEventSignatures?: boolean;
-  /** Timeout of subscribe and unsubscribe requests (default 5 s). */
-  readonly requestTimeoutMs?: number;
-  /** Backoff between subscription retries (default 500 ms doubling to 30 s). */
-  readonly retryMinMs?: number;
-  readonly retryMaxMs?: number;
-  /** Acknowledge every this many events (default 32) or after this delay (default 20 ms). */
-  readonly ackEvery?: number;
-  readonly ackDelayMs?: number;
-  /** Offer the topics this node created to every peer that connects (default true). */
-  readonly advertiseOnConnect?: boolean;
-  /** Checks applied to adverts received (clock skew, maximum age). */
-  readonly advertVerify?: VerifyOptions;
-}
-
-export interface CreateTopicOptions {
-  /** The topic's key (its identity); a new one is generated when absent. */
-  readonly topicKey?: KeyPair;
-  /** The one engine allowed to publish: an address, or the name of an engine on this node. */
-  readonly publisher: EngineAddress | string;
-  readonly tags?: readonly string[];
-}
-
-export interface CreatedTopic {
-  readonly topic: TopicId;
-  readonly advert: TopicAdvert;
-  readonly topicKey: KeyPair;
-}
-
-/** How the app tells the pubsub engine about connections (the Transport engine's NodeConnected/NodeDisconnected). */
-export interface PeerConnectivity {
-  onPeerConnected(node: NodeId): void;
-  onPeerDisconnected(node: NodeId): void;
-}
-
-let lastEpoch = 0;
-/** A publisher session number that grows across restarts: time-based, never repeated in-process. */
-function nextEpoch(): number {
-  lastEpoch = Math.max(Date.now(), lastEpoch + 1);
-  return lastEpoch;
-}
 
 /**
  * The P2P PubSub engine of one node (v1: one authorized publisher per topic, subscribers directly

@@ -7,6 +7,7 @@ import {
   type TopicAdvert,
   type TopicId,
 } from '@netmachine/core';
+import { type AckOptions, AckSender } from './ack-sender.js';
 import { noteDropped, type PubSubContext } from './context.js';
 import { NotSubscribedError, SubscriptionDeniedError } from './errors.js';
 import {
@@ -51,24 +52,10 @@ interface RemoteSubscription {
   retryDelayMs: number;
 }
 
-interface AckState {
-  received: number;
-  acked: number;
-  /** Acknowledge after this many events: `ackEvery`, or half the publisher's window if smaller. */
-  every: number;
-  /** The publisher session the link numbers belong to: a restarted publisher numbers from 1 again. */
-  epoch: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
-export interface SubscriberOptions {
+export interface SubscriberOptions extends AckOptions {
   readonly requestTimeoutMs: number;
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
-  /** Acknowledge after this many events from one publisher node… */
-  readonly ackEvery: number;
-  /** …or after this long, whichever comes first. */
-  readonly ackDelayMs: number;
   readonly verifyEventSignatures: boolean;
 }
 
@@ -86,7 +73,7 @@ export interface SubscriberIo {
  */
 export class SubscriberSide {
   private readonly wanted = new Map<TopicId, RemoteSubscription>();
-  private readonly acks = new Map<NodeId, AckState>();
+  private readonly acks: AckSender;
   private readonly tracker: SequenceTracker;
   private stopped = false;
 
@@ -95,6 +82,7 @@ export class SubscriberSide {
     private readonly io: SubscriberIo,
     private readonly options: SubscriberOptions,
   ) {
+    this.acks = new AckSender(options, (node, n) => context.send(node, PubSubProtocol.Ack, [n]));
     this.tracker = new SequenceTracker({
       gap: (topic, publisher, from, to) => {
         context.counters.gaps++;
@@ -178,9 +166,7 @@ export class SubscriberSide {
   }
 
   peerDisconnected(node: NodeId): void {
-    const ack = this.acks.get(node);
-    if (ack?.timer !== undefined) clearTimeout(ack.timer);
-    this.acks.delete(node);
+    this.acks.forget(node);
     for (const subscription of this.wanted.values()) {
       if (subscription.publisherNode !== node || subscription.state === 'local') continue;
       subscription.generation++;
@@ -216,7 +202,7 @@ export class SubscriberSide {
     // Acknowledged from here on, whatever becomes of the event: the link's window must move, and
     // only publisher nodes we know of get acknowledgement state (bounded by the adverts we hold).
     const n = readEventLinkNumber(message.body);
-    if (n !== undefined) this.noteReceived(from, n);
+    if (n !== undefined) this.acks.received(from, n);
     if (!sameEngine(event.publisher, advert.publisher)) {
       noteDropped(this.context, 'unauthorized', { topic: event.topic, node: from });
       return;
@@ -290,7 +276,6 @@ export class SubscriberSide {
       this.settle(subscription, new AbortedError('pubsub engine stopped'));
     }
     this.wanted.clear();
-    for (const ack of this.acks.values()) if (ack.timer !== undefined) clearTimeout(ack.timer);
     this.acks.clear();
   }
 
@@ -339,13 +324,7 @@ export class SubscriberSide {
         if (advert !== undefined) {
           this.tracker.baseline(topic, advert.publisher, answer.epoch, answer.seq, answer.lastSent);
         }
-        const ack = this.ackState(node);
-        ack.every = Math.max(1, Math.min(this.options.ackEvery, Math.floor(answer.window / 2)));
-        if (ack.epoch !== answer.epoch) {
-          ack.epoch = answer.epoch;
-          ack.received = 0;
-          ack.acked = 0;
-        }
+        this.acks.subscribed(node, answer.epoch, answer.window);
         subscription.state = 'subscribed';
         subscription.subscribedBefore = true;
         subscription.retryDelayMs = this.options.retryMinMs;
@@ -412,37 +391,5 @@ export class SubscriberSide {
   private clearRetry(subscription: RemoteSubscription): void {
     if (subscription.retryTimer !== undefined) clearTimeout(subscription.retryTimer);
     subscription.retryTimer = undefined;
-  }
-
-  /** Cumulative acknowledgements per publisher node: every `ackEvery` events, or after `ackDelayMs`. */
-  private ackState(node: NodeId): AckState {
-    let ack = this.acks.get(node);
-    if (ack === undefined) {
-      ack = { received: 0, acked: 0, every: this.options.ackEvery, epoch: 0, timer: undefined };
-      this.acks.set(node, ack);
-    }
-    return ack;
-  }
-
-  private noteReceived(node: NodeId, n: number): void {
-    const ack = this.ackState(node);
-    if (n > ack.received) ack.received = n;
-    if (ack.received - ack.acked >= ack.every) {
-      this.sendAck(node, ack);
-    } else if (ack.timer === undefined && ack.received > ack.acked) {
-      const state = ack;
-      ack.timer = setTimeout(() => {
-        state.timer = undefined;
-        if (this.acks.get(node) === state && state.received > state.acked) this.sendAck(node, state);
-      }, this.options.ackDelayMs);
-      ack.timer.unref();
-    }
-  }
-
-  private sendAck(node: NodeId, ack: AckState): void {
-    if (ack.timer !== undefined) clearTimeout(ack.timer);
-    ack.timer = undefined;
-    ack.acked = ack.received;
-    this.context.send(node, PubSubProtocol.Ack, [ack.received]);
   }
 }

@@ -94,4 +94,18 @@ describe('topic adverts and subscriptions over time', () => {
     });
     expect(unknown.body).toEqual([SubscribeStatus.NotSubscribed]);
   });
+
+  it('refuses subscriber nodes beyond its capacity', async () => {
+    net = new TestNetwork();
+    const pub = await net.add({ maxSubscriberNodes: 1 });
+    const [first, second] = [await net.add(), await net.add()];
+    net.connect(pub, first);
+    net.connect(pub, second);
+    const { topic } = pub.pubsub.createTopic({ publisher: 'ticker' });
+    recorder(first, 'reader').engine.subscribe(topic);
+    await first.pubsub.whenSubscribed(topic);
+    recorder(second, 'reader').engine.subscribe(topic);
+    await expect(second.pubsub.whenSubscribed(topic, { timeoutMs: 10_000 })).rejects.toThrow(/over capacity/);
+    expect(pub.pubsub.subscriberNodes(topic)).toEqual([first.node]);
+  });
 });

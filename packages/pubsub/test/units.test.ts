@@ -1,9 +1,17 @@
-import { type EngineAddress, KeyPair, type NodeId, type TopicId } from '@netmachine/core';
+import {
+  type EngineAddress,
+  KeyPair,
+  type NodeId,
+  QueueFullError,
+  signTopicAdvert,
+  type TopicId,
+} from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { readEvent, signEvent, type TopicEvent, verifyEventSignature } from '../src/index.js';
 import { eventMessageBody, eventToWire } from '../src/protocol.js';
 import { SequenceTracker } from '../src/sequence-tracker.js';
 import { type OutgoingEvent, SubscriberLink } from '../src/subscriber-link.js';
+import { TopicRegistry } from '../src/topic-registry.js';
 
 const nodeKey = KeyPair.generate();
 const topic = KeyPair.generate().id as TopicId;
@@ -125,5 +133,30 @@ describe('event wire form and signature', () => {
     expect(verifyEventSignature({ ...read, publisher: { ...publisher, name: 'other' } })).toBe(false);
     expect(verifyEventSignature(unsigned)).toBe(false);
     expect(() => readEvent([...eventToWire(signed)])).toThrow();
+  });
+});
+
+describe('TopicRegistry', () => {
+  const advert = (key: KeyPair, version: number) =>
+    signTopicAdvert(key, { publisher, tags: [], version, created: Date.now() });
+
+  it('keeps newer versions only, and a deletion retires the versions it covers', () => {
+    const registry = new TopicRegistry(10);
+    const key = KeyPair.generate();
+    expect(registry.offer(advert(key, 2)).stored).toBe(true);
+    expect(registry.offer(advert(key, 2)).stored).toBe(false);
+    expect(registry.offer(advert(key, 1)).stored).toBe(false);
+    registry.delete(key.id as TopicId, 3);
+    expect(registry.get(key.id as TopicId)).toBeUndefined();
+    expect(registry.offer(advert(key, 3)).stored).toBe(false); // an old copy cannot revive it
+    expect(registry.offer(advert(key, 4)).stored).toBe(true); // its creator can
+  });
+
+  it('is bounded', () => {
+    const registry = new TopicRegistry(2);
+    registry.offer(advert(KeyPair.generate(), 1));
+    registry.offer(advert(KeyPair.generate(), 1));
+    expect(() => registry.offer(advert(KeyPair.generate(), 1))).toThrow(QueueFullError);
+    expect(registry.size).toBe(2);
   });
 });

@@ -205,6 +205,29 @@ describe('TransportEngine over the memory transport', () => {
     expect(a.engine.canReach(b.id)).toBe(false);
   });
 
+  it('over a lossy link delivers an ordered subset, never a damaged message', async () => {
+    let seed = 42;
+    // Deterministic loss: a small linear congruential generator.
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const [a, b] = await pair({
+      memory: { lossRate: 0.2, random },
+      limits: { handshakeTimeoutMs: 200, pingIntervalMs: 50, pingTimeoutMs: 300 },
+    });
+    let sent = 0;
+    await until(() => {
+      a.engine.send(message(a, b, { n: sent++, pad: 'x'.repeat(100) }));
+      return b.sink.delivered.length >= 50;
+    }, 'fifty deliveries through the loss');
+    const got = b.sink.delivered.map((m) => (m.body as { n: number; pad: string }).n);
+    expect(got).toEqual([...got].sort((x, y) => x - y));
+    expect(new Set(got).size).toBe(got.length);
+    expect(b.sink.delivered.every((m) => (m.body as { pad: string }).pad.length === 100)).toBe(true);
+    expect(got.length).toBeLessThan(sent);
+  });
+
   it('settles a simultaneous dial on one connection both sides agree on', async () => {
     const [a, b] = await pair();
     await Promise.all([a.engine.connect(b.id), b.engine.connect(a.id)]);

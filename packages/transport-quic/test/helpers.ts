@@ -8,7 +8,7 @@ export function makeTransport(options: QuicTransportOptions = {}, keyPair = KeyP
 }
 
 /** Polls `condition` until it holds; fails after `timeoutMs` (a guard against hangs, not a timing assertion). */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

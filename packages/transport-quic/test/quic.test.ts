@@ -33,7 +33,8 @@ async function connectedPair(options: Parameters<typeof makeTransport>[0] = {}) 
   return { server, client, address, listener, outbound, inbound };
 }
 
-describe('quic transport', () => {
+// @matrixai/quic is CPU-bound in JavaScript: generous timeouts for a busy machine.
+describe('quic transport', { timeout: 90_000 }, () => {
   it('connects with mutual authentication and carries bytes both ways', async () => {
     const { server, client, address, outbound, inbound } = await connectedPair();
     expect(address).toMatch(/^quic:\/\/127\.0\.0\.1:\d+$/);

@@ -31,7 +31,7 @@ async function startListenerProcess(allowed: string): Promise<{ address: string;
   return JSON.parse(line) as { address: string; node: NodeId };
 }
 
-describe('tls transport across processes', () => {
+describe('tls transport across processes', { timeout: 120_000 }, () => {
   it('talks to a listener in a child process, which pins and refuses keys too', async () => {
     const me = makeTransport();
     const stranger = makeTransport();
@@ -44,7 +44,7 @@ describe('tls transport across processes', () => {
       const sink = new Sink();
       connection.setHandlers(sink);
       connection.write(Buffer.from('ping'));
-      await waitFor(() => sink.text() === 'echo:ping', 'the echo from the child process');
+      await waitFor(() => sink.text() === 'echo:ping', 'the echo from the child process', 60_000);
 
       await expect(stranger.transport.dial(address, node)).rejects.toBeInstanceOf(PeerDeniedError);
       await expect(me.transport.dial(address, wrongKey.keyPair.id as NodeId)).rejects.toBeInstanceOf(
@@ -52,9 +52,26 @@ describe('tls transport across processes', () => {
       );
 
       child!.kill('SIGTERM');
-      await waitFor(() => sink.closed, 'the connection to close when the child stops');
+      await waitFor(() => sink.closed, 'the connection to close when the child stops', 60_000);
     } finally {
       await Promise.all([me.transport.close(), stranger.transport.close(), wrongKey.transport.close()]);
+    }
+  });
+  it('notices when the listener process is killed', async () => {
+    // The kernel closes the dead process sockets, so the peer sees the end at once.
+    const me = makeTransport();
+    try {
+      const { address, node } = await startListenerProcess(me.keyPair.id);
+      const connection = await me.transport.dial(address, node);
+      const sink = new Sink();
+      connection.setHandlers(sink);
+      connection.write(Buffer.from('ping'));
+      await waitFor(() => sink.text() === 'echo:ping', 'the echo from the child process', 60_000);
+      child!.kill('SIGKILL');
+      await waitFor(() => sink.closed, 'the connection to close after the kill', 60_000);
+      expect(me.transport.stats.openConnections).toBe(0);
+    } finally {
+      await me.transport.close();
     }
   });
 });

@@ -190,9 +190,15 @@ export class AttachedEngine implements EngineContext {
     this.timer.unref();
   }
 
-  private async announce(kind: AnnounceKind): Promise<void> {
+  /**
+   * Sends an announcement (synchronously, before the first await: callers rely on it preceding
+   * what they publish next) and handles the node's answer. `force` sends even while a heartbeat
+   * is still waiting for its answer.
+   */
+  private async announce(kind: AnnounceKind, force = false): Promise<void> {
     const connection = this.link.connection;
-    if (connection === undefined || !this.link.isUp || (this.announcing && kind === 'attach')) return;
+    if (connection === undefined || !this.link.isUp) return;
+    if (this.announcing && kind === 'attach' && !force) return;
     this.announcing = true;
     try {
       const nonce = randomBytes(16);
@@ -291,12 +297,15 @@ export class AttachedEngine implements EngineContext {
         return;
       }
       this.enterSession(delivery.session);
-      void this.announce('attach');
+      void this.announce('attach', true);
     }
     if (!this.sessionSeqs.accept(delivery.seq)) {
       this.noteDrop('invalid');
       return;
     }
+    // An authentic delivery proves the node is there: answers to it may go out.
+    this.acknowledged = true;
+    this.unanswered = 0;
     this.counters.received++;
     const message: EngineMessage = {
       id: delivery.id,

@@ -61,7 +61,8 @@ export function spawnEngineProcess(options: {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const reports: Record<string, unknown>[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // 'close' comes after the process exited and its output was read to the end.
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const outcome = new Promise<Record<string, unknown>>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       const report = JSON.parse(line) as Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
+  AbortedError,
   type EngineMessage,
   FrameTooLargeError,
   InvalidIdentityError,
@@ -321,5 +322,20 @@ describe('NATS outages', () => {
     await bridge.stop();
     await engine.stop();
     expect(router.engine('svc')).toBeUndefined();
+  });
+
+  it('lets a process wait for NATS to attach, until its signal gives up', async () => {
+    const own = await NatsServer.start();
+    cleanups.push(() => own.close());
+    await own.stop();
+    const attaching = attachEngine({
+      servers: [own.url],
+      node: KeyPair.generate().id as NodeId,
+      name: 'svc',
+      key: KeyPair.generate(),
+      handler: () => {},
+      signal: AbortSignal.timeout(500),
+    });
+    await expect(attaching).rejects.toBeInstanceOf(AbortedError);
   });
 });

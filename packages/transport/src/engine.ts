@@ -36,6 +36,7 @@ import { type TransportEvent, TransportEvents } from './events.js';
 import type { Refusal } from './handshake.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
+import { QueueBudget } from './node-queue.js';
 
 export interface TransportEngineOptions {
   keyPair: KeyPair;
@@ -262,6 +263,7 @@ export class TransportEngine implements NodeSender, Startable {
   #makeLinkHost(): LinkHost {
     return {
       queueSize: this.#limits.queueSize,
+      queueBudget: new QueueBudget(this.#limits.maxQueuedTotal),
       defaultQueueTtlMs: this.#limits.defaultQueueTtlMs,
       idleTimeoutMs: this.#limits.idleTimeoutMs,
       backoff: this.#o.backoff ?? {},

@@ -6,6 +6,8 @@ export interface TransportLimits {
   maxConnections: number;
   /** Messages waiting per node while its connection is down or busy (default 1024). */
   queueSize: number;
+  /** Messages waiting across all nodes together (default 65,536). */
+  maxQueuedTotal: number;
   /** How long a message without an expiry may wait in a queue, ms (default 30 s). */
   defaultQueueTtlMs: number;
   /** An ephemeral connection with no message either way for this long is closed, ms (default 60 s). */
@@ -24,6 +26,7 @@ export interface TransportLimits {
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxConnections: 1024,
   queueSize: 1024,
+  maxQueuedTotal: 65_536,
   defaultQueueTtlMs: 30_000,
   idleTimeoutMs: 60_000,
   handshakeTimeoutMs: 10_000,

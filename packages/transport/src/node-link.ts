@@ -11,11 +11,13 @@ import { Backoff, type BackoffOptions } from './backoff.js';
 import type { ConnectionSession } from './connection-session.js';
 import type { TransportDropReason } from './counters.js';
 import { NoAddressError } from './errors.js';
-import { NodeQueue } from './node-queue.js';
+import { NodeQueue, type QueueBudget } from './node-queue.js';
 
 /** What a link needs from the engine that owns it. */
 export interface LinkHost {
   readonly queueSize: number;
+  /** Shared by every link of the engine. */
+  readonly queueBudget: QueueBudget;
   readonly defaultQueueTtlMs: number;
   readonly idleTimeoutMs: number;
   readonly backoff: BackoffOptions;
@@ -59,7 +61,7 @@ export class NodeLink {
   constructor(node: NodeId, host: LinkHost) {
     this.node = node;
     this.#host = host;
-    this.queue = new NodeQueue(host.queueSize);
+    this.queue = new NodeQueue(host.queueSize, host.queueBudget);
     this.#backoff = new Backoff(host.backoff);
   }
 
@@ -92,12 +94,13 @@ export class NodeLink {
     }
     const deadline = message.expiry ?? Date.now() + this.#host.defaultQueueTtlMs;
     if (!this.queue.push(message, deadline)) {
+      const { budget } = this.queue;
+      const error =
+        this.queue.length < this.queue.capacity
+          ? new QueueFullError('transport (all nodes)', budget.capacity)
+          : new QueueFullError(`node ${this.node}`, this.queue.capacity);
       this.#host.queueFull(this);
-      this.#host.undeliverable(
-        message,
-        new QueueFullError(`node ${this.node}`, this.queue.capacity),
-        'queue-full',
-      );
+      this.#host.undeliverable(message, error, 'queue-full');
       return;
     }
     if (message.prefs !== undefined) this.prefs = message.prefs;

@@ -6,17 +6,27 @@ interface Entry {
   readonly deadline: number;
 }
 
+/** A bound shared by every node queue of one engine: many nodes cannot add up to unbounded memory. */
+export class QueueBudget {
+  used = 0;
+  constructor(readonly capacity: number) {}
+}
+
 /**
  * The bounded FIFO of messages waiting for a node whose connection is down or busy. Policy when
- * full: reject the new message (the caller reports it as undeliverable with QueueFullError), so
- * the messages already waiting keep their order and nothing is silently replaced.
+ * full (this queue, or the engine-wide budget): reject the new message (the caller reports it as
+ * undeliverable with QueueFullError), so the messages already waiting keep their order and nothing
+ * is silently replaced.
  */
 export class NodeQueue {
   #entries: (Entry | undefined)[] = [];
   #head = 0;
   #earliest = Number.POSITIVE_INFINITY;
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    readonly budget: QueueBudget = new QueueBudget(Number.POSITIVE_INFINITY),
+  ) {}
 
   get length(): number {
     return this.#entries.length - this.#head;
@@ -29,7 +39,8 @@ export class NodeQueue {
 
   /** Appends a message; false (and nothing queued) when the queue is full. */
   push(message: EngineMessage, deadline: number): boolean {
-    if (this.length >= this.capacity) return false;
+    if (this.length >= this.capacity || this.budget.used >= this.budget.capacity) return false;
+    this.budget.used++;
     this.#entries.push({ message, deadline });
     if (deadline < this.#earliest) this.#earliest = deadline;
     return true;
@@ -40,6 +51,7 @@ export class NodeQueue {
     if (this.#head >= this.#entries.length) return undefined;
     const entry = this.#entries[this.#head];
     this.#entries[this.#head++] = undefined;
+    this.budget.used--;
     if (this.#head >= this.#entries.length) this.#clear();
     else if (this.#head > 1024 && this.#head * 2 > this.#entries.length) this.#compact();
     return entry;
@@ -62,6 +74,7 @@ export class NodeQueue {
     this.#entries = kept;
     this.#head = 0;
     this.#earliest = earliest;
+    this.budget.used -= expired.length;
     return expired;
   }
 
@@ -74,6 +87,7 @@ export class NodeQueue {
   }
 
   #clear(): void {
+    this.budget.used -= this.length;
     this.#entries = [];
     this.#head = 0;
     this.#earliest = Number.POSITIVE_INFINITY;

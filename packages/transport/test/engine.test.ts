@@ -127,6 +127,18 @@ describe('TransportEngine over the memory transport', () => {
     expect(events.filter((e) => e.type === 'QueueFull')).toHaveLength(3);
   });
 
+  it('bounds what waits across all nodes together', async () => {
+    const [a, b] = await pair({ limits: { queueSize: 10, maxQueuedTotal: 4 } });
+    const c = await node('c');
+    introduce(a, c);
+    await Promise.all([b.engine.stop(), c.engine.stop()]);
+    for (let i = 0; i < 3; i++) a.engine.send(message(a, b, i, { expiry: Date.now() + 60_000 }));
+    for (let i = 0; i < 3; i++) a.engine.send(message(a, c, i, { expiry: Date.now() + 60_000 }));
+    expect(a.sink.failed).toHaveLength(2);
+    expect(a.sink.failed[0]!.error).toMatchObject({ name: 'QueueFullError', queue: 'transport (all nodes)' });
+    expect(a.engine.counters().queuedTotal).toBe(4);
+  });
+
   it('reports a node without an address at once', async () => {
     network = new MemoryNetwork();
     const a = await node('a');

@@ -1,4 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   type EngineAddress,
   type EngineHandler,
@@ -21,6 +23,14 @@ import { type IdentityStore, memoryIdentityStore, openIdentityStore } from '@net
 import { NatsBridge } from '@netmachine/nats';
 import { PubSubEngine } from '@netmachine/pubsub';
 import { type EngineClient, Router } from '@netmachine/router';
+import {
+  type FetchResult,
+  type ObjectReference,
+  type ProgressCallback,
+  STORAGE_ENGINE_NAME,
+  Storage,
+  StorageEngine,
+} from '@netmachine/storage';
 import { memory, TransportEngine } from '@netmachine/transport';
 import { quic } from '@netmachine/transport-quic';
 import { tls } from '@netmachine/transport-tls';
@@ -56,6 +66,8 @@ export class NetmachineNode implements Startable {
   /** The bridge to engines in other processes, when the config names NATS servers. */
   readonly nats: NatsBridge | undefined;
   private unwirePeerEvents: (() => void) | undefined;
+  /** The Storage engine serving this node's blocks to peers and fetching from them. */
+  readonly storageEngine: StorageEngine;
   private advertCache: NodeAdvert | undefined;
   private startedAt = 0;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
@@ -67,6 +79,8 @@ export class NetmachineNode implements Startable {
     readonly logger: Logger,
     readonly paths: NodePaths | undefined,
     transports: TransportFactory[],
+    readonly storage: Storage,
+    private readonly removeOnStop: string | undefined,
   ) {
     this.id = keyPair.id as NodeId;
     this.router = new Router({
@@ -92,6 +106,7 @@ export class NetmachineNode implements Startable {
     this.router.setNodeSender(this.transport);
     this.transport.setSink(this.router);
     this.pubsub = new PubSubEngine({ router: this.router, nodeKey: keyPair, logger });
+    this.storageEngine = new StorageEngine({ storage, keyPair, logger });
     this.nats = config.nats
       ? new NatsBridge({
           router: this.router,
@@ -134,6 +149,7 @@ export class NetmachineNode implements Startable {
       ctx.reply(m, { node: this.id, name: this.config.name ?? null, time: Date.now() });
     });
     await this.pubsub.start();
+    this.router.spawn(STORAGE_ENGINE_NAME, this.storageEngine.handler);
     const offConnected = this.transport.events.on('NodeConnected', (e) =>
       this.pubsub.onPeerConnected(e.node),
     );
@@ -163,6 +179,8 @@ export class NetmachineNode implements Startable {
     await this.router.stop();
     await this.transport.stop();
     await this.identity.stop();
+    await this.storage.close();
+    if (this.removeOnStop) await rm(this.removeOnStop, { recursive: true, force: true });
     this.logger.info({ id: this.id }, 'node stopped');
   }
 
@@ -181,6 +199,32 @@ export class NetmachineNode implements Startable {
   /** Creates a topic with a fresh topic key; `publisher` is the one engine allowed to publish. */
   async createTopic(publisher: EngineAddress): Promise<TopicId> {
     return this.pubsub.createTopic({ publisher }).topic;
+  }
+
+  /** Stores a file in this node's block store; resolves with its reference once durable. */
+  put(path: string, options: { onProgress?: ProgressCallback } = {}): Promise<ObjectReference> {
+    return this.storage.putFile(path, options);
+  }
+
+  /**
+   * Fetches an object into this node's block store from `peers` (default: every connected node),
+   * verifying every chunk; then `storage.getToFile(reference, path)` reads it.
+   */
+  fetch(
+    reference: ObjectReference,
+    options: { peers?: readonly NodeId[]; onProgress?: ProgressCallback; signal?: AbortSignal } = {},
+  ): Promise<FetchResult> {
+    const peers = options.peers ?? this.transport.connectedNodes();
+    return this.storageEngine.fetch(this.fetcher(), reference, peers, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  private fetcherClient: EngineClient | undefined;
+  private fetcher(): EngineClient {
+    this.fetcherClient ??= this.router.client('storage.fetch');
+    return this.fetcherClient;
   }
 
   /** Adds a peer at run time (its advert verified and stored); permanent peers are connected now. */
@@ -269,5 +313,11 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Netma
       logger.warn({ transport: scheme }, 'transport not available in this build; skipped');
       return [];
     });
-  return new NetmachineNode(keyPair, config, identity, logger, paths, transports);
+  const temporaryBlocks = paths ? undefined : await mkdtemp(join(tmpdir(), 'netmachine-blocks-'));
+  const storage = await Storage.open({
+    path: paths ? paths.blocks : (temporaryBlocks as string),
+    logger,
+    ...(config.storage.quotaBytes ? { quotaBytes: config.storage.quotaBytes } : {}),
+  });
+  return new NetmachineNode(keyPair, config, identity, logger, paths, transports, storage, temporaryBlocks);
 }

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +115,39 @@ describe('the netmachine command, driving two node processes', { timeout: 120_00
     expect(events.map((e) => e.body.n)).toEqual([1, 2, 3]);
     expect(events[0]?.topic).toBe(topic);
     expect(events[0]?.src).toBe(`control@${a.ready.id}`);
+  });
+
+  it('put on one node, get on the other: a 50 MiB file comes back byte-identical', {
+    timeout: 300_000,
+  }, async () => {
+    const file = join(root.path, 'big.bin');
+    const data = randomBytes(50 * 2 ** 20);
+    await writeFile(file, data);
+    const put = await cli(['put', file, '--dir', dirA, '--json'], 240_000);
+    expect(put.code, put.stderr).toBe(0);
+    const { reference } = JSON.parse(put.stdout) as { reference: string };
+    expect(reference).toMatch(/^nmref1\./);
+    const out = join(root.path, 'fetched.bin');
+    const get = await cli(['get', reference, '--out', out, '--dir', dirB, '--json'], 240_000);
+    expect(get.code, get.stderr).toBe(0);
+    // Not a terminal: progress comes as plain lines on stderr, ending at 100%.
+    expect(get.stderr).toMatch(/get 100% 50\.0 MiB/);
+    const fetched = await readFile(out);
+    expect(fetched.length).toBe(data.length);
+    expect(createHash('sha256').update(fetched).digest('hex')).toBe(
+      createHash('sha256').update(data).digest('hex'),
+    );
+  });
+
+  it('get of an unknown reference fails with a typed error', async () => {
+    const put = await cli(['put', join(dirA, 'config.json'), '--dir', dirA, '--json']);
+    const { reference } = JSON.parse(put.stdout) as { reference: string };
+    // A reference of the same shape whose root nobody holds: flip a character of the root id.
+    const i = 'nmref1.'.length + 3;
+    const bogus = reference.slice(0, i) + (reference[i] === 'A' ? 'B' : 'A') + reference.slice(i + 1);
+    const get = await cli(['get', bogus, '--out', join(root.path, 'x'), '--dir', dirB], 120_000);
+    expect(get.code).not.toBe(0);
+    expect(get.stderr).toMatch(/ERR_/);
   });
 
   it('serves Prometheus metrics and /healthz on loopback', async () => {

@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { ControlClient } from '../control/client.js';
 import { nodePaths } from '../paths.js';
 import { parseBody, print } from './output.js';
+import { type ProgressEvent, progressReporter } from './progress.js';
 
 export interface ControlOptions {
   dir: string;
@@ -93,4 +95,31 @@ export async function subCommand(topic: string, options: ControlOptions & { coun
       process.stdout.write(`${JSON.stringify(event)}\n`);
     }),
   );
+}
+
+/** Stores FILE in the running node's block store and prints its reference (the read capability). */
+export async function putCommand(file: string, options: ControlOptions): Promise<void> {
+  const progress = progressReporter('put');
+  const result = await withControl(options.dir, (c) =>
+    c.call<{ reference: string; bytes: number }>('put', { path: resolve(file) }, (e) =>
+      progress.update(e as ProgressEvent),
+    ),
+  ).finally(() => progress.stop());
+  print(result, options.json === true, (r: { reference: string }) => r.reference);
+}
+
+/** Fetches REF from peers (every connected node, or --from) into the node, then writes it to --out. */
+export async function getCommand(
+  reference: string,
+  options: ControlOptions & { out: string; from?: string[] },
+): Promise<void> {
+  const progress = progressReporter('get');
+  const result = await withControl(options.dir, (c) =>
+    c.call<{ out: string; bytes: number }>(
+      'get',
+      { reference, out: resolve(options.out), ...(options.from ? { peers: options.from } : {}) },
+      (e) => progress.update(e as ProgressEvent),
+    ),
+  ).finally(() => progress.stop());
+  print(result, options.json === true, (r: { out: string; bytes: number }) => `${r.bytes} bytes → ${r.out}`);
 }

@@ -119,6 +119,24 @@ export function buildProgram(): Command {
     .action(async (t, o) => (await control()).subCommand(t, o));
 
   program
+    .command('put')
+    .description('store FILE in the node’s block store; print its reference (the capability to read it)')
+    .argument('<file>')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action(async (file, o) => (await control()).putCommand(file, o));
+
+  program
+    .command('get')
+    .description('fetch an object by reference from peers, verifying every chunk, and write it to --out')
+    .argument('<reference>', 'nmref1.…')
+    .addOption(dirOption())
+    .requiredOption('-o, --out <file>', 'where to write the object')
+    .option('--from <node>', 'fetch from this node (repeatable; default: every connected node)', collect)
+    .addOption(jsonOption())
+    .action(async (ref, o) => (await control()).getCommand(ref, o));
+
+  program
     .command('demo')
     .description('run a three-node network on loopback and show traffic flowing (Ctrl-C stops it)')
     .option('--duration <seconds>', 'stop after this many seconds', integer)

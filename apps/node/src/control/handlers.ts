@@ -1,11 +1,13 @@
 import {
   type EngineMessage,
   parseEngineAddress,
+  parseNodeId,
   parseTopicId,
   SchemaError,
   type TopicId,
 } from '@netmachine/core';
 import type { EngineClient } from '@netmachine/router';
+import { formatReference, parseReference } from '@netmachine/storage';
 import type { NetmachineNode } from '../node.js';
 import type { ControlHandler } from './server.js';
 
@@ -66,6 +68,42 @@ export function controlHandlers(
         signal: call.signal,
       });
       return messageView(reply);
+    },
+    put: async (args, call) => {
+      const path = stringArg(args, 'path');
+      let lastEmit = 0;
+      const reference = await node.put(path, {
+        onProgress: (p) => {
+          // A progress line at most every 100 ms: the client draws a bar, not a log.
+          const now = Date.now();
+          if (now - lastEmit >= 100 || p.bytes === p.totalBytes) {
+            lastEmit = now;
+            call.emit({ bytes: p.bytes, totalBytes: p.totalBytes ?? null });
+          }
+        },
+      });
+      return { reference: formatReference(reference), bytes: node.storage.size(reference) };
+    },
+    get: async (args, call) => {
+      const reference = parseReference(stringArg(args, 'reference'));
+      const out = stringArg(args, 'out');
+      const peers = Array.isArray(args.peers)
+        ? (args.peers as string[]).map((p) => parseNodeId(p))
+        : undefined;
+      let lastEmit = 0;
+      const result = await node.fetch(reference, {
+        ...(peers ? { peers } : {}),
+        signal: call.signal,
+        onProgress: (p) => {
+          const now = Date.now();
+          if (now - lastEmit >= 100 || p.bytes === p.totalBytes) {
+            lastEmit = now;
+            call.emit({ bytes: p.bytes, totalBytes: p.totalBytes ?? null });
+          }
+        },
+      });
+      await node.storage.getToFile(reference, out);
+      return { out, bytes: node.storage.size(reference), chunks: result.chunks };
     },
     'topic.create': async () => {
       const topic = await node.createTopic(control.self);

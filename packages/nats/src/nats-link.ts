@@ -156,7 +156,10 @@ export class NatsLink {
           reconnectDelayHandler: () => this.nextDelay(),
         });
       } catch (error) {
-        this.logger.debug({ err: error }, 'NATS connect failed; retrying');
+        // Loud once, then quiet: an outage must not flood the log.
+        if (this.attempts === 0)
+          this.logger.warn({ err: error }, 'NATS connect failed; retrying with backoff');
+        else this.logger.debug({ err: error }, 'NATS connect failed; retrying');
         await sleep(this.nextDelay(), this.abort.signal);
       }
     }

@@ -1,8 +1,8 @@
-import { KeyPair, type NodeAdvert, type NodeId } from '@netmachine/core';
+import { KeyPair, type NodeAdvert, type NodeId, type TransportFactory } from '@netmachine/core';
 import { type IdentityStore, memoryIdentityStore } from '@netmachine/identity-store';
 import { PubSubEngine, type PubSubEngineOptions, wirePeerEvents } from '@netmachine/pubsub';
 import { Router } from '@netmachine/router';
-import { TransportEngine } from '@netmachine/transport';
+import { TransportEngine, type TransportLimits } from '@netmachine/transport';
 import { tls } from '@netmachine/transport-tls';
 import { signOwnAdvert } from 'netmachine';
 
@@ -23,18 +23,28 @@ export interface WiredNode {
 
 export async function wiredNode(
   pubsubOptions: Omit<PubSubEngineOptions, 'router' | 'nodeKey'> = {},
-  options: { strict?: boolean } = {},
+  options: {
+    strict?: boolean;
+    transports?: TransportFactory[];
+    listen?: string[];
+    limits?: Partial<TransportLimits>;
+    requestTimeoutMs?: number;
+  } = {},
 ): Promise<WiredNode> {
   const key = KeyPair.generate();
   const id = key.id as NodeId;
   const identity = await memoryIdentityStore();
-  const router = new Router({ node: id });
+  const router = new Router({
+    node: id,
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+  });
   let advert: NodeAdvert | undefined;
   const transport = new TransportEngine({
     keyPair: key,
     directory: identity,
-    transports: [tls()],
-    listen: ['tls://127.0.0.1:0'],
+    transports: options.transports ?? [tls()],
+    listen: options.listen ?? ['tls://127.0.0.1:0'],
+    ...(options.limits ? { limits: options.limits } : {}),
     strict: options.strict ?? false,
     localAdvert: () => advert,
   });

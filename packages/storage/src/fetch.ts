@@ -58,6 +58,11 @@ const DEFAULT_ROUNDS = 3;
  * flowing while lmdb commits; the bound caps the memory that holds (this many chunks).
  */
 const MAX_PENDING_WRITES = 16;
+/** How often a pending chunk request checks whether its peer has stalled. */
+const HEDGE_CHECK_MS = 500;
+
+/** What asking one peer for one chunk gave: the verified bytes, or why not. */
+type Outcome = Uint8Array | 'not-found' | 'failed' | 'corrupt' | 'aborted';
 
 /**
  * Fetches an object's whole tree from peers into the local store, several chunks in flight.
@@ -249,8 +254,7 @@ class TreeFetch {
       let transientFailures = 0;
       for (let peer = this.#book.pick(tried); peer !== undefined; peer = this.#book.pick(tried)) {
         if (signal.aborted) throw signal.reason;
-        tried.add(peer.node);
-        const outcome = await this.#ask(peer, id);
+        const outcome = await this.#askHedged(peer, id, tried);
         if (outcome instanceof Uint8Array) return outcome;
         if (outcome === 'failed') transientFailures++;
       }
@@ -260,10 +264,62 @@ class TreeFetch {
     throw new ChunkNotFoundError(chunkIdText(id));
   }
 
-  /** One request to one peer: the verified chunk, or why not. */
-  async #ask(peer: PeerScore, id: Uint8Array): Promise<Uint8Array | 'not-found' | 'failed' | 'corrupt'> {
-    const signal = this.#abort.signal;
+  /**
+   * Asks `peer`; if it stalls (nothing served for a while with requests pending, as when its
+   * process died and the request can only fail at its timeout), asks a responsive peer too and
+   * takes the first verified answer. The stall counts as a failure of the stalled peer.
+   */
+  async #askHedged(peer: PeerScore, id: Uint8Array, tried: Set<NodeId>): Promise<Outcome> {
+    const attempt = new AbortController();
+    const onAbort = () => attempt.abort(this.#abort.signal.reason);
+    this.#abort.signal.addEventListener('abort', onAbort, { once: true });
+    const running = new Map<number, Promise<[number, Outcome]>>();
+    let launched = 0;
+    const launch = (target: PeerScore) => {
+      tried.add(target.node);
+      const n = launched++;
+      running.set(
+        n,
+        this.#ask(target, id, attempt.signal).then((outcome): [number, Outcome] => [n, outcome]),
+      );
+    };
+    launch(peer);
+    let timer: NodeJS.Timeout | undefined;
+    let result: Outcome | undefined;
+    try {
+      while (running.size > 0) {
+        const tick = new Promise<'tick'>((resolve) => {
+          timer = setTimeout(() => resolve('tick'), HEDGE_CHECK_MS);
+        });
+        const next = await Promise.race([...running.values(), tick]);
+        clearTimeout(timer);
+        if (next === 'tick') {
+          const alternative = running.size === 1 ? this.#book.pickResponsive(tried) : undefined;
+          if (alternative !== undefined && this.#book.isStalled(peer)) {
+            peer.failures++;
+            launch(alternative);
+          }
+          continue;
+        }
+        const [n, outcome] = next;
+        running.delete(n);
+        if (outcome instanceof Uint8Array) return outcome;
+        // A transient failure matters most: it earns the chunk another round over the peers.
+        if (result === undefined || result === 'aborted' || outcome === 'failed') result = outcome;
+      }
+      if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
+      return result ?? 'failed';
+    } finally {
+      clearTimeout(timer);
+      this.#abort.signal.removeEventListener('abort', onAbort);
+      attempt.abort(); // the slower request is no longer wanted
+    }
+  }
+
+  /** One request to one peer: the verified chunk, or why not. Never rejects. */
+  async #ask(peer: PeerScore, id: Uint8Array, signal: AbortSignal): Promise<Outcome> {
     this.#book.started(peer);
+    const started = performance.now();
     let body: unknown;
     try {
       const reply = await this.#context.request(
@@ -273,7 +329,7 @@ class TreeFetch {
       );
       body = reply.body;
     } catch (error) {
-      if (signal.aborted) throw signal.reason;
+      if (signal.aborted) return 'aborted';
       peer.failures++;
       this.#context.logger.debug({ peer: peer.node, err: error }, 'chunk request failed');
       return 'failed';
@@ -307,8 +363,7 @@ class TreeFetch {
       this.#storage.store.events.emit({ type: 'corrupt-chunk', chunk, source: 'peer', peer: peer.node });
       return 'corrupt';
     }
-    peer.served++;
-    peer.lastSuccess = Date.now();
+    this.#book.succeeded(peer, performance.now() - started);
     return bytes;
   }
 

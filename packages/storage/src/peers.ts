@@ -22,9 +22,11 @@ export interface PeerScore {
 const MAX_PEERS = 256;
 /**
  * A peer with requests in flight that has served nothing for this long is presumed stalled (a
- * dead process whose requests only fail at their timeout): new requests go elsewhere first.
+ * dead process whose requests only fail at their timeout): new requests go elsewhere first. On a
+ * slow link the bar rises to a multiple of the typical request time, so slowness is not a stall.
  */
-const STALL_MS = 2_000;
+const MIN_STALL_MS = 2_000;
+const STALL_LATENCIES = 4;
 
 /**
  * The peers a fetch may ask, best first: never-corrupt before corrupt, fewer failures first, not
@@ -34,6 +36,8 @@ const STALL_MS = 2_000;
  */
 export class PeerBook {
   readonly #peers = new Map<NodeId, PeerScore>();
+  /** Moving average of successful request times (ms), over all peers. */
+  #latency = 0;
 
   constructor(nodes: readonly NodeId[]) {
     for (const node of nodes) this.add(node);
@@ -67,9 +71,31 @@ export class PeerBook {
     let best: PeerScore | undefined;
     for (const peer of this.#peers.values()) {
       if (exclude.has(peer.node)) continue;
-      if (best === undefined || better(peer, best, now)) best = peer;
+      if (best === undefined || this.#better(peer, best, now)) best = peer;
     }
     return best;
+  }
+
+  /** The best peer not in `exclude` that is not stalled (for a hedged request). */
+  pickResponsive(exclude: ReadonlySet<NodeId>, now = Date.now()): PeerScore | undefined {
+    const best = this.pick(exclude, now);
+    return best === undefined || this.#stalled(best, now) ? undefined : best;
+  }
+
+  isStalled(peer: PeerScore, now = Date.now()): boolean {
+    return this.#stalled(peer, now);
+  }
+
+  /** Records a verified answer from `peer` that took `ms`. */
+  succeeded(peer: PeerScore, ms: number, now = Date.now()): void {
+    peer.served++;
+    peer.lastSuccess = now;
+    this.#latency = this.#latency === 0 ? ms : this.#latency * 0.8 + ms * 0.2;
+  }
+
+  #stalled(peer: PeerScore, now: number): boolean {
+    const bar = Math.max(MIN_STALL_MS, STALL_LATENCIES * this.#latency);
+    return peer.inFlight > 0 && now - Math.max(peer.lastSuccess, peer.busySince) > bar;
   }
 
   /** Marks a request sent to `peer`. */
@@ -77,17 +103,13 @@ export class PeerBook {
     if (peer.inFlight === 0) peer.busySince = now;
     peer.inFlight++;
   }
-}
 
-function stalled(peer: PeerScore, now: number): boolean {
-  return peer.inFlight > 0 && now - Math.max(peer.lastSuccess, peer.busySince) > STALL_MS;
-}
-
-function better(a: PeerScore, b: PeerScore, now: number): boolean {
-  if (a.corrupt > 0 !== b.corrupt > 0) return a.corrupt === 0;
-  if (a.failures !== b.failures) return a.failures < b.failures;
-  const aStalled = stalled(a, now);
-  if (aStalled !== stalled(b, now)) return !aStalled;
-  if (a.inFlight !== b.inFlight) return a.inFlight < b.inFlight;
-  return a.lastSuccess > b.lastSuccess;
+  #better(a: PeerScore, b: PeerScore, now: number): boolean {
+    if (a.corrupt > 0 !== b.corrupt > 0) return a.corrupt === 0;
+    if (a.failures !== b.failures) return a.failures < b.failures;
+    const aStalled = this.#stalled(a, now);
+    if (aStalled !== this.#stalled(b, now)) return !aStalled;
+    if (a.inFlight !== b.inFlight) return a.inFlight < b.inFlight;
+    return a.lastSuccess > b.lastSuccess;
+  }
 }

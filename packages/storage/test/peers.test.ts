@@ -36,4 +36,19 @@ describe('PeerBook', () => {
     expect(book.pick(new Set([c]), later)!.node).toBe(b);
     expect(score(b).failures).toBe(1);
   });
+
+  it('raises the stall bar on a slow link, so a slow peer is not taken for a dead one', () => {
+    const [a, b] = [node(), node()];
+    const book = new PeerBook([a, b]);
+    const none = new Set<NodeId>();
+    const now = 1_000_000;
+    const pa = book.pick(none, now)!;
+    book.started(pa, now);
+    expect(book.isStalled(pa, now + 3_000)).toBe(true);
+    // Requests have been taking 5 s each: 3 s without an answer is normal.
+    book.succeeded(book.pick(new Set([a]), now)!, 5_000, now);
+    expect(book.isStalled(pa, now + 3_000)).toBe(false);
+    expect(book.isStalled(pa, now + 25_000)).toBe(true);
+    expect(book.pickResponsive(new Set([b]), now + 25_000)).toBeUndefined();
+  });
 });

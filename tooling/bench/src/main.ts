@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { markdownFromFile } from './markdown.js';
 import { formatMemory, IDLE_PEERS, measureIdle, measureSoak } from './memory.js';
 import { formatCoreMicroTable, type MicroResult, runCoreMicro } from './micro/core.js';
 import { buildReport, currentLoad, formatTable, type ScenarioOutcome, writeReport } from './report.js';
@@ -17,6 +18,7 @@ const USAGE = `pnpm bench [-- options]
   --runs N           runs per contender (median reported)
   --out PATH         where to write the JSON (default bench/results/latest.json; quick runs: quick.json)
   --no-micro         skip the core micro-benchmarks
+  --markdown PATH    print the README results table of a recorded run (e.g. bench/results/latest.json)
   --memory           instead of the scenarios, the memory checks (idle connections, heap after a soak)
   --soak-seconds N   length of the memory soak (default 300; with --quick 20)`;
 
@@ -44,12 +46,17 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       'no-micro': { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
+      markdown: { type: 'string' },
       'soak-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     console.log(USAGE);
+    return;
+  }
+  if (values.markdown !== undefined) {
+    console.log(await markdownFromFile(values.markdown, scenarios));
     return;
   }
   if (values.memory) {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable } from '../src/report.js';
+import { formatMarkdown } from '../src/markdown.js';
+import { buildReport, formatTable } from '../src/report.js';
 import { missingRecord, ratios, summarise } from '../src/results.js';
-import type { Contender, Scenario } from '../src/scenario.js';
+import { type Contender, QUICK, type Scenario } from '../src/scenario.js';
 import { latencySummary, median } from '../src/stats.js';
 
 const contender = (system: string, transport?: string): Contender => ({
@@ -91,5 +92,21 @@ describe('ratios', () => {
     expect(formatTable([{ scenario: throughput, records }])).toContain(
       'not available (package @netmachine/router missing)',
     );
+  });
+});
+
+describe('markdown', () => {
+  it('renders a recorded run as the README table, loss and missing subjects included', () => {
+    const records = [
+      summarise(throughput, contender('netmachine', 'tls'), [
+        { measurement: { loss: { sent: 1000, received: 900, bad: 0 } } },
+      ]),
+      summarise(throughput, contender('nats'), [{ measurement: { msgsPerSec: 400_000 } }]),
+    ];
+    const report = buildReport([{ scenario: throughput, records }], QUICK, [0.5, 0.5, 0.5]);
+    const table = formatMarkdown(report, [throughput]);
+    expect(table).toContain('| remote-unicast | netmachine/tls | **lost** 100 of 1,000 (1 run(s)) |');
+    expect(table).toContain('| remote-unicast | nats | 400,000 msgs/s | - | ≥ 1.2× |');
+    expect(table).toContain('(quick pass)');
   });
 });

@@ -25,12 +25,16 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-function serve(dir: string, file: string): Promise<{ advert: string; reference: string }> {
+function serve(dir: string, file: string, mode = 'honest'): Promise<{ advert: string; reference: string }> {
   return new Promise((resolveReady, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fixture, dir, file], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', fixture, dir, file, mode],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(child);
     let out = '';
     let err = '';
@@ -125,6 +129,42 @@ describe('storage across processes over TLS', () => {
     expect(killed).toBe(true);
     expect(result.fetched).toBe(result.chunks);
     expect(result.peers.find((p) => p.node === doomed)!.failures).toBeGreaterThan(0);
+    const output = join(dir.path, 'output.bin');
+    await b.storage.getToFile(reference, output);
+    expect(await sha256(output)).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('detects a serving process that sends wrong chunks and fetches them from another', {
+    timeout: 240_000,
+  }, async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.cleanup);
+    const input = join(dir.path, 'input.bin');
+    const data = randomBytes(8 * 1024 * 1024);
+    await writeFile(input, data);
+    await mkdir(join(dir.path, 'liar'));
+    await mkdir(join(dir.path, 'honest'));
+    const [liar, honest] = await Promise.all([
+      serve(join(dir.path, 'liar'), input, 'corrupt'),
+      serve(join(dir.path, 'honest'), input),
+    ]);
+    const reference = parseReference(honest.reference);
+    const b = await startTlsStorageNode(join(dir.path, 'b'));
+    cleanups.push(() => b.stop());
+    await b.addPeer(liar.advert);
+    await b.addPeer(honest.advert);
+    const liarId = parseNodeIdOf(liar.advert);
+    const result = await b.engine.fetch(
+      b.router.client('cli'),
+      reference,
+      [liarId, parseNodeIdOf(honest.advert)],
+      {
+        concurrency: 4,
+      },
+    );
+    expect(result.corrupt).toBeGreaterThan(0);
+    expect(result.peers.find((p) => p.node === liarId)).toMatchObject({ served: 0, corrupt: result.corrupt });
+    expect(b.storage.store.stats.corruptChunks).toBe(0); // nothing bad was ever stored
     const output = join(dir.path, 'output.bin');
     await b.storage.getToFile(reference, output);
     expect(await sha256(output)).toBe(createHash('sha256').update(data).digest('hex'));

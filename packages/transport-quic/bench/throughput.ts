@@ -6,7 +6,7 @@ import { type QuicTransportOptions, quic } from '../src/index.js';
 const options = JSON.parse(process.argv[2] ?? '{}') as QuicTransportOptions;
 const mode = process.argv[3] === 'msgs' ? 'msgs' : 'bulk';
 const chunk = Buffer.alloc(mode === 'bulk' ? 65536 : 200, 7);
-const total = mode === 'bulk' ? 16 * 1024 * 1024 : 100_000 * chunk.length;
+const total = Number(process.env.MIB ?? 16) * 1024 * 1024;
 
 const serverKey = KeyPair.generate();
 const server = quic(options)({ keyPair: serverKey, logger: noopLogger });

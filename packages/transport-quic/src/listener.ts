@@ -3,7 +3,13 @@ import { AbortedError, type Listener, type Logger, type NodeId } from '@netmachi
 import { CRYPTO_ACCESS_DENIED, CRYPTO_BAD_CERTIFICATE } from './acceptance.js';
 import { formatAddress, type HostPort, unmapIPv4 } from './address.js';
 import { nodeIdFromChain } from './peer-certificate.js';
-import { type QuicLibraryLogger, type QuicTuning, quicConfig, serverCrypto } from './quic-support.js';
+import {
+  enlargeUdpBuffers,
+  type QuicLibraryLogger,
+  type QuicTuning,
+  quicConfig,
+  serverCrypto,
+} from './quic-support.js';
 import type { QuicTransportEvent, QuicTransportStats } from './stats.js';
 
 export interface ListenerParams {
@@ -62,6 +68,7 @@ export class QuicListener implements Listener {
     const listener = new QuicListener(params, onClosed);
     const { host, port } = params.endpoint;
     await listener.#server.start({ host, port });
+    enlargeUdpBuffers(listener.#server, params.tuning.udpBufferBytes, params.logger);
     listener.#addresses = [formatAddress('quic', host, listener.#server.port)];
     params.signal?.addEventListener('abort', listener.#onAbort, { once: true });
     return listener;

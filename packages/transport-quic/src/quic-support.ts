@@ -58,8 +58,10 @@ export const clientCrypto: Parameters<typeof QUICClient.createQUICClient>[0]['cr
 export interface QuicTuning {
   /** UDP payload we send on non-loopback paths (default 1350, safe below a 1500-byte MTU). */
   readonly maxUdpPayloadSize: number;
-  /** UDP payload on loopback, where the MTU is 64 KiB (default 8192). */
+  /** UDP payload on loopback, where the MTU is 64 KiB (default 32768). */
   readonly loopbackUdpPayloadSize: number;
+  /** Kernel send and receive buffers of the UDP socket (default 4 MiB; the kernel may cap it). */
+  readonly udpBufferBytes: number;
   /** Per-stream receive window (default 4 MiB). */
   readonly streamWindowBytes: number;
   /** A connection with no traffic for this long is closed (default 15 s); keep-alives run well below it. */
@@ -97,4 +99,25 @@ export function quicConfig(tuning: QuicTuning, host: string, side: 'client' | 's
     keepAliveIntervalTime: tuning.keepAliveIntervalMs,
     enableEarlyData: false,
   };
+}
+
+/**
+ * Enlarges the kernel buffers of the UDP socket under a QUIC server or client. The default receive
+ * buffer (about 200 KiB) overflows while a busy process is not reading, and every datagram lost
+ * there costs a retransmission and a smaller congestion window. @matrixai/quic has no option for
+ * this, so its socket is reached directly; if that ever fails, the defaults stay (best effort).
+ */
+export function enlargeUdpBuffers(owner: QUICServer | QUICClient, bytes: number, logger: Logger): void {
+  const udp = (owner as unknown as { socket?: { socket?: UdpBufferSizes } }).socket?.socket;
+  try {
+    udp?.setRecvBufferSize(bytes);
+    udp?.setSendBufferSize(bytes);
+  } catch (error) {
+    logger.debug({ err: error }, 'cannot enlarge the UDP socket buffers');
+  }
+}
+
+interface UdpBufferSizes {
+  setRecvBufferSize(size: number): void;
+  setSendBufferSize(size: number): void;
 }

@@ -17,7 +17,12 @@ import { parseAddress } from './address.js';
 import { dialStream } from './dial.js';
 import { QuicListener } from './listener.js';
 import { CLOSE_CODE, QuicConnection } from './quic-connection.js';
-import { type QuicLibraryLogger, type QuicTuning, quicLibraryLogger } from './quic-support.js';
+import {
+  enlargeUdpBuffers,
+  type QuicLibraryLogger,
+  type QuicTuning,
+  quicLibraryLogger,
+} from './quic-support.js';
 import { emptyStats, type QuicTransportEvent, type QuicTransportStats } from './stats.js';
 
 export interface QuicTransportOptions extends Partial<QuicTuning> {
@@ -42,7 +47,8 @@ const DEFAULTS = {
   maxEarlyBytes: 1024 * 1024,
   closeTimeoutMs: 5_000,
   maxUdpPayloadSize: 1350,
-  loopbackUdpPayloadSize: 8192,
+  loopbackUdpPayloadSize: 32768,
+  udpBufferBytes: 4 * 1024 * 1024,
   streamWindowBytes: 4 * 1024 * 1024,
   idleTimeoutMs: 15_000,
   keepAliveIntervalMs: 2_000,
@@ -103,6 +109,7 @@ class QuicTransportImpl implements QuicTransport {
         signal,
         libraryLogger: this.#libraryLogger,
       });
+      enlargeUdpBuffers(dialed.client, this.#settings.udpBufferBytes, this.#logger);
       this.stats.outboundEstablished++;
       const client = dialed.client;
       return this.#adopt({

@@ -104,6 +104,11 @@ export class QuicConnection implements Connection {
     for (const chunk of early) handlers.onData(chunk);
     if (this.#closed) this.#notifyClose();
     this.#resumeReading?.();
+    // A write refused before the handlers existed still deserves its onDrain.
+    if (this.#needDrain && !this.#closed && this.bufferedBytes < this.#init.highWaterMark) {
+      this.#needDrain = false;
+      handlers.onDrain();
+    }
   }
 
   write(data: Uint8Array): boolean {

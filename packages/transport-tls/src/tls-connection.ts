@@ -82,6 +82,8 @@ export class TlsConnection implements Connection {
       return;
     }
     if (this.#socket.isPaused()) this.#socket.resume();
+    // A write refused before the handlers existed still deserves its onDrain.
+    this.#checkDrain();
   }
 
   write(data: Uint8Array): boolean {

@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { WriteBatch } from '../src/write-batch.js';
+
+describe('WriteBatch', () => {
+  it('returns what was appended, in order, and owns copies of it', () => {
+    const batch = new WriteBatch(1024);
+    const pieces = [randomBytes(10), randomBytes(1000), randomBytes(5000), randomBytes(3), randomBytes(1021)];
+    const expected = Buffer.concat(pieces);
+    for (const piece of pieces) batch.append(piece);
+    for (const piece of pieces) piece.fill(0); // the caller reuses its buffers at once
+    expect(batch.bytes).toBe(expected.length);
+    const parts = batch.take();
+    expect(Buffer.concat(parts).equals(expected)).toBe(true);
+    expect(batch.bytes).toBe(0);
+    expect(batch.take()).toEqual([]);
+  });
+
+  it('never rewrites bytes it has handed out, while reusing a slab for small writes', () => {
+    const batch = new WriteBatch(64);
+    batch.append(Buffer.from('first'));
+    const [first] = batch.take();
+    batch.append(Buffer.from('second'));
+    const [second] = batch.take();
+    expect(first!.toString()).toBe('first');
+    expect(second!.toString()).toBe('second');
+    expect(second!.buffer).toBe(first!.buffer); // same slab
+  });
+
+  it('drops everything on clear', () => {
+    const batch = new WriteBatch(16);
+    batch.append(randomBytes(100));
+    batch.clear();
+    expect(batch.bytes).toBe(0);
+    expect(batch.take()).toEqual([]);
+  });
+});

@@ -23,12 +23,12 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-async function pair(seed: number): Promise<Pair> {
+async function pair(seed: number, fastPings = true): Promise<Pair> {
   const network = new MemoryNetwork();
   const rng = new Rng(seed);
   const faultsA = new FaultController({}, () => rng.next());
   const faultsB = new FaultController({}, () => rng.next());
-  const limits = { pingIntervalMs: 300, pingTimeoutMs: 1_500 };
+  const limits = fastPings ? { pingIntervalMs: 300, pingTimeoutMs: 1_500 } : {};
   const a = await wiredNode(
     {},
     { transports: [faulty(memory({ network }), faultsA)], listen: ['memory://0'], limits },
@@ -259,5 +259,85 @@ describe('faults injected with faulty() around the memory transport', () => {
     expect(got.length).toBeLessThan(last);
     // Every event is accounted for: delivered, or reported missing in a gap.
     expect(got.length + c.missedEvents).toBe(last);
+  });
+});
+
+describe('a receiver that stops reading', () => {
+  it('a subscriber node that stops acknowledging costs the publisher a bounded backlog; overflow is counted', async () => {
+    const p = await pair(8, false);
+    const { topic } = p.a.pubsub.createTopic({ publisher: 'ticker' });
+    await waitFor(() => p.b.router.topicPublisher(topic) !== undefined, 'the topic advert');
+    const got: number[] = [];
+    p.b.router
+      .client('reader', (m) => {
+        got.push(m.body as number);
+      })
+      .subscribe(topic);
+    await p.b.pubsub.whenSubscribed(topic);
+    // The subscriber still receives, but nothing it writes (acknowledgements) reaches the publisher.
+    p.faultsB.knobs = { drop: 1 };
+    const ticker = p.a.router.client('ticker');
+    const total = 5_000;
+    for (let seq = 1; seq <= total; seq++) ticker.publish(topic, seq);
+    await waitFor(() => p.a.pubsub.counters.dropped['queue-overflow'] > 0, 'the overflow');
+    const backlog = p.a.pubsub.subscriberBacklog(p.b.id);
+    const c = p.a.pubsub.counters;
+    console.log(
+      JSON.stringify({
+        case: 'slow-subscriber',
+        published: total,
+        backlog,
+        queueOverflow: c.dropped['queue-overflow'],
+        deliveredSoFar: got.length,
+      }),
+    );
+    expect(backlog).toBeDefined();
+    expect(backlog?.inFlight).toBeLessThanOrEqual(256);
+    expect(backlog?.queued).toBeLessThanOrEqual(1024);
+    expect(c.dropped['queue-overflow']).toBeGreaterThanOrEqual(total - 256 - 1024);
+    p.faultsB.knobs = {};
+  });
+
+  it('an engine that stops taking messages holds at most its mailbox; the rest is counted as mailbox-full', async () => {
+    const p = await pair(9, false);
+    let release: () => void = () => {};
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let handled = 0;
+    const ref = p.b.router.spawn(
+      'stuck',
+      async () => {
+        handled++;
+        await stuck;
+      },
+      { mailboxSize: 100 },
+    );
+    const sender = p.a.router.client('flooder');
+    const total = 5_000;
+    for (let i = 0; i < total; i++) {
+      sender.send({ node: p.b.id, name: 'stuck' }, i);
+      if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const dropped = (): number => {
+      const d = p.b.router.counters.dropped;
+      return d['mailbox-full'] + d['mailbox-evicted'];
+    };
+    await waitFor(() => dropped() + ref.queued + handled >= total, 'every message to be placed or counted');
+    const queuedWhileStuck = ref.queued;
+    console.log(
+      JSON.stringify({
+        case: 'stuck-engine',
+        sent: total,
+        queued: queuedWhileStuck,
+        handled,
+        dropped: p.b.router.counters.dropped,
+      }),
+    );
+    expect(queuedWhileStuck).toBeLessThanOrEqual(100);
+    expect(dropped()).toBe(total - queuedWhileStuck - handled);
+    release();
+    await waitFor(() => ref.queued === 0, 'the mailbox to drain');
+    expect(handled).toBe(total - dropped());
   });
 });

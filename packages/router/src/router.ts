@@ -378,6 +378,9 @@ export class Router implements MessageSink, Startable {
 
   private destination(dst: Destination | string): Destination {
     if (typeof dst !== 'string') return dst;
+    // A running engine's own address object: no parsing and no allocation on the hot path.
+    const local = this.engines.get(dst);
+    if (local !== undefined) return local.self;
     if (dst.includes('@')) return parseEngineAddress(dst);
     return { node: this.node, name: assertEngineName(dst) };
   }

@@ -226,4 +226,21 @@ describe('quic transport', { timeout: 90_000 }, () => {
     outbound.write(Buffer.from('still here'));
     await waitFor(() => atServer.text() === 'still here', 'the live connection to keep working');
   });
+  it('works over IPv6 loopback', async (context) => {
+    const server = transport();
+    const client = transport();
+    const inbound: unknown[] = [];
+    let address: string;
+    try {
+      const listener = await server.transport.listen('quic://[::1]:0', (c) => inbound.push(c));
+      address = listener.addresses[0]!;
+    } catch {
+      context.skip();
+      return;
+    }
+    expect(address).toMatch(/^quic:\/\/\[::1\]:\d+$/);
+    const outbound = await client.transport.dial(address, server.keyPair.id as never);
+    expect(outbound.remoteAddress).toBe(address);
+    await waitFor(() => inbound.length === 1, 'the inbound connection');
+  });
 });

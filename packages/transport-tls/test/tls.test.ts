@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import {
   AbortedError,
   ConnectionClosedError,
@@ -133,6 +133,31 @@ describe('tls transport', () => {
     await new Promise((resolve) => silent.once('close', resolve));
     expect(server.transport.stats.handshakeTimeouts).toBe(1);
     expect(events).toContain('handshake-timeout');
+    expect(inbound).toHaveLength(0);
+  });
+
+  it('drops a caller that completes TLS but never confirms the listener key', async () => {
+    // Long enough for the TLS handshake itself on a busy machine; the silence after it is what times out.
+    const server = transport({ handshakeTimeoutMs: 3_000 });
+    const { address, inbound } = await listenOn(server.transport);
+    const callerKey = KeyPair.generate();
+    const cert = await selfSignedCertificate(callerKey);
+    const port = Number(new URL(address).port);
+    const caller = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      key: cert.keyPem,
+      cert: cert.certPem,
+      minVersion: 'TLSv1.3',
+      rejectUnauthorized: false,
+    });
+    caller.on('error', () => {});
+    const received: Buffer[] = [];
+    caller.on('data', (chunk: Buffer) => received.push(chunk));
+    await new Promise((resolve) => caller.once('close', resolve));
+    // The listener accepted the key and said so, but handed nothing out without the confirmation.
+    expect(Buffer.concat(received)[0]).toBe(0xa5);
+    expect(server.transport.stats.handshakeTimeouts).toBe(1);
     expect(inbound).toHaveLength(0);
   });
 

@@ -58,6 +58,12 @@ export interface Connection {
   close(): Promise<void>;
   /** Closes at once, discarding queued bytes. */
   abort(error?: Error): void;
+  /**
+   * Stops delivering received data until `resume` (flow control): the peer's writes then back up
+   * to it through the network's own window. Optional: a transport without it is never paused.
+   */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** An open listening endpoint. */
@@ -222,8 +228,12 @@ export interface NodeSender {
 
 /** How the Transport engine hands messages to the Router (implemented by the Router). */
 export interface MessageSink {
-  /** A message received from a peer node, already authenticated. */
-  deliver(message: EngineMessage): void;
+  /**
+   * A message received from a peer node, already authenticated. Returns false when the receiver is
+   * over capacity: the message is kept, and `onRoom` is called once when it can take more; the caller
+   * should stop reading from the peer until then (backpressure instead of loss).
+   */
+  deliver(message: EngineMessage, onRoom?: () => void): boolean | undefined;
   /** A message given to `NodeSender.send` that will never be delivered (expired, refused, no address). */
   undeliverable(message: EngineMessage, error: Error): void;
 }

@@ -32,6 +32,8 @@ export type Admission = (typeof Admission)[keyof typeof Admission];
 interface ParkedMessage {
   readonly message: EngineMessage;
   readonly sender: LocalEngine | undefined;
+  /** For a message from another node: tells its connection there is room again. */
+  readonly onRoom: (() => void) | undefined;
 }
 
 /** An engine that can hand its client a message stream instead of a handler. */
@@ -93,12 +95,23 @@ export class LocalEngine implements EngineContext, EngineRef {
 
   // --- the mailbox ------------------------------------------------------------------------
 
-  /** Offers a message; the caller counts drops. Never throws. */
-  admit(message: EngineMessage, sender: LocalEngine | undefined): Admission {
+  /**
+   * Offers a message; the caller counts drops. Never throws. `onRoom` comes with a message from
+   * another node: unless the policy is `drop-oldest`, a full mailbox then parks the message and the
+   * connection stops reading until `onRoom` is called (backpressure reaches the sending node).
+   */
+  admit(message: EngineMessage, sender: LocalEngine | undefined, onRoom?: () => void): Admission {
     if (this.stopped) return Admission.Stopped;
     if (this.mailbox.push(message)) {
       this.schedule();
       return Admission.Queued;
+    }
+    if (onRoom !== undefined && this.policy !== 'drop-oldest') {
+      if (!this.parked.push({ message, sender: undefined, onRoom })) {
+        this.router.noteMailboxFull(this);
+        return Admission.Rejected;
+      }
+      return Admission.Parked;
     }
     switch (this.policy) {
       case 'drop-oldest': {
@@ -109,7 +122,7 @@ export class LocalEngine implements EngineContext, EngineRef {
       }
       case 'wait': {
         // A sender waiting on itself would never wake up: treat that as full.
-        if (sender === this || !this.parked.push({ message, sender })) {
+        if (sender === this || !this.parked.push({ message, sender, onRoom: undefined })) {
           this.router.noteMailboxFull(this);
           return Admission.Rejected;
         }
@@ -137,6 +150,7 @@ export class LocalEngine implements EngineContext, EngineRef {
       this.mailbox.push(entry.message);
       const sender = entry.sender;
       if (sender && --sender.blockedSends === 0) sender.resume();
+      entry.onRoom?.();
     }
   }
 
@@ -179,6 +193,7 @@ export class LocalEngine implements EngineContext, EngineRef {
     for (const entry of this.parked.drain()) {
       left.push(entry.message);
       if (entry.sender && --entry.sender.blockedSends === 0) entry.sender.resume();
+      entry.onRoom?.();
     }
     return left;
   }

@@ -79,6 +79,8 @@ export class Router implements MessageSink, Startable {
   private stopped = false;
   private microtaskBudget = MICROTASK_BUDGET;
   private budgetResetScheduled = false;
+  /** Set by `route` when it parked a message from another node (read right after, by `deliver`). */
+  private parkedByRoute = false;
 
   constructor(options: RouterOptions) {
     this.node = options.node;
@@ -319,13 +321,19 @@ export class Router implements MessageSink, Startable {
 
   // --- MessageSink: from the Transport engine -------------------------------------------------
 
-  deliver(message: EngineMessage): void {
+  /**
+   * Returns false when the target engine is full and the message was parked: the transport stops
+   * reading from that peer until `onRoom` is called, so a fast sender is slowed, not dropped.
+   */
+  deliver(message: EngineMessage, onRoom?: () => void): boolean {
     this.counters.receivedRemote++;
     if (isTopicAddress(message.dst)) {
       this.deliverTopicEvent(message);
-      return;
+      return true;
     }
-    this.route(message, undefined);
+    this.parkedByRoute = false;
+    this.route(message, undefined, onRoom);
+    return !this.parkedByRoute;
   }
 
   undeliverable(message: EngineMessage, error: Error): void {
@@ -339,7 +347,11 @@ export class Router implements MessageSink, Startable {
    * Routes a unicast message. Returns the error that makes it undeliverable right now (counted as
    * a drop), or undefined when it was queued locally or handed to the NodeSender.
    */
-  private route(message: EngineMessage, from: LocalEngine | undefined): Error | undefined {
+  private route(
+    message: EngineMessage,
+    from: LocalEngine | undefined,
+    onRoom?: () => void,
+  ): Error | undefined {
     const dst = message.dst as EngineAddress;
     if (dst.node !== this.node) {
       const sender = this.sender;
@@ -359,9 +371,11 @@ export class Router implements MessageSink, Startable {
       this.noteDropped(message.replyTo === undefined ? 'unknown-destination' : 'late-reply', message, error);
       return error;
     }
-    switch (target.admit(message, from)) {
+    switch (target.admit(message, from, onRoom)) {
       case Admission.Queued:
+        return undefined;
       case Admission.Parked:
+        if (onRoom !== undefined) this.parkedByRoute = true;
         return undefined;
       case Admission.Stopped: {
         const error = new UnknownDestinationError(formatEngineAddress(dst));

@@ -84,3 +84,54 @@ describe('routing between two nodes through a NodeSender', () => {
     await expect(pending).rejects.toBeInstanceOf(RequestTimeoutError);
   });
 });
+
+describe('backpressure towards other nodes', () => {
+  it('parks a remote message for a full engine, says so, and calls onRoom once it is taken', async () => {
+    const a = newRouter();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const seen: unknown[] = [];
+    a.spawn(
+      'slow',
+      async (m) => {
+        await gate;
+        seen.push(m.body);
+      },
+      { mailboxSize: 2 },
+    );
+    const src = { node: newRouter().node, name: 'far' };
+    const dst = { node: a.node, name: 'slow' };
+    const message = (i: number) => ({ id: i, src, dst, protocol: 'msg@1', body: i });
+    let rooms = 0;
+    const onRoom = () => {
+      rooms++;
+    };
+    expect(a.deliver(message(1), onRoom)).toBe(true);
+    await until(() => a.engine('slow')?.queued === 0);
+    expect(a.deliver(message(2), onRoom)).toBe(true);
+    expect(a.deliver(message(3), onRoom)).toBe(true);
+    // The mailbox is full: the next two are kept, not dropped, and the caller is told to pause.
+    expect(a.deliver(message(4), onRoom)).toBe(false);
+    expect(a.deliver(message(5), onRoom)).toBe(false);
+    expect(a.counters.dropped['mailbox-full']).toBe(0);
+    release();
+    await until(() => seen.length === 5);
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(rooms).toBe(2);
+  });
+
+  it('a drop-oldest engine keeps its policy for remote messages', async () => {
+    const a = newRouter();
+    a.spawn('latest', async () => new Promise(() => {}), { mailboxSize: 1, mailboxPolicy: 'drop-oldest' });
+    const src = { node: newRouter().node, name: 'far' };
+    const dst = { node: a.node, name: 'latest' };
+    const onRoom = () => {};
+    a.deliver({ id: 1, src, dst, protocol: 'msg@1', body: 1 }, onRoom);
+    await until(() => a.engine('latest')?.queued === 0);
+    a.deliver({ id: 2, src, dst, protocol: 'msg@1', body: 2 }, onRoom);
+    expect(a.deliver({ id: 3, src, dst, protocol: 'msg@1', body: 3 }, onRoom)).toBe(true);
+    expect(a.counters.dropped['mailbox-evicted']).toBe(1);
+  });
+});

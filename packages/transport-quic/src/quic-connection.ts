@@ -56,6 +56,8 @@ export class QuicConnection implements Connection {
   #early: Buffer[] = [];
   #earlyBytes = 0;
   #resumeReading: (() => void) | undefined;
+  /** Reading stopped by the owner (flow control); QUIC's stream window then holds the peer back. */
+  #paused = false;
   readonly #batch: WriteBatch;
   #inflightBytes = 0;
   #flushing = false;
@@ -132,6 +134,15 @@ export class QuicConnection implements Connection {
     return this.#closing;
   }
 
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#resumeReading?.();
+  }
+
   abort(error?: Error): void {
     if (this.#closed) return;
     this.#batch.clear();
@@ -167,7 +178,10 @@ export class QuicConnection implements Connection {
   async #readLoop(): Promise<void> {
     try {
       while (true) {
-        if (this.#handlers === undefined && this.#earlyBytes >= this.#init.maxEarlyBytes) {
+        while (
+          this.#paused ||
+          (this.#handlers === undefined && this.#earlyBytes >= this.#init.maxEarlyBytes)
+        ) {
           // Nobody is listening yet: stop reading and let QUIC flow control hold the peer back.
           await new Promise<void>((resolve) => {
             this.#resumeReading = resolve;

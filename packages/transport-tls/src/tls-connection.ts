@@ -119,6 +119,14 @@ export class TlsConnection implements Connection {
     return this.#closing;
   }
 
+  pause(): void {
+    if (!this.#closed) this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#closed) this.#socket.resume();
+  }
+
   abort(error?: Error): void {
     if (this.#closed) return;
     this.#batch.clear();

@@ -54,7 +54,8 @@ export interface SessionLimits {
 }
 
 export interface SessionHooks {
-  onMessage(session: ConnectionSession, message: EngineMessage): void;
+  /** False: the receiver kept the message but is full; it calls `session.onRoom` once per such message. */
+  onMessage(session: ConnectionSession, message: EngineMessage): boolean | undefined;
   /** The connection accepts messages again after backpressure. */
   onWritable(session: ConnectionSession): void;
   /** The peer said goodbye: send nothing more on this session. */
@@ -108,6 +109,32 @@ export class ConnectionSession {
   #closed: (() => void) | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
   #peerSaidGoodbye = false;
+  /** Messages the receiver kept while full; reading resumes when it has taken them all. */
+  #parked = 0;
+  /**
+   * Messages decoded from data already read when the receiver filled up (the rest of that chunk):
+   * held here, in order, until it has room. Bounded by one read's worth, since reading is paused.
+   */
+  #held: EngineMessage[] = [];
+  #heldHead = 0;
+
+  /** The receiver has room for one more kept message: once all are taken, go on. */
+  readonly onRoom = (): void => {
+    if (this.#parked > 0 && --this.#parked === 0) queueMicrotask(this.#resumeDelivery);
+  };
+
+  readonly #resumeDelivery = (): void => {
+    while (this.#parked === 0 && this.#heldHead < this.#held.length) {
+      const message = this.#held[this.#heldHead] as EngineMessage;
+      this.#held[this.#heldHead++] = undefined as unknown as EngineMessage;
+      this.#deliverNow(message);
+    }
+    if (this.#heldHead >= this.#held.length) {
+      this.#held = [];
+      this.#heldHead = 0;
+    }
+    if (this.#parked === 0 && this.#state !== 'closed') this.connection.resume?.();
+  };
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -315,8 +342,23 @@ export class ConnectionSession {
   #deliver(message: EngineMessage): void {
     this.#o.counters.messagesIn++;
     this.lastMessageAt = now();
+    if (this.#parked > 0) {
+      this.#held.push(message);
+      return;
+    }
+    this.#deliverNow(message);
+  }
+
+  #deliverNow(message: EngineMessage): void {
     try {
-      this.#o.hooks.onMessage(this, message);
+      if (this.#o.hooks.onMessage(this, message) === false) {
+        // The receiver kept the message but is full: read nothing more from this peer until it has
+        // room, so the peer's writes back up to it instead of being dropped here.
+        if (this.#parked++ === 0) {
+          this.#o.counters.readPauses++;
+          this.connection.pause?.();
+        }
+      }
     } catch (error) {
       // The receiver's bug is not the peer's fault: keep the link.
       this.#o.logger.error({ err: error, peer: this.peer }, 'message sink threw');

@@ -38,6 +38,8 @@ export interface TransportCounters {
   writes: number;
   /** Writes that returned false (the connection pushed back). */
   backpressured: number;
+  /** Times reading from a peer was paused because the receiving engine was full (flow control). */
+  readPauses: number;
   messagesIn: number;
   messagesOut: number;
   connectsOk: number;
@@ -69,6 +71,7 @@ export function newTransportCounters(): TransportCounters {
     bytesOut: 0,
     writes: 0,
     backpressured: 0,
+    readPauses: 0,
     messagesIn: 0,
     messagesOut: 0,
     connectsOk: 0,

@@ -411,29 +411,29 @@ export class TransportEngine implements NodeSender, Startable {
   }
 
   /** Trust can drop to 0 while a link is up: a banned peer (or source) gets nothing through. */
-  #receive(session: ConnectionSession, message: EngineMessage): void {
+  #receive(session: ConnectionSession, message: EngineMessage): boolean | undefined {
     const source = (message.src as EngineAddress).node;
     const directory = this.#o.directory;
     if (directory.node(session.peer)?.trust === TRUST_BANNED) {
       this.#dropped('denied', new PeerDeniedError(session.peer, 'trust 0'), session.peer, message);
       void session.close('denied', 'banned');
-      return;
+      return undefined;
     }
     if (source !== session.peer && directory.node(source)?.trust === TRUST_BANNED) {
       this.#dropped('denied', new PeerDeniedError(source, 'trust 0'), source, message);
-      return;
+      return undefined;
     }
-    this.#deliver(message);
+    return this.#deliver(message, session.onRoom);
   }
 
-  #deliver(message: EngineMessage): void {
+  #deliver(message: EngineMessage, onRoom?: () => void): boolean | undefined {
     const sink = this.#sink;
     if (sink === undefined) {
       const node = (message.src as EngineAddress).node;
       this.#dropped('no-sink', new NotStartedError('message sink'), node, message);
-      return;
+      return undefined;
     }
-    sink.deliver(message);
+    return sink.deliver(message, onRoom);
   }
 
   #undeliverable(message: EngineMessage, error: Error, reason: TransportDropReason): void {

@@ -278,6 +278,14 @@ class FaultyConnection implements Connection {
     await this.inner.close();
   }
 
+  pause(): void {
+    this.inner.pause?.();
+  }
+
+  resume(): void {
+    this.inner.resume?.();
+  }
+
   abort(error?: Error): void {
     this.#finish();
     this.inner.abort(error);

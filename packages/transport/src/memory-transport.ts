@@ -130,6 +130,8 @@ class MemoryConnection implements Connection {
   #closed = false;
   #closing = false;
   #closeNotified = false;
+  /** This end's owner stopped reading (flow control): the peer's writes stay queued on its side. */
+  #readPaused = false;
   #pendingClose: { error: Error | undefined } | null = null;
   readonly #closeWaiters: Array<() => void> = [];
 
@@ -177,6 +179,16 @@ class MemoryConnection implements Connection {
     const done = new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
     this.#schedule();
     return done;
+  }
+
+  pause(): void {
+    this.#readPaused = true;
+  }
+
+  resume(): void {
+    if (!this.#readPaused) return;
+    this.#readPaused = false;
+    this.peer.#schedule();
   }
 
   abort(error?: Error): void {
@@ -229,7 +241,7 @@ class MemoryConnection implements Connection {
       if (this.#closing) this.#immediate = setImmediate(() => this.#pump());
       return;
     }
-    if (this.peer.#handlers === null) return;
+    if (this.peer.#handlers === null || this.peer.#readPaused) return;
     const wait = head.dueAt - Date.now();
     if (wait > 0) this.#timer = setTimeout(() => this.#pump(), wait);
     else this.#immediate = setImmediate(() => this.#pump());
@@ -241,7 +253,12 @@ class MemoryConnection implements Connection {
     this.#immediate = null;
     const reader = this.peer.#handlers;
     const now = Date.now();
-    while (reader !== null && !this.#closed && this.#queueHead < this.#queue.length) {
+    while (
+      reader !== null &&
+      !this.#closed &&
+      !this.peer.#readPaused &&
+      this.#queueHead < this.#queue.length
+    ) {
       const entry = this.#queue[this.#queueHead]!;
       if (entry.dueAt > now) break;
       this.#queue[this.#queueHead++] = undefined as unknown as QueuedWrite;

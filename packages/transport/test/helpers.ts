@@ -72,8 +72,9 @@ export class TestSink implements MessageSink {
   readonly delivered: EngineMessage[] = [];
   readonly failed: Array<{ message: EngineMessage; error: Error }> = [];
 
-  deliver(message: EngineMessage): void {
+  deliver(message: EngineMessage): boolean {
     this.delivered.push(message);
+    return true;
   }
 
   undeliverable(message: EngineMessage, error: Error): void {

@@ -36,6 +36,7 @@ import { quic } from '@netmachine/transport-quic';
 import { tls } from '@netmachine/transport-tls';
 import { signOwnAdvert } from './advert.js';
 import { type NodeConfig, type NodeConfigInput, validateConfig } from './config.js';
+import { RateLimitedLog } from './event-logging.js';
 import { type NodePaths, nodePaths } from './paths.js';
 import type { NodeStatus } from './status.js';
 
@@ -156,9 +157,38 @@ export class NetmachineNode implements Startable {
     const offDisconnected = this.transport.events.on('NodeDisconnected', (e) =>
       this.pubsub.onPeerDisconnected(e.node),
     );
+    const log = new RateLimitedLog(this.logger);
+    const offLog = this.transport.events.on('*', (e) => {
+      switch (e.type) {
+        case 'NodeConnected':
+          this.logger.info({ peer: e.node, protocol: e.protocol, direction: e.direction }, 'node connected');
+          return;
+        case 'NodeDisconnected':
+          this.logger.info({ peer: e.node, err: e.error }, 'node disconnected');
+          return;
+        case 'NodeConnectFailed':
+          log.warn(
+            `connect-failed:${e.node}`,
+            { peer: e.node, attempt: e.attempt, err: e.error },
+            'connect failed',
+          );
+          return;
+        case 'Dropped':
+          log.warn(
+            `dropped:${e.reason}`,
+            { reason: e.reason, peer: e.node, err: e.error },
+            'message or frame dropped',
+          );
+          return;
+        case 'QueueFull':
+          log.warn(`queue-full:${e.node}`, { peer: e.node, capacity: e.capacity }, 'queue for node full');
+          return;
+      }
+    });
     this.unwirePeerEvents = () => {
       offConnected();
       offDisconnected();
+      offLog();
     };
     await this.transport.start();
     await this.nats?.start();
@@ -275,8 +305,16 @@ export class NetmachineNode implements Startable {
   }
 }
 
-const TRANSPORT_FACTORIES: Record<string, () => TransportFactory> = {
-  tls: () => tls(),
+const TRANSPORT_FACTORIES: Record<string, (config: NodeConfig, log: RateLimitedLog) => TransportFactory> = {
+  tls: (config, log) =>
+    tls({
+      ...(config.limits.maxPendingHandshakes
+        ? { maxPendingHandshakes: config.limits.maxPendingHandshakes }
+        : {}),
+      onEvent: (event) => {
+        if (event.type !== 'dial-failed') log.warn(`tls:${event.type}`, { ...event }, `tls: ${event.type}`);
+      },
+    }),
   quic: () => quic(),
   memory: () => memory(),
 };
@@ -303,13 +341,14 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<Netma
   const identity = paths
     ? await openIdentityStore({ path: paths.identityStore, logger })
     : await memoryIdentityStore({ logger });
+  const refusals = new RateLimitedLog(logger);
   const schemes = new Set(config.listen.map((url) => new URL(url).protocol.slice(0, -1)));
   for (const t of config.transports) schemes.add(t);
   const transports =
     options.transports ??
     [...schemes].flatMap((scheme) => {
       const factory = TRANSPORT_FACTORIES[scheme];
-      if (factory) return [factory()];
+      if (factory) return [factory(config, refusals)];
       logger.warn({ transport: scheme }, 'transport not available in this build; skipped');
       return [];
     });

@@ -27,7 +27,7 @@ function cell(scenario: Scenario | undefined, record: ResultRecord): string {
       us === null ? '-' : ms ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
     return `p50 ${show(record.p50us)}, p99 ${show(record.p99us)}`;
   }
-  return `${thousands(record.msgsPerSec ?? 0)} msgs/s`;
+  return `${thousands(record.msgsPerSec ?? 0)} ${scenario?.throughputUnit ?? 'msgs/s'}`;
 }
 
 export function formatMarkdown(report: BenchReport, scenarios: readonly Scenario[]): string {

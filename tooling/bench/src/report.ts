@@ -70,7 +70,9 @@ function figure(scenario: Scenario, record: ResultRecord): string {
     const loss = record.loss!;
     return `LOST ${thousands(loss.sent - loss.received)} of ${thousands(loss.sent)} msgs, ${loss.bad} bad (${loss.runs} run(s))`;
   }
-  if (scenario.metric === 'throughput') return `${thousands(record.msgsPerSec ?? 0)} msgs/s`;
+  if (scenario.metric === 'throughput') {
+    return `${thousands(record.msgsPerSec ?? 0)} ${scenario.throughputUnit ?? 'msgs/s'}`;
+  }
   const ms = scenario.latencyUnit === 'ms';
   const show = (us: number | null): string =>
     us === null ? '-' : ms ? (us / 1000).toFixed(2) : us.toFixed(0);

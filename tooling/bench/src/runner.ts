@@ -9,7 +9,7 @@ function describe(scenario: Scenario, measurement: Measurement): string {
     return `LOST ${sent - received} of ${sent} (bad ${bad})`;
   }
   if (scenario.metric === 'throughput')
-    return `${Math.round(measurement.msgsPerSec ?? 0).toLocaleString('en-US')} msgs/s`;
+    return `${Math.round(measurement.msgsPerSec ?? 0).toLocaleString('en-US')} ${scenario.throughputUnit ?? 'msgs/s'}`;
   const unit = scenario.latencyUnit === 'ms' ? 1000 : 1;
   const suffix = scenario.latencyUnit === 'ms' ? 'ms' : 'µs';
   return `p50 ${((measurement.p50us ?? 0) / unit).toFixed(scenario.latencyUnit === 'ms' ? 2 : 0)} ${suffix}`;

@@ -68,6 +68,8 @@ export interface Scenario {
   readonly metric: 'throughput' | 'latency';
   /** Unit used when printing latencies. */
   readonly latencyUnit?: 'us' | 'ms';
+  /** Unit of a throughput figure when it is not messages (the JSON field stays `msgsPerSec`). */
+  readonly throughputUnit?: string;
   readonly bars: readonly Bar[];
   readonly subjects: readonly Contender[];
   readonly peers: readonly Contender[];

@@ -1,3 +1,4 @@
+import { storageFetchRawTls, storageFetchSubject } from './bulk/storage-fetch.js';
 import { ed25519VerifyPeer, natsPeer, peer } from './peers.js';
 import type { Scenario } from './scenario.js';
 import { netmachine } from './subjects.js';
@@ -64,5 +65,14 @@ export const scenarios: readonly Scenario[] = [
     bars: [{ peer: 'libp2p', ratio: 0.5 }],
     subjects: [netmachine('connect', { transport: 'tls' })],
     peers: [natsPeer('connect'), peer('libp2p', 'connect'), peer('raw-tls', 'connect')],
+  },
+  {
+    name: 'storage-fetch',
+    description: 'a 64 MiB object fetched and verified between two processes, MB/s',
+    metric: 'throughput',
+    throughputUnit: 'MB/s',
+    bars: [{ peer: 'raw-tls', ratio: 0.25 }],
+    subjects: [storageFetchSubject],
+    peers: [storageFetchRawTls],
   },
 ];

@@ -41,6 +41,7 @@ import {
   RELAYED_MESSAGE_TAG,
   relayedMessageFromWire,
 } from './link-frames.js';
+import { ReplayWindow } from './replay-window.js';
 
 export interface SessionLimits {
   maxFrameSize: number;
@@ -109,6 +110,8 @@ export class ConnectionSession {
   #closed: (() => void) | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
   #peerSaidGoodbye = false;
+  /** Ids of the peer's messages already delivered on this connection. */
+  readonly #seen = new ReplayWindow();
   /** Messages the receiver kept while full; reading resumes when it has taken them all. */
   #parked = 0;
   /**
@@ -292,9 +295,16 @@ export class ConnectionSession {
       return;
     }
     switch (tag) {
-      case FrameTag.Message:
-        this.#onMessage(messageFromWire(decodeLinkFrame(tag, body) as WireMessage, this.peer, this.local));
+      case FrameTag.Message: {
+        const wire = decodeLinkFrame(tag, body) as WireMessage;
+        // A frame the link delivered twice (a retransmitting relay, a faulty path) is dropped here.
+        if (!this.#seen.accept(wire.id)) {
+          this.#o.counters.duplicatesDropped++;
+          return;
+        }
+        this.#onMessage(messageFromWire(wire, this.peer, this.local));
         return;
+      }
       case RELAYED_MESSAGE_TAG:
         this.#onMessage(relayedMessageFromWire(decodeRelayedMessage(body), this.local));
         return;

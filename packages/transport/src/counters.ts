@@ -40,6 +40,8 @@ export interface TransportCounters {
   backpressured: number;
   /** Times reading from a peer was paused because the receiving engine was full (flow control). */
   readPauses: number;
+  /** Frames whose message id this connection had already delivered (a duplicated write). */
+  duplicatesDropped: number;
   messagesIn: number;
   messagesOut: number;
   connectsOk: number;
@@ -72,6 +74,7 @@ export function newTransportCounters(): TransportCounters {
     writes: 0,
     backpressured: 0,
     readPauses: 0,
+    duplicatesDropped: 0,
     messagesIn: 0,
     messagesOut: 0,
     connectsOk: 0,

@@ -141,6 +141,24 @@ export class MetricsServer {
         this.inc(status().transport.handshakeFailures);
       },
     });
+    new Counter({
+      name: 'netmachine_flow_pauses_total',
+      help: 'Times reading from a peer paused because a receiving engine was full (backpressure, not loss)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(status().transport.readPauses);
+      },
+    });
+    new Counter({
+      name: 'netmachine_duplicate_frames_dropped_total',
+      help: 'Message frames a connection had already delivered (a duplicated write), dropped',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(status().transport.duplicatesDropped);
+      },
+    });
     new Gauge({
       name: 'netmachine_peer_rtt_ms',
       help: 'Smoothed round-trip time to each connected peer',

@@ -298,6 +298,8 @@ export class NetmachineNode implements Startable {
         bytesIn: t.bytesIn,
         bytesOut: t.bytesOut,
         handshakeFailures: t.handshakeFailures,
+        readPauses: t.readPauses,
+        duplicatesDropped: t.duplicatesDropped,
         dropped: t.dropped,
         queueDepths: t.queueDepths,
       },

@@ -24,6 +24,9 @@ export interface NodeStatus {
     readonly bytesIn: number;
     readonly bytesOut: number;
     readonly handshakeFailures: number;
+    /** Times reading from a peer was paused because an engine was full (flow control). */
+    readonly readPauses: number;
+    readonly duplicatesDropped: number;
     readonly dropped: Record<string, number>;
     readonly queueDepths: Record<string, number>;
   };

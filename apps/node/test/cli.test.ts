@@ -157,6 +157,7 @@ describe('the netmachine command, driving two node processes', { timeout: 120_00
     expect(text).toContain('netmachine_dropped_total');
     expect(text).toContain('netmachine_handshake_failures_total');
     expect(text).toContain('netmachine_connections');
+    expect(text).toContain('netmachine_flow_pauses_total');
     const health = await fetch(`http://${a.ready.metrics}/healthz`);
     expect(health.status).toBe(200);
   });

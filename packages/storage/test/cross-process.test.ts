@@ -128,7 +128,11 @@ describe('storage across processes over TLS', () => {
     );
     expect(killed).toBe(true);
     expect(result.fetched).toBe(result.chunks);
-    expect(result.peers.find((p) => p.node === doomed)!.failures).toBeGreaterThan(0);
+    // Whether requests to the killed node fail or are overtaken by the stall detector depends on
+    // timing; what must hold is that the other node finished the job.
+    const survivor = result.peers.find((p) => p.node === parseNodeIdOf(second.advert))!;
+    expect(survivor.served).toBeGreaterThan(0);
+    expect(result.peers.find((p) => p.node === doomed)!.served).toBeLessThan(result.chunks);
     const output = join(dir.path, 'output.bin');
     await b.storage.getToFile(reference, output);
     expect(await sha256(output)).toBe(createHash('sha256').update(data).digest('hex'));

@@ -20,6 +20,12 @@ export async function startCommand(options: StartOptions): Promise<void> {
   const paths = nodePaths(options.dir);
   const config = await readConfig(paths.config);
   const logger = createLogger(options.logLevel ?? config.log.level);
+  // Signal handlers first: a SIGTERM that arrives while starting (or right after "ready") still stops
+  // the node cleanly instead of killing it.
+  const stopRequested = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   const keyPair = await readKeyFile(paths.key);
   const node = await createNode({ dir: paths.dir, config, keyPair, logger });
   await node.start();
@@ -44,17 +50,8 @@ export async function startCommand(options: StartOptions): Promise<void> {
       advert: node.advertText,
     })}\n`,
   );
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'stopping');
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  const signal = await stopRequested;
+  logger.info({ signal }, 'stopping');
   await control.stop();
   await metrics?.stop();
   await node.stop();

@@ -14,8 +14,8 @@ import {
   PeerDeniedError,
   PeerKeyMismatchError,
 } from '@netmachine/core';
+import { formatAddress, parseAddress, unmapIPv4 } from '@netmachine/transport';
 import { ACCEPTED, CRYPTO_ACCESS_DENIED, CRYPTO_BAD_CERTIFICATE } from './acceptance.js';
-import { formatAddress, parseAddress, unmapIPv4 } from './address.js';
 import { nodeIdFromChain } from './peer-certificate.js';
 import { clientCrypto, type QuicLibraryLogger, type QuicTuning, quicConfig } from './quic-support.js';
 

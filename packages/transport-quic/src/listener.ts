@@ -1,7 +1,7 @@
 import { type QUICConnection, QUICServer, events as quicEvents } from '@matrixai/quic';
 import { AbortedError, type Listener, type Logger, type NodeId } from '@netmachine/core';
+import { formatAddress, type HostPort, unmapIPv4 } from '@netmachine/transport';
 import { CRYPTO_ACCESS_DENIED, CRYPTO_BAD_CERTIFICATE } from './acceptance.js';
-import { formatAddress, type HostPort, unmapIPv4 } from './address.js';
 import { nodeIdFromChain } from './peer-certificate.js';
 import {
   enlargeUdpBuffers,

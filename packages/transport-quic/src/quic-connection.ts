@@ -7,7 +7,7 @@ import {
   type Logger,
   type NodeId,
 } from '@netmachine/core';
-import { WriteBatch } from './write-batch.js';
+import { WriteBatch } from '@netmachine/transport';
 
 /** Application error codes this transport sends when it closes a QUIC connection. */
 export const CLOSE_CODE = { normal: 0, aborted: 1 } as const;

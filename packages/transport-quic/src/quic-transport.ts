@@ -11,9 +11,8 @@ import {
   type TransportContext,
   type TransportFactory,
 } from '@netmachine/core';
-import { type NodeCertificate, selfSignedCertificate } from '@netmachine/transport';
+import { type NodeCertificate, parseAddress, selfSignedCertificate } from '@netmachine/transport';
 import { ACCEPTED, CONFIRMED } from './acceptance.js';
-import { parseAddress } from './address.js';
 import { dialStream } from './dial.js';
 import { QuicListener } from './listener.js';
 import { CLOSE_CODE, QuicConnection } from './quic-connection.js';

@@ -1,6 +1,6 @@
 import { InvalidAddressError } from '@netmachine/core';
+import { unmapIPv4 } from '@netmachine/transport';
 import { describe, expect, it } from 'vitest';
-import { unmapIPv4 } from '../src/address.js';
 import { formatAddress, parseAddress } from '../src/index.js';
 
 describe('quic addresses', () => {

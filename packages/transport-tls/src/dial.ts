@@ -8,8 +8,8 @@ import {
   type NodeId,
   PeerDeniedError,
 } from '@netmachine/core';
+import { formatAddress, parseAddress } from '@netmachine/transport';
 import { ACCEPTED, CONFIRMED, REFUSED } from './acceptance.js';
-import { formatAddress, parseAddress } from './address.js';
 import { verifyExpectedPeer } from './peer-certificate.js';
 
 export interface DialParams {

@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { AbortedError, type Listener, type Logger, type NodeId } from '@netmachine/core';
+import { formatAddress, type HostPort } from '@netmachine/transport';
 import { ACCEPTED, CONFIRMED, REFUSED } from './acceptance.js';
-import { formatAddress, type HostPort } from './address.js';
 import { peerNodeId } from './peer-certificate.js';
 import type { TlsTransportEvent, TlsTransportStats } from './stats.js';
 

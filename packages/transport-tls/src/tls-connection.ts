@@ -7,7 +7,7 @@ import {
   type Logger,
   type NodeId,
 } from '@netmachine/core';
-import { WriteBatch } from './write-batch.js';
+import { WriteBatch } from '@netmachine/transport';
 
 export interface TlsConnectionInit {
   readonly socket: TLSSocket;

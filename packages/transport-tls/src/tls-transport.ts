@@ -12,8 +12,7 @@ import {
   type TransportContext,
   type TransportFactory,
 } from '@netmachine/core';
-import { selfSignedCertificate } from '@netmachine/transport';
-import { parseAddress } from './address.js';
+import { parseAddress, selfSignedCertificate } from '@netmachine/transport';
 import { dialSocket } from './dial.js';
 import { TlsListener } from './listener.js';
 import { emptyStats, type TlsTransportEvent, type TlsTransportStats } from './stats.js';

@@ -10,3 +10,6 @@ export * from './limits.js';
 export * from './link-frames.js';
 export * from './memory-transport.js';
 export * from './node-queue.js';
+// Shared by the socket transports (TLS, QUIC): address URLs and the write batch.
+export { formatAddress, type HostPort, parseAddress, unmapIPv4 } from './socket-address.js';
+export { WriteBatch } from './write-batch.js';

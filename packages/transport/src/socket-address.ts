@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { InvalidAddressError } from '@netmachine/core';
 
-/** A host and port taken from an address URL such as `quic://127.0.0.1:7101` or `quic://[::1]:7101`. */
+/** A host and port taken from an address URL such as `tls://127.0.0.1:7100` or `quic://[::1]:7101`. */
 export interface HostPort {
   /** The host without IPv6 brackets, ready for `net.connect` / `server.listen`. */
   readonly host: string;

@@ -40,6 +40,7 @@ export interface EngineMessage<B = unknown> {
 /** Maximum length of a protocol name. */
 export const MAX_PROTOCOL_LENGTH = 128;
 
-export function isExpired(message: { readonly expiry?: number | undefined }, now = Date.now()): boolean {
-  return message.expiry !== undefined && message.expiry <= now;
+export function isExpired(message: { readonly expiry?: number | undefined }, now?: number): boolean {
+  // The clock is read only for a message that has an expiry: most have none.
+  return message.expiry !== undefined && message.expiry <= (now ?? Date.now());
 }

@@ -4,6 +4,7 @@ import { SchemaError } from './errors.js';
 import { identityBytes, isEngineName, KEY_BYTES, type NodeId, nodeIdFromBytes } from './identity.js';
 import { type KeyPair, SIGNATURE_BYTES, verifySignature } from './keys.js';
 import { type EngineMessage, isTopicAddress, MAX_PROTOCOL_LENGTH } from './message.js';
+import { decodeMessageBody } from './message-frame.js';
 import {
   expectArray,
   expectBoolean,
@@ -241,14 +242,17 @@ export function decodePing(value: unknown): number {
 
 /** Decodes a frame body by tag into a validated value; unknown tags are a SchemaError. */
 export function decodeFrameBody(tag: number, body: Uint8Array): unknown {
+  if (tag === FrameTag.Message) {
+    return decodeMessageBody(
+      Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length),
+    );
+  }
   const value = unpack(body);
   switch (tag) {
     case FrameTag.ConnectRequest:
       return decodeConnectRequest(value);
     case FrameTag.ConnectReply:
       return decodeConnectReply(value);
-    case FrameTag.Message:
-      return decodeWireMessage(value);
     case FrameTag.NodeAdvert:
       return decodeAdvertFrameBody(value);
     case FrameTag.Ping:

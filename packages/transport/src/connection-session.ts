@@ -95,8 +95,9 @@ export class ConnectionSession {
   proto = 0;
   /** Last measured round-trip time in ms. */
   rttMs: number | undefined;
-  /** When a message last went either way (performance.now()): drives the idle timeout. */
-  lastMessageAt = now();
+  /** Set when a message goes either way; read (and cleared) by `lastMessageAt`. */
+  #active = false;
+  #lastMessageAt = now();
   readonly #o: SessionOptions;
   readonly #decoder: FrameDecoder;
   readonly #writer: FrameWriter;
@@ -146,6 +147,18 @@ export class ConnectionSession {
     this.local = options.keyPair.id as NodeId;
     this.#decoder = new FrameDecoder((tag, body) => this.#onFrame(tag, body), options.limits.maxFrameSize);
     this.#writer = new FrameWriter(options.connection, options.counters, options.limits.flushBytes);
+  }
+
+  /**
+   * When a message last went either way (performance.now()): drives the idle timeout. Messages only
+   * raise a flag; the clock is read when someone asks, so the hot path never reads it.
+   */
+  get lastMessageAt(): number {
+    if (this.#active) {
+      this.#active = false;
+      this.#lastMessageAt = now();
+    }
+    return this.#lastMessageAt;
   }
 
   get state(): State {
@@ -202,13 +215,18 @@ export class ConnectionSession {
     if (outgoing.src.node !== this.local && outgoing.sig === undefined) {
       throw new SourceMismatchError(this.local, outgoing.src.node);
     }
-    const frame = encodeMessageFrame(outgoing, this.local);
-    if (frame.length - 4 > this.#o.limits.maxFrameSize) {
-      throw new FrameTooLargeError(frame.length - 4, this.#o.limits.maxFrameSize);
+    if (outgoing.src.node === this.local) {
+      // The common case: encoded straight into the outgoing slab.
+      this.#writer.message(outgoing, this.#o.limits.maxFrameSize);
+    } else {
+      const frame = encodeMessageFrame(outgoing, this.local);
+      if (frame.length - 4 > this.#o.limits.maxFrameSize) {
+        throw new FrameTooLargeError(frame.length - 4, this.#o.limits.maxFrameSize);
+      }
+      this.#enqueue(frame);
     }
     this.#o.counters.messagesOut++;
-    this.lastMessageAt = now();
-    this.#enqueue(frame);
+    this.#active = true;
   }
 
   /**
@@ -351,7 +369,7 @@ export class ConnectionSession {
 
   #deliver(message: EngineMessage): void {
     this.#o.counters.messagesIn++;
-    this.lastMessageAt = now();
+    this.#active = true;
     if (this.#parked > 0) {
       this.#held.push(message);
       return;

@@ -232,6 +232,11 @@ export class TransportEngine implements NodeSender, Startable {
     return this.#links.get(node)?.session?.rttMs;
   }
 
+  /** Messages waiting in the per-node queues, over all nodes (what `counters().queuedTotal` says, cheaply). */
+  get queued(): number {
+    return this.#linkHost.queueBudget.used;
+  }
+
   counters(): TransportCountersSnapshot {
     const queueDepths: Record<string, number> = {};
     let queuedTotal = 0;

@@ -1,17 +1,17 @@
-import type { Connection } from '@netmachine/core';
+import { type Connection, type EngineMessage, FrameSlab } from '@netmachine/core';
 import type { TransportCounters } from './counters.js';
 
 /**
- * The outgoing side of a connection. Frames are collected and written as one buffer at the end of
- * the tick, or at once past `flushBytes`: many small frames cost one write (one syscall, one QUIC
- * stream write) instead of one each. While the connection pushes back, nothing more is written.
+ * The outgoing side of a connection. Frames are encoded into a slab and written as one buffer at
+ * the end of the tick, or at once past `flushBytes`: many small frames cost one write (one syscall,
+ * one QUIC stream write) and no buffer each. While the connection pushes back, nothing more is
+ * written.
  */
 export class FrameWriter {
   readonly #connection: Connection;
   readonly #counters: TransportCounters;
   readonly #flushBytes: number;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  readonly #slab = new FrameSlab();
   #flushScheduled = false;
   #blocked = false;
   #closed = false;
@@ -27,30 +27,42 @@ export class FrameWriter {
     return this.#blocked;
   }
 
-  enqueue(frame: Buffer): void {
+  /** Queues a complete frame. */
+  enqueue(frame: Uint8Array): void {
     if (this.#closed) return;
-    this.#pending.push(frame);
-    this.#pendingBytes += frame.length;
+    this.#slab.appendFrame(frame);
+    this.#queued();
+  }
+
+  /**
+   * Encodes and queues a Message frame (we are the message's source); throws a typed error, and
+   * queues nothing, when it cannot be encoded or is over `maxFrameSize`.
+   */
+  message(message: EngineMessage, maxFrameSize: number): void {
+    if (this.#closed) return;
+    this.#slab.appendMessage(message, maxFrameSize);
+    this.#queued();
+  }
+
+  #queued(): void {
     this.#counters.framesOut++;
-    if (this.#pendingBytes >= this.#flushBytes && !this.#blocked) this.flush(false);
+    if (this.#slab.pendingBytes >= this.#flushBytes && !this.#blocked) this.flush(false);
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => {
-        this.#flushScheduled = false;
-        this.flush(false);
-      });
+      setImmediate(this.#scheduledFlush);
     }
   }
 
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false;
+    this.flush(false);
+  };
+
   /** Writes every pending frame as one buffer; `force` writes even while pushed back. */
   flush(force: boolean): void {
-    if (this.#pending.length === 0 || this.#closed) return;
-    if (this.#blocked && !force) return;
-    const data =
-      this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.writeNow(data);
+    if (this.#closed || (this.#blocked && !force)) return;
+    const data = this.#slab.take();
+    if (data !== undefined) this.writeNow(data);
   }
 
   /** Writes at once, ahead of anything pending (handshake frames). */
@@ -74,7 +86,6 @@ export class FrameWriter {
   /** The connection is gone: drop what is pending and take nothing more. */
   discard(): void {
     this.#closed = true;
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#slab.clear();
   }
 }

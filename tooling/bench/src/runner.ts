@@ -21,7 +21,11 @@ function describe(scenario: Scenario, measurement: Measurement): string {
  * of them alike.
  */
 export async function runScenario(scenario: Scenario, settings: Settings, log: Log): Promise<ResultRecord[]> {
-  const contenders = [...scenario.subjects, ...scenario.peers];
+  // BENCH_ONLY=netmachine (comma-separated systems) runs just those: for profiling one side.
+  const only = process.env.BENCH_ONLY?.split(',').filter((name) => name !== '');
+  const contenders = [...scenario.subjects, ...scenario.peers].filter(
+    (contender) => only === undefined || only.includes(contender.system),
+  );
   const missing = await Promise.all(contenders.map((contender) => contender.missing?.() ?? undefined));
   const active = contenders.filter((_, index) => missing[index] === undefined);
   for (const [index, contender] of contenders.entries()) {

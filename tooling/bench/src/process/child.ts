@@ -4,8 +4,14 @@ import { type ControlMessage, type ErrorMessage, Inbox, type RunMessage } from '
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-/** Workers run the TypeScript sources directly, whoever started the parent (pnpm bench, vitest). */
-const WORKER_FLAGS = ['--conditions=source', '--import', 'tsx'];
+/**
+ * `pnpm bench` builds the packages first and sets BENCH_DIST=1: workers then load netmachine as users
+ * get it from npm (tsc's output), while the harness itself runs through tsx. Without it (the harness
+ * tests under vitest) workers run the TypeScript sources, so no build is needed.
+ */
+const WORKER_FLAGS = process.env.BENCH_DIST
+  ? ['--import', 'tsx']
+  : ['--conditions=source', '--import', 'tsx'];
 const STDERR_TAIL = 4096;
 const DEFAULT_TIMEOUT_MS = 60_000;
 

@@ -58,7 +58,7 @@ export const netmachine: SystemFactory = async (config) => {
   function localBacklog(engine: string): () => number {
     return () => node.router.engine(engine)?.queued ?? 0;
   }
-  const remoteBacklog = (): number => node.transport!.counters().queuedTotal;
+  const remoteBacklog = (): number => node.transport!.queued;
 
   return {
     async listen({ onMessage, echo = false }): Promise<Endpoint> {

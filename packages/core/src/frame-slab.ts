@@ -1,0 +1,146 @@
+import { FRAME_HEADER_BYTES, pack } from './codec.js';
+import { FrameTooLargeError, SchemaError } from './errors.js';
+import { type EngineMessage, isTopicAddress } from './message.js';
+import {
+  MAX_HEADER_BYTES,
+  MAX_UINT_BYTES,
+  maxStringBytes,
+  writeBin,
+  writeNil,
+  writeString,
+  writeUint,
+} from './msgpack-writer.js';
+import { FrameTag } from './wire.js';
+
+/** Bytes of a msgpack array header of 8 elements, and of a signature as `bin 8`. */
+const ENVELOPE_FIXED_BYTES = 1 + 3 * MAX_UINT_BYTES + 2 + 64;
+
+/**
+ * Outgoing frames, encoded straight into large slabs. A Message frame is written field by field into
+ * the slab (no intermediate array, msgpack buffer or frame buffer per message); other frames are
+ * copied in. `take` hands out what was written since the last take as one buffer that is never
+ * written again, so a connection may keep it without copying. A full slab is left to its readers
+ * and a new one started: a stream of small frames costs one allocation per slab.
+ */
+export class FrameSlab {
+  readonly #slabBytes: number;
+  #slab: Buffer;
+  /** Start of what has not been taken yet, and the end of what has been written. */
+  #start = 0;
+  #end = 0;
+  /** Slices of earlier slabs not taken yet, in order. */
+  #full: Buffer[] = [];
+  #fullBytes = 0;
+
+  constructor(slabBytes = 64 * 1024) {
+    this.#slabBytes = slabBytes;
+    this.#slab = Buffer.allocUnsafe(slabBytes);
+  }
+
+  /** Bytes written and not yet taken. */
+  get pendingBytes(): number {
+    return this.#fullBytes + this.#end - this.#start;
+  }
+
+  /** Appends a complete frame (header included). */
+  appendFrame(frame: Uint8Array): void {
+    this.#reserve(frame.length);
+    this.#slab.set(frame, this.#end);
+    this.#end += frame.length;
+  }
+
+  /**
+   * Appends `message` as a Message frame: `[id, srcName, dstName, replyTo, expiry, protocol, body,
+   * sig]` (see `messageToWire`), for a link whose peer is `message.dst.node` and whose local node is
+   * `message.src.node`. Throws a typed error, and appends nothing, when the message cannot be sent:
+   * a topic destination, a field that is not a non-negative integer, or a frame over `maxFrameSize`.
+   * Returns the frame's size on the wire.
+   */
+  appendMessage(message: EngineMessage, maxFrameSize: number): number {
+    const dst = message.dst;
+    if (isTopicAddress(dst)) throw new SchemaError('message.dst', 'a topic message is not sent on a link');
+    checkUint(message.id, 'message.id');
+    if (message.replyTo !== undefined) checkUint(message.replyTo, 'message.replyTo');
+    if (message.expiry !== undefined) checkUint(message.expiry, 'message.expiry');
+    const body = message.body;
+    // Bodies other than bytes and strings go through msgpackr, which knows every JavaScript value.
+    const packed = body instanceof Uint8Array || typeof body === 'string' ? undefined : pack(body);
+    const bodyBound =
+      packed !== undefined
+        ? packed.length
+        : typeof body === 'string'
+          ? maxStringBytes(body)
+          : MAX_HEADER_BYTES + (body as Uint8Array).length;
+    // Certainly too large: refused before any room is made for it.
+    if (bodyBound - MAX_HEADER_BYTES > maxFrameSize) throw new FrameTooLargeError(bodyBound, maxFrameSize);
+    const bound =
+      FRAME_HEADER_BYTES +
+      ENVELOPE_FIXED_BYTES +
+      maxStringBytes(message.src.name) +
+      maxStringBytes(dst.name) +
+      maxStringBytes(message.protocol) +
+      bodyBound;
+    this.#reserve(bound);
+    const buf = this.#slab;
+    const start = this.#end;
+    let pos = start + FRAME_HEADER_BYTES;
+    buf[pos++] = 0x98;
+    pos = writeUint(buf, pos, message.id);
+    pos = writeString(buf, pos, message.src.name);
+    pos = writeString(buf, pos, dst.name);
+    pos = message.replyTo === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.replyTo);
+    pos = message.expiry === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.expiry);
+    pos = writeString(buf, pos, message.protocol);
+    if (packed !== undefined) {
+      buf.set(packed, pos);
+      pos += packed.length;
+    } else if (typeof body === 'string') pos = writeString(buf, pos, body);
+    else pos = writeBin(buf, pos, body as Uint8Array);
+    pos = message.sig === undefined ? writeNil(buf, pos) : writeBin(buf, pos, message.sig);
+    const length = pos - start - 4;
+    if (length > maxFrameSize) throw new FrameTooLargeError(length, maxFrameSize);
+    buf.writeUInt32BE(length, start);
+    buf[start + 4] = FrameTag.Message;
+    this.#end = pos;
+    return pos - start;
+  }
+
+  /** Everything appended since the last take, as one buffer (undefined when nothing is pending). */
+  take(): Buffer | undefined {
+    const current = this.#end > this.#start ? this.#slab.subarray(this.#start, this.#end) : undefined;
+    this.#start = this.#end;
+    if (this.#full.length === 0) return current;
+    const parts = this.#full;
+    if (current !== undefined) parts.push(current);
+    const all = Buffer.concat(parts, this.#fullBytes + (current?.length ?? 0));
+    this.#full = [];
+    this.#fullBytes = 0;
+    return all;
+  }
+
+  /** Drops everything not yet taken. */
+  clear(): void {
+    this.#start = this.#end;
+    this.#full = [];
+    this.#fullBytes = 0;
+  }
+
+  /** Makes room for `bytes` more at `#end`, starting a new slab when the current one is too full. */
+  #reserve(bytes: number): void {
+    if (this.#end + bytes <= this.#slab.length) return;
+    if (this.#end > this.#start) {
+      const rest = this.#slab.subarray(this.#start, this.#end);
+      this.#full.push(rest);
+      this.#fullBytes += rest.length;
+    }
+    // A frame larger than a slab gets a slab of its own size.
+    this.#slab = Buffer.allocUnsafe(Math.max(this.#slabBytes, bytes));
+    this.#start = 0;
+    this.#end = 0;
+  }
+}
+
+function checkUint(value: number, path: string): void {
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new SchemaError(path, 'expected a non-negative integer');
+}

@@ -1,0 +1,188 @@
+import { fc, it } from '@fast-check/vitest';
+import { describe, expect, vi } from 'vitest';
+import {
+  decodeMessageBody,
+  decodeWireMessage,
+  type EngineMessage,
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  FrameSlab,
+  FrameTag,
+  messageFromWire,
+  messageToWire,
+  unpack,
+} from '../src/index.js';
+import { applyMutation, engineName, linkMessage, mutation } from './arbitraries.js';
+import { normalise } from './helpers.js';
+
+vi.setConfig({ testTimeout: 180_000 });
+
+const MAX = 16 * 1024 * 1024;
+
+/** The body (after length and tag) of the one frame `message` encodes to in a fresh slab. */
+function slabBody(message: EngineMessage): Buffer {
+  const slab = new FrameSlab();
+  slab.appendMessage(message, MAX);
+  const frame = slab.take()!;
+  expect(frame.readUInt32BE(0)).toBe(frame.length - 4);
+  expect(frame[4]).toBe(FrameTag.Message);
+  return frame.subarray(FRAME_HEADER_BYTES);
+}
+
+/** What the general decoder makes of `body`: a value, or the class and message of its error. */
+function general(body: Buffer): unknown {
+  try {
+    return { value: normalise(decodeWireMessage(unpack(body))) };
+  } catch (error) {
+    return { error: (error as Error).constructor.name, message: (error as Error).message };
+  }
+}
+
+function direct(body: Buffer): unknown {
+  try {
+    return { value: normalise(decodeMessageBody(body)) };
+  } catch (error) {
+    return { error: (error as Error).constructor.name, message: (error as Error).message };
+  }
+}
+
+/** Messages in the shape the hot path reads directly: short names, ASCII protocol, bytes as body. */
+const commonMessage = fc.record(
+  {
+    id: fc.maxSafeNat(),
+    src: fc.record({ node: fc.constant('n1'), name: engineName }),
+    dst: fc.record({ node: fc.constant('n2'), name: engineName }),
+    replyTo: fc.maxSafeNat(),
+    expiry: fc.maxSafeNat(),
+    protocol: fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme-ascii' }),
+    body: fc.uint8Array({ maxLength: 70_000 }),
+    sig: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+  },
+  { requiredKeys: ['id', 'src', 'dst', 'protocol', 'body'] },
+) as fc.Arbitrary<EngineMessage>;
+
+describe('FrameSlab message encoding', () => {
+  it.prop([linkMessage])('decodes, by the general decoder, to the message it encoded', (message) => {
+    const wire = decodeWireMessage(unpack(slabBody(message)));
+    const rebuilt = messageFromWire(wire, message.src.node, (message.dst as { node: never }).node);
+    expect(normalise(rebuilt)).toEqual(normalise({ ...message, sig: undefined }));
+  });
+
+  it.prop([commonMessage])('carries signatures and large byte bodies intact', (message) => {
+    const wire = decodeWireMessage(unpack(slabBody(message)));
+    expect(normalise(wire.body)).toEqual(normalise(message.body));
+    expect(normalise(wire.sig)).toEqual(normalise(message.sig));
+  });
+
+  it.prop([fc.array(commonMessage, { minLength: 1, maxLength: 40 }), fc.integer({ min: 64, max: 4096 })])(
+    'frames every message of a stream in order across slab boundaries',
+    (messages, slabBytes) => {
+      const slab = new FrameSlab(slabBytes);
+      const taken: Buffer[] = [];
+      messages.forEach((message, i) => {
+        slab.appendMessage(message, MAX);
+        if (i % 3 === 2) taken.push(slab.take()!);
+      });
+      const rest = slab.take();
+      if (rest !== undefined) taken.push(rest);
+      expect(slab.pendingBytes).toBe(0);
+      const stream = Buffer.concat(taken);
+      let offset = 0;
+      for (const message of messages) {
+        const length = stream.readUInt32BE(offset);
+        const body = stream.subarray(offset + FRAME_HEADER_BYTES, offset + 4 + length);
+        expect(decodeWireMessage(unpack(body)).id).toBe(message.id);
+        offset += 4 + length;
+      }
+      expect(offset).toBe(stream.length);
+    },
+  );
+});
+
+describe('decodeMessageBody', () => {
+  it.prop([commonMessage])('reads what the slab writes exactly as the general decoder does', (message) => {
+    const body = slabBody(message);
+    const result = direct(body);
+    expect(result).toEqual(general(body));
+    expect(result).toHaveProperty('value');
+  });
+
+  it.prop([linkMessage])('agrees with the general decoder on msgpackr-encoded messages', (message) => {
+    const body = encodeFrame(FrameTag.Message, messageToWire(message)).subarray(FRAME_HEADER_BYTES);
+    expect(direct(body)).toEqual(general(body));
+  });
+
+  it.prop([fc.oneof(commonMessage, linkMessage as fc.Arbitrary<EngineMessage>), mutation], { numRuns: 500 })(
+    'gives the same value or the same typed error as the general decoder on damaged bytes',
+    (message, damage) => {
+      const body = applyMutation(slabBody(message), damage);
+      expect(direct(body)).toEqual(general(body));
+    },
+  );
+});
+
+describe('FrameSlab', () => {
+  const base: EngineMessage = {
+    id: 1,
+    src: { node: 'a' as never, name: 'src' },
+    dst: { node: 'b' as never, name: 'dst' },
+    replyTo: undefined,
+    expiry: undefined,
+    protocol: 'p',
+    body: new Uint8Array(10),
+    sig: undefined,
+  };
+
+  it('never writes again into a buffer it has handed out', () => {
+    const slab = new FrameSlab(256);
+    slab.appendMessage(base, MAX);
+    const first = slab.take()!;
+    const copy = Buffer.from(first);
+    for (let i = 0; i < 50; i++) slab.appendMessage({ ...base, id: i + 2 }, MAX);
+    slab.take();
+    expect(first.equals(copy)).toBe(true);
+  });
+
+  it('refuses a frame over the maximum and appends nothing', () => {
+    const slab = new FrameSlab();
+    expect(() => slab.appendMessage({ ...base, body: new Uint8Array(2000) }, 1000)).toThrow(
+      expect.objectContaining({ code: 'ERR_FRAME_TOO_LARGE' }),
+    );
+    expect(() => slab.appendMessage({ ...base, body: { big: 'x'.repeat(990) } }, 1000)).toThrow(
+      expect.objectContaining({ code: 'ERR_FRAME_TOO_LARGE' }),
+    );
+    expect(slab.pendingBytes).toBe(0);
+    expect(slab.take()).toBeUndefined();
+  });
+
+  it.each([
+    ['a fractional id', { id: 1.5 }],
+    ['a negative replyTo', { replyTo: -1 }],
+    ['an unsafe expiry', { expiry: 2 ** 60 }],
+    ['a topic destination', { dst: { topic: 't' } }],
+  ])('refuses %s with a SchemaError and appends nothing', (_what, change) => {
+    const slab = new FrameSlab();
+    expect(() => slab.appendMessage({ ...base, ...change } as EngineMessage, MAX)).toThrow(
+      expect.objectContaining({ code: 'ERR_SCHEMA' }),
+    );
+    expect(slab.pendingBytes).toBe(0);
+  });
+
+  it('copies other frames in, in order with messages', () => {
+    const slab = new FrameSlab(64);
+    const ping = encodeFrame(FrameTag.Ping, 7);
+    slab.appendFrame(ping);
+    slab.appendMessage(base, MAX);
+    slab.appendFrame(ping);
+    const stream = slab.take()!;
+    expect(stream.subarray(0, ping.length).equals(ping)).toBe(true);
+    expect(stream.subarray(stream.length - ping.length).equals(ping)).toBe(true);
+  });
+
+  it('keeps a non-ASCII protocol and string body intact', () => {
+    const message = { ...base, protocol: 'prøtocol-✓', body: 'héllo wörld '.repeat(20) };
+    const wire = decodeMessageBody(slabBody(message));
+    expect(wire.protocol).toBe(message.protocol);
+    expect(wire.body).toBe(message.body);
+  });
+});

@@ -1,4 +1,5 @@
 import { FRAME_HEADER_BYTES, pack } from './codec.js';
+import { EncodedBody } from './encoded-body.js';
 import { FrameTooLargeError, SchemaError } from './errors.js';
 import { type EngineMessage, isTopicAddress } from './message.js';
 import {
@@ -63,8 +64,14 @@ export class FrameSlab {
     if (message.replyTo !== undefined) checkUint(message.replyTo, 'message.replyTo');
     if (message.expiry !== undefined) checkUint(message.expiry, 'message.expiry');
     const body = message.body;
-    // Bodies other than bytes and strings go through msgpackr, which knows every JavaScript value.
-    const packed = body instanceof Uint8Array || typeof body === 'string' ? undefined : pack(body);
+    // Bodies other than bytes and strings go through msgpackr, which knows every JavaScript value;
+    // an EncodedBody is msgpack already.
+    const packed =
+      body instanceof Uint8Array || typeof body === 'string'
+        ? undefined
+        : body instanceof EncodedBody
+          ? body.bytes
+          : pack(body);
     const bodyBound =
       packed !== undefined
         ? packed.length

@@ -48,8 +48,20 @@ function parseKeyText(kind: string, text: string): string {
   return text;
 }
 
+/**
+ * Key texts already found valid. The same few identities (a topic, its publisher) arrive on every
+ * event: each is decoded once, then recognised by a lookup. Bounded: emptied when full.
+ */
+const validKeyTexts = new Set<string>();
+const MAX_VALID_KEY_TEXTS = 4096;
+
 export function isKeyText(text: unknown): boolean {
-  return typeof text === 'string' && KEY_TEXT.test(text) && base32Decode(text) !== undefined;
+  if (typeof text !== 'string') return false;
+  if (validKeyTexts.has(text)) return true;
+  if (!KEY_TEXT.test(text) || base32Decode(text) === undefined) return false;
+  if (validKeyTexts.size >= MAX_VALID_KEY_TEXTS) validKeyTexts.clear();
+  validKeyTexts.add(text);
+  return true;
 }
 
 export const parseNodeId = (text: string): NodeId => parseKeyText('node', text) as NodeId;

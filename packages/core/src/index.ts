@@ -1,6 +1,7 @@
 export * from './adverts.js';
 export * from './base32.js';
 export * from './codec.js';
+export * from './encoded-body.js';
 export * from './errors.js';
 export * from './frame-slab.js';
 export * from './freshness.js';

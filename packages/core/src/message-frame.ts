@@ -1,6 +1,7 @@
 import { unpack } from './codec.js';
 import { MAX_PROTOCOL_LENGTH } from './message.js';
-import { decodeWireMessage, type WireMessage } from './wire.js';
+import { expectPlainValue } from './validate.js';
+import { decodeWireMessage, MAX_BODY_DEPTH, type WireMessage } from './wire.js';
 
 /**
  * Decodes the body of a Message frame. The common shape — the one `FrameSlab` writes: short ASCII
@@ -27,6 +28,36 @@ function latin1(b: Buffer, start: number, end: number): string {
 }
 const SIGNATURE_BYTES = 64;
 
+/**
+ * Strings recently read in one position (names, protocols), already checked: the same few arrive on
+ * every message of a link, and comparing bytes costs less than making a new string each time. A
+ * string is only ever found where it was checked, so a cache per alphabet.
+ */
+class RecentStrings {
+  readonly #slots: (string | undefined)[] = new Array(16).fill(undefined);
+
+  #slot(b: Buffer, start: number, length: number): number {
+    return (length * 7 + (b[start] as number) + (b[start + length - 1] as number)) & 15;
+  }
+
+  find(b: Buffer, start: number, length: number): string | undefined {
+    const s = this.#slots[this.#slot(b, start, length)];
+    if (s === undefined || s.length !== length) return undefined;
+    for (let i = 0; i < length; i++) if (s.charCodeAt(i) !== b[start + i]) return undefined;
+    return s;
+  }
+
+  /** Decodes and remembers a string the caller has checked. */
+  keep(b: Buffer, start: number, length: number): string {
+    const s = latin1(b, start, start + length);
+    this.#slots[this.#slot(b, start, length)] = s;
+    return s;
+  }
+}
+
+const names = new RecentStrings();
+const protocols = new RecentStrings();
+
 /** Reads the common shape, or returns undefined for the general decoder to handle. */
 function readDirect(b: Buffer): WireMessage | undefined {
   const end = b.length;
@@ -44,8 +75,14 @@ function readDirect(b: Buffer): WireMessage | undefined {
   if (expiry === -1) return undefined;
   const protocol = readProtocol(b, r, end);
   if (protocol === undefined) return undefined;
-  const payload = readBin(b, r, end);
-  if (payload === undefined) return undefined;
+  // A byte-array body is a view of the frame; any other body is read by msgpackr from its own bytes.
+  const bodyStart = r.pos;
+  let payload: unknown = readBin(b, r, end);
+  if (payload === undefined) {
+    r.pos = skipValue(b, bodyStart, end, 0);
+    if (r.pos < 0) return undefined;
+  }
+  const bodyEnd = r.pos;
   let sig: Buffer | undefined;
   if (b[r.pos] === 0xc0) r.pos++;
   else {
@@ -53,7 +90,114 @@ function readDirect(b: Buffer): WireMessage | undefined {
     if (sig === undefined || sig.length !== SIGNATURE_BYTES) return undefined;
   }
   if (r.pos !== end) return undefined;
+  if (payload === undefined) {
+    payload = readPlain(b.subarray(bodyStart, bodyEnd));
+    if (payload === NOT_PLAIN) return undefined;
+  }
   return { id, srcName, dstName, replyTo, expiry, protocol, body: payload, sig };
+}
+
+const NOT_PLAIN = Symbol('not plain');
+
+/** A body as msgpackr decodes it, if it is a plain value (else the general decoder says why not). */
+function readPlain(bytes: Buffer): unknown {
+  try {
+    return expectPlainValue(unpack(bytes), 'message.body', MAX_BODY_DEPTH, Number.MAX_SAFE_INTEGER);
+  } catch {
+    return NOT_PLAIN;
+  }
+}
+
+/** Fixed sizes (type byte included) of the msgpack types 0xc0–0xdf; 0 where the size is in the data. */
+const FIXED_SIZE = new Uint8Array(32);
+for (const [type, size] of [
+  [0xc0, 1],
+  [0xc2, 1],
+  [0xc3, 1],
+  [0xca, 5],
+  [0xcb, 9],
+  [0xcc, 2],
+  [0xcd, 3],
+  [0xce, 5],
+  [0xcf, 9],
+  [0xd0, 2],
+  [0xd1, 3],
+  [0xd2, 5],
+  [0xd3, 9],
+  [0xd4, 3],
+  [0xd5, 4],
+  [0xd6, 6],
+  [0xd7, 10],
+  [0xd8, 18],
+] as const) {
+  FIXED_SIZE[type - 0xc0] = size;
+}
+
+/**
+ * The position after the msgpack value at `pos`, or -1 when it is cut short, nests deeper than a
+ * body may, or uses the reserved type 0xc1.
+ */
+function skipValue(b: Buffer, pos: number, end: number, depth: number): number {
+  if (pos >= end || depth > MAX_BODY_DEPTH) return -1;
+  const type = b[pos] as number;
+  let next: number;
+  let items = 0;
+  if (type < 0x80 || type >= 0xe0) return pos + 1;
+  if (type < 0x90) {
+    items = 2 * (type & 0x0f);
+    next = pos + 1;
+  } else if (type < 0xa0) {
+    items = type & 0x0f;
+    next = pos + 1;
+  } else if (type < 0xc0) next = pos + 1 + (type & 0x1f);
+  else if (FIXED_SIZE[type - 0xc0] !== 0) next = pos + (FIXED_SIZE[type - 0xc0] as number);
+  else {
+    switch (type) {
+      case 0xc4:
+      case 0xd9:
+        if (pos + 2 > end) return -1;
+        next = pos + 2 + (b[pos + 1] as number);
+        break;
+      case 0xc5:
+      case 0xda:
+        if (pos + 3 > end) return -1;
+        next = pos + 3 + b.readUInt16BE(pos + 1);
+        break;
+      case 0xc6:
+      case 0xdb:
+        if (pos + 5 > end) return -1;
+        next = pos + 5 + b.readUInt32BE(pos + 1);
+        break;
+      case 0xc7:
+        if (pos + 3 > end) return -1;
+        next = pos + 3 + (b[pos + 1] as number);
+        break;
+      case 0xc8:
+        if (pos + 4 > end) return -1;
+        next = pos + 4 + b.readUInt16BE(pos + 1);
+        break;
+      case 0xc9:
+        if (pos + 6 > end) return -1;
+        next = pos + 6 + b.readUInt32BE(pos + 1);
+        break;
+      case 0xdc:
+      case 0xde:
+        if (pos + 3 > end) return -1;
+        items = b.readUInt16BE(pos + 1) * (type === 0xde ? 2 : 1);
+        next = pos + 3;
+        break;
+      case 0xdd:
+      case 0xdf:
+        if (pos + 5 > end) return -1;
+        items = b.readUInt32BE(pos + 1) * (type === 0xdf ? 2 : 1);
+        next = pos + 5;
+        break;
+      default:
+        return -1; // 0xc1: never used
+    }
+  }
+  for (let i = 0; i < items && next >= 0; i++) next = skipValue(b, next, end, depth + 1);
+  return next > end ? -1 : next;
 }
 
 /** nil as undefined, or what `readUint` reads. */
@@ -105,12 +249,14 @@ function readName(b: Buffer, r: { pos: number }, end: number): string | undefine
   const length = type & 0x1f;
   const start = pos + 1;
   if (length === 0 || length > MAX_NAME || start + length > end) return undefined;
+  r.pos = start + length;
+  const known = names.find(b, start, length);
+  if (known !== undefined) return known;
   for (let i = start; i < start + length; i++) {
     const c = b[i] as number;
     if (c > 0x7f || NAME_CHAR[c] === 0) return undefined;
   }
-  r.pos = start + length;
-  return latin1(b, start, start + length);
+  return names.keep(b, start, length);
 }
 
 /** A fixstr protocol of printable ASCII (1–31 characters). */
@@ -121,12 +267,14 @@ function readProtocol(b: Buffer, r: { pos: number }, end: number): string | unde
   const length = type & 0x1f;
   const start = pos + 1;
   if (length === 0 || length > MAX_PROTOCOL_LENGTH || start + length > end) return undefined;
+  r.pos = start + length;
+  const known = protocols.find(b, start, length);
+  if (known !== undefined) return known;
   for (let i = start; i < start + length; i++) {
     const c = b[i] as number;
     if (c < 0x20 || c > 0x7e) return undefined;
   }
-  r.pos = start + length;
-  return latin1(b, start, start + length);
+  return protocols.keep(b, start, length);
 }
 
 /** A msgpack `bin`, as a view of `b` (as msgpackr returns it). */

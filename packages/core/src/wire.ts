@@ -1,5 +1,6 @@
 import { type NodeAdvert, nodeAdvertFromWire, nodeAdvertToWire } from './adverts.js';
 import { pack, unpack } from './codec.js';
+import { plainBody } from './encoded-body.js';
 import { SchemaError } from './errors.js';
 import { identityBytes, isEngineName, KEY_BYTES, type NodeId, nodeIdFromBytes } from './identity.js';
 import { type KeyPair, SIGNATURE_BYTES, verifySignature } from './keys.js';
@@ -134,7 +135,7 @@ export function messageToWire(msg: EngineMessage): unknown[] {
     msg.replyTo ?? null,
     msg.expiry ?? null,
     msg.protocol,
-    msg.body,
+    plainBody(msg.body),
     msg.sig ?? null,
   ];
 }
@@ -193,7 +194,7 @@ function signedMessageBytes(msg: EngineMessage): Buffer {
     msg.replyTo ?? null,
     msg.expiry ?? null,
     msg.protocol,
-    msg.body,
+    plainBody(msg.body),
   ]);
 }
 

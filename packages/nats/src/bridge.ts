@@ -14,6 +14,7 @@ import {
   type NodeId,
   NotStartedError,
   noopLogger,
+  plainBody,
   QueueFullError,
   type Startable,
   type TopicId,
@@ -299,7 +300,7 @@ export class NatsBridge implements Startable {
         replyTo: message.replyTo,
         expiry: message.expiry,
         protocol: message.protocol,
-        body: message.body,
+        body: plainBody(message.body),
       });
     } catch (error) {
       this.logger.warn({ err: error, engine: engine.name }, 'message body cannot be encoded');

@@ -1,11 +1,12 @@
 export { PUBSUB_DROP_REASONS, type PubSubCounters, type PubSubDropReason } from './counters.js';
 export { NotSubscribedError, NotTopicOwnerError, SubscriptionDeniedError } from './errors.js';
 export type { PubSubEvent, PubSubEventListener } from './events.js';
-export type {
-  CreatedTopic,
-  CreateTopicOptions,
-  PeerConnectivity,
-  PubSubEngineOptions,
+export {
+  type CreatedTopic,
+  type CreateTopicOptions,
+  type PeerConnectivity,
+  PUBSUB_DEFAULTS,
+  type PubSubEngineOptions,
 } from './options.js';
 export { type PeerEventLike, type PeerEventSource, wirePeerEvents } from './peer-events.js';
 export {
@@ -13,6 +14,7 @@ export {
   eventToWire,
   PUBSUB_ENGINE,
   PubSubProtocol,
+  packEventFields,
   readEvent,
   SubscribeStatus,
   signDeletion,

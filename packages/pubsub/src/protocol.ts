@@ -1,4 +1,5 @@
 import {
+  EncodedBody,
   type EngineAddress,
   expectArray,
   expectBytes,
@@ -9,6 +10,7 @@ import {
   isKeyText,
   type KeyPair,
   MAX_PROTOCOL_LENGTH,
+  MAX_UINT_BYTES,
   type NodeId,
   optional,
   pack,
@@ -16,6 +18,7 @@ import {
   SIGNATURE_BYTES,
   type TopicId,
   verifySignature,
+  writeUint,
 } from '@netmachine/core';
 
 /** The name of the pubsub engine on every node: pubsub engines talk to each other under it. */
@@ -185,11 +188,24 @@ export function eventToWire(e: TopicEvent): unknown[] {
 
 const EVENT_FIELDS = 9;
 
-/** The wire body of one event on one link: the shared fields plus the link number `n`. */
-export function eventMessageBody(fields: readonly unknown[], n: number): unknown[] {
-  const body = fields.slice();
-  body.push(n);
-  return body;
+/** The wire fields of an event encoded once per publish, for every link to carry (see `eventMessageBody`). */
+export function packEventFields(e: TopicEvent): Uint8Array {
+  return pack(eventToWire(e));
+}
+
+/**
+ * The wire body of one event on one link: the shared fields plus the link number `n`, i.e.
+ * `[...fields, n]`. Built from the fields' bytes (a msgpack array of 9): the array header is
+ * rewritten for 10 elements and `n` appended, so no link encodes the event again.
+ */
+export function eventMessageBody(packedFields: Uint8Array, n: number): EncodedBody {
+  if (packedFields[0] !== 0x90 + EVENT_FIELDS)
+    throw new SchemaError('event', 'expected the packed event fields');
+  const bytes = Buffer.allocUnsafe(packedFields.length + MAX_UINT_BYTES);
+  bytes[0] = 0x90 + EVENT_FIELDS + 1;
+  bytes.set(packedFields.subarray(1), 1);
+  const end = writeUint(bytes, packedFields.length, n);
+  return new EncodedBody(bytes.subarray(0, end));
 }
 
 /** Reads the link number first, so an event that fails validation can still be acknowledged. */

@@ -1,6 +1,12 @@
-import type { EngineMessage, KeyPair, NodeId, TopicAdvert, TopicId } from '@netmachine/core';
+import type { EncodedBody, EngineMessage, KeyPair, NodeId, TopicAdvert, TopicId } from '@netmachine/core';
 import { noteDropped, type PubSubContext } from './context.js';
-import { eventToWire, PubSubProtocol, type SubscribeReply, SubscribeStatus, signEvent } from './protocol.js';
+import {
+  PubSubProtocol,
+  packEventFields,
+  type SubscribeReply,
+  SubscribeStatus,
+  signEvent,
+} from './protocol.js';
 import { type LinkLimits, type OutgoingEvent, SubscriberLink } from './subscriber-link.js';
 
 export interface PublisherOptions extends LinkLimits {
@@ -101,7 +107,7 @@ export class PublisherSide {
     const event: OutgoingEvent = {
       topic,
       seq,
-      fields: eventToWire({ ...unsigned, sig }),
+      fields: packEventFields({ ...unsigned, sig }),
       expiry: message.expiry,
     };
     for (const link of links) link.offer(event);
@@ -212,7 +218,7 @@ export class PublisherSide {
   }
 
   private readonly linkOutput = {
-    send: (node: NodeId, body: unknown[], expiry: number | undefined): void => {
+    send: (node: NodeId, body: EncodedBody, expiry: number | undefined): void => {
       this.context.counters.eventsSent++;
       this.context.send(node, PubSubProtocol.Event, body, expiry);
     },

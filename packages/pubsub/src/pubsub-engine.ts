@@ -25,6 +25,7 @@ import {
   type CreateTopicOptions,
   nextEpoch,
   type PeerConnectivity,
+  PUBSUB_DEFAULTS,
   type PubSubEngineOptions,
 } from './options.js';
 import {
@@ -85,8 +86,8 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
       },
     };
     this.publisher = new PublisherSide(context, {
-      window: options.window ?? 256,
-      queueSize: options.queueSize ?? 1024,
+      window: options.window ?? PUBSUB_DEFAULTS.window,
+      queueSize: options.queueSize ?? PUBSUB_DEFAULTS.queueSize,
       maxSubscriberNodes: options.maxSubscriberNodes ?? 4096,
       signEvents: options.signEvents,
       epoch: this.epoch,
@@ -106,8 +107,8 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
         requestTimeoutMs: options.requestTimeoutMs ?? 5000,
         retryMinMs: options.retryMinMs ?? 500,
         retryMaxMs: options.retryMaxMs ?? 30_000,
-        ackEvery: options.ackEvery ?? 32,
-        ackDelayMs: options.ackDelayMs ?? 20,
+        ackEvery: options.ackEvery ?? PUBSUB_DEFAULTS.ackEvery,
+        ackDelayMs: options.ackDelayMs ?? PUBSUB_DEFAULTS.ackDelayMs,
         verifyEventSignatures: options.verifyEventSignatures ?? false,
       },
     );

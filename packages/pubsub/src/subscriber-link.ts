@@ -1,4 +1,4 @@
-import type { NodeId, TopicId } from '@netmachine/core';
+import type { EncodedBody, NodeId, TopicId } from '@netmachine/core';
 import { RingQueue } from '@netmachine/router';
 import { eventMessageBody } from './protocol.js';
 
@@ -6,8 +6,8 @@ import { eventMessageBody } from './protocol.js';
 export interface OutgoingEvent {
   readonly topic: TopicId;
   readonly seq: number;
-  /** The wire fields without the link number (see `eventToWire`). */
-  readonly fields: readonly unknown[];
+  /** The wire fields without the link number, encoded once (see `packEventFields`). */
+  readonly fields: Uint8Array;
   readonly expiry: number | undefined;
 }
 
@@ -19,7 +19,7 @@ export interface LinkLimits {
 }
 
 export interface LinkOutput {
-  send(node: NodeId, body: unknown[], expiry: number | undefined): void;
+  send(node: NodeId, body: EncodedBody, expiry: number | undefined): void;
   /** `evicted` was dropped from a full queue to make room (policy drop-oldest). */
   overflow(link: SubscriberLink, evicted: OutgoingEvent): void;
 }

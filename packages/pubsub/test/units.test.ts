@@ -8,7 +8,7 @@ import {
 } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { readEvent, signEvent, type TopicEvent, verifyEventSignature } from '../src/index.js';
-import { eventMessageBody, eventToWire } from '../src/protocol.js';
+import { eventMessageBody, eventToWire, packEventFields } from '../src/protocol.js';
 import { SequenceTracker } from '../src/sequence-tracker.js';
 import { type OutgoingEvent, SubscriberLink } from '../src/subscriber-link.js';
 import { TopicRegistry } from '../src/topic-registry.js';
@@ -82,11 +82,11 @@ describe('SubscriberLink', () => {
     const l = new SubscriberLink(
       KeyPair.generate().id as NodeId,
       { window, queueSize },
-      { send: (_node, body) => sent.push(body), overflow: (_l, e) => evicted.push(e.seq) },
+      { send: (_node, body) => sent.push(body.value as unknown[]), overflow: (_l, e) => evicted.push(e.seq) },
     );
     l.topics.set(topic, { lastSent: 0, wantsSignatures: false });
     const offer = (seq: number): void => {
-      const e: OutgoingEvent = { topic, seq, fields: eventToWire(event(seq)), expiry: undefined };
+      const e: OutgoingEvent = { topic, seq, fields: packEventFields(event(seq)), expiry: undefined };
       l.offer(e);
     };
     return { l, sent, evicted, offer };
@@ -125,7 +125,7 @@ describe('event wire form and signature', () => {
   it('round-trips and verifies; any change breaks the signature', () => {
     const unsigned = event(3);
     const signed = { ...unsigned, sig: signEvent(nodeKey, unsigned) };
-    const read = readEvent(eventMessageBody(eventToWire(signed), 9));
+    const read = readEvent(eventMessageBody(packEventFields(signed), 9).value);
     expect(read).toEqual(signed);
     expect(verifyEventSignature(read)).toBe(true);
     expect(verifyEventSignature({ ...read, seq: 4 })).toBe(false);

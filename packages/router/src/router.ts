@@ -3,6 +3,7 @@ import {
   AlreadyExistsError,
   assertEngineName,
   type Destination,
+  EncodedBody,
   type EngineAddress,
   type EngineHandler,
   type EngineMessage,
@@ -364,6 +365,8 @@ export class Router implements MessageSink, Startable {
       sender.send(message);
       return undefined;
     }
+    // A body encoded for the wire reaches a local engine as the value it encodes.
+    if (message.body instanceof EncodedBody) message = { ...message, body: message.body.value };
     if (message.replyTo !== undefined && this.pending.settle(message)) return undefined;
     const target = this.engines.get(dst.name);
     if (target === undefined) {

@@ -1,7 +1,9 @@
 import {
   AbortedError,
   AlreadyExistsError,
+  EncodedBody,
   type EngineMessage,
+  pack,
   RequestTimeoutError,
   UnknownDestinationError,
 } from '@netmachine/core';
@@ -23,6 +25,17 @@ describe('local unicast', () => {
     expect(got[0]?.protocol).toBe('test@1');
     expect(router.counters.delivered).toBe(100);
     await router.stop();
+  });
+
+  it('hands a local engine the value of a body encoded for the wire', async () => {
+    const router = newRouter();
+    const got: unknown[] = [];
+    router.spawn('sink', (m) => {
+      got.push(m.body);
+    });
+    router.client('c').send('sink', new EncodedBody(pack({ a: [1, 'two'] })));
+    await until(() => got.length === 1);
+    expect(got).toEqual([{ a: [1, 'two'] }]);
   });
 
   it('accepts `name@node` text destinations', async () => {

@@ -1,4 +1,5 @@
 import { ConnectionClosedError, NetmachineError, RequestTimeoutError } from '@netmachine/core';
+import { PUBSUB_DEFAULTS } from '@netmachine/pubsub';
 import { FaultController, faulty, MemoryNetwork, memory } from '@netmachine/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng } from './fuzz-frames.js';
@@ -294,9 +295,10 @@ describe('a receiver that stops reading', () => {
       }),
     );
     expect(backlog).toBeDefined();
-    expect(backlog?.inFlight).toBeLessThanOrEqual(256);
-    expect(backlog?.queued).toBeLessThanOrEqual(1024);
-    expect(c.dropped['queue-overflow']).toBeGreaterThanOrEqual(total - 256 - 1024);
+    const { window, queueSize } = PUBSUB_DEFAULTS;
+    expect(backlog?.inFlight).toBeLessThanOrEqual(window);
+    expect(backlog?.queued).toBeLessThanOrEqual(queueSize);
+    expect(c.dropped['queue-overflow']).toBeGreaterThanOrEqual(total - window - queueSize);
     p.faultsB.knobs = {};
   });
 

@@ -152,7 +152,7 @@ export const netmachine: SystemFactory = async (config) => {
         const { dropped, ...router } = node.router.counters;
         const transport = node.transport?.counters();
         process.stderr.write(
-          `${JSON.stringify({ router: { ...router, dropped: drops(dropped) }, transportDropped: transport && drops(transport.dropped as Record<string, number>) })}\n`,
+          `${JSON.stringify({ router: { ...router, dropped: drops(dropped) }, transportDropped: transport && drops(transport.dropped as Record<string, number>), cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000), writes: transport?.writes, bytesOut: transport?.bytesOut, framesOut: transport?.framesOut })}\n`,
         );
       }
       await node.stop();

@@ -3,11 +3,12 @@ import { EncodedBody } from './encoded-body.js';
 import { FrameTooLargeError, SchemaError } from './errors.js';
 import { type EngineMessage, isTopicAddress } from './message.js';
 import {
-  MAX_HEADER_BYTES,
   MAX_UINT_BYTES,
   maxStringBytes,
+  plainBound,
   writeBin,
   writeNil,
+  writePlain,
   writeString,
   writeUint,
 } from './msgpack-writer.js';
@@ -64,22 +65,14 @@ export class FrameSlab {
     if (message.replyTo !== undefined) checkUint(message.replyTo, 'message.replyTo');
     if (message.expiry !== undefined) checkUint(message.expiry, 'message.expiry');
     const body = message.body;
-    // Bodies other than bytes and strings go through msgpackr, which knows every JavaScript value;
-    // an EncodedBody is msgpack already.
-    const packed =
-      body instanceof Uint8Array || typeof body === 'string'
-        ? undefined
-        : body instanceof EncodedBody
-          ? body.bytes
-          : pack(body);
-    const bodyBound =
-      packed !== undefined
-        ? packed.length
-        : typeof body === 'string'
-          ? maxStringBytes(body)
-          : MAX_HEADER_BYTES + (body as Uint8Array).length;
-    // Certainly too large: refused before any room is made for it.
-    if (bodyBound - MAX_HEADER_BYTES > maxFrameSize) throw new FrameTooLargeError(bodyBound, maxFrameSize);
+    // Plain bodies (bytes, strings, numbers, arrays of these) are written directly; an EncodedBody
+    // is msgpack already; anything else goes through msgpackr, which knows every JavaScript value.
+    const plain = body instanceof EncodedBody ? -1 : plainBound(body);
+    const packed = plain >= 0 ? undefined : body instanceof EncodedBody ? body.bytes : pack(body);
+    const bodyBound = packed !== undefined ? packed.length : plain;
+    // Certainly too large (a size known exactly): refused before any room is made for it.
+    const known = packed !== undefined ? packed.length : body instanceof Uint8Array ? body.length : 0;
+    if (known > maxFrameSize) throw new FrameTooLargeError(known, maxFrameSize);
     const bound =
       FRAME_HEADER_BYTES +
       ENVELOPE_FIXED_BYTES +
@@ -101,8 +94,7 @@ export class FrameSlab {
     if (packed !== undefined) {
       buf.set(packed, pos);
       pos += packed.length;
-    } else if (typeof body === 'string') pos = writeString(buf, pos, body);
-    else pos = writeBin(buf, pos, body as Uint8Array);
+    } else pos = writePlain(buf, pos, body);
     pos = message.sig === undefined ? writeNil(buf, pos) : writeBin(buf, pos, message.sig);
     const length = pos - start - 4;
     if (length > maxFrameSize) throw new FrameTooLargeError(length, maxFrameSize);

@@ -12,5 +12,6 @@ export * from './logger.js';
 export * from './message.js';
 export * from './message-frame.js';
 export * from './msgpack-writer.js';
+export * from './plain-reader.js';
 export * from './validate.js';
 export * from './wire.js';

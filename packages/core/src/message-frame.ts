@@ -1,5 +1,6 @@
 import { unpack } from './codec.js';
 import { MAX_PROTOCOL_LENGTH } from './message.js';
+import { latin1, NOT_DIRECT, readPlainDirect } from './plain-reader.js';
 import { expectPlainValue } from './validate.js';
 import { decodeWireMessage, MAX_BODY_DEPTH, type WireMessage } from './wire.js';
 
@@ -22,10 +23,6 @@ for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.
 
 const MAX_NAME = 64;
 
-/** What `toString('latin1', …)` calls, without its argument handling (not in Node's types). */
-function latin1(b: Buffer, start: number, end: number): string {
-  return (b as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(start, end);
-}
 const SIGNATURE_BYTES = 64;
 
 /**
@@ -75,10 +72,12 @@ function readDirect(b: Buffer): WireMessage | undefined {
   if (expiry === -1) return undefined;
   const protocol = readProtocol(b, r, end);
   if (protocol === undefined) return undefined;
-  // A byte-array body is a view of the frame; any other body is read by msgpackr from its own bytes.
+  // Common bodies are read directly (a byte array is a view of the frame); any other is read by
+  // msgpackr from its own bytes, once the rest of the frame has been checked.
   const bodyStart = r.pos;
-  let payload: unknown = readBin(b, r, end);
-  if (payload === undefined) {
+  let payload: unknown = readPlainDirect(b, r, end, MAX_BODY_DEPTH);
+  if (payload === NOT_DIRECT) {
+    payload = undefined;
     r.pos = skipValue(b, bodyStart, end, 0);
     if (r.pos < 0) return undefined;
   }

@@ -1,3 +1,5 @@
+import { pack } from './codec.js';
+
 /**
  * The few msgpack writes the message hot path needs, straight into a caller's buffer. Each takes
  * the position to write at and returns the position after; the caller has made room (see the
@@ -47,19 +49,24 @@ export function maxStringBytes(s: string): number {
   return MAX_HEADER_BYTES + 3 * s.length;
 }
 
-/** A UTF-8 string. Short ASCII strings (engine names, protocols) are copied by hand: no native call. */
+/** A UTF-8 string. ASCII strings under 256 characters (names, identities) are copied by hand: no native call. */
 export function writeString(buf: Buffer, pos: number, s: string): number {
   const length = s.length;
-  if (length < 32) {
+  if (length < 0x100) {
+    const header = length < 32 ? 1 : 2;
     let i = 0;
     for (; i < length; i++) {
       const code = s.charCodeAt(i);
       if (code > 0x7f) break;
-      buf[pos + 1 + i] = code;
+      buf[pos + header + i] = code;
     }
     if (i === length) {
-      buf[pos] = 0xa0 | length;
-      return pos + 1 + length;
+      if (header === 1) buf[pos] = 0xa0 | length;
+      else {
+        buf[pos] = 0xd9;
+        buf[pos + 1] = length;
+      }
+      return pos + header + length;
     }
   }
   const bytes = Buffer.byteLength(s, 'utf8');
@@ -100,4 +107,104 @@ export function writeBin(buf: Buffer, pos: number, bytes: Uint8Array): number {
   }
   buf.set(bytes, pos);
   return pos + length;
+}
+
+/** Bytes of a float64: a number that is not a safe integer. */
+const FLOAT_BYTES = 9;
+
+/**
+ * Most bytes `writePlain` writes for `value`, or -1 when `value` holds something it does not write
+ * (objects, undefined, bigint, …: those go through msgpackr).
+ */
+export function plainBound(value: unknown, depth = 0): number {
+  switch (typeof value) {
+    case 'string':
+      return maxStringBytes(value);
+    case 'number':
+      return FLOAT_BYTES;
+    case 'boolean':
+      return 1;
+    case 'object': {
+      if (value === null) return 1;
+      if (value instanceof Uint8Array) return MAX_HEADER_BYTES + value.length;
+      if (!Array.isArray(value) || depth >= 64) return -1;
+      let total = MAX_HEADER_BYTES;
+      for (const item of value) {
+        const bound = plainBound(item, depth + 1);
+        if (bound < 0) return -1;
+        total += bound;
+      }
+      return total;
+    }
+    default:
+      return -1;
+  }
+}
+
+/** Writes a value `plainBound` accepted (the caller has made `plainBound(value)` bytes of room). */
+export function writePlain(buf: Buffer, pos: number, value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return writeString(buf, pos, value);
+    case 'number':
+      return writeNumber(buf, pos, value);
+    case 'boolean':
+      buf[pos] = value ? 0xc3 : 0xc2;
+      return pos + 1;
+    default: {
+      if (value === null) return writeNil(buf, pos);
+      if (value instanceof Uint8Array) return writeBin(buf, pos, value);
+      const items = value as unknown[];
+      const count = items.length;
+      if (count < 16) buf[pos++] = 0x90 | count;
+      else if (count < 0x10000) {
+        buf[pos] = 0xdc;
+        buf.writeUInt16BE(count, pos + 1);
+        pos += 3;
+      } else {
+        buf[pos] = 0xdd;
+        buf.writeUInt32BE(count, pos + 1);
+        pos += 5;
+      }
+      for (const item of items) pos = writePlain(buf, pos, item);
+      return pos;
+    }
+  }
+}
+
+/** Integers in their shortest form; anything else (fractions, beyond safe) as float64. */
+export function writeNumber(buf: Buffer, pos: number, value: number): number {
+  if (Number.isSafeInteger(value)) {
+    if (value >= 0) return writeUint(buf, pos, value);
+    if (value >= -32) {
+      buf[pos] = value & 0xff;
+      return pos + 1;
+    }
+    if (value >= -0x80) {
+      buf[pos] = 0xd0;
+      buf.writeInt8(value, pos + 1);
+      return pos + 2;
+    }
+    if (value >= -0x8000) {
+      buf[pos] = 0xd1;
+      buf.writeInt16BE(value, pos + 1);
+      return pos + 3;
+    }
+    if (value >= -0x80000000) {
+      buf[pos] = 0xd2;
+      buf.writeInt32BE(value, pos + 1);
+      return pos + 5;
+    }
+  }
+  buf[pos] = 0xcb;
+  buf.writeDoubleBE(value, pos + 1);
+  return pos + 9;
+}
+
+/** `value` as msgpack: written directly when `plainBound` accepts it, by msgpackr otherwise. */
+export function packPlain(value: unknown): Buffer {
+  const bound = plainBound(value);
+  if (bound < 0) return pack(value);
+  const buf = Buffer.allocUnsafe(bound);
+  return buf.subarray(0, writePlain(buf, 0, value));
 }

@@ -9,15 +9,19 @@ import {
   FRAME_HEADER_BYTES,
   FrameSlab,
   FrameTag,
+  MAX_BODY_DEPTH,
   messageFromWire,
   messageToWire,
+  NOT_DIRECT,
   type NodeId,
   pack,
+  packPlain,
+  readPlainDirect,
   signMessage,
   unpack,
   verifyMessage,
 } from '../src/index.js';
-import { applyMutation, engineName, keyPair, linkMessage, mutation } from './arbitraries.js';
+import { applyMutation, engineName, keyPair, linkMessage, mutation, plainValue } from './arbitraries.js';
 import { normalise } from './helpers.js';
 
 vi.setConfig({ testTimeout: 180_000 });
@@ -124,6 +128,69 @@ describe('decodeMessageBody', () => {
       expect(direct(body)).toEqual(general(body));
     },
   );
+});
+
+describe('readPlainDirect', () => {
+  /** msgpackr's reading of `bytes`, or undefined when it fails. */
+  const viaMsgpackr = (bytes: Buffer): { value: unknown } | undefined => {
+    try {
+      return { value: normalise(unpack(bytes)) };
+    } catch {
+      return undefined;
+    }
+  };
+  const viaDirect = (bytes: Buffer): { value: unknown } | undefined => {
+    const r = { pos: 0 };
+    const value = readPlainDirect(bytes, r, bytes.length, MAX_BODY_DEPTH);
+    return value === NOT_DIRECT || r.pos !== bytes.length ? undefined : { value: normalise(value) };
+  };
+
+  it.prop([plainValue])('reads what msgpackr reads, or leaves it to msgpackr', (value) => {
+    const bytes = pack(value);
+    const direct = viaDirect(bytes);
+    if (direct !== undefined) expect(direct).toEqual(viaMsgpackr(bytes));
+  });
+
+  it.prop([plainValue, mutation], { numRuns: 1000 })(
+    'never reads damaged bytes differently',
+    (value, damage) => {
+      const bytes = applyMutation(pack(value), damage);
+      const direct = viaDirect(bytes);
+      if (direct !== undefined) expect(direct).toEqual(viaMsgpackr(bytes));
+    },
+  );
+
+  it('reads arrays of scalars, ASCII strings and bytes itself', () => {
+    const value = [
+      'topic',
+      'x'.repeat(52),
+      1,
+      -1,
+      300,
+      -300,
+      70_000,
+      2.5,
+      null,
+      true,
+      false,
+      Buffer.from([1, 2]),
+    ];
+    expect(viaDirect(pack(value))).toEqual({ value: normalise(value) });
+    // What the slab writes for large integers (uint64) is read directly too.
+    expect(viaDirect(packPlain(value))).toEqual({ value: normalise(value) });
+  });
+});
+
+describe('packPlain', () => {
+  it.prop([plainValue])('encodes a value msgpackr decodes to what msgpackr itself would give', (value) => {
+    expect(normalise(unpack(packPlain(value)))).toEqual(normalise(unpack(pack(value))));
+  });
+
+  it.prop([
+    fc.array(fc.oneof(fc.double(), fc.integer(), fc.maxSafeInteger(), fc.string({ maxLength: 300 }))),
+  ])('keeps every number and string exact, whatever its size', (values) => {
+    expect(unpack(packPlain(values))).toEqual(values.map((v) => (Object.is(v, -0) ? 0 : v)));
+  });
 });
 
 describe('EncodedBody', () => {

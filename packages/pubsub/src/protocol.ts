@@ -14,6 +14,7 @@ import {
   type NodeId,
   optional,
   pack,
+  packPlain,
   SchemaError,
   SIGNATURE_BYTES,
   type TopicId,
@@ -190,7 +191,7 @@ const EVENT_FIELDS = 9;
 
 /** The wire fields of an event encoded once per publish, for every link to carry (see `eventMessageBody`). */
 export function packEventFields(e: TopicEvent): Uint8Array {
-  return pack(eventToWire(e));
+  return packPlain(eventToWire(e));
 }
 
 /**

@@ -17,6 +17,11 @@ export class NatsServer {
     this.#dir = dir;
   }
 
+  /** The server's process id (for reading its CPU time). */
+  get pid(): number | undefined {
+    return this.#process.pid;
+  }
+
   static async start(binary = process.env.NATS_SERVER ?? 'nats-server'): Promise<NatsServer> {
     const dir = await mkdtemp(join(tmpdir(), 'bench-nats-'));
     // `-p -1` picks a free port; the server writes the one it chose into the ports file.

@@ -1,0 +1,106 @@
+/**
+ * CPU per fan-out delivery, every party in one process (plus the nats-server, whose CPU time is read
+ * from /proc). The pubsub-fanout scenario runs 5 processes on a 2-core machine, so its rate says how
+ * the machine was shared as much as how much work each delivery takes; this says the latter:
+ * (CPU time of every party) ÷ (deliveries). Usage: `pnpm bench:fanout-cpu [-- --events N]`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { NatsServer } from '../nats-server.js';
+import { nats } from '../systems/nats.js';
+import { netmachine } from '../systems/netmachine.js';
+import type { SystemFactory } from '../systems/types.js';
+
+const SUBSCRIBERS = 4;
+const BODY_BYTES = 200;
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** user + system CPU of another process, in µs (Linux /proc; 0 elsewhere). */
+function processCpuMicros(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // Fields 14 and 15 of stat (utime, stime), counted from after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+interface Outcome {
+  readonly system: string;
+  readonly deliveries: number;
+  readonly wallMs: number;
+  readonly cpuUsPerDelivery: number;
+}
+
+async function measure(name: string, factory: SystemFactory, events: number): Promise<Outcome> {
+  const server = name === 'nats' ? await NatsServer.start() : undefined;
+  const shared = server !== undefined ? { url: server.url } : { topicSeed: '5a'.repeat(32) };
+  const config = { transport: 'tls', shared };
+  let received = 0;
+  const expected = events * SUBSCRIBERS;
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const systems = [];
+  const endpoints = [];
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    const system = await factory(config);
+    systems.push(system);
+    endpoints.push(
+      await system.subscribe!({
+        onMessage: () => {
+          if (++received === expected) finish();
+        },
+      }),
+    );
+  }
+  const publisherSystem = await factory(config);
+  systems.push(publisherSystem);
+  const link = await publisherSystem.publisher!(endpoints.map((endpoint) => endpoint.info));
+  const payload = new Uint8Array(BODY_BYTES);
+  const serverBefore = processCpuMicros(server?.pid);
+  const before = process.cpuUsage();
+  const started = performance.now();
+  for (let i = 0; i < events; i++) if (!link.send(payload)) await link.drained();
+  await done;
+  const wallMs = performance.now() - started;
+  const own = process.cpuUsage(before);
+  const serverCpu = processCpuMicros(server?.pid) - serverBefore;
+  await link.close();
+  for (const endpoint of endpoints) await endpoint.close();
+  for (const system of systems) await system.shutdown?.();
+  await server?.stop();
+  const cpu = own.user + own.system + serverCpu;
+  return { system: name, deliveries: received, wallMs, cpuUsPerDelivery: cpu / received };
+}
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  options: { events: { type: 'string', default: '200000' }, runs: { type: 'string', default: '3' } },
+});
+const events = Number.parseInt(values.events, 10);
+const runs = Number.parseInt(values.runs, 10);
+const contenders: [string, SystemFactory][] = [
+  ['netmachine', netmachine],
+  ['nats', nats],
+];
+const results = new Map<string, number[]>();
+for (let run = 0; run < runs; run++) {
+  for (const [name, factory] of contenders) {
+    const outcome = await measure(name, factory, events);
+    console.log(
+      `${name.padEnd(11)} run ${run + 1}/${runs}: ${outcome.deliveries} deliveries in ${outcome.wallMs.toFixed(0)} ms, ${outcome.cpuUsPerDelivery.toFixed(2)} µs CPU per delivery`,
+    );
+    results.set(name, [...(results.get(name) ?? []), outcome.cpuUsPerDelivery]);
+  }
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ours = median(results.get('netmachine')!);
+const theirs = median(results.get('nats')!);
+console.log(
+  `\nmedian CPU per delivery: netmachine ${ours.toFixed(2)} µs, nats ${theirs.toFixed(2)} µs (client + server): ${(ours / theirs).toFixed(2)}× nats`,
+);
+process.exit(0);

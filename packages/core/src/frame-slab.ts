@@ -67,11 +67,19 @@ export class FrameSlab {
     const body = message.body;
     // Plain bodies (bytes, strings, numbers, arrays of these) are written directly; an EncodedBody
     // is msgpack already; anything else goes through msgpackr, which knows every JavaScript value.
-    const plain = body instanceof EncodedBody ? -1 : plainBound(body);
-    const packed = plain >= 0 ? undefined : body instanceof EncodedBody ? body.bytes : pack(body);
-    const bodyBound = packed !== undefined ? packed.length : plain;
+    const encoded = body instanceof EncodedBody ? body : undefined;
+    const plain = encoded !== undefined ? -1 : plainBound(body);
+    const packed = plain >= 0 || encoded !== undefined ? undefined : pack(body);
+    const bodyBound = encoded !== undefined ? encoded.maxBytes : packed !== undefined ? packed.length : plain;
     // Certainly too large (a size known exactly): refused before any room is made for it.
-    const known = packed !== undefined ? packed.length : body instanceof Uint8Array ? body.length : 0;
+    const known =
+      encoded !== undefined
+        ? encoded.bytes.length
+        : packed !== undefined
+          ? packed.length
+          : body instanceof Uint8Array
+            ? body.length
+            : 0;
     if (known > maxFrameSize) throw new FrameTooLargeError(known, maxFrameSize);
     const bound =
       FRAME_HEADER_BYTES +
@@ -91,7 +99,8 @@ export class FrameSlab {
     pos = message.replyTo === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.replyTo);
     pos = message.expiry === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.expiry);
     pos = writeString(buf, pos, message.protocol);
-    if (packed !== undefined) {
+    if (encoded !== undefined) pos = encoded.write(buf, pos);
+    else if (packed !== undefined) {
       buf.set(packed, pos);
       pos += packed.length;
     } else pos = writePlain(buf, pos, body);

@@ -210,6 +210,29 @@ describe('EncodedBody', () => {
   );
 });
 
+describe('EncodedBody with a last element', () => {
+  it.prop([fc.array(plainValue, { maxLength: 14 }), fc.maxSafeNat()])(
+    'is the shared array followed by its own number, in the slab and as a value',
+    (items, last) => {
+      const shared = Buffer.from(pack(items));
+      shared[0] = 0x90 + items.length + 1;
+      const body = new EncodedBody(shared, last);
+      expect(normalise(body.value)).toEqual(normalise([...items, last]));
+      const message: EngineMessage = {
+        id: 1,
+        src: { node: 'a' as NodeId, name: 's' },
+        dst: { node: 'b' as NodeId, name: 'd' },
+        replyTo: undefined,
+        expiry: undefined,
+        protocol: 'p',
+        body,
+        sig: undefined,
+      };
+      expect(normalise(decodeMessageBody(slabBody(message)).body)).toEqual(normalise([...items, last]));
+    },
+  );
+});
+
 describe('FrameSlab', () => {
   const base: EngineMessage = {
     id: 1,

@@ -10,7 +10,6 @@ import {
   isKeyText,
   type KeyPair,
   MAX_PROTOCOL_LENGTH,
-  MAX_UINT_BYTES,
   type NodeId,
   optional,
   pack,
@@ -19,7 +18,6 @@ import {
   SIGNATURE_BYTES,
   type TopicId,
   verifySignature,
-  writeUint,
 } from '@netmachine/core';
 
 /** The name of the pubsub engine on every node: pubsub engines talk to each other under it. */
@@ -189,24 +187,25 @@ export function eventToWire(e: TopicEvent): unknown[] {
 
 const EVENT_FIELDS = 9;
 
-/** The wire fields of an event encoded once per publish, for every link to carry (see `eventMessageBody`). */
+/**
+ * The wire fields of an event encoded once per publish, for every link to carry: a msgpack array
+ * whose header counts one more element, the link number each link appends (see `eventMessageBody`).
+ */
 export function packEventFields(e: TopicEvent): Uint8Array {
-  return packPlain(eventToWire(e));
+  const bytes = packPlain(eventToWire(e));
+  bytes[0] = 0x90 + EVENT_FIELDS + 1;
+  return bytes;
 }
 
 /**
- * The wire body of one event on one link: the shared fields plus the link number `n`, i.e.
- * `[...fields, n]`. Built from the fields' bytes (a msgpack array of 9): the array header is
- * rewritten for 10 elements and `n` appended, so no link encodes the event again.
+ * The wire body of one event on one link: `[...fields, n]`, the shared fields' bytes followed by
+ * the link number `n`, with no copy per link.
  */
 export function eventMessageBody(packedFields: Uint8Array, n: number): EncodedBody {
-  if (packedFields[0] !== 0x90 + EVENT_FIELDS)
+  if (packedFields[0] !== 0x90 + EVENT_FIELDS + 1) {
     throw new SchemaError('event', 'expected the packed event fields');
-  const bytes = Buffer.allocUnsafe(packedFields.length + MAX_UINT_BYTES);
-  bytes[0] = 0x90 + EVENT_FIELDS + 1;
-  bytes.set(packedFields.subarray(1), 1);
-  const end = writeUint(bytes, packedFields.length, n);
-  return new EncodedBody(bytes.subarray(0, end));
+  }
+  return new EncodedBody(packedFields, n);
 }
 
 /** Reads the link number first, so an event that fails validation can still be acknowledged. */

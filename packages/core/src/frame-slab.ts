@@ -14,6 +14,9 @@ import {
 } from './msgpack-writer.js';
 import { FrameTag } from './wire.js';
 
+const EMPTY = Buffer.alloc(0);
+const FIRST_SLAB_BYTES = 4096;
+
 /** Bytes of a msgpack array header of 8 elements, and of a signature as `bin 8`. */
 const ENVELOPE_FIXED_BYTES = 1 + 3 * MAX_UINT_BYTES + 2 + 64;
 
@@ -22,11 +25,14 @@ const ENVELOPE_FIXED_BYTES = 1 + 3 * MAX_UINT_BYTES + 2 + 64;
  * the slab (no intermediate array, msgpack buffer or frame buffer per message); other frames are
  * copied in. `take` hands out what was written since the last take as one buffer that is never
  * written again, so a connection may keep it without copying. A full slab is left to its readers
- * and a new one started: a stream of small frames costs one allocation per slab.
+ * and a new one started: a stream of small frames costs one allocation per slab. Slabs start small
+ * and double while they fill up, so an idle connection holds a few KiB, a busy one `slabBytes`.
  */
 export class FrameSlab {
   readonly #slabBytes: number;
-  #slab: Buffer;
+  #slab: Buffer = EMPTY;
+  /** Size of the last slab allocated (of normal size): the next is twice it, up to `slabBytes`. */
+  #lastSize = 0;
   /** Start of what has not been taken yet, and the end of what has been written. */
   #start = 0;
   #end = 0;
@@ -36,7 +42,6 @@ export class FrameSlab {
 
   constructor(slabBytes = 64 * 1024) {
     this.#slabBytes = slabBytes;
-    this.#slab = Buffer.allocUnsafe(slabBytes);
   }
 
   /** Bytes written and not yet taken. */
@@ -117,6 +122,8 @@ export class FrameSlab {
   take(): Buffer | undefined {
     const current = this.#end > this.#start ? this.#slab.subarray(this.#start, this.#end) : undefined;
     this.#start = this.#end;
+    // A slab with no room left, or one sized for a single large frame, is not kept for later.
+    if (this.#slab.length - this.#end < 256 || this.#slab.length > this.#slabBytes) this.#release();
     if (this.#full.length === 0) return current;
     const parts = this.#full;
     if (current !== undefined) parts.push(current);
@@ -126,11 +133,17 @@ export class FrameSlab {
     return all;
   }
 
-  /** Drops everything not yet taken. */
+  /** Drops everything not yet taken, and the slab. */
   clear(): void {
-    this.#start = this.#end;
     this.#full = [];
     this.#fullBytes = 0;
+    this.#release();
+  }
+
+  #release(): void {
+    this.#slab = EMPTY;
+    this.#start = 0;
+    this.#end = 0;
   }
 
   /** Makes room for `bytes` more at `#end`, starting a new slab when the current one is too full. */
@@ -141,8 +154,10 @@ export class FrameSlab {
       this.#full.push(rest);
       this.#fullBytes += rest.length;
     }
-    // A frame larger than a slab gets a slab of its own size.
-    this.#slab = Buffer.allocUnsafe(Math.max(this.#slabBytes, bytes));
+    // Twice the last slab, up to the full size; a frame larger than that gets a slab of its own size.
+    const next = Math.min(this.#slabBytes, Math.max(FIRST_SLAB_BYTES, 2 * this.#lastSize));
+    if (bytes <= next) this.#lastSize = next;
+    this.#slab = Buffer.allocUnsafe(Math.max(next, bytes));
     this.#start = 0;
     this.#end = 0;
   }

@@ -255,6 +255,18 @@ describe('FrameSlab', () => {
     expect(first.equals(copy)).toBe(true);
   });
 
+  it('keeps no large slab once a large frame has been taken', () => {
+    const slab = new FrameSlab(4096);
+    slab.appendMessage({ ...base, body: new Uint8Array(100_000) }, MAX);
+    const big = slab.take()!;
+    expect(big.length).toBeGreaterThan(100_000);
+    // The next small frame goes into a new, small slab: the large one is no longer referenced.
+    slab.appendMessage(base, MAX);
+    const small = slab.take()!;
+    expect(small.buffer).not.toBe(big.buffer);
+    expect(small.buffer.byteLength).toBeLessThanOrEqual(4096);
+  });
+
   it('refuses a frame over the maximum and appends nothing', () => {
     const slab = new FrameSlab();
     expect(() => slab.appendMessage({ ...base, body: new Uint8Array(2000) }, 1000)).toThrow(

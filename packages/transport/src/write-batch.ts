@@ -2,12 +2,14 @@
  * Bytes written to a connection but not yet handed to the socket. Every write is copied into large
  * slabs: the caller may reuse its buffer as soon as `write` returns, and all the writes of one tick
  * leave as a few large buffers instead of many small ones. A slab is reused until it is full, so a
- * stream of small writes costs one allocation per slab, not one per write.
+ * stream of small writes costs one allocation per slab, not one per write. Slabs start at 4 KiB and
+ * double while writes fill them, up to `slabBytes`: an idle connection holds little.
  */
 export class WriteBatch {
   readonly #slabBytes: number;
   #full: Buffer[] = [];
   #slab: Buffer | undefined;
+  #lastSize = 0;
   #start = 0;
   #used = 0;
   #bytes = 0;
@@ -27,7 +29,9 @@ export class WriteBatch {
       if (this.#slab === undefined || this.#used === this.#slab.length) {
         this.#retireSlab();
         // A write larger than a slab gets a buffer of its own size: one allocation, one copy.
-        this.#slab = Buffer.allocUnsafe(Math.max(this.#slabBytes, data.length - offset));
+        const next = Math.min(this.#slabBytes, Math.max(4096, 2 * this.#lastSize));
+        if (data.length - offset <= next) this.#lastSize = next;
+        this.#slab = Buffer.allocUnsafe(Math.max(next, data.length - offset));
         this.#start = 0;
         this.#used = 0;
       }
@@ -46,6 +50,13 @@ export class WriteBatch {
     if (this.#slab !== undefined && this.#used > this.#start) {
       parts.push(this.#slab.subarray(this.#start, this.#used));
       this.#start = this.#used;
+    }
+    // A slab with no room left, or one sized for a single large write, is not kept for later.
+    if (
+      this.#slab !== undefined &&
+      (this.#slab.length - this.#used < 256 || this.#slab.length > this.#slabBytes)
+    ) {
+      this.#slab = undefined;
     }
     this.#bytes = 0;
     return parts;

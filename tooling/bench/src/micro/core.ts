@@ -7,12 +7,14 @@
  */
 import { pathToFileURL } from 'node:url';
 import {
+  DEFAULT_MAX_FRAME_SIZE,
   decodeFrameBody,
   decodeWireMessage,
   type EngineMessage,
   encodeFrame,
   FRAME_HEADER_BYTES,
   FrameDecoder,
+  FrameSlab,
   FrameTag,
   KeyPair,
   messageToWire,
@@ -110,9 +112,14 @@ export async function runCoreMicro(options: { quick?: boolean } = {}): Promise<M
     },
     FRAMES_PER_BATCH,
   );
-  await run('decodeFrameBody: Message frame (unpack + schema)', () =>
+  await run('decodeFrameBody: Message frame (direct read + schema)', () =>
     decodeFrameBody(FrameTag.Message, body),
   );
+  const slab = new FrameSlab();
+  await run('FrameSlab.appendMessage: Message frame into the write slab', () => {
+    slab.appendMessage(message, DEFAULT_MAX_FRAME_SIZE);
+    if (slab.pendingBytes > 60_000) slab.take();
+  });
   await run(`Ed25519 sign, node:crypto (${payload.length} B)`, () => key.sign(payload));
   await run(`Ed25519 verify, node:crypto (${payload.length} B)`, () =>
     verifySignature(key.publicKey, payload, signature),

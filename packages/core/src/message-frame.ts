@@ -6,10 +6,11 @@ import { decodeWireMessage, MAX_BODY_DEPTH, type WireMessage } from './wire.js';
 
 /**
  * Decodes the body of a Message frame. The common shape — the one `FrameSlab` writes: short ASCII
- * names and protocol, integer fields, a byte-array body — is read directly from the bytes, checked
- * as it goes, with no intermediate values. Anything else (other encodings, other bodies, anything
- * wrong) goes through the general decoder, which gives the same result or the same typed error: the
- * direct path only ever accepts what the general one accepts, and returns what it would return.
+ * names and protocol, integer fields, a plain body (bytes, ASCII strings, numbers, arrays of these) —
+ * is read directly from the bytes, checked as it goes. Other bodies are decoded by msgpackr from their
+ * own bytes; anything else (other encodings, anything wrong) goes through the general decoder, which
+ * gives the same result or the same typed error: the direct path only ever accepts what the general
+ * one accepts, and returns what it would return.
  */
 export function decodeMessageBody(body: Buffer): WireMessage {
   return readDirect(body) ?? decodeWireMessage(unpack(body));

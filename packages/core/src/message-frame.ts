@@ -1,6 +1,6 @@
 import { unpack } from './codec.js';
 import { MAX_PROTOCOL_LENGTH } from './message.js';
-import { latin1, NOT_DIRECT, readPlainDirect } from './plain-reader.js';
+import { NOT_DIRECT, RecentStrings, readPlainDirect } from './plain-reader.js';
 import { expectPlainValue } from './validate.js';
 import { decodeWireMessage, MAX_BODY_DEPTH, type WireMessage } from './wire.js';
 
@@ -26,35 +26,9 @@ const MAX_NAME = 64;
 
 const SIGNATURE_BYTES = 64;
 
-/**
- * Strings recently read in one position (names, protocols), already checked: the same few arrive on
- * every message of a link, and comparing bytes costs less than making a new string each time. A
- * string is only ever found where it was checked, so a cache per alphabet.
- */
-class RecentStrings {
-  readonly #slots: (string | undefined)[] = new Array(16).fill(undefined);
-
-  #slot(b: Buffer, start: number, length: number): number {
-    return (length * 7 + (b[start] as number) + (b[start + length - 1] as number)) & 15;
-  }
-
-  find(b: Buffer, start: number, length: number): string | undefined {
-    const s = this.#slots[this.#slot(b, start, length)];
-    if (s === undefined || s.length !== length) return undefined;
-    for (let i = 0; i < length; i++) if (s.charCodeAt(i) !== b[start + i]) return undefined;
-    return s;
-  }
-
-  /** Decodes and remembers a string the caller has checked. */
-  keep(b: Buffer, start: number, length: number): string {
-    const s = latin1(b, start, start + length);
-    this.#slots[this.#slot(b, start, length)] = s;
-    return s;
-  }
-}
-
-const names = new RecentStrings();
-const protocols = new RecentStrings();
+/** Engine names and protocols recently read: the same few arrive on every message of a link. */
+const names = new RecentStrings(16);
+const protocols = new RecentStrings(16);
 
 /** Reads the common shape, or returns undefined for the general decoder to handle. */
 function readDirect(b: Buffer): WireMessage | undefined {

@@ -18,16 +18,30 @@ export interface Cursor {
 
 const MAX_INTERNED = 64;
 
-/** Recently read ASCII strings, by a hash of their bytes; a slot holds the last string that hashed to it. */
-class Interned {
-  readonly #slots: (string | undefined)[] = new Array(256).fill(undefined);
+/**
+ * Strings recently read from bytes, by a hash of the bytes; a slot holds the last string that hashed to
+ * it. Comparing a few bytes costs less than making a new string, and the same string object makes
+ * later map lookups and comparisons cheap. Only strings the caller checked are kept, so a byte-equal
+ * find is a checked string too (keep one instance per alphabet checked).
+ */
+export class RecentStrings {
+  readonly #slots: (string | undefined)[];
+  readonly #mask: number;
+
+  /** `slots`: a power of two. */
+  constructor(slots: number) {
+    this.#slots = new Array(slots).fill(undefined);
+    this.#mask = slots - 1;
+  }
 
   #slot(b: Buffer, start: number, length: number): number {
     const middle = b[start + (length >>> 1)] as number;
-    return (length * 31 + (b[start] as number) * 7 + middle * 3 + (b[start + length - 1] as number)) & 255;
+    return (
+      (length * 31 + (b[start] as number) * 7 + middle * 3 + (b[start + length - 1] as number)) & this.#mask
+    );
   }
 
-  /** The string whose bytes these are, if it was read recently (byte-equal implies ASCII). */
+  /** The string whose bytes these are (1 byte or more), if it was kept recently. */
   find(b: Buffer, start: number, length: number): string | undefined {
     const known = this.#slots[this.#slot(b, start, length)];
     if (known === undefined || known.length !== length) return undefined;
@@ -43,7 +57,7 @@ class Interned {
   }
 }
 
-const interned = new Interned();
+const interned = new RecentStrings(256);
 
 /** What `toString('latin1', …)` calls, without its argument handling (not in Node's types). */
 export function latin1(b: Buffer, start: number, end: number): string {

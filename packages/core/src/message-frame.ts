@@ -57,18 +57,14 @@ function readDirect(b: Buffer): WireMessage | undefined {
     if (r.pos < 0) return undefined;
   }
   const bodyEnd = r.pos;
-  let sig: Buffer | undefined;
-  if (b[r.pos] === 0xc0) r.pos++;
-  else {
-    sig = readBin(b, r, end);
-    if (sig === undefined || sig.length !== SIGNATURE_BYTES) return undefined;
-  }
+  const sig = readPlainDirect(b, r, end, 0);
+  if (sig !== null && (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_BYTES)) return undefined;
   if (r.pos !== end) return undefined;
   if (payload === undefined) {
     payload = readPlain(b.subarray(bodyStart, bodyEnd));
     if (payload === NOT_PLAIN) return undefined;
   }
-  return { id, srcName, dstName, replyTo, expiry, protocol, body: payload, sig };
+  return { id, srcName, dstName, replyTo, expiry, protocol, body: payload, sig: sig ?? undefined };
 }
 
 const NOT_PLAIN = Symbol('not plain');
@@ -181,38 +177,10 @@ function readOptionalUint(b: Buffer, r: { pos: number }, end: number): number | 
   return undefined;
 }
 
-/** A non-negative safe integer in any msgpack unsigned form; -1 when it is not one. */
+/** A non-negative safe integer (in any number encoding the reader reads); -1 otherwise. */
 function readUint(b: Buffer, r: { pos: number }, end: number): number {
-  const pos = r.pos;
-  if (pos >= end) return -1;
-  const type = b[pos] as number;
-  if (type < 0x80) {
-    r.pos = pos + 1;
-    return type;
-  }
-  switch (type) {
-    case 0xcc:
-      if (pos + 2 > end) return -1;
-      r.pos = pos + 2;
-      return b[pos + 1] as number;
-    case 0xcd:
-      if (pos + 3 > end) return -1;
-      r.pos = pos + 3;
-      return b.readUInt16BE(pos + 1);
-    case 0xce:
-      if (pos + 5 > end) return -1;
-      r.pos = pos + 5;
-      return b.readUInt32BE(pos + 1);
-    case 0xcf: {
-      if (pos + 9 > end) return -1;
-      const high = b.readUInt32BE(pos + 1);
-      if (high > 0x1fffff) return -1;
-      r.pos = pos + 9;
-      return high * 0x100000000 + b.readUInt32BE(pos + 5);
-    }
-    default:
-      return -1;
-  }
+  const value = readPlainDirect(b, r, end, 0);
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : -1;
 }
 
 /** A fixstr engine name: 1–31 characters of the engine-name alphabet (longer ones take the general path). */
@@ -249,33 +217,4 @@ function readProtocol(b: Buffer, r: { pos: number }, end: number): string | unde
     if (c < 0x20 || c > 0x7e) return undefined;
   }
   return protocols.keep(b, start, length);
-}
-
-/** A msgpack `bin`, as a view of `b` (as msgpackr returns it). */
-function readBin(b: Buffer, r: { pos: number }, end: number): Buffer | undefined {
-  const pos = r.pos;
-  let length: number;
-  let start: number;
-  switch (b[pos]) {
-    case 0xc4:
-      if (pos + 2 > end) return undefined;
-      length = b[pos + 1] as number;
-      start = pos + 2;
-      break;
-    case 0xc5:
-      if (pos + 3 > end) return undefined;
-      length = b.readUInt16BE(pos + 1);
-      start = pos + 3;
-      break;
-    case 0xc6:
-      if (pos + 5 > end) return undefined;
-      length = b.readUInt32BE(pos + 1);
-      start = pos + 5;
-      break;
-    default:
-      return undefined;
-  }
-  if (start + length > end) return undefined;
-  r.pos = start + length;
-  return b.subarray(start, start + length);
 }

@@ -70,43 +70,33 @@ export function writeString(buf: Buffer, pos: number, s: string): number {
     }
   }
   const bytes = Buffer.byteLength(s, 'utf8');
-  if (bytes < 32) {
-    buf[pos] = 0xa0 | bytes;
-    pos += 1;
-  } else if (bytes < 0x100) {
-    buf[pos] = 0xd9;
-    buf[pos + 1] = bytes;
-    pos += 2;
-  } else if (bytes < 0x10000) {
-    buf[pos] = 0xda;
-    buf.writeUInt16BE(bytes, pos + 1);
-    pos += 3;
-  } else {
-    buf[pos] = 0xdb;
-    buf.writeUInt32BE(bytes, pos + 1);
-    pos += 5;
-  }
+  if (bytes < 32) buf[pos++] = 0xa0 | bytes;
+  else pos = writeLength(buf, pos, bytes, 0xd9);
   return pos + buf.write(s, pos, bytes, 'utf8');
 }
 
 /** A byte array as msgpack `bin`. */
 export function writeBin(buf: Buffer, pos: number, bytes: Uint8Array): number {
-  const length = bytes.length;
-  if (length < 0x100) {
-    buf[pos] = 0xc4;
-    buf[pos + 1] = length;
-    pos += 2;
-  } else if (length < 0x10000) {
-    buf[pos] = 0xc5;
-    buf.writeUInt16BE(length, pos + 1);
-    pos += 3;
-  } else {
-    buf[pos] = 0xc6;
-    buf.writeUInt32BE(length, pos + 1);
-    pos += 5;
-  }
+  pos = writeLength(buf, pos, bytes.length, 0xc4);
   buf.set(bytes, pos);
-  return pos + length;
+  return pos + bytes.length;
+}
+
+/** The 8-, 16- or 32-bit length header of a str or bin; `type8` is the 8-bit type (16 and 32 follow it). */
+function writeLength(buf: Buffer, pos: number, length: number, type8: number): number {
+  if (length < 0x100) {
+    buf[pos] = type8;
+    buf[pos + 1] = length;
+    return pos + 2;
+  }
+  if (length < 0x10000) {
+    buf[pos] = type8 + 1;
+    buf.writeUInt16BE(length, pos + 1);
+    return pos + 3;
+  }
+  buf[pos] = type8 + 2;
+  buf.writeUInt32BE(length, pos + 1);
+  return pos + 5;
 }
 
 /** Bytes of a float64: a number that is not a safe integer. */

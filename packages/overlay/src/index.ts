@@ -1,0 +1,11 @@
+export type {
+  Machine,
+  MachineInput,
+  MachineOutput,
+  MessageDecoder,
+  Millis,
+  PeerId,
+  ProtocolDefinition,
+  Rng,
+} from './protocol.js';
+export { pick, seededRng, shuffleInPlace, Xoshiro128 } from './rng.js';

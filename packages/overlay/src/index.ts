@@ -1,3 +1,28 @@
+export { ProtocolDecodeError } from './errors.js';
+export {
+  DEFAULT_HYPARVIEW_CONFIG,
+  HyParView,
+  type HyParViewCommand,
+  type HyParViewConfig,
+  type HyParViewEvent,
+  type HyParViewInput,
+  type HyParViewOutput,
+  type HyParViewTimer,
+  hyparview,
+} from './hyparview.js';
+export {
+  type DisconnectMessage,
+  decodeHyParViewMessage,
+  type ForwardJoinMessage,
+  HYPARVIEW_LIMITS,
+  HYPARVIEW_PROTOCOL,
+  type HyParViewMessage,
+  type JoinMessage,
+  type NeighborMessage,
+  type NeighborReplyMessage,
+  type ShuffleMessage,
+  type ShuffleReplyMessage,
+} from './hyparview-messages.js';
 export type {
   Machine,
   MachineInput,

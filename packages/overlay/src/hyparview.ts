@@ -1,0 +1,461 @@
+import {
+  decodeHyParViewMessage,
+  HYPARVIEW_LIMITS,
+  HYPARVIEW_PROTOCOL,
+  type HyParViewMessage,
+} from './hyparview-messages.js';
+import type {
+  Machine,
+  MachineInput,
+  MachineOutput,
+  Millis,
+  PeerId,
+  ProtocolDefinition,
+  Rng,
+} from './protocol.js';
+
+// HyParView (Leitão, Pereira, Rodrigues, DSN 2007): a small active view of live connections, symmetric
+// between neighbours, and a larger passive view of addresses kept fresh by shuffles and used to repair the
+// active view when a neighbour fails.
+
+export interface HyParViewConfig {
+  /** Active view size (live connections). */
+  readonly activeViewCapacity: number;
+  /** Passive view size (known addresses). */
+  readonly passiveViewCapacity: number;
+  /** Active random walk length (ARWL): hops a ForwardJoin travels. */
+  readonly activeRandomWalkLength: number;
+  /** Passive random walk length (PRWL): at this remaining TTL a ForwardJoin also lands in the passive view. */
+  readonly passiveRandomWalkLength: number;
+  /** Hops a Shuffle travels. */
+  readonly shuffleRandomWalkLength: number;
+  /** Active peers (ka) and passive peers (kp) sent in a Shuffle, besides the sender itself. */
+  readonly shuffleActiveCount: number;
+  readonly shufflePassiveCount: number;
+  /** Mean time between shuffles; each period is drawn from [0.5, 1.5) × this, so nodes do not synchronise. */
+  readonly shuffleInterval: Millis;
+  /** How often a node whose active view is below capacity asks passive peers to become neighbours. */
+  readonly repairInterval: Millis;
+  /** How long a Neighbor request may stay unanswered before the peer is presumed gone. */
+  readonly neighborTimeout: Millis;
+  /** How long a joining node waits for its first neighbour before it sends Join again. */
+  readonly joinTimeout: Millis;
+}
+
+export const DEFAULT_HYPARVIEW_CONFIG: HyParViewConfig = {
+  activeViewCapacity: 5,
+  passiveViewCapacity: 30,
+  activeRandomWalkLength: 6,
+  passiveRandomWalkLength: 3,
+  shuffleRandomWalkLength: 6,
+  shuffleActiveCount: 3,
+  shufflePassiveCount: 4,
+  shuffleInterval: 10_000,
+  repairInterval: 2_000,
+  neighborTimeout: 5_000,
+  joinTimeout: 5_000,
+};
+
+export type HyParViewCommand =
+  /** Join the overlay through `contact` (a node already in it). */
+  | { readonly type: 'join'; readonly contact: PeerId }
+  /** Leave: tell every active neighbour, then forget both views. */
+  | { readonly type: 'leave' };
+
+export type HyParViewTimer =
+  | { readonly type: 'shuffle' }
+  | { readonly type: 'repair' }
+  | { readonly type: 'join'; readonly attempt: number }
+  | { readonly type: 'neighborTimeout'; readonly peer: PeerId; readonly request: number };
+
+export type HyParViewEvent =
+  | { readonly type: 'peerAddedToView'; readonly peer: PeerId }
+  | { readonly type: 'peerRemovedFromView'; readonly peer: PeerId };
+
+export type HyParViewOutput = MachineOutput<HyParViewMessage, HyParViewTimer, HyParViewEvent>;
+export type HyParViewInput = MachineInput<HyParViewMessage, HyParViewCommand, HyParViewTimer>;
+
+export class HyParView
+  implements Machine<HyParViewMessage, HyParViewCommand, HyParViewTimer, HyParViewEvent>
+{
+  readonly self: PeerId;
+  readonly config: HyParViewConfig;
+  readonly #rng: Rng;
+  readonly #active: PeerId[] = [];
+  readonly #passive: PeerId[] = [];
+  /** Neighbor requests in flight: peer → request number (a stale timeout names an older number). */
+  readonly #pending = new Map<PeerId, number>();
+  #requests = 0;
+  #timersArmed = false;
+  #repairArmed = false;
+  /** The contact of a join not yet answered, and which attempt it is. */
+  #joining: { contact: PeerId; attempt: number } | undefined;
+  /** What the last Shuffle sent, preferred for eviction when its reply arrives. */
+  #lastShuffle: readonly PeerId[] = [];
+  #left = false;
+
+  constructor(self: PeerId, rng: Rng, config: Partial<HyParViewConfig> = {}) {
+    this.self = self;
+    this.#rng = rng;
+    this.config = { ...DEFAULT_HYPARVIEW_CONFIG, ...config };
+    if (this.config.activeViewCapacity < 1 || this.config.passiveViewCapacity < 1) {
+      throw new RangeError('view capacities must be at least 1');
+    }
+  }
+
+  /** The active view (a copy). */
+  activeView(): PeerId[] {
+    return [...this.#active];
+  }
+
+  /** The passive view (a copy). */
+  passiveView(): PeerId[] {
+    return [...this.#passive];
+  }
+
+  /** Calls `fn` on each active peer without copying (for drivers that measure thousands of machines). */
+  forEachActive(fn: (peer: PeerId) => void): void {
+    for (const peer of this.#active) fn(peer);
+  }
+
+  get activeSize(): number {
+    return this.#active.length;
+  }
+
+  get passiveSize(): number {
+    return this.#passive.length;
+  }
+
+  handle(input: HyParViewInput, _now: Millis, out: HyParViewOutput): void {
+    if (this.#left) return;
+    if (!this.#timersArmed) this.#armTimers(out);
+    switch (input.type) {
+      case 'message':
+        this.#onMessage(input.from, input.message, out);
+        return;
+      case 'timer':
+        this.#onTimer(input.timer, out);
+        return;
+      case 'peerUp':
+        return; // a connection alone changes nothing: neighbours are made by Neighbor messages
+      case 'peerDown':
+        this.#onPeerDown(input.peer, out);
+        return;
+      case 'command':
+        this.#onCommand(input.command, out);
+        return;
+    }
+  }
+
+  #armTimers(out: HyParViewOutput): void {
+    this.#timersArmed = true;
+    out.setTimer({ type: 'shuffle' }, this.#shufflePeriod());
+  }
+
+  #shufflePeriod(): Millis {
+    return this.config.shuffleInterval * (0.5 + this.#rng.next());
+  }
+
+  #onCommand(command: HyParViewCommand, out: HyParViewOutput): void {
+    if (command.type === 'join') {
+      if (command.contact === this.self) return;
+      this.#joining = { contact: command.contact, attempt: (this.#joining?.attempt ?? 0) + 1 };
+      out.send(command.contact, { type: 'join' });
+      out.setTimer({ type: 'join', attempt: this.#joining.attempt }, this.config.joinTimeout);
+      return;
+    }
+    for (const peer of this.#active) {
+      out.send(peer, { type: 'disconnect', alive: false });
+      out.disconnect(peer);
+      out.emit({ type: 'peerRemovedFromView', peer });
+    }
+    this.#active.length = 0;
+    this.#passive.length = 0;
+    this.#pending.clear();
+    this.#left = true;
+  }
+
+  #onMessage(from: PeerId, message: HyParViewMessage, out: HyParViewOutput): void {
+    if (from === this.self) return;
+    switch (message.type) {
+      case 'join':
+        this.#onJoin(from, out);
+        return;
+      case 'forwardJoin':
+        this.#onForwardJoin(from, message.peer, message.ttl, out);
+        return;
+      case 'neighbor':
+        this.#onNeighbor(from, message.priority, out);
+        return;
+      case 'neighborReply':
+        this.#onNeighborReply(from, message.accepted, out);
+        return;
+      case 'disconnect':
+        this.#onDisconnect(from, message.alive, out);
+        return;
+      case 'shuffle':
+        this.#onShuffle(from, message.origin, message.ttl, message.peers, out);
+        return;
+      case 'shuffleReply':
+        this.#integrate(message.peers, this.#lastShuffle);
+        this.#lastShuffle = [];
+        return;
+    }
+  }
+
+  #onJoin(newcomer: PeerId, out: HyParViewOutput): void {
+    this.#addActive(newcomer, true, out);
+    const ttl = this.config.activeRandomWalkLength;
+    for (const peer of this.#active) {
+      if (peer !== newcomer) out.send(peer, { type: 'forwardJoin', peer: newcomer, ttl });
+    }
+  }
+
+  #onForwardJoin(sender: PeerId, newcomer: PeerId, ttl: number, out: HyParViewOutput): void {
+    if (newcomer === this.self) return;
+    if (ttl === 0 || this.#active.length <= 1) {
+      this.#addActive(newcomer, true, out);
+      return;
+    }
+    if (ttl === this.config.passiveRandomWalkLength) this.#addPassive(newcomer);
+    const next = this.#randomActiveExcept(sender, newcomer);
+    if (next === undefined) this.#addActive(newcomer, true, out);
+    else out.send(next, { type: 'forwardJoin', peer: newcomer, ttl: ttl - 1 });
+  }
+
+  #onNeighbor(requester: PeerId, priority: 'high' | 'low', out: HyParViewOutput): void {
+    if (this.#active.includes(requester)) {
+      out.send(requester, { type: 'neighborReply', accepted: true });
+      return;
+    }
+    if (priority === 'low' && this.#active.length >= this.config.activeViewCapacity) {
+      this.#addPassive(requester);
+      out.send(requester, { type: 'neighborReply', accepted: false });
+      return;
+    }
+    this.#addActive(requester, false, out);
+    out.send(requester, { type: 'neighborReply', accepted: true });
+  }
+
+  #onNeighborReply(peer: PeerId, accepted: boolean, out: HyParViewOutput): void {
+    const wasPending = this.#pending.delete(peer);
+    if (accepted) {
+      if (this.#active.includes(peer)) return;
+      if (wasPending || this.#active.length < this.config.activeViewCapacity) {
+        this.#addActive(peer, false, out);
+      } else {
+        // We gave up on this request, and our view has filled since: undo the peer's half of the link.
+        out.send(peer, { type: 'disconnect', alive: true });
+        out.disconnect(peer);
+      }
+      return;
+    }
+    if (wasPending) out.disconnect(peer);
+    // A rejection is not a failure: the peer stays passive, and the repair timer tries again later.
+    this.#armRepair(out);
+  }
+
+  #onDisconnect(peer: PeerId, alive: boolean, out: HyParViewOutput): void {
+    this.#pending.delete(peer);
+    const removed = this.#removeActive(peer, out);
+    if (alive) this.#addPassive(peer);
+    else this.#removePassive(peer);
+    if (removed) {
+      out.disconnect(peer);
+      this.#repair(out);
+    }
+  }
+
+  #onPeerDown(peer: PeerId, out: HyParViewOutput): void {
+    const wasPending = this.#pending.delete(peer);
+    const wasActive = this.#removeActive(peer, out);
+    if (wasPending || wasActive) {
+      this.#removePassive(peer);
+      this.#repair(out);
+    }
+  }
+
+  #onShuffle(
+    sender: PeerId,
+    origin: PeerId,
+    ttl: number,
+    peers: readonly PeerId[],
+    out: HyParViewOutput,
+  ): void {
+    if (origin === this.self) return;
+    if (ttl > 0 && this.#active.length > 1) {
+      const next = this.#randomActiveExcept(sender, origin);
+      if (next !== undefined) {
+        out.send(next, { type: 'shuffle', origin, ttl: ttl - 1, peers });
+        return;
+      }
+    }
+    const reply = this.#sample(this.#passive, Math.min(peers.length, HYPARVIEW_LIMITS.maxShufflePeers));
+    out.send(origin, { type: 'shuffleReply', peers: reply });
+    this.#integrate(peers, reply);
+  }
+
+  #onTimer(timer: HyParViewTimer, out: HyParViewOutput): void {
+    switch (timer.type) {
+      case 'shuffle':
+        out.setTimer({ type: 'shuffle' }, this.#shufflePeriod());
+        this.#shuffle(out);
+        return;
+      case 'repair':
+        this.#repairArmed = false;
+        this.#repair(out);
+        return;
+      case 'join':
+        if (this.#joining?.attempt !== timer.attempt) return;
+        if (this.#active.length > 0) {
+          this.#joining = undefined;
+          return;
+        }
+        this.#onCommand({ type: 'join', contact: this.#joining.contact }, out);
+        return;
+      case 'neighborTimeout':
+        if (this.#pending.get(timer.peer) !== timer.request) return;
+        this.#pending.delete(timer.peer);
+        this.#removePassive(timer.peer);
+        out.disconnect(timer.peer);
+        this.#repair(out);
+        return;
+    }
+  }
+
+  #shuffle(out: HyParViewOutput): void {
+    const target = this.#randomActiveExcept(undefined, undefined);
+    if (target === undefined) return;
+    const others = this.#active.filter((peer) => peer !== target);
+    const peers = [
+      this.self,
+      ...this.#sample(others, this.config.shuffleActiveCount),
+      ...this.#sample(this.#passive, this.config.shufflePassiveCount),
+    ];
+    this.#lastShuffle = peers;
+    out.send(target, { type: 'shuffle', origin: this.self, ttl: this.config.shuffleRandomWalkLength, peers });
+  }
+
+  /** Asks passive peers to fill the free active slots; what cannot be asked now waits for the repair timer. */
+  #repair(out: HyParViewOutput): void {
+    const capacity = this.config.activeViewCapacity;
+    let free = capacity - this.#active.length - this.#pending.size;
+    if (free <= 0) return;
+    const candidates = this.#passive.filter((peer) => !this.#pending.has(peer));
+    this.#shuffleInPlace(candidates);
+    for (const peer of candidates) {
+      if (free <= 0) break;
+      const priority = this.#active.length === 0 ? 'high' : 'low';
+      const request = ++this.#requests;
+      this.#pending.set(peer, request);
+      out.connect(peer);
+      out.send(peer, { type: 'neighbor', priority });
+      out.setTimer({ type: 'neighborTimeout', peer, request }, this.config.neighborTimeout);
+      free--;
+    }
+    if (this.#active.length < capacity) this.#armRepair(out);
+  }
+
+  #armRepair(out: HyParViewOutput): void {
+    if (this.#repairArmed) return;
+    this.#repairArmed = true;
+    out.setTimer({ type: 'repair' }, this.config.repairInterval);
+  }
+
+  /** Takes `peer` into the active view, evicting a random neighbour if full. `ask` sends Neighbor(high). */
+  #addActive(peer: PeerId, ask: boolean, out: HyParViewOutput): void {
+    if (peer === this.self || this.#active.includes(peer)) return;
+    if (this.#active.length >= this.config.activeViewCapacity) {
+      const victim = this.#active[this.#rng.int(this.#active.length)] as PeerId;
+      this.#removeActive(victim, out);
+      out.send(victim, { type: 'disconnect', alive: true });
+      out.disconnect(victim);
+      this.#addPassive(victim);
+    }
+    this.#removePassive(peer);
+    this.#pending.delete(peer);
+    this.#active.push(peer);
+    if (this.#joining !== undefined) this.#joining = undefined;
+    out.connect(peer);
+    if (ask) out.send(peer, { type: 'neighbor', priority: 'high' });
+    out.emit({ type: 'peerAddedToView', peer });
+  }
+
+  #removeActive(peer: PeerId, out: HyParViewOutput): boolean {
+    const index = this.#active.indexOf(peer);
+    if (index < 0) return false;
+    this.#active.splice(index, 1);
+    out.emit({ type: 'peerRemovedFromView', peer });
+    return true;
+  }
+
+  #addPassive(peer: PeerId): void {
+    if (peer === this.self || this.#active.includes(peer) || this.#passive.includes(peer)) return;
+    if (this.#passive.length >= this.config.passiveViewCapacity) {
+      this.#passive.splice(this.#rng.int(this.#passive.length), 1);
+    }
+    this.#passive.push(peer);
+  }
+
+  #removePassive(peer: PeerId): void {
+    const index = this.#passive.indexOf(peer);
+    if (index >= 0) this.#passive.splice(index, 1);
+  }
+
+  /** Adds shuffled peers to the passive view, evicting first the peers we just sent the other side. */
+  #integrate(peers: readonly PeerId[], sentAway: readonly PeerId[]): void {
+    let evictable = sentAway.filter((peer) => this.#passive.includes(peer));
+    for (const peer of peers) {
+      if (peer === this.self || this.#active.includes(peer) || this.#passive.includes(peer)) continue;
+      if (this.#passive.length >= this.config.passiveViewCapacity) {
+        const victim = evictable.pop();
+        if (victim !== undefined) this.#removePassive(victim);
+        else this.#passive.splice(this.#rng.int(this.#passive.length), 1);
+      }
+      this.#passive.push(peer);
+      evictable = evictable.filter((p) => p !== peer);
+    }
+  }
+
+  #randomActiveExcept(a: PeerId | undefined, b: PeerId | undefined): PeerId | undefined {
+    const n = this.#active.length;
+    if (n === 0) return undefined;
+    const start = this.#rng.int(n);
+    for (let i = 0; i < n; i++) {
+      const peer = this.#active[(start + i) % n] as PeerId;
+      if (peer !== a && peer !== b) return peer;
+    }
+    return undefined;
+  }
+
+  #sample(items: readonly PeerId[], count: number): PeerId[] {
+    const copy = [...items];
+    this.#shuffleInPlace(copy);
+    return copy.length > count ? copy.slice(0, count) : copy;
+  }
+
+  #shuffleInPlace(items: PeerId[]): void {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.#rng.int(i + 1);
+      const tmp = items[i] as PeerId;
+      items[i] = items[j] as PeerId;
+      items[j] = tmp;
+    }
+  }
+}
+
+/** HyParView as a protocol definition, for the node runner and the simulator. */
+export function hyparview(config: Partial<HyParViewConfig> = {}): ProtocolDefinition<
+  HyParViewMessage,
+  HyParViewCommand,
+  HyParViewTimer,
+  HyParViewEvent
+> & {
+  create(self: PeerId, rng: Rng, now: Millis): HyParView;
+} {
+  return {
+    protocol: HYPARVIEW_PROTOCOL,
+    decode: decodeHyParViewMessage,
+    create: (self, rng) => new HyParView(self, rng, config),
+  };
+}

@@ -1,0 +1,92 @@
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ScenarioUsageError } from './errors.js';
+import { linePlot, table } from './report.js';
+import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
+
+// pnpm sim SCENARIO [--nodes N] [--seed S] [--json] [--svg FILE] [...]
+// Prints a table of the figures; with --json the last line is one JSON object of them.
+
+const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FILE]
+    [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]`;
+
+function numberOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new ScenarioUsageError(`--${name} must be a number, got ${value}`);
+  return n;
+}
+
+function main(argv: string[]): void {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      nodes: { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+      svg: { type: 'string' },
+      crash: { type: 'string' },
+      periods: { type: 'string' },
+      'join-interval': { type: 'string' },
+      loss: { type: 'string' },
+      drop: { type: 'string' },
+      flood: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  const scenario = positionals[0];
+  if (values.help || scenario === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (scenario !== 'overlay') throw new ScenarioUsageError(`unknown scenario ${scenario}\n${USAGE}`);
+  const crashFractions = (values.crash ?? '0.5,0.8').split(',').map((f) => numberOption(f, 'crash', 0.5));
+  const drop = numberOption(values.drop, 'drop', 0);
+  const flood = numberOption(values.flood, 'flood', 0);
+  const result = runOverlayScenario({
+    nodes: numberOption(values.nodes, 'nodes', 1000),
+    seed: numberOption(values.seed, 'seed', 1),
+    crashFractions,
+    periodsAfterCrash: numberOption(values.periods, 'periods', 10),
+    joinInterval: numberOption(values['join-interval'], 'join-interval', 10),
+    network: { loss: numberOption(values.loss, 'loss', 0) },
+    ...(drop > 0 ? { adversaries: { fraction: drop, kind: 'drop' as const } } : {}),
+    ...(flood > 0 ? { adversaries: { fraction: flood, kind: 'flood' as const } } : {}),
+  });
+  const summary = overlaySummary(result);
+  process.stdout.write(`${table(Object.entries(summary))}\n`);
+  if (values.svg !== undefined) {
+    const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+    const series = result.runs.flatMap((run, i) => [
+      {
+        name: `connected (crash ${run.crashFraction})`,
+        color: colors[i % colors.length] as string,
+        points: run.series.map((s) => [s.t, s.connected] as const),
+      },
+      {
+        name: `active/${result.config.activeViewCapacity} (crash ${run.crashFraction})`,
+        color: colors[(i + 2) % colors.length] as string,
+        points: run.series.map((s) => [s.t, s.activeMean / result.config.activeViewCapacity] as const),
+      },
+    ]);
+    const main = result.runs[0];
+    const svg = linePlot(series, {
+      title: `HyParView, ${result.options.nodes} nodes, seed ${result.options.seed}`,
+      xLabel: 'simulated time (s)',
+      yLabel: 'fraction',
+      yMin: 0,
+      yMax: 1.05,
+      markers: main === undefined ? [] : [{ x: main.crashAt, label: 'crash' }],
+    });
+    writeFileSync(values.svg, svg);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 2;
+}

@@ -1,0 +1,24 @@
+export { ScenarioUsageError, SimulationOverflowError, UnknownSimNodeError } from './errors.js';
+export { EventQueue, type Scheduled } from './event-queue.js';
+export { type ComponentFigures, components } from './graph.js';
+export { DEFAULT_NETWORK, type LatencyModel, type NetworkModel, pairLatency } from './network.js';
+export { linePlot, type PlotOptions, type PlotSeries, table } from './report.js';
+export {
+  type GraphFigures,
+  measureGraph,
+  type OverlayResult,
+  type OverlayRun,
+  type OverlaySample,
+  type OverlayScenarioOptions,
+  type OverlaySim,
+  overlaySummary,
+  runOverlayScenario,
+} from './scenarios/overlay.js';
+export {
+  type Adversary,
+  type SimProtocol,
+  type SimStats,
+  Simulator,
+  type SimulatorOptions,
+} from './simulator.js';
+export { TraceHash } from './trace-hash.js';

@@ -1,0 +1,304 @@
+import {
+  DEFAULT_HYPARVIEW_CONFIG,
+  type HyParView,
+  type HyParViewCommand,
+  type HyParViewConfig,
+  type HyParViewEvent,
+  type HyParViewMessage,
+  type HyParViewTimer,
+  hyparview,
+  seededRng,
+} from '@netmachine/overlay';
+import { components } from '../graph.js';
+import type { NetworkModel } from '../network.js';
+import { type Adversary, Simulator } from '../simulator.js';
+
+// The overlay scenario: N HyParView nodes join through one seed node, one every `joinInterval`; once all
+// have joined (plus `settle`), the active-view graph is measured. Then a fraction of the nodes crash at
+// once, `periodsAfterCrash` shuffle periods pass, and the survivors' graph is measured again. Each crash
+// fraction is its own run from the same seed, so every run joins identically (checked by trace hash).
+
+export type OverlaySim = Simulator<
+  HyParViewMessage,
+  HyParViewCommand,
+  HyParViewTimer,
+  HyParViewEvent,
+  HyParView
+>;
+
+export interface OverlayScenarioOptions {
+  readonly nodes: number;
+  readonly seed: number;
+  /** Virtual time between two joins (ms). */
+  readonly joinInterval?: number;
+  /** Virtual time after the last join before the graph is measured (ms). */
+  readonly settle?: number;
+  /** One run per fraction; the first is the headline `crashFraction`. */
+  readonly crashFractions?: readonly number[];
+  readonly periodsAfterCrash?: number;
+  readonly hyparview?: Partial<HyParViewConfig>;
+  readonly network?: Partial<NetworkModel>;
+  /** Make this fraction of the joined nodes (never the seed node) misbehave before the crash. */
+  readonly adversaries?: { readonly fraction: number; readonly kind: 'drop' | 'flood' };
+  /** Virtual time between two samples of the time series (ms). */
+  readonly sampleEvery?: number;
+}
+
+/** One point of the time series. */
+export interface OverlaySample {
+  /** Virtual time, seconds. */
+  readonly t: number;
+  /** Alive nodes / all nodes. */
+  readonly alive: number;
+  /** Fraction of alive honest nodes in the largest component of the active-view graph. */
+  readonly connected: number;
+  /** Mean active view size of alive honest nodes. */
+  readonly activeMean: number;
+  /** Messages delivered so far. */
+  readonly delivered: number;
+}
+
+/** What one measurement of the active-view graph shows. */
+export interface GraphFigures {
+  readonly nodes: number;
+  readonly connected: number;
+  readonly components: number;
+  readonly activeViewMin: number;
+  readonly activeViewMax: number;
+  readonly activeViewMean: number;
+  readonly passiveViewMean: number;
+  /** Fraction of active-view entries whose peer lists this node back. */
+  readonly symmetric: number;
+}
+
+export interface OverlayRun {
+  readonly crashFraction: number;
+  readonly joined: GraphFigures;
+  readonly joinTraceHash: string;
+  readonly afterCrash: GraphFigures;
+  readonly traceHash: string;
+  readonly delivered: number;
+  readonly inputs: number;
+  readonly decodeErrors: number;
+  readonly virtualSeconds: number;
+  readonly wallSeconds: number;
+  readonly series: readonly OverlaySample[];
+  readonly crashAt: number;
+}
+
+export interface OverlayResult {
+  readonly options: Required<Omit<OverlayScenarioOptions, 'hyparview' | 'network' | 'adversaries'>>;
+  readonly config: HyParViewConfig;
+  readonly runs: readonly OverlayRun[];
+  readonly wallSeconds: number;
+}
+
+/** Measures the active-view graph of the alive honest nodes. */
+export function measureGraph(sim: OverlaySim): GraphFigures {
+  const n = sim.nodeCount;
+  const counted = (node: number) => sim.isAlive(node) && sim.isHonest(node);
+  let min = Number.POSITIVE_INFINITY;
+  let max = 0;
+  let activeSum = 0;
+  let passiveSum = 0;
+  let entries = 0;
+  let symmetric = 0;
+  const figures = components(n, counted, (node, visit) => {
+    const machine = sim.machine(node);
+    const self = machine.self;
+    const size = machine.activeSize;
+    if (size < min) min = size;
+    if (size > max) max = size;
+    activeSum += size;
+    passiveSum += machine.passiveSize;
+    machine.forEachActive((peer) => {
+      const index = sim.indexOf(peer);
+      if (index === undefined) return;
+      entries++;
+      let back = false;
+      sim.machine(index).forEachActive((p) => {
+        if (p === self) back = true;
+      });
+      if (back) symmetric++;
+      visit(index);
+    });
+  });
+  const nodes = figures.nodes;
+  return {
+    nodes,
+    connected: figures.fraction,
+    components: figures.components,
+    activeViewMin: nodes === 0 ? 0 : min,
+    activeViewMax: max,
+    activeViewMean: nodes === 0 ? 0 : activeSum / nodes,
+    passiveViewMean: nodes === 0 ? 0 : passiveSum / nodes,
+    symmetric: entries === 0 ? 1 : symmetric / entries,
+  };
+}
+
+/** Forged wire values a flooding node sends: garbage half the time, well-formed Shuffles of ghosts otherwise. */
+function forgeHyParView(rng: { next(): number; int(n: number): number }, self: string): unknown {
+  const garbage: unknown[] = [
+    null,
+    42,
+    'shuffle',
+    { type: 'nope' },
+    { type: 'forwardJoin', peer: '', ttl: 3 },
+    { type: 'forwardJoin', peer: self, ttl: 1e9 },
+    { type: 'shuffle', origin: self, ttl: 2, peers: new Array(1000).fill(self) },
+    { type: 'neighbor', priority: 'urgent' },
+  ];
+  if (rng.next() < 0.5) return garbage[rng.int(garbage.length)];
+  const peers = Array.from({ length: 8 }, () => `ghost${rng.int(1_000_000)}`);
+  return { type: 'shuffle', origin: self, ttl: 0, peers };
+}
+
+function runOne(
+  options: OverlayResult['options'],
+  extra: OverlayScenarioOptions,
+  config: HyParViewConfig,
+  crashFraction: number,
+): OverlayRun {
+  const started = performance.now();
+  const sim: OverlaySim = new Simulator({
+    protocol: hyparview(config),
+    seed: options.seed,
+    ...(extra.network === undefined ? {} : { network: extra.network }),
+  });
+  const series: OverlaySample[] = [];
+  const sample = () => {
+    const graph = measureGraph(sim);
+    let alive = 0;
+    for (let node = 0; node < sim.nodeCount; node++) if (sim.isAlive(node)) alive++;
+    series.push({
+      t: sim.now / 1000,
+      alive: alive / options.nodes,
+      connected: graph.connected,
+      activeMean: graph.activeViewMean,
+      delivered: sim.stats.delivered,
+    });
+  };
+
+  const seedNode = sim.addNode();
+  for (let i = 1; i < options.nodes; i++) {
+    sim.at(i * options.joinInterval, () => {
+      const node = sim.addNode();
+      sim.command(node, { type: 'join', contact: sim.id(seedNode) });
+    });
+  }
+  const joinedAt = (options.nodes - 1) * options.joinInterval + options.settle;
+  for (let t = options.sampleEvery; t < joinedAt; t += options.sampleEvery) sim.at(t, sample);
+  sim.runUntil(joinedAt);
+  sample();
+  const joined = measureGraph(sim);
+  const joinTraceHash = sim.traceHash();
+
+  const choices = seededRng(options.seed ^ 0x5eed5eed);
+  if (extra.adversaries !== undefined && extra.adversaries.fraction > 0) {
+    const count = Math.floor(extra.adversaries.fraction * options.nodes);
+    const adversary: Adversary =
+      extra.adversaries.kind === 'drop'
+        ? { kind: 'drop' }
+        : { kind: 'flood', interval: 100, burst: 20, forge: forgeHyParView };
+    for (const node of pickDistinct(choices, options.nodes, count, seedNode))
+      sim.setAdversary(node, adversary);
+  }
+  const crashAt = sim.now;
+  sim.crash(pickDistinct(choices, options.nodes, Math.floor(crashFraction * options.nodes), -1));
+  const end = crashAt + options.periodsAfterCrash * config.shuffleInterval;
+  for (let t = crashAt + options.sampleEvery; t < end; t += options.sampleEvery) sim.at(t, sample);
+  sim.runUntil(end);
+  sample();
+  const afterCrash = measureGraph(sim);
+  return {
+    crashFraction,
+    joined,
+    joinTraceHash,
+    afterCrash,
+    traceHash: sim.traceHash(),
+    delivered: sim.stats.delivered,
+    inputs: sim.stats.inputs,
+    decodeErrors: sim.stats.decodeErrors,
+    virtualSeconds: sim.now / 1000,
+    wallSeconds: (performance.now() - started) / 1000,
+    series,
+    crashAt: crashAt / 1000,
+  };
+}
+
+/** `count` distinct node indices in [0, n), never `except`, chosen by `rng` (partial Fisher–Yates). */
+function pickDistinct(rng: { int(n: number): number }, n: number, count: number, except: number): number[] {
+  const pool = Array.from({ length: n }, (_, i) => i).filter((i) => i !== except);
+  const take = Math.min(count, pool.length);
+  for (let i = 0; i < take; i++) {
+    const j = i + rng.int(pool.length - i);
+    const tmp = pool[i] as number;
+    pool[i] = pool[j] as number;
+    pool[j] = tmp;
+  }
+  return pool.slice(0, take);
+}
+
+export function runOverlayScenario(options: OverlayScenarioOptions): OverlayResult {
+  const started = performance.now();
+  const config = { ...DEFAULT_HYPARVIEW_CONFIG, ...options.hyparview };
+  const resolved: OverlayResult['options'] = {
+    nodes: options.nodes,
+    seed: options.seed >>> 0,
+    joinInterval: options.joinInterval ?? 10,
+    settle: options.settle ?? 2_000,
+    crashFractions: options.crashFractions ?? [0.5, 0.8],
+    periodsAfterCrash: options.periodsAfterCrash ?? 10,
+    sampleEvery: options.sampleEvery ?? config.shuffleInterval / 2,
+  };
+  if (!Number.isInteger(resolved.nodes) || resolved.nodes < 2)
+    throw new RangeError('nodes must be an integer ≥ 2');
+  const runs = resolved.crashFractions.map((fraction) => runOne(resolved, options, config, fraction));
+  return { options: resolved, config, runs, wallSeconds: (performance.now() - started) / 1000 };
+}
+
+/** The headline figures of an overlay result, as one flat JSON object. */
+export function overlaySummary(result: OverlayResult): Record<string, unknown> {
+  const [main, ...others] = result.runs;
+  if (main === undefined) throw new RangeError('no runs');
+  const delivered = result.runs.reduce((sum, run) => sum + run.delivered, 0);
+  const simWall = result.runs.reduce((sum, run) => sum + run.wallSeconds, 0);
+  const summary: Record<string, unknown> = {
+    scenario: 'overlay',
+    nodes: result.options.nodes,
+    seed: result.options.seed,
+    connected: main.joined.connected,
+    components: main.joined.components,
+    activeViewMin: main.joined.activeViewMin,
+    activeViewMax: main.joined.activeViewMax,
+    activeViewMean: round(main.joined.activeViewMean),
+    passiveViewMean: round(main.joined.passiveViewMean),
+    symmetricActiveEntries: round(main.joined.symmetric),
+    crashFraction: main.crashFraction,
+    connectedAfterCrash: main.afterCrash.connected,
+    survivors: main.afterCrash.nodes,
+    activeViewMinAfterCrash: main.afterCrash.activeViewMin,
+    activeViewMeanAfterCrash: round(main.afterCrash.activeViewMean),
+  };
+  for (const run of others) {
+    const tag = Math.round(run.crashFraction * 100);
+    summary[`crashFraction${tag}`] = run.crashFraction;
+    summary[`connectedAfterCrash${tag}`] = run.afterCrash.connected;
+    summary[`survivors${tag}`] = run.afterCrash.nodes;
+    summary[`activeViewMinAfterCrash${tag}`] = run.afterCrash.activeViewMin;
+  }
+  summary.joinsIdenticalAcrossRuns = result.runs.every((run) => run.joinTraceHash === main.joinTraceHash);
+  summary.decodeErrors = result.runs.reduce((sum, run) => sum + run.decodeErrors, 0);
+  summary.simMessages = delivered;
+  summary.simInputs = result.runs.reduce((sum, run) => sum + run.inputs, 0);
+  summary.virtualSeconds = round(main.virtualSeconds);
+  summary.simMessagesPerSec = Math.round(delivered / simWall);
+  summary.wallSeconds = round(result.wallSeconds);
+  summary.traceHash = main.traceHash;
+  summary.traceHashes = result.runs.map((run) => run.traceHash);
+  return summary;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

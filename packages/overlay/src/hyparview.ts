@@ -271,6 +271,7 @@ export class HyParView
     const wasActive = this.#removeActive(peer, out);
     if (wasPending || wasActive) {
       this.#removePassive(peer);
+      out.disconnect(peer); // stop the driver from holding (or re-dialling) a link to a failed peer
       this.#repair(out);
     }
   }

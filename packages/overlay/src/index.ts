@@ -23,6 +23,15 @@ export {
   type ShuffleMessage,
   type ShuffleReplyMessage,
 } from './hyparview-messages.js';
+export {
+  ProtocolRunner,
+  type ProtocolRunnerOptions,
+  type RunnerCounters,
+  type RunnerListener,
+  type RunnerPeerEvent,
+  type RunnerRouter,
+  type RunnerTransport,
+} from './node-runner.js';
 export type {
   Machine,
   MachineInput,
@@ -34,3 +43,4 @@ export type {
   Rng,
 } from './protocol.js';
 export { pick, seededRng, shuffleInPlace, Xoshiro128 } from './rng.js';
+export { TimerQueue } from './timer-queue.js';

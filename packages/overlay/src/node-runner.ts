@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type EngineContext,
+  type EngineHandler,
+  type EngineMessage,
+  type EngineOptions,
+  type EngineRef,
+  type Logger,
+  type NodeId,
+  noopLogger,
+  type Startable,
+} from '@netmachine/core';
+import type { Machine, MachineInput, MachineOutput, PeerId, ProtocolDefinition } from './protocol.js';
+import { seededRng } from './rng.js';
+import { TimerQueue } from './timer-queue.js';
+
+// The runner drives one sans-IO machine on a real node: messages come from the machine's engine (the
+// same engine name on every node), peer up/down from the Transport engine's events, timers from real
+// time; sends go out through the router, connects and disconnects through the Transport engine.
+// A peer id here is the peer's NodeId in text form.
+
+/** The part of the Router the runner needs (structural: `Router` from @netmachine/router fits). */
+export interface RunnerRouter {
+  readonly node: NodeId;
+  client(name: string, onMessage?: EngineHandler, options?: EngineOptions): EngineContext & EngineRef;
+}
+
+/** A Transport engine event, as far as the runner cares. */
+export interface RunnerPeerEvent {
+  readonly type: string;
+  readonly node?: NodeId | undefined;
+}
+
+/** The part of the Transport engine the runner needs (structural: `TransportEngine` fits). */
+export interface RunnerTransport {
+  connect(node: NodeId, options?: { permanent?: boolean }): Promise<void>;
+  disconnect(node: NodeId): Promise<void>;
+  readonly events: { on(type: '*', listener: (event: RunnerPeerEvent) => void): () => void };
+}
+
+export interface ProtocolRunnerOptions<M, C, T, E> {
+  readonly protocol: ProtocolDefinition<M, C, T, E>;
+  readonly router: RunnerRouter;
+  readonly transport: RunnerTransport;
+  /** The engine that speaks the protocol on every node (default: the protocol name before the `/`). */
+  readonly engineName?: string;
+  /** Seed of the machine's RNG (default: random). */
+  readonly seed?: number;
+  readonly logger?: Logger;
+  /** Most timers pending at once; a timer beyond it is refused and counted (default 10,000). */
+  readonly maxTimers?: number;
+  /** Mailbox of the protocol's engine (default 1024, drop-oldest: protocol messages are soft state). */
+  readonly mailboxSize?: number;
+  /** Close the connection to a peer that sends a message that does not decode (default true). */
+  readonly disconnectOnBadInput?: boolean;
+}
+
+export interface RunnerCounters {
+  received: number;
+  sent: number;
+  decodeErrors: number;
+  /** Messages on the protocol's engine from another engine or protocol. */
+  foreign: number;
+  timersFired: number;
+  timersRefused: number;
+  connectFailures: number;
+  /** Inputs the machine threw on (a bug in the machine: counted and logged, never a crash). */
+  machineErrors: number;
+}
+
+export type RunnerListener<E> = (event: E) => void;
+
+export class ProtocolRunner<M, C, T, E> implements Startable {
+  readonly counters: RunnerCounters = {
+    received: 0,
+    sent: 0,
+    decodeErrors: 0,
+    foreign: 0,
+    timersFired: 0,
+    timersRefused: 0,
+    connectFailures: 0,
+    machineErrors: 0,
+  };
+  readonly engineName: string;
+  readonly #o: ProtocolRunnerOptions<M, C, T, E>;
+  readonly #logger: Logger;
+  readonly #listeners = new Set<RunnerListener<E>>();
+  readonly #timers: TimerQueue<T>;
+  readonly #out: MachineOutput<M, T, E>;
+  #machine: Machine<M, C, T, E> | undefined;
+  #client: (EngineContext & EngineRef) | undefined;
+  #unwire: (() => void) | undefined;
+  #state: 'new' | 'running' | 'stopped' = 'new';
+
+  constructor(options: ProtocolRunnerOptions<M, C, T, E>) {
+    this.#o = options;
+    this.engineName =
+      options.engineName ?? options.protocol.protocol.split('/')[0] ?? options.protocol.protocol;
+    this.#logger = (options.logger ?? noopLogger).child({ component: this.engineName });
+    this.#timers = new TimerQueue<T>({
+      max: options.maxTimers ?? 10_000,
+      now: Date.now,
+      fire: (timer) => {
+        this.counters.timersFired++;
+        this.#input({ type: 'timer', timer });
+      },
+    });
+    this.#out = {
+      send: (to, message) => this.#send(to, message),
+      connect: (peer) => this.#connect(peer),
+      disconnect: (peer) => {
+        this.#o.transport.disconnect(peer as NodeId).catch(() => undefined);
+      },
+      setTimer: (timer, after) => {
+        if (!this.#timers.add(timer, after)) this.counters.timersRefused++;
+      },
+      emit: (event) => {
+        for (const listener of this.#listeners) {
+          try {
+            listener(event);
+          } catch (error) {
+            this.#logger.warn({ err: error }, 'protocol event listener threw');
+          }
+        }
+      },
+    };
+  }
+
+  /** The machine (for status and tests); undefined before `start`. */
+  get machine(): Machine<M, C, T, E> | undefined {
+    return this.#machine;
+  }
+
+  /** Listens to the machine's events; returns an unsubscribe function. */
+  on(listener: RunnerListener<E>): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    this.#state = 'running';
+    const seed = this.#o.seed ?? randomBytes(4).readUInt32LE(0);
+    this.#machine = this.#o.protocol.create(this.#o.router.node, seededRng(seed), Date.now());
+    this.#client = this.#o.router.client(this.engineName, (message) => this.#receive(message), {
+      mailboxSize: this.#o.mailboxSize ?? 1024,
+      mailboxPolicy: 'drop-oldest',
+    });
+    this.#unwire = this.#o.transport.events.on('*', (event) => {
+      if (event.node === undefined) return;
+      if (event.type === 'NodeConnected') this.#input({ type: 'peerUp', peer: event.node });
+      else if (event.type === 'NodeDisconnected' || event.type === 'NodeConnectFailed') {
+        this.#input({ type: 'peerDown', peer: event.node });
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#unwire?.();
+    this.#timers.stop();
+    await this.#client?.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Hands a command to the machine (e.g. join). */
+  command(command: C): void {
+    this.#input({ type: 'command', command });
+  }
+
+  #input(input: MachineInput<M, C, T>): void {
+    const machine = this.#machine;
+    if (machine === undefined || this.#state !== 'running') return;
+    try {
+      machine.handle(input, Date.now(), this.#out);
+    } catch (error) {
+      this.counters.machineErrors++;
+      this.#logger.error({ err: error, input: input.type }, 'protocol machine threw');
+    }
+  }
+
+  #receive(message: EngineMessage): void {
+    const src = message.src;
+    if (message.protocol !== this.#o.protocol.protocol || src.name !== this.engineName) {
+      this.counters.foreign++;
+      return;
+    }
+    let decoded: M;
+    try {
+      decoded = this.#o.protocol.decode(message.body);
+    } catch (error) {
+      this.counters.decodeErrors++;
+      this.#logger.debug({ err: error, peer: src.node }, 'undecodable protocol message dropped');
+      if (this.#o.disconnectOnBadInput ?? true) this.#o.transport.disconnect(src.node).catch(() => undefined);
+      return;
+    }
+    this.counters.received++;
+    this.#input({ type: 'message', from: src.node, message: decoded });
+  }
+
+  #send(to: PeerId, message: M): void {
+    if (this.#client === undefined) return;
+    this.counters.sent++;
+    try {
+      this.#client.send({ node: to as NodeId, name: this.engineName }, message, {
+        protocol: this.#o.protocol.protocol,
+      });
+    } catch (error) {
+      // A peer id learned from the wire that is not a node id: the router refuses it.
+      this.#logger.debug({ err: error, peer: to }, 'protocol message not sent');
+    }
+  }
+
+  #connect(peer: PeerId): void {
+    this.#o.transport.connect(peer as NodeId, { permanent: true }).then(
+      () => this.#input({ type: 'peerUp', peer }),
+      () => {
+        this.counters.connectFailures++;
+        this.#input({ type: 'peerDown', peer });
+      },
+    );
+  }
+}

@@ -1,0 +1,42 @@
+// Runs the overlay scenario at 10,000 nodes for seeds 1..20 and checks the bars:
+// connected = 1 after joining, connectedAfterCrash ≥ 0.99 after half the nodes crash.
+// Not part of the default test suite (it takes minutes): `pnpm --filter @netmachine/sim check:seeds`.
+import { parseArgs } from 'node:util';
+import { overlaySummary, runOverlayScenario } from '../src/scenarios/overlay.js';
+
+const { values } = parseArgs({ options: { nodes: { type: 'string' }, seeds: { type: 'string' } } });
+const nodes = Number(values.nodes ?? 10_000);
+const seeds = Number(values.seeds ?? 20);
+const rows: Record<string, unknown>[] = [];
+let failures = 0;
+process.stdout.write(
+  '| seed | connected | activeView min–max | after 50% crash | after 80% crash | messages | msgs/s (wall) | msgs/s (cpu) | wall s | trace hash |\n',
+);
+process.stdout.write('|---|---|---|---|---|---|---|---|---|---|\n');
+for (let seed = 1; seed <= seeds; seed++) {
+  const cpuBefore = process.cpuUsage();
+  const summary = overlaySummary(runOverlayScenario({ nodes, seed, crashFractions: [0.5, 0.8] }));
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const ok = summary.connected === 1 && (summary.connectedAfterCrash as number) >= 0.99;
+  if (!ok) failures++;
+  rows.push({ ...summary, cpuSeconds });
+  process.stdout.write(
+    `| ${seed} | ${summary.connected} | ${summary.activeViewMin}–${summary.activeViewMax} | ${summary.connectedAfterCrash} | ${summary.connectedAfterCrash80} | ${summary.simMessages} | ${summary.simMessagesPerSec} | ${Math.round((summary.simMessages as number) / cpuSeconds)} | ${summary.wallSeconds} | ${summary.traceHash}${ok ? '' : ' FAIL'} |\n`,
+  );
+}
+const min = (key: string) => Math.min(...rows.map((row) => row[key] as number));
+const max = (key: string) => Math.max(...rows.map((row) => row[key] as number));
+process.stdout.write(
+  `${JSON.stringify({
+    nodes,
+    seeds,
+    failures,
+    connectedMin: min('connected'),
+    connectedAfterCrashMin: min('connectedAfterCrash'),
+    connectedAfterCrash80Min: min('connectedAfterCrash80'),
+    wallSecondsMax: max('wallSeconds'),
+    simMessagesPerSecMin: min('simMessagesPerSec'),
+  })}\n`,
+);
+process.exitCode = failures === 0 ? 0 : 1;

@@ -46,8 +46,8 @@ export function mix3(a: number, b: number, c: number): number {
 
 /** The latency between nodes `a` and `b` (symmetric), drawn from `model` by a hash of (seed, a, b). */
 export function pairLatency(model: LatencyModel, seed: number, a: number, b: number): number {
-  const lo = a < b ? a : b;
-  const hi = a < b ? b : a;
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
   const u1 = (mix3(seed, lo, hi) + 0.5) / 4294967296;
   switch (model.distribution) {
     case 'constant':

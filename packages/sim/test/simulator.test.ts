@@ -24,7 +24,7 @@ describe('EventQueue', () => {
   it('pops by time, and in scheduling order for equal times', () => {
     const queue = new EventQueue<{ time: number; seq: number }>();
     const times = [5, 1, 5, 3, 1, 5, 0];
-    times.forEach((time, seq) => queue.push({ time, seq }));
+    for (const [seq, time] of times.entries()) queue.push({ time, seq });
     const out: string[] = [];
     for (let e = queue.pop(); e !== undefined; e = queue.pop()) out.push(`${e.time}:${e.seq}`);
     expect(out).toEqual(['0:6', '1:1', '1:4', '3:3', '5:0', '5:2', '5:5']);

@@ -43,4 +43,5 @@ export type {
   Rng,
 } from './protocol.js';
 export { pick, seededRng, shuffleInPlace, Xoshiro128 } from './rng.js';
+export { type LinkControl, SharedLinks } from './shared-links.js';
 export { TimerQueue } from './timer-queue.js';

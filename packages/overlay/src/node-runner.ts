@@ -12,6 +12,7 @@ import {
 } from '@netmachine/core';
 import type { Machine, MachineInput, MachineOutput, PeerId, ProtocolDefinition } from './protocol.js';
 import { seededRng } from './rng.js';
+import { SharedLinks } from './shared-links.js';
 import { TimerQueue } from './timer-queue.js';
 
 // The runner drives one sans-IO machine on a real node: messages come from the machine's engine (the
@@ -31,12 +32,19 @@ export interface RunnerPeerEvent {
   readonly node?: NodeId | undefined;
 }
 
-/** The part of the Transport engine the runner needs (structural: `TransportEngine` fits). */
+/**
+ * The part of the Transport engine the runner needs (structural: `TransportEngine` fits). Both event
+ * spellings are understood: `NodeConnected`/`NodeDisconnected`/`NodeConnectFailed` and the services
+ * contract's `peer:connected`/`peer:disconnected`.
+ */
 export interface RunnerTransport {
   connect(node: NodeId, options?: { permanent?: boolean }): Promise<void>;
   disconnect(node: NodeId): Promise<void>;
   readonly events: { on(type: '*', listener: (event: RunnerPeerEvent) => void): () => void };
 }
+
+const PEER_UP_EVENTS = new Set(['NodeConnected', 'peer:connected']);
+const PEER_DOWN_EVENTS = new Set(['NodeDisconnected', 'NodeConnectFailed', 'peer:disconnected']);
 
 export interface ProtocolRunnerOptions<M, C, T, E> {
   readonly protocol: ProtocolDefinition<M, C, T, E>;
@@ -53,6 +61,11 @@ export interface ProtocolRunnerOptions<M, C, T, E> {
   readonly mailboxSize?: number;
   /** Close the connection to a peer that sends a message that does not decode (default true). */
   readonly disconnectOnBadInput?: boolean;
+  /**
+   * Connections shared with other runners on the node (e.g. one overlay per domain): a link stays up
+   * while any runner wants it. Default: a set of its own over `transport`.
+   */
+  readonly links?: SharedLinks;
 }
 
 export interface RunnerCounters {
@@ -87,6 +100,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
   readonly #listeners = new Set<RunnerListener<E>>();
   readonly #timers: TimerQueue<T>;
   readonly #out: MachineOutput<M, T, E>;
+  readonly #links: SharedLinks;
   #machine: Machine<M, C, T, E> | undefined;
   #client: (EngineContext & EngineRef) | undefined;
   #unwire: (() => void) | undefined;
@@ -96,6 +110,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     this.#o = options;
     this.engineName =
       options.engineName ?? options.protocol.protocol.split('/')[0] ?? options.protocol.protocol;
+    this.#links = options.links ?? new SharedLinks(options.transport);
     this.#logger = (options.logger ?? noopLogger).child({ component: this.engineName });
     this.#timers = new TimerQueue<T>({
       max: options.maxTimers ?? 10_000,
@@ -108,9 +123,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     this.#out = {
       send: (to, message) => this.#send(to, message),
       connect: (peer) => this.#connect(peer),
-      disconnect: (peer) => {
-        this.#o.transport.disconnect(peer as NodeId).catch(() => undefined);
-      },
+      disconnect: (peer) => this.#links.release(this, peer as NodeId),
       setTimer: (timer, after) => {
         if (!this.#timers.add(timer, after)) this.counters.timersRefused++;
       },
@@ -148,10 +161,8 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     });
     this.#unwire = this.#o.transport.events.on('*', (event) => {
       if (event.node === undefined) return;
-      if (event.type === 'NodeConnected') this.#input({ type: 'peerUp', peer: event.node });
-      else if (event.type === 'NodeDisconnected' || event.type === 'NodeConnectFailed') {
-        this.#input({ type: 'peerDown', peer: event.node });
-      }
+      if (PEER_UP_EVENTS.has(event.type)) this.#input({ type: 'peerUp', peer: event.node });
+      else if (PEER_DOWN_EVENTS.has(event.type)) this.#input({ type: 'peerDown', peer: event.node });
     });
   }
 
@@ -160,6 +171,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     this.#state = 'stopped';
     this.#unwire?.();
     this.#timers.stop();
+    this.#links.releaseAll(this);
     await this.#client?.stop();
   }
 
@@ -216,7 +228,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
   }
 
   #connect(peer: PeerId): void {
-    this.#o.transport.connect(peer as NodeId, { permanent: true }).then(
+    this.#links.want(this, peer as NodeId).then(
       () => this.#input({ type: 'peerUp', peer }),
       () => {
         this.counters.connectFailures++;

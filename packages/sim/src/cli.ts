@@ -8,7 +8,8 @@ import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
 // Prints a table of the figures; with --json the last line is one JSON object of them.
 
 const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FILE]
-    [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]`;
+    [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]
+    [--churn PER_SECOND [--churn-seconds S]]`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -31,6 +32,8 @@ function main(argv: string[]): void {
       'join-interval': { type: 'string' },
       loss: { type: 'string' },
       drop: { type: 'string' },
+      churn: { type: 'string' },
+      'churn-seconds': { type: 'string' },
       flood: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -51,6 +54,10 @@ function main(argv: string[]): void {
     periodsAfterCrash: numberOption(values.periods, 'periods', 10),
     joinInterval: numberOption(values['join-interval'], 'join-interval', 10),
     network: { loss: numberOption(values.loss, 'loss', 0) },
+    churn: {
+      perSecond: numberOption(values.churn, 'churn', 0),
+      duration: numberOption(values['churn-seconds'], 'churn-seconds', 60) * 1000,
+    },
     ...(drop > 0 ? { adversaries: { fraction: drop, kind: 'drop' as const } } : {}),
     ...(flood > 0 ? { adversaries: { fraction: flood, kind: 'flood' as const } } : {}),
   });

@@ -43,6 +43,20 @@ describe('overlay scenario', () => {
     expect(half?.series.some((s) => s.alive === 1)).toBe(true);
   });
 
+  it('stays connected under churn: nodes crash and new ones join through random members', () => {
+    const result = runOverlayScenario({
+      nodes: 400,
+      seed: 13,
+      crashFractions: [0],
+      periodsAfterCrash: 1,
+      churn: { perSecond: 4, duration: 30_000 },
+    });
+    const run = result.runs[0];
+    expect(run?.afterChurn?.nodes).toBe(400); // one crash and one join per step
+    expect(run?.afterChurn?.connected).toBeGreaterThanOrEqual(0.99);
+    expect(run?.afterChurn?.activeViewMax).toBeLessThanOrEqual(5);
+  });
+
   it('survives flooding nodes: forged messages are counted as decode errors, never handed to a machine', () => {
     const result = runOverlayScenario({
       nodes: 400,

@@ -38,6 +38,11 @@ export interface OverlayScenarioOptions {
   readonly periodsAfterCrash?: number;
   readonly hyparview?: Partial<HyParViewConfig>;
   readonly network?: Partial<NetworkModel>;
+  /**
+   * Churn between joining and the crash: `perSecond` times a second a random alive node crashes and a
+   * new node joins through a random alive node, for `duration` ms of virtual time.
+   */
+  readonly churn?: { readonly perSecond: number; readonly duration: number };
   /** Make this fraction of the joined nodes (never the seed node) misbehave before the crash. */
   readonly adversaries?: { readonly fraction: number; readonly kind: 'drop' | 'flood' };
   /** Virtual time between two samples of the time series (ms). */
@@ -75,6 +80,8 @@ export interface OverlayRun {
   readonly crashFraction: number;
   readonly joined: GraphFigures;
   readonly joinTraceHash: string;
+  /** After the churn phase, when there was one. */
+  readonly afterChurn: GraphFigures | undefined;
   readonly afterCrash: GraphFigures;
   readonly traceHash: string;
   readonly delivered: number;
@@ -87,7 +94,7 @@ export interface OverlayRun {
 }
 
 export interface OverlayResult {
-  readonly options: Required<Omit<OverlayScenarioOptions, 'hyparview' | 'network' | 'adversaries'>>;
+  readonly options: Required<Omit<OverlayScenarioOptions, 'hyparview' | 'network' | 'adversaries' | 'churn'>>;
   readonly config: HyParViewConfig;
   readonly runs: readonly OverlayRun[];
   readonly wallSeconds: number;
@@ -177,7 +184,7 @@ function runOne(
     for (let node = 0; node < sim.nodeCount; node++) if (sim.isAlive(node)) alive++;
     series.push({
       t: sim.now / 1000,
-      alive: alive / options.nodes,
+      alive: alive / sim.nodeCount,
       connected: graph.connected,
       activeMean: graph.activeViewMean,
       delivered: sim.stats.delivered,
@@ -205,11 +212,35 @@ function runOne(
       extra.adversaries.kind === 'drop'
         ? { kind: 'drop' }
         : { kind: 'flood', interval: 100, burst: 20, forge: forgeHyParView };
-    for (const node of pickDistinct(choices, options.nodes, count, seedNode))
-      sim.setAdversary(node, adversary);
+    const everyone = Array.from({ length: sim.nodeCount }, (_, i) => i);
+    for (const node of pickDistinct(choices, everyone, count, seedNode)) sim.setAdversary(node, adversary);
+  }
+  let afterChurn: GraphFigures | undefined;
+  if (extra.churn !== undefined && extra.churn.perSecond > 0) {
+    const churnRng = seededRng(options.seed ^ 0xc4c4c4c4);
+    const step = 1000 / extra.churn.perSecond;
+    const churnEnd = sim.now + extra.churn.duration;
+    const randomAlive = (): number | undefined => {
+      const alive = aliveNodes(sim);
+      return alive[churnRng.int(alive.length)];
+    };
+    for (let t = sim.now + step; t <= churnEnd; t += step) {
+      sim.at(t, () => {
+        const victim = randomAlive();
+        if (victim !== undefined) sim.crash([victim]);
+        const contact = randomAlive();
+        const node = sim.addNode();
+        if (contact !== undefined) sim.command(node, { type: 'join', contact: sim.id(contact) });
+      });
+    }
+    for (let t = sim.now + options.sampleEvery; t < churnEnd; t += options.sampleEvery) sim.at(t, sample);
+    sim.runUntil(churnEnd + options.settle);
+    sample();
+    afterChurn = measureGraph(sim);
   }
   const crashAt = sim.now;
-  sim.crash(pickDistinct(choices, options.nodes, Math.floor(crashFraction * options.nodes), -1));
+  const candidates = aliveNodes(sim);
+  sim.crash(pickDistinct(choices, candidates, Math.floor(crashFraction * candidates.length), -1));
   const end = crashAt + options.periodsAfterCrash * config.shuffleInterval;
   for (let t = crashAt + options.sampleEvery; t < end; t += options.sampleEvery) sim.at(t, sample);
   sim.runUntil(end);
@@ -219,6 +250,7 @@ function runOne(
     crashFraction,
     joined,
     joinTraceHash,
+    afterChurn,
     afterCrash,
     traceHash: sim.traceHash(),
     delivered: sim.stats.delivered,
@@ -231,9 +263,20 @@ function runOne(
   };
 }
 
-/** `count` distinct node indices in [0, n), never `except`, chosen by `rng` (partial Fisher–Yates). */
-function pickDistinct(rng: { int(n: number): number }, n: number, count: number, except: number): number[] {
-  const pool = Array.from({ length: n }, (_, i) => i).filter((i) => i !== except);
+function aliveNodes(sim: OverlaySim): number[] {
+  const alive: number[] = [];
+  for (let node = 0; node < sim.nodeCount; node++) if (sim.isAlive(node)) alive.push(node);
+  return alive;
+}
+
+/** `count` distinct nodes of `candidates`, never `except`, chosen by `rng` (partial Fisher–Yates). */
+function pickDistinct(
+  rng: { int(n: number): number },
+  candidates: readonly number[],
+  count: number,
+  except: number,
+): number[] {
+  const pool = candidates.filter((i) => i !== except);
   const take = Math.min(count, pool.length);
   for (let i = 0; i < take; i++) {
     const j = i + rng.int(pool.length - i);
@@ -285,6 +328,11 @@ export function overlaySummary(result: OverlayResult): Record<string, unknown> {
     activeViewMinAfterCrash: main.afterCrash.activeViewMin,
     activeViewMeanAfterCrash: round(main.afterCrash.activeViewMean),
   };
+  if (main.afterChurn !== undefined) {
+    summary.connectedAfterChurn = main.afterChurn.connected;
+    summary.activeViewMinAfterChurn = main.afterChurn.activeViewMin;
+    summary.nodesAfterChurn = main.afterChurn.nodes;
+  }
   for (const run of others) {
     const tag = Math.round(run.crashFraction * 100);
     summary[`crashFraction${tag}`] = run.crashFraction;

@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+
+describe('pnpm sim', () => {
+  it('runs the overlay scenario, prints a table, one JSON object last, and writes the SVG plot', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'));
+    try {
+      const svgPath = join(dir, 'overlay.svg');
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--conditions=source',
+          '--import',
+          'tsx',
+          cli,
+          'overlay',
+          '--nodes',
+          '300',
+          '--seed',
+          '4',
+          '--json',
+          '--svg',
+          svgPath,
+        ],
+        { timeout: 60_000 },
+      );
+      const lines = stdout.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^scenario\s+overlay$/);
+      const summary = JSON.parse(lines.at(-1) as string);
+      expect(summary).toMatchObject({ nodes: 300, seed: 4, crashFraction: 0.5, crashFraction80: 0.8 });
+      for (const key of [
+        'connected',
+        'activeViewMin',
+        'activeViewMax',
+        'connectedAfterCrash',
+        'connectedAfterCrash80',
+      ]) {
+        expect(typeof summary[key]).toBe('number');
+      }
+      expect(summary.simMessagesPerSec).toBeGreaterThan(0);
+      expect(summary.traceHash).toMatch(/^[0-9a-f]{16}$/);
+      const svg = await readFile(svgPath, 'utf8');
+      expect(svg).toMatch(/^<svg /);
+      expect(svg.match(/<path /g)?.length).toBe(4); // connected and active view, for each crash fraction
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an unknown scenario with a usage message and exit code 2', async () => {
+    const failure = await run(process.execPath, ['--conditions=source', '--import', 'tsx', cli, 'nope'], {
+      timeout: 60_000,
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect((failure as { code: number }).code).toBe(2);
+    expect((failure as { stderr: string }).stderr).toContain('unknown scenario nope');
+  });
+});

@@ -340,19 +340,16 @@ export class HyParView
   /** Asks passive peers to fill the free active slots; what cannot be asked now waits for the repair timer. */
   #repair(out: HyParViewOutput): void {
     const capacity = this.config.activeViewCapacity;
-    let free = capacity - this.#active.length - this.#pending.size;
+    const free = capacity - this.#active.length - this.#pending.size;
     if (free <= 0) return;
     const candidates = this.#passive.filter((peer) => !this.#pending.has(peer));
-    this.#shuffleInPlace(candidates);
-    for (const peer of candidates) {
-      if (free <= 0) break;
+    for (const peer of this.#sample(candidates, free)) {
       const priority = this.#active.length === 0 ? 'high' : 'low';
       const request = ++this.#requests;
       this.#pending.set(peer, request);
       out.connect(peer);
       out.send(peer, { type: 'neighbor', priority });
       out.setTimer({ type: 'neighborTimeout', peer, request }, this.config.neighborTimeout);
-      free--;
     }
     if (this.#active.length < capacity) this.#armRepair(out);
   }
@@ -405,16 +402,22 @@ export class HyParView
 
   /** Adds shuffled peers to the passive view, evicting first the peers we just sent the other side. */
   #integrate(peers: readonly PeerId[], sentAway: readonly PeerId[]): void {
-    let evictable = sentAway.filter((peer) => this.#passive.includes(peer));
+    const passive = this.#passive;
+    let evict = sentAway.length; // sentAway[0..evict) are candidates to evict, taken from the end
     for (const peer of peers) {
-      if (peer === this.self || this.#active.includes(peer) || this.#passive.includes(peer)) continue;
-      if (this.#passive.length >= this.config.passiveViewCapacity) {
-        const victim = evictable.pop();
-        if (victim !== undefined) this.#removePassive(victim);
-        else this.#passive.splice(this.#rng.int(this.#passive.length), 1);
+      if (peer === this.self || this.#active.includes(peer) || passive.includes(peer)) continue;
+      if (passive.length >= this.config.passiveViewCapacity) {
+        let evicted = false;
+        while (evict > 0 && !evicted) {
+          const index = passive.indexOf(sentAway[--evict] as PeerId);
+          if (index >= 0) {
+            passive.splice(index, 1);
+            evicted = true;
+          }
+        }
+        if (!evicted) passive.splice(this.#rng.int(passive.length), 1);
       }
-      this.#passive.push(peer);
-      evictable = evictable.filter((p) => p !== peer);
+      passive.push(peer);
     }
   }
 
@@ -429,19 +432,18 @@ export class HyParView
     return undefined;
   }
 
+  /** `count` distinct random items (all of them, shuffled, when there are fewer): a partial Fisher–Yates. */
   #sample(items: readonly PeerId[], count: number): PeerId[] {
-    const copy = [...items];
-    this.#shuffleInPlace(copy);
-    return copy.length > count ? copy.slice(0, count) : copy;
-  }
-
-  #shuffleInPlace(items: PeerId[]): void {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = this.#rng.int(i + 1);
-      const tmp = items[i] as PeerId;
-      items[i] = items[j] as PeerId;
-      items[j] = tmp;
+    const copy = items.slice();
+    const take = Math.min(count, copy.length);
+    for (let i = 0; i < take; i++) {
+      const j = i + this.#rng.int(copy.length - i);
+      const tmp = copy[i] as PeerId;
+      copy[i] = copy[j] as PeerId;
+      copy[j] = tmp;
     }
+    copy.length = take;
+    return copy;
   }
 }
 

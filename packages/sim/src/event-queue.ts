@@ -6,57 +6,87 @@ export interface Scheduled {
 
 /**
  * A binary min-heap on (time, seq). Deterministic: two events at the same virtual time come out in the
- * order they went in. Unbounded by design — the simulator's memory is the simulation's state — but its
- * size is reported so a run that floods itself is visible.
+ * order they went in. The keys live in their own arrays beside the events, so comparisons touch only
+ * numbers. Unbounded here; the simulator bounds it (`maxQueuedEvents`).
  */
 export class EventQueue<E extends Scheduled> {
-  readonly #heap: E[] = [];
+  readonly #times: number[] = [];
+  readonly #seqs: number[] = [];
+  readonly #events: E[] = [];
 
   get size(): number {
-    return this.#heap.length;
+    return this.#events.length;
   }
 
   peek(): E | undefined {
-    return this.#heap[0];
+    return this.#events[0];
+  }
+
+  /** The time of the first event, or +Infinity when empty. */
+  peekTime(): number {
+    return this.#events.length === 0 ? Number.POSITIVE_INFINITY : (this.#times[0] as number);
   }
 
   push(event: E): void {
-    const heap = this.#heap;
-    let i = heap.length;
-    heap.push(event);
+    const times = this.#times;
+    const seqs = this.#seqs;
+    const events = this.#events;
+    const time = event.time;
+    const seq = event.seq;
+    let i = events.length;
+    times.push(time);
+    seqs.push(seq);
+    events.push(event);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const p = heap[parent] as E;
-      if (before(p, event)) break;
-      heap[i] = p;
+      const pt = times[parent] as number;
+      if (pt < time || (pt === time && (seqs[parent] as number) < seq)) break;
+      times[i] = pt;
+      seqs[i] = seqs[parent] as number;
+      events[i] = events[parent] as E;
       i = parent;
     }
-    heap[i] = event;
+    times[i] = time;
+    seqs[i] = seq;
+    events[i] = event;
   }
 
   pop(): E | undefined {
-    const heap = this.#heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined || heap.length === 0) return top;
-    const n = heap.length;
+    const times = this.#times;
+    const seqs = this.#seqs;
+    const events = this.#events;
+    const top = events[0];
+    if (top === undefined) return undefined;
+    const lastEvent = events.pop() as E;
+    const lastTime = times.pop() as number;
+    const lastSeq = seqs.pop() as number;
+    const n = events.length;
+    if (n === 0) return top;
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      let child = l;
-      if (r < n && before(heap[r] as E, heap[l] as E)) child = r;
-      const c = heap[child] as E;
-      if (before(last, c)) break;
-      heap[i] = c;
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      let ct = times[child] as number;
+      let cs = seqs[child] as number;
+      const r = child + 1;
+      if (r < n) {
+        const rt = times[r] as number;
+        const rs = seqs[r] as number;
+        if (rt < ct || (rt === ct && rs < cs)) {
+          child = r;
+          ct = rt;
+          cs = rs;
+        }
+      }
+      if (lastTime < ct || (lastTime === ct && lastSeq < cs)) break;
+      times[i] = ct;
+      seqs[i] = cs;
+      events[i] = events[child] as E;
       i = child;
     }
-    heap[i] = last;
+    times[i] = lastTime;
+    seqs[i] = lastSeq;
+    events[i] = lastEvent;
     return top;
   }
-}
-
-function before(a: Scheduled, b: Scheduled): boolean {
-  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }

@@ -251,10 +251,8 @@ export class Simulator<M, C, T, E, X extends Machine<M, C, T, E>> {
   /** Runs events up to and including virtual time `until`. */
   runUntil(until: Millis): void {
     const queue = this.#queue;
-    for (;;) {
-      const next = queue.peek();
-      if (next === undefined || next.time > until) break;
-      queue.pop();
+    while (queue.peekTime() <= until) {
+      const next = queue.pop() as SimEvent;
       this.#now = next.time;
       this.#dispatch(next);
     }

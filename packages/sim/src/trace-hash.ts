@@ -26,8 +26,18 @@ export class TraceHash {
   }
 
   string(s: string): void {
-    this.int(s.length);
-    for (let i = 0; i < s.length; i++) this.int(s.charCodeAt(i));
+    // The same mixing as `int`, per character, with the state in locals.
+    let h1 = Math.imul(this.#h1 ^ s.length, 0x01000193);
+    let h2 = Math.imul((this.#h2 ^ s.length) + 0x6d2b79f5, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul((h2 ^ c) + 0x6d2b79f5, 0x5bd1e995);
+      h2 ^= h2 >>> 15;
+    }
+    this.#h1 = h1;
+    this.#h2 = h2;
   }
 
   /** Mixes any plain value in (strings, numbers, booleans, arrays, objects in key order, bytes). */

@@ -83,7 +83,7 @@ function main(argv: string[]): void {
       xLabel: 'simulated time (s)',
       yLabel: 'fraction',
       yMin: 0,
-      yMax: 1.05,
+      yMax: 1,
       markers: main === undefined ? [] : [{ x: main.crashAt, label: 'crash' }],
     });
     writeFileSync(values.svg, svg);

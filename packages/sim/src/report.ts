@@ -92,6 +92,6 @@ export function linePlot(series: readonly PlotSeries[], options: PlotOptions): s
 }
 
 function formatTick(value: number): string {
-  if (Math.abs(value) >= 100 || Number.isInteger(value)) return String(Math.round(value));
-  return value.toFixed(2);
+  if (Math.abs(value) >= 10 || Number.isInteger(value)) return String(Math.round(value));
+  return String(Math.round(value * 100) / 100);
 }

@@ -126,8 +126,9 @@ export class Simulator<M, C, T, E, X extends Machine<M, C, T, E>> {
       send: (to, message) => this.#send(this.#current, to, message, false),
       connect: (peer) => this.#connect(this.#current, peer),
       disconnect: (peer) => this.#disconnect(this.#current, peer),
+      // `after > 0` also turns NaN into 0: a machine's slip must not corrupt the queue's order.
       setTimer: (timer, after) =>
-        this.#schedule(this.#now + Math.max(0, after), TIMER, this.#current, -1, timer),
+        this.#schedule(this.#now + (after > 0 ? after : 0), TIMER, this.#current, -1, timer),
       emit: (event) => this.#emit(this.#current, event),
     };
   }

@@ -72,6 +72,7 @@ export interface GraphFigures {
   readonly activeViewMax: number;
   readonly activeViewMean: number;
   readonly passiveViewMean: number;
+  readonly passiveViewMax: number;
   /** Fraction of active-view entries whose peer lists this node back. */
   readonly symmetric: number;
 }
@@ -111,6 +112,7 @@ export function measureGraph(sim: OverlaySim, symmetry = true): GraphFigures {
   let max = 0;
   let activeSum = 0;
   let passiveSum = 0;
+  let passiveMax = 0;
   let entries = 0;
   let symmetric = 0;
   const figures = components(n, counted, (node, visit) => {
@@ -121,6 +123,7 @@ export function measureGraph(sim: OverlaySim, symmetry = true): GraphFigures {
     if (size > max) max = size;
     activeSum += size;
     passiveSum += machine.passiveSize;
+    if (machine.passiveSize > passiveMax) passiveMax = machine.passiveSize;
     machine.forEachActive((peer) => {
       const index = sim.indexOf(peer);
       if (index === undefined) return;
@@ -144,6 +147,7 @@ export function measureGraph(sim: OverlaySim, symmetry = true): GraphFigures {
     activeViewMax: max,
     activeViewMean: nodes === 0 ? 0 : activeSum / nodes,
     passiveViewMean: nodes === 0 ? 0 : passiveSum / nodes,
+    passiveViewMax: passiveMax,
     symmetric: entries === 0 || !symmetry ? 1 : symmetric / entries,
   };
 }
@@ -321,6 +325,7 @@ export function overlaySummary(result: OverlayResult): Record<string, unknown> {
     activeViewMax: main.joined.activeViewMax,
     activeViewMean: round(main.joined.activeViewMean),
     passiveViewMean: round(main.joined.passiveViewMean),
+    passiveViewMax: main.joined.passiveViewMax,
     symmetricActiveEntries: round(main.joined.symmetric),
     crashFraction: main.crashFraction,
     connectedAfterCrash: main.afterCrash.connected,

@@ -27,8 +27,8 @@ export interface ForwardJoinMessage {
 }
 
 /**
- * "Take me into your active view." High priority (the sender's active view is empty, or the sender has
- * already taken the receiver) must be accepted; low priority is accepted only when there is room.
+ * "Take me into your active view." High priority (the sender has at most one neighbour, or has already
+ * taken the receiver) must be accepted; low priority is accepted only when there is room.
  */
 export interface NeighborMessage {
   readonly type: 'neighbor';

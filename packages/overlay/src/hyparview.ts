@@ -344,7 +344,10 @@ export class HyParView
     if (free <= 0) return;
     const candidates = this.#passive.filter((peer) => !this.#pending.has(peer));
     for (const peer of this.#sample(candidates, free)) {
-      const priority = this.#active.length === 0 ? 'high' : 'low';
+      // The paper asks with high priority only when the view is empty. A node with one neighbour is one
+      // failure from isolation, and two young nodes that only know each other (their contact evicted
+      // both) would otherwise stay an island: every full node rejects their low-priority requests.
+      const priority = this.#active.length <= 1 ? 'high' : 'low';
       const request = ++this.#requests;
       this.#pending.set(peer, request);
       out.connect(peer);

@@ -35,7 +35,7 @@ export interface RunnerPeerEvent {
 /**
  * The part of the Transport engine the runner needs (structural: `TransportEngine` fits). Both event
  * spellings are understood: `NodeConnected`/`NodeDisconnected`/`NodeConnectFailed` and the services
- * contract's `peer:connected`/`peer:disconnected`.
+ * contract's `peer:connected`/`peer:disconnected`/`peer:connect-failed`.
  */
 export interface RunnerTransport {
   connect(node: NodeId, options?: { permanent?: boolean }): Promise<void>;
@@ -44,7 +44,12 @@ export interface RunnerTransport {
 }
 
 const PEER_UP_EVENTS = new Set(['NodeConnected', 'peer:connected']);
-const PEER_DOWN_EVENTS = new Set(['NodeDisconnected', 'NodeConnectFailed', 'peer:disconnected']);
+const PEER_DOWN_EVENTS = new Set([
+  'NodeDisconnected',
+  'NodeConnectFailed',
+  'peer:disconnected',
+  'peer:connect-failed',
+]);
 
 export interface ProtocolRunnerOptions<M, C, T, E> {
   readonly protocol: ProtocolDefinition<M, C, T, E>;

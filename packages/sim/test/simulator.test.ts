@@ -112,6 +112,7 @@ describe('reports', () => {
       },
     );
     expect(svg).toMatch(/^<svg /);
+    expect(svg).toContain('<title>t</title>');
     expect(svg).toContain('<path d="M');
     expect(svg).toContain('a&lt;b');
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);

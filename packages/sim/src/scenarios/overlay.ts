@@ -90,7 +90,7 @@ export interface OverlayRun {
   readonly decodeErrors: number;
   readonly virtualSeconds: number;
   readonly wallSeconds: number;
-  /** CPU time of the process during the run (all its threads, so GC helpers too). */
+  /** CPU time of the process during the run (all its threads, garbage collection included). */
   readonly cpuSeconds: number;
   readonly series: readonly OverlaySample[];
   readonly crashAt: number;

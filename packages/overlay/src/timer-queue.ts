@@ -32,7 +32,8 @@ export class TimerQueue<T> {
   /** Schedules `timer` after `delay` ms; false when the queue is full or stopped. */
   add(timer: T, delay: number): boolean {
     if (this.#stopped || this.#heap.length >= this.#max) return false;
-    const entry = { at: this.#now() + (delay > 0 ? delay : 0), seq: this.#seq++, timer }; // NaN → now
+    // biome-ignore lint/complexity/useMathMinMax: Math.max(0, NaN) is NaN; this turns a NaN delay into 0
+    const entry = { at: this.#now() + (delay > 0 ? delay : 0), seq: this.#seq++, timer };
     const heap = this.#heap;
     let i = heap.length;
     heap.push(entry);

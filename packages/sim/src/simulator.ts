@@ -128,6 +128,7 @@ export class Simulator<M, C, T, E, X extends Machine<M, C, T, E>> {
       disconnect: (peer) => this.#disconnect(this.#current, peer),
       // `after > 0` also turns NaN into 0: a machine's slip must not corrupt the queue's order.
       setTimer: (timer, after) =>
+        // biome-ignore lint/complexity/useMathMinMax: Math.max(0, NaN) is NaN
         this.#schedule(this.#now + (after > 0 ? after : 0), TIMER, this.#current, -1, timer),
       emit: (event) => this.#emit(this.#current, event),
     };

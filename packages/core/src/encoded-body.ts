@@ -1,5 +1,4 @@
-import { unpack } from './codec.js';
-import { MAX_UINT_BYTES, writeUint } from './msgpack-writer.js';
+import { pack, unpack } from './codec.js';
 
 /**
  * A message body handed over as msgpack bytes already encoded: the link encoder copies them as they
@@ -24,23 +23,12 @@ export class EncodedBody {
     this.last = last;
   }
 
-  /** Bytes on the wire at most. */
-  get maxBytes(): number {
-    return this.bytes.length + (this.last === undefined ? 0 : MAX_UINT_BYTES);
-  }
-
-  /** Writes the encoding at `pos` (room for `maxBytes` made by the caller); returns the end. */
-  write(buf: Buffer, pos: number): number {
-    buf.set(this.bytes, pos);
-    const end = pos + this.bytes.length;
-    return this.last === undefined ? end : writeUint(buf, end, this.last);
-  }
-
   /** The value the bytes encode (throws MalformedFrameError when they are not one msgpack value). */
   get value(): unknown {
     if (!this.#decoded) {
-      const whole = Buffer.allocUnsafe(this.maxBytes);
-      this.#value = unpack(whole.subarray(0, this.write(whole, 0)));
+      this.#value = unpack(
+        this.last === undefined ? this.bytes : Buffer.concat([this.bytes, pack(this.last)]),
+      );
       this.#decoded = true;
     }
     return this.#value;

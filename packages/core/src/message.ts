@@ -40,6 +40,9 @@ export interface EngineMessage<B = unknown> {
 /** Maximum length of a protocol name. */
 export const MAX_PROTOCOL_LENGTH = 128;
 
+/** How deeply a message body may nest: generous for real data, far below the decoder's stack limit. */
+export const MAX_BODY_DEPTH = 64;
+
 export function isExpired(message: { readonly expiry?: number | undefined }, now?: number): boolean {
   // The clock is read only for a message that has an expiry: most have none.
   return message.expiry !== undefined && message.expiry <= (now ?? Date.now());

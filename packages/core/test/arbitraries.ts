@@ -1,8 +1,6 @@
 import { fc } from '@fast-check/vitest';
 import {
   type AdvertisedAddress,
-  type ConnectReply,
-  type ConnectRequest,
   type EngineAddress,
   type EngineMessage,
   KeyPair,
@@ -74,31 +72,6 @@ export const linkMessage: fc.Arbitrary<LinkMessage> = fc.record(
     body: plainValue,
   },
   { requiredKeys: ['id', 'src', 'dst', 'protocol', 'body'] },
-);
-
-export const connectRequest: fc.Arbitrary<ConnectRequest> = fc
-  .record({
-    a: fc.integer({ min: 0, max: 0xffff }),
-    b: fc.integer({ min: 0, max: 0xffff }),
-    src: nodeId,
-    dst: nodeId,
-    srcAdvertVersion: uint,
-    dstAdvertVersion: uint,
-  })
-  .map(({ a, b, ...rest }) => ({ protoMin: Math.min(a, b), protoMax: Math.max(a, b), ...rest }));
-
-export const connectReply: fc.Arbitrary<ConnectReply> = fc.oneof(
-  fc.record({
-    ok: fc.constant(true as const),
-    proto: fc.integer({ min: 0, max: 0xffff }),
-    srcAdvertVersion: uint,
-    dstAdvertVersion: uint,
-  }),
-  fc.record({
-    ok: fc.constant(false as const),
-    error: fc.constantFrom('OverCapacity' as const, 'Incompatible' as const, 'Denied' as const),
-    reason: fc.string({ maxLength: 256 }),
-  }),
 );
 
 /** Ways to damage an encoding: flip a bit, overwrite, drop, insert, truncate or extend. */

@@ -13,12 +13,12 @@ import {
   type NodeId,
   optional,
   pack,
-  packPlain,
   SchemaError,
   SIGNATURE_BYTES,
   type TopicId,
   verifySignature,
 } from '@netmachine/core';
+import { packPlain } from '@netmachine/transport/wire';
 
 /** The name of the pubsub engine on every node: pubsub engines talk to each other under it. */
 export const PUBSUB_ENGINE = 'pubsub';

@@ -7,17 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  decodeWireMessage,
-  type EngineMessage,
-  KeyPair,
-  messageFromWire,
-  messageToWire,
-  type NodeId,
-  pack,
-  unpack,
-} from '@netmachine/core';
+import { type EngineMessage, KeyPair, type NodeId, pack, unpack } from '@netmachine/core';
 import { Router } from '@netmachine/router';
+import { decodeWireMessage, messageFromWire, messageToWire } from '@netmachine/transport/wire';
 import { fetchObject, Storage, StorageEngine } from '../src/index.js';
 
 const mib = Number(process.argv[2] ?? 64);

@@ -1,15 +1,7 @@
 import { join } from 'node:path';
-import {
-  decodeWireMessage,
-  type EngineMessage,
-  KeyPair,
-  messageFromWire,
-  messageToWire,
-  type NodeId,
-  pack,
-  unpack,
-} from '@netmachine/core';
+import { type EngineMessage, KeyPair, type NodeId, pack, unpack } from '@netmachine/core';
 import { Router } from '@netmachine/router';
+import { decodeWireMessage, messageFromWire, messageToWire } from '@netmachine/transport/wire';
 import { Storage, StorageEngine, type StorageEngineOptions } from '../src/index.js';
 import { tempDir } from './helpers.js';
 

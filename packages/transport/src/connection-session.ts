@@ -1,33 +1,17 @@
 import {
   type Connection,
   ConnectionClosedError,
-  type ConnectReply,
-  type ConnectRequest,
-  decodeConnectReply,
-  decodeConnectRequest,
   type EngineMessage,
-  encodeAdvertFrameBody,
-  encodeConnectReply,
-  encodeConnectRequest,
-  encodeFrame,
-  encodeGoodbye,
-  FrameDecoder,
-  FrameTag,
   FrameTooLargeError,
-  type Goodbye,
   HandshakeError,
   type KeyPair,
   type Logger,
-  messageFromWire,
   NetmachineError,
   type NodeAdvert,
   type NodeDirectory,
   type NodeId,
-  PROTOCOL_MAX,
-  PROTOCOL_MIN,
   signMessage,
   unpack,
-  type WireMessage,
 } from '@netmachine/core';
 import { authenticateInbound } from './authenticate.js';
 import type { TransportCounters, TransportDropReason } from './counters.js';
@@ -42,6 +26,23 @@ import {
   relayedMessageFromWire,
 } from './link-frames.js';
 import { ReplayWindow } from './replay-window.js';
+import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
+import {
+  type ConnectReply,
+  type ConnectRequest,
+  decodeConnectReply,
+  decodeConnectRequest,
+  encodeAdvertFrameBody,
+  encodeConnectReply,
+  encodeConnectRequest,
+  encodeGoodbye,
+  FrameTag,
+  type Goodbye,
+  messageFromWire,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  type WireMessage,
+} from './wire/frames.js';
 
 export interface SessionLimits {
   maxFrameSize: number;

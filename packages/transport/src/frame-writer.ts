@@ -1,5 +1,6 @@
-import { type Connection, type EngineMessage, FrameSlab } from '@netmachine/core';
+import type { Connection, EngineMessage } from '@netmachine/core';
 import type { TransportCounters } from './counters.js';
+import { FrameSlab } from './wire/frame-slab.js';
 
 /**
  * The outgoing side of a connection. Frames are encoded into a slab and written as one buffer at

@@ -1,16 +1,18 @@
 import {
-  type ConnectErrorKind,
-  type ConnectReply,
-  type ConnectRequest,
   HandshakeError,
   IncompatibleProtocolError,
   type NodeId,
   OverCapacityError,
   PeerDeniedError,
   PeerKeyMismatchError,
+} from '@netmachine/core';
+import {
+  type ConnectErrorKind,
+  type ConnectReply,
+  type ConnectRequest,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
-} from '@netmachine/core';
+} from './wire/frames.js';
 
 /** A refusal decided by the engine for an inbound caller (trust, capacity). */
 export interface Refusal {

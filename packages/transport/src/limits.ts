@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_FRAME_SIZE } from '@netmachine/core';
+import { DEFAULT_MAX_FRAME_SIZE } from './wire/frame-codec.js';
 
 /** The bounds every Transport engine resource lives within. */
 export interface TransportLimits {

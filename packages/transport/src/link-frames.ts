@@ -1,20 +1,22 @@
 import {
-  decodeFrameBody,
-  decodeWireMessage,
   type EngineMessage,
-  encodeFrame,
   expectArray,
   expectBytes,
-  FrameTag,
   identityBytes,
   KEY_BYTES,
-  messageFromWire,
-  messageToWire,
   type NodeId,
   nodeIdFromBytes,
   unpack,
-  type WireMessage,
 } from '@netmachine/core';
+import { encodeFrame } from './wire/frame-codec.js';
+import {
+  decodeFrameBody,
+  decodeWireMessage,
+  FrameTag,
+  messageFromWire,
+  messageToWire,
+  type WireMessage,
+} from './wire/frames.js';
 
 /**
  * A message whose source is a node other than the sending peer (relayed, or forwarded by a third

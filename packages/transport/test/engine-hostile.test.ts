@@ -1,11 +1,8 @@
 import {
   type EngineMessage,
-  encodeFrame,
-  FrameTag,
   FrameTooLargeError,
   identityBytes,
   KeyPair,
-  messageToWire,
   type NodeId,
   signMessage,
 } from '@netmachine/core';
@@ -16,6 +13,7 @@ import {
   SourceMismatchError,
   type TransportEvent,
 } from '../src/index.js';
+import { encodeAdvertFrameBody, encodeFrame, FrameTag, messageToWire } from '../src/wire/index.js';
 import { RawPeer, startNode, type TestNode, type TestNodeOptions, until } from './helpers.js';
 
 let nodes: TestNode[] = [];
@@ -150,7 +148,6 @@ describe('TransportEngine against a misbehaving peer', () => {
     const peer = await RawPeer.dial(network, t);
     await peer.handshake(t.id);
     const other = nodes[0]!.advert; // t's own advert, sent by someone else
-    const { encodeAdvertFrameBody } = await import('@netmachine/core');
     peer.sendFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(other));
     await peer.probe.until(() => peer.probe.closed, 'disconnect');
     expect(dropped.map((d) => d.reason)).toEqual(['bad-advert']);

@@ -1,10 +1,6 @@
 import {
   type Connection,
   type EngineMessage,
-  encodeConnectRequest,
-  encodeFrame,
-  FrameDecoder,
-  FrameTag,
   KeyPair,
   type MessageSink,
   type NodeAdvert,
@@ -12,8 +8,6 @@ import {
   type NodeId,
   type NodeRecordView,
   noopLogger,
-  PROTOCOL_MAX,
-  PROTOCOL_MIN,
   signNodeAdvert,
   TRUST_DEFAULT,
   unpack,
@@ -28,6 +22,14 @@ import {
   type TransportEngineOptions,
   type TransportLimits,
 } from '../src/index.js';
+import {
+  encodeConnectRequest,
+  encodeFrame,
+  FrameDecoder,
+  FrameTag,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+} from '../src/wire/index.js';
 
 /** Waits until `condition` holds, polling; fails with `what` after a generous timeout. */
 export async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {

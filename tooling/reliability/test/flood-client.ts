@@ -1,18 +1,14 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
+import { type Connection, KeyPair, type NodeId, noopLogger, unpack } from '@netmachine/core';
 import {
-  type Connection,
   decodeConnectReply,
   encodeConnectRequest,
   encodeFrame,
   FrameDecoder,
   FrameTag,
-  KeyPair,
-  type NodeId,
-  noopLogger,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
-  unpack,
-} from '@netmachine/core';
+} from '@netmachine/transport/wire';
 import { tls } from '@netmachine/transport-tls';
 
 /**

@@ -4,11 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type EngineMessage,
-  encodeFrame,
-  FrameTag,
   InvalidSignatureError,
   KeyPair,
-  messageToWire,
   type NodeId,
   PeerKeyMismatchError,
   signMessage,
@@ -21,6 +18,7 @@ import {
 import { openIdentityStore } from '@netmachine/identity-store';
 import { eventToWire, PubSubProtocol, signEvent, type TopicEvent } from '@netmachine/pubsub';
 import { encodeMessageFrame } from '@netmachine/transport';
+import { encodeFrame, FrameTag, messageToWire } from '@netmachine/transport/wire';
 import type { NetmachineNode } from 'netmachine';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tlsNode, waitFor } from './harness.js';

@@ -1,19 +1,15 @@
 import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { type Connection, type KeyPair, type NodeId, noopLogger, unpack } from '@netmachine/core';
 import {
-  type Connection,
   decodeConnectReply,
   encodeConnectRequest,
   encodeFrame,
   FrameDecoder,
   FrameTag,
-  type KeyPair,
-  type NodeId,
-  noopLogger,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
-  unpack,
-} from '@netmachine/core';
+} from '@netmachine/transport/wire';
 import { type TlsTransport, tls } from '@netmachine/transport-tls';
 import type { Stage } from './fuzz-frames.js';
 

@@ -1,15 +1,12 @@
+import { type KeyPair, pack, signNodeAdvert, unpack } from '@netmachine/core';
+import { decodeLinkFrame, RELAYED_MESSAGE_TAG } from '@netmachine/transport';
 import {
   decodeConnectRequest,
   encodeFrame,
   encodeRawFrame,
   FrameDecoder,
   FrameTag,
-  type KeyPair,
-  pack,
-  signNodeAdvert,
-  unpack,
-} from '@netmachine/core';
-import { decodeLinkFrame, RELAYED_MESSAGE_TAG } from '@netmachine/transport';
+} from '@netmachine/transport/wire';
 
 /**
  * Malformed frames for the live fuzzer, from a seeded generator so that a failure can be replayed.

@@ -1,18 +1,14 @@
+import { type Connection, type KeyPair, type NodeId, noopLogger, unpack } from '@netmachine/core';
 import {
-  type Connection,
   type ConnectReply,
   decodeConnectReply,
   encodeConnectRequest,
   encodeFrame,
   FrameDecoder,
   FrameTag,
-  type KeyPair,
-  type NodeId,
-  noopLogger,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
-  unpack,
-} from '@netmachine/core';
+} from '@netmachine/transport/wire';
 import { type TlsTransport, tls } from '@netmachine/transport-tls';
 
 /**

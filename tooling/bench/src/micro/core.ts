@@ -7,17 +7,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import {
-  DEFAULT_MAX_FRAME_SIZE,
-  decodeFrameBody,
-  decodeWireMessage,
   type EngineMessage,
-  encodeFrame,
-  FRAME_HEADER_BYTES,
-  FrameDecoder,
-  FrameSlab,
-  FrameTag,
   KeyPair,
-  messageToWire,
   type NodeId,
   pack,
   signMessage,
@@ -27,6 +18,17 @@ import {
   verifyNodeAdvert,
   verifySignature,
 } from '@netmachine/core';
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  decodeFrameBody,
+  decodeWireMessage,
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  FrameSlab,
+  FrameTag,
+  messageToWire,
+} from '@netmachine/transport/wire';
 import { FULL, type MeasureOptions, type MicroResult, measure, QUICK } from './measure.js';
 
 export type { MicroResult } from './measure.js';

@@ -1,8 +1,6 @@
-import { unpack } from './codec.js';
-import { MAX_PROTOCOL_LENGTH } from './message.js';
+import { expectPlainValue, MAX_BODY_DEPTH, MAX_PROTOCOL_LENGTH, unpack } from '@netmachine/core';
+import { decodeWireMessage, type WireMessage } from './frames.js';
 import { NOT_DIRECT, RecentStrings, readPlainDirect } from './plain-reader.js';
-import { expectPlainValue } from './validate.js';
-import { decodeWireMessage, MAX_BODY_DEPTH, type WireMessage } from './wire.js';
 
 /**
  * Decodes the body of a Message frame. The common shape — the one `FrameSlab` writes: short ASCII

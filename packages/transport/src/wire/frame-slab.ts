@@ -1,7 +1,13 @@
-import { FRAME_HEADER_BYTES, pack } from './codec.js';
-import { EncodedBody } from './encoded-body.js';
-import { FrameTooLargeError, SchemaError } from './errors.js';
-import { type EngineMessage, isTopicAddress } from './message.js';
+import {
+  EncodedBody,
+  type EngineMessage,
+  FrameTooLargeError,
+  isTopicAddress,
+  pack,
+  SchemaError,
+} from '@netmachine/core';
+import { FRAME_HEADER_BYTES } from './frame-codec.js';
+import { FrameTag } from './frames.js';
 import {
   MAX_UINT_BYTES,
   maxStringBytes,
@@ -12,7 +18,6 @@ import {
   writeString,
   writeUint,
 } from './msgpack-writer.js';
-import { FrameTag } from './wire.js';
 
 const EMPTY = Buffer.alloc(0);
 const FIRST_SLAB_BYTES = 4096;
@@ -75,7 +80,8 @@ export class FrameSlab {
     const encoded = body instanceof EncodedBody ? body : undefined;
     const plain = encoded !== undefined ? -1 : plainBound(body);
     const packed = plain >= 0 || encoded !== undefined ? undefined : pack(body);
-    const bodyBound = encoded !== undefined ? encoded.maxBytes : packed !== undefined ? packed.length : plain;
+    const bodyBound =
+      encoded !== undefined ? encodedBound(encoded) : packed !== undefined ? packed.length : plain;
     // Certainly too large (a size known exactly): refused before any room is made for it.
     const known =
       encoded !== undefined
@@ -104,7 +110,7 @@ export class FrameSlab {
     pos = message.replyTo === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.replyTo);
     pos = message.expiry === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.expiry);
     pos = writeString(buf, pos, message.protocol);
-    if (encoded !== undefined) pos = encoded.write(buf, pos);
+    if (encoded !== undefined) pos = writeEncoded(buf, pos, encoded);
     else if (packed !== undefined) {
       buf.set(packed, pos);
       pos += packed.length;
@@ -166,4 +172,16 @@ export class FrameSlab {
 function checkUint(value: number, path: string): void {
   if (!Number.isSafeInteger(value) || value < 0)
     throw new SchemaError(path, 'expected a non-negative integer');
+}
+
+/** Most bytes `writeEncoded` writes for `body`. */
+function encodedBound(body: EncodedBody): number {
+  return body.bytes.length + (body.last === undefined ? 0 : MAX_UINT_BYTES);
+}
+
+/** Writes an EncodedBody's bytes, then its `last` element if any; returns the end. */
+function writeEncoded(buf: Buffer, pos: number, body: EncodedBody): number {
+  buf.set(body.bytes, pos);
+  const end = pos + body.bytes.length;
+  return body.last === undefined ? end : writeUint(buf, end, body.last);
 }

@@ -1,3 +1,21 @@
+import {
+  type EngineMessage,
+  isExpired,
+  isTopicAddress,
+  KeyPair,
+  MAX_BODY_DEPTH,
+  MAX_PROTOCOL_LENGTH,
+  MalformedFrameError,
+  type NodeId,
+  noopLogger,
+  pack,
+  SchemaError,
+  signMessage,
+  signNodeAdvert,
+  type TopicId,
+  verifyMessage,
+  verifyNodeAdvert,
+} from '@netmachine/core';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,7 +28,6 @@ import {
   decodeGoodbye,
   decodePing,
   decodeWireMessage,
-  type EngineMessage,
   encodeAdvertFrameBody,
   encodeConnectReply,
   encodeConnectRequest,
@@ -18,27 +35,12 @@ import {
   encodeGoodbye,
   FRAME_HEADER_BYTES,
   FrameTag,
-  isExpired,
-  isTopicAddress,
-  KeyPair,
-  MAX_BODY_DEPTH,
-  MAX_PROTOCOL_LENGTH,
-  MalformedFrameError,
   messageFromWire,
   messageToWire,
-  type NodeId,
-  noopLogger,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
-  pack,
-  SchemaError,
-  signMessage,
-  signNodeAdvert,
-  type TopicId,
-  verifyMessage,
-  verifyNodeAdvert,
   type WireMessage,
-} from '../src/index.js';
+} from '../../src/wire/index.js';
 import { normalise, thrown } from './helpers.js';
 
 const a = KeyPair.generate();

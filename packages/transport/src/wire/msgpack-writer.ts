@@ -1,4 +1,4 @@
-import { pack } from './codec.js';
+import { pack } from '@netmachine/core';
 
 /**
  * The few msgpack writes the message hot path needs, straight into a caller's buffer. Each takes

@@ -1,24 +1,33 @@
-import { type NodeAdvert, nodeAdvertFromWire, nodeAdvertToWire } from './adverts.js';
-import { pack, unpack } from './codec.js';
-import { plainBody } from './encoded-body.js';
-import { SchemaError } from './errors.js';
-import { identityBytes, isEngineName, KEY_BYTES, type NodeId, nodeIdFromBytes } from './identity.js';
-import { type KeyPair, SIGNATURE_BYTES, verifySignature } from './keys.js';
-import { type EngineMessage, isTopicAddress, MAX_PROTOCOL_LENGTH } from './message.js';
-import { decodeMessageBody } from './message-frame.js';
 import {
+  type EngineMessage,
   expectArray,
   expectBoolean,
   expectBytes,
   expectPlainValue,
   expectString,
   expectUint,
+  identityBytes,
+  isEngineName,
+  isTopicAddress,
+  KEY_BYTES,
+  MAX_BODY_DEPTH,
+  MAX_PROTOCOL_LENGTH,
+  type NodeAdvert,
+  type NodeId,
+  nodeAdvertFromWire,
+  nodeAdvertToWire,
+  nodeIdFromBytes,
   optional,
-} from './validate.js';
+  plainBody,
+  SchemaError,
+  SIGNATURE_BYTES,
+  unpack,
+} from '@netmachine/core';
+import { decodeMessageBody } from './message-frame.js';
 
 /**
  * Frame type tags of the node-to-node protocol. Every frame is
- * `u32 length | u8 tag | msgpack body` (see codec.ts).
+ * `u32 length | u8 tag | msgpack body` (see frame-codec.ts).
  */
 export const FrameTag = {
   ConnectRequest: 0x01,
@@ -140,9 +149,6 @@ export function messageToWire(msg: EngineMessage): unknown[] {
   ];
 }
 
-/** How deeply a message body may nest: generous for real data, far below the decoder's stack limit. */
-export const MAX_BODY_DEPTH = 64;
-
 export function decodeWireMessage(value: unknown): WireMessage {
   const v = expectArray(value, 'message', 8, 8);
   const srcName = v[1];
@@ -175,40 +181,6 @@ export function messageFromWire(w: WireMessage, peer: NodeId, local: NodeId): En
     body: w.body,
     sig: w.sig,
   };
-}
-
-// --- message signatures -------------------------------------------------
-
-const MESSAGE_LABEL = 'netmachine/message/v1';
-
-function signedMessageBytes(msg: EngineMessage): Buffer {
-  const dst = isTopicAddress(msg.dst)
-    ? ['topic', identityBytes(msg.dst.topic)]
-    : [identityBytes(msg.dst.node), msg.dst.name];
-  return pack([
-    MESSAGE_LABEL,
-    identityBytes(msg.src.node),
-    msg.src.name,
-    dst,
-    msg.id,
-    msg.replyTo ?? null,
-    msg.expiry ?? null,
-    msg.protocol,
-    plainBody(msg.body),
-  ]);
-}
-
-/**
- * Signs a message with the source node's key (or a keyed engine's key). Covers both addresses,
- * id, replyTo, expiry, protocol and body.
- */
-export function signMessage<B>(key: KeyPair, msg: EngineMessage<B>): EngineMessage<B> {
-  return { ...msg, sig: key.sign(signedMessageBytes(msg)) };
-}
-
-/** True when `msg.sig` is a valid signature by `signer` (the source node's key unless stated). */
-export function verifyMessage(msg: EngineMessage, signer: Uint8Array = identityBytes(msg.src.node)): boolean {
-  return msg.sig !== undefined && verifySignature(signer, signedMessageBytes(msg), msg.sig);
 }
 
 // --- small frames ---------------------------------------------------------

@@ -1,26 +1,27 @@
 import { fc, it } from '@fast-check/vitest';
-import { describe, expect, vi } from 'vitest';
 import {
-  decodeMessageBody,
-  decodeWireMessage,
   EncodedBody,
   type EngineMessage,
+  MAX_BODY_DEPTH,
+  type NodeId,
+  pack,
+  signMessage,
+  unpack,
+  verifyMessage,
+} from '@netmachine/core';
+import { describe, expect, vi } from 'vitest';
+import {
+  decodeWireMessage,
   encodeFrame,
   FRAME_HEADER_BYTES,
   FrameSlab,
   FrameTag,
-  MAX_BODY_DEPTH,
   messageFromWire,
   messageToWire,
-  NOT_DIRECT,
-  type NodeId,
-  pack,
   packPlain,
-  readPlainDirect,
-  signMessage,
-  unpack,
-  verifyMessage,
-} from '../src/index.js';
+} from '../../src/wire/index.js';
+import { decodeMessageBody } from '../../src/wire/message-frame.js';
+import { NOT_DIRECT, readPlainDirect } from '../../src/wire/plain-reader.js';
 import { applyMutation, engineName, keyPair, linkMessage, mutation, plainValue } from './arbitraries.js';
 import { normalise } from './helpers.js';
 

@@ -1,0 +1,111 @@
+import { FrameTooLargeError, MalformedFrameError, pack } from '@netmachine/core';
+
+/**
+ * Frames of the node-to-node protocol: `u32 length | u8 tag | body`, the length counting the tag
+ * and the body. Bodies are plain msgpack (core's `pack`).
+ */
+
+/** Default maximum frame size: 16 MiB (tag + body). */
+export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
+/** Bytes before the body: u32 big-endian length (of tag + body), then a one-byte type tag. */
+export const FRAME_HEADER_BYTES = 5;
+
+/** Encodes one frame: length prefix, type tag, msgpack body. */
+export function encodeFrame(tag: number, value: unknown): Buffer {
+  const body = pack(value);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  frame.writeUInt32BE(body.length + 1, 0);
+  frame[4] = tag;
+  body.copy(frame, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/** Frames a body that is already msgpack bytes. */
+export function encodeRawFrame(tag: number, body: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  frame.writeUInt32BE(body.length + 1, 0);
+  frame[4] = tag;
+  frame.set(body, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+export type FrameHandler = (tag: number, body: Buffer) => void;
+
+/**
+ * Splits a byte stream into frames. The announced length is checked against the maximum before
+ * any buffer is allocated for it; a frame split across chunks is copied once into a buffer of
+ * exactly its size. After an error the decoder refuses further input (the connection must close).
+ */
+export class FrameDecoder {
+  readonly #maxFrameSize: number;
+  readonly #onFrame: FrameHandler;
+  /** Partial header bytes (fewer than 4) carried between chunks. */
+  #header: Buffer | null = null;
+  /** Buffer for the frame being assembled across chunks, and how much of it is filled. */
+  #partial: Buffer | null = null;
+  #filled = 0;
+  #failed: Error | null = null;
+
+  constructor(onFrame: FrameHandler, maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
+    this.#onFrame = onFrame;
+    this.#maxFrameSize = maxFrameSize;
+  }
+
+  /** Bytes held for incomplete frames (bounded by the maximum frame size). */
+  get bufferedBytes(): number {
+    return (this.#header?.length ?? 0) + this.#filled;
+  }
+
+  /** Feeds bytes; calls the handler for each complete frame. Throws a typed error on a bad frame. */
+  push(input: Buffer): void {
+    if (this.#failed) throw this.#failed;
+    try {
+      this.#push(input);
+    } catch (error) {
+      this.#failed = error as Error;
+      throw error;
+    }
+  }
+
+  #push(input: Buffer): void {
+    let chunk = input;
+    if (this.#partial !== null) {
+      const partial = this.#partial;
+      const take = Math.min(partial.length - this.#filled, chunk.length);
+      chunk.copy(partial, this.#filled, 0, take);
+      this.#filled += take;
+      if (this.#filled < partial.length) return;
+      this.#partial = null;
+      this.#filled = 0;
+      this.#emit(partial);
+      chunk = chunk.subarray(take);
+    }
+    if (this.#header !== null) {
+      chunk = Buffer.concat([this.#header, chunk]);
+      this.#header = null;
+    }
+    let offset = 0;
+    while (chunk.length - offset >= 4) {
+      const length = chunk.readUInt32BE(offset);
+      if (length === 0) throw new MalformedFrameError('frame without a type tag');
+      if (length > this.#maxFrameSize) throw new FrameTooLargeError(length, this.#maxFrameSize);
+      const start = offset + 4;
+      const end = start + length;
+      if (end <= chunk.length) {
+        this.#emit(chunk.subarray(start, end));
+        offset = end;
+        continue;
+      }
+      const partial = Buffer.allocUnsafe(length);
+      chunk.copy(partial, 0, start);
+      this.#partial = partial;
+      this.#filled = chunk.length - start;
+      return;
+    }
+    if (offset < chunk.length) this.#header = Buffer.from(chunk.subarray(offset));
+  }
+
+  #emit(frame: Buffer): void {
+    this.#onFrame(frame[0]!, frame.subarray(1));
+  }
+}

@@ -1,0 +1,36 @@
+// The node-to-node wire protocol: frames, the handshake, and the Message frame encoder and decoder.
+// For tools that speak the protocol directly (hostile-peer tests, benchmarks) and for packages that
+// encode a body once for many links (pubsub's fan-out, through `packPlain`).
+export {
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeFrame,
+  encodeRawFrame,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  type FrameHandler,
+} from './frame-codec.js';
+export { FrameSlab } from './frame-slab.js';
+export {
+  type ConnectErrorKind,
+  type ConnectReply,
+  type ConnectRequest,
+  decodeAdvertFrameBody,
+  decodeConnectReply,
+  decodeConnectRequest,
+  decodeFrameBody,
+  decodeGoodbye,
+  decodePing,
+  decodeWireMessage,
+  encodeAdvertFrameBody,
+  encodeConnectReply,
+  encodeConnectRequest,
+  encodeGoodbye,
+  FrameTag,
+  type Goodbye,
+  messageFromWire,
+  messageToWire,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  type WireMessage,
+} from './frames.js';
+export { packPlain } from './msgpack-writer.js';

@@ -1,0 +1,1 @@
+export { normalise, thrown } from '../../../core/test/helpers.js';

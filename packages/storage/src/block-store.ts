@@ -1,13 +1,7 @@
 import { mkdir } from 'node:fs/promises';
-import {
-  CorruptChunkError,
-  type Logger,
-  NotStartedError,
-  noopLogger,
-  QuotaExceededError,
-  SchemaError,
-} from '@netmachine/core';
+import { type Logger, NotStartedError, noopLogger, SchemaError } from '@netmachine/core';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import { CorruptChunkError, QuotaExceededError } from './errors.js';
 import { StorageEvents } from './events.js';
 import { CHUNK_ID_BYTES, chunkIdText, Hashing, sameBytes } from './hashing.js';
 

@@ -1,5 +1,4 @@
 import {
-  CorruptChunkError,
   type EngineAddress,
   type EngineContext,
   type EngineHandler,
@@ -10,12 +9,12 @@ import {
   NetmachineError,
   type NodeId,
   noopLogger,
-  QuotaExceededError,
 } from '@netmachine/core';
 import { NEVER_EXPIRES } from './block-store.js';
 import { ChunkKind, parseChunk } from './chunk-format.js';
 import { type ChunkCommitment, commitmentToWire, signCommitment } from './commitment.js';
 import { CommitmentCache } from './commitment-cache.js';
+import { CorruptChunkError, QuotaExceededError } from './errors.js';
 import { type FetchOptions, type FetchResult, fetchObject } from './fetch.js';
 import { chunkIdText } from './hashing.js';
 import {

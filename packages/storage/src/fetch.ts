@@ -1,15 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import {
-  AbortedError,
-  ChunkNotFoundError,
-  CorruptChunkError,
-  type EngineContext,
-  type NodeId,
-  SchemaError,
-} from '@netmachine/core';
+import { AbortedError, type EngineContext, type NodeId, SchemaError } from '@netmachine/core';
 import { NEVER_EXPIRES } from './block-store.js';
 import { ChunkKind, LEAF_HEADER_BYTES, type ParsedChunk, parseChunk } from './chunk-format.js';
 import { commitmentFromWire, verifyCommitment } from './commitment.js';
+import { ChunkNotFoundError, CorruptChunkError } from './errors.js';
 import { chunkIdText, sameBytes } from './hashing.js';
 import { PeerBook, type PeerScore } from './peers.js';
 import type { ProgressCallback } from './progress.js';

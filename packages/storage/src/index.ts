@@ -4,6 +4,7 @@ export * from './commitment.js';
 export * from './commitment-cache.js';
 export * from './convergent.js';
 export * from './engine.js';
+export * from './errors.js';
 export * from './events.js';
 export * from './fetch.js';
 export * from './hashing.js';

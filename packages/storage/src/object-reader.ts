@@ -1,7 +1,8 @@
-import { AbortedError, ChunkNotFoundError, SchemaError } from '@netmachine/core';
+import { AbortedError, SchemaError } from '@netmachine/core';
 import type { BlockStore } from './block-store.js';
 import { ChunkKind, type ParsedChunk, parseChunk } from './chunk-format.js';
 import type { ChildEntry, ConvergentCodec } from './convergent.js';
+import { ChunkNotFoundError } from './errors.js';
 import { chunkIdText } from './hashing.js';
 import type { ProgressCallback } from './progress.js';
 import type { ObjectReference } from './reference.js';

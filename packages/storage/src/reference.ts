@@ -1,4 +1,4 @@
-import { InvalidReferenceError } from '@netmachine/core';
+import { InvalidReferenceError } from './errors.js';
 import { CHUNK_ID_BYTES, CHUNK_KEY_BYTES } from './hashing.js';
 
 /**

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorruptChunkError, QuotaExceededError } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CorruptChunkError, QuotaExceededError } from '../src/errors.js';
 import {
   BlockStore,
   ChunkKind,

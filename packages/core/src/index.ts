@@ -1,13 +1,138 @@
-export * from './adverts.js';
-export * from './base32.js';
-export * from './codec.js';
-export * from './encoded-body.js';
-export * from './errors.js';
-export * from './freshness.js';
-export * from './identity.js';
-export * from './interfaces.js';
-export * from './keys.js';
-export * from './logger.js';
-export * from './message.js';
-export * from './message-signature.js';
-export * from './validate.js';
+export {
+  ADVERT_LIMITS,
+  type AdvertisedAddress,
+  type DomainAdvert,
+  domainAdvertFromWire,
+  domainAdvertToWire,
+  type EngineAdvert,
+  engineAdvertFromWire,
+  engineAdvertToWire,
+  formatNodeAdvert,
+  MAX_CLOCK_SKEW_MS,
+  type NodeAdvert,
+  nodeAdvertFromWire,
+  nodeAdvertToWire,
+  parseNodeAdvert,
+  signDomainAdvert,
+  signEngineAdvert,
+  signNodeAdvert,
+  signTopicAdvert,
+  type TopicAdvert,
+  topicAdvertFromWire,
+  topicAdvertToWire,
+  type VerifyOptions,
+  verifyDomainAdvert,
+  verifyEngineAdvert,
+  verifyNodeAdvert,
+  verifyTopicAdvert,
+} from './adverts.js';
+export { base32Decode, base32Encode } from './base32.js';
+export { pack, unpack } from './codec.js';
+export { EncodedBody, plainBody } from './encoded-body.js';
+export {
+  AbortedError,
+  AdvertFromFutureError,
+  AlreadyExistsError,
+  ConnectionClosedError,
+  FrameTooLargeError,
+  HandshakeError,
+  IncompatibleProtocolError,
+  InsecureKeyFileError,
+  InvalidAddressError,
+  InvalidIdentityError,
+  InvalidKeyFileError,
+  InvalidSignatureError,
+  MailboxFullError,
+  MalformedFrameError,
+  MessageExpiredError,
+  NetmachineError,
+  NotStartedError,
+  OverCapacityError,
+  PeerDeniedError,
+  PeerKeyMismatchError,
+  QueueFullError,
+  RequestTimeoutError,
+  SchemaError,
+  StaleAdvertError,
+  UnauthorizedPublisherError,
+  UnknownDestinationError,
+} from './errors.js';
+export {
+  AdvertExpiredError,
+  assertNewerAdvert,
+  isNewerAdvert,
+  type KnownVersion,
+  type Versioned,
+} from './freshness.js';
+export {
+  assertEngineName,
+  compactEngineId,
+  compactEngineIdText,
+  type DomainId,
+  domainIdFromBytes,
+  type EngineAddress,
+  engineAddress,
+  formatEngineAddress,
+  identityBytes,
+  isEngineName,
+  isKeyText,
+  KEY_BYTES,
+  KEY_TEXT_LENGTH,
+  type NodeId,
+  nodeIdFromBytes,
+  parseDomainId,
+  parseEngineAddress,
+  parseNodeId,
+  parseTopicId,
+  sameEngine,
+  type TopicId,
+  topicIdFromBytes,
+} from './identity.js';
+export {
+  type Connection,
+  type ConnectionHandlers,
+  type DialOptions,
+  type EngineContext,
+  type EngineHandler,
+  type EngineOptions,
+  type EngineRef,
+  type FailurePolicy,
+  type Listener,
+  type ListenOptions,
+  type MailboxPolicy,
+  type MessageSink,
+  type NodeDirectory,
+  type NodeRecordView,
+  type NodeSender,
+  type RequestOptions,
+  type SendOptions,
+  type Startable,
+  type Store,
+  TRUST_BANNED,
+  TRUST_DEFAULT,
+  type Transport,
+  type TransportContext,
+  type TransportFactory,
+} from './interfaces.js';
+export { KeyPair, readKeyFile, SIGNATURE_BYTES, verifySignature, writeKeyFile } from './keys.js';
+export { type LogFn, type Logger, noopLogger } from './logger.js';
+export {
+  type Destination,
+  type EngineMessage,
+  isExpired,
+  isTopicAddress,
+  MAX_BODY_DEPTH,
+  MAX_PROTOCOL_LENGTH,
+  type TopicAddress,
+  type TransportPrefs,
+} from './message.js';
+export { signMessage, verifyMessage } from './message-signature.js';
+export {
+  expectArray,
+  expectBoolean,
+  expectBytes,
+  expectPlainValue,
+  expectString,
+  expectUint,
+  optional,
+} from './validate.js';

@@ -8,12 +8,12 @@ import {
   InvalidIdentityError,
   InvalidKeyFileError,
   KeyPair,
-  publicKeyObject,
   readKeyFile,
   SIGNATURE_BYTES,
   verifySignature,
   writeKeyFile,
 } from '../src/index.js';
+import { publicKeyObject } from '../src/keys.js';
 
 // RFC 8032 section 7.1, test 1: the empty message.
 const RFC_SEED = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');

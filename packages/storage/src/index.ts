@@ -1,18 +1,31 @@
-export * from './block-store.js';
-export * from './chunk-format.js';
-export * from './commitment.js';
-export * from './commitment-cache.js';
-export * from './convergent.js';
-export * from './engine.js';
-export * from './errors.js';
-export * from './events.js';
-export * from './fetch.js';
-export * from './hashing.js';
-export * from './object-reader.js';
-export * from './object-writer.js';
-export * from './peers.js';
-export * from './progress.js';
-export * from './protocol.js';
-export * from './reference.js';
-export * from './replicate.js';
-export * from './storage.js';
+export {
+  BlockStore,
+  type BlockStoreOptions,
+  type BlockStoreStats,
+  type ChunkToStore,
+  NEVER_EXPIRES,
+  type PutStatus,
+} from './block-store.js';
+export { type ChunkCommitment, verifyCommitment } from './commitment.js';
+export { StorageEngine, type StorageEngineCounters, type StorageEngineOptions } from './engine.js';
+export {
+  ChunkNotFoundError,
+  CorruptChunkError,
+  InvalidReferenceError,
+  QuotaExceededError,
+} from './errors.js';
+export type { StorageEvent, StorageEventListener, StorageEvents } from './events.js';
+export { type FetchOptions, type FetchResult, fetchObject } from './fetch.js';
+export type { ReadObjectOptions } from './object-reader.js';
+export type { WriteObjectOptions } from './object-writer.js';
+export {
+  DEFAULT_CHUNK_SIZE,
+  MAX_CHUNK_SIZE,
+  MIN_CHUNK_SIZE,
+  type Progress,
+  type ProgressCallback,
+} from './progress.js';
+export { CHUNK_GET_PROTOCOL, CHUNK_PUT_PROTOCOL, STORAGE_ENGINE_NAME } from './protocol.js';
+export { formatReference, type ObjectReference, parseReference } from './reference.js';
+export { type ReplicaResult, type ReplicateOptions, replicateObject } from './replicate.js';
+export { type GetOptions, type PutOptions, Storage, type StorageOptions } from './storage.js';

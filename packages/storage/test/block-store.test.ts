@@ -2,17 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ChunkKind, parseChunk } from '../src/chunk-format.js';
 import { CorruptChunkError, QuotaExceededError } from '../src/errors.js';
-import {
-  BlockStore,
-  ChunkKind,
-  type ChunkToStore,
-  Hashing,
-  NEVER_EXPIRES,
-  parseChunk,
-  Storage,
-  type StorageEvent,
-} from '../src/index.js';
+import { Hashing } from '../src/hashing.js';
+import { BlockStore, type ChunkToStore, NEVER_EXPIRES, Storage, type StorageEvent } from '../src/index.js';
 import { collect, tempDir } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -1,18 +1,15 @@
 import { fc, it } from '@fast-check/vitest';
 import { KeyPair, NetmachineError, pack, unpack } from '@netmachine/core';
 import { describe, expect } from 'vitest';
+import { parseChunk } from '../src/chunk-format.js';
+import { commitmentFromWire, commitmentToWire, signCommitment } from '../src/commitment.js';
+import { parseReference, verifyCommitment } from '../src/index.js';
 import {
-  commitmentFromWire,
-  commitmentToWire,
-  parseChunk,
   parseChunkGetReply,
   parseChunkGetRequest,
   parseChunkPutReply,
   parseChunkPutRequest,
-  parseReference,
-  signCommitment,
-  verifyCommitment,
-} from '../src/index.js';
+} from '../src/protocol.js';
 
 /**
  * Every decoder of storage requests, replies, chunks, commitments and references, fed random and

@@ -1,20 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { EngineContext, EngineMessage, NodeId } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseChunk } from '../src/chunk-format.js';
+import { commitmentFromWire } from '../src/commitment.js';
 import {
   CHUNK_GET_PROTOCOL,
   CHUNK_PUT_PROTOCOL,
   type ChunkCommitment,
-  type ChunkGetReply,
-  type ChunkPutReply,
-  commitmentFromWire,
   fetchObject,
   type Progress,
-  parseChunk,
   replicateObject,
   type StorageEvent,
   verifyCommitment,
 } from '../src/index.js';
+import type { ChunkGetReply, ChunkPutReply } from '../src/protocol.js';
 import { collect } from './helpers.js';
 import { mesh, newNode, type TestNode } from './network-helpers.js';
 

@@ -3,16 +3,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ChunkKind,
-  formatReference,
-  Hashing,
-  maxFanout,
-  type Progress,
-  parseChunk,
-  parseReference,
-  Storage,
-} from '../src/index.js';
+import { ChunkKind, maxFanout, parseChunk } from '../src/chunk-format.js';
+import { Hashing } from '../src/hashing.js';
+import { formatReference, type Progress, parseReference, Storage } from '../src/index.js';
 import { collect, tempDir } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -1,6 +1,6 @@
 import { KeyPair, type NodeId } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
-import { PeerBook } from '../src/index.js';
+import { PeerBook } from '../src/peers.js';
 
 const node = () => KeyPair.generate().id as NodeId;
 

@@ -1,4 +1,3 @@
-export { formatAddress, type HostPort, parseAddress } from '@netmachine/transport';
 export { nodeIdFromChain } from './peer-certificate.js';
 export type { QuicConnection } from './quic-connection.js';
 export type { QuicTuning } from './quic-support.js';

@@ -1,7 +1,6 @@
 import { InvalidAddressError } from '@netmachine/core';
-import { unmapIPv4 } from '@netmachine/transport';
+import { formatAddress, parseAddress, unmapIPv4 } from '@netmachine/transport';
 import { describe, expect, it } from 'vitest';
-import { formatAddress, parseAddress } from '../src/index.js';
 
 describe('quic addresses', () => {
   it('parses IPv4 and bracketed IPv6, and refuses other schemes', () => {

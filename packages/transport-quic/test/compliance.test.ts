@@ -1,5 +1,5 @@
 import { KeyPair, noopLogger } from '@netmachine/core';
-import { runTransportCompliance } from '@netmachine/transport/compliance';
+import { runTransportCompliance } from '@netmachine/transport/testing';
 import { quic } from '../src/index.js';
 
 // @matrixai/quic moves a few MB/s on a busy machine: a smaller large frame keeps the case meaningful

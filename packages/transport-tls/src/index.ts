@@ -1,4 +1,3 @@
-export { formatAddress, type HostPort, parseAddress } from '@netmachine/transport';
 export { peerNodeId, verifyExpectedPeer } from './peer-certificate.js';
 export type { TlsTransportEvent, TlsTransportStats } from './stats.js';
 export type { TlsConnection } from './tls-connection.js';

@@ -1,6 +1,6 @@
 import { InvalidAddressError } from '@netmachine/core';
+import { formatAddress, parseAddress } from '@netmachine/transport';
 import { describe, expect, it } from 'vitest';
-import { formatAddress, parseAddress } from '../src/index.js';
 
 describe('tls addresses', () => {
   it('parses IPv4, bracketed IPv6 and host names', () => {

@@ -1,5 +1,5 @@
 import { KeyPair, noopLogger } from '@netmachine/core';
-import { runTransportCompliance } from '@netmachine/transport/compliance';
+import { runTransportCompliance } from '@netmachine/transport/testing';
 import { tls } from '../src/index.js';
 
 runTransportCompliance('tls', async () => {

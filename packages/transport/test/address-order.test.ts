@@ -1,6 +1,7 @@
 import { KeyPair, signNodeAdvert } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
-import { Backoff, orderAddresses } from '../src/index.js';
+import { orderAddresses } from '../src/address-order.js';
+import { Backoff } from '../src/backoff.js';
 
 const advert = signNodeAdvert(KeyPair.generate(), {
   addrs: [

@@ -7,13 +7,14 @@ import {
   signMessage,
 } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryNetwork, SourceMismatchError, type TransportEvent } from '../src/index.js';
 import {
-  MemoryNetwork,
+  encodeAdvertFrameBody,
+  encodeFrame,
+  FrameTag,
+  messageToWire,
   RELAYED_MESSAGE_TAG,
-  SourceMismatchError,
-  type TransportEvent,
-} from '../src/index.js';
-import { encodeAdvertFrameBody, encodeFrame, FrameTag, messageToWire } from '../src/wire/index.js';
+} from '../src/wire/index.js';
 import { RawPeer, startNode, type TestNode, type TestNodeOptions, until } from './helpers.js';
 
 let nodes: TestNode[] = [];

@@ -1,7 +1,12 @@
 import { ConnectionClosedError, KeyPair, type NodeId, noopLogger } from '@netmachine/core';
-import { ConnectionProbe, runTransportCompliance } from '@netmachine/transport/compliance';
+import {
+  ConnectionProbe,
+  FaultController,
+  faulty,
+  runTransportCompliance,
+} from '@netmachine/transport/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultController, faulty, MemoryNetwork, memory } from '../src/index.js';
+import { MemoryNetwork, memory } from '../src/index.js';
 import { introduce, message, startNode, type TestNode, until } from './helpers.js';
 
 // With every knob at zero the wrapper must be invisible.

@@ -13,7 +13,7 @@ import {
   unpack,
   verifyNodeAdvert,
 } from '@netmachine/core';
-import { ConnectionProbe } from '@netmachine/transport/compliance';
+import { ConnectionProbe } from '@netmachine/transport/testing';
 import {
   type MemoryNetwork,
   type MemoryTransportOptions,

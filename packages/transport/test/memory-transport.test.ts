@@ -7,7 +7,7 @@ import {
   PeerDeniedError,
   PeerKeyMismatchError,
 } from '@netmachine/core';
-import { ConnectionProbe } from '@netmachine/transport/compliance';
+import { ConnectionProbe } from '@netmachine/transport/testing';
 import { describe, expect, it } from 'vitest';
 import { MemoryNetwork, memory } from '../src/index.js';
 

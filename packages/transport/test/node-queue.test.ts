@@ -1,6 +1,6 @@
 import type { EngineMessage, NodeId } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
-import { NodeQueue, QueueBudget } from '../src/index.js';
+import { NodeQueue, QueueBudget } from '../src/node-queue.js';
 
 const node = 'a'.repeat(52) as NodeId;
 const msg = (id: number): EngineMessage => ({

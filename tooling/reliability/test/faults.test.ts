@@ -1,6 +1,7 @@
 import { ConnectionClosedError, NetmachineError, RequestTimeoutError } from '@netmachine/core';
 import { PUBSUB_DEFAULTS } from '@netmachine/pubsub';
-import { FaultController, faulty, MemoryNetwork, memory } from '@netmachine/transport';
+import { MemoryNetwork, memory } from '@netmachine/transport';
+import { FaultController, faulty } from '@netmachine/transport/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng } from './fuzz-frames.js';
 import { waitFor } from './harness.js';

@@ -17,8 +17,7 @@ import {
 } from '@netmachine/core';
 import { openIdentityStore } from '@netmachine/identity-store';
 import { eventToWire, PubSubProtocol, signEvent, type TopicEvent } from '@netmachine/pubsub';
-import { encodeMessageFrame } from '@netmachine/transport';
-import { encodeFrame, FrameTag, messageToWire } from '@netmachine/transport/wire';
+import { encodeFrame, encodeMessageFrame, FrameTag, messageToWire } from '@netmachine/transport/wire';
 import type { NetmachineNode } from 'netmachine';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tlsNode, waitFor } from './harness.js';

@@ -1,11 +1,12 @@
 import { type KeyPair, pack, signNodeAdvert, unpack } from '@netmachine/core';
-import { decodeLinkFrame, RELAYED_MESSAGE_TAG } from '@netmachine/transport';
 import {
   decodeConnectRequest,
+  decodeLinkFrame,
   encodeFrame,
   encodeRawFrame,
   FrameDecoder,
   FrameTag,
+  RELAYED_MESSAGE_TAG,
 } from '@netmachine/transport/wire';
 
 /**

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FaultController, faulty, memory } from '@netmachine/transport';
+import { memory } from '@netmachine/transport';
+import { FaultController, faulty } from '@netmachine/transport/testing';
 import { createNode, type NetmachineNode } from 'netmachine';
 import { afterEach, describe, expect, it } from 'vitest';
 

@@ -5,7 +5,7 @@
  */
 
 import { createNode } from '../../apps/node/src/node.js';
-import { KeyPair, type NodeId, type TopicId } from '../../packages/core/src/index.js';
+import { KeyPair, type NodeId } from '../../packages/core/src/index.js';
 
 interface Spec {
   index: number;
@@ -20,8 +20,8 @@ interface Spec {
 const spec = JSON.parse(process.env.NM_SOAK ?? '{}') as Spec;
 const keys = spec.seeds.map((s) => KeyPair.fromSeed(Buffer.from(s, 'hex')));
 const self = keys[spec.index] as KeyPair;
-const others = keys.filter((_, i) => i !== spec.index).map((k) => k.id as NodeId);
-const topic = KeyPair.fromSeed(Buffer.from(spec.topicSeed, 'hex')).id as TopicId;
+const others = keys.filter((_, i) => i !== spec.index).map((k) => k.id);
+const topic = KeyPair.fromSeed(Buffer.from(spec.topicSeed, 'hex')).topicId;
 const emit = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 const node = await createNode({

@@ -83,7 +83,7 @@ export class NetmachineNode implements Startable {
     readonly storage: Storage,
     private readonly removeOnStop: string | undefined,
   ) {
-    this.id = keyPair.id as NodeId;
+    this.id = keyPair.id;
     this.router = new Router({
       node: this.id,
       logger,

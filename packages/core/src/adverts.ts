@@ -89,7 +89,7 @@ function nodeAdvertFields(a: Unsigned<NodeAdvert>): unknown[] {
 }
 
 export function signNodeAdvert(key: KeyPair, fields: Omit<Unsigned<NodeAdvert>, 'id'>): NodeAdvert {
-  const unsigned = { ...fields, id: key.id as NodeId };
+  const unsigned = { ...fields, id: key.id };
   checkNodeAdvertFields(nodeAdvertFields(unsigned), 'nodeAdvert');
   return { ...unsigned, sig: key.sign(pack([NODE_LABEL, ...nodeAdvertFields(unsigned)])) };
 }
@@ -180,7 +180,7 @@ function topicAdvertFields(a: Unsigned<TopicAdvert>): unknown[] {
 }
 
 export function signTopicAdvert(topicKey: KeyPair, fields: Omit<Unsigned<TopicAdvert>, 'id'>): TopicAdvert {
-  const unsigned = { ...fields, id: topicKey.id as TopicId };
+  const unsigned = { ...fields, id: topicKey.topicId };
   checkTopicAdvertFields(topicAdvertFields(unsigned), 'topicAdvert');
   return { ...unsigned, sig: topicKey.sign(pack([TOPIC_LABEL, ...topicAdvertFields(unsigned)])) };
 }
@@ -234,7 +234,7 @@ export function signDomainAdvert(
   domainKey: KeyPair,
   fields: Omit<Unsigned<DomainAdvert>, 'id'>,
 ): DomainAdvert {
-  const unsigned = { ...fields, id: domainKey.id as DomainId };
+  const unsigned = { ...fields, id: domainKey.domainId };
   checkDomainAdvertFields(domainAdvertFields(unsigned), 'domainAdvert');
   return { ...unsigned, sig: domainKey.sign(pack([DOMAIN_LABEL, ...domainAdvertFields(unsigned)])) };
 }
@@ -279,7 +279,7 @@ export function signEngineAdvert(
   nodeKey: KeyPair,
   fields: Omit<Unsigned<EngineAdvert>, 'node'>,
 ): EngineAdvert {
-  const unsigned = { ...fields, node: nodeKey.id as NodeId };
+  const unsigned = { ...fields, node: nodeKey.id };
   checkEngineAdvertFields(engineAdvertFields(unsigned), 'engineAdvert');
   return { ...unsigned, sig: nodeKey.sign(pack([ENGINE_LABEL, ...engineAdvertFields(unsigned)])) };
 }

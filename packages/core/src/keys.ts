@@ -10,7 +10,7 @@ import { chmod, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { base32Encode } from './base32.js';
 import { InsecureKeyFileError, InvalidIdentityError, InvalidKeyFileError } from './errors.js';
-import { KEY_BYTES } from './identity.js';
+import { type DomainId, KEY_BYTES, type NodeId, type TopicId } from './identity.js';
 
 // DER prefixes that wrap a raw Ed25519 seed / public key as PKCS#8 / SPKI (RFC 8410).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -22,8 +22,12 @@ export const SIGNATURE_BYTES = 64;
 export class KeyPair {
   /** Raw 32-byte public key. */
   readonly publicKey: Uint8Array;
-  /** The public key in canonical text form (a NodeId, TopicId or DomainId depending on use). */
-  readonly id: string;
+  /** The public key in canonical text form, as the node it identifies (a node's key is the usual use). */
+  readonly id: NodeId;
+  /** The same text as a topic's identity, for a key that signs a topic's adverts. */
+  readonly topicId: TopicId;
+  /** The same text as a domain's identity, for a key that signs a domain's adverts. */
+  readonly domainId: DomainId;
   readonly #privateKey: KeyObject;
   readonly #seed: Uint8Array;
 
@@ -32,7 +36,10 @@ export class KeyPair {
     this.#privateKey = privateKey;
     const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
     this.publicKey = new Uint8Array(spki.subarray(spki.length - KEY_BYTES));
-    this.id = base32Encode(this.publicKey);
+    const text = base32Encode(this.publicKey);
+    this.id = text as NodeId;
+    this.topicId = text as TopicId;
+    this.domainId = text as DomainId;
   }
 
   static generate(): KeyPair {

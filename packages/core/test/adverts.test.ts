@@ -57,13 +57,13 @@ const nodeAdvert = signNodeAdvert(nodeKey, {
   name: 'alpha',
 });
 const topicAdvert = signTopicAdvert(topicKey, {
-  publisher: { node: nodeKey.id as NodeId, name: 'news' },
+  publisher: { node: nodeKey.id, name: 'news' },
   tags: ['weather', 'eu'],
   version: 1,
   created: NOW,
 });
 const domainAdvert = signDomainAdvert(domainKey, {
-  nodes: [nodeKey.id as NodeId, otherKey.id as NodeId],
+  nodes: [nodeKey.id, otherKey.id],
   version: 9,
   created: NOW,
 });
@@ -104,7 +104,7 @@ const kinds: { [K in 'node' | 'topic' | 'domain' | 'engine']: Kind<any> } = {
       ['a weight', (a: NodeAdvert) => ({ ...a, addrs: a.addrs.map((x) => ({ ...x, weight: 1 })) })],
       ['the name', (a: NodeAdvert) => ({ ...a, name: 'beta' })],
       ['the name removed', (a: NodeAdvert) => ({ ...a, name: undefined })],
-      ['the id', (a: NodeAdvert) => ({ ...a, id: otherKey.id as NodeId })],
+      ['the id', (a: NodeAdvert) => ({ ...a, id: otherKey.id })],
     ],
   } satisfies Kind<NodeAdvert>,
   topic: {
@@ -118,7 +118,7 @@ const kinds: { [K in 'node' | 'topic' | 'domain' | 'engine']: Kind<any> } = {
       ['the publisher name', (a: TopicAdvert) => ({ ...a, publisher: { ...a.publisher, name: 'evil' } })],
       [
         'the publisher node',
-        (a: TopicAdvert) => ({ ...a, publisher: { ...a.publisher, node: otherKey.id as NodeId } }),
+        (a: TopicAdvert) => ({ ...a, publisher: { ...a.publisher, node: otherKey.id } }),
       ],
       ['the tags', (a: TopicAdvert) => ({ ...a, tags: ['weather'] })],
     ],
@@ -144,7 +144,7 @@ const kinds: { [K in 'node' | 'topic' | 'domain' | 'engine']: Kind<any> } = {
       ['the name', (a: EngineAdvert) => ({ ...a, name: 'kv2' })],
       ['the engine key', (a: EngineAdvert) => ({ ...a, key: otherKey.publicKey })],
       ['the engine key removed', (a: EngineAdvert) => ({ ...a, key: undefined })],
-      ['the node', (a: EngineAdvert) => ({ ...a, node: otherKey.id as NodeId })],
+      ['the node', (a: EngineAdvert) => ({ ...a, node: otherKey.id })],
     ],
   } satisfies Kind<EngineAdvert>,
 };
@@ -291,7 +291,7 @@ describe('node advert fields', () => {
 
 describe('topic, domain and engine advert fields', () => {
   it('refuse bad publishers, tags, members and engine keys', () => {
-    const publisher = { node: nodeKey.id as NodeId, name: 'news' };
+    const publisher = { node: nodeKey.id, name: 'news' };
     const t = { publisher, tags: [], version: 1, created: NOW };
     expect(() => signTopicAdvert(topicKey, { ...t, publisher: { ...publisher, name: 'bad name' } })).toThrow(
       SchemaError,
@@ -327,13 +327,13 @@ describe('topic, domain and engine advert fields', () => {
   it('never let a signature over one kind pass as another', () => {
     // A topic key signing "node advert" fields: same key, other label, so it must not verify as a node advert.
     const asTopic = signTopicAdvert(topicKey, {
-      publisher: { node: topicKey.id as NodeId, name: 'x' },
+      publisher: { node: topicKey.id, name: 'x' },
       tags: [],
       version: 1,
       created: NOW,
     });
     const forged: NodeAdvert = {
-      id: topicKey.id as NodeId,
+      id: topicKey.id,
       addrs: [],
       version: 1,
       created: NOW,

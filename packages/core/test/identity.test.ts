@@ -116,7 +116,7 @@ describe('key identities', () => {
 });
 
 describe('engine names and addresses', () => {
-  const node = KeyPair.generate().id as NodeId;
+  const node = KeyPair.generate().id;
 
   it('accepts 1-64 characters of the allowed set', () => {
     for (const name of ['a', 'router', 'kv/store:1', 'A.b_c-d', 'x'.repeat(64)]) {
@@ -161,7 +161,7 @@ describe('engine names and addresses', () => {
   });
 
   it('compares engine addresses by value', () => {
-    const other = KeyPair.generate().id as NodeId;
+    const other = KeyPair.generate().id;
     expect(sameEngine(engineAddress(node, 'a'), { node, name: 'a' })).toBe(true);
     expect(sameEngine(engineAddress(node, 'a'), engineAddress(node, 'b'))).toBe(false);
     expect(sameEngine(engineAddress(node, 'a'), engineAddress(other, 'a'))).toBe(false);
@@ -170,8 +170,8 @@ describe('engine names and addresses', () => {
 
 describe('compact engine identity', () => {
   it('is 32 bytes, deterministic, and differs by node and by name', () => {
-    const a = KeyPair.generate().id as NodeId;
-    const b = KeyPair.generate().id as NodeId;
+    const a = KeyPair.generate().id;
+    const b = KeyPair.generate().id;
     const id = compactEngineId({ node: a, name: 'kv' });
     expect(id).toHaveLength(32);
     expect(compactEngineId({ node: a, name: 'kv' })).toEqual(id);
@@ -186,7 +186,7 @@ describe('compact engine identity', () => {
     const key = KeyPair.fromSeed(bytes(32, 1));
     const name = 'router';
     const input = new Uint8Array([...key.publicKey, ...new TextEncoder().encode(name)]);
-    expect(compactEngineId({ node: key.id as NodeId, name })).toEqual(blake3(input));
+    expect(compactEngineId({ node: key.id, name })).toEqual(blake3(input));
   });
 
   it('rejects an address whose node is not an identity', () => {

@@ -11,7 +11,6 @@ import {
   isKeyText,
   KeyPair,
   NetmachineError,
-  type NodeId,
   nodeAdvertFromWire,
   nodeAdvertToWire,
   pack,
@@ -126,7 +125,7 @@ describe('damaged valid input', () => {
     }),
     fc.tuple(keyPair, fc.string({ maxLength: 10 })).map(([key, tag]) => {
       const advert = signTopicAdvert(key, {
-        publisher: { node: key.id as NodeId, name: 'pub' },
+        publisher: { node: key.id, name: 'pub' },
         tags: [tag],
         version: 5,
         created: 1,

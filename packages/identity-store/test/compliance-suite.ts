@@ -16,7 +16,6 @@ import {
   pack,
   SchemaError,
   StaleAdvertError,
-  type TopicId,
   TRUST_DEFAULT,
 } from '@netmachine/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -261,7 +260,7 @@ export function identityStoreCompliance(name: string, makeHarness: () => Promise
       expect(record?.reputation).toBe(-15);
       expect(store.engine({ node: idOf(node), name: 'kv' })?.version).toBe(2);
       expect(store.engines(idOf(node))).toHaveLength(1);
-      expect(store.topic(topicKey.id as TopicId)?.publisher.node).toBe(node.id);
+      expect(store.topic(topicKey.topicId)?.publisher.node).toBe(node.id);
       expect(store.domain(domainKey.id as never)?.nodes).toEqual([node.id]);
       expect(store.counters().loaded).toBe(5);
       expect(store.counters().loadSkipped).toBe(0);

@@ -26,7 +26,7 @@ export function engineAdvert(nodeKey: KeyPair, name: string, version: number): E
 
 export function topicAdvert(topicKey: KeyPair, publisher: KeyPair, version: number): TopicAdvert {
   return signTopicAdvert(topicKey, {
-    publisher: { node: publisher.id as NodeId, name: 'pub' },
+    publisher: { node: publisher.id, name: 'pub' },
     tags: ['news'],
     version,
     created: Date.now(),
@@ -35,11 +35,11 @@ export function topicAdvert(topicKey: KeyPair, publisher: KeyPair, version: numb
 
 export function domainAdvert(domainKey: KeyPair, members: KeyPair[], version: number): DomainAdvert {
   return signDomainAdvert(domainKey, {
-    nodes: members.map((k) => k.id as NodeId),
+    nodes: members.map((k) => k.id),
     version,
     created: Date.now(),
   });
 }
 
 export const newKey = (): KeyPair => KeyPair.generate();
-export const idOf = (key: KeyPair): NodeId => key.id as NodeId;
+export const idOf = (key: KeyPair): NodeId => key.id;

@@ -1,4 +1,4 @@
-import { KeyPair, type NodeId } from '@netmachine/core';
+import { KeyPair } from '@netmachine/core';
 import { describe, expect, it, vi } from 'vitest';
 import { type IdentityBackend, MemoryBackend, memoryIdentityStore } from '../src/index.js';
 import { identityStoreCompliance } from './compliance-suite.js';
@@ -16,7 +16,7 @@ describe('measurement writes', () => {
   it('writes RTT estimates in the background, without a stop', async () => {
     const backend = new MemoryBackend();
     await using store = await memoryIdentityStore({ backend, measurementFlushMs: 5 });
-    const id = KeyPair.generate().id as NodeId;
+    const id = KeyPair.generate().id;
     store.recordRtt(id, 40);
     await vi.waitFor(async () => expect(await backend.get(`l/${id}`)).toBeDefined(), { timeout: 10_000 });
     store.recordRtt(id, 80);
@@ -36,7 +36,7 @@ describe('measurement writes', () => {
       close: () => backend.close(),
     };
     await using store = await memoryIdentityStore({ backend: flaky, measurementFlushMs: 60_000 });
-    const id = KeyPair.generate().id as NodeId;
+    const id = KeyPair.generate().id;
     await expect(store.setTrust(id, 7)).rejects.toThrow('disk full');
     expect(store.trust(id)).toBe(7);
     expect(store.counters().writeErrors).toBe(1);

@@ -46,7 +46,7 @@ afterEach(async () => {
 
 async function startNode(trusted: KeyPair, servers = [server.url]) {
   const nodeKey = KeyPair.generate();
-  const router = new Router({ node: nodeKey.id as NodeId });
+  const router = new Router({ node: nodeKey.id });
   const bridge = new NatsBridge({
     router,
     keyPair: nodeKey,
@@ -158,7 +158,7 @@ describe('attachEngine in the same process', () => {
 describe('bridge configuration', () => {
   it('refuses a malformed trusted key, a bad engine name or a foreign node key at construction', () => {
     const nodeKey = KeyPair.generate();
-    const router = new Router({ node: nodeKey.id as NodeId });
+    const router = new Router({ node: nodeKey.id });
     const make = (overrides: Partial<ConstructorParameters<typeof NatsBridge>[0]>) =>
       new NatsBridge({ router, keyPair: nodeKey, servers: [server.url], ...overrides });
     expect(() => make({ trustedKeys: { svc: ['not-a-key'] } })).toThrow(InvalidIdentityError);
@@ -331,7 +331,7 @@ describe('NATS outages', () => {
     await own.stop();
     const attaching = attachEngine({
       servers: [own.url],
-      node: KeyPair.generate().id as NodeId,
+      node: KeyPair.generate().id,
       name: 'svc',
       key: KeyPair.generate(),
       handler: () => {},

@@ -37,7 +37,7 @@ function link(a: Router, b: Router): void {
 
 function newNode(): { key: KeyPair; router: Router } {
   const key = KeyPair.generate();
-  const router = new Router({ node: key.id as NodeId });
+  const router = new Router({ node: key.id });
   cleanups.push(() => router.stop());
   return { key, router };
 }

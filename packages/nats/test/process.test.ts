@@ -3,7 +3,6 @@ import {
   KeyPair,
   type NodeId,
   RequestTimeoutError,
-  type TopicId,
   UnknownDestinationError,
 } from '@netmachine/core';
 import { Router } from '@netmachine/router';
@@ -39,7 +38,7 @@ afterEach(async () => {
 /** A node (router + bridge) trusting `workerKey` for the engine name `worker`. */
 async function startNode(workerKey: KeyPair) {
   const nodeKey = KeyPair.generate();
-  const router = new Router({ node: nodeKey.id as NodeId });
+  const router = new Router({ node: nodeKey.id });
   const bridge = new NatsBridge({
     router,
     keyPair: nodeKey,
@@ -110,7 +109,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     expect(lost.body.error).toBe('ERR_UNKNOWN_DESTINATION');
 
     // topic events reach the process once it subscribes
-    const topic = KeyPair.generate().id as TopicId;
+    const topic = KeyPair.generate().topicId;
     router.createTopic(topic, client.address);
     await client.request('worker', { op: 'subscribe', topic });
     await until(() => router.localSubscriberCount(topic) === 1, 'the proxy subscription');

@@ -254,7 +254,7 @@ function deletionPayload(topic: TopicId, version: number): Uint8Array {
 }
 
 export function signDeletion(topicKey: KeyPair, version: number): TopicDeletion {
-  const topic = topicKey.id as TopicId;
+  const topic = topicKey.topicId;
   return { topic, version, sig: topicKey.sign(deletionPayload(topic, version)) };
 }
 

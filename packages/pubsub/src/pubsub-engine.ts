@@ -151,7 +151,7 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
   /** Creates (or, with a known key, re-issues) a topic: signs its advert and offers it to connected peers. */
   createTopic(options: CreateTopicOptions): CreatedTopic {
     const topicKey = options.topicKey ?? KeyPair.generate();
-    const topic = topicKey.id as TopicId;
+    const topic = topicKey.topicId;
     const publisher =
       typeof options.publisher === 'string'
         ? { node: this.node, name: options.publisher }

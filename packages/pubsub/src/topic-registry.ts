@@ -54,7 +54,7 @@ export class TopicRegistry {
   }
 
   rememberKey(key: KeyPair): void {
-    this.keys.set(key.id as TopicId, key);
+    this.keys.set(key.topicId, key);
   }
 
   /**

@@ -29,7 +29,7 @@ export class TestNetwork {
   private readonly held = new Map<NodeId, (() => void)[]>();
 
   async add(overrides: EngineOverrides = {}, key = KeyPair.generate()): Promise<TestNode> {
-    const node = key.id as NodeId;
+    const node = key.id;
     const router = new Router({ node });
     const pubsub = new PubSubEngine({ router, nodeKey: key, ...overrides });
     router.setNodeSender(this.sender(node));

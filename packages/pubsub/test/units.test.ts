@@ -1,11 +1,4 @@
-import {
-  type EngineAddress,
-  KeyPair,
-  type NodeId,
-  QueueFullError,
-  signTopicAdvert,
-  type TopicId,
-} from '@netmachine/core';
+import { type EngineAddress, KeyPair, QueueFullError, signTopicAdvert } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { readEvent, signEvent, type TopicEvent, verifyEventSignature } from '../src/index.js';
 import { eventMessageBody, eventToWire, packEventFields } from '../src/protocol.js';
@@ -14,8 +7,8 @@ import { type OutgoingEvent, SubscriberLink } from '../src/subscriber-link.js';
 import { TopicRegistry } from '../src/topic-registry.js';
 
 const nodeKey = KeyPair.generate();
-const topic = KeyPair.generate().id as TopicId;
-const publisher: EngineAddress = { node: nodeKey.id as NodeId, name: 'ticker' };
+const topic = KeyPair.generate().topicId;
+const publisher: EngineAddress = { node: nodeKey.id, name: 'ticker' };
 const event = (seq: number, epoch = 1): TopicEvent => ({
   topic,
   publisher,
@@ -80,7 +73,7 @@ describe('SubscriberLink', () => {
     const sent: unknown[][] = [];
     const evicted: number[] = [];
     const l = new SubscriberLink(
-      KeyPair.generate().id as NodeId,
+      KeyPair.generate().id,
       { window, queueSize },
       { send: (_node, body) => sent.push(body.value as unknown[]), overflow: (_l, e) => evicted.push(e.seq) },
     );
@@ -146,8 +139,8 @@ describe('TopicRegistry', () => {
     expect(registry.offer(advert(key, 2)).stored).toBe(true);
     expect(registry.offer(advert(key, 2)).stored).toBe(false);
     expect(registry.offer(advert(key, 1)).stored).toBe(false);
-    registry.delete(key.id as TopicId, 3);
-    expect(registry.get(key.id as TopicId)).toBeUndefined();
+    registry.delete(key.topicId, 3);
+    expect(registry.get(key.topicId)).toBeUndefined();
     expect(registry.offer(advert(key, 3)).stored).toBe(false); // an old copy cannot revive it
     expect(registry.offer(advert(key, 4)).stored).toBe(true); // its creator can
   });

@@ -2,7 +2,7 @@ import { type EngineMessage, KeyPair, type NodeId, type NodeSender } from '@netm
 import { Router } from '../src/index.js';
 
 export function newRouter(options: Partial<ConstructorParameters<typeof Router>[0]> = {}): Router {
-  return new Router({ node: KeyPair.generate().id as NodeId, ...options });
+  return new Router({ node: KeyPair.generate().id, ...options });
 }
 
 /** Resolves when `condition` holds; polls on macrotasks so engines get to run. */

@@ -1,7 +1,6 @@
 import {
   type EngineMessage,
   KeyPair,
-  type TopicId,
   UnauthorizedPublisherError,
   UnknownDestinationError,
 } from '@netmachine/core';
@@ -9,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { TopicDelegate } from '../src/index.js';
 import { newRouter, until } from './helpers.js';
 
-const newTopic = () => KeyPair.generate().id as TopicId;
+const newTopic = () => KeyPair.generate().topicId;
 
 describe('local multicast', () => {
   it('delivers every event to every subscriber in publish order', async () => {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type EngineMessage, KeyPair, type NodeId, pack, unpack } from '@netmachine/core';
+import { type EngineMessage, KeyPair, pack, unpack } from '@netmachine/core';
 import { Router } from '@netmachine/router';
 import { decodeWireMessage, messageFromWire, messageToWire } from '@netmachine/transport/wire';
 import { fetchObject, Storage, StorageEngine } from '../src/index.js';
@@ -56,7 +56,7 @@ function link(a: Router, b: Router): void {
 async function node(dir: string, name: string, chunkSize: number) {
   const keyPair = KeyPair.generate();
   const storage = await Storage.open({ path: join(dir, name), chunkSize, gcIntervalMs: 0 });
-  const router = new Router({ node: keyPair.id as NodeId });
+  const router = new Router({ node: keyPair.id });
   router.spawn('storage', new StorageEngine({ storage, keyPair }).handler);
   return { storage, router };
 }

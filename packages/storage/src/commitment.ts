@@ -30,7 +30,7 @@ function signedFields(chunk: Uint8Array, node: NodeId, expiry: number): Buffer {
 }
 
 export function signCommitment(keyPair: KeyPair, chunk: Uint8Array, expiry: number): ChunkCommitment {
-  const node = keyPair.id as NodeId;
+  const node = keyPair.id;
   return { chunk, node, expiry, sig: keyPair.sign(signedFields(chunk, node, expiry)) };
 }
 

@@ -19,7 +19,7 @@ export async function newNode(
   options: { quotaBytes?: number; chunkSize?: number } & Partial<StorageEngineOptions> = {},
 ): Promise<TestNode> {
   const keyPair = KeyPair.generate();
-  const node = keyPair.id as NodeId;
+  const node = keyPair.id;
   const dir = await tempDir();
   const storage = await Storage.open({
     path: join(dir.path, 'db'),

@@ -2,7 +2,7 @@ import { KeyPair, type NodeId } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { PeerBook } from '../src/peers.js';
 
-const node = () => KeyPair.generate().id as NodeId;
+const node = () => KeyPair.generate().id;
 
 describe('PeerBook', () => {
   it('prefers clean, then reliable, then responsive, then idle peers', () => {

@@ -26,7 +26,7 @@ export interface TlsStorageNode {
 
 export async function startTlsStorageNode(dir: string): Promise<TlsStorageNode> {
   const keyPair = KeyPair.generate();
-  const id = keyPair.id as NodeId;
+  const id = keyPair.id;
   const identity = await memoryIdentityStore();
   let advert: NodeAdvert | undefined;
   const transport = new TransportEngine({

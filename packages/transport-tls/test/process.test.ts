@@ -47,7 +47,7 @@ describe('tls transport across processes', { timeout: 120_000 }, () => {
       await waitFor(() => sink.text() === 'echo:ping', 'the echo from the child process', 60_000);
 
       await expect(stranger.transport.dial(address, node)).rejects.toBeInstanceOf(PeerDeniedError);
-      await expect(me.transport.dial(address, wrongKey.keyPair.id as NodeId)).rejects.toBeInstanceOf(
+      await expect(me.transport.dial(address, wrongKey.keyPair.id)).rejects.toBeInstanceOf(
         PeerKeyMismatchError,
       );
 

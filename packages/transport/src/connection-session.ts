@@ -145,7 +145,7 @@ export class ConnectionSession {
     this.#o = options;
     this.connection = options.connection;
     this.peer = options.connection.remoteNode;
-    this.local = options.keyPair.id as NodeId;
+    this.local = options.keyPair.id;
     this.#decoder = new FrameDecoder((tag, body) => this.#onFrame(tag, body), options.limits.maxFrameSize);
     this.#writer = new FrameWriter(options.connection, options.counters, options.limits.flushBytes);
   }

@@ -87,7 +87,7 @@ export class TransportEngine implements NodeSender, Startable {
 
   constructor(options: TransportEngineOptions) {
     this.#o = options;
-    this.node = options.keyPair.id as NodeId;
+    this.node = options.keyPair.id;
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#logger = (options.logger ?? noopLogger).child({ component: 'transport' });
     this.#linkHost = this.#makeLinkHost();

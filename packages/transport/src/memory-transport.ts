@@ -333,7 +333,7 @@ export class MemoryTransport implements Transport {
   }
 
   get node(): NodeId {
-    return this.#keyPair.id as NodeId;
+    return this.#keyPair.id;
   }
 
   async dial(address: string, expected: NodeId, options: DialOptions = {}): Promise<Connection> {
@@ -348,7 +348,7 @@ export class MemoryTransport implements Transport {
     if (entry === undefined)
       throw new ConnectionClosedError(`connection refused: nothing listens at ${address}`);
     if (entry.node !== expected) throw new PeerKeyMismatchError(expected, entry.node);
-    const self = this.#keyPair.id as NodeId;
+    const self = this.#keyPair.id;
     if (entry.acceptPeer !== undefined && !entry.acceptPeer(self)) {
       throw new PeerDeniedError(entry.node, 'the listener refused our key');
     }
@@ -377,7 +377,7 @@ export class MemoryTransport implements Transport {
     if (this.#closed) throw new ConnectionClosedError('transport closed');
     options.signal?.throwIfAborted();
     const entry = this.network.register(
-      { node: this.#keyPair.id as NodeId, owner: this, onConnection, acceptPeer: options.acceptPeer },
+      { node: this.#keyPair.id, owner: this, onConnection, acceptPeer: options.acceptPeer },
       name,
     );
     const listener = new MemoryListener(this.network, entry, (l) => this.#listeners.delete(l));

@@ -53,11 +53,7 @@ describe('TransportEngine against a misbehaving peer', () => {
   it('answers a ConnectRequest for another node with Denied, and an unknown protocol with Incompatible', async () => {
     const t = await target();
     const wrongDst = await RawPeer.dial(network, t);
-    expect(await wrongDst.handshake(KeyPair.generate().id as NodeId)).toEqual([
-      false,
-      'Denied',
-      expect.any(String),
-    ]);
+    expect(await wrongDst.handshake(KeyPair.generate().id)).toEqual([false, 'Denied', expect.any(String)]);
     await wrongDst.probe.until(() => wrongDst.probe.closed, 'close after Denied');
 
     const future = await RawPeer.dial(network, t);
@@ -70,7 +66,7 @@ describe('TransportEngine against a misbehaving peer', () => {
   it('closes a connection that sends anything but a ConnectRequest first', async () => {
     const t = await target();
     const peer = await RawPeer.dial(network, t);
-    peer.sendFrame(FrameTag.Message, messageToWire(wireMessage(peer.key.id as NodeId, t.id, 'too early')));
+    peer.sendFrame(FrameTag.Message, messageToWire(wireMessage(peer.key.id, t.id, 'too early')));
     await peer.probe.until(() => peer.probe.closed, 'close');
     expect(t.sink.delivered).toEqual([]);
     expect(t.engine.counters().handshakeFailures).toBe(1);
@@ -82,8 +78,8 @@ describe('TransportEngine against a misbehaving peer', () => {
     const peer = await RawPeer.dial(network, t);
     expect((await peer.handshake(t.id))[0]).toBe(true);
     const victim = KeyPair.generate();
-    const forged = wireMessage(victim.id as NodeId, t.id, 'forged');
-    peer.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id as NodeId), messageToWire(forged)]);
+    const forged = wireMessage(victim.id, t.id, 'forged');
+    peer.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id), messageToWire(forged)]);
     await peer.probe.until(() => peer.probe.closed, 'disconnect');
     expect(t.sink.delivered).toEqual([]);
     expect(t.engine.counters().dropped['spoofed-source']).toBe(1);
@@ -92,7 +88,7 @@ describe('TransportEngine against a misbehaving peer', () => {
     const honest = await RawPeer.dial(network, t);
     await honest.handshake(t.id);
     const signed = signMessage(victim, forged);
-    honest.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id as NodeId), messageToWire(signed)]);
+    honest.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id), messageToWire(signed)]);
     await until(() => t.sink.delivered.length === 1, 'signed relay delivered');
     expect(t.sink.delivered[0]!.src.node).toBe(victim.id);
     expect(honest.probe.closed).toBe(false);
@@ -123,7 +119,7 @@ describe('TransportEngine against a misbehaving peer', () => {
       'FrameTooLargeError',
     ]);
     expect(dropped.at(-1)?.error).toBeInstanceOf(FrameTooLargeError);
-    good.sendFrame(FrameTag.Message, messageToWire(wireMessage(good.key.id as NodeId, t.id, 'still here')));
+    good.sendFrame(FrameTag.Message, messageToWire(wireMessage(good.key.id, t.id, 'still here')));
     await until(() => t.sink.delivered.length === 1, 'good peer delivered');
     expect(good.probe.closed).toBe(false);
   });
@@ -132,13 +128,13 @@ describe('TransportEngine against a misbehaving peer', () => {
     const t = await target({ engine: { strict: true } });
     const peer = await RawPeer.dial(network, t);
     await peer.handshake(t.id);
-    peer.sendFrame(FrameTag.Message, messageToWire(wireMessage(peer.key.id as NodeId, t.id, 'unsigned')));
+    peer.sendFrame(FrameTag.Message, messageToWire(wireMessage(peer.key.id, t.id, 'unsigned')));
     await peer.probe.until(() => peer.probe.closed, 'disconnect');
     expect(t.engine.counters().dropped['bad-signature']).toBe(1);
     expect(t.sink.delivered).toEqual([]);
     const signer = await RawPeer.dial(network, t);
     await signer.handshake(t.id);
-    const signed = signMessage(signer.key, wireMessage(signer.key.id as NodeId, t.id, 'signed'));
+    const signed = signMessage(signer.key, wireMessage(signer.key.id, t.id, 'signed'));
     signer.sendFrame(FrameTag.Message, messageToWire(signed));
     await until(() => t.sink.delivered.length === 1, 'signed delivered');
   });

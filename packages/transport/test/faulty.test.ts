@@ -1,4 +1,4 @@
-import { ConnectionClosedError, KeyPair, type NodeId, noopLogger } from '@netmachine/core';
+import { ConnectionClosedError, KeyPair, noopLogger } from '@netmachine/core';
 import {
   ConnectionProbe,
   FaultController,
@@ -28,7 +28,7 @@ async function faultyPair(faults: FaultController) {
   const dialer = faulty(memory({ network }), faults)({ keyPair: b, logger: noopLogger });
   const inbound: ConnectionProbe[] = [];
   await listener.listen('memory://f', (c) => inbound.push(new ConnectionProbe(c)));
-  const client = new ConnectionProbe(await dialer.dial('memory://f', a.id as NodeId));
+  const client = new ConnectionProbe(await dialer.dial('memory://f', a.id));
   await until(() => inbound.length === 1, 'inbound');
   return { client, server: inbound[0]!, close: () => Promise.all([listener.close(), dialer.close()]) };
 }

@@ -117,7 +117,7 @@ export async function startNode(label: string, options: TestNodeOptions): Promis
     created: Date.now(),
   });
   const directory = new TestDirectory();
-  directory.set(key.id as NodeId, { advert });
+  directory.set(key.id, { advert });
   const sink = new TestSink();
   const make = (): TransportEngine => {
     const engine = new TransportEngine({
@@ -135,7 +135,7 @@ export async function startNode(label: string, options: TestNodeOptions): Promis
   const node: TestNode = {
     name,
     key,
-    id: key.id as NodeId,
+    id: key.id,
     address,
     advert,
     directory,
@@ -225,7 +225,7 @@ export class RawPeer {
       encodeConnectRequest({
         protoMin: protocol[0],
         protoMax: protocol[1],
-        src: this.key.id as NodeId,
+        src: this.key.id,
         dst: target,
         srcAdvertVersion: 0,
         dstAdvertVersion: 1,

@@ -2,7 +2,6 @@ import {
   ConnectionClosedError,
   InvalidAddressError,
   KeyPair,
-  type NodeId,
   noopLogger,
   PeerDeniedError,
   PeerKeyMismatchError,
@@ -28,17 +27,17 @@ describe('memory transport', () => {
     await ta.listen('memory://n1', () => {});
     await expect(tb.listen('memory://n1', () => {})).rejects.toBeInstanceOf(InvalidAddressError);
     await expect(tb.listen('tcp://x', () => {})).rejects.toBeInstanceOf(InvalidAddressError);
-    await expect(tb.dial('memory://nobody', a.id as NodeId)).rejects.toBeInstanceOf(ConnectionClosedError);
+    await expect(tb.dial('memory://nobody', a.id)).rejects.toBeInstanceOf(ConnectionClosedError);
     await Promise.all([ta.close(), tb.close()]);
   });
 
   it('types its refusals: wrong key, and a caller the listener denies', async () => {
     const { a, ta, tb } = pair();
     await ta.listen('memory://typed', () => {}, { acceptPeer: () => false });
-    await expect(tb.dial('memory://typed', KeyPair.generate().id as NodeId)).rejects.toBeInstanceOf(
+    await expect(tb.dial('memory://typed', KeyPair.generate().id)).rejects.toBeInstanceOf(
       PeerKeyMismatchError,
     );
-    await expect(tb.dial('memory://typed', a.id as NodeId)).rejects.toBeInstanceOf(PeerDeniedError);
+    await expect(tb.dial('memory://typed', a.id)).rejects.toBeInstanceOf(PeerDeniedError);
     await Promise.all([ta.close(), tb.close()]);
   });
 
@@ -49,7 +48,7 @@ describe('memory transport', () => {
     await ta.listen('memory://late', (c) => {
       inbound = c;
     });
-    const client = new ConnectionProbe(await tb.dial('memory://late', a.id as NodeId));
+    const client = new ConnectionProbe(await tb.dial('memory://late', a.id));
     expect(client.connection.write(Buffer.from('0123456789'))).toBe(false);
     await new Promise((r) => setImmediate(r));
     expect(client.connection.bufferedBytes).toBe(10);
@@ -65,7 +64,7 @@ describe('memory transport', () => {
     const { a, ta, tb } = pair({ lossRate: 0.5, random: () => (n++ % 2 === 0 ? 0.9 : 0.1) });
     const inbox: ConnectionProbe[] = [];
     await ta.listen('memory://lossy', (c) => inbox.push(new ConnectionProbe(c)));
-    const client = await tb.dial('memory://lossy', a.id as NodeId);
+    const client = await tb.dial('memory://lossy', a.id);
     for (let i = 0; i < 10; i++) client.write(Buffer.from([i]));
     const server = inbox[0]!;
     await server.until(() => server.received === 5, 'the surviving writes');
@@ -79,11 +78,11 @@ describe('memory transport', () => {
     const { a, ta, tb } = pair();
     const inbox: ConnectionProbe[] = [];
     await ta.listen('memory://closing', (c) => inbox.push(new ConnectionProbe(c)));
-    const client = new ConnectionProbe(await tb.dial('memory://closing', a.id as NodeId));
+    const client = new ConnectionProbe(await tb.dial('memory://closing', a.id));
     await ta.close();
     await client.until(() => client.closed, 'close at the dialer');
     expect(client.closeError).toBeInstanceOf(ConnectionClosedError);
-    await expect(tb.dial('memory://closing', a.id as NodeId)).rejects.toBeInstanceOf(ConnectionClosedError);
+    await expect(tb.dial('memory://closing', a.id)).rejects.toBeInstanceOf(ConnectionClosedError);
     await tb.close();
   });
 });

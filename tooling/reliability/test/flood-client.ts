@@ -92,7 +92,7 @@ export async function idleCaller(
         encodeConnectRequest({
           protoMin: PROTOCOL_MIN,
           protoMax: PROTOCOL_MAX,
-          src: key.id as NodeId,
+          src: key.id,
           dst: target,
           srcAdvertVersion: 0,
           dstAdvertVersion: 0,

@@ -11,7 +11,6 @@ import {
   signMessage,
   signNodeAdvert,
   signTopicAdvert,
-  type TopicId,
   topicAdvertToWire,
   UnauthorizedPublisherError,
 } from '@netmachine/core';
@@ -22,7 +21,7 @@ import type { NetmachineNode } from 'netmachine';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tlsNode, waitFor } from './harness.js';
 import { RogueLink } from './rogue-link.js';
-import { link, type WiredNode, wiredNode } from './wired-node.js';
+import { link, wiredNode } from './wired-node.js';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -67,7 +66,7 @@ describe('TLS with a key other than the advertised one', () => {
     stops.push(() => impostor.stop());
     // X's genuine, signed advert, pointing at an address where someone else (the impostor) listens.
     const x = KeyPair.generate();
-    const xId = x.id as NodeId;
+    const xId = x.id;
     const forgedPlace = signNodeAdvert(x, {
       addrs: [{ url: address(impostor), weight: 1 }],
       version: Date.now(),
@@ -96,7 +95,7 @@ describe('TLS with a key other than the advertised one', () => {
     const r = await rogue();
     const connected: NodeId[] = [];
     node.transport.events.on('NodeConnected', (e) => connected.push(e.node));
-    const reply = await r.open(address(node), node.id, x.id as NodeId);
+    const reply = await r.open(address(node), node.id, x.id);
     await r.closed;
     const counters = node.transport.counters();
     console.log(
@@ -118,14 +117,12 @@ describe('messages claiming another source over a direct link', () => {
   it('delivers a relayed message signed by its source, and refuses unsigned or wrongly signed ones', async () => {
     const { node, inbox } = await victim();
     const x = KeyPair.generate();
-    const fromX = { node: x.id as NodeId, name: 'mallory' };
+    const fromX = { node: x.id, name: 'mallory' };
 
     // The control: correctly signed by X, relayed by the rogue: delivered, link kept.
     const honest = await rogue();
     expect(await honest.open(address(node), node.id)).toMatchObject({ ok: true });
-    honest.write(
-      encodeMessageFrame(signMessage(x, message(fromX, node.id, 'signed by x')), honest.key.id as NodeId),
-    );
+    honest.write(encodeMessageFrame(signMessage(x, message(fromX, node.id, 'signed by x')), honest.key.id));
     await waitFor(() => inbox.length === 1, 'the signed relayed message');
     expect(honest.isClosed).toBe(false);
 
@@ -146,7 +143,7 @@ describe('messages claiming another source over a direct link', () => {
     for (const [i, forgery] of forgeries.entries()) {
       const r = await rogue();
       expect(await r.open(address(node), node.id)).toMatchObject({ ok: true });
-      r.write(encodeMessageFrame(forgery.msg, r.key.id as NodeId));
+      r.write(encodeMessageFrame(forgery.msg, r.key.id));
       await r.closed; // the forger is disconnected
       expect(node.transport.counters().dropped['spoofed-source'], forgery.what).toBe(i + 1);
     }
@@ -164,7 +161,7 @@ describe('messages claiming another source over a direct link', () => {
     const send = async (sig: 'valid' | 'none' | 'random' | 'other-key'): Promise<RogueLink> => {
       const r = await rogue();
       expect(await r.open(address(node), node.id)).toMatchObject({ ok: true });
-      const base = message({ node: r.key.id as NodeId, name: 'sender' }, node.id, sig);
+      const base = message({ node: r.key.id, name: 'sender' }, node.id, sig);
       const msg =
         sig === 'valid'
           ? signMessage(r.key, base)
@@ -276,15 +273,15 @@ describe('adverts with a bad signature or an older version', () => {
     await expect(store.offerNodeAdvert(tampered)).rejects.toBeInstanceOf(InvalidSignatureError);
     // Signed by another key in the name of this one.
     const other = signNodeAdvert(KeyPair.generate(), { addrs: [], version: 12, created: Date.now() });
-    await expect(store.offerNodeAdvert({ ...other, id: key.id as NodeId })).rejects.toBeInstanceOf(
+    await expect(store.offerNodeAdvert({ ...other, id: key.id })).rejects.toBeInstanceOf(
       InvalidSignatureError,
     );
     const counters = store.counters();
     console.log(JSON.stringify({ identityStoreRejected: counters.rejected }));
     expect(counters.rejected.stale).toBe(2);
     expect(counters.rejected['invalid-signature']).toBe(2);
-    expect(store.node(key.id as NodeId)?.advert?.version).toBe(10);
-    expect(store.node(key.id as NodeId)?.advert?.addrs[0]?.url).toBe('tls://127.0.0.1:7100');
+    expect(store.node(key.id)?.advert?.version).toBe(10);
+    expect(store.node(key.id)?.advert?.addrs[0]?.url).toBe('tls://127.0.0.1:7100');
   });
 
   it('the pub/sub engine refuses topic adverts with a bad signature or an older version, also from the wire', async () => {
@@ -317,6 +314,6 @@ describe('adverts with a bad signature or an older version', () => {
       }),
     );
     expect(peer.pubsub.counters.advertsStale).toBeGreaterThanOrEqual(1);
-    expect(peer.router.topicPublisher(advert.id as TopicId)).toEqual({ node: owner.id, name: 'ticker' });
+    expect(peer.router.topicPublisher(advert.id)).toEqual({ node: owner.id, name: 'ticker' });
   });
 });

@@ -89,7 +89,7 @@ export class AuthenticatedFuzzer {
           encodeConnectRequest({
             protoMin: PROTOCOL_MIN,
             protoMax: PROTOCOL_MAX,
-            src: this.#key.id as NodeId,
+            src: this.#key.id,
             dst: target,
             srcAdvertVersion: 0,
             dstAdvertVersion: 0,

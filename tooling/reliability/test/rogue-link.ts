@@ -32,7 +32,7 @@ export class RogueLink {
   }
 
   /** Dials `target` at `address` and sends a ConnectRequest naming `src` (our own key unless forged). */
-  async open(address: string, target: NodeId, src: NodeId = this.key.id as NodeId): Promise<ConnectReply> {
+  async open(address: string, target: NodeId, src: NodeId = this.key.id): Promise<ConnectReply> {
     const connection = await this.#transport.dial(address, target);
     this.#connection = connection;
     let resolveReply: (reply: ConnectReply) => void = () => {};

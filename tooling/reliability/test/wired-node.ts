@@ -32,7 +32,7 @@ export async function wiredNode(
   } = {},
 ): Promise<WiredNode> {
   const key = KeyPair.generate();
-  const id = key.id as NodeId;
+  const id = key.id;
   const identity = await memoryIdentityStore();
   const router = new Router({
     node: id,

@@ -160,7 +160,7 @@ export function runTransportCompliance(
       const inbox = new Inbox();
       const listener = await s.listener.transport.listen(s.listenAddress, inbox.accept);
       const address = listener.addresses[0]!;
-      const connection = await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId);
+      const connection = await s.dialer.transport.dial(address, s.listener.keyPair.id);
       const client = new ConnectionProbe(connection);
       const server = await inbox.next(0);
       return { s, address, inbox, client, server };
@@ -277,9 +277,7 @@ export function runTransportCompliance(
       await server.until(() => server.received >= 3, 'first data');
       await client.connection.close();
       await server.until(() => server.closed, 'first close');
-      const again = new ConnectionProbe(
-        await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId),
-      );
+      const again = new ConnectionProbe(await s.dialer.transport.dial(address, s.listener.keyPair.id));
       const server2 = await inbox.next(1);
       expect(server2.connection.remoteNode).toBe(s.dialer.keyPair.id);
       again.connection.write(Buffer.from('two'));
@@ -296,16 +294,14 @@ export function runTransportCompliance(
       const inbox = new Inbox();
       const listener = await s.listener.transport.listen(s.listenAddress, inbox.accept);
       const address = listener.addresses[0]!;
-      const stranger = KeyPair.generate().id as NodeId;
+      const stranger = KeyPair.generate().id;
       const error = await s.dialer.transport.dial(address, stranger).then(
         () => undefined,
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(NetmachineError);
       // A later good dial is the first (and only) connection the listener hands out.
-      const good = new ConnectionProbe(
-        await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId),
-      );
+      const good = new ConnectionProbe(await s.dialer.transport.dial(address, s.listener.keyPair.id));
       good.connection.write(Buffer.from('ok'));
       const server = await inbox.next(0);
       await server.until(() => server.received >= 2, 'data on the good connection');
@@ -326,7 +322,7 @@ export function runTransportCompliance(
         },
       });
       const address = listener.addresses[0]!;
-      const expected = s.listener.keyPair.id as NodeId;
+      const expected = s.listener.keyPair.id;
       const refused = await s.dialer.transport.dial(address, expected).then(
         // A transport may only learn of the refusal after connecting: then the connection must
         // close with an error before carrying anything.

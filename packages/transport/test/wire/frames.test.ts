@@ -6,13 +6,11 @@ import {
   MAX_BODY_DEPTH,
   MAX_PROTOCOL_LENGTH,
   MalformedFrameError,
-  type NodeId,
   noopLogger,
   pack,
   SchemaError,
   signMessage,
   signNodeAdvert,
-  type TopicId,
   verifyMessage,
   verifyNodeAdvert,
 } from '@netmachine/core';
@@ -45,8 +43,8 @@ import { normalise, thrown } from './helpers.js';
 
 const a = KeyPair.generate();
 const b = KeyPair.generate();
-const nodeA = a.id as NodeId;
-const nodeB = b.id as NodeId;
+const nodeA = a.id;
+const nodeB = b.id;
 
 /** Encodes as a real frame, then decodes the frame body by its tag, as a connection does. */
 function throughFrame(tag: number, value: unknown): unknown {
@@ -142,7 +140,7 @@ describe('engine messages on a link', () => {
   });
 
   it('refuses to put a topic message on a link', () => {
-    const topicMessage = { ...message, dst: { topic: a.id as TopicId } };
+    const topicMessage = { ...message, dst: { topic: a.topicId } };
     expect(() => messageToWire(topicMessage)).toThrow(SchemaError);
   });
 
@@ -245,10 +243,10 @@ describe('message signatures', () => {
   });
 
   it('signs topic messages, bound to the topic', () => {
-    const topic = KeyPair.generate().id as TopicId;
+    const topic = KeyPair.generate().topicId;
     const toTopic = signMessage(a, { ...message, dst: { topic } });
     expect(verifyMessage(toTopic)).toBe(true);
-    expect(verifyMessage({ ...toTopic, dst: { topic: KeyPair.generate().id as TopicId } })).toBe(false);
+    expect(verifyMessage({ ...toTopic, dst: { topic: KeyPair.generate().topicId } })).toBe(false);
   });
 });
 
@@ -314,7 +312,7 @@ describe('decodeFrameBody', () => {
 
 describe('message helpers', () => {
   it('tells topic destinations from engine destinations', () => {
-    expect(isTopicAddress({ topic: a.id as TopicId })).toBe(true);
+    expect(isTopicAddress({ topic: a.topicId })).toBe(true);
     expect(isTopicAddress({ node: nodeA, name: 'x' })).toBe(false);
   });
 

@@ -198,7 +198,7 @@ describe('EncodedBody', () => {
   it.prop([linkMessage, keyPair])(
     'is written as its bytes, and signs and verifies as the value it encodes',
     (message, key) => {
-      const src = { ...message.src, node: key.id as NodeId };
+      const src = { ...message.src, node: key.id };
       const encoded = { ...message, src, body: new EncodedBody(pack(message.body)) };
       // What a strict link does: sign, then encode into the slab; the receiver decodes and verifies.
       const signed = signMessage(key, encoded);

@@ -4,7 +4,6 @@ import {
   isKeyText,
   MAX_PROTOCOL_LENGTH,
   NetmachineError,
-  type NodeId,
   nodeAdvertFromWire,
   pack,
   signMessage,
@@ -246,7 +245,7 @@ describe('damaged valid input', () => {
   it.prop([linkMessage, keyPair, mutation])(
     'a damaged signed message never verifies unless it decodes to the same message',
     (message, key, m) => {
-      const signed = signMessage(key, { ...message, src: { ...message.src, node: key.id as NodeId } });
+      const signed = signMessage(key, { ...message, src: { ...message.src, node: key.id } });
       const body = applyMutation(pack(messageToWire(signed)), m);
       decodesOrRejects(
         () => decodeFrameBody(FrameTag.Message, body) as WireMessage,

@@ -1,5 +1,5 @@
 import { fc, it } from '@fast-check/vitest';
-import { type NodeId, pack, signMessage, signNodeAdvert, unpack, verifyMessage } from '@netmachine/core';
+import { pack, signMessage, signNodeAdvert, unpack, verifyMessage } from '@netmachine/core';
 import { describe, expect, vi } from 'vitest';
 import {
   type ConnectReply,
@@ -103,7 +103,7 @@ describe('engine messages', () => {
   });
 
   it.prop([linkMessage, keyPair])('keep their signature valid across a link', (message, key) => {
-    const signed = signMessage(key, { ...message, src: { ...message.src, node: key.id as NodeId } });
+    const signed = signMessage(key, { ...message, src: { ...message.src, node: key.id } });
     const wire = throughFrame(FrameTag.Message, messageToWire(signed)) as WireMessage;
     const rebuilt = messageFromWire(wire, signed.src.node, message.dst.node);
     expect(verifyMessage(rebuilt)).toBe(true);

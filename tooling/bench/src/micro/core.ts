@@ -9,7 +9,6 @@ import { pathToFileURL } from 'node:url';
 import {
   type EngineMessage,
   KeyPair,
-  type NodeId,
   pack,
   signMessage,
   signNodeAdvert,
@@ -37,8 +36,8 @@ export type { MicroResult } from './measure.js';
 function typicalMessage(key: KeyPair, peer: KeyPair): EngineMessage {
   return signMessage(key, {
     id: 123_456,
-    src: { node: key.id as NodeId, name: 'client' },
-    dst: { node: peer.id as NodeId, name: 'kv' },
+    src: { node: key.id, name: 'client' },
+    dst: { node: peer.id, name: 'kv' },
     replyTo: undefined,
     expiry: Date.now() + 30_000,
     protocol: 'kv/put@1',

@@ -38,7 +38,7 @@ const TRANSPORTS: Record<string, () => TransportFactory> = { tls: () => tls(), q
 
 export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
   const keyPair = KeyPair.generate();
-  const id = keyPair.id as NodeId;
+  const id = keyPair.id;
   const router = new Router({ node: id });
   await router.start();
   if (config.transport === undefined) {

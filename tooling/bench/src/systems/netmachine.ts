@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { type EngineAddress, KeyPair, type NodeId, type TopicId } from '@netmachine/core';
+import { type EngineAddress, KeyPair, type NodeId } from '@netmachine/core';
 import { type BenchNode, startBenchNode } from './netmachine-node.js';
 import type { Endpoint, Link, SystemFactory } from './types.js';
 
@@ -101,7 +101,7 @@ export const netmachine: SystemFactory = async (config) => {
     },
 
     async subscribe({ onMessage }): Promise<Endpoint> {
-      const topic = topicKeyOf(config.shared).id as TopicId;
+      const topic = topicKeyOf(config.shared).topicId;
       const client = node.router.client(nextName('bench-sub'), (message) =>
         onMessage(message.body as Uint8Array),
       );

@@ -1,7 +1,7 @@
 /**
- * Micro-benchmarks of @netmachine/core's hot paths: the msgpack wire form of an engine message,
- * framing, Ed25519 through node:crypto (and @noble/curves when it is installed, for comparison),
- * and node adverts. Not a test: it reports rates, it asserts nothing.
+ * Micro-benchmarks of the message hot paths: the msgpack wire form of an engine message and framing
+ * (@netmachine/transport/wire), Ed25519 through node:crypto (and @noble/curves when it is installed,
+ * for comparison), and node adverts (@netmachine/core). Not a test: it reports rates, it asserts nothing.
  *
  *   node --conditions=source --import tsx tooling/bench/src/micro/core.ts [--quick]
  */

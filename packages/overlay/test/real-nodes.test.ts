@@ -49,7 +49,7 @@ const running: RealNode[] = [];
 
 async function startNode(network: MemoryNetwork, index: number): Promise<RealNode> {
   const key = KeyPair.generate();
-  const id = key.id as NodeId;
+  const id = key.id;
   const address = `memory://overlay-${process.pid}-${index}-${Date.now()}`;
   const advert = signNodeAdvert(key, {
     addrs: [{ url: address, weight: 10 }],

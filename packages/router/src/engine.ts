@@ -36,8 +36,8 @@ interface ParkedMessage {
   readonly onRoom: (() => void) | undefined;
 }
 
-/** An engine that can hand its client a message stream instead of a handler. */
-export interface EngineClient extends EngineContext, EngineRef {}
+/** An engine driven from outside a handler (a core interface). */
+export type { EngineClient } from '@netmachine/core';
 
 /**
  * One engine on this node: a bounded mailbox, a handler run on one message at a time, and the

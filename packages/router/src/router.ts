@@ -22,6 +22,7 @@ import {
   type RequestOptions,
   SchemaError,
   type SendOptions,
+  type ServiceRouter,
   type Startable,
   sameEngine,
   type TopicId,
@@ -64,7 +65,7 @@ export interface RouterStatus {
  * the NodeSender (the Transport engine); topics fan out to local subscribers and, through the
  * TopicDelegate (the pubsub engine), to other nodes.
  */
-export class Router implements MessageSink, Startable {
+export class Router implements MessageSink, ServiceRouter, Startable {
   readonly node: NodeId;
   readonly counters: RouterCounters = newCounters();
   readonly logger: Logger;

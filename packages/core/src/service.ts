@@ -24,7 +24,7 @@ export interface Service {
   /** Called before the router and transports stop; must release everything the service holds. */
   stop(): Promise<void>;
   /** A plain snapshot of the service's counters, for status and metrics. */
-  counters?(): Record<string, unknown>;
+  counters?(): object;
 }
 
 /** What a node gives each service factory. Every member is a core interface, never a concrete class. */

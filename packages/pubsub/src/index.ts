@@ -25,4 +25,5 @@ export {
   verifyEventSignature,
 } from './protocol.js';
 export { PubSubEngine } from './pubsub-engine.js';
+export { type PubSubServiceContext, pubsub } from './service.js';
 export type { RemoteState } from './subscriber.js';

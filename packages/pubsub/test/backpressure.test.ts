@@ -41,7 +41,7 @@ describe('a slow subscriber node', () => {
     expect(maxBacklog).toBeLessThanOrEqual(window + queueSize);
     expect(pub.pubsub.subscriberBacklog(slow.node)).toEqual({ inFlight: window, queued: queueSize });
     const evicted = total - window - queueSize;
-    expect(pub.pubsub.counters.dropped['queue-overflow']).toBe(evicted);
+    expect(pub.pubsub.counters().dropped['queue-overflow']).toBe(evicted);
     expect(overflows).toHaveLength(evicted);
     expect(net.heldCount(slow)).toBe(window); // what the slow node was actually sent
 
@@ -64,7 +64,7 @@ describe('a slow subscriber node', () => {
         to: total - queueSize,
       },
     ]);
-    expect(slow.pubsub.counters.missedEvents).toBe(evicted);
+    expect(slow.pubsub.counters().missedEvents).toBe(evicted);
     await until(() => pub.pubsub.subscriberBacklog(slow.node)?.inFlight === 0, 'acknowledged');
   });
 
@@ -82,7 +82,7 @@ describe('a slow subscriber node', () => {
     expect(pub.pubsub.subscriberBacklog(sub.node)).toEqual({ inFlight: 4, queued: 46 });
     net.cut(pub, sub);
     expect(pub.pubsub.subscriberBacklog(sub.node)).toBeUndefined();
-    expect(pub.pubsub.counters.dropped.disconnected).toBe(46);
+    expect(pub.pubsub.counters().dropped.disconnected).toBe(46);
     net.release(sub);
   });
 });

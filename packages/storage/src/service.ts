@@ -6,7 +6,8 @@ import {
   type Service,
   type ServiceContext,
 } from '@netmachine/core';
-import { StorageEngine, type StorageEngineOptions } from './engine.js';
+import type { BlockStoreStats } from './block-store.js';
+import { StorageEngine, type StorageEngineCounters, type StorageEngineOptions } from './engine.js';
 import type { FetchResult } from './fetch.js';
 import type { ProgressCallback } from './progress.js';
 import { STORAGE_ENGINE_NAME } from './protocol.js';
@@ -91,7 +92,7 @@ export class StorageService implements Service {
     });
   }
 
-  counters(): Record<string, number> {
+  counters(): StorageEngineCounters & BlockStoreStats {
     return { ...this.engine.counters(), ...this.storage.store.counters() };
   }
 }

@@ -246,7 +246,7 @@ describe('faults injected with faulty() around the memory transport', () => {
       ticker.publish(topic, ++last);
       return false;
     }, 'the closing event');
-    const c = p.b.pubsub.counters;
+    const c = p.b.pubsub.counters();
     console.log(
       JSON.stringify({
         fault: 'pubsub-drop',
@@ -283,9 +283,9 @@ describe('a receiver that stops reading', () => {
     const ticker = p.a.router.client('ticker');
     const total = 5_000;
     for (let seq = 1; seq <= total; seq++) ticker.publish(topic, seq);
-    await waitFor(() => p.a.pubsub.counters.dropped['queue-overflow'] > 0, 'the overflow');
+    await waitFor(() => p.a.pubsub.counters().dropped['queue-overflow'] > 0, 'the overflow');
     const backlog = p.a.pubsub.subscriberBacklog(p.b.id);
-    const c = p.a.pubsub.counters;
+    const c = p.a.pubsub.counters();
     console.log(
       JSON.stringify({
         case: 'slow-subscriber',

@@ -236,7 +236,7 @@ describe("pub/sub events that are not the authorized publisher's", () => {
     forger.send(toSubscriber, forged(publisher.key, 2, 'forger'), options);
     // A local engine on the publisher's node that is not the publisher cannot publish at all.
     expect(() => publisher.router.client('intruder').publish(topic, 'x')).toThrow(UnauthorizedPublisherError);
-    const dropped = subscriber.pubsub.counters.dropped;
+    const dropped = subscriber.pubsub.counters().dropped;
     await waitFor(
       () => dropped.unauthorized + dropped['bad-signature'] >= 5,
       'the forged events to be judged',
@@ -306,14 +306,14 @@ describe('adverts with a bad signature or an older version', () => {
     owner.router.client('liar').send({ node: peer.id, name: 'pubsub' }, topicAdvertToWire(hijack), {
       protocol: PubSubProtocol.Advert,
     });
-    await waitFor(() => peer.pubsub.counters.advertsRejected === 2, 'the hijack from the wire');
+    await waitFor(() => peer.pubsub.counters().advertsRejected === 2, 'the hijack from the wire');
     console.log(
       JSON.stringify({
-        advertsRejected: peer.pubsub.counters.advertsRejected,
-        advertsStale: peer.pubsub.counters.advertsStale,
+        advertsRejected: peer.pubsub.counters().advertsRejected,
+        advertsStale: peer.pubsub.counters().advertsStale,
       }),
     );
-    expect(peer.pubsub.counters.advertsStale).toBeGreaterThanOrEqual(1);
+    expect(peer.pubsub.counters().advertsStale).toBeGreaterThanOrEqual(1);
     expect(peer.router.topicPublisher(advert.id)).toEqual({ node: owner.id, name: 'ticker' });
   });
 });

@@ -151,36 +151,36 @@ export class NetmachineNode implements Startable {
     });
     await this.pubsub.start();
     this.router.spawn(STORAGE_ENGINE_NAME, this.storageEngine.handler);
-    const offConnected = this.transport.events.on('NodeConnected', (e) =>
+    const offConnected = this.transport.events.on('peer:connected', (e) =>
       this.pubsub.onPeerConnected(e.node),
     );
-    const offDisconnected = this.transport.events.on('NodeDisconnected', (e) =>
+    const offDisconnected = this.transport.events.on('peer:disconnected', (e) =>
       this.pubsub.onPeerDisconnected(e.node),
     );
     const log = new RateLimitedLog(this.logger);
     const offLog = this.transport.events.on('*', (e) => {
       switch (e.type) {
-        case 'NodeConnected':
+        case 'peer:connected':
           this.logger.info({ peer: e.node, protocol: e.protocol, direction: e.direction }, 'node connected');
           return;
-        case 'NodeDisconnected':
+        case 'peer:disconnected':
           this.logger.info({ peer: e.node, err: e.error }, 'node disconnected');
           return;
-        case 'NodeConnectFailed':
+        case 'peer:connect-failed':
           log.warn(
             `connect-failed:${e.node}`,
             { peer: e.node, attempt: e.attempt, err: e.error },
             'connect failed',
           );
           return;
-        case 'Dropped':
+        case 'message:dropped':
           log.warn(
             `dropped:${e.reason}`,
             { reason: e.reason, peer: e.node, err: e.error },
             'message or frame dropped',
           );
           return;
-        case 'QueueFull':
+        case 'queue:full':
           log.warn(`queue-full:${e.node}`, { peer: e.node, capacity: e.capacity }, 'queue for node full');
           return;
       }

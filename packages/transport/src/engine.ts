@@ -251,7 +251,7 @@ export class TransportEngine implements NodeSender, Startable {
 
   /** Engine events as an async iterable (bounded: a slow reader loses the oldest). */
   status(signal?: AbortSignal): AsyncIterable<TransportEvent> {
-    return this.events.stream(signal);
+    return this.events.events(signal ? { signal } : {});
   }
 
   // --- internals ----------------------------------------------------------
@@ -277,10 +277,10 @@ export class TransportEngine implements NodeSender, Startable {
       connectFailed: (link, error, attempt) => {
         this.#counters.connectFailures++;
         this.#logger.debug({ peer: link.node, err: error, attempt }, 'connect failed');
-        this.events.emit({ type: 'NodeConnectFailed', node: link.node, error, attempt });
+        this.events.emit({ type: 'peer:connect-failed', node: link.node, error, attempt });
       },
       queueFull: (link) =>
-        this.events.emit({ type: 'QueueFull', node: link.node, capacity: link.queue.capacity }),
+        this.events.emit({ type: 'queue:full', node: link.node, capacity: link.queue.capacity }),
       idle: (link) => {
         if (!link.busy && this.#links.get(link.node) === link) this.#links.delete(link.node);
       },
@@ -393,7 +393,7 @@ export class TransportEngine implements NodeSender, Startable {
     link.attach(session);
     this.#logger.debug({ peer: session.peer, direction: session.direction }, 'node connected');
     this.events.emit({
-      type: 'NodeConnected',
+      type: 'peer:connected',
       node: session.peer,
       direction: session.direction,
       protocol: session.connection.protocol,
@@ -412,7 +412,7 @@ export class TransportEngine implements NodeSender, Startable {
     if (link === undefined || !link.lose(session)) return;
     this.#counters.disconnects++;
     this.#logger.debug({ peer: session.peer, err: error }, 'node disconnected');
-    this.events.emit({ type: 'NodeDisconnected', node: session.peer, error });
+    this.events.emit({ type: 'peer:disconnected', node: session.peer, error });
   }
 
   /** Trust can drop to 0 while a link is up: a banned peer (or source) gets nothing through. */
@@ -459,6 +459,6 @@ export class TransportEngine implements NodeSender, Startable {
   ): void {
     this.#counters.dropped[reason]++;
     this.#logger.debug({ reason, peer: node, err: error }, 'message dropped');
-    this.events.emit({ type: 'Dropped', reason, node, message, error });
+    this.events.emit({ type: 'message:dropped', reason, node, message, error });
   }
 }

@@ -176,7 +176,7 @@ describe('faults injected with faulty() around the memory transport', () => {
     const asker = p.a.router.client('asker');
     await asker.request({ node: p.b.id, name: 'echo' }, 'before', { timeoutMs: 30_000 });
     let disconnects = 0;
-    p.a.transport.events.on('NodeDisconnected', () => disconnects++);
+    p.a.transport.events.on('peer:disconnected', () => disconnects++);
     p.faultsB.knobs = { delayMs: 2_000 }; // the reply is on its way when the link is cut
     const inFlight = asker.request({ node: p.b.id, name: 'echo' }, 'in flight', { timeoutMs: 1_000 });
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -202,7 +202,7 @@ describe('faults injected with faulty() around the memory transport', () => {
     const p = await pair(6);
     const asker = p.a.router.client('asker');
     await asker.request({ node: p.b.id, name: 'echo' }, 'before', { timeoutMs: 30_000 });
-    const down = p.a.transport.events.once('NodeDisconnected', (e) => e.node === p.b.id);
+    const down = p.a.transport.events.once('peer:disconnected', (e) => e.node === p.b.id);
     p.faultsA.knobs = { blackhole: true };
     p.faultsB.knobs = { blackhole: true };
     await expect(

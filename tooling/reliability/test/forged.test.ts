@@ -73,7 +73,7 @@ describe('TLS with a key other than the advertised one', () => {
       created: Date.now(),
     });
     await node.addPeer(forgedPlace);
-    const failed = node.transport.events.once('NodeConnectFailed', (e) => e.node === x.id);
+    const failed = node.transport.events.once('peer:connect-failed', (e) => e.node === x.id);
     node.transport.connect(xId).catch(() => {});
     const event = await failed;
     const errors = [event.error, (event.error as Error & { cause?: unknown }).cause];
@@ -94,7 +94,7 @@ describe('TLS with a key other than the advertised one', () => {
     const x = KeyPair.generate();
     const r = await rogue();
     const connected: NodeId[] = [];
-    node.transport.events.on('NodeConnected', (e) => connected.push(e.node));
+    node.transport.events.on('peer:connected', (e) => connected.push(e.node));
     const reply = await r.open(address(node), node.id, x.id);
     await r.closed;
     const counters = node.transport.counters();

@@ -70,8 +70,8 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
   transport.setSink(router);
   const pubsub = new PubSubEngine({ router, nodeKey: keyPair });
   await pubsub.start();
-  transport.events.on('NodeConnected', (event) => pubsub.onPeerConnected(event.node));
-  transport.events.on('NodeDisconnected', (event) => pubsub.onPeerDisconnected(event.node));
+  transport.events.on('peer:connected', (event) => pubsub.onPeerConnected(event.node));
+  transport.events.on('peer:disconnected', (event) => pubsub.onPeerDisconnected(event.node));
   await transport.start();
   const now = Date.now();
   advert = signNodeAdvert(keyPair, {

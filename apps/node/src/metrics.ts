@@ -109,6 +109,18 @@ export class MetricsServer {
           this.inc({ layer: 'transport', reason }, n);
       },
     });
+    new Gauge({
+      name: 'netmachine_service_counter',
+      help: "Each running service's counters (pubsub, storage, nats, ...), by service and counter path",
+      labelNames: ['service', 'counter'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [service, counters] of Object.entries(status().services)) {
+          for (const [counter, n] of numericLeaves(counters)) this.set({ service, counter }, n);
+        }
+      },
+    });
     new Counter({
       name: 'netmachine_handler_errors_total',
       help: 'Engine handlers that threw',
@@ -188,4 +200,15 @@ function splitHostPort(text: string): { host: string; port: number } {
   const index = text.lastIndexOf(':');
   const host = text.slice(0, index).replace(/^\[|\]$/g, '');
   return { host, port: Number(text.slice(index + 1)) };
+}
+
+/** The numbers in a nested counters object, with dotted paths (`dropped.expired`). */
+function numericLeaves(value: object, prefix = ''): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [key, inner] of Object.entries(value)) {
+    if (typeof inner === 'number') out.push([`${prefix}${key}`, inner]);
+    else if (inner !== null && typeof inner === 'object')
+      out.push(...numericLeaves(inner, `${prefix}${key}.`));
+  }
+  return out;
 }

@@ -169,7 +169,7 @@ export class LocalEngine implements EngineContext, EngineRef {
         this.router.noteDropped('expired', message);
         continue;
       }
-      this.router.counters.delivered++;
+      this.router.tally.delivered++;
       try {
         const result = this.handler(message, this);
         if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;

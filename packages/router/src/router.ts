@@ -67,7 +67,8 @@ export interface RouterStatus {
  */
 export class Router implements MessageSink, ServiceRouter, Startable {
   readonly node: NodeId;
-  readonly counters: RouterCounters = newCounters();
+  /** The live counters the router and its engines increment; read them with `counters()`. */
+  readonly tally: RouterCounters = newCounters();
   readonly logger: Logger;
   private readonly engines = new Map<string, LocalEngine>();
   private readonly topics = new TopicTable();
@@ -91,7 +92,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     this.maxEngines = options.maxEngines ?? DEFAULT_MAX_ENGINES;
     this.pending = new PendingRequests(options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS);
     this.pending.onTimeout = () => {
-      this.counters.requestsTimedOut++;
+      this.tally.requestsTimedOut++;
     };
   }
 
@@ -108,6 +109,11 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   }
 
   /** Observes drops, handler errors, engine and subscription changes. Returns an unsubscribe function. */
+  /** A snapshot of the router's counters. */
+  counters(): RouterCounters {
+    return { ...this.tally, dropped: { ...this.tally.dropped } };
+  }
+
   onEvent(listener: RouterEventListener): () => void {
     return this.events.on(listener);
   }
@@ -313,7 +319,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
       const admission = subscriber.admit(event, undefined);
       if (admission === Admission.Queued || admission === Admission.Parked) {
         delivered++;
-        this.counters.topicDeliveries++;
+        this.tally.topicDeliveries++;
       } else {
         this.noteDropped(admission === Admission.Stopped ? 'engine-stopped' : 'mailbox-full', event);
       }
@@ -328,7 +334,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
    * reading from that peer until `onRoom` is called, so a fast sender is slowed, not dropped.
    */
   deliver(message: EngineMessage, onRoom?: () => void): boolean {
-    this.counters.receivedRemote++;
+    this.tally.receivedRemote++;
     if (isTopicAddress(message.dst)) {
       this.deliverTopicEvent(message);
       return true;
@@ -362,7 +368,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
         this.noteDropped('unknown-destination', message, error);
         return error;
       }
-      this.counters.sentRemote++;
+      this.tally.sentRemote++;
       sender.send(message);
       return undefined;
     }
@@ -433,7 +439,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
 
   /** @internal */
   noteDropped(reason: DropReason, message: EngineMessage, error?: Error): void {
-    this.counters.dropped[reason]++;
+    this.tally.dropped[reason]++;
     if (this.events.active) this.events.emit({ type: 'dropped', reason, message, error });
   }
 
@@ -456,7 +462,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
 
   /** @internal */
   noteHandlerError(engine: LocalEngine, error: unknown): void {
-    this.counters.handlerErrors++;
+    this.tally.handlerErrors++;
     engine.logger.warn({ err: error }, 'engine handler failed');
     this.events.emit({ type: 'handler-error', engine: engine.self, error });
   }

@@ -1,4 +1,4 @@
-import type { EngineAddress, EngineMessage, TopicId } from '@netmachine/core';
+import type { EngineAddress, TopicId } from '@netmachine/core';
 import type { LocalEngine } from './engine.js';
 
 /** A topic as this node's router knows it. */

@@ -91,6 +91,17 @@ export class TransportEngine implements NodeSender, Startable {
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#logger = (options.logger ?? noopLogger).child({ component: 'transport' });
     this.#linkHost = this.#makeLinkHost();
+    // Made here rather than at start, so the schemes served are known (and checked) up front.
+    const context = { keyPair: options.keyPair, logger: this.#logger };
+    for (const factory of options.transports) {
+      const transport = factory(context);
+      if (!this.#transports.has(transport.protocol)) this.#transports.set(transport.protocol, transport);
+    }
+  }
+
+  /** The URL schemes of the transports this engine was given (`tls`, `quic`, `memory`, …). */
+  get protocols(): string[] {
+    return [...this.#transports.keys()];
   }
 
   setSink(sink: MessageSink | undefined): void {
@@ -108,11 +119,6 @@ export class TransportEngine implements NodeSender, Startable {
   }
 
   async #start(signal: AbortSignal | undefined): Promise<void> {
-    const context = { keyPair: this.#o.keyPair, logger: this.#logger };
-    for (const factory of this.#o.transports) {
-      const transport = factory(context);
-      if (!this.#transports.has(transport.protocol)) this.#transports.set(transport.protocol, transport);
-    }
     try {
       for (const address of this.#o.listen ?? []) {
         const protocol = addressProtocol(address);

@@ -1,6 +1,8 @@
 import type { EngineAddress } from '@netmachine/core';
+import { pubsub } from '@netmachine/pubsub';
+import { tls } from '@netmachine/transport-tls';
 import { createLogger, type LogLevel } from '../logger.js';
-import { createNode, type NetmachineNode } from '../node.js';
+import { createNode } from '../node.js';
 
 export interface DemoOptions {
   /** Seconds to run; until Ctrl-C when omitted. */
@@ -18,16 +20,17 @@ const NAMES = ['alpha', 'beta', 'gamma'] as const;
  */
 export async function demoCommand(options: DemoOptions): Promise<void> {
   const logger = createLogger(options.logLevel ?? 'warn');
-  const nodes: NetmachineNode[] = [];
-  for (const name of NAMES) {
-    nodes.push(
-      await createNode({
-        config: { name, listen: ['tls://127.0.0.1:0'], transports: ['tls'], metrics: false },
-        logger: logger.child({ node: name }),
-      }),
-    );
-  }
-  const [alpha, beta, gamma] = nodes as [NetmachineNode, NetmachineNode, NetmachineNode];
+  const start = (name: string) =>
+    createNode({
+      config: { name, listen: ['tls://127.0.0.1:0'], transports: ['tls'], metrics: false },
+      logger: logger.child({ node: name }),
+      transports: [tls()],
+      services: { pubsub: pubsub() },
+    });
+  type DemoNode = Awaited<ReturnType<typeof start>>;
+  const nodes: DemoNode[] = [];
+  for (const name of NAMES) nodes.push(await start(name));
+  const [alpha, beta, gamma] = nodes as [DemoNode, DemoNode, DemoNode];
   for (const node of nodes) await node.start();
   // Every node learns every other node's advert; alpha keeps permanent links to both.
   for (const node of nodes) {
@@ -39,7 +42,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   if (!options.json) {
     out('netmachine demo — three nodes on loopback over TLS');
     for (const node of nodes)
-      out(`  ${node.config.name?.padEnd(6)} ${node.id}  ${node.transport.listenAddresses.join(' ')}`);
+      out(`  ${node.name?.padEnd(6)} ${node.id}  ${node.transport.listenAddresses.join(' ')}`);
     out(
       'alpha → beta/gamma unicast, alpha ⇄ beta echo requests, alpha publishes to a topic beta and gamma follow',
     );
@@ -61,7 +64,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     stats.unicast.gamma++;
   });
   const ticker = alpha.client('ticker');
-  const topic = await alpha.createTopic(ticker.self);
+  const { topic } = alpha.services.pubsub.createTopic({ publisher: ticker.self });
   beta
     .client('follower', () => {
       stats.events.beta++;
@@ -73,7 +76,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     })
     .subscribe(topic);
 
-  const to = (node: NetmachineNode, name: string): EngineAddress => ({ node: node.id, name });
+  const to = (node: DemoNode, name: string): EngineAddress => ({ node: node.id, name });
   let seq = 0;
   const sending = setInterval(() => {
     for (let i = 0; i < 50; i++) {

@@ -4,8 +4,9 @@ import { controlHandlers } from '../control/handlers.js';
 import { ControlServer } from '../control/server.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { MetricsServer } from '../metrics.js';
-import { createNode } from '../node.js';
+import { createNode, defaultServices } from '../node.js';
 import { nodePaths } from '../paths.js';
+import { nodeStatus } from '../status.js';
 
 export interface StartOptions {
   dir: string;
@@ -27,12 +28,18 @@ export async function startCommand(options: StartOptions): Promise<void> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   const keyPair = await readKeyFile(paths.key);
-  const node = await createNode({ dir: paths.dir, config, keyPair, logger });
+  const node = await createNode({
+    dir: paths.dir,
+    config,
+    keyPair,
+    logger,
+    services: await defaultServices(config),
+  });
   await node.start();
   const metrics =
     config.metrics === false
       ? undefined
-      : new MetricsServer(config.metrics.listen, () => node.status(), logger);
+      : new MetricsServer(config.metrics.listen, () => nodeStatus(node), logger);
   await metrics?.start();
   const control = new ControlServer(
     nodePaths(paths.dir, config.control.socket).controlSocket,

@@ -1,4 +1,5 @@
 import {
+  type EngineClient,
   type EngineMessage,
   parseEngineAddress,
   parseNodeId,
@@ -6,9 +7,11 @@ import {
   SchemaError,
   type TopicId,
 } from '@netmachine/core';
-import type { EngineClient } from '@netmachine/router';
-import { formatReference, parseReference } from '@netmachine/storage';
-import type { NetmachineNode } from '../node.js';
+import type { NetmachineNode } from '@netmachine/node';
+import type { PubSubEngine } from '@netmachine/pubsub';
+import { formatReference, parseReference, type StorageService } from '@netmachine/storage';
+import { ServiceNotRunningError } from '../errors.js';
+import { nodeStatus } from '../status.js';
 import type { ControlHandler } from './server.js';
 
 /** The engine through which control requests act on the node. */
@@ -38,6 +41,13 @@ export function messageView(m: EngineMessage): Record<string, unknown> {
   };
 }
 
+/** The service `name` of `node`; the control ops that need one fail clearly on a node without it. */
+function service<T>(node: NetmachineNode, name: string): T {
+  const found = node.services[name];
+  if (found === undefined) throw new ServiceNotRunningError(name);
+  return found as unknown as T;
+}
+
 /** The ops a running node serves on its control socket. */
 export function controlHandlers(
   node: NetmachineNode,
@@ -46,7 +56,7 @@ export function controlHandlers(
   const control: EngineClient = node.client(CONTROL_ENGINE);
   let subscriptions = 0;
   return {
-    status: async () => ({ ...node.status(), metrics: extra.metricsAddress?.() }),
+    status: async () => ({ ...nodeStatus(node), metrics: extra.metricsAddress?.() }),
     advert: async () => node.advertText,
     peers: async () =>
       [...node.identity.nodes()].map((r) => ({
@@ -72,7 +82,8 @@ export function controlHandlers(
     put: async (args, call) => {
       const path = stringArg(args, 'path');
       let lastEmit = 0;
-      const reference = await node.put(path, {
+      const storage = service<StorageService>(node, 'storage');
+      const reference = await storage.put(path, {
         onProgress: (p) => {
           // A progress line at most every 100 ms: the client draws a bar, not a log.
           const now = Date.now();
@@ -82,16 +93,17 @@ export function controlHandlers(
           }
         },
       });
-      return { reference: formatReference(reference), bytes: node.storage.size(reference) };
+      return { reference: formatReference(reference), bytes: storage.storage.size(reference) };
     },
     get: async (args, call) => {
+      const storage = service<StorageService>(node, 'storage');
       const reference = parseReference(stringArg(args, 'reference'));
       const out = stringArg(args, 'out');
       const peers = Array.isArray(args.peers)
         ? (args.peers as string[]).map((p) => parseNodeId(p))
         : undefined;
       let lastEmit = 0;
-      const result = await node.fetch(reference, {
+      const result = await storage.fetch(reference, {
         ...(peers ? { peers } : {}),
         signal: call.signal,
         onProgress: (p) => {
@@ -102,11 +114,11 @@ export function controlHandlers(
           }
         },
       });
-      await node.storage.getToFile(reference, out);
-      return { out, bytes: node.storage.size(reference), chunks: result.chunks };
+      await storage.storage.getToFile(reference, out);
+      return { out, bytes: storage.storage.size(reference), chunks: result.chunks };
     },
     'topic.create': async () => {
-      const topic = await node.createTopic(control.self);
+      const { topic } = service<PubSubEngine>(node, 'pubsub').createTopic({ publisher: control.self });
       return { topic };
     },
     publish: async (args) => {
@@ -114,6 +126,7 @@ export function controlHandlers(
       return { published: true };
     },
     subscribe: async (args, call) => {
+      const pubsub = service<PubSubEngine>(node, 'pubsub');
       const topic: TopicId = parseTopicId(stringArg(args, 'topic'));
       const count = typeof args.count === 'number' ? args.count : Number.POSITIVE_INFINITY;
       let seen = 0;
@@ -133,7 +146,7 @@ export function controlHandlers(
       engine.subscribe(topic);
       // Report "subscribed" only once the publisher's node has recorded us: events published after
       // that line are then guaranteed to be forwarded.
-      await node.pubsub.whenSubscribed(topic, { signal: call.signal, timeoutMs: 15_000 });
+      await pubsub.whenSubscribed(topic, { signal: call.signal, timeoutMs: 15_000 });
       call.emit({ subscribed: topic });
       try {
         await done;

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import {
+  InvalidAddressError,
   KeyPair,
   type Logger,
   noopLogger,
@@ -18,7 +19,7 @@ import {
 import type { PubSubEngine } from '@netmachine/pubsub';
 import type { StorageService } from '@netmachine/storage';
 import { type NodeConfig, type NodeConfigInput, validateConfig } from './config.js';
-import { OptionalPackageMissingError } from './errors.js';
+import { ConfigError, OptionalPackageMissingError } from './errors.js';
 import { logTransportEvents, RateLimitedLog } from './event-logging.js';
 import { nodePaths } from './paths.js';
 
@@ -180,6 +181,11 @@ export async function createNode<F extends ServiceFactories = Record<never, neve
       ...(config.limits.queuePerNode ? { queueSize: config.limits.queuePerNode } : {}),
       ...(config.limits.idleTimeoutMs ? { idleTimeoutMs: config.limits.idleTimeoutMs } : {}),
     },
+  }).catch((error: unknown) => {
+    // A listen address whose scheme no transport serves is a config problem: name the field.
+    const index = error instanceof InvalidAddressError ? config.listen.indexOf(error.address) : -1;
+    if (index >= 0) throw new ConfigError('<config>', [`listen.${index}: ${(error as Error).message}`]);
+    throw error;
   });
   logTransportEvents(node.transport.events, logger);
   return node;

@@ -8,7 +8,7 @@ import {
   type Service,
   type ServiceContext,
 } from '@netmachine/core';
-import { memoryIdentityStore } from '@netmachine/identity-store';
+import { type IdentityStore, memoryIdentityStore } from '@netmachine/identity-store';
 import { Router } from '@netmachine/router';
 import { TransportEngine } from '@netmachine/transport';
 import { NetmachineNode } from './node.js';
@@ -46,8 +46,23 @@ export async function createNode<F extends ServiceFactories = Record<never, neve
 ): Promise<NetmachineNode<ServicesOf<F>>> {
   const logger = options.logger ?? noopLogger;
   const keyPair = options.keyPair ?? KeyPair.generate();
-  const node = keyPair.id as NodeId;
   const identity = options.identity ?? (await memoryIdentityStore({ logger }));
+  try {
+    return await assemble(options, keyPair, identity);
+  } catch (error) {
+    // The node owns the identity store from here: a node that cannot be built releases it.
+    await identity.stop();
+    throw error;
+  }
+}
+
+async function assemble<F extends ServiceFactories>(
+  options: NodeOptions<F>,
+  keyPair: KeyPair,
+  identity: IdentityStore,
+): Promise<NetmachineNode<ServicesOf<F>>> {
+  const logger = options.logger ?? noopLogger;
+  const node = keyPair.id as NodeId;
   const router = new Router({
     node,
     logger,
@@ -89,7 +104,6 @@ export async function createNode<F extends ServiceFactories = Record<never, neve
   } catch (error) {
     // A service that failed to build: those built before it release what they hold.
     for (const service of Object.values(services).reverse()) await service.stop().catch(() => {});
-    await identity.stop();
     throw error;
   }
   nodeRef = new NetmachineNode({

@@ -67,8 +67,8 @@ describe('pub/sub between processes over TLS', () => {
     const local = [await tlsNode(), await tlsNode()];
     const { topic } = pub.pubsub.createTopic({ publisher: 'ticker' });
     const received: unknown[][] = local.map(() => []);
+    for (const sub of local) await sub.know(pub.advert);
     local.forEach((sub, i) => {
-      sub.know(pub.advert);
       sub.router
         .client('reader', (m) => {
           received[i]?.push(m.body);

@@ -58,7 +58,7 @@ node.spawn('echo', (m, ctx) => ctx.reply(m, m.body));
 
 const events = { received: 0, gapsReported: 0, missedInGaps: 0, firstSeq: -1 };
 node.services.pubsub.onEvent((e) => {
-  if (e.type === 'gap') {
+  if (e.type === 'topic:gap') {
     events.gapsReported++;
     events.missedInGaps += e.to - e.from + 1;
   }

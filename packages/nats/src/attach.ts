@@ -144,7 +144,7 @@ export class AttachedEngine implements EngineContext {
   }
 
   onEvent(listener: (event: AttachedEngineEvent) => void): () => void {
-    return this.events.on(listener);
+    return this.events.on('*', listener);
   }
 
   async start(options?: { signal?: AbortSignal }): Promise<void> {
@@ -262,12 +262,12 @@ export class AttachedEngine implements EngineContext {
     this.session = session;
     this.sessionSeqs = new SequenceWindow();
     this.logger.info({ session }, 'attached');
-    this.events.emit({ type: 'attached', session });
+    this.events.emit({ type: 'engine:attached', session });
   }
 
   private refused(error: AttachRefusedError): void {
     this.logger.error({ err: error }, 'attach refused');
-    this.events.emit({ type: 'refused', error });
+    this.events.emit({ type: 'attach:refused', error });
     if (this.firstAttach) this.firstAttach.reject(error);
     else void this.stop();
     this.firstAttach = undefined;
@@ -277,7 +277,7 @@ export class AttachedEngine implements EngineContext {
 
   private noteDrop(reason: ProcessDropReason): void {
     this.#counters.dropped[DROP_COUNTER[reason]]++;
-    this.events.emit({ type: 'dropped', reason });
+    this.events.emit({ type: 'message:dropped', reason });
   }
 
   private onDelivery(msg: Msg): void {
@@ -335,7 +335,7 @@ export class AttachedEngine implements EngineContext {
     } catch (error) {
       this.#counters.handlerErrors++;
       this.logger.warn({ err: error }, 'engine handler failed');
-      this.events.emit({ type: 'handler-error', error });
+      this.events.emit({ type: 'engine:error', error });
     }
   }
 

@@ -126,7 +126,7 @@ export class NatsBridge implements Startable {
   }
 
   onEvent(listener: (event: BridgeEvent) => void): () => void {
-    return this.events.on(listener);
+    return this.events.on('*', listener);
   }
 
   /** Resolves once connected to NATS; rejects with AbortedError on `signal` or stop. */
@@ -188,8 +188,8 @@ export class NatsBridge implements Startable {
   }
 
   private noteLinkEvent(event: LinkEvent): void {
-    if (event.type === 'reconnected') this.#counters.reconnects++;
-    if (event.type === 'slow-consumer') this.#counters.slowConsumers++;
+    if (event.type === 'nats:reconnected') this.#counters.reconnects++;
+    if (event.type === 'nats:slow-consumer') this.#counters.slowConsumers++;
     this.events.emit(event);
   }
 
@@ -217,7 +217,7 @@ export class NatsBridge implements Startable {
   ): void {
     if (reason === 'publish-failed') this.#counters.dropped.publishFailed++;
     else this.#counters.dropped[reason]++;
-    this.events.emit({ type: 'dropped', reason, name });
+    this.events.emit({ type: 'message:dropped', reason, name });
   }
 
   // --- attaching --------------------------------------------------------------------------------
@@ -230,13 +230,13 @@ export class NatsBridge implements Startable {
       // Nothing to sign a reply for: the sender learns by its own timeout.
       this.logger.debug({ err: error }, 'malformed announcement');
       this.#counters.refused.malformed++;
-      this.events.emit({ type: 'refused', name: '', reason: 'malformed' });
+      this.events.emit({ type: 'attach:refused', name: '', reason: 'malformed' });
       return;
     }
     const refusal = this.attachments.apply(a);
     if (refusal !== undefined) {
       this.#counters.refused[refusal]++;
-      this.events.emit({ type: 'refused', name: a.name, reason: refusal });
+      this.events.emit({ type: 'attach:refused', name: a.name, reason: refusal });
       this.logger.warn({ engine: a.name, reason: refusal }, 'attach refused');
       // Signatures and replays get no reply: a forger learns nothing, and a replay is not answered twice.
       if (refusal !== 'bad-signature' && refusal !== 'replayed') this.answer(msg, a, refusal);
@@ -319,7 +319,7 @@ export class NatsBridge implements Startable {
 
   private reject(reason: OutRejection, name?: string): void {
     this.#counters.rejected[reason]++;
-    this.events.emit({ type: 'rejected', reason, name });
+    this.events.emit({ type: 'message:rejected', reason, name });
   }
 
   private onOut(msg: Msg): void {

@@ -62,7 +62,8 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
   private readonly router: ServiceRouter;
   private unwirePeers: (() => void) | undefined;
   private readonly logger: Logger;
-  private readonly events = new PubSubEvents();
+  /** What the engine reports (`topic:gap`, `message:dropped`, `subscriber:added`, …). */
+  readonly events = new PubSubEvents();
   private readonly registry: TopicRegistry;
   private readonly publisher: PublisherSide;
   private readonly subscriber: SubscriberSide;
@@ -163,7 +164,7 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
   }
 
   onEvent(listener: PubSubEventListener): () => void {
-    return this.events.on(listener);
+    return this.events.on('*', listener);
   }
 
   // --- topics -----------------------------------------------------------------------------------
@@ -319,7 +320,7 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
       this.#counters.dropped.malformed++;
       this.logger.debug({ node: from, protocol: message.protocol, err: error }, 'malformed pubsub message');
       if (this.events.active) {
-        this.events.emit({ type: 'dropped', reason: 'malformed', node: from, error: error as Error });
+        this.events.emit({ type: 'message:dropped', reason: 'malformed', node: from, error: error as Error });
       }
     }
   }
@@ -353,7 +354,7 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
     if (!verifyDeletion(deletion)) {
       this.#counters.advertsRejected++;
       this.events.emit({
-        type: 'advert-rejected',
+        type: 'advert:rejected',
         error: new InvalidSignatureError(`deletion of topic ${deletion.topic}`),
         from: message.src.node,
       });
@@ -376,7 +377,7 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
       outcome = this.registry.offer(advert, this.options.advertVerify);
     } catch (error) {
       this.#counters.advertsRejected++;
-      this.events.emit({ type: 'advert-rejected', error: error as Error, from });
+      this.events.emit({ type: 'advert:rejected', error: error as Error, from });
       throw error;
     }
     if (!outcome.stored) {
@@ -392,7 +393,7 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
     if (current !== undefined && !sameEngine(current, advert.publisher)) this.router.deleteTopic(topic);
     this.router.createTopic(topic, advert.publisher);
     this.#counters.advertsAdded++;
-    this.events.emit({ type: 'advert-added', advert, from });
+    this.events.emit({ type: 'advert:added', advert, from });
     this.syncLocalSubscribers(topic);
     this.subscriber.advertChanged(topic, advert);
     return true;
@@ -405,7 +406,7 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
     this.registry.delete(topic, deletion.version);
     this.router.deleteTopic(topic);
     this.subscriber.advertChanged(topic, undefined);
-    this.events.emit({ type: 'topic-deleted', topic });
+    this.events.emit({ type: 'topic:deleted', topic });
     return subscribers;
   }
 

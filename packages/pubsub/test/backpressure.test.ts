@@ -21,9 +21,9 @@ describe('a slow subscriber node', () => {
     for (const r of readers) r.engine.subscribe(topic);
     await Promise.all(subs.map((s) => s.pubsub.whenSubscribed(topic)));
     const overflows: PubSubEvent[] = [];
-    pub.pubsub.onEvent((e) => e.type === 'queue-overflow' && overflows.push(e));
+    pub.pubsub.onEvent((e) => e.type === 'queue:overflow' && overflows.push(e));
     const gaps: PubSubEvent[] = [];
-    slow.pubsub.onEvent((e) => e.type === 'gap' && gaps.push(e));
+    slow.pubsub.onEvent((e) => e.type === 'topic:gap' && gaps.push(e));
 
     net.hold(slow); // nothing reaches it, so it acknowledges nothing
     const publisher = pub.router.client('ticker');
@@ -57,7 +57,7 @@ describe('a slow subscriber node', () => {
     expect(slowReader.received).toEqual([...range(1, window), ...range(total - queueSize + 1, total)]);
     expect(gaps).toEqual([
       {
-        type: 'gap',
+        type: 'topic:gap',
         topic,
         publisher: { node: pub.node, name: 'ticker' },
         from: window + 1,

@@ -28,7 +28,7 @@ describe('one publisher node, three subscriber nodes', () => {
     expect(pub.pubsub.subscriberNodes(topic).sort()).toEqual(subs.map((s) => s.node).sort());
 
     const gaps: PubSubEvent[] = [];
-    for (const sub of subs) sub.pubsub.onEvent((e) => e.type === 'gap' && gaps.push(e));
+    for (const sub of subs) sub.pubsub.onEvent((e) => e.type === 'topic:gap' && gaps.push(e));
     const count = 2000;
     // Bursts that fit the window plus queue (256 + 1024); between bursts the queues drain.
     for (let i = 1; i <= count; i++) {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PubSubEvent } from '../src/index.js';
 import { range, recorder, TestNetwork, type TestNode, until } from './network.js';
 
-type Gap = Extract<PubSubEvent, { type: 'gap' }>;
+type Gap = Extract<PubSubEvent, { type: 'topic:gap' }>;
 
 describe('connection loss and re-subscription', () => {
   let net: TestNetwork;
@@ -23,8 +23,8 @@ describe('connection loss and re-subscription', () => {
     const gaps: Gap[] = [];
     const resubscribed: PubSubEvent[] = [];
     flaky.pubsub.onEvent((e) => {
-      if (e.type === 'gap') gaps.push(e);
-      if (e.type === 'subscribed' && e.resubscribe) resubscribed.push(e);
+      if (e.type === 'topic:gap') gaps.push(e);
+      if (e.type === 'topic:subscribed' && e.resubscribe) resubscribed.push(e);
     });
     const publisher = pub.router.client('ticker');
     const [flakyReader, steadyReader] = readers as [(typeof readers)[0], (typeof readers)[0]];
@@ -115,7 +115,7 @@ describe('connection loss and re-subscription', () => {
 
     const again = await net.add({}, first.key); // same identity, fresh memory
     const gaps: Gap[] = [];
-    again.pubsub.onEvent((e) => e.type === 'gap' && gaps.push(e));
+    again.pubsub.onEvent((e) => e.type === 'topic:gap' && gaps.push(e));
     const after = recorder(again, 'reader');
     after.engine.subscribe(topic);
     net.connect(pub, again);
@@ -140,7 +140,7 @@ describe('connection loss and re-subscription', () => {
     await until(() => r.received.length === 3);
 
     const restarts: PubSubEvent[] = [];
-    sub.pubsub.onEvent((e) => e.type === 'publisher-restarted' && restarts.push(e));
+    sub.pubsub.onEvent((e) => e.type === 'publisher:restarted' && restarts.push(e));
     await net.remove(pub);
     const pub2 = await net.add({}, pub.key);
     pub2.pubsub.createTopic({ topicKey: created.topicKey, publisher: 'ticker' });

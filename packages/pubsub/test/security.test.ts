@@ -58,7 +58,7 @@ describe('authorization and authentication', () => {
 
     net.connect(a, b);
     const rejected: unknown[] = [];
-    b.pubsub.onEvent((e) => e.type === 'advert-rejected' && rejected.push(e.error));
+    b.pubsub.onEvent((e) => e.type === 'advert:rejected' && rejected.push(e.error));
     a.router.client('sender').send({ node: b.node, name: 'pubsub' }, topicAdvertToWire(forged), {
       protocol: PubSubProtocol.Advert,
     });
@@ -164,7 +164,7 @@ describe('authorization and authentication', () => {
     expect(sub.pubsub.topicAdvert(topic)).toBeDefined();
 
     const deleted: unknown[] = [];
-    sub.pubsub.onEvent((e) => e.type === 'topic-deleted' && deleted.push(e.topic));
+    sub.pubsub.onEvent((e) => e.type === 'topic:deleted' && deleted.push(e.topic));
     pub.pubsub.deleteTopic(topic);
     await until(() => deleted.length === 1, 'deletion reaches the subscriber');
     expect(sub.pubsub.topicAdvert(topic)).toBeUndefined();

@@ -58,7 +58,7 @@ describe('topic adverts and subscriptions over time', () => {
     const { topic, advert } = pub.pubsub.createTopic({ publisher: 'ticker' });
     sub.pubsub.addTopicAdvert(advert); // learned out of band (e.g. its text form)
     const failures: Error[] = [];
-    sub.pubsub.onEvent((e) => e.type === 'subscribe-failed' && failures.push(e.error));
+    sub.pubsub.onEvent((e) => e.type === 'topic:subscribe-failed' && failures.push(e.error));
     const reader = recorder(sub, 'reader');
     reader.engine.subscribe(topic);
     await until(() => failures.length >= 2, 'retries while unreachable');

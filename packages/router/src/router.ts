@@ -73,7 +73,8 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   private readonly engines = new Map<string, LocalEngine>();
   private readonly topics = new TopicTable();
   private readonly pending: PendingRequests;
-  private readonly events = new EventHub();
+  /** What the router reports (`message:dropped`, `engine:error`, `mailbox:full`, …). */
+  readonly events = new EventHub();
   private readonly requestTimeoutMs: number;
   private readonly maxEngines: number;
   private sender: NodeSender | undefined;
@@ -115,7 +116,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   }
 
   onEvent(listener: RouterEventListener): () => void {
-    return this.events.on(listener);
+    return this.events.on('*', listener);
   }
 
   async start(): Promise<void> {
@@ -169,7 +170,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     if (this.engines.size >= this.maxEngines) throw new AlreadyExistsError(`${this.maxEngines} engines`);
     const engine = new LocalEngine(this, name, handler, options, this.logger.child({ engine: name }));
     this.engines.set(name, engine);
-    if (this.events.active) this.events.emit({ type: 'engine-started', engine: engine.self });
+    if (this.events.active) this.events.emit({ type: 'engine:started', engine: engine.self });
     return engine;
   }
 
@@ -180,7 +181,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     for (const message of engine.close()) this.noteDropped('engine-stopped', message);
     for (const topic of this.topics.subscriptionsOf(engine)) this.unsubscribe(engine, topic);
     this.pending.failRequestsOf(engine, new AbortedError(`engine ${engine.name} stopped`));
-    this.events.emit({ type: 'engine-stopped', engine: engine.self, error });
+    this.events.emit({ type: 'engine:stopped', engine: engine.self, error });
   }
 
   /** @internal Runs an engine's mailbox soon, letting I/O in regularly. */
@@ -290,7 +291,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   subscribe(engine: LocalEngine, topic: TopicId): void {
     const count = this.topics.subscribe(topic, engine);
     if (count < 0) return;
-    this.events.emit({ type: 'subscribed', topic, engine: engine.self, localSubscribers: count });
+    this.events.emit({ type: 'topic:subscribed', topic, engine: engine.self, localSubscribers: count });
     this.delegate?.subscriptionsChanged(topic, count);
   }
 
@@ -298,7 +299,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   unsubscribe(engine: LocalEngine, topic: TopicId): void {
     const count = this.topics.unsubscribe(topic, engine);
     if (count < 0) return;
-    this.events.emit({ type: 'unsubscribed', topic, engine: engine.self, localSubscribers: count });
+    this.events.emit({ type: 'topic:unsubscribed', topic, engine: engine.self, localSubscribers: count });
     this.delegate?.subscriptionsChanged(topic, count);
   }
 
@@ -440,7 +441,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   /** @internal */
   noteDropped(reason: DropReason, message: EngineMessage, error?: Error): void {
     this.tally.dropped[reason]++;
-    if (this.events.active) this.events.emit({ type: 'dropped', reason, message, error });
+    if (this.events.active) this.events.emit({ type: 'message:dropped', reason, message, error });
   }
 
   /** @internal */
@@ -452,7 +453,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   noteMailboxFull(engine: LocalEngine): void {
     if (this.events.active) {
       this.events.emit({
-        type: 'mailbox-full',
+        type: 'mailbox:full',
         engine: engine.self,
         policy: engine.policy,
         queued: engine.queued,
@@ -464,6 +465,6 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   noteHandlerError(engine: LocalEngine, error: unknown): void {
     this.tally.handlerErrors++;
     engine.logger.warn({ err: error }, 'engine handler failed');
-    this.events.emit({ type: 'handler-error', engine: engine.self, error });
+    this.events.emit({ type: 'engine:error', engine: engine.self, error });
   }
 }

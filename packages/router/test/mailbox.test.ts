@@ -34,7 +34,7 @@ describe('mailbox policies', () => {
     await until(() => g.seen.length === 5);
     expect(g.seen).toEqual([0, 1, 2, 3, 4]);
     expect(router.counters().dropped['mailbox-full']).toBe(6);
-    expect(events.filter((e) => e === 'mailbox-full')).toHaveLength(6);
+    expect(events.filter((e) => e === 'mailbox:full')).toHaveLength(6);
   });
 
   it('drop-oldest: keeps the newest messages and counts evictions', async () => {

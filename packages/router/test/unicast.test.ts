@@ -118,8 +118,8 @@ describe('local unicast', () => {
     client.send('fragile', 'x');
     await until(() => handled === 2 && router.engine('fragile') === undefined);
     expect(router.counters().handlerErrors).toBe(2);
-    expect(events.filter((t) => t === 'handler-error')).toHaveLength(2);
-    expect(events).toContain('engine-stopped');
+    expect(events.filter((t) => t === 'engine:error')).toHaveLength(2);
+    expect(events).toContain('engine:stopped');
     expect(fragile.queued).toBe(0);
     client.send('fragile', 'after');
     expect(router.counters().dropped['unknown-destination']).toBe(1);

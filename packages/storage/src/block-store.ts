@@ -170,7 +170,7 @@ export class BlockStore {
       const text = chunkIdText(id);
       this.#corrupt++;
       this.#logger.error({ chunk: text }, 'corrupt chunk on disk: removed');
-      this.events.emit({ type: 'corrupt-chunk', chunk: text, source: 'disk' });
+      this.events.emit({ type: 'chunk:corrupt', chunk: text, source: 'disk' });
       this.#track(this.#remove([id]));
       throw new CorruptChunkError(text, 'disk');
     }
@@ -220,7 +220,7 @@ export class BlockStore {
     if (!Array.isArray(outcome)) {
       this.#quotaRefusals++;
       this.events.emit({
-        type: 'quota-exceeded',
+        type: 'quota:exceeded',
         needed: outcome.needed,
         used: outcome.used,
         quota: this.#quota,
@@ -256,7 +256,7 @@ export class BlockStore {
       if (ids.length === 0) break;
       const { chunks, bytes } = await this.#remove(ids, now);
       removed += chunks;
-      if (chunks > 0) this.events.emit({ type: 'collected', chunks, bytes });
+      if (chunks > 0) this.events.emit({ type: 'chunk:collected', chunks, bytes });
       if (ids.length < GC_BATCH) break;
     }
     this.#collected += removed;

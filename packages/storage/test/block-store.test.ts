@@ -47,10 +47,10 @@ describe('BlockStore', () => {
     storage = await Storage.open({ path, gcIntervalMs: 0 });
     cleanups.unshift(() => storage.close());
     const events: StorageEvent[] = [];
-    storage.store.events.on((e) => events.push(e));
+    storage.store.events.on('*', (e) => events.push(e));
     expect(() => storage.store.get(victim)).toThrow(CorruptChunkError);
     expect(storage.store.counters().corruptChunks).toBe(1);
-    expect(events).toEqual([expect.objectContaining({ type: 'corrupt-chunk', source: 'disk' })]);
+    expect(events).toEqual([expect.objectContaining({ type: 'chunk:corrupt', source: 'disk' })]);
     // Removed, so it can be fetched again; reading the object now fails instead of returning bad data.
     await storage.store.flush();
     expect(storage.store.has(victim)).toBe(false);
@@ -64,7 +64,7 @@ describe('BlockStore', () => {
     const store = await BlockStore.open({ path: await dir(), quotaBytes: 100_000, gcIntervalMs: 0, hashing });
     cleanups.unshift(() => store.close());
     const events: StorageEvent[] = [];
-    store.events.on((e) => events.push(e));
+    store.events.on('*', (e) => events.push(e));
     const a = await chunk(hashing, 60_000);
     expect(await store.put([a])).toEqual(['stored']);
     // Re-putting held content needs no room.
@@ -80,7 +80,7 @@ describe('BlockStore', () => {
     });
     expect(store.has(b.id)).toBe(false);
     expect(store.counters()).toMatchObject({ chunks: 1, usedBytes: 60_000, quotaRefusals: 1 });
-    expect(events).toEqual([expect.objectContaining({ type: 'quota-exceeded', needed: 60_000 })]);
+    expect(events).toEqual([expect.objectContaining({ type: 'quota:exceeded', needed: 60_000 })]);
     expect(await store.put([b])).toEqual(['stored']);
   });
 
@@ -112,9 +112,9 @@ describe('BlockStore', () => {
       expect(store.has(short.id, now + 2_000)).toBe(false);
 
       const events: StorageEvent[] = [];
-      store.events.on((e) => events.push(e));
+      store.events.on('*', (e) => events.push(e));
       expect(await store.collectGarbage(now + 2_000)).toBe(1);
-      expect(events).toEqual([{ type: 'collected', chunks: 1, bytes: 1000 }]);
+      expect(events).toEqual([{ type: 'chunk:collected', chunks: 1, bytes: 1000 }]);
       expect(store.expiryOf(short.id)).toBeUndefined();
       expect(store.get(long.id)).toBeDefined();
       expect(store.counters()).toMatchObject({ chunks: 2, usedBytes: 5000, collectedChunks: 1 });
@@ -147,10 +147,10 @@ describe('BlockStore', () => {
     const hashing = await Hashing.create();
     const store = await BlockStore.open({ path: await dir(), gcIntervalMs: 20, hashing });
     cleanups.unshift(() => store.close());
-    const collected = new Promise<StorageEvent>((resolve) => store.events.on(resolve));
+    const collected = new Promise<StorageEvent>((resolve) => store.events.on('*', resolve));
     const c = await chunk(hashing, 100);
     await store.put([c], Date.now() - 1);
-    expect(await collected).toEqual({ type: 'collected', chunks: 1, bytes: 100 });
+    expect(await collected).toEqual({ type: 'chunk:collected', chunks: 1, bytes: 100 });
     expect(store.expiryOf(c.id)).toBeUndefined();
   });
 

@@ -86,7 +86,7 @@ describe('Storage engine between routers', () => {
     const data = randomBytes(1024 * 1024);
     const reference = await good!.storage.put(data);
     const events: StorageEvent[] = [];
-    a!.storage.store.events.on((e) => events.push(e));
+    a!.storage.store.events.on('*', (e) => events.push(e));
     const result = await fetchObject(a!.router.client('fetcher'), reference, [evil!.node, good!.node], {
       storage: a!.storage,
       concurrency: 4,
@@ -97,7 +97,7 @@ describe('Storage engine between routers', () => {
     expect(evilScore.corrupt).toBe(result.corrupt);
     expect(evilScore.served).toBe(0);
     expect(goodScore.served).toBe(result.chunks);
-    expect(events.filter((e) => e.type === 'corrupt-chunk' && e.source === 'peer')).toHaveLength(
+    expect(events.filter((e) => e.type === 'chunk:corrupt' && e.source === 'peer')).toHaveLength(
       result.corrupt,
     );
     expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);

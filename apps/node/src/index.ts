@@ -32,7 +32,6 @@ export { MetricsServer } from './metrics.js';
 export {
   type CreateNodeOptions,
   createNode,
-  type DefaultServices,
   defaultServices,
   NetmachineNode,
   transportsFromConfig,

@@ -9,15 +9,12 @@ import {
   writeKeyFile,
 } from '@netmachine/core';
 import { openIdentityStore } from '@netmachine/identity-store';
-import type { NatsBridge } from '@netmachine/nats';
 import {
   createNode as assembleNode,
   type NetmachineNode,
   type ServiceFactories,
   type ServicesOf,
 } from '@netmachine/node';
-import type { PubSubEngine } from '@netmachine/pubsub';
-import type { StorageService } from '@netmachine/storage';
 import { type NodeConfig, type NodeConfigInput, validateConfig } from './config.js';
 import { ConfigError, OptionalPackageMissingError } from './errors.js';
 import { logTransportEvents, RateLimitedLog } from './event-logging.js';
@@ -40,13 +37,6 @@ export interface CreateNodeOptions<F extends ServiceFactories> {
   transports?: readonly TransportFactory[];
   /** Services by name, e.g. `{ pubsub: pubsub(), storage: storage() }`. A node runs only these. */
   services?: F;
-}
-
-/** The services the `netmachine` command runs: pub/sub, storage, and NATS when the config names servers. */
-export interface DefaultServices {
-  readonly pubsub: PubSubEngine;
-  readonly storage: StorageService;
-  readonly nats?: NatsBridge;
 }
 
 /** A state directory's key, made (mode 0600) on first use. */

@@ -1,6 +1,6 @@
 export { PUBSUB_DROP_REASONS, type PubSubCounters, type PubSubDropReason } from './counters.js';
 export { NotSubscribedError, NotTopicOwnerError, SubscriptionDeniedError } from './errors.js';
-export type { PubSubEvent, PubSubEventListener } from './events.js';
+export type { PubSubEvent, PubSubEventListener, PubSubEvents } from './events.js';
 export {
   type CreatedTopic,
   type CreateTopicOptions,

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { KeyPair } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
-import { certificateAt, nodeIdFromCertificate, selfSignedCertificate } from '../src/index.js';
+import { certificateAt } from '../src/certificate.js';
+import { nodeIdFromCertificate, selfSignedCertificate } from '../src/index.js';
 
 describe('selfSignedCertificate', () => {
   it('carries the node key, and the key maps back to the node id', async () => {

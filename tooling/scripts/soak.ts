@@ -56,7 +56,7 @@ const finals: Stats[] = [];
 const children: ChildProcess[] = [];
 const ready: Promise<void>[] = [];
 for (let index = 0; index < 3; index++) {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', NODE_SCRIPT], {
+  const child = spawn(process.execPath, ['--conditions=@netmachine/source', '--import', 'tsx', NODE_SCRIPT], {
     env: { ...process.env, NM_SOAK: JSON.stringify({ index, seeds, addrs, adverts, topicSeed, rate }) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

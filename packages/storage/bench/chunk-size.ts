@@ -2,7 +2,7 @@
 // throughput of fetching an object between two routers in one process (through the link wire
 // encoding, without sockets), every chunk verified on arrival.
 // Run from the repository root:
-//   node --conditions=source --import tsx packages/storage/bench/chunk-size.ts [MiB] [rounds]
+//   node --conditions=@netmachine/source --import tsx packages/storage/bench/chunk-size.ts [MiB] [rounds]
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

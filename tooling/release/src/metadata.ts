@@ -11,6 +11,9 @@ import {
 /** The export condition that points workspace tools at a package's TypeScript sources. */
 export const SOURCE_CONDITION = '@netmachine/source';
 
+/** Refuses a publish by npm or yarn, which would ship `workspace:*` ranges (see publish-guard.mjs). */
+export const PUBLISH_GUARD = 'node ../../tooling/release/publish-guard.mjs';
+
 export interface ChangesetsConfig {
   fixed?: string[][];
   privatePackages?: { version?: boolean; tag?: boolean } | false;
@@ -18,8 +21,8 @@ export interface ChangesetsConfig {
 
 /**
  * What every published package must carry: the root's license, repository and engines, its own
- * folder as `repository.directory`, a prepack build, public access, and only our own source
- * condition. Returns one line per problem (empty when all is well).
+ * folder as `repository.directory`, a prepack build, the guard that only pnpm publishes it, public
+ * access, and only our own source condition. Returns one line per problem (empty when all is well).
  */
 export function checkPackageMetadata(
   pkg: WorkspacePackage,
@@ -53,6 +56,7 @@ export function checkPackageMetadata(
   }
   if (m.publishConfig?.access !== 'public') say('publishConfig.access is not "public"');
   if (!m.scripts?.prepack?.includes('build')) say('has no prepack script that builds it');
+  if (m.scripts?.prepublishOnly !== PUBLISH_GUARD) say(`prepublishOnly is not "${PUBLISH_GUARD}"`);
   if (m.exports === undefined) say('has no "exports"');
   for (const condition of exportConditions(m.exports)) {
     if (condition === 'source') say(`exports use the bare "source" condition: use "${SOURCE_CONDITION}"`);

@@ -60,6 +60,7 @@ describe('release metadata', () => {
       manifest.repository.directory = 'packages/elsewhere';
       delete manifest.engines;
       delete manifest.scripts.prepack;
+      delete manifest.scripts.prepublishOnly;
       manifest.files = ['dist', 'src'];
       manifest.exports['.'] = { source: './src/index.ts', ...manifest.exports['.'] };
       writeFileSync(file, JSON.stringify(manifest));
@@ -68,6 +69,7 @@ describe('release metadata', () => {
       expect(problems).toContain('repository.directory is packages/elsewhere, not packages/router');
       expect(problems).toContain('engines.node is undefined');
       expect(problems).toContain('has no prepack script');
+      expect(problems).toContain('prepublishOnly is not');
       expect(problems).toContain('"files" does not list LICENSE');
       expect(problems).toContain('the bare "source" condition');
       // the copy holds only router, so the fixed group names packages that are not there

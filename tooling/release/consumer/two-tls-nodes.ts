@@ -29,7 +29,7 @@ class Directory implements NodeDirectory {
 async function startNode() {
   const keyPair = KeyPair.generate();
   const directory = new Directory();
-  const router = new Router({ node: keyPair.id as NodeId });
+  const router = new Router({ node: keyPair.id });
   const transport = new TransportEngine({
     keyPair,
     directory,

@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { signOwnAdvert } from '../../apps/node/src/advert.js';
 import { pinFreePorts } from '../../apps/node/src/free-ports.js';
 import { formatNodeAdvert, KeyPair } from '../../packages/core/src/index.js';
+import { signOwnAdvert } from '../../packages/node/src/index.js';
 
 const { values } = parseArgs({
   options: {

@@ -89,8 +89,8 @@ for (const chunkSize of sizes) {
           for await (const _ of storage.read(reference));
         }),
       );
-      chunks = storage.store.stats.chunks - 1;
-      overhead = storage.store.stats.usedBytes / data.length - 1;
+      chunks = storage.store.counters().chunks - 1;
+      overhead = storage.store.counters().usedBytes / data.length - 1;
 
       const a = await node(dir, 'a', chunkSize);
       const b = await node(dir, 'b', chunkSize);

@@ -1,1 +1,2 @@
+export { NatsCluster, type NatsClusterOptions } from './nats-cluster.js';
 export { NatsServer, type NatsServerOptions } from './nats-server.js';

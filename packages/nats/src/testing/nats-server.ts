@@ -10,6 +10,18 @@ export interface NatsServerOptions {
   args?: readonly string[];
   /** How long to wait for the server to come up. Default 15 s. */
   startTimeoutMs?: number;
+  /**
+   * Join a cluster: listen for routes on a free port of 127.0.0.1 (kept across restarts) and
+   * connect to the given route URLs (`nats://127.0.0.1:PORT` of other servers' cluster ports).
+   */
+  cluster?: { name: string; routes: readonly string[] };
+}
+
+/** What nats-server writes to its ports file. */
+interface PortsFile {
+  nats: string[];
+  cluster?: string[];
+  monitoring?: string[];
 }
 
 /**
@@ -19,6 +31,8 @@ export interface NatsServerOptions {
 export class NatsServer {
   private child: ChildProcess | undefined;
   private portNumber = 0;
+  private clusterPortNumber = -1;
+  private monitorPortNumber = -1;
 
   private constructor(
     private readonly options: NatsServerOptions,
@@ -44,6 +58,24 @@ export class NatsServer {
 
   get url(): string {
     return `nats://127.0.0.1:${this.portNumber}`;
+  }
+
+  /** The route (cluster) URL other servers connect to; empty when not in a cluster. */
+  get routeUrl(): string {
+    return this.options.cluster ? `nats://127.0.0.1:${this.clusterPortNumber}` : '';
+  }
+
+  /** The HTTP monitoring endpoint (`/varz`, `/routez`, …). */
+  get monitorUrl(): string {
+    return `http://127.0.0.1:${this.monitorPortNumber}`;
+  }
+
+  /** Routes to other servers established right now (from `/routez`); 0 when not running. */
+  async routeCount(): Promise<number> {
+    if (!this.running) return 0;
+    const response = await fetch(`${this.monitorUrl}/routez`);
+    const body = (await response.json()) as { num_routes?: number };
+    return body.num_routes ?? 0;
   }
 
   get running(): boolean {
@@ -89,13 +121,25 @@ export class NatsServer {
 
   private async launch(port: number): Promise<void> {
     const binary = this.options.binary ?? process.env.NATS_SERVER_BIN ?? 'nats-server';
+    const cluster = this.options.cluster;
     const args = [
       '-a',
       '127.0.0.1',
       '-p',
       String(port),
+      '-m',
+      String(this.monitorPortNumber),
       '--ports_file_dir',
       this.dir,
+      ...(cluster
+        ? [
+            '--cluster_name',
+            cluster.name,
+            '--cluster',
+            `nats://127.0.0.1:${this.clusterPortNumber}`,
+            ...(cluster.routes.length > 0 ? ['--routes', cluster.routes.join(',')] : []),
+          ]
+        : []),
       ...(this.options.args ?? []),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -122,9 +166,11 @@ export class NatsServer {
         throw new Error(`nats-server did not start: ${output.slice(-2000)}`);
       }
       const text = await readFile(portsFile(), 'utf8').catch(() => undefined);
-      if (text) {
-        const url = (JSON.parse(text) as { nats: string[] }).nats[0] ?? '';
-        this.portNumber = Number(new URL(url).port);
+      const ports = text ? parsePorts(text) : undefined;
+      if (ports) {
+        this.portNumber = portOf(ports.nats[0]);
+        this.monitorPortNumber = portOf(ports.monitoring?.[0]);
+        if (cluster) this.clusterPortNumber = portOf(ports.cluster?.[0]);
         this.child = child;
         child.stderr?.removeAllListeners('data');
         child.stderr?.resume();
@@ -142,5 +188,19 @@ export class NatsServer {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
     await exited;
+  }
+}
+
+function portOf(url: string | undefined): number {
+  return url ? Number(new URL(url).port) : -1;
+}
+
+/** The ports file, or undefined while it is still being written. */
+function parsePorts(text: string): PortsFile | undefined {
+  try {
+    const ports = JSON.parse(text) as PortsFile;
+    return Array.isArray(ports.nats) ? ports : undefined;
+  } catch {
+    return undefined;
   }
 }

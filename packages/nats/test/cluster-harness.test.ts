@@ -12,7 +12,11 @@ describe('NatsCluster', { timeout: 60_000 }, () => {
       ['b', b],
       ['c', c],
     ] as const) {
-      connection?.subscribe('hello', { callback: (_err, msg) => got.push(`${label}:${msg.string()}`) });
+      connection?.subscribe('hello', {
+        callback: (_err, msg) => {
+          got.push(`${label}:${msg.string()}`);
+        },
+      });
       await connection?.flush();
     }
     // Interest crosses the routes asynchronously: publish until both have seen one.

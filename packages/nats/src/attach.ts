@@ -214,6 +214,7 @@ export class AttachedEngine implements EngineContext {
         timestamp: Date.now(),
         nonce,
         topics: [...this.topics],
+        server: connection.getServer(),
       });
       let msg: Msg;
       try {

@@ -20,6 +20,8 @@ export interface Instance {
   readonly publicKey: Uint8Array;
   lastSeen: number;
   topics: readonly TopicId[];
+  /** The NATS server it last announced itself from ('' if it did not say). */
+  server: string;
   /** Ids of the messages it sent, against replays. */
   readonly outIds: SequenceWindow;
 }
@@ -118,6 +120,7 @@ export class Attachments {
         publicKey: a.publicKey,
         lastSeen: now,
         topics: a.topics,
+        server: a.server ?? '',
         outIds: new SequenceWindow(),
       });
       this.counters.attaches++;
@@ -126,6 +129,7 @@ export class Attachments {
     } else {
       known.lastSeen = now;
       known.topics = a.topics;
+      known.server = a.server ?? '';
     }
     this.syncTopics(engine);
     return undefined;

@@ -96,8 +96,20 @@ export function newCounters(): NatsBridgeCounters {
 
 export interface NatsBridgeStatus {
   readonly connected: boolean;
+  /** The NATS server the bridge is connected to right now ('' while disconnected). */
+  readonly server: string;
+  /** Attached names with their number of processes. */
   readonly engines: Readonly<Record<string, number>>;
+  /** Every attached process: its name, instance id and the NATS server it announced itself from. */
+  readonly attachments: readonly NatsAttachmentStatus[];
   readonly pendingRequests: number;
+}
+
+export interface NatsAttachmentStatus {
+  readonly name: string;
+  readonly instance: string;
+  /** As the process's NATS client sees it (`host:port`); '' if it did not say. */
+  readonly server: string;
 }
 
 /** The `nats` section of a node's config file. */

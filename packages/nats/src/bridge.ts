@@ -23,6 +23,7 @@ import { Attachments, type ProxiedEngine } from './attachments.js';
 import {
   type BridgeEvent,
   type BridgeRouter,
+  type NatsAttachmentStatus,
   type NatsBridgeCounters,
   type NatsBridgeOptions,
   type NatsBridgeStatus,
@@ -137,8 +138,14 @@ export class NatsBridge implements Startable {
   /** Names attached right now, with their number of processes. */
   status(): NatsBridgeStatus {
     const engines: Record<string, number> = {};
-    for (const engine of this.attachments.all()) engines[engine.name] = engine.instances.size;
-    return { connected: this.link.isUp, engines, pendingRequests: this.pendingRequests };
+    const attachments: NatsAttachmentStatus[] = [];
+    for (const engine of this.attachments.all()) {
+      engines[engine.name] = engine.instances.size;
+      for (const instance of engine.instances.values())
+        attachments.push({ name: engine.name, instance: instance.id, server: instance.server });
+    }
+    const server = this.link.isUp ? (this.link.connection?.getServer() ?? '') : '';
+    return { connected: this.link.isUp, server, engines, attachments, pendingRequests: this.pendingRequests };
   }
 
   /**

@@ -10,6 +10,7 @@ export {
   type BridgeEvent,
   type BridgeRouter,
   bridgeOptionsFromConfig,
+  type NatsAttachmentStatus,
   type NatsBridgeCounters,
   type NatsBridgeOptions,
   type NatsBridgeStatus,

@@ -48,6 +48,12 @@ export const MAX_TOPICS_PER_INSTANCE = 256;
 const INSTANCE_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const MAX_REASON = 512;
 
+function readServer(value: unknown): { server?: string } {
+  if (typeof value !== 'string' || value.length > MAX_SERVER_CHARS)
+    throw new SchemaError('announcement.server', `not a string of at most ${MAX_SERVER_CHARS} characters`);
+  return value === '' ? {} : { server: value };
+}
+
 function readInstance(value: unknown, path: string): string {
   if (typeof value !== 'string' || !INSTANCE_ID.test(value)) {
     throw new SchemaError(path, 'expected an instance id (8-64 of [A-Za-z0-9_-])');
@@ -96,8 +102,13 @@ export interface Announcement {
   readonly timestamp: number;
   readonly nonce: Uint8Array;
   readonly topics: readonly TopicId[];
+  /** The NATS server the process is connected to (as its client sees it), shown in the node's status. */
+  readonly server?: string;
   readonly sig: Uint8Array;
 }
+
+/** Longest server URL an announcement may carry. */
+const MAX_SERVER_CHARS = 256;
 
 function announcementBytes(node: NodeId, a: Omit<Announcement, 'sig'>): Buffer {
   return pack([
@@ -110,6 +121,7 @@ function announcementBytes(node: NodeId, a: Omit<Announcement, 'sig'>): Buffer {
     a.timestamp,
     a.nonce,
     a.topics,
+    a.server ?? '',
   ]);
 }
 
@@ -127,11 +139,21 @@ export function verifyAnnouncement(node: NodeId, a: Announcement): boolean {
 }
 
 export function encodeAnnouncement(a: Announcement): Buffer {
-  return pack([a.kind, a.name, a.instance, a.publicKey, a.timestamp, a.nonce, a.topics, a.sig]);
+  return pack([
+    a.kind,
+    a.name,
+    a.instance,
+    a.publicKey,
+    a.timestamp,
+    a.nonce,
+    a.topics,
+    a.sig,
+    a.server ?? '',
+  ]);
 }
 
 export function decodeAnnouncement(bytes: Uint8Array): Announcement {
-  const v = expectArray(unpack(bytes), 'announcement', 8, 8);
+  const v = expectArray(unpack(bytes), 'announcement', 9, 9);
   const kind = v[0];
   if (kind !== 'attach' && kind !== 'detach') throw new SchemaError('announcement.kind', 'unknown kind');
   const topics = expectArray(v[6], 'announcement.topics', 0, MAX_TOPICS_PER_INSTANCE).map((t, i) =>
@@ -146,6 +168,7 @@ export function decodeAnnouncement(bytes: Uint8Array): Announcement {
     nonce: expectBytes(v[5], 'announcement.nonce', NONCE_BYTES),
     topics,
     sig: readSig(v[7], 'announcement.sig'),
+    ...readServer(v[8]),
   };
 }
 

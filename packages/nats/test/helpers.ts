@@ -48,6 +48,7 @@ export function spawnEngineProcess(options: {
   name: string;
   key: KeyPair;
   heartbeatMs?: number;
+  noRandomize?: boolean;
 }): EngineProcess {
   const config = {
     servers: options.servers,
@@ -55,6 +56,7 @@ export function spawnEngineProcess(options: {
     name: options.name,
     seed: Buffer.from(options.key.exportSeed()).toString('hex'),
     heartbeatMs: options.heartbeatMs,
+    noRandomize: options.noRandomize,
   };
   const child = spawn(process.execPath, ['--conditions=@netmachine/source', '--import', 'tsx', FIXTURE], {
     env: { ...process.env, NM_ENGINE_CONFIG: JSON.stringify(config) },

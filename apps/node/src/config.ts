@@ -84,14 +84,64 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   nats: v.optional(
-    v.strictObject({
-      servers: v.pipe(v.array(v.string()), v.minLength(1)),
-      /** Engine name → the public key(s) (52-char base32) a process must sign with to attach as it. */
-      engines: v.optional(v.record(v.string(), v.union([v.string(), v.array(v.string())])), {}),
-    }),
+    v.pipe(
+      v.strictObject({
+        /** Every server of the cluster the node may use; it fails over among them. */
+        servers: v.pipe(
+          v.array(v.pipe(v.string(), v.check(isNatsUrl, 'expected nats://host:port or tls://host:port'))),
+          v.minLength(1),
+        ),
+        /** Engine name → the public key(s) (52-char base32) a process must sign with to attach as it. */
+        engines: v.optional(v.record(v.string(), v.union([v.string(), v.array(v.string())])), {}),
+        /** The first token of every subject the node uses (default `nm`). */
+        subjectPrefix: v.optional(
+          v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]+$/, 'one subject token: letters, digits, _ and -')),
+        ),
+        /** The NATS server's own access control: user + pass, token, nkey seed file or credentials file. */
+        user: v.optional(v.pipe(v.string(), v.minLength(1))),
+        pass: v.optional(v.string()),
+        token: v.optional(v.pipe(v.string(), v.minLength(1))),
+        nkeySeedFile: v.optional(v.pipe(v.string(), v.minLength(1))),
+        credentialsFile: v.optional(v.pipe(v.string(), v.minLength(1))),
+      }),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return;
+        const nats = dataset.value;
+        const methods = [
+          nats.user !== undefined || nats.pass !== undefined ? 'user' : undefined,
+          nats.token !== undefined ? 'token' : undefined,
+          nats.nkeySeedFile !== undefined ? 'nkeySeedFile' : undefined,
+          nats.credentialsFile !== undefined ? 'credentialsFile' : undefined,
+        ].filter((m) => m !== undefined);
+        if (methods.length > 1)
+          addIssue({
+            message: `one way to authenticate to NATS, not ${methods.join(' + ')}`,
+            path: [pathItem(nats, methods[1] === 'user' ? 'pass' : (methods[1] as string))],
+          });
+        if ((nats.user === undefined) !== (nats.pass === undefined))
+          addIssue({
+            message: 'user and pass go together',
+            path: [pathItem(nats, nats.user === undefined ? 'user' : 'pass')],
+          });
+      }),
+    ),
   ),
   storage: v.optional(v.strictObject({ quotaBytes: v.optional(Positive) }), {}),
 });
+
+function isNatsUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'nats:' || url.protocol === 'tls:') && url.hostname !== '' && url.port !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A path item for an issue on `key` of the nats section (valibot names fields by these). */
+function pathItem(input: Record<string, unknown>, key: string) {
+  return { type: 'object', origin: 'value', input, key, value: input[key] } as const;
+}
 
 export type NodeConfig = v.InferOutput<typeof ConfigSchema>;
 export type NodeConfigInput = v.InferInput<typeof ConfigSchema>;

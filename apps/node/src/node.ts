@@ -129,14 +129,20 @@ export async function defaultServices(config: NodeConfig) {
     storage: storage(config.storage.quotaBytes ? { quotaBytes: config.storage.quotaBytes } : {}),
   };
   if (!config.nats) return services;
-  const { nats } = await optional('@netmachine/nats', () => import('@netmachine/nats'));
-  const trustedKeys = Object.fromEntries(
-    Object.entries(config.nats.engines).map(([name, keys]) => [
-      name,
-      typeof keys === 'string' ? [keys] : keys,
-    ]),
+  const { nats, natsServiceOptionsFromConfig } = await optional(
+    '@netmachine/nats',
+    () => import('@netmachine/nats'),
   );
-  return { ...services, nats: nats({ servers: config.nats.servers, trustedKeys }) };
+  const { engines, ...section } = config.nats;
+  const trusted = Object.entries(engines).map(([name, keys]) => [
+    name,
+    typeof keys === 'string' ? [keys] : keys,
+  ]);
+  // Reads the nkey or credentials file now: a missing file fails `start` with the field's name.
+  return {
+    ...services,
+    nats: nats(natsServiceOptionsFromConfig({ ...section, engines: Object.fromEntries(trusted) })),
+  };
 }
 
 /**

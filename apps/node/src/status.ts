@@ -33,6 +33,22 @@ export interface NodeStatus {
   };
   /** Each running service's `counters()`, by service name. */
   readonly services: Readonly<Record<string, object>>;
+  /** The NATS bridge, when the node runs one: its server and the server of each attached process. */
+  readonly nats?: NatsStatus | undefined;
+}
+
+export interface NatsStatus {
+  readonly connected: boolean;
+  readonly server: string;
+  readonly attachments: readonly { name: string; instance: string; server: string }[];
+}
+
+/** The bridge's status, if the node has a `nats` service (read by shape: the package is optional). */
+function natsStatus(node: NetmachineNode): NatsStatus | undefined {
+  const service = node.services.nats as { status?: () => NatsStatus } | undefined;
+  if (typeof service?.status !== 'function') return undefined;
+  const { connected, server, attachments } = service.status();
+  return { connected, server, attachments };
 }
 
 /** A node's state, from its counters (plain objects, so it serialises as JSON). */
@@ -66,5 +82,6 @@ export function nodeStatus(node: NetmachineNode): NodeStatus {
       queueDepths: t.queueDepths,
     },
     services: counters.services,
+    nats: natsStatus(node),
   };
 }

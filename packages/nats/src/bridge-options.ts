@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { credsAuthenticator, type NodeConnectionOptions, nkeyAuthenticator } from '@nats-io/transport-node';
 import type {
   EngineContext,
   EngineHandler,
@@ -7,7 +9,7 @@ import type {
   Logger,
   NodeId,
 } from '@netmachine/core';
-import type { AttachRefusal } from './errors.js';
+import { type AttachRefusal, ConfigFileError } from './errors.js';
 import type { LinkEvent, LinkOptions } from './nats-link.js';
 
 /** The part of the Router the bridge uses: it works with any router that offers these. */
@@ -114,15 +116,61 @@ export interface NatsAttachmentStatus {
 
 /** The `nats` section of a node's config file. */
 export interface NatsConfig {
+  /** Every server of the cluster the node may use (`nats://host:port`); it fails over among them. */
   servers: string[];
   /** Engine name → public keys (base32 text) trusted to attach as that engine. */
   engines?: Record<string, string[]>;
   subjectPrefix?: string;
   heartbeatMs?: number;
-  /** Credentials for the NATS server itself (its own access control, in addition to the keys above). */
+  /**
+   * Credentials for the NATS server itself (its own access control, in addition to the keys
+   * above): `user` + `pass`, a `token`, an nkey seed file, or a `.creds` file — one of them.
+   */
   user?: string;
   pass?: string;
   token?: string;
+  /** A file holding an nkey seed (`SU…`), as `nk -gen user` writes it. */
+  nkeySeedFile?: string;
+  /** A NATS credentials file (JWT + nkey seed, as `nsc` writes it). */
+  credentialsFile?: string;
+}
+
+/** NATS client options for a config's credentials; reads the nkey or credentials file now. */
+export function natsClientOptionsFromConfig(config: NatsConfig): Partial<NodeConnectionOptions> {
+  if (config.nkeySeedFile !== undefined) {
+    const seed = readSecretFile(config.nkeySeedFile, 'nats.nkeySeedFile').trim();
+    return { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) };
+  }
+  if (config.credentialsFile !== undefined) {
+    const creds = readSecretFile(config.credentialsFile, 'nats.credentialsFile');
+    return { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) };
+  }
+  const options: Partial<NodeConnectionOptions> = {};
+  if (config.user !== undefined) options.user = config.user;
+  if (config.pass !== undefined) options.pass = config.pass;
+  if (config.token !== undefined) options.token = config.token;
+  return options;
+}
+
+function readSecretFile(file: string, field: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigFileError(field, file, { cause: error });
+  }
+}
+
+/** The `nats()` service options for a node's config: what `netmachine start` runs. */
+export function natsServiceOptionsFromConfig(
+  config: NatsConfig,
+): Omit<NatsBridgeOptions, 'router' | 'keyPair' | 'logger'> {
+  return {
+    servers: config.servers,
+    trustedKeys: config.engines ?? {},
+    ...(config.subjectPrefix !== undefined ? { subjectPrefix: config.subjectPrefix } : {}),
+    ...(config.heartbeatMs !== undefined ? { heartbeatMs: config.heartbeatMs } : {}),
+    natsOptions: natsClientOptionsFromConfig(config),
+  };
 }
 
 /** Bridge options from a node's config: what the node app passes to `new NatsBridge`. */
@@ -130,16 +178,5 @@ export function bridgeOptionsFromConfig(
   config: NatsConfig,
   node: { router: BridgeRouter; keyPair: KeyPair; logger?: Logger },
 ): NatsBridgeOptions {
-  const natsOptions: Record<string, string> = {};
-  if (config.user !== undefined) natsOptions.user = config.user;
-  if (config.pass !== undefined) natsOptions.pass = config.pass;
-  if (config.token !== undefined) natsOptions.token = config.token;
-  return {
-    ...node,
-    servers: config.servers,
-    trustedKeys: config.engines ?? {},
-    subjectPrefix: config.subjectPrefix,
-    heartbeatMs: config.heartbeatMs,
-    natsOptions,
-  };
+  return { ...node, ...natsServiceOptionsFromConfig(config) };
 }

@@ -43,6 +43,17 @@ export class NotAttachedError extends NetmachineError {
   }
 }
 
+/** A file named in the `nats` config (nkey seed, credentials) cannot be read. */
+export class ConfigFileError extends NetmachineError {
+  constructor(
+    readonly field: string,
+    readonly file: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_NATS_CONFIG_FILE', `${field}: cannot read ${file}`, options);
+  }
+}
+
 /** An error the bridge reported with a code this side has no class for. */
 export class BridgeError extends NetmachineError {
   constructor(code: string, message: string) {

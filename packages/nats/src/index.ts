@@ -15,12 +15,15 @@ export {
   type NatsBridgeOptions,
   type NatsBridgeStatus,
   type NatsConfig,
+  natsClientOptionsFromConfig,
+  natsServiceOptionsFromConfig,
   type OutRejection,
 } from './bridge-options.js';
 export {
   type AttachRefusal,
   AttachRefusedError,
   BridgeError,
+  ConfigFileError,
   NotAttachedError,
   UnsupportedOperationError,
 } from './errors.js';

@@ -25,6 +25,11 @@ interface StatusView {
   metrics?: string;
   connections: { node: string; rttMs?: number }[];
   router: { counters: { delivered: number; sentRemote: number; receivedRemote: number }; engines: number };
+  nats?: {
+    connected: boolean;
+    server: string;
+    attachments: { name: string; instance: string; server: string }[];
+  };
 }
 
 export async function statusCommand(options: ControlOptions): Promise<void> {
@@ -41,8 +46,18 @@ export async function statusCommand(options: ControlOptions): Promise<void> {
       ...s.connections.map(
         (c) => `  ${c.node}${c.rttMs !== undefined ? `  rtt ${c.rttMs.toFixed(2)} ms` : ''}`,
       ),
+      ...natsLines(s.nats),
     ].join('\n'),
   );
+}
+
+/** The bridge's server and each attached process's server, one line each. */
+function natsLines(nats: StatusView['nats']): string[] {
+  if (nats === undefined) return [];
+  return [
+    `nats     ${nats.connected ? `on ${nats.server}` : 'disconnected'}, ${nats.attachments.length} attached`,
+    ...nats.attachments.map((a) => `  ${a.name} ${a.instance} on ${a.server || '?'}`),
+  ];
 }
 
 export async function sendCommand(

@@ -1,4 +1,5 @@
 import { storageFetchRawTls, storageFetchSubject } from './bulk/storage-fetch.js';
+import { natsEnginePoolOfOne, natsEnginePoolOfTwo, natsEngineRequest } from './nats-engine/scenario.js';
 import { ed25519VerifyPeer, natsPeer, peer } from './peers.js';
 import type { Scenario } from './scenario.js';
 import { netmachine } from './subjects.js';
@@ -74,5 +75,23 @@ export const scenarios: readonly Scenario[] = [
     bars: [{ peer: 'raw-tls', ratio: 0.25 }],
     subjects: [storageFetchSubject],
     peers: [storageFetchRawTls],
+  },
+  {
+    name: 'nats-engine-request',
+    description: 'sequential request → reply from a node to an engine in another process via NATS, p50 / p99',
+    metric: 'latency',
+    latencyUnit: 'us',
+    bars: [{ peer: 'nats', ratio: 1.3 }],
+    subjects: [natsEngineRequest],
+    peers: [natsPeer('request')],
+  },
+  {
+    name: 'nats-engine-pool',
+    description:
+      'engine pool via NATS, 64 requests in flight, 2000 SHA-256 rounds each: 2 processes vs 1, replies/s',
+    metric: 'throughput',
+    bars: [{ peer: 'pool-of-1', ratio: 1.3 }],
+    subjects: [natsEnginePoolOfTwo],
+    peers: [natsEnginePoolOfOne],
   },
 ];

@@ -18,7 +18,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const WORKER = process.env.BENCH_DIST
   ? fileURLToPath(new URL('../../dist/nats-engine/engine-worker.js', import.meta.url))
   : fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
-const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=source', '--import', 'tsx'];
+const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/source', '--import', 'tsx'];
 const BODY = randomBytes(200);
 /** SHA-256 rounds per request in the pool scenario (NM_POOL_WORK): enough that the processes, not the node, are the bottleneck. */
 const POOL_WORK = Number(process.env.NM_POOL_WORK ?? 2000);

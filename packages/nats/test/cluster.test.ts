@@ -249,6 +249,16 @@ describe('engines spread over a three-server NATS cluster', { timeout: 120_000 }
     const [s0, s1] = cluster.servers.map((server) => server.port);
     const victim = workers[0] as EngineProcess; // on server 1
     const ticksBefore = await ticksReceived(local);
+    const instancesBefore = bridge
+      .status()
+      .attachments.map((a) => a.instance)
+      .sort();
+    const detachesBefore = bridge.counters().detaches;
+    const linkEvents: string[] = [];
+    const unsubscribe = bridge.onEvent((event) => {
+      if (event.type === 'nats:disconnected' || event.type === 'nats:reconnected')
+        linkEvents.push(event.type);
+    });
 
     // 1. SIGKILL server 1 mid-stream: the worker there reconnects to a survivor.
     const first = await underLoad(local, {
@@ -272,6 +282,16 @@ describe('engines spread over a three-server NATS cluster', { timeout: 120_000 }
       pids.add((await local.request<Reply>('worker', { op: 'echo', value: 0 })).body.pid as number);
       expect(pids).toEqual(new Set(workers.map((w) => w.pid)));
     }, WAIT);
+
+    // The same processes, moved rather than replaced: none was detached, none attached anew.
+    expect(
+      bridge
+        .status()
+        .attachments.map((a) => a.instance)
+        .sort(),
+    ).toEqual(instancesBefore);
+    expect(bridge.counters().detaches).toBe(detachesBefore);
+    expect(linkEvents).toEqual([]); // the bridge's own server was not touched
 
     await cluster.server(1).restart();
     await cluster.whenMeshed();
@@ -298,6 +318,9 @@ describe('engines spread over a three-server NATS cluster', { timeout: 120_000 }
     expect(secondLost).toBeGreaterThanOrEqual(0);
     expect(second.maxQueued).toBeLessThanOrEqual(MAILBOX);
     expect(bridge.counters().reconnects).toBeGreaterThan(reconnectsBefore);
+    // The node's view lapsed (disconnected) and returned (reconnected to a survivor).
+    expect(linkEvents.slice(0, 2)).toEqual(['nats:disconnected', 'nats:reconnected']);
+    unsubscribe();
     expect(bridge.status().pendingRequests).toBe(0);
 
     // The other node still reaches the pool through this node.

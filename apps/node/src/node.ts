@@ -19,6 +19,7 @@ import {
   type TransportFactory,
   writeKeyFile,
 } from '@netmachine/core';
+import { DomainService } from '@netmachine/domain';
 import { type IdentityStore, memoryIdentityStore, openIdentityStore } from '@netmachine/identity-store';
 import { NatsBridge } from '@netmachine/nats';
 import { PubSubEngine } from '@netmachine/pubsub';
@@ -36,6 +37,7 @@ import { quic } from '@netmachine/transport-quic';
 import { tls } from '@netmachine/transport-tls';
 import { signOwnAdvert } from './advert.js';
 import { type NodeConfig, type NodeConfigInput, validateConfig } from './config.js';
+import { applyDomainEntry } from './domains.js';
 import { RateLimitedLog } from './event-logging.js';
 import { type NodePaths, nodePaths } from './paths.js';
 import type { NodeStatus } from './status.js';
@@ -69,6 +71,9 @@ export class NetmachineNode implements Startable {
   private unwirePeerEvents: (() => void) | undefined;
   /** The Storage engine serving this node's blocks to peers and fetching from them. */
   readonly storageEngine: StorageEngine;
+  /** The domains this node is in or knows: membership, overlay views, anycast resolution. */
+  readonly domains: DomainService;
+  private readonly stopping = new AbortController();
   private advertCache: NodeAdvert | undefined;
   private startedAt = 0;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
@@ -108,6 +113,14 @@ export class NetmachineNode implements Startable {
     this.transport.setSink(this.router);
     this.pubsub = new PubSubEngine({ router: this.router, nodeKey: keyPair, logger });
     this.storageEngine = new StorageEngine({ storage, keyPair, logger });
+    this.domains = new DomainService({
+      router: this.router,
+      keyPair,
+      directory: identity,
+      links: this.transport,
+      localAdvert: () => this.advertCache,
+      logger,
+    });
     this.nats = config.nats
       ? new NatsBridge({
           router: this.router,
@@ -154,9 +167,11 @@ export class NetmachineNode implements Startable {
     const offConnected = this.transport.events.on('NodeConnected', (e) =>
       this.pubsub.onPeerConnected(e.node),
     );
-    const offDisconnected = this.transport.events.on('NodeDisconnected', (e) =>
-      this.pubsub.onPeerDisconnected(e.node),
-    );
+    await this.domains.start();
+    const offDisconnected = this.transport.events.on('NodeDisconnected', (e) => {
+      this.pubsub.onPeerDisconnected(e.node);
+      this.domains.onPeerDisconnected(e.node);
+    });
     const log = new RateLimitedLog(this.logger);
     const offLog = this.transport.events.on('*', (e) => {
       switch (e.type) {
@@ -197,13 +212,22 @@ export class NetmachineNode implements Startable {
       if (peer.permanent) this.connectPermanent(parseNodeAdvert(peer.advert).id);
     }
     this.state = 'running';
+    for (const entry of this.config.domains) {
+      await applyDomainEntry(this.domains, entry, {
+        dir: this.paths?.dir,
+        logger: this.logger,
+        signal: this.stopping.signal,
+      });
+    }
     this.logger.info({ id: this.id, listen: this.transport.listenAddresses }, 'node started');
   }
 
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.stopping.abort();
     this.unwirePeerEvents?.();
+    await this.domains.stop();
     await this.nats?.stop();
     await this.pubsub.stop();
     await this.router.stop();
@@ -294,6 +318,9 @@ export class NetmachineNode implements Startable {
         pendingRequests: routerStatus.pendingRequests,
         queueDepths: routerStatus.queueDepths,
       },
+      domains: this.domains.list(),
+      domainCounters: this.domains.counters,
+      anycast: this.router.anycastCounters,
       transport: {
         bytesIn: t.bytesIn,
         bytesOut: t.bytesOut,

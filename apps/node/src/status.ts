@@ -1,5 +1,6 @@
 import type { NodeId } from '@netmachine/core';
-import type { RouterCounters } from '@netmachine/router';
+import type { DomainCounters, DomainSummary } from '@netmachine/domain';
+import type { AnycastCounters, RouterCounters } from '@netmachine/router';
 
 export interface ConnectionStatus {
   readonly node: NodeId;
@@ -20,6 +21,10 @@ export interface NodeStatus {
     readonly pendingRequests: number;
     readonly queueDepths: Record<string, number>;
   };
+  /** Each domain this node is in or knows, with its active view (live peers) and passive view size. */
+  readonly domains: readonly DomainSummary[];
+  readonly domainCounters: DomainCounters;
+  readonly anycast: Readonly<AnycastCounters>;
   readonly transport: {
     readonly bytesIn: number;
     readonly bytesOut: number;

@@ -144,6 +144,8 @@ export interface DomainSummary {
 
 export interface MemberSummary {
   readonly node: NodeId;
+  /** This node itself. */
+  readonly self: boolean;
   readonly engines: readonly string[];
   readonly issuer: string;
   readonly issued: number;
@@ -437,6 +439,7 @@ export class DomainService implements DomainDirectory, Startable {
     const rows: MemberSummary[] = [];
     const row = (info: MemberInfo): MemberSummary => ({
       node: info.record.member,
+      self: info.record.member === this.node,
       engines: info.engines,
       issuer: info.record.issuer,
       issued: info.record.issued,

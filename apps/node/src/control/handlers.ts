@@ -1,5 +1,6 @@
 import {
   type EngineMessage,
+  parseDomainId,
   parseEngineAddress,
   parseNodeId,
   parseTopicId,
@@ -8,6 +9,9 @@ import {
 } from '@netmachine/core';
 import type { EngineClient } from '@netmachine/router';
 import { formatReference, parseReference } from '@netmachine/storage';
+import * as v from 'valibot';
+import { ConfigSchema } from '../config.js';
+import { applyDomainEntry } from '../domains.js';
 import type { NetmachineNode } from '../node.js';
 import type { ControlHandler } from './server.js';
 
@@ -104,6 +108,38 @@ export function controlHandlers(
       });
       await node.storage.getToFile(reference, out);
       return { out, bytes: node.storage.size(reference), chunks: result.chunks };
+    },
+    'domain.apply': async (args, call) => {
+      // The same entry the config holds: validated by the config's own schema.
+      const parsed = v.parse(ConfigSchema, { domains: [args.entry] });
+      const entry = parsed.domains[0] as (typeof parsed.domains)[number];
+      const domain = await applyDomainEntry(node.domains, entry, {
+        dir: node.paths?.dir,
+        logger: node.logger,
+        signal: call.signal,
+        wait: true,
+      });
+      return {
+        domain,
+        ticket: node.domains.ticket(domain),
+        record: node.domains.record(domain) !== undefined,
+      };
+    },
+    'domain.leave': async (args) => {
+      const domain = parseDomainId(stringArg(args, 'domain'));
+      node.domains.leave(domain);
+      return { left: domain };
+    },
+    'domain.list': async () => node.domains.list(),
+    'domain.members': async (args) => node.domains.members(parseDomainId(stringArg(args, 'domain'))),
+    'domain.ticket': async (args) => ({
+      ticket: node.domains.ticket(parseDomainId(stringArg(args, 'domain'))),
+    }),
+    'domain.invite': async (args) => {
+      const domain = parseDomainId(stringArg(args, 'domain'));
+      const invitee = typeof args.invitee === 'string' ? parseNodeId(args.invitee) : undefined;
+      const { formatInvite } = await import('@netmachine/domain');
+      return { invite: formatInvite(node.domains.invite(domain, invitee ? { invitee } : {})) };
     },
     'topic.create': async () => {
       const topic = await node.createTopic(control.self);

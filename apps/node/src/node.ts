@@ -168,10 +168,9 @@ export class NetmachineNode implements Startable {
       this.pubsub.onPeerConnected(e.node),
     );
     await this.domains.start();
-    const offDisconnected = this.transport.events.on('NodeDisconnected', (e) => {
-      this.pubsub.onPeerDisconnected(e.node);
-      this.domains.onPeerDisconnected(e.node);
-    });
+    const offDisconnected = this.transport.events.on('NodeDisconnected', (e) =>
+      this.pubsub.onPeerDisconnected(e.node),
+    );
     const log = new RateLimitedLog(this.logger);
     const offLog = this.transport.events.on('*', (e) => {
       switch (e.type) {

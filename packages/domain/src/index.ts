@@ -1,6 +1,7 @@
 export { DOMAIN_REFUSALS, type DomainCounters, type DomainRefusal } from './counters.js';
 export * from './errors.js';
 export type { DomainEvent, DomainEventListener } from './events.js';
+export type { DomainLinks } from './links.js';
 export { DOMAIN_ENGINE, DOMAIN_PROTOCOL } from './protocol.js';
 export * from './records.js';
 export { secretKey, secretProof } from './secret.js';
@@ -14,4 +15,3 @@ export {
   type MemberSummary,
 } from './service.js';
 export { type DomainTicket, formatDomainTicket, parseDomainTicket } from './ticket.js';
-export type { DomainLinks } from './topology.js';

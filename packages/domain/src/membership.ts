@@ -1,5 +1,6 @@
 import type { DomainAdvert, DomainId, KeyPair, NodeAdvert, NodeId } from '@netmachine/core';
 import { LeaveReplayError } from './errors.js';
+import type { DomainOverlay } from './overlay.js';
 import type { LeaveNotice, MemberInfo, MembershipRecord } from './records.js';
 
 /** How this node stands in a domain: a member, or an observer that knows members and sends them requests. */
@@ -16,7 +17,7 @@ export interface MemberEntry {
 export const MAX_FAILURES = 3;
 
 /** Bounded set of strings, oldest forgotten first. */
-class RecentSet {
+export class RecentSet {
   private readonly items = new Set<string>();
   constructor(private readonly capacity: number) {}
   has(item: string): boolean {
@@ -47,10 +48,12 @@ export class DomainState {
   record: MembershipRecord | undefined;
   ownInfo: MemberInfo | undefined;
   readonly members = new Map<NodeId, MemberEntry>();
-  /** Members this node keeps live connections to (HyParView's active view). */
+  /** Members this node keeps live connections to (HyParView's active view, as its events report it). */
   readonly active = new Set<NodeId>();
-  /** Nodes being connected for the active view. */
-  readonly connecting = new Set<NodeId>();
+  /** The domain's overlay on this node, while a member. */
+  overlay: DomainOverlay | undefined;
+  /** Nodes this seed admitted lately: their overlay messages pass before their statement arrives. */
+  readonly admitted: RecentSet;
   private readonly removals = new Map<NodeId, number>();
   private readonly leaves: RecentSet;
   lastRefresh = 0;
@@ -63,6 +66,7 @@ export class DomainState {
     this.advert = advert;
     this.role = role;
     this.leaves = new RecentSet(maxMembers * 4);
+    this.admitted = new RecentSet(256);
   }
 
   get id(): DomainId {

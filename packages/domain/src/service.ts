@@ -5,6 +5,7 @@ import {
   type DomainId,
   domainAdvertFromWire,
   domainAdvertToWire,
+  type EngineContext,
   type EngineMessage,
   InvalidSignatureError,
   type JoinPolicy,
@@ -22,6 +23,7 @@ import {
   verifyDomainAdvert,
   verifyNodeAdvert,
 } from '@netmachine/core';
+import { type HyParViewConfig, type RunnerRouter, SharedLinks } from '@netmachine/overlay';
 import type { EngineClient, Router } from '@netmachine/router';
 import { type DomainCounters, type DomainRefusal, newDomainCounters } from './counters.js';
 import {
@@ -35,7 +37,9 @@ import {
   UnknownDomainError,
 } from './errors.js';
 import { type DomainEventListener, DomainEvents } from './events.js';
+import type { DomainLinks } from './links.js';
 import { DomainState } from './membership.js';
+import { DomainOverlay } from './overlay.js';
 import {
   DOMAIN_ENGINE,
   DOMAIN_PROTOCOL,
@@ -76,7 +80,6 @@ import {
 } from './records.js';
 import { ChallengeBook, proofMatches, secretKey, secretProof } from './secret.js';
 import { type DomainTicket, formatDomainTicket, parseDomainTicket } from './ticket.js';
-import { type DomainLinks, Topology } from './topology.js';
 
 /** The node directory as the domain service uses it; the identity store also keeps domain adverts. */
 export interface DomainNodeDirectory extends NodeDirectory {
@@ -91,13 +94,13 @@ export interface DomainServiceOptions {
   /** This node's own advert (handed to joiners and put in tickets). */
   localAdvert?: () => NodeAdvert | undefined;
   logger?: Logger;
-  /** Peers kept connected per domain (HyParView's active view; default 4). */
-  activeViewSize?: number;
+  /** HyParView's settings for every domain's overlay (active view 5, passive view 30 by default). */
+  overlay?: Partial<HyParViewConfig>;
   /** Members remembered per domain (the passive view; default 1024). */
   maxMembers?: number;
   /** Domains this node may be in or know (default 64). */
   maxDomains?: number;
-  /** How often views are repaired and observers refresh their member lists (default 1 s). */
+  /** How often members re-state their engines and observers refresh their member lists (default 1 s). */
   tickMs?: number;
   /** How often an observer asks a member for the member list (default 5 s). */
   refreshMs?: number;
@@ -105,8 +108,6 @@ export interface DomainServiceOptions {
   requestTimeoutMs?: number;
   /** A member that failed an anycast is tried last for this long (default 10 s). */
   failurePenaltyMs?: number;
-  /** Time to connect one active-view peer (default 3 s). */
-  connectTimeoutMs?: number;
 }
 
 export interface CreateDomainOptions {
@@ -155,6 +156,8 @@ export interface MemberSummary {
 }
 
 const MAX_CANDIDATES = 16;
+/** How long an overlay connect waits for the peer's advert to arrive. */
+const ADVERT_WAIT_MS = 3000;
 
 /**
  * The domain service: this node's membership in any number of domains, each with its own overlay
@@ -168,7 +171,8 @@ export class DomainService implements DomainDirectory, Startable {
   private readonly states = new Map<DomainId, DomainState>();
   private readonly challenges = new ChallengeBook();
   private readonly usedInvites = new Map<string, NodeId>();
-  private readonly topology: Topology;
+  /** Connections shared by the overlays of every domain: a link stays up while any of them wants it. */
+  private readonly links: SharedLinks;
   private readonly logger: Logger;
   private readonly o: Required<
     Pick<
@@ -191,23 +195,10 @@ export class DomainService implements DomainDirectory, Startable {
       requestTimeoutMs: options.requestTimeoutMs ?? 5000,
       failurePenaltyMs: options.failurePenaltyMs ?? 10_000,
     };
-    this.topology = new Topology(
-      this.node,
-      options.links,
-      {
-        added: (state, node) => this.peerAdded(state, node),
-        removed: (state, node, reason) => {
-          this.counters.viewRemovals++;
-          this.events.emit({ type: 'PeerRemovedFromView', domain: state.id, node, reason });
-        },
-        failed: (state, node) => {
-          if (state.fail(node))
-            this.events.emit({ type: 'MemberRemoved', domain: state.id, node, reason: 'failed' });
-        },
-      },
-      options.activeViewSize ?? 4,
-      options.connectTimeoutMs ?? 3000,
-    );
+    this.links = new SharedLinks({
+      connect: (node, o) => this.connectMember(node, o),
+      disconnect: (node) => options.links.disconnect(node),
+    });
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
@@ -234,7 +225,7 @@ export class DomainService implements DomainDirectory, Startable {
     this.state = 'stopped';
     clearInterval(this.timer);
     this.options.router.setDomainDirectory(undefined);
-    for (const state of this.states.values()) this.topology.clear(state, 'stopped');
+    for (const state of this.states.values()) await state.overlay?.stop();
     await this.client?.stop();
     await this.options.router.engine(DOMAIN_ENGINE)?.stop();
   }
@@ -245,12 +236,6 @@ export class DomainService implements DomainDirectory, Startable {
 
   onEvent(listener: DomainEventListener): () => void {
     return this.events.on(listener);
-  }
-
-  /** Wire to the Transport engine's NodeDisconnected: the peer leaves every active view. */
-  onPeerDisconnected(node: NodeId): void {
-    this.topology.disconnected(this.states.values(), node);
-    for (const state of this.states.values()) this.topology.fill(state);
   }
 
   // --- creating, joining, leaving --------------------------------------------------------------
@@ -271,6 +256,7 @@ export class DomainService implements DomainDirectory, Startable {
     state.domainKey = key;
     if (options.secret !== undefined) state.secretKey = secretKey(options.secret);
     this.admitSelf(state, signMembershipRecord(key, { domain: advert.id, member: this.node }));
+    await this.startOverlay(state);
     await this.options.directory.offerDomainAdvert?.(advert).catch(() => false);
     return { id: advert.id, key, advert };
   }
@@ -356,19 +342,27 @@ export class DomainService implements DomainDirectory, Startable {
     this.admitSelf(state, record);
     for (const pair of reply.members) this.ingestPair(state, pair, seed);
     this.announce(state, this.ownAnnouncement(state), undefined, [seed]);
-    this.topology.fill(state);
+    // A round trip to the seed after the announcement: the seed has passed it on to its active view
+    // before our overlay Join makes it tell them about us.
+    const barrier = await this.ask(seed, { t: 'members', domain: state.id }, options.signal).catch(
+      () => undefined,
+    );
+    if (barrier?.t === 'members') for (const pair of barrier.members) this.ingestPair(state, pair, seed);
+    await this.startOverlay(state);
+    state.overlay?.join(seed);
     return record;
   }
 
   /** Leaves a domain: a leave signed by this node goes to its active view and the seeds. */
-  leave(domain: DomainId): LeaveNotice {
+  async leave(domain: DomainId): Promise<LeaveNotice> {
     const state = this.member(domain);
     const leave = signLeave(this.options.keyPair, state.record as MembershipRecord);
     const message: DomainRequest = { t: 'leave', domain, leave: leaveToWire(leave) };
     for (const node of new Set([...state.active, ...state.advert.nodes])) {
       if (node !== this.node) this.sendTo(node, message);
     }
-    this.topology.clear(state, 'left');
+    await state.overlay?.leave();
+    state.overlay = undefined;
     this.states.delete(domain);
     return leave;
   }
@@ -428,7 +422,7 @@ export class DomainService implements DomainDirectory, Startable {
       owner: s.domainKey !== undefined,
       members: s.members.size + (s.role === 'member' ? 1 : 0),
       activeView: [...s.active],
-      passiveView: s.members.size,
+      passiveView: s.overlay?.passiveView().length ?? 0,
     }));
   }
 
@@ -584,6 +578,7 @@ export class DomainService implements DomainDirectory, Startable {
       }
     }
     const record = signMembershipRecord(signer, { domain: state.id, member: from });
+    state.admitted.add(from);
     this.counters.joinsAdmitted++;
     return {
       t: 'joined',
@@ -603,11 +598,9 @@ export class DomainService implements DomainDirectory, Startable {
     const state = this.states.get(request.domain);
     if (state === undefined) throw new UnknownDomainError(request.domain);
     switch (request.t) {
-      case 'neighbor': {
-        const info = this.ingestClaim(state, from, request.info);
-        if (info !== undefined) this.topology.accept(state, from);
+      case 'neighbor':
+        this.ingestClaim(state, from, request.info);
         return;
-      }
       case 'announce': {
         if (state.role !== 'member') return;
         const result = this.ingestPair(state, [request.info, request.advert], from);
@@ -622,7 +615,6 @@ export class DomainService implements DomainDirectory, Startable {
         // Only a member's peer sends its member list: the sender must be a known member.
         if (!state.members.has(from)) throw new NotAMemberError(state.id, from);
         for (const pair of request.members) this.ingestPair(state, pair, from);
-        this.topology.fill(state);
         return;
       }
       case 'leave': {
@@ -630,7 +622,7 @@ export class DomainService implements DomainDirectory, Startable {
         if (leave.domain !== state.id || !verifyLeave(leave))
           throw new InvalidDomainNoticeError('leave', 'not signed by the member');
         state.applyLeave(leave);
-        this.topology.drop(state, leave.member, 'left');
+        state.overlay?.evict(leave.member);
         this.events.emit({ type: 'MemberRemoved', domain: state.id, node: leave.member, reason: 'left' });
         this.announce(state, request, from, []);
         return;
@@ -645,11 +637,13 @@ export class DomainService implements DomainDirectory, Startable {
     if (removal.domain !== state.id || !verifyRemoval(removal))
       throw new InvalidDomainNoticeError('removal', 'not signed by the domain key');
     if (!state.applyRemoval(removal.member, removal.time)) return;
-    this.topology.drop(state, removal.member, 'removed');
+    state.overlay?.evict(removal.member);
     this.events.emit({ type: 'MemberRemoved', domain: state.id, node: removal.member, reason: 'removed' });
     this.announce(state, { t: 'remove', domain: state.id, removal: removalToWire(removal) }, from, []);
     if (removal.member === this.node && state.record !== undefined && state.record.issued <= removal.time) {
-      this.topology.clear(state, 'removed');
+      void state.overlay?.leave();
+      state.overlay = undefined;
+      state.active.clear();
       state.role = 'observer';
       state.record = undefined;
       state.ownInfo = undefined;
@@ -711,7 +705,122 @@ export class DomainService implements DomainDirectory, Startable {
 
   // --- the overlay ---------------------------------------------------------------------------
 
+  private async startOverlay(state: DomainState): Promise<void> {
+    if (state.overlay !== undefined || this.state !== 'running') return;
+    const overlay = new DomainOverlay(
+      {
+        domain: state.id,
+        router: this.overlayRouter(),
+        transport: this.options.links,
+        links: this.links,
+        config: this.options.overlay,
+        logger: this.logger,
+      },
+      {
+        isMember: (node) => state.members.has(node) || state.admitted.has(node),
+        verifyClaim: (node) => this.verifyClaim(state, node),
+        refused: (node, dropped) => {
+          for (let i = 0; i < dropped; i++)
+            this.refuse('not-a-member', new NotAMemberError(state.id, node), state.id, node);
+        },
+        added: (node) => this.peerAdded(state, node),
+        removed: (node) => {
+          if (!state.active.delete(node)) return;
+          this.counters.viewRemovals++;
+          this.events.emit({ type: 'PeerRemovedFromView', domain: state.id, node, reason: 'disconnected' });
+        },
+      },
+    );
+    state.overlay = overlay;
+    await overlay.start();
+  }
+
+  /**
+   * The router as the overlay's runner sees it: a send to a member whose advert is not in the
+   * directory yet (it travels in an announcement beside the overlay's messages) first stores the
+   * advert kept with the member's statement, so the message is not dropped as undeliverable.
+   */
+  private overlayRouter(): RunnerRouter {
+    const router = this.options.router;
+    return {
+      node: router.node,
+      client: (name, onMessage, options) => {
+        const client = router.client(name, onMessage, options);
+        const send: EngineContext['send'] = (dst, body, sendOptions) => {
+          const node = (dst as { node?: NodeId }).node;
+          const advert = node === undefined ? undefined : this.pendingAdvert(node);
+          if (advert === undefined) return client.send(dst, body, sendOptions);
+          void this.options.directory
+            .offerNodeAdvert(advert)
+            .catch(() => false)
+            .then(() => client.send(dst, body, sendOptions));
+        };
+        return {
+          get self() {
+            return client.self;
+          },
+          get logger() {
+            return client.logger;
+          },
+          get address() {
+            return client.address;
+          },
+          get queued() {
+            return client.queued;
+          },
+          send,
+          request: (dst, body, o) => client.request(dst, body, o),
+          reply: (to, body, o) => client.reply(to, body, o),
+          publish: (topic, body, o) => client.publish(topic, body, o),
+          subscribe: (topic) => client.subscribe(topic),
+          unsubscribe: (topic) => client.unsubscribe(topic),
+          spawn: (n, h, o) => client.spawn(n, h, o),
+          stop: () => client.stop(),
+        };
+      },
+    };
+  }
+
+  /** A member's advert this node holds with its statement but not yet in the directory. */
+  private pendingAdvert(node: NodeId): NodeAdvert | undefined {
+    if (this.options.directory.node(node)?.advert !== undefined) return undefined;
+    for (const state of this.states.values()) {
+      const advert = state.members.get(node)?.advert;
+      if (advert !== undefined) return advert;
+    }
+    return undefined;
+  }
+
+  /**
+   * Connects an overlay peer. The overlay may name a member whose advert (its addresses) is still on
+   * its way, in the announcement that travels beside the overlay's own messages: the advert kept with
+   * the member's statement is used, or the connect waits a little for it.
+   */
+  private async connectMember(node: NodeId, options?: { permanent?: boolean }): Promise<void> {
+    const directory = this.options.directory;
+    for (let waited = 0; directory.node(node)?.advert === undefined && waited < ADVERT_WAIT_MS; ) {
+      const known = this.pendingAdvert(node);
+      if (known !== undefined) {
+        await directory.offerNodeAdvert(known).catch(() => false);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      waited += 50;
+    }
+    return this.options.links.connect(node, options);
+  }
+
+  /** Asks a peer that spoke in the overlay for its statement (it lists itself first). */
+  private async verifyClaim(state: DomainState, node: NodeId): Promise<boolean> {
+    if (state.removedAt(node) !== undefined) return false;
+    const reply = await this.ask(node, { t: 'members', domain: state.id });
+    if (reply.t !== 'members') return false;
+    for (const pair of reply.members.slice(0, 1)) this.ingestPair(state, pair, node);
+    return state.members.has(node);
+  }
+
   private peerAdded(state: DomainState, node: NodeId): void {
+    state.active.add(node);
     this.counters.viewAdds++;
     this.events.emit({ type: 'PeerAddedToView', domain: state.id, node });
     if (state.ownInfo !== undefined)
@@ -753,7 +862,6 @@ export class DomainService implements DomainDirectory, Startable {
           state.ownInfo = signMemberInfo(this.options.keyPair, state.record as MembershipRecord, engines);
           this.announce(state, this.ownAnnouncement(state), undefined, []);
         }
-        this.topology.fill(state);
       } else if (now - state.lastRefresh >= this.o.refreshMs) {
         state.lastRefresh = now;
         void this.refresh(state);

@@ -164,10 +164,16 @@ describe('a domain over TLS', () => {
     );
     client.send({ node: seed.node, name: DOMAIN_ENGINE }, ['garbage'], { protocol: DOMAIN_PROTOCOL });
     await expect.poll(() => seed.domains.counters.refused['not-a-member']).toBe(before + 1);
+    // An overlay Join from a node that holds no record of this domain: held, checked, dropped.
+    liar.router
+      .client(`hpv:${real.id}`)
+      .send({ node: seed.node, name: `hpv:${real.id}` }, { type: 'join' }, { protocol: 'hyparview/1' });
+    await expect.poll(() => seed.domains.counters.refused['not-a-member']).toBe(before + 2);
+    expect(seed.domains.list().find((d) => d.id === real.id)?.activeView).not.toContain(liar.node);
     await expect.poll(() => seed.domains.counters.refused['bad-message']).toBeGreaterThan(0);
 
     // A leave replayed after the member rejoined.
-    const leave = member.domains.leave(real.id);
+    const leave = await member.domains.leave(real.id);
     await expect.poll(() => seed.domains.members(real.id).length).toBe(1);
     await member.domains.join(seed.domains.ticket(real.id));
     await expect.poll(() => seed.domains.members(real.id).length).toBe(2);

@@ -53,8 +53,8 @@ export interface AnycastRun {
 
 /**
  * Starts `count` member processes (one seed, the rest join through it), then a non-member in this
- * process sends anycast requests one after another; after every `killEvery` answers the member that
- * served the last one is killed with SIGKILL, `kills` times. Every request must be answered, and the
+ * process sends anycast requests, `inFlight` at a time; after every `killEvery` answers the member
+ * that served the last one is killed with SIGKILL, `kills` times. Every request must be answered, and the
  * survivors' views must drop the dead and stay connected.
  */
 export async function runAnycastScenario(options: {
@@ -62,6 +62,7 @@ export async function runAnycastScenario(options: {
   kills: number;
   killEvery: number;
   requestsAfter: number;
+  inFlight: number;
 }): Promise<AnycastRun> {
   const members: MemberProcess[] = [];
   let outsider: DomainNode | undefined;
@@ -88,24 +89,30 @@ export async function runAnycastScenario(options: {
     let requests = 0;
     let answered = 0;
     const total = options.kills * options.killEvery + options.requestsAfter;
-    while (requests < total) {
-      requests++;
-      const reply = await client.request<{ servedBy: NodeId }>({ domain, name: 'search' }, requests, {
-        timeoutMs: 10_000,
-        attemptTimeoutMs: 1000,
-      });
-      answered++;
-      const server = reply.body.servedBy;
-      expect(reply.src.node).toBe(server);
-      expect(killed).not.toContain(server);
-      servedBy.set(server, (servedBy.get(server) ?? 0) + 1);
-      if (killed.length < options.kills && answered % options.killEvery === 0) {
-        const victim = members.find((m) => m.node === server) as MemberProcess;
-        victim.killed = true;
-        victim.child.kill('SIGKILL');
-        killed.push(server);
+    // `inFlight` requesters at once: a kill lands while requests to the victim are on their way.
+    const requester = async (): Promise<void> => {
+      while (requests < total) {
+        requests++;
+        const killedBefore = [...killed];
+        const reply = await client.request<{ servedBy: NodeId }>({ domain, name: 'search' }, requests, {
+          timeoutMs: 10_000,
+          attemptTimeoutMs: 1000,
+        });
+        answered++;
+        const server = reply.body.servedBy;
+        expect(reply.src.node).toBe(server);
+        expect(killedBefore).not.toContain(server);
+        servedBy.set(server, (servedBy.get(server) ?? 0) + 1);
+        if (killed.length < options.kills && answered >= (killed.length + 1) * options.killEvery) {
+          const victim = members.find((m) => m.node === server) as MemberProcess;
+          if (victim.killed) continue;
+          victim.killed = true;
+          victim.child.kill('SIGKILL');
+          killed.push(server);
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: options.inFlight }, requester));
     // The survivors' views repair: no dead peer left, every survivor still has a live neighbour.
     const survivors = members.filter((m) => !m.killed);
     await expect

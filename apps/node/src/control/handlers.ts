@@ -127,7 +127,7 @@ export function controlHandlers(
     },
     'domain.leave': async (args) => {
       const domain = parseDomainId(stringArg(args, 'domain'));
-      node.domains.leave(domain);
+      await node.domains.leave(domain);
       return { left: domain };
     },
     'domain.list': async () => node.domains.list(),

@@ -14,7 +14,8 @@ const NAMES = ['alpha', 'beta', 'gamma'] as const;
 /**
  * A three-node network on loopback in one process, over real TLS: alpha sends unicast to beta and
  * gamma, asks beta's echo engine, and publishes to a topic that engines on beta and gamma follow.
- * A summary line per second shows what flowed.
+ * Beta and gamma form a domain running a `lookup` engine; alpha, not a member, sends it anycast
+ * requests that either member may serve. A summary line per second shows what flowed.
  */
 export async function demoCommand(options: DemoOptions): Promise<void> {
   const logger = createLogger(options.logLevel ?? 'warn');
@@ -73,6 +74,16 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     })
     .subscribe(topic);
 
+  // A domain of beta and gamma (gamma creates it, beta joins through it); alpha only knows its ticket.
+  for (const node of [beta, gamma])
+    node.spawn('lookup', (m, ctx) => ctx.reply(m, { servedBy: node.config.name }));
+  const domain = await gamma.domains.create({ name: 'lookup-service', protocols: ['lookup'] });
+  await beta.domains.join(gamma.domains.ticket(domain.id));
+  await alpha.domains.know(gamma.domains.ticket(domain.id));
+  const anycast = { answered: 0, byMember: {} as Record<string, number> };
+  if (!options.json)
+    out(`domain ${domain.id}: beta and gamma serve 'lookup'; alpha sends anycast requests\n`);
+
   const to = (node: NetmachineNode, name: string): EngineAddress => ({ node: node.id, name });
   let seq = 0;
   const sending = setInterval(() => {
@@ -98,6 +109,17 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
         stats.failures++;
       },
     );
+    ticker
+      .request<{ servedBy: string }>({ domain: domain.id, name: 'lookup' }, { q: seq }, { timeoutMs: 2000 })
+      .then(
+        (reply) => {
+          anycast.answered++;
+          anycast.byMember[reply.body.servedBy] = (anycast.byMember[reply.body.servedBy] ?? 0) + 1;
+        },
+        () => {
+          stats.failures++;
+        },
+      );
   }, 100);
 
   const began = Date.now();
@@ -112,13 +134,16 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       requests: stats.requests,
       requestP50Ms: Number(p50.toFixed(2)),
       failures: stats.failures,
+      anycastAnswered: anycast.answered,
+      anycastByMember: { ...anycast.byMember },
+      domainViews: [beta, gamma].map((n) => n.domains.list()[0]?.activeView.length ?? 0),
       connections: nodes.map((n) => n.transport.connectedNodes().length),
     };
     last = { ...stats.unicast, events: { ...stats.events } };
     out(
       options.json
         ? JSON.stringify(line)
-        : `t=${String(line.t).padStart(3)}s  unicast ${String(line.unicastPerSec).padStart(6)}/s  pubsub ${String(line.eventsPerSec).padStart(6)}/s  requests ${line.requests} (p50 ${line.requestP50Ms} ms)  failures ${line.failures}  links ${line.connections.join('/')}`,
+        : `t=${String(line.t).padStart(3)}s  unicast ${String(line.unicastPerSec).padStart(6)}/s  pubsub ${String(line.eventsPerSec).padStart(6)}/s  requests ${line.requests} (p50 ${line.requestP50Ms} ms)  failures ${line.failures}  anycast ${line.anycastAnswered} ${JSON.stringify(line.anycastByMember)}  links ${line.connections.join('/')}`,
     );
   }, 1000);
 
@@ -139,6 +164,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     unicastDelivered: stats.unicast.beta + stats.unicast.gamma,
     eventsDelivered: stats.events.beta + stats.events.gamma,
     requests: stats.requests,
+    anycastAnswered: anycast.answered,
     failures: stats.failures,
   };
   out(options.json ? JSON.stringify({ done: true, ...total }) : `stopped cleanly: ${JSON.stringify(total)}`);

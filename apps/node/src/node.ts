@@ -318,7 +318,7 @@ export class NetmachineNode implements Startable {
         queueDepths: routerStatus.queueDepths,
       },
       domains: this.domains.list(),
-      domainCounters: this.domains.counters,
+      domainCounters: this.domains.counters(),
       anycast: this.router.anycastCounters,
       transport: {
         bytesIn: t.bytesIn,

@@ -9,8 +9,10 @@ export {
   type CreateDomainOptions,
   type DomainNodeDirectory,
   DomainService,
+  type DomainServiceContext,
   type DomainServiceOptions,
   type DomainSummary,
+  domains,
   type JoinOptions,
   type MemberSummary,
 } from './service.js';

@@ -166,7 +166,7 @@ const ADVERT_WAIT_MS = 3000;
  */
 export class DomainService implements DomainDirectory, Startable {
   readonly node: NodeId;
-  readonly counters: DomainCounters = newDomainCounters();
+  readonly #counters: DomainCounters = newDomainCounters();
   readonly events = new DomainEvents();
   private readonly states = new Map<DomainId, DomainState>();
   private readonly challenges = new ChallengeBook();
@@ -232,6 +232,11 @@ export class DomainService implements DomainDirectory, Startable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+
+  /** A snapshot of what was admitted, refused and forwarded. */
+  counters(): DomainCounters {
+    return { ...this.#counters, refused: { ...this.#counters.refused } };
   }
 
   onEvent(listener: DomainEventListener): () => void {
@@ -532,7 +537,7 @@ export class DomainService implements DomainDirectory, Startable {
   private onJoin(from: NodeId, request: Extract<DomainRequest, { t: 'join' }>): DomainReply {
     const state = this.states.get(request.domain);
     const refuse = (reason: DomainRefusal & Parameters<typeof refused>[0], detail: string): DomainReply => {
-      this.counters.joinsRefused++;
+      this.#counters.joinsRefused++;
       this.refuse(reason, new JoinRefusedError(request.domain, reason, detail), request.domain, from);
       return refused(reason, detail);
     };
@@ -579,7 +584,7 @@ export class DomainService implements DomainDirectory, Startable {
     }
     const record = signMembershipRecord(signer, { domain: state.id, member: from });
     state.admitted.add(from);
-    this.counters.joinsAdmitted++;
+    this.#counters.joinsAdmitted++;
     return {
       t: 'joined',
       record: membershipRecordToWire(record),
@@ -726,7 +731,7 @@ export class DomainService implements DomainDirectory, Startable {
         added: (node) => this.peerAdded(state, node),
         removed: (node) => {
           if (!state.active.delete(node)) return;
-          this.counters.viewRemovals++;
+          this.#counters.viewRemovals++;
           this.events.emit({ type: 'PeerRemovedFromView', domain: state.id, node, reason: 'disconnected' });
         },
       },
@@ -821,7 +826,7 @@ export class DomainService implements DomainDirectory, Startable {
 
   private peerAdded(state: DomainState, node: NodeId): void {
     state.active.add(node);
-    this.counters.viewAdds++;
+    this.#counters.viewAdds++;
     this.events.emit({ type: 'PeerAddedToView', domain: state.id, node });
     if (state.ownInfo !== undefined)
       this.sendTo(node, { t: 'neighbor', domain: state.id, info: memberInfoToWire(state.ownInfo) });
@@ -837,7 +842,7 @@ export class DomainService implements DomainDirectory, Startable {
   ): void {
     for (const node of new Set([...state.active, ...extra])) {
       if (node === from || node === this.node) continue;
-      this.counters.announcementsForwarded++;
+      this.#counters.announcementsForwarded++;
       this.sendTo(node, request);
     }
   }
@@ -1010,7 +1015,7 @@ export class DomainService implements DomainDirectory, Startable {
     domain: DomainId | undefined,
     node: NodeId | undefined,
   ): void {
-    this.counters.refused[reason]++;
+    this.#counters.refused[reason]++;
     this.logger.debug({ reason, err: error, domain, node }, 'domain input refused');
     this.events.emit({ type: 'Refused', domain, node, reason, error });
   }
@@ -1042,4 +1047,33 @@ function refusalOf(error: unknown, fallback: DomainRefusal = 'bad-message'): Dom
   if (error instanceof InvalidSignatureError)
     return fallback === 'bad-message' ? 'invalid-member-info' : fallback;
   return fallback;
+}
+
+/** What the domains service is given by the node that runs it. */
+export interface DomainServiceContext {
+  readonly keyPair: KeyPair;
+  readonly logger: Logger;
+  readonly router: Router;
+  readonly identity: DomainNodeDirectory;
+  readonly transport: DomainLinks;
+  readonly localAdvert?: () => NodeAdvert | undefined;
+}
+
+/** The service factory: `services: { domains: domains() }`. */
+export function domains(
+  options: Omit<
+    DomainServiceOptions,
+    'router' | 'keyPair' | 'directory' | 'links' | 'logger' | 'localAdvert'
+  > = {},
+): (context: DomainServiceContext) => DomainService {
+  return (context) =>
+    new DomainService({
+      ...options,
+      router: context.router,
+      keyPair: context.keyPair,
+      directory: context.identity,
+      links: context.transport,
+      logger: context.logger,
+      ...(context.localAdvert ? { localAdvert: context.localAdvert } : {}),
+    });
 }

@@ -73,6 +73,25 @@ describe('a domain over TLS', () => {
     await expect.poll(() => survivor.domains.list()[0]?.activeView ?? []).not.toContain(victim.node);
   });
 
+  it('a node in two domains shares one connection between their views; leaving one keeps it for the other', async () => {
+    const [seed, member] = [await node(), await node()];
+    const one = await seed.domains.create({ name: 'one' });
+    const two = await seed.domains.create({ name: 'two', policy: { kind: 'secret' }, secret: 'x' });
+    // The adverts are in the identity store.
+    expect(seed.identity.domain(one.id)?.name).toBe('one');
+    await member.domains.join(seed.domains.ticket(one.id));
+    await member.domains.join(seed.domains.ticket(two.id), { secret: 'x' });
+    expect(member.identity.domain(two.id)?.policy.kind).toBe('secret');
+    const views = () => member.domains.list().map((d) => d.activeView);
+    await expect.poll(views).toEqual([[seed.node], [seed.node]]);
+    expect(member.transport.connectedNodes()).toEqual([seed.node]);
+    await member.domains.leave(one.id);
+    await expect.poll(() => seed.domains.list().find((d) => d.id === one.id)?.activeView).toEqual([]);
+    expect(member.domains.list().map((d) => d.id)).toEqual([two.id]);
+    expect(member.transport.connectedNodes()).toEqual([seed.node]);
+    expect(seed.domains.list().find((d) => d.id === two.id)?.activeView).toEqual([member.node]);
+  });
+
   it('anycast to a domain nobody serves fails with a typed error', async () => {
     const [seed, outsider] = [await node(), await node()];
     const { id } = await seed.domains.create({ name: 'empty', protocols: ['search'] });

@@ -34,7 +34,10 @@ async function running<T>(dir: string, fn: (client: ControlClient) => Promise<T>
   return result;
 }
 
-/** Adds an entry to the config's `domains` (replacing one for the same domain); applies it if the node runs. */
+/**
+ * Adds an entry to the config's `domains` (replacing one for the same domain). A running node applies
+ * it first: a refused join (wrong secret, invalid invite) leaves the config as it was.
+ */
 async function addEntry(options: DomainCommandOptions, entry: DomainConfig): Promise<void> {
   const paths = nodePaths(options.dir);
   const config = await readConfigInput(paths.config);
@@ -43,10 +46,10 @@ async function addEntry(options: DomainCommandOptions, entry: DomainConfig): Pro
   for (const e of (config.domains ?? []) as DomainConfig[]) {
     if ((await domainOfEntry(e, paths.dir)) !== domain) kept.push(e);
   }
-  await writeConfig(paths.config, { ...config, domains: [...kept, entry] });
   const applied = await ifRunning(options.dir, (c) =>
     c.call<{ domain: string; ticket: string }>('domain.apply', { entry }),
   );
+  await writeConfig(paths.config, { ...config, domains: [...kept, entry] });
   print(
     applied ?? { domain, ticket: undefined },
     options.json === true,

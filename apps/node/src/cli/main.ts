@@ -84,7 +84,7 @@ export function buildProgram(): Command {
 
   program
     .command('request')
-    .description('send a request and print the reply body')
+    .description('send a request and print the reply body (DST NAME@domain:DOMAIN: any member running NAME)')
     .argument('<dst>')
     .argument('<body>')
     .addOption(dirOption())

@@ -1,4 +1,5 @@
 import {
+  assertEngineName,
   type EngineMessage,
   parseDomainId,
   parseEngineAddress,
@@ -27,7 +28,11 @@ function stringArg(args: Record<string, unknown>, name: string): string {
   return value;
 }
 
+/** `name` (a local engine), `name@node`, or `name@domain:DOMAIN` (anycast to a member running `name`). */
 function destination(text: string, node: NetmachineNode) {
+  const anycast = /^(.+)@domain:([a-z2-7]{52})$/.exec(text);
+  if (anycast)
+    return { domain: parseDomainId(anycast[2] as string), name: assertEngineName(anycast[1] as string) };
   return text.includes('@') ? parseEngineAddress(text) : { node: node.id, name: text };
 }
 

@@ -8,7 +8,8 @@ export type DomainEvent =
       readonly type: 'PeerRemovedFromView';
       readonly domain: DomainId;
       readonly node: NodeId;
-      readonly reason: 'disconnected' | 'left' | 'removed' | 'stopped';
+      /** `disconnected`: the connection is gone; `replaced`: the overlay chose another peer. */
+      readonly reason: 'disconnected' | 'replaced';
     }
   | { readonly type: 'MemberAdded'; readonly domain: DomainId; readonly node: NodeId }
   | {

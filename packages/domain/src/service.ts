@@ -732,7 +732,16 @@ export class DomainService implements DomainDirectory, Startable {
         removed: (node) => {
           if (!state.active.delete(node)) return;
           this.#counters.viewRemovals++;
-          this.events.emit({ type: 'PeerRemovedFromView', domain: state.id, node, reason: 'disconnected' });
+          const lost = !this.options.links.connectedNodes().includes(node);
+          this.events.emit({
+            type: 'PeerRemovedFromView',
+            domain: state.id,
+            node,
+            reason: lost ? 'disconnected' : 'replaced',
+          });
+          // A peer lost with its connection counts against it: after a few such losses it is forgotten.
+          if (lost && state.fail(node))
+            this.events.emit({ type: 'MemberRemoved', domain: state.id, node, reason: 'failed' });
         },
       },
     );
@@ -826,6 +835,7 @@ export class DomainService implements DomainDirectory, Startable {
 
   private peerAdded(state: DomainState, node: NodeId): void {
     state.active.add(node);
+    state.succeed(node);
     this.#counters.viewAdds++;
     this.events.emit({ type: 'PeerAddedToView', domain: state.id, node });
     if (state.ownInfo !== undefined)

@@ -169,6 +169,42 @@ export class MetricsServer {
         for (const c of status().connections) if (c.rttMs !== undefined) this.set({ peer: c.node }, c.rttMs);
       },
     });
+    new Gauge({
+      name: 'netmachine_domain_view_size',
+      help: 'Peers in each domain overlay view (active: live connections; passive: known members)',
+      labelNames: ['domain', 'view'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of status().domains) {
+          this.set({ domain: d.id, view: 'active' }, d.activeView.length);
+          this.set({ domain: d.id, view: 'passive' }, d.passiveView);
+        }
+      },
+    });
+    new Counter({
+      name: 'netmachine_domain_refused_total',
+      help: 'Domain input refused, by reason (wrong secret, forged invite or response, no record, replayed leave, …)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(status().domainCounters.refused)) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'netmachine_anycast_total',
+      help: 'Anycast messages sent, members skipped for the next one, and messages no member served',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const a = status().anycast;
+        this.reset();
+        this.inc({ outcome: 'sent' }, a.sent);
+        this.inc({ outcome: 'failover' }, a.failovers);
+        this.inc({ outcome: 'failed' }, a.failed);
+      },
+    });
     new Counter({
       name: 'netmachine_transport_bytes_total',
       help: 'Bytes sent and received on node connections',

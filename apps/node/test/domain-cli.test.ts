@@ -50,6 +50,9 @@ describe('netmachine domain, driving three node processes', { timeout: 120_000 }
       .toMatchObject([
         { id: domain, name: 'lab', role: 'member', members: 2, activeView: [nodes[b]?.ready.id] },
       ]);
+    const metrics = await (await fetch(`http://${nodes[a]?.ready.metrics}/metrics`)).text();
+    expect(metrics).toContain(`netmachine_domain_view_size{domain="${domain}",view="active"} 1`);
+    expect(metrics).toContain('netmachine_domain_refused_total{reason="wrong-secret"} 1');
     const status = await cli(['status', '--dir', dirs[b] as string]);
     expect(status.stdout).toMatch(/domains {2}1/);
     expect(status.stdout).toContain(`lab ${domain} (member)  active view 1`);

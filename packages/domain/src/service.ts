@@ -5,15 +5,12 @@ import {
   type DomainId,
   domainAdvertFromWire,
   domainAdvertToWire,
-  type EngineContext,
   type EngineMessage,
   InvalidSignatureError,
-  type JoinPolicy,
   KeyPair,
   type Logger,
   NetmachineError,
   type NodeAdvert,
-  type NodeDirectory,
   type NodeId,
   nodeAdvertFromWire,
   nodeAdvertToWire,
@@ -23,13 +20,15 @@ import {
   verifyDomainAdvert,
   verifyNodeAdvert,
 } from '@netmachine/core';
-import { type HyParViewConfig, type RunnerRouter, SharedLinks } from '@netmachine/overlay';
-import type { EngineClient, Router } from '@netmachine/router';
+import { SharedLinks } from '@netmachine/overlay';
+import type { EngineClient } from '@netmachine/router';
+import { checkPolicy, UsedInvites } from './admission.js';
 import { type DomainCounters, type DomainRefusal, newDomainCounters } from './counters.js';
 import {
   ForgedJoinResponseError,
   InvalidDomainNoticeError,
   InvalidMembershipRecordError,
+  type JoinRefusal,
   JoinRefusedError,
   LeaveReplayError,
   NotAMemberError,
@@ -37,8 +36,14 @@ import {
   UnknownDomainError,
 } from './errors.js';
 import { type DomainEventListener, DomainEvents } from './events.js';
-import type { DomainLinks } from './links.js';
 import { DomainState } from './membership.js';
+import type {
+  CreateDomainOptions,
+  DomainServiceOptions,
+  DomainSummary,
+  JoinOptions,
+  MemberSummary,
+} from './options.js';
 import { DomainOverlay } from './overlay.js';
 import {
   DOMAIN_ENGINE,
@@ -53,7 +58,6 @@ import {
 } from './protocol.js';
 import {
   type InviteToken,
-  inviteFromWire,
   inviteToWire,
   type LeaveNotice,
   leaveFromWire,
@@ -72,90 +76,16 @@ import {
   signMemberInfo,
   signMembershipRecord,
   signRemoval,
-  verifyInvite,
   verifyLeave,
   verifyMemberInfo,
   verifyMembershipRecord,
   verifyRemoval,
 } from './records.js';
-import { ChallengeBook, proofMatches, secretKey, secretProof } from './secret.js';
+import { advertFirstRouter } from './runner-router.js';
+import { ChallengeBook, secretKey, secretProof } from './secret.js';
 import { type DomainTicket, formatDomainTicket, parseDomainTicket } from './ticket.js';
+import { memberRows, rankCandidates, summarize } from './views.js';
 
-/** The node directory as the domain service uses it; the identity store also keeps domain adverts. */
-export interface DomainNodeDirectory extends NodeDirectory {
-  offerDomainAdvert?(advert: DomainAdvert): Promise<boolean>;
-}
-
-export interface DomainServiceOptions {
-  router: Router;
-  keyPair: KeyPair;
-  directory: DomainNodeDirectory;
-  links: DomainLinks;
-  /** This node's own advert (handed to joiners and put in tickets). */
-  localAdvert?: () => NodeAdvert | undefined;
-  logger?: Logger;
-  /** HyParView's settings for every domain's overlay (active view 5, passive view 30 by default). */
-  overlay?: Partial<HyParViewConfig>;
-  /** Members remembered per domain (the passive view; default 1024). */
-  maxMembers?: number;
-  /** Domains this node may be in or know (default 64). */
-  maxDomains?: number;
-  /** How often members re-state their engines and observers refresh their member lists (default 1 s). */
-  tickMs?: number;
-  /** How often an observer asks a member for the member list (default 5 s). */
-  refreshMs?: number;
-  /** Time for one join or member-list request (default 5 s). */
-  requestTimeoutMs?: number;
-  /** A member that failed an anycast is tried last for this long (default 10 s). */
-  failurePenaltyMs?: number;
-}
-
-export interface CreateDomainOptions {
-  name: string;
-  policy?: JoinPolicy;
-  /** Engine names the domain runs: anycast reaches members running one of them. */
-  protocols?: readonly string[];
-  /** The shared secret, for policy `secret` (this node, a seed, checks proofs with it). */
-  secret?: string;
-  /** Other seed nodes besides this one. */
-  seeds?: readonly NodeId[];
-  /** The domain key; a new one is made when omitted. Keep it to remove members or re-advertise. */
-  key?: KeyPair;
-}
-
-export interface JoinOptions {
-  /** An invite for an invite-only domain. */
-  invite?: InviteToken;
-  /** The shared secret of a secret domain (never sent: only a proof over a fresh challenge). */
-  secret?: string;
-  signal?: AbortSignal;
-}
-
-export interface DomainSummary {
-  readonly id: DomainId;
-  readonly name: string;
-  readonly role: 'member' | 'observer';
-  readonly policy: JoinPolicy['kind'];
-  readonly protocols: readonly string[];
-  readonly owner: boolean;
-  readonly members: number;
-  readonly activeView: readonly NodeId[];
-  readonly passiveView: number;
-}
-
-export interface MemberSummary {
-  readonly node: NodeId;
-  /** This node itself. */
-  readonly self: boolean;
-  readonly engines: readonly string[];
-  readonly issuer: string;
-  readonly issued: number;
-  readonly connected: boolean;
-  readonly inActiveView: boolean;
-  readonly rttMs?: number | undefined;
-}
-
-const MAX_CANDIDATES = 16;
 /** How long an overlay connect waits for the peer's advert to arrive. */
 const ADVERT_WAIT_MS = 3000;
 
@@ -170,7 +100,7 @@ export class DomainService implements DomainDirectory, Startable {
   readonly events = new DomainEvents();
   private readonly states = new Map<DomainId, DomainState>();
   private readonly challenges = new ChallengeBook();
-  private readonly usedInvites = new Map<string, NodeId>();
+  private readonly usedInvites = new UsedInvites();
   /** Connections shared by the overlays of every domain: a link stays up while any of them wants it. */
   private readonly links: SharedLinks;
   private readonly logger: Logger;
@@ -418,37 +348,13 @@ export class DomainService implements DomainDirectory, Startable {
   // --- status -------------------------------------------------------------------------------
 
   list(): DomainSummary[] {
-    return [...this.states.values()].map((s) => ({
-      id: s.id,
-      name: s.advert.name,
-      role: s.role,
-      policy: s.advert.policy.kind,
-      protocols: s.advert.protocols,
-      owner: s.domainKey !== undefined,
-      members: s.members.size + (s.role === 'member' ? 1 : 0),
-      activeView: [...s.active],
-      passiveView: s.overlay?.passiveView().length ?? 0,
-    }));
+    return [...this.states.values()].map(summarize);
   }
 
   members(domain: DomainId): MemberSummary[] {
     const state = this.states.get(domain);
     if (state === undefined) throw new UnknownDomainError(domain);
-    const connected = new Set(this.options.links.connectedNodes());
-    const rows: MemberSummary[] = [];
-    const row = (info: MemberInfo): MemberSummary => ({
-      node: info.record.member,
-      self: info.record.member === this.node,
-      engines: info.engines,
-      issuer: info.record.issuer,
-      issued: info.record.issued,
-      connected: connected.has(info.record.member),
-      inActiveView: state.active.has(info.record.member),
-      rttMs: this.options.links.rtt(info.record.member),
-    });
-    if (state.ownInfo !== undefined && state.role === 'member') rows.push(row(state.ownInfo));
-    for (const entry of state.members.values()) rows.push(row(entry.info));
-    return rows;
+    return memberRows(state, this.node, this.options.links);
   }
 
   // --- DomainDirectory (the Router asks on every anycast) -------------------------------------
@@ -456,24 +362,7 @@ export class DomainService implements DomainDirectory, Startable {
   candidates(dst: AnycastAddress): readonly NodeId[] {
     const state = this.states.get(dst.domain);
     if (state === undefined) return [];
-    const now = Date.now();
-    const connected = new Set(this.options.links.connectedNodes());
-    const scored: { node: NodeId; penalty: number; rtt: number }[] = [];
-    for (const [node, entry] of state.members) {
-      if (!entry.info.engines.includes(dst.name)) continue;
-      const penalty = now - entry.failedAt < this.o.failurePenaltyMs ? 2 : connected.has(node) ? 0 : 1;
-      // Unmeasured members come after measured ones.
-      scored.push({ node, penalty, rtt: this.options.links.rtt(node) ?? Number.MAX_VALUE });
-    }
-    scored.sort((a, b) => a.penalty - b.penalty || a.rtt - b.rtt);
-    const result = scored.slice(0, MAX_CANDIDATES).map((s) => s.node);
-    // This node serves first when it is a member running the engine: no network at all.
-    if (state.role === 'member' && state.ownInfo?.engines.includes(dst.name)) result.unshift(this.node);
-    if (result.length === 0 && state.role === 'observer') {
-      // Nothing learned yet: the seeds are members, and the only ones known.
-      return state.advert.nodes.filter((n) => n !== this.node);
-    }
-    return result;
+    return rankCandidates(state, dst.name, this.node, this.options.links, this.o.failurePenaltyMs);
   }
 
   reportFailure(dst: AnycastAddress, node: NodeId): void {
@@ -536,9 +425,10 @@ export class DomainService implements DomainDirectory, Startable {
 
   private onJoin(from: NodeId, request: Extract<DomainRequest, { t: 'join' }>): DomainReply {
     const state = this.states.get(request.domain);
-    const refuse = (reason: DomainRefusal & Parameters<typeof refused>[0], detail: string): DomainReply => {
+    const refuse = (reason: JoinRefusal, detail: string): DomainReply => {
       this.#counters.joinsRefused++;
-      this.refuse(reason, new JoinRefusedError(request.domain, reason, detail), request.domain, from);
+      const counted: DomainRefusal = reason === 'bad-request' ? 'bad-message' : reason;
+      this.refuse(counted, new JoinRefusedError(request.domain, reason, detail), request.domain, from);
       return refused(reason, detail);
     };
     if (state?.role !== 'member') return refuse('unknown-domain', 'not a member here');
@@ -546,42 +436,12 @@ export class DomainService implements DomainDirectory, Startable {
       state.domainKey ?? (state.advert.nodes.includes(this.node) ? this.options.keyPair : undefined);
     if (signer === undefined) return refuse('not-a-seed', 'this member does not admit joiners');
     if (state.removedAt(from) !== undefined) return refuse('removed', 'removed by the domain key');
-    const policy = state.advert.policy;
-    switch (policy.kind) {
-      case 'allow':
-        if (!policy.nodes.includes(from)) return refuse('not-allowed', 'not on the allow-list');
-        break;
-      case 'invite': {
-        if (request.invite === undefined) return refuse('invalid-invite', 'no invite');
-        try {
-          const token = inviteFromWire(request.invite);
-          verifyInvite(token, state.advert, from);
-          const nonce = Buffer.from(token.nonce).toString('hex');
-          const usedBy = this.usedInvites.get(nonce);
-          if (usedBy !== undefined && usedBy !== from) return refuse('invalid-invite', 'already used');
-          if (this.usedInvites.size >= 4096)
-            this.usedInvites.delete(this.usedInvites.keys().next().value as string);
-          this.usedInvites.set(nonce, from);
-        } catch (error) {
-          return refuse('invalid-invite', (error as Error).message);
-        }
-        break;
-      }
-      case 'secret': {
-        if (state.secretKey === undefined) return refuse('not-a-seed', 'this seed does not hold the secret');
-        const proof = request.proof;
-        if (proof === undefined || !this.challenges.take(state.id, from, proof.challenge))
-          return refuse('no-challenge', 'no fresh challenge');
-        const expected = secretProof(state.secretKey, {
-          domain: state.id,
-          joiner: from,
-          seed: this.node,
-          challenge: proof.challenge,
-        });
-        if (!proofMatches(expected, proof.mac)) return refuse('wrong-secret', 'proof does not match');
-        break;
-      }
-    }
+    const refusal = checkPolicy(state, from, request, {
+      self: this.node,
+      challenges: this.challenges,
+      usedInvites: this.usedInvites,
+    });
+    if (refusal !== undefined) return refuse(refusal.reason, refusal.detail);
     const record = signMembershipRecord(signer, { domain: state.id, member: from });
     state.admitted.add(from);
     this.#counters.joinsAdmitted++;
@@ -715,7 +575,10 @@ export class DomainService implements DomainDirectory, Startable {
     const overlay = new DomainOverlay(
       {
         domain: state.id,
-        router: this.overlayRouter(),
+        router: advertFirstRouter(this.options.router, (node) => {
+          const advert = this.pendingAdvert(node);
+          return advert && this.options.directory.offerNodeAdvert(advert).catch(() => false);
+        }),
         transport: this.options.links,
         links: this.links,
         config: this.options.overlay,
@@ -747,52 +610,6 @@ export class DomainService implements DomainDirectory, Startable {
     );
     state.overlay = overlay;
     await overlay.start();
-  }
-
-  /**
-   * The router as the overlay's runner sees it: a send to a member whose advert is not in the
-   * directory yet (it travels in an announcement beside the overlay's messages) first stores the
-   * advert kept with the member's statement, so the message is not dropped as undeliverable.
-   */
-  private overlayRouter(): RunnerRouter {
-    const router = this.options.router;
-    return {
-      node: router.node,
-      client: (name, onMessage, options) => {
-        const client = router.client(name, onMessage, options);
-        const send: EngineContext['send'] = (dst, body, sendOptions) => {
-          const node = (dst as { node?: NodeId }).node;
-          const advert = node === undefined ? undefined : this.pendingAdvert(node);
-          if (advert === undefined) return client.send(dst, body, sendOptions);
-          void this.options.directory
-            .offerNodeAdvert(advert)
-            .catch(() => false)
-            .then(() => client.send(dst, body, sendOptions));
-        };
-        return {
-          get self() {
-            return client.self;
-          },
-          get logger() {
-            return client.logger;
-          },
-          get address() {
-            return client.address;
-          },
-          get queued() {
-            return client.queued;
-          },
-          send,
-          request: (dst, body, o) => client.request(dst, body, o),
-          reply: (to, body, o) => client.reply(to, body, o),
-          publish: (topic, body, o) => client.publish(topic, body, o),
-          subscribe: (topic) => client.subscribe(topic),
-          unsubscribe: (topic) => client.unsubscribe(topic),
-          spawn: (n, h, o) => client.spawn(n, h, o),
-          stop: () => client.stop(),
-        };
-      },
-    };
   }
 
   /** A member's advert this node holds with its statement but not yet in the directory. */
@@ -1031,10 +848,7 @@ export class DomainService implements DomainDirectory, Startable {
   }
 }
 
-function refused(
-  reason: Exclude<DomainRefusal, never> & import('./errors.js').JoinRefusal,
-  detail: string,
-): DomainReply {
+function refused(reason: JoinRefusal, detail: string): DomainReply {
   return { t: 'refused', reason, detail };
 }
 
@@ -1057,33 +871,4 @@ function refusalOf(error: unknown, fallback: DomainRefusal = 'bad-message'): Dom
   if (error instanceof InvalidSignatureError)
     return fallback === 'bad-message' ? 'invalid-member-info' : fallback;
   return fallback;
-}
-
-/** What the domains service is given by the node that runs it. */
-export interface DomainServiceContext {
-  readonly keyPair: KeyPair;
-  readonly logger: Logger;
-  readonly router: Router;
-  readonly identity: DomainNodeDirectory;
-  readonly transport: DomainLinks;
-  readonly localAdvert?: () => NodeAdvert | undefined;
-}
-
-/** The service factory: `services: { domains: domains() }`. */
-export function domains(
-  options: Omit<
-    DomainServiceOptions,
-    'router' | 'keyPair' | 'directory' | 'links' | 'logger' | 'localAdvert'
-  > = {},
-): (context: DomainServiceContext) => DomainService {
-  return (context) =>
-    new DomainService({
-      ...options,
-      router: context.router,
-      keyPair: context.keyPair,
-      directory: context.identity,
-      links: context.transport,
-      logger: context.logger,
-      ...(context.localAdvert ? { localAdvert: context.localAdvert } : {}),
-    });
 }

@@ -22,7 +22,7 @@ function policyOf(create: Extract<DomainConfig, { create: unknown }>['create']):
 
 /** The domain a config entry names. */
 export async function domainOfEntry(entry: DomainConfig, dir: string | undefined): Promise<DomainId> {
-  if ('create' in entry) return (await readKeyFile(resolve(dir ?? '.', entry.create.key))).id as DomainId;
+  if ('create' in entry) return (await readKeyFile(resolve(dir ?? '.', entry.create.key))).domainId;
   return parseDomainTicket('join' in entry ? entry.join : entry.know).advert.id;
 }
 

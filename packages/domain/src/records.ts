@@ -233,7 +233,7 @@ const leaveFields = (l: Unsigned<LeaveNotice>): unknown[] => [
 ];
 
 export function signLeave(member: KeyPair, record: MembershipRecord, time = Date.now()): LeaveNotice {
-  const unsigned = { domain: record.domain, member: member.id as NodeId, serial: record.serial, time };
+  const unsigned = { domain: record.domain, member: member.id, serial: record.serial, time };
   return { ...unsigned, sig: signed(LEAVE_LABEL, leaveFields(unsigned), member) };
 }
 
@@ -256,7 +256,7 @@ export const verifyLeave = (l: LeaveNotice): boolean =>
 const removalFields = (r: Unsigned<Removal>): unknown[] => [keyBytes(r.domain), keyBytes(r.member), r.time];
 
 export function signRemoval(domainKey: KeyPair, member: NodeId, time = Date.now()): Removal {
-  const unsigned = { domain: domainKey.id as DomainId, member, time };
+  const unsigned = { domain: domainKey.domainId, member, time };
   return { ...unsigned, sig: signed(REMOVAL_LABEL, removalFields(unsigned), domainKey) };
 }
 

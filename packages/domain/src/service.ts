@@ -115,7 +115,7 @@ export class DomainService implements DomainDirectory, Startable {
   private state: 'new' | 'running' | 'stopped' = 'new';
 
   constructor(private readonly options: DomainServiceOptions) {
-    this.node = options.keyPair.id as NodeId;
+    this.node = options.keyPair.id;
     this.logger = (options.logger ?? noopLogger).child({ component: 'domain' });
     this.o = {
       maxMembers: options.maxMembers ?? 1024,

@@ -1,6 +1,5 @@
 import {
   type DomainAdvert,
-  type DomainId,
   InvalidSignatureError,
   KeyPair,
   type NodeId,
@@ -45,8 +44,8 @@ const seed = KeyPair.generate();
 const admin = KeyPair.generate();
 const joiner = KeyPair.generate();
 const stranger = KeyPair.generate();
-const id = (k: KeyPair): NodeId => k.id as NodeId;
-const domain = domainKey.id as DomainId;
+const id = (k: KeyPair): NodeId => k.id;
+const domain = domainKey.domainId;
 
 function advert(policy: DomainAdvert['policy'] = { kind: 'open' }): DomainAdvert {
   return signDomainAdvert(domainKey, {

@@ -3,18 +3,17 @@ import {
   AnycastFailedError,
   ConnectionClosedError,
   type DomainDirectory,
-  type DomainId,
   KeyPair,
   type NodeId,
 } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { Router } from '../src/index.js';
 
-const domain = KeyPair.generate().id as DomainId;
-const far = KeyPair.generate().id as NodeId;
+const domain = KeyPair.generate().domainId;
+const far = KeyPair.generate().id;
 
 function setup(candidates: NodeId[]) {
-  const self = KeyPair.generate().id as NodeId;
+  const self = KeyPair.generate().id;
   const router = new Router({ node: self });
   const failures: NodeId[] = [];
   const directory: DomainDirectory = {

@@ -1,6 +1,6 @@
 export { DOMAIN_REFUSALS, type DomainCounters, type DomainRefusal } from './counters.js';
 export * from './errors.js';
-export type { DomainEvent, DomainEventListener } from './events.js';
+export { type DomainEvent, type DomainEventListener, DomainEvents } from './events.js';
 export { type DomainServiceContext, domains } from './factory.js';
 export type { DomainLinks } from './links.js';
 export type {

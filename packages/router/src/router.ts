@@ -31,7 +31,7 @@ import {
   UnauthorizedPublisherError,
   UnknownDestinationError,
 } from '@netmachine/core';
-import { AnycastRouting } from './anycast.js';
+import { type AnycastCounters, AnycastRouting } from './anycast.js';
 import { type DropReason, newCounters, type RouterCounters } from './counters.js';
 import { Admission, type EngineClient, LocalEngine } from './engine.js';
 import { EventHub, type RouterEventListener } from './events.js';
@@ -117,7 +117,7 @@ export class Router implements MessageSink, Startable {
   }
 
   /** Anycast messages sent, members skipped for the next one, messages no member served. */
-  get anycastCounters(): Readonly<AnycastRouting['counters']> {
+  get anycastCounters(): Readonly<AnycastCounters> {
     return this.anycast.counters;
   }
 

@@ -6,6 +6,7 @@
 
 import { createNode } from '../../apps/node/src/node.js';
 import { KeyPair, type NodeId } from '../../packages/core/src/index.js';
+import { pubsub } from '../../packages/pubsub/src/index.js';
 
 interface Spec {
   index: number;
@@ -32,6 +33,7 @@ const node = await createNode({
     metrics: false,
     peers: spec.adverts.filter((_, i) => i !== spec.index).map((advert) => ({ advert, permanent: true })),
   },
+  services: { pubsub: pubsub() },
 });
 await node.start();
 
@@ -55,15 +57,15 @@ node.spawn(
 node.spawn('echo', (m, ctx) => ctx.reply(m, m.body));
 
 const events = { received: 0, gapsReported: 0, missedInGaps: 0, firstSeq: -1 };
-node.pubsub.onEvent((e) => {
-  if (e.type === 'gap') {
+node.services.pubsub.onEvent((e) => {
+  if (e.type === 'topic:gap') {
     events.gapsReported++;
     events.missedInGaps += e.to - e.from + 1;
   }
 });
 const publisher = node.client('publisher');
 if (spec.index === 0) {
-  node.pubsub.createTopic({
+  node.services.pubsub.createTopic({
     topicKey: KeyPair.fromSeed(Buffer.from(spec.topicSeed, 'hex')),
     publisher: 'publisher',
   });

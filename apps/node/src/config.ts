@@ -3,13 +3,14 @@ import { ADVERT_LIMITS, parseNodeAdvert } from '@netmachine/core';
 import * as v from 'valibot';
 import { ConfigError } from './errors.js';
 
-const TRANSPORTS = ['tls', 'quic', 'memory'] as const;
+/** A URL scheme: which one a node serves is decided by the transports it is given (see createNode). */
+const SCHEME = /^[a-z][a-z0-9+.-]*$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 function isTransportUrl(text: string): boolean {
   try {
     const url = new URL(text);
-    return (TRANSPORTS as readonly string[]).includes(url.protocol.slice(0, -1)) && url.hostname !== '';
+    return SCHEME.test(url.protocol.slice(0, -1)) && url.hostname !== '';
   } catch {
     return false;
   }
@@ -80,7 +81,10 @@ export const ConfigSchema = v.strictObject({
   name: v.optional(v.pipe(v.string(), v.maxLength(ADVERT_LIMITS.nameLength))),
   listen: v.optional(v.pipe(v.array(Url), v.maxLength(ADVERT_LIMITS.addrs)), ['tls://127.0.0.1:0']),
   /** Transports to try, in order, when neither the message nor the node record says otherwise. */
-  transports: v.optional(v.array(v.picklist(TRANSPORTS)), ['tls', 'quic']),
+  transports: v.optional(
+    v.array(v.pipe(v.string(), v.regex(SCHEME, 'expected a transport scheme such as tls'))),
+    ['tls', 'quic'],
+  ),
   peers: v.optional(v.array(PeerSchema), []),
   /** Sign and verify every message, not only those that cross a third party. */
   strict: v.optional(v.boolean(), false),

@@ -36,3 +36,24 @@ export class NodeDirectoryExistsError extends NetmachineError {
     super('ERR_NODE_DIR_EXISTS', `${dir} already holds a node (key file present)`);
   }
 }
+
+/** A package the config asks for (a transport or service) is not installed. */
+export class OptionalPackageMissingError extends NetmachineError {
+  constructor(
+    readonly packageName: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'ERR_OPTIONAL_PACKAGE_MISSING',
+      `${packageName} is not installed (add it to use what the config names)`,
+      options,
+    );
+  }
+}
+
+/** A control request needs a service this node does not run. */
+export class ServiceNotRunningError extends NetmachineError {
+  constructor(readonly service: string) {
+    super('ERR_SERVICE_NOT_RUNNING', `this node does not run the ${service} service`);
+  }
+}

@@ -1,4 +1,14 @@
-export { signOwnAdvert, weightedAddresses } from './advert.js';
+export {
+  addressScheme,
+  type InitialPeer,
+  type NodeCounters,
+  type NodeOptions,
+  ROUTER_ENGINE,
+  type ServiceFactories,
+  type ServicesOf,
+  signOwnAdvert,
+  weightedAddresses,
+} from '@netmachine/node';
 export {
   ConfigSchema,
   type NodeConfig,
@@ -14,9 +24,17 @@ export {
   ControlRequestError,
   ControlUnavailableError,
   NodeDirectoryExistsError,
+  OptionalPackageMissingError,
+  ServiceNotRunningError,
 } from './errors.js';
 export { createLogger } from './logger.js';
 export { MetricsServer } from './metrics.js';
-export { type CreateNodeOptions, createNode, NetmachineNode } from './node.js';
+export {
+  type CreateNodeOptions,
+  createNode,
+  defaultServices,
+  NetmachineNode,
+  transportsFromConfig,
+} from './node.js';
 export { type NodePaths, nodePaths } from './paths.js';
-export type { ConnectionStatus, NodeStatus } from './status.js';
+export { type ConnectionStatus, type NodeStatus, nodeStatus } from './status.js';

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@netmachine/core';
+import type { DomainServiceCounters } from '@netmachine/domain';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { NodeStatus } from './status.js';
 
@@ -109,6 +110,18 @@ export class MetricsServer {
           this.inc({ layer: 'transport', reason }, n);
       },
     });
+    new Gauge({
+      name: 'netmachine_service_counter',
+      help: "Each running service's counters (pubsub, storage, nats, ...), by service and counter path",
+      labelNames: ['service', 'counter'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [service, counters] of Object.entries(status().services)) {
+          for (const [counter, n] of numericLeaves(counters)) this.set({ service, counter }, n);
+        }
+      },
+    });
     new Counter({
       name: 'netmachine_handler_errors_total',
       help: 'Engine handlers that threw',
@@ -176,7 +189,7 @@ export class MetricsServer {
       registers,
       collect() {
         this.reset();
-        for (const d of status().domains) {
+        for (const d of domainsOf(status())?.domains ?? []) {
           this.set({ domain: d.id, view: 'active' }, d.activeView.length);
           this.set({ domain: d.id, view: 'passive' }, d.passiveView);
         }
@@ -189,7 +202,7 @@ export class MetricsServer {
       registers,
       collect() {
         this.reset();
-        for (const [reason, n] of Object.entries(status().domainCounters.refused)) this.inc({ reason }, n);
+        for (const [reason, n] of Object.entries(domainsOf(status())?.refused ?? {})) this.inc({ reason }, n);
       },
     });
     new Counter({
@@ -198,8 +211,9 @@ export class MetricsServer {
       labelNames: ['outcome'],
       registers,
       collect() {
-        const a = status().anycast;
+        const a = domainsOf(status())?.anycast;
         this.reset();
+        if (a === undefined) return;
         this.inc({ outcome: 'sent' }, a.sent);
         this.inc({ outcome: 'failover' }, a.failovers);
         this.inc({ outcome: 'failed' }, a.failed);
@@ -220,8 +234,24 @@ export class MetricsServer {
   }
 }
 
+/** The domains service's counters, when the node runs it. */
+function domainsOf(status: NodeStatus): DomainServiceCounters | undefined {
+  return status.services.domains as DomainServiceCounters | undefined;
+}
+
 function splitHostPort(text: string): { host: string; port: number } {
   const index = text.lastIndexOf(':');
   const host = text.slice(0, index).replace(/^\[|\]$/g, '');
   return { host, port: Number(text.slice(index + 1)) };
+}
+
+/** The numbers in a nested counters object, with dotted paths (`dropped.expired`). */
+function numericLeaves(value: object, prefix = ''): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [key, inner] of Object.entries(value)) {
+    if (typeof inner === 'number') out.push([`${prefix}${key}`, inner]);
+    else if (inner !== null && typeof inner === 'object')
+      out.push(...numericLeaves(inner, `${prefix}${key}.`));
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { NodeId } from '@netmachine/core';
-import type { DomainCounters, DomainSummary } from '@netmachine/domain';
-import type { AnycastCounters, RouterCounters } from '@netmachine/router';
+import type { NetmachineNode } from '@netmachine/node';
+import type { RouterCounters } from '@netmachine/router';
 
 export interface ConnectionStatus {
   readonly node: NodeId;
@@ -21,10 +21,6 @@ export interface NodeStatus {
     readonly pendingRequests: number;
     readonly queueDepths: Record<string, number>;
   };
-  /** Each domain this node is in or knows, with its active view (live peers) and passive view size. */
-  readonly domains: readonly DomainSummary[];
-  readonly domainCounters: DomainCounters;
-  readonly anycast: Readonly<AnycastCounters>;
   readonly transport: {
     readonly bytesIn: number;
     readonly bytesOut: number;
@@ -35,7 +31,40 @@ export interface NodeStatus {
     readonly dropped: Record<string, number>;
     readonly queueDepths: Record<string, number>;
   };
-  readonly pubsub?: Record<string, unknown> | undefined;
-  readonly storage?: Record<string, unknown> | undefined;
-  readonly nats?: Record<string, unknown> | undefined;
+  /** Each running service's `counters()`, by service name. */
+  readonly services: Readonly<Record<string, object>>;
+}
+
+/** A node's state, from its counters (plain objects, so it serialises as JSON). */
+export function nodeStatus(node: NetmachineNode): NodeStatus {
+  const routerStatus = node.router.status();
+  const counters = node.counters();
+  const t = counters.transport;
+  return {
+    id: node.id,
+    name: node.name,
+    uptimeMs: node.uptimeMs,
+    listen: node.running ? node.transport.listenAddresses : [],
+    advertVersion: node.currentAdvert?.version ?? 0,
+    connections: node.transport.connectedNodes().map((peer) => ({
+      node: peer,
+      rttMs: node.transport.rtt(peer) ?? node.identity.node(peer)?.rtt?.smoothedMs,
+    })),
+    router: {
+      counters: counters.router,
+      engines: routerStatus.engines,
+      pendingRequests: routerStatus.pendingRequests,
+      queueDepths: routerStatus.queueDepths,
+    },
+    transport: {
+      bytesIn: t.bytesIn,
+      bytesOut: t.bytesOut,
+      handshakeFailures: t.handshakeFailures,
+      readPauses: t.readPauses,
+      duplicatesDropped: t.duplicatesDropped,
+      dropped: t.dropped,
+      queueDepths: t.queueDepths,
+    },
+    services: counters.services,
+  };
 }

@@ -183,11 +183,19 @@ describe('bad input to the command line', { timeout: 120_000 }, () => {
       const dir = join(root.path, 'n');
       expect((await cli(['init', '--dir', dir, '--listen', 'tls://127.0.0.1:0'])).code).toBe(0);
       const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
-      await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, listen: ['ftp://x'], bogus: 1 }));
+      await writeFile(
+        join(dir, 'config.json'),
+        JSON.stringify({ ...config, listen: ['not a url'], bogus: 1 }),
+      );
       const result = await cli(['start', '--dir', dir]);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/listen\.0/);
       expect(result.stderr).toMatch(/bogus/);
+      // A well-formed URL whose scheme no registered transport serves is refused as well.
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, listen: ['ftp://x'] }));
+      const unserved = await cli(['start', '--dir', dir]);
+      expect(unserved.code).toBe(2);
+      expect(unserved.stderr).toMatch(/listen\.0.*no transport registered/);
     } finally {
       await root.remove();
     }

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { KeyPair } from '@netmachine/core';
 import { NatsServer } from '@netmachine/nats/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNode, type NetmachineNode } from '../src/node.js';
+import { validateConfig } from '../src/config.js';
+import { createNode, defaultServices, type NetmachineNode } from '../src/node.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/nats-worker.ts', import.meta.url));
 
@@ -28,14 +29,14 @@ describe('an engine in another process, attached to a node through a real nats-s
 
   beforeAll(async () => {
     server = await NatsServer.start();
-    a = await createNode({
-      config: {
-        listen: ['tls://127.0.0.1:0'],
-        transports: ['tls'],
-        metrics: false,
-        nats: { servers: [server.url], engines: { worker: workerKey.id } },
-      },
+    // The way `netmachine start` builds it: the config names NATS, the default services follow.
+    const config = validateConfig({
+      listen: ['tls://127.0.0.1:0'],
+      transports: ['tls'],
+      metrics: false,
+      nats: { servers: [server.url], engines: { worker: workerKey.id } },
     });
+    a = await createNode({ config, services: await defaultServices(config) });
     b = await createNode({ config: { listen: ['tls://127.0.0.1:0'], transports: ['tls'], metrics: false } });
     await a.start();
     await b.start();

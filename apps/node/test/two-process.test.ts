@@ -121,7 +121,7 @@ describe('a permanent connection across a killed and restarted peer process', { 
     const sink = { node: first.id, name: 'sink' };
     await client.request({ node: first.id, name: 'echo' }, 'up', { timeoutMs: 30_000 });
 
-    const down = a.transport.events.once('NodeDisconnected', (e) => e.node === first.id);
+    const down = a.transport.events.once('peer:disconnected', (e) => e.node === first.id);
     first.process.kill('SIGKILL');
     await first.exited;
     await down;

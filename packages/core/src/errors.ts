@@ -233,7 +233,10 @@ export class HandshakeError extends NetmachineError {
 
 /** An address URL we cannot use (bad syntax or no transport for its scheme). */
 export class InvalidAddressError extends NetmachineError {
-  constructor(address: string, problem: string) {
+  constructor(
+    readonly address: string,
+    problem: string,
+  ) {
     super('ERR_INVALID_ADDRESS', `address ${address}: ${problem}`);
   }
 }

@@ -66,6 +66,14 @@ export {
   UnknownDestinationError,
 } from './errors.js';
 export {
+  DEFAULT_EVENT_BUFFER,
+  Emitter,
+  type EventListener,
+  type EventOf,
+  type EventSource,
+  type TypedEvent,
+} from './events.js';
+export {
   AdvertExpiredError,
   assertNewerAdvert,
   isNewerAdvert,
@@ -135,6 +143,17 @@ export {
   type TransportPrefs,
 } from './message.js';
 export { signMessage, verifyMessage } from './message-signature.js';
+export type {
+  EngineClient,
+  LocalTopics,
+  PeerEvent,
+  PeerView,
+  Service,
+  ServiceContext,
+  ServiceFactory,
+  ServiceRouter,
+  TopicDelegate,
+} from './service.js';
 export {
   expectArray,
   expectBoolean,

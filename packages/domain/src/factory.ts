@@ -1,34 +1,30 @@
-import type { KeyPair, Logger, NodeAdvert } from '@netmachine/core';
+import { NetmachineError, type ServiceContext } from '@netmachine/core';
 import type { Router } from '@netmachine/router';
-import type { DomainLinks } from './links.js';
 import type { DomainNodeDirectory, DomainServiceOptions } from './options.js';
 import { DomainService } from './service.js';
 
-/** What the domains service is given by the node that runs it. */
-export interface DomainServiceContext {
-  readonly keyPair: KeyPair;
-  readonly logger: Logger;
-  readonly router: Router;
-  readonly identity: DomainNodeDirectory;
-  readonly transport: DomainLinks;
-  readonly localAdvert?: () => NodeAdvert | undefined;
-}
-
-/** The service factory: `services: { domains: domains() }`. */
+/**
+ * The service factory: `services: { domains: domains() }`. The node's Router must be the one from
+ * @netmachine/router (it carries the DomainDirectory seam). The Transport engine is given with
+ * `options.links` or later with `service.attach(transport)`: the overlays connect through it.
+ */
 export function domains(
-  options: Omit<
-    DomainServiceOptions,
-    'router' | 'keyPair' | 'directory' | 'links' | 'logger' | 'localAdvert'
-  > = {},
-): (context: DomainServiceContext) => DomainService {
-  return (context) =>
-    new DomainService({
+  options: Omit<DomainServiceOptions, 'router' | 'keyPair' | 'directory' | 'logger'> = {},
+): (context: ServiceContext) => DomainService {
+  return (context) => {
+    const router = context.router as Partial<Router>;
+    if (typeof router.setDomainDirectory !== 'function') {
+      throw new NetmachineError(
+        'ERR_UNSUPPORTED_ROUTER',
+        'the domains service needs a router with setDomainDirectory',
+      );
+    }
+    return new DomainService({
       ...options,
-      router: context.router,
+      router: context.router as Router,
       keyPair: context.keyPair,
-      directory: context.identity,
-      links: context.transport,
+      directory: context.identity as DomainNodeDirectory,
       logger: context.logger,
-      ...(context.localAdvert ? { localAdvert: context.localAdvert } : {}),
     });
+  };
 }

@@ -22,7 +22,8 @@ export interface DomainServiceOptions {
   router: Router;
   keyPair: KeyPair;
   directory: DomainNodeDirectory;
-  links: DomainLinks;
+  /** The Transport engine; may be given later with `attach` (a node assembly builds services first). */
+  links?: DomainLinks;
   /** This node's own advert (handed to joiners and put in tickets). */
   localAdvert?: () => NodeAdvert | undefined;
   logger?: Logger;

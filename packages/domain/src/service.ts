@@ -21,7 +21,7 @@ import {
   verifyNodeAdvert,
 } from '@netmachine/core';
 import { SharedLinks } from '@netmachine/overlay';
-import type { EngineClient } from '@netmachine/router';
+import type { AnycastCounters, EngineClient } from '@netmachine/router';
 import { checkPolicy, UsedInvites } from './admission.js';
 import { type DomainCounters, type DomainRefusal, newDomainCounters } from './counters.js';
 import {
@@ -36,6 +36,7 @@ import {
   UnknownDomainError,
 } from './errors.js';
 import { type DomainEventListener, DomainEvents } from './events.js';
+import type { DomainLinks } from './links.js';
 import { DomainState } from './membership.js';
 import type {
   CreateDomainOptions,
@@ -114,7 +115,10 @@ export class DomainService implements DomainDirectory, Startable {
   private timer: NodeJS.Timeout | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
 
-  constructor(private readonly options: DomainServiceOptions) {
+  private readonly options: DomainServiceOptions & { links: DomainLinks };
+
+  constructor(options: DomainServiceOptions) {
+    this.options = { ...options, links: options.links ?? unattached };
     this.node = options.keyPair.id;
     this.logger = (options.logger ?? noopLogger).child({ component: 'domain' });
     this.o = {
@@ -127,7 +131,7 @@ export class DomainService implements DomainDirectory, Startable {
     };
     this.links = new SharedLinks({
       connect: (node, o) => this.connectMember(node, o),
-      disconnect: (node) => options.links.disconnect(node),
+      disconnect: (node) => this.options.links.disconnect(node),
     });
   }
 
@@ -164,9 +168,20 @@ export class DomainService implements DomainDirectory, Startable {
     await this.stop();
   }
 
-  /** A snapshot of what was admitted, refused and forwarded. */
-  counters(): DomainCounters {
-    return { ...this.#counters, refused: { ...this.#counters.refused } };
+  /** Gives the Transport engine (and this node's advert) to a service built before them. */
+  attach(links: DomainLinks, localAdvert?: () => NodeAdvert | undefined): void {
+    this.options.links = links;
+    if (localAdvert) this.options.localAdvert = localAdvert;
+  }
+
+  /** A snapshot of what was admitted, refused and forwarded, each domain's views, and anycast outcomes. */
+  counters(): DomainServiceCounters {
+    return {
+      ...this.#counters,
+      refused: { ...this.#counters.refused },
+      domains: this.list(),
+      anycast: { ...this.options.router.anycastCounters },
+    };
   }
 
   onEvent(listener: DomainEventListener): () => void {
@@ -872,3 +887,22 @@ function refusalOf(error: unknown, fallback: DomainRefusal = 'bad-message'): Dom
     return fallback === 'bad-message' ? 'invalid-member-info' : fallback;
   return fallback;
 }
+
+/** What `counters()` reports: refusals and views, and the router's anycast outcomes. */
+export interface DomainServiceCounters extends DomainCounters {
+  readonly domains: DomainSummary[];
+  readonly anycast: AnycastCounters;
+}
+
+const notAttached = (): never => {
+  throw new NetmachineError('ERR_NOT_STARTED', 'the domain service has no transport yet (attach it)');
+};
+
+/** Links before `attach`: nothing is connected, and connecting fails. */
+const unattached: DomainLinks = {
+  connect: async () => notAttached(),
+  disconnect: async () => {},
+  connectedNodes: () => [],
+  rtt: () => undefined,
+  events: { on: () => () => {} },
+};

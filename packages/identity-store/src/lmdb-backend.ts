@@ -1,5 +1,5 @@
 import { AbortedError } from '@netmachine/core';
-import { open, type RootDatabase } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
 import type { IdentityBackend } from './backend.js';
 
 export interface LmdbBackendOptions {
@@ -28,6 +28,8 @@ export class LmdbBackend implements IdentityBackend {
 
   static async open(options: LmdbBackendOptions): Promise<LmdbBackend> {
     if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
+    // Loaded here, not at import: an in-memory node never maps lmdb's native module.
+    const { open } = await import('lmdb');
     const db = open<Uint8Array, string>({ path: options.path, encoding: 'binary', noSync: false });
     return new LmdbBackend(db);
   }

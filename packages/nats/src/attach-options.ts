@@ -24,10 +24,10 @@ export interface AttachOptions extends LinkOptions {
 
 export type AttachedEngineEvent =
   | LinkEvent
-  | { type: 'attached'; session: string }
-  | { type: 'refused'; error: AttachRefusedError }
-  | { type: 'dropped'; reason: ProcessDropReason }
-  | { type: 'handler-error'; error: unknown };
+  | { type: 'engine:attached'; session: string }
+  | { type: 'attach:refused'; error: AttachRefusedError }
+  | { type: 'message:dropped'; reason: ProcessDropReason }
+  | { type: 'engine:error'; error: unknown };
 
 /** Why an attached engine dropped a message (one counter each). */
 export type ProcessDropReason = 'mailbox-full' | 'expired' | 'invalid' | 'not-attached' | 'too-large';

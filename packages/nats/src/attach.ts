@@ -73,7 +73,7 @@ export class AttachedEngine implements EngineContext {
   readonly self: EngineAddress;
   readonly logger: Logger;
   readonly instance = randomBytes(12).toString('base64url');
-  readonly counters: AttachedEngineCounters = {
+  readonly #counters: AttachedEngineCounters = {
     received: 0,
     handled: 0,
     sent: 0,
@@ -138,8 +138,13 @@ export class AttachedEngine implements EngineContext {
     return this.link.isUp && this.acknowledged;
   }
 
+  /** A snapshot of the engine's counters. */
+  counters(): AttachedEngineCounters {
+    return structuredClone(this.#counters);
+  }
+
   onEvent(listener: (event: AttachedEngineEvent) => void): () => void {
-    return this.events.on(listener);
+    return this.events.on('*', listener);
   }
 
   async start(options?: { signal?: AbortSignal }): Promise<void> {
@@ -257,12 +262,12 @@ export class AttachedEngine implements EngineContext {
     this.session = session;
     this.sessionSeqs = new SequenceWindow();
     this.logger.info({ session }, 'attached');
-    this.events.emit({ type: 'attached', session });
+    this.events.emit({ type: 'engine:attached', session });
   }
 
   private refused(error: AttachRefusedError): void {
     this.logger.error({ err: error }, 'attach refused');
-    this.events.emit({ type: 'refused', error });
+    this.events.emit({ type: 'attach:refused', error });
     if (this.firstAttach) this.firstAttach.reject(error);
     else void this.stop();
     this.firstAttach = undefined;
@@ -271,8 +276,8 @@ export class AttachedEngine implements EngineContext {
   // --- node → this process ---------------------------------------------------------------------
 
   private noteDrop(reason: ProcessDropReason): void {
-    this.counters.dropped[DROP_COUNTER[reason]]++;
-    this.events.emit({ type: 'dropped', reason });
+    this.#counters.dropped[DROP_COUNTER[reason]]++;
+    this.events.emit({ type: 'message:dropped', reason });
   }
 
   private onDelivery(msg: Msg): void {
@@ -306,7 +311,7 @@ export class AttachedEngine implements EngineContext {
     // An authentic delivery proves the node is there: answers to it may go out.
     this.acknowledged = true;
     this.unanswered = 0;
-    this.counters.received++;
+    this.#counters.received++;
     const message: EngineMessage = {
       id: delivery.id,
       src: delivery.src,
@@ -324,13 +329,13 @@ export class AttachedEngine implements EngineContext {
       this.noteDrop('expired');
       return;
     }
-    this.counters.handled++;
+    this.#counters.handled++;
     try {
       await this.options.handler(message, this);
     } catch (error) {
-      this.counters.handlerErrors++;
+      this.#counters.handlerErrors++;
       this.logger.warn({ err: error }, 'engine handler failed');
-      this.events.emit({ type: 'handler-error', error });
+      this.events.emit({ type: 'engine:error', error });
     }
   }
 
@@ -388,7 +393,7 @@ export class AttachedEngine implements EngineContext {
     }
     try {
       connection.publish(this.subjects.out, bytes);
-      this.counters.sent++;
+      this.#counters.sent++;
     } catch (error) {
       this.logger.warn({ err: error }, 'publish to NATS failed');
       this.noteDrop('not-attached');
@@ -423,7 +428,7 @@ export class AttachedEngine implements EngineContext {
     const where = formatEngineAddress(target);
     if (bytes.length > maxPayload(connection))
       throw new FrameTooLargeError(bytes.length, maxPayload(connection));
-    this.counters.sent++;
+    this.#counters.sent++;
     let msg: Msg;
     try {
       const pending = connection.request(this.subjects.out, bytes, { timeout: timeoutMs + REQUEST_GRACE_MS });

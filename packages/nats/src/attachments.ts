@@ -121,7 +121,7 @@ export class Attachments {
         outIds: new SequenceWindow(),
       });
       this.counters.attaches++;
-      this.events.emit({ type: 'attached', name: a.name, instance: a.instance });
+      this.events.emit({ type: 'engine:attached', name: a.name, instance: a.instance });
       this.logger.info({ engine: a.name, instance: a.instance }, 'process attached');
     } else {
       known.lastSeen = now;
@@ -153,7 +153,7 @@ export class Attachments {
   removeInstance(engine: ProxiedEngine, instance: string, reason: 'left' | 'timeout'): void {
     if (!engine.instances.delete(instance)) return;
     this.counters.detaches++;
-    this.events.emit({ type: 'detached', name: engine.name, instance, reason });
+    this.events.emit({ type: 'engine:detached', name: engine.name, instance, reason });
     this.logger.info({ engine: engine.name, instance, reason }, 'process detached');
     if (engine.instances.size === 0) void this.detach(engine, reason);
     else this.syncTopics(engine);
@@ -166,7 +166,7 @@ export class Attachments {
     engine.detached.abort();
     if (reason === 'stopped') {
       for (const instance of engine.instances.keys()) {
-        this.events.emit({ type: 'detached', name: engine.name, instance, reason });
+        this.events.emit({ type: 'engine:detached', name: engine.name, instance, reason });
       }
     }
     await engine.proxy.stop();

@@ -48,11 +48,15 @@ export type OutRejection = 'malformed' | 'not-attached' | 'bad-signature' | 'rep
 
 export type BridgeEvent =
   | LinkEvent
-  | { type: 'attached'; name: string; instance: string }
-  | { type: 'detached'; name: string; instance: string; reason: 'left' | 'timeout' | 'stopped' }
-  | { type: 'refused'; name: string; reason: AttachRefusal }
-  | { type: 'rejected'; reason: OutRejection; name?: string }
-  | { type: 'dropped'; reason: 'expired' | 'unencodable' | 'publish-failed' | 'disconnected'; name: string };
+  | { type: 'engine:attached'; name: string; instance: string }
+  | { type: 'engine:detached'; name: string; instance: string; reason: 'left' | 'timeout' | 'stopped' }
+  | { type: 'attach:refused'; name: string; reason: AttachRefusal }
+  | { type: 'message:rejected'; reason: OutRejection; name?: string }
+  | {
+      type: 'message:dropped';
+      reason: 'expired' | 'unencodable' | 'publish-failed' | 'disconnected';
+      name: string;
+    };
 
 export interface NatsBridgeCounters {
   attaches: number;

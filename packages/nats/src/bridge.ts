@@ -51,7 +51,7 @@ import { Subjects } from './subjects.js';
  * the proxy engine's own traffic. See the README for the subject scheme and the fault rules.
  */
 export class NatsBridge implements Startable {
-  readonly counters: NatsBridgeCounters = newCounters();
+  readonly #counters: NatsBridgeCounters = newCounters();
   readonly subjects: Subjects;
   readonly session = newSessionId(Date.now(), randomBytes(9).toString('base64url'));
   private readonly router: BridgeRouter;
@@ -93,7 +93,7 @@ export class NatsBridge implements Startable {
       options,
       this.subjects,
       (engine, message) => this.forward(engine, message),
-      this.counters,
+      this.#counters,
       this.events,
       this.logger,
     );
@@ -120,8 +120,13 @@ export class NatsBridge implements Startable {
     return this.link.isUp;
   }
 
+  /** A snapshot of the bridge's counters. */
+  counters(): NatsBridgeCounters {
+    return structuredClone(this.#counters);
+  }
+
   onEvent(listener: (event: BridgeEvent) => void): () => void {
-    return this.events.on(listener);
+    return this.events.on('*', listener);
   }
 
   /** Resolves once connected to NATS; rejects with AbortedError on `signal` or stop. */
@@ -183,8 +188,8 @@ export class NatsBridge implements Startable {
   }
 
   private noteLinkEvent(event: LinkEvent): void {
-    if (event.type === 'reconnected') this.counters.reconnects++;
-    if (event.type === 'slow-consumer') this.counters.slowConsumers++;
+    if (event.type === 'nats:reconnected') this.#counters.reconnects++;
+    if (event.type === 'nats:slow-consumer') this.#counters.slowConsumers++;
     this.events.emit(event);
   }
 
@@ -197,7 +202,7 @@ export class NatsBridge implements Startable {
     }
     try {
       connection.publish(subject, bytes);
-      this.counters.toProcesses++;
+      this.#counters.toProcesses++;
       return true;
     } catch (error) {
       this.logger.warn({ err: error, engine: name }, 'publish to NATS failed');
@@ -210,9 +215,9 @@ export class NatsBridge implements Startable {
     reason: 'expired' | 'unencodable' | 'publish-failed' | 'disconnected',
     name: string,
   ): void {
-    if (reason === 'publish-failed') this.counters.dropped.publishFailed++;
-    else this.counters.dropped[reason]++;
-    this.events.emit({ type: 'dropped', reason, name });
+    if (reason === 'publish-failed') this.#counters.dropped.publishFailed++;
+    else this.#counters.dropped[reason]++;
+    this.events.emit({ type: 'message:dropped', reason, name });
   }
 
   // --- attaching --------------------------------------------------------------------------------
@@ -224,14 +229,14 @@ export class NatsBridge implements Startable {
     } catch (error) {
       // Nothing to sign a reply for: the sender learns by its own timeout.
       this.logger.debug({ err: error }, 'malformed announcement');
-      this.counters.refused.malformed++;
-      this.events.emit({ type: 'refused', name: '', reason: 'malformed' });
+      this.#counters.refused.malformed++;
+      this.events.emit({ type: 'attach:refused', name: '', reason: 'malformed' });
       return;
     }
     const refusal = this.attachments.apply(a);
     if (refusal !== undefined) {
-      this.counters.refused[refusal]++;
-      this.events.emit({ type: 'refused', name: a.name, reason: refusal });
+      this.#counters.refused[refusal]++;
+      this.events.emit({ type: 'attach:refused', name: a.name, reason: refusal });
       this.logger.warn({ engine: a.name, reason: refusal }, 'attach refused');
       // Signatures and replays get no reply: a forger learns nothing, and a replay is not answered twice.
       if (refusal !== 'bad-signature' && refusal !== 'replayed') this.answer(msg, a, refusal);
@@ -313,8 +318,8 @@ export class NatsBridge implements Startable {
   // --- processes → router -------------------------------------------------------------------------
 
   private reject(reason: OutRejection, name?: string): void {
-    this.counters.rejected[reason]++;
-    this.events.emit({ type: 'rejected', reason, name });
+    this.#counters.rejected[reason]++;
+    this.events.emit({ type: 'message:rejected', reason, name });
   }
 
   private onOut(msg: Msg): void {
@@ -342,7 +347,7 @@ export class NatsBridge implements Startable {
       return;
     }
     instance.lastSeen = Date.now();
-    this.counters.fromProcesses++;
+    this.#counters.fromProcesses++;
     const options = { expiry: m.expiry, protocol: m.protocol };
     try {
       switch (m.kind) {

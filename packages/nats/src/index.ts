@@ -25,4 +25,5 @@ export {
 } from './errors.js';
 export type { LinkEvent, LinkOptions } from './nats-link.js';
 export { MAX_TOPICS_PER_INSTANCE } from './protocol.js';
+export { type NatsServiceContext, type NatsServiceOptions, nats } from './service.js';
 export { DEFAULT_SUBJECT_PREFIX, engineToken, Subjects } from './subjects.js';

@@ -1,30 +1,8 @@
 import type { Msg } from '@nats-io/transport-node';
+import { Emitter, type TypedEvent } from '@netmachine/core';
 
-/** A synchronous listener list; a listener that throws is ignored so an observer cannot break delivery. */
-export class Listeners<E> {
-  private listeners: ((event: E) => void)[] = [];
-
-  get active(): boolean {
-    return this.listeners.length > 0;
-  }
-
-  on(listener: (event: E) => void): () => void {
-    this.listeners = [...this.listeners, listener];
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
-    };
-  }
-
-  emit(event: E): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch {
-        // An observer's bug must not affect delivery.
-      }
-    }
-  }
-}
+/** The bridge's and attached engines' emitter: core's typed emitter. */
+export class Listeners<E extends TypedEvent> extends Emitter<E> {}
 
 /**
  * Wraps a NATS subscription callback. The client calls it from its socket reader, where a thrown

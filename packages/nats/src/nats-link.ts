@@ -3,11 +3,11 @@ import { AbortedError, type Logger } from '@netmachine/core';
 
 /** How a link reports its NATS connection. */
 export type LinkEvent =
-  | { type: 'connected'; server: string }
-  | { type: 'disconnected'; server: string }
-  | { type: 'reconnected'; server: string }
-  | { type: 'nats-error'; error: Error }
-  | { type: 'slow-consumer'; subject: string; pending: number };
+  | { type: 'nats:connected'; server: string }
+  | { type: 'nats:disconnected'; server: string }
+  | { type: 'nats:reconnected'; server: string }
+  | { type: 'nats:error'; error: Error }
+  | { type: 'nats:slow-consumer'; subject: string; pending: number };
 
 export interface LinkOptions {
   /** NATS servers (`nats://host:port`); ignored when `connection` is given. */
@@ -134,7 +134,7 @@ export class NatsLink {
       this.current = connection;
       this.attempts = 0;
       this.hooks.onConnection(connection);
-      this.hooks.onEvent({ type: 'connected', server: connection.getServer() });
+      this.hooks.onEvent({ type: 'nats:connected', server: connection.getServer() });
       this.setUp(true);
       await Promise.all([this.watch(connection), connection.closed()]);
       this.setUp(false);
@@ -171,22 +171,22 @@ export class NatsLink {
       switch (status.type) {
         case 'disconnect':
           this.logger.warn({ server: status.server }, 'NATS disconnected');
-          this.hooks.onEvent({ type: 'disconnected', server: status.server });
+          this.hooks.onEvent({ type: 'nats:disconnected', server: status.server });
           this.setUp(false);
           break;
         case 'reconnect':
           this.attempts = 0;
           this.logger.info({ server: status.server }, 'NATS reconnected');
-          this.hooks.onEvent({ type: 'reconnected', server: status.server });
+          this.hooks.onEvent({ type: 'nats:reconnected', server: status.server });
           this.setUp(true);
           break;
         case 'error':
           this.logger.warn({ err: status.error }, 'NATS error');
-          this.hooks.onEvent({ type: 'nats-error', error: status.error });
+          this.hooks.onEvent({ type: 'nats:error', error: status.error });
           break;
         case 'slowConsumer':
           this.hooks.onEvent({
-            type: 'slow-consumer',
+            type: 'nats:slow-consumer',
             subject: status.sub.getSubject(),
             pending: status.pending,
           });

@@ -124,7 +124,7 @@ describe('attachEngine in the same process', () => {
     const error = await attach(router.node, KeyPair.generate(), () => {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttachRefusedError);
     expect((error as AttachRefusedError).reason).toBe('untrusted-key');
-    expect(bridge.counters.refused['untrusted-key']).toBe(1);
+    expect(bridge.counters().refused['untrusted-key']).toBe(1);
   });
 
   it('bounds the process mailbox: deliveries beyond it are dropped and counted', async () => {
@@ -148,8 +148,8 @@ describe('attachEngine in the same process', () => {
     const client = router.client('tester');
     for (let i = 0; i < 10; i++) client.send('svc', i);
     // `received` counts every authentic delivery, kept or dropped: all 10 must have arrived.
-    await until(() => engine.counters.received >= 10, 'all deliveries');
-    expect(engine.counters.dropped.mailboxFull).toBe(7);
+    await until(() => engine.counters().received >= 10, 'all deliveries');
+    expect(engine.counters().dropped.mailboxFull).toBe(7);
     release();
     await until(() => handled === 3, 'the queued deliveries handled');
   });
@@ -186,7 +186,7 @@ describe('what crosses the broker is authenticated', () => {
     expect(bridge.status().engines).toEqual({ svc: 1 });
 
     await expect(nc.request(subjects.attach, encodeAnnouncement(fresh), { timeout: 300 })).rejects.toThrow();
-    expect(bridge.counters.refused.replayed).toBe(1);
+    expect(bridge.counters().refused.replayed).toBe(1);
 
     const oldNonce = randomBytes(16);
     const stale = signAnnouncement(key, router.node, {
@@ -205,9 +205,9 @@ describe('what crosses the broker is authenticated', () => {
     await expect(
       nc.request(subjects.attach, encodeAnnouncement(tampered), { timeout: 300 }),
     ).rejects.toThrow();
-    expect(bridge.counters.refused['bad-signature']).toBe(1);
+    expect(bridge.counters().refused['bad-signature']).toBe(1);
     // Only the genuine announcement attached anything.
-    expect(bridge.counters.attaches).toBe(1);
+    expect(bridge.counters().attaches).toBe(1);
   });
 
   it('accepts a signed message from an attached instance once, and nothing forged', async () => {
@@ -247,13 +247,13 @@ describe('what crosses the broker is authenticated', () => {
     await nc.flush();
     await until(
       () =>
-        bridge.counters.rejected.replayed +
-          bridge.counters.rejected['bad-signature'] +
-          bridge.counters.rejected['not-attached'] ===
+        bridge.counters().rejected.replayed +
+          bridge.counters().rejected['bad-signature'] +
+          bridge.counters().rejected['not-attached'] ===
         3,
       'the three rejections',
     );
-    expect(bridge.counters.rejected).toMatchObject({ replayed: 1, 'bad-signature': 1, 'not-attached': 1 });
+    expect(bridge.counters().rejected).toMatchObject({ replayed: 1, 'bad-signature': 1, 'not-attached': 1 });
     expect(collected.map((m) => m.body)).toEqual(['genuine']);
   });
 
@@ -290,7 +290,7 @@ describe('what crosses the broker is authenticated', () => {
       body: 'forged',
     });
     nc.publish(subjects.engine('svc'), forged);
-    await until(() => engine.counters.dropped.invalid === 2, 'both refused');
+    await until(() => engine.counters().dropped.invalid === 2, 'both refused');
     expect(seen).toEqual(['genuine']);
   });
 });

@@ -116,7 +116,7 @@ describe('an attached engine on a node among nodes', () => {
       'the re-attached engine',
     );
     expect(again.body).toEqual({ echo: 2 });
-    expect(second.counters.attaches).toBe(1);
+    expect(second.counters().attaches).toBe(1);
     expect(second.session).not.toBe(first.session);
   });
 

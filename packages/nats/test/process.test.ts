@@ -117,7 +117,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     await until(() => collected.length === 2, 'the topic event forwarded by the process');
     expect(collected[1]?.body).toEqual({ event: 'event-1', pid: worker.pid });
 
-    expect(bridge.counters.rejected['bad-signature']).toBe(0);
+    expect(bridge.counters().rejected['bad-signature']).toBe(0);
   });
 
   it('shares load between two processes with the same name, and survives losing one', async () => {
@@ -143,7 +143,7 @@ describe('an engine in another process, attached through a real nats-server', { 
       const reply = await client.request<Reply>('worker', { op: 'echo', value: i });
       expect(reply.body.pid).toBe(second.pid);
     }
-    expect(bridge.counters.detaches).toBe(1);
+    expect(bridge.counters().detaches).toBe(1);
   });
 
   it('detaches a name when its last process leaves: requests then fail at once', async () => {
@@ -169,7 +169,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     await expect(client.request('worker', { op: 'echo', value: 4 })).rejects.toBeInstanceOf(
       UnknownDestinationError,
     );
-    expect(bridge.counters.detaches).toBe(2);
+    expect(bridge.counters().detaches).toBe(2);
   });
 
   it('recovers when the nats-server restarts mid-test', async () => {
@@ -191,7 +191,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     await expect(
       client.request('worker', { op: 'echo', value: 'during' }, { timeoutMs: 300 }),
     ).rejects.toBeInstanceOf(RequestTimeoutError);
-    await until(() => bridge.counters.dropped.expired >= 1, 'the expired message to be counted');
+    await until(() => bridge.counters().dropped.expired >= 1, 'the expired message to be counted');
 
     await server.restart();
     await bridge.whenConnected();
@@ -203,7 +203,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     // The process re-attached and can still reach the node on its own.
     const ask = await client.request<Reply>('worker', { op: 'ask', dst: 'adder', value: { a: 1, b: 1 } });
     expect(ask.body).toEqual({ answer: { sum: 2 }, from: 'adder', pid: worker.pid });
-    expect(bridge.counters.reconnects).toBeGreaterThanOrEqual(1);
+    expect(bridge.counters().reconnects).toBeGreaterThanOrEqual(1);
     expect(bridge.status().engines).toEqual({ worker: 1 });
   });
 
@@ -213,8 +213,8 @@ describe('an engine in another process, attached through a real nats-server', { 
     const intruder = startWorker(router.node, KeyPair.generate());
     const outcome = await intruder.outcome;
     expect(outcome).toMatchObject({ event: 'failed', code: 'ERR_ATTACH_REFUSED', reason: 'untrusted-key' });
-    expect(bridge.counters.refused['untrusted-key']).toBe(1);
-    expect(bridge.counters.attaches).toBe(0);
+    expect(bridge.counters().refused['untrusted-key']).toBe(1);
+    expect(bridge.counters().attaches).toBe(0);
     expect(router.engine('worker')).toBeUndefined();
   });
 });

@@ -15,8 +15,8 @@ export interface PubSubContext {
 export function noteDropped(
   context: PubSubContext,
   reason: PubSubDropReason,
-  details: Omit<Extract<PubSubEvent, { type: 'dropped' }>, 'type' | 'reason'> = {},
+  details: Omit<Extract<PubSubEvent, { type: 'message:dropped' }>, 'type' | 'reason'> = {},
 ): void {
   context.counters.dropped[reason]++;
-  if (context.events.active) context.events.emit({ type: 'dropped', reason, ...details });
+  if (context.events.active) context.events.emit({ type: 'message:dropped', reason, ...details });
 }

@@ -1,55 +1,38 @@
-import type { EngineAddress, NodeId, TopicAdvert, TopicId } from '@netmachine/core';
+import { Emitter, type EngineAddress, type NodeId, type TopicAdvert, type TopicId } from '@netmachine/core';
 import type { PubSubDropReason } from './counters.js';
 
 /** What the pubsub engine reports, for logs, metrics and tests. */
 export type PubSubEvent =
   /** Events `from`..`to` (inclusive) of `publisher` on `topic` never arrived here. */
-  | { type: 'gap'; topic: TopicId; publisher: EngineAddress; from: number; to: number }
-  | { type: 'dropped'; reason: PubSubDropReason; topic?: TopicId | undefined; node?: NodeId; error?: Error }
-  /** Publisher side: a subscriber node's queue was full and its oldest event was evicted. */
-  | { type: 'queue-overflow'; node: NodeId; topic: TopicId; seq: number; queued: number }
-  | { type: 'advert-added'; advert: TopicAdvert; from?: NodeId | undefined }
-  | { type: 'advert-rejected'; error: Error; from?: NodeId | undefined }
-  | { type: 'topic-deleted'; topic: TopicId }
-  /** Subscriber side: the publisher node recorded this node as a subscriber of `topic`. */
-  | { type: 'subscribed'; topic: TopicId; publisherNode: NodeId; resubscribe: boolean }
-  | { type: 'subscribe-failed'; topic: TopicId; publisherNode: NodeId; error: Error }
-  | { type: 'unsubscribed'; topic: TopicId; publisherNode: NodeId }
-  /** Publisher side: a subscriber node was recorded or removed. */
-  | { type: 'subscriber-added'; topic: TopicId; node: NodeId }
+  | { type: 'topic:gap'; topic: TopicId; publisher: EngineAddress; from: number; to: number }
   | {
-      type: 'subscriber-removed';
+      type: 'message:dropped';
+      reason: PubSubDropReason;
+      topic?: TopicId | undefined;
+      node?: NodeId;
+      error?: Error;
+    }
+  /** Publisher side: a subscriber node's queue was full and its oldest event was evicted. */
+  | { type: 'queue:overflow'; node: NodeId; topic: TopicId; seq: number; queued: number }
+  | { type: 'advert:added'; advert: TopicAdvert; from?: NodeId | undefined }
+  | { type: 'advert:rejected'; error: Error; from?: NodeId | undefined }
+  | { type: 'topic:deleted'; topic: TopicId }
+  /** Subscriber side: the publisher node recorded this node as a subscriber of `topic`. */
+  | { type: 'topic:subscribed'; topic: TopicId; publisherNode: NodeId; resubscribe: boolean }
+  | { type: 'topic:subscribe-failed'; topic: TopicId; publisherNode: NodeId; error: Error }
+  | { type: 'topic:unsubscribed'; topic: TopicId; publisherNode: NodeId }
+  /** Publisher side: a subscriber node was recorded or removed. */
+  | { type: 'subscriber:added'; topic: TopicId; node: NodeId }
+  | {
+      type: 'subscriber:removed';
       topic: TopicId;
       node: NodeId;
       reason: 'unsubscribed' | 'disconnected' | 'topic-deleted';
     }
   /** Subscriber side: the publisher started a new session; its sequence numbers restarted. */
-  | { type: 'publisher-restarted'; topic: TopicId; publisher: EngineAddress };
+  | { type: 'publisher:restarted'; topic: TopicId; publisher: EngineAddress };
 
 export type PubSubEventListener = (event: PubSubEvent) => void;
 
-/** A synchronous listener list; a throwing listener cannot break message handling. */
-export class PubSubEvents {
-  private listeners: PubSubEventListener[] = [];
-
-  get active(): boolean {
-    return this.listeners.length > 0;
-  }
-
-  on(listener: PubSubEventListener): () => void {
-    this.listeners = [...this.listeners, listener];
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
-    };
-  }
-
-  emit(event: PubSubEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch {
-        // An observer's bug must not affect event handling.
-      }
-    }
-  }
-}
+/** The pubsub engine's emitter: core's typed emitter over PubSubEvent. */
+export class PubSubEvents extends Emitter<PubSubEvent> {}

@@ -1,6 +1,6 @@
 export { PUBSUB_DROP_REASONS, type PubSubCounters, type PubSubDropReason } from './counters.js';
 export { NotSubscribedError, NotTopicOwnerError, SubscriptionDeniedError } from './errors.js';
-export type { PubSubEvent, PubSubEventListener } from './events.js';
+export type { PubSubEvent, PubSubEventListener, PubSubEvents } from './events.js';
 export {
   type CreatedTopic,
   type CreateTopicOptions,
@@ -25,4 +25,5 @@ export {
   verifyEventSignature,
 } from './protocol.js';
 export { PubSubEngine } from './pubsub-engine.js';
+export { type PubSubServiceContext, pubsub } from './service.js';
 export type { RemoteState } from './subscriber.js';

@@ -3,16 +3,20 @@ import type {
   KeyPair,
   Logger,
   NodeId,
+  PeerView,
+  ServiceRouter,
   TopicAdvert,
   TopicId,
   VerifyOptions,
 } from '@netmachine/core';
-import type { Router } from '@netmachine/router';
 
 export interface PubSubEngineOptions {
-  readonly router: Router;
+  /** The router, through its core interface (engines and the local topic table). */
+  readonly router: ServiceRouter;
   /** This node's key: it signs outgoing events. Must be the key of `router.node`. */
   readonly nodeKey: KeyPair;
+  /** Peer connectivity; when given, the engine follows `peer:connected`/`peer:disconnected` itself. */
+  readonly peers?: PeerView;
   readonly logger?: Logger;
   /** Mailbox of the `pubsub` engine (default 4096). */
   readonly mailboxSize?: number;

@@ -19,7 +19,7 @@ export interface PeerEventSource {
 export function wirePeerEvents(pubsub: PeerConnectivity, events: PeerEventSource): () => void {
   return events.on('*', (event) => {
     if (event.node === undefined) return;
-    if (event.type === 'NodeConnected') pubsub.onPeerConnected(event.node);
-    else if (event.type === 'NodeDisconnected') pubsub.onPeerDisconnected(event.node);
+    if (event.type === 'peer:connected') pubsub.onPeerConnected(event.node);
+    else if (event.type === 'peer:disconnected') pubsub.onPeerDisconnected(event.node);
   });
 }

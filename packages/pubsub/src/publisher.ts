@@ -140,7 +140,7 @@ export class PublisherSide {
     if (wantsSignatures) entry.signedFor++;
     entry.links = [...entry.links, link];
     this.context.counters.subscribersAdded++;
-    this.context.events.emit({ type: 'subscriber-added', topic, node });
+    this.context.events.emit({ type: 'subscriber:added', topic, node });
     return this.accepted(entry, remembered);
   }
 
@@ -201,12 +201,12 @@ export class PublisherSide {
       if (dropped > 0) {
         this.context.counters.dropped.disconnected += dropped;
         if (this.context.events.active) {
-          this.context.events.emit({ type: 'dropped', reason: 'disconnected', node: link.node });
+          this.context.events.emit({ type: 'message:dropped', reason: 'disconnected', node: link.node });
         }
       }
     }
     this.context.counters.subscribersRemoved++;
-    this.context.events.emit({ type: 'subscriber-removed', topic, node: link.node, reason });
+    this.context.events.emit({ type: 'subscriber:removed', topic, node: link.node, reason });
   }
 
   private remember(key: string, lastSent: number): void {
@@ -226,7 +226,7 @@ export class PublisherSide {
       noteDropped(this.context, 'queue-overflow', { topic: evicted.topic, node: link.node });
       if (this.context.events.active) {
         this.context.events.emit({
-          type: 'queue-overflow',
+          type: 'queue:overflow',
           node: link.node,
           topic: evicted.topic,
           seq: evicted.seq,

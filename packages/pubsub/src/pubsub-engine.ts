@@ -1,4 +1,5 @@
 import {
+  type EngineClient,
   type EngineMessage,
   InvalidSignatureError,
   KeyPair,
@@ -7,15 +8,17 @@ import {
   NotStartedError,
   noopLogger,
   SchemaError,
+  type Service,
+  type ServiceRouter,
   type Startable,
   sameEngine,
   signTopicAdvert,
   type TopicAdvert,
+  type TopicDelegate,
   type TopicId,
   topicAdvertFromWire,
   topicAdvertToWire,
 } from '@netmachine/core';
-import type { EngineClient, Router, TopicDelegate } from '@netmachine/router';
 import type { PubSubContext } from './context.js';
 import { newPubSubCounters, type PubSubCounters } from './counters.js';
 import { NotTopicOwnerError } from './errors.js';
@@ -52,13 +55,15 @@ import { DEFAULT_MAX_TOPICS, TopicRegistry } from './topic-registry.js';
  * connected to its node). It runs as the engine `pubsub` and is the router's TopicDelegate: the
  * router does local multicast; this engine carries events to and from other nodes.
  */
-export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity {
+export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConnectivity {
   readonly node: NodeId;
-  readonly counters: PubSubCounters = newPubSubCounters();
+  readonly #counters: PubSubCounters = newPubSubCounters();
   readonly epoch = nextEpoch();
-  private readonly router: Router;
+  private readonly router: ServiceRouter;
+  private unwirePeers: (() => void) | undefined;
   private readonly logger: Logger;
-  private readonly events = new PubSubEvents();
+  /** What the engine reports (`topic:gap`, `message:dropped`, `subscriber:added`, …). */
+  readonly events = new PubSubEvents();
   private readonly registry: TopicRegistry;
   private readonly publisher: PublisherSide;
   private readonly subscriber: SubscriberSide;
@@ -79,7 +84,7 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
     const context: PubSubContext = {
       node: this.node,
       logger: this.logger,
-      counters: this.counters,
+      counters: this.#counters,
       events: this.events,
       send: (node, protocol, body, expiry) => {
         this.client?.send({ node, name: PUBSUB_ENGINE }, body, { protocol, expiry });
@@ -123,6 +128,16 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
       mailboxSize: this.options.mailboxSize ?? 4096,
     });
     this.router.setTopicDelegate(this);
+    const peers = this.options.peers;
+    if (peers !== undefined) {
+      const offConnected = peers.events.on('peer:connected', (e) => this.onPeerConnected(e.node));
+      const offDisconnected = peers.events.on('peer:disconnected', (e) => this.onPeerDisconnected(e.node));
+      this.unwirePeers = () => {
+        offConnected();
+        offDisconnected();
+      };
+      for (const node of peers.connectedNodes()) this.onPeerConnected(node);
+    }
     // Local engines may have subscribed before we were the delegate.
     for (const advert of this.registry.all()) this.syncLocalSubscribers(advert.id);
   }
@@ -130,6 +145,7 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.unwirePeers?.();
     this.subscriber.stop();
     this.publisher.clear();
     this.router.setTopicDelegate(undefined);
@@ -142,8 +158,13 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
     await this.stop();
   }
 
+  /** A snapshot of the engine's counters. */
+  counters(): PubSubCounters {
+    return { ...this.#counters, dropped: { ...this.#counters.dropped } };
+  }
+
   onEvent(listener: PubSubEventListener): () => void {
-    return this.events.on(listener);
+    return this.events.on('*', listener);
   }
 
   // --- topics -----------------------------------------------------------------------------------
@@ -296,10 +317,10 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
           throw new SchemaError('protocol', `unknown pubsub protocol ${message.protocol.slice(0, 128)}`);
       }
     } catch (error) {
-      this.counters.dropped.malformed++;
+      this.#counters.dropped.malformed++;
       this.logger.debug({ node: from, protocol: message.protocol, err: error }, 'malformed pubsub message');
       if (this.events.active) {
-        this.events.emit({ type: 'dropped', reason: 'malformed', node: from, error: error as Error });
+        this.events.emit({ type: 'message:dropped', reason: 'malformed', node: from, error: error as Error });
       }
     }
   }
@@ -331,9 +352,9 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
   private handleDeletion(message: EngineMessage): void {
     const deletion = readDeletion(message.body);
     if (!verifyDeletion(deletion)) {
-      this.counters.advertsRejected++;
+      this.#counters.advertsRejected++;
       this.events.emit({
-        type: 'advert-rejected',
+        type: 'advert:rejected',
         error: new InvalidSignatureError(`deletion of topic ${deletion.topic}`),
         from: message.src.node,
       });
@@ -355,12 +376,12 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
     try {
       outcome = this.registry.offer(advert, this.options.advertVerify);
     } catch (error) {
-      this.counters.advertsRejected++;
-      this.events.emit({ type: 'advert-rejected', error: error as Error, from });
+      this.#counters.advertsRejected++;
+      this.events.emit({ type: 'advert:rejected', error: error as Error, from });
       throw error;
     }
     if (!outcome.stored) {
-      this.counters.advertsStale++;
+      this.#counters.advertsStale++;
       return false;
     }
     const topic = advert.id;
@@ -371,8 +392,8 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
     const current = this.router.topicPublisher(topic);
     if (current !== undefined && !sameEngine(current, advert.publisher)) this.router.deleteTopic(topic);
     this.router.createTopic(topic, advert.publisher);
-    this.counters.advertsAdded++;
-    this.events.emit({ type: 'advert-added', advert, from });
+    this.#counters.advertsAdded++;
+    this.events.emit({ type: 'advert:added', advert, from });
     this.syncLocalSubscribers(topic);
     this.subscriber.advertChanged(topic, advert);
     return true;
@@ -385,7 +406,7 @@ export class PubSubEngine implements Startable, TopicDelegate, PeerConnectivity 
     this.registry.delete(topic, deletion.version);
     this.router.deleteTopic(topic);
     this.subscriber.advertChanged(topic, undefined);
-    this.events.emit({ type: 'topic-deleted', topic });
+    this.events.emit({ type: 'topic:deleted', topic });
     return subscribers;
   }
 

@@ -88,9 +88,9 @@ export class SubscriberSide {
         context.counters.gaps++;
         context.counters.missedEvents += to - from + 1;
         context.logger.debug({ topic, from, to }, 'sequence gap');
-        context.events.emit({ type: 'gap', topic, publisher, from, to });
+        context.events.emit({ type: 'topic:gap', topic, publisher, from, to });
       },
-      restarted: (topic, publisher) => context.events.emit({ type: 'publisher-restarted', topic, publisher }),
+      restarted: (topic, publisher) => context.events.emit({ type: 'publisher:restarted', topic, publisher }),
     });
   }
 
@@ -328,7 +328,7 @@ export class SubscriberSide {
         subscription.state = 'subscribed';
         subscription.subscribedBefore = true;
         subscription.retryDelayMs = this.options.retryMinMs;
-        this.context.events.emit({ type: 'subscribed', topic, publisherNode: node, resubscribe });
+        this.context.events.emit({ type: 'topic:subscribed', topic, publisherNode: node, resubscribe });
         this.settle(subscription);
       },
       (error: Error) => {
@@ -343,7 +343,7 @@ export class SubscriberSide {
     subscription.state = 'failed';
     this.context.counters.subscribeFailures++;
     this.context.logger.warn({ topic, node, err: error }, 'subscription failed; will retry');
-    this.context.events.emit({ type: 'subscribe-failed', topic, publisherNode: node, error });
+    this.context.events.emit({ type: 'topic:subscribe-failed', topic, publisherNode: node, error });
     if (error instanceof SubscriptionDeniedError) this.settle(subscription, error);
     this.scheduleRetry(subscription);
   }
@@ -378,7 +378,7 @@ export class SubscriberSide {
         // The publisher forgets us anyway when the connection goes; nothing else to do.
         this.context.logger.debug({ topic, node, err: error }, 'unsubscribe not acknowledged');
       });
-    this.context.events.emit({ type: 'unsubscribed', topic, publisherNode: node });
+    this.context.events.emit({ type: 'topic:unsubscribed', topic, publisherNode: node });
   }
 
   private settle(subscription: RemoteSubscription, error?: Error): void {

@@ -21,9 +21,9 @@ describe('a slow subscriber node', () => {
     for (const r of readers) r.engine.subscribe(topic);
     await Promise.all(subs.map((s) => s.pubsub.whenSubscribed(topic)));
     const overflows: PubSubEvent[] = [];
-    pub.pubsub.onEvent((e) => e.type === 'queue-overflow' && overflows.push(e));
+    pub.pubsub.onEvent((e) => e.type === 'queue:overflow' && overflows.push(e));
     const gaps: PubSubEvent[] = [];
-    slow.pubsub.onEvent((e) => e.type === 'gap' && gaps.push(e));
+    slow.pubsub.onEvent((e) => e.type === 'topic:gap' && gaps.push(e));
 
     net.hold(slow); // nothing reaches it, so it acknowledges nothing
     const publisher = pub.router.client('ticker');
@@ -41,7 +41,7 @@ describe('a slow subscriber node', () => {
     expect(maxBacklog).toBeLessThanOrEqual(window + queueSize);
     expect(pub.pubsub.subscriberBacklog(slow.node)).toEqual({ inFlight: window, queued: queueSize });
     const evicted = total - window - queueSize;
-    expect(pub.pubsub.counters.dropped['queue-overflow']).toBe(evicted);
+    expect(pub.pubsub.counters().dropped['queue-overflow']).toBe(evicted);
     expect(overflows).toHaveLength(evicted);
     expect(net.heldCount(slow)).toBe(window); // what the slow node was actually sent
 
@@ -57,14 +57,14 @@ describe('a slow subscriber node', () => {
     expect(slowReader.received).toEqual([...range(1, window), ...range(total - queueSize + 1, total)]);
     expect(gaps).toEqual([
       {
-        type: 'gap',
+        type: 'topic:gap',
         topic,
         publisher: { node: pub.node, name: 'ticker' },
         from: window + 1,
         to: total - queueSize,
       },
     ]);
-    expect(slow.pubsub.counters.missedEvents).toBe(evicted);
+    expect(slow.pubsub.counters().missedEvents).toBe(evicted);
     await until(() => pub.pubsub.subscriberBacklog(slow.node)?.inFlight === 0, 'acknowledged');
   });
 
@@ -82,7 +82,7 @@ describe('a slow subscriber node', () => {
     expect(pub.pubsub.subscriberBacklog(sub.node)).toEqual({ inFlight: 4, queued: 46 });
     net.cut(pub, sub);
     expect(pub.pubsub.subscriberBacklog(sub.node)).toBeUndefined();
-    expect(pub.pubsub.counters.dropped.disconnected).toBe(46);
+    expect(pub.pubsub.counters().dropped.disconnected).toBe(46);
     net.release(sub);
   });
 });

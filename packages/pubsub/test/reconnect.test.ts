@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PubSubEvent } from '../src/index.js';
 import { range, recorder, TestNetwork, type TestNode, until } from './network.js';
 
-type Gap = Extract<PubSubEvent, { type: 'gap' }>;
+type Gap = Extract<PubSubEvent, { type: 'topic:gap' }>;
 
 describe('connection loss and re-subscription', () => {
   let net: TestNetwork;
@@ -23,8 +23,8 @@ describe('connection loss and re-subscription', () => {
     const gaps: Gap[] = [];
     const resubscribed: PubSubEvent[] = [];
     flaky.pubsub.onEvent((e) => {
-      if (e.type === 'gap') gaps.push(e);
-      if (e.type === 'subscribed' && e.resubscribe) resubscribed.push(e);
+      if (e.type === 'topic:gap') gaps.push(e);
+      if (e.type === 'topic:subscribed' && e.resubscribe) resubscribed.push(e);
     });
     const publisher = pub.router.client('ticker');
     const [flakyReader, steadyReader] = readers as [(typeof readers)[0], (typeof readers)[0]];
@@ -41,10 +41,10 @@ describe('connection loss and re-subscription', () => {
     net.connect(pub, flaky);
     await until(() => resubscribed.length >= 1, 're-subscribed');
     expect(flaky.pubsub.subscriptionState(topic)).toBe('subscribed');
-    expect(flaky.pubsub.counters.resubscribes).toBeGreaterThanOrEqual(1);
+    expect(flaky.pubsub.counters().resubscribes).toBeGreaterThanOrEqual(1);
     // The gap is known as soon as the publisher answers, before any new event.
     expect(gaps.map(({ from, to }) => [from, to])).toEqual([[11, 25]]);
-    expect(flaky.pubsub.counters.missedEvents).toBe(15);
+    expect(flaky.pubsub.counters().missedEvents).toBe(15);
 
     for (let i = 26; i <= 30; i++) publisher.publish(topic, i);
     await until(() => readers.every((r) => r.received.length === (r === flakyReader ? 15 : 30)), 'after');
@@ -67,7 +67,7 @@ describe('connection loss and re-subscription', () => {
     sub.pubsub.onPeerConnected(pub.node);
     await until(() => sub.pubsub.subscriptionState(topic) === 'subscribed', 're-subscribed');
     expect(pub.pubsub.subscriberNodes(topic)).toEqual([sub.node]);
-    expect(pub.pubsub.counters.subscribersAdded).toBe(1);
+    expect(pub.pubsub.counters().subscribersAdded).toBe(1);
     pub.router.client('ticker').publish(topic, 'once');
     await until(() => r.received.length === 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -94,7 +94,7 @@ describe('connection loss and re-subscription', () => {
     ticker.publish(topic, 3);
     await until(() => r.received.length === 2);
     expect(r.received).toEqual([1, 3]);
-    expect(sub.pubsub.counters.missedEvents).toBe(1);
+    expect(sub.pubsub.counters().missedEvents).toBe(1);
   });
 
   it('gives a restarted subscriber node the events again, with the gap it missed', async () => {
@@ -115,7 +115,7 @@ describe('connection loss and re-subscription', () => {
 
     const again = await net.add({}, first.key); // same identity, fresh memory
     const gaps: Gap[] = [];
-    again.pubsub.onEvent((e) => e.type === 'gap' && gaps.push(e));
+    again.pubsub.onEvent((e) => e.type === 'topic:gap' && gaps.push(e));
     const after = recorder(again, 'reader');
     after.engine.subscribe(topic);
     net.connect(pub, again);
@@ -140,7 +140,7 @@ describe('connection loss and re-subscription', () => {
     await until(() => r.received.length === 3);
 
     const restarts: PubSubEvent[] = [];
-    sub.pubsub.onEvent((e) => e.type === 'publisher-restarted' && restarts.push(e));
+    sub.pubsub.onEvent((e) => e.type === 'publisher:restarted' && restarts.push(e));
     await net.remove(pub);
     const pub2 = await net.add({}, pub.key);
     pub2.pubsub.createTopic({ topicKey: created.topicKey, publisher: 'ticker' });
@@ -150,6 +150,6 @@ describe('connection loss and re-subscription', () => {
     await until(() => r.received.length === 4, 'event of the new session');
     expect(r.received).toEqual([1, 2, 3, 'new session']);
     expect(restarts).toHaveLength(1);
-    expect(sub.pubsub.counters.dropped.duplicate).toBe(0);
+    expect(sub.pubsub.counters().dropped.duplicate).toBe(0);
   });
 });

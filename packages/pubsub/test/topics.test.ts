@@ -48,7 +48,7 @@ describe('topic adverts and subscriptions over time', () => {
     await expect(late.pubsub.whenSubscribed(topic, { timeoutMs: 10_000 })).rejects.toBeInstanceOf(
       SubscriptionDeniedError,
     );
-    expect(late.pubsub.counters.subscribeFailures).toBeGreaterThanOrEqual(1);
+    expect(late.pubsub.counters().subscribeFailures).toBeGreaterThanOrEqual(1);
   });
 
   it('retries a failed subscription with backoff until the publisher node is reachable', async () => {
@@ -58,7 +58,7 @@ describe('topic adverts and subscriptions over time', () => {
     const { topic, advert } = pub.pubsub.createTopic({ publisher: 'ticker' });
     sub.pubsub.addTopicAdvert(advert); // learned out of band (e.g. its text form)
     const failures: Error[] = [];
-    sub.pubsub.onEvent((e) => e.type === 'subscribe-failed' && failures.push(e.error));
+    sub.pubsub.onEvent((e) => e.type === 'topic:subscribe-failed' && failures.push(e.error));
     const reader = recorder(sub, 'reader');
     reader.engine.subscribe(topic);
     await until(() => failures.length >= 2, 'retries while unreachable');
@@ -87,7 +87,7 @@ describe('topic adverts and subscriptions over time', () => {
       prober.send(target, { garbage: true }, { protocol });
     }
     prober.send(target, [1, 2, 3], { protocol: 'pubsub/unknown@9' });
-    await until(() => pub.pubsub.counters.dropped.malformed === Object.values(PubSubProtocol).length + 1);
+    await until(() => pub.pubsub.counters().dropped.malformed === Object.values(PubSubProtocol).length + 1);
     // Still serving.
     const unknown: EngineMessage = await prober.request(target, [rogue.node], {
       protocol: PubSubProtocol.Unsubscribe,

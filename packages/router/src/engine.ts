@@ -37,8 +37,8 @@ interface ParkedMessage {
   readonly onRoom: (() => void) | undefined;
 }
 
-/** An engine that can hand its client a message stream instead of a handler. */
-export interface EngineClient extends EngineContext, EngineRef {}
+/** An engine driven from outside a handler (a core interface). */
+export type { EngineClient } from '@netmachine/core';
 
 /**
  * One engine on this node: a bounded mailbox, a handler run on one message at a time, and the
@@ -170,7 +170,7 @@ export class LocalEngine implements EngineContext, EngineRef {
         this.router.noteDropped('expired', message);
         continue;
       }
-      this.router.counters.delivered++;
+      this.router.tally.delivered++;
       try {
         const result = this.handler(message, this);
         if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;

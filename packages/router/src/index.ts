@@ -1,7 +1,7 @@
 export { type AnycastCounters, MAX_ANYCAST_ATTEMPTS, MIN_ATTEMPT_MS } from './anycast.js';
 export { DROP_REASONS, type DropReason, type RouterCounters } from './counters.js';
 export { DEFAULT_MAILBOX_SIZE, type EngineClient } from './engine.js';
-export type { RouterEvent, RouterEventListener } from './events.js';
+export type { EventHub, RouterEvent, RouterEventListener } from './events.js';
 export { RingQueue } from './ring-queue.js';
 export {
   DEFAULT_PROTOCOL,

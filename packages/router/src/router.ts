@@ -25,6 +25,7 @@ import {
   type RequestOptions,
   SchemaError,
   type SendOptions,
+  type ServiceRouter,
   type Startable,
   sameEngine,
   type TopicId,
@@ -68,14 +69,16 @@ export interface RouterStatus {
  * the NodeSender (the Transport engine); topics fan out to local subscribers and, through the
  * TopicDelegate (the pubsub engine), to other nodes.
  */
-export class Router implements MessageSink, Startable {
+export class Router implements MessageSink, ServiceRouter, Startable {
   readonly node: NodeId;
-  readonly counters: RouterCounters = newCounters();
+  /** The live counters the router and its engines increment; read them with `counters()`. */
+  readonly tally: RouterCounters = newCounters();
   readonly logger: Logger;
   private readonly engines = new Map<string, LocalEngine>();
   private readonly topics = new TopicTable();
   private readonly pending: PendingRequests;
-  private readonly events = new EventHub();
+  /** What the router reports (`message:dropped`, `engine:error`, `mailbox:full`, …). */
+  readonly events = new EventHub();
   private readonly requestTimeoutMs: number;
   private readonly maxEngines: number;
   private sender: NodeSender | undefined;
@@ -95,7 +98,7 @@ export class Router implements MessageSink, Startable {
     this.maxEngines = options.maxEngines ?? DEFAULT_MAX_ENGINES;
     this.pending = new PendingRequests(options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS);
     this.pending.onTimeout = () => {
-      this.counters.requestsTimedOut++;
+      this.tally.requestsTimedOut++;
     };
   }
 
@@ -122,8 +125,13 @@ export class Router implements MessageSink, Startable {
   }
 
   /** Observes drops, handler errors, engine and subscription changes. Returns an unsubscribe function. */
+  /** A snapshot of the router's counters. */
+  counters(): RouterCounters {
+    return { ...this.tally, dropped: { ...this.tally.dropped } };
+  }
+
   onEvent(listener: RouterEventListener): () => void {
-    return this.events.on(listener);
+    return this.events.on('*', listener);
   }
 
   async start(): Promise<void> {
@@ -177,7 +185,7 @@ export class Router implements MessageSink, Startable {
     if (this.engines.size >= this.maxEngines) throw new AlreadyExistsError(`${this.maxEngines} engines`);
     const engine = new LocalEngine(this, name, handler, options, this.logger.child({ engine: name }));
     this.engines.set(name, engine);
-    if (this.events.active) this.events.emit({ type: 'engine-started', engine: engine.self });
+    if (this.events.active) this.events.emit({ type: 'engine:started', engine: engine.self });
     return engine;
   }
 
@@ -188,7 +196,7 @@ export class Router implements MessageSink, Startable {
     for (const message of engine.close()) this.noteDropped('engine-stopped', message);
     for (const topic of this.topics.subscriptionsOf(engine)) this.unsubscribe(engine, topic);
     this.pending.failRequestsOf(engine, new AbortedError(`engine ${engine.name} stopped`));
-    this.events.emit({ type: 'engine-stopped', engine: engine.self, error });
+    this.events.emit({ type: 'engine:stopped', engine: engine.self, error });
   }
 
   /** @internal Runs an engine's mailbox soon, letting I/O in regularly. */
@@ -220,7 +228,7 @@ export class Router implements MessageSink, Startable {
     if (isAnycastAddress(dst)) {
       const member = this.anycast.firstCandidate(dst, (node) => this.canReach(node));
       if (member instanceof Error) {
-        this.counters.dropped['unknown-destination']++;
+        this.tally.dropped['unknown-destination']++;
         throw member;
       }
       this.route(this.message(engine.self, member, body, options, undefined), engine);
@@ -317,7 +325,7 @@ export class Router implements MessageSink, Startable {
   subscribe(engine: LocalEngine, topic: TopicId): void {
     const count = this.topics.subscribe(topic, engine);
     if (count < 0) return;
-    this.events.emit({ type: 'subscribed', topic, engine: engine.self, localSubscribers: count });
+    this.events.emit({ type: 'topic:subscribed', topic, engine: engine.self, localSubscribers: count });
     this.delegate?.subscriptionsChanged(topic, count);
   }
 
@@ -325,7 +333,7 @@ export class Router implements MessageSink, Startable {
   unsubscribe(engine: LocalEngine, topic: TopicId): void {
     const count = this.topics.unsubscribe(topic, engine);
     if (count < 0) return;
-    this.events.emit({ type: 'unsubscribed', topic, engine: engine.self, localSubscribers: count });
+    this.events.emit({ type: 'topic:unsubscribed', topic, engine: engine.self, localSubscribers: count });
     this.delegate?.subscriptionsChanged(topic, count);
   }
 
@@ -346,7 +354,7 @@ export class Router implements MessageSink, Startable {
       const admission = subscriber.admit(event, undefined);
       if (admission === Admission.Queued || admission === Admission.Parked) {
         delivered++;
-        this.counters.topicDeliveries++;
+        this.tally.topicDeliveries++;
       } else {
         this.noteDropped(admission === Admission.Stopped ? 'engine-stopped' : 'mailbox-full', event);
       }
@@ -361,7 +369,7 @@ export class Router implements MessageSink, Startable {
    * reading from that peer until `onRoom` is called, so a fast sender is slowed, not dropped.
    */
   deliver(message: EngineMessage, onRoom?: () => void): boolean {
-    this.counters.receivedRemote++;
+    this.tally.receivedRemote++;
     if (isTopicAddress(message.dst)) {
       this.deliverTopicEvent(message);
       return true;
@@ -395,7 +403,7 @@ export class Router implements MessageSink, Startable {
         this.noteDropped('unknown-destination', message, error);
         return error;
       }
-      this.counters.sentRemote++;
+      this.tally.sentRemote++;
       sender.send(message);
       return undefined;
     }
@@ -470,8 +478,8 @@ export class Router implements MessageSink, Startable {
 
   /** @internal */
   noteDropped(reason: DropReason, message: EngineMessage, error?: Error): void {
-    this.counters.dropped[reason]++;
-    if (this.events.active) this.events.emit({ type: 'dropped', reason, message, error });
+    this.tally.dropped[reason]++;
+    if (this.events.active) this.events.emit({ type: 'message:dropped', reason, message, error });
   }
 
   /** @internal */
@@ -483,7 +491,7 @@ export class Router implements MessageSink, Startable {
   noteMailboxFull(engine: LocalEngine): void {
     if (this.events.active) {
       this.events.emit({
-        type: 'mailbox-full',
+        type: 'mailbox:full',
         engine: engine.self,
         policy: engine.policy,
         queued: engine.queued,
@@ -493,8 +501,8 @@ export class Router implements MessageSink, Startable {
 
   /** @internal */
   noteHandlerError(engine: LocalEngine, error: unknown): void {
-    this.counters.handlerErrors++;
+    this.tally.handlerErrors++;
     engine.logger.warn({ err: error }, 'engine handler failed');
-    this.events.emit({ type: 'handler-error', engine: engine.self, error });
+    this.events.emit({ type: 'engine:error', engine: engine.self, error });
   }
 }

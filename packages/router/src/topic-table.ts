@@ -1,4 +1,4 @@
-import type { EngineAddress, EngineMessage, TopicId } from '@netmachine/core';
+import type { EngineAddress, TopicId } from '@netmachine/core';
 import type { LocalEngine } from './engine.js';
 
 /** A topic as this node's router knows it. */
@@ -10,18 +10,8 @@ export interface LocalTopic {
   subscribers: LocalEngine[];
 }
 
-/**
- * Where the router hands topic traffic that concerns other nodes: the pubsub engine implements it.
- * The router itself only does local multicast.
- */
-export interface TopicDelegate {
-  /** A local publisher published `event` (already fanned out locally). */
-  published(event: EngineMessage): void;
-  /** The number of local subscribers of `topic` changed (0 means none left). */
-  subscriptionsChanged(topic: TopicId, localSubscribers: number): void;
-  /** Whether the delegate knows `topic` (e.g. from a TopicAdvert), so local engines may publish to it. */
-  knows(topic: TopicId): boolean;
-}
+/** Where the router hands topic traffic that concerns other nodes: a core interface (the pubsub service implements it). */
+export type { TopicDelegate } from '@netmachine/core';
 
 export class TopicTable {
   private readonly topics = new Map<TopicId, LocalTopic>();

@@ -19,8 +19,8 @@ describe('routing between two nodes through a NodeSender', () => {
     expect(reply.src).toEqual({ node: b.node, name: 'echo' });
     await until(() => got.length === 1);
     expect(got).toEqual([[true, 'hello']]);
-    expect(a.counters.sentRemote).toBe(2);
-    expect(b.counters.receivedRemote).toBe(2);
+    expect(a.counters().sentRemote).toBe(2);
+    expect(b.counters().receivedRemote).toBe(2);
   });
 
   it('rejects a request to an unreachable node at once', async () => {
@@ -47,7 +47,7 @@ describe('routing between two nodes through a NodeSender', () => {
     await expect(
       a.client('c').request({ node: b.node, name: 'echo' }, 1, { timeoutMs: 60_000 }),
     ).rejects.toBeInstanceOf(ConnectionClosedError);
-    expect(a.counters.dropped.undeliverable).toBe(1);
+    expect(a.counters().dropped.undeliverable).toBe(1);
   });
 
   it('times out a remote request whose reply never comes, and gives a request an expiry', async () => {
@@ -115,7 +115,7 @@ describe('backpressure towards other nodes', () => {
     // The mailbox is full: the next two are kept, not dropped, and the caller is told to pause.
     expect(a.deliver(message(4), onRoom)).toBe(false);
     expect(a.deliver(message(5), onRoom)).toBe(false);
-    expect(a.counters.dropped['mailbox-full']).toBe(0);
+    expect(a.counters().dropped['mailbox-full']).toBe(0);
     release();
     await until(() => seen.length === 5);
     expect(seen).toEqual([1, 2, 3, 4, 5]);
@@ -132,6 +132,6 @@ describe('backpressure towards other nodes', () => {
     await until(() => a.engine('latest')?.queued === 0);
     a.deliver({ id: 2, src, dst, protocol: 'msg@1', body: 2 }, onRoom);
     expect(a.deliver({ id: 3, src, dst, protocol: 'msg@1', body: 3 }, onRoom)).toBe(true);
-    expect(a.counters.dropped['mailbox-evicted']).toBe(1);
+    expect(a.counters().dropped['mailbox-evicted']).toBe(1);
   });
 });

@@ -23,7 +23,7 @@ describe('local unicast', () => {
     expect(got.map((m) => (m.body as { i: number }).i)).toEqual([...Array(100).keys()]);
     expect(got[0]?.src).toEqual({ node: router.node, name: 'client' });
     expect(got[0]?.protocol).toBe('test@1');
-    expect(router.counters.delivered).toBe(100);
+    expect(router.counters().delivered).toBe(100);
     await router.stop();
   });
 
@@ -70,7 +70,7 @@ describe('local unicast', () => {
   it('drops a send to an unknown engine and counts it', () => {
     const router = newRouter();
     router.client('c').send('nobody', 1);
-    expect(router.counters.dropped['unknown-destination']).toBe(1);
+    expect(router.counters().dropped['unknown-destination']).toBe(1);
   });
 
   it('refuses a second engine with the same name and bad names', () => {
@@ -93,7 +93,7 @@ describe('local unicast', () => {
     await until(() => got.length === 1);
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(got).toEqual(['fresh']);
-    expect(router.counters.dropped.expired).toBe(1);
+    expect(router.counters().dropped.expired).toBe(1);
   });
 
   it('keeps an engine running after its handler throws (policy continue), stops it under policy stop', async () => {
@@ -117,12 +117,12 @@ describe('local unicast', () => {
     client.send('flaky', 'ok');
     client.send('fragile', 'x');
     await until(() => handled === 2 && router.engine('fragile') === undefined);
-    expect(router.counters.handlerErrors).toBe(2);
-    expect(events.filter((t) => t === 'handler-error')).toHaveLength(2);
-    expect(events).toContain('engine-stopped');
+    expect(router.counters().handlerErrors).toBe(2);
+    expect(events.filter((t) => t === 'engine:error')).toHaveLength(2);
+    expect(events).toContain('engine:stopped');
     expect(fragile.queued).toBe(0);
     client.send('fragile', 'after');
-    expect(router.counters.dropped['unknown-destination']).toBe(1);
+    expect(router.counters().dropped['unknown-destination']).toBe(1);
   });
 });
 
@@ -156,7 +156,7 @@ describe('local request/response', () => {
     await expect(router.client('c').request('silent', 1, { timeoutMs: 20 })).rejects.toBeInstanceOf(
       RequestTimeoutError,
     );
-    expect(router.counters.requestsTimedOut).toBe(1);
+    expect(router.counters().requestsTimedOut).toBe(1);
   });
 
   it('rejects with AbortedError when the signal aborts', async () => {
@@ -182,7 +182,7 @@ describe('local request/response', () => {
     await asker.stop();
     await expect(pending).rejects.toBeInstanceOf(AbortedError);
     replyLater?.();
-    expect(router.counters.dropped['late-reply']).toBe(1);
+    expect(router.counters().dropped['late-reply']).toBe(1);
   });
 
   it('treats a replyTo from the wrong engine as an ordinary message, not the reply', async () => {

@@ -1,6 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import { type Logger, NotStartedError, noopLogger, SchemaError } from '@netmachine/core';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import { type BinaryTable, type ChunkTables, lmdbChunkTables, memoryChunkTables } from './chunk-tables.js';
 import { CorruptChunkError, QuotaExceededError } from './errors.js';
 import { StorageEvents } from './events.js';
 import { CHUNK_ID_BYTES, chunkIdText, Hashing, sameBytes } from './hashing.js';
@@ -12,8 +11,8 @@ const GC_BATCH = 1024;
 const DEFAULT_GC_INTERVAL_MS = 60_000;
 
 export interface BlockStoreOptions {
-  /** Directory of the lmdb environment (created if missing). */
-  readonly path: string;
+  /** Directory of the lmdb environment (created if missing); without it, chunks are kept in memory. */
+  readonly path?: string | undefined;
   /** Maximum bytes of chunk content stored (default: unlimited). */
   readonly quotaBytes?: number;
   /** How often expired chunks are collected in the background; 0 turns the timer off. */
@@ -76,7 +75,7 @@ function checkExpiry(expiry: number): number {
 }
 
 /**
- * The local, persistent chunk store: content-addressed chunks in lmdb.
+ * The local chunk store: content-addressed chunks in lmdb (or, without a path, in memory).
  *
  * - Durable: `put` resolves when lmdb has committed; `flush` waits for the fsync. Committed data is
  *   in the OS page cache, so it survives the process being killed; `flush` adds power-loss safety.
@@ -89,10 +88,10 @@ function checkExpiry(expiry: number): number {
 export class BlockStore {
   readonly events = new StorageEvents();
   readonly hashing: Hashing;
-  readonly #root: RootDatabase;
-  readonly #chunks: Database<Buffer, Uint8Array>;
-  readonly #meta: Database<Buffer, Uint8Array>;
-  readonly #expiryIndex: Database<Buffer, Uint8Array>;
+  readonly #root: ChunkTables;
+  readonly #chunks: BinaryTable;
+  readonly #meta: BinaryTable;
+  readonly #expiryIndex: BinaryTable;
   readonly #quota: number;
   readonly #logger: Logger;
   readonly #background = new Set<Promise<unknown>>();
@@ -104,26 +103,24 @@ export class BlockStore {
   #collected = 0;
   #quotaRefusals = 0;
 
-  private constructor(root: RootDatabase, hashing: Hashing, options: BlockStoreOptions) {
+  private constructor(root: ChunkTables, hashing: Hashing, options: BlockStoreOptions) {
     this.#root = root;
     this.hashing = hashing;
-    const binary = { encoding: 'binary', keyEncoding: 'binary' } as const;
-    this.#chunks = root.openDB<Buffer, Uint8Array>({ name: 'chunks', ...binary });
-    this.#meta = root.openDB<Buffer, Uint8Array>({ name: 'meta', ...binary });
-    this.#expiryIndex = root.openDB<Buffer, Uint8Array>({ name: 'expiry', ...binary });
+    this.#chunks = root.chunks;
+    this.#meta = root.meta;
+    this.#expiryIndex = root.expiry;
     this.#quota = options.quotaBytes ?? Number.POSITIVE_INFINITY;
     this.#logger = options.logger ?? noopLogger;
     // Usage is recounted from the metadata on open rather than persisted: it can never drift.
-    for (const meta of this.#meta.getRange({}).map(({ value }) => value)) {
+    for (const meta of this.#meta.values()) {
       this.#used += metaSize(meta);
       this.#count++;
     }
   }
 
   static async open(options: BlockStoreOptions): Promise<BlockStore> {
-    await mkdir(options.path, { recursive: true });
     const hashing = options.hashing ?? (await Hashing.create());
-    const root = open({ path: options.path, maxDbs: 4 });
+    const root = options.path === undefined ? memoryChunkTables() : await lmdbChunkTables(options.path);
     const store = new BlockStore(root, hashing, options);
     const interval = options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS;
     if (interval > 0) {
@@ -133,7 +130,8 @@ export class BlockStore {
     return store;
   }
 
-  get stats(): BlockStoreStats {
+  /** A snapshot of the store's counters. */
+  counters(): BlockStoreStats {
     return {
       chunks: this.#count,
       usedBytes: this.#used,
@@ -162,7 +160,7 @@ export class BlockStore {
    * The chunk's bytes after checking they still hash to `id`; undefined when not held or expired.
    * Throws CorruptChunkError (and removes the chunk) when they do not.
    */
-  get(id: Uint8Array, now = Date.now()): Buffer | undefined {
+  get(id: Uint8Array, now = Date.now()): Uint8Array | undefined {
     this.#checkOpen();
     const meta = this.#meta.getBinary(id);
     if (meta === undefined || metaExpiry(meta) <= now) return undefined;
@@ -172,7 +170,7 @@ export class BlockStore {
       const text = chunkIdText(id);
       this.#corrupt++;
       this.#logger.error({ chunk: text }, 'corrupt chunk on disk: removed');
-      this.events.emit({ type: 'corrupt-chunk', chunk: text, source: 'disk' });
+      this.events.emit({ type: 'chunk:corrupt', chunk: text, source: 'disk' });
       this.#track(this.#remove([id]));
       throw new CorruptChunkError(text, 'disk');
     }
@@ -206,7 +204,7 @@ export class BlockStore {
         const meta = metas[i];
         if (meta === undefined && !written.has(key)) {
           written.add(key);
-          this.#chunks.putSync(c.id, Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength));
+          this.#chunks.putSync(c.id, c.bytes);
           this.#meta.putSync(c.id, encodeMeta(expiry, c.bytes.length));
           this.#expiryIndex.putSync(indexKey(expiry, c.id), Buffer.alloc(1));
           this.#used += c.bytes.length;
@@ -222,7 +220,7 @@ export class BlockStore {
     if (!Array.isArray(outcome)) {
       this.#quotaRefusals++;
       this.events.emit({
-        type: 'quota-exceeded',
+        type: 'quota:exceeded',
         needed: outcome.needed,
         used: outcome.used,
         quota: this.#quota,
@@ -254,11 +252,11 @@ export class BlockStore {
     for (;;) {
       this.#checkOpen();
       const end = indexKey(now + 1, new Uint8Array(CHUNK_ID_BYTES));
-      const ids = [...this.#expiryIndex.getKeys({ end, limit: GC_BATCH })].map((key) => key.subarray(8));
+      const ids = this.#expiryIndex.keysBefore(end, GC_BATCH).map((key) => key.subarray(8));
       if (ids.length === 0) break;
       const { chunks, bytes } = await this.#remove(ids, now);
       removed += chunks;
-      if (chunks > 0) this.events.emit({ type: 'collected', chunks, bytes });
+      if (chunks > 0) this.events.emit({ type: 'chunk:collected', chunks, bytes });
       if (ids.length < GC_BATCH) break;
     }
     this.#collected += removed;
@@ -268,7 +266,7 @@ export class BlockStore {
   /** Resolves when everything written so far is flushed to disk. */
   async flush(): Promise<void> {
     this.#checkOpen();
-    await this.#root.flushed;
+    await this.#root.flushed();
   }
 
   async close(): Promise<void> {
@@ -276,7 +274,7 @@ export class BlockStore {
     this.#closed = true;
     clearInterval(this.#gcTimer);
     await Promise.allSettled([...this.#background]);
-    await this.#root.flushed;
+    await this.#root.flushed();
     await this.#root.close();
   }
 

@@ -66,7 +66,7 @@ const DEFAULT_MAX_PUT_TTL_MS = 30 * 24 * 60 * 60_000;
  */
 export class StorageEngine {
   readonly storage: Storage;
-  readonly counters: StorageEngineCounters = {
+  readonly #counters: StorageEngineCounters = {
     getRequests: 0,
     chunksServed: 0,
     bytesServed: 0,
@@ -96,6 +96,11 @@ export class StorageEngine {
     this.handler = (message, context) => this.#handle(message, context);
   }
 
+  /** A snapshot of the engine's counters. */
+  counters(): StorageEngineCounters {
+    return { ...this.#counters };
+  }
+
   async #handle(message: EngineMessage, context: EngineContext): Promise<void> {
     switch (message.protocol) {
       case CHUNK_GET_PROTOCOL:
@@ -105,7 +110,7 @@ export class StorageEngine {
         context.reply(message, await this.#put(message), { protocol: CHUNK_PUT_PROTOCOL });
         return;
       default:
-        this.counters.invalidRequests++;
+        this.#counters.invalidRequests++;
         this.#logger.debug(
           { protocol: message.protocol, from: formatEngineAddress(message.src) },
           'unknown protocol',
@@ -114,22 +119,22 @@ export class StorageEngine {
   }
 
   #get(message: EngineMessage): ChunkGetReply {
-    this.counters.getRequests++;
+    this.#counters.getRequests++;
     let request: ReturnType<typeof parseChunkGetRequest>;
     try {
       request = parseChunkGetRequest(message.body);
     } catch (error) {
-      this.counters.invalidRequests++;
+      this.#counters.invalidRequests++;
       return { ok: false, error: 'invalid', message: (error as Error).message };
     }
     const root = this.#read(request.chunk);
     if (root === undefined) {
       const known = this.commitments.get(request.chunk);
       if (known.length > 0) {
-        this.counters.commitmentReplies++;
+        this.#counters.commitmentReplies++;
         return { ok: true, commitments: known.slice(0, MAX_REPLY_COMMITMENTS).map(commitmentToWire) };
       }
-      this.counters.notFound++;
+      this.#counters.notFound++;
       return { ok: false, error: 'not-found' };
     }
     const content: Uint8Array[] = [root];
@@ -157,8 +162,8 @@ export class StorageEngine {
       }
       level = next;
     }
-    this.counters.chunksServed += content.length;
-    this.counters.bytesServed += content.reduce((sum, c) => sum + c.length, 0);
+    this.#counters.chunksServed += content.length;
+    this.#counters.bytesServed += content.reduce((sum, c) => sum + c.length, 0);
     return { ok: true, content };
   }
 
@@ -173,9 +178,9 @@ export class StorageEngine {
   }
 
   async #put(message: EngineMessage): Promise<ChunkPutReply> {
-    this.counters.putRequests++;
+    this.#counters.putRequests++;
     if (!this.#acceptPut(message.src)) {
-      this.counters.putsRefused++;
+      this.#counters.putsRefused++;
       return { ok: false, error: 'refused' };
     }
     let request: ReturnType<typeof parseChunkPutRequest>;
@@ -183,7 +188,7 @@ export class StorageEngine {
       request = parseChunkPutRequest(message.body);
       for (const bytes of request.chunks) parseChunk(bytes);
     } catch (error) {
-      this.counters.invalidRequests++;
+      this.#counters.invalidRequests++;
       return { ok: false, error: 'invalid', message: (error as Error).message };
     }
     const expiry = Math.min(request.expiry, Date.now() + this.#maxPutTtlMs, NEVER_EXPIRES);
@@ -191,7 +196,7 @@ export class StorageEngine {
     const chunks = request.chunks.map((bytes) => ({ id: hashing.chunkId(bytes), bytes }));
     try {
       const statuses = await this.storage.store.put(chunks, expiry);
-      this.counters.chunksStored += statuses.filter((s) => s === 'stored').length;
+      this.#counters.chunksStored += statuses.filter((s) => s === 'stored').length;
       return {
         ok: true,
         results: chunks.map((c, i) => ({
@@ -200,7 +205,7 @@ export class StorageEngine {
         })),
       };
     } catch (error) {
-      this.counters.putsRefused++;
+      this.#counters.putsRefused++;
       if (error instanceof QuotaExceededError) return { ok: false, error: 'quota', message: error.message };
       this.#logger.warn({ err: error }, 'storing pushed chunks failed');
       const text = error instanceof NetmachineError ? error.message : 'store failed';

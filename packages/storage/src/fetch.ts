@@ -354,7 +354,7 @@ class TreeFetch {
       this.#corrupt++;
       const chunk = chunkIdText(id);
       this.#context.logger.warn({ peer: peer.node, chunk }, 'peer sent a chunk that does not match its id');
-      this.#storage.store.events.emit({ type: 'corrupt-chunk', chunk, source: 'peer', peer: peer.node });
+      this.#storage.store.events.emit({ type: 'chunk:corrupt', chunk, source: 'peer', peer: peer.node });
       return 'corrupt';
     }
     this.#book.succeeded(peer, performance.now() - started);

@@ -28,4 +28,10 @@ export {
 export { CHUNK_GET_PROTOCOL, CHUNK_PUT_PROTOCOL, STORAGE_ENGINE_NAME } from './protocol.js';
 export { formatReference, type ObjectReference, parseReference } from './reference.js';
 export { type ReplicaResult, type ReplicateOptions, replicateObject } from './replicate.js';
+export {
+  StorageService,
+  type StorageServiceContext,
+  type StorageServiceOptions,
+  storage,
+} from './service.js';
 export { type GetOptions, type PutOptions, Storage, type StorageOptions } from './storage.js';

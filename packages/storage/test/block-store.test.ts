@@ -47,10 +47,10 @@ describe('BlockStore', () => {
     storage = await Storage.open({ path, gcIntervalMs: 0 });
     cleanups.unshift(() => storage.close());
     const events: StorageEvent[] = [];
-    storage.store.events.on((e) => events.push(e));
+    storage.store.events.on('*', (e) => events.push(e));
     expect(() => storage.store.get(victim)).toThrow(CorruptChunkError);
-    expect(storage.store.stats.corruptChunks).toBe(1);
-    expect(events).toEqual([expect.objectContaining({ type: 'corrupt-chunk', source: 'disk' })]);
+    expect(storage.store.counters().corruptChunks).toBe(1);
+    expect(events).toEqual([expect.objectContaining({ type: 'chunk:corrupt', source: 'disk' })]);
     // Removed, so it can be fetched again; reading the object now fails instead of returning bad data.
     await storage.store.flush();
     expect(storage.store.has(victim)).toBe(false);
@@ -64,7 +64,7 @@ describe('BlockStore', () => {
     const store = await BlockStore.open({ path: await dir(), quotaBytes: 100_000, gcIntervalMs: 0, hashing });
     cleanups.unshift(() => store.close());
     const events: StorageEvent[] = [];
-    store.events.on((e) => events.push(e));
+    store.events.on('*', (e) => events.push(e));
     const a = await chunk(hashing, 60_000);
     expect(await store.put([a])).toEqual(['stored']);
     // Re-putting held content needs no room.
@@ -79,8 +79,8 @@ describe('BlockStore', () => {
       quota: 100_000,
     });
     expect(store.has(b.id)).toBe(false);
-    expect(store.stats).toMatchObject({ chunks: 1, usedBytes: 60_000, quotaRefusals: 1 });
-    expect(events).toEqual([expect.objectContaining({ type: 'quota-exceeded', needed: 60_000 })]);
+    expect(store.counters()).toMatchObject({ chunks: 1, usedBytes: 60_000, quotaRefusals: 1 });
+    expect(events).toEqual([expect.objectContaining({ type: 'quota:exceeded', needed: 60_000 })]);
     expect(await store.put([b])).toEqual(['stored']);
   });
 
@@ -90,36 +90,40 @@ describe('BlockStore', () => {
     await expect(storage.put(randomBytes(2 * 1024 * 1024))).rejects.toBeInstanceOf(QuotaExceededError);
   });
 
-  it('expires chunks and collects them, keeping the latest expiry any writer asked for', async () => {
-    const hashing = await Hashing.create();
-    const store = await BlockStore.open({ path: await dir(), gcIntervalMs: 0, hashing });
-    cleanups.unshift(() => store.close());
-    const now = Date.now();
-    const short = await chunk(hashing, 1000);
-    const long = await chunk(hashing, 2000);
-    const forever = await chunk(hashing, 3000);
-    await store.put([short], now + 1_000);
-    await store.put([long], now + 1_000);
-    await store.put([long], now + 60_000); // a second writer wants it longer
-    await store.put([forever]);
-    expect(store.expiryOf(long.id)).toBe(now + 60_000);
-    expect(store.expiryOf(forever.id)).toBe(NEVER_EXPIRES);
-    // Expired chunks read as absent before they are collected.
-    expect(store.get(short.id, now + 2_000)).toBeUndefined();
-    expect(store.has(short.id, now + 2_000)).toBe(false);
+  it.each(['lmdb', 'memory'] as const)(
+    'expires chunks and collects them, keeping the latest expiry any writer asked for (%s)',
+    async (backend) => {
+      const hashing = await Hashing.create();
+      const path = backend === 'lmdb' ? await dir() : undefined;
+      const store = await BlockStore.open({ path, gcIntervalMs: 0, hashing });
+      cleanups.unshift(() => store.close());
+      const now = Date.now();
+      const short = await chunk(hashing, 1000);
+      const long = await chunk(hashing, 2000);
+      const forever = await chunk(hashing, 3000);
+      await store.put([short], now + 1_000);
+      await store.put([long], now + 1_000);
+      await store.put([long], now + 60_000); // a second writer wants it longer
+      await store.put([forever]);
+      expect(store.expiryOf(long.id)).toBe(now + 60_000);
+      expect(store.expiryOf(forever.id)).toBe(NEVER_EXPIRES);
+      // Expired chunks read as absent before they are collected.
+      expect(store.get(short.id, now + 2_000)).toBeUndefined();
+      expect(store.has(short.id, now + 2_000)).toBe(false);
 
-    const events: StorageEvent[] = [];
-    store.events.on((e) => events.push(e));
-    expect(await store.collectGarbage(now + 2_000)).toBe(1);
-    expect(events).toEqual([{ type: 'collected', chunks: 1, bytes: 1000 }]);
-    expect(store.expiryOf(short.id)).toBeUndefined();
-    expect(store.get(long.id)).toBeDefined();
-    expect(store.stats).toMatchObject({ chunks: 2, usedBytes: 5000, collectedChunks: 1 });
+      const events: StorageEvent[] = [];
+      store.events.on('*', (e) => events.push(e));
+      expect(await store.collectGarbage(now + 2_000)).toBe(1);
+      expect(events).toEqual([{ type: 'chunk:collected', chunks: 1, bytes: 1000 }]);
+      expect(store.expiryOf(short.id)).toBeUndefined();
+      expect(store.get(long.id)).toBeDefined();
+      expect(store.counters()).toMatchObject({ chunks: 2, usedBytes: 5000, collectedChunks: 1 });
 
-    expect(await store.collectGarbage(now + 120_000)).toBe(1);
-    expect(store.get(forever.id)).toBeDefined();
-    expect(store.stats).toMatchObject({ chunks: 1, usedBytes: 3000 });
-  });
+      expect(await store.collectGarbage(now + 120_000)).toBe(1);
+      expect(store.get(forever.id)).toBeDefined();
+      expect(store.counters()).toMatchObject({ chunks: 1, usedBytes: 3000 });
+    },
+  );
 
   it('collects a whole expired object, and recounts usage on reopen', async () => {
     const path = await dir();
@@ -127,26 +131,26 @@ describe('BlockStore', () => {
     const now = Date.now();
     const keep = await storage.put(randomBytes(100_000));
     const drop = await storage.put(randomBytes(200_000), { expiry: now + 5_000 });
-    const before = storage.store.stats.chunks;
+    const before = storage.store.counters().chunks;
     const collected = await storage.store.collectGarbage(now + 10_000);
     expect(collected).toBe(before - 8); // 7 leaves + 1 root of `keep` remain
     await expect(collect(storage.read(drop))).rejects.toMatchObject({ code: 'ERR_CHUNK_NOT_FOUND' });
     expect((await collect(storage.read(keep))).length).toBe(100_000);
-    const stats = storage.store.stats;
+    const stats = storage.store.counters();
     await storage.close();
     const reopened = await BlockStore.open({ path, gcIntervalMs: 0 });
     cleanups.unshift(() => reopened.close());
-    expect(reopened.stats).toMatchObject({ chunks: stats.chunks, usedBytes: stats.usedBytes });
+    expect(reopened.counters()).toMatchObject({ chunks: stats.chunks, usedBytes: stats.usedBytes });
   });
 
   it('collects in the background on its timer', async () => {
     const hashing = await Hashing.create();
     const store = await BlockStore.open({ path: await dir(), gcIntervalMs: 20, hashing });
     cleanups.unshift(() => store.close());
-    const collected = new Promise<StorageEvent>((resolve) => store.events.on(resolve));
+    const collected = new Promise<StorageEvent>((resolve) => store.events.on('*', resolve));
     const c = await chunk(hashing, 100);
     await store.put([c], Date.now() - 1);
-    expect(await collected).toEqual({ type: 'collected', chunks: 1, bytes: 100 });
+    expect(await collected).toEqual({ type: 'chunk:collected', chunks: 1, bytes: 100 });
     expect(store.expiryOf(c.id)).toBeUndefined();
   });
 
@@ -167,13 +171,13 @@ describe('BlockStore', () => {
         yield randomBytes(16 * 1024);
       }
     }
-    const before = storage.store.stats.chunks;
+    const before = storage.store.counters().chunks;
     await expect(
       storage.put(endless(), { signal: controller.signal, pendingTtlMs: 60_000 }),
     ).rejects.toMatchObject({
       code: 'ERR_ABORTED',
     });
-    const left = storage.store.stats.chunks - before;
+    const left = storage.store.counters().chunks - before;
     expect(left).toBeGreaterThan(0);
     // Nothing of the aborted put outlives its pending time-to-live; the finished object stays.
     expect(await storage.store.collectGarbage(now + 120_000)).toBe(left);

@@ -168,7 +168,7 @@ describe('storage across processes over TLS', () => {
     );
     expect(result.corrupt).toBeGreaterThan(0);
     expect(result.peers.find((p) => p.node === liarId)).toMatchObject({ served: 0, corrupt: result.corrupt });
-    expect(b.storage.store.stats.corruptChunks).toBe(0); // nothing bad was ever stored
+    expect(b.storage.store.counters().corruptChunks).toBe(0); // nothing bad was ever stored
     const output = join(dir.path, 'output.bin');
     await b.storage.getToFile(reference, output);
     expect(await sha256(output)).toBe(createHash('sha256').update(data).digest('hex'));

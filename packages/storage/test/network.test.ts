@@ -41,10 +41,10 @@ describe('Storage engine between routers', () => {
       onProgress: (p) => progress.push(p),
     });
     expect(result).toMatchObject({ fetched: result.chunks, local: 0, corrupt: 0, totalBytes: data.length });
-    expect(result.chunks).toBe(b!.storage.store.stats.chunks);
+    expect(result.chunks).toBe(b!.storage.store.counters().chunks);
     expect(progress.at(-1)).toEqual({ bytes: data.length, totalBytes: data.length });
     expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
-    expect(b!.engine.counters.chunksServed).toBe(result.chunks);
+    expect(b!.engine.counters().chunksServed).toBe(result.chunks);
   });
 
   it('resumes a cut-short fetch without fetching held chunks again', async () => {
@@ -63,13 +63,13 @@ describe('Storage engine between routers', () => {
         },
       }),
     ).rejects.toMatchObject({ code: 'ERR_ABORTED' });
-    const held = a!.storage.store.stats.chunks;
+    const held = a!.storage.store.counters().chunks;
     expect(held).toBeGreaterThan(0);
-    const served = b!.engine.counters.chunksServed;
+    const served = b!.engine.counters().chunksServed;
     const result = await fetchObject(client, reference, [b!.node], { storage: a!.storage, concurrency: 4 });
     expect(result.local).toBeGreaterThanOrEqual(held - 1);
     expect(result.fetched + result.local).toBe(result.chunks);
-    expect(b!.engine.counters.chunksServed - served).toBe(result.fetched);
+    expect(b!.engine.counters().chunksServed - served).toBe(result.fetched);
     expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
   });
 
@@ -86,7 +86,7 @@ describe('Storage engine between routers', () => {
     const data = randomBytes(1024 * 1024);
     const reference = await good!.storage.put(data);
     const events: StorageEvent[] = [];
-    a!.storage.store.events.on((e) => events.push(e));
+    a!.storage.store.events.on('*', (e) => events.push(e));
     const result = await fetchObject(a!.router.client('fetcher'), reference, [evil!.node, good!.node], {
       storage: a!.storage,
       concurrency: 4,
@@ -97,7 +97,7 @@ describe('Storage engine between routers', () => {
     expect(evilScore.corrupt).toBe(result.corrupt);
     expect(evilScore.served).toBe(0);
     expect(goodScore.served).toBe(result.chunks);
-    expect(events.filter((e) => e.type === 'corrupt-chunk' && e.source === 'peer')).toHaveLength(
+    expect(events.filter((e) => e.type === 'chunk:corrupt' && e.source === 'peer')).toHaveLength(
       result.corrupt,
     );
     expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
@@ -109,7 +109,7 @@ describe('Storage engine between routers', () => {
     await expect(
       fetchObject(a!.router.client('fetcher'), reference, [b!.node], { storage: a!.storage }),
     ).rejects.toMatchObject({ code: 'ERR_CHUNK_NOT_FOUND' });
-    expect(b!.engine.counters.notFound).toBe(1);
+    expect(b!.engine.counters().notFound).toBe(1);
   });
 
   it('goes on with the next peer when one is unreachable', async () => {
@@ -141,18 +141,18 @@ describe('Storage engine between routers', () => {
         onCommitments: (list) => commitments.push(...list),
       },
     );
-    const chunks = a!.storage.store.stats.chunks;
+    const chunks = a!.storage.store.counters().chunks;
     for (const replica of replicas) expect(replica).toMatchObject({ stored: chunks, existed: 0 });
     expect(commitments).toHaveLength(2 * chunks);
-    expect(b!.storage.store.stats.chunks).toBe(chunks);
+    expect(b!.storage.store.counters().chunks).toBe(chunks);
 
     // A drops its copy; asked for the object, it answers with the commitments of B and C.
     await a!.storage.store.collectGarbage(now + 120_000);
-    expect(a!.storage.store.stats.chunks).toBe(0);
+    expect(a!.storage.store.counters().chunks).toBe(0);
     const result = await fetchObject(d!.router.client('fetcher'), reference, [a!.node], {
       storage: d!.storage,
     });
-    expect(a!.engine.counters.commitmentReplies).toBeGreaterThan(0);
+    expect(a!.engine.counters().commitmentReplies).toBeGreaterThan(0);
     expect(result.fetched).toBe(chunks);
     expect((await collect(d!.storage.read(reference))).equals(data)).toBe(true);
   });
@@ -216,7 +216,7 @@ describe('Storage engine between routers', () => {
     const reference = await a!.storage.put(randomBytes(300_000));
     const [replica] = await replicateObject(client, reference, [b!.node], { storage: a!.storage });
     expect(replica!.error?.message).toMatch(/quota/);
-    expect(b!.storage.store.stats.usedBytes).toBeLessThanOrEqual(100_000);
+    expect(b!.storage.store.counters().usedBytes).toBeLessThanOrEqual(100_000);
     // A put that fits is answered with commitments signed by B.
     const small = await a!.storage.put(randomBytes(1000));
     const bytes = a!.storage.store.get(small.root)!;
@@ -230,6 +230,6 @@ describe('Storage engine between routers', () => {
     const commitment = verifyCommitment(commitmentFromWire(ok.results[0]!.commitment));
     expect(commitment.node).toBe(b!.node);
     expect(ok.results[0]!.status).toBe('stored');
-    expect(b!.engine.counters.invalidRequests).toBe(2);
+    expect(b!.engine.counters().invalidRequests).toBe(2);
   });
 });

@@ -84,17 +84,17 @@ describe('content addressing and convergent encryption', () => {
     const { storage } = await openStorage({ chunkSize: 16 * 1024 });
     const data = randomBytes(1024 * 1024);
     const first = await storage.put(data);
-    const used = storage.store.stats.usedBytes;
-    const chunks = storage.store.stats.chunks;
+    const used = storage.store.counters().usedBytes;
+    const chunks = storage.store.counters().chunks;
     const second = await storage.put(Buffer.from(data));
     expect(formatReference(second)).toBe(formatReference(first));
-    expect(storage.store.stats.usedBytes).toBe(used);
-    expect(storage.store.stats.chunks).toBe(chunks);
+    expect(storage.store.counters().usedBytes).toBe(used);
+    expect(storage.store.counters().chunks).toBe(chunks);
     // Repeated content inside one object dedupes too: 8 equal leaves are stored once.
     const block = randomBytes(16 * 1024);
-    const before = storage.store.stats.chunks;
+    const before = storage.store.counters().chunks;
     await storage.put(Buffer.concat(Array.from({ length: 8 }, () => block)));
-    expect(storage.store.stats.chunks - before).toBe(2); // one leaf, one root
+    expect(storage.store.counters().chunks - before).toBe(2); // one leaf, one root
   });
 
   it('different convergence secrets give different chunks for the same content', async () => {

@@ -1,9 +1,5 @@
-import 'reflect-metadata';
-import { webcrypto, X509Certificate } from 'node:crypto';
+import { sign, X509Certificate } from 'node:crypto';
 import { type KeyPair, type NodeId, nodeIdFromBytes, PeerKeyMismatchError } from '@netmachine/core';
-import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /** A self-signed X.509 certificate whose key is the node's Ed25519 key (for TLS and QUIC). */
 export interface NodeCertificate {
@@ -28,26 +24,65 @@ export function selfSignedCertificate(keyPair: KeyPair): Promise<NodeCertificate
 }
 
 async function createCertificate(keyPair: KeyPair): Promise<NodeCertificate> {
-  const keyPem = keyPair.toPem();
-  const pkcs8 = keyPair.privateKeyObject.export({ format: 'der', type: 'pkcs8' });
-  const algorithm = { name: 'Ed25519' };
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, true, ['sign']);
-  const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), keyPair.publicKey]);
-  const publicKey = await webcrypto.subtle.importKey('spki', spki, algorithm, true, ['verify']);
-  const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(keyPair.publicKey.subarray(0, 8))
-      .toString('hex')
-      .replace(/^[89a-f]/, '1'),
-    name: `CN=${keyPair.id}`,
-    notBefore: new Date(now - 24 * 3600_000),
-    notAfter: new Date(now + 100 * 365 * 24 * 3600_000),
-    signingAlgorithm: algorithm,
-    keys: { privateKey, publicKey } as unknown as Parameters<
-      typeof x509.X509CertificateGenerator.createSelfSigned
-    >[0]['keys'],
-  });
-  return { certPem: cert.toString('pem'), keyPem, certDer: new Uint8Array(cert.rawData) };
+  return certificateAt(keyPair, Date.now());
+}
+
+/**
+ * The certificate, DER-encoded by hand: it is always the same small shape (Ed25519, CN = node id,
+ * no extensions), and a general X.509 library would cost a node megabytes of memory for it.
+ * `now` fixes the validity (a day before, a hundred years after).
+ */
+export function certificateAt(keyPair: KeyPair, now: number): NodeCertificate {
+  const ed25519 = der(0x30, der(0x06, Buffer.from([0x2b, 0x65, 0x70]))); // OID 1.3.101.112
+  // The first 8 key bytes, made positive: a serial number unique enough for self-signed certs.
+  const serial = Buffer.from(keyPair.publicKey.subarray(0, 8));
+  const first = serial[0] as number;
+  serial[0] = first >= 0x80 ? 0x10 | (first & 0x0f) : first === 0 ? 1 : first;
+  const name = der(
+    0x30,
+    der(
+      0x31,
+      der(0x30, der(0x06, Buffer.from([0x55, 0x04, 0x03])), der(0x13, Buffer.from(keyPair.id, 'ascii'))),
+    ),
+  );
+  const spki = der(0x30, ed25519, der(0x03, Buffer.from([0]), keyPair.publicKey));
+  const tbs = der(
+    0x30,
+    der(0xa0, der(0x02, Buffer.from([2]))), // version 3
+    der(0x02, serial),
+    ed25519,
+    name,
+    der(0x30, derTime(now - 24 * 3600_000), derTime(now + 100 * 365 * 24 * 3600_000)),
+    name,
+    spki,
+    der(0xa3, der(0x30)),
+  );
+  const signature = sign(null, tbs, keyPair.privateKeyObject);
+  const certDer = der(0x30, tbs, ed25519, der(0x03, Buffer.from([0]), signature));
+  const base64 = certDer.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
+  return {
+    certPem: `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`,
+    keyPem: keyPair.toPem(),
+    certDer: new Uint8Array(certDer),
+  };
+}
+
+/** One DER element: tag, definite length, contents. */
+function der(tag: number, ...contents: Uint8Array[]): Buffer {
+  const body = Buffer.concat(contents);
+  const n = body.length;
+  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...length]), body]);
+}
+
+/** UTCTime before 2050, GeneralizedTime from then on (RFC 5280 4.1.2.5), to the second. */
+function derTime(ms: number): Buffer {
+  const iso = new Date(ms).toISOString(); // 2027-01-14T08:00:00.123Z
+  const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  const year = new Date(ms).getUTCFullYear();
+  return year < 2050
+    ? der(0x17, Buffer.from(digits.slice(2), 'ascii'))
+    : der(0x18, Buffer.from(digits, 'ascii'));
 }
 
 /** The node identity a certificate speaks for: its raw Ed25519 public key. Throws for any other key type. */

@@ -91,6 +91,17 @@ export class TransportEngine implements NodeSender, Startable {
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#logger = (options.logger ?? noopLogger).child({ component: 'transport' });
     this.#linkHost = this.#makeLinkHost();
+    // Made here rather than at start, so the schemes served are known (and checked) up front.
+    const context = { keyPair: options.keyPair, logger: this.#logger };
+    for (const factory of options.transports) {
+      const transport = factory(context);
+      if (!this.#transports.has(transport.protocol)) this.#transports.set(transport.protocol, transport);
+    }
+  }
+
+  /** The URL schemes of the transports this engine was given (`tls`, `quic`, `memory`, …). */
+  get protocols(): string[] {
+    return [...this.#transports.keys()];
   }
 
   setSink(sink: MessageSink | undefined): void {
@@ -108,11 +119,6 @@ export class TransportEngine implements NodeSender, Startable {
   }
 
   async #start(signal: AbortSignal | undefined): Promise<void> {
-    const context = { keyPair: this.#o.keyPair, logger: this.#logger };
-    for (const factory of this.#o.transports) {
-      const transport = factory(context);
-      if (!this.#transports.has(transport.protocol)) this.#transports.set(transport.protocol, transport);
-    }
     try {
       for (const address of this.#o.listen ?? []) {
         const protocol = addressProtocol(address);
@@ -251,7 +257,7 @@ export class TransportEngine implements NodeSender, Startable {
 
   /** Engine events as an async iterable (bounded: a slow reader loses the oldest). */
   status(signal?: AbortSignal): AsyncIterable<TransportEvent> {
-    return this.events.stream(signal);
+    return this.events.events(signal ? { signal } : {});
   }
 
   // --- internals ----------------------------------------------------------
@@ -277,10 +283,10 @@ export class TransportEngine implements NodeSender, Startable {
       connectFailed: (link, error, attempt) => {
         this.#counters.connectFailures++;
         this.#logger.debug({ peer: link.node, err: error, attempt }, 'connect failed');
-        this.events.emit({ type: 'NodeConnectFailed', node: link.node, error, attempt });
+        this.events.emit({ type: 'peer:connect-failed', node: link.node, error, attempt });
       },
       queueFull: (link) =>
-        this.events.emit({ type: 'QueueFull', node: link.node, capacity: link.queue.capacity }),
+        this.events.emit({ type: 'queue:full', node: link.node, capacity: link.queue.capacity }),
       idle: (link) => {
         if (!link.busy && this.#links.get(link.node) === link) this.#links.delete(link.node);
       },
@@ -393,7 +399,7 @@ export class TransportEngine implements NodeSender, Startable {
     link.attach(session);
     this.#logger.debug({ peer: session.peer, direction: session.direction }, 'node connected');
     this.events.emit({
-      type: 'NodeConnected',
+      type: 'peer:connected',
       node: session.peer,
       direction: session.direction,
       protocol: session.connection.protocol,
@@ -412,7 +418,7 @@ export class TransportEngine implements NodeSender, Startable {
     if (link === undefined || !link.lose(session)) return;
     this.#counters.disconnects++;
     this.#logger.debug({ peer: session.peer, err: error }, 'node disconnected');
-    this.events.emit({ type: 'NodeDisconnected', node: session.peer, error });
+    this.events.emit({ type: 'peer:disconnected', node: session.peer, error });
   }
 
   /** Trust can drop to 0 while a link is up: a banned peer (or source) gets nothing through. */
@@ -459,6 +465,6 @@ export class TransportEngine implements NodeSender, Startable {
   ): void {
     this.#counters.dropped[reason]++;
     this.#logger.debug({ reason, peer: node, err: error }, 'message dropped');
-    this.events.emit({ type: 'Dropped', reason, node, message, error });
+    this.events.emit({ type: 'message:dropped', reason, node, message, error });
   }
 }

@@ -1,3 +1,4 @@
+export type { BackoffOptions } from './backoff.js';
 export { type NodeCertificate, nodeIdFromCertificate, selfSignedCertificate } from './certificate.js';
 export {
   TRANSPORT_DROP_REASONS,

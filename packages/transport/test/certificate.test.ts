@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { KeyPair } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
+import { certificateAt } from '../src/certificate.js';
 import { nodeIdFromCertificate, selfSignedCertificate } from '../src/index.js';
 
 describe('selfSignedCertificate', () => {
@@ -17,5 +18,19 @@ describe('selfSignedCertificate', () => {
     const [a, b] = [KeyPair.generate(), KeyPair.generate()];
     const [ca, cb] = await Promise.all([selfSignedCertificate(a), selfSignedCertificate(b)]);
     expect(nodeIdFromCertificate(ca.certDer)).not.toBe(nodeIdFromCertificate(cb.certDer));
+  });
+
+  it('is a well-formed X.509 v3 certificate: subject and issuer are the node id, valid a day back and a century on', () => {
+    for (let i = 0; i < 16; i++) {
+      const key = KeyPair.generate();
+      const now = Date.UTC(2027, 0, 15, 8, 0, 0, 123);
+      const parsed = new X509Certificate(certificateAt(key, now).certDer);
+      expect(parsed.subject).toBe(`CN=${key.id}`);
+      expect(parsed.issuer).toBe(`CN=${key.id}`);
+      expect(new Date(parsed.validFrom).getTime()).toBe(Date.UTC(2027, 0, 14, 8, 0, 0));
+      expect(new Date(parsed.validTo).getTime()).toBe(Date.UTC(2126, 11, 22, 8, 0, 0));
+      expect(parsed.verify(parsed.publicKey)).toBe(true);
+      expect(Number.parseInt(parsed.serialNumber.slice(0, 2), 16)).toBeLessThan(0x80);
+    }
   });
 });

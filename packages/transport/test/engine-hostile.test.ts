@@ -28,9 +28,9 @@ async function target(options: Partial<TestNodeOptions> = {}): Promise<TestNode>
   return n;
 }
 
-function drops(n: TestNode): Array<Extract<TransportEvent, { type: 'Dropped' }>> {
-  const list: Array<Extract<TransportEvent, { type: 'Dropped' }>> = [];
-  n.engine.events.on('Dropped', (e) => list.push(e));
+function drops(n: TestNode): Array<Extract<TransportEvent, { type: 'message:dropped' }>> {
+  const list: Array<Extract<TransportEvent, { type: 'message:dropped' }>> = [];
+  n.engine.events.on('message:dropped', (e) => list.push(e));
   return list;
 }
 

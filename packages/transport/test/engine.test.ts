@@ -49,10 +49,10 @@ describe('TransportEngine over the memory transport', () => {
     expect(a.engine.connectedNodes()).toEqual([b.id]);
     await until(() => b.engine.connectedNodes().includes(a.id), 'b to see a');
     expect(eventsA).toContainEqual(
-      expect.objectContaining({ type: 'NodeConnected', node: b.id, direction: 'outbound' }),
+      expect.objectContaining({ type: 'peer:connected', node: b.id, direction: 'outbound' }),
     );
     expect(eventsB).toContainEqual(
-      expect.objectContaining({ type: 'NodeConnected', node: a.id, direction: 'inbound' }),
+      expect.objectContaining({ type: 'peer:connected', node: a.id, direction: 'inbound' }),
     );
     await until(() => b.directory.node(a.id)?.advert?.version === 1, 'a advert at b');
     expect(a.engine.counters().advertsSent).toBe(1);
@@ -111,7 +111,7 @@ describe('TransportEngine over the memory transport', () => {
     expect(a.sink.failed[0]!.error).toBeInstanceOf(MessageExpiredError);
     expect(a.engine.counters().dropped.expired).toBe(1);
     expect(a.engine.counters().queuedTotal).toBe(0);
-    expect(events.some((e) => e.type === 'NodeConnectFailed' && e.node === b.id)).toBe(true);
+    expect(events.some((e) => e.type === 'peer:connect-failed' && e.node === b.id)).toBe(true);
   });
 
   it('rejects new messages when a node queue is full', async () => {
@@ -123,7 +123,7 @@ describe('TransportEngine over the memory transport', () => {
     expect(a.sink.failed.every((f) => f.error instanceof QueueFullError)).toBe(true);
     expect(a.engine.counters().dropped['queue-full']).toBe(3);
     expect(a.engine.counters().queueDepths[b.id]).toBe(5);
-    expect(events.filter((e) => e.type === 'QueueFull')).toHaveLength(3);
+    expect(events.filter((e) => e.type === 'queue:full')).toHaveLength(3);
   });
 
   it('bounds what waits across all nodes together', async () => {
@@ -153,7 +153,7 @@ describe('TransportEngine over the memory transport', () => {
     await a.engine.connect(b.id, { permanent: true });
     a.engine.send(message(a, b, 'before'));
     await until(() => b.sink.delivered.length === 1, 'first delivery');
-    const lost = a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    const lost = a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     await b.engine.stop();
     await lost;
     for (let i = 0; i < 50; i++) a.engine.send(message(a, b, i, { expiry: Date.now() + 60_000 }));
@@ -161,7 +161,7 @@ describe('TransportEngine over the memory transport', () => {
       () => (a.engine.counters().dropped.expired ?? 0) === 0 && a.engine.counters().connectFailures > 0,
       'a failed redial',
     );
-    const back = a.engine.events.once('NodeConnected', (e) => e.node === b.id);
+    const back = a.engine.events.once('peer:connected', (e) => e.node === b.id);
     await b.restart();
     await back;
     await until(() => b.sink.delivered.length === 51, 'queued messages');
@@ -175,7 +175,7 @@ describe('TransportEngine over the memory transport', () => {
   it('closes an idle ephemeral connection, and reopens on the next send', async () => {
     const [a, b] = await pair({ limits: { idleTimeoutMs: 100 } });
     await a.engine.connect(b.id, { permanent: true });
-    const down = a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    const down = a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     a.engine.send(message(a, b, 'one'));
     await until(() => b.sink.delivered.length === 1, 'first message');
     await a.engine.disconnect(b.id);
@@ -184,7 +184,7 @@ describe('TransportEngine over the memory transport', () => {
     // Ephemeral from now on: opened by a send, closed again when idle.
     a.engine.send(message(a, b, 'two'));
     await until(() => b.sink.delivered.length === 2, 'second message');
-    await a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    await a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     await until(() => a.engine.counters().connections === 0, 'connection gone');
     expect(b.sink.delivered.map((m) => m.body)).toEqual(['one', 'two']);
   });
@@ -195,7 +195,7 @@ describe('TransportEngine over the memory transport', () => {
     a.engine.send(message(a, b, 'to banned'));
     expect(a.sink.failed[0]?.error).toBeInstanceOf(PeerDeniedError);
     expect(a.engine.canReach(b.id)).toBe(false);
-    const failed = b.engine.events.once('NodeConnectFailed', (e) => e.node === a.id);
+    const failed = b.engine.events.once('peer:connect-failed', (e) => e.node === a.id);
     b.engine.send(message(b, a, 'from banned', { expiry: Date.now() + 60_000 }));
     expect((await failed).error).toBeInstanceOf(PeerDeniedError);
     await until(() => b.sink.failed.length === 1, 'undeliverable at b');
@@ -208,7 +208,7 @@ describe('TransportEngine over the memory transport', () => {
     b.engine.send(message(b, a, 'trusted'));
     await until(() => a.sink.delivered.length === 1, 'first delivery');
     a.directory.set(b.id, { trust: TRUST_BANNED });
-    const down = a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    const down = a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     b.engine.send(message(b, a, 'banned'));
     await down;
     expect(a.sink.delivered.map((m) => m.body)).toEqual(['trusted']);
@@ -327,12 +327,12 @@ describe('TransportEngine lifecycle', () => {
     const reading = (async () => {
       for await (const event of a.engine.status(controller.signal)) {
         seen.push(event.type);
-        if (event.type === 'NodeDisconnected') controller.abort();
+        if (event.type === 'peer:disconnected') controller.abort();
       }
     })();
     await a.engine.connect(b.id);
     await a.engine.disconnect(b.id);
     await reading;
-    expect(seen).toEqual(['NodeConnected', 'NodeDisconnected']);
+    expect(seen).toEqual(['peer:connected', 'peer:disconnected']);
   });
 });

@@ -102,11 +102,11 @@ describe('TransportEngine under faults', () => {
     introduce(a, b);
     introduce(b, a);
     await a.engine.connect(b.id, { permanent: true });
-    const down = a.engine.events.once('NodeDisconnected', (e) => e.node === b.id);
+    const down = a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     faults.knobs.blackhole = true;
     expect((await down).error).toBeInstanceOf(ConnectionClosedError);
     await until(() => a.engine.counters().connectFailures > 0, 'a failed reconnect while black-holed');
-    const up = a.engine.events.once('NodeConnected', (e) => e.node === b.id);
+    const up = a.engine.events.once('peer:connected', (e) => e.node === b.id);
     faults.knobs.blackhole = false;
     await up;
     // Delivery is at most once: on a loaded machine the fresh link may itself miss a ping deadline
@@ -130,7 +130,7 @@ describe('TransportEngine under faults', () => {
     introduce(a, b);
     introduce(b, a);
     await a.engine.connect(b.id, { permanent: true });
-    const up = a.engine.events.once('NodeConnected', (e) => e.node === b.id);
+    const up = a.engine.events.once('peer:connected', (e) => e.node === b.id);
     faults.resetAll();
     await up;
     for (let i = 0; i < 10; i++) a.engine.send(message(a, b, i));

@@ -20,16 +20,18 @@ const USAGE = `pnpm bench [-- options]
   --no-micro         skip the core micro-benchmarks
   --markdown PATH    print the README results table of a recorded run (e.g. bench/results/latest.json)
   --memory           instead of the scenarios, the memory checks (idle connections, heap after a soak)
-  --soak-seconds N   length of the memory soak (default 300; with --quick 20)`;
+  --soak-seconds N   length of the memory soak (default 300; with --quick 20; 0 skips it)`;
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 async function runMemory(soakSeconds: number, out: string): Promise<void> {
-  console.log(`netmachine memory checks: ${IDLE_PEERS} idle peers, then a ${soakSeconds} s soak`);
+  console.log(
+    `netmachine memory checks: ${IDLE_PEERS} idle peers${soakSeconds > 0 ? `, then a ${soakSeconds} s soak` : ''}`,
+  );
   const idle = await measureIdle();
   console.log(formatMemory(idle, undefined));
-  const soak = await measureSoak(soakSeconds, (line) => console.log(line));
-  console.log(formatMemory(undefined, soak));
+  const soak = soakSeconds > 0 ? await measureSoak(soakSeconds, (line) => console.log(line)) : undefined;
+  if (soak !== undefined) console.log(formatMemory(undefined, soak));
   const report = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, idle, soak };
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   }
   if (values.memory) {
     const soakSeconds = Number.parseInt(values['soak-seconds'] ?? (values.quick ? '20' : '300'), 10);
-    if (!(soakSeconds >= 1)) throw new Error('--soak-seconds must be a positive integer');
+    if (!(soakSeconds >= 0)) throw new Error('--soak-seconds must be a whole number (0 skips the soak)');
     const out = values.out ?? `${REPO_ROOT}bench/results/${values.quick ? 'memory-quick' : 'memory'}.json`;
     await runMemory(soakSeconds, out);
     return;

@@ -4,13 +4,13 @@ import type { HeapReading, SoakCommand } from './roles/memory.js';
 /**
  * The memory checks of the benchmark issue, run with `pnpm bench -- --memory`:
  * - idle: a node holding 10 idle peer connections (the peers live in another process) stays under
- *   150 MB RSS;
+ *   80 MB RSS;
  * - soak: after minutes of `remote-unicast` load, heap in use returns to within 10 % of its level
  *   before the load, in the sending and in the receiving node.
  */
 
 export const IDLE_PEERS = 10;
-export const IDLE_RSS_BAR_MB = 150;
+export const IDLE_RSS_BAR_MB = 80;
 export const SOAK_HEAP_BAR = 1.1;
 const GC_FLAGS = ['--expose-gc'];
 const STEP_TIMEOUT_MS = 60_000;

@@ -176,7 +176,7 @@ describe('faults injected with faulty() around the memory transport', () => {
     const asker = p.a.router.client('asker');
     await asker.request({ node: p.b.id, name: 'echo' }, 'before', { timeoutMs: 30_000 });
     let disconnects = 0;
-    p.a.transport.events.on('NodeDisconnected', () => disconnects++);
+    p.a.transport.events.on('peer:disconnected', () => disconnects++);
     p.faultsB.knobs = { delayMs: 2_000 }; // the reply is on its way when the link is cut
     const inFlight = asker.request({ node: p.b.id, name: 'echo' }, 'in flight', { timeoutMs: 1_000 });
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -202,7 +202,7 @@ describe('faults injected with faulty() around the memory transport', () => {
     const p = await pair(6);
     const asker = p.a.router.client('asker');
     await asker.request({ node: p.b.id, name: 'echo' }, 'before', { timeoutMs: 30_000 });
-    const down = p.a.transport.events.once('NodeDisconnected', (e) => e.node === p.b.id);
+    const down = p.a.transport.events.once('peer:disconnected', (e) => e.node === p.b.id);
     p.faultsA.knobs = { blackhole: true };
     p.faultsB.knobs = { blackhole: true };
     await expect(
@@ -246,7 +246,7 @@ describe('faults injected with faulty() around the memory transport', () => {
       ticker.publish(topic, ++last);
       return false;
     }, 'the closing event');
-    const c = p.b.pubsub.counters;
+    const c = p.b.pubsub.counters();
     console.log(
       JSON.stringify({
         fault: 'pubsub-drop',
@@ -283,9 +283,9 @@ describe('a receiver that stops reading', () => {
     const ticker = p.a.router.client('ticker');
     const total = 5_000;
     for (let seq = 1; seq <= total; seq++) ticker.publish(topic, seq);
-    await waitFor(() => p.a.pubsub.counters.dropped['queue-overflow'] > 0, 'the overflow');
+    await waitFor(() => p.a.pubsub.counters().dropped['queue-overflow'] > 0, 'the overflow');
     const backlog = p.a.pubsub.subscriberBacklog(p.b.id);
-    const c = p.a.pubsub.counters;
+    const c = p.a.pubsub.counters();
     console.log(
       JSON.stringify({
         case: 'slow-subscriber',
@@ -339,12 +339,12 @@ describe('a receiver that stops reading', () => {
         readPauses: receiver.readPauses,
         senderQueued: p.a.transport.counters().queuedTotal,
         refusedAtSender: refused(),
-        droppedAtReceiver: p.b.router.counters.dropped['mailbox-full'],
+        droppedAtReceiver: p.b.router.counters().dropped['mailbox-full'],
       }),
     );
     expect(queuedAtReceiver).toBeLessThanOrEqual(200); // mailbox + its wait list
     expect(receiver.readPauses).toBeGreaterThan(0);
-    expect(p.b.router.counters.dropped['mailbox-full']).toBe(0);
+    expect(p.b.router.counters().dropped['mailbox-full']).toBe(0);
     expect(p.a.transport.counters().queuedTotal).toBeLessThanOrEqual(1024);
     release();
     // Every message is either handled once or was refused, counted, at the sender.

@@ -73,7 +73,7 @@ describe('TLS with a key other than the advertised one', () => {
       created: Date.now(),
     });
     await node.addPeer(forgedPlace);
-    const failed = node.transport.events.once('NodeConnectFailed', (e) => e.node === x.id);
+    const failed = node.transport.events.once('peer:connect-failed', (e) => e.node === x.id);
     node.transport.connect(xId).catch(() => {});
     const event = await failed;
     const errors = [event.error, (event.error as Error & { cause?: unknown }).cause];
@@ -94,7 +94,7 @@ describe('TLS with a key other than the advertised one', () => {
     const x = KeyPair.generate();
     const r = await rogue();
     const connected: NodeId[] = [];
-    node.transport.events.on('NodeConnected', (e) => connected.push(e.node));
+    node.transport.events.on('peer:connected', (e) => connected.push(e.node));
     const reply = await r.open(address(node), node.id, x.id);
     await r.closed;
     const counters = node.transport.counters();
@@ -236,13 +236,14 @@ describe("pub/sub events that are not the authorized publisher's", () => {
     forger.send(toSubscriber, forged(publisher.key, 2, 'forger'), options);
     // A local engine on the publisher's node that is not the publisher cannot publish at all.
     expect(() => publisher.router.client('intruder').publish(topic, 'x')).toThrow(UnauthorizedPublisherError);
-    const dropped = subscriber.pubsub.counters.dropped;
-    await waitFor(
-      () => dropped.unauthorized + dropped['bad-signature'] >= 5,
-      'the forged events to be judged',
-    );
+    const judged = (): number => {
+      const { dropped } = subscriber.pubsub.counters();
+      return dropped.unauthorized + dropped['bad-signature'];
+    };
+    await waitFor(() => judged() >= 5, 'the forged events to be judged');
     ticker.publish(topic, 2);
     await waitFor(() => got.length === 2, 'the second genuine event');
+    const dropped = subscriber.pubsub.counters().dropped;
     console.log(JSON.stringify({ pubsubDropped: dropped, delivered: got }));
     expect(dropped.unauthorized).toBe(2);
     expect(dropped['bad-signature']).toBe(3);
@@ -306,14 +307,14 @@ describe('adverts with a bad signature or an older version', () => {
     owner.router.client('liar').send({ node: peer.id, name: 'pubsub' }, topicAdvertToWire(hijack), {
       protocol: PubSubProtocol.Advert,
     });
-    await waitFor(() => peer.pubsub.counters.advertsRejected === 2, 'the hijack from the wire');
+    await waitFor(() => peer.pubsub.counters().advertsRejected === 2, 'the hijack from the wire');
     console.log(
       JSON.stringify({
-        advertsRejected: peer.pubsub.counters.advertsRejected,
-        advertsStale: peer.pubsub.counters.advertsStale,
+        advertsRejected: peer.pubsub.counters().advertsRejected,
+        advertsStale: peer.pubsub.counters().advertsStale,
       }),
     );
-    expect(peer.pubsub.counters.advertsStale).toBeGreaterThanOrEqual(1);
+    expect(peer.pubsub.counters().advertsStale).toBeGreaterThanOrEqual(1);
     expect(peer.router.topicPublisher(advert.id)).toEqual({ node: owner.id, name: 'ticker' });
   });
 });

@@ -53,7 +53,7 @@ describe('kill -9 and restart of a node process mid-stream', () => {
     const sink = { node: first.id, name: 'sink' };
     let seq = 0;
     let downSeen = false;
-    const down = good.transport.events.once('NodeDisconnected', (e) => e.node === first.id);
+    const down = good.transport.events.once('peer:disconnected', (e) => e.node === first.id);
     void down.then(() => {
       downSeen = true;
     });

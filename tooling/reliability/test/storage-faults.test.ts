@@ -2,9 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { storage } from '@netmachine/storage';
 import { memory } from '@netmachine/transport';
 import { FaultController, faulty } from '@netmachine/transport/testing';
-import { createNode, type NetmachineNode } from 'netmachine';
+import { createNode } from 'netmachine';
 import { afterEach, describe, expect, it } from 'vitest';
 
 /**
@@ -12,21 +13,24 @@ import { afterEach, describe, expect, it } from 'vitest';
  * duplicated and reordered writes cost nothing but time, and a fetch cut by connection resets is
  * finished by a second one that takes only the chunks still missing.
  */
-const nodes: NetmachineNode[] = [];
+const makeNode = (controller: FaultController) =>
+  createNode({
+    config: { listen: ['memory://0'], transports: ['memory'], metrics: false },
+    transports: [faulty(memory(), controller)],
+    services: { storage: storage() },
+  });
+type StorageNode = Awaited<ReturnType<typeof makeNode>>;
+
+const nodes: StorageNode[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   for (const node of nodes.splice(0)) await node.stop();
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-async function faultyPair(controller: FaultController): Promise<[NetmachineNode, NetmachineNode]> {
-  const make = () =>
-    createNode({
-      config: { listen: ['memory://0'], transports: ['memory'], metrics: false },
-      transports: [faulty(memory(), controller)],
-    });
-  const a = await make();
-  const b = await make();
+async function faultyPair(controller: FaultController): Promise<[StorageNode, StorageNode]> {
+  const a = await makeNode(controller);
+  const b = await makeNode(controller);
   nodes.push(a, b);
   await a.start();
   await b.start();
@@ -57,11 +61,11 @@ describe('storage under injected faults', { timeout: 240_000 }, () => {
     dirs.push(dir);
     const data = randomBytes(6 * 2 ** 20 + 12345);
     await writeFile(join(dir, 'in.bin'), data);
-    const reference = await a.put(join(dir, 'in.bin'));
+    const reference = await a.services.storage.put(join(dir, 'in.bin'));
     controller.knobs = { delayMs: 5, duplicate: 0.5, reorder: 0.2 };
-    await b.storageEngine.fetch(b.client('fetcher'), reference, [a.id], { timeoutMs: 20_000 });
+    await b.services.storage.engine.fetch(b.client('fetcher'), reference, [a.id], { timeoutMs: 20_000 });
     controller.knobs = {};
-    await b.storage.getToFile(reference, join(dir, 'out.bin'));
+    await b.services.storage.storage.getToFile(reference, join(dir, 'out.bin'));
     const out = await readFile(join(dir, 'out.bin'));
     console.log(JSON.stringify({ case: 'storage-faults', counts: controller.counts }));
     expect(controller.counts.duplicated).toBeGreaterThan(0);
@@ -76,11 +80,11 @@ describe('storage under injected faults', { timeout: 240_000 }, () => {
     dirs.push(dir);
     const data = randomBytes(8 * 2 ** 20);
     await writeFile(join(dir, 'in.bin'), data);
-    const reference = await a.put(join(dir, 'in.bin'));
+    const reference = await a.services.storage.put(join(dir, 'in.bin'));
     let cut = false;
     let firstError: unknown;
     try {
-      await b.storageEngine.fetch(b.client('fetcher-1'), reference, [a.id], {
+      await b.services.storage.engine.fetch(b.client('fetcher-1'), reference, [a.id], {
         concurrency: 2,
         timeoutMs: 1_000,
         rounds: 1,
@@ -101,8 +105,8 @@ describe('storage under injected faults', { timeout: 240_000 }, () => {
     if (firstError !== undefined) {
       expect((firstError as { code?: string }).code).toMatch(/^ERR_/);
     }
-    await b.storageEngine.fetch(b.client('fetcher-2'), reference, [a.id], { timeoutMs: 20_000 });
-    await b.storage.getToFile(reference, join(dir, 'out.bin'));
+    await b.services.storage.engine.fetch(b.client('fetcher-2'), reference, [a.id], { timeoutMs: 20_000 });
+    await b.services.storage.storage.getToFile(reference, join(dir, 'out.bin'));
     expect(sha(await readFile(join(dir, 'out.bin')))).toBe(sha(data));
     console.log(JSON.stringify({ case: 'storage-resets', firstFetchFailed: firstError !== undefined }));
   });

@@ -1,14 +1,14 @@
-import { KeyPair, type NodeAdvert, type NodeId, type TransportFactory } from '@netmachine/core';
-import { type IdentityStore, memoryIdentityStore } from '@netmachine/identity-store';
-import { PubSubEngine, type PubSubEngineOptions, wirePeerEvents } from '@netmachine/pubsub';
-import { Router } from '@netmachine/router';
-import { TransportEngine, type TransportLimits } from '@netmachine/transport';
+import type { KeyPair, NodeAdvert, NodeId, TransportFactory } from '@netmachine/core';
+import type { IdentityStore } from '@netmachine/identity-store';
+import { createNode } from '@netmachine/node';
+import { type PubSubEngine, type PubSubEngineOptions, pubsub } from '@netmachine/pubsub';
+import type { Router } from '@netmachine/router';
+import type { TransportEngine, TransportLimits } from '@netmachine/transport';
 import { tls } from '@netmachine/transport-tls';
-import { signOwnAdvert } from 'netmachine';
 
 /**
- * A node assembled from its parts over real TLS, for options `createNode` does not expose (the
- * pub/sub engine's `verifyEventSignatures`, say).
+ * A node over real TLS with the pub/sub service, for options the config file does not expose (the
+ * pub/sub engine's `verifyEventSignatures`, say): built by the one assembly, `createNode`.
  */
 export interface WiredNode {
   readonly id: NodeId;
@@ -22,7 +22,7 @@ export interface WiredNode {
 }
 
 export async function wiredNode(
-  pubsubOptions: Omit<PubSubEngineOptions, 'router' | 'nodeKey'> = {},
+  pubsubOptions: Parameters<typeof pubsub>[0] = {},
   options: {
     strict?: boolean;
     transports?: TransportFactory[];
@@ -31,50 +31,28 @@ export async function wiredNode(
     requestTimeoutMs?: number;
   } = {},
 ): Promise<WiredNode> {
-  const key = KeyPair.generate();
-  const id = key.id;
-  const identity = await memoryIdentityStore();
-  const router = new Router({
-    node: id,
-    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-  });
-  let advert: NodeAdvert | undefined;
-  const transport = new TransportEngine({
-    keyPair: key,
-    directory: identity,
+  const node = await createNode({
     transports: options.transports ?? [tls()],
     listen: options.listen ?? ['tls://127.0.0.1:0'],
-    ...(options.limits ? { limits: options.limits } : {}),
     strict: options.strict ?? false,
-    localAdvert: () => advert,
+    ...(options.limits ? { transportLimits: options.limits } : {}),
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    services: { pubsub: pubsub(pubsubOptions) },
   });
-  router.setNodeSender(transport);
-  transport.setSink(router);
-  const pubsub = new PubSubEngine({ router, nodeKey: key, ...pubsubOptions });
-  await identity.start();
-  await router.start();
-  await pubsub.start();
-  const unwire = wirePeerEvents(pubsub, transport.events);
-  await transport.start();
-  advert = signOwnAdvert(key, transport.listenAddresses);
-  const signed = advert;
+  await node.start();
   return {
-    id,
-    key,
-    router,
-    transport,
-    pubsub,
-    identity,
-    advert: signed,
-    async stop() {
-      unwire();
-      await pubsub.stop();
-      await router.stop();
-      await transport.stop();
-      await identity.stop();
-    },
+    id: node.id,
+    key: node.keyPair,
+    router: node.router,
+    transport: node.transport,
+    pubsub: node.services.pubsub,
+    identity: node.identity,
+    advert: node.advert,
+    stop: () => node.stop(),
   };
 }
+
+export type { PubSubEngineOptions };
 
 /** Makes `a` and `b` know each other and opens a permanent link from `a`. */
 export async function link(a: WiredNode, b: WiredNode): Promise<void> {

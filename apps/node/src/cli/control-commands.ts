@@ -25,7 +25,11 @@ interface StatusView {
   metrics?: string;
   connections: { node: string; rttMs?: number }[];
   router: { counters: { delivered: number; sentRemote: number; receivedRemote: number }; engines: number };
-  domains?: { id: string; name: string; role: string; activeView: string[]; passiveView: number }[];
+  services?: {
+    domains?: {
+      domains: { id: string; name: string; role: string; activeView: string[]; passiveView: number }[];
+    };
+  };
 }
 
 export async function statusCommand(options: ControlOptions): Promise<void> {
@@ -42,8 +46,8 @@ export async function statusCommand(options: ControlOptions): Promise<void> {
       ...s.connections.map(
         (c) => `  ${c.node}${c.rttMs !== undefined ? `  rtt ${c.rttMs.toFixed(2)} ms` : ''}`,
       ),
-      `domains  ${s.domains?.length ?? 0}`,
-      ...(s.domains ?? []).flatMap((d) => [
+      `domains  ${s.services?.domains?.domains.length ?? 0}`,
+      ...(s.services?.domains?.domains ?? []).flatMap((d) => [
         `  ${d.name} ${d.id} (${d.role})  active view ${d.activeView.length}, passive view ${d.passiveView}`,
         ...d.activeView.map((n) => `    ${n}`),
       ]),

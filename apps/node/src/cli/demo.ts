@@ -1,6 +1,9 @@
 import type { EngineAddress } from '@netmachine/core';
+import { domains } from '@netmachine/domain';
+import { pubsub } from '@netmachine/pubsub';
+import { tls } from '@netmachine/transport-tls';
 import { createLogger, type LogLevel } from '../logger.js';
-import { createNode, type NetmachineNode } from '../node.js';
+import { createNode } from '../node.js';
 
 export interface DemoOptions {
   /** Seconds to run; until Ctrl-C when omitted. */
@@ -14,21 +17,21 @@ const NAMES = ['alpha', 'beta', 'gamma'] as const;
 /**
  * A three-node network on loopback in one process, over real TLS: alpha sends unicast to beta and
  * gamma, asks beta's echo engine, and publishes to a topic that engines on beta and gamma follow.
- * Beta and gamma form a domain running a `lookup` engine; alpha, not a member, sends it anycast
- * requests that either member may serve. A summary line per second shows what flowed.
+ * A summary line per second shows what flowed.
  */
 export async function demoCommand(options: DemoOptions): Promise<void> {
   const logger = createLogger(options.logLevel ?? 'warn');
-  const nodes: NetmachineNode[] = [];
-  for (const name of NAMES) {
-    nodes.push(
-      await createNode({
-        config: { name, listen: ['tls://127.0.0.1:0'], transports: ['tls'], metrics: false },
-        logger: logger.child({ node: name }),
-      }),
-    );
-  }
-  const [alpha, beta, gamma] = nodes as [NetmachineNode, NetmachineNode, NetmachineNode];
+  const start = (name: string) =>
+    createNode({
+      config: { name, listen: ['tls://127.0.0.1:0'], transports: ['tls'], metrics: false },
+      logger: logger.child({ node: name }),
+      transports: [tls()],
+      services: { pubsub: pubsub(), domains: domains() },
+    });
+  type DemoNode = Awaited<ReturnType<typeof start>>;
+  const nodes: DemoNode[] = [];
+  for (const name of NAMES) nodes.push(await start(name));
+  const [alpha, beta, gamma] = nodes as [DemoNode, DemoNode, DemoNode];
   for (const node of nodes) await node.start();
   // Every node learns every other node's advert; alpha keeps permanent links to both.
   for (const node of nodes) {
@@ -40,7 +43,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
   if (!options.json) {
     out('netmachine demo — three nodes on loopback over TLS');
     for (const node of nodes)
-      out(`  ${node.config.name?.padEnd(6)} ${node.id}  ${node.transport.listenAddresses.join(' ')}`);
+      out(`  ${node.name?.padEnd(6)} ${node.id}  ${node.transport.listenAddresses.join(' ')}`);
     out(
       'alpha → beta/gamma unicast, alpha ⇄ beta echo requests, alpha publishes to a topic beta and gamma follow',
     );
@@ -62,7 +65,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     stats.unicast.gamma++;
   });
   const ticker = alpha.client('ticker');
-  const topic = await alpha.createTopic(ticker.self);
+  const { topic } = alpha.services.pubsub.createTopic({ publisher: ticker.self });
   beta
     .client('follower', () => {
       stats.events.beta++;
@@ -75,16 +78,21 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     .subscribe(topic);
 
   // A domain of beta and gamma (gamma creates it, beta joins through it); alpha only knows its ticket.
-  for (const node of [beta, gamma])
-    node.spawn('lookup', (m, ctx) => ctx.reply(m, { servedBy: node.config.name }));
-  const domain = await gamma.domains.create({ name: 'lookup-service', protocols: ['lookup'] });
-  await beta.domains.join(gamma.domains.ticket(domain.id));
-  await alpha.domains.know(gamma.domains.ticket(domain.id));
+  for (const [node, name] of [
+    [beta, 'beta'],
+    [gamma, 'gamma'],
+  ] as const) {
+    node.spawn('lookup', (m, ctx) => ctx.reply(m, { servedBy: name }));
+  }
+  const domain = await gamma.services.domains.create({ name: 'lookup-service', protocols: ['lookup'] });
+  const ticket = gamma.services.domains.ticket(domain.id);
+  await beta.services.domains.join(ticket);
+  await alpha.services.domains.know(ticket);
   const anycast = { answered: 0, byMember: {} as Record<string, number> };
   if (!options.json)
     out(`domain ${domain.id}: beta and gamma serve 'lookup'; alpha sends anycast requests\n`);
 
-  const to = (node: NetmachineNode, name: string): EngineAddress => ({ node: node.id, name });
+  const to = (node: DemoNode, name: string): EngineAddress => ({ node: node.id, name });
   let seq = 0;
   const sending = setInterval(() => {
     for (let i = 0; i < 50; i++) {
@@ -136,7 +144,6 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       failures: stats.failures,
       anycastAnswered: anycast.answered,
       anycastByMember: { ...anycast.byMember },
-      domainViews: [beta, gamma].map((n) => n.domains.list()[0]?.activeView.length ?? 0),
       connections: nodes.map((n) => n.transport.connectedNodes().length),
     };
     last = { ...stats.unicast, events: { ...stats.events } };

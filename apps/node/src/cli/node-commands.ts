@@ -1,6 +1,6 @@
 import { access, mkdir } from 'node:fs/promises';
 import { formatNodeAdvert, KeyPair, parseNodeAdvert, readKeyFile, writeKeyFile } from '@netmachine/core';
-import { signOwnAdvert } from '../advert.js';
+import { signOwnAdvert } from '@netmachine/node';
 import { readConfig, readConfigInput, writeConfig } from '../config.js';
 import { ControlClient } from '../control/client.js';
 import { NodeDirectoryExistsError } from '../errors.js';

@@ -2,10 +2,12 @@ import { readKeyFile } from '@netmachine/core';
 import { readConfig } from '../config.js';
 import { controlHandlers } from '../control/handlers.js';
 import { ControlServer } from '../control/server.js';
+import { applyDomainEntry } from '../domains.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { MetricsServer } from '../metrics.js';
-import { createNode } from '../node.js';
+import { createNode, defaultServices } from '../node.js';
 import { nodePaths } from '../paths.js';
+import { nodeStatus } from '../status.js';
 
 export interface StartOptions {
   dir: string;
@@ -27,16 +29,26 @@ export async function startCommand(options: StartOptions): Promise<void> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   const keyPair = await readKeyFile(paths.key);
-  const node = await createNode({ dir: paths.dir, config, keyPair, logger });
+  const node = await createNode({
+    dir: paths.dir,
+    config,
+    keyPair,
+    logger,
+    services: await defaultServices(config),
+  });
   await node.start();
+  const stopping = new AbortController();
+  for (const entry of config.domains) {
+    await applyDomainEntry(node.services.domains, entry, { dir: paths.dir, logger, signal: stopping.signal });
+  }
   const metrics =
     config.metrics === false
       ? undefined
-      : new MetricsServer(config.metrics.listen, () => node.status(), logger);
+      : new MetricsServer(config.metrics.listen, () => nodeStatus(node), logger);
   await metrics?.start();
   const control = new ControlServer(
     nodePaths(paths.dir, config.control.socket).controlSocket,
-    controlHandlers(node, { metricsAddress: () => metrics?.address }),
+    controlHandlers(node, { metricsAddress: () => metrics?.address, dir: paths.dir }),
     logger,
   );
   await control.start();
@@ -52,6 +64,7 @@ export async function startCommand(options: StartOptions): Promise<void> {
   );
   const signal = await stopRequested;
   logger.info({ signal }, 'stopping');
+  stopping.abort();
   await control.stop();
   await metrics?.stop();
   await node.stop();

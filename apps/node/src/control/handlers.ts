@@ -1,5 +1,6 @@
 import {
   assertEngineName,
+  type EngineClient,
   type EngineMessage,
   parseDomainId,
   parseEngineAddress,
@@ -8,12 +9,15 @@ import {
   SchemaError,
   type TopicId,
 } from '@netmachine/core';
-import type { EngineClient } from '@netmachine/router';
-import { formatReference, parseReference } from '@netmachine/storage';
+import { type DomainService, formatInvite } from '@netmachine/domain';
+import type { NetmachineNode } from '@netmachine/node';
+import type { PubSubEngine } from '@netmachine/pubsub';
+import { formatReference, parseReference, type StorageService } from '@netmachine/storage';
 import * as v from 'valibot';
 import { ConfigSchema } from '../config.js';
 import { applyDomainEntry } from '../domains.js';
-import type { NetmachineNode } from '../node.js';
+import { ServiceNotRunningError } from '../errors.js';
+import { nodeStatus } from '../status.js';
 import type { ControlHandler } from './server.js';
 
 /** The engine through which control requests act on the node. */
@@ -47,15 +51,22 @@ export function messageView(m: EngineMessage): Record<string, unknown> {
   };
 }
 
+/** The service `name` of `node`; the control ops that need one fail clearly on a node without it. */
+function service<T>(node: NetmachineNode, name: string): T {
+  const found = node.services[name];
+  if (found === undefined) throw new ServiceNotRunningError(name);
+  return found as unknown as T;
+}
+
 /** The ops a running node serves on its control socket. */
 export function controlHandlers(
   node: NetmachineNode,
-  extra: { metricsAddress?: () => string | undefined } = {},
+  extra: { metricsAddress?: () => string | undefined; dir?: string } = {},
 ): Record<string, ControlHandler> {
   const control: EngineClient = node.client(CONTROL_ENGINE);
   let subscriptions = 0;
   return {
-    status: async () => ({ ...node.status(), metrics: extra.metricsAddress?.() }),
+    status: async () => ({ ...nodeStatus(node), metrics: extra.metricsAddress?.() }),
     advert: async () => node.advertText,
     peers: async () =>
       [...node.identity.nodes()].map((r) => ({
@@ -81,7 +92,8 @@ export function controlHandlers(
     put: async (args, call) => {
       const path = stringArg(args, 'path');
       let lastEmit = 0;
-      const reference = await node.put(path, {
+      const storage = service<StorageService>(node, 'storage');
+      const reference = await storage.put(path, {
         onProgress: (p) => {
           // A progress line at most every 100 ms: the client draws a bar, not a log.
           const now = Date.now();
@@ -91,16 +103,17 @@ export function controlHandlers(
           }
         },
       });
-      return { reference: formatReference(reference), bytes: node.storage.size(reference) };
+      return { reference: formatReference(reference), bytes: storage.storage.size(reference) };
     },
     get: async (args, call) => {
+      const storage = service<StorageService>(node, 'storage');
       const reference = parseReference(stringArg(args, 'reference'));
       const out = stringArg(args, 'out');
       const peers = Array.isArray(args.peers)
         ? (args.peers as string[]).map((p) => parseNodeId(p))
         : undefined;
       let lastEmit = 0;
-      const result = await node.fetch(reference, {
+      const result = await storage.fetch(reference, {
         ...(peers ? { peers } : {}),
         signal: call.signal,
         onProgress: (p) => {
@@ -111,43 +124,41 @@ export function controlHandlers(
           }
         },
       });
-      await node.storage.getToFile(reference, out);
-      return { out, bytes: node.storage.size(reference), chunks: result.chunks };
+      await storage.storage.getToFile(reference, out);
+      return { out, bytes: storage.storage.size(reference), chunks: result.chunks };
     },
     'domain.apply': async (args, call) => {
       // The same entry the config holds: validated by the config's own schema.
       const parsed = v.parse(ConfigSchema, { domains: [args.entry] });
       const entry = parsed.domains[0] as (typeof parsed.domains)[number];
-      const domain = await applyDomainEntry(node.domains, entry, {
-        dir: node.paths?.dir,
+      const domains = service<DomainService>(node, 'domains');
+      const domain = await applyDomainEntry(domains, entry, {
+        dir: extra.dir,
         logger: node.logger,
         signal: call.signal,
         wait: true,
       });
-      return {
-        domain,
-        ticket: node.domains.ticket(domain),
-        record: node.domains.record(domain) !== undefined,
-      };
+      return { domain, ticket: domains.ticket(domain), record: domains.record(domain) !== undefined };
     },
     'domain.leave': async (args) => {
       const domain = parseDomainId(stringArg(args, 'domain'));
-      await node.domains.leave(domain);
+      await service<DomainService>(node, 'domains').leave(domain);
       return { left: domain };
     },
-    'domain.list': async () => node.domains.list(),
-    'domain.members': async (args) => node.domains.members(parseDomainId(stringArg(args, 'domain'))),
+    'domain.list': async () => service<DomainService>(node, 'domains').list(),
+    'domain.members': async (args) =>
+      service<DomainService>(node, 'domains').members(parseDomainId(stringArg(args, 'domain'))),
     'domain.ticket': async (args) => ({
-      ticket: node.domains.ticket(parseDomainId(stringArg(args, 'domain'))),
+      ticket: service<DomainService>(node, 'domains').ticket(parseDomainId(stringArg(args, 'domain'))),
     }),
     'domain.invite': async (args) => {
       const domain = parseDomainId(stringArg(args, 'domain'));
       const invitee = typeof args.invitee === 'string' ? parseNodeId(args.invitee) : undefined;
-      const { formatInvite } = await import('@netmachine/domain');
-      return { invite: formatInvite(node.domains.invite(domain, invitee ? { invitee } : {})) };
+      const invite = service<DomainService>(node, 'domains').invite(domain, invitee ? { invitee } : {});
+      return { invite: formatInvite(invite) };
     },
     'topic.create': async () => {
-      const topic = await node.createTopic(control.self);
+      const { topic } = service<PubSubEngine>(node, 'pubsub').createTopic({ publisher: control.self });
       return { topic };
     },
     publish: async (args) => {
@@ -155,6 +166,7 @@ export function controlHandlers(
       return { published: true };
     },
     subscribe: async (args, call) => {
+      const pubsub = service<PubSubEngine>(node, 'pubsub');
       const topic: TopicId = parseTopicId(stringArg(args, 'topic'));
       const count = typeof args.count === 'number' ? args.count : Number.POSITIVE_INFINITY;
       let seen = 0;
@@ -174,7 +186,7 @@ export function controlHandlers(
       engine.subscribe(topic);
       // Report "subscribed" only once the publisher's node has recorded us: events published after
       // that line are then guaranteed to be forwarded.
-      await node.pubsub.whenSubscribed(topic, { signal: call.signal, timeoutMs: 15_000 });
+      await pubsub.whenSubscribed(topic, { signal: call.signal, timeoutMs: 15_000 });
       call.emit({ subscribed: topic });
       try {
         await done;

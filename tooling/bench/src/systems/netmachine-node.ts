@@ -1,24 +1,15 @@
-import {
-  formatNodeAdvert,
-  KeyPair,
-  type NodeAdvert,
-  type NodeId,
-  parseNodeAdvert,
-  signNodeAdvert,
-  type TransportFactory,
-} from '@netmachine/core';
-import { type IdentityStore, memoryIdentityStore } from '@netmachine/identity-store';
-import { PubSubEngine } from '@netmachine/pubsub';
-import { Router } from '@netmachine/router';
-import { TransportEngine } from '@netmachine/transport';
-import { quic } from '@netmachine/transport-quic';
-import { tls } from '@netmachine/transport-tls';
+import type { KeyPair, NodeId, TransportFactory } from '@netmachine/core';
+import type { IdentityStore } from '@netmachine/identity-store';
+import { createNode } from '@netmachine/node';
+import { type PubSubEngine, pubsub } from '@netmachine/pubsub';
+import type { Router } from '@netmachine/router';
+import type { TransportEngine } from '@netmachine/transport';
 import type { SystemConfig } from './types.js';
 
 /**
- * One netmachine node per worker process, wired the way the node app wires it: key, in-memory
- * identity store, Router, Transport engine with one transport, and the PubSub engine. Without a
- * transport (local dispatch) it is a Router alone.
+ * One netmachine node per worker process, built by the node assembly (`createNode` of
+ * @netmachine/node) with one transport and the pub/sub service. Without a transport (local
+ * dispatch) it is a node that neither listens nor runs services.
  */
 export interface BenchNode {
   readonly id: NodeId;
@@ -34,69 +25,46 @@ export interface BenchNode {
   stop(): Promise<void>;
 }
 
-const TRANSPORTS: Record<string, () => TransportFactory> = { tls: () => tls(), quic: () => quic() };
+/** Only the transport asked for is loaded: a TLS node never maps the QUIC native module. */
+const TRANSPORTS: Record<string, () => Promise<TransportFactory>> = {
+  tls: async () => (await import('@netmachine/transport-tls')).tls(),
+  quic: async () => (await import('@netmachine/transport-quic')).quic(),
+};
 
 export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
-  const keyPair = KeyPair.generate();
-  const id = keyPair.id;
-  const router = new Router({ node: id });
-  await router.start();
   if (config.transport === undefined) {
+    const node = await createNode({ transports: [] });
+    await node.start();
     return {
-      id,
-      keyPair,
-      router,
+      id: node.id,
+      keyPair: node.keyPair,
+      router: node.router,
       transport: undefined,
       identity: undefined,
       pubsub: undefined,
       advert: undefined,
       learn: () => Promise.reject(new Error('a local node has no transport')),
-      stop: () => router.stop(),
+      stop: () => node.stop(),
     };
   }
   const makeTransport = TRANSPORTS[config.transport];
   if (makeTransport === undefined) throw new Error(`unknown netmachine transport ${config.transport}`);
-  const identity = await memoryIdentityStore();
-  let advert: NodeAdvert | undefined;
-  const transport = new TransportEngine({
-    keyPair,
-    directory: identity,
-    transports: [makeTransport()],
+  const node = await createNode({
+    transports: [await makeTransport()],
     listen: [`${config.transport}://127.0.0.1:0`],
     strict: config.strict ?? false,
-    localAdvert: () => advert,
+    services: { pubsub: pubsub() },
   });
-  router.setNodeSender(transport);
-  transport.setSink(router);
-  const pubsub = new PubSubEngine({ router, nodeKey: keyPair });
-  await pubsub.start();
-  transport.events.on('NodeConnected', (event) => pubsub.onPeerConnected(event.node));
-  transport.events.on('NodeDisconnected', (event) => pubsub.onPeerDisconnected(event.node));
-  await transport.start();
-  const now = Date.now();
-  advert = signNodeAdvert(keyPair, {
-    addrs: transport.listenAddresses.map((url) => ({ url, weight: 100 })),
-    version: now,
-    created: now,
-  });
+  await node.start();
   return {
-    id,
-    keyPair,
-    router,
-    transport,
-    identity,
-    pubsub,
-    advert: formatNodeAdvert(advert),
-    async learn(advertText) {
-      const parsed = parseNodeAdvert(advertText);
-      await identity.offerNodeAdvert(parsed);
-      return parsed.id;
-    },
-    async stop() {
-      await pubsub.stop();
-      await router.stop();
-      await transport.stop();
-      await identity.stop();
-    },
+    id: node.id,
+    keyPair: node.keyPair,
+    router: node.router,
+    transport: node.transport,
+    identity: node.identity,
+    pubsub: node.services.pubsub,
+    advert: node.advertText,
+    learn: (advertText) => node.addPeer(advertText),
+    stop: () => node.stop(),
   };
 }

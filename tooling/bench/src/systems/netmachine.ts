@@ -149,7 +149,7 @@ export const netmachine: SystemFactory = async (config) => {
       if (process.env.BENCH_VERBOSE) {
         const drops = (counts: Record<string, number>): Record<string, number> =>
           Object.fromEntries(Object.entries(counts).filter(([, count]) => count > 0));
-        const { dropped, ...router } = node.router.counters;
+        const { dropped, ...router } = node.router.counters();
         const transport = node.transport?.counters();
         process.stderr.write(
           `${JSON.stringify({ router: { ...router, dropped: drops(dropped) }, transportDropped: transport && drops(transport.dropped as Record<string, number>), cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000), writes: transport?.writes, bytesOut: transport?.bytesOut, framesOut: transport?.framesOut })}\n`,

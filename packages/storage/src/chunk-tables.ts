@@ -1,0 +1,103 @@
+import { mkdir } from 'node:fs/promises';
+
+/** One binary table of the block store: keys and values are bytes. */
+export interface BinaryTable {
+  getBinary(key: Uint8Array): Uint8Array | undefined;
+  putSync(key: Uint8Array, value: Uint8Array): void;
+  removeSync(key: Uint8Array): void;
+  /** Keys before `end` in byte order, at most `limit` of them. */
+  keysBefore(end: Uint8Array, limit: number): Uint8Array[];
+  /** Every value, for the usage count on open. */
+  values(): Iterable<Uint8Array>;
+}
+
+/**
+ * Where the block store keeps its three tables (chunks, per-chunk metadata, expiry index): lmdb for
+ * a node with a directory, plain maps for an in-memory node (which then never loads lmdb).
+ */
+export interface ChunkTables {
+  readonly chunks: BinaryTable;
+  readonly meta: BinaryTable;
+  readonly expiry: BinaryTable;
+  /** Runs `body` as one atomic write; resolves once committed. */
+  transaction<T>(body: () => T): Promise<T>;
+  /** Resolves when everything committed so far is on disk. */
+  flushed(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
+
+/** A table in a Map; latin1 strings compare in the same order as the bytes they encode. */
+class MemoryTable implements BinaryTable {
+  readonly #rows = new Map<string, Uint8Array>();
+
+  getBinary(key: Uint8Array): Uint8Array | undefined {
+    return this.#rows.get(latin1(key));
+  }
+
+  putSync(key: Uint8Array, value: Uint8Array): void {
+    this.#rows.set(latin1(key), Buffer.from(value));
+  }
+
+  removeSync(key: Uint8Array): void {
+    this.#rows.delete(latin1(key));
+  }
+
+  keysBefore(end: Uint8Array, limit: number): Uint8Array[] {
+    const bound = latin1(end);
+    return [...this.#rows.keys()]
+      .filter((key) => key < bound)
+      .sort()
+      .slice(0, limit)
+      .map((key) => Buffer.from(key, 'latin1'));
+  }
+
+  values(): Iterable<Uint8Array> {
+    return this.#rows.values();
+  }
+}
+
+/** Tables that live as long as the process: for an in-memory node and tests. */
+export function memoryChunkTables(): ChunkTables {
+  return {
+    chunks: new MemoryTable(),
+    meta: new MemoryTable(),
+    expiry: new MemoryTable(),
+    transaction: async (body) => body(),
+    flushed: async () => {},
+    close: async () => {},
+  };
+}
+
+/** The lmdb environment in `path` (created if missing); lmdb is loaded only here. */
+export async function lmdbChunkTables(path: string): Promise<ChunkTables> {
+  await mkdir(path, { recursive: true });
+  const { open } = await import('lmdb');
+  const root = open({ path, maxDbs: 4 });
+  const binary = { encoding: 'binary', keyEncoding: 'binary' } as const;
+  const table = (name: string): BinaryTable => {
+    const db = root.openDB<Buffer, Uint8Array>({ name, ...binary });
+    return {
+      getBinary: (key) => db.getBinary(key),
+      putSync: (key, value) => {
+        db.putSync(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      },
+      removeSync: (key) => {
+        db.removeSync(key);
+      },
+      keysBefore: (end, limit) => [...db.getKeys({ end, limit })],
+      values: () => db.getRange({}).map(({ value }) => value),
+    };
+  };
+  return {
+    chunks: table('chunks'),
+    meta: table('meta'),
+    expiry: table('expiry'),
+    transaction: (body) => root.transaction(body),
+    flushed: async () => {
+      await root.flushed;
+    },
+    close: () => root.close(),
+  };
+}

@@ -1,10 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Tests import workspace packages from their TypeScript sources (the "source" export condition),
+// Tests import workspace packages from their TypeScript sources (the "@netmachine/source" export condition),
 // so no build is needed before `vitest run`.
 export default defineConfig({
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
+  resolve: { conditions: ['@netmachine/source'] },
+  ssr: { resolve: { conditions: ['@netmachine/source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'tooling/*/test/**/*.test.ts'],
     testTimeout: 30_000,

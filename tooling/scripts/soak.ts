@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { signOwnAdvert } from '../../apps/node/src/advert.js';
 import { pinFreePorts } from '../../apps/node/src/free-ports.js';
 import { formatNodeAdvert, KeyPair } from '../../packages/core/src/index.js';
+import { signOwnAdvert } from '../../packages/node/src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,7 +56,7 @@ const finals: Stats[] = [];
 const children: ChildProcess[] = [];
 const ready: Promise<void>[] = [];
 for (let index = 0; index < 3; index++) {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', NODE_SCRIPT], {
+  const child = spawn(process.execPath, ['--conditions=@netmachine/source', '--import', 'tsx', NODE_SCRIPT], {
     env: { ...process.env, NM_SOAK: JSON.stringify({ index, seeds, addrs, adverts, topicSeed, rate }) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

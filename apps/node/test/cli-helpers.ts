@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
-const NODE_ARGS = ['--conditions=source', '--import', 'tsx', BIN];
+const NODE_ARGS = ['--conditions=@netmachine/source', '--import', 'tsx', BIN];
 
 export interface CliResult {
   code: number;

@@ -43,7 +43,7 @@ describe('an engine in another process, attached to a node through a real nats-s
     await a.addPeer(b.advert, { permanent: true });
     await b.addPeer(a.advert);
     b.spawn('echo', (m, ctx) => ctx.reply(m, { echoed: m.body, by: 'b' }));
-    worker = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', WORKER], {
+    worker = spawn(process.execPath, ['--conditions=@netmachine/source', '--import', 'tsx', WORKER], {
       env: {
         ...process.env,
         NM_WORKER: JSON.stringify({ servers: [server.url], node: a.id, seed: workerSeed.toString('hex') }),

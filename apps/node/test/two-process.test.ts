@@ -17,7 +17,7 @@ interface Child {
 
 function startChild(spec: object): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', FIXTURE], {
+    const child = spawn(process.execPath, ['--conditions=@netmachine/source', '--import', 'tsx', FIXTURE], {
       env: { ...process.env, NM_TEST_NODE: JSON.stringify(spec) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -22,7 +22,7 @@ export interface MemberProcess {
 function startMember(role: 'seed' | 'member', ticket?: string): MemberProcess {
   const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', script, role, ...(ticket ? [ticket] : [])],
+    ['--conditions=@netmachine/source', '--import', 'tsx', script, role, ...(ticket ? [ticket] : [])],
     { cwd: packageDir, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const member: MemberProcess = {

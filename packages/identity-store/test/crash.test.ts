@@ -22,10 +22,14 @@ interface Acks {
 /** Runs the writer, SIGKILLs it once `ACKS_BEFORE_KILL` writes are acknowledged, returns the acks. */
 function runAndKill(path: string, track: (child: ChildProcess) => void): Promise<Acks> {
   const acks: Acks = { nodes: new Map(), trust: new Map(), lines: 0 };
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', writerScript, path], {
-    cwd: dirname(here),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@netmachine/source', '--import', 'tsx', writerScript, path],
+    {
+      cwd: dirname(here),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   track(child);
   let pending = '';
   let stderr = '';

@@ -56,7 +56,7 @@ export function spawnEngineProcess(options: {
     seed: Buffer.from(options.key.exportSeed()).toString('hex'),
     heartbeatMs: options.heartbeatMs,
   };
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', FIXTURE], {
+  const child = spawn(process.execPath, ['--conditions=@netmachine/source', '--import', 'tsx', FIXTURE], {
     env: { ...process.env, NM_ENGINE_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

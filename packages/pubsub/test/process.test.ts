@@ -34,7 +34,7 @@ function startChild(seed: Uint8Array, publisher: TlsNode, topic: TopicId): Child
   const child = spawn(
     process.execPath,
     [
-      '--conditions=source',
+      '--conditions=@netmachine/source',
       '--import',
       'tsx',
       script,

@@ -17,7 +17,7 @@ describe('pnpm sim', () => {
       const { stdout } = await run(
         process.execPath,
         [
-          '--conditions=source',
+          '--conditions=@netmachine/source',
           '--import',
           'tsx',
           cli,
@@ -56,9 +56,13 @@ describe('pnpm sim', () => {
   });
 
   it('refuses an unknown scenario with a usage message and exit code 2', async () => {
-    const failure = await run(process.execPath, ['--conditions=source', '--import', 'tsx', cli, 'nope'], {
-      timeout: 60_000,
-    }).catch((error: { code: number; stderr: string }) => error);
+    const failure = await run(
+      process.execPath,
+      ['--conditions=@netmachine/source', '--import', 'tsx', cli, 'nope'],
+      {
+        timeout: 60_000,
+      },
+    ).catch((error: { code: number; stderr: string }) => error);
     expect((failure as { code: number }).code).toBe(2);
     expect((failure as { stderr: string }).stderr).toContain('unknown scenario nope');
   });

@@ -2,7 +2,7 @@
 // throughput of fetching an object between two routers in one process (through the link wire
 // encoding, without sockets), every chunk verified on arrival.
 // Run from the repository root:
-//   node --conditions=source --import tsx packages/storage/bench/chunk-size.ts [MiB] [rounds]
+//   node --conditions=@netmachine/source --import tsx packages/storage/bench/chunk-size.ts [MiB] [rounds]
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -89,8 +89,8 @@ for (const chunkSize of sizes) {
           for await (const _ of storage.read(reference));
         }),
       );
-      chunks = storage.store.stats.chunks - 1;
-      overhead = storage.store.stats.usedBytes / data.length - 1;
+      chunks = storage.store.counters().chunks - 1;
+      overhead = storage.store.counters().usedBytes / data.length - 1;
 
       const a = await node(dir, 'a', chunkSize);
       const b = await node(dir, 'b', chunkSize);

@@ -1,7 +1,7 @@
 // Fetch throughput between two processes over TLS: a child process puts a random object and serves
 // it; this process fetches it (every chunk verified on arrival, stored in lmdb) and reports MB/s.
 // Run from the repository root:
-//   node --conditions=source --import tsx packages/storage/bench/fetch-tls.ts [MiB] [concurrency]
+//   node --conditions=@netmachine/source --import tsx packages/storage/bench/fetch-tls.ts [MiB] [concurrency]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,7 +21,7 @@ try {
   await mkdir(join(dir, 'server'));
   const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', server, join(dir, 'server'), input],
+    ['--conditions=@netmachine/source', '--import', 'tsx', server, join(dir, 'server'), input],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

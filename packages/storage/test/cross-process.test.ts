@@ -29,7 +29,7 @@ function serve(dir: string, file: string, mode = 'honest'): Promise<{ advert: st
   return new Promise((resolveReady, reject) => {
     const child = spawn(
       process.execPath,
-      ['--conditions=source', '--import', 'tsx', fixture, dir, file, mode],
+      ['--conditions=@netmachine/source', '--import', 'tsx', fixture, dir, file, mode],
       {
         cwd: repoRoot,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -41,10 +41,14 @@ describe('durability', () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     await writeFile(input, data);
 
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fixture, db, input], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@netmachine/source', '--import', 'tsx', fixture, db, input],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(child);
     const reference = parseReference(await firstLine(child));
     const exited = new Promise((done) => child.on('exit', done));

@@ -1,5 +1,5 @@
 // One-way throughput over one QUIC connection on loopback, for tuning (not a test).
-// Usage: node --conditions=source --import tsx bench/throughput.ts '<options JSON>' [bulk|msgs]
+// Usage: node --conditions=@netmachine/source --import tsx bench/throughput.ts '<options JSON>' [bulk|msgs]
 import { KeyPair, noopLogger } from '@netmachine/core';
 import { type QuicTransportOptions, quic } from '../src/index.js';
 

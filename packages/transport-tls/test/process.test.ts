@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 async function startListenerProcess(allowed: string): Promise<{ address: string; node: NodeId }> {
-  child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, allowed], {
+  child = spawn(process.execPath, ['--conditions=@netmachine/source', '--import', 'tsx', script, allowed], {
     cwd: packageDir,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -36,7 +36,7 @@ export function newSeed(): string {
 
 export function startTarget(spec: TargetSpec): Promise<Target> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', FIXTURE], {
+    const child = spawn(process.execPath, ['--conditions=@netmachine/source', '--import', 'tsx', FIXTURE], {
       env: { ...process.env, NM_TARGET: JSON.stringify(spec) },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });

@@ -12,7 +12,7 @@ import type { Contender, Measurement } from '../scenario.js';
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const FETCH_SCRIPT = 'packages/storage/bench/fetch-tls.ts';
 const RAW_SERVER = fileURLToPath(new URL('./raw-tls-server.ts', import.meta.url));
-const NODE_FLAGS = ['--conditions=source', '--import', 'tsx'];
+const NODE_FLAGS = ['--conditions=@netmachine/source', '--import', 'tsx'];
 
 function objectMib(quick: boolean): number {
   return quick ? 16 : 64;

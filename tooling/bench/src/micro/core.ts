@@ -3,7 +3,7 @@
  * (@netmachine/transport/wire), Ed25519 through node:crypto (and @noble/curves when it is installed,
  * for comparison), and node adverts (@netmachine/core). Not a test: it reports rates, it asserts nothing.
  *
- *   node --conditions=source --import tsx tooling/bench/src/micro/core.ts [--quick]
+ *   node --conditions=@netmachine/source --import tsx tooling/bench/src/micro/core.ts [--quick]
  */
 import { pathToFileURL } from 'node:url';
 import {

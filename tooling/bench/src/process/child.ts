@@ -12,7 +12,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const WORKER = process.env.BENCH_DIST
   ? fileURLToPath(new URL('../../dist/process/worker.js', import.meta.url))
   : fileURLToPath(new URL('./worker.ts', import.meta.url));
-const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=source', '--import', 'tsx'];
+const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/source', '--import', 'tsx'];
 const STDERR_TAIL = 4096;
 const DEFAULT_TIMEOUT_MS = 60_000;
 

@@ -45,6 +45,38 @@ const PeerSchema = v.strictObject({
   trust: v.optional(v.pipe(Uint, v.maxValue(255)), 128),
 });
 
+const KeyText = v.pipe(v.string(), v.regex(/^[a-z2-7]{52}$/, 'expected a 52-character base32 key'));
+const EngineName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9._:/-]{1,64}$/, 'expected an engine name'));
+
+/**
+ * A domain this node runs: one it created (its key file, relative to the state directory), one it
+ * joins by ticket (with the secret or invite its policy asks for), or one it only knows (to send
+ * anycast requests to its members).
+ */
+const DomainSchema = v.union([
+  v.strictObject({
+    create: v.strictObject({
+      name: v.pipe(v.string(), v.maxLength(ADVERT_LIMITS.nameLength)),
+      key: v.string(),
+      policy: v.optional(v.picklist(['open', 'invite', 'allow', 'secret']), 'open'),
+      /** Nodes allowed to join (policy allow) or to sign invites (policy invite). */
+      nodes: v.optional(v.array(KeyText), []),
+      protocols: v.optional(v.array(EngineName), []),
+      secret: v.optional(v.string()),
+    }),
+  }),
+  v.strictObject({
+    join: v.pipe(v.string(), v.startsWith('nmdomain1.', 'expected a domain ticket (nmdomain1.…)')),
+    secret: v.optional(v.string()),
+    invite: v.optional(v.pipe(v.string(), v.startsWith('nminvite1.', 'expected an invite (nminvite1.…)'))),
+  }),
+  v.strictObject({
+    know: v.pipe(v.string(), v.startsWith('nmdomain1.', 'expected a domain ticket (nmdomain1.…)')),
+  }),
+]);
+
+export type DomainConfig = v.InferOutput<typeof DomainSchema>;
+
 export const ConfigSchema = v.strictObject({
   name: v.optional(v.pipe(v.string(), v.maxLength(ADVERT_LIMITS.nameLength))),
   listen: v.optional(v.pipe(v.array(Url), v.maxLength(ADVERT_LIMITS.addrs)), ['tls://127.0.0.1:0']),
@@ -127,6 +159,7 @@ export const ConfigSchema = v.strictObject({
     ),
   ),
   storage: v.optional(v.strictObject({ quotaBytes: v.optional(Positive) }), {}),
+  domains: v.optional(v.array(DomainSchema), []),
 });
 
 function isNatsUrl(value: string): boolean {

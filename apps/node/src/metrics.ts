@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@netmachine/core';
+import type { DomainServiceCounters } from '@netmachine/domain';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { NodeStatus } from './status.js';
 
@@ -181,6 +182,43 @@ export class MetricsServer {
         for (const c of status().connections) if (c.rttMs !== undefined) this.set({ peer: c.node }, c.rttMs);
       },
     });
+    new Gauge({
+      name: 'netmachine_domain_view_size',
+      help: 'Peers in each domain overlay view (active: live connections; passive: known members)',
+      labelNames: ['domain', 'view'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of domainsOf(status())?.domains ?? []) {
+          this.set({ domain: d.id, view: 'active' }, d.activeView.length);
+          this.set({ domain: d.id, view: 'passive' }, d.passiveView);
+        }
+      },
+    });
+    new Counter({
+      name: 'netmachine_domain_refused_total',
+      help: 'Domain input refused, by reason (wrong secret, forged invite or response, no record, replayed leave, …)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(domainsOf(status())?.refused ?? {})) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'netmachine_anycast_total',
+      help: 'Anycast messages sent, members skipped for the next one, and messages no member served',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const a = domainsOf(status())?.anycast;
+        this.reset();
+        if (a === undefined) return;
+        this.inc({ outcome: 'sent' }, a.sent);
+        this.inc({ outcome: 'failover' }, a.failovers);
+        this.inc({ outcome: 'failed' }, a.failed);
+      },
+    });
     new Counter({
       name: 'netmachine_transport_bytes_total',
       help: 'Bytes sent and received on node connections',
@@ -194,6 +232,11 @@ export class MetricsServer {
       },
     });
   }
+}
+
+/** The domains service's counters, when the node runs it. */
+function domainsOf(status: NodeStatus): DomainServiceCounters | undefined {
+  return status.services.domains as DomainServiceCounters | undefined;
 }
 
 function splitHostPort(text: string): { host: string; port: number } {

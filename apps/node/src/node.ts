@@ -8,6 +8,7 @@ import {
   type TransportFactory,
   writeKeyFile,
 } from '@netmachine/core';
+import { DomainService } from '@netmachine/domain';
 import { openIdentityStore } from '@netmachine/identity-store';
 import {
   createNode as assembleNode,
@@ -124,9 +125,11 @@ export async function transportsFromConfig(config: NodeConfig, logger: Logger): 
 export async function defaultServices(config: NodeConfig) {
   const { pubsub } = await optional('@netmachine/pubsub', () => import('@netmachine/pubsub'));
   const { storage } = await optional('@netmachine/storage', () => import('@netmachine/storage'));
+  const { domains } = await optional('@netmachine/domain', () => import('@netmachine/domain'));
   const services = {
     pubsub: pubsub(),
     storage: storage(config.storage.quotaBytes ? { quotaBytes: config.storage.quotaBytes } : {}),
+    domains: domains(),
   };
   if (!config.nats) return services;
   const { nats, natsServiceOptionsFromConfig } = await optional(
@@ -184,5 +187,9 @@ export async function createNode<F extends ServiceFactories = Record<never, neve
     throw error;
   });
   logTransportEvents(node.transport.events, logger);
+  // The domain service keeps overlay links through the Transport engine, which exists only now.
+  for (const service of Object.values(node.services as Record<string, unknown>)) {
+    if (service instanceof DomainService) service.attach(node.transport, () => node.currentAdvert);
+  }
   return node;
 }

@@ -43,10 +43,30 @@ export interface TopicAdvert {
   readonly sig: Uint8Array;
 }
 
-/** A domain's advert, signed by the domain key, listing member nodes that serve external requests. */
+/**
+ * Who may join a domain:
+ * - `open`: any node;
+ * - `invite`: a node holding an invite token signed by the domain key or one of `admins`;
+ * - `allow`: the nodes listed;
+ * - `secret`: a node that proves it knows a shared secret (an HMAC over a fresh challenge; the secret
+ *   never crosses the wire).
+ */
+export type JoinPolicy =
+  | { readonly kind: 'open' }
+  | { readonly kind: 'invite'; readonly admins: readonly NodeId[] }
+  | { readonly kind: 'allow'; readonly nodes: readonly NodeId[] }
+  | { readonly kind: 'secret' };
+
+/**
+ * A domain's advert, signed by the domain key: its name, join policy, seed members (`nodes`: members
+ * that serve external requests and admit joiners), the protocols (engine names) the domain runs.
+ */
 export interface DomainAdvert {
   readonly id: DomainId;
+  readonly name: string;
+  readonly policy: JoinPolicy;
   readonly nodes: readonly NodeId[];
+  readonly protocols: readonly string[];
   readonly version: number;
   readonly created: number;
   readonly sig: Uint8Array;
@@ -69,6 +89,7 @@ export const ADVERT_LIMITS = {
   tagLength: 64,
   nameLength: 64,
   domainNodes: 1024,
+  domainProtocols: 64,
 } as const;
 
 /** Adverts dated further ahead than this are refused: clocks differ, but not by hours. */
@@ -77,7 +98,7 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 // Domain-separation labels: a signature over one kind can never pass as another.
 const NODE_LABEL = 'netmachine/node-advert/v1';
 const TOPIC_LABEL = 'netmachine/topic-advert/v1';
-const DOMAIN_LABEL = 'netmachine/domain-advert/v1';
+const DOMAIN_LABEL = 'netmachine/domain-advert/v2';
 const ENGINE_LABEL = 'netmachine/engine-advert/v1';
 
 // --- node adverts -------------------------------------------------------
@@ -226,8 +247,43 @@ export function verifyTopicAdvert(a: TopicAdvert, options: VerifyOptions = {}): 
 
 // --- domain adverts -----------------------------------------------------
 
+const JOIN_POLICY_KINDS = ['open', 'invite', 'allow', 'secret'] as const;
+
+function joinPolicyToWire(p: JoinPolicy): unknown[] {
+  switch (p.kind) {
+    case 'invite':
+      return [p.kind, p.admins.map(identityBytes)];
+    case 'allow':
+      return [p.kind, p.nodes.map(identityBytes)];
+    default:
+      return [p.kind, []];
+  }
+}
+
+function joinPolicyFromWire(value: unknown, path: string): JoinPolicy {
+  const v = expectArray(value, path, 2, 2);
+  const kind = expectString(v[0], `${path}.kind`, 16);
+  if (!(JOIN_POLICY_KINDS as readonly string[]).includes(kind))
+    throw new SchemaError(`${path}.kind`, `expected one of ${JOIN_POLICY_KINDS.join(', ')}`);
+  const nodes = expectArray(v[1], `${path}.nodes`, 0, ADVERT_LIMITS.domainNodes).map((n, i) =>
+    nodeIdFromBytes(expectBytes(n, `${path}.nodes[${i}]`, KEY_BYTES)),
+  );
+  if (kind === 'invite') return { kind, admins: nodes };
+  if (kind === 'allow') return { kind, nodes };
+  if (nodes.length > 0) throw new SchemaError(`${path}.nodes`, `a ${kind} policy lists no nodes`);
+  return kind === 'open' ? { kind } : { kind: 'secret' };
+}
+
 function domainAdvertFields(a: Unsigned<DomainAdvert>): unknown[] {
-  return [identityBytes(a.id), a.nodes.map(identityBytes), a.version, a.created];
+  return [
+    identityBytes(a.id),
+    a.name,
+    joinPolicyToWire(a.policy),
+    a.nodes.map(identityBytes),
+    [...a.protocols],
+    a.version,
+    a.created,
+  ];
 }
 
 export function signDomainAdvert(
@@ -239,27 +295,33 @@ export function signDomainAdvert(
   return { ...unsigned, sig: domainKey.sign(pack([DOMAIN_LABEL, ...domainAdvertFields(unsigned)])) };
 }
 
+/** Wire form: `[id, name, [policy, [node…]], [seed…], [protocol…], version, created, sig]`. */
 export function domainAdvertToWire(a: DomainAdvert): unknown[] {
   return [...domainAdvertFields(a), a.sig];
 }
 
 function checkDomainAdvertFields(v: unknown[], path: string): DomainAdvert {
   const id = domainIdFromBytes(expectBytes(v[0], `${path}.id`, KEY_BYTES));
-  const nodes = expectArray(v[1], `${path}.nodes`, 0, ADVERT_LIMITS.domainNodes).map((n, i) =>
+  const name = expectString(v[1], `${path}.name`, ADVERT_LIMITS.nameLength);
+  const policy = joinPolicyFromWire(v[2], `${path}.policy`);
+  const nodes = expectArray(v[3], `${path}.nodes`, 0, ADVERT_LIMITS.domainNodes).map((n, i) =>
     nodeIdFromBytes(expectBytes(n, `${path}.nodes[${i}]`, KEY_BYTES)),
   );
-  const version = expectUint(v[2], `${path}.version`);
-  const created = expectUint(v[3], `${path}.created`);
-  return { id, nodes, version, created, sig: v[4] as Uint8Array };
+  const protocols = expectArray(v[4], `${path}.protocols`, 0, ADVERT_LIMITS.domainProtocols).map((p, i) => {
+    if (!isEngineName(p)) throw new SchemaError(`${path}.protocols[${i}]`, 'expected an engine name');
+    return p;
+  });
+  const version = expectUint(v[5], `${path}.version`);
+  const created = expectUint(v[6], `${path}.created`);
+  return { id, name, policy, nodes, protocols, version, created, sig: v[7] as Uint8Array };
 }
 
 export function domainAdvertFromWire(value: unknown, path = 'domainAdvert'): DomainAdvert {
-  const v = expectArray(value, path, 5, 5);
+  const v = expectArray(value, path, 8, 8);
   const advert = checkDomainAdvertFields(v, path);
-  expectBytes(v[4], `${path}.sig`, SIGNATURE_BYTES);
+  expectBytes(v[7], `${path}.sig`, SIGNATURE_BYTES);
   return advert;
 }
-
 export function verifyDomainAdvert(a: DomainAdvert, options: VerifyOptions = {}): DomainAdvert {
   const payload = pack([DOMAIN_LABEL, ...domainAdvertFields(a)]);
   if (!verifySignature(identityBytes(a.id), payload, a.sig))

@@ -8,6 +8,7 @@ export {
   engineAdvertFromWire,
   engineAdvertToWire,
   formatNodeAdvert,
+  type JoinPolicy,
   MAX_CLOCK_SKEW_MS,
   type NodeAdvert,
   nodeAdvertFromWire,
@@ -26,6 +27,13 @@ export {
   verifyNodeAdvert,
   verifyTopicAdvert,
 } from './adverts.js';
+export {
+  type AnycastAddress,
+  AnycastFailedError,
+  type DomainDirectory,
+  formatAnycastAddress,
+  isAnycastAddress,
+} from './anycast.js';
 export { base32Decode, base32Encode } from './base32.js';
 export { pack, unpack } from './codec.js';
 export { EncodedBody, plainBody } from './encoded-body.js';

@@ -1,4 +1,5 @@
 import type { NodeAdvert } from './adverts.js';
+import type { AnycastAddress } from './anycast.js';
 import type { EngineAddress, NodeId, TopicId } from './identity.js';
 import type { KeyPair } from './keys.js';
 import type { Logger } from './logger.js';
@@ -144,6 +145,11 @@ export interface SendOptions {
 export interface RequestOptions extends SendOptions {
   /** Reject with RequestTimeoutError after this many ms (default 10 s). */
   timeoutMs?: number;
+  /**
+   * Anycast only: how long one member is given before the next is tried (default a quarter of
+   * `timeoutMs`, at least 250 ms). A slow member may then serve too: anycast is at-least-once.
+   */
+  attemptTimeoutMs?: number;
 }
 
 export interface EngineOptions {
@@ -165,11 +171,18 @@ export interface EngineRef {
 export interface EngineContext {
   readonly self: EngineAddress;
   readonly logger: Logger;
-  /** Fire-and-forget. A string destination is a local engine name. */
-  send(dst: Destination | string, body: unknown, options?: SendOptions): void;
-  /** Sends and resolves with the reply; rejects with a typed error (unknown destination, timeout, abort). */
+  /**
+   * Fire-and-forget. A string destination is a local engine name; an anycast destination
+   * `{ domain, name }` reaches one member of the domain running `name`.
+   */
+  send(dst: Destination | AnycastAddress | string, body: unknown, options?: SendOptions): void;
+  /**
+   * Sends and resolves with the reply; rejects with a typed error (unknown destination, timeout, abort).
+   * To an anycast destination, a member that does not answer in time is skipped for the next one, and
+   * the reply comes from whoever served it.
+   */
   request<R = unknown>(
-    dst: Destination | string,
+    dst: Destination | AnycastAddress | string,
     body: unknown,
     options?: RequestOptions,
   ): Promise<EngineMessage<R>>;

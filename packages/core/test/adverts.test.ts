@@ -63,7 +63,10 @@ const topicAdvert = signTopicAdvert(topicKey, {
   created: NOW,
 });
 const domainAdvert = signDomainAdvert(domainKey, {
+  name: 'research',
+  policy: { kind: 'invite', admins: [otherKey.id] },
   nodes: [nodeKey.id, otherKey.id],
+  protocols: ['search'],
   version: 9,
   created: NOW,
 });
@@ -293,6 +296,14 @@ describe('topic, domain and engine advert fields', () => {
   it('refuse bad publishers, tags, members and engine keys', () => {
     const publisher = { node: nodeKey.id, name: 'news' };
     const t = { publisher, tags: [], version: 1, created: NOW };
+    const d = {
+      name: 'd',
+      policy: { kind: 'open' as const },
+      nodes: [],
+      protocols: [],
+      version: 1,
+      created: NOW,
+    };
     expect(() => signTopicAdvert(topicKey, { ...t, publisher: { ...publisher, name: 'bad name' } })).toThrow(
       SchemaError,
     );
@@ -301,15 +312,11 @@ describe('topic, domain and engine advert fields', () => {
     expect(() =>
       signTopicAdvert(topicKey, { ...t, publisher: { ...publisher, node: 'bad' as NodeId } }),
     ).toThrow(InvalidIdentityError);
-    expect(() => signDomainAdvert(domainKey, { nodes: ['bad' as NodeId], version: 1, created: NOW })).toThrow(
+    expect(() => signDomainAdvert(domainKey, { ...d, nodes: ['bad' as NodeId] })).toThrow(
       InvalidIdentityError,
     );
     expect(() =>
-      signDomainAdvert(domainKey, {
-        nodes: Array(ADVERT_LIMITS.domainNodes + 1).fill(nodeKey.id),
-        version: 1,
-        created: NOW,
-      }),
+      signDomainAdvert(domainKey, { ...d, nodes: Array(ADVERT_LIMITS.domainNodes + 1).fill(nodeKey.id) }),
     ).toThrow(SchemaError);
     expect(() =>
       signEngineAdvert(nodeKey, { name: 'kv', key: new Uint8Array(31), version: 1, created: NOW }),

@@ -115,7 +115,14 @@ describe('random input', () => {
 describe('damaged valid input', () => {
   const signedAdverts = fc.oneof(
     fc.tuple(keyPair, fc.array(nodeId, { maxLength: 3 })).map(([key, nodes]) => {
-      const advert = signDomainAdvert(key, { nodes, version: 2, created: 1 });
+      const advert = signDomainAdvert(key, {
+        name: 'd',
+        policy: { kind: 'open' },
+        nodes,
+        protocols: ['x'],
+        version: 2,
+        created: 1,
+      });
       return {
         wire: domainAdvertToWire(advert),
         advert,

@@ -108,7 +108,19 @@ describe('adverts', () => {
 
   it.prop([
     keyPair,
-    fc.record({ nodes: fc.array(nodeId, { maxLength: 20 }), version: uint, created: pastTime }),
+    fc.record({
+      name: fc.string({ maxLength: 64 }),
+      policy: fc.oneof(
+        fc.constant({ kind: 'open' as const }),
+        fc.constant({ kind: 'secret' as const }),
+        fc.array(nodeId, { maxLength: 4 }).map((admins) => ({ kind: 'invite' as const, admins })),
+        fc.array(nodeId, { maxLength: 4 }).map((nodes) => ({ kind: 'allow' as const, nodes })),
+      ),
+      nodes: fc.array(nodeId, { maxLength: 20 }),
+      protocols: fc.array(fc.stringMatching(/^[a-z][a-z0-9.-]{0,20}$/), { maxLength: 5 }),
+      version: uint,
+      created: pastTime,
+    }),
   ])('DomainAdvert: sign, wire, bytes, verify', (key, fields) => {
     const advert = signDomainAdvert(key, fields);
     const decoded = domainAdvertFromWire(unpack(pack(domainAdvertToWire(advert))));

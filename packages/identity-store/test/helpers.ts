@@ -35,7 +35,10 @@ export function topicAdvert(topicKey: KeyPair, publisher: KeyPair, version: numb
 
 export function domainAdvert(domainKey: KeyPair, members: KeyPair[], version: number): DomainAdvert {
   return signDomainAdvert(domainKey, {
+    name: 'test',
+    policy: { kind: 'open' },
     nodes: members.map((k) => k.id),
+    protocols: [],
     version,
     created: Date.now(),
   });

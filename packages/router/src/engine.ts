@@ -1,4 +1,5 @@
 import {
+  type AnycastAddress,
   type Destination,
   type EngineAddress,
   type EngineContext,
@@ -206,12 +207,12 @@ export class LocalEngine implements EngineContext, EngineRef {
 
   // --- EngineContext: everything delegates to the router, with this engine as the source ----------
 
-  send(dst: Destination | string, body: unknown, options?: SendOptions): void {
+  send(dst: Destination | AnycastAddress | string, body: unknown, options?: SendOptions): void {
     this.router.sendFrom(this, dst, body, options);
   }
 
   request<R = unknown>(
-    dst: Destination | string,
+    dst: Destination | AnycastAddress | string,
     body: unknown,
     options?: RequestOptions,
   ): Promise<EngineMessage<R>> {

@@ -1,3 +1,4 @@
+export { type AnycastCounters, MAX_ANYCAST_ATTEMPTS, MIN_ATTEMPT_MS } from './anycast.js';
 export { DROP_REASONS, type DropReason, type RouterCounters } from './counters.js';
 export { DEFAULT_MAILBOX_SIZE, type EngineClient } from './engine.js';
 export type { EventHub, RouterEvent, RouterEventListener } from './events.js';

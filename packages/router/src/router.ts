@@ -1,8 +1,10 @@
 import {
   AbortedError,
   AlreadyExistsError,
+  type AnycastAddress,
   assertEngineName,
   type Destination,
+  type DomainDirectory,
   EncodedBody,
   type EngineAddress,
   type EngineHandler,
@@ -10,6 +12,7 @@ import {
   type EngineOptions,
   type EngineRef,
   formatEngineAddress,
+  isAnycastAddress,
   isTopicAddress,
   type Logger,
   MailboxFullError,
@@ -29,6 +32,7 @@ import {
   UnauthorizedPublisherError,
   UnknownDestinationError,
 } from '@netmachine/core';
+import { type AnycastCounters, AnycastRouting } from './anycast.js';
 import { type DropReason, newCounters, type RouterCounters } from './counters.js';
 import { Admission, type EngineClient, LocalEngine } from './engine.js';
 import { EventHub, type RouterEventListener } from './events.js';
@@ -79,6 +83,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   private readonly maxEngines: number;
   private sender: NodeSender | undefined;
   private delegate: TopicDelegate | undefined;
+  private readonly anycast = new AnycastRouting();
   private nextId = 1;
   private stopped = false;
   private microtaskBudget = MICROTASK_BUDGET;
@@ -107,6 +112,16 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   /** Hands remote topic traffic to the pubsub engine. */
   setTopicDelegate(delegate: TopicDelegate | undefined): void {
     this.delegate = delegate;
+  }
+
+  /** Resolves anycast destinations `{ domain, name }` to members (the domain service). */
+  setDomainDirectory(directory: DomainDirectory | undefined): void {
+    this.anycast.directory = directory;
+  }
+
+  /** Anycast messages sent, members skipped for the next one, messages no member served. */
+  get anycastCounters(): Readonly<AnycastCounters> {
+    return this.anycast.counters;
   }
 
   /** Observes drops, handler errors, engine and subscription changes. Returns an unsubscribe function. */
@@ -204,7 +219,21 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   // --- sending --------------------------------------------------------------------------------
 
   /** @internal */
-  sendFrom(engine: LocalEngine, dst: Destination | string, body: unknown, options?: SendOptions): void {
+  sendFrom(
+    engine: LocalEngine,
+    dst: Destination | AnycastAddress | string,
+    body: unknown,
+    options?: SendOptions,
+  ): void {
+    if (isAnycastAddress(dst)) {
+      const member = this.anycast.firstCandidate(dst, (node) => this.canReach(node));
+      if (member instanceof Error) {
+        this.tally.dropped['unknown-destination']++;
+        throw member;
+      }
+      this.route(this.message(engine.self, member, body, options, undefined), engine);
+      return;
+    }
     const target = this.destination(dst);
     if (isTopicAddress(target)) {
       this.publishFrom(engine, target.topic, body, options);
@@ -216,10 +245,15 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   /** @internal */
   requestFrom<R>(
     engine: LocalEngine,
-    dst: Destination | string,
+    dst: Destination | AnycastAddress | string,
     body: unknown,
     options: RequestOptions = {},
   ): Promise<EngineMessage<R>> {
+    if (isAnycastAddress(dst)) {
+      return this.anycast.request<R>(dst, options, this.requestTimeoutMs, (member, attemptOptions) =>
+        this.requestFrom<R>(engine, member, body, attemptOptions),
+      );
+    }
     let target: Destination;
     try {
       target = this.destination(dst);
@@ -399,6 +433,10 @@ export class Router implements MessageSink, ServiceRouter, Startable {
         return error;
       }
     }
+  }
+
+  private canReach(node: NodeId): boolean {
+    return node === this.node || (this.sender?.canReach(node) ?? false);
   }
 
   private destination(dst: Destination | string): Destination {

@@ -30,6 +30,11 @@ interface StatusView {
     server: string;
     attachments: { name: string; instance: string; server: string }[];
   };
+  services?: {
+    domains?: {
+      domains: { id: string; name: string; role: string; activeView: string[]; passiveView: number }[];
+    };
+  };
 }
 
 export async function statusCommand(options: ControlOptions): Promise<void> {
@@ -47,6 +52,11 @@ export async function statusCommand(options: ControlOptions): Promise<void> {
         (c) => `  ${c.node}${c.rttMs !== undefined ? `  rtt ${c.rttMs.toFixed(2)} ms` : ''}`,
       ),
       ...natsLines(s.nats),
+      `domains  ${s.services?.domains?.domains.length ?? 0}`,
+      ...(s.services?.domains?.domains ?? []).flatMap((d) => [
+        `  ${d.name} ${d.id} (${d.role})  active view ${d.activeView.length}, passive view ${d.passiveView}`,
+        ...d.activeView.map((n) => `    ${n}`),
+      ]),
     ].join('\n'),
   );
 }

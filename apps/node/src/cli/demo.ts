@@ -1,4 +1,5 @@
 import type { EngineAddress } from '@netmachine/core';
+import { domains } from '@netmachine/domain';
 import { pubsub } from '@netmachine/pubsub';
 import { tls } from '@netmachine/transport-tls';
 import { createLogger, type LogLevel } from '../logger.js';
@@ -25,7 +26,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       config: { name, listen: ['tls://127.0.0.1:0'], transports: ['tls'], metrics: false },
       logger: logger.child({ node: name }),
       transports: [tls()],
-      services: { pubsub: pubsub() },
+      services: { pubsub: pubsub(), domains: domains() },
     });
   type DemoNode = Awaited<ReturnType<typeof start>>;
   const nodes: DemoNode[] = [];
@@ -76,6 +77,21 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     })
     .subscribe(topic);
 
+  // A domain of beta and gamma (gamma creates it, beta joins through it); alpha only knows its ticket.
+  for (const [node, name] of [
+    [beta, 'beta'],
+    [gamma, 'gamma'],
+  ] as const) {
+    node.spawn('lookup', (m, ctx) => ctx.reply(m, { servedBy: name }));
+  }
+  const domain = await gamma.services.domains.create({ name: 'lookup-service', protocols: ['lookup'] });
+  const ticket = gamma.services.domains.ticket(domain.id);
+  await beta.services.domains.join(ticket);
+  await alpha.services.domains.know(ticket);
+  const anycast = { answered: 0, byMember: {} as Record<string, number> };
+  if (!options.json)
+    out(`domain ${domain.id}: beta and gamma serve 'lookup'; alpha sends anycast requests\n`);
+
   const to = (node: DemoNode, name: string): EngineAddress => ({ node: node.id, name });
   let seq = 0;
   const sending = setInterval(() => {
@@ -101,6 +117,17 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
         stats.failures++;
       },
     );
+    ticker
+      .request<{ servedBy: string }>({ domain: domain.id, name: 'lookup' }, { q: seq }, { timeoutMs: 2000 })
+      .then(
+        (reply) => {
+          anycast.answered++;
+          anycast.byMember[reply.body.servedBy] = (anycast.byMember[reply.body.servedBy] ?? 0) + 1;
+        },
+        () => {
+          stats.failures++;
+        },
+      );
   }, 100);
 
   const began = Date.now();
@@ -115,13 +142,15 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
       requests: stats.requests,
       requestP50Ms: Number(p50.toFixed(2)),
       failures: stats.failures,
+      anycastAnswered: anycast.answered,
+      anycastByMember: { ...anycast.byMember },
       connections: nodes.map((n) => n.transport.connectedNodes().length),
     };
     last = { ...stats.unicast, events: { ...stats.events } };
     out(
       options.json
         ? JSON.stringify(line)
-        : `t=${String(line.t).padStart(3)}s  unicast ${String(line.unicastPerSec).padStart(6)}/s  pubsub ${String(line.eventsPerSec).padStart(6)}/s  requests ${line.requests} (p50 ${line.requestP50Ms} ms)  failures ${line.failures}  links ${line.connections.join('/')}`,
+        : `t=${String(line.t).padStart(3)}s  unicast ${String(line.unicastPerSec).padStart(6)}/s  pubsub ${String(line.eventsPerSec).padStart(6)}/s  requests ${line.requests} (p50 ${line.requestP50Ms} ms)  failures ${line.failures}  anycast ${line.anycastAnswered} ${JSON.stringify(line.anycastByMember)}  links ${line.connections.join('/')}`,
     );
   }, 1000);
 
@@ -142,6 +171,7 @@ export async function demoCommand(options: DemoOptions): Promise<void> {
     unicastDelivered: stats.unicast.beta + stats.unicast.gamma,
     eventsDelivered: stats.events.beta + stats.events.gamma,
     requests: stats.requests,
+    anycastAnswered: anycast.answered,
     failures: stats.failures,
   };
   out(options.json ? JSON.stringify({ done: true, ...total }) : `stopped cleanly: ${JSON.stringify(total)}`);

@@ -4,6 +4,7 @@ import { ExitCode, exitCodeFor } from './output.js';
 // Commands load their modules when run: `--help` or `status` need not load transports and stores.
 const control = () => import('./control-commands.js');
 const nodeCommands = () => import('./node-commands.js');
+const domainCommands = () => import('./domain-commands.js');
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -83,7 +84,7 @@ export function buildProgram(): Command {
 
   program
     .command('request')
-    .description('send a request and print the reply body')
+    .description('send a request and print the reply body (DST NAME@domain:DOMAIN: any member running NAME)')
     .argument('<dst>')
     .argument('<body>')
     .addOption(dirOption())
@@ -117,6 +118,70 @@ export function buildProgram(): Command {
     .option('-c, --count <n>', 'exit after N events', integer)
     .addOption(jsonOption())
     .action(async (t, o) => (await control()).subCommand(t, o));
+
+  const domain = program.command('domain').description('create, join and inspect domains');
+  domain
+    .command('create')
+    .description(
+      'make a domain key (0600) and add the domain to the config; print its ticket if the node runs',
+    )
+    .addOption(dirOption())
+    .requiredOption('-n, --name <name>', 'the domain’s name')
+    .addOption(
+      new Option('--policy <policy>', 'who may join')
+        .choices(['open', 'invite', 'allow', 'secret'])
+        .default('open'),
+    )
+    .option('--node <id>', 'a node allowed to join (allow) or to sign invites (invite); repeatable', collect)
+    .option('--protocol <engine>', 'an engine the domain runs (anycast reaches it); repeatable', collect)
+    .option('--secret <text>', 'the shared secret (policy secret)')
+    .addOption(jsonOption())
+    .action(async (o) => (await domainCommands()).domainCreateCommand(o));
+  domain
+    .command('join')
+    .description('join a domain by its ticket (kept in the config: the node rejoins when it starts)')
+    .argument('<ticket>', 'the domain’s ticket (nmdomain1.…)')
+    .addOption(dirOption())
+    .option('--secret <text>', 'the shared secret (policy secret; only a proof is sent)')
+    .option('--invite <token>', 'an invite (nminvite1.…) for an invite-only domain')
+    .option('--observe', 'only learn the domain’s members, to send them anycast requests')
+    .addOption(jsonOption())
+    .action(async (ticket, o) => (await domainCommands()).domainJoinCommand(ticket, o));
+  domain
+    .command('leave')
+    .description('leave a domain (a signed leave goes to the members) and drop it from the config')
+    .argument('<domain>')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action(async (d, o) => (await domainCommands()).domainLeaveCommand(d, o));
+  domain
+    .command('list')
+    .description('the domains this node is in or knows, with their views')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action(async (o) => (await domainCommands()).domainListCommand(o));
+  domain
+    .command('members')
+    .description('the members of a domain this node knows (active view first)')
+    .argument('<domain>')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action(async (d, o) => (await domainCommands()).domainMembersCommand(d, o));
+  domain
+    .command('ticket')
+    .description('print a domain’s ticket (its signed advert and its seeds’ adverts)')
+    .argument('<domain>')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action(async (d, o) => (await domainCommands()).domainTicketCommand(d, o));
+  domain
+    .command('invite')
+    .description('sign an invite to an invite-only domain (needs the domain key or an admin node)')
+    .argument('<domain>')
+    .addOption(dirOption())
+    .option('--for <node>', 'the one node the invite admits')
+    .addOption(jsonOption())
+    .action(async (d, o) => (await domainCommands()).domainInviteCommand(d, o));
 
   program
     .command('put')

@@ -2,6 +2,7 @@ import { readKeyFile } from '@netmachine/core';
 import { readConfig } from '../config.js';
 import { controlHandlers } from '../control/handlers.js';
 import { ControlServer } from '../control/server.js';
+import { applyDomainEntry } from '../domains.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { MetricsServer } from '../metrics.js';
 import { createNode, defaultServices } from '../node.js';
@@ -36,6 +37,10 @@ export async function startCommand(options: StartOptions): Promise<void> {
     services: await defaultServices(config),
   });
   await node.start();
+  const stopping = new AbortController();
+  for (const entry of config.domains) {
+    await applyDomainEntry(node.services.domains, entry, { dir: paths.dir, logger, signal: stopping.signal });
+  }
   const metrics =
     config.metrics === false
       ? undefined
@@ -43,7 +48,7 @@ export async function startCommand(options: StartOptions): Promise<void> {
   await metrics?.start();
   const control = new ControlServer(
     nodePaths(paths.dir, config.control.socket).controlSocket,
-    controlHandlers(node, { metricsAddress: () => metrics?.address }),
+    controlHandlers(node, { metricsAddress: () => metrics?.address, dir: paths.dir }),
     logger,
   );
   await control.start();
@@ -59,6 +64,7 @@ export async function startCommand(options: StartOptions): Promise<void> {
   );
   const signal = await stopRequested;
   logger.info({ signal }, 'stopping');
+  stopping.abort();
   await control.stop();
   await metrics?.stop();
   await node.stop();

@@ -1,15 +1,21 @@
 import {
+  assertEngineName,
   type EngineClient,
   type EngineMessage,
+  parseDomainId,
   parseEngineAddress,
   parseNodeId,
   parseTopicId,
   SchemaError,
   type TopicId,
 } from '@netmachine/core';
+import { type DomainService, formatInvite } from '@netmachine/domain';
 import type { NetmachineNode } from '@netmachine/node';
 import type { PubSubEngine } from '@netmachine/pubsub';
 import { formatReference, parseReference, type StorageService } from '@netmachine/storage';
+import * as v from 'valibot';
+import { ConfigSchema } from '../config.js';
+import { applyDomainEntry } from '../domains.js';
 import { ServiceNotRunningError } from '../errors.js';
 import { nodeStatus } from '../status.js';
 import type { ControlHandler } from './server.js';
@@ -26,7 +32,11 @@ function stringArg(args: Record<string, unknown>, name: string): string {
   return value;
 }
 
+/** `name` (a local engine), `name@node`, or `name@domain:DOMAIN` (anycast to a member running `name`). */
 function destination(text: string, node: NetmachineNode) {
+  const anycast = /^(.+)@domain:([a-z2-7]{52})$/.exec(text);
+  if (anycast)
+    return { domain: parseDomainId(anycast[2] as string), name: assertEngineName(anycast[1] as string) };
   return text.includes('@') ? parseEngineAddress(text) : { node: node.id, name: text };
 }
 
@@ -51,7 +61,7 @@ function service<T>(node: NetmachineNode, name: string): T {
 /** The ops a running node serves on its control socket. */
 export function controlHandlers(
   node: NetmachineNode,
-  extra: { metricsAddress?: () => string | undefined } = {},
+  extra: { metricsAddress?: () => string | undefined; dir?: string } = {},
 ): Record<string, ControlHandler> {
   const control: EngineClient = node.client(CONTROL_ENGINE);
   let subscriptions = 0;
@@ -116,6 +126,36 @@ export function controlHandlers(
       });
       await storage.storage.getToFile(reference, out);
       return { out, bytes: storage.storage.size(reference), chunks: result.chunks };
+    },
+    'domain.apply': async (args, call) => {
+      // The same entry the config holds: validated by the config's own schema.
+      const parsed = v.parse(ConfigSchema, { domains: [args.entry] });
+      const entry = parsed.domains[0] as (typeof parsed.domains)[number];
+      const domains = service<DomainService>(node, 'domains');
+      const domain = await applyDomainEntry(domains, entry, {
+        dir: extra.dir,
+        logger: node.logger,
+        signal: call.signal,
+        wait: true,
+      });
+      return { domain, ticket: domains.ticket(domain), record: domains.record(domain) !== undefined };
+    },
+    'domain.leave': async (args) => {
+      const domain = parseDomainId(stringArg(args, 'domain'));
+      await service<DomainService>(node, 'domains').leave(domain);
+      return { left: domain };
+    },
+    'domain.list': async () => service<DomainService>(node, 'domains').list(),
+    'domain.members': async (args) =>
+      service<DomainService>(node, 'domains').members(parseDomainId(stringArg(args, 'domain'))),
+    'domain.ticket': async (args) => ({
+      ticket: service<DomainService>(node, 'domains').ticket(parseDomainId(stringArg(args, 'domain'))),
+    }),
+    'domain.invite': async (args) => {
+      const domain = parseDomainId(stringArg(args, 'domain'));
+      const invitee = typeof args.invitee === 'string' ? parseNodeId(args.invitee) : undefined;
+      const invite = service<DomainService>(node, 'domains').invite(domain, invitee ? { invitee } : {});
+      return { invite: formatInvite(invite) };
     },
     'topic.create': async () => {
       const { topic } = service<PubSubEngine>(node, 'pubsub').createTopic({ publisher: control.self });

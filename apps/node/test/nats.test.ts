@@ -9,14 +9,6 @@ import { createNode, defaultServices, type NetmachineNode } from '../src/node.js
 
 const WORKER = fileURLToPath(new URL('./fixtures/nats-worker.ts', import.meta.url));
 
-async function waitFor(condition: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('an engine in another process, attached to a node through a real nats-server', {
   timeout: 180_000,
 }, () => {
@@ -50,7 +42,9 @@ describe('an engine in another process, attached to a node through a real nats-s
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await waitFor(() => a.router.engine('worker') !== undefined, 'the worker to attach');
+    await expect
+      .poll(() => a.router.engine('worker') !== undefined, { message: 'the worker to attach' })
+      .toBe(true);
   }, 180_000);
 
   afterAll(async () => {

@@ -10,7 +10,7 @@ import {
 } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QuicTransport } from '../src/index.js';
-import { listenOn, makeTransport, Sink, waitFor, writeAll } from './helpers.js';
+import { listenOn, makeTransport, Sink, writeAll } from './helpers.js';
 
 const open: QuicTransport[] = [];
 function transport(options: Parameters<typeof makeTransport>[0] = {}, keyPair?: KeyPair) {
@@ -50,7 +50,11 @@ describe('quic transport', { timeout: 90_000 }, () => {
     outbound.write(Buffer.from('hello '));
     outbound.write(Buffer.from('server'));
     inbound.write(Buffer.from('hello client'));
-    await waitFor(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', 'echo');
+    await expect
+      .poll(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', {
+        message: 'echo',
+      })
+      .toBe(true);
     expect(server.transport.stats.inboundAccepted).toBe(1);
     expect(client.transport.stats.outboundEstablished).toBe(1);
   });
@@ -63,7 +67,7 @@ describe('quic transport', { timeout: 90_000 }, () => {
     const before = client.transport.stats.streamWrites;
     const message = Buffer.alloc(100, 1);
     for (let i = 0; i < 500; i++) outbound.write(message);
-    await waitFor(() => sink.bytes === 50_000, 'all messages');
+    await expect.poll(() => sink.bytes, { message: 'all messages' }).toBe(50_000);
     // 500 writes in one tick leave as one stream write (two if a slab boundary falls inside).
     expect(client.transport.stats.streamWrites - before).toBeLessThanOrEqual(2);
   });
@@ -82,7 +86,9 @@ describe('quic transport', { timeout: 90_000 }, () => {
       writeAll(outbound, atClient, up, 64 * 1024),
       writeAll(inbound, atServer, down, 100_000),
     ]);
-    await waitFor(() => atServer.bytes === up.length && atClient.bytes === down.length, 'all bytes');
+    await expect
+      .poll(() => atServer.bytes === up.length && atClient.bytes === down.length, { message: 'all bytes' })
+      .toBe(true);
     expect(sha(atServer.data())).toBe(sha(up));
     expect(sha(atClient.data())).toBe(sha(down));
     expect(atClient.drains + atServer.drains).toBeGreaterThan(0);
@@ -97,7 +103,9 @@ describe('quic transport', { timeout: 90_000 }, () => {
     expect(error).toBeInstanceOf(PeerKeyMismatchError);
     expect((error as PeerKeyMismatchError).actual).toBe(server.keyPair.id);
     // The listener saw a caller leave without confirming its key: no connection was handed out.
-    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the listener to drop the caller');
+    await expect
+      .poll(() => server.transport.stats.handshakeFailures, { message: 'the listener to drop the caller' })
+      .toBe(1);
     expect(inbound).toHaveLength(0);
     expect(client.transport.stats.dialFailures).toBe(1);
   });
@@ -123,7 +131,9 @@ describe('quic transport', { timeout: 90_000 }, () => {
     inbound.setHandlers(new Sink());
     inbound.write(Buffer.from('last words'));
     await inbound.close();
-    await waitFor(() => client.transport.stats.openConnections === 0, 'the client to see the close');
+    await expect
+      .poll(() => client.transport.stats.openConnections, { message: 'the client to see the close' })
+      .toBe(0);
     const sink = new Sink();
     outbound.setHandlers(sink);
     expect(sink.text()).toBe('last words');
@@ -139,12 +149,14 @@ describe('quic transport', { timeout: 90_000 }, () => {
     const payload = randomBytes(256 * 1024);
     outbound.write(payload);
     await outbound.close();
-    await waitFor(() => atServer.closed && atClient.closed, 'both sides closed');
+    await expect.poll(() => atServer.closed && atClient.closed, { message: 'both sides closed' }).toBe(true);
     expect(sha(atServer.data())).toBe(sha(payload));
     expect(atServer.closeError).toBeUndefined();
     expect(atClient.closeError).toBeUndefined();
     expect(outbound.write(Buffer.from('after close'))).toBe(false);
-    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+    await expect
+      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .toBe(0);
     expect(client.transport.stats.openConnections).toBe(0);
   });
 
@@ -156,9 +168,11 @@ describe('quic transport', { timeout: 90_000 }, () => {
     const reason = new Error('enough');
     outbound.abort(reason);
     expect(atClient.closeError).toBe(reason);
-    await waitFor(() => atServer.closed, 'the peer to see the close');
+    await expect.poll(() => atServer.closed, { message: 'the peer to see the close' }).toBe(true);
     expect(atServer.closeError).toBeDefined();
-    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+    await expect
+      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .toBe(0);
   });
 
   it('survives UDP garbage and keeps serving', async () => {
@@ -207,7 +221,7 @@ describe('quic transport', { timeout: 90_000 }, () => {
     inbound.setHandlers(atServer);
     outbound.setHandlers(new Sink());
     await client.transport.close();
-    await waitFor(() => atServer.closed, 'the server side to close');
+    await expect.poll(() => atServer.closed, { message: 'the server side to close' }).toBe(true);
     await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
       NotStartedError,
     );
@@ -224,7 +238,9 @@ describe('quic transport', { timeout: 90_000 }, () => {
       PeerDeniedError,
     );
     outbound.write(Buffer.from('still here'));
-    await waitFor(() => atServer.text() === 'still here', 'the live connection to keep working');
+    await expect
+      .poll(() => atServer.text(), { message: 'the live connection to keep working' })
+      .toBe('still here');
   });
   it('works over IPv6 loopback', async (context) => {
     const server = transport();
@@ -241,6 +257,6 @@ describe('quic transport', { timeout: 90_000 }, () => {
     expect(address).toMatch(/^quic:\/\/\[::1\]:\d+$/);
     const outbound = await client.transport.dial(address, server.keyPair.id as never);
     expect(outbound.remoteAddress).toBe(address);
-    await waitFor(() => inbound.length === 1, 'the inbound connection');
+    await expect.poll(() => inbound.length, { message: 'the inbound connection' }).toBe(1);
   });
 });

@@ -1,19 +1,11 @@
 import type { Connection, ConnectionHandlers } from '@netmachine/core';
 import { KeyPair, noopLogger } from '@netmachine/core';
+import { expect } from 'vitest';
 import { type TlsTransport, type TlsTransportOptions, tls } from '../src/index.js';
 
 export function makeTransport(options: TlsTransportOptions = {}, keyPair = KeyPair.generate()) {
   const transport = tls(options)({ keyPair, logger: noopLogger });
   return { keyPair, transport };
-}
-
-/** Polls `condition` until it holds; fails after `timeoutMs` (a guard against hangs, not a timing assertion). */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Collects what a connection delivers. */
@@ -52,7 +44,7 @@ export async function listenOn(transport: TlsTransport, acceptPeer?: (node: stri
   });
   const address = listener.addresses[0]!;
   const next = async (index = 0): Promise<Connection> => {
-    await waitFor(() => inbound.length > index, 'an inbound connection');
+    await expect.poll(() => inbound.length, { message: 'an inbound connection' }).toBeGreaterThan(index);
     return inbound[index]!;
   };
   return { listener, address, inbound, next };
@@ -68,6 +60,7 @@ export async function writeAll(
   for (let offset = 0; offset < data.length; offset += chunkSize) {
     const drainsBefore = sink.drains;
     const more = connection.write(data.subarray(offset, offset + chunkSize));
-    if (!more) await waitFor(() => sink.drains > drainsBefore || sink.closed, 'drain');
+    if (!more)
+      await expect.poll(() => sink.drains > drainsBefore || sink.closed, { message: 'drain' }).toBe(true);
   }
 }

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type NodeId, PeerDeniedError, PeerKeyMismatchError } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeTransport, Sink, waitFor } from './helpers.js';
+import { makeTransport, Sink } from './helpers.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const script = fileURLToPath(new URL('./fixtures/listener-process.ts', import.meta.url));
@@ -44,7 +44,9 @@ describe('tls transport across processes', { timeout: 120_000 }, () => {
       const sink = new Sink();
       connection.setHandlers(sink);
       connection.write(Buffer.from('ping'));
-      await waitFor(() => sink.text() === 'echo:ping', 'the echo from the child process', 60_000);
+      await expect
+        .poll(() => sink.text(), { message: 'the echo from the child process', timeout: 60_000 })
+        .toBe('echo:ping');
 
       await expect(stranger.transport.dial(address, node)).rejects.toBeInstanceOf(PeerDeniedError);
       await expect(me.transport.dial(address, wrongKey.keyPair.id)).rejects.toBeInstanceOf(
@@ -52,7 +54,9 @@ describe('tls transport across processes', { timeout: 120_000 }, () => {
       );
 
       child!.kill('SIGTERM');
-      await waitFor(() => sink.closed, 'the connection to close when the child stops', 60_000);
+      await expect
+        .poll(() => sink.closed, { message: 'the connection to close when the child stops', timeout: 60_000 })
+        .toBe(true);
     } finally {
       await Promise.all([me.transport.close(), stranger.transport.close(), wrongKey.transport.close()]);
     }
@@ -66,9 +70,13 @@ describe('tls transport across processes', { timeout: 120_000 }, () => {
       const sink = new Sink();
       connection.setHandlers(sink);
       connection.write(Buffer.from('ping'));
-      await waitFor(() => sink.text() === 'echo:ping', 'the echo from the child process', 60_000);
+      await expect
+        .poll(() => sink.text(), { message: 'the echo from the child process', timeout: 60_000 })
+        .toBe('echo:ping');
       child!.kill('SIGKILL');
-      await waitFor(() => sink.closed, 'the connection to close after the kill', 60_000);
+      await expect
+        .poll(() => sink.closed, { message: 'the connection to close after the kill', timeout: 60_000 })
+        .toBe(true);
       expect(me.transport.stats.openConnections).toBe(0);
     } finally {
       await me.transport.close();

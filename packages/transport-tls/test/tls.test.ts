@@ -13,7 +13,7 @@ import {
 import { selfSignedCertificate } from '@netmachine/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TlsTransport } from '../src/index.js';
-import { listenOn, makeTransport, Sink, waitFor, writeAll } from './helpers.js';
+import { listenOn, makeTransport, Sink, writeAll } from './helpers.js';
 
 const open: TlsTransport[] = [];
 function transport(options: Parameters<typeof makeTransport>[0] = {}, keyPair?: KeyPair) {
@@ -48,7 +48,11 @@ describe('tls transport', () => {
     outbound.write(Buffer.from('hello '));
     outbound.write(Buffer.from('server'));
     inbound.write(Buffer.from('hello client'));
-    await waitFor(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', 'echo');
+    await expect
+      .poll(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', {
+        message: 'echo',
+      })
+      .toBe(true);
     expect(server.transport.stats.inboundAccepted).toBe(1);
     expect(client.transport.stats.outboundEstablished).toBe(1);
   });
@@ -62,11 +66,13 @@ describe('tls transport', () => {
     inbound.setHandlers(new Sink());
     inbound.write(Buffer.from('early-1;'));
     inbound.write(Buffer.from('early-2;'));
-    await waitFor(() => inbound.bufferedBytes === 0, 'flush');
+    await expect.poll(() => inbound.bufferedBytes, { message: 'flush' }).toBe(0);
     const sink = new Sink();
     outbound.setHandlers(sink);
     inbound.write(Buffer.from('late'));
-    await waitFor(() => sink.text() === 'early-1;early-2;late', 'early bytes then late bytes');
+    await expect
+      .poll(() => sink.text(), { message: 'early bytes then late bytes' })
+      .toBe('early-1;early-2;late');
   });
 
   it('moves large writes both ways intact, with backpressure', async () => {
@@ -85,7 +91,9 @@ describe('tls transport', () => {
     expect(inbound.write(down)).toBe(false);
     expect(inbound.bufferedBytes).toBeGreaterThan(0);
     await writeAll(outbound, atClient, up, 256 * 1024);
-    await waitFor(() => atServer.bytes === up.length && atClient.bytes === down.length, 'all bytes');
+    await expect
+      .poll(() => atServer.bytes === up.length && atClient.bytes === down.length, { message: 'all bytes' })
+      .toBe(true);
     expect(sha(atServer.data())).toBe(sha(up));
     expect(sha(atClient.data())).toBe(sha(down));
     expect(atServer.drains + atClient.drains).toBeGreaterThan(0);
@@ -101,7 +109,9 @@ describe('tls transport', () => {
     expect((error as PeerKeyMismatchError).expected).toBe(someoneElse);
     expect((error as PeerKeyMismatchError).actual).toBe(server.keyPair.id);
     // The listener saw a caller leave without confirming its key: no connection was handed out.
-    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the listener to drop the caller');
+    await expect
+      .poll(() => server.transport.stats.handshakeFailures, { message: 'the listener to drop the caller' })
+      .toBe(1);
     expect(inbound).toHaveLength(0);
     expect(client.transport.stats.dialFailures).toBe(1);
   });
@@ -173,7 +183,9 @@ describe('tls transport', () => {
     garbage.on('error', () => {});
     garbage.resume();
     await new Promise((resolve) => garbage.once('close', resolve));
-    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the failure to be counted');
+    await expect
+      .poll(() => server.transport.stats.handshakeFailures, { message: 'the failure to be counted' })
+      .toBe(1);
 
     const outbound = await client.transport.dial(address, server.keyPair.id as never);
     const inbound = await next();
@@ -187,7 +199,9 @@ describe('tls transport', () => {
     const port = Number(new URL(address).port);
     const first = netConnect({ host: '127.0.0.1', port });
     first.on('error', () => {});
-    await waitFor(() => server.transport.stats.handshakesStarted === 1, 'the first handshake to start');
+    await expect
+      .poll(() => server.transport.stats.handshakesStarted, { message: 'the first handshake to start' })
+      .toBe(1);
     const second = netConnect({ host: '127.0.0.1', port });
     second.on('error', () => {});
     second.resume();
@@ -238,7 +252,7 @@ describe('tls transport', () => {
     const payload = randomBytes(2 * 1024 * 1024);
     outbound.write(payload);
     await outbound.close();
-    await waitFor(() => atServer.closed && atClient.closed, 'both sides closed');
+    await expect.poll(() => atServer.closed && atClient.closed, { message: 'both sides closed' }).toBe(true);
     expect(sha(atServer.data())).toBe(sha(payload));
     expect(atServer.closeError).toBeUndefined();
     expect(atClient.closeError).toBeUndefined();
@@ -259,9 +273,11 @@ describe('tls transport', () => {
     outbound.abort(reason);
     expect(atClient.closed).toBe(true);
     expect(atClient.closeError).toBe(reason);
-    await waitFor(() => atServer.closed, 'the peer to see the close');
+    await expect.poll(() => atServer.closed, { message: 'the peer to see the close' }).toBe(true);
     expect(atServer.closeError).toBeInstanceOf(Error); // a reset, not a clean close
-    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+    await expect
+      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .toBe(0);
   });
 
   it('reports a close that happened before setHandlers once handlers are set', async () => {
@@ -272,7 +288,9 @@ describe('tls transport', () => {
     const inbound = await next();
     inbound.write(Buffer.from('last words'));
     await inbound.close();
-    await waitFor(() => client.transport.stats.openConnections === 0, 'the client to see the close');
+    await expect
+      .poll(() => client.transport.stats.openConnections, { message: 'the client to see the close' })
+      .toBe(0);
     const sink = new Sink();
     outbound.setHandlers(sink);
     expect(sink.text()).toBe('last words');
@@ -289,7 +307,7 @@ describe('tls transport', () => {
     inbound.setHandlers(atServer);
     outbound.setHandlers(new Sink());
     await client.transport.close();
-    await waitFor(() => atServer.closed, 'the server side to close');
+    await expect.poll(() => atServer.closed, { message: 'the server side to close' }).toBe(true);
     await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
       NotStartedError,
     );
@@ -310,6 +328,6 @@ describe('tls transport', () => {
     expect(address).toMatch(/^tls:\/\/\[::1\]:\d+$/);
     const outbound = await client.transport.dial(address, server.keyPair.id as never);
     expect(outbound.remoteAddress).toBe(address);
-    await waitFor(() => inbound.length === 1, 'the inbound connection');
+    await expect.poll(() => inbound.length, { message: 'the inbound connection' }).toBe(1);
   });
 });

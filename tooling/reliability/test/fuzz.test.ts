@@ -3,15 +3,7 @@ import type { NetmachineNode } from 'netmachine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticatedFuzzer, anonymousTls, type Outcome, rawTcp } from './fuzz-client.js';
 import { FUZZ_KINDS, type FuzzKind, malformedFrame, Rng, type Stage } from './fuzz-frames.js';
-import {
-  newSeed,
-  startTarget,
-  stopTarget,
-  type Target,
-  type TargetStats,
-  tlsNode,
-  waitFor,
-} from './harness.js';
+import { newSeed, startTarget, stopTarget, type Target, type TargetStats, tlsNode } from './harness.js';
 
 /**
  * The live fuzzer. NM_FUZZ_FRAMES sets the total number of hostile frames (default 100,000), shared
@@ -79,7 +71,7 @@ beforeAll(async () => {
   await target.control({ op: 'add-peer', advert: good.advertText, permanent: false });
   await good.addPeer(target.advert, { permanent: true });
   await good.addPeer(other.advertText, { permanent: true });
-  await waitFor(() => good.transport.connectedNodes().length === 2, 'the good links');
+  await expect.poll(() => good.transport.connectedNodes().length, { message: 'the good links' }).toBe(2);
   traffic = legitimateTraffic();
 }, 120_000);
 

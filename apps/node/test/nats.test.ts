@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { KeyPair } from '@netmachine/core';
 import { NatsServer } from '@netmachine/nats/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { createNode, defaultServices, type NetmachineNode } from '../src/node.js';
 
@@ -42,9 +42,11 @@ describe('an engine in another process, attached to a node through a real nats-s
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await expect
-      .poll(() => a.router.engine('worker') !== undefined, { message: 'the worker to attach' })
-      .toBe(true);
+    // expect.poll only runs inside a test; a hook waits with vi.waitFor.
+    await vi.waitFor(() => expect(a.router.engine('worker'), 'the worker to attach').toBeDefined(), {
+      timeout: 60_000,
+      interval: 20,
+    });
   }, 180_000);
 
   afterAll(async () => {

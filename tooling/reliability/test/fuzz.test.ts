@@ -1,6 +1,6 @@
 import { KeyPair } from '@netmachine/core';
 import type { NetmachineNode } from 'netmachine';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthenticatedFuzzer, anonymousTls, type Outcome, rawTcp } from './fuzz-client.js';
 import { FUZZ_KINDS, type FuzzKind, malformedFrame, Rng, type Stage } from './fuzz-frames.js';
 import { newSeed, startTarget, stopTarget, type Target, type TargetStats, tlsNode } from './harness.js';
@@ -71,7 +71,10 @@ beforeAll(async () => {
   await target.control({ op: 'add-peer', advert: good.advertText, permanent: false });
   await good.addPeer(target.advert, { permanent: true });
   await good.addPeer(other.advertText, { permanent: true });
-  await expect.poll(() => good.transport.connectedNodes().length, { message: 'the good links' }).toBe(2);
+  await vi.waitFor(() => expect(good.transport.connectedNodes().length, 'the good links').toBe(2), {
+    timeout: 90_000,
+    interval: 25,
+  });
   traffic = legitimateTraffic();
 }, 120_000);
 

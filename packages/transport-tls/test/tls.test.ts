@@ -312,22 +312,4 @@ describe('tls transport', () => {
       NotStartedError,
     );
   });
-
-  it('works over IPv6 loopback', async (context) => {
-    const server = transport();
-    const client = transport();
-    let listener: Awaited<ReturnType<TlsTransport['listen']>>;
-    const inbound: unknown[] = [];
-    try {
-      listener = await server.transport.listen('tls://[::1]:0', (c) => inbound.push(c));
-    } catch {
-      context.skip();
-      return;
-    }
-    const address = listener.addresses[0]!;
-    expect(address).toMatch(/^tls:\/\/\[::1\]:\d+$/);
-    const outbound = await client.transport.dial(address, server.keyPair.id as never);
-    expect(outbound.remoteAddress).toBe(address);
-    await expect.poll(() => inbound.length, { message: 'the inbound connection' }).toBe(1);
-  });
 });

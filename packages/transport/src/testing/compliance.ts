@@ -1,5 +1,21 @@
-import { type Connection, KeyPair, NetmachineError, type NodeId, type Transport } from '@netmachine/core';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  type Connection,
+  InvalidAddressError,
+  KeyPair,
+  type Listener,
+  NetmachineError,
+  type NodeId,
+  PeerDeniedError,
+  PeerKeyMismatchError,
+  type Transport,
+} from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseAddress } from '../socket-address.js';
 
 /**
  * The transport compliance suite: every transport package runs it to prove it honours the
@@ -34,6 +50,67 @@ export interface ComplianceOptions {
   largeBytes?: number;
   /** Messages in the many-writes case (default 10,000). */
   messages?: number;
+  /**
+   * The transport's addresses are `scheme://host:port` URLs (TLS, QUIC): adds the address cases and
+   * the IPv6 loopback case (skipped where the machine has no IPv6).
+   */
+  hostPort?: boolean;
+  /** How to run a listener of this transport in another process: adds the cross-process cases. */
+  listenerProcess?: ListenerProcessSpec;
+}
+
+/**
+ * A listener of the transport under test in a child process (see compliance-listener.ts). The child
+ * imports `module`, calls `factory(options)` and listens on the setup's `listenAddress`.
+ */
+export interface ListenerProcessSpec {
+  /** URL of the module exporting the factory, e.g. `new URL('../src/index.ts', import.meta.url).href`. */
+  readonly module: string;
+  /** The factory's export name, e.g. `'tls'`. */
+  readonly factory: string;
+  /** Options for the factory in the child (JSON). */
+  readonly options?: Record<string, unknown>;
+  /**
+   * Makes the dialer for these cases (default: the setup's). A transport that notices a dead peer
+   * only by its silence (QUIC) passes one with a short idle timeout here.
+   */
+  readonly dialer?: () => { readonly transport: Transport; readonly keyPair: KeyPair };
+}
+
+/** The child process started by a cross-process case, with what it printed once listening. */
+interface ListenerChild {
+  readonly child: ChildProcess;
+  readonly address: string;
+  readonly node: NodeId;
+}
+
+/** Starts compliance-listener in a child process: TypeScript through tsx when running from sources. */
+async function startListenerProcess(
+  spec: ListenerProcessSpec,
+  listenAddress: string,
+  allowed: string,
+): Promise<ListenerChild> {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const script = fileURLToPath(new URL(`./compliance-listener.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  const execArgv = fromSource ? ['--conditions=@netmachine/source', '--import', 'tsx'] : [];
+  const argument = JSON.stringify({
+    module: spec.module,
+    factory: spec.factory,
+    options: spec.options,
+    listenAddress,
+    allowed,
+  });
+  const child = spawn(process.execPath, [...execArgv, script, argument], {
+    cwd: dirname(script),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`listener process exited early with ${code}`);
+  });
+  const [line] = (await Promise.race([once(lines, 'line'), exited])) as [string];
+  const ready = JSON.parse(line) as { address: string; node: NodeId };
+  return { child, ...ready };
 }
 
 /** Collects what a connection delivers and lets a test wait for it. */
@@ -90,6 +167,75 @@ export class ConnectionProbe {
   }
 }
 
+/**
+ * Handlers that collect what a connection delivers, for a transport's own tests (set them with
+ * `connection.setHandlers(sink)`); a second onClose fails the test.
+ */
+export class Sink {
+  readonly chunks: Buffer[] = [];
+  bytes = 0;
+  drains = 0;
+  closed = false;
+  closeError: Error | undefined;
+
+  onData(chunk: Buffer): void {
+    this.chunks.push(Buffer.from(chunk));
+    this.bytes += chunk.length;
+  }
+  onDrain(): void {
+    this.drains++;
+  }
+  onClose(error?: Error): void {
+    if (this.closed) throw new Error('onClose called twice');
+    this.closed = true;
+    this.closeError = error;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString();
+  }
+  data(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** Listens on `address` (e.g. `tls://127.0.0.1:0`) and gives out inbound connections in arrival order. */
+export async function listenOn(
+  transport: Transport,
+  address: string,
+  acceptPeer?: (node: NodeId) => boolean,
+): Promise<{
+  listener: Listener;
+  address: string;
+  inbound: Connection[];
+  next: (index?: number) => Promise<Connection>;
+}> {
+  const inbound: Connection[] = [];
+  const listener = await transport.listen(address, (connection) => inbound.push(connection), {
+    ...(acceptPeer ? { acceptPeer } : {}),
+  });
+  const next = async (index = 0): Promise<Connection> => {
+    await expect.poll(() => inbound.length, { message: 'an inbound connection' }).toBeGreaterThan(index);
+    return inbound[index]!;
+  };
+  return { listener, address: listener.addresses[0]!, inbound, next };
+}
+
+/** Writes `data` in `chunkSize` pieces, honouring backpressure (waits for `sink`'s onDrain). */
+export async function writeAll(
+  connection: Connection,
+  sink: Sink,
+  data: Buffer,
+  chunkSize = 64 * 1024,
+): Promise<void> {
+  for (let offset = 0; offset < data.length; offset += chunkSize) {
+    const drainsBefore = sink.drains;
+    const more = connection.write(data.subarray(offset, offset + chunkSize));
+    if (!more) {
+      await expect.poll(() => sink.drains > drainsBefore || sink.closed, { message: 'drain' }).toBe(true);
+    }
+  }
+}
+
 /** Inbound connections handed out by a listener, with a way to wait for the next one. */
 class Inbox {
   readonly probes: ConnectionProbe[] = [];
@@ -138,8 +284,16 @@ export function runTransportCompliance(
 
   describe(`transport compliance: ${name}`, () => {
     let current: ComplianceSetup | undefined;
+    const extraTransports: Transport[] = [];
+    let child: ChildProcess | undefined;
 
     afterEach(async () => {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+      child = undefined;
+      await Promise.allSettled(extraTransports.splice(0).map((transport) => transport.close()));
       const s = current;
       current = undefined;
       if (s === undefined) return;
@@ -343,5 +497,109 @@ export function runTransportCompliance(
       await server.until(() => server.received >= 6, 'data once allowed');
       expect(inbox.probes.length).toBe(1);
     });
+
+    if (options.hostPort) {
+      it('reports its addresses as scheme://host:port URLs and refuses malformed ones', {
+        timeout,
+      }, async () => {
+        const { s, address, client, server } = await connected();
+        const protocol = s.listener.transport.protocol;
+        const { host } = parseAddress(s.listenAddress, protocol);
+        const bound = parseAddress(address, protocol);
+        expect(bound.host).toBe(host);
+        expect(bound.port).toBeGreaterThan(0);
+        expect(client.connection.remoteAddress).toBe(address);
+        const caller = parseAddress(server.connection.remoteAddress, protocol);
+        expect(caller.host).toBe(host);
+        expect(caller.port).toBeGreaterThan(0);
+        const expected = s.listener.keyPair.id as NodeId;
+        for (const bad of [
+          `${protocol}x://${host}:1`,
+          `${protocol}://${host}`,
+          `${protocol}://${host}:1/path`,
+          `${protocol}://u:p@${host}:1`,
+          `${protocol}://${host}:99999`,
+          'not a url',
+        ]) {
+          await expect(s.dialer.transport.dial(bad, expected), bad).rejects.toBeInstanceOf(
+            InvalidAddressError,
+          );
+          await expect(
+            s.listener.transport.listen(bad, () => {}),
+            bad,
+          ).rejects.toBeInstanceOf(InvalidAddressError);
+        }
+      });
+
+      it('works over IPv6 loopback', { timeout }, async (context) => {
+        const s = await setup();
+        current = s;
+        const protocol = s.listener.transport.protocol;
+        const inbox = new Inbox();
+        let address: string;
+        try {
+          address = (await s.listener.transport.listen(`${protocol}://[::1]:0`, inbox.accept)).addresses[0]!;
+        } catch {
+          context.skip(); // no IPv6 on this machine
+          return;
+        }
+        expect(address).toMatch(new RegExp(`^${protocol}://\\[::1\\]:\\d+$`));
+        const client = new ConnectionProbe(
+          await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId),
+        );
+        expect(client.connection.remoteAddress).toBe(address);
+        const server = await inbox.next(0);
+        expect(parseAddress(server.connection.remoteAddress, protocol).host).toBe('::1');
+        client.connection.write(Buffer.from('over ipv6'));
+        await server.until(() => server.received >= 9, 'data over IPv6');
+        expect(server.bytes().toString()).toBe('over ipv6');
+      });
+    }
+
+    const processSpec = options.listenerProcess;
+    if (processSpec !== undefined) {
+      /** The dialer for a cross-process case, and a listener in a child process that accepts only it. */
+      async function withListenerProcess(): Promise<{
+        s: ComplianceSetup;
+        dialer: { readonly transport: Transport; readonly keyPair: KeyPair };
+        listener: ListenerChild;
+        probe: ConnectionProbe;
+      }> {
+        const s = await setup();
+        current = s;
+        const dialer = processSpec!.dialer?.() ?? s.dialer;
+        if (dialer !== s.dialer) extraTransports.push(dialer.transport);
+        const listener = await startListenerProcess(processSpec!, s.listenAddress, dialer.keyPair.id);
+        child = listener.child;
+        const probe = new ConnectionProbe(await dialer.transport.dial(listener.address, listener.node));
+        expect(probe.connection.remoteNode).toBe(listener.node);
+        probe.connection.write(Buffer.from('ping'));
+        await probe.until(() => probe.bytes().toString() === 'echo:ping', 'the echo from the child process');
+        return { s, dialer, listener, probe };
+      }
+
+      it('talks to a listener in another process, which pins and refuses keys too', { timeout }, async () => {
+        const { s, dialer, listener, probe } = await withListenerProcess();
+        // The setup's listener transport holds a key the child does not accept.
+        await expect(s.listener.transport.dial(listener.address, listener.node)).rejects.toBeInstanceOf(
+          PeerDeniedError,
+        );
+        const stranger = KeyPair.generate().id as NodeId;
+        await expect(dialer.transport.dial(listener.address, stranger)).rejects.toBeInstanceOf(
+          PeerKeyMismatchError,
+        );
+        listener.child.kill('SIGTERM');
+        await probe.until(() => probe.closed, 'the connection to close when the child stops');
+        expect(probe.connection.write(Buffer.from('late'))).toBe(false);
+      });
+
+      it('notices when the listener process is killed', { timeout }, async () => {
+        const { listener, probe } = await withListenerProcess();
+        listener.child.kill('SIGKILL');
+        await probe.until(() => probe.closed, 'the connection to close after the kill');
+        expect(probe.closeCount).toBe(1);
+        expect(probe.connection.write(Buffer.from('late'))).toBe(false);
+      });
+    }
   });
 }

@@ -1,13 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import {
-  AbortedError,
-  HandshakeError,
-  KeyPair,
-  NotStartedError,
-  PeerDeniedError,
-  PeerKeyMismatchError,
-} from '@netmachine/core';
+import { HandshakeError, KeyPair, PeerDeniedError, PeerKeyMismatchError } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QuicTransport } from '../src/index.js';
 import { listenOn, makeTransport, Sink, writeAll } from './helpers.js';
@@ -197,7 +190,7 @@ describe('quic transport', { timeout: 90_000 }, () => {
     outbound.abort();
   });
 
-  it('times out a dial to a port where nobody answers, and honours an abort signal', async () => {
+  it('times out a dial to a port where nobody answers', async () => {
     const udp = createSocket('udp4');
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
     const port = udp.address().port;
@@ -207,24 +200,9 @@ describe('quic transport', { timeout: 90_000 }, () => {
       await expect(client.transport.dial(`quic://127.0.0.1:${port}`, expected)).rejects.toBeInstanceOf(
         HandshakeError,
       );
-      await expect(
-        client.transport.dial(`quic://127.0.0.1:${port}`, expected, { signal: AbortSignal.abort() }),
-      ).rejects.toBeInstanceOf(AbortedError);
     } finally {
       udp.close();
     }
-  });
-
-  it('closing the transport closes its connections and refuses new work', async () => {
-    const { client, server, address, outbound, inbound } = await connectedPair();
-    const atServer = new Sink();
-    inbound.setHandlers(atServer);
-    outbound.setHandlers(new Sink());
-    await client.transport.close();
-    await expect.poll(() => atServer.closed, { message: 'the server side to close' }).toBe(true);
-    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
-      NotStartedError,
-    );
   });
 
   it('a closed listener refuses new callers but keeps its live connections', async () => {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
+  AbortedError,
   type Connection,
   InvalidAddressError,
   KeyPair,
@@ -496,6 +497,27 @@ export function runTransportCompliance(
       const server = await inbox.next(0);
       await server.until(() => server.received >= 6, 'data once allowed');
       expect(inbox.probes.length).toBe(1);
+    });
+
+    it('honours an abort signal on dial', { timeout }, async () => {
+      const s = await setup();
+      current = s;
+      const listener = await s.listener.transport.listen(s.listenAddress, () => {});
+      const expected = s.listener.keyPair.id as NodeId;
+      await expect(
+        s.dialer.transport.dial(listener.addresses[0]!, expected, { signal: AbortSignal.abort() }),
+      ).rejects.toBeInstanceOf(AbortedError);
+    });
+
+    it('closing the transport closes its connections and refuses new work', { timeout }, async () => {
+      const { s, address, client, server } = await connected();
+      await s.dialer.transport.close();
+      await server.until(() => server.closed, 'the listener side to close');
+      await client.until(() => client.closed, 'the dialer side to close');
+      expect(client.connection.write(Buffer.from('late'))).toBe(false);
+      await expect(s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId)).rejects.toBeInstanceOf(
+        NetmachineError,
+      );
     });
 
     if (options.hostPort) {

@@ -1,13 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
-import {
-  ConnectionClosedError,
-  HandshakeError,
-  KeyPair,
-  PeerDeniedError,
-  PeerKeyMismatchError,
-} from '@netmachine/core';
+import { ConnectionClosedError, HandshakeError, KeyPair } from '@netmachine/core';
 import { selfSignedCertificate } from '@netmachine/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TlsTransport } from '../src/index.js';
@@ -95,39 +89,6 @@ describe('tls transport', () => {
     expect(sha(atServer.data())).toBe(sha(up));
     expect(sha(atClient.data())).toBe(sha(down));
     expect(atServer.drains + atClient.drains).toBeGreaterThan(0);
-  });
-
-  it('rejects a listener whose key is not the expected one, before any data', async () => {
-    const server = transport();
-    const client = transport();
-    const { address, inbound } = await listenOn(server.transport);
-    const someoneElse = KeyPair.generate().id;
-    const error = await client.transport.dial(address, someoneElse as never).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PeerKeyMismatchError);
-    expect((error as PeerKeyMismatchError).expected).toBe(someoneElse);
-    expect((error as PeerKeyMismatchError).actual).toBe(server.keyPair.id);
-    // The listener saw a caller leave without confirming its key: no connection was handed out.
-    await expect
-      .poll(() => server.transport.stats.handshakeFailures, { message: 'the listener to drop the caller' })
-      .toBe(1);
-    expect(inbound).toHaveLength(0);
-    expect(client.transport.stats.dialFailures).toBe(1);
-  });
-
-  it('refuses a caller whose key acceptPeer rejects; the dialer gets a typed error', async () => {
-    const server = transport();
-    const client = transport();
-    const asked: string[] = [];
-    const { address, inbound } = await listenOn(server.transport, (node) => {
-      asked.push(node);
-      return false;
-    });
-    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
-      PeerDeniedError,
-    );
-    expect(asked).toEqual([client.keyPair.id]);
-    expect(inbound).toHaveLength(0);
-    expect(server.transport.stats.peersRefused).toBe(1);
   });
 
   it('destroys a TCP caller that never starts the TLS handshake', async () => {

@@ -17,6 +17,7 @@ import {
 } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAddress } from '../socket-address.js';
+import type { SocketTransportStats } from '../socket-transport.js';
 
 /**
  * The transport compliance suite: every transport package runs it to prove it honours the
@@ -274,6 +275,12 @@ function pattern(size: number, seed: number): Buffer {
   return buffer;
 }
 
+/** The shared counters of a transport built on SocketTransport (TLS, QUIC); undefined for others. */
+function socketStats(transport: Transport): Readonly<SocketTransportStats> | undefined {
+  const stats = (transport as { stats?: Readonly<SocketTransportStats> }).stats;
+  return stats !== undefined && typeof stats.openConnections === 'number' ? stats : undefined;
+}
+
 export function runTransportCompliance(
   name: string,
   setup: () => Promise<ComplianceSetup>,
@@ -330,6 +337,11 @@ export function runTransportCompliance(
       expect(server.connection.direction).toBe('inbound');
       expect(client.connection.protocol).toBe(s.dialer.transport.protocol);
       expect(typeof server.connection.remoteAddress).toBe('string');
+      const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
+      if (listening !== undefined && dialing !== undefined) {
+        expect([listening.inboundAccepted, listening.openConnections]).toEqual([1, 1]);
+        expect([dialing.outboundEstablished, dialing.openConnections]).toEqual([1, 1]);
+      }
     });
 
     it('sends both ways', { timeout }, async () => {
@@ -405,7 +417,7 @@ export function runTransportCompliance(
     });
 
     it('close flushes what was written, and both sides see a clean close', { timeout }, async () => {
-      const { client, server } = await connected();
+      const { s, client, server } = await connected();
       const data = pattern(1024 * 1024, 11);
       client.connection.write(data);
       await client.connection.close();
@@ -414,6 +426,12 @@ export function runTransportCompliance(
       expect(server.closeError).toBeUndefined();
       await client.until(() => client.closed, 'close at the dialer');
       expect([client.closeCount, server.closeCount]).toEqual([1, 1]);
+      expect(client.connection.write(Buffer.from('after close'))).toBe(false);
+      const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
+      if (listening !== undefined && dialing !== undefined) {
+        expect(dialing.openConnections).toBe(0);
+        await expect.poll(() => listening.openConnections, { message: 'the listener to forget it' }).toBe(0);
+      }
     });
 
     it('abort closes at once and the peer sees an error', { timeout }, async () => {
@@ -454,7 +472,17 @@ export function runTransportCompliance(
         () => undefined,
         (e: unknown) => e,
       );
-      expect(error).toBeInstanceOf(NetmachineError);
+      expect(error).toBeInstanceOf(PeerKeyMismatchError);
+      expect((error as PeerKeyMismatchError).expected).toBe(stranger);
+      expect((error as PeerKeyMismatchError).actual).toBe(s.listener.keyPair.id);
+      const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
+      if (listening !== undefined && dialing !== undefined) {
+        expect(dialing.dialFailures).toBe(1);
+        // The listener saw a caller leave without confirming its key.
+        await expect
+          .poll(() => listening.handshakeFailures, { message: 'the listener to drop the caller' })
+          .toBe(1);
+      }
       // A later good dial is the first (and only) connection the listener hands out.
       const good = new ConnectionProbe(await s.dialer.transport.dial(address, s.listener.keyPair.id));
       good.connection.write(Buffer.from('ok'));
@@ -490,7 +518,9 @@ export function runTransportCompliance(
         (e: unknown) => e,
       );
       expect(refused).toBeInstanceOf(Error);
-      expect(seen).toContain(s.dialer.keyPair.id);
+      expect(seen).toEqual([s.dialer.keyPair.id]);
+      const listening = socketStats(s.listener.transport);
+      if (listening !== undefined) expect(listening.peersRefused).toBe(1);
       allow = true;
       const good = new ConnectionProbe(await s.dialer.transport.dial(address, expected));
       good.connection.write(Buffer.from('let in'));

@@ -11,5 +11,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     maxWorkers: 2,
+    // expect.poll waits for a condition that must come true; the timeout only guards against a hang
+    // on a loaded machine, it is not a timing assertion.
+    expect: { poll: { timeout: 20_000, interval: 5 } },
   },
 });

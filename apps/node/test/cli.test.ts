@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cli, type RunningNode, spawnCli, startNode, tempDir } from './cli-helpers.js';
 
 describe('the netmachine command, driving two node processes', { timeout: 120_000 }, () => {
@@ -75,16 +75,14 @@ describe('the netmachine command, driving two node processes', { timeout: 120_00
     const before = JSON.parse((await cli(['status', '--dir', dirB, '--json'])).stdout);
     const sent = await cli(['send', `router@${b.ready.id}`, '{"hello":1}', '--dir', dirA]);
     expect(sent.code, sent.stderr).toBe(0);
-    let after = before;
-    for (
-      let i = 0;
-      i < 100 && after.router.counters.receivedRemote <= before.router.counters.receivedRemote;
-      i++
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      after = JSON.parse((await cli(['status', '--dir', dirB, '--json'])).stdout);
-    }
-    expect(after.router.counters.receivedRemote).toBeGreaterThan(before.router.counters.receivedRemote);
+    const after = await vi.waitFor(
+      async () => {
+        const status = JSON.parse((await cli(['status', '--dir', dirB, '--json'])).stdout);
+        expect(status.router.counters.receivedRemote).toBeGreaterThan(before.router.counters.receivedRemote);
+        return status;
+      },
+      { timeout: 20_000, interval: 50 },
+    );
     expect(after.id).toBe(b.ready.id);
     expect(after.connections.map((c: { node: string }) => c.node)).toContain(a.ready.id);
   });

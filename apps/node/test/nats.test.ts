@@ -3,19 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { KeyPair } from '@netmachine/core';
 import { NatsServer } from '@netmachine/nats/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { createNode, defaultServices, type NetmachineNode } from '../src/node.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/nats-worker.ts', import.meta.url));
-
-async function waitFor(condition: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('an engine in another process, attached to a node through a real nats-server', {
   timeout: 180_000,
@@ -50,7 +42,11 @@ describe('an engine in another process, attached to a node through a real nats-s
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await waitFor(() => a.router.engine('worker') !== undefined, 'the worker to attach');
+    // expect.poll only runs inside a test; a hook waits with vi.waitFor.
+    await vi.waitFor(() => expect(a.router.engine('worker'), 'the worker to attach').toBeDefined(), {
+      timeout: 60_000,
+      interval: 20,
+    });
   }, 180_000);
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '@netmachine/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pinFreePorts } from '../src/free-ports.js';
 import { createNode, type NetmachineNode } from '../src/node.js';
 
@@ -37,18 +37,6 @@ function startChild(spec: object): Promise<Child> {
     });
     exited.then((code) => reject(new Error(`child exited ${code} before ready: ${err}`)));
   });
-}
-
-async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const children: Child[] = [];
@@ -89,12 +77,15 @@ for (const scheme of ['tls', 'quic'] as const) {
       expect(reply.body).toEqual({ hello: 'world' });
       expect(reply.src.node).toBe(child.id);
       for (let i = 0; i < 1000; i++) client.send(sink, i);
-      let got: number[] = [];
-      await waitFor(async () => {
-        const report = await client.request(sink, null, { protocol: 'sink/report@1', timeoutMs: 30_000 });
-        got = report.body as number[];
-        return got.length >= 1000;
-      }, 'all 1000 messages');
+      const got = await vi.waitFor(
+        async () => {
+          const report = await client.request(sink, null, { protocol: 'sink/report@1', timeoutMs: 30_000 });
+          const body = report.body as number[];
+          expect(body.length, 'all 1000 messages').toBeGreaterThanOrEqual(1000);
+          return body;
+        },
+        { timeout: 60_000, interval: 20 },
+      );
       expect(got).toEqual([...Array(1000).keys()]);
       // And the other way: the child's engine asks our echo engine.
       a.spawn('echo', (m, ctx) => ctx.reply(m, { back: m.body }));
@@ -131,16 +122,21 @@ describe('a permanent connection across a killed and restarted peer process', { 
     const second = await startChild(spec);
     children.push(second);
     expect(second.id).toBe(first.id);
-    await waitFor(() => a.transport.connectedNodes().includes(second.id), 'the permanent link to come back');
-    let got: number[] = [];
-    await waitFor(async () => {
-      const report = await client.request(sink, null, { protocol: 'sink/report@1', timeoutMs: 30_000 });
-      got = report.body as number[];
-      return got.length >= 200;
-    }, 'the queued messages');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expect
+      .poll(() => a.transport.connectedNodes().includes(second.id), {
+        message: 'the permanent link to come back',
+      })
+      .toBe(true);
+    await vi.waitFor(
+      async () => {
+        const report = await client.request(sink, null, { protocol: 'sink/report@1', timeoutMs: 30_000 });
+        expect((report.body as number[]).length, 'the queued messages').toBeGreaterThanOrEqual(200);
+      },
+      { timeout: 60_000, interval: 20 },
+    );
+    // The fence: this report request leaves after every queued message on the same link, and the link
+    // delivers in order, so a message sent twice would be in the sink before the request is handled.
     const final = await client.request(sink, null, { protocol: 'sink/report@1', timeoutMs: 30_000 });
-    got = final.body as number[];
-    expect(got).toEqual([...Array(200).keys()]);
+    expect(final.body as number[]).toEqual([...Array(200).keys()]);
   });
 });

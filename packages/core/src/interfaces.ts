@@ -249,4 +249,10 @@ export interface MessageSink {
   deliver(message: EngineMessage, onRoom?: () => void): boolean | undefined;
   /** A message given to `NodeSender.send` that will never be delivered (expired, refused, no address). */
   undeliverable(message: EngineMessage, error: Error): void;
+  /**
+   * The connection to `node` failed (not a clean close). What was written to it and not yet answered is lost (delivery is
+   * at most once), so requests waiting on that node should fail now with `error` (a
+   * `ConnectionClosedError`) instead of waiting for their timeout.
+   */
+  connectionLost?(node: NodeId, error: Error): void;
 }

@@ -5,28 +5,6 @@ import type { KeyPair, NodeId } from '@netmachine/core';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
 
-/** Resolves when `condition` holds; polls so that other work gets to run. */
-export async function until(condition: () => boolean, what = 'condition', maxWaitMs = 20_000): Promise<void> {
-  const deadline = Date.now() + maxWaitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Retries `attempt` until it resolves (for operations that work again once a fault has healed). */
-export async function eventually<T>(attempt: () => Promise<T>, what: string, maxWaitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + maxWaitMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: error });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
 export interface EngineProcess {
   readonly child: ChildProcess;
   readonly pid: number;

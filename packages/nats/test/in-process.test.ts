@@ -27,7 +27,6 @@ import {
   signAnnouncement,
 } from '../src/protocol.js';
 import { NatsServer } from '../src/testing/index.js';
-import { until } from './helpers.js';
 
 let server: NatsServer;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -109,7 +108,7 @@ describe('attachEngine in the same process', () => {
     await expect(engine.request('nobody', 1)).rejects.toBeInstanceOf(UnknownDestinationError);
 
     engine.send(`collector@${router.node}`, 'note');
-    await until(() => collected.length === 1, 'the note');
+    await expect.poll(() => collected.length, { message: 'the note' }).toBe(1);
     expect(collected[0]?.src).toEqual({ node: router.node, name: 'svc' });
 
     await expect(engine.request('adder', { blob: randomBytes(2 * 1024 * 1024) })).rejects.toBeInstanceOf(
@@ -148,10 +147,12 @@ describe('attachEngine in the same process', () => {
     const client = router.client('tester');
     for (let i = 0; i < 10; i++) client.send('svc', i);
     // `received` counts every authentic delivery, kept or dropped: all 10 must have arrived.
-    await until(() => engine.counters().received >= 10, 'all deliveries');
+    await expect
+      .poll(() => engine.counters().received, { message: 'all deliveries' })
+      .toBeGreaterThanOrEqual(10);
     expect(engine.counters().dropped.mailboxFull).toBe(7);
     release();
-    await until(() => handled === 3, 'the queued deliveries handled');
+    await expect.poll(() => handled, { message: 'the queued deliveries handled' }).toBe(3);
   });
 });
 
@@ -245,14 +246,15 @@ describe('what crosses the broker is authenticated', () => {
     nc.publish(subjects.out, sealOut(KeyPair.generate(), router.node, { ...message, id: 2, body: 'forged' }));
     nc.publish(subjects.out, sealOut(key, router.node, { ...message, id: 3, instance: 'never-attached' }));
     await nc.flush();
-    await until(
-      () =>
-        bridge.counters().rejected.replayed +
+    await expect
+      .poll(
+        () =>
+          bridge.counters().rejected.replayed +
           bridge.counters().rejected['bad-signature'] +
-          bridge.counters().rejected['not-attached'] ===
-        3,
-      'the three rejections',
-    );
+          bridge.counters().rejected['not-attached'],
+        { message: 'the three rejections' },
+      )
+      .toBe(3);
     expect(bridge.counters().rejected).toMatchObject({ replayed: 1, 'bad-signature': 1, 'not-attached': 1 });
     expect(collected.map((m) => m.body)).toEqual(['genuine']);
   });
@@ -272,7 +274,9 @@ describe('what crosses the broker is authenticated', () => {
     await nc.flush();
 
     router.client('tester').send('svc', 'genuine');
-    await until(() => seen.length === 1 && copies.length === 1, 'the genuine delivery');
+    await expect
+      .poll(() => seen.length === 1 && copies.length === 1, { message: 'the genuine delivery' })
+      .toBe(true);
 
     nc.publish(subjects.engine('svc'), copies[0] as Uint8Array);
     const forged = sealDelivery(KeyPair.generate(), engine.self, {
@@ -290,7 +294,7 @@ describe('what crosses the broker is authenticated', () => {
       body: 'forged',
     });
     nc.publish(subjects.engine('svc'), forged);
-    await until(() => engine.counters().dropped.invalid === 2, 'both refused');
+    await expect.poll(() => engine.counters().dropped.invalid, { message: 'both refused' }).toBe(2);
     expect(seen).toEqual(['genuine']);
   });
 });
@@ -319,7 +323,9 @@ describe('NATS outages', () => {
     expect((await router.client('tester2').request('svc', 'ping')).body).toBe('pong');
 
     await own.kill();
-    await until(() => !bridge.connected && !engine.attached, 'both sides to see the outage');
+    await expect
+      .poll(() => !bridge.connected && !engine.attached, { message: 'both sides to see the outage' })
+      .toBe(true);
     await bridge.stop();
     await engine.stop();
     expect(router.engine('svc')).toBeUndefined();

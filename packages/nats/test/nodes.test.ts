@@ -1,9 +1,8 @@
 import { type EngineMessage, KeyPair, type NodeId, type NodeSender } from '@netmachine/core';
 import { Router } from '@netmachine/router';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AttachedEngine, attachEngine, bridgeOptionsFromConfig, NatsBridge } from '../src/index.js';
 import { NatsServer } from '../src/testing/index.js';
-import { eventually, until } from './helpers.js';
 
 let server: NatsServer;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -108,13 +107,16 @@ describe('an attached engine on a node among nodes', () => {
 
     await first.stop();
     expect(a.router.engine('svc')).toBeUndefined();
-    await until(() => !engine.attached, 'the process to notice the node is gone');
+    await expect
+      .poll(() => engine.attached, { message: 'the process to notice the node is gone' })
+      .toBe(false);
 
     const second = await newBridge(a, svcKey);
-    const again = await eventually(
-      () => client.request('svc', 2, { timeoutMs: 1000 }),
-      'the re-attached engine',
-    );
+    // Retried: requests fail until the engine has re-attached.
+    const again = await vi.waitFor(() => client.request('svc', 2, { timeoutMs: 1000 }), {
+      timeout: 20_000,
+      interval: 50,
+    });
     expect(again.body).toEqual({ echo: 2 });
     expect(second.counters().attaches).toBe(1);
     expect(second.session).not.toBe(first.session);
@@ -126,18 +128,20 @@ describe('an attached engine on a node among nodes', () => {
     const first = await newBridge(a, svcKey);
     await attachSvc(a.router.node, svcKey);
     await attachSvc(a.router.node, svcKey);
-    await until(() => first.status().engines.svc === 2, 'both processes attached');
+    await expect.poll(() => first.status().engines.svc, { message: 'both processes attached' }).toBe(2);
 
     await first.stop();
     const second = await newBridge(a, svcKey);
     // As soon as one process is back, the name is reachable, and messages may reach either process:
     // the one that has not re-announced yet follows the newer session and answers all the same.
-    await until(() => second.status().engines.svc !== undefined, 'the first re-attach');
+    await expect
+      .poll(() => second.status().engines.svc !== undefined, { message: 'the first re-attach' })
+      .toBe(true);
     const client = a.router.client('tester');
     const replies = await Promise.all(
       Array.from({ length: 20 }, (_, i) => client.request('svc', i, { timeoutMs: 10_000 })),
     );
     expect(replies.map((r) => r.body)).toEqual(Array.from({ length: 20 }, (_, i) => ({ echo: i })));
-    await until(() => second.status().engines.svc === 2, 'both processes re-attached');
+    await expect.poll(() => second.status().engines.svc, { message: 'both processes re-attached' }).toBe(2);
   });
 });

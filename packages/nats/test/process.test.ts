@@ -6,10 +6,10 @@ import {
   UnknownDestinationError,
 } from '@netmachine/core';
 import { Router } from '@netmachine/router';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NatsBridge } from '../src/index.js';
 import { NatsServer } from '../src/testing/index.js';
-import { type EngineProcess, eventually, spawnEngineProcess, until } from './helpers.js';
+import { type EngineProcess, spawnEngineProcess } from './helpers.js';
 
 interface Reply {
   value?: unknown;
@@ -100,7 +100,7 @@ describe('an engine in another process, attached through a real nats-server', { 
 
     // process → node fire-and-forget; it arrives from the engine's address on this node
     await client.request('worker', { op: 'tell', dst: 'collector', value: 'hi' });
-    await until(() => collected.length === 1, 'the told message');
+    await expect.poll(() => collected.length, { message: 'the told message' }).toBe(1);
     expect(collected[0]?.body).toEqual({ value: 'hi', pid: worker.pid });
     expect(collected[0]?.src).toEqual({ node: router.node, name: 'worker' });
 
@@ -112,9 +112,13 @@ describe('an engine in another process, attached through a real nats-server', { 
     const topic = KeyPair.generate().topicId;
     router.createTopic(topic, client.address);
     await client.request('worker', { op: 'subscribe', topic });
-    await until(() => router.localSubscriberCount(topic) === 1, 'the proxy subscription');
+    await expect
+      .poll(() => router.localSubscriberCount(topic), { message: 'the proxy subscription' })
+      .toBe(1);
     client.publish(topic, 'event-1');
-    await until(() => collected.length === 2, 'the topic event forwarded by the process');
+    await expect
+      .poll(() => collected.length, { message: 'the topic event forwarded by the process' })
+      .toBe(2);
     expect(collected[1]?.body).toEqual({ event: 'event-1', pid: worker.pid });
 
     expect(bridge.counters().rejected['bad-signature']).toBe(0);
@@ -126,7 +130,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     const first = startWorker(router.node, workerKey);
     const second = startWorker(router.node, workerKey);
     await Promise.all([attached(first), attached(second)]);
-    await until(() => bridge.status().engines.worker === 2, 'both processes attached');
+    await expect.poll(() => bridge.status().engines.worker, { message: 'both processes attached' }).toBe(2);
     const client = router.client('tester');
 
     const pids = new Set<number>();
@@ -138,7 +142,9 @@ describe('an engine in another process, attached through a real nats-server', { 
 
     await first.kill();
     // The killed process stops heartbeating; the bridge forgets it, the name stays attached.
-    await until(() => bridge.status().engines.worker === 1, 'the killed process detached');
+    await expect
+      .poll(() => bridge.status().engines.worker, { message: 'the killed process detached' })
+      .toBe(1);
     for (let i = 0; i < 10; i++) {
       const reply = await client.request<Reply>('worker', { op: 'echo', value: i });
       expect(reply.body.pid).toBe(second.pid);
@@ -156,7 +162,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     await client.request('worker', { op: 'echo', value: 1 });
     await leaving.stop();
     expect(leaving.reports.at(-1)?.event).toBe('stopped');
-    await until(() => router.engine('worker') === undefined, 'the clean detach');
+    await expect.poll(() => router.engine('worker'), { message: 'the clean detach' }).toBe(undefined);
     await expect(client.request('worker', { op: 'echo', value: 2 })).rejects.toBeInstanceOf(
       UnknownDestinationError,
     );
@@ -165,7 +171,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     await attached(vanishing);
     await client.request('worker', { op: 'echo', value: 3 });
     await vanishing.kill();
-    await until(() => router.engine('worker') === undefined, 'the heartbeat timeout');
+    await expect.poll(() => router.engine('worker'), { message: 'the heartbeat timeout' }).toBe(undefined);
     await expect(client.request('worker', { op: 'echo', value: 4 })).rejects.toBeInstanceOf(
       UnknownDestinationError,
     );
@@ -185,19 +191,22 @@ describe('an engine in another process, attached through a real nats-server', { 
     await client.request('worker', { op: 'echo', value: 'before' });
 
     await server.kill();
-    await until(() => !bridge.connected, 'the bridge to see the outage');
+    await expect.poll(() => bridge.connected, { message: 'the bridge to see the outage' }).toBe(false);
     // The engine stays attached through the outage; a message for it waits and then expires.
     expect(router.engine('worker')).toBeDefined();
     await expect(
       client.request('worker', { op: 'echo', value: 'during' }, { timeoutMs: 300 }),
     ).rejects.toBeInstanceOf(RequestTimeoutError);
-    await until(() => bridge.counters().dropped.expired >= 1, 'the expired message to be counted');
+    await expect
+      .poll(() => bridge.counters().dropped.expired, { message: 'the expired message to be counted' })
+      .toBeGreaterThanOrEqual(1);
 
     await server.restart();
     await bridge.whenConnected();
-    const after = await eventually(
+    // Retried: requests fail until the worker has re-attached through the restarted server.
+    const after = await vi.waitFor(
       () => client.request<Reply>('worker', { op: 'echo', value: 'after' }, { timeoutMs: 1000 }),
-      'a request after the restart',
+      { timeout: 20_000, interval: 50 },
     );
     expect(after.body).toEqual({ value: 'after', pid: worker.pid });
     // The process re-attached and can still reach the node on its own.

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PubSubEvent } from '../src/index.js';
-import { range, recorder, TestNetwork, type TestNode, until } from './network.js';
+import { range, recorder, TestNetwork, type TestNode } from './network.js';
 
 describe('a slow subscriber node', () => {
   let net: TestNetwork;
@@ -35,7 +35,11 @@ describe('a slow subscriber node', () => {
       maxBacklog = Math.max(maxBacklog, (backlog?.inFlight ?? 0) + (backlog?.queued ?? 0));
       // The fast subscribers keep up: bursts fit their window and queue, and they drain between.
       if (i % queueSize === 0) {
-        await until(() => fast.every((s) => pub.pubsub.subscriberBacklog(s.node)?.queued === 0), 'drain');
+        await expect
+          .poll(() => fast.every((s) => pub.pubsub.subscriberBacklog(s.node)?.queued === 0), {
+            message: 'drain',
+          })
+          .toBe(true);
       }
     }
     expect(maxBacklog).toBeLessThanOrEqual(window + queueSize);
@@ -46,14 +50,19 @@ describe('a slow subscriber node', () => {
     expect(net.heldCount(slow)).toBe(window); // what the slow node was actually sent
 
     const [slowReader, ...fastReaders] = readers as [(typeof readers)[0], ...(typeof readers)[0][]];
-    await until(
-      () => fastReaders.every((r) => r.received.length === total),
-      'fast subscribers get everything',
-    );
+    await expect
+      .poll(() => fastReaders.every((r) => r.received.length === total), {
+        message: 'fast subscribers get everything',
+      })
+      .toBe(true);
     for (const r of fastReaders) expect(r.received).toEqual(range(1, total));
 
     net.release(slow);
-    await until(() => slowReader.received.length === window + queueSize, 'slow subscriber catches up');
+    await expect
+      .poll(() => slowReader.received.length === window + queueSize, {
+        message: 'slow subscriber catches up',
+      })
+      .toBe(true);
     expect(slowReader.received).toEqual([...range(1, window), ...range(total - queueSize + 1, total)]);
     expect(gaps).toEqual([
       {
@@ -65,7 +74,9 @@ describe('a slow subscriber node', () => {
       },
     ]);
     expect(slow.pubsub.counters().missedEvents).toBe(evicted);
-    await until(() => pub.pubsub.subscriberBacklog(slow.node)?.inFlight === 0, 'acknowledged');
+    await expect
+      .poll(() => pub.pubsub.subscriberBacklog(slow.node)?.inFlight, { message: 'acknowledged' })
+      .toBe(0);
   });
 
   it('drops what was queued for a node that disconnects, and counts it', async () => {

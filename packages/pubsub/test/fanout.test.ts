@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PubSubEvent } from '../src/index.js';
-import { range, recorder, TestNetwork, type TestNode, until } from './network.js';
+import { range, recorder, TestNetwork, type TestNode } from './network.js';
 
 describe('one publisher node, three subscriber nodes', () => {
   let net: TestNetwork;
@@ -34,10 +34,16 @@ describe('one publisher node, three subscriber nodes', () => {
     for (let i = 1; i <= count; i++) {
       publisher.publish(topic, i, { protocol: 'tick@1' });
       if (i % 500 === 0) {
-        await until(() => subs.every((s) => pub.pubsub.subscriberBacklog(s.node)?.queued === 0), 'drain');
+        await expect
+          .poll(() => subs.every((s) => pub.pubsub.subscriberBacklog(s.node)?.queued === 0), {
+            message: 'drain',
+          })
+          .toBe(true);
       }
     }
-    await until(() => [...receivers, second].every((r) => r.received.length === count), 'all events');
+    await expect
+      .poll(() => [...receivers, second].every((r) => r.received.length === count), { message: 'all events' })
+      .toBe(true);
     for (const r of [...receivers, second]) expect(r.received).toEqual(range(1, count));
     expect(gaps).toEqual([]);
     expect(pub.pubsub.counters().published).toBe(count);
@@ -48,7 +54,11 @@ describe('one publisher node, three subscriber nodes', () => {
     // Nobody asked for signatures: direct links are authenticated, so none were made.
     expect(pub.pubsub.counters().eventsSigned).toBe(0);
     // Acknowledgements drained every window.
-    await until(() => subs.every((s) => pub.pubsub.subscriberBacklog(s.node)?.inFlight === 0), 'acks');
+    await expect
+      .poll(() => subs.every((s) => pub.pubsub.subscriberBacklog(s.node)?.inFlight === 0), {
+        message: 'acks',
+      })
+      .toBe(true);
   });
 
   it('subscribes as soon as the advert arrives when a local engine subscribed first', async () => {
@@ -62,7 +72,7 @@ describe('one publisher node, three subscriber nodes', () => {
     net.connect(pub, sub); // the advert is offered on connect
     await sub.pubsub.whenSubscribed(topic, { timeoutMs: 10_000 });
     pub.router.client('ticker').publish(topic, 'hello');
-    await until(() => r.received.length === 1, 'event');
+    await expect.poll(() => r.received.length, { message: 'event' }).toBe(1);
     expect(r.received).toEqual(['hello']);
   });
 
@@ -78,19 +88,23 @@ describe('one publisher node, three subscriber nodes', () => {
     await Promise.all([s0.pubsub.whenSubscribed(topic), s1.pubsub.whenSubscribed(topic)]);
 
     publisher.publish(topic, 1);
-    await until(() => a.received.length === 1 && b.received.length === 1 && other.received.length === 1);
+    await expect
+      .poll(() => a.received.length === 1 && b.received.length === 1 && other.received.length === 1)
+      .toBe(true);
 
     a.engine.unsubscribe(topic);
     publisher.publish(topic, 2);
-    await until(() => b.received.length === 2 && other.received.length === 2);
+    await expect.poll(() => b.received.length === 2 && other.received.length === 2).toBe(true);
     expect(pub.pubsub.subscriberNodes(topic)).toContain(s0.node);
     expect(a.received).toEqual([1]);
 
     b.engine.unsubscribe(topic);
-    await until(() => !pub.pubsub.subscriberNodes(topic).includes(s0.node), 'remote unsubscribe');
+    await expect
+      .poll(() => pub.pubsub.subscriberNodes(topic).includes(s0.node), { message: 'remote unsubscribe' })
+      .toBe(false);
     expect(s0.pubsub.subscriptionState(topic)).toBeUndefined();
     publisher.publish(topic, 3);
-    await until(() => other.received.length === 3);
+    await expect.poll(() => other.received.length).toBe(3);
     // The last event went to s1 only: s0 was never sent it.
     expect(pub.pubsub.counters().eventsSent).toBe(2 + 2 + 1);
     expect(a.received).toEqual([1]);
@@ -106,7 +120,7 @@ describe('one publisher node, three subscriber nodes', () => {
     await pub.pubsub.whenSubscribed(topic);
     expect(pub.pubsub.subscriptionState(topic)).toBe('local');
     pub.router.client('ticker').publish(topic, 'x');
-    await until(() => local.received.length === 1);
+    await expect.poll(() => local.received.length).toBe(1);
     expect(pub.pubsub.counters().eventsSent).toBe(0);
   });
 });

@@ -113,15 +113,6 @@ function pairKey(a: NodeId, b: NodeId): string {
   return a < b ? `${a} ${b}` : `${b} ${a}`;
 }
 
-/** Resolves when `condition` holds; polls on macrotasks so engines and links get to run. */
-export async function until(condition: () => boolean, what = 'condition', maxWaitMs = 15_000): Promise<void> {
-  const deadline = Date.now() + maxWaitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 /** A local engine that records the bodies it receives. */
 export function recorder(
   member: TestNode,

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { formatNodeAdvert, KeyPair, type TopicId } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTlsNode, type TlsNode } from './fixtures/tls-node.js';
-import { range, until } from './network.js';
+import { range } from './network.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const script = fileURLToPath(new URL('./fixtures/subscriber-process.ts', import.meta.url));
@@ -79,38 +79,45 @@ describe('pub/sub between processes over TLS', () => {
     const seed = KeyPair.generate().exportSeed();
     let remote = startChild(seed, pub, topic);
     await Promise.all(local.map((sub) => sub.pubsub.whenSubscribed(topic, { timeoutMs: 20_000 })));
-    await until(() => remote.subscriptions === 1, 'the child process subscribed', 30_000);
+    await expect
+      .poll(() => remote.subscriptions, { message: 'the child process subscribed', timeout: 30_000 })
+      .toBe(1);
     expect(pub.pubsub.subscriberNodes(topic)).toHaveLength(3);
 
     const ticker = pub.router.client('ticker');
     for (let i = 1; i <= 500; i++) ticker.publish(topic, i);
-    await until(
-      () => remote.events.length === 500 && received.every((r) => r.length === 500),
-      'events',
-      30_000,
-    );
+    await expect
+      .poll(() => remote.events.length === 500 && received.every((r) => r.length === 500), {
+        message: 'events',
+        timeout: 30_000,
+      })
+      .toBe(true);
     expect(remote.events).toEqual(range(1, 500));
     for (const r of received) expect(r).toEqual(range(1, 500));
 
     // The child dies without a word; the publisher notices the connection drop.
     remote.process.kill('SIGKILL');
     await once(remote.process, 'exit');
-    await until(
-      () => pub.pubsub.subscriberNodes(topic).length === 2,
-      'the publisher drops the dead node',
-      30_000,
-    );
+    await expect
+      .poll(() => pub.pubsub.subscriberNodes(topic).length, {
+        message: 'the publisher drops the dead node',
+        timeout: 30_000,
+      })
+      .toBe(2);
     for (let i = 501; i <= 510; i++) ticker.publish(topic, i);
 
     remote = startChild(seed, pub, topic); // same identity, fresh memory
-    await until(() => remote.subscriptions === 1, 'the restarted child re-subscribed', 30_000);
+    await expect
+      .poll(() => remote.subscriptions, { message: 'the restarted child re-subscribed', timeout: 30_000 })
+      .toBe(1);
     expect(remote.gaps).toEqual([[501, 510]]);
     for (let i = 511; i <= 520; i++) ticker.publish(topic, i);
-    await until(
-      () => remote.events.length === 10 && received.every((r) => r.length === 520),
-      'after',
-      30_000,
-    );
+    await expect
+      .poll(() => remote.events.length === 10 && received.every((r) => r.length === 520), {
+        message: 'after',
+        timeout: 30_000,
+      })
+      .toBe(true);
     expect(remote.events).toEqual(range(511, 520));
     for (const r of received) expect(r).toEqual(range(1, 520));
     expect(pub.pubsub.counters().dropped['queue-overflow']).toBe(0);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PubSubEvent } from '../src/index.js';
-import { range, recorder, TestNetwork, type TestNode, until } from './network.js';
+import { range, recorder, TestNetwork, type TestNode } from './network.js';
 
 type Gap = Extract<PubSubEvent, { type: 'topic:gap' }>;
 
@@ -30,16 +30,22 @@ describe('connection loss and re-subscription', () => {
     const [flakyReader, steadyReader] = readers as [(typeof readers)[0], (typeof readers)[0]];
 
     for (let i = 1; i <= 10; i++) publisher.publish(topic, i);
-    await until(() => flakyReader.received.length === 10, 'first events');
+    await expect.poll(() => flakyReader.received.length, { message: 'first events' }).toBe(10);
 
     net.cut(pub, flaky);
     expect(flaky.pubsub.subscriptionState(topic)).toBe('disconnected');
-    await until(() => !pub.pubsub.subscriberNodes(topic).includes(flaky.node), 'publisher forgets the node');
+    await expect
+      .poll(() => pub.pubsub.subscriberNodes(topic).includes(flaky.node), {
+        message: 'publisher forgets the node',
+      })
+      .toBe(false);
     for (let i = 11; i <= 25; i++) publisher.publish(topic, i);
-    await until(() => steadyReader.received.length === 25, 'steady subscriber keeps receiving');
+    await expect
+      .poll(() => steadyReader.received.length, { message: 'steady subscriber keeps receiving' })
+      .toBe(25);
 
     net.connect(pub, flaky);
-    await until(() => resubscribed.length >= 1, 're-subscribed');
+    await expect.poll(() => resubscribed.length, { message: 're-subscribed' }).toBeGreaterThanOrEqual(1);
     expect(flaky.pubsub.subscriptionState(topic)).toBe('subscribed');
     expect(flaky.pubsub.counters().resubscribes).toBeGreaterThanOrEqual(1);
     // The gap is known as soon as the publisher answers, before any new event.
@@ -47,7 +53,11 @@ describe('connection loss and re-subscription', () => {
     expect(flaky.pubsub.counters().missedEvents).toBe(15);
 
     for (let i = 26; i <= 30; i++) publisher.publish(topic, i);
-    await until(() => readers.every((r) => r.received.length === (r === flakyReader ? 15 : 30)), 'after');
+    await expect
+      .poll(() => readers.every((r) => r.received.length === (r === flakyReader ? 15 : 30)), {
+        message: 'after',
+      })
+      .toBe(true);
     expect(flakyReader.received).toEqual([...range(1, 10), ...range(26, 30)]);
     expect(steadyReader.received).toEqual(range(1, 30));
     expect(gaps).toHaveLength(1);
@@ -65,13 +75,17 @@ describe('connection loss and re-subscription', () => {
     // Only the subscriber hears of a disconnect and reconnect (a flap the publisher missed).
     sub.pubsub.onPeerDisconnected(pub.node);
     sub.pubsub.onPeerConnected(pub.node);
-    await until(() => sub.pubsub.subscriptionState(topic) === 'subscribed', 're-subscribed');
+    await expect
+      .poll(() => sub.pubsub.subscriptionState(topic), { message: 're-subscribed' })
+      .toBe('subscribed');
     expect(pub.pubsub.subscriberNodes(topic)).toEqual([sub.node]);
     expect(pub.pubsub.counters().subscribersAdded).toBe(1);
-    pub.router.client('ticker').publish(topic, 'once');
-    await until(() => r.received.length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(r.received).toEqual(['once']);
+    const ticker = pub.router.client('ticker');
+    ticker.publish(topic, 'once');
+    // Fence: the next event travels the same in-order link; a second copy of 'once' would come first.
+    ticker.publish(topic, 'fence');
+    await expect.poll(() => r.received.includes('fence')).toBe(true);
+    expect(r.received).toEqual(['once', 'fence']);
   });
 
   it('re-subscribes on its own when no reconnect is reported (an idle connection closed)', async () => {
@@ -85,14 +99,18 @@ describe('connection loss and re-subscription', () => {
     await sub.pubsub.whenSubscribed(topic);
     const ticker = pub.router.client('ticker');
     ticker.publish(topic, 1);
-    await until(() => r.received.length === 1);
+    await expect.poll(() => r.received.length).toBe(1);
     net.cut(pub, sub);
     ticker.publish(topic, 2);
     // The transport would re-open the connection for the next message; nobody says "connected".
     net.connect(pub, sub, false);
-    await until(() => pub.pubsub.subscriberNodes(topic).includes(sub.node), 're-subscribed by the retry');
+    await expect
+      .poll(() => pub.pubsub.subscriberNodes(topic).includes(sub.node), {
+        message: 're-subscribed by the retry',
+      })
+      .toBe(true);
     ticker.publish(topic, 3);
-    await until(() => r.received.length === 2);
+    await expect.poll(() => r.received.length).toBe(2);
     expect(r.received).toEqual([1, 3]);
     expect(sub.pubsub.counters().missedEvents).toBe(1);
   });
@@ -108,7 +126,7 @@ describe('connection loss and re-subscription', () => {
     await first.pubsub.whenSubscribed(topic);
     const publisher = pub.router.client('ticker');
     for (let i = 1; i <= 5; i++) publisher.publish(topic, i);
-    await until(() => before.received.length === 5);
+    await expect.poll(() => before.received.length).toBe(5);
 
     await net.remove(first); // the node crashes
     for (let i = 6; i <= 9; i++) publisher.publish(topic, i);
@@ -122,7 +140,7 @@ describe('connection loss and re-subscription', () => {
     await again.pubsub.whenSubscribed(topic, { timeoutMs: 10_000 });
     expect(gaps.map(({ from, to }) => [from, to])).toEqual([[6, 9]]);
     publisher.publish(topic, 10);
-    await until(() => after.received.length === 1);
+    await expect.poll(() => after.received.length).toBe(1);
     expect(after.received).toEqual([10]);
   });
 
@@ -137,7 +155,7 @@ describe('connection loss and re-subscription', () => {
     await sub.pubsub.whenSubscribed(created.topic);
     const ticker = pub.router.client('ticker');
     for (let i = 1; i <= 3; i++) ticker.publish(created.topic, i);
-    await until(() => r.received.length === 3);
+    await expect.poll(() => r.received.length).toBe(3);
 
     const restarts: PubSubEvent[] = [];
     sub.pubsub.onEvent((e) => e.type === 'publisher:restarted' && restarts.push(e));
@@ -145,9 +163,11 @@ describe('connection loss and re-subscription', () => {
     const pub2 = await net.add({}, pub.key);
     pub2.pubsub.createTopic({ topicKey: created.topicKey, publisher: 'ticker' });
     net.connect(pub2, sub);
-    await until(() => sub.pubsub.subscriptionState(created.topic) === 'subscribed', 're-subscribed');
+    await expect
+      .poll(() => sub.pubsub.subscriptionState(created.topic), { message: 're-subscribed' })
+      .toBe('subscribed');
     pub2.router.client('ticker').publish(created.topic, 'new session');
-    await until(() => r.received.length === 4, 'event of the new session');
+    await expect.poll(() => r.received.length, { message: 'event of the new session' }).toBe(4);
     expect(r.received).toEqual([1, 2, 3, 'new session']);
     expect(restarts).toHaveLength(1);
     expect(sub.pubsub.counters().dropped.duplicate).toBe(0);

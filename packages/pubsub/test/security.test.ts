@@ -8,7 +8,7 @@ import {
 } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventToWire, NotTopicOwnerError, PubSubProtocol, signDeletion } from '../src/index.js';
-import { recorder, TestNetwork, type TestNode, until } from './network.js';
+import { recorder, TestNetwork, type TestNode } from './network.js';
 
 describe('authorization and authentication', () => {
   let net: TestNetwork;
@@ -62,7 +62,7 @@ describe('authorization and authentication', () => {
     a.router.client('sender').send({ node: b.node, name: 'pubsub' }, topicAdvertToWire(forged), {
       protocol: PubSubProtocol.Advert,
     });
-    await until(() => rejected.length === 1, 'rejection');
+    await expect.poll(() => rejected.length, { message: 'rejection' }).toBe(1);
     expect(rejected[0]).toBeInstanceOf(InvalidSignatureError);
     expect(b.pubsub.topicAdvert(genuine.id)).toBeUndefined();
 
@@ -79,7 +79,7 @@ describe('authorization and authentication', () => {
       UnauthorizedPublisherError,
     );
     pub.router.client('ticker').publish(topic, 'genuine');
-    await until(() => got.length === 1);
+    await expect.poll(() => got.length).toBe(1);
     expect(got).toEqual(['genuine']);
   });
 
@@ -119,12 +119,15 @@ describe('authorization and authentication', () => {
         protocol: PubSubProtocol.Event,
       },
     );
-    await until(
-      () => sub.pubsub.counters().dropped.unauthorized === 2 && sub.pubsub.counters().dropped.malformed === 1,
-      'drops',
-    );
+    await expect
+      .poll(
+        () =>
+          sub.pubsub.counters().dropped.unauthorized === 2 && sub.pubsub.counters().dropped.malformed === 1,
+        { message: 'drops' },
+      )
+      .toBe(true);
     pub.router.client('ticker').publish(topic, 'genuine');
-    await until(() => got.length === 1);
+    await expect.poll(() => got.length).toBe(1);
     expect(got).toEqual(['genuine']);
   });
 
@@ -143,7 +146,9 @@ describe('authorization and authentication', () => {
     await Promise.all([strict.pubsub.whenSubscribed(good), strict.pubsub.whenSubscribed(bad)]);
     unsigned.router.client('p').publish(bad, 'unsigned');
     signing.router.client('p').publish(good, 'signed');
-    await until(() => r.received.length === 1 && strict.pubsub.counters().dropped['bad-signature'] === 1);
+    await expect
+      .poll(() => r.received.length === 1 && strict.pubsub.counters().dropped['bad-signature'] === 1)
+      .toBe(true);
     expect(r.received).toEqual(['signed']);
     // Signed because the subscriber asked; the publisher signs once per publish.
     expect(signing.pubsub.counters().eventsSigned).toBe(1);
@@ -160,13 +165,15 @@ describe('authorization and authentication', () => {
       .send({ node: sub.node, name: 'pubsub' }, [forged.topic, forged.version, forged.sig], {
         protocol: PubSubProtocol.Delete,
       });
-    await until(() => sub.pubsub.counters().advertsRejected === 1, 'forged deletion refused');
+    await expect
+      .poll(() => sub.pubsub.counters().advertsRejected, { message: 'forged deletion refused' })
+      .toBe(1);
     expect(sub.pubsub.topicAdvert(topic)).toBeDefined();
 
     const deleted: unknown[] = [];
     sub.pubsub.onEvent((e) => e.type === 'topic:deleted' && deleted.push(e.topic));
     pub.pubsub.deleteTopic(topic);
-    await until(() => deleted.length === 1, 'deletion reaches the subscriber');
+    await expect.poll(() => deleted.length, { message: 'deletion reaches the subscriber' }).toBe(1);
     expect(sub.pubsub.topicAdvert(topic)).toBeUndefined();
     expect(sub.pubsub.subscriptionState(topic)).toBe('awaiting-advert');
     expect(pub.pubsub.subscriberNodes(topic)).toEqual([]);

@@ -1,7 +1,7 @@
 import { type EngineMessage, UnauthorizedPublisherError } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PubSubProtocol, SubscribeStatus, SubscriptionDeniedError } from '../src/index.js';
-import { recorder, TestNetwork, until } from './network.js';
+import { recorder, TestNetwork } from './network.js';
 
 describe('topic adverts and subscriptions over time', () => {
   let net: TestNetwork;
@@ -20,25 +20,27 @@ describe('topic adverts and subscriptions over time', () => {
     // The creator authorizes an engine on another node.
     const first = creator.pubsub.createTopic({ publisher: { node: a.node, name: 'pub' } });
     const { topic } = first;
-    await until(
-      () => sub.pubsub.topicAdvert(topic) !== undefined && a.pubsub.topicAdvert(topic) !== undefined,
-    );
+    await expect
+      .poll(() => sub.pubsub.topicAdvert(topic) !== undefined && a.pubsub.topicAdvert(topic) !== undefined)
+      .toBe(true);
     const reader = recorder(sub, 'reader');
     reader.engine.subscribe(topic);
     await sub.pubsub.whenSubscribed(topic);
     expect(a.pubsub.subscriberNodes(topic)).toEqual([sub.node]);
     const fromA = a.router.client('pub');
     fromA.publish(topic, 'from a');
-    await until(() => reader.received.length === 1);
+    await expect.poll(() => reader.received.length).toBe(1);
 
     // A new advert moves the topic to d: the subscriber follows, a loses the right to publish.
     creator.pubsub.createTopic({ topicKey: first.topicKey, publisher: { node: d.node, name: 'pub' } });
-    await until(() => d.pubsub.subscriberNodes(topic).includes(sub.node), 'subscribed at d');
-    await until(() => sub.pubsub.subscriptionState(topic) === 'subscribed');
+    await expect
+      .poll(() => d.pubsub.subscriberNodes(topic).includes(sub.node), { message: 'subscribed at d' })
+      .toBe(true);
+    await expect.poll(() => sub.pubsub.subscriptionState(topic)).toBe('subscribed');
     expect(a.pubsub.subscriberNodes(topic)).toEqual([]);
     expect(() => fromA.publish(topic, 'stale publisher')).toThrow(UnauthorizedPublisherError);
     d.router.client('pub').publish(topic, 'from d');
-    await until(() => reader.received.length === 2);
+    await expect.poll(() => reader.received.length).toBe(2);
     expect(reader.received).toEqual(['from a', 'from d']);
 
     // A node holding only the old advert asks a; a knows better and refuses.
@@ -61,12 +63,14 @@ describe('topic adverts and subscriptions over time', () => {
     sub.pubsub.onEvent((e) => e.type === 'topic:subscribe-failed' && failures.push(e.error));
     const reader = recorder(sub, 'reader');
     reader.engine.subscribe(topic);
-    await until(() => failures.length >= 2, 'retries while unreachable');
+    await expect
+      .poll(() => failures.length, { message: 'retries while unreachable' })
+      .toBeGreaterThanOrEqual(2);
     // The link comes up without anyone reporting it: the retry timer finds it.
     net.connect(pub, sub, false);
     await sub.pubsub.whenSubscribed(topic, { timeoutMs: 10_000 });
     pub.router.client('ticker').publish(topic, 'reached');
-    await until(() => reader.received.length === 1);
+    await expect.poll(() => reader.received.length).toBe(1);
     expect(reader.received).toEqual(['reached']);
   });
 
@@ -87,7 +91,9 @@ describe('topic adverts and subscriptions over time', () => {
       prober.send(target, { garbage: true }, { protocol });
     }
     prober.send(target, [1, 2, 3], { protocol: 'pubsub/unknown@9' });
-    await until(() => pub.pubsub.counters().dropped.malformed === Object.values(PubSubProtocol).length + 1);
+    await expect
+      .poll(() => pub.pubsub.counters().dropped.malformed === Object.values(PubSubProtocol).length + 1)
+      .toBe(true);
     // Still serving.
     const unknown: EngineMessage = await prober.request(target, [rogue.node], {
       protocol: PubSubProtocol.Unsubscribe,

@@ -91,6 +91,13 @@ export class PendingRequests {
     for (const [id, entry] of this.pending) if (entry.requester === requester) this.fail(id, error);
   }
 
+  /** Fails every request waiting for an engine on `node`. */
+  failRequestsTo(node: string, error: Error): number {
+    let failed = 0;
+    for (const [id, entry] of this.pending) if (entry.dst.node === node && this.fail(id, error)) failed++;
+    return failed;
+  }
+
   failAll(error: Error): void {
     for (const id of [...this.pending.keys()]) this.fail(id, error);
   }

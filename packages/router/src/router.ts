@@ -384,6 +384,16 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     this.pending.fail(message.id, error);
   }
 
+  /**
+   * The connection to `node` closed: a request sent before this was written to it or still waits in
+   * its queue, and its reply, if any, would have come back on it. Such requests fail now with the
+   * connection's error rather than at their timeout; a reply that still arrives later is an ordinary
+   * message.
+   */
+  connectionLost(node: NodeId, error: Error): void {
+    this.pending.failRequestsTo(node, error);
+  }
+
   // --- routing ------------------------------------------------------------------------------
 
   /**

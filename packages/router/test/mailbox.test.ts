@@ -1,7 +1,7 @@
 import { type EngineMessage, MailboxFullError } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { RingQueue } from '../src/index.js';
-import { newRouter, until } from './helpers.js';
+import { newRouter } from './helpers.js';
 
 /** An engine that holds every message until `release` is called. */
 function gated() {
@@ -26,12 +26,12 @@ describe('mailbox policies', () => {
     router.spawn('busy', g.handler, { mailboxSize: 4, mailboxPolicy: 'reject' });
     const client = router.client('c');
     client.send('busy', 0);
-    await until(() => router.engine('busy')?.queued === 0);
+    await expect.poll(() => router.engine('busy')?.queued).toBe(0);
     for (let i = 1; i < 10; i++) client.send('busy', i);
     // One message is in the handler, four in the mailbox; the rest were refused.
     await expect(client.request('busy', 'req')).rejects.toBeInstanceOf(MailboxFullError);
     g.release();
-    await until(() => g.seen.length === 5);
+    await expect.poll(() => g.seen.length).toBe(5);
     expect(g.seen).toEqual([0, 1, 2, 3, 4]);
     expect(router.counters().dropped['mailbox-full']).toBe(6);
     expect(events.filter((e) => e === 'mailbox:full')).toHaveLength(6);
@@ -43,10 +43,10 @@ describe('mailbox policies', () => {
     router.spawn('busy', g.handler, { mailboxSize: 3, mailboxPolicy: 'drop-oldest' });
     const client = router.client('c');
     client.send('busy', 0);
-    await until(() => router.engine('busy')?.queued === 0);
+    await expect.poll(() => router.engine('busy')?.queued).toBe(0);
     for (let i = 1; i <= 10; i++) client.send('busy', i);
     g.release();
-    await until(() => g.seen.length === 4);
+    await expect.poll(() => g.seen.length).toBe(4);
     expect(g.seen).toEqual([0, 8, 9, 10]);
     expect(router.counters().dropped['mailbox-evicted']).toBe(7);
   });
@@ -63,14 +63,18 @@ describe('mailbox policies', () => {
     });
     const client = router.client('c');
     for (let i = 0; i < 3; i++) client.send('producer', 'go');
-    await until(() => producerRuns >= 2);
-    // busy holds 1 in its handler + 2 queued; the producer's later sends are parked and it stops taking work.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const runsWhileBlocked = producerRuns;
-    expect(runsWhileBlocked).toBeLessThan(3);
+    // busy holds 1 in its handler + 2 queued + 1 parked; the producer's last send is parked, so it
+    // stops taking work with its third 'go' still queued.
+    await expect.poll(() => router.engine('busy')?.queued).toBe(3);
+    // Fence: a request answered by another engine is a full turn of the engine scheduler after the
+    // state above; a producer that had been let go would have run by then.
+    router.spawn('echo', (m, ctx) => ctx.reply(m, m.body));
+    expect((await client.request('echo', 'fence')).body).toBe('fence');
+    expect(producerRuns).toBe(2);
+    expect(router.engine('producer')?.queued).toBe(1);
     expect(router.counters().dropped['mailbox-full']).toBe(0);
     g.release();
-    await until(() => g.seen.length === 6);
+    await expect.poll(() => g.seen.length).toBe(6);
     expect(g.seen.sort((a, b) => (a as number) - (b as number))).toEqual([1, 2, 3, 101, 102, 103]);
     expect(router.counters().dropped['mailbox-full']).toBe(0);
   });
@@ -81,11 +85,11 @@ describe('mailbox policies', () => {
     router.spawn('busy', g.handler, { mailboxSize: 2, mailboxPolicy: 'wait' });
     const client = router.client('c');
     client.send('busy', 0);
-    await until(() => router.engine('busy')?.queued === 0);
+    await expect.poll(() => router.engine('busy')?.queued).toBe(0);
     for (let i = 1; i < 10; i++) client.send('busy', i);
     // 1 in the handler, 2 queued, 2 waiting: 5 kept, 5 refused.
     g.release();
-    await until(() => g.seen.length === 5);
+    await expect.poll(() => g.seen.length).toBe(5);
     expect(router.counters().dropped['mailbox-full']).toBe(5);
   });
 });

@@ -6,7 +6,7 @@ import {
 } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import type { TopicDelegate } from '../src/index.js';
-import { newRouter, until } from './helpers.js';
+import { newRouter } from './helpers.js';
 
 const newTopic = () => KeyPair.generate().topicId;
 
@@ -24,7 +24,7 @@ describe('local multicast', () => {
       sub.subscribe(topic);
     }
     for (let i = 0; i < 200; i++) publisher.publish(topic, i);
-    await until(() => Object.values(got).every((list) => list.length === 200));
+    await expect.poll(() => Object.values(got).every((list) => list.length === 200)).toBe(true);
     for (const list of Object.values(got)) expect(list).toEqual([...Array(200).keys()]);
     expect(router.counters().topicDeliveries).toBe(600);
   });
@@ -32,7 +32,8 @@ describe('local multicast', () => {
   it('refuses an unauthorized publisher with a typed error and counts it', async () => {
     const router = newRouter();
     const topic = newTopic();
-    router.createTopic(topic, router.client('pub').self);
+    const publisher = router.client('pub');
+    router.createTopic(topic, publisher.self);
     const got: unknown[] = [];
     router
       .client('sub', (m) => {
@@ -42,8 +43,10 @@ describe('local multicast', () => {
     const intruder = router.client('intruder');
     expect(() => intruder.publish(topic, 'spoof')).toThrow(UnauthorizedPublisherError);
     expect(router.counters().dropped['unauthorized-publisher']).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(got).toEqual([]);
+    // Fence: the publisher's next event enters the same mailbox after anything the intruder got in.
+    publisher.publish(topic, 'fence');
+    await expect.poll(() => got.includes('fence')).toBe(true);
+    expect(got).toEqual(['fence']);
   });
 
   it('refuses publishing to a topic nobody created', () => {
@@ -67,13 +70,18 @@ describe('local multicast', () => {
     subA.subscribe(topic);
     subB.subscribe(topic);
     publisher.publish(topic, 1);
-    await until(() => a.length === 1 && b.length === 1);
+    await expect.poll(() => a.length === 1 && b.length === 1).toBe(true);
     subA.unsubscribe(topic);
     await subB.stop();
     publisher.publish(topic, 2);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(a).toEqual([1]);
+    // Fence for a: a direct message sent after the event; a's mailbox is FIFO, so an event queued
+    // for a would be handled before it. b is stopped: nothing can be queued for it, and the
+    // delivery counter (counted when a mailbox takes an event) shows that none was.
+    publisher.send('a', 'fence');
+    await expect.poll(() => a.includes('fence')).toBe(true);
+    expect(a).toEqual([1, 'fence']);
     expect(b).toEqual([1]);
+    expect(router.counters().topicDeliveries).toBe(2);
     expect(router.localSubscriberCount(topic)).toBe(0);
   });
 
@@ -108,7 +116,7 @@ describe('local multicast', () => {
       body: 'x',
     });
     expect(n).toBe(1);
-    await until(() => got.length === 1);
+    await expect.poll(() => got.length).toBe(1);
     // A topic the delegate knows may be published to from here; the delegate carries it on.
     router.client('p').publish(remoteTopic, 'out');
     expect(published.map((e) => e.body)).toEqual(['out']);

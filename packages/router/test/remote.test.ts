@@ -1,6 +1,12 @@
-import { ConnectionClosedError, RequestTimeoutError, UnknownDestinationError } from '@netmachine/core';
+import {
+  ConnectionClosedError,
+  type EngineAddress,
+  type EngineMessage,
+  RequestTimeoutError,
+  UnknownDestinationError,
+} from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
-import { link, newRouter, until } from './helpers.js';
+import { link, newRouter } from './helpers.js';
 
 describe('routing between two nodes through a NodeSender', () => {
   it('sends and requests across, with replies routed back to the asking engine', async () => {
@@ -17,7 +23,7 @@ describe('routing between two nodes through a NodeSender', () => {
     const reply = await client.request({ node: b.node, name: 'echo' }, 5);
     expect(reply.body).toEqual({ from: 'b', body: 5 });
     expect(reply.src).toEqual({ node: b.node, name: 'echo' });
-    await until(() => got.length === 1);
+    await expect.poll(() => got.length).toBe(1);
     expect(got).toEqual([[true, 'hello']]);
     expect(a.counters().sentRemote).toBe(2);
     expect(b.counters().receivedRemote).toBe(2);
@@ -48,6 +54,31 @@ describe('routing between two nodes through a NodeSender', () => {
       a.client('c').request({ node: b.node, name: 'echo' }, 1, { timeoutMs: 60_000 }),
     ).rejects.toBeInstanceOf(ConnectionClosedError);
     expect(a.counters().dropped.undeliverable).toBe(1);
+  });
+
+  it('fails the requests waiting on a node whose connection was lost, and only those', async () => {
+    const a = newRouter();
+    const b = newRouter();
+    const c = newRouter();
+    const sent: EngineMessage[] = [];
+    a.setNodeSender({ canReach: () => true, send: (m) => sent.push(m) });
+    const client = a.client('c');
+    const toB = client.request({ node: b.node, name: 'echo' }, 1, { timeoutMs: 60_000 });
+    const toC = client.request({ node: c.node, name: 'echo' }, 2, { timeoutMs: 60_000 });
+    const lost = new ConnectionClosedError('reset');
+    a.connectionLost(b.node, lost);
+    await expect(toB).rejects.toBe(lost);
+    // The request to c is still waiting: its reply settles it.
+    const request = sent.find((m) => (m.dst as EngineAddress).node === c.node)!;
+    a.deliver({
+      id: 99,
+      src: request.dst as EngineAddress,
+      dst: request.src,
+      replyTo: request.id,
+      protocol: 'x',
+      body: 'pong',
+    });
+    expect((await toC).body).toBe('pong');
   });
 
   it('times out a remote request whose reply never comes, and gives a request an expiry', async () => {
@@ -109,7 +140,7 @@ describe('backpressure towards other nodes', () => {
       rooms++;
     };
     expect(a.deliver(message(1), onRoom)).toBe(true);
-    await until(() => a.engine('slow')?.queued === 0);
+    await expect.poll(() => a.engine('slow')?.queued).toBe(0);
     expect(a.deliver(message(2), onRoom)).toBe(true);
     expect(a.deliver(message(3), onRoom)).toBe(true);
     // The mailbox is full: the next two are kept, not dropped, and the caller is told to pause.
@@ -117,7 +148,7 @@ describe('backpressure towards other nodes', () => {
     expect(a.deliver(message(5), onRoom)).toBe(false);
     expect(a.counters().dropped['mailbox-full']).toBe(0);
     release();
-    await until(() => seen.length === 5);
+    await expect.poll(() => seen.length).toBe(5);
     expect(seen).toEqual([1, 2, 3, 4, 5]);
     expect(rooms).toBe(2);
   });
@@ -129,7 +160,7 @@ describe('backpressure towards other nodes', () => {
     const dst = { node: a.node, name: 'latest' };
     const onRoom = () => {};
     a.deliver({ id: 1, src, dst, protocol: 'msg@1', body: 1 }, onRoom);
-    await until(() => a.engine('latest')?.queued === 0);
+    await expect.poll(() => a.engine('latest')?.queued).toBe(0);
     a.deliver({ id: 2, src, dst, protocol: 'msg@1', body: 2 }, onRoom);
     expect(a.deliver({ id: 3, src, dst, protocol: 'msg@1', body: 3 }, onRoom)).toBe(true);
     expect(a.counters().dropped['mailbox-evicted']).toBe(1);

@@ -8,7 +8,7 @@ import {
   UnknownDestinationError,
 } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
-import { newRouter, until } from './helpers.js';
+import { newRouter } from './helpers.js';
 
 describe('local unicast', () => {
   it('delivers messages between engines in send order, with source and protocol', async () => {
@@ -19,7 +19,7 @@ describe('local unicast', () => {
     });
     const client = router.client('client');
     for (let i = 0; i < 100; i++) client.send('sink', { i }, { protocol: 'test@1' });
-    await until(() => got.length === 100);
+    await expect.poll(() => got.length).toBe(100);
     expect(got.map((m) => (m.body as { i: number }).i)).toEqual([...Array(100).keys()]);
     expect(got[0]?.src).toEqual({ node: router.node, name: 'client' });
     expect(got[0]?.protocol).toBe('test@1');
@@ -34,7 +34,7 @@ describe('local unicast', () => {
       got.push(m.body);
     });
     router.client('c').send('sink', new EncodedBody(pack({ a: [1, 'two'] })));
-    await until(() => got.length === 1);
+    await expect.poll(() => got.length).toBe(1);
     expect(got).toEqual([{ a: [1, 'two'] }]);
   });
 
@@ -45,7 +45,7 @@ describe('local unicast', () => {
       got.push(m.body);
     });
     router.client('c').send(`sink@${router.node}`, 'hi');
-    await until(() => got.length === 1);
+    await expect.poll(() => got.length).toBe(1);
     expect(got).toEqual(['hi']);
   });
 
@@ -63,7 +63,7 @@ describe('local unicast', () => {
     });
     const client = router.client('c');
     for (let i = 0; i < 20; i++) client.send('slow', i);
-    await until(() => done === 20);
+    await expect.poll(() => done).toBe(20);
     expect(maxActive).toBe(1);
   });
 
@@ -90,9 +90,10 @@ describe('local unicast', () => {
     const client = router.client('c');
     client.send('sink', 'old', { expiry: Date.now() - 1 });
     client.send('sink', 'fresh', { ttlMs: 60_000 });
-    await until(() => got.length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(got).toEqual(['fresh']);
+    // Fence: sent last, handled last (one mailbox, FIFO), so 'old' has been dropped or delivered by then.
+    client.send('sink', 'fence');
+    await expect.poll(() => got.includes('fence')).toBe(true);
+    expect(got).toEqual(['fresh', 'fence']);
     expect(router.counters().dropped.expired).toBe(1);
   });
 
@@ -116,7 +117,7 @@ describe('local unicast', () => {
     client.send('flaky', 'boom');
     client.send('flaky', 'ok');
     client.send('fragile', 'x');
-    await until(() => handled === 2 && router.engine('fragile') === undefined);
+    await expect.poll(() => handled === 2 && router.engine('fragile') === undefined).toBe(true);
     expect(router.counters().handlerErrors).toBe(2);
     expect(events.filter((t) => t === 'engine:error')).toHaveLength(2);
     expect(events).toContain('engine:stopped');
@@ -178,7 +179,7 @@ describe('local request/response', () => {
     });
     const asker = router.client('asker');
     const pending = asker.request('lazy', 1, { timeoutMs: 60_000 });
-    await until(() => replyLater !== undefined);
+    await expect.poll(() => replyLater !== undefined).toBe(true);
     await asker.stop();
     await expect(pending).rejects.toBeInstanceOf(AbortedError);
     replyLater?.();

@@ -12,11 +12,9 @@ import {
   HandshakeError,
   type NodeId,
   PeerDeniedError,
-  PeerKeyMismatchError,
 } from '@netmachine/core';
-import { formatAddress, parseAddress, unmapIPv4 } from '@netmachine/transport';
+import { expectPeerCertificate, formatAddress, parseAddress, unmapIPv4 } from '@netmachine/transport';
 import { ACCEPTED, CRYPTO_ACCESS_DENIED, CRYPTO_BAD_CERTIFICATE } from './acceptance.js';
-import { nodeIdFromChain } from './peer-certificate.js';
 import { clientCrypto, type QuicLibraryLogger, type QuicTuning, quicConfig } from './quic-support.js';
 
 export interface DialParams {
@@ -67,8 +65,7 @@ export async function dialStream(params: DialParams): Promise<DialedStream> {
           cert: params.certificate.certPem,
           verifyCallback: async (chain) => {
             try {
-              const node = nodeIdFromChain(chain);
-              if (node !== expected) pinError = new PeerKeyMismatchError(expected, node);
+              expectPeerCertificate(chain[0], expected);
             } catch (error) {
               pinError = error as Error;
             }

@@ -1,21 +1,10 @@
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
-import {
-  type Connection,
-  type DialOptions,
-  type Listener,
-  type ListenOptions,
-  type Logger,
-  type NodeId,
-  NotStartedError,
-  type Transport,
-  type TransportContext,
-  type TransportFactory,
-} from '@netmachine/core';
-import { type NodeCertificate, parseAddress, selfSignedCertificate } from '@netmachine/transport';
+import type { ListenOptions, NodeId, Transport, TransportContext, TransportFactory } from '@netmachine/core';
+import { type HostPort, SocketTransport, withDefaults } from '@netmachine/transport';
 import { ACCEPTED, CONFIRMED } from './acceptance.js';
 import { dialStream } from './dial.js';
 import { QuicListener } from './listener.js';
-import { CLOSE_CODE, QuicConnection } from './quic-connection.js';
+import { CLOSE_CODE, QuicConnection, type QuicConnectionInit } from './quic-connection.js';
 import {
   enlargeUdpBuffers,
   type QuicLibraryLogger,
@@ -70,103 +59,77 @@ export function quic(options: QuicTransportOptions = {}): (context: TransportCon
 const _factoryFits: (options?: QuicTransportOptions) => TransportFactory = quic;
 void _factoryFits;
 
-class QuicTransportImpl implements QuicTransport {
+class QuicTransportImpl
+  extends SocketTransport<QuicTransportStats, QuicTransportEvent, QuicConnection, QuicListener>
+  implements QuicTransport
+{
   readonly protocol = 'quic';
-  readonly stats = emptyStats();
-  readonly #context: TransportContext;
-  readonly #logger: Logger;
   readonly #libraryLogger: QuicLibraryLogger;
   readonly #settings: Required<Omit<QuicTransportOptions, 'onEvent'>>;
-  readonly #onEvent: ((event: QuicTransportEvent) => void) | undefined;
-  readonly #connections = new Set<QuicConnection>();
-  readonly #listeners = new Set<QuicListener>();
-  readonly #dials = new Set<AbortController>();
-  #closed = false;
 
   constructor(context: TransportContext, options: QuicTransportOptions) {
-    this.#context = context;
-    this.#logger = context.logger.child({ transport: 'quic' });
-    this.#libraryLogger = quicLibraryLogger(this.#logger);
     const { onEvent, ...rest } = options;
-    this.#onEvent = onEvent;
-    this.#settings = { ...DEFAULTS, ...stripUndefined(rest) };
+    super(context, 'quic', emptyStats(), onEvent);
+    this.#libraryLogger = quicLibraryLogger(this.logger);
+    this.#settings = withDefaults<Required<Omit<QuicTransportOptions, 'onEvent'>>>(DEFAULTS, rest);
   }
 
-  async dial(address: string, expected: NodeId, options: DialOptions = {}): Promise<Connection> {
-    this.#assertOpen();
-    const controller = new AbortController();
-    const signal =
-      options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
-    this.#dials.add(controller);
-    try {
-      const dialed = await dialStream({
-        address,
-        expected,
-        certificate: await this.#certificate(),
-        tuning: this.#settings,
-        handshakeTimeoutMs: this.#settings.handshakeTimeoutMs,
-        signal,
-        libraryLogger: this.#libraryLogger,
-      });
-      enlargeUdpBuffers(dialed.client, this.#settings.udpBufferBytes, this.#logger);
-      this.stats.outboundEstablished++;
-      const client = dialed.client;
-      return this.#adopt({
-        connection: dialed.connection,
-        stream: dialed.stream,
-        reader: dialed.reader,
-        stop: (errorCode) => client.destroy({ isApp: true, errorCode, force: true }),
-        remoteNode: expected,
-        remoteAddress: dialed.remoteAddress,
-        direction: 'outbound',
-        initialData: dialed.initialData,
-        prelude: Buffer.of(CONFIRMED),
-      });
-    } catch (error) {
-      this.stats.dialFailures++;
-      this.#emit({ type: 'dial-failed', address, error: error as Error });
-      throw error;
-    } finally {
-      this.#dials.delete(controller);
-    }
-  }
-
-  async listen(
+  protected async dialConnection(
     address: string,
-    onConnection: (connection: Connection) => void,
-    options: ListenOptions = {},
-  ): Promise<Listener> {
-    this.#assertOpen();
-    const endpoint = parseAddress(address, 'quic');
-    const listener = await QuicListener.open(
+    expected: NodeId,
+    signal: AbortSignal,
+  ): Promise<QuicConnection> {
+    const dialed = await dialStream({
+      address,
+      expected,
+      certificate: await this.certificate(),
+      tuning: this.#settings,
+      handshakeTimeoutMs: this.#settings.handshakeTimeoutMs,
+      signal,
+      libraryLogger: this.#libraryLogger,
+    });
+    enlargeUdpBuffers(dialed.client, this.#settings.udpBufferBytes, this.logger);
+    const client = dialed.client;
+    return this.#adopt({
+      connection: dialed.connection,
+      stream: dialed.stream,
+      reader: dialed.reader,
+      stop: (errorCode) => client.destroy({ isApp: true, errorCode, force: true }),
+      remoteNode: expected,
+      remoteAddress: dialed.remoteAddress,
+      direction: 'outbound',
+      initialData: dialed.initialData,
+      prelude: Buffer.of(CONFIRMED),
+    });
+  }
+
+  protected async openListener(
+    endpoint: HostPort,
+    accepted: (connection: QuicConnection) => void,
+    options: ListenOptions,
+    onClosed: (listener: QuicListener) => void,
+  ): Promise<QuicListener> {
+    return QuicListener.open(
       {
         endpoint,
-        certificate: await this.#certificate(),
+        certificate: await this.certificate(),
         tuning: this.#settings,
         handshakeTimeoutMs: this.#settings.handshakeTimeoutMs,
         acceptPeer: options.acceptPeer,
         onAccepted: (quicConnection, node, remoteAddress) =>
-          this.#accept(quicConnection, node, remoteAddress, onConnection),
+          this.#accept(quicConnection, node, remoteAddress, accepted),
         stats: this.stats,
-        emit: (event) => this.#emit(event),
-        logger: this.#logger,
+        emit: (event) => this.emit(event),
+        logger: this.logger,
         libraryLogger: this.#libraryLogger,
         signal: options.signal,
       },
-      (closed) => this.#listeners.delete(closed),
+      onClosed,
     );
-    this.#listeners.add(listener);
-    this.#logger.debug({ addresses: listener.addresses }, 'QUIC listener open');
-    return listener;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const dial of this.#dials) dial.abort();
-    const listeners = [...this.#listeners];
-    await Promise.all(listeners.map((listener) => listener.close()));
-    await Promise.all([...this.#connections].map((connection) => connection.close()));
+  /** The listeners' UDP sockets are stopped once every connection on them has closed. */
+  protected override async afterClose(listeners: readonly QuicListener[]): Promise<void> {
     await Promise.all(listeners.map((listener) => listener.destroy()));
   }
 
@@ -178,7 +141,7 @@ class QuicTransportImpl implements QuicTransport {
     quicConnection: QUICConnection,
     node: NodeId,
     remoteAddress: string,
-    onConnection: (connection: Connection) => void,
+    accepted: (connection: QuicConnection) => void,
   ): Promise<void> {
     const stopNow = (): Promise<void> =>
       quicConnection.stop({ isApp: true, errorCode: CLOSE_CODE.aborted, force: true }).catch(() => {});
@@ -198,39 +161,35 @@ class QuicTransportImpl implements QuicTransport {
       initialData = Buffer.from(first.buffer, first.byteOffset + 1, first.byteLength - 1);
     } catch (error) {
       this.stats.handshakeFailures++;
-      this.#emit({ type: 'handshake-failed', error: error as Error });
-      this.#logger.debug({ err: error, peer: node }, 'QUIC caller left before confirming');
+      this.emit({ type: 'handshake-failed', error: error as Error });
+      this.logger.debug({ err: error, peer: node }, 'QUIC caller left before confirming');
       await stopNow();
       return;
     }
-    if (this.#closed) {
+    if (this.closed) {
       await stopNow();
       return;
     }
     this.stats.inboundAccepted++;
-    const connection = this.#adopt({
-      connection: quicConnection,
-      stream,
-      reader,
-      writer,
-      stop: (errorCode) => quicConnection.stop({ isApp: true, errorCode, force: true }),
-      remoteNode: node,
-      remoteAddress,
-      direction: 'inbound',
-      initialData,
-    });
-    try {
-      onConnection(connection);
-    } catch (error) {
-      this.#logger.error({ err: error, peer: node }, 'onConnection threw; aborting the connection');
-      connection.abort(error as Error);
-    }
+    accepted(
+      this.#adopt({
+        connection: quicConnection,
+        stream,
+        reader,
+        writer,
+        stop: (errorCode) => quicConnection.stop({ isApp: true, errorCode, force: true }),
+        remoteNode: node,
+        remoteAddress,
+        direction: 'inbound',
+        initialData,
+      }),
+    );
     await quicConnection.closedP;
   }
 
   #adopt(
     parts: Pick<
-      ConstructorParameters<typeof QuicConnection>[0],
+      QuicConnectionInit,
       | 'connection'
       | 'stream'
       | 'reader'
@@ -249,41 +208,15 @@ class QuicTransportImpl implements QuicTransport {
       maxBatchBytes: this.#settings.maxBatchBytes,
       maxEarlyBytes: this.#settings.maxEarlyBytes,
       closeTimeoutMs: this.#settings.closeTimeoutMs,
-      logger: this.#logger,
+      logger: this.logger,
       onStreamWrite: (bytes) => {
         this.stats.streamWrites++;
         this.stats.streamWriteBytes += bytes;
       },
-      onClosed: (closed) => {
-        if (this.#connections.delete(closed)) this.stats.openConnections--;
-      },
+      onClosed: (closed) => this.forget(closed),
     });
-    this.#connections.add(connection);
-    this.stats.openConnections++;
-    if (this.#closed) void connection.close();
-    return connection;
+    return this.track(connection);
   }
-
-  #certificate(): Promise<NodeCertificate> {
-    return selfSignedCertificate(this.#context.keyPair);
-  }
-
-  #emit(event: QuicTransportEvent): void {
-    if (this.#onEvent === undefined) return;
-    try {
-      this.#onEvent(event);
-    } catch (error) {
-      this.#logger.warn({ err: error }, 'onEvent threw');
-    }
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new NotStartedError('QUIC transport (closed)');
-  }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** The first chunk of a stream, or undefined if it ends, fails or stays silent for `timeoutMs`. */

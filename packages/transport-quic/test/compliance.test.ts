@@ -14,5 +14,22 @@ runTransportCompliance(
       listenAddress: 'quic://127.0.0.1:0',
     };
   },
-  { largeBytes: 2 * 1024 * 1024, timeoutMs: 120_000 },
+  {
+    largeBytes: 2 * 1024 * 1024,
+    timeoutMs: 120_000,
+    hostPort: true,
+    listenerProcess: {
+      module: new URL('../src/index.ts', import.meta.url).href,
+      factory: 'quic',
+      // QUIC has no FIN from a dead process: the idle timeout (kept short here) notices the silence.
+      dialer: () => {
+        const keyPair = KeyPair.generate();
+        const transport = quic({ idleTimeoutMs: 2_000, keepAliveIntervalMs: 300 })({
+          keyPair,
+          logger: noopLogger,
+        });
+        return { transport, keyPair };
+      },
+    },
+  },
 );

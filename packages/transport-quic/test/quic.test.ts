@@ -1,16 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import {
-  AbortedError,
-  HandshakeError,
-  KeyPair,
-  NotStartedError,
-  PeerDeniedError,
-  PeerKeyMismatchError,
-} from '@netmachine/core';
+import { HandshakeError, KeyPair, PeerDeniedError } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QuicTransport } from '../src/index.js';
-import { listenOn, makeTransport, Sink, waitFor, writeAll } from './helpers.js';
+import { listenOn, makeTransport, Sink, writeAll } from './helpers.js';
 
 const open: QuicTransport[] = [];
 function transport(options: Parameters<typeof makeTransport>[0] = {}, keyPair?: KeyPair) {
@@ -50,7 +43,11 @@ describe('quic transport', { timeout: 90_000 }, () => {
     outbound.write(Buffer.from('hello '));
     outbound.write(Buffer.from('server'));
     inbound.write(Buffer.from('hello client'));
-    await waitFor(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', 'echo');
+    await expect
+      .poll(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', {
+        message: 'echo',
+      })
+      .toBe(true);
     expect(server.transport.stats.inboundAccepted).toBe(1);
     expect(client.transport.stats.outboundEstablished).toBe(1);
   });
@@ -63,7 +60,7 @@ describe('quic transport', { timeout: 90_000 }, () => {
     const before = client.transport.stats.streamWrites;
     const message = Buffer.alloc(100, 1);
     for (let i = 0; i < 500; i++) outbound.write(message);
-    await waitFor(() => sink.bytes === 50_000, 'all messages');
+    await expect.poll(() => sink.bytes, { message: 'all messages' }).toBe(50_000);
     // 500 writes in one tick leave as one stream write (two if a slab boundary falls inside).
     expect(client.transport.stats.streamWrites - before).toBeLessThanOrEqual(2);
   });
@@ -82,40 +79,12 @@ describe('quic transport', { timeout: 90_000 }, () => {
       writeAll(outbound, atClient, up, 64 * 1024),
       writeAll(inbound, atServer, down, 100_000),
     ]);
-    await waitFor(() => atServer.bytes === up.length && atClient.bytes === down.length, 'all bytes');
+    await expect
+      .poll(() => atServer.bytes === up.length && atClient.bytes === down.length, { message: 'all bytes' })
+      .toBe(true);
     expect(sha(atServer.data())).toBe(sha(up));
     expect(sha(atClient.data())).toBe(sha(down));
     expect(atClient.drains + atServer.drains).toBeGreaterThan(0);
-  });
-
-  it('rejects a listener whose key is not the expected one', async () => {
-    const server = transport();
-    const client = transport();
-    const { address, inbound } = await listenOn(server.transport);
-    const someoneElse = KeyPair.generate().id;
-    const error = await client.transport.dial(address, someoneElse as never).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PeerKeyMismatchError);
-    expect((error as PeerKeyMismatchError).actual).toBe(server.keyPair.id);
-    // The listener saw a caller leave without confirming its key: no connection was handed out.
-    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the listener to drop the caller');
-    expect(inbound).toHaveLength(0);
-    expect(client.transport.stats.dialFailures).toBe(1);
-  });
-
-  it('refuses a caller whose key acceptPeer rejects, inside the handshake', async () => {
-    const server = transport();
-    const client = transport();
-    const asked: string[] = [];
-    const { address, inbound } = await listenOn(server.transport, (node) => {
-      asked.push(node);
-      return false;
-    });
-    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
-      PeerDeniedError,
-    );
-    expect(asked).toEqual([client.keyPair.id]);
-    expect(inbound).toHaveLength(0);
-    expect(server.transport.stats.peersRefused).toBe(1);
   });
 
   it('delivers bytes that arrived before setHandlers first', async () => {
@@ -123,7 +92,9 @@ describe('quic transport', { timeout: 90_000 }, () => {
     inbound.setHandlers(new Sink());
     inbound.write(Buffer.from('last words'));
     await inbound.close();
-    await waitFor(() => client.transport.stats.openConnections === 0, 'the client to see the close');
+    await expect
+      .poll(() => client.transport.stats.openConnections, { message: 'the client to see the close' })
+      .toBe(0);
     const sink = new Sink();
     outbound.setHandlers(sink);
     expect(sink.text()).toBe('last words');
@@ -139,12 +110,14 @@ describe('quic transport', { timeout: 90_000 }, () => {
     const payload = randomBytes(256 * 1024);
     outbound.write(payload);
     await outbound.close();
-    await waitFor(() => atServer.closed && atClient.closed, 'both sides closed');
+    await expect.poll(() => atServer.closed && atClient.closed, { message: 'both sides closed' }).toBe(true);
     expect(sha(atServer.data())).toBe(sha(payload));
     expect(atServer.closeError).toBeUndefined();
     expect(atClient.closeError).toBeUndefined();
     expect(outbound.write(Buffer.from('after close'))).toBe(false);
-    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+    await expect
+      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .toBe(0);
     expect(client.transport.stats.openConnections).toBe(0);
   });
 
@@ -156,9 +129,11 @@ describe('quic transport', { timeout: 90_000 }, () => {
     const reason = new Error('enough');
     outbound.abort(reason);
     expect(atClient.closeError).toBe(reason);
-    await waitFor(() => atServer.closed, 'the peer to see the close');
+    await expect.poll(() => atServer.closed, { message: 'the peer to see the close' }).toBe(true);
     expect(atServer.closeError).toBeDefined();
-    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+    await expect
+      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .toBe(0);
   });
 
   it('survives UDP garbage and keeps serving', async () => {
@@ -183,7 +158,7 @@ describe('quic transport', { timeout: 90_000 }, () => {
     outbound.abort();
   });
 
-  it('times out a dial to a port where nobody answers, and honours an abort signal', async () => {
+  it('times out a dial to a port where nobody answers', async () => {
     const udp = createSocket('udp4');
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
     const port = udp.address().port;
@@ -193,24 +168,9 @@ describe('quic transport', { timeout: 90_000 }, () => {
       await expect(client.transport.dial(`quic://127.0.0.1:${port}`, expected)).rejects.toBeInstanceOf(
         HandshakeError,
       );
-      await expect(
-        client.transport.dial(`quic://127.0.0.1:${port}`, expected, { signal: AbortSignal.abort() }),
-      ).rejects.toBeInstanceOf(AbortedError);
     } finally {
       udp.close();
     }
-  });
-
-  it('closing the transport closes its connections and refuses new work', async () => {
-    const { client, server, address, outbound, inbound } = await connectedPair();
-    const atServer = new Sink();
-    inbound.setHandlers(atServer);
-    outbound.setHandlers(new Sink());
-    await client.transport.close();
-    await waitFor(() => atServer.closed, 'the server side to close');
-    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
-      NotStartedError,
-    );
   });
 
   it('a closed listener refuses new callers but keeps its live connections', async () => {
@@ -224,23 +184,8 @@ describe('quic transport', { timeout: 90_000 }, () => {
       PeerDeniedError,
     );
     outbound.write(Buffer.from('still here'));
-    await waitFor(() => atServer.text() === 'still here', 'the live connection to keep working');
-  });
-  it('works over IPv6 loopback', async (context) => {
-    const server = transport();
-    const client = transport();
-    const inbound: unknown[] = [];
-    let address: string;
-    try {
-      const listener = await server.transport.listen('quic://[::1]:0', (c) => inbound.push(c));
-      address = listener.addresses[0]!;
-    } catch {
-      context.skip();
-      return;
-    }
-    expect(address).toMatch(/^quic:\/\/\[::1\]:\d+$/);
-    const outbound = await client.transport.dial(address, server.keyPair.id as never);
-    expect(outbound.remoteAddress).toBe(address);
-    await waitFor(() => inbound.length === 1, 'the inbound connection');
+    await expect
+      .poll(() => atServer.text(), { message: 'the live connection to keep working' })
+      .toBe('still here');
   });
 });

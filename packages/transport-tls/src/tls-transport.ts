@@ -1,18 +1,7 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
-import {
-  type Connection,
-  type DialOptions,
-  type Listener,
-  type ListenOptions,
-  type Logger,
-  type NodeId,
-  NotStartedError,
-  type Transport,
-  type TransportContext,
-  type TransportFactory,
-} from '@netmachine/core';
-import { parseAddress, selfSignedCertificate } from '@netmachine/transport';
+import type { ListenOptions, NodeId, Transport, TransportContext, TransportFactory } from '@netmachine/core';
+import { type HostPort, SocketTransport, withDefaults } from '@netmachine/transport';
 import { dialSocket } from './dial.js';
 import { TlsListener } from './listener.js';
 import { emptyStats, type TlsTransportEvent, type TlsTransportStats } from './stats.js';
@@ -58,69 +47,50 @@ export function tls(options: TlsTransportOptions = {}): (context: TransportConte
 const _factoryFits: (options?: TlsTransportOptions) => TransportFactory = tls;
 void _factoryFits;
 
-class TlsTransportImpl implements TlsTransport {
+class TlsTransportImpl
+  extends SocketTransport<TlsTransportStats, TlsTransportEvent, TlsConnection, TlsListener>
+  implements TlsTransport
+{
   readonly protocol = 'tls';
-  readonly stats = emptyStats();
-  readonly #context: TransportContext;
-  readonly #logger: Logger;
   readonly #settings: Required<Omit<TlsTransportOptions, 'onEvent'>>;
-  readonly #onEvent: ((event: TlsTransportEvent) => void) | undefined;
-  readonly #connections = new Set<TlsConnection>();
-  readonly #listeners = new Set<TlsListener>();
-  readonly #dials = new Set<AbortController>();
   #secureContext: Promise<SecureContext> | undefined;
-  #closed = false;
 
   constructor(context: TransportContext, options: TlsTransportOptions) {
-    this.#context = context;
-    this.#logger = context.logger.child({ transport: 'tls' });
     const { onEvent, ...rest } = options;
-    this.#onEvent = onEvent;
-    this.#settings = { ...DEFAULTS, ...stripUndefined(rest) };
+    super(context, 'tls', emptyStats(), onEvent);
+    this.#settings = withDefaults<Required<Omit<TlsTransportOptions, 'onEvent'>>>(DEFAULTS, rest);
   }
 
-  async dial(address: string, expected: NodeId, options: DialOptions = {}): Promise<Connection> {
-    this.#assertOpen();
-    // One controller per dial so that close() can cancel dials in flight.
-    const controller = new AbortController();
-    const signal =
-      options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
-    this.#dials.add(controller);
-    try {
-      const dialed = await dialSocket({
-        address,
-        expected,
-        secureContext: await this.#getSecureContext(),
-        handshakeTimeoutMs: this.#settings.handshakeTimeoutMs,
-        signal,
-        logger: this.#logger,
-      });
-      this.stats.outboundEstablished++;
-      return this.#adopt(
-        dialed.socket,
-        dialed.raw,
-        expected,
-        dialed.remoteAddress,
-        'outbound',
-        dialed.initialData,
-      );
-    } catch (error) {
-      this.stats.dialFailures++;
-      this.#emit({ type: 'dial-failed', address, error: error as Error });
-      throw error;
-    } finally {
-      this.#dials.delete(controller);
-    }
-  }
-
-  async listen(
+  protected async dialConnection(
     address: string,
-    onConnection: (connection: Connection) => void,
-    options: ListenOptions = {},
-  ): Promise<Listener> {
-    this.#assertOpen();
-    const endpoint = parseAddress(address, 'tls');
-    const listener = await TlsListener.open(
+    expected: NodeId,
+    signal: AbortSignal,
+  ): Promise<TlsConnection> {
+    const dialed = await dialSocket({
+      address,
+      expected,
+      secureContext: await this.#getSecureContext(),
+      handshakeTimeoutMs: this.#settings.handshakeTimeoutMs,
+      signal,
+      logger: this.logger,
+    });
+    return this.#adopt(
+      dialed.socket,
+      dialed.raw,
+      expected,
+      dialed.remoteAddress,
+      'outbound',
+      dialed.initialData,
+    );
+  }
+
+  protected async openListener(
+    endpoint: HostPort,
+    accepted: (connection: TlsConnection) => void,
+    options: ListenOptions,
+    onClosed: (listener: TlsListener) => void,
+  ): Promise<TlsListener> {
+    return TlsListener.open(
       {
         endpoint,
         secureContext: await this.#getSecureContext(),
@@ -128,33 +98,15 @@ class TlsTransportImpl implements TlsTransport {
         maxPendingHandshakes: this.#settings.maxPendingHandshakes,
         closeTimeoutMs: this.#settings.closeTimeoutMs,
         acceptPeer: options.acceptPeer,
-        onSecureSocket: (socket, raw, node, remoteAddress, initialData) => {
-          const connection = this.#adopt(socket, raw, node, remoteAddress, 'inbound', initialData);
-          try {
-            onConnection(connection);
-          } catch (error) {
-            this.#logger.error({ err: error, peer: node }, 'onConnection threw; aborting the connection');
-            connection.abort(error as Error);
-          }
-        },
+        onSecureSocket: (socket, raw, node, remoteAddress, initialData) =>
+          accepted(this.#adopt(socket, raw, node, remoteAddress, 'inbound', initialData)),
         stats: this.stats,
-        emit: (event) => this.#emit(event),
-        logger: this.#logger,
+        emit: (event) => this.emit(event),
+        logger: this.logger,
         signal: options.signal,
       },
-      (closed) => this.#listeners.delete(closed),
+      onClosed,
     );
-    this.#listeners.add(listener);
-    this.#logger.debug({ addresses: listener.addresses }, 'TLS listener open');
-    return listener;
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const dial of this.#dials) dial.abort();
-    await Promise.all([...this.#listeners].map((listener) => listener.close()));
-    await Promise.all([...this.#connections].map((connection) => connection.close()));
   }
 
   #adopt(
@@ -175,20 +127,14 @@ class TlsTransportImpl implements TlsTransport {
       maxEarlyBytes: this.#settings.maxEarlyBytes,
       closeTimeoutMs: this.#settings.closeTimeoutMs,
       initialData,
-      logger: this.#logger,
-      onClosed: (closed) => {
-        if (this.#connections.delete(closed)) this.stats.openConnections--;
-      },
+      logger: this.logger,
+      onClosed: (closed) => this.forget(closed),
     });
-    if (socket.destroyed) return connection; // closed during adoption: already reported to its owner
-    this.#connections.add(connection);
-    this.stats.openConnections++;
-    if (this.#closed) void connection.close();
-    return connection;
+    return this.track(connection);
   }
 
   #getSecureContext(): Promise<SecureContext> {
-    this.#secureContext ??= selfSignedCertificate(this.#context.keyPair).then((certificate) =>
+    this.#secureContext ??= this.certificate().then((certificate) =>
       createSecureContext({
         key: certificate.keyPem,
         cert: certificate.certPem,
@@ -198,21 +144,4 @@ class TlsTransportImpl implements TlsTransport {
     );
     return this.#secureContext;
   }
-
-  #emit(event: TlsTransportEvent): void {
-    if (this.#onEvent === undefined) return;
-    try {
-      this.#onEvent(event);
-    } catch (error) {
-      this.#logger.warn({ err: error }, 'onEvent threw');
-    }
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new NotStartedError('TLS transport (closed)');
-  }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,73 +1,15 @@
-import type { Connection, ConnectionHandlers } from '@netmachine/core';
 import { KeyPair, noopLogger } from '@netmachine/core';
+import { listenOn as listenWith } from '@netmachine/transport/testing';
 import { type TlsTransport, type TlsTransportOptions, tls } from '../src/index.js';
+
+export { Sink, writeAll } from '@netmachine/transport/testing';
 
 export function makeTransport(options: TlsTransportOptions = {}, keyPair = KeyPair.generate()) {
   const transport = tls(options)({ keyPair, logger: noopLogger });
   return { keyPair, transport };
 }
 
-/** Polls `condition` until it holds; fails after `timeoutMs` (a guard against hangs, not a timing assertion). */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** Collects what a connection delivers. */
-export class Sink implements ConnectionHandlers {
-  readonly chunks: Buffer[] = [];
-  bytes = 0;
-  drains = 0;
-  closed = false;
-  closeError: Error | undefined;
-
-  onData(chunk: Buffer): void {
-    this.chunks.push(Buffer.from(chunk));
-    this.bytes += chunk.length;
-  }
-  onDrain(): void {
-    this.drains++;
-  }
-  onClose(error?: Error): void {
-    if (this.closed) throw new Error('onClose called twice');
-    this.closed = true;
-    this.closeError = error;
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString();
-  }
-  data(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-}
-
-/** Listens on 127.0.0.1 and resolves inbound connections in arrival order. */
-export async function listenOn(transport: TlsTransport, acceptPeer?: (node: string) => boolean) {
-  const inbound: Connection[] = [];
-  const listener = await transport.listen('tls://127.0.0.1:0', (connection) => inbound.push(connection), {
-    ...(acceptPeer ? { acceptPeer } : {}),
-  });
-  const address = listener.addresses[0]!;
-  const next = async (index = 0): Promise<Connection> => {
-    await waitFor(() => inbound.length > index, 'an inbound connection');
-    return inbound[index]!;
-  };
-  return { listener, address, inbound, next };
-}
-
-/** Writes `data` in `chunkSize` pieces, honouring backpressure (waits for onDrain). */
-export async function writeAll(
-  connection: Connection,
-  sink: Sink,
-  data: Buffer,
-  chunkSize = 64 * 1024,
-): Promise<void> {
-  for (let offset = 0; offset < data.length; offset += chunkSize) {
-    const drainsBefore = sink.drains;
-    const more = connection.write(data.subarray(offset, offset + chunkSize));
-    if (!more) await waitFor(() => sink.drains > drainsBefore || sink.closed, 'drain');
-  }
+/** Listens on 127.0.0.1 and gives out inbound connections in arrival order. */
+export function listenOn(transport: TlsTransport, acceptPeer?: (node: string) => boolean) {
+  return listenWith(transport, 'tls://127.0.0.1:0', acceptPeer);
 }

@@ -1,19 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
-import {
-  AbortedError,
-  ConnectionClosedError,
-  HandshakeError,
-  KeyPair,
-  NotStartedError,
-  PeerDeniedError,
-  PeerKeyMismatchError,
-} from '@netmachine/core';
+import { ConnectionClosedError, HandshakeError, KeyPair } from '@netmachine/core';
 import { selfSignedCertificate } from '@netmachine/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TlsTransport } from '../src/index.js';
-import { listenOn, makeTransport, Sink, waitFor, writeAll } from './helpers.js';
+import { listenOn, makeTransport, Sink, writeAll } from './helpers.js';
 
 const open: TlsTransport[] = [];
 function transport(options: Parameters<typeof makeTransport>[0] = {}, keyPair?: KeyPair) {
@@ -48,7 +40,11 @@ describe('tls transport', () => {
     outbound.write(Buffer.from('hello '));
     outbound.write(Buffer.from('server'));
     inbound.write(Buffer.from('hello client'));
-    await waitFor(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', 'echo');
+    await expect
+      .poll(() => fromClient.text() === 'hello server' && fromServer.text() === 'hello client', {
+        message: 'echo',
+      })
+      .toBe(true);
     expect(server.transport.stats.inboundAccepted).toBe(1);
     expect(client.transport.stats.outboundEstablished).toBe(1);
   });
@@ -62,11 +58,13 @@ describe('tls transport', () => {
     inbound.setHandlers(new Sink());
     inbound.write(Buffer.from('early-1;'));
     inbound.write(Buffer.from('early-2;'));
-    await waitFor(() => inbound.bufferedBytes === 0, 'flush');
+    await expect.poll(() => inbound.bufferedBytes, { message: 'flush' }).toBe(0);
     const sink = new Sink();
     outbound.setHandlers(sink);
     inbound.write(Buffer.from('late'));
-    await waitFor(() => sink.text() === 'early-1;early-2;late', 'early bytes then late bytes');
+    await expect
+      .poll(() => sink.text(), { message: 'early bytes then late bytes' })
+      .toBe('early-1;early-2;late');
   });
 
   it('moves large writes both ways intact, with backpressure', async () => {
@@ -85,41 +83,12 @@ describe('tls transport', () => {
     expect(inbound.write(down)).toBe(false);
     expect(inbound.bufferedBytes).toBeGreaterThan(0);
     await writeAll(outbound, atClient, up, 256 * 1024);
-    await waitFor(() => atServer.bytes === up.length && atClient.bytes === down.length, 'all bytes');
+    await expect
+      .poll(() => atServer.bytes === up.length && atClient.bytes === down.length, { message: 'all bytes' })
+      .toBe(true);
     expect(sha(atServer.data())).toBe(sha(up));
     expect(sha(atClient.data())).toBe(sha(down));
     expect(atServer.drains + atClient.drains).toBeGreaterThan(0);
-  });
-
-  it('rejects a listener whose key is not the expected one, before any data', async () => {
-    const server = transport();
-    const client = transport();
-    const { address, inbound } = await listenOn(server.transport);
-    const someoneElse = KeyPair.generate().id;
-    const error = await client.transport.dial(address, someoneElse as never).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PeerKeyMismatchError);
-    expect((error as PeerKeyMismatchError).expected).toBe(someoneElse);
-    expect((error as PeerKeyMismatchError).actual).toBe(server.keyPair.id);
-    // The listener saw a caller leave without confirming its key: no connection was handed out.
-    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the listener to drop the caller');
-    expect(inbound).toHaveLength(0);
-    expect(client.transport.stats.dialFailures).toBe(1);
-  });
-
-  it('refuses a caller whose key acceptPeer rejects; the dialer gets a typed error', async () => {
-    const server = transport();
-    const client = transport();
-    const asked: string[] = [];
-    const { address, inbound } = await listenOn(server.transport, (node) => {
-      asked.push(node);
-      return false;
-    });
-    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
-      PeerDeniedError,
-    );
-    expect(asked).toEqual([client.keyPair.id]);
-    expect(inbound).toHaveLength(0);
-    expect(server.transport.stats.peersRefused).toBe(1);
   });
 
   it('destroys a TCP caller that never starts the TLS handshake', async () => {
@@ -173,7 +142,9 @@ describe('tls transport', () => {
     garbage.on('error', () => {});
     garbage.resume();
     await new Promise((resolve) => garbage.once('close', resolve));
-    await waitFor(() => server.transport.stats.handshakeFailures === 1, 'the failure to be counted');
+    await expect
+      .poll(() => server.transport.stats.handshakeFailures, { message: 'the failure to be counted' })
+      .toBe(1);
 
     const outbound = await client.transport.dial(address, server.keyPair.id as never);
     const inbound = await next();
@@ -187,7 +158,9 @@ describe('tls transport', () => {
     const port = Number(new URL(address).port);
     const first = netConnect({ host: '127.0.0.1', port });
     first.on('error', () => {});
-    await waitFor(() => server.transport.stats.handshakesStarted === 1, 'the first handshake to start');
+    await expect
+      .poll(() => server.transport.stats.handshakesStarted, { message: 'the first handshake to start' })
+      .toBe(1);
     const second = netConnect({ host: '127.0.0.1', port });
     second.on('error', () => {});
     second.resume();
@@ -213,7 +186,7 @@ describe('tls transport', () => {
     }
   });
 
-  it('fails a dial to a closed port and honours an abort signal', async () => {
+  it('fails a dial to a closed port', async () => {
     const server = transport();
     const client = transport();
     const { address, listener } = await listenOn(server.transport);
@@ -221,9 +194,6 @@ describe('tls transport', () => {
     await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
       ConnectionClosedError,
     );
-    await expect(
-      client.transport.dial(address, server.keyPair.id as never, { signal: AbortSignal.abort() }),
-    ).rejects.toBeInstanceOf(AbortedError);
   });
 
   it('close flushes queued bytes before the peer sees a clean close', async () => {
@@ -238,7 +208,7 @@ describe('tls transport', () => {
     const payload = randomBytes(2 * 1024 * 1024);
     outbound.write(payload);
     await outbound.close();
-    await waitFor(() => atServer.closed && atClient.closed, 'both sides closed');
+    await expect.poll(() => atServer.closed && atClient.closed, { message: 'both sides closed' }).toBe(true);
     expect(sha(atServer.data())).toBe(sha(payload));
     expect(atServer.closeError).toBeUndefined();
     expect(atClient.closeError).toBeUndefined();
@@ -259,9 +229,11 @@ describe('tls transport', () => {
     outbound.abort(reason);
     expect(atClient.closed).toBe(true);
     expect(atClient.closeError).toBe(reason);
-    await waitFor(() => atServer.closed, 'the peer to see the close');
+    await expect.poll(() => atServer.closed, { message: 'the peer to see the close' }).toBe(true);
     expect(atServer.closeError).toBeInstanceOf(Error); // a reset, not a clean close
-    await waitFor(() => server.transport.stats.openConnections === 0, 'the server to forget it');
+    await expect
+      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .toBe(0);
   });
 
   it('reports a close that happened before setHandlers once handlers are set', async () => {
@@ -272,44 +244,12 @@ describe('tls transport', () => {
     const inbound = await next();
     inbound.write(Buffer.from('last words'));
     await inbound.close();
-    await waitFor(() => client.transport.stats.openConnections === 0, 'the client to see the close');
+    await expect
+      .poll(() => client.transport.stats.openConnections, { message: 'the client to see the close' })
+      .toBe(0);
     const sink = new Sink();
     outbound.setHandlers(sink);
     expect(sink.text()).toBe('last words');
     expect(sink.closed).toBe(true);
-  });
-
-  it('closing the transport closes its connections and refuses new work', async () => {
-    const server = transport();
-    const client = transport();
-    const { address, next } = await listenOn(server.transport);
-    const outbound = await client.transport.dial(address, server.keyPair.id as never);
-    const inbound = await next();
-    const atServer = new Sink();
-    inbound.setHandlers(atServer);
-    outbound.setHandlers(new Sink());
-    await client.transport.close();
-    await waitFor(() => atServer.closed, 'the server side to close');
-    await expect(client.transport.dial(address, server.keyPair.id as never)).rejects.toBeInstanceOf(
-      NotStartedError,
-    );
-  });
-
-  it('works over IPv6 loopback', async (context) => {
-    const server = transport();
-    const client = transport();
-    let listener: Awaited<ReturnType<TlsTransport['listen']>>;
-    const inbound: unknown[] = [];
-    try {
-      listener = await server.transport.listen('tls://[::1]:0', (c) => inbound.push(c));
-    } catch {
-      context.skip();
-      return;
-    }
-    const address = listener.addresses[0]!;
-    expect(address).toMatch(/^tls:\/\/\[::1\]:\d+$/);
-    const outbound = await client.transport.dial(address, server.keyPair.id as never);
-    expect(outbound.remoteAddress).toBe(address);
-    await waitFor(() => inbound.length === 1, 'the inbound connection');
   });
 });

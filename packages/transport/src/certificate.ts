@@ -1,5 +1,11 @@
 import { sign, X509Certificate } from 'node:crypto';
-import { type KeyPair, type NodeId, nodeIdFromBytes, PeerKeyMismatchError } from '@netmachine/core';
+import {
+  HandshakeError,
+  type KeyPair,
+  type NodeId,
+  nodeIdFromBytes,
+  PeerKeyMismatchError,
+} from '@netmachine/core';
 
 /** A self-signed X.509 certificate whose key is the node's Ed25519 key (for TLS and QUIC). */
 export interface NodeCertificate {
@@ -94,4 +100,26 @@ export function nodeIdFromCertificate(der: Uint8Array): NodeId {
   }
   const spki = key.export({ type: 'spki', format: 'der' });
   return nodeIdFromBytes(new Uint8Array(spki.subarray(spki.length - 32)));
+}
+
+/**
+ * The node a peer's certificate (DER) speaks for, as TLS and QUIC check it after their handshake. There
+ * is no CA: the certificate must carry an Ed25519 key and be signed by that same key; the handshake
+ * has proved the peer holds the private key, so the key itself is the peer's identity.
+ */
+export function peerNodeIdFromCertificate(der: Uint8Array | undefined): NodeId {
+  if (der === undefined) throw new HandshakeError('the peer presented no certificate');
+  const node = nodeIdFromCertificate(der);
+  const certificate = new X509Certificate(der);
+  if (!certificate.verify(certificate.publicKey)) {
+    throw new HandshakeError(`the certificate of ${node} is not self-signed by its key`);
+  }
+  return node;
+}
+
+/** Checks that the peer's certificate is `expected`'s: a typed error before any byte is exchanged. */
+export function expectPeerCertificate(der: Uint8Array | undefined, expected: NodeId): NodeId {
+  const node = peerNodeIdFromCertificate(der);
+  if (node !== expected) throw new PeerKeyMismatchError(expected, node);
+  return node;
 }

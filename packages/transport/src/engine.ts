@@ -419,6 +419,20 @@ export class TransportEngine implements NodeSender, Startable {
     this.#counters.disconnects++;
     this.#logger.debug({ peer: session.peer, err: error }, 'node disconnected');
     this.events.emit({ type: 'peer:disconnected', node: session.peer, error });
+    // Only a failed connection loses what was on it; after a clean close (idle, the peer stopping)
+    // a late reply can still come over a new connection.
+    if (error === undefined) return;
+    const lost =
+      error instanceof ConnectionClosedError
+        ? error
+        : new ConnectionClosedError(`connection to ${session.peer} failed: ${error.message}`, {
+            cause: error,
+          });
+    try {
+      this.#sink?.connectionLost?.(session.peer, lost);
+    } catch (sinkError) {
+      this.#logger.error({ err: sinkError }, 'message sink threw in connectionLost');
+    }
   }
 
   /** Trust can drop to 0 while a link is up: a banned peer (or source) gets nothing through. */

@@ -1,5 +1,14 @@
 export type { BackoffOptions } from './backoff.js';
-export { type NodeCertificate, nodeIdFromCertificate, selfSignedCertificate } from './certificate.js';
+// For socket transports (TLS, QUIC, third-party ones): address URLs, the write batch, and the
+// connection and transport skeletons.
+export { BufferedConnection, type BufferedConnectionInit } from './buffered-connection.js';
+export {
+  expectPeerCertificate,
+  type NodeCertificate,
+  nodeIdFromCertificate,
+  peerNodeIdFromCertificate,
+  selfSignedCertificate,
+} from './certificate.js';
 export {
   TRANSPORT_DROP_REASONS,
   type TransportCounters,
@@ -18,6 +27,13 @@ export {
   type MemoryTransportOptions,
   memory,
 } from './memory-transport.js';
-// For socket transports (TLS, QUIC, third-party ones): address URLs and the write batch.
 export { formatAddress, type HostPort, parseAddress, unmapIPv4 } from './socket-address.js';
+export {
+  type DialFailedEvent,
+  emptySocketTransportStats,
+  type SocketListener,
+  SocketTransport,
+  type SocketTransportStats,
+  withDefaults,
+} from './socket-transport.js';
 export { WriteBatch } from './write-batch.js';

@@ -339,7 +339,7 @@ export class MemoryTransport implements Transport {
   async dial(address: string, expected: NodeId, options: DialOptions = {}): Promise<Connection> {
     const name = parseMemoryAddress(address);
     if (this.#closed) throw new ConnectionClosedError('transport closed');
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
     if (this.#options.latencyMs > 0) await delay(this.#options.latencyMs, options.signal);
     else await new Promise<void>((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
@@ -375,7 +375,7 @@ export class MemoryTransport implements Transport {
   ): Promise<Listener> {
     const name = parseMemoryAddress(address);
     if (this.#closed) throw new ConnectionClosedError('transport closed');
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
     const entry = this.network.register(
       { node: this.#keyPair.id, owner: this, onConnection, acceptPeer: options.acceptPeer },
       name,

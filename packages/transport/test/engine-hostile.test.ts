@@ -15,7 +15,7 @@ import {
   messageToWire,
   RELAYED_MESSAGE_TAG,
 } from '../src/wire/index.js';
-import { RawPeer, startNode, type TestNode, type TestNodeOptions, until } from './helpers.js';
+import { RawPeer, startNode, type TestNode, type TestNodeOptions } from './helpers.js';
 
 let nodes: TestNode[] = [];
 let network: MemoryNetwork;
@@ -89,7 +89,7 @@ describe('TransportEngine against a misbehaving peer', () => {
     await honest.handshake(t.id);
     const signed = signMessage(victim, forged);
     honest.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id), messageToWire(signed)]);
-    await until(() => t.sink.delivered.length === 1, 'signed relay delivered');
+    await expect.poll(() => t.sink.delivered.length, { message: 'signed relay delivered' }).toBe(1);
     expect(t.sink.delivered[0]!.src.node).toBe(victim.id);
     expect(honest.probe.closed).toBe(false);
   });
@@ -120,7 +120,7 @@ describe('TransportEngine against a misbehaving peer', () => {
     ]);
     expect(dropped.at(-1)?.error).toBeInstanceOf(FrameTooLargeError);
     good.sendFrame(FrameTag.Message, messageToWire(wireMessage(good.key.id, t.id, 'still here')));
-    await until(() => t.sink.delivered.length === 1, 'good peer delivered');
+    await expect.poll(() => t.sink.delivered.length, { message: 'good peer delivered' }).toBe(1);
     expect(good.probe.closed).toBe(false);
   });
 
@@ -136,7 +136,7 @@ describe('TransportEngine against a misbehaving peer', () => {
     await signer.handshake(t.id);
     const signed = signMessage(signer.key, wireMessage(signer.key.id, t.id, 'signed'));
     signer.sendFrame(FrameTag.Message, messageToWire(signed));
-    await until(() => t.sink.delivered.length === 1, 'signed delivered');
+    await expect.poll(() => t.sink.delivered.length, { message: 'signed delivered' }).toBe(1);
   });
 
   it('refuses a forged advert of another node', async () => {

@@ -6,9 +6,9 @@ import {
   QueueFullError,
   TRUST_BANNED,
 } from '@netmachine/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryNetwork, NoAddressError, type TransportEvent } from '../src/index.js';
-import { introduce, message, startNode, type TestNode, type TestNodeOptions, until } from './helpers.js';
+import { introduce, message, startNode, type TestNode, type TestNodeOptions } from './helpers.js';
 
 let nodes: TestNode[] = [];
 let network: MemoryNetwork;
@@ -47,17 +47,19 @@ describe('TransportEngine over the memory transport', () => {
     const eventsB = recordEvents(b);
     await a.engine.connect(b.id);
     expect(a.engine.connectedNodes()).toEqual([b.id]);
-    await until(() => b.engine.connectedNodes().includes(a.id), 'b to see a');
+    await expect.poll(() => b.engine.connectedNodes().includes(a.id), { message: 'b to see a' }).toBe(true);
     expect(eventsA).toContainEqual(
       expect.objectContaining({ type: 'peer:connected', node: b.id, direction: 'outbound' }),
     );
     expect(eventsB).toContainEqual(
       expect.objectContaining({ type: 'peer:connected', node: a.id, direction: 'inbound' }),
     );
-    await until(() => b.directory.node(a.id)?.advert?.version === 1, 'a advert at b');
+    await expect.poll(() => b.directory.node(a.id)?.advert?.version, { message: 'a advert at b' }).toBe(1);
     expect(a.engine.counters().advertsSent).toBe(1);
     expect(b.engine.counters().advertsSent).toBe(0); // a already held b's current advert
-    await until(() => a.directory.rtts.length > 0 && b.directory.rtts.length > 0, 'rtt measurements');
+    await expect
+      .poll(() => a.directory.rtts.length > 0 && b.directory.rtts.length > 0, { message: 'rtt measurements' })
+      .toBe(true);
     expect(a.directory.rtts[0]!.node).toBe(b.id);
     expect(a.engine.rtt(b.id)).toBeGreaterThanOrEqual(0);
   });
@@ -65,13 +67,13 @@ describe('TransportEngine over the memory transport', () => {
   it('delivers unicast both ways with the authenticated source', async () => {
     const [a, b] = await pair();
     a.engine.send(message(a, b, { hello: 'b' }));
-    await until(() => b.sink.delivered.length === 1, 'delivery at b');
+    await expect.poll(() => b.sink.delivered.length, { message: 'delivery at b' }).toBe(1);
     const got = b.sink.delivered[0]!;
     expect(got.src).toEqual({ node: a.id, name: 'sender' });
     expect(got.dst).toEqual({ node: b.id, name: 'receiver' });
     expect(got.body).toEqual({ hello: 'b' });
     b.engine.send(message(b, a, 'reply', { replyTo: got.id }));
-    await until(() => a.sink.delivered.length === 1, 'delivery at a');
+    await expect.poll(() => a.sink.delivered.length, { message: 'delivery at a' }).toBe(1);
     expect(a.sink.delivered[0]!.replyTo).toBe(got.id);
     // One connection serves both directions.
     expect(a.engine.counters().connections).toBe(1);
@@ -83,7 +85,7 @@ describe('TransportEngine over the memory transport', () => {
     await a.engine.connect(b.id);
     const count = 5000;
     for (let i = 0; i < count; i++) a.engine.send(message(a, b, i));
-    await until(() => b.sink.delivered.length === count, 'all messages');
+    await expect.poll(() => b.sink.delivered.length, { message: 'all messages' }).toBe(count);
     expect(b.sink.delivered.map((m) => m.body)).toEqual([...Array(count).keys()]);
     const c = a.engine.counters();
     expect(c.messagesOut).toBe(count);
@@ -95,7 +97,7 @@ describe('TransportEngine over the memory transport', () => {
     const body = Buffer.alloc(2048, 7);
     const count = 300;
     for (let i = 0; i < count; i++) a.engine.send(message(a, b, { i, body }));
-    await until(() => b.sink.delivered.length === count, 'all messages');
+    await expect.poll(() => b.sink.delivered.length, { message: 'all messages' }).toBe(count);
     expect(b.sink.delivered.map((m) => (m.body as { i: number }).i)).toEqual([...Array(count).keys()]);
     expect(a.engine.counters().backpressured).toBeGreaterThan(0);
     expect(a.sink.failed).toEqual([]);
@@ -107,7 +109,7 @@ describe('TransportEngine over the memory transport', () => {
     const events = recordEvents(a);
     a.engine.send(message(a, b, 'late', { expiry: Date.now() + 150 }));
     expect(a.engine.counters().queueDepths[b.id]).toBe(1);
-    await until(() => a.sink.failed.length === 1, 'undeliverable');
+    await expect.poll(() => a.sink.failed.length, { message: 'undeliverable' }).toBe(1);
     expect(a.sink.failed[0]!.error).toBeInstanceOf(MessageExpiredError);
     expect(a.engine.counters().dropped.expired).toBe(1);
     expect(a.engine.counters().queuedTotal).toBe(0);
@@ -144,7 +146,7 @@ describe('TransportEngine over the memory transport', () => {
     const stranger = await node('s');
     a.engine.send(message(a, stranger, 'x'));
     expect(a.engine.canReach(stranger.id)).toBe(false);
-    await until(() => a.sink.failed.length === 1, 'undeliverable');
+    await expect.poll(() => a.sink.failed.length, { message: 'undeliverable' }).toBe(1);
     expect(a.sink.failed[0]!.error).toBeInstanceOf(NoAddressError);
   });
 
@@ -152,22 +154,24 @@ describe('TransportEngine over the memory transport', () => {
     const [a, b] = await pair();
     await a.engine.connect(b.id, { permanent: true });
     a.engine.send(message(a, b, 'before'));
-    await until(() => b.sink.delivered.length === 1, 'first delivery');
+    await expect.poll(() => b.sink.delivered.length, { message: 'first delivery' }).toBe(1);
     const lost = a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     await b.engine.stop();
     await lost;
     for (let i = 0; i < 50; i++) a.engine.send(message(a, b, i, { expiry: Date.now() + 60_000 }));
-    await until(
-      () => (a.engine.counters().dropped.expired ?? 0) === 0 && a.engine.counters().connectFailures > 0,
-      'a failed redial',
-    );
+    await expect
+      .poll(
+        () => (a.engine.counters().dropped.expired ?? 0) === 0 && a.engine.counters().connectFailures > 0,
+        { message: 'a failed redial' },
+      )
+      .toBe(true);
     const back = a.engine.events.once('peer:connected', (e) => e.node === b.id);
     await b.restart();
     await back;
-    await until(() => b.sink.delivered.length === 51, 'queued messages');
+    await expect.poll(() => b.sink.delivered.length, { message: 'queued messages' }).toBe(51);
     // Give any duplicate a chance to show up before counting.
     a.engine.send(message(a, b, 'marker'));
-    await until(() => b.sink.delivered.at(-1)?.body === 'marker', 'marker');
+    await expect.poll(() => b.sink.delivered.at(-1)?.body, { message: 'marker' }).toBe('marker');
     expect(b.sink.delivered.map((m) => m.body)).toEqual(['before', ...Array(50).keys(), 'marker']);
     expect(a.sink.failed).toEqual([]);
   });
@@ -177,15 +181,15 @@ describe('TransportEngine over the memory transport', () => {
     await a.engine.connect(b.id, { permanent: true });
     const down = a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     a.engine.send(message(a, b, 'one'));
-    await until(() => b.sink.delivered.length === 1, 'first message');
+    await expect.poll(() => b.sink.delivered.length, { message: 'first message' }).toBe(1);
     await a.engine.disconnect(b.id);
     await down;
     expect(a.engine.connectedNodes()).toEqual([]);
     // Ephemeral from now on: opened by a send, closed again when idle.
     a.engine.send(message(a, b, 'two'));
-    await until(() => b.sink.delivered.length === 2, 'second message');
+    await expect.poll(() => b.sink.delivered.length, { message: 'second message' }).toBe(2);
     await a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
-    await until(() => a.engine.counters().connections === 0, 'connection gone');
+    await expect.poll(() => a.engine.counters().connections, { message: 'connection gone' }).toBe(0);
     expect(b.sink.delivered.map((m) => m.body)).toEqual(['one', 'two']);
   });
 
@@ -198,7 +202,7 @@ describe('TransportEngine over the memory transport', () => {
     const failed = b.engine.events.once('peer:connect-failed', (e) => e.node === a.id);
     b.engine.send(message(b, a, 'from banned', { expiry: Date.now() + 60_000 }));
     expect((await failed).error).toBeInstanceOf(PeerDeniedError);
-    await until(() => b.sink.failed.length === 1, 'undeliverable at b');
+    await expect.poll(() => b.sink.failed.length, { message: 'undeliverable at b' }).toBe(1);
     expect(a.sink.delivered).toEqual([]);
     expect(a.engine.connectedNodes()).toEqual([]);
   });
@@ -206,7 +210,7 @@ describe('TransportEngine over the memory transport', () => {
   it('drops what a peer sends once its trust falls to 0, and closes the link', async () => {
     const [a, b] = await pair();
     b.engine.send(message(b, a, 'trusted'));
-    await until(() => a.sink.delivered.length === 1, 'first delivery');
+    await expect.poll(() => a.sink.delivered.length, { message: 'first delivery' }).toBe(1);
     a.directory.set(b.id, { trust: TRUST_BANNED });
     const down = a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     b.engine.send(message(b, a, 'banned'));
@@ -228,10 +232,13 @@ describe('TransportEngine over the memory transport', () => {
       limits: { handshakeTimeoutMs: 200, pingIntervalMs: 50, pingTimeoutMs: 300 },
     });
     let sent = 0;
-    await until(() => {
-      a.engine.send(message(a, b, { n: sent++, pad: 'x'.repeat(100) }));
-      return b.sink.delivered.length >= 50;
-    }, 'fifty deliveries through the loss');
+    await vi.waitFor(
+      () => {
+        a.engine.send(message(a, b, { n: sent++, pad: 'x'.repeat(100) }));
+        expect(b.sink.delivered.length, 'fifty deliveries through the loss').toBeGreaterThanOrEqual(50);
+      },
+      { timeout: 20_000, interval: 5 },
+    );
     const got = b.sink.delivered.map((m) => (m.body as { n: number; pad: string }).n);
     expect(got).toEqual([...got].sort((x, y) => x - y));
     expect(new Set(got).size).toBe(got.length);
@@ -242,13 +249,18 @@ describe('TransportEngine over the memory transport', () => {
   it('settles a simultaneous dial on one connection both sides agree on', async () => {
     const [a, b] = await pair();
     await Promise.all([a.engine.connect(b.id), b.engine.connect(a.id)]);
-    await until(
-      () => a.engine.counters().connections === 1 && b.engine.counters().connections === 1,
-      'one connection each',
-    );
+    await expect
+      .poll(() => a.engine.counters().connections === 1 && b.engine.counters().connections === 1, {
+        message: 'one connection each',
+      })
+      .toBe(true);
     a.engine.send(message(a, b, 'ab'));
     b.engine.send(message(b, a, 'ba'));
-    await until(() => a.sink.delivered.length === 1 && b.sink.delivered.length === 1, 'both deliveries');
+    await expect
+      .poll(() => a.sink.delivered.length === 1 && b.sink.delivered.length === 1, {
+        message: 'both deliveries',
+      })
+      .toBe(true);
     expect(a.engine.connectedNodes()).toEqual([b.id]);
     expect(b.engine.connectedNodes()).toEqual([a.id]);
   });
@@ -265,7 +277,11 @@ describe('TransportEngine over the memory transport', () => {
         b.engine.send(message(b, a, i));
         if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
       }
-      await until(() => a.sink.delivered.length >= count && b.sink.delivered.length >= count, 'all messages');
+      await expect
+        .poll(() => a.sink.delivered.length >= count && b.sink.delivered.length >= count, {
+          message: 'all messages',
+        })
+        .toBe(true);
       expect(new Set(b.sink.delivered.map((m) => m.body)).size).toBe(count);
       expect(new Set(a.sink.delivered.map((m) => m.body)).size).toBe(count);
       expect([a.sink.failed, b.sink.failed]).toEqual([[], []]);
@@ -279,7 +295,7 @@ describe('TransportEngine over the memory transport', () => {
   it('signs and verifies every message in strict mode', async () => {
     const [a, b] = await pair({ engine: { strict: true } });
     a.engine.send(message(a, b, 'signed'));
-    await until(() => b.sink.delivered.length === 1, 'delivery');
+    await expect.poll(() => b.sink.delivered.length, { message: 'delivery' }).toBe(1);
     expect(b.sink.delivered[0]!.sig).toBeInstanceOf(Uint8Array);
     expect(b.engine.counters().dropped['bad-signature']).toBe(0);
   });
@@ -298,11 +314,11 @@ describe('TransportEngine over the memory transport', () => {
       body: 'via a',
     });
     a.engine.send(original);
-    await until(() => b.sink.delivered.length === 1, 'relayed delivery');
+    await expect.poll(() => b.sink.delivered.length, { message: 'relayed delivery' }).toBe(1);
     expect((b.sink.delivered[0]!.src as EngineAddress).node).toBe(c.id);
     // An unsigned message from a third node is refused at the sender, not sent.
     a.engine.send({ ...original, sig: undefined, id: 8 });
-    await until(() => a.sink.failed.length === 1, 'refused unsigned relay');
+    await expect.poll(() => a.sink.failed.length, { message: 'refused unsigned relay' }).toBe(1);
     expect(a.sink.failed[0]!.error.name).toBe('SourceMismatchError');
     expect(c.id !== a.id).toBe(true);
   });

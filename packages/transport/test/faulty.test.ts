@@ -5,9 +5,9 @@ import {
   faulty,
   runTransportCompliance,
 } from '@netmachine/transport/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryNetwork, memory } from '../src/index.js';
-import { introduce, message, startNode, type TestNode, until } from './helpers.js';
+import { introduce, message, startNode, type TestNode } from './helpers.js';
 
 // With every knob at zero the wrapper must be invisible.
 runTransportCompliance('faulty(memory) without faults', async () => {
@@ -29,7 +29,7 @@ async function faultyPair(faults: FaultController) {
   const inbound: ConnectionProbe[] = [];
   await listener.listen('memory://f', (c) => inbound.push(new ConnectionProbe(c)));
   const client = new ConnectionProbe(await dialer.dial('memory://f', a.id));
-  await until(() => inbound.length === 1, 'inbound');
+  await expect.poll(() => inbound.length, { message: 'inbound' }).toBe(1);
   return { client, server: inbound[0]!, close: () => Promise.all([listener.close(), dialer.close()]) };
 }
 
@@ -68,7 +68,7 @@ describe('faulty transport wrapper', () => {
     const { client, server, close } = await faultyPair(faults);
     client.connection.write(Buffer.from('lost'));
     server.connection.write(Buffer.from('lost too'));
-    await until(() => faults.counts.blackholed === 2, 'both swallowed');
+    await expect.poll(() => faults.counts.blackholed, { message: 'both swallowed' }).toBe(2);
     expect(client.closed || server.closed).toBe(false);
     faults.knobs.blackhole = false;
     client.connection.write(Buffer.from('ok'));
@@ -105,17 +105,24 @@ describe('TransportEngine under faults', () => {
     const down = a.engine.events.once('peer:disconnected', (e) => e.node === b.id);
     faults.knobs.blackhole = true;
     expect((await down).error).toBeInstanceOf(ConnectionClosedError);
-    await until(() => a.engine.counters().connectFailures > 0, 'a failed reconnect while black-holed');
+    await expect
+      .poll(() => a.engine.counters().connectFailures, { message: 'a failed reconnect while black-holed' })
+      .toBeGreaterThan(0);
     const up = a.engine.events.once('peer:connected', (e) => e.node === b.id);
     faults.knobs.blackhole = false;
     await up;
     // Delivery is at most once: on a loaded machine the fresh link may itself miss a ping deadline
     // and drop what it carried, so keep offering until one message gets through.
-    let polls = 0;
-    await until(() => {
-      if (polls++ % 40 === 0) a.engine.send(message(a, b, 'after'));
-      return b.sink.delivered.some((m) => m.body === 'after');
-    }, 'delivery after recovery');
+    await vi.waitFor(
+      () => {
+        a.engine.send(message(a, b, 'after'));
+        expect(
+          b.sink.delivered.some((m) => m.body === 'after'),
+          'delivery after recovery',
+        ).toBe(true);
+      },
+      { timeout: 20_000, interval: 200 },
+    );
   });
 
   it('reconnects a permanent link after a reset and keeps delivering', async () => {
@@ -134,7 +141,7 @@ describe('TransportEngine under faults', () => {
     faults.resetAll();
     await up;
     for (let i = 0; i < 10; i++) a.engine.send(message(a, b, i));
-    await until(() => b.sink.delivered.length === 10, 'deliveries');
+    await expect.poll(() => b.sink.delivered.length, { message: 'deliveries' }).toBe(10);
     expect(b.sink.delivered.map((m) => m.body)).toEqual([...Array(10).keys()]);
   });
 });

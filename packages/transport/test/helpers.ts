@@ -31,15 +31,6 @@ import {
   PROTOCOL_MIN,
 } from '../src/wire/index.js';
 
-/** Waits until `condition` holds, polling; fails with `what` after a generous timeout. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** A tiny in-memory NodeDirectory: records by id, adverts verified and kept when newer. */
 export class TestDirectory implements NodeDirectory {
   readonly records = new Map<NodeId, NodeRecordView>();

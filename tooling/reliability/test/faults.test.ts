@@ -1,10 +1,10 @@
-import { ConnectionClosedError, NetmachineError, RequestTimeoutError } from '@netmachine/core';
+import { ConnectionClosedError, RequestTimeoutError } from '@netmachine/core';
 import { PUBSUB_DEFAULTS } from '@netmachine/pubsub';
 import { MemoryNetwork, memory } from '@netmachine/transport';
 import { FaultController, faulty } from '@netmachine/transport/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Rng } from './fuzz-frames.js';
-import { waitFor } from './harness.js';
+
 import { link, type WiredNode, wiredNode } from './wired-node.js';
 
 /**
@@ -75,11 +75,14 @@ async function sendNumbered(p: Pair, from: number, count: number): Promise<void>
 /** Sends a marker after the numbered messages and waits for it: everything before it has arrived or is lost. */
 async function flush(p: Pair, marker: string): Promise<void> {
   const client = p.a.router.client(`flusher-${marker}`);
-  await waitFor(() => {
-    if (p.sink.includes(marker)) return true;
-    client.send({ node: p.b.id, name: 'sink' }, marker, { ttlMs: 60_000 });
-    return false;
-  }, `marker ${marker}`);
+  await vi.waitFor(
+    () => {
+      if (p.sink.includes(marker)) return;
+      client.send({ node: p.b.id, name: 'sink' }, marker, { ttlMs: 60_000 });
+      throw new Error(`marker ${marker} not arrived yet`);
+    },
+    { timeout: 90_000, interval: 25 },
+  );
 }
 
 describe('faults injected with faulty() around the memory transport', () => {
@@ -94,7 +97,9 @@ describe('faults injected with faulty() around the memory transport', () => {
     await expect(lost).rejects.toBeInstanceOf(RequestTimeoutError);
     p.faultsA.knobs = {};
     // After the drops the link may have been closed for missed pings; the request re-opens it.
-    await waitFor(() => p.a.transport.connectedNodes().includes(p.b.id), 'the link');
+    await expect
+      .poll(() => p.a.transport.connectedNodes().includes(p.b.id), { message: 'the link' })
+      .toBe(true);
     const reply = await p.a.router
       .client('asker2')
       .request({ node: p.b.id, name: 'echo' }, 'q', { timeoutMs: 30_000 });
@@ -171,26 +176,39 @@ describe('faults injected with faulty() around the memory transport', () => {
     expect([...numbers].sort((x, y) => x - y)).toEqual([...Array(300).keys()]);
   });
 
-  it('reset: the permanent link comes back; requests in flight fail with a typed error, later ones succeed', async () => {
+  it('reset: the permanent link comes back; requests in flight fail with the connection error, later ones succeed', async () => {
     const p = await pair(5);
     const asker = p.a.router.client('asker');
     await asker.request({ node: p.b.id, name: 'echo' }, 'before', { timeoutMs: 30_000 });
     let disconnects = 0;
     p.a.transport.events.on('peer:disconnected', () => disconnects++);
-    p.faultsB.knobs = { delayMs: 2_000 }; // the reply is on its way when the link is cut
-    const inFlight = asker.request({ node: p.b.id, name: 'echo' }, 'in flight', { timeoutMs: 1_000 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // b answers only when told to: the request has arrived and its reply is still to come when the link
+    // is cut. The timeout is far away, so only the reset can make the request fail.
+    let handled = 0;
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    p.b.router.spawn('held-echo', async (m, ctx) => {
+      handled++;
+      await answered;
+      ctx.reply(m, m.body);
+    });
+    const inFlight = asker.request({ node: p.b.id, name: 'held-echo' }, 'in flight', { timeoutMs: 60_000 });
+    await expect.poll(() => handled, { message: 'b to take the request' }).toBe(1);
     p.faultsA.resetAll();
-    p.faultsB.knobs = {};
+    await expect.poll(() => disconnects, { message: 'a to see the reset' }).toBe(1);
+    answer();
     const failure = await inFlight.then(
       () => undefined,
       (error: unknown) => error,
     );
-    expect(failure).toBeInstanceOf(NetmachineError);
-    await waitFor(
-      () => disconnects > 0 && p.a.transport.connectedNodes().includes(p.b.id),
-      'the link to come back',
-    );
+    expect(failure).toBeInstanceOf(ConnectionClosedError);
+    await expect
+      .poll(() => disconnects > 0 && p.a.transport.connectedNodes().includes(p.b.id), {
+        message: 'the link to come back',
+      })
+      .toBe(true);
     const reply = await asker.request({ node: p.b.id, name: 'echo' }, 'after', { timeoutMs: 30_000 });
     console.log(
       JSON.stringify({ fault: 'reset', inFlight: String(failure), disconnects, counts: p.faultsA.counts }),
@@ -211,7 +229,9 @@ describe('faults injected with faulty() around the memory transport', () => {
     const event = await down;
     p.faultsA.knobs = {};
     p.faultsB.knobs = {};
-    await waitFor(() => p.a.transport.connectedNodes().includes(p.b.id), 'the link to come back');
+    await expect
+      .poll(() => p.a.transport.connectedNodes().includes(p.b.id), { message: 'the link to come back' })
+      .toBe(true);
     const reply = await asker.request({ node: p.b.id, name: 'echo' }, 'after', { timeoutMs: 30_000 });
     console.log(
       JSON.stringify({ fault: 'blackhole', closedWith: String(event.error), counts: p.faultsA.counts }),
@@ -223,7 +243,9 @@ describe('faults injected with faulty() around the memory transport', () => {
   it('pub/sub: events lost to dropped writes are reported as gaps, and none is delivered twice', async () => {
     const p = await pair(7);
     const { topic } = p.a.pubsub.createTopic({ publisher: 'ticker' });
-    await waitFor(() => p.b.router.topicPublisher(topic) !== undefined, 'the topic advert');
+    await expect
+      .poll(() => p.b.router.topicPublisher(topic) !== undefined, { message: 'the topic advert' })
+      .toBe(true);
     const got: number[] = [];
     p.b.router
       .client('reader', (m) => {
@@ -241,11 +263,14 @@ describe('faults injected with faulty() around the memory transport', () => {
     p.faultsA.knobs = {};
     // A last event, published until it arrives, reveals any gap at the end.
     let last = total;
-    await waitFor(() => {
-      if (got.includes(last)) return true;
-      ticker.publish(topic, ++last);
-      return false;
-    }, 'the closing event');
+    await vi.waitFor(
+      () => {
+        if (got.includes(last)) return;
+        ticker.publish(topic, ++last);
+        throw new Error('the closing event has not arrived yet');
+      },
+      { timeout: 90_000, interval: 25 },
+    );
     const c = p.b.pubsub.counters();
     console.log(
       JSON.stringify({
@@ -270,7 +295,9 @@ describe('a receiver that stops reading', () => {
   it('a subscriber node that stops acknowledging costs the publisher a bounded backlog; overflow is counted', async () => {
     const p = await pair(8, false);
     const { topic } = p.a.pubsub.createTopic({ publisher: 'ticker' });
-    await waitFor(() => p.b.router.topicPublisher(topic) !== undefined, 'the topic advert');
+    await expect
+      .poll(() => p.b.router.topicPublisher(topic) !== undefined, { message: 'the topic advert' })
+      .toBe(true);
     const got: number[] = [];
     p.b.router
       .client('reader', (m) => {
@@ -283,7 +310,9 @@ describe('a receiver that stops reading', () => {
     const ticker = p.a.router.client('ticker');
     const total = 5_000;
     for (let seq = 1; seq <= total; seq++) ticker.publish(topic, seq);
-    await waitFor(() => p.a.pubsub.counters().dropped['queue-overflow'] > 0, 'the overflow');
+    await expect
+      .poll(() => p.a.pubsub.counters().dropped['queue-overflow'], { message: 'the overflow' })
+      .toBeGreaterThan(0);
     const backlog = p.a.pubsub.subscriberBacklog(p.b.id);
     const c = p.a.pubsub.counters();
     console.log(
@@ -310,9 +339,14 @@ describe('a receiver that stops reading', () => {
       release = resolve;
     });
     let handled = 0;
+    let fenced = false;
     const ref = p.b.router.spawn(
       'stuck',
-      async () => {
+      async (m) => {
+        if (m.body === 'fence') {
+          fenced = true;
+          return;
+        }
         handled++;
         await stuck;
       },
@@ -327,7 +361,9 @@ describe('a receiver that stops reading', () => {
     // The receiver parks what its engine cannot take and stops reading from the sender (flow
     // control); the sender's bounded per-node queue then fills, and what does not fit is refused there.
     const refused = (): number => p.a.transport.counters().dropped['queue-full'];
-    await waitFor(() => refused() > 0, 'the sender to be slowed down to its queue bound');
+    await expect
+      .poll(() => refused(), { message: 'the sender to be slowed down to its queue bound' })
+      .toBeGreaterThan(0);
     const queuedAtReceiver = ref.queued;
     const receiver = p.b.transport.counters();
     console.log(
@@ -348,8 +384,13 @@ describe('a receiver that stops reading', () => {
     expect(p.a.transport.counters().queuedTotal).toBeLessThanOrEqual(1024);
     release();
     // Every message is either handled once or was refused, counted, at the sender.
-    await waitFor(() => handled + refused() >= total, 'the backlog to drain');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect
+      .poll(() => handled + refused(), { message: 'the backlog to drain' })
+      .toBeGreaterThanOrEqual(total);
+    // Fence: sent after the flood on the same in-order link, to the same mailbox; once it is handled,
+    // any duplicate of a flood message would have been handled too.
+    sender.send({ node: p.b.id, name: 'stuck' }, 'fence', { ttlMs: 120_000 });
+    await expect.poll(() => fenced, { message: 'the fence' }).toBe(true);
     expect(handled + refused()).toBe(total);
   });
 });

@@ -19,7 +19,7 @@ import { eventToWire, PubSubProtocol, signEvent, type TopicEvent } from '@netmac
 import { encodeFrame, encodeMessageFrame, FrameTag, messageToWire } from '@netmachine/transport/wire';
 import type { NetmachineNode } from 'netmachine';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tlsNode, waitFor } from './harness.js';
+import { tlsNode } from './harness.js';
 import { RogueLink } from './rogue-link.js';
 import { link, wiredNode } from './wired-node.js';
 
@@ -123,7 +123,7 @@ describe('messages claiming another source over a direct link', () => {
     const honest = await rogue();
     expect(await honest.open(address(node), node.id)).toMatchObject({ ok: true });
     honest.write(encodeMessageFrame(signMessage(x, message(fromX, node.id, 'signed by x')), honest.key.id));
-    await waitFor(() => inbox.length === 1, 'the signed relayed message');
+    await expect.poll(() => inbox.length, { message: 'the signed relayed message' }).toBe(1);
     expect(honest.isClosed).toBe(false);
 
     const forgeries = [
@@ -174,7 +174,7 @@ describe('messages claiming another source over a direct link', () => {
       return r;
     };
     await send('valid');
-    await waitFor(() => inbox.length === 1, 'the signed message');
+    await expect.poll(() => inbox.length, { message: 'the signed message' }).toBe(1);
     for (const kind of ['none', 'random', 'other-key'] as const) await (await send(kind)).closed;
     const dropped = node.transport.counters().dropped['bad-signature'];
     console.log(JSON.stringify({ strictBadSignature: dropped, delivered: inbox }));
@@ -192,7 +192,9 @@ describe("pub/sub events that are not the authorized publisher's", () => {
     await link(subscriber, publisher);
     await link(intruder, subscriber);
     const { topic } = publisher.pubsub.createTopic({ publisher: 'ticker' });
-    await waitFor(() => subscriber.router.topicPublisher(topic) !== undefined, 'the topic advert');
+    await expect
+      .poll(() => subscriber.router.topicPublisher(topic) !== undefined, { message: 'the topic advert' })
+      .toBe(true);
     const got: unknown[] = [];
     subscriber.router
       .client('reader', (m) => {
@@ -202,7 +204,7 @@ describe("pub/sub events that are not the authorized publisher's", () => {
     await subscriber.pubsub.whenSubscribed(topic);
     const ticker = publisher.router.client('ticker');
     ticker.publish(topic, 1);
-    await waitFor(() => got.length === 1, 'the first genuine event');
+    await expect.poll(() => got.length, { message: 'the first genuine event' }).toBe(1);
 
     const forged = (
       key: KeyPair | undefined,
@@ -240,9 +242,11 @@ describe("pub/sub events that are not the authorized publisher's", () => {
       const { dropped } = subscriber.pubsub.counters();
       return dropped.unauthorized + dropped['bad-signature'];
     };
-    await waitFor(() => judged() >= 5, 'the forged events to be judged');
+    await expect
+      .poll(() => judged(), { message: 'the forged events to be judged' })
+      .toBeGreaterThanOrEqual(5);
     ticker.publish(topic, 2);
-    await waitFor(() => got.length === 2, 'the second genuine event');
+    await expect.poll(() => got.length, { message: 'the second genuine event' }).toBe(2);
     const dropped = subscriber.pubsub.counters().dropped;
     console.log(JSON.stringify({ pubsubDropped: dropped, delivered: got }));
     expect(dropped.unauthorized).toBe(2);
@@ -307,7 +311,9 @@ describe('adverts with a bad signature or an older version', () => {
     owner.router.client('liar').send({ node: peer.id, name: 'pubsub' }, topicAdvertToWire(hijack), {
       protocol: PubSubProtocol.Advert,
     });
-    await waitFor(() => peer.pubsub.counters().advertsRejected === 2, 'the hijack from the wire');
+    await expect
+      .poll(() => peer.pubsub.counters().advertsRejected, { message: 'the hijack from the wire' })
+      .toBe(2);
     console.log(
       JSON.stringify({
         advertsRejected: peer.pubsub.counters().advertsRejected,

@@ -1,17 +1,9 @@
 import { KeyPair } from '@netmachine/core';
 import type { NetmachineNode } from 'netmachine';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthenticatedFuzzer, anonymousTls, type Outcome, rawTcp } from './fuzz-client.js';
 import { FUZZ_KINDS, type FuzzKind, malformedFrame, Rng, type Stage } from './fuzz-frames.js';
-import {
-  newSeed,
-  startTarget,
-  stopTarget,
-  type Target,
-  type TargetStats,
-  tlsNode,
-  waitFor,
-} from './harness.js';
+import { newSeed, startTarget, stopTarget, type Target, type TargetStats, tlsNode } from './harness.js';
 
 /**
  * The live fuzzer. NM_FUZZ_FRAMES sets the total number of hostile frames (default 100,000), shared
@@ -79,7 +71,10 @@ beforeAll(async () => {
   await target.control({ op: 'add-peer', advert: good.advertText, permanent: false });
   await good.addPeer(target.advert, { permanent: true });
   await good.addPeer(other.advertText, { permanent: true });
-  await waitFor(() => good.transport.connectedNodes().length === 2, 'the good links');
+  await vi.waitFor(() => expect(good.transport.connectedNodes().length, 'the good links').toBe(2), {
+    timeout: 90_000,
+    interval: 25,
+  });
   traffic = legitimateTraffic();
 }, 120_000);
 

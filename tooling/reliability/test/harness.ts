@@ -91,18 +91,6 @@ export async function stopTarget(target: Target): Promise<void> {
   await target.exited;
 }
 
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 90_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** An in-process node listening on TLS, for the good side of each test. */
 export async function tlsNode(options: { strict?: boolean } = {}): Promise<NetmachineNode> {
   const node = await createNode({

@@ -1,15 +1,7 @@
 import type { NetmachineNode } from 'netmachine';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type IdleCaller, idleCaller, type Stalled, stalledHandshake } from './flood-client.js';
-import {
-  newSeed,
-  startTarget,
-  stopTarget,
-  type Target,
-  type TargetStats,
-  tlsNode,
-  waitFor,
-} from './harness.js';
+import { newSeed, startTarget, stopTarget, type Target, type TargetStats, tlsNode } from './harness.js';
 
 /** The limits under test, small so that a flood of a few hundred callers exceeds each of them. */
 const MAX_PENDING_HANDSHAKES = 32;
@@ -50,7 +42,11 @@ describe('resource limits under a connection flood', () => {
     await good.addPeer(t.advert, { permanent: true });
     const client = good.client('known-peer');
     const echo = { node: t.id, name: 'echo' };
-    await waitFor(() => good?.transport.connectedNodes().includes(t.id) ?? false, 'the known peer link');
+    await expect
+      .poll(() => good?.transport.connectedNodes().includes(t.id) ?? false, {
+        message: 'the known peer link',
+      })
+      .toBe(true);
     await client.request(echo, 'before', { timeoutMs: 60_000 });
 
     // The known peer keeps asking while the flood goes on.
@@ -138,10 +134,11 @@ describe('resource limits under a connection flood', () => {
     expect(refused).toBeGreaterThan(0);
     expect(afterIdle.transport.inboundRefused).toBeGreaterThanOrEqual(refused);
     // And once they are gone, only the known peer's link is left.
-    await waitFor(
-      async () => (await t.stats()).transport.connections === 1,
-      'the flood connections to close',
-    );
+    await expect
+      .poll(async () => (await t.stats()).transport.connections, {
+        message: 'the flood connections to close',
+      })
+      .toBe(1);
     expect(t.process.exitCode).toBeNull();
   });
 });

@@ -3,8 +3,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetmachineNode } from 'netmachine';
-import { afterEach, describe, expect, it } from 'vitest';
-import { newSeed, startTarget, stopTarget, type Target, tlsNode, waitFor } from './harness.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { newSeed, startTarget, stopTarget, type Target, tlsNode } from './harness.js';
 
 /** A free TCP port now, so that the restarted process can listen where its advert says. */
 function freePort(): Promise<number> {
@@ -47,7 +47,9 @@ describe('kill -9 and restart of a node process mid-stream', () => {
     const knownBefore = await first.control<{ version: number | null }>({ op: 'known', node: good.id });
     expect(knownBefore.version).toBe(good.advert.version);
     await good.addPeer(first.advert, { permanent: true });
-    await waitFor(() => good.transport.connectedNodes().includes(first.id), 'the permanent link');
+    await expect
+      .poll(() => good.transport.connectedNodes().includes(first.id), { message: 'the permanent link' })
+      .toBe(true);
 
     const sender = good.client('stream');
     const sink = { node: first.id, name: 'sink' };
@@ -78,23 +80,28 @@ describe('kill -9 and restart of a node process mid-stream', () => {
     for (let i = 0; i < 20; i++) sender.send(sink, `expired-${i}`, { expiry: shortLived });
     for (; seq < 500; seq++) sender.send(sink, seq, { ttlMs: 120_000 });
     const lastSeq = seq - 1;
-    await waitFor(() => Date.now() > shortLived + 50, 'the short-lived messages to expire');
+    await expect
+      .poll(() => Date.now() > shortLived + 50, { message: 'the short-lived messages to expire' })
+      .toBe(true);
 
     const second = await startTarget(spec);
     cleanups.push(() => stopTarget(second));
     expect(second.id).toBe(first.id);
-    await waitFor(
-      () => good.transport.connectedNodes().includes(second.id),
-      'the permanent link to come back',
+    await expect
+      .poll(() => good.transport.connectedNodes().includes(second.id), {
+        message: 'the permanent link to come back',
+      })
+      .toBe(true);
+    await vi.waitFor(
+      async () => {
+        const queued = await report(good, second);
+        expect(queued.includes(lastSeq), 'the messages queued during the outage').toBe(true);
+      },
+      { timeout: 90_000, interval: 25 },
     );
-    let received: unknown[] = [];
-    await waitFor(async () => {
-      received = await report(good, second);
-      return received.includes(lastSeq);
-    }, 'the messages queued during the outage');
     // One more report after a pause in traffic: nothing arrives twice, late.
     await good.client('ping').request({ node: second.id, name: 'echo' }, 'sync', { timeoutMs: 30_000 });
-    received = await report(good, second);
+    const received = await report(good, second);
     const knownAfter = await second.control<{ version: number | null }>({ op: 'known', node: good.id });
 
     const numbers = received.filter((x): x is number => typeof x === 'number');

@@ -1,5 +1,27 @@
-import { type Connection, KeyPair, NetmachineError, type NodeId, type Transport } from '@netmachine/core';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  AbortedError,
+  InvalidAddressError,
+  KeyPair,
+  NetmachineError,
+  type NodeId,
+  PeerDeniedError,
+  PeerKeyMismatchError,
+  type Transport,
+} from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseAddress } from '../socket-address.js';
+import type { SocketTransportStats } from '../socket-transport.js';
+import {
+  ConnectionProbe,
+  Inbox,
+  type ListenerChild,
+  pattern,
+  startListenerProcess,
+} from './compliance-tools.js';
+
+export { ConnectionProbe, listenOn, Sink, writeAll } from './compliance-tools.js';
 
 /**
  * The transport compliance suite: every transport package runs it to prove it honours the
@@ -34,97 +56,37 @@ export interface ComplianceOptions {
   largeBytes?: number;
   /** Messages in the many-writes case (default 10,000). */
   messages?: number;
+  /**
+   * The transport's addresses are `scheme://host:port` URLs (TLS, QUIC): adds the address cases and
+   * the IPv6 loopback case (skipped where the machine has no IPv6).
+   */
+  hostPort?: boolean;
+  /** How to run a listener of this transport in another process: adds the cross-process cases. */
+  listenerProcess?: ListenerProcessSpec;
 }
 
-/** Collects what a connection delivers and lets a test wait for it. */
-export class ConnectionProbe {
-  readonly chunks: Buffer[] = [];
-  received = 0;
-  drains = 0;
-  closed = false;
-  closeCount = 0;
-  closeError: Error | undefined;
-  readonly #waiters: Array<() => void> = [];
-
-  constructor(readonly connection: Connection) {
-    connection.setHandlers({
-      onData: (chunk) => {
-        this.chunks.push(Buffer.from(chunk));
-        this.received += chunk.length;
-        this.#wake();
-      },
-      onDrain: () => {
-        this.drains++;
-        this.#wake();
-      },
-      onClose: (error) => {
-        this.closeCount++;
-        this.closed = true;
-        this.closeError = error;
-        this.#wake();
-      },
-    });
-  }
-
-  bytes(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-
-  /** Resolves when `condition` holds, checked after every callback. */
-  until(condition: () => boolean, what: string, timeoutMs = 45_000): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      const check = (): void => {
-        if (condition()) {
-          clearTimeout(timer);
-          resolve();
-        } else this.#waiters.push(check);
-      };
-      this.#waiters.push(check);
-    });
-  }
-
-  #wake(): void {
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  }
+/**
+ * A listener of the transport under test in a child process (see compliance-listener.ts). The child
+ * imports `module`, calls `factory(options)` and listens on the setup's `listenAddress`.
+ */
+export interface ListenerProcessSpec {
+  /** URL of the module exporting the factory, e.g. `new URL('../src/index.ts', import.meta.url).href`. */
+  readonly module: string;
+  /** The factory's export name, e.g. `'tls'`. */
+  readonly factory: string;
+  /** Options for the factory in the child (JSON). */
+  readonly options?: Record<string, unknown>;
+  /**
+   * Makes the dialer for these cases (default: the setup's). A transport that notices a dead peer
+   * only by its silence (QUIC) passes one with a short idle timeout here.
+   */
+  readonly dialer?: () => { readonly transport: Transport; readonly keyPair: KeyPair };
 }
 
-/** Inbound connections handed out by a listener, with a way to wait for the next one. */
-class Inbox {
-  readonly probes: ConnectionProbe[] = [];
-  readonly #waiters: Array<() => void> = [];
-
-  readonly accept = (connection: Connection): void => {
-    this.probes.push(new ConnectionProbe(connection));
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  };
-
-  async next(index: number, timeoutMs = 45_000): Promise<ConnectionProbe> {
-    while (this.probes.length <= index) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no inbound connection')), timeoutMs);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    return this.probes[index]!;
-  }
-}
-
-function pattern(size: number, seed: number): Buffer {
-  const buffer = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    // xorshift: cheap bytes that catch reordering, duplication and truncation.
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    buffer[i] = x & 0xff;
-  }
-  return buffer;
+/** The shared counters of a transport built on SocketTransport (TLS, QUIC); undefined for others. */
+function socketStats(transport: Transport): Readonly<SocketTransportStats> | undefined {
+  const stats = (transport as { stats?: Readonly<SocketTransportStats> }).stats;
+  return stats !== undefined && typeof stats.openConnections === 'number' ? stats : undefined;
 }
 
 export function runTransportCompliance(
@@ -138,8 +100,16 @@ export function runTransportCompliance(
 
   describe(`transport compliance: ${name}`, () => {
     let current: ComplianceSetup | undefined;
+    const extraTransports: Transport[] = [];
+    let child: ChildProcess | undefined;
 
     afterEach(async () => {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+      child = undefined;
+      await Promise.allSettled(extraTransports.splice(0).map((transport) => transport.close()));
       const s = current;
       current = undefined;
       if (s === undefined) return;
@@ -175,6 +145,11 @@ export function runTransportCompliance(
       expect(server.connection.direction).toBe('inbound');
       expect(client.connection.protocol).toBe(s.dialer.transport.protocol);
       expect(typeof server.connection.remoteAddress).toBe('string');
+      const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
+      if (listening !== undefined && dialing !== undefined) {
+        expect([listening.inboundAccepted, listening.openConnections]).toEqual([1, 1]);
+        expect([dialing.outboundEstablished, dialing.openConnections]).toEqual([1, 1]);
+      }
     });
 
     it('sends both ways', { timeout }, async () => {
@@ -250,7 +225,7 @@ export function runTransportCompliance(
     });
 
     it('close flushes what was written, and both sides see a clean close', { timeout }, async () => {
-      const { client, server } = await connected();
+      const { s, client, server } = await connected();
       const data = pattern(1024 * 1024, 11);
       client.connection.write(data);
       await client.connection.close();
@@ -259,6 +234,12 @@ export function runTransportCompliance(
       expect(server.closeError).toBeUndefined();
       await client.until(() => client.closed, 'close at the dialer');
       expect([client.closeCount, server.closeCount]).toEqual([1, 1]);
+      expect(client.connection.write(Buffer.from('after close'))).toBe(false);
+      const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
+      if (listening !== undefined && dialing !== undefined) {
+        expect(dialing.openConnections).toBe(0);
+        await expect.poll(() => listening.openConnections, { message: 'the listener to forget it' }).toBe(0);
+      }
     });
 
     it('abort closes at once and the peer sees an error', { timeout }, async () => {
@@ -299,7 +280,17 @@ export function runTransportCompliance(
         () => undefined,
         (e: unknown) => e,
       );
-      expect(error).toBeInstanceOf(NetmachineError);
+      expect(error).toBeInstanceOf(PeerKeyMismatchError);
+      expect((error as PeerKeyMismatchError).expected).toBe(stranger);
+      expect((error as PeerKeyMismatchError).actual).toBe(s.listener.keyPair.id);
+      const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
+      if (listening !== undefined && dialing !== undefined) {
+        expect(dialing.dialFailures).toBe(1);
+        // The listener saw a caller leave without confirming its key.
+        await expect
+          .poll(() => listening.handshakeFailures, { message: 'the listener to drop the caller' })
+          .toBe(1);
+      }
       // A later good dial is the first (and only) connection the listener hands out.
       const good = new ConnectionProbe(await s.dialer.transport.dial(address, s.listener.keyPair.id));
       good.connection.write(Buffer.from('ok'));
@@ -335,7 +326,9 @@ export function runTransportCompliance(
         (e: unknown) => e,
       );
       expect(refused).toBeInstanceOf(Error);
-      expect(seen).toContain(s.dialer.keyPair.id);
+      expect(seen).toEqual([s.dialer.keyPair.id]);
+      const listening = socketStats(s.listener.transport);
+      if (listening !== undefined) expect(listening.peersRefused).toBe(1);
       allow = true;
       const good = new ConnectionProbe(await s.dialer.transport.dial(address, expected));
       good.connection.write(Buffer.from('let in'));
@@ -343,5 +336,130 @@ export function runTransportCompliance(
       await server.until(() => server.received >= 6, 'data once allowed');
       expect(inbox.probes.length).toBe(1);
     });
+
+    it('honours an abort signal on dial', { timeout }, async () => {
+      const s = await setup();
+      current = s;
+      const listener = await s.listener.transport.listen(s.listenAddress, () => {});
+      const expected = s.listener.keyPair.id as NodeId;
+      await expect(
+        s.dialer.transport.dial(listener.addresses[0]!, expected, { signal: AbortSignal.abort() }),
+      ).rejects.toBeInstanceOf(AbortedError);
+    });
+
+    it('closing the transport closes its connections and refuses new work', { timeout }, async () => {
+      const { s, address, client, server } = await connected();
+      await s.dialer.transport.close();
+      await server.until(() => server.closed, 'the listener side to close');
+      await client.until(() => client.closed, 'the dialer side to close');
+      expect(client.connection.write(Buffer.from('late'))).toBe(false);
+      await expect(s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId)).rejects.toBeInstanceOf(
+        NetmachineError,
+      );
+    });
+
+    if (options.hostPort) {
+      it('reports its addresses as scheme://host:port URLs and refuses malformed ones', {
+        timeout,
+      }, async () => {
+        const { s, address, client, server } = await connected();
+        const protocol = s.listener.transport.protocol;
+        const { host } = parseAddress(s.listenAddress, protocol);
+        const bound = parseAddress(address, protocol);
+        expect(bound.host).toBe(host);
+        expect(bound.port).toBeGreaterThan(0);
+        expect(client.connection.remoteAddress).toBe(address);
+        const caller = parseAddress(server.connection.remoteAddress, protocol);
+        expect(caller.host).toBe(host);
+        expect(caller.port).toBeGreaterThan(0);
+        const expected = s.listener.keyPair.id as NodeId;
+        for (const bad of [
+          `${protocol}x://${host}:1`,
+          `${protocol}://${host}`,
+          `${protocol}://${host}:1/path`,
+          `${protocol}://u:p@${host}:1`,
+          `${protocol}://${host}:99999`,
+          'not a url',
+        ]) {
+          await expect(s.dialer.transport.dial(bad, expected), bad).rejects.toBeInstanceOf(
+            InvalidAddressError,
+          );
+          await expect(
+            s.listener.transport.listen(bad, () => {}),
+            bad,
+          ).rejects.toBeInstanceOf(InvalidAddressError);
+        }
+      });
+
+      it('works over IPv6 loopback', { timeout }, async (context) => {
+        const s = await setup();
+        current = s;
+        const protocol = s.listener.transport.protocol;
+        const inbox = new Inbox();
+        let address: string;
+        try {
+          address = (await s.listener.transport.listen(`${protocol}://[::1]:0`, inbox.accept)).addresses[0]!;
+        } catch {
+          context.skip(); // no IPv6 on this machine
+          return;
+        }
+        expect(address).toMatch(new RegExp(`^${protocol}://\\[::1\\]:\\d+$`));
+        const client = new ConnectionProbe(
+          await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId),
+        );
+        expect(client.connection.remoteAddress).toBe(address);
+        const server = await inbox.next(0);
+        expect(parseAddress(server.connection.remoteAddress, protocol).host).toBe('::1');
+        client.connection.write(Buffer.from('over ipv6'));
+        await server.until(() => server.received >= 9, 'data over IPv6');
+        expect(server.bytes().toString()).toBe('over ipv6');
+      });
+    }
+
+    const processSpec = options.listenerProcess;
+    if (processSpec !== undefined) {
+      /** The dialer for a cross-process case, and a listener in a child process that accepts only it. */
+      async function withListenerProcess(): Promise<{
+        s: ComplianceSetup;
+        dialer: { readonly transport: Transport; readonly keyPair: KeyPair };
+        listener: ListenerChild;
+        probe: ConnectionProbe;
+      }> {
+        const s = await setup();
+        current = s;
+        const dialer = processSpec!.dialer?.() ?? s.dialer;
+        if (dialer !== s.dialer) extraTransports.push(dialer.transport);
+        const listener = await startListenerProcess(processSpec!, s.listenAddress, dialer.keyPair.id);
+        child = listener.child;
+        const probe = new ConnectionProbe(await dialer.transport.dial(listener.address, listener.node));
+        expect(probe.connection.remoteNode).toBe(listener.node);
+        probe.connection.write(Buffer.from('ping'));
+        await probe.until(() => probe.bytes().toString() === 'echo:ping', 'the echo from the child process');
+        return { s, dialer, listener, probe };
+      }
+
+      it('talks to a listener in another process, which pins and refuses keys too', { timeout }, async () => {
+        const { s, dialer, listener, probe } = await withListenerProcess();
+        // The setup's listener transport holds a key the child does not accept.
+        await expect(s.listener.transport.dial(listener.address, listener.node)).rejects.toBeInstanceOf(
+          PeerDeniedError,
+        );
+        const stranger = KeyPair.generate().id as NodeId;
+        await expect(dialer.transport.dial(listener.address, stranger)).rejects.toBeInstanceOf(
+          PeerKeyMismatchError,
+        );
+        listener.child.kill('SIGTERM');
+        await probe.until(() => probe.closed, 'the connection to close when the child stops');
+        expect(probe.connection.write(Buffer.from('late'))).toBe(false);
+      });
+
+      it('notices when the listener process is killed', { timeout }, async () => {
+        const { listener, probe } = await withListenerProcess();
+        listener.child.kill('SIGKILL');
+        await probe.until(() => probe.closed, 'the connection to close after the kill');
+        expect(probe.closeCount).toBe(1);
+        expect(probe.connection.write(Buffer.from('late'))).toBe(false);
+      });
+    }
   });
 }

@@ -194,15 +194,18 @@ describe('faults injected with faulty() around the memory transport', () => {
       await answered;
       ctx.reply(m, m.body);
     });
-    const inFlight = asker.request({ node: p.b.id, name: 'held-echo' }, 'in flight', { timeoutMs: 60_000 });
+    // The handler is attached at once: the request fails while the test is still waiting for the reset.
+    const inFlight = asker
+      .request({ node: p.b.id, name: 'held-echo' }, 'in flight', { timeoutMs: 60_000 })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     await expect.poll(() => handled, { message: 'b to take the request' }).toBe(1);
     p.faultsA.resetAll();
     await expect.poll(() => disconnects, { message: 'a to see the reset' }).toBe(1);
     answer();
-    const failure = await inFlight.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const failure = await inFlight;
     expect(failure).toBeInstanceOf(ConnectionClosedError);
     await expect
       .poll(() => disconnects > 0 && p.a.transport.connectedNodes().includes(p.b.id), {

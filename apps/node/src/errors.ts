@@ -57,3 +57,10 @@ export class ServiceNotRunningError extends NetmachineError {
     super('ERR_SERVICE_NOT_RUNNING', `this node does not run the ${service} service`);
   }
 }
+
+/** `netmachine map` asked a node whose metrics endpoint (which serves the map) is off. */
+export class MapUnavailableError extends NetmachineError {
+  constructor() {
+    super('ERR_MAP_UNAVAILABLE', 'this node runs without its metrics endpoint (metrics: false), so no map');
+  }
+}

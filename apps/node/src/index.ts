@@ -23,12 +23,15 @@ export {
   ConfigError,
   ControlRequestError,
   ControlUnavailableError,
+  MapUnavailableError,
   NodeDirectoryExistsError,
   OptionalPackageMissingError,
   ServiceNotRunningError,
 } from './errors.js';
 export { createLogger } from './logger.js';
-export { MetricsServer } from './metrics.js';
+export { MAP_CSP } from './map/map-endpoint.js';
+export type { MapDomain, MapPeer, MapSnapshot } from './map/snapshot.js';
+export { MetricsServer, type MetricsServerOptions } from './metrics.js';
 export {
   type CreateNodeOptions,
   createNode,

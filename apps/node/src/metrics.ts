@@ -3,7 +3,18 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '@netmachine/core';
 import type { DomainServiceCounters } from '@netmachine/domain';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { MapEndpoint } from './map/map-endpoint.js';
+import { type MapDomain, MapSnapshots, numericLeaves } from './map/snapshot.js';
 import type { NodeStatus } from './status.js';
+
+export interface MetricsServerOptions {
+  /** Serve the map page (`/map`, `/map.json`, `/map/events`); default true. */
+  map?: boolean;
+  /** The node's domains with their views, when it runs a domain service. */
+  domains?: () => readonly MapDomain[];
+  /** Time between two live map updates (ms); default 1000. */
+  mapIntervalMs?: number;
+}
 
 /**
  * The Prometheus endpoint, loopback only. Every metric is computed at scrape time from the node's
@@ -13,12 +24,19 @@ export class MetricsServer {
   readonly registry = new Registry();
   private server: Server | undefined;
   private started = Date.now();
+  private readonly map: MapEndpoint | undefined;
 
   constructor(
     private readonly listen: string,
     private readonly status: () => NodeStatus,
     private readonly logger: Logger,
+    options: MetricsServerOptions = {},
   ) {
+    if (options.map !== false) {
+      this.map = new MapEndpoint(new MapSnapshots(status, options.domains), {
+        ...(options.mapIntervalMs ? { intervalMs: options.mapIntervalMs } : {}),
+      });
+    }
     collectDefaultMetrics({ register: this.registry, prefix: 'netmachine_process_' });
     this.define();
   }
@@ -29,6 +47,7 @@ export class MetricsServer {
   async start(): Promise<void> {
     const { host, port } = splitHostPort(this.listen);
     const server = createServer((req, res) => {
+      if (this.map?.handle(req, res)) return;
       if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: true, uptimeMs: Date.now() - this.started }));
@@ -67,6 +86,7 @@ export class MetricsServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
+    this.map?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -243,15 +263,4 @@ function splitHostPort(text: string): { host: string; port: number } {
   const index = text.lastIndexOf(':');
   const host = text.slice(0, index).replace(/^\[|\]$/g, '');
   return { host, port: Number(text.slice(index + 1)) };
-}
-
-/** The numbers in a nested counters object, with dotted paths (`dropped.expired`). */
-function numericLeaves(value: object, prefix = ''): Array<[string, number]> {
-  const out: Array<[string, number]> = [];
-  for (const [key, inner] of Object.entries(value)) {
-    if (typeof inner === 'number') out.push([`${prefix}${key}`, inner]);
-    else if (inner !== null && typeof inner === 'object')
-      out.push(...numericLeaves(inner, `${prefix}${key}.`));
-  }
-  return out;
 }

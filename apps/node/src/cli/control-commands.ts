@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { ControlClient } from '../control/client.js';
+import { MapUnavailableError } from '../errors.js';
 import { nodePaths } from '../paths.js';
 import { parseBody, print } from './output.js';
 import { type ProgressEvent, progressReporter } from './progress.js';
@@ -68,6 +69,14 @@ function natsLines(nats: StatusView['nats']): string[] {
     `nats     ${nats.connected ? `on ${nats.server}` : 'disconnected'}, ${nats.attachments.length} attached`,
     ...nats.attachments.map((a) => `  ${a.name} ${a.instance} on ${a.server || '?'}`),
   ];
+}
+
+/** Prints the map page's URL; the node must run with its metrics endpoint on. */
+export async function mapCommand(options: ControlOptions): Promise<void> {
+  const status = await withControl(options.dir, (c) => c.call<StatusView>('status'));
+  if (!status.metrics) throw new MapUnavailableError();
+  const url = `http://${status.metrics}/map`;
+  print({ url }, options.json === true, () => url);
 }
 
 export async function sendCommand(

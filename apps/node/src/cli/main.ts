@@ -73,6 +73,13 @@ export function buildProgram(): Command {
     .action(async (o) => (await control()).statusCommand(o));
 
   program
+    .command('map')
+    .description('print the URL of a running node’s live map page (loopback only; opens nothing)')
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .action(async (o) => (await control()).mapCommand(o));
+
+  program
     .command('send')
     .description('send a message (BODY is JSON, or else a string) to an engine: NAME or NAME@NODE')
     .argument('<dst>')

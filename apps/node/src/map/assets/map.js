@@ -1,0 +1,204 @@
+// The node's map page: one EventSource, a table and a canvas. Plain DOM (textContent only, never
+// innerHTML: node names come from the network) and a hand-written canvas renderer, no dependencies.
+
+const $ = (id) => document.getElementById(id);
+const canvas = $('graph');
+const ctx = canvas.getContext('2d');
+/** Positions survive between snapshots so the layout moves smoothly instead of jumping. */
+const positions = new Map();
+let snapshot;
+let selected = -1;
+
+function fmt(n, digits = 0) {
+  return n.toLocaleString('en', { maximumFractionDigits: digits });
+}
+
+function short(id) {
+  return id.length > 14 ? `${id.slice(0, 6)}…${id.slice(-6)}` : id;
+}
+
+function text(el, value) {
+  if (el.textContent !== value) el.textContent = value;
+}
+
+function row(cells) {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    const td = document.createElement('td');
+    td.textContent = c;
+    tr.append(td);
+  }
+  return tr;
+}
+
+function renderTables(s) {
+  text($('self-name'), s.self.name ?? '');
+  text($('self-id'), s.self.id);
+  text($('peer-count'), String(s.peers.length));
+  const peers = $('peers');
+  peers.replaceChildren(
+    ...s.peers.map((p) => {
+      const tr = row([p.id, p.rttMs === null ? '—' : `${fmt(p.rttMs, 2)} ms`, p.path, String(p.queued)]);
+      tr.dataset.peer = p.id;
+      return tr;
+    }),
+  );
+  const t = s.traffic;
+  const dl = $('traffic');
+  const items = [
+    ['messages sent', fmt(t.sent), 'sent'],
+    ['messages received', fmt(t.received), 'received'],
+    ['sent / s', fmt(t.sentPerSecond, 1)],
+    ['received / s', fmt(t.receivedPerSecond, 1)],
+    ['bytes in / s', fmt(t.bytesInPerSecond)],
+    ['bytes out / s', fmt(t.bytesOutPerSecond)],
+  ];
+  dl.replaceChildren(
+    ...items.flatMap(([k, v, testid]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = v;
+      if (testid) dd.dataset.testid = testid;
+      return [dt, dd];
+    }),
+  );
+  const domains = $('domains');
+  if (s.domains.length === 0)
+    domains.replaceChildren(Object.assign(document.createElement('p'), { textContent: 'none' }));
+  else
+    domains.replaceChildren(
+      ...s.domains.map((d) => {
+        const p = document.createElement('p');
+        p.textContent = `${short(d.id)}: active ${d.active.length} (${d.active.map(short).join(', ')}), passive ${d.passive.length}`;
+        return p;
+      }),
+    );
+  const services = $('services');
+  services.replaceChildren(
+    ...Object.entries(s.services).map(([name, counters]) => {
+      const details = document.createElement('details');
+      const summary = document.createElement('summary');
+      summary.textContent = name;
+      const list = document.createElement('dl');
+      for (const [k, v] of Object.entries(counters)) {
+        if (v === 0) continue;
+        const dt = document.createElement('dt');
+        dt.textContent = k;
+        const dd = document.createElement('dd');
+        dd.textContent = fmt(v);
+        list.append(dt, dd);
+      }
+      details.append(summary, list);
+      return details;
+    }),
+  );
+}
+
+/** Peers on a ring around this node, relaxed by a few steps of repulsion; RTT pushes a peer outwards. */
+function layout(s) {
+  const w = canvas.width;
+  const h = canvas.height;
+  const cx = w / 2;
+  const cy = h / 2;
+  const ids = new Set(s.peers.map((p) => p.id));
+  for (const id of positions.keys()) if (!ids.has(id)) positions.delete(id);
+  const maxRtt = Math.max(1, ...s.peers.map((p) => p.rttMs ?? 0));
+  s.peers.forEach((p, i) => {
+    const angle = (2 * Math.PI * i) / Math.max(1, s.peers.length);
+    const r = Math.min(w, h) * (0.28 + 0.14 * ((p.rttMs ?? 0) / maxRtt));
+    const target = { x: cx + r * Math.cos(angle), y: cy + r * Math.sin(angle) };
+    const at = positions.get(p.id);
+    positions.set(p.id, at ? { x: (at.x + target.x) / 2, y: (at.y + target.y) / 2 } : target);
+  });
+}
+
+function draw() {
+  const s = snapshot;
+  const w = canvas.width;
+  const h = canvas.height;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, w, h);
+  if (!s) return;
+  const cx = w / 2;
+  const cy = h / 2;
+  // Level of detail: with many peers, edges get thin and labels are drawn only for the selection.
+  const many = s.peers.length > 24;
+  ctx.strokeStyle = '#777';
+  ctx.lineWidth = many ? 0.5 : 1.5;
+  ctx.beginPath();
+  for (const p of s.peers) {
+    const at = positions.get(p.id);
+    if (!at) continue;
+    ctx.moveTo(cx, cy);
+    ctx.lineTo(at.x, at.y);
+  }
+  ctx.stroke();
+  ctx.font = '12px system-ui, sans-serif';
+  s.peers.forEach((p, i) => {
+    const at = positions.get(p.id);
+    if (!at) return;
+    ctx.fillStyle = p.path === 'relayed' ? '#8a1c00' : '#0b4f9c';
+    ctx.beginPath();
+    ctx.arc(at.x, at.y, i === selected ? 9 : many ? 3 : 6, 0, 2 * Math.PI);
+    ctx.fill();
+    if (!many || i === selected) {
+      ctx.fillStyle = '#111';
+      const rtt = p.rttMs === null ? '' : ` ${fmt(p.rttMs, 1)} ms`;
+      ctx.fillText(`${short(p.id)}${rtt}`, at.x + 10, at.y + 4);
+    }
+  });
+  ctx.fillStyle = '#111';
+  ctx.beginPath();
+  ctx.arc(cx, cy, 10, 0, 2 * Math.PI);
+  ctx.fill();
+  ctx.textAlign = 'center';
+  ctx.fillText(s.self.name ?? 'this node', cx, cy + 26);
+  ctx.textAlign = 'start';
+}
+
+function describeSelection() {
+  const p = snapshot?.peers[selected];
+  text(
+    $('selected'),
+    p ? `selected ${p.id}, RTT ${p.rttMs === null ? 'unknown' : `${fmt(p.rttMs, 2)} ms`}, ${p.path}` : '',
+  );
+}
+
+canvas.addEventListener('keydown', (event) => {
+  const n = snapshot?.peers.length ?? 0;
+  if (n === 0) return;
+  if (event.key === 'ArrowRight' || event.key === 'ArrowDown') selected = (selected + 1) % n;
+  else if (event.key === 'ArrowLeft' || event.key === 'ArrowUp') selected = (selected - 1 + n) % n;
+  else if (event.key === 'Escape') selected = -1;
+  else return;
+  event.preventDefault();
+  describeSelection();
+  draw();
+});
+
+function apply(s) {
+  snapshot = s;
+  if (selected >= s.peers.length) selected = -1;
+  renderTables(s);
+  layout(s);
+  describeSelection();
+  requestAnimationFrame(draw);
+  document.body.dataset.updated = String(s.at);
+}
+
+function connect() {
+  const status = $('connection');
+  const events = new EventSource('/map/events');
+  events.addEventListener('snapshot', (event) => {
+    status.className = '';
+    text(status, 'live');
+    apply(JSON.parse(event.data));
+  });
+  events.addEventListener('error', () => {
+    status.className = 'lost';
+    text(status, 'connection lost; retrying…');
+  });
+}
+
+connect();

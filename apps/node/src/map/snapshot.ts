@@ -1,0 +1,117 @@
+import type { NodeStatus } from '../status.js';
+
+/** One peer as the map draws it. Only what a viewer on this host may see: no keys, no adverts, no paths. */
+export interface MapPeer {
+  readonly id: string;
+  readonly rttMs: number | null;
+  /** `direct` today; a relayed path shows as `relayed` once a relay service reports it. */
+  readonly path: 'direct' | 'relayed';
+  /** Messages waiting in this peer's send queue. */
+  readonly queued: number;
+}
+
+/** A domain with its views, when the node runs a domain service that reports them. */
+export interface MapDomain {
+  readonly id: string;
+  readonly active: readonly string[];
+  readonly passive: readonly string[];
+}
+
+/** What `/map.json` and each server-sent `snapshot` event carry. */
+export interface MapSnapshot {
+  readonly at: number;
+  readonly self: { readonly id: string; readonly name: string | null; readonly uptimeMs: number };
+  readonly peers: readonly MapPeer[];
+  readonly domains: readonly MapDomain[];
+  /** Node-wide figures and their rates per second since the previous snapshot. */
+  readonly traffic: {
+    readonly sent: number;
+    readonly received: number;
+    readonly bytesIn: number;
+    readonly bytesOut: number;
+    readonly sentPerSecond: number;
+    readonly receivedPerSecond: number;
+    readonly bytesInPerSecond: number;
+    readonly bytesOutPerSecond: number;
+  };
+  /** Each running service's numeric counters (pub/sub topics and events, storage, ...), flattened. */
+  readonly services: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** The overlay as far as this node knows it: edges between node ids. */
+  readonly edges: readonly (readonly [string, string])[];
+}
+
+/** Turns successive statuses into snapshots with rates. */
+export class MapSnapshots {
+  private previous:
+    | { at: number; sent: number; received: number; bytesIn: number; bytesOut: number }
+    | undefined;
+
+  constructor(
+    private readonly status: () => NodeStatus,
+    private readonly domains: () => readonly MapDomain[] = () => [],
+  ) {}
+
+  take(now = Date.now()): MapSnapshot {
+    const s = this.status();
+    const sent = s.router.counters.sentRemote;
+    const received = s.router.counters.receivedRemote;
+    const prev = this.previous;
+    const seconds = prev ? Math.max((now - prev.at) / 1000, 0.001) : 0;
+    const rate = (current: number, before: number | undefined) =>
+      prev && before !== undefined ? Math.max(0, (current - before) / seconds) : 0;
+    const traffic = {
+      sent,
+      received,
+      bytesIn: s.transport.bytesIn,
+      bytesOut: s.transport.bytesOut,
+      sentPerSecond: rate(sent, prev?.sent),
+      receivedPerSecond: rate(received, prev?.received),
+      bytesInPerSecond: rate(s.transport.bytesIn, prev?.bytesIn),
+      bytesOutPerSecond: rate(s.transport.bytesOut, prev?.bytesOut),
+    };
+    this.previous = { at: now, sent, received, bytesIn: traffic.bytesIn, bytesOut: traffic.bytesOut };
+    const peers = s.connections.map((c) => ({
+      id: c.node,
+      rttMs: c.rttMs ?? null,
+      path: 'direct' as const,
+      queued: s.transport.queueDepths[c.node] ?? 0,
+    }));
+    const services: Record<string, Record<string, number>> = {};
+    for (const [name, counters] of Object.entries(s.services)) {
+      services[name] = Object.fromEntries(numericLeaves(counters));
+    }
+    const domains = this.domains();
+    const edges: Array<readonly [string, string]> = peers.map((p) => [s.id, p.id] as const);
+    for (const d of domains) for (const peer of d.active) edges.push([s.id, peer]);
+    return {
+      at: now,
+      self: { id: s.id, name: s.name ?? null, uptimeMs: s.uptimeMs },
+      peers,
+      domains,
+      traffic,
+      services,
+      edges: dedupe(edges),
+    };
+  }
+}
+
+function dedupe(edges: Array<readonly [string, string]>): Array<readonly [string, string]> {
+  const seen = new Set<string>();
+  return edges.filter(([a, b]) => {
+    const key = a < b ? `${a} ${b}` : `${b} ${a}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The numbers in a nested counters object, with dotted paths (`dropped.expired`). */
+export function numericLeaves(value: object, prefix = ''): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [key, inner] of Object.entries(value)) {
+    if (typeof inner === 'number') out.push([`${prefix}${key}`, inner]);
+    else if (inner !== null && typeof inner === 'object')
+      out.push(...numericLeaves(inner, `${prefix}${key}.`));
+  }
+  return out;
+}

@@ -1,0 +1,120 @@
+import { tls } from '@netmachine/transport-tls';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MetricsServer } from '../src/metrics.js';
+import { createNode, type NetmachineNode } from '../src/node.js';
+import { nodeStatus } from '../src/status.js';
+import { type Chromium, chromiumMissing, launchChromium, withScreenshotOnFailure } from './chromium.js';
+
+// The map page in a real browser against a real three-node network on loopback.
+describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', () => {
+  let chromium: Chromium;
+  const nodes: NetmachineNode[] = [];
+  let metrics: MetricsServer;
+  let traffic: NodeJS.Timeout | undefined;
+
+  beforeAll(async () => {
+    for (let i = 0; i < 3; i++) {
+      const node = await createNode({
+        config: { name: `n${i + 1}`, listen: ['tls://127.0.0.1:0'] },
+        transports: [tls()],
+      });
+      await node.start();
+      nodes.push(node);
+    }
+    const [a, b, c] = nodes as [NetmachineNode, NetmachineNode, NetmachineNode];
+    await a.addPeer(b.advert, { permanent: true });
+    await a.addPeer(c.advert, { permanent: true });
+    metrics = new MetricsServer('127.0.0.1:0', () => nodeStatus(a), a.logger, { mapIntervalMs: 250 });
+    await metrics.start();
+    chromium = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    clearInterval(traffic);
+    await chromium?.close();
+    await metrics?.stop();
+    for (const node of nodes) await node.stop();
+  });
+
+  const count = async (page: Page, testid: string) =>
+    Number((await page.getByTestId(testid).textContent())?.replace(/,/g, ''));
+
+  it('shows the two peers, moving counts, and drops a killed peer', async () => {
+    const [a, b, c] = nodes as [NetmachineNode, NetmachineNode, NetmachineNode];
+    const page = await chromium.browser.newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') violations.push(m.text());
+    });
+    await withScreenshotOnFailure(page, 'node-map', async () => {
+      const response = await page.goto(`http://${metrics.address}/map`);
+      expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+      await expect.poll(() => page.locator('#peers tr').count(), { timeout: 10_000 }).toBe(2);
+      await expect.poll(() => count(page, 'peer-count')).toBe(2);
+      const rows = await page
+        .locator('#peers tr')
+        .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-peer')));
+      expect(rows.sort()).toEqual([b.id, c.id].sort());
+
+      const client = a.client('map-test');
+      traffic = setInterval(() => {
+        for (const peer of [b, c]) {
+          if (peer.running) client.request({ node: peer.id, name: 'router' }, 'ping').catch(() => {});
+        }
+      }, 20);
+      const before = await count(page, 'sent');
+      await vi.waitFor(async () => expect(await count(page, 'sent')).toBeGreaterThan(before + 5), {
+        timeout: 10_000,
+        interval: 100,
+      });
+      const later = await count(page, 'sent');
+      await vi.waitFor(async () => expect(await count(page, 'sent')).toBeGreaterThan(later), {
+        timeout: 10_000,
+        interval: 100,
+      });
+
+      if (process.env.MAP_SCREENSHOTS) {
+        await page.setViewportSize({ width: 1200, height: 760 });
+        await page.locator('#graph').focus();
+        await page.keyboard.press('ArrowRight');
+        await page.screenshot({ path: `${process.env.MAP_SCREENSHOTS}/map-node.png` });
+      }
+
+      await c.stop();
+      await vi.waitFor(
+        async () => {
+          const shown = await page
+            .locator('#peers tr')
+            .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-peer')));
+          expect(shown).toEqual([b.id]);
+        },
+        { timeout: 5_000, interval: 100 },
+      );
+      expect(violations.filter((v) => /Content Security Policy/i.test(v))).toEqual([]);
+    });
+    await page.close();
+  }, 60_000);
+
+  it('is read-only and answers loopback names only', async () => {
+    const url = `http://${metrics.address}`;
+    expect((await fetch(`${url}/map.json`, { method: 'POST' })).status).toBe(405);
+    const snapshot = (await (await fetch(`${url}/map.json`)).json()) as { self: { id: string } };
+    expect(snapshot.self.id).toBe(nodes[0]?.id);
+    // A rebinding attack arrives with a foreign Host header.
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const [host, port] = metrics.address.split(':');
+      request(
+        { host, port: Number(port), path: '/map.json', headers: { host: 'evil.example:80' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(403);
+  });
+});

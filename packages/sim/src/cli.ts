@@ -1,13 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ScenarioUsageError } from './errors.js';
+import { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 import { linePlot, table } from './report.js';
 import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
 
 // pnpm sim SCENARIO [--nodes N] [--seed S] [--json] [--svg FILE] [...]
 // Prints a table of the figures; with --json the last line is one JSON object of them.
 
-const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FILE]
+const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FILE] [--html FILE]
     [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]
     [--churn PER_SECOND [--churn-seconds S]]`;
 
@@ -27,6 +28,7 @@ function main(argv: string[]): void {
       seed: { type: 'string' },
       json: { type: 'boolean' },
       svg: { type: 'string' },
+      html: { type: 'string' },
       crash: { type: 'string' },
       periods: { type: 'string' },
       'join-interval': { type: 'string' },
@@ -60,6 +62,7 @@ function main(argv: string[]): void {
     },
     ...(drop > 0 ? { adversaries: { fraction: drop, kind: 'drop' as const } } : {}),
     ...(flood > 0 ? { adversaries: { fraction: flood, kind: 'flood' as const } } : {}),
+    ...(values.html !== undefined ? { recordFrames: REPLAY_DRAWN_NODES } : {}),
   });
   const summary = overlaySummary(result);
   process.stdout.write(`${table(Object.entries(summary))}\n`);
@@ -88,6 +91,7 @@ function main(argv: string[]): void {
     });
     writeFileSync(values.svg, svg);
   }
+  if (values.html !== undefined) writeFileSync(values.html, replayHtml(result));
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 

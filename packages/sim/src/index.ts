@@ -2,10 +2,12 @@ export { ScenarioUsageError, SimulationOverflowError, UnknownSimNodeError } from
 export { EventQueue, type Scheduled } from './event-queue.js';
 export { type ComponentFigures, components } from './graph.js';
 export { DEFAULT_NETWORK, type LatencyModel, type NetworkModel, pairLatency } from './network.js';
+export { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 export { linePlot, type PlotOptions, type PlotSeries, table } from './report.js';
 export {
   type GraphFigures,
   measureGraph,
+  type OverlayFrame,
   type OverlayResult,
   type OverlayRun,
   type OverlaySample,

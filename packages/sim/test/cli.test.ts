@@ -14,6 +14,7 @@ describe('pnpm sim', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'));
     try {
       const svgPath = join(dir, 'overlay.svg');
+      const htmlPath = join(dir, 'overlay.html');
       const { stdout } = await run(
         process.execPath,
         [
@@ -29,6 +30,8 @@ describe('pnpm sim', () => {
           '--json',
           '--svg',
           svgPath,
+          '--html',
+          htmlPath,
         ],
         { timeout: 60_000 },
       );
@@ -50,6 +53,10 @@ describe('pnpm sim', () => {
       const svg = await readFile(svgPath, 'utf8');
       expect(svg).toMatch(/^<svg /);
       expect(svg.match(/<path /g)?.length).toBe(4); // connected and active view, for each crash fraction
+      // The replay page is one file: no external script, style or fetch (replay.browser.test.ts plays it).
+      const html = await readFile(htmlPath, 'utf8');
+      expect(html).toContain('id="replay-data"');
+      expect(html).not.toMatch(/<script [^>]*src=|<link /);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

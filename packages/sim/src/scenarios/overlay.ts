@@ -47,6 +47,22 @@ export interface OverlayScenarioOptions {
   readonly adversaries?: { readonly fraction: number; readonly kind: 'drop' | 'flood' };
   /** Virtual time between two samples of the time series (ms). */
   readonly sampleEvery?: number;
+  /**
+   * Record the drawn part of the graph at every sample of the first run (for `--html`): up to this many
+   * nodes, a connected sample of the graph before the crash, with their state and the active-view edges
+   * between them. The figures always cover every node; only the drawing is sampled.
+   */
+  readonly recordFrames?: number;
+}
+
+/** The drawn sample of the graph at one time. */
+export interface OverlayFrame {
+  /** Virtual time, seconds. */
+  readonly t: number;
+  /** Per drawn node: 0 not joined yet, 1 alive, 2 crashed. */
+  readonly state: readonly number[];
+  /** Active-view edges between drawn nodes, as positions in the drawn set (each pair once). */
+  readonly edges: readonly (readonly [number, number])[];
 }
 
 /** One point of the time series. */
@@ -94,10 +110,14 @@ export interface OverlayRun {
   readonly cpuSeconds: number;
   readonly series: readonly OverlaySample[];
   readonly crashAt: number;
+  /** With `recordFrames`, on the first run only. */
+  readonly frames?: readonly OverlayFrame[];
 }
 
 export interface OverlayResult {
-  readonly options: Required<Omit<OverlayScenarioOptions, 'hyparview' | 'network' | 'adversaries' | 'churn'>>;
+  readonly options: Required<
+    Omit<OverlayScenarioOptions, 'hyparview' | 'network' | 'adversaries' | 'churn' | 'recordFrames'>
+  >;
   readonly config: HyParViewConfig;
   readonly runs: readonly OverlayRun[];
   readonly wallSeconds: number;
@@ -185,7 +205,10 @@ function runOne(
     ...(extra.network === undefined ? {} : { network: extra.network }),
   });
   const series: OverlaySample[] = [];
+  const raw: RawFrame[] = [];
+  const recordFrames = extra.recordFrames ?? 0;
   const sample = () => {
+    if (recordFrames > 0) raw.push(rawFrame(sim));
     const graph = measureGraph(sim, false);
     let alive = 0;
     for (let node = 0; node < sim.nodeCount; node++) if (sim.isAlive(node)) alive++;
@@ -268,7 +291,72 @@ function runOne(
     cpuSeconds: cpuSecondsSince(cpuStarted),
     series,
     crashAt: crashAt / 1000,
+    ...(recordFrames > 0 ? { frames: projectFrames(raw, recordFrames, crashAt / 1000) } : {}),
   };
+}
+
+/** Every node's state and the whole active-view graph at one sample (kept only while recording). */
+interface RawFrame {
+  readonly t: number;
+  readonly state: Uint8Array;
+  readonly edges: Int32Array;
+}
+
+function rawFrame(sim: OverlaySim): RawFrame {
+  const state = new Uint8Array(sim.nodeCount);
+  const edges: number[] = [];
+  for (let node = 0; node < sim.nodeCount; node++) {
+    state[node] = sim.isAlive(node) ? 1 : 2;
+    if (state[node] !== 1) continue;
+    sim.machine(node).forEachActive((peer) => {
+      const other = sim.indexOf(peer);
+      if (other !== undefined && other > node) edges.push(node, other);
+      else if (other !== undefined && other < node) edges.push(other, node);
+    });
+  }
+  return { t: sim.now / 1000, state, edges: Int32Array.from(edges) };
+}
+
+/**
+ * Projects the recorded frames onto a drawn sample of `count` nodes: a breadth-first "snowball" from the
+ * first node over the graph at `at` (the last frame before the crash), so the drawn nodes keep their
+ * edges to each other. A uniform sample of 400 of 10,000 nodes would keep almost no edges.
+ */
+function projectFrames(raw: readonly RawFrame[], count: number, at: number): OverlayFrame[] {
+  const reference = [...raw].reverse().find((f) => f.t <= at) ?? raw.at(-1);
+  if (reference === undefined) return [];
+  const adjacency = new Map<number, number[]>();
+  for (let i = 0; i < reference.edges.length; i += 2) {
+    const a = reference.edges[i] as number;
+    const b = reference.edges[i + 1] as number;
+    (adjacency.get(a) ?? adjacency.set(a, []).get(a))?.push(b);
+    (adjacency.get(b) ?? adjacency.set(b, []).get(b))?.push(a);
+  }
+  const drawn: number[] = [];
+  const position = new Map<number, number>();
+  const queue = [0];
+  for (let head = 0; head < queue.length && drawn.length < count; head++) {
+    const node = queue[head] as number;
+    if (position.has(node)) continue;
+    position.set(node, drawn.length);
+    drawn.push(node);
+    for (const next of adjacency.get(node) ?? []) if (!position.has(next)) queue.push(next);
+  }
+  return raw.map((f) => {
+    const state = drawn.map((node) => (node < f.state.length ? (f.state[node] as number) : 0));
+    const edges: Array<readonly [number, number]> = [];
+    const seen = new Set<number>();
+    for (let i = 0; i < f.edges.length; i += 2) {
+      const a = position.get(f.edges[i] as number);
+      const b = position.get(f.edges[i + 1] as number);
+      if (a === undefined || b === undefined) continue;
+      const [lo, hi] = a < b ? [a, b] : [b, a];
+      if (seen.has(lo * drawn.length + hi)) continue;
+      seen.add(lo * drawn.length + hi);
+      edges.push([lo, hi]);
+    }
+    return { t: f.t, state, edges };
+  });
 }
 
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {
@@ -314,7 +402,9 @@ export function runOverlayScenario(options: OverlayScenarioOptions): OverlayResu
   };
   if (!Number.isInteger(resolved.nodes) || resolved.nodes < 2)
     throw new RangeError('nodes must be an integer ≥ 2');
-  const runs = resolved.crashFractions.map((fraction) => runOne(resolved, options, config, fraction));
+  const runs = resolved.crashFractions.map((fraction, i) =>
+    runOne(resolved, i === 0 ? options : { ...options, recordFrames: 0 }, config, fraction),
+  );
   return { options: resolved, config, runs, wallSeconds: (performance.now() - started) / 1000 };
 }
 

@@ -160,6 +160,22 @@ describe('the netmachine command, driving two node processes', { timeout: 120_00
     expect(health.status).toBe(200);
   });
 
+  it('map prints the URL of the node’s map page, which serves its snapshot', async () => {
+    const result = await cli(['map', '--dir', dirA]);
+    expect(result.code).toBe(0);
+    const url = result.stdout.trim();
+    expect(url).toBe(`http://${a.ready.metrics}/map`);
+    const page = await fetch(url);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await page.text()).toContain('<script type="module" src="/map.js">');
+    const snapshot = (await (await fetch(`${url}.json`)).json()) as {
+      self: { id: string };
+      peers: unknown[];
+    };
+    expect(snapshot.self.id).toBe(a.ready.id);
+    expect(snapshot.peers.length).toBeGreaterThan(0);
+  });
+
   it('status of a directory with no running node exits 3', async () => {
     const empty = join(root.path, 'none');
     const result = await cli(['status', '--dir', empty]);

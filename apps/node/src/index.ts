@@ -30,6 +30,7 @@ export {
 } from './errors.js';
 export { createLogger } from './logger.js';
 export { MAP_CSP } from './map/map-endpoint.js';
+export { type PeerLink, PeerLinks } from './map/peer-links.js';
 export type { MapDomain, MapPeer, MapSnapshot } from './map/snapshot.js';
 export { MetricsServer, type MetricsServerOptions } from './metrics.js';
 export {

@@ -4,6 +4,7 @@ import type { Logger } from '@netmachine/core';
 import type { DomainServiceCounters } from '@netmachine/domain';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { MapEndpoint } from './map/map-endpoint.js';
+import type { PeerLink } from './map/peer-links.js';
 import { type MapDomain, MapSnapshots, numericLeaves } from './map/snapshot.js';
 import type { NodeStatus } from './status.js';
 
@@ -12,6 +13,8 @@ export interface MetricsServerOptions {
   map?: boolean;
   /** The node's domains with their views, when it runs a domain service. */
   domains?: () => readonly MapDomain[];
+  /** Each connected peer's link direction and transport (see PeerLinks). */
+  links?: (node: string) => PeerLink | undefined;
   /** Time between two live map updates (ms); default 1000. */
   mapIntervalMs?: number;
 }
@@ -33,7 +36,7 @@ export class MetricsServer {
     options: MetricsServerOptions = {},
   ) {
     if (options.map !== false) {
-      this.map = new MapEndpoint(new MapSnapshots(status, options.domains), {
+      this.map = new MapEndpoint(new MapSnapshots(status, options.domains, options.links), {
         ...(options.mapIntervalMs ? { intervalMs: options.mapIntervalMs } : {}),
       });
     }

@@ -1,6 +1,9 @@
+import type { NodeId } from '@netmachine/core';
+import { pubsub } from '@netmachine/pubsub';
 import { tls } from '@netmachine/transport-tls';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PeerLinks } from '../src/map/peer-links.js';
 import { MetricsServer } from '../src/metrics.js';
 import { createNode, type NetmachineNode } from '../src/node.js';
 import { nodeStatus } from '../src/status.js';
@@ -12,20 +15,26 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
   const nodes: NetmachineNode[] = [];
   let metrics: MetricsServer;
   let traffic: NodeJS.Timeout | undefined;
+  let links: PeerLinks | undefined;
 
   beforeAll(async () => {
     for (let i = 0; i < 3; i++) {
       const node = await createNode({
         config: { name: `n${i + 1}`, listen: ['tls://127.0.0.1:0'] },
         transports: [tls()],
+        services: { pubsub: pubsub() },
       });
+      if (i === 0) links = new PeerLinks(node.peers.events);
       await node.start();
       nodes.push(node);
     }
     const [a, b, c] = nodes as [NetmachineNode, NetmachineNode, NetmachineNode];
     await a.addPeer(b.advert, { permanent: true });
     await a.addPeer(c.advert, { permanent: true });
-    metrics = new MetricsServer('127.0.0.1:0', () => nodeStatus(a), a.logger, { mapIntervalMs: 250 });
+    metrics = new MetricsServer('127.0.0.1:0', () => nodeStatus(a), a.logger, {
+      mapIntervalMs: 250,
+      links: (peer) => links?.get(peer as NodeId),
+    });
     await metrics.start();
     chromium = await launchChromium();
   }, 60_000);
@@ -34,6 +43,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
     clearInterval(traffic);
     await chromium?.close();
     await metrics?.stop();
+    links?.close();
     for (const node of nodes) await node.stop();
   });
 
@@ -56,6 +66,9 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
         .locator('#peers tr')
         .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-peer')));
       expect(rows.sort()).toEqual([b.id, c.id].sort());
+      // a dialled both: each row says so, and over which transport
+      await expect.poll(() => page.locator('#peers tr', { hasText: 'by us' }).count()).toBe(2);
+      expect(await page.locator('#peers tr', { hasText: 'tls' }).count()).toBe(2);
 
       const client = a.client('map-test');
       traffic = setInterval(() => {

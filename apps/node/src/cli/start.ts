@@ -1,9 +1,10 @@
-import { readKeyFile } from '@netmachine/core';
+import { type NodeId, readKeyFile } from '@netmachine/core';
 import { readConfig } from '../config.js';
 import { controlHandlers } from '../control/handlers.js';
 import { ControlServer } from '../control/server.js';
 import { applyDomainEntry } from '../domains.js';
 import { createLogger, type LogLevel } from '../logger.js';
+import { PeerLinks } from '../map/peer-links.js';
 import { MetricsServer } from '../metrics.js';
 import { createNode, defaultServices } from '../node.js';
 import { nodePaths } from '../paths.js';
@@ -36,6 +37,8 @@ export async function startCommand(options: StartOptions): Promise<void> {
     logger,
     services: await defaultServices(config),
   });
+  // Subscribed before start, so the map knows how the first links were made.
+  const links = new PeerLinks(node.peers.events);
   await node.start();
   const stopping = new AbortController();
   for (const entry of config.domains) {
@@ -44,7 +47,9 @@ export async function startCommand(options: StartOptions): Promise<void> {
   const metrics =
     config.metrics === false
       ? undefined
-      : new MetricsServer(config.metrics.listen, () => nodeStatus(node), logger);
+      : new MetricsServer(config.metrics.listen, () => nodeStatus(node), logger, {
+          links: (peer) => links.get(peer as NodeId),
+        });
   await metrics?.start();
   const control = new ControlServer(
     nodePaths(paths.dir, config.control.socket).controlSocket,
@@ -67,5 +72,6 @@ export async function startCommand(options: StartOptions): Promise<void> {
   stopping.abort();
   await control.stop();
   await metrics?.stop();
+  links.close();
   await node.stop();
 }

@@ -1,9 +1,14 @@
 import type { NodeStatus } from '../status.js';
+import type { PeerLink } from './peer-links.js';
 
 /** One peer as the map draws it. Only what a viewer on this host may see: no keys, no adverts, no paths. */
 export interface MapPeer {
   readonly id: string;
   readonly rttMs: number | null;
+  /** Who dialled: `outbound` this node, `inbound` the peer; null when the link predates the map. */
+  readonly direction: 'inbound' | 'outbound' | null;
+  /** The transport's scheme (`tls`, `quic`, ...), or null when unknown. */
+  readonly transport: string | null;
   /** `direct` today; a relayed path shows as `relayed` once a relay service reports it. */
   readonly path: 'direct' | 'relayed';
   /** Messages waiting in this peer's send queue. */
@@ -49,6 +54,7 @@ export class MapSnapshots {
   constructor(
     private readonly status: () => NodeStatus,
     private readonly domains: () => readonly MapDomain[] = () => [],
+    private readonly links: (node: string) => PeerLink | undefined = () => undefined,
   ) {}
 
   take(now = Date.now()): MapSnapshot {
@@ -73,6 +79,8 @@ export class MapSnapshots {
     const peers = s.connections.map((c) => ({
       id: c.node,
       rttMs: c.rttMs ?? null,
+      direction: this.links(c.node)?.direction ?? null,
+      transport: this.links(c.node)?.transport ?? null,
       path: 'direct' as const,
       queued: s.transport.queueDepths[c.node] ?? 0,
     }));

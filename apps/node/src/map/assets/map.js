@@ -38,8 +38,13 @@ function renderTables(s) {
   const peers = $('peers');
   peers.replaceChildren(
     ...s.peers.map((p) => {
-      const tr = row([p.id, p.rttMs === null ? '—' : `${fmt(p.rttMs, 2)} ms`, p.path, String(p.queued)]);
+      const dialled = p.direction === null ? '—' : p.direction === 'outbound' ? 'by us' : 'by them';
+      const rtt = p.rttMs === null ? '—' : `${fmt(p.rttMs, 2)} ms`;
+      const tr = row([short(p.id), rtt, dialled, p.transport ?? '—', p.path, String(p.queued)]);
       tr.dataset.peer = p.id;
+      // The table shows a short id; the whole id is the cell's title and what a screen reader reads.
+      tr.firstChild.title = p.id;
+      tr.firstChild.setAttribute('aria-label', p.id);
       return tr;
     }),
   );
@@ -145,7 +150,11 @@ function draw() {
     if (!many || i === selected) {
       ctx.fillStyle = '#111';
       const rtt = p.rttMs === null ? '' : ` ${fmt(p.rttMs, 1)} ms`;
-      ctx.fillText(`${short(p.id)}${rtt}`, at.x + 10, at.y + 4);
+      // Labels point away from the centre so the ones on the right stay inside the canvas.
+      const right = at.x > cx + 1;
+      ctx.textAlign = right ? 'right' : 'left';
+      ctx.fillText(`${short(p.id)}${rtt}`, right ? at.x - 10 : at.x + 10, at.y - 10);
+      ctx.textAlign = 'left';
     }
   });
   ctx.fillStyle = '#111';
@@ -161,7 +170,10 @@ function describeSelection() {
   const p = snapshot?.peers[selected];
   text(
     $('selected'),
-    p ? `selected ${p.id}, RTT ${p.rttMs === null ? 'unknown' : `${fmt(p.rttMs, 2)} ms`}, ${p.path}` : '',
+    p
+      ? `selected ${p.id}: RTT ${p.rttMs === null ? 'unknown' : `${fmt(p.rttMs, 2)} ms`}, ` +
+          `${p.transport ?? 'transport unknown'}, ${p.path}, dialled ${p.direction === 'inbound' ? 'by them' : 'by us'}`
+      : '',
   );
 }
 

@@ -31,7 +31,8 @@ export {
 export { createLogger } from './logger.js';
 export { MAP_CSP } from './map/map-endpoint.js';
 export { type PeerLink, PeerLinks } from './map/peer-links.js';
-export type { MapDomain, MapPeer, MapSnapshot } from './map/snapshot.js';
+export type { MapDomain, MapPeer, MapSnapshot, MapTopic } from './map/snapshot.js';
+export { MAP_TOPIC_LIMIT, type MapTopicInput, pubsubTopics } from './map/topics.js';
 export { MetricsServer, type MetricsServerOptions } from './metrics.js';
 export {
   type CreateNodeOptions,

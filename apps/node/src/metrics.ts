@@ -6,6 +6,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { MapEndpoint } from './map/map-endpoint.js';
 import type { PeerLink } from './map/peer-links.js';
 import { type MapDomain, MapSnapshots, numericLeaves } from './map/snapshot.js';
+import type { MapTopicInput } from './map/topics.js';
 import type { NodeStatus } from './status.js';
 
 export interface MetricsServerOptions {
@@ -15,6 +16,8 @@ export interface MetricsServerOptions {
   domains?: () => readonly MapDomain[];
   /** Each connected peer's link direction and transport (see PeerLinks). */
   links?: (node: string) => PeerLink | undefined;
+  /** The topics the node knows (see pubsubTopics). */
+  topics?: () => readonly MapTopicInput[];
   /** Time between two live map updates (ms); default 1000. */
   mapIntervalMs?: number;
 }
@@ -36,7 +39,7 @@ export class MetricsServer {
     options: MetricsServerOptions = {},
   ) {
     if (options.map !== false) {
-      this.map = new MapEndpoint(new MapSnapshots(status, options.domains, options.links), {
+      this.map = new MapEndpoint(new MapSnapshots(status, options.domains, options.links, options.topics), {
         ...(options.mapIntervalMs ? { intervalMs: options.mapIntervalMs } : {}),
       });
     }

@@ -1,9 +1,10 @@
 import type { NodeId } from '@netmachine/core';
-import { pubsub } from '@netmachine/pubsub';
+import { type PubSubEngine, pubsub } from '@netmachine/pubsub';
 import { tls } from '@netmachine/transport-tls';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PeerLinks } from '../src/map/peer-links.js';
+import { pubsubTopics } from '../src/map/topics.js';
 import { MetricsServer } from '../src/metrics.js';
 import { createNode, type NetmachineNode } from '../src/node.js';
 import { nodeStatus } from '../src/status.js';
@@ -12,7 +13,8 @@ import { type Chromium, chromiumMissing, launchChromium, withScreenshotOnFailure
 // The map page in a real browser against a real three-node network on loopback.
 describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', () => {
   let chromium: Chromium;
-  const nodes: NetmachineNode[] = [];
+  type Node = NetmachineNode<{ pubsub: PubSubEngine }>;
+  const nodes: Node[] = [];
   let metrics: MetricsServer;
   let traffic: NodeJS.Timeout | undefined;
   let links: PeerLinks | undefined;
@@ -28,12 +30,13 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
       await node.start();
       nodes.push(node);
     }
-    const [a, b, c] = nodes as [NetmachineNode, NetmachineNode, NetmachineNode];
+    const [a, b, c] = nodes as [Node, Node, Node];
     await a.addPeer(b.advert, { permanent: true });
     await a.addPeer(c.advert, { permanent: true });
     metrics = new MetricsServer('127.0.0.1:0', () => nodeStatus(a), a.logger, {
       mapIntervalMs: 250,
       links: (peer) => links?.get(peer as NodeId),
+      topics: () => pubsubTopics(a.services.pubsub, a.id),
     });
     await metrics.start();
     chromium = await launchChromium();
@@ -51,7 +54,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
     Number((await page.getByTestId(testid).textContent())?.replace(/,/g, ''));
 
   it('shows the two peers, moving counts, and drops a killed peer', async () => {
-    const [a, b, c] = nodes as [NetmachineNode, NetmachineNode, NetmachineNode];
+    const [a, b, c] = nodes as [Node, Node, Node];
     const page = await chromium.browser.newPage();
     const violations: string[] = [];
     page.on('console', (m) => {
@@ -86,6 +89,15 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
         timeout: 10_000,
         interval: 100,
       });
+
+      // A topic a publishes and b subscribes to shows with its one subscriber node.
+      const { topic } = a.services.pubsub.createTopic({ publisher: 'map-test' });
+      b.client('watcher', () => {}).subscribe(topic);
+      await expect
+        .poll(() => page.locator(`#topics tr[data-topic="${topic}"] td:nth-child(3)`).textContent(), {
+          timeout: 10_000,
+        })
+        .toBe('1');
 
       if (process.env.MAP_SCREENSHOTS) {
         await page.setViewportSize({ width: 1200, height: 760 });

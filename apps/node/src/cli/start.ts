@@ -5,6 +5,7 @@ import { ControlServer } from '../control/server.js';
 import { applyDomainEntry } from '../domains.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { PeerLinks } from '../map/peer-links.js';
+import { pubsubTopics } from '../map/topics.js';
 import { MetricsServer } from '../metrics.js';
 import { createNode, defaultServices } from '../node.js';
 import { nodePaths } from '../paths.js';
@@ -49,6 +50,7 @@ export async function startCommand(options: StartOptions): Promise<void> {
       ? undefined
       : new MetricsServer(config.metrics.listen, () => nodeStatus(node), logger, {
           links: (peer) => links.get(peer as NodeId),
+          topics: () => pubsubTopics(node.services.pubsub, node.id),
         });
   await metrics?.start();
   const control = new ControlServer(

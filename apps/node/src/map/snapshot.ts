@@ -1,5 +1,12 @@
 import type { NodeStatus } from '../status.js';
 import type { PeerLink } from './peer-links.js';
+import type { MapTopicInput } from './topics.js';
+
+/** A topic with its subscribers and, where this node receives it, its event rate. */
+export interface MapTopic extends MapTopicInput {
+  /** Events a second since the previous snapshot (subscriber side), else null. */
+  readonly eventsPerSecond: number | null;
+}
 
 /** One peer as the map draws it. Only what a viewer on this host may see: no keys, no adverts, no paths. */
 export interface MapPeer {
@@ -28,6 +35,7 @@ export interface MapSnapshot {
   readonly self: { readonly id: string; readonly name: string | null; readonly uptimeMs: number };
   readonly peers: readonly MapPeer[];
   readonly domains: readonly MapDomain[];
+  readonly topics: readonly MapTopic[];
   /** Node-wide figures and their rates per second since the previous snapshot. */
   readonly traffic: {
     readonly sent: number;
@@ -55,7 +63,10 @@ export class MapSnapshots {
     private readonly status: () => NodeStatus,
     private readonly domains: () => readonly MapDomain[] = () => [],
     private readonly links: (node: string) => PeerLink | undefined = () => undefined,
+    private readonly topics: () => readonly MapTopicInput[] = () => [],
   ) {}
+
+  private previousSeq = new Map<string, number>();
 
   take(now = Date.now()): MapSnapshot {
     const s = this.status();
@@ -89,13 +100,23 @@ export class MapSnapshots {
       services[name] = Object.fromEntries(numericLeaves(counters));
     }
     const domains = this.domains();
+    const seqs = new Map<string, number>();
+    const topics = this.topics().map((t) => {
+      const before = this.previousSeq.get(t.id);
+      if (t.seq !== null) seqs.set(t.id, t.seq);
+      const eventsPerSecond = t.seq === null ? null : before === undefined ? 0 : rate(t.seq, before);
+      return { ...t, eventsPerSecond };
+    });
+    this.previousSeq = seqs;
     const edges: Array<readonly [string, string]> = peers.map((p) => [s.id, p.id] as const);
     for (const d of domains) for (const peer of d.active) edges.push([s.id, peer]);
+    for (const t of topics) if (t.publisherNode !== s.id) edges.push([s.id, t.publisherNode]);
     return {
       at: now,
       self: { id: s.id, name: s.name ?? null, uptimeMs: s.uptimeMs },
       peers,
       domains,
+      topics,
       traffic,
       services,
       edges: dedupe(edges),

@@ -68,6 +68,18 @@ function renderTables(s) {
       return [dt, dd];
     }),
   );
+  text($('topic-count'), String(s.topics.length));
+  $('topics').replaceChildren(
+    ...s.topics.map((t) => {
+      const publisher = t.publisherNode === s.self.id ? 'this node' : short(t.publisherNode);
+      const rate = t.eventsPerSecond === null ? '—' : fmt(t.eventsPerSecond, 1);
+      const tr = row([short(t.id), publisher, t.subscribers === null ? '—' : String(t.subscribers), rate]);
+      tr.dataset.topic = t.id;
+      tr.firstChild.title = t.id;
+      tr.firstChild.setAttribute('aria-label', t.id);
+      return tr;
+    }),
+  );
   const domains = $('domains');
   if (s.domains.length === 0)
     domains.replaceChildren(Object.assign(document.createElement('p'), { textContent: 'none' }));

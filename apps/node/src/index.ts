@@ -29,6 +29,7 @@ export {
   ServiceNotRunningError,
 } from './errors.js';
 export { createLogger } from './logger.js';
+export { domainViews, MAP_DOMAIN_LIMIT } from './map/domain-views.js';
 export { MAP_CSP } from './map/map-endpoint.js';
 export { type PeerLink, PeerLinks } from './map/peer-links.js';
 export type { MapDomain, MapPeer, MapSnapshot, MapTopic } from './map/snapshot.js';

@@ -1,8 +1,10 @@
 import type { NodeId } from '@netmachine/core';
+import { type DomainService, domains } from '@netmachine/domain';
 import { type PubSubEngine, pubsub } from '@netmachine/pubsub';
 import { tls } from '@netmachine/transport-tls';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { domainViews } from '../src/map/domain-views.js';
 import { PeerLinks } from '../src/map/peer-links.js';
 import { pubsubTopics } from '../src/map/topics.js';
 import { MetricsServer } from '../src/metrics.js';
@@ -13,7 +15,7 @@ import { type Chromium, chromiumMissing, launchChromium, withScreenshotOnFailure
 // The map page in a real browser against a real three-node network on loopback.
 describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', () => {
   let chromium: Chromium;
-  type Node = NetmachineNode<{ pubsub: PubSubEngine }>;
+  type Node = NetmachineNode<{ pubsub: PubSubEngine; domains: DomainService }>;
   const nodes: Node[] = [];
   let metrics: MetricsServer;
   let traffic: NodeJS.Timeout | undefined;
@@ -24,7 +26,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
       const node = await createNode({
         config: { name: `n${i + 1}`, listen: ['tls://127.0.0.1:0'] },
         transports: [tls()],
-        services: { pubsub: pubsub() },
+        services: { pubsub: pubsub(), domains: domains() },
       });
       if (i === 0) links = new PeerLinks(node.peers.events);
       await node.start();
@@ -37,6 +39,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
       mapIntervalMs: 250,
       links: (peer) => links?.get(peer as NodeId),
       topics: () => pubsubTopics(a.services.pubsub, a.id),
+      domains: () => domainViews(a.services.domains),
     });
     await metrics.start();
     chromium = await launchChromium();
@@ -98,6 +101,13 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
           timeout: 10_000,
         })
         .toBe('1');
+
+      // A domain a created and b joined shows with b in a's active view.
+      const { id: domain } = await a.services.domains.create({ name: 'research' });
+      await b.services.domains.join(a.services.domains.ticket(domain));
+      await expect
+        .poll(() => page.locator(`#domains p[data-domain="${domain}"]`).textContent(), { timeout: 10_000 })
+        .toMatch(/research .* active view 1 \(/);
 
       if (process.env.MAP_SCREENSHOTS) {
         await page.setViewportSize({ width: 1200, height: 760 });

@@ -4,6 +4,7 @@ import { controlHandlers } from '../control/handlers.js';
 import { ControlServer } from '../control/server.js';
 import { applyDomainEntry } from '../domains.js';
 import { createLogger, type LogLevel } from '../logger.js';
+import { domainViews } from '../map/domain-views.js';
 import { PeerLinks } from '../map/peer-links.js';
 import { pubsubTopics } from '../map/topics.js';
 import { MetricsServer } from '../metrics.js';
@@ -51,6 +52,7 @@ export async function startCommand(options: StartOptions): Promise<void> {
       : new MetricsServer(config.metrics.listen, () => nodeStatus(node), logger, {
           links: (peer) => links.get(peer as NodeId),
           topics: () => pubsubTopics(node.services.pubsub, node.id),
+          domains: () => domainViews(node.services.domains),
         });
   await metrics?.start();
   const control = new ControlServer(

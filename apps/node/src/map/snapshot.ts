@@ -22,11 +22,16 @@ export interface MapPeer {
   readonly queued: number;
 }
 
-/** A domain with its views, when the node runs a domain service that reports them. */
+/** A domain with its views, when the node runs the domain service. */
 export interface MapDomain {
   readonly id: string;
+  readonly name: string;
+  readonly role: 'member' | 'observer';
+  readonly members: number;
+  /** The active view: the members this node keeps links to. */
   readonly active: readonly string[];
-  readonly passive: readonly string[];
+  /** How many members the passive view holds (kept as candidates, not linked). */
+  readonly passive: number;
 }
 
 /** What `/map.json` and each server-sent `snapshot` event carry. */

@@ -87,7 +87,10 @@ function renderTables(s) {
     domains.replaceChildren(
       ...s.domains.map((d) => {
         const p = document.createElement('p');
-        p.textContent = `${short(d.id)}: active ${d.active.length} (${d.active.map(short).join(', ')}), passive ${d.passive.length}`;
+        p.dataset.domain = d.id;
+        p.textContent =
+          `${d.name} (${short(d.id)}), ${d.role}, ${d.members} members: active view ${d.active.length}` +
+          `${d.active.length ? ` (${d.active.map(short).join(', ')})` : ''}, passive view ${d.passive}`;
         return p;
       }),
     );

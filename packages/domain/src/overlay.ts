@@ -12,6 +12,7 @@ import {
   type Machine,
   type ProtocolDefinition,
   ProtocolRunner,
+  type RunnerCounters,
   type RunnerRouter,
   type RunnerTransport,
   type SharedLinks,
@@ -165,7 +166,7 @@ export class DomainOverlay {
     return (this.gateMachine?.inner.passiveView() ?? []) as NodeId[];
   }
 
-  get counters(): ProtocolRunner<unknown, unknown, unknown, unknown>['counters'] {
-    return this.runner.counters;
+  counters(): RunnerCounters {
+    return this.runner.counters();
   }
 }

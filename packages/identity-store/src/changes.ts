@@ -15,16 +15,16 @@ export type NodeChangeCause = 'advert' | 'trust' | 'reputation' | 'transport-pre
 /** One change to the store, delivered after it is durable (adverts) or applied (local state). */
 export type IdentityChange =
   | {
-      readonly kind: 'node';
+      readonly type: 'node:changed';
       readonly id: NodeId;
       readonly cause: NodeChangeCause;
       readonly record: NodeRecord;
     }
-  | { readonly kind: 'engine'; readonly advert: EngineAdvert }
-  | { readonly kind: 'topic'; readonly id: TopicId; readonly advert: TopicAdvert }
-  | { readonly kind: 'domain'; readonly id: DomainId; readonly advert: DomainAdvert }
+  | { readonly type: 'engine:advert'; readonly advert: EngineAdvert }
+  | { readonly type: 'topic:advert'; readonly id: TopicId; readonly advert: TopicAdvert }
+  | { readonly type: 'domain:advert'; readonly id: DomainId; readonly advert: DomainAdvert }
   /** Emitted by `changes()` when its buffer overflowed: `dropped` changes were lost; re-read the store. */
-  | { readonly kind: 'overflow'; readonly dropped: number };
+  | { readonly type: 'changes:overflow'; readonly dropped: number };
 
 export type ChangeListener = (change: IdentityChange) => void;
 
@@ -75,7 +75,7 @@ export class ChangeFanout {
         listener(change);
       } catch (error) {
         this.#onListenerError();
-        this.#logger.error({ err: error, change: change.kind }, 'identity-store change listener threw');
+        this.#logger.error({ err: error, change: change.type }, 'identity-store change listener threw');
       }
     }
   }
@@ -91,7 +91,7 @@ export class ChangeFanout {
 
 /**
  * An async iterator over changes with a bounded buffer. Policy when full: drop the oldest change,
- * count it (`onDrop`), and yield one `overflow` change before the next buffered one, so the reader
+ * count it (`onDrop`), and yield one `changes:overflow` change before the next buffered one, so the reader
  * knows its view is incomplete and can re-read the store. Aborting `signal` ends it at once; the
  * store stopping ends it after the buffered changes are read.
  */
@@ -141,7 +141,7 @@ export function bufferedChanges(
 
   const take = (): IdentityChange | undefined => {
     if (dropped > 0) {
-      const overflow: IdentityChange = { kind: 'overflow', dropped };
+      const overflow: IdentityChange = { type: 'changes:overflow', dropped };
       dropped = 0;
       return overflow;
     }

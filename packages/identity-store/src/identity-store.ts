@@ -237,7 +237,7 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
       apply: () => {
         const record = buildNodeRecord(advert.id, advert, localStateOf(this.nodeRecords.get(advert.id)));
         this.nodeRecords.set(advert.id, record);
-        this.#fanout.emit({ kind: 'node', id: advert.id, cause: 'advert', record });
+        this.#fanout.emit({ type: 'node:changed', id: advert.id, cause: 'advert', record });
       },
     });
   }
@@ -255,7 +255,7 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
       encode: () => encodeEngineAdvert(advert),
       apply: () => {
         this.engineAdverts.set(mapKey, advert);
-        this.#fanout.emit({ kind: 'engine', advert });
+        this.#fanout.emit({ type: 'engine:advert', advert });
       },
     });
   }
@@ -272,7 +272,7 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
       encode: () => encodeTopicAdvert(advert),
       apply: () => {
         this.topicAdverts.set(advert.id, advert);
-        this.#fanout.emit({ kind: 'topic', id: advert.id, advert });
+        this.#fanout.emit({ type: 'topic:advert', id: advert.id, advert });
       },
     });
   }
@@ -289,7 +289,7 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
       encode: () => encodeDomainAdvert(advert),
       apply: () => {
         this.domainAdverts.set(advert.id, advert);
-        this.#fanout.emit({ kind: 'domain', id: advert.id, advert });
+        this.#fanout.emit({ type: 'domain:advert', id: advert.id, advert });
       },
     });
   }
@@ -405,7 +405,7 @@ export class IdentityStore extends RecordIndex implements NodeDirectory, Startab
     // Applied to memory first: a ban must take effect at once, not after a disk flush.
     const record = buildNodeRecord(id, current?.advert, change(localStateOf(current)));
     this.nodeRecords.set(id, record);
-    this.#fanout.emit({ kind: 'node', id, cause, record });
+    this.#fanout.emit({ type: 'node:changed', id, cause, record });
     await this.#writeLocal(id);
   }
 

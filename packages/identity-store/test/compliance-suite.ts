@@ -198,8 +198,8 @@ export function identityStoreCompliance(name: string, makeHarness: () => Promise
       await store.offerNodeAdvert(nodeAdvert(key, 1));
       await store.setTrust(idOf(key), 50);
       await store.offerNodeAdvert(nodeAdvert(key, 1)); // not newer: no change
-      expect(seen.map((c) => (c.kind === 'node' ? c.cause : c.kind))).toEqual(['advert', 'trust']);
-      expect(seen[1]?.kind === 'node' && seen[1].record.trust).toBe(50);
+      expect(seen.map((c) => (c.type === 'node:changed' ? c.cause : c.type))).toEqual(['advert', 'trust']);
+      expect(seen[1]?.type === 'node:changed' && seen[1].record.trust).toBe(50);
       expect(store.counters().listenerErrors).toBe(2);
       unsubscribe();
       await store.setTrust(idOf(key), 60);
@@ -212,14 +212,14 @@ export function identityStoreCompliance(name: string, makeHarness: () => Promise
       const ids = [newKey(), newKey(), newKey()].map(idOf);
       for (const id of ids) await store.setTrust(id, 10);
       const first = await changes.next();
-      expect(first.value).toEqual({ kind: 'overflow', dropped: 1 });
+      expect(first.value).toEqual({ type: 'changes:overflow', dropped: 1 });
       const second = await changes.next();
-      expect(second.value?.kind === 'node' && second.value.id).toBe(ids[1]);
+      expect(second.value?.type === 'node:changed' && second.value.id).toBe(ids[1]);
       const third = await changes.next();
-      expect(third.value?.kind === 'node' && third.value.id).toBe(ids[2]);
+      expect(third.value?.type === 'node:changed' && third.value.id).toBe(ids[2]);
       const waiting = changes.next();
       await store.setTrust(ids[0]!, 11);
-      expect((await waiting).value?.kind).toBe('node');
+      expect((await waiting).value?.type).toBe('node:changed');
       controller.abort();
       expect((await changes.next()).done).toBe(true);
       expect(store.counters().changesDropped).toBe(1);
@@ -233,10 +233,10 @@ export function identityStoreCompliance(name: string, makeHarness: () => Promise
       await store.setTrust(b, 2);
       await store.setTrust(a, 3);
       const received = await Promise.all(firstTwo);
-      expect(received.map((r) => r.value?.kind === 'node' && r.value.record.trust)).toEqual([1, 2]);
+      expect(received.map((r) => r.value?.type === 'node:changed' && r.value.record.trust)).toEqual([1, 2]);
       await store.stop();
       const third = await changes.next();
-      expect(third.value?.kind === 'node' && third.value.record.trust).toBe(3);
+      expect(third.value?.type === 'node:changed' && third.value.record.trust).toBe(3);
       expect((await changes.next()).done).toBe(true);
       expect((await store.changes().next()).done).toBe(true);
       store = await harness.open();

@@ -33,9 +33,8 @@ export interface RunnerPeerEvent {
 }
 
 /**
- * The part of the Transport engine the runner needs (structural: `TransportEngine` fits). Both event
- * spellings are understood: `NodeConnected`/`NodeDisconnected`/`NodeConnectFailed` and the services
- * contract's `peer:connected`/`peer:disconnected`/`peer:connect-failed`.
+ * The part of the Transport engine the runner needs (structural: `TransportEngine` fits). It listens
+ * for `peer:connected`, `peer:disconnected` and `peer:connect-failed`.
  */
 export interface RunnerTransport {
   connect(node: NodeId, options?: { permanent?: boolean }): Promise<void>;
@@ -43,13 +42,8 @@ export interface RunnerTransport {
   readonly events: { on(type: '*', listener: (event: RunnerPeerEvent) => void): () => void };
 }
 
-const PEER_UP_EVENTS = new Set(['NodeConnected', 'peer:connected']);
-const PEER_DOWN_EVENTS = new Set([
-  'NodeDisconnected',
-  'NodeConnectFailed',
-  'peer:disconnected',
-  'peer:connect-failed',
-]);
+const PEER_UP_EVENTS = new Set(['peer:connected']);
+const PEER_DOWN_EVENTS = new Set(['peer:disconnected', 'peer:connect-failed']);
 
 export interface ProtocolRunnerOptions<M, C, T, E> {
   readonly protocol: ProtocolDefinition<M, C, T, E>;
@@ -89,7 +83,7 @@ export interface RunnerCounters {
 export type RunnerListener<E> = (event: E) => void;
 
 export class ProtocolRunner<M, C, T, E> implements Startable {
-  readonly counters: RunnerCounters = {
+  readonly #counters: RunnerCounters = {
     received: 0,
     sent: 0,
     decodeErrors: 0,
@@ -121,7 +115,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
       max: options.maxTimers ?? 10_000,
       now: Date.now,
       fire: (timer) => {
-        this.counters.timersFired++;
+        this.#counters.timersFired++;
         this.#input({ type: 'timer', timer });
       },
     });
@@ -130,7 +124,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
       connect: (peer) => this.#connect(peer),
       disconnect: (peer) => this.#links.release(this, peer as NodeId),
       setTimer: (timer, after) => {
-        if (!this.#timers.add(timer, after)) this.counters.timersRefused++;
+        if (!this.#timers.add(timer, after)) this.#counters.timersRefused++;
       },
       emit: (event) => {
         for (const listener of this.#listeners) {
@@ -184,6 +178,11 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     await this.stop();
   }
 
+  /** A snapshot of the runner's counters. */
+  counters(): RunnerCounters {
+    return { ...this.#counters };
+  }
+
   /** Hands a command to the machine (e.g. join). */
   command(command: C): void {
     this.#input({ type: 'command', command });
@@ -195,7 +194,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     try {
       machine.handle(input, Date.now(), this.#out);
     } catch (error) {
-      this.counters.machineErrors++;
+      this.#counters.machineErrors++;
       this.#logger.error({ err: error, input: input.type }, 'protocol machine threw');
     }
   }
@@ -203,25 +202,25 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
   #receive(message: EngineMessage): void {
     const src = message.src;
     if (message.protocol !== this.#o.protocol.protocol || src.name !== this.engineName) {
-      this.counters.foreign++;
+      this.#counters.foreign++;
       return;
     }
     let decoded: M;
     try {
       decoded = this.#o.protocol.decode(message.body);
     } catch (error) {
-      this.counters.decodeErrors++;
+      this.#counters.decodeErrors++;
       this.#logger.debug({ err: error, peer: src.node }, 'undecodable protocol message dropped');
       if (this.#o.disconnectOnBadInput ?? true) this.#o.transport.disconnect(src.node).catch(() => undefined);
       return;
     }
-    this.counters.received++;
+    this.#counters.received++;
     this.#input({ type: 'message', from: src.node, message: decoded });
   }
 
   #send(to: PeerId, message: M): void {
     if (this.#client === undefined) return;
-    this.counters.sent++;
+    this.#counters.sent++;
     try {
       this.#client.send({ node: to as NodeId, name: this.engineName }, message, {
         protocol: this.#o.protocol.protocol,
@@ -236,7 +235,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     this.#links.want(this, peer as NodeId).then(
       () => this.#input({ type: 'peerUp', peer }),
       () => {
-        this.counters.connectFailures++;
+        this.#counters.connectFailures++;
         this.#input({ type: 'peerDown', peer });
       },
     );

@@ -153,9 +153,9 @@ describe('HyParView on real nodes (memory transport)', () => {
         { timeout: 15_000 },
       )
       .toBe(true);
-    const decodeErrors = nodes.reduce((sum, n) => sum + n.runner.counters.decodeErrors, 0);
+    const decodeErrors = nodes.reduce((sum, n) => sum + n.runner.counters().decodeErrors, 0);
     expect(decodeErrors).toBe(0);
-    expect(nodes.reduce((sum, n) => sum + n.runner.counters.received, 0)).toBeGreaterThan(0);
+    expect(nodes.reduce((sum, n) => sum + n.runner.counters().received, 0)).toBeGreaterThan(0);
   });
 
   it('counts and drops messages that do not decode or come from another engine, and keeps working', async () => {
@@ -168,7 +168,7 @@ describe('HyParView on real nodes (memory transport)', () => {
     a.router
       .client('impostor')
       .send({ node: b.id, name: 'hyparview' }, { type: 'join' }, { protocol: 'hyparview/1' });
-    await expect.poll(() => b.runner.counters.foreign, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => b.runner.counters().foreign, { timeout: 10_000 }).toBe(1);
     // From c's protocol engine but malformed: rejected by the decoder, counted, never handed to the machine.
     await c.runner.stop();
     const forger = c.router.client('hyparview');
@@ -178,8 +178,8 @@ describe('HyParView on real nodes (memory transport)', () => {
       { protocol: 'hyparview/1' },
     );
     forger.send({ node: b.id, name: 'hyparview' }, 'garbage', { protocol: 'hyparview/1' });
-    await expect.poll(() => b.runner.counters.decodeErrors, { timeout: 10_000 }).toBe(2);
-    expect(b.runner.counters.received).toBe(0);
+    await expect.poll(() => b.runner.counters().decodeErrors, { timeout: 10_000 }).toBe(2);
+    expect(b.runner.counters().received).toBe(0);
     b.runner.command({ type: 'join', contact: a.id });
     await expect.poll(() => view(a).includes(b.id) && view(b).includes(a.id), { timeout: 10_000 }).toBe(true);
   });

@@ -82,17 +82,19 @@ export async function transportsFromConfig(config: NodeConfig, logger: Logger): 
             '@netmachine/transport-tls',
             () => import('@netmachine/transport-tls'),
           );
-          factories.push(
-            tls({
-              ...(config.limits.maxPendingHandshakes
-                ? { maxPendingHandshakes: config.limits.maxPendingHandshakes }
-                : {}),
-              onEvent: (event) => {
-                if (event.type !== 'dial-failed')
-                  refusals.warn(`tls:${event.type}`, { ...event }, `tls: ${event.type}`);
-              },
-            }),
+          const factory = tls(
+            config.limits.maxPendingHandshakes
+              ? { maxPendingHandshakes: config.limits.maxPendingHandshakes }
+              : {},
           );
+          factories.push((context) => {
+            const transport = factory(context);
+            transport.events.on('*', (event) => {
+              if (event.type !== 'dial:failed')
+                refusals.warn(`tls:${event.type}`, { ...event }, `tls: ${event.type}`);
+            });
+            return transport;
+          });
           break;
         }
         case 'quic': {

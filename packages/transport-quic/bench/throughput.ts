@@ -42,6 +42,6 @@ await finished;
 const seconds = (performance.now() - start) / 1000;
 const rate = `${(total / 1048576 / seconds).toFixed(1)} MiB/s`;
 const messages = mode === 'msgs' ? ` ${Math.round(total / chunk.length / seconds)} msgs/s` : '';
-console.log(`${mode} ${JSON.stringify(options)} ${rate}${messages}`, client.stats);
+console.log(`${mode} ${JSON.stringify(options)} ${rate}${messages}`, client.counters());
 await client.close();
 await server.close();

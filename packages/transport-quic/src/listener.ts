@@ -112,7 +112,7 @@ export class QuicListener implements Listener {
       node = nodeIdFromChain(chain);
     } catch (error) {
       stats.handshakeFailures++;
-      emit({ type: 'handshake-failed', error: error as Error });
+      emit({ type: 'handshake:failed', error: error as Error });
       return CRYPTO_BAD_CERTIFICATE;
     }
     let accepted: boolean;
@@ -124,7 +124,7 @@ export class QuicListener implements Listener {
     }
     if (!accepted) {
       stats.peersRefused++;
-      emit({ type: 'peer-refused', node });
+      emit({ type: 'peer:refused', node });
       return CRYPTO_ACCESS_DENIED;
     }
     return undefined;

@@ -1,5 +1,12 @@
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
-import type { ListenOptions, NodeId, Transport, TransportContext, TransportFactory } from '@netmachine/core';
+import type {
+  EventSource,
+  ListenOptions,
+  NodeId,
+  Transport,
+  TransportContext,
+  TransportFactory,
+} from '@netmachine/core';
 import { type HostPort, SocketTransport, withDefaults } from '@netmachine/transport';
 import { ACCEPTED, CONFIRMED } from './acceptance.js';
 import { dialStream } from './dial.js';
@@ -24,8 +31,6 @@ export interface QuicTransportOptions extends Partial<QuicTuning> {
   maxEarlyBytes?: number;
   /** How long a graceful close waits for the peer (default 5 s). */
   closeTimeoutMs?: number;
-  /** Told about refused and failed handshakes as they happen. */
-  onEvent?: (event: QuicTransportEvent) => void;
 }
 
 const DEFAULTS = {
@@ -42,9 +47,12 @@ const DEFAULTS = {
   keepAliveIntervalMs: 2_000,
 } as const;
 
-/** The QUIC transport as returned by `quic()`: a core `Transport` with counters. */
+/** The QUIC transport as returned by `quic()`: a core `Transport` with events and counters. */
 export interface QuicTransport extends Transport {
-  readonly stats: Readonly<QuicTransportStats>;
+  /** Refused, timed-out and failed handshakes and failed dials, as they happen. */
+  readonly events: EventSource<QuicTransportEvent>;
+  /** A snapshot of the counters, for metrics. */
+  counters(): QuicTransportStats;
 }
 
 /**
@@ -65,13 +73,12 @@ class QuicTransportImpl
 {
   readonly protocol = 'quic';
   readonly #libraryLogger: QuicLibraryLogger;
-  readonly #settings: Required<Omit<QuicTransportOptions, 'onEvent'>>;
+  readonly #settings: Required<QuicTransportOptions>;
 
   constructor(context: TransportContext, options: QuicTransportOptions) {
-    const { onEvent, ...rest } = options;
-    super(context, 'quic', emptyStats(), onEvent);
+    super(context, 'quic', emptyStats());
     this.#libraryLogger = quicLibraryLogger(this.logger);
-    this.#settings = withDefaults<Required<Omit<QuicTransportOptions, 'onEvent'>>>(DEFAULTS, rest);
+    this.#settings = withDefaults<Required<QuicTransportOptions>>(DEFAULTS, options);
   }
 
   protected async dialConnection(
@@ -161,7 +168,7 @@ class QuicTransportImpl
       initialData = Buffer.from(first.buffer, first.byteOffset + 1, first.byteLength - 1);
     } catch (error) {
       this.stats.handshakeFailures++;
-      this.emit({ type: 'handshake-failed', error: error as Error });
+      this.emit({ type: 'handshake:failed', error: error as Error });
       this.logger.debug({ err: error, peer: node }, 'QUIC caller left before confirming');
       await stopNow();
       return;

@@ -18,6 +18,6 @@ export function emptyStats(): QuicTransportStats {
 
 /** What the transport reports as it happens (besides the counters). */
 export type QuicTransportEvent =
-  | { readonly type: 'handshake-failed'; readonly error: Error }
-  | { readonly type: 'peer-refused'; readonly node: NodeId }
+  | { readonly type: 'handshake:failed'; readonly error: Error }
+  | { readonly type: 'peer:refused'; readonly node: NodeId }
   | DialFailedEvent;

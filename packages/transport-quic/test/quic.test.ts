@@ -48,8 +48,8 @@ describe('quic transport', { timeout: 90_000 }, () => {
         message: 'echo',
       })
       .toBe(true);
-    expect(server.transport.stats.inboundAccepted).toBe(1);
-    expect(client.transport.stats.outboundEstablished).toBe(1);
+    expect(server.transport.counters().inboundAccepted).toBe(1);
+    expect(client.transport.counters().outboundEstablished).toBe(1);
   });
 
   it('joins many small writes into few stream writes', async () => {
@@ -57,12 +57,12 @@ describe('quic transport', { timeout: 90_000 }, () => {
     const sink = new Sink();
     inbound.setHandlers(sink);
     outbound.setHandlers(new Sink());
-    const before = client.transport.stats.streamWrites;
+    const before = client.transport.counters().streamWrites;
     const message = Buffer.alloc(100, 1);
     for (let i = 0; i < 500; i++) outbound.write(message);
     await expect.poll(() => sink.bytes, { message: 'all messages' }).toBe(50_000);
     // 500 writes in one tick leave as one stream write (two if a slab boundary falls inside).
-    expect(client.transport.stats.streamWrites - before).toBeLessThanOrEqual(2);
+    expect(client.transport.counters().streamWrites - before).toBeLessThanOrEqual(2);
   });
 
   it('moves large writes both ways intact, with backpressure', async () => {
@@ -93,7 +93,7 @@ describe('quic transport', { timeout: 90_000 }, () => {
     inbound.write(Buffer.from('last words'));
     await inbound.close();
     await expect
-      .poll(() => client.transport.stats.openConnections, { message: 'the client to see the close' })
+      .poll(() => client.transport.counters().openConnections, { message: 'the client to see the close' })
       .toBe(0);
     const sink = new Sink();
     outbound.setHandlers(sink);
@@ -116,9 +116,9 @@ describe('quic transport', { timeout: 90_000 }, () => {
     expect(atClient.closeError).toBeUndefined();
     expect(outbound.write(Buffer.from('after close'))).toBe(false);
     await expect
-      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .poll(() => server.transport.counters().openConnections, { message: 'the server to forget it' })
       .toBe(0);
-    expect(client.transport.stats.openConnections).toBe(0);
+    expect(client.transport.counters().openConnections).toBe(0);
   });
 
   it('abort closes at once; the peer sees the connection end', async () => {
@@ -132,7 +132,7 @@ describe('quic transport', { timeout: 90_000 }, () => {
     await expect.poll(() => atServer.closed, { message: 'the peer to see the close' }).toBe(true);
     expect(atServer.closeError).toBeDefined();
     await expect
-      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .poll(() => server.transport.counters().openConnections, { message: 'the server to forget it' })
       .toBe(0);
   });
 

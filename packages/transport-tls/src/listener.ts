@@ -104,7 +104,7 @@ export class TlsListener implements Listener {
     raw.on('error', () => {}); // errors surface on the TLS socket; a reset raw socket must not crash us
     if (this.#closed || this.#pending.size >= maxPendingHandshakes) {
       stats.handshakesRefusedBusy++;
-      emit({ type: 'handshake-refused-busy', remoteAddress: raw.remoteAddress ?? '' });
+      emit({ type: 'handshake:refused-busy', remoteAddress: raw.remoteAddress ?? '' });
       raw.destroy();
       return;
     }
@@ -136,14 +136,14 @@ export class TlsListener implements Listener {
       if (done) return;
       finish();
       stats.handshakeTimeouts++;
-      emit({ type: 'handshake-timeout', remoteAddress });
+      emit({ type: 'handshake:timeout', remoteAddress });
       socket.destroy();
     }, this.#params.handshakeTimeoutMs);
     const onCloseEarly = (): void => {
       if (done) return;
       finish();
       stats.handshakeFailures++;
-      emit({ type: 'handshake-failed', remoteAddress, error: lastError });
+      emit({ type: 'handshake:failed', remoteAddress, error: lastError });
     };
     socket.on('error', (error) => {
       lastError ??= error;
@@ -159,7 +159,7 @@ export class TlsListener implements Listener {
       finish();
       if (chunk[0] !== CONFIRMED) {
         stats.handshakeFailures++;
-        emit({ type: 'handshake-failed', remoteAddress, error: new Error('no confirmation byte') });
+        emit({ type: 'handshake:failed', remoteAddress, error: new Error('no confirmation byte') });
         socket.destroy();
         return;
       }
@@ -178,7 +178,7 @@ export class TlsListener implements Listener {
       node = peerNodeId(socket.getPeerX509Certificate());
     } catch (error) {
       stats.handshakeFailures++;
-      emit({ type: 'handshake-failed', remoteAddress, error: error as Error });
+      emit({ type: 'handshake:failed', remoteAddress, error: error as Error });
       logger.debug({ err: error, remoteAddress }, 'refusing a TLS caller with an unusable certificate');
       socket.destroy();
       return undefined;
@@ -192,7 +192,7 @@ export class TlsListener implements Listener {
     }
     if (!accepted || this.#closed) {
       stats.peersRefused++;
-      emit({ type: 'peer-refused', node, remoteAddress });
+      emit({ type: 'peer:refused', node, remoteAddress });
       // Tell the caller why, then close; the timer bounds a caller that never reads.
       socket.end(Buffer.of(REFUSED));
       setTimeout(() => socket.destroy(), this.#params.closeTimeoutMs).unref();

@@ -26,8 +26,8 @@ export function emptyStats(): TlsTransportStats {
 
 /** What the transport reports as it happens (besides the counters). */
 export type TlsTransportEvent =
-  | { readonly type: 'handshake-refused-busy'; readonly remoteAddress: string }
-  | { readonly type: 'handshake-timeout'; readonly remoteAddress: string }
-  | { readonly type: 'handshake-failed'; readonly remoteAddress: string; readonly error?: Error | undefined }
-  | { readonly type: 'peer-refused'; readonly node: NodeId; readonly remoteAddress: string }
+  | { readonly type: 'handshake:refused-busy'; readonly remoteAddress: string }
+  | { readonly type: 'handshake:timeout'; readonly remoteAddress: string }
+  | { readonly type: 'handshake:failed'; readonly remoteAddress: string; readonly error?: Error | undefined }
+  | { readonly type: 'peer:refused'; readonly node: NodeId; readonly remoteAddress: string }
   | DialFailedEvent;

@@ -1,6 +1,13 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
-import type { ListenOptions, NodeId, Transport, TransportContext, TransportFactory } from '@netmachine/core';
+import type {
+  EventSource,
+  ListenOptions,
+  NodeId,
+  Transport,
+  TransportContext,
+  TransportFactory,
+} from '@netmachine/core';
 import { type HostPort, SocketTransport, withDefaults } from '@netmachine/transport';
 import { dialSocket } from './dial.js';
 import { TlsListener } from './listener.js';
@@ -18,8 +25,6 @@ export interface TlsTransportOptions {
   maxEarlyBytes?: number;
   /** How long a graceful close waits before destroying the socket (default 5 s). */
   closeTimeoutMs?: number;
-  /** Told about refused, timed-out and failed handshakes as they happen. */
-  onEvent?: (event: TlsTransportEvent) => void;
 }
 
 const DEFAULTS = {
@@ -30,9 +35,12 @@ const DEFAULTS = {
   closeTimeoutMs: 5_000,
 } as const;
 
-/** The TLS transport as returned by `tls()`: a core `Transport` with counters. */
+/** The TLS transport as returned by `tls()`: a core `Transport` with events and counters. */
 export interface TlsTransport extends Transport {
-  readonly stats: Readonly<TlsTransportStats>;
+  /** Refused, timed-out and failed handshakes and failed dials, as they happen. */
+  readonly events: EventSource<TlsTransportEvent>;
+  /** A snapshot of the counters, for metrics. */
+  counters(): TlsTransportStats;
 }
 
 /**
@@ -52,13 +60,12 @@ class TlsTransportImpl
   implements TlsTransport
 {
   readonly protocol = 'tls';
-  readonly #settings: Required<Omit<TlsTransportOptions, 'onEvent'>>;
+  readonly #settings: Required<TlsTransportOptions>;
   #secureContext: Promise<SecureContext> | undefined;
 
   constructor(context: TransportContext, options: TlsTransportOptions) {
-    const { onEvent, ...rest } = options;
-    super(context, 'tls', emptyStats(), onEvent);
-    this.#settings = withDefaults<Required<Omit<TlsTransportOptions, 'onEvent'>>>(DEFAULTS, rest);
+    super(context, 'tls', emptyStats());
+    this.#settings = withDefaults<Required<TlsTransportOptions>>(DEFAULTS, options);
   }
 
   protected async dialConnection(

@@ -45,8 +45,8 @@ describe('tls transport', () => {
         message: 'echo',
       })
       .toBe(true);
-    expect(server.transport.stats.inboundAccepted).toBe(1);
-    expect(client.transport.stats.outboundEstablished).toBe(1);
+    expect(server.transport.counters().inboundAccepted).toBe(1);
+    expect(client.transport.counters().outboundEstablished).toBe(1);
   });
 
   it('delivers bytes that arrived before setHandlers first, in order', async () => {
@@ -93,15 +93,16 @@ describe('tls transport', () => {
 
   it('destroys a TCP caller that never starts the TLS handshake', async () => {
     const events: string[] = [];
-    const server = transport({ handshakeTimeoutMs: 300, onEvent: (event) => events.push(event.type) });
+    const server = transport({ handshakeTimeoutMs: 300 });
+    server.transport.events.on('*', (event) => events.push(event.type));
     const { address, inbound } = await listenOn(server.transport);
     const port = Number(new URL(address).port);
     const silent = netConnect({ host: '127.0.0.1', port });
     silent.on('error', () => {});
     silent.resume();
     await new Promise((resolve) => silent.once('close', resolve));
-    expect(server.transport.stats.handshakeTimeouts).toBe(1);
-    expect(events).toContain('handshake-timeout');
+    expect(server.transport.counters().handshakeTimeouts).toBe(1);
+    expect(events).toContain('handshake:timeout');
     expect(inbound).toHaveLength(0);
   });
 
@@ -126,7 +127,7 @@ describe('tls transport', () => {
     await new Promise((resolve) => caller.once('close', resolve));
     // The listener accepted the key and said so, but handed nothing out without the confirmation.
     expect(Buffer.concat(received)[0]).toBe(0xa5);
-    expect(server.transport.stats.handshakeTimeouts).toBe(1);
+    expect(server.transport.counters().handshakeTimeouts).toBe(1);
     expect(inbound).toHaveLength(0);
   });
 
@@ -143,7 +144,7 @@ describe('tls transport', () => {
     garbage.resume();
     await new Promise((resolve) => garbage.once('close', resolve));
     await expect
-      .poll(() => server.transport.stats.handshakeFailures, { message: 'the failure to be counted' })
+      .poll(() => server.transport.counters().handshakeFailures, { message: 'the failure to be counted' })
       .toBe(1);
 
     const outbound = await client.transport.dial(address, server.keyPair.id as never);
@@ -159,13 +160,13 @@ describe('tls transport', () => {
     const first = netConnect({ host: '127.0.0.1', port });
     first.on('error', () => {});
     await expect
-      .poll(() => server.transport.stats.handshakesStarted, { message: 'the first handshake to start' })
+      .poll(() => server.transport.counters().handshakesStarted, { message: 'the first handshake to start' })
       .toBe(1);
     const second = netConnect({ host: '127.0.0.1', port });
     second.on('error', () => {});
     second.resume();
     await new Promise((resolve) => second.once('close', resolve));
-    expect(server.transport.stats.handshakesRefusedBusy).toBe(1);
+    expect(server.transport.counters().handshakesRefusedBusy).toBe(1);
     expect(first.destroyed).toBe(false);
     first.destroy();
   });
@@ -213,7 +214,7 @@ describe('tls transport', () => {
     expect(atServer.closeError).toBeUndefined();
     expect(atClient.closeError).toBeUndefined();
     expect(outbound.write(Buffer.from('after close'))).toBe(false);
-    expect(client.transport.stats.openConnections).toBe(0);
+    expect(client.transport.counters().openConnections).toBe(0);
   });
 
   it('abort resets at once: the aborting side gets its error, the peer sees an error', async () => {
@@ -232,7 +233,7 @@ describe('tls transport', () => {
     await expect.poll(() => atServer.closed, { message: 'the peer to see the close' }).toBe(true);
     expect(atServer.closeError).toBeInstanceOf(Error); // a reset, not a clean close
     await expect
-      .poll(() => server.transport.stats.openConnections, { message: 'the server to forget it' })
+      .poll(() => server.transport.counters().openConnections, { message: 'the server to forget it' })
       .toBe(0);
   });
 
@@ -245,7 +246,7 @@ describe('tls transport', () => {
     inbound.write(Buffer.from('last words'));
     await inbound.close();
     await expect
-      .poll(() => client.transport.stats.openConnections, { message: 'the client to see the close' })
+      .poll(() => client.transport.counters().openConnections, { message: 'the client to see the close' })
       .toBe(0);
     const sink = new Sink();
     outbound.setHandlers(sink);

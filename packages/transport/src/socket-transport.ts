@@ -1,6 +1,7 @@
 import {
   type Connection,
   type DialOptions,
+  Emitter,
   type KeyPair,
   type Listener,
   type ListenOptions,
@@ -40,7 +41,7 @@ export function emptySocketTransportStats(): SocketTransportStats {
 
 /** The event every socket transport reports when a dial fails; each adds its own handshake events. */
 export interface DialFailedEvent {
-  readonly type: 'dial-failed';
+  readonly type: 'dial:failed';
   readonly address: string;
   readonly error: Error;
 }
@@ -52,8 +53,8 @@ export interface SocketListener extends Listener {
 
 /**
  * The skeleton TLS and QUIC share: dials that `close()` can cancel and that count their failures,
- * listeners, the set of open connections (counted in `stats.openConnections`), the node certificate,
- * events told to `onEvent`, and a `close()` that stops listening, closes every connection and refuses
+ * listeners, the set of open connections (counted in `openConnections`), the node certificate,
+ * `events` (core's Emitter; a throwing listener never breaks the transport), `counters()`, and a `close()` that stops listening, closes every connection and refuses
  * new work. A subclass opens its own sockets: `dialConnection` and `openListener`.
  */
 export abstract class SocketTransport<
@@ -64,25 +65,26 @@ export abstract class SocketTransport<
 > implements Transport
 {
   abstract readonly protocol: string;
-  readonly stats: Stats;
+  /** What the transport reports as it happens (besides the counters). */
+  readonly events = new Emitter<Event>();
+  /** The live counters, updated in place by the transport and its listeners; read them with `counters()`. */
+  protected readonly stats: Stats;
   protected readonly logger: Logger;
   readonly #keyPair: KeyPair;
-  readonly #onEvent: ((event: Event) => void) | undefined;
   readonly #connections = new Set<Conn>();
   readonly #listeners = new Set<Lst>();
   readonly #dials = new Set<AbortController>();
   #closed = false;
 
-  protected constructor(
-    context: TransportContext,
-    protocol: string,
-    stats: Stats,
-    onEvent: ((event: Event) => void) | undefined,
-  ) {
+  protected constructor(context: TransportContext, protocol: string, stats: Stats) {
     this.#keyPair = context.keyPair;
     this.logger = context.logger.child({ transport: protocol });
     this.stats = stats;
-    this.#onEvent = onEvent;
+  }
+
+  /** A snapshot of the transport's counters, for metrics. */
+  counters(): Stats {
+    return { ...this.stats };
   }
 
   /** Connects to `address`, proves `expected`'s key and returns the adopted connection. */
@@ -119,7 +121,7 @@ export abstract class SocketTransport<
       return connection;
     } catch (error) {
       this.stats.dialFailures++;
-      this.emit({ type: 'dial-failed', address, error: error as Error } satisfies DialFailedEvent as never);
+      this.emit({ type: 'dial:failed', address, error: error as Error } satisfies DialFailedEvent as never);
       throw error;
     } finally {
       this.#dials.delete(controller);
@@ -179,14 +181,9 @@ export abstract class SocketTransport<
     return selfSignedCertificate(this.#keyPair);
   }
 
-  /** Tells `onEvent`; an observer that throws is logged, never allowed to break the transport. */
+  /** Tells the `events` listeners (core's Emitter ignores a listener that throws). */
   protected emit(event: Event): void {
-    if (this.#onEvent === undefined) return;
-    try {
-      this.#onEvent(event);
-    } catch (error) {
-      this.logger.warn({ err: error }, 'onEvent threw');
-    }
+    this.events.emit(event);
   }
 
   #assertOpen(): void {

@@ -126,7 +126,7 @@ describe('resource limits under a connection flood', () => {
     expect(afterStalled.tls.handshakesRefusedBusy).toBeGreaterThan(0);
     expect(afterStalled.tls.handshakeTimeouts).toBeGreaterThan(0);
     expect(afterStalled.tls.handshakesRefusedBusy + afterStalled.tls.handshakeTimeouts).toBe(STALLED);
-    expect(afterStalled.tlsEvents['handshake-refused-busy']).toBe(afterStalled.tls.handshakesRefusedBusy);
+    expect(afterStalled.tlsEvents['handshake:refused-busy']).toBe(afterStalled.tls.handshakesRefusedBusy);
     // Idle callers: no more sessions than the engine allows; the rest refused with OverCapacity.
     for (const sample of samples)
       expect(sample.transport.connections).toBeLessThanOrEqual(2 * MAX_CONNECTIONS);

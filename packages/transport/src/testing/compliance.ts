@@ -83,10 +83,15 @@ export interface ListenerProcessSpec {
   readonly dialer?: () => { readonly transport: Transport; readonly keyPair: KeyPair };
 }
 
-/** The shared counters of a transport built on SocketTransport (TLS, QUIC); undefined for others. */
-function socketStats(transport: Transport): Readonly<SocketTransportStats> | undefined {
-  const stats = (transport as { stats?: Readonly<SocketTransportStats> }).stats;
-  return stats !== undefined && typeof stats.openConnections === 'number' ? stats : undefined;
+/**
+ * Reads the shared counters of a transport built on SocketTransport (TLS, QUIC): a fresh snapshot per
+ * call, so polls see changes. Undefined for other transports.
+ */
+function socketStats(transport: Transport): (() => Readonly<SocketTransportStats>) | undefined {
+  const counters = (transport as { counters?: () => Readonly<SocketTransportStats> }).counters;
+  if (typeof counters !== 'function') return undefined;
+  const read = (): Readonly<SocketTransportStats> => counters.call(transport);
+  return typeof read().openConnections === 'number' ? read : undefined;
 }
 
 export function runTransportCompliance(
@@ -147,8 +152,8 @@ export function runTransportCompliance(
       expect(typeof server.connection.remoteAddress).toBe('string');
       const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
       if (listening !== undefined && dialing !== undefined) {
-        expect([listening.inboundAccepted, listening.openConnections]).toEqual([1, 1]);
-        expect([dialing.outboundEstablished, dialing.openConnections]).toEqual([1, 1]);
+        expect([listening().inboundAccepted, listening().openConnections]).toEqual([1, 1]);
+        expect([dialing().outboundEstablished, dialing().openConnections]).toEqual([1, 1]);
       }
     });
 
@@ -237,8 +242,10 @@ export function runTransportCompliance(
       expect(client.connection.write(Buffer.from('after close'))).toBe(false);
       const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
       if (listening !== undefined && dialing !== undefined) {
-        expect(dialing.openConnections).toBe(0);
-        await expect.poll(() => listening.openConnections, { message: 'the listener to forget it' }).toBe(0);
+        expect(dialing().openConnections).toBe(0);
+        await expect
+          .poll(() => listening().openConnections, { message: 'the listener to forget it' })
+          .toBe(0);
       }
     });
 
@@ -285,10 +292,10 @@ export function runTransportCompliance(
       expect((error as PeerKeyMismatchError).actual).toBe(s.listener.keyPair.id);
       const [listening, dialing] = [socketStats(s.listener.transport), socketStats(s.dialer.transport)];
       if (listening !== undefined && dialing !== undefined) {
-        expect(dialing.dialFailures).toBe(1);
+        expect(dialing().dialFailures).toBe(1);
         // The listener saw a caller leave without confirming its key.
         await expect
-          .poll(() => listening.handshakeFailures, { message: 'the listener to drop the caller' })
+          .poll(() => listening().handshakeFailures, { message: 'the listener to drop the caller' })
           .toBe(1);
       }
       // A later good dial is the first (and only) connection the listener hands out.
@@ -328,7 +335,7 @@ export function runTransportCompliance(
       expect(refused).toBeInstanceOf(Error);
       expect(seen).toEqual([s.dialer.keyPair.id]);
       const listening = socketStats(s.listener.transport);
-      if (listening !== undefined) expect(listening.peersRefused).toBe(1);
+      if (listening !== undefined) expect(listening().peersRefused).toBe(1);
       allow = true;
       const good = new ConnectionProbe(await s.dialer.transport.dial(address, expected));
       good.connection.write(Buffer.from('let in'));

@@ -1,3 +1,9 @@
+import {
+  type Chromium,
+  chromiumMissing,
+  launchChromium,
+  withScreenshotOnFailure,
+} from '@netmachine/browser-testing';
 import type { NodeId } from '@netmachine/core';
 import { type DomainService, domains } from '@netmachine/domain';
 import { type PubSubEngine, pubsub } from '@netmachine/pubsub';
@@ -10,7 +16,6 @@ import { pubsubTopics } from '../src/map/topics.js';
 import { MetricsServer } from '../src/metrics.js';
 import { createNode, type NetmachineNode } from '../src/node.js';
 import { nodeStatus } from '../src/status.js';
-import { type Chromium, chromiumMissing, launchChromium, withScreenshotOnFailure } from './chromium.js';
 
 // The map page in a real browser against a real three-node network on loopback.
 describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', () => {

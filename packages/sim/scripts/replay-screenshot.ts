@@ -2,7 +2,7 @@
 //   pnpm sim overlay --nodes 10000 --crash 0.5 --html /tmp/replay.html
 //   node --import tsx packages/sim/scripts/replay-screenshot.ts /tmp/replay.html docs/map-sim-replay.png
 import { pathToFileURL } from 'node:url';
-import { launchChromium } from '../test/chromium.js';
+import { launchChromium } from '@netmachine/browser-testing';
 
 const [file, out] = process.argv.slice(2);
 if (!file || !out) throw new Error('usage: replay-screenshot.ts REPLAY.html OUT.png');

@@ -2,10 +2,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import {
+  type Chromium,
+  chromiumMissing,
+  launchChromium,
+  withScreenshotOnFailure,
+} from '@netmachine/browser-testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { replayHtml } from '../src/replay/replay-html.js';
 import { runOverlayScenario } from '../src/scenarios/overlay.js';
-import { type Chromium, chromiumMissing, launchChromium, withScreenshotOnFailure } from './chromium.js';
 
 describe.skipIf(chromiumMissing !== undefined)('the simulation replay page in chromium', () => {
   let chromium: Chromium;

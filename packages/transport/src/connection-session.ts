@@ -14,7 +14,12 @@ import {
   unpack,
 } from '@netmachine/core';
 import { authenticateInbound } from './authenticate.js';
-import type { TransportCounters, TransportDropReason } from './counters.js';
+import {
+  newPeerTrafficCounters,
+  type PeerTrafficCounters,
+  type TransportCounters,
+  type TransportDropReason,
+} from './counters.js';
 import { ProtocolViolationError, SourceMismatchError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
 import { connectReplyError, judgeConnectRequest, type Refusal } from './handshake.js';
@@ -96,6 +101,8 @@ export class ConnectionSession {
   proto = 0;
   /** Last measured round-trip time in ms. */
   rttMs: number | undefined;
+  /** Messages and bytes in and out on this connection (plain numbers, bumped next to the node-wide ones). */
+  readonly traffic: PeerTrafficCounters = newPeerTrafficCounters();
   /** Set when a message goes either way; read (and cleared) by `lastMessageAt`. */
   #active = false;
   #lastMessageAt = now();
@@ -147,7 +154,12 @@ export class ConnectionSession {
     this.peer = options.connection.remoteNode;
     this.local = options.keyPair.id;
     this.#decoder = new FrameDecoder((tag, body) => this.#onFrame(tag, body), options.limits.maxFrameSize);
-    this.#writer = new FrameWriter(options.connection, options.counters, options.limits.flushBytes);
+    this.#writer = new FrameWriter(
+      options.connection,
+      options.counters,
+      options.limits.flushBytes,
+      this.traffic,
+    );
   }
 
   /**
@@ -227,6 +239,7 @@ export class ConnectionSession {
       this.#enqueue(frame);
     }
     this.#o.counters.messagesOut++;
+    this.traffic.messagesOut++;
     this.#active = true;
   }
 
@@ -297,6 +310,7 @@ export class ConnectionSession {
     // After a failure the stream position is unknown: nothing more is read from it.
     if (this.#failure !== undefined || this.#state === 'closed') return;
     this.#o.counters.bytesIn += chunk.length;
+    this.traffic.bytesIn += chunk.length;
     try {
       this.#decoder.push(chunk);
     } catch (error) {
@@ -370,6 +384,7 @@ export class ConnectionSession {
 
   #deliver(message: EngineMessage): void {
     this.#o.counters.messagesIn++;
+    this.traffic.messagesIn++;
     this.#active = true;
     if (this.#parked > 0) {
       this.#held.push(message);

@@ -63,6 +63,18 @@ export interface TransportCountersSnapshot extends TransportCounters {
   queueDepths: Record<string, number>;
 }
 
+/** Traffic on one live connection to a peer, counted since that connection opened. */
+export interface PeerTrafficCounters {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export function newPeerTrafficCounters(): PeerTrafficCounters {
+  return { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
+}
+
 export function newTransportCounters(): TransportCounters {
   const dropped = {} as Record<TransportDropReason, number>;
   for (const reason of TRANSPORT_DROP_REASONS) dropped[reason] = 0;

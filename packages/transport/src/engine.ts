@@ -26,7 +26,9 @@ import { addressProtocol } from './address-order.js';
 import type { BackoffOptions } from './backoff.js';
 import { ConnectionSession, type SessionHooks } from './connection-session.js';
 import {
+  newPeerTrafficCounters,
   newTransportCounters,
+  type PeerTrafficCounters,
   type TransportCounters,
   type TransportCountersSnapshot,
   type TransportDropReason,
@@ -78,6 +80,8 @@ export class TransportEngine implements NodeSender, Startable {
   readonly #counters: TransportCounters = newTransportCounters();
   readonly #links = new Map<NodeId, NodeLink>();
   readonly #sessions = new Set<ConnectionSession>();
+  /** Traffic of the closed connections to each node that still has a link (one entry per link, at most). */
+  readonly #closedTraffic = new Map<NodeId, PeerTrafficCounters>();
   readonly #transports = new Map<string, Transport>();
   #listeners: Listener[] = [];
   #sink: MessageSink | undefined;
@@ -233,6 +237,33 @@ export class TransportEngine implements NodeSender, Startable {
     return [...this.#links.values()].filter((l) => l.connected).map((l) => l.node);
   }
 
+  /**
+   * Messages and bytes in and out per connected node, counted since the engine last had no link to
+   * it (reconnects and duplicate connections add up). A copy: reading it costs nothing on the
+   * message path.
+   */
+  peerCounters(): Record<NodeId, PeerTrafficCounters> {
+    const out: Record<NodeId, PeerTrafficCounters> = {};
+    for (const link of this.#links.values()) {
+      if (!link.connected) continue;
+      out[link.node] = { ...(this.#closedTraffic.get(link.node) ?? newPeerTrafficCounters()) };
+    }
+    for (const session of this.#sessions) {
+      const total = out[session.peer];
+      if (total !== undefined) addTraffic(total, session.traffic);
+    }
+    return out;
+  }
+
+  #closedTrafficOf(node: NodeId): PeerTrafficCounters {
+    let traffic = this.#closedTraffic.get(node);
+    if (traffic === undefined) {
+      traffic = newPeerTrafficCounters();
+      this.#closedTraffic.set(node, traffic);
+    }
+    return traffic;
+  }
+
   /** The last measured round-trip time to a connected node, in ms. */
   rtt(node: NodeId): number | undefined {
     return this.#links.get(node)?.session?.rttMs;
@@ -288,7 +319,10 @@ export class TransportEngine implements NodeSender, Startable {
       queueFull: (link) =>
         this.events.emit({ type: 'queue:full', node: link.node, capacity: link.queue.capacity }),
       idle: (link) => {
-        if (!link.busy && this.#links.get(link.node) === link) this.#links.delete(link.node);
+        if (!link.busy && this.#links.get(link.node) === link) {
+          this.#links.delete(link.node);
+          this.#closedTraffic.delete(link.node);
+        }
       },
     };
   }
@@ -369,6 +403,7 @@ export class TransportEngine implements NodeSender, Startable {
     onGoodbye: (session) => this.#lose(session, undefined),
     onClosed: (session, error) => {
       this.#sessions.delete(session);
+      if (this.#links.has(session.peer)) addTraffic(this.#closedTrafficOf(session.peer), session.traffic);
       this.#lose(session, error);
     },
     onDropped: (reason, error, node, message) => this.#dropped(reason, error, node, message),
@@ -481,4 +516,11 @@ export class TransportEngine implements NodeSender, Startable {
     this.#logger.debug({ reason, peer: node, err: error }, 'message dropped');
     this.events.emit({ type: 'message:dropped', reason, node, message, error });
   }
+}
+
+function addTraffic(into: PeerTrafficCounters, from: PeerTrafficCounters): void {
+  into.messagesIn += from.messagesIn;
+  into.messagesOut += from.messagesOut;
+  into.bytesIn += from.bytesIn;
+  into.bytesOut += from.bytesOut;
 }

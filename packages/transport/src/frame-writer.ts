@@ -1,5 +1,6 @@
 import type { Connection, EngineMessage } from '@netmachine/core';
-import type { TransportCounters } from './counters.js';
+import type { PeerTrafficCounters, TransportCounters } from './counters.js';
+import { newPeerTrafficCounters } from './counters.js';
 import { FrameSlab } from './wire/frame-slab.js';
 
 /**
@@ -11,15 +12,22 @@ import { FrameSlab } from './wire/frame-slab.js';
 export class FrameWriter {
   readonly #connection: Connection;
   readonly #counters: TransportCounters;
+  readonly #peer: PeerTrafficCounters;
   readonly #flushBytes: number;
   readonly #slab = new FrameSlab();
   #flushScheduled = false;
   #blocked = false;
   #closed = false;
 
-  constructor(connection: Connection, counters: TransportCounters, flushBytes: number) {
+  constructor(
+    connection: Connection,
+    counters: TransportCounters,
+    flushBytes: number,
+    peer: PeerTrafficCounters = newPeerTrafficCounters(),
+  ) {
     this.#connection = connection;
     this.#counters = counters;
+    this.#peer = peer;
     this.#flushBytes = flushBytes;
   }
 
@@ -70,6 +78,7 @@ export class FrameWriter {
   writeNow(data: Buffer): void {
     this.#counters.writes++;
     this.#counters.bytesOut += data.length;
+    this.#peer.bytesOut += data.length;
     if (!this.#connection.write(data)) {
       this.#counters.backpressured++;
       this.#blocked = true;

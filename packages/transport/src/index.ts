@@ -10,6 +10,7 @@ export {
   selfSignedCertificate,
 } from './certificate.js';
 export {
+  type PeerTrafficCounters,
   TRANSPORT_DROP_REASONS,
   type TransportCounters,
   type TransportCountersSnapshot,

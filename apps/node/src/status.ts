@@ -5,6 +5,16 @@ import type { RouterCounters } from '@netmachine/router';
 export interface ConnectionStatus {
   readonly node: NodeId;
   readonly rttMs?: number | undefined;
+  /** Messages and bytes in and out on the link to this peer (the link's lifetime). */
+  readonly traffic?: PeerTraffic | undefined;
+}
+
+/** Counts on one peer link, as the Transport engine's `peerCounters()` gives them. */
+export interface PeerTraffic {
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
 }
 
 /** A node's state as `status()`, `netmachine status --json` and the metrics endpoint see it. */
@@ -62,10 +72,7 @@ export function nodeStatus(node: NetmachineNode): NodeStatus {
     uptimeMs: node.uptimeMs,
     listen: node.running ? node.transport.listenAddresses : [],
     advertVersion: node.currentAdvert?.version ?? 0,
-    connections: node.transport.connectedNodes().map((peer) => ({
-      node: peer,
-      rttMs: node.transport.rtt(peer) ?? node.identity.node(peer)?.rtt?.smoothedMs,
-    })),
+    connections: connections(node),
     router: {
       counters: counters.router,
       engines: routerStatus.engines,
@@ -84,4 +91,13 @@ export function nodeStatus(node: NetmachineNode): NodeStatus {
     services: counters.services,
     nats: natsStatus(node),
   };
+}
+
+function connections(node: NetmachineNode): ConnectionStatus[] {
+  const traffic = node.transport.peerCounters();
+  return node.transport.connectedNodes().map((peer) => ({
+    node: peer,
+    rttMs: node.transport.rtt(peer) ?? node.identity.node(peer)?.rtt?.smoothedMs,
+    traffic: traffic[peer],
+  }));
 }

@@ -98,6 +98,27 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
         interval: 100,
       });
 
+      // Per-peer rates: a's requests to each peer show as messages and bytes out a second on its row.
+      const peerRates = async (peer: Node, column: number) => {
+        const cell = await page
+          .locator(`#peers tr[data-peer="${peer.id}"] td:nth-child(${column})`)
+          .textContent();
+        return (cell ?? '').split(' · ').map((n) => Number(n.replace(/,/g, '')));
+      };
+      for (const peer of [b, c]) {
+        await vi.waitFor(
+          async () => {
+            const [msgsIn, msgsOut] = await peerRates(peer, 7);
+            const [bytesIn, bytesOut] = await peerRates(peer, 8);
+            expect(msgsOut).toBeGreaterThan(0);
+            expect(msgsIn).toBeGreaterThan(0); // the replies
+            expect(bytesOut).toBeGreaterThan(0);
+            expect(bytesIn).toBeGreaterThan(0);
+          },
+          { timeout: 10_000, interval: 100 },
+        );
+      }
+
       // A topic a publishes and b subscribes to shows with its one subscriber node.
       const { topic } = a.services.pubsub.createTopic({ publisher: 'map-test' });
       b.client('watcher', () => {}).subscribe(topic);

@@ -1,4 +1,4 @@
-import type { NodeStatus } from '../status.js';
+import type { NodeStatus, PeerTraffic } from '../status.js';
 import type { PeerLink } from './peer-links.js';
 import type { MapTopicInput } from './topics.js';
 
@@ -20,6 +20,11 @@ export interface MapPeer {
   readonly path: 'direct' | 'relayed';
   /** Messages waiting in this peer's send queue. */
   readonly queued: number;
+  /** Messages and bytes a second on this link since the previous snapshot (0 on the first). */
+  readonly messagesInPerSecond: number;
+  readonly messagesOutPerSecond: number;
+  readonly bytesInPerSecond: number;
+  readonly bytesOutPerSecond: number;
 }
 
 /** A domain with its views, when the node runs the domain service. */
@@ -72,6 +77,7 @@ export class MapSnapshots {
   ) {}
 
   private previousSeq = new Map<string, number>();
+  private previousTraffic = new Map<string, PeerTraffic>();
 
   take(now = Date.now()): MapSnapshot {
     const s = this.status();
@@ -92,14 +98,26 @@ export class MapSnapshots {
       bytesOutPerSecond: rate(s.transport.bytesOut, prev?.bytesOut),
     };
     this.previous = { at: now, sent, received, bytesIn: traffic.bytesIn, bytesOut: traffic.bytesOut };
-    const peers = s.connections.map((c) => ({
-      id: c.node,
-      rttMs: c.rttMs ?? null,
-      direction: this.links(c.node)?.direction ?? null,
-      transport: this.links(c.node)?.transport ?? null,
-      path: 'direct' as const,
-      queued: s.transport.queueDepths[c.node] ?? 0,
-    }));
+    const traffics = new Map<string, PeerTraffic>();
+    const peers = s.connections.map((c) => {
+      const before = this.previousTraffic.get(c.node);
+      if (c.traffic !== undefined) traffics.set(c.node, c.traffic);
+      const peerRate = (key: keyof PeerTraffic) =>
+        c.traffic === undefined ? 0 : rate(c.traffic[key], before?.[key]);
+      return {
+        id: c.node,
+        rttMs: c.rttMs ?? null,
+        direction: this.links(c.node)?.direction ?? null,
+        transport: this.links(c.node)?.transport ?? null,
+        path: 'direct' as const,
+        queued: s.transport.queueDepths[c.node] ?? 0,
+        messagesInPerSecond: peerRate('messagesIn'),
+        messagesOutPerSecond: peerRate('messagesOut'),
+        bytesInPerSecond: peerRate('bytesIn'),
+        bytesOutPerSecond: peerRate('bytesOut'),
+      };
+    });
+    this.previousTraffic = traffics;
     const services: Record<string, Record<string, number>> = {};
     for (const [name, counters] of Object.entries(s.services)) {
       services[name] = Object.fromEntries(numericLeaves(counters));

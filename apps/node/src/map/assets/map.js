@@ -40,7 +40,9 @@ function renderTables(s) {
     ...s.peers.map((p) => {
       const dialled = p.direction === null ? '—' : p.direction === 'outbound' ? 'by us' : 'by them';
       const rtt = p.rttMs === null ? '—' : `${fmt(p.rttMs, 2)} ms`;
-      const tr = row([short(p.id), rtt, dialled, p.transport ?? '—', p.path, String(p.queued)]);
+      const msgs = `${fmt(p.messagesInPerSecond, 1)} · ${fmt(p.messagesOutPerSecond, 1)}`;
+      const bytes = `${fmt(p.bytesInPerSecond)} · ${fmt(p.bytesOutPerSecond)}`;
+      const tr = row([short(p.id), rtt, dialled, p.transport ?? '—', p.path, String(p.queued), msgs, bytes]);
       tr.dataset.peer = p.id;
       // The table shows a short id; the whole id is the cell's title and what a screen reader reads.
       tr.firstChild.title = p.id;
@@ -115,14 +117,31 @@ function renderTables(s) {
   );
 }
 
+/** Nodes at the far end of the snapshot's edges that are not direct peers: domain members, publishers. */
+function outerIds(s) {
+  const peers = new Set(s.peers.map((p) => p.id));
+  const out = new Set();
+  for (const [a, b] of s.edges) {
+    for (const id of [a, b]) if (id !== s.self.id && !peers.has(id)) out.add(id);
+  }
+  return [...out].sort();
+}
+
 /** Peers on a ring around this node, relaxed by a few steps of repulsion; RTT pushes a peer outwards. */
 function layout(s) {
   const w = canvas.width;
   const h = canvas.height;
   const cx = w / 2;
   const cy = h / 2;
-  const ids = new Set(s.peers.map((p) => p.id));
+  const outer = outerIds(s);
+  const ids = new Set([...s.peers.map((p) => p.id), ...outer]);
   for (const id of positions.keys()) if (!ids.has(id)) positions.delete(id);
+  // The second ring sits outside the peers, evenly spaced, offset so its nodes fall between peers.
+  outer.forEach((id, i) => {
+    const angle = (2 * Math.PI * (i + 0.5)) / outer.length;
+    const r = Math.min(w, h) * 0.46;
+    positions.set(id, { x: cx + r * Math.cos(angle), y: cy + r * Math.sin(angle) });
+  });
   const maxRtt = Math.max(1, ...s.peers.map((p) => p.rttMs ?? 0));
   s.peers.forEach((p, i) => {
     const angle = (2 * Math.PI * i) / Math.max(1, s.peers.length);
@@ -131,6 +150,43 @@ function layout(s) {
     const at = positions.get(p.id);
     positions.set(p.id, at ? { x: (at.x + target.x) / 2, y: (at.y + target.y) / 2 } : target);
   });
+}
+
+/** The second ring: what the node knows of but has no link to, lighter and dashed, labels only when few. */
+function drawOuter(s, cx, cy) {
+  const outer = outerIds(s);
+  if (outer.length === 0) return;
+  const many = outer.length > 24;
+  ctx.save();
+  ctx.strokeStyle = '#c4c4c4';
+  ctx.lineWidth = many ? 0.5 : 1;
+  ctx.setLineDash([4, 4]);
+  ctx.beginPath();
+  for (const [a, b] of s.edges) {
+    const from = a === s.self.id ? { x: cx, y: cy } : positions.get(a);
+    const to = b === s.self.id ? { x: cx, y: cy } : positions.get(b);
+    if (!from || !to || !(outer.includes(a) || outer.includes(b))) continue;
+    ctx.moveTo(from.x, from.y);
+    ctx.lineTo(to.x, to.y);
+  }
+  ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.font = '11px system-ui, sans-serif';
+  for (const id of outer) {
+    const at = positions.get(id);
+    if (!at) continue;
+    ctx.fillStyle = '#8fb3d9';
+    ctx.beginPath();
+    ctx.arc(at.x, at.y, many ? 2 : 4, 0, 2 * Math.PI);
+    ctx.fill();
+    if (!many) {
+      ctx.fillStyle = '#666';
+      const right = at.x > cx + 1;
+      ctx.textAlign = right ? 'right' : 'left';
+      ctx.fillText(short(id), right ? at.x - 8 : at.x + 8, at.y + 14);
+    }
+  }
+  ctx.restore();
 }
 
 function draw() {
@@ -144,6 +200,7 @@ function draw() {
   const cy = h / 2;
   // Level of detail: with many peers, edges get thin and labels are drawn only for the selection.
   const many = s.peers.length > 24;
+  drawOuter(s, cx, cy);
   ctx.strokeStyle = '#777';
   ctx.lineWidth = many ? 0.5 : 1.5;
   ctx.beginPath();

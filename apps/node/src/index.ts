@@ -43,4 +43,4 @@ export {
   transportsFromConfig,
 } from './node.js';
 export { type NodePaths, nodePaths } from './paths.js';
-export { type ConnectionStatus, type NodeStatus, nodeStatus } from './status.js';
+export { type ConnectionStatus, type NodeStatus, nodeStatus, type PeerTraffic } from './status.js';

@@ -12,6 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { domainViews } from '../src/map/domain-views.js';
 import { PeerLinks } from '../src/map/peer-links.js';
+import type { MapSnapshot } from '../src/map/snapshot.js';
 import { pubsubTopics } from '../src/map/topics.js';
 import { MetricsServer } from '../src/metrics.js';
 import { createNode, type NetmachineNode } from '../src/node.js';
@@ -156,4 +157,34 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
     });
     await page.close();
   }, 60_000);
+
+  it('draws the nodes it knows of without a link on a lighter second ring', async () => {
+    // A real snapshot with three extra edges (domain members or publishers this node has no link to).
+    const real = (await (await fetch(`http://${metrics.address}/map.json`)).json()) as MapSnapshot;
+    const known = ['far-member-1', 'far-member-2', 'far-publisher'];
+    const snapshot = { ...real, edges: [...real.edges, ...known.map((id) => [real.self.id, id])] };
+    const page = await chromium.browser.newPage();
+    await withScreenshotOnFailure(page, 'node-map-second-ring', async () => {
+      await page.route('**/map/events', (route) =>
+        route.fulfill({
+          headers: { 'content-type': 'text/event-stream' },
+          body: `event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`,
+        }),
+      );
+      await page.goto(`http://${metrics.address}/map`);
+      // Pixels in the second ring's colour (#8fb3d9); the test has no DOM types, so the probe is a string.
+      const outerPixels = () =>
+        page.evaluate<number>(`(() => {
+          const canvas = document.getElementById('graph');
+          const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+          let n = 0;
+          for (let i = 0; i < data.length; i += 4) {
+            if (data[i] === 0x8f && data[i + 1] === 0xb3 && data[i + 2] === 0xd9) n++;
+          }
+          return n;
+        })()`);
+      await expect.poll(outerPixels, { timeout: 10_000 }).toBeGreaterThan(3 * 20);
+    });
+    await page.close();
+  }, 30_000);
 });

@@ -136,9 +136,9 @@ function layout(s) {
   const outer = outerIds(s);
   const ids = new Set([...s.peers.map((p) => p.id), ...outer]);
   for (const id of positions.keys()) if (!ids.has(id)) positions.delete(id);
-  // The second ring sits outside the peers, evenly spaced, offset so its nodes fall between peers.
+  // The second ring sits outside the peers, evenly spaced, turned a little so it rarely lines up with them.
   outer.forEach((id, i) => {
-    const angle = (2 * Math.PI * (i + 0.5)) / outer.length;
+    const angle = (2 * Math.PI * (i + 0.5)) / outer.length + 0.3;
     const r = Math.min(w, h) * 0.46;
     positions.set(id, { x: cx + r * Math.cos(angle), y: cy + r * Math.sin(angle) });
   });

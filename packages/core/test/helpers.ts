@@ -2,6 +2,8 @@
  * Shared test helpers. Decoded byte fields are Buffers (views into the frame) while values built in
  * memory hold plain Uint8Arrays; vitest's toEqual tells the two apart, so compare normalised copies.
  */
+
+import { NetmachineError } from '../src/index.js';
 export function normalise<T>(value: T): T {
   if (value instanceof Uint8Array) return new Uint8Array(value) as T;
   if (Array.isArray(value)) return value.map(normalise) as T;
@@ -22,3 +24,22 @@ export function thrown(fn: () => unknown): unknown {
   }
   throw new Error('expected a throw');
 }
+
+/**
+ * Every decoder, fed random or damaged input, must either return a value of its declared type or
+ * throw a NetmachineError: never another exception, never a wrongly typed object.
+ */
+export function decodesOrRejects<T>(decode: () => T, check: (value: T) => void): void {
+  let value: T;
+  try {
+    value = decode();
+  } catch (error) {
+    if (!(error instanceof NetmachineError)) throw error;
+    return;
+  }
+  check(value);
+}
+
+// Independent checks of the declared types, written without core's validators.
+export const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER) =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;

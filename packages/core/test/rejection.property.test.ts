@@ -10,7 +10,6 @@ import {
   isEngineName,
   isKeyText,
   KeyPair,
-  NetmachineError,
   nodeAdvertFromWire,
   nodeAdvertToWire,
   pack,
@@ -30,29 +29,10 @@ import {
   verifyTopicAdvert,
 } from '../src/index.js';
 import { applyMutation, keyPair, mutation, nodeId } from './arbitraries.js';
-import { normalise } from './helpers.js';
+import { decodesOrRejects, isUint, normalise } from './helpers.js';
 
 // A hundred runs per property take a second or two alone, far longer on a loaded shared machine.
 vi.setConfig({ testTimeout: 180_000 });
-
-/**
- * Every decoder, fed random or damaged input, must either return a value of its declared type or
- * throw a NetmachineError: never another exception, never a wrongly typed object.
- */
-function decodesOrRejects<T>(decode: () => T, check: (value: T) => void): void {
-  let value: T;
-  try {
-    value = decode();
-  } catch (error) {
-    if (!(error instanceof NetmachineError)) throw error;
-    return;
-  }
-  check(value);
-}
-
-// Independent checks of the declared types, written without core's validators.
-const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER) =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
 
 function checkAdvertCommon(a: { version: number; created: number; sig: Uint8Array }): void {
   expect(isUint(a.version) && isUint(a.created)).toBe(true);

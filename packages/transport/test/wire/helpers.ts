@@ -1,1 +1,1 @@
-export { normalise, thrown } from '../../../core/test/helpers.js';
+export { decodesOrRejects, isUint, normalise, thrown } from '../../../core/test/helpers.js';

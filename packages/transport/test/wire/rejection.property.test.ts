@@ -42,29 +42,10 @@ import {
   mutation,
   plainValue,
 } from './arbitraries.js';
-import { normalise } from './helpers.js';
+import { decodesOrRejects, isUint, normalise } from './helpers.js';
 
 // A hundred runs per property take a second or two alone, far longer on a loaded shared machine.
 vi.setConfig({ testTimeout: 180_000 });
-
-/**
- * Every decoder, fed random or damaged input, must either return a value of its declared type or
- * throw a NetmachineError: never another exception, never a wrongly typed object.
- */
-function decodesOrRejects<T>(decode: () => T, check: (value: T) => void): void {
-  let value: T;
-  try {
-    value = decode();
-  } catch (error) {
-    if (!(error instanceof NetmachineError)) throw error;
-    return;
-  }
-  check(value);
-}
-
-// Independent checks of the declared types, written without core's validators.
-const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER) =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
 
 function isPlain(value: unknown, depth = 0): boolean {
   if (depth > 64) return false;

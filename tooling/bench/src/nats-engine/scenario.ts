@@ -18,7 +18,11 @@ const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const WORKER = process.env.BENCH_DIST
   ? fileURLToPath(new URL('../../dist/nats-engine/engine-worker.js', import.meta.url))
   : fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
-const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/source', '--import', 'tsx'];
+/** NM_BENCH_WORKER_FLAGS: extra node flags for the engine processes, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile them. */
+const WORKER_FLAGS = [
+  ...(process.env.NM_BENCH_WORKER_FLAGS?.split(' ').filter((flag) => flag !== '') ?? []),
+  ...(process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/source', '--import', 'tsx']),
+];
 const BODY = randomBytes(200);
 /** SHA-256 rounds per request in the pool scenario (NM_POOL_WORK): enough that the processes, not the node, are the bottleneck. */
 const POOL_WORK = Number(process.env.NM_POOL_WORK ?? 2000);

@@ -17,6 +17,7 @@ import {
   parseEngineAddress,
   QueueFullError,
   type RequestOptions,
+  SchemaError,
   type SendOptions,
   type TopicId,
 } from '@netmachine/core';
@@ -40,19 +41,38 @@ import { guardedCallback, Listeners } from './listeners.js';
 import { maxPayload, NatsLink } from './nats-link.js';
 import {
   type AnnounceKind,
+  type AttachReply,
+  decodeDelivery,
   encodeAnnouncement,
   MAX_TOPICS_PER_INSTANCE,
   type OutKind,
   openAttachReply,
-  openDelivery,
   sealOut,
   signAnnouncement,
 } from './protocol.js';
 import { SequenceWindow, sessionStart } from './replay-guard.js';
+import {
+  derivePairKeys,
+  EphemeralKey,
+  type PairContext,
+  type PairKeys,
+  tagValid,
+  unwrapGroupKey,
+} from './session-keys.js';
 import { Subjects } from './subjects.js';
 
 /** Extra time a NATS request waits beyond the router's own timeout, so the node's answer wins. */
 const REQUEST_GRACE_MS = 1000;
+/** Most deliveries held while this process learns the keys of the session they came from. */
+const MAX_HELD = 256;
+
+/** What this process shares with the bridge for one bridge session. */
+interface SessionKeys {
+  readonly session: string;
+  readonly bridgeDhKey: Uint8Array;
+  readonly pair: PairKeys;
+  readonly group: Buffer;
+}
 
 /**
  * Attaches engine `name` of node `node` from this process through NATS, and resolves once the node
@@ -89,6 +109,11 @@ export class AttachedEngine implements EngineContext {
   private readonly requestTimeoutMs: number;
   private subscription: Subscription | undefined;
   private session: string | undefined;
+  private keys: SessionKeys | undefined;
+  /** This run's X25519 key: with the bridge session's, it gives the session keys. */
+  readonly #dh = new EphemeralKey();
+  /** Deliveries from a session whose keys this process does not have yet (bounded by MAX_HELD). */
+  private held: Uint8Array[] = [];
   private sessionSeqs = new SequenceWindow();
   private heartbeatMs: number;
   /** The node answered the last announcement (or at most one went unanswered since). */
@@ -177,6 +202,7 @@ export class AttachedEngine implements EngineContext {
     if (this.attached) await this.announce('detach').catch(() => {});
     this.subscription?.unsubscribe();
     this.queue.close();
+    this.held = [];
     await this.link.stop();
   }
 
@@ -215,6 +241,7 @@ export class AttachedEngine implements EngineContext {
         nonce,
         topics: [...this.topics],
         server: connection.getServer(),
+        dhKey: this.#dh.publicKey,
       });
       let msg: Msg;
       try {
@@ -249,14 +276,53 @@ export class AttachedEngine implements EngineContext {
       if (this.session === undefined || sessionStart(reply.session) > sessionStart(this.session)) {
         this.enterSession(reply.session);
       }
+      if (reply.session === this.session) {
+        try {
+          this.keys = this.sessionKeys(reply);
+        } catch (error) {
+          this.logger.warn({ err: error }, 'attach reply without usable session keys');
+          this.noteDrop('invalid');
+          return;
+        }
+      }
       this.heartbeatMs = Math.max(50, reply.heartbeatMs);
       this.acknowledged = true;
       this.unanswered = 0;
       this.firstAttach?.resolve();
       this.firstAttach = undefined;
+      this.releaseHeld();
     } finally {
       this.announcing = false;
     }
+  }
+
+  /** The keys of the reply's session: agreed once per session, the group key read from every reply. */
+  private sessionKeys(reply: AttachReply): SessionKeys {
+    const current = this.keys;
+    const context: PairContext = {
+      node: this.self.node,
+      name: this.self.name,
+      instance: this.instance,
+      session: reply.session,
+      processDhKey: this.#dh.publicKey,
+      bridgeDhKey: reply.dhKey,
+    };
+    const pair =
+      current !== undefined &&
+      current.session === reply.session &&
+      Buffer.compare(current.bridgeDhKey, reply.dhKey) === 0
+        ? current.pair
+        : derivePairKeys(this.#dh.agree(reply.dhKey), context);
+    const group = unwrapGroupKey(pair, context, reply.groupKey);
+    return { session: reply.session, bridgeDhKey: reply.dhKey, pair, group };
+  }
+
+  /** Deliveries held for want of keys get another look once an attach reply brought some. */
+  private releaseHeld(): void {
+    if (this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    for (const bytes of held) this.receive(bytes);
   }
 
   private enterSession(session: string): void {
@@ -282,28 +348,40 @@ export class AttachedEngine implements EngineContext {
   }
 
   private onDelivery(msg: Msg): void {
-    let delivery: ReturnType<typeof openDelivery>;
+    this.receive(msg.data);
+  }
+
+  private receive(bytes: Uint8Array): void {
+    let decoded: ReturnType<typeof decodeDelivery>;
     try {
-      delivery = openDelivery(msg.data, this.self);
+      decoded = decodeDelivery(bytes);
     } catch (error) {
       this.logger.warn({ err: error }, 'delivery refused');
       this.noteDrop('invalid');
       return;
     }
-    if (delivery.instance !== undefined || this.session === undefined) {
+    const { delivery } = decoded;
+    if (delivery.instance !== undefined) {
       this.noteDrop('invalid');
       return;
     }
-    if (delivery.session !== this.session) {
-      // Older sessions' deliveries are replays. A newer one means the node's bridge restarted and
-      // another process of this name re-attached first: follow it, and announce at once (the
-      // request goes out before any reply the handler sends) so the new bridge knows this process.
-      if (sessionStart(delivery.session) <= sessionStart(this.session)) {
+    const keys = this.keys;
+    if (keys === undefined || delivery.session !== keys.session) {
+      // Older sessions' deliveries are replays. One from a session this process has no keys for
+      // yet: the node's bridge restarted and another process of this name re-attached first, or
+      // our own attach reply is still on its way. Hold it, and announce at once (the request goes
+      // out before any reply the handler sends) to learn the keys.
+      if (keys !== undefined && sessionStart(delivery.session) <= sessionStart(keys.session)) {
         this.noteDrop('invalid');
         return;
       }
-      this.enterSession(delivery.session);
-      void this.announce('attach', true);
+      this.hold(bytes);
+      return;
+    }
+    if (!tagValid(keys.group, decoded.tagged, decoded.tag)) {
+      this.logger.warn('delivery refused: not tagged by the node');
+      this.noteDrop('invalid');
+      return;
     }
     if (!this.sessionSeqs.accept(delivery.seq)) {
       this.noteDrop('invalid');
@@ -323,6 +401,20 @@ export class AttachedEngine implements EngineContext {
       body: delivery.body,
     };
     if (!this.queue.push(message)) this.noteDrop('mailbox-full');
+  }
+
+  /**
+   * Holds a delivery until an attach reply brings its session's keys. Unauthenticated until then,
+   * so bounded, and at most one announcement is in flight for it: forged session ids cost a sender
+   * nothing but cannot make this process announce faster than the node answers.
+   */
+  private hold(bytes: Uint8Array): void {
+    if (this.held.length >= Math.min(MAX_HELD, this.queue.capacity)) {
+      this.noteDrop('mailbox-full');
+      return;
+    }
+    this.held.push(bytes);
+    if (!this.announcing) void this.announce('attach', true);
   }
 
   private async handle(message: EngineMessage): Promise<void> {
@@ -349,6 +441,7 @@ export class AttachedEngine implements EngineContext {
   }
 
   private seal(
+    keys: SessionKeys,
     kind: OutKind,
     dst: Destination,
     body: unknown,
@@ -359,7 +452,7 @@ export class AttachedEngine implements EngineContext {
     const id = this.nextId++;
     let expiry = options?.expiry;
     if (expiry === undefined && options?.ttlMs !== undefined) expiry = Date.now() + options.ttlMs;
-    const bytes = sealOut(this.key, this.self.node, {
+    const bytes = sealOut(keys.pair.out, {
       name: this.self.name,
       instance: this.instance,
       kind,
@@ -383,11 +476,12 @@ export class AttachedEngine implements EngineContext {
     replyTo?: number,
   ): void {
     const connection = this.link.connection;
-    if (!this.attached || connection === undefined) {
+    const keys = this.keys;
+    if (!this.attached || connection === undefined || keys === undefined) {
       this.noteDrop('not-attached');
       return;
     }
-    const { bytes } = this.seal(kind, dst, body, options, replyTo);
+    const { bytes } = this.seal(keys, kind, dst, body, options, replyTo);
     if (bytes.length > maxPayload(connection)) {
       this.noteDrop('too-large');
       return;
@@ -425,7 +519,9 @@ export class AttachedEngine implements EngineContext {
     if (!this.attached || connection === undefined) throw new NotAttachedError(this.self.name);
     if (options?.signal?.aborted) throw new AbortedError(options.signal.reason);
     const timeoutMs = options?.timeoutMs ?? this.requestTimeoutMs;
-    const { id, bytes } = this.seal('request', target, body, options, undefined, timeoutMs);
+    const keys = this.keys;
+    if (keys === undefined) throw new NotAttachedError(this.self.name);
+    const { id, bytes } = this.seal(keys, 'request', target, body, options, undefined, timeoutMs);
     const where = formatEngineAddress(target);
     if (bytes.length > maxPayload(connection))
       throw new FrameTooLargeError(bytes.length, maxPayload(connection));
@@ -437,7 +533,10 @@ export class AttachedEngine implements EngineContext {
     } catch (error) {
       throw natsRequestError(error, where, timeoutMs, this.self.name);
     }
-    const result = openDelivery(msg.data, this.self);
+    const { delivery: result, tagged, tag } = decodeDelivery(msg.data);
+    if (result.session !== keys.session || !tagValid(keys.pair.results, tagged, tag)) {
+      throw new SchemaError('delivery.tag', 'a result not from the node');
+    }
     if (result.instance !== this.instance || result.requestId !== id) {
       throw new ConnectionClosedError('a reply that answers another request');
     }

@@ -12,12 +12,16 @@ import type { AttachRefusal } from './errors.js';
 import type { Listeners } from './listeners.js';
 import { type Announcement, verifyAnnouncement } from './protocol.js';
 import { NonceCache, SequenceWindow } from './replay-guard.js';
+import { derivePairKeys, type EphemeralKey, type PairKeys } from './session-keys.js';
 import type { Subjects } from './subjects.js';
 
 /** One process attached under an engine name. */
 export interface Instance {
   readonly id: string;
   readonly publicKey: Uint8Array;
+  /** The process's X25519 key and the keys derived from it for this bridge session. */
+  dhKey: Uint8Array;
+  keys: PairKeys;
   lastSeen: number;
   topics: readonly TopicId[];
   /** The NATS server it last announced itself from ('' if it did not say). */
@@ -31,6 +35,8 @@ export interface ProxiedEngine {
   readonly name: string;
   readonly address: EngineAddress;
   readonly subject: string;
+  /** Tags deliveries to the name's queue group; every attached process of the name holds it. */
+  readonly groupKey: Buffer;
   readonly proxy: EngineContext & EngineRef;
   readonly instances: Map<string, Instance>;
   readonly topics: Set<TopicId>;
@@ -58,6 +64,9 @@ export class Attachments {
     private readonly counters: NatsBridgeCounters,
     private readonly events: Listeners<BridgeEvent>,
     private readonly logger: Logger,
+    private readonly dh: EphemeralKey,
+    private readonly session: string,
+    private readonly groupKey: (name: string) => Buffer,
   ) {
     this.maxSkewMs = options.maxClockSkewMs ?? 30_000;
     // A nonce outlives the widest window in which its announcement could still pass the clock check.
@@ -68,6 +77,22 @@ export class Attachments {
 
   private get router(): BridgeRouter {
     return this.options.router;
+  }
+
+  /** The keys this bridge session shares with a process that announced `dhKey`; undefined for an unusable key. */
+  private pairKeys(a: Announcement): PairKeys | undefined {
+    try {
+      return derivePairKeys(this.dh.agree(a.dhKey), {
+        node: this.router.node,
+        name: a.name,
+        instance: a.instance,
+        session: this.session,
+        processDhKey: a.dhKey,
+        bridgeDhKey: this.dh.publicKey,
+      });
+    } catch {
+      return undefined;
+    }
   }
 
   get(name: string): ProxiedEngine | undefined {
@@ -102,6 +127,12 @@ export class Attachments {
       if (engine !== undefined && known !== undefined) this.removeInstance(engine, a.instance, 'left');
       return undefined;
     }
+    // The X25519 key is agreed once per process and session; a heartbeat repeats it.
+    let keys = known?.keys;
+    if (known === undefined || Buffer.compare(known.dhKey, a.dhKey) !== 0) {
+      keys = this.pairKeys(a);
+      if (keys === undefined) return 'malformed';
+    }
     if (engine === undefined) {
       if (this.router.engine(a.name) !== undefined) return 'name-taken';
       if (this.engines.size >= (this.options.maxEngines ?? 1024)) return 'over-capacity';
@@ -118,6 +149,8 @@ export class Attachments {
       engine.instances.set(a.instance, {
         id: a.instance,
         publicKey: a.publicKey,
+        dhKey: a.dhKey,
+        keys: keys as PairKeys,
         lastSeen: now,
         topics: a.topics,
         server: a.server ?? '',
@@ -128,6 +161,8 @@ export class Attachments {
       this.logger.info({ engine: a.name, instance: a.instance }, 'process attached');
     } else {
       known.lastSeen = now;
+      known.dhKey = a.dhKey;
+      known.keys = keys as PairKeys;
       known.topics = a.topics;
       known.server = a.server ?? '';
     }
@@ -145,6 +180,7 @@ export class Attachments {
       name,
       address: { node: this.router.node, name },
       subject: this.subjects.engine(name),
+      groupKey: this.groupKey(name),
       proxy,
       instances: new Map(),
       topics: new Set(),

@@ -40,21 +40,26 @@ import {
   type OutMessage,
   sealDelivery,
   signAttachReply,
-  verifyOut,
 } from './protocol.js';
 import { newSessionId } from './replay-guard.js';
+import { EphemeralKey, groupKeyFor, tagValid, wrapGroupKey } from './session-keys.js';
 import { Subjects } from './subjects.js';
 
 /**
  * Bridges a node's router to NATS: processes attach engines by name, and each attached name is a
- * proxy engine on the router whose messages are signed and published to the processes' queue
- * group. What processes send comes back on one subject, is verified, and enters the router as
- * the proxy engine's own traffic. See the README for the subject scheme and the fault rules.
+ * proxy engine on the router whose messages are tagged with the name's session key and published
+ * to the processes' queue group. What processes send comes back on one subject, is checked, and
+ * enters the router as the proxy engine's own traffic. See the README for the subject scheme,
+ * the keys and the fault rules.
  */
 export class NatsBridge implements Startable {
   readonly #counters: NatsBridgeCounters = newCounters();
   readonly subjects: Subjects;
   readonly session = newSessionId(Date.now(), randomBytes(9).toString('base64url'));
+  /** This session's X25519 key: the session keys of every process attached to it derive from it. */
+  readonly #dh = new EphemeralKey();
+  /** Random per session; the group key of each attached name derives from it. */
+  readonly #groupSecret = randomBytes(32);
   private readonly router: BridgeRouter;
   private readonly key: KeyPair;
   private readonly logger: Logger;
@@ -97,6 +102,9 @@ export class NatsBridge implements Startable {
       this.#counters,
       this.events,
       this.logger,
+      this.#dh,
+      this.session,
+      (name) => groupKeyFor(this.#groupSecret, name),
     );
     this.link = new NatsLink(
       options,
@@ -254,6 +262,23 @@ export class NatsBridge implements Startable {
 
   private answer(msg: Msg, a: Announcement, refusal: AttachRefusal | undefined): void {
     if (!msg.reply || !this.link.isUp) return;
+    const engine = this.attachments.get(a.name);
+    const instance = engine?.instances.get(a.instance);
+    // An accepted attach hands the process the name's group key, readable only with its session keys.
+    let dhKey: Uint8Array = new Uint8Array(0);
+    let groupKey: Uint8Array = new Uint8Array(0);
+    if (refusal === undefined && a.kind === 'attach' && engine !== undefined && instance !== undefined) {
+      dhKey = this.#dh.publicKey;
+      const context = {
+        node: this.node,
+        name: a.name,
+        instance: a.instance,
+        session: this.session,
+        processDhKey: instance.dhKey,
+        bridgeDhKey: dhKey,
+      };
+      groupKey = wrapGroupKey(instance.keys, context, engine.groupKey);
+    }
     const reply = signAttachReply(
       this.key,
       { node: this.node, name: a.name, instance: a.instance, nonce: a.nonce },
@@ -263,6 +288,8 @@ export class NatsBridge implements Startable {
         heartbeatMs: this.heartbeatMs,
         code: refusal ?? '',
         reason: refusal === undefined ? '' : `refused: ${refusal}`,
+        dhKey,
+        groupKey,
       },
     );
     msg.respond(reply);
@@ -300,7 +327,7 @@ export class NatsBridge implements Startable {
     }
     let bytes: Uint8Array;
     try {
-      bytes = sealDelivery(this.key, engine.address, {
+      bytes = sealDelivery(engine.groupKey, {
         session: this.session,
         seq: this.seq++,
         instance: undefined,
@@ -330,7 +357,7 @@ export class NatsBridge implements Startable {
   }
 
   private onOut(msg: Msg): void {
-    let decoded: { message: OutMessage; sig: Uint8Array };
+    let decoded: ReturnType<typeof decodeOut>;
     try {
       decoded = decodeOut(msg.data);
     } catch (error) {
@@ -338,14 +365,14 @@ export class NatsBridge implements Startable {
       this.reject('malformed');
       return;
     }
-    const { message: m, sig } = decoded;
+    const { message: m, tagged, tag } = decoded;
     const engine = this.attachments.get(m.name);
     const instance = engine?.instances.get(m.instance);
     if (engine === undefined || instance === undefined) {
       this.reject('not-attached', m.name);
       return;
     }
-    if (!verifyOut(this.node, instance.publicKey, m, sig)) {
+    if (!tagValid(instance.keys.out, tagged, tag)) {
       this.reject('bad-signature', m.name);
       return;
     }
@@ -372,7 +399,7 @@ export class NatsBridge implements Startable {
           engine.proxy.publish((m.dst as { topic: TopicId }).topic, m.body, options);
           return;
         case 'request':
-          this.request(engine, m, msg);
+          this.request(engine, m, msg, instance.keys.results);
           return;
       }
     } catch (error) {
@@ -382,7 +409,7 @@ export class NatsBridge implements Startable {
   }
 
   /** A process's request is the proxy's request; the result goes back to the process's inbox. */
-  private request(engine: ProxiedEngine, m: OutMessage, msg: Msg): void {
+  private request(engine: ProxiedEngine, m: OutMessage, msg: Msg, resultKey: Uint8Array): void {
     if (!msg.reply) {
       this.reject('malformed', m.name);
       return;
@@ -390,7 +417,7 @@ export class NatsBridge implements Startable {
     const respond = (reply: EngineMessage | undefined, error: unknown) => {
       const connection = this.link.connection;
       const seal = (reply: EngineMessage | undefined, error: unknown) =>
-        sealDelivery(this.key, engine.address, {
+        sealDelivery(resultKey, {
           session: this.session,
           seq: this.seq++,
           instance: m.instance,

@@ -23,24 +23,31 @@ import {
   unpack,
   verifySignature,
 } from '@netmachine/core';
+import { appendTag, DH_KEY_BYTES, splitTag, WRAPPED_KEY_BYTES } from './session-keys.js';
 
 /**
- * The four envelopes that cross NATS. Each is a msgpack array whose last element is an Ed25519
- * signature over a labelled array that also binds the node and engine name, so an envelope
- * cannot be replayed for another node, another engine, or as another kind of envelope.
+ * The four envelopes that cross NATS.
  *
- * - Announcement (process → bridge, request on `attach`): attach/heartbeat/detach, signed by the engine key.
- * - AttachReply (bridge → process): accepted or refused, signed by the node key, echoing the nonce.
- * - Delivery (bridge → process): a message for the engine, or the result of the process's request;
- *   signed by the node key; `session` + `seq` let the process refuse replays.
- * - OutMessage (process → bridge, on `out`): send/request/reply/publish, signed by the engine key;
- *   `instance` + `id` let the bridge refuse replays.
+ * The handshake is signed with Ed25519: each envelope is a msgpack array whose last element is a
+ * signature over a labelled array that also binds the node and engine name, so it cannot be
+ * replayed for another node, another engine, or as another kind of envelope.
+ * - Announcement (process → bridge, request on `attach`): attach/heartbeat/detach, signed by the
+ *   engine key; carries the process's ephemeral X25519 key.
+ * - AttachReply (bridge → process): accepted or refused, signed by the node key, echoing the nonce;
+ *   carries the bridge session's X25519 key and the name's group key, wrapped for this process.
+ *
+ * Traffic is tagged with HMAC-SHA256 under the session keys (`session-keys.ts`): msgpack bytes
+ * followed by a 32-byte tag. The keys are specific to the node, name and session, so a tagged
+ * envelope cannot pass for another node, engine or session either.
+ * - Delivery (bridge → process): a message for the engine (tagged with the name's group key), or the
+ *   result of the process's request (tagged with that process's `results` key); `session` + `seq`
+ *   let the process refuse replays.
+ * - OutMessage (process → bridge, on `out`): send/request/reply/publish, tagged with the process's
+ *   `out` key; `instance` + `id` let the bridge refuse replays.
  */
 
-const ANNOUNCE_LABEL = 'netmachine/nats/announce/v1';
-const ATTACH_REPLY_LABEL = 'netmachine/nats/attach-reply/v1';
-const DELIVERY_LABEL = 'netmachine/nats/delivery/v1';
-const OUT_LABEL = 'netmachine/nats/out/v1';
+const ANNOUNCE_LABEL = 'netmachine/nats/announce/v2';
+const ATTACH_REPLY_LABEL = 'netmachine/nats/attach-reply/v2';
 
 export const NONCE_BYTES = 16;
 /** Topics one process may subscribe its engine to (they travel in every heartbeat). */
@@ -88,6 +95,14 @@ function readBody(value: unknown, path: string): unknown {
 
 const readSig = (value: unknown, path: string) => expectBytes(value, path, SIGNATURE_BYTES);
 
+/** Exactly `length` bytes, or none (a refusal carries no keys). */
+function bytesOrEmpty(value: unknown, path: string, length: number): Uint8Array {
+  const bytes = expectBytes(value, path, undefined, length);
+  if (bytes.length !== 0 && bytes.length !== length)
+    throw new SchemaError(path, `expected 0 or ${length} bytes`);
+  return bytes;
+}
+
 // --- announcements ------------------------------------------------------------
 
 export type AnnounceKind = 'attach' | 'detach';
@@ -98,6 +113,8 @@ export interface Announcement {
   /** Random per process run: one process is one member of the engine's queue group. */
   readonly instance: string;
   readonly publicKey: Uint8Array;
+  /** The process's ephemeral X25519 key, for the session keys. */
+  readonly dhKey: Uint8Array;
   /** Sender's clock, ms since the epoch: with the nonce, it bounds how long a replay could work. */
   readonly timestamp: number;
   readonly nonce: Uint8Array;
@@ -122,6 +139,7 @@ function announcementBytes(node: NodeId, a: Omit<Announcement, 'sig'>): Buffer {
     a.nonce,
     a.topics,
     a.server ?? '',
+    a.dhKey,
   ]);
 }
 
@@ -149,11 +167,12 @@ export function encodeAnnouncement(a: Announcement): Buffer {
     a.topics,
     a.sig,
     a.server ?? '',
+    a.dhKey,
   ]);
 }
 
 export function decodeAnnouncement(bytes: Uint8Array): Announcement {
-  const v = expectArray(unpack(bytes), 'announcement', 9, 9);
+  const v = expectArray(unpack(bytes), 'announcement', 10, 10);
   const kind = v[0];
   if (kind !== 'attach' && kind !== 'detach') throw new SchemaError('announcement.kind', 'unknown kind');
   const topics = expectArray(v[6], 'announcement.topics', 0, MAX_TOPICS_PER_INSTANCE).map((t, i) =>
@@ -169,6 +188,7 @@ export function decodeAnnouncement(bytes: Uint8Array): Announcement {
     topics,
     sig: readSig(v[7], 'announcement.sig'),
     ...readServer(v[8]),
+    dhKey: expectBytes(v[9], 'announcement.dhKey', DH_KEY_BYTES),
   };
 }
 
@@ -183,6 +203,10 @@ export interface AttachReply {
   /** Refusal code (empty when ok). */
   readonly code: string;
   readonly reason: string;
+  /** The bridge session's ephemeral X25519 key (empty when refused). */
+  readonly dhKey: Uint8Array;
+  /** The name's group key, wrapped for this process (empty when refused). */
+  readonly groupKey: Uint8Array;
   readonly sig: Uint8Array;
 }
 
@@ -206,24 +230,28 @@ function attachReplyBytes(c: AttachContext, r: Omit<AttachReply, 'sig'>): Buffer
     r.heartbeatMs,
     r.code,
     r.reason,
+    r.dhKey,
+    r.groupKey,
   ]);
 }
 
 export function signAttachReply(key: KeyPair, c: AttachContext, r: Omit<AttachReply, 'sig'>): Buffer {
   const sig = key.sign(attachReplyBytes(c, r));
-  return pack([r.ok, r.session, r.heartbeatMs, r.code, r.reason, sig]);
+  return pack([r.ok, r.session, r.heartbeatMs, r.code, r.reason, r.dhKey, r.groupKey, sig]);
 }
 
 /** Decodes and verifies an attach reply against the node's key; throws SchemaError if it is not genuine. */
 export function openAttachReply(bytes: Uint8Array, c: AttachContext): AttachReply {
-  const v = expectArray(unpack(bytes), 'attachReply', 6, 6);
+  const v = expectArray(unpack(bytes), 'attachReply', 8, 8);
   const reply: AttachReply = {
     ok: expectBoolean(v[0], 'attachReply.ok'),
     session: expectString(v[1], 'attachReply.session', 64),
     heartbeatMs: expectUint(v[2], 'attachReply.heartbeatMs', 3_600_000),
     code: expectString(v[3], 'attachReply.code', 64),
     reason: expectString(v[4], 'attachReply.reason', MAX_REASON),
-    sig: readSig(v[5], 'attachReply.sig'),
+    dhKey: bytesOrEmpty(v[5], 'attachReply.dhKey', DH_KEY_BYTES),
+    groupKey: bytesOrEmpty(v[6], 'attachReply.groupKey', WRAPPED_KEY_BYTES),
+    sig: readSig(v[7], 'attachReply.sig'),
   };
   if (!verifySignature(identityBytes(c.node), attachReplyBytes(c, reply), reply.sig)) {
     throw new SchemaError('attachReply.sig', 'not signed by the node');
@@ -269,17 +297,22 @@ function deliveryFields(d: Delivery): unknown[] {
   ];
 }
 
-/** `to` is the attached engine the delivery is for. */
-export function sealDelivery(key: KeyPair, to: EngineAddress, d: Delivery): Buffer {
-  const fields = deliveryFields(d);
-  const sig = key.sign(pack([DELIVERY_LABEL, to.node, to.name, ...fields]));
-  fields.push(sig);
-  return pack(fields);
+/** A delivery tagged with `key`: the name's group key, or for a request's result the asker's `results` key. */
+export function sealDelivery(key: Uint8Array, d: Delivery): Buffer {
+  return appendTag(key, pack(deliveryFields(d)));
 }
 
-/** Decodes and verifies a delivery for engine `to`; throws SchemaError if it is not genuine. */
-export function openDelivery(bytes: Uint8Array, to: EngineAddress): Delivery {
-  const v = expectArray(unpack(bytes), 'delivery', 14, 14);
+/** A decoded delivery, its tag not yet checked (the session it names says which key to check it with). */
+export interface TaggedDelivery {
+  readonly delivery: Delivery;
+  readonly tagged: Uint8Array;
+  readonly tag: Uint8Array;
+}
+
+/** Decodes a delivery; throws SchemaError if it is malformed. Check the tag with `tagValid`. */
+export function decodeDelivery(bytes: Uint8Array): TaggedDelivery {
+  const { tagged, tag } = splitTag(bytes, 'delivery');
+  const v = expectArray(unpack(tagged), 'delivery', 13, 13);
   const error = optional(v[4], (x) => {
     const e = expectArray(x, 'delivery.error', 2, 2);
     return [
@@ -301,12 +334,7 @@ export function openDelivery(bytes: Uint8Array, to: EngineAddress): Delivery {
     protocol: expectString(v[11], 'delivery.protocol', MAX_PROTOCOL_LENGTH, 1),
     body: readBody(v[12], 'delivery.body'),
   };
-  const sig = readSig(v[13], 'delivery.sig');
-  const signed = pack([DELIVERY_LABEL, to.node, to.name, ...deliveryFields(delivery)]);
-  if (!verifySignature(identityBytes(to.node), signed, sig)) {
-    throw new SchemaError('delivery.sig', 'not signed by the node');
-  }
-  return delivery;
+  return { delivery, tagged, tag };
 }
 
 // --- out messages (process → bridge) ---------------------------------------------------
@@ -346,15 +374,15 @@ function outFields(m: OutMessage): unknown[] {
   ];
 }
 
-export function sealOut(key: KeyPair, node: NodeId, m: OutMessage): Buffer {
-  const fields = outFields(m);
-  const sig = key.sign(pack([OUT_LABEL, node, m.name, ...fields]));
-  return pack([m.name, ...fields, sig]);
+/** An out message tagged with the process's `out` key. */
+export function sealOut(key: Uint8Array, m: OutMessage): Buffer {
+  return appendTag(key, pack([m.name, ...outFields(m)]));
 }
 
-/** Decodes an out message; the signature is checked by `verifyOut` once the sender's key is known. */
-export function decodeOut(bytes: Uint8Array): { message: OutMessage; sig: Uint8Array } {
-  const v = expectArray(unpack(bytes), 'out', 13, 13);
+/** Decodes an out message; its tag is checked with `tagValid` once the sender's keys are known. */
+export function decodeOut(bytes: Uint8Array): { message: OutMessage; tagged: Uint8Array; tag: Uint8Array } {
+  const { tagged, tag } = splitTag(bytes, 'out');
+  const v = expectArray(unpack(tagged), 'out', 12, 12);
   const kind = v[2] as OutKind;
   if (!OUT_KINDS.includes(kind)) throw new SchemaError('out.kind', 'unknown kind');
   const topic = optional(v[6], (x) => readTopic(x, 'out.topic'));
@@ -377,9 +405,5 @@ export function decodeOut(bytes: Uint8Array): { message: OutMessage; sig: Uint8A
     body: readBody(v[10], 'out.body'),
     timeoutMs: optional(v[11], (x) => expectUint(x, 'out.timeoutMs', 86_400_000, 1)),
   };
-  return { message, sig: readSig(v[12], 'out.sig') };
-}
-
-export function verifyOut(node: NodeId, publicKey: Uint8Array, m: OutMessage, sig: Uint8Array): boolean {
-  return verifySignature(publicKey, pack([OUT_LABEL, node, m.name, ...outFields(m)]), sig);
+  return { message, tagged, tag };
 }

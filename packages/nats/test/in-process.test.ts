@@ -26,6 +26,7 @@ import {
   sealOut,
   signAnnouncement,
 } from '../src/protocol.js';
+import { derivePairKeys, EphemeralKey } from '../src/session-keys.js';
 import { NatsServer } from '../src/testing/index.js';
 
 let server: NatsServer;
@@ -177,7 +178,13 @@ describe('what crosses the broker is authenticated', () => {
     const { router, bridge, subjects } = await startNode(key);
     await bridge.whenConnected();
     const nc = await rawConnection();
-    const fields = { kind: 'attach' as const, name: 'svc', instance: 'raw-instance-1', topics: [] };
+    const fields = {
+      kind: 'attach' as const,
+      name: 'svc',
+      instance: 'raw-instance-1',
+      topics: [],
+      dhKey: new EphemeralKey().publicKey,
+    };
 
     const nonce = randomBytes(16);
     const fresh = signAnnouncement(key, router.node, { ...fields, timestamp: Date.now(), nonce });
@@ -211,13 +218,14 @@ describe('what crosses the broker is authenticated', () => {
     expect(bridge.counters().attaches).toBe(1);
   });
 
-  it('accepts a signed message from an attached instance once, and nothing forged', async () => {
+  it('accepts a tagged message from an attached instance once, and nothing forged', async () => {
     const key = KeyPair.generate();
     const { router, bridge, collected, subjects } = await startNode(key);
     await bridge.whenConnected();
     const nc = await rawConnection();
     const instance = 'raw-instance-3';
     const nonce = randomBytes(16);
+    const dh = new EphemeralKey();
     const announcement = signAnnouncement(key, router.node, {
       kind: 'attach',
       name: 'svc',
@@ -225,8 +233,20 @@ describe('what crosses the broker is authenticated', () => {
       topics: [],
       timestamp: Date.now(),
       nonce,
+      dhKey: dh.publicKey,
     });
-    await nc.request(subjects.attach, encodeAnnouncement(announcement), { timeout: 5000 });
+    const answer = await nc.request(subjects.attach, encodeAnnouncement(announcement), { timeout: 5000 });
+    const reply = openAttachReply(answer.data, { node: router.node, name: 'svc', instance, nonce });
+    expect(reply.ok).toBe(true);
+    // The session keys, as the process derives them from the signed handshake.
+    const keys = derivePairKeys(dh.agree(reply.dhKey), {
+      node: router.node,
+      name: 'svc',
+      instance,
+      session: reply.session,
+      processDhKey: dh.publicKey,
+      bridgeDhKey: reply.dhKey,
+    });
 
     const message = {
       name: 'svc',
@@ -240,11 +260,13 @@ describe('what crosses the broker is authenticated', () => {
       body: 'genuine',
       timeoutMs: undefined,
     };
-    const genuine = sealOut(key, router.node, message);
+    const genuine = sealOut(keys.out, message);
     nc.publish(subjects.out, genuine);
     nc.publish(subjects.out, genuine);
-    nc.publish(subjects.out, sealOut(KeyPair.generate(), router.node, { ...message, id: 2, body: 'forged' }));
-    nc.publish(subjects.out, sealOut(key, router.node, { ...message, id: 3, instance: 'never-attached' }));
+    // Tagged with a key of the attacker's own, and with the key meant for results (the wrong direction).
+    nc.publish(subjects.out, sealOut(randomBytes(32), { ...message, id: 2, body: 'forged' }));
+    nc.publish(subjects.out, sealOut(keys.results, { ...message, id: 4, body: 'forged' }));
+    nc.publish(subjects.out, sealOut(keys.out, { ...message, id: 3, instance: 'never-attached' }));
     await nc.flush();
     await expect
       .poll(
@@ -252,10 +274,10 @@ describe('what crosses the broker is authenticated', () => {
           bridge.counters().rejected.replayed +
           bridge.counters().rejected['bad-signature'] +
           bridge.counters().rejected['not-attached'],
-        { message: 'the three rejections' },
+        { message: 'the four rejections' },
       )
-      .toBe(3);
-    expect(bridge.counters().rejected).toMatchObject({ replayed: 1, 'bad-signature': 1, 'not-attached': 1 });
+      .toBe(4);
+    expect(bridge.counters().rejected).toMatchObject({ replayed: 1, 'bad-signature': 2, 'not-attached': 1 });
     expect(collected.map((m) => m.body)).toEqual(['genuine']);
   });
 
@@ -279,7 +301,7 @@ describe('what crosses the broker is authenticated', () => {
       .toBe(true);
 
     nc.publish(subjects.engine('svc'), copies[0] as Uint8Array);
-    const forged = sealDelivery(KeyPair.generate(), engine.self, {
+    const forged = sealDelivery(randomBytes(32), {
       session: bridge.session,
       seq: 1_000,
       instance: undefined,

@@ -317,7 +317,11 @@ export class NatsBridge implements Startable {
       try {
         await this.link.whenUp(AbortSignal.any(signals));
       } catch {
-        // Expired or detached while waiting; counted below or by the router.
+        // Detached (the router counts what is left), or the message's expiry timer ended the wait:
+        // expired, even when the wall clock still reads a millisecond short of its expiry (timers
+        // run on another clock), so it is never handed to a link that is still down.
+        if (!engine.detached.signal.aborted) this.noteDrop('expired', engine.name);
+        return;
       }
     }
     if (engine.detached.signal.aborted) return;

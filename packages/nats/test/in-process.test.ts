@@ -7,6 +7,7 @@ import {
   InvalidIdentityError,
   KeyPair,
   type NodeId,
+  RequestTimeoutError,
   UnknownDestinationError,
 } from '@netmachine/core';
 import { Router } from '@netmachine/router';
@@ -322,6 +323,32 @@ describe('what crosses the broker is authenticated', () => {
 });
 
 describe('NATS outages', () => {
+  it('counts every message that expires while NATS is down as expired, none as sent to a dead link', async () => {
+    const own = await NatsServer.start();
+    cleanups.push(() => own.close());
+    const key = KeyPair.generate();
+    const { router, bridge } = await startNode(key, [own.url]);
+    await bridge.whenConnected();
+    await attach(router.node, key, (msg, ctx) => ctx.reply(msg, msg.body), { servers: [own.url] });
+    const client = router.client('tester');
+    expect((await client.request('svc', 'before')).body).toBe('before');
+
+    await own.kill();
+    await expect.poll(() => bridge.connected, { message: 'the bridge to see the outage' }).toBe(false);
+    // One at a time, so that each waits in the proxy until its expiry. The expiry timer may fire a
+    // millisecond before the wall clock reaches the expiry; such a message is expired all the same.
+    const count = 40;
+    for (let i = 0; i < count; i++) {
+      await expect(client.request('svc', i, { timeoutMs: 10 + (i % 7) })).rejects.toBeInstanceOf(
+        RequestTimeoutError,
+      );
+    }
+    // Expired in the proxy's wait (the bridge counts it) or still in the proxy's mailbox (the router does).
+    const expired = () => bridge.counters().dropped.expired + router.counters().dropped.expired;
+    await expect.poll(expired, { message: 'every message accounted for as expired' }).toBe(count);
+    expect(bridge.counters().dropped).toMatchObject({ disconnected: 0, publishFailed: 0 });
+  });
+
   it('starts while NATS is down, connects when it comes up, and stops cleanly while it is down', async () => {
     const own = await NatsServer.start();
     cleanups.push(() => own.close());

@@ -322,7 +322,7 @@ export class AttachedEngine implements EngineContext {
     if (this.held.length === 0) return;
     const held = this.held;
     this.held = [];
-    for (const bytes of held) this.receive(bytes);
+    for (const bytes of held) this.receive(bytes, true);
   }
 
   private enterSession(session: string): void {
@@ -351,7 +351,8 @@ export class AttachedEngine implements EngineContext {
     this.receive(msg.data);
   }
 
-  private receive(bytes: Uint8Array): void {
+  /** `released`: held before, and the node has answered since; a session still unknown is not the node's. */
+  private receive(bytes: Uint8Array, released = false): void {
     let decoded: ReturnType<typeof decodeDelivery>;
     try {
       decoded = decodeDelivery(bytes);
@@ -371,7 +372,7 @@ export class AttachedEngine implements EngineContext {
       // yet: the node's bridge restarted and another process of this name re-attached first, or
       // our own attach reply is still on its way. Hold it, and announce at once (the request goes
       // out before any reply the handler sends) to learn the keys.
-      if (keys !== undefined && sessionStart(delivery.session) <= sessionStart(keys.session)) {
+      if (released || (keys !== undefined && sessionStart(delivery.session) <= sessionStart(keys.session))) {
         this.noteDrop('invalid');
         return;
       }

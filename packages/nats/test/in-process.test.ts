@@ -27,6 +27,7 @@ import {
   sealOut,
   signAnnouncement,
 } from '../src/protocol.js';
+import { newSessionId } from '../src/replay-guard.js';
 import { derivePairKeys, EphemeralKey } from '../src/session-keys.js';
 import { NatsServer } from '../src/testing/index.js';
 
@@ -318,7 +319,26 @@ describe('what crosses the broker is authenticated', () => {
     });
     nc.publish(subjects.engine('svc'), forged);
     await expect.poll(() => engine.counters().dropped.invalid, { message: 'both refused' }).toBe(2);
+    // A delivery claiming a newer session cannot be checked until the node answers: held, then
+    // refused once the node's answer brings no such session.
+    const newer = sealDelivery(randomBytes(32), {
+      session: newSessionId(Date.now() + 60_000, 'not-the-node'),
+      seq: 0,
+      instance: undefined,
+      requestId: undefined,
+      error: undefined,
+      id: 2,
+      src: { node: router.node, name: 'tester' },
+      topic: undefined,
+      replyTo: undefined,
+      expiry: undefined,
+      protocol: 'msg@1',
+      body: 'forged, newer session',
+    });
+    nc.publish(subjects.engine('svc'), newer);
+    await expect.poll(() => engine.counters().dropped.invalid, { message: 'held, then refused' }).toBe(3);
     expect(seen).toEqual(['genuine']);
+    expect(engine.attached).toBe(true);
   });
 });
 

@@ -86,8 +86,9 @@ export async function attachEngine(options: AttachOptions): Promise<AttachedEngi
 
 /**
  * An engine that lives in this process and is addressed on its node like any other. It has the
- * handler/context API of an in-process engine; its operations travel to the node's bridge signed
- * with the engine key, and what the node sends it arrives signed with the node key.
+ * handler/context API of an in-process engine. It attaches with a handshake signed by the engine
+ * key (the node answers signed by the node key); after that, what travels either way carries a tag
+ * under the session keys that handshake agreed.
  */
 export class AttachedEngine implements EngineContext {
   readonly self: EngineAddress;

@@ -21,7 +21,10 @@ export interface BridgeRouter {
 
 export interface NatsBridgeOptions extends LinkOptions {
   router: BridgeRouter;
-  /** The node's key: deliveries to processes are signed with it. Its id must be the router's node. */
+  /**
+   * The node's key: it signs the attach replies that give processes their session keys. Its id
+   * must be the router's node.
+   */
   keyPair: KeyPair;
   /** Engine name → public keys (base32 text) allowed to attach as that engine. */
   trustedKeys?: Readonly<Record<string, readonly string[]>>;

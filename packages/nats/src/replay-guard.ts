@@ -1,5 +1,5 @@
 /**
- * Replay protection for signed envelopes that cross the broker. A broker (or anyone who can
+ * Replay protection for authenticated envelopes that cross the broker. A broker (or anyone who can
  * subscribe to the subjects) sees every envelope and could publish it again; both guards here
  * make a second copy worthless, in bounded memory.
  */

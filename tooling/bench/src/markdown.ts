@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { BenchReport } from './report.js';
 import type { ResultRecord } from './results.js';
-import type { Scenario } from './scenario.js';
+import { formatRate, rateOf, type Scenario } from './scenario.js';
 
 /**
  * The results table of bench/README.md, made from a report file, so the table in the README is always
@@ -27,7 +27,8 @@ function cell(scenario: Scenario | undefined, record: ResultRecord): string {
       us === null ? '-' : ms ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
     return `p50 ${show(record.p50us)}, p99 ${show(record.p99us)}`;
   }
-  return `${thousands(record.msgsPerSec ?? 0)} ${scenario?.throughputUnit ?? 'msgs/s'}`;
+  const metric = scenario ?? { metric: 'throughput' as const };
+  return formatRate(metric, rateOf(metric, record));
 }
 
 export function formatMarkdown(report: BenchReport, scenarios: readonly Scenario[]): string {

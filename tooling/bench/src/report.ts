@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { type Ratio, type ResultRecord, ratios } from './results.js';
-import type { Scenario, Settings } from './scenario.js';
+import { formatRate, rateOf, type Scenario, type Settings } from './scenario.js';
 
 export interface ScenarioOutcome {
   readonly scenario: Scenario;
@@ -70,9 +70,7 @@ function figure(scenario: Scenario, record: ResultRecord): string {
     const loss = record.loss!;
     return `LOST ${thousands(loss.sent - loss.received)} of ${thousands(loss.sent)} msgs, ${loss.bad} bad (${loss.runs} run(s))`;
   }
-  if (scenario.metric === 'throughput') {
-    return `${thousands(record.msgsPerSec ?? 0)} ${scenario.throughputUnit ?? 'msgs/s'}`;
-  }
+  if (scenario.metric !== 'latency') return formatRate(scenario, rateOf(scenario, record));
   const ms = scenario.latencyUnit === 'ms';
   const show = (us: number | null): string =>
     us === null ? '-' : ms ? (us / 1000).toFixed(2) : us.toFixed(0);
@@ -91,7 +89,7 @@ export function formatTable(outcomes: readonly ScenarioOutcome[]): string {
       const ratio = scenarioRatios.find((candidate) => candidate.peer === record.system);
       let ratioText = '';
       if (ratio !== undefined) {
-        const sign = scenario.metric === 'throughput' ? '≥' : '≤';
+        const sign = scenario.metric === 'latency' ? '≤' : '≥';
         const bar =
           ratio.bar !== null
             ? ` (bar ${sign}${ratio.bar}: ${ratio.met === null ? '?' : ratio.met ? 'met' : 'not met'})`
@@ -106,7 +104,7 @@ export function formatTable(outcomes: readonly ScenarioOutcome[]): string {
   }
   lines.push(
     '',
-    'ratio = netmachine ÷ peer: for msgs/s higher is better, for latency (p50) lower is better.',
+    'ratio = netmachine ÷ peer: for msgs/s and MB/s higher is better, for latency (p50) lower is better.',
   );
   return lines.join('\n');
 }

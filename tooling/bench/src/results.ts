@@ -1,4 +1,4 @@
-import type { Contender, Measurement, Scenario } from './scenario.js';
+import { type Contender, type Measurement, rateOf, type Scenario } from './scenario.js';
 import { median } from './stats.js';
 
 /** One line of `bench/results/latest.json`: the median over the runs of one contender in one scenario. */
@@ -7,6 +7,8 @@ export interface ResultRecord {
   readonly system: string;
   readonly transport?: string;
   readonly msgsPerSec: number | null;
+  /** Bulk (bandwidth) scenarios: megabytes per second; null elsewhere. */
+  readonly mbPerSec: number | null;
   readonly p50us: number | null;
   readonly p99us: number | null;
   /** Runs that produced a measurement. */
@@ -21,7 +23,12 @@ export interface ResultRecord {
     readonly bad: number;
   };
   /** The per-run values behind the medians. */
-  readonly samples?: { readonly msgsPerSec: number[]; readonly p50us: number[]; readonly p99us: number[] };
+  readonly samples?: {
+    readonly msgsPerSec: number[];
+    readonly mbPerSec: number[];
+    readonly p50us: number[];
+    readonly p99us: number[];
+  };
 }
 
 export interface RunOutcome {
@@ -44,6 +51,7 @@ export function missingRecord(scenario: Scenario, contender: Contender, reason: 
   return {
     ...base(scenario, contender),
     msgsPerSec: null,
+    mbPerSec: null,
     p50us: null,
     p99us: null,
     runs: 0,
@@ -62,10 +70,21 @@ export function summarise(
   const lossy = measured.filter((measurement) => measurement.loss !== undefined);
   const clean = measured.filter((measurement) => measurement.loss === undefined);
   const errors = outcomes.flatMap((outcome) => (outcome.error ? [outcome.error.message] : []));
-  const pick = (key: 'msgsPerSec' | 'p50us' | 'p99us'): number[] =>
+  const pick = (key: 'msgsPerSec' | 'mbPerSec' | 'p50us' | 'p99us'): number[] =>
     clean.flatMap((measurement) => (measurement[key] !== undefined ? [measurement[key]!] : []));
-  const samples = { msgsPerSec: pick('msgsPerSec'), p50us: pick('p50us'), p99us: pick('p99us') };
-  const empty = { ...base(scenario, contender), msgsPerSec: null, p50us: null, p99us: null };
+  const samples = {
+    msgsPerSec: pick('msgsPerSec'),
+    mbPerSec: pick('mbPerSec'),
+    p50us: pick('p50us'),
+    p99us: pick('p99us'),
+  };
+  const rounded = {
+    msgsPerSec: samples.msgsPerSec.map((value) => Math.round(value)),
+    mbPerSec: samples.mbPerSec.map((value) => round(value)!),
+    p50us: samples.p50us.map((value) => round(value)!),
+    p99us: samples.p99us.map((value) => round(value)!),
+  };
+  const empty = { ...base(scenario, contender), msgsPerSec: null, mbPerSec: null, p50us: null, p99us: null };
   if (lossy.length > 0) {
     const total = (key: 'sent' | 'received' | 'bad'): number =>
       lossy.reduce((sum, measurement) => sum + measurement.loss![key], 0);
@@ -76,11 +95,7 @@ export function summarise(
       loss: { runs: lossy.length, sent: total('sent'), received: total('received'), bad: total('bad') },
       ...(errors.length > 0 ? { reason: errors[0] } : {}),
       // The clean runs' figures stay visible, though no median is reported.
-      samples: {
-        msgsPerSec: samples.msgsPerSec.map((value) => Math.round(value)),
-        p50us: samples.p50us.map((value) => round(value)!),
-        p99us: samples.p99us.map((value) => round(value)!),
-      },
+      samples: rounded,
     };
   }
   if (clean.length === 0) {
@@ -89,16 +104,13 @@ export function summarise(
   return {
     ...base(scenario, contender),
     msgsPerSec: round(median(samples.msgsPerSec), 0),
+    mbPerSec: round(median(samples.mbPerSec)),
     p50us: round(median(samples.p50us)),
     p99us: round(median(samples.p99us)),
     runs: clean.length,
     status: 'ok',
     ...(errors.length > 0 ? { reason: `${errors.length} run(s) failed: ${errors[0]}` } : {}),
-    samples: {
-      msgsPerSec: samples.msgsPerSec.map((value) => Math.round(value)),
-      p50us: samples.p50us.map((value) => round(value)!),
-      p99us: samples.p99us.map((value) => round(value)!),
-    },
+    samples: rounded,
   };
 }
 
@@ -115,7 +127,11 @@ export interface Ratio {
 export function ratios(scenario: Scenario, records: readonly ResultRecord[]): Ratio[] {
   const ours = records.find((record) => record.system === 'netmachine');
   const value = (record: ResultRecord | undefined): number | null =>
-    record === undefined ? null : scenario.metric === 'throughput' ? record.msgsPerSec : record.p50us;
+    record === undefined
+      ? null
+      : scenario.metric === 'latency'
+        ? record.p50us
+        : (rateOf(scenario, record) ?? null);
   return records
     .filter((record) => record.system !== 'netmachine')
     .map((record) => {
@@ -125,11 +141,7 @@ export function ratios(scenario: Scenario, records: readonly ResultRecord[]): Ra
         mine !== null && theirs !== null && theirs > 0 ? Math.round((mine / theirs) * 1000) / 1000 : null;
       const bar = scenario.bars.find((candidate) => candidate.peer === record.system)?.ratio ?? null;
       const met =
-        ratio === null || bar === null
-          ? null
-          : scenario.metric === 'throughput'
-            ? ratio >= bar
-            : ratio <= bar;
+        ratio === null || bar === null ? null : scenario.metric === 'latency' ? ratio <= bar : ratio >= bar;
       return { scenario: scenario.name, peer: record.system, ratio, bar, met };
     });
 }

@@ -1,5 +1,12 @@
 import { missingRecord, type ResultRecord, type RunOutcome, summarise } from './results.js';
-import type { Contender, Measurement, Scenario, Settings } from './scenario.js';
+import {
+  type Contender,
+  formatRate,
+  type Measurement,
+  rateOf,
+  type Scenario,
+  type Settings,
+} from './scenario.js';
 
 export type Log = (line: string) => void;
 
@@ -8,8 +15,7 @@ function describe(scenario: Scenario, measurement: Measurement): string {
     const { sent, received, bad } = measurement.loss;
     return `LOST ${sent - received} of ${sent} (bad ${bad})`;
   }
-  if (scenario.metric === 'throughput')
-    return `${Math.round(measurement.msgsPerSec ?? 0).toLocaleString('en-US')} ${scenario.throughputUnit ?? 'msgs/s'}`;
+  if (scenario.metric !== 'latency') return formatRate(scenario, rateOf(scenario, measurement));
   const unit = scenario.latencyUnit === 'ms' ? 1000 : 1;
   const suffix = scenario.latencyUnit === 'ms' ? 'ms' : 'µs';
   return `p50 ${((measurement.p50us ?? 0) / unit).toFixed(scenario.latencyUnit === 'ms' ? 2 : 0)} ${suffix}`;

@@ -39,6 +39,8 @@ export const QUICK: Settings = {
 /** What one run of one contender produced. A run that lost messages carries `loss` instead of a rate. */
 export interface Measurement {
   readonly msgsPerSec?: number | undefined;
+  /** Bulk scenarios: megabytes (10^6 bytes) per second. */
+  readonly mbPerSec?: number | undefined;
   readonly p50us?: number | undefined;
   readonly p99us?: number | undefined;
   readonly loss?: { readonly sent: number; readonly received: number; readonly bad: number };
@@ -64,13 +66,29 @@ export interface Bar {
 export interface Scenario {
   readonly name: string;
   readonly description: string;
-  /** `throughput` compares msgsPerSec (higher is better); `latency` compares p50 (lower is better). */
-  readonly metric: 'throughput' | 'latency';
+  /**
+   * `throughput` compares messages/s (`msgsPerSec`), `bandwidth` megabytes/s (`mbPerSec`): higher is
+   * better; `latency` compares p50 (lower is better).
+   */
+  readonly metric: 'throughput' | 'bandwidth' | 'latency';
   /** Unit used when printing latencies. */
   readonly latencyUnit?: 'us' | 'ms';
-  /** Unit of a throughput figure when it is not messages (the JSON field stays `msgsPerSec`). */
-  readonly throughputUnit?: string;
   readonly bars: readonly Bar[];
   readonly subjects: readonly Contender[];
   readonly peers: readonly Contender[];
+}
+
+/** The rate a throughput or bandwidth scenario compares, from a measurement or a result record. */
+export function rateOf(
+  scenario: Pick<Scenario, 'metric'>,
+  figures: { readonly msgsPerSec?: number | null | undefined; readonly mbPerSec?: number | null | undefined },
+): number | undefined {
+  const value = scenario.metric === 'bandwidth' ? figures.mbPerSec : figures.msgsPerSec;
+  return value ?? undefined;
+}
+
+/** How a rate of the scenario is printed: `1,234 msgs/s` or `210 MB/s`. */
+export function formatRate(scenario: Pick<Scenario, 'metric'>, value: number | undefined): string {
+  const unit = scenario.metric === 'bandwidth' ? 'MB/s' : 'msgs/s';
+  return `${Math.round(value ?? 0).toLocaleString('en-US')} ${unit}`;
 }

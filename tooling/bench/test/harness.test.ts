@@ -26,6 +26,12 @@ describe('harness', () => {
     expect(measurement.msgsPerSec).toBeGreaterThan(0);
   }, 60_000);
 
+  it('streams raw TLS in coalesced writes with every message verified', async () => {
+    const measurement = await measureStream({ system: 'raw-tls-batched', config: {} }, settings);
+    expect(measurement.loss).toBeUndefined();
+    expect(measurement.msgsPerSec).toBeGreaterThan(0);
+  }, 60_000);
+
   it('times sequential raw TLS round trips between two worker processes', async () => {
     const measurement = await measureRequest({ system: 'raw-tls', config: {} }, settings);
     expect(measurement.loss).toBeUndefined();

@@ -83,6 +83,19 @@ describe('ratios', () => {
     expect(ratios(latency, records)[0]).toMatchObject({ ratio: 0.8, met: false });
   });
 
+  it('compares bandwidth in mbPerSec, printed as MB/s', () => {
+    const bandwidth: Scenario = { ...throughput, name: 'storage-fetch', metric: 'bandwidth', bars: [] };
+    const records = [
+      summarise(bandwidth, contender('netmachine', 'tls'), [{ measurement: { mbPerSec: 120 } }]),
+      summarise(bandwidth, contender('raw-tls'), [{ measurement: { mbPerSec: 200 } }]),
+    ];
+    expect(records[1]).toMatchObject({ mbPerSec: 200, msgsPerSec: null, samples: { mbPerSec: [200] } });
+    expect(ratios(bandwidth, records)[0]).toMatchObject({ peer: 'raw-tls', ratio: 0.6 });
+    expect(formatTable([{ scenario: bandwidth, records }])).toContain('200 MB/s');
+    const report = buildReport([{ scenario: bandwidth, records }], QUICK, [0.5, 0.5, 0.5]);
+    expect(formatMarkdown(report, [bandwidth])).toContain('| storage-fetch | raw-tls | 200 MB/s | 0.60× |');
+  });
+
   it('gives no ratio when netmachine is missing', () => {
     const records = [
       missingRecord(throughput, contender('netmachine', 'tls'), 'package @netmachine/router missing'),

@@ -50,7 +50,7 @@ export const storageFetchSubject: Contender = {
       .map((l) => JSON.parse(l) as { scenario?: string; mbPerSecond?: number; bytes?: number })
       .find((l) => l.scenario === 'storage-fetch');
     if (line?.mbPerSecond === undefined) throw new Error(`no result from ${FETCH_SCRIPT}`);
-    return { msgsPerSec: line.mbPerSecond };
+    return { mbPerSec: line.mbPerSecond };
   },
 };
 
@@ -86,7 +86,7 @@ export const storageFetchRawTls: Contender = {
             resolve({ loss: { sent: expected, received, bad: 1 } });
             return;
           }
-          resolve({ msgsPerSec: expected / 1e6 / seconds });
+          resolve({ mbPerSec: expected / 1e6 / seconds });
         });
         socket.on('error', reject);
       });

@@ -76,6 +76,13 @@ export interface Listener {
 
 export interface DialOptions {
   signal?: AbortSignal;
+  /**
+   * Bytes the caller writes first on the new connection. Only a transport that declares
+   * `sendsFirstBytesEarly` reads this: it sends them as soon as it has pinned the listener's key,
+   * with its own handshake's last flight, so the caller's first exchange costs no extra round trip.
+   * The caller must not write them again. Other transports ignore it.
+   */
+  firstBytes?: Uint8Array;
 }
 
 export interface ListenOptions {
@@ -95,6 +102,8 @@ export interface ListenOptions {
 export interface Transport {
   /** The URL scheme this transport serves, e.g. `tls`. */
   readonly protocol: string;
+  /** True when `dial` sends `DialOptions.firstBytes` itself, ahead of the listener's acceptance. */
+  readonly sendsFirstBytesEarly?: boolean;
   /** Opens a connection to `address`, succeeding only if the peer proves it holds `expected`'s key. */
   dial(address: string, expected: NodeId, options?: DialOptions): Promise<Connection>;
   /** Listens on `address` and hands each authenticated inbound connection to `onConnection`. */

@@ -15,6 +15,8 @@ import { verifyExpectedPeer } from './peer-certificate.js';
 export interface DialParams {
   readonly address: string;
   readonly expected: NodeId;
+  /** Sent right after the confirmation byte, without waiting for the listener's acceptance. */
+  readonly firstBytes?: Uint8Array | undefined;
   readonly secureContext: SecureContext;
   readonly handshakeTimeoutMs: number;
   readonly signal?: AbortSignal | undefined;
@@ -31,8 +33,9 @@ export interface DialedSocket {
 }
 
 /**
- * Connects, runs the TLS 1.3 handshake, pins the server's key to `expected`, confirms it, and waits
- * for the listener's acceptance byte. Every failure destroys the socket and rejects with a typed error; the
+ * Connects, runs the TLS 1.3 handshake, pins the server's key to `expected`, confirms it (with
+ * `firstBytes` right behind, so the listener can answer them together with its acceptance: one round
+ * trip less for the caller's first exchange), and waits for the listener's acceptance byte. Every failure destroys the socket and rejects with a typed error; the
  * whole sequence is bounded by `handshakeTimeoutMs`.
  */
 export function dialSocket(params: DialParams): Promise<DialedSocket> {
@@ -96,7 +99,13 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
         fail(error as Error);
         return;
       }
-      tlsSocket.write(Buffer.of(CONFIRMED));
+      const first = params.firstBytes;
+      // One write, so the confirmation and the first bytes leave in one TLS record.
+      tlsSocket.write(
+        first === undefined || first.length === 0
+          ? Buffer.of(CONFIRMED)
+          : Buffer.concat([Buffer.of(CONFIRMED), first]),
+      );
       tlsSocket.on('data', onAcceptance);
     };
     const onAcceptance = (chunk: Buffer): void => {

@@ -60,6 +60,8 @@ class TlsTransportImpl
   implements TlsTransport
 {
   readonly protocol = 'tls';
+  /** The dialer's first bytes ride with its key confirmation (see dial.ts). */
+  readonly sendsFirstBytesEarly = true;
   readonly #settings: Required<TlsTransportOptions>;
   #secureContext: Promise<SecureContext> | undefined;
 
@@ -72,10 +74,12 @@ class TlsTransportImpl
     address: string,
     expected: NodeId,
     signal: AbortSignal,
+    firstBytes: Uint8Array | undefined,
   ): Promise<TlsConnection> {
     const dialed = await dialSocket({
       address,
       expected,
+      firstBytes,
       secureContext: await this.#getSecureContext(),
       handshakeTimeoutMs: this.#settings.handshakeTimeoutMs,
       signal,

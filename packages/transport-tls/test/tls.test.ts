@@ -49,6 +49,27 @@ describe('tls transport', () => {
     expect(client.transport.counters().outboundEstablished).toBe(1);
   });
 
+  it('sends the first bytes with the key confirmation, so the listener has them on hand-out', async () => {
+    const server = transport();
+    const client = transport();
+    expect(client.transport.sendsFirstBytesEarly).toBe(true);
+    const atHandOut: string[] = [];
+    const sink = new Sink();
+    const listener = await server.transport.listen('tls://127.0.0.1:0', (connection) => {
+      // Bytes that came with the confirmation are delivered inside setHandlers, before it returns.
+      connection.setHandlers(sink);
+      atHandOut.push(sink.text());
+    });
+    const outbound = await client.transport.dial(listener.addresses[0]!, server.keyPair.id as never, {
+      firstBytes: Buffer.from('connect-request'),
+    });
+    await expect.poll(() => atHandOut.length, { message: 'the inbound connection' }).toBe(1);
+    expect(atHandOut[0]).toBe('connect-request');
+    // They are sent once: what the dialer writes next follows them.
+    outbound.write(Buffer.from(';next'));
+    await expect.poll(() => sink.text(), { message: 'the next bytes' }).toBe('connect-request;next');
+  });
+
   it('delivers bytes that arrived before setHandlers first, in order', async () => {
     const server = transport();
     const client = transport();

@@ -22,7 +22,7 @@ import {
 } from './counters.js';
 import { ProtocolViolationError, SourceMismatchError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
-import { connectReplyError, judgeConnectRequest, type Refusal } from './handshake.js';
+import { connectReplyError, connectRequestFrame, judgeConnectRequest, type Refusal } from './handshake.js';
 import {
   decodeLinkFrame,
   decodeRelayedMessage,
@@ -39,13 +39,10 @@ import {
   decodeConnectRequest,
   encodeAdvertFrameBody,
   encodeConnectReply,
-  encodeConnectRequest,
   encodeGoodbye,
   FrameTag,
   type Goodbye,
   messageFromWire,
-  PROTOCOL_MAX,
-  PROTOCOL_MIN,
   type WireMessage,
 } from './wire/frames.js';
 
@@ -189,9 +186,10 @@ export class ConnectionSession {
 
   /**
    * Runs the handshake; resolves once the link is open, rejects with a typed error (and the
-   * connection closed) otherwise.
+   * connection closed) otherwise. `requestSent`: the transport already sent our ConnectRequest
+   * (`connectRequestFrame`) with its own handshake.
    */
-  handshake(): Promise<void> {
+  handshake(options: { readonly requestSent?: boolean } = {}): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       this.#handshake = { resolve, reject };
     });
@@ -204,16 +202,15 @@ export class ConnectionSession {
       onDrain: () => this.#onDrain(),
       onClose: (error) => this.#onClose(error),
     });
-    if (this.direction === 'outbound') {
-      const request: ConnectRequest = {
-        protoMin: PROTOCOL_MIN,
-        protoMax: PROTOCOL_MAX,
-        src: this.local,
-        dst: this.peer,
-        srcAdvertVersion: this.#o.localAdvert()?.version ?? 0,
-        dstAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
-      };
-      this.#writeNow(encodeFrame(FrameTag.ConnectRequest, encodeConnectRequest(request)));
+    if (this.direction === 'outbound' && options.requestSent !== true) {
+      this.#writeNow(
+        connectRequestFrame({
+          local: this.local,
+          peer: this.peer,
+          localAdvertVersion: this.#o.localAdvert()?.version ?? 0,
+          peerAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
+        }),
+      );
     }
     return done;
   }

@@ -19,8 +19,13 @@ export interface DialNodeOptions<S> {
   readonly dialTimeoutMs: number;
   readonly signal: AbortSignal;
   readonly logger: Logger;
-  /** Turns an authenticated connection into an open session (runs the handshake). */
-  readonly open: (connection: Connection) => Promise<S>;
+  /** The first bytes of every attempt (the ConnectRequest), for transports that send them early. */
+  readonly firstBytes?: Uint8Array;
+  /**
+   * Turns an authenticated connection into an open session (runs the handshake). `firstBytesSent`:
+   * the transport already sent `firstBytes`.
+   */
+  readonly open: (connection: Connection, firstBytesSent: boolean) => Promise<S>;
 }
 
 /**
@@ -43,12 +48,17 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
     const transport = options.transports.get(addressProtocol(url)!)!;
     try {
       const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(options.dialTimeoutMs)]);
-      const connection = await transport.dial(url, node, { signal: dialSignal });
+      const early = transport.sendsFirstBytesEarly === true && options.firstBytes !== undefined;
+      const connection = await transport.dial(
+        url,
+        node,
+        early ? { signal: dialSignal, firstBytes: options.firstBytes! } : { signal: dialSignal },
+      );
       if (signal.aborted) {
         connection.abort(new ConnectionClosedError('dial cancelled'));
         throw new ConnectionClosedError('dial cancelled');
       }
-      return await options.open(connection);
+      return await options.open(connection, early);
     } catch (error) {
       lastError = error as Error;
       options.logger.debug({ peer: node, url, err: error }, 'dial attempt failed');

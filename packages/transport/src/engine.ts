@@ -35,7 +35,7 @@ import {
 } from './counters.js';
 import { dialNode } from './dialer.js';
 import { type TransportEvent, TransportEvents } from './events.js';
-import type { Refusal } from './handshake.js';
+import { connectRequestFrame, type Refusal } from './handshake.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
 import { QueueBudget } from './node-queue.js';
@@ -340,13 +340,19 @@ export class TransportEngine implements NodeSender, Startable {
       dialTimeoutMs: this.#limits.dialTimeoutMs,
       signal,
       logger: this.#logger,
-      open: async (connection) => {
+      firstBytes: connectRequestFrame({
+        local: this.node,
+        peer: link.node,
+        localAdvertVersion: this.#localAdvert()?.version ?? 0,
+        peerAdvertVersion: record?.advert?.version ?? 0,
+      }),
+      open: async (connection, requestSent) => {
         if (!this.#running) {
           connection.abort(new ConnectionClosedError('transport engine stopped'));
           throw new ConnectionClosedError('transport engine stopped');
         }
         const session = this.#session(connection);
-        await session.handshake();
+        await session.handshake({ requestSent });
         this.#adopt(session);
         return session;
       },
@@ -378,12 +384,18 @@ export class TransportEngine implements NodeSender, Startable {
     return undefined;
   }
 
+  #localAdvert(): NodeAdvert | undefined {
+    return this.#o.localAdvert !== undefined
+      ? this.#o.localAdvert()
+      : this.#o.directory.node(this.node)?.advert;
+  }
+
   #session(connection: Connection): ConnectionSession {
     const session = new ConnectionSession({
       connection,
       keyPair: this.#o.keyPair,
       directory: this.#o.directory,
-      localAdvert: this.#o.localAdvert ?? (() => this.#o.directory.node(this.node)?.advert),
+      localAdvert: () => this.#localAdvert(),
       strict: this.#o.strict ?? false,
       limits: this.#limits,
       counters: this.#counters,

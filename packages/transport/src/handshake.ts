@@ -6,13 +6,37 @@ import {
   PeerDeniedError,
   PeerKeyMismatchError,
 } from '@netmachine/core';
+import { encodeFrame } from './wire/frame-codec.js';
 import {
   type ConnectErrorKind,
   type ConnectReply,
   type ConnectRequest,
+  encodeConnectRequest,
+  FrameTag,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
 } from './wire/frames.js';
+
+/**
+ * The dialer's ConnectRequest frame. Made before the dial, so that a transport that can send it with
+ * its own handshake (`sendsFirstBytesEarly`) does, and by the session otherwise.
+ */
+export function connectRequestFrame(params: {
+  readonly local: NodeId;
+  readonly peer: NodeId;
+  readonly localAdvertVersion: number;
+  readonly peerAdvertVersion: number;
+}): Buffer {
+  const request: ConnectRequest = {
+    protoMin: PROTOCOL_MIN,
+    protoMax: PROTOCOL_MAX,
+    src: params.local,
+    dst: params.peer,
+    srcAdvertVersion: params.localAdvertVersion,
+    dstAdvertVersion: params.peerAdvertVersion,
+  };
+  return encodeFrame(FrameTag.ConnectRequest, encodeConnectRequest(request));
+}
 
 /** A refusal decided by the engine for an inbound caller (trust, capacity). */
 export interface Refusal {

@@ -87,8 +87,16 @@ export abstract class SocketTransport<
     return { ...this.stats };
   }
 
-  /** Connects to `address`, proves `expected`'s key and returns the adopted connection. */
-  protected abstract dialConnection(address: string, expected: NodeId, signal: AbortSignal): Promise<Conn>;
+  /**
+   * Connects to `address`, proves `expected`'s key and returns the adopted connection. A subclass that
+   * declares `sendsFirstBytesEarly` sends `firstBytes` (see `DialOptions`); the others ignore them.
+   */
+  protected abstract dialConnection(
+    address: string,
+    expected: NodeId,
+    signal: AbortSignal,
+    firstBytes: Uint8Array | undefined,
+  ): Promise<Conn>;
 
   /**
    * Opens a listener on `endpoint`; it gives each accepted connection (already adopted) to `accepted`,
@@ -116,7 +124,7 @@ export abstract class SocketTransport<
       options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
     this.#dials.add(controller);
     try {
-      const connection = await this.dialConnection(address, expected, signal);
+      const connection = await this.dialConnection(address, expected, signal, options.firstBytes);
       this.stats.outboundEstablished++;
       return connection;
     } catch (error) {

@@ -142,7 +142,7 @@ export {
   type TopicAddress,
   type TransportPrefs,
 } from './message.js';
-export { signMessage, verifyMessage } from './message-signature.js';
+export { signedMessageBytes, signMessage, verifyMessage } from './message-signature.js';
 export type {
   EngineClient,
   LocalTopics,

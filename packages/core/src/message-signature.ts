@@ -10,7 +10,11 @@ import { type EngineMessage, isTopicAddress } from './message.js';
  */
 const MESSAGE_LABEL = 'netmachine/message/v1';
 
-function signedMessageBytes(msg: EngineMessage): Buffer {
+/**
+ * The bytes a message signature covers. Exported for verifiers that check signatures elsewhere (a
+ * worker thread): they need these bytes, the signature and the signer's key.
+ */
+export function signedMessageBytes(msg: EngineMessage): Buffer {
   const dst = isTopicAddress(msg.dst)
     ? ['topic', identityBytes(msg.dst.topic)]
     : [identityBytes(msg.dst.node), msg.dst.name];

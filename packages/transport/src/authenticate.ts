@@ -21,12 +21,19 @@ const OK: Authentication = { ok: true };
  */
 export function authenticateInbound(message: EngineMessage, peer: NodeId, strict: boolean): Authentication {
   const source = (message.src as EngineAddress).node;
+  if (source !== peer) return verifyMessage(message) ? OK : authenticationFailure(message, peer);
+  if (strict && !verifyMessage(message)) return authenticationFailure(message, peer);
+  return OK;
+}
+
+/** The verdict on a message whose signature did not hold (checked here or on a worker thread). */
+export function authenticationFailure(
+  message: EngineMessage,
+  peer: NodeId,
+): Authentication & { readonly ok: false } {
+  const source = (message.src as EngineAddress).node;
   if (source !== peer) {
-    if (verifyMessage(message)) return OK;
     return { ok: false, reason: 'spoofed-source', error: new SourceMismatchError(peer, source) };
   }
-  if (strict && !verifyMessage(message)) {
-    return { ok: false, reason: 'bad-signature', error: new InvalidSignatureError(`message from ${peer}`) };
-  }
-  return OK;
+  return { ok: false, reason: 'bad-signature', error: new InvalidSignatureError(`message from ${peer}`) };
 }

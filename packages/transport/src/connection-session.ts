@@ -13,7 +13,7 @@ import {
   signMessage,
   unpack,
 } from '@netmachine/core';
-import { authenticateInbound } from './authenticate.js';
+import { authenticateInbound, authenticationFailure } from './authenticate.js';
 import {
   newPeerTrafficCounters,
   type PeerTrafficCounters,
@@ -23,6 +23,7 @@ import {
 import { ProtocolViolationError, SourceMismatchError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
 import { connectReplyError, connectRequestFrame, judgeConnectRequest, type Refusal } from './handshake.js';
+import { InboundVerifier } from './inbound-verifier.js';
 import {
   decodeLinkFrame,
   decodeRelayedMessage,
@@ -31,6 +32,7 @@ import {
   relayedMessageFromWire,
 } from './link-frames.js';
 import { ReplayWindow } from './replay-window.js';
+import type { SignaturePool } from './signature-pool.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
 import {
   type ConnectReply,
@@ -55,6 +57,7 @@ export interface SessionLimits {
   /** A ping unanswered for this long closes the connection (a dead or black-holed peer). */
   pingTimeoutMs: number;
   closeTimeoutMs: number;
+  maxVerifyingPerLink: number;
 }
 
 export interface SessionHooks {
@@ -76,6 +79,8 @@ export interface SessionOptions {
   readonly directory: NodeDirectory;
   readonly localAdvert: () => NodeAdvert | undefined;
   readonly strict: boolean;
+  /** Strict mode: verify signatures on these worker threads, in order (else on the event loop). */
+  readonly signaturePool?: SignaturePool | undefined;
   readonly limits: SessionLimits;
   readonly counters: TransportCounters;
   readonly logger: Logger;
@@ -126,6 +131,10 @@ export class ConnectionSession {
    */
   #held: EngineMessage[] = [];
   #heldHead = 0;
+  /** Strict mode with a signature pool: inbound messages wait here for their verdict, in order. */
+  readonly #verifier: InboundVerifier | undefined;
+  /** The verifier is at its bound: reading stays paused until it has room. */
+  #verifierFull = false;
 
   /** The receiver has room for one more kept message: once all are taken, go on. */
   readonly onRoom = (): void => {
@@ -142,8 +151,13 @@ export class ConnectionSession {
       this.#held = [];
       this.#heldHead = 0;
     }
-    if (this.#parked === 0 && this.#state !== 'closed') this.connection.resume?.();
+    this.#resumeReading();
   };
+
+  /** Reading goes on once neither the receiver nor the verifier holds it back. */
+  #resumeReading(): void {
+    if (this.#parked === 0 && !this.#verifierFull && this.#state !== 'closed') this.connection.resume?.();
+  }
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -157,6 +171,25 @@ export class ConnectionSession {
       options.limits.flushBytes,
       this.traffic,
     );
+    if (options.strict && options.signaturePool !== undefined) {
+      this.#verifier = new InboundVerifier(options.signaturePool, options.limits.maxVerifyingPerLink, {
+        deliver: (message) => this.#deliver(message),
+        reject: (message) => this.#rejectForged(message),
+        failed: (error) =>
+          this.#fail(
+            new ProtocolViolationError('signature verification failed', { cause: error }),
+            undefined,
+          ),
+        full: () => {
+          this.#verifierFull = true;
+          this.connection.pause?.();
+        },
+        room: () => {
+          this.#verifierFull = false;
+          this.#resumeReading();
+        },
+      });
+    }
   }
 
   /**
@@ -369,14 +402,30 @@ export class ConnectionSession {
   }
 
   #onMessage(message: EngineMessage): void {
+    if (this.#verifier !== undefined) {
+      // Strict mode: every message is checked, off the event loop; delivered in order when it holds.
+      this.#verifier.push(message);
+      return;
+    }
     const verdict = authenticateInbound(message, this.peer, this.#o.strict);
     if (verdict.ok) {
       this.#deliver(message);
       return;
     }
-    // A forged message: dropped, counted, and the peer that sent it disconnected.
-    this.#o.hooks.onDropped(verdict.reason, verdict.error, this.peer, message);
-    this.#fail(verdict.error, undefined);
+    this.#forged(verdict.reason, verdict.error, message);
+  }
+
+  /** The verifier found `message`'s signature bad: the same verdict as on the event loop. */
+  #rejectForged(message: EngineMessage): void {
+    if (this.#failure !== undefined) return;
+    const verdict = authenticationFailure(message, this.peer);
+    this.#forged(verdict.reason, verdict.error, message);
+  }
+
+  /** A forged message: dropped, counted, and the peer that sent it disconnected. */
+  #forged(reason: TransportDropReason, error: Error, message: EngineMessage): void {
+    this.#o.hooks.onDropped(reason, error, this.peer, message);
+    this.#fail(error, undefined);
   }
 
   #deliver(message: EngineMessage): void {
@@ -516,6 +565,8 @@ export class ConnectionSession {
   /** Stops reading, reports, and closes (Goodbye first when the link was open). */
   #fail(error: Error, reason: TransportDropReason | undefined): void {
     if (this.#failure !== undefined || this.#state === 'closed') return;
+    // Messages still being verified were read after the failure's cause: none is delivered.
+    this.#verifier?.stop();
     if (reason !== undefined) this.#o.hooks.onDropped(reason, error, this.peer);
     if (this.#state === 'handshake') {
       this.#handshakeFailed(error);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   type Connection,
   ConnectionClosedError,
@@ -39,6 +40,7 @@ import { connectRequestFrame, type Refusal } from './handshake.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
 import { QueueBudget } from './node-queue.js';
+import { SignaturePool } from './signature-pool.js';
 
 export interface TransportEngineOptions {
   keyPair: KeyPair;
@@ -49,6 +51,12 @@ export interface TransportEngineOptions {
   logger?: Logger;
   /** Sign every message we send and verify every message we receive. */
   strict?: boolean;
+  /**
+   * Strict mode: worker threads that verify received signatures, so verification is not bound by
+   * the event loop's one core (default: the machine's available parallelism, at most 4; 0, or a
+   * single-core machine, verifies on the event loop). Messages are still delivered in order.
+   */
+  verifyThreads?: number;
   /** Our own advert, sent to peers holding an older one (default: the directory's record of us). */
   localAdvert?: () => NodeAdvert | undefined;
   /** Protocols in order of preference when neither message nor node record says (default: transport order). */
@@ -86,6 +94,7 @@ export class TransportEngine implements NodeSender, Startable {
   #listeners: Listener[] = [];
   #sink: MessageSink | undefined;
   #running = false;
+  #pool: SignaturePool | undefined;
   #starting: Promise<void> | undefined;
   #linkHost: LinkHost;
 
@@ -155,6 +164,8 @@ export class TransportEngine implements NodeSender, Startable {
     this.#listeners = [];
     await Promise.all([...this.#sessions].map((s) => s.close('shutdown', 'node stopping')));
     await this.#closeTransports();
+    await this.#pool?.close();
+    this.#pool = undefined;
     this.#links.clear();
     this.#sessions.clear();
   }
@@ -390,6 +401,18 @@ export class TransportEngine implements NodeSender, Startable {
       : this.#o.directory.node(this.node)?.advert;
   }
 
+  /** The strict-mode verify threads, made with the first session that needs them. */
+  #signaturePool(): SignaturePool | undefined {
+    if (this.#o.strict !== true) return undefined;
+    if (this.#pool === undefined) {
+      const threads =
+        this.#o.verifyThreads ?? (availableParallelism() > 1 ? Math.min(4, availableParallelism()) : 0);
+      if (threads <= 0) return undefined;
+      this.#pool = new SignaturePool(threads);
+    }
+    return this.#pool;
+  }
+
   #session(connection: Connection): ConnectionSession {
     const session = new ConnectionSession({
       connection,
@@ -397,6 +420,7 @@ export class TransportEngine implements NodeSender, Startable {
       directory: this.#o.directory,
       localAdvert: () => this.#localAdvert(),
       strict: this.#o.strict ?? false,
+      signaturePool: this.#signaturePool(),
       limits: this.#limits,
       counters: this.#counters,
       logger: this.#logger,

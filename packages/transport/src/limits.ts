@@ -21,6 +21,11 @@ export interface TransportLimits {
   pingIntervalMs: number;
   pingTimeoutMs: number;
   closeTimeoutMs: number;
+  /**
+   * Strict mode with verify threads: messages of one link waiting for their signature check; at the
+   * bound the link stops reading until half are through (default 4096).
+   */
+  maxVerifyingPerLink: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -36,4 +41,5 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   pingIntervalMs: 15_000,
   pingTimeoutMs: 45_000,
   closeTimeoutMs: 5_000,
+  maxVerifyingPerLink: 4096,
 };

@@ -139,6 +139,26 @@ describe('TransportEngine against a misbehaving peer', () => {
     await expect.poll(() => t.sink.delivered.length, { message: 'signed delivered' }).toBe(1);
   });
 
+  it('in strict mode with verify threads, delivers what came before a forged message and nothing after', async () => {
+    const t = await target({ engine: { strict: true, verifyThreads: 2 } });
+    const dropped = drops(t);
+    const peer = await RawPeer.dial(network, t);
+    await peer.handshake(t.id);
+    const signed = (n: number) =>
+      signMessage(peer.key, { ...wireMessage(peer.key.id, t.id, `m${n}`), id: n });
+    // One write: the three reach the verifier in one batch.
+    const forged = { ...signed(2), body: 'changed after signing' };
+    peer.connection.write(
+      Buffer.concat(
+        [signed(1), forged, signed(3)].map((m) => encodeFrame(FrameTag.Message, messageToWire(m))),
+      ),
+    );
+    await peer.probe.until(() => peer.probe.closed, 'disconnect');
+    await expect.poll(() => dropped.length, { message: 'the drop' }).toBe(1);
+    expect(dropped[0]?.reason).toBe('bad-signature');
+    expect(t.sink.delivered.map((m) => m.body)).toEqual(['m1']);
+  });
+
   it('refuses a forged advert of another node', async () => {
     const t = await target();
     const dropped = drops(t);

@@ -300,6 +300,19 @@ describe('TransportEngine over the memory transport', () => {
     expect(b.engine.counters().dropped['bad-signature']).toBe(0);
   });
 
+  it.each([
+    ['on worker threads', 2, 4096],
+    ['on worker threads, stopping reading at a small bound', 2, 8],
+    ['on the event loop', 0, 4096],
+  ])('in strict mode verifies %s and delivers in order', async (_, verifyThreads, maxVerifyingPerLink) => {
+    const [a, b] = await pair({ engine: { strict: true, verifyThreads }, limits: { maxVerifyingPerLink } });
+    const count = 300;
+    for (let i = 0; i < count; i++) a.engine.send(message(a, b, `m${i}`));
+    await expect.poll(() => b.sink.delivered.length, { message: 'every message' }).toBe(count);
+    expect(b.sink.delivered.map((m) => m.body)).toEqual(Array.from({ length: count }, (_, i) => `m${i}`));
+    expect(b.engine.counters().dropped['bad-signature']).toBe(0);
+  });
+
   it('delivers a relayed message that carries its source signature', async () => {
     const [a, b] = await pair();
     const c = await node('c');

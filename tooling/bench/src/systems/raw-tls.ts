@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { type AddressInfo, connect as netConnect, type Socket } from 'node:net';
-import { createServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { createSecureContext, createServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { FrameSplitter, frame } from '../payload.js';
 import { selfSignedPem } from './certificate.js';
 import type { Endpoint, Link, SystemAdapter, SystemFactory } from './types.js';
@@ -63,6 +63,10 @@ export const rawTlsBatched: SystemFactory = () => rawTlsSystem(true);
 async function rawTlsSystem(batched: boolean): Promise<SystemAdapter> {
   const { certPem, keyPem } = await selfSignedPem();
   const tlsOptions = { cert: certPem, key: keyPem, minVersion: 'TLSv1.3' as const };
+  // The dialer keeps one secure context for every connection, as a user of node:tls would: passing
+  // the PEM on each connect parses the key and certificate again per handshake. (The server makes
+  // its context once anyway.)
+  const secureContext = createSecureContext(tlsOptions);
 
   function wire(socket: TLSSocket, onMessage: ((payload: Uint8Array) => void) | undefined, echo: boolean) {
     socket.setNoDelay(true);
@@ -115,7 +119,12 @@ async function rawTlsSystem(batched: boolean): Promise<SystemAdapter> {
     async connect({ target, onMessage }): Promise<Link> {
       const { port } = target as { port: number };
       const tcp = netConnect({ host: '127.0.0.1', port, noDelay: true });
-      const socket = tlsConnect({ ...tlsOptions, socket: tcp, rejectUnauthorized: false });
+      const socket = tlsConnect({
+        secureContext,
+        minVersion: 'TLSv1.3',
+        socket: tcp,
+        rejectUnauthorized: false,
+      });
       await once(socket, 'secureConnect');
       wire(socket, onMessage, false);
       return batched ? batchedLinkOf(socket) : linkOf(socket);

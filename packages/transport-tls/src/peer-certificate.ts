@@ -4,10 +4,10 @@ import { expectPeerCertificate, peerNodeIdFromCertificate } from '@netmachine/tr
 
 /** The node a peer's TLS certificate speaks for (see `peerNodeIdFromCertificate`). */
 export function peerNodeId(certificate: X509Certificate | undefined): NodeId {
-  return peerNodeIdFromCertificate(certificate?.raw);
+  return peerNodeIdFromCertificate(certificate);
 }
 
 /** Checks that the peer's certificate is `expected`'s: a typed error before any byte is exchanged. */
 export function verifyExpectedPeer(certificate: X509Certificate | undefined, expected: NodeId): NodeId {
-  return expectPeerCertificate(certificate?.raw, expected);
+  return expectPeerCertificate(certificate, expected);
 }

@@ -1,4 +1,4 @@
-import { sign, X509Certificate } from 'node:crypto';
+import { type KeyObject, sign, X509Certificate } from 'node:crypto';
 import {
   HandshakeError,
   type KeyPair,
@@ -91,10 +91,16 @@ function derTime(ms: number): Buffer {
     : der(0x18, Buffer.from(digits, 'ascii'));
 }
 
-/** The node identity a certificate speaks for: its raw Ed25519 public key. Throws for any other key type. */
-export function nodeIdFromCertificate(der: Uint8Array): NodeId {
-  const cert = new X509Certificate(der);
-  const key = cert.publicKey;
+/**
+ * The node identity a certificate (DER, or already parsed) speaks for: its raw Ed25519 public key.
+ * Throws for any other key type.
+ */
+export function nodeIdFromCertificate(certificate: Uint8Array | X509Certificate): NodeId {
+  const cert = certificate instanceof X509Certificate ? certificate : new X509Certificate(certificate);
+  return nodeIdOfKey(cert.publicKey);
+}
+
+function nodeIdOfKey(key: KeyObject): NodeId {
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new PeerKeyMismatchError('an Ed25519 node key', `a ${key.asymmetricKeyType ?? 'unknown'} key`);
   }
@@ -107,19 +113,24 @@ export function nodeIdFromCertificate(der: Uint8Array): NodeId {
  * is no CA: the certificate must carry an Ed25519 key and be signed by that same key; the handshake
  * has proved the peer holds the private key, so the key itself is the peer's identity.
  */
-export function peerNodeIdFromCertificate(der: Uint8Array | undefined): NodeId {
-  if (der === undefined) throw new HandshakeError('the peer presented no certificate');
-  const node = nodeIdFromCertificate(der);
-  const certificate = new X509Certificate(der);
-  if (!certificate.verify(certificate.publicKey)) {
+export function peerNodeIdFromCertificate(certificate: Uint8Array | X509Certificate | undefined): NodeId {
+  if (certificate === undefined) throw new HandshakeError('the peer presented no certificate');
+  // Parsed once (a TLS socket hands it over parsed): parsing is a good part of a handshake's CPU.
+  const parsed = certificate instanceof X509Certificate ? certificate : new X509Certificate(certificate);
+  const key = parsed.publicKey;
+  const node = nodeIdOfKey(key);
+  if (!parsed.verify(key)) {
     throw new HandshakeError(`the certificate of ${node} is not self-signed by its key`);
   }
   return node;
 }
 
 /** Checks that the peer's certificate is `expected`'s: a typed error before any byte is exchanged. */
-export function expectPeerCertificate(der: Uint8Array | undefined, expected: NodeId): NodeId {
-  const node = peerNodeIdFromCertificate(der);
+export function expectPeerCertificate(
+  certificate: Uint8Array | X509Certificate | undefined,
+  expected: NodeId,
+): NodeId {
+  const node = peerNodeIdFromCertificate(certificate);
   if (node !== expected) throw new PeerKeyMismatchError(expected, node);
   return node;
 }

@@ -1,8 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import { KeyPair } from '@netmachine/core';
+import { KeyPair, PeerKeyMismatchError } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { certificateAt } from '../src/certificate.js';
-import { nodeIdFromCertificate, selfSignedCertificate } from '../src/index.js';
+import {
+  expectPeerCertificate,
+  nodeIdFromCertificate,
+  peerNodeIdFromCertificate,
+  selfSignedCertificate,
+} from '../src/index.js';
 
 describe('selfSignedCertificate', () => {
   it('carries the node key, and the key maps back to the node id', async () => {
@@ -12,6 +17,16 @@ describe('selfSignedCertificate', () => {
     const parsed = new X509Certificate(cert.certPem);
     expect(parsed.verify(parsed.publicKey)).toBe(true);
     expect(await selfSignedCertificate(key)).toBe(cert);
+  });
+
+  it('reads a certificate parsed already as it reads its DER, and checks a peer the same way', async () => {
+    const key = KeyPair.generate();
+    const cert = await selfSignedCertificate(key);
+    const parsed = new X509Certificate(cert.certDer);
+    expect(nodeIdFromCertificate(parsed)).toBe(key.id);
+    expect(peerNodeIdFromCertificate(parsed)).toBe(peerNodeIdFromCertificate(cert.certDer));
+    expect(expectPeerCertificate(parsed, key.id)).toBe(key.id);
+    expect(() => expectPeerCertificate(parsed, KeyPair.generate().id)).toThrow(PeerKeyMismatchError);
   });
 
   it('maps different keys to different ids', async () => {

@@ -1,3 +1,15 @@
+export {
+  BROADCAST_OVERLAY_PROTOCOL,
+  BroadcastOverlay,
+  type BroadcastOverlayCommand,
+  type BroadcastOverlayEvent,
+  type BroadcastOverlayMessage,
+  type BroadcastOverlayOptions,
+  type BroadcastOverlayOutput,
+  type BroadcastOverlayTimer,
+  broadcastOverlay,
+  decodeBroadcastOverlayMessage,
+} from './broadcast-overlay.js';
 export { ProtocolDecodeError } from './errors.js';
 export {
   DEFAULT_HYPARVIEW_CONFIG,
@@ -32,6 +44,32 @@ export {
   type RunnerRouter,
   type RunnerTransport,
 } from './node-runner.js';
+export {
+  DEFAULT_PLUMTREE_OPTIONS,
+  PlumTree,
+  type PlumTreeCommand,
+  type PlumTreeCounters,
+  type PlumTreeEvent,
+  type PlumTreeInput,
+  type PlumTreeOptions,
+  type PlumTreeOutput,
+  type PlumTreeSizes,
+  type PlumTreeTimer,
+  plumtree,
+} from './plumtree.js';
+export {
+  decodePlumTreeMessage,
+  type GossipMessage,
+  type GraftMessage,
+  type IHaveEntry,
+  type IHaveMessage,
+  PLUMTREE_LIMITS,
+  PLUMTREE_PROTOCOL,
+  type PlumTreeMessage,
+  type PruneMessage,
+  type ReplyMessage,
+  type WantMessage,
+} from './plumtree-messages.js';
 export type {
   Machine,
   MachineInput,

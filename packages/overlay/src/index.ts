@@ -56,6 +56,7 @@ export {
   type PlumTreeSizes,
   type PlumTreeTimer,
   plumtree,
+  sourceOfId,
 } from './plumtree.js';
 export {
   decodePlumTreeMessage,

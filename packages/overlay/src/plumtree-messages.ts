@@ -35,15 +35,20 @@ export interface IHaveMessage {
   readonly entries: readonly IHaveEntry[];
 }
 
-/** "Make our link a tree link, and send me these messages" (`ids` may be empty: the optimization). */
+/**
+ * "Make our link a tree link of `tree` (a source), and send me these messages" (`ids` may be empty: the
+ * optimization).
+ */
 export interface GraftMessage {
   readonly type: 'graft';
+  readonly tree: string;
   readonly ids: readonly string[];
 }
 
-/** "I got a duplicate from you: our link is no longer a tree link." */
+/** "I got a duplicate from you: our link is no longer a tree link of `tree`." */
 export interface PruneMessage {
   readonly type: 'prune';
+  readonly tree: string;
 }
 
 /** Gap recovery: "send me these messages if you still have them" (no change to the tree). */
@@ -52,7 +57,10 @@ export interface WantMessage {
   readonly ids: readonly string[];
 }
 
-/** The answer to a Want: a payload delivered like gossip, whose duplicates do not prune the link. */
+/**
+ * The answer to a Graft or a Want: a payload delivered and forwarded like gossip, but a duplicate of it
+ * does not prune the link (it was asked for; it says nothing about cycles in the tree).
+ */
 export interface ReplyMessage {
   readonly type: 'reply';
   readonly id: string;
@@ -90,6 +98,14 @@ function messageId(value: unknown, path: string): string {
   if (value.length === 0 || value.length > PLUMTREE_LIMITS.maxIdLength) {
     fail(path, `message id length must be 1..${PLUMTREE_LIMITS.maxIdLength}`);
   }
+  return value;
+}
+
+/** A tree (source) name: may be empty (one shared tree), as long as an id at most. */
+function treeName(value: unknown, path: string): string {
+  if (typeof value !== 'string') fail(path, 'expected a tree name string');
+  if (value.length > PLUMTREE_LIMITS.maxIdLength)
+    fail(path, `tree name longer than ${PLUMTREE_LIMITS.maxIdLength}`);
   return value;
 }
 
@@ -155,11 +171,11 @@ export function decodePlumTreeMessage(value: unknown): PlumTreeMessage {
       exactKeys(value, ['type', 'entries']);
       return { type: 'ihave', entries: entries(value.entries, 'entries') };
     case 'graft':
-      exactKeys(value, ['type', 'ids']);
-      return { type: 'graft', ids: idList(value.ids, 'ids') };
+      exactKeys(value, ['type', 'tree', 'ids']);
+      return { type: 'graft', tree: treeName(value.tree, 'tree'), ids: idList(value.ids, 'ids') };
     case 'prune':
-      exactKeys(value, ['type']);
-      return { type: 'prune' };
+      exactKeys(value, ['type', 'tree']);
+      return { type: 'prune', tree: treeName(value.tree, 'tree') };
     case 'want': {
       exactKeys(value, ['type', 'ids']);
       const ids = idList(value.ids, 'ids');

@@ -21,6 +21,11 @@ import type {
 // spanning tree. A payload that was announced but does not arrive in time is asked for with a Graft, which
 // also makes that link a tree link again: the tree heals itself around failures.
 //
+// One tree per source: with a tree shared by several publishers, each one's fastest paths differ, the
+// Grafts for one undo the Prunes for another, and the tree never settles. A message's source is read from
+// its id (`treeOf`, by default the part before the last `/`, as in `<publisher>/<seq>`); each source's
+// tree starts as every neighbour eager, so its first message floods and prunes the cycles away.
+//
 // Neighbours come from commands (the overlay's active view), not from connection events.
 
 export interface PlumTreeOptions {
@@ -38,6 +43,16 @@ export interface PlumTreeOptions {
   readonly seenCapacity?: number;
   /** Largest payload accepted, sent or forwarded (default and ceiling: `PLUMTREE_LIMITS.maxPayloadBytes`). */
   readonly maxPayloadBytes?: number;
+  /**
+   * How long after a peer grafted its link to this node the link is kept whatever duplicates the peer
+   * sends. Messages in flight when the peer changed parent still reach it over its old path, and it
+   * forwards them here; were this node to prune for those, both the old and the new path of the peer
+   * would be cut (the peer prunes the old one itself) and the tree would never settle. The peer that
+   * grafted decides alone which of its links leaves the tree.
+   */
+  readonly pruneGrace?: Millis;
+  /** Most trees (sources) kept; past it the least recently used is forgotten (its next message floods). */
+  readonly maxTrees?: number;
   /** Hops saved that make a lazy link eager in place of the eager link (PlumTree's optimization). */
   readonly optimizationThreshold?: number;
   /** Most announced-but-missing ids tracked at once; announcements beyond it are ignored (counted). */
@@ -50,12 +65,21 @@ export interface PlumTreeOptions {
    * pub/sub layer checks the publisher's signature; it must be deterministic for the simulator.
    */
   readonly accept?: (id: string, payload: Uint8Array, from: PeerId) => boolean;
+  /** The tree (source) a message id belongs to; default: the id up to its last `/` (`''` without one). */
+  readonly treeOf?: (id: string) => string;
 }
 
-export const DEFAULT_PLUMTREE_OPTIONS: Readonly<Required<Omit<PlumTreeOptions, 'accept'>>> = {
+/** The default `treeOf`: `<source>/<seq>` → `<source>`. */
+export function sourceOfId(id: string): string {
+  const slash = id.lastIndexOf('/');
+  return slash < 0 ? '' : id.slice(0, slash);
+}
+
+export const DEFAULT_PLUMTREE_OPTIONS: Readonly<Required<Omit<PlumTreeOptions, 'accept' | 'treeOf'>>> = {
   graftTimeout: 80,
   graftTimeout2: 40,
   ihaveInterval: 50,
+  pruneGrace: 500,
   cacheSize: 4096,
   cacheTtl: 60_000,
   seenCapacity: 65_536,
@@ -63,6 +87,7 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<Required<Omit<PlumTreeOptions, '
   optimizationThreshold: 4,
   pendingCapacity: 4096,
   announcersPerId: 8,
+  maxTrees: 256,
 };
 
 export type PlumTreeCommand =
@@ -90,8 +115,13 @@ export type PlumTreeEvent =
     }
   /** `accept` refused a payload (or it was larger than `maxPayloadBytes`; then `from` may be self). */
   | { readonly type: 'rejected'; readonly id: string; readonly from: PeerId }
-  /** A neighbour's link changed: a tree link, a lazy link, or no link. */
-  | { readonly type: 'treeChanged'; readonly peer: PeerId; readonly link: 'eager' | 'lazy' | 'none' };
+  /** A neighbour's link in one source's tree changed (`tree` is the source; '' for neighbour changes). */
+  | {
+      readonly type: 'treeChanged';
+      readonly tree: string;
+      readonly peer: PeerId;
+      readonly link: 'eager' | 'lazy' | 'none';
+    };
 
 export type PlumTreeOutput = MachineOutput<PlumTreeMessage, PlumTreeTimer, PlumTreeEvent>;
 export type PlumTreeInput = MachineInput<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer>;
@@ -129,6 +159,15 @@ export interface PlumTreeSizes {
   pending: number;
   /** Announcements queued for the next flush, over all peers. */
   outbox: number;
+  trees: number;
+}
+
+/** One source's tree: which neighbours push its messages eagerly. */
+interface TreeLinks {
+  readonly eager: Set<PeerId>;
+  readonly lazy: Set<PeerId>;
+  /** When each neighbour last grafted its link to this node in this tree. */
+  readonly graftedAt: Map<PeerId, Millis>;
 }
 
 interface Cached {
@@ -146,10 +185,13 @@ interface Missing {
 
 export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent> {
   readonly self: PeerId;
-  readonly options: Required<Omit<PlumTreeOptions, 'accept'>>;
+  readonly options: Required<Omit<PlumTreeOptions, 'accept' | 'treeOf'>>;
   readonly #accept: PlumTreeOptions['accept'];
-  readonly #eager = new Set<PeerId>();
-  readonly #lazy = new Set<PeerId>();
+  readonly #treeOf: (id: string) => string;
+  /** The overlay's neighbours, in the order they came up. */
+  readonly #neighbors = new Set<PeerId>();
+  /** Trees by source, least recently used first; at most `maxTrees`. */
+  readonly #trees = new Map<string, TreeLinks>();
   /** Seen ids in insertion order: the first is the oldest, evicted when full. */
   readonly #seen = new Set<string>();
   /** Payloads in insertion order (oldest first): evicted by count and by age. */
@@ -181,11 +223,18 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   constructor(self: PeerId, _rng: Rng, now: Millis, options: PlumTreeOptions = {}) {
     this.self = self;
     this.#now = now;
-    const { accept, ...rest } = options;
+    const { accept, treeOf, ...rest } = options;
     this.#accept = accept;
+    this.#treeOf = treeOf ?? sourceOfId;
     const merged = { ...DEFAULT_PLUMTREE_OPTIONS, ...stripUndefined(rest) };
     merged.maxPayloadBytes = Math.min(merged.maxPayloadBytes, PLUMTREE_LIMITS.maxPayloadBytes);
-    for (const key of ['cacheSize', 'seenCapacity', 'pendingCapacity', 'announcersPerId'] as const) {
+    for (const key of [
+      'cacheSize',
+      'seenCapacity',
+      'pendingCapacity',
+      'announcersPerId',
+      'maxTrees',
+    ] as const) {
       if (!Number.isInteger(merged[key]) || merged[key] < 1) {
         throw new RangeError(`${key} must be a positive integer`);
       }
@@ -193,19 +242,51 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.options = merged;
   }
 
-  /** The tree links (a copy). */
-  eagerPeers(): PeerId[] {
-    return [...this.#eager];
+  /**
+   * The neighbours that are tree links: in `tree` (a source) when given, else in any tree (a neighbour
+   * with no tree yet counts as eager, as every new tree starts so).
+   */
+  eagerPeers(tree?: string): PeerId[] {
+    if (tree !== undefined) return [...(this.#trees.get(tree)?.eager ?? this.#neighbors)];
+    return [...this.#neighbors].filter((peer) => this.#isEagerAnywhere(peer));
   }
 
-  /** The lazy links (a copy). */
-  lazyPeers(): PeerId[] {
-    return [...this.#lazy];
+  /** The neighbours that are lazy links: in `tree` when given, else in every tree. */
+  lazyPeers(tree?: string): PeerId[] {
+    if (tree !== undefined) return [...(this.#trees.get(tree)?.lazy ?? [])];
+    return [...this.#neighbors].filter((peer) => !this.#isEagerAnywhere(peer));
   }
 
-  /** Calls `fn` on each tree link without copying (for drivers that measure thousands of machines). */
-  forEachEager(fn: (peer: PeerId) => void): void {
-    for (const peer of this.#eager) fn(peer);
+  /** The sources with a tree here, least recently used first. */
+  trees(): string[] {
+    return [...this.#trees.keys()];
+  }
+
+  /** Calls `fn` on each eager link of `tree` without copying (for drivers that measure thousands of machines). */
+  forEachEager(tree: string, fn: (peer: PeerId) => void): void {
+    for (const peer of this.#trees.get(tree)?.eager ?? this.#neighbors) fn(peer);
+  }
+
+  #isEagerAnywhere(peer: PeerId): boolean {
+    if (this.#trees.size === 0) return true;
+    for (const links of this.#trees.values()) if (links.eager.has(peer)) return true;
+    return false;
+  }
+
+  /** The tree of `source`, made (every neighbour eager) if new, and marked most recently used. */
+  #tree(source: string): TreeLinks {
+    const trees = this.#trees;
+    let links = trees.get(source);
+    if (links !== undefined) {
+      trees.delete(source);
+      trees.set(source, links);
+      return links;
+    }
+    links = { eager: new Set(this.#neighbors), lazy: new Set(), graftedAt: new Map() };
+    trees.set(source, links);
+    // Full: the least recently used tree is forgotten; its source's next message floods again.
+    if (trees.size > this.options.maxTrees) trees.delete(trees.keys().next().value as string);
+    return links;
   }
 
   /** A copy of the counters. */
@@ -219,6 +300,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       cache: this.#cache.size,
       pending: this.#missing.size,
       outbox: this.#outboxSize,
+      trees: this.#trees.size,
     };
   }
 
@@ -248,20 +330,24 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   #onCommand(command: PlumTreeCommand, out: PlumTreeOutput): void {
     switch (command.type) {
       case 'neighborUp':
-        if (command.peer === this.self || this.#eager.has(command.peer) || this.#lazy.has(command.peer)) {
-          return;
-        }
-        this.#eager.add(command.peer);
-        out.emit({ type: 'treeChanged', peer: command.peer, link: 'eager' });
+        if (command.peer === this.self || this.#neighbors.has(command.peer)) return;
+        this.#neighbors.add(command.peer);
+        for (const links of this.#trees.values()) links.eager.add(command.peer);
+        out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'eager' });
         return;
       case 'neighborDown': {
-        const known = this.#eager.delete(command.peer) || this.#lazy.delete(command.peer);
+        const known = this.#neighbors.delete(command.peer);
+        for (const links of this.#trees.values()) {
+          links.eager.delete(command.peer);
+          links.lazy.delete(command.peer);
+          links.graftedAt.delete(command.peer);
+        }
         const queued = this.#outbox.get(command.peer);
         if (queued !== undefined) {
           this.#outboxSize -= queued.length;
           this.#outbox.delete(command.peer);
         }
-        if (known) out.emit({ type: 'treeChanged', peer: command.peer, link: 'none' });
+        if (known) out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'none' });
         return;
       }
       case 'broadcast':
@@ -282,7 +368,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     this.#counters.broadcasts++;
     this.#remember(id, payload, 0);
-    this.#forward(id, payload, 0, undefined, out);
+    this.#forward(id, payload, 0, undefined, this.#tree(this.#treeOf(id)), out);
   }
 
   #fetch(ids: readonly string[], out: PlumTreeOutput): void {
@@ -290,8 +376,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     const missing = wanted.filter((id) => !this.#seen.has(id));
     for (let start = 0; start < missing.length; start += PLUMTREE_LIMITS.maxIdsPerMessage) {
       const chunk = missing.slice(start, start + PLUMTREE_LIMITS.maxIdsPerMessage);
-      for (const peer of this.#eager) this.#sendWant(peer, chunk, out);
-      for (const peer of this.#lazy) this.#sendWant(peer, chunk, out);
+      for (const peer of this.#neighbors) this.#sendWant(peer, chunk, out);
     }
   }
 
@@ -312,26 +397,23 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
         for (const entry of message.entries) this.#onIHave(from, entry.id, entry.hops, out);
         return;
       case 'graft':
-        this.#onGraft(from, message.ids, out);
+        this.#onGraft(from, message.tree, message.ids, out);
         return;
-      case 'prune':
-        if (this.#eager.delete(from)) {
-          this.#lazy.add(from);
-          out.emit({ type: 'treeChanged', peer: from, link: 'lazy' });
+      case 'prune': {
+        const links = this.#trees.get(message.tree);
+        if (links?.eager.delete(from)) {
+          links.lazy.add(from);
+          out.emit({ type: 'treeChanged', tree: message.tree, peer: from, link: 'lazy' });
         }
         return;
+      }
       case 'want':
-        for (const id of message.ids) {
-          const cached = this.#cached(id);
-          if (cached === undefined || cached.hops + 1 > PLUMTREE_LIMITS.maxHops) continue;
-          this.#counters.repliesSent++;
-          out.send(from, { type: 'reply', id, payload: cached.payload, hops: cached.hops + 1 });
-        }
+        this.#reply(from, message.ids, out);
         return;
     }
   }
 
-  /** A payload from `from`: `tree` for gossip (tree maintenance applies), false for a Want's reply. */
+  /** A payload from `from`: `tree` for gossip (tree maintenance applies), false for a requested reply. */
   #onPayload(
     from: PeerId,
     id: string,
@@ -343,12 +425,19 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#counters.payloadsReceived++;
     if (this.#seen.has(id)) {
       this.#counters.duplicates++;
-      // A second copy over a tree link: the link closes a cycle, so it leaves the tree.
-      if (tree && this.#eager.delete(from)) {
-        this.#lazy.add(from);
+      // A second copy pushed to us: the link closes a cycle, so it leaves the tree. The Prune goes out
+      // even when the link is already lazy here, since the sender still takes it for a tree link.
+      if (tree && this.#neighbors.has(from)) {
+        const source = this.#treeOf(id);
+        const links = this.#tree(source);
+        const graftedAt = links.graftedAt.get(from);
+        if (graftedAt !== undefined && this.#now - graftedAt < this.options.pruneGrace) return;
+        if (links.eager.delete(from)) {
+          links.lazy.add(from);
+          out.emit({ type: 'treeChanged', tree: source, peer: from, link: 'lazy' });
+        }
         this.#counters.prunesSent++;
-        out.send(from, { type: 'prune' });
-        out.emit({ type: 'treeChanged', peer: from, link: 'lazy' });
+        out.send(from, { type: 'prune', tree: source });
       }
       return;
     }
@@ -361,38 +450,44 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#remember(id, payload, hops);
     const missing = this.#missing.get(id);
     this.#missing.delete(id);
-    if (tree && this.#lazy.delete(from)) {
-      // It came over a lazy link (the answer to our Graft): that link is a tree link now.
-      this.#eager.add(from);
-      out.emit({ type: 'treeChanged', peer: from, link: 'eager' });
-    }
+    // A first copy over a lazy link (pushed before the peer saw our Prune) does not make the link eager
+    // again: links change only by Graft and Prune, which both sides see, so the tree stays symmetric.
     out.emit({ type: 'deliver', id, payload, from, hops });
-    if (tree && missing !== undefined) this.#optimize(from, hops, missing, out);
-    this.#forward(id, payload, hops, from, out);
+    const source = this.#treeOf(id);
+    const links = this.#tree(source);
+    if (tree && missing !== undefined) this.#optimize(from, source, links, hops, missing, out);
+    this.#forward(id, payload, hops, from, links, out);
   }
 
   /**
    * PlumTree's optimization: when a lazy neighbour announced this payload over a path at least
    * `optimizationThreshold` hops shorter than the one it came by, swap: graft the short link, prune the long.
    */
-  #optimize(from: PeerId, hops: number, missing: Missing, out: PlumTreeOutput): void {
+  #optimize(
+    from: PeerId,
+    source: string,
+    links: TreeLinks,
+    hops: number,
+    missing: Missing,
+    out: PlumTreeOutput,
+  ): void {
     let best: { peer: PeerId; hops: number } | undefined;
     for (const announcer of missing.announcers) {
-      if (!this.#lazy.has(announcer.peer)) continue;
+      if (!links.lazy.has(announcer.peer)) continue;
       if (best === undefined || announcer.hops < best.hops) best = announcer;
     }
     if (best === undefined || hops - (best.hops + 1) < this.options.optimizationThreshold) return;
     this.#counters.optimizations++;
-    this.#lazy.delete(best.peer);
-    this.#eager.add(best.peer);
+    links.lazy.delete(best.peer);
+    links.eager.add(best.peer);
     this.#counters.graftsSent++;
-    out.send(best.peer, { type: 'graft', ids: [] });
-    out.emit({ type: 'treeChanged', peer: best.peer, link: 'eager' });
-    if (this.#eager.delete(from)) {
-      this.#lazy.add(from);
+    out.send(best.peer, { type: 'graft', tree: source, ids: [] });
+    out.emit({ type: 'treeChanged', tree: source, peer: best.peer, link: 'eager' });
+    if (links.eager.delete(from)) {
+      links.lazy.add(from);
       this.#counters.prunesSent++;
-      out.send(from, { type: 'prune' });
-      out.emit({ type: 'treeChanged', peer: from, link: 'lazy' });
+      out.send(from, { type: 'prune', tree: source });
+      out.emit({ type: 'treeChanged', tree: source, peer: from, link: 'lazy' });
     }
   }
 
@@ -401,16 +496,17 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     payload: Uint8Array,
     hops: number,
     from: PeerId | undefined,
+    links: TreeLinks,
     out: PlumTreeOutput,
   ): void {
     const next = hops + 1;
     if (next > PLUMTREE_LIMITS.maxHops) return; // the wire cannot carry it further
-    for (const peer of this.#eager) {
+    for (const peer of links.eager) {
       if (peer === from) continue;
       this.#counters.gossipSent++;
       out.send(peer, { type: 'gossip', id, payload, hops: next });
     }
-    for (const peer of this.#lazy) {
+    for (const peer of links.lazy) {
       if (peer !== from) this.#announce(peer, { id, hops }, out);
     }
   }
@@ -463,16 +559,27 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     out.setTimer({ type: 'graft', id, attempt: 0 }, this.options.graftTimeout);
   }
 
-  #onGraft(from: PeerId, ids: readonly string[], out: PlumTreeOutput): void {
-    if (this.#lazy.delete(from)) {
-      this.#eager.add(from);
-      out.emit({ type: 'treeChanged', peer: from, link: 'eager' });
+  #onGraft(from: PeerId, source: string, ids: readonly string[], out: PlumTreeOutput): void {
+    if (this.#neighbors.has(from)) {
+      const links = this.#tree(source);
+      if (links.lazy.delete(from)) {
+        links.eager.add(from);
+        out.emit({ type: 'treeChanged', tree: source, peer: from, link: 'eager' });
+      }
+      links.graftedAt.set(from, this.#now);
     }
+    // The answer is a Reply, not Gossip: when it arrives after a copy from elsewhere (the grafting node
+    // asked late, or asked twice), that duplicate is our answer to its request, not a cycle in the tree,
+    // and must not prune the link it has just grafted.
+    this.#reply(from, ids, out);
+  }
+
+  #reply(to: PeerId, ids: readonly string[], out: PlumTreeOutput): void {
     for (const id of ids) {
       const cached = this.#cached(id);
       if (cached === undefined || cached.hops + 1 > PLUMTREE_LIMITS.maxHops) continue;
-      this.#counters.gossipSent++;
-      out.send(from, { type: 'gossip', id, payload: cached.payload, hops: cached.hops + 1 });
+      this.#counters.repliesSent++;
+      out.send(to, { type: 'reply', id, payload: cached.payload, hops: cached.hops + 1 });
     }
   }
 
@@ -488,13 +595,15 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     // The next announcer that is still a neighbour; a departed one would not answer.
     while (missing.next < missing.announcers.length) {
       const announcer = missing.announcers[missing.next++] as { peer: PeerId; hops: number };
-      if (!this.#eager.has(announcer.peer) && !this.#lazy.has(announcer.peer)) continue;
-      if (this.#lazy.delete(announcer.peer)) {
-        this.#eager.add(announcer.peer);
-        out.emit({ type: 'treeChanged', peer: announcer.peer, link: 'eager' });
+      if (!this.#neighbors.has(announcer.peer)) continue;
+      const source = this.#treeOf(timer.id);
+      const links = this.#tree(source);
+      if (links.lazy.delete(announcer.peer)) {
+        links.eager.add(announcer.peer);
+        out.emit({ type: 'treeChanged', tree: source, peer: announcer.peer, link: 'eager' });
       }
       this.#counters.graftsSent++;
-      out.send(announcer.peer, { type: 'graft', ids: [timer.id] });
+      out.send(announcer.peer, { type: 'graft', tree: source, ids: [timer.id] });
       out.setTimer({ type: 'graft', id: timer.id, attempt: missing.next }, this.options.graftTimeout2);
       return;
     }

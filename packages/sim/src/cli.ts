@@ -4,13 +4,16 @@ import { ScenarioUsageError } from './errors.js';
 import { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 import { linePlot, table } from './report.js';
 import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
+import { pubsubTreeSummary, runPubsubTreeScenario } from './scenarios/pubsub-tree.js';
 
 // pnpm sim SCENARIO [--nodes N] [--seed S] [--json] [--svg FILE] [...]
 // Prints a table of the figures; with --json the last line is one JSON object of them.
 
 const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FILE] [--html FILE]
     [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]
-    [--churn PER_SECOND [--churn-seconds S]]`;
+    [--churn PER_SECOND [--churn-seconds S]]
+       pnpm sim pubsub-tree [--nodes N] [--seed S] [--json] [--crash F] [--publishers P] [--events E]
+    [--loss P]`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -37,12 +40,18 @@ function main(argv: string[]): void {
       churn: { type: 'string' },
       'churn-seconds': { type: 'string' },
       flood: { type: 'string' },
+      publishers: { type: 'string' },
+      events: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
   const scenario = positionals[0];
   if (values.help || scenario === undefined) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (scenario === 'pubsub-tree') {
+    pubsubTree(values);
     return;
   }
   if (scenario !== 'overlay') throw new ScenarioUsageError(`unknown scenario ${scenario}\n${USAGE}`);
@@ -93,6 +102,21 @@ function main(argv: string[]): void {
   }
   if (values.html !== undefined) writeFileSync(values.html, replayHtml(result));
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+function pubsubTree(values: Record<string, string | boolean | undefined>): void {
+  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const result = runPubsubTreeScenario({
+    nodes: numberOption(text('nodes'), 'nodes', 1000),
+    seed: numberOption(text('seed'), 'seed', 1),
+    crashFraction: numberOption(text('crash'), 'crash', 0.3),
+    publishers: numberOption(text('publishers'), 'publishers', 4),
+    measuredEvents: numberOption(text('events'), 'events', 100),
+    network: { loss: numberOption(text('loss'), 'loss', 0) },
+  });
+  const summary = pubsubTreeSummary(result);
+  process.stdout.write(`${table(Object.entries(summary))}\n`);
+  if (values.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 
 try {

@@ -17,6 +17,14 @@ export {
   runOverlayScenario,
 } from './scenarios/overlay.js';
 export {
+  type PhaseFigures,
+  type PubsubTreeResult,
+  type PubsubTreeScenarioOptions,
+  type PubsubTreeSim,
+  pubsubTreeSummary,
+  runPubsubTreeScenario,
+} from './scenarios/pubsub-tree.js';
+export {
   type Adversary,
   type SimProtocol,
   type SimStats,

@@ -1,5 +1,5 @@
 import {
-  type PlumTree,
+  PlumTree,
   type PlumTreeCommand,
   type PlumTreeEvent,
   type PlumTreeMessage,
@@ -35,7 +35,7 @@ export class Harness {
   constructor(names: readonly string[], options: PlumTreeOptions = {}) {
     const definition = plumtree(options);
     for (const name of names) {
-      this.machines.set(name, definition.create(name, seededRng(1), 0));
+      this.machines.set(name, new PlumTree(name, seededRng(1), 0, options));
       this.events.set(name, []);
       this.timers.set(name, []);
       this.#outs.set(name, {

@@ -13,7 +13,7 @@ const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FI
     [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]
     [--churn PER_SECOND [--churn-seconds S]]
        pnpm sim pubsub-tree [--nodes N] [--seed S] [--json] [--crash F] [--publishers P] [--events E]
-    [--loss P]`;
+    [--loss P] [--active-view N]`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -42,6 +42,7 @@ function main(argv: string[]): void {
       flood: { type: 'string' },
       publishers: { type: 'string' },
       events: { type: 'string' },
+      'active-view': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -113,6 +114,9 @@ function pubsubTree(values: Record<string, string | boolean | undefined>): void 
     publishers: numberOption(text('publishers'), 'publishers', 4),
     measuredEvents: numberOption(text('events'), 'events', 100),
     network: { loss: numberOption(text('loss'), 'loss', 0) },
+    ...(text('active-view') === undefined
+      ? {}
+      : { hyparview: { activeViewCapacity: numberOption(text('active-view'), 'active-view', 5) } }),
   });
   const summary = pubsubTreeSummary(result);
   process.stdout.write(`${table(Object.entries(summary))}\n`);

@@ -62,6 +62,44 @@ describe('pnpm sim', () => {
     }
   });
 
+  it('runs the pubsub-tree scenario and ends with one JSON object holding the headline figures', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--conditions=@netmachine/source',
+        '--import',
+        'tsx',
+        cli,
+        'pubsub-tree',
+        '--nodes',
+        '80',
+        '--seed',
+        '2',
+        '--json',
+      ],
+      { timeout: 60_000 },
+    );
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^scenario\s+pubsub-tree$/);
+    const summary = JSON.parse(lines.at(-1) as string);
+    for (const key of [
+      'nodes',
+      'events',
+      'delivery',
+      'rmr',
+      'maxHops',
+      'p50Hops',
+      'crashFraction',
+      'deliveryAfterCrash',
+      'deliveryAfterRepair',
+    ]) {
+      expect(summary).toHaveProperty(key);
+    }
+    expect(summary.nodes).toBe(80);
+    expect(summary.crashFraction).toBe(0.3);
+    expect(summary.delivery).toBe(1);
+  });
+
   it('refuses an unknown scenario with a usage message and exit code 2', async () => {
     const failure = await run(
       process.execPath,

@@ -13,7 +13,7 @@ const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FI
     [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]
     [--churn PER_SECOND [--churn-seconds S]]
        pnpm sim pubsub-tree [--nodes N] [--seed S] [--json] [--crash F] [--publishers P] [--events E]
-    [--loss P] [--active-view N]`;
+    [--loss P] [--active-view N] [--join-via random|seed]`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -43,6 +43,7 @@ function main(argv: string[]): void {
       publishers: { type: 'string' },
       events: { type: 'string' },
       'active-view': { type: 'string' },
+      'join-via': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -107,7 +108,12 @@ function main(argv: string[]): void {
 
 function pubsubTree(values: Record<string, string | boolean | undefined>): void {
   const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const joinVia = text('join-via') ?? 'random';
+  if (joinVia !== 'random' && joinVia !== 'seed') {
+    throw new ScenarioUsageError(`--join-via must be random or seed, got ${joinVia}`);
+  }
   const result = runPubsubTreeScenario({
+    joinVia,
     nodes: numberOption(text('nodes'), 'nodes', 1000),
     seed: numberOption(text('seed'), 'seed', 1),
     crashFraction: numberOption(text('crash'), 'crash', 0.3),

@@ -36,6 +36,12 @@ export interface PubsubTreeScenarioOptions {
   readonly seed: number;
   /** Virtual time between two joins (ms). */
   readonly joinInterval?: number;
+  /**
+   * Whom a new node joins through: `random`, a member already joined (as in a domain, where any member's
+   * advert will do), or `seed`, always the first node (the overlay scenario's stress case; its active-view
+   * graph has about twice the diameter, and so do the trees over it).
+   */
+  readonly joinVia?: 'random' | 'seed';
   /** Virtual time after the last join before the first event (ms). */
   readonly settle?: number;
   /** How many nodes publish (chosen at random once the overlay has formed; they never crash). */
@@ -152,6 +158,7 @@ export function runPubsubTreeScenario(options: PubsubTreeScenarioOptions): Pubsu
     nodes: options.nodes,
     seed: options.seed >>> 0,
     joinInterval: options.joinInterval ?? 10,
+    joinVia: options.joinVia ?? 'random',
     settle: options.settle ?? 5_000,
     publishers: options.publishers ?? 4,
     eventInterval: options.eventInterval ?? 10,
@@ -188,10 +195,12 @@ export function runPubsubTreeScenario(options: PubsubTreeScenarioOptions): Pubsu
     },
   });
 
-  // Join: one node every `joinInterval` through the first.
-  const contact = sim.addNode();
+  // Join: one node every `joinInterval`, through the first node or a random member already joined.
+  const joinRng = seededRng(resolved.seed ^ 0x10e10e10);
+  sim.addNode();
   for (let i = 1; i < resolved.nodes; i++) {
     sim.at(i * resolved.joinInterval, () => {
+      const contact = resolved.joinVia === 'seed' ? 0 : joinRng.int(i);
       sim.command(sim.addNode(), { type: 'join', contact: sim.id(contact) });
     });
   }
@@ -290,6 +299,7 @@ export function pubsubTreeSummary(result: PubsubTreeResult): Record<string, unkn
     nodes: result.options.nodes,
     seed: result.options.seed,
     publishers: result.options.publishers,
+    joinVia: result.options.joinVia,
     events: settled.events,
     delivery: round(settled.delivery),
     rmr: round(settled.rmr),

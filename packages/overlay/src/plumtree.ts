@@ -560,8 +560,10 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   }
 
   #onGraft(from: PeerId, source: string, ids: readonly string[], out: PlumTreeOutput): void {
-    if (this.#neighbors.has(from)) {
-      const links = this.#tree(source);
+    // Only a tree this node has: a Graft naming an unknown source must not make trees (and so evict the
+    // least recently used ones) at a neighbour's will. Answers are sent either way.
+    const links = this.#neighbors.has(from) ? this.#trees.get(source) : undefined;
+    if (links !== undefined) {
       if (links.lazy.delete(from)) {
         links.eager.add(from);
         out.emit({ type: 'treeChanged', tree: source, peer: from, link: 'eager' });

@@ -215,6 +215,20 @@ describe('PlumTree', () => {
     expect(h.machine('x').trees()).toEqual(['v', 'w']);
   });
 
+  it('does not make a tree for a Graft that names an unknown source', () => {
+    const h = new Harness(['x', 'y'], { maxTrees: 2 });
+    h.link('x', 'y');
+    h.command('x', { type: 'broadcast', id: 'x/1', payload: bytes(1) });
+    for (let i = 0; i < 5; i++) h.receive('x', 'y', { type: 'graft', tree: `ghost${i}`, ids: [] });
+    expect(h.machine('x').trees()).toEqual(['x']);
+    // A Graft of a known tree is honoured (and answered with what is cached).
+    h.receive('x', 'y', { type: 'prune', tree: 'x' });
+    expect(h.machine('x').lazyPeers('x')).toEqual(['y']);
+    h.receive('x', 'y', { type: 'graft', tree: 'x', ids: ['x/1'] });
+    expect(h.machine('x').eagerPeers('x')).toEqual(['y']);
+    expect(h.sentOf('reply', 'x', 'y')).toHaveLength(1);
+  });
+
   it('expires cached payloads by age: a late graft gets no answer', () => {
     const h = new Harness(['x', 'y'], { cacheTtl: 1000 });
     h.link('x', 'y');

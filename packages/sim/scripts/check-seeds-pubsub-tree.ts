@@ -3,7 +3,7 @@
 // deliveryAfterRepair = 1. Not part of the default test suite (minutes per seed):
 // `pnpm --filter @netmachine/sim check:seeds:pubsub-tree`.
 import { parseArgs } from 'node:util';
-import { pubsubTreeSummary, runPubsubTreeScenario } from '../src/scenarios/pubsub-tree.js';
+import { pubsubTreeCost, pubsubTreeSummary, runPubsubTreeScenario } from '../src/scenarios/pubsub-tree.js';
 
 const { values } = parseArgs({
   options: { nodes: { type: 'string' }, seeds: { type: 'string' }, first: { type: 'string' } },
@@ -17,7 +17,9 @@ process.stdout.write(
 );
 process.stdout.write('|---|---|---|---|---|---|---|---|---|\n');
 for (let seed = first; seed < first + seeds; seed++) {
-  const s = pubsubTreeSummary(runPubsubTreeScenario({ nodes, seed }));
+  const result = runPubsubTreeScenario({ nodes, seed });
+  const s = pubsubTreeSummary(result);
+  const cost = pubsubTreeCost(result);
   const ok =
     s.delivery === 1 &&
     (s.rmr as number) <= 0.1 &&
@@ -26,7 +28,7 @@ for (let seed = first; seed < first + seeds; seed++) {
     s.deliveryAfterRepair === 1;
   if (!ok) failures++;
   process.stdout.write(
-    `| ${seed} | ${s.delivery} | ${s.rmr} | ${s.maxHops} | ${s.p50Hops} | ${s.deliveryAfterCrash} | ${s.deliveryAfterRepair} | ${s.wallSeconds} | ${s.traceHash}${ok ? '' : ' FAIL'} |\n`,
+    `| ${seed} | ${s.delivery} | ${s.rmr} | ${s.maxHops} | ${s.p50Hops} | ${s.deliveryAfterCrash} | ${s.deliveryAfterRepair} | ${cost.wallSeconds} | ${s.traceHash}${ok ? '' : ' FAIL'} |\n`,
   );
   process.stdout.write(`${JSON.stringify(s)}\n`);
 }

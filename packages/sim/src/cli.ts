@@ -4,7 +4,7 @@ import { ScenarioUsageError } from './errors.js';
 import { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 import { linePlot, table } from './report.js';
 import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
-import { pubsubTreeSummary, runPubsubTreeScenario } from './scenarios/pubsub-tree.js';
+import { pubsubTreeCost, pubsubTreeSummary, runPubsubTreeScenario } from './scenarios/pubsub-tree.js';
 
 // pnpm sim SCENARIO [--nodes N] [--seed S] [--json] [--svg FILE] [...]
 // Prints a table of the figures; with --json the last line is one JSON object of them.
@@ -125,7 +125,7 @@ function pubsubTree(values: Record<string, string | boolean | undefined>): void 
       : { hyparview: { activeViewCapacity: numberOption(text('active-view'), 'active-view', 5) } }),
   });
   const summary = pubsubTreeSummary(result);
-  process.stdout.write(`${table(Object.entries(summary))}\n`);
+  process.stdout.write(`${table([...Object.entries(summary), ...Object.entries(pubsubTreeCost(result))])}\n`);
   if (values.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 

@@ -21,6 +21,7 @@ export {
   type PubsubTreeResult,
   type PubsubTreeScenarioOptions,
   type PubsubTreeSim,
+  pubsubTreeCost,
   pubsubTreeSummary,
   runPubsubTreeScenario,
 } from './scenarios/pubsub-tree.js';

@@ -28,6 +28,7 @@ export {
   type MemoryTransportOptions,
   memory,
 } from './memory-transport.js';
+export { ReplayWindow } from './replay-window.js';
 export { formatAddress, type HostPort, parseAddress, unmapIPv4 } from './socket-address.js';
 export {
   type DialFailedEvent,

@@ -1,0 +1,366 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { identityBytes, type KeyPair, type NodeId, verifySignature } from '@netmachine/core';
+import { ReplayWindow } from '@netmachine/transport';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import {
+  MalformedRelayMessageError,
+  RelayDecryptError,
+  RelayMessageExpiredError,
+  RelayReplayError,
+  RelaySessionRateError,
+  RelaySessionSignatureError,
+} from './errors.js';
+import { paddedSize, padToBucket } from './padding.js';
+import { TokenBucket } from './token-bucket.js';
+
+/**
+ * The sealed part of a RelayMessage (see the README for the layout): the inner EngineMessage
+ * encrypted to the destination node and authenticated by the source node.
+ *
+ * One public-key step per (source, destination) session: the source makes an ephemeral X25519
+ * key, signs it with its Ed25519 node key, and derives the session key with HKDF from
+ * `X25519(ephemeral, dst) ‖ X25519(src, dst)` (both X25519 keys derived from the Ed25519 node keys),
+ * salted and labelled with both node ids. Every message of the session carries the signed session
+ * header; the destination checks it once and caches the key, so each message costs one AEAD.
+ */
+
+export const SEALED_VERSION = 1;
+const CIPHER = 'chacha20-poly1305';
+const TAG_BYTES = 16;
+const SESSION_ID_BYTES = 8;
+const SESSION_LABEL = Buffer.from('netmachine/relay/session/1');
+const KEY_LABEL = Buffer.from('netmachine/relay/key/1');
+
+// Byte offsets of the header.
+const OFF_VERSION = 0;
+const OFF_FLAGS = 1;
+const OFF_SESSION = 2;
+const OFF_EPHEMERAL = OFF_SESSION + SESSION_ID_BYTES; // 10
+const OFF_CREATED = OFF_EPHEMERAL + 32; // 42
+const OFF_SIGNATURE = OFF_CREATED + 8; // 50
+const OFF_COUNTER = OFF_SIGNATURE + 64; // 114
+/** Bytes before the ciphertext. */
+export const SEALED_HEADER_BYTES = OFF_COUNTER + 8; // 122
+/** The length prefix of the plaintext (before the inner message and the padding). */
+const LENGTH_BYTES = 4;
+/** What sealing adds to the inner message, before padding. */
+export const SEALED_OVERHEAD = SEALED_HEADER_BYTES + LENGTH_BYTES + TAG_BYTES;
+
+export interface SealerOptions {
+  /** A session is replaced after this many messages (default 1,000,000; at most 2^32 - 1). */
+  rotateAfterMessages?: number;
+  /** A session is replaced after this long, in ms (default 10 minutes). */
+  rotateAfterMs?: number;
+  /** Sessions kept (one per destination), oldest dropped first (default 4096). */
+  maxSessions?: number;
+  now?: () => number;
+}
+
+export interface OpenerOptions {
+  /** How long after its creation a session is accepted, in ms (default 15 minutes: rotation plus slack). */
+  sessionLifetimeMs?: number;
+  /** How far in the future a session's creation time may lie (clock skew), in ms (default 60 s). */
+  maxClockSkewMs?: number;
+  /** Sessions kept, oldest dropped first (default 4096). */
+  maxSessions?: number;
+  /** Per-session replay window, in messages (default 8192, a multiple of 32). */
+  replayWindow?: number;
+  /** New sessions accepted per second, over all sources (each costs a signature check and two X25519). */
+  newSessionsPerSecond?: number;
+  now?: () => number;
+}
+
+interface SenderSession {
+  readonly header: Buffer;
+  readonly key: Buffer;
+  readonly noncePrefix: Buffer;
+  readonly createdAt: number;
+  counter: number;
+}
+
+interface ReceiverSession {
+  readonly key: Buffer;
+  readonly noncePrefix: Buffer;
+  readonly createdAt: number;
+  readonly replay: ReplayWindow;
+}
+
+/** Our Ed25519 node key as an X25519 secret and public key (computed once). */
+function montgomeryKeys(keyPair: KeyPair): { secret: Uint8Array; publicKey: Uint8Array } {
+  const secret = ed25519.utils.toMontgomerySecret(keyPair.exportSeed());
+  return { secret, publicKey: x25519.getPublicKey(secret) };
+}
+
+/** A node id's Ed25519 key as an X25519 public key. Throws for a key that is not a curve point. */
+function montgomeryPublic(node: NodeId): Uint8Array {
+  return ed25519.utils.toMontgomery(identityBytes(node));
+}
+
+function writeU64(buffer: Buffer, offset: number, value: number): void {
+  buffer.writeUInt32BE(Math.floor(value / 0x1_0000_0000), offset);
+  buffer.writeUInt32BE(value >>> 0, offset + 4);
+}
+
+function readU64(buffer: Uint8Array, offset: number): number {
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return view.getUint32(offset) * 0x1_0000_0000 + view.getUint32(offset + 4);
+}
+
+function sessionSigningBytes(
+  src: Uint8Array,
+  dst: Uint8Array,
+  sessionId: Uint8Array,
+  ephemeral: Uint8Array,
+  createdAt: Uint8Array,
+): Buffer {
+  return Buffer.concat([SESSION_LABEL, src, dst, sessionId, ephemeral, createdAt]);
+}
+
+function deriveKey(
+  ikm: Uint8Array,
+  src: Uint8Array,
+  dst: Uint8Array,
+  sessionId: Uint8Array,
+  ephemeral: Uint8Array,
+): { key: Buffer; noncePrefix: Buffer } {
+  const info = Buffer.concat([KEY_LABEL, src, dst, ephemeral]);
+  const out = Buffer.from(hkdfSync('sha256', ikm, sessionId, info, 36));
+  return { key: out.subarray(0, 32), noncePrefix: out.subarray(32, 36) };
+}
+
+/** The AEAD's additional data: the header, both node ids and the expiry (a relay cannot change them). */
+function additionalData(header: Uint8Array, src: Uint8Array, dst: Uint8Array, expiry: number): Buffer {
+  const aad = Buffer.allocUnsafe(SEALED_HEADER_BYTES + 64 + 8);
+  aad.set(header.subarray(0, SEALED_HEADER_BYTES), 0);
+  aad.set(src, SEALED_HEADER_BYTES);
+  aad.set(dst, SEALED_HEADER_BYTES + 32);
+  writeU64(aad, SEALED_HEADER_BYTES + 64, expiry);
+  return aad;
+}
+
+function nonceOf(prefix: Buffer, counter: number): Buffer {
+  const nonce = Buffer.allocUnsafe(12);
+  prefix.copy(nonce, 0);
+  writeU64(nonce, 4, counter);
+  return nonce;
+}
+
+/** Seals inner messages from this node to other nodes, one rotating session per destination. */
+export class RelaySealer {
+  readonly #keyPair: KeyPair;
+  readonly #src: Uint8Array;
+  readonly #static: { secret: Uint8Array; publicKey: Uint8Array };
+  readonly #sessions = new Map<NodeId, SenderSession>();
+  readonly #rotateAfterMessages: number;
+  readonly #rotateAfterMs: number;
+  readonly #maxSessions: number;
+  readonly #now: () => number;
+  /** Sessions started so far (a counter for status). */
+  sessionsStarted = 0;
+
+  constructor(keyPair: KeyPair, options: SealerOptions = {}) {
+    this.#keyPair = keyPair;
+    this.#src = keyPair.publicKey;
+    this.#static = montgomeryKeys(keyPair);
+    this.#rotateAfterMessages = Math.min(options.rotateAfterMessages ?? 1_000_000, 0xffff_ffff);
+    this.#rotateAfterMs = options.rotateAfterMs ?? 10 * 60_000;
+    this.#maxSessions = options.maxSessions ?? 4096;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Seals `inner` (an encoded EngineMessage) for `destination`, valid until `expiry` (ms since the
+   * epoch). The result's length is a padding bucket size.
+   */
+  seal(destination: NodeId, inner: Uint8Array, expiry: number): Buffer {
+    const now = this.#now();
+    let session = this.#sessions.get(destination);
+    if (
+      session === undefined ||
+      session.counter >= this.#rotateAfterMessages ||
+      now - session.createdAt >= this.#rotateAfterMs
+    ) {
+      session = this.#startSession(destination, now);
+    }
+    const counter = session.counter++;
+    const total = paddedSize(inner.length + SEALED_OVERHEAD);
+    const out = Buffer.allocUnsafe(total);
+    session.header.copy(out, 0);
+    writeU64(out, OFF_COUNTER, counter);
+    const plaintext = padToBucket(inner, total - SEALED_HEADER_BYTES - TAG_BYTES);
+    const cipher = createCipheriv(CIPHER, session.key, nonceOf(session.noncePrefix, counter), {
+      authTagLength: TAG_BYTES,
+    });
+    const dst = identityBytes(destination);
+    cipher.setAAD(additionalData(out, this.#src, dst, expiry), { plaintextLength: plaintext.length });
+    const body = cipher.update(plaintext);
+    cipher.final();
+    body.copy(out, SEALED_HEADER_BYTES);
+    cipher.getAuthTag().copy(out, total - TAG_BYTES);
+    return out;
+  }
+
+  /** Forgets the session to `destination`, so the next message starts a new one. */
+  reset(destination: NodeId): void {
+    this.#sessions.delete(destination);
+  }
+
+  #startSession(destination: NodeId, now: number): SenderSession {
+    const dst = identityBytes(destination);
+    const dstX = montgomeryPublic(destination);
+    const ephemeralSecret = x25519.utils.randomSecretKey();
+    const ephemeral = x25519.getPublicKey(ephemeralSecret);
+    const sessionId = randomBytes(SESSION_ID_BYTES);
+    const ikm = Buffer.concat([
+      x25519.getSharedSecret(ephemeralSecret, dstX),
+      x25519.getSharedSecret(this.#static.secret, dstX),
+    ]);
+    const { key, noncePrefix } = deriveKey(ikm, this.#src, dst, sessionId, ephemeral);
+    const header = Buffer.alloc(SEALED_HEADER_BYTES);
+    header[OFF_VERSION] = SEALED_VERSION;
+    header[OFF_FLAGS] = 0;
+    sessionId.copy(header, OFF_SESSION);
+    header.set(ephemeral, OFF_EPHEMERAL);
+    writeU64(header, OFF_CREATED, now);
+    const signed = sessionSigningBytes(
+      this.#src,
+      dst,
+      sessionId,
+      ephemeral,
+      header.subarray(OFF_CREATED, OFF_CREATED + 8),
+    );
+    header.set(this.#keyPair.sign(signed), OFF_SIGNATURE);
+    const session: SenderSession = { header, key, noncePrefix, createdAt: now, counter: 0 };
+    this.#sessions.delete(destination);
+    this.#sessions.set(destination, session);
+    if (this.#sessions.size > this.#maxSessions) {
+      const oldest = this.#sessions.keys().next().value as NodeId;
+      this.#sessions.delete(oldest);
+    }
+    this.sessionsStarted++;
+    return session;
+  }
+}
+
+/** Opens RelayMessages sealed to this node: checks the session once, then one AEAD per message. */
+export class RelayOpener {
+  readonly #dst: Uint8Array;
+  readonly #static: { secret: Uint8Array; publicKey: Uint8Array };
+  readonly #sessions = new Map<string, ReceiverSession>();
+  readonly #lifetimeMs: number;
+  readonly #skewMs: number;
+  readonly #maxSessions: number;
+  readonly #replayWindow: number;
+  readonly #newSessions: TokenBucket;
+  readonly #now: () => number;
+  sessionsOpened = 0;
+
+  constructor(keyPair: KeyPair, options: OpenerOptions = {}) {
+    this.#dst = keyPair.publicKey;
+    this.#static = montgomeryKeys(keyPair);
+    this.#lifetimeMs = options.sessionLifetimeMs ?? 15 * 60_000;
+    this.#skewMs = options.maxClockSkewMs ?? 60_000;
+    this.#maxSessions = options.maxSessions ?? 4096;
+    this.#replayWindow = options.replayWindow ?? 8192;
+    this.#now = options.now ?? Date.now;
+    const rate = options.newSessionsPerSecond ?? 200;
+    this.#newSessions = new TokenBucket(rate, rate, this.#now);
+  }
+
+  /** Sessions currently cached. */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Opens a sealed message from `source` that carries `expiry`; returns the inner bytes. Throws a
+   * typed error for anything that is not a fresh, authentic message to this node.
+   */
+  open(source: NodeId, sealed: Uint8Array, expiry: number): Uint8Array {
+    const now = this.#now();
+    if (sealed.length < SEALED_OVERHEAD) throw new MalformedRelayMessageError('too short');
+    if (sealed[OFF_VERSION] !== SEALED_VERSION) {
+      throw new MalformedRelayMessageError(`unknown version ${sealed[OFF_VERSION]}`);
+    }
+    if (expiry <= now) throw new RelayMessageExpiredError(source, 'message');
+    const src = identityBytes(source);
+    const data = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    const sessionKey = `${source}:${data.toString('hex', OFF_SESSION, OFF_EPHEMERAL)}`;
+    let session = this.#sessions.get(sessionKey);
+    if (session === undefined) session = this.#admitSession(source, src, data, sessionKey, now);
+    if (now - session.createdAt > this.#lifetimeMs) {
+      this.#sessions.delete(sessionKey);
+      throw new RelayMessageExpiredError(source, 'session');
+    }
+    const counter = readU64(data, OFF_COUNTER);
+    if (counter > 0xffff_ffff) throw new MalformedRelayMessageError('counter out of range');
+    const tagAt = data.length - TAG_BYTES;
+    const decipher = createDecipheriv(CIPHER, session.key, nonceOf(session.noncePrefix, counter), {
+      authTagLength: TAG_BYTES,
+    });
+    const cipherLength = tagAt - SEALED_HEADER_BYTES;
+    decipher.setAAD(additionalData(data, src, this.#dst, expiry), { plaintextLength: cipherLength });
+    decipher.setAuthTag(data.subarray(tagAt));
+    let plaintext: Buffer;
+    try {
+      plaintext = decipher.update(data.subarray(SEALED_HEADER_BYTES, tagAt));
+      decipher.final();
+    } catch (error) {
+      throw Object.assign(new RelayDecryptError(source), { cause: error });
+    }
+    // Only an authentic message moves the replay window, so a forgery cannot burn counters.
+    if (!session.replay.accept(counter)) throw new RelayReplayError(source, counter);
+    const length = plaintext.readUInt32BE(0);
+    if (length > plaintext.length - LENGTH_BYTES) throw new MalformedRelayMessageError('inner length');
+    return plaintext.subarray(LENGTH_BYTES, LENGTH_BYTES + length);
+  }
+
+  #admitSession(
+    source: NodeId,
+    src: Uint8Array,
+    data: Buffer,
+    sessionKey: string,
+    now: number,
+  ): ReceiverSession {
+    const createdAt = readU64(data, OFF_CREATED);
+    if (now - createdAt > this.#lifetimeMs) throw new RelayMessageExpiredError(source, 'session');
+    if (createdAt - now > this.#skewMs) throw new MalformedRelayMessageError('session created in the future');
+    if (!this.#newSessions.take(1)) throw new RelaySessionRateError(source);
+    const sessionId = data.subarray(OFF_SESSION, OFF_EPHEMERAL);
+    const ephemeral = data.subarray(OFF_EPHEMERAL, OFF_CREATED);
+    const signed = sessionSigningBytes(
+      src,
+      this.#dst,
+      sessionId,
+      ephemeral,
+      data.subarray(OFF_CREATED, OFF_SIGNATURE),
+    );
+    if (!verifySignature(src, signed, data.subarray(OFF_SIGNATURE, OFF_COUNTER))) {
+      throw new RelaySessionSignatureError(source);
+    }
+    let ikm: Buffer;
+    try {
+      ikm = Buffer.concat([
+        x25519.getSharedSecret(this.#static.secret, ephemeral),
+        x25519.getSharedSecret(this.#static.secret, montgomeryPublic(source)),
+      ]);
+    } catch (error) {
+      // A low-order or otherwise unusable ephemeral key (noble refuses an all-zero shared secret).
+      throw Object.assign(new MalformedRelayMessageError('unusable ephemeral key'), { cause: error });
+    }
+    const { key, noncePrefix } = deriveKey(ikm, src, this.#dst, sessionId, ephemeral);
+    const session: ReceiverSession = {
+      key,
+      noncePrefix,
+      createdAt,
+      replay: new ReplayWindow(this.#replayWindow),
+    };
+    this.#sessions.set(sessionKey, session);
+    if (this.#sessions.size > this.#maxSessions) {
+      const oldest = this.#sessions.keys().next().value as string;
+      this.#sessions.delete(oldest);
+    }
+    this.sessionsOpened++;
+    return session;
+  }
+}

@@ -148,6 +148,8 @@ export type {
   LocalTopics,
   PeerEvent,
   PeerView,
+  RelayPath,
+  RelayRoute,
   Service,
   ServiceContext,
   ServiceFactory,

@@ -39,6 +39,8 @@ export interface ServiceContext {
   readonly identity: NodeDirectory;
   /** Peer connectivity as the Transport engine sees it. */
   readonly peers: PeerView;
+  /** The Transport engine's relay seam (used by the relay service; other services ignore it). */
+  readonly relayPath: RelayPath;
   /** A directory the service may keep files in; undefined for an in-memory node. */
   readonly dataDir: string | undefined;
   /** Aborted when the node stops: long-running work started by the service should end with it. */
@@ -103,4 +105,38 @@ export interface PeerView {
   /** Nodes with a live, authenticated connection now. */
   connectedNodes(): NodeId[];
   readonly events: EventSource<PeerEvent>;
+}
+
+// --- relays ----------------------------------------------------------------------------------
+
+/**
+ * What the Transport engine asks the relay service about a node it has no open direct connection
+ * to. The engine still prefers a direct connection: it asks only when it has none.
+ */
+export interface RelayRoute {
+  /**
+   * Takes `message` onto the relay path when `dst.node` is to be reached through a relay now; false
+   * leaves it to a direct link. `directUsable`: the node's advert has an address we can dial.
+   */
+  takes(message: EngineMessage, directUsable: boolean): boolean;
+  /** Whether a relay path to `node` is known (the node's advert names a relay, or one was learned). */
+  reaches(node: NodeId): boolean;
+  /** A direct dial to `node` failed; the engine then moves the messages waiting for it to the relay path. */
+  directFailed(node: NodeId, error: Error): void;
+}
+
+/** The Transport engine's side of the relay seam. */
+export interface RelayPath {
+  /** Becomes (or, with undefined, stops being) the route the engine asks about unconnected nodes. */
+  setRelayRoute(route: RelayRoute | undefined): void;
+  /** Opens (or reuses) a direct connection; `permanent` keeps it up. Resolves when connected. */
+  connect(node: NodeId, options?: { permanent?: boolean; signal?: AbortSignal }): Promise<void>;
+  /** Whether a direct connection to `node` is open now. */
+  isConnected(node: NodeId): boolean;
+  /** Sends as the Router would: direct when connected, otherwise the route is asked again. */
+  send(message: EngineMessage): void;
+  /** Hands a message that arrived through a relay, already opened and authenticated, to local engines. */
+  deliverRelayed(message: EngineMessage): boolean | undefined;
+  /** Reports a message the relay path will not deliver (refused, expired, no relay). */
+  undeliverable(message: EngineMessage, error: Error): void;
 }

@@ -96,6 +96,7 @@ async function assemble<F extends ServiceFactories>(
         router,
         identity,
         peers,
+        relayPath: transport,
         dataDir: options.dataDir,
         signal: lifetime.signal,
       };
@@ -116,6 +117,8 @@ async function assemble<F extends ServiceFactories>(
     logger,
     name: options.name,
     initialPeers: options.peers ?? [],
+    advertise: options.advertise,
+    advertiseListen: options.advertiseListen,
     lifetime,
   });
   return nodeRef;

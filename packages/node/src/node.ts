@@ -51,6 +51,9 @@ export interface NodeParts<S> {
   readonly logger: Logger;
   readonly name: string | undefined;
   readonly initialPeers: readonly InitialPeer[];
+  /** Extra advert addresses (e.g. `relay://…`), and whether the listen addresses are advertised. */
+  readonly advertise?: readonly string[] | undefined;
+  readonly advertiseListen?: boolean | undefined;
   /** Aborted on stop: the `signal` of every service's context. */
   readonly lifetime: AbortController;
 }
@@ -150,7 +153,8 @@ export class NetmachineNode<S extends Readonly<Record<string, Service>> = Readon
       await service.start({ signal: this.#parts.lifetime.signal });
     }
     await transport.start();
-    this.#advert = signOwnAdvert(this.keyPair, transport.listenAddresses, this.name);
+    const listen = this.#parts.advertiseListen === false ? [] : transport.listenAddresses;
+    this.#advert = signOwnAdvert(this.keyPair, [...listen, ...(this.#parts.advertise ?? [])], this.name);
     for (const peer of this.#parts.initialPeers) {
       if (peer.permanent) {
         const advert = typeof peer.advert === 'string' ? parseNodeAdvert(peer.advert) : peer.advert;

@@ -48,6 +48,16 @@ export interface NodeOptions<F extends ServiceFactories = ServiceFactories> {
   /** Transport protocols in order of preference when neither message nor node record says. */
   readonly transportOrder?: readonly string[];
   readonly peers?: readonly InitialPeer[];
+  /**
+   * Addresses the advert lists besides the bound listen addresses, e.g. `relay://<relay node id>`
+   * for a node reached through a relay.
+   */
+  readonly advertise?: readonly string[];
+  /**
+   * Whether the advert lists the bound listen addresses (default true). A node that cannot accept
+   * inbound connections sets false and advertises only its relays.
+   */
+  readonly advertiseListen?: boolean;
   /** Request timeout of the router (default 10 s). */
   readonly requestTimeoutMs?: number;
   readonly transportLimits?: Partial<TransportLimits>;

@@ -15,6 +15,21 @@ export {
 } from './errors.js';
 export { isBucketSize, PADDING_BUCKETS, paddedSize } from './padding.js';
 export {
+  admits,
+  DEFAULT_PER_SOURCE,
+  DEFAULT_TOTAL,
+  type RateLimit,
+  type RelayOffer,
+  type RelayPolicy,
+} from './policy.js';
+export {
+  parseRelayAddress,
+  RELAY_ENGINE,
+  RELAY_PROTOCOL,
+  type RefusalCode,
+  relayAddress,
+} from './protocol.js';
+export {
   type OpenerOptions,
   RelayOpener,
   RelaySealer,
@@ -22,4 +37,12 @@ export {
   SEALED_OVERHEAD,
   type SealerOptions,
 } from './sealing.js';
+export {
+  type RelayContext,
+  type RelayCounters,
+  type RelayOptions,
+  type RelayPathView,
+  type RelayService,
+  relay,
+} from './service.js';
 export { TokenBucket } from './token-bucket.js';

@@ -71,6 +71,7 @@ export interface OpenerOptions {
 }
 
 interface SenderSession {
+  readonly dst: Uint8Array;
   readonly header: Buffer;
   readonly key: Buffer;
   readonly noncePrefix: Buffer;
@@ -191,8 +192,7 @@ export class RelaySealer {
     const cipher = createCipheriv(CIPHER, session.key, nonceOf(session.noncePrefix, counter), {
       authTagLength: TAG_BYTES,
     });
-    const dst = identityBytes(destination);
-    cipher.setAAD(additionalData(out, this.#src, dst, expiry), { plaintextLength: plaintext.length });
+    cipher.setAAD(additionalData(out, this.#src, session.dst, expiry), { plaintextLength: plaintext.length });
     const body = cipher.update(plaintext);
     cipher.final();
     body.copy(out, SEALED_HEADER_BYTES);
@@ -230,7 +230,7 @@ export class RelaySealer {
       header.subarray(OFF_CREATED, OFF_CREATED + 8),
     );
     header.set(this.#keyPair.sign(signed), OFF_SIGNATURE);
-    const session: SenderSession = { header, key, noncePrefix, createdAt: now, counter: 0 };
+    const session: SenderSession = { dst, header, key, noncePrefix, createdAt: now, counter: 0 };
     this.#sessions.delete(destination);
     this.#sessions.set(destination, session);
     if (this.#sessions.size > this.#maxSessions) {

@@ -11,7 +11,8 @@ export type TransportDropReason =
   | 'malformed-frame'
   | 'protocol-violation'
   | 'no-sink'
-  | 'bad-advert';
+  | 'bad-advert'
+  | 'relay-refused';
 
 export const TRANSPORT_DROP_REASONS: readonly TransportDropReason[] = [
   'expired',
@@ -26,6 +27,7 @@ export const TRANSPORT_DROP_REASONS: readonly TransportDropReason[] = [
   'protocol-violation',
   'no-sink',
   'bad-advert',
+  'relay-refused',
 ];
 
 /** Counters of the Transport engine, read by the metrics endpoint. Plain numbers on the hot path. */
@@ -52,6 +54,10 @@ export interface TransportCounters {
   duplicateConnections: number;
   advertsSent: number;
   advertsReceived: number;
+  /** Messages handed to the relay path (no direct connection to their node). */
+  relayedOut: number;
+  /** Messages that arrived through a relay (opened and authenticated by the relay service). */
+  relayedIn: number;
   dropped: Record<TransportDropReason, number>;
 }
 
@@ -97,6 +103,8 @@ export function newTransportCounters(): TransportCounters {
     duplicateConnections: 0,
     advertsSent: 0,
     advertsReceived: 0,
+    relayedOut: 0,
+    relayedIn: 0,
     dropped,
   };
 }

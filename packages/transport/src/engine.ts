@@ -17,6 +17,8 @@ import {
   NotStartedError,
   noopLogger,
   PeerDeniedError,
+  type RelayPath,
+  type RelayRoute,
   SchemaError,
   type Startable,
   TRUST_BANNED,
@@ -79,7 +81,7 @@ export interface ConnectOptions {
  * up, closes idle ephemeral ones, queues messages for unreachable nodes until they expire, and
  * hands every authenticated inbound message to the sink (the Router).
  */
-export class TransportEngine implements NodeSender, Startable {
+export class TransportEngine implements NodeSender, RelayPath, Startable {
   readonly node: NodeId;
   readonly events = new TransportEvents();
   readonly #o: TransportEngineOptions;
@@ -93,6 +95,7 @@ export class TransportEngine implements NodeSender, Startable {
   readonly #transports = new Map<string, Transport>();
   #listeners: Listener[] = [];
   #sink: MessageSink | undefined;
+  #relay: RelayRoute | undefined;
   #running = false;
   #pool: SignaturePool | undefined;
   #starting: Promise<void> | undefined;
@@ -119,6 +122,36 @@ export class TransportEngine implements NodeSender, Startable {
 
   setSink(sink: MessageSink | undefined): void {
     this.#sink = sink;
+  }
+
+  // --- the relay seam -------------------------------------------------------
+
+  setRelayRoute(route: RelayRoute | undefined): void {
+    this.#relay = route;
+  }
+
+  isConnected(node: NodeId): boolean {
+    return this.#links.get(node)?.connected ?? false;
+  }
+
+  deliverRelayed(message: EngineMessage): boolean | undefined {
+    const source = (message.src as EngineAddress).node;
+    if (this.#o.directory.node(source)?.trust === TRUST_BANNED) {
+      this.#dropped('denied', new PeerDeniedError(source, 'trust 0'), source, message);
+      return undefined;
+    }
+    this.#counters.relayedIn++;
+    return this.#deliver(message);
+  }
+
+  undeliverable(message: EngineMessage, error: Error): void {
+    this.#undeliverable(message, error, 'relay-refused');
+  }
+
+  /** Whether the node's advert has an address one of our transports can dial. */
+  #directUsable(node: NodeId): boolean {
+    const addrs = this.#o.directory.node(node)?.advert?.addrs;
+    return addrs?.some((a) => this.#transports.has(addressProtocol(a.url) ?? '')) ?? false;
   }
 
   // --- lifecycle ----------------------------------------------------------
@@ -191,8 +224,8 @@ export class TransportEngine implements NodeSender, Startable {
     const record = this.#o.directory.node(node);
     if (record?.trust === TRUST_BANNED) return false;
     if (this.#links.get(node)?.connected) return true;
-    if (record === undefined) return false;
-    return record.advert?.addrs.some((a) => this.#transports.has(addressProtocol(a.url) ?? '')) ?? false;
+    if (this.#directUsable(node)) return true;
+    return this.#relay?.reaches(node) ?? false;
   }
 
   send(message: EngineMessage): void {
@@ -214,7 +247,13 @@ export class TransportEngine implements NodeSender, Startable {
       this.#undeliverable(message, new PeerDeniedError(dst.node, 'trust 0'), 'denied');
       return;
     }
-    this.#link(dst.node).send(message);
+    const link = this.#links.get(dst.node);
+    // A live direct connection always wins; only a node without one is offered to the relay path.
+    if (link?.session === undefined && this.#relay?.takes(message, this.#directUsable(dst.node))) {
+      this.#counters.relayedOut++;
+      return;
+    }
+    (link ?? this.#link(dst.node)).send(message);
   }
 
   // --- connections --------------------------------------------------------
@@ -326,6 +365,7 @@ export class TransportEngine implements NodeSender, Startable {
         this.#counters.connectFailures++;
         this.#logger.debug({ peer: link.node, err: error, attempt }, 'connect failed');
         this.events.emit({ type: 'peer:connect-failed', node: link.node, error, attempt });
+        this.#moveToRelay(link, error);
       },
       queueFull: (link) =>
         this.events.emit({ type: 'queue:full', node: link.node, capacity: link.queue.capacity }),
@@ -336,6 +376,17 @@ export class TransportEngine implements NodeSender, Startable {
         }
       },
     };
+  }
+
+  /** A direct dial failed: what waits for the node goes the relay way, when the relay path has one. */
+  #moveToRelay(link: NodeLink, error: Error): void {
+    const relay = this.#relay;
+    if (relay === undefined || !relay.reaches(link.node)) return;
+    relay.directFailed(link.node, error);
+    for (const message of link.queue.drain()) {
+      if (relay.takes(message, true)) this.#counters.relayedOut++;
+      else link.send(message);
+    }
   }
 
   /** Dials the node and runs the handshake; the engine adopts the session before returning it. */

@@ -1,0 +1,574 @@
+import {
+  type EngineAddress,
+  type EngineClient,
+  type EngineMessage,
+  isExpired,
+  MessageExpiredError,
+  type NodeId,
+  NotStartedError,
+  pack,
+  type RelayRoute,
+  type Service,
+  type ServiceContext,
+  unpack,
+} from '@netmachine/core';
+import { decodeWireMessage, messageFromWire, messageToWire } from '@netmachine/transport/wire';
+import { NoRelayPathError, RelayEnvelopeMismatchError } from './errors.js';
+import { isBucketSize } from './padding.js';
+import { PendingMessages } from './pending.js';
+import {
+  admits,
+  DEFAULT_PER_SOURCE,
+  DEFAULT_TOTAL,
+  RateGate,
+  type RelayOffer,
+  SourceGates,
+} from './policy.js';
+import {
+  decodeRelayFrame,
+  encodeDeliver,
+  encodeForward,
+  encodeRefused,
+  type ForwardFrame,
+  Kind,
+  parseRelayAddress,
+  RELAY_ENGINE,
+  RELAY_PROTOCOL,
+  type RefusalCode,
+  refusalError,
+} from './protocol.js';
+import { type OpenerOptions, RelayOpener, RelaySealer, type SealerOptions } from './sealing.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface RelayOptions {
+  /** Relay for others, per this offer (default: this node relays for nobody). */
+  readonly offer?: RelayOffer;
+  /**
+   * Relays this node keeps a permanent link to and registers with, so that others can reach it
+   * through them (list them in the advert as `relay://<id>`: `createNode({ advertise })`).
+   */
+  readonly use?: readonly NodeId[];
+  readonly sealing?: SealerOptions & OpenerOptions;
+  /** Expiry given to a relayed message that has none, in ms (default 30 s). */
+  readonly defaultTtlMs?: number;
+  /**
+   * While a node with a dialable address is reached through a relay, a direct connection is tried
+   * this often, in ms; once one works, messages go direct again (default 10 s; 0 never tries).
+   */
+  readonly probeIntervalMs?: number;
+  /** Messages waiting for a relay connection, per destination and in all (default 1024 / 8192). */
+  readonly pendingPerDestination?: number;
+  readonly maxPending?: number;
+  /** Learned return paths and failed direct nodes remembered (default 4096 each, oldest forgotten). */
+  readonly maxPaths?: number;
+}
+
+/** Counters of the relay service, read by status and metrics. */
+export interface RelayCounters {
+  /** As a source: messages sealed and handed to a relay, and refusals received back. */
+  sealed: number;
+  refusedBack: Record<RefusalCode, number>;
+  /** As a source: messages that waited for a relay connection and expired, or found none. */
+  pendingExpired: number;
+  noRelay: number;
+  /** As a relay: messages forwarded to a served destination (or another relay), and refused. */
+  forwarded: number;
+  forwardedMultiHop: number;
+  refused: Record<RefusalCode, number>;
+  /** As a relay: messages dropped without a refusal (expired, not bucket-sized, malformed, refusals rate-limited). */
+  relayDropped: number;
+  served: number;
+  /** As a destination: messages opened and delivered, and refused by reason (error name). */
+  opened: number;
+  openFailed: Record<string, number>;
+  /** Sessions begun as a source and accepted as a destination. */
+  sessionsStarted: number;
+  sessionsOpened: number;
+  /** Frames of the relay protocol that did not decode. */
+  malformed: number;
+}
+
+/** How a destination is reached at the moment, for status and the node map. */
+export type RelayPathView = { readonly via: 'direct' } | { readonly via: 'relay'; readonly relay: NodeId };
+
+/** The running relay service. */
+export interface RelayService extends Service {
+  counters(): RelayCounters;
+  /** Relays this node is registered with (its permanent relay links that answered). */
+  registeredWith(): NodeId[];
+  /** Nodes this node reaches through a relay now, with the relay it would use. */
+  relayedPaths(): Record<NodeId, NodeId>;
+  /** How `node` is reached now: a direct connection, or a relay (undefined when neither is known). */
+  pathTo(node: NodeId): RelayPathView | undefined;
+}
+
+/** A slot of the ring of relayed messages a refusal can still name. */
+interface InFlight {
+  ref: number;
+  relay: NodeId;
+  message: EngineMessage;
+}
+
+const IN_FLIGHT_SLOTS = 4096;
+const REFUSALS_PER_SECOND = 50;
+
+/**
+ * The relay service factory: `createNode({ services: { relay: relay({ offer, use }) } })`. Every node
+ * that runs it can send through relays and be reached through them; a node with an `offer` also
+ * relays for others.
+ */
+export function relay(options: RelayOptions = {}): (context: RelayContext) => RelayService {
+  return (context) => new RelayEngine(context, options);
+}
+
+/** What the relay service needs from the node. */
+export type RelayContext = Pick<
+  ServiceContext,
+  'node' | 'keyPair' | 'logger' | 'router' | 'identity' | 'peers' | 'relayPath' | 'signal'
+>;
+
+type Context = RelayContext;
+
+class RelayEngine implements RelayService, RelayRoute {
+  readonly #c: Context;
+  readonly #o: RelayOptions;
+  readonly #sealer: RelaySealer;
+  readonly #opener: RelayOpener;
+  readonly #counters: RelayCounters;
+  readonly #sourceGates: SourceGates | undefined;
+  readonly #totalGate: RateGate | undefined;
+  /** Refusals sent, over all sources: a flood is not answered with a flood. */
+  readonly #refusalGate = new TokenBucket(REFUSALS_PER_SECOND, REFUSALS_PER_SECOND);
+  readonly #served = new Set<NodeId>();
+  /** Nodes that sent through us lately: a reply to one of them is served while its link is up. */
+  readonly #recentSources = new Map<NodeId, true>();
+  readonly #registered = new Set<NodeId>();
+  /** Nodes whose direct dial failed, with when a direct connection is next tried. */
+  readonly #directFailed = new Map<NodeId, number>();
+  /** Sources that reached us through a relay: replies go back the same way. */
+  readonly #returnPaths = new Map<NodeId, NodeId>();
+  readonly #inFlight: (InFlight | undefined)[] = new Array(IN_FLIGHT_SLOTS);
+  readonly #pending: PendingMessages;
+  readonly #maxPaths: number;
+  #nextRef = 1;
+  #client: EngineClient | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+
+  constructor(context: Context, options: RelayOptions) {
+    this.#c = context;
+    this.#o = options;
+    this.#sealer = new RelaySealer(context.keyPair, options.sealing);
+    this.#opener = new RelayOpener(context.keyPair, options.sealing);
+    this.#maxPaths = options.maxPaths ?? 4096;
+    this.#pending = new PendingMessages(options.pendingPerDestination ?? 1024, options.maxPending ?? 8192);
+    const refusals = {
+      'source-not-allowed': 0,
+      'not-served': 0,
+      'rate-source': 0,
+      'rate-total': 0,
+      'over-capacity': 0,
+    };
+    this.#counters = {
+      sealed: 0,
+      refusedBack: { ...refusals },
+      pendingExpired: 0,
+      noRelay: 0,
+      forwarded: 0,
+      forwardedMultiHop: 0,
+      refused: { ...refusals },
+      relayDropped: 0,
+      served: 0,
+      opened: 0,
+      openFailed: {},
+      sessionsStarted: 0,
+      sessionsOpened: 0,
+      malformed: 0,
+    };
+    const offer = options.offer;
+    if (offer !== undefined) {
+      this.#sourceGates = new SourceGates(offer.perSource ?? DEFAULT_PER_SOURCE, offer.maxSources ?? 4096);
+      this.#totalGate = new RateGate(offer.total ?? DEFAULT_TOTAL);
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.#client !== undefined) return;
+    // The relay engine never waits: a full mailbox drops the oldest (a flood cannot grow memory).
+    this.#client = this.#c.router.client(RELAY_ENGINE, (message) => this.#onMessage(message), {
+      mailboxSize: 4096,
+      mailboxPolicy: 'drop-oldest',
+    });
+    this.#c.relayPath.setRelayRoute(this);
+    const offConnected = this.#c.peers.events.on('peer:connected', (event) => this.#peerUp(event.node));
+    const offDisconnected = this.#c.peers.events.on('peer:disconnected', (event) => {
+      this.#served.delete(event.node);
+      this.#recentSources.delete(event.node);
+      this.#registered.delete(event.node);
+    });
+    this.#unsubscribe = () => {
+      offConnected();
+      offDisconnected();
+    };
+    for (const relayNode of this.#o.use ?? []) this.#keepLinkTo(relayNode);
+  }
+
+  /** A permanent link to one of our relays; the Transport engine starts after the services, so wait for it. */
+  #keepLinkTo(relayNode: NodeId): void {
+    if (this.#client === undefined || this.#c.signal.aborted) return;
+    this.#c.relayPath
+      .connect(relayNode, { permanent: true, signal: this.#c.signal })
+      .catch((error: unknown) => {
+        if (error instanceof NotStartedError) setTimeout(() => this.#keepLinkTo(relayNode), 20).unref();
+        else this.#c.logger.debug({ relay: relayNode, err: error }, 'relay not reachable yet');
+      });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#client === undefined) return;
+    this.#unsubscribe?.();
+    this.#c.relayPath.setRelayRoute(undefined);
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
+    const stopped = new NoRelayPathError('(relay service stopped)' as NodeId);
+    for (const message of this.#pending.drainAll()) this.#c.relayPath.undeliverable(message, stopped);
+    await this.#client.stop();
+    this.#client = undefined;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  counters(): RelayCounters {
+    const c = this.#counters;
+    return {
+      ...c,
+      refusedBack: { ...c.refusedBack },
+      refused: { ...c.refused },
+      openFailed: { ...c.openFailed },
+      served: this.#served.size,
+      sessionsStarted: this.#sealer.sessionsStarted,
+      sessionsOpened: this.#opener.sessionsOpened,
+    };
+  }
+
+  registeredWith(): NodeId[] {
+    return [...this.#registered];
+  }
+
+  relayedPaths(): Record<NodeId, NodeId> {
+    const out: Record<NodeId, NodeId> = {};
+    for (const node of new Set([...this.#returnPaths.keys(), ...this.#directFailed.keys()])) {
+      if (this.#c.relayPath.isConnected(node)) continue;
+      const via = this.#pickRelay(node);
+      if (via !== undefined) out[node] = via;
+    }
+    return out;
+  }
+
+  pathTo(node: NodeId): RelayPathView | undefined {
+    if (this.#c.relayPath.isConnected(node)) return { via: 'direct' };
+    const via = this.#pickRelay(node) ?? this.#relaysFor(node)[0];
+    return via === undefined ? undefined : { via: 'relay', relay: via };
+  }
+
+  // --- RelayRoute: the Transport engine asks about nodes without a direct connection ------------
+
+  reaches(node: NodeId): boolean {
+    return this.#relaysFor(node).length > 0;
+  }
+
+  takes(message: EngineMessage, directUsable: boolean): boolean {
+    // Relay protocol messages themselves never nest in another relay.
+    if (message.protocol === RELAY_PROTOCOL) return false;
+    const dst = (message.dst as EngineAddress).node;
+    if (directUsable && !this.#prefersRelay(dst)) return false;
+    const relays = this.#relaysFor(dst);
+    if (relays.length === 0) return false;
+    const via = relays.find((r) => this.#c.relayPath.isConnected(r));
+    if (via !== undefined) {
+      this.#sendVia(message, via);
+      return true;
+    }
+    // No relay link is up: wait (until expiry) for one, and ask for all of them.
+    const deadline = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
+    if (!this.#pending.push(dst, message, deadline)) {
+      this.#counters.noRelay++;
+      this.#c.relayPath.undeliverable(message, new NoRelayPathError(dst));
+      return true;
+    }
+    this.#armSweep();
+    for (const r of relays) {
+      this.#c.relayPath.connect(r).catch((error: unknown) => {
+        this.#c.logger.debug({ relay: r, err: error }, 'relay dial failed');
+      });
+    }
+    return true;
+  }
+
+  directFailed(node: NodeId): void {
+    const interval = this.#o.probeIntervalMs ?? 10_000;
+    remember(
+      this.#directFailed,
+      node,
+      interval > 0 ? Date.now() + interval : Number.POSITIVE_INFINITY,
+      this.#maxPaths,
+    );
+  }
+
+  /** True when `dst` is better reached by relay although it has a dialable address. */
+  #prefersRelay(dst: NodeId): boolean {
+    const retryAt = this.#directFailed.get(dst);
+    if (retryAt !== undefined) {
+      if (Date.now() >= retryAt) {
+        // Time to try direct again, in the background: the relay carries on until it works.
+        this.directFailed(dst);
+        this.#c.relayPath.connect(dst).catch(() => {});
+      }
+      return true;
+    }
+    return this.#returnPaths.has(dst);
+  }
+
+  /** Relays for `node`: those its advert names, then the one it last reached us through. */
+  #relaysFor(node: NodeId): NodeId[] {
+    const relays: NodeId[] = [];
+    for (const addr of this.#c.identity.node(node)?.advert?.addrs ?? []) {
+      const r = parseRelayAddress(addr.url);
+      if (r !== undefined && r !== this.#c.node && r !== node) relays.push(r);
+    }
+    const learned = this.#returnPaths.get(node);
+    if (learned !== undefined && !relays.includes(learned)) relays.push(learned);
+    return relays;
+  }
+
+  #pickRelay(node: NodeId): NodeId | undefined {
+    return this.#relaysFor(node).find((r) => this.#c.relayPath.isConnected(r));
+  }
+
+  #sendVia(message: EngineMessage, via: NodeId): void {
+    const client = this.#client;
+    const dst = (message.dst as EngineAddress).node;
+    const expiry = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
+    let sealed: Uint8Array;
+    try {
+      sealed = this.#sealer.seal(dst, pack(messageToWire(message)), expiry);
+    } catch (error) {
+      this.#c.relayPath.undeliverable(message, error as Error);
+      return;
+    }
+    if (client === undefined) return;
+    const ref = this.#nextRef++;
+    if (this.#nextRef > 0xffff_ffff) this.#nextRef = 1;
+    this.#inFlight[ref % IN_FLIGHT_SLOTS] = { ref, relay: via, message };
+    this.#counters.sealed++;
+    client.send({ node: via, name: RELAY_ENGINE }, encodeForward(dst, expiry, ref, sealed, 0), {
+      expiry,
+      protocol: RELAY_PROTOCOL,
+    });
+  }
+
+  #peerUp(node: NodeId): void {
+    if (this.#o.use?.includes(node)) void this.#register(node);
+    // A relay (or the destination itself) came up: what waited for it goes now, the Transport
+    // engine choosing again between direct and relay.
+    for (const dst of this.#pending.destinations()) {
+      if (dst !== node && !this.#relaysFor(dst).includes(node)) continue;
+      for (const message of this.#pending.take(dst)) {
+        if (isExpired(message)) {
+          this.#counters.pendingExpired++;
+          this.#c.relayPath.undeliverable(message, new MessageExpiredError(dst));
+        } else this.#c.relayPath.send(message);
+      }
+    }
+  }
+
+  async #register(relayNode: NodeId): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return;
+    try {
+      const reply = await client.request({ node: relayNode, name: RELAY_ENGINE }, [Kind.Register], {
+        protocol: RELAY_PROTOCOL,
+        timeoutMs: 10_000,
+        signal: this.#c.signal,
+      });
+      const frame = decodeRelayFrame(reply.body);
+      if (frame.kind === Kind.Registered) this.#registered.add(relayNode);
+      else if (frame.kind === Kind.Refused) {
+        this.#c.logger.warn({ relay: relayNode, code: frame.code }, 'relay refused to serve this node');
+      }
+    } catch (error) {
+      this.#c.logger.debug({ relay: relayNode, err: error }, 'relay registration failed');
+    }
+  }
+
+  #armSweep(): void {
+    if (this.#sweep !== undefined) return;
+    this.#sweep = setInterval(() => {
+      for (const message of this.#pending.removeExpired(Date.now())) {
+        this.#counters.pendingExpired++;
+        this.#c.relayPath.undeliverable(
+          message,
+          new MessageExpiredError((message.dst as EngineAddress).node),
+        );
+      }
+      if (this.#pending.size === 0) {
+        clearInterval(this.#sweep);
+        this.#sweep = undefined;
+      }
+    }, 100);
+    this.#sweep.unref();
+  }
+
+  // --- the relay engine's mailbox ---------------------------------------------------------------
+
+  #onMessage(message: EngineMessage): void {
+    if (message.protocol !== RELAY_PROTOCOL) return;
+    let frame: ReturnType<typeof decodeRelayFrame>;
+    try {
+      frame = decodeRelayFrame(message.body);
+    } catch {
+      this.#counters.malformed++;
+      return;
+    }
+    const from = message.src.node;
+    switch (frame.kind) {
+      case Kind.Forward:
+        this.#forward(from, frame);
+        return;
+      case Kind.Deliver:
+        this.#open(from, frame.src, frame.expiry, frame.sealed);
+        return;
+      case Kind.Refused:
+        this.#refusedBack(from, frame.ref, frame.code);
+        return;
+      case Kind.Register:
+        this.#registerSource(message, from);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** As a relay: checks the policy and limits, then passes the sealed bytes on unopened. */
+  #forward(from: NodeId, frame: ForwardFrame): void {
+    const { dst, expiry, ref, sealed, hops } = frame;
+    // The node that sealed it: the sender itself on the first hop, named by the previous relay after.
+    const source = frame.origin ?? from;
+    const offer = this.#o.offer;
+    if (dst === this.#c.node) {
+      // Sealed to us: we are the destination, not a relay.
+      this.#open(from, source, expiry, sealed);
+      return;
+    }
+    if (expiry <= Date.now() || !isBucketSize(sealed.length)) {
+      this.#counters.relayDropped++;
+      return;
+    }
+    const refusal = this.#admitForward(offer, from, sealed.length);
+    if (refusal !== undefined || offer === undefined) {
+      this.#refuse(from, ref, refusal ?? 'not-served');
+      return;
+    }
+    const client = this.#client!;
+    remember(this.#recentSources, from, true, this.#maxPaths);
+    // Served: nodes registered with us, and sources of recent traffic (their replies come back this way).
+    const served = this.#served.has(dst) || this.#recentSources.has(dst);
+    if (served && this.#c.relayPath.isConnected(dst)) {
+      this.#counters.forwarded++;
+      client.send({ node: dst, name: RELAY_ENGINE }, encodeDeliver(source, expiry, sealed), {
+        expiry,
+        protocol: RELAY_PROTOCOL,
+      });
+      return;
+    }
+    if (offer.multiHop && hops + 1 < (offer.maxHops ?? 2)) {
+      const next = this.#relaysFor(dst).find((r) => r !== from && this.#c.relayPath.isConnected(r));
+      if (next !== undefined) {
+        this.#counters.forwardedMultiHop++;
+        const onward = encodeForward(dst, expiry, 0, sealed, hops + 1, source);
+        client.send({ node: next, name: RELAY_ENGINE }, onward, {
+          expiry,
+          protocol: RELAY_PROTOCOL,
+        });
+        return;
+      }
+    }
+    this.#refuse(from, ref, 'not-served');
+  }
+
+  /** Policy, then the total and the per-source limits; the refusal, or undefined to go ahead. */
+  #admitForward(offer: RelayOffer | undefined, from: NodeId, bytes: number): RefusalCode | undefined {
+    if (offer === undefined) return 'not-served';
+    // The policy judges the node that hands us the message (the previous relay, after the first hop).
+    if (!admits(offer.policy, from)) return 'source-not-allowed';
+    if (!this.#totalGate!.take(bytes)) return 'rate-total';
+    if (!this.#sourceGates!.take(from, bytes)) return 'rate-source';
+    return undefined;
+  }
+
+  #refuse(source: NodeId, ref: number, code: RefusalCode): void {
+    this.#counters.refused[code]++;
+    if (!this.#refusalGate.take(1)) {
+      this.#counters.relayDropped++;
+      return;
+    }
+    this.#client?.send({ node: source, name: RELAY_ENGINE }, encodeRefused(ref, code), {
+      ttlMs: 10_000,
+      protocol: RELAY_PROTOCOL,
+    });
+  }
+
+  /** As a relay: a node asks to be reached through us. */
+  #registerSource(message: EngineMessage, node: NodeId): void {
+    const offer = this.#o.offer;
+    const client = this.#client!;
+    const full = this.#served.size >= (offer?.maxServed ?? 4096) && !this.#served.has(node);
+    if (offer === undefined || !admits(offer.policy, node) || full) {
+      const code: RefusalCode = offer === undefined || full ? 'not-served' : 'source-not-allowed';
+      this.#counters.refused[code]++;
+      client.reply(message, encodeRefused(0, code), { protocol: RELAY_PROTOCOL });
+      return;
+    }
+    this.#served.add(node);
+    client.reply(message, [Kind.Registered], { protocol: RELAY_PROTOCOL });
+  }
+
+  /** As a destination: opens, checks and delivers a message that came through relay `via`. */
+  #open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): void {
+    let inner: EngineMessage;
+    try {
+      const bytes = this.#opener.open(source, sealed, expiry);
+      inner = messageFromWire(decodeWireMessage(unpack(bytes)), source, this.#c.node);
+      if (inner.expiry !== undefined && inner.expiry > expiry) {
+        throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
+      }
+    } catch (error) {
+      const name = (error as Error).name ?? 'Error';
+      this.#counters.openFailed[name] = (this.#counters.openFailed[name] ?? 0) + 1;
+      this.#c.logger.debug({ source, relay: via, err: error }, 'relayed message refused');
+      return;
+    }
+    this.#counters.opened++;
+    if (via !== source) remember(this.#returnPaths, source, via, this.#maxPaths);
+    this.#c.relayPath.deliverRelayed(inner);
+  }
+
+  /** As a source: a relay refused one of our messages. */
+  #refusedBack(relayNode: NodeId, ref: number, code: RefusalCode): void {
+    const slot = this.#inFlight[ref % IN_FLIGHT_SLOTS];
+    if (slot === undefined || slot.ref !== ref || slot.relay !== relayNode) return;
+    this.#inFlight[ref % IN_FLIGHT_SLOTS] = undefined;
+    this.#counters.refusedBack[code]++;
+    const dst = (slot.message.dst as EngineAddress).node;
+    this.#c.relayPath.undeliverable(slot.message, refusalError(code, relayNode, dst));
+  }
+}
+
+/** Sets `key` to `value` in a map bounded to `max` entries (the oldest goes first). */
+function remember<V>(map: Map<NodeId, V>, key: NodeId, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as NodeId);
+}

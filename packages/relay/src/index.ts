@@ -43,6 +43,7 @@ export {
   type RelayOptions,
   type RelayPathView,
   type RelayService,
+  type RelayTapEvent,
   relay,
 } from './service.js';
 export { TokenBucket } from './token-bucket.js';

@@ -59,8 +59,20 @@ export interface RelayOptions {
   /** Messages waiting for a relay connection, per destination and in all (default 1024 / 8192). */
   readonly pendingPerDestination?: number;
   readonly maxPending?: number;
+  /**
+   * Sees every message this node relays, as the relay sees it (sealed bytes): for audits and tests
+   * of what a relay learns. Called on the relay's path, so it must be quick.
+   */
+  readonly tap?: (event: RelayTapEvent) => void;
   /** Learned return paths and failed direct nodes remembered (default 4096 each, oldest forgotten). */
   readonly maxPaths?: number;
+}
+
+/** A message a relay passes on: who handed it over, where it goes, and the sealed bytes. */
+export interface RelayTapEvent {
+  readonly from: NodeId;
+  readonly destination: NodeId;
+  readonly sealed: Uint8Array;
 }
 
 /** Counters of the relay service, read by status and metrics. */
@@ -473,6 +485,7 @@ class RelayEngine implements RelayService, RelayRoute {
     }
     const client = this.#client!;
     remember(this.#recentSources, from, true, this.#maxPaths);
+    this.#o.tap?.({ from, destination: dst, sealed });
     // Served: nodes registered with us, and sources of recent traffic (their replies come back this way).
     const served = this.#served.has(dst) || this.#recentSources.has(dst);
     if (served && this.#c.relayPath.isConnected(dst)) {

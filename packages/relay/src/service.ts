@@ -72,6 +72,7 @@ export interface RelayOptions {
 export interface RelayTapEvent {
   readonly from: NodeId;
   readonly destination: NodeId;
+  readonly expiry: number;
   readonly sealed: Uint8Array;
 }
 
@@ -90,6 +91,8 @@ export interface RelayCounters {
   /** As a relay: messages dropped without a refusal (expired, not bucket-sized, malformed, refusals rate-limited). */
   relayDropped: number;
   served: number;
+  /** As a relay: sources whose rate state is kept now (bounded by the offer's maxSources). */
+  sources: number;
   /** As a destination: messages opened and delivered, and refused by reason (error name). */
   opened: number;
   openFailed: Record<string, number>;
@@ -191,6 +194,7 @@ class RelayEngine implements RelayService, RelayRoute {
       refused: { ...refusals },
       relayDropped: 0,
       served: 0,
+      sources: 0,
       opened: 0,
       openFailed: {},
       sessionsStarted: 0,
@@ -260,6 +264,7 @@ class RelayEngine implements RelayService, RelayRoute {
       refused: { ...c.refused },
       openFailed: { ...c.openFailed },
       served: this.#served.size,
+      sources: this.#sourceGates?.size ?? 0,
       sessionsStarted: this.#sealer.sessionsStarted,
       sessionsOpened: this.#opener.sessionsOpened,
     };
@@ -485,7 +490,7 @@ class RelayEngine implements RelayService, RelayRoute {
     }
     const client = this.#client!;
     remember(this.#recentSources, from, true, this.#maxPaths);
-    this.#o.tap?.({ from, destination: dst, sealed });
+    this.#o.tap?.({ from, destination: dst, expiry, sealed });
     // Served: nodes registered with us, and sources of recent traffic (their replies come back this way).
     const served = this.#served.has(dst) || this.#recentSources.has(dst);
     if (served && this.#c.relayPath.isConnected(dst)) {

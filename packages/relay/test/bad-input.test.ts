@@ -1,0 +1,109 @@
+import type { NodeId } from '@netmachine/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeDeliver, encodeForward, RELAY_ENGINE, RELAY_PROTOCOL } from '../src/protocol.js';
+import { collect, type RelayNode, start, stopAll } from './real-nodes.js';
+
+afterEach(stopAll);
+
+/** A relay B that records what it passes on, C behind it, and a source A. */
+async function triangle(offer: Parameters<typeof start>[0]['offer'] = { policy: { kind: 'anyone' } }) {
+  const tapped: { destination: NodeId; expiry: number; sealed: Uint8Array }[] = [];
+  const b = await start({
+    offer,
+    tap: (e) => tapped.push({ destination: e.destination, expiry: e.expiry, sealed: Buffer.from(e.sealed) }),
+  });
+  const c = await start({}, { behind: [b] });
+  const a = await start({}, { peers: [b, c] });
+  return { a, b, c, tapped, got: collect(c, 'sink') };
+}
+
+/** Sends a raw relay-protocol frame from `from`'s engine `name` to `to`'s relay engine. */
+function raw(from: RelayNode, to: NodeId, body: unknown[]): void {
+  from.client(`raw-${Math.random().toString(36).slice(2)}`).send({ node: to, name: RELAY_ENGINE }, body, {
+    protocol: RELAY_PROTOCOL,
+    ttlMs: 10_000,
+  });
+}
+
+describe('bad input at the relay and the destination', () => {
+  it('a tampered ciphertext is refused at the destination and counted', async () => {
+    const { a, b, c, tapped, got } = await triangle();
+    a.client('app').send({ node: c.id, name: 'sink' }, 'genuine', { ttlMs: 10_000 });
+    await expect.poll(() => got.length).toBe(1);
+    const sealed = Buffer.from(tapped[0]?.sealed as Uint8Array);
+    sealed[sealed.length - 20] = (sealed[sealed.length - 20] as number) ^ 0x40;
+    // B (the relay, turned hostile) delivers a changed copy as if it came from A.
+    raw(b, c.id, encodeDeliver(a.id, tapped[0]?.expiry as number, sealed));
+    await expect.poll(() => c.services.relay.counters().openFailed.RelayDecryptError).toBe(1);
+    expect(got).toHaveLength(1);
+  });
+
+  it('a replayed RelayMessage is dropped and counted', async () => {
+    const { a, b, c, tapped, got } = await triangle();
+    a.client('app').send({ node: c.id, name: 'sink' }, 'once', { ttlMs: 10_000 });
+    await expect.poll(() => got.length).toBe(1);
+    const first = tapped[0]!;
+    // The relay (turned hostile) hands the same bytes over again, twice.
+    raw(b, c.id, encodeDeliver(a.id, first.expiry, first.sealed));
+    raw(b, c.id, encodeDeliver(a.id, first.expiry, first.sealed));
+    await expect.poll(() => c.services.relay.counters().openFailed.RelayReplayError).toBe(2);
+    expect(got).toHaveLength(1);
+  });
+
+  it('a message for a destination the relay does not serve is refused and counted', async () => {
+    const { a, b } = await triangle();
+    const stranger = await start({});
+    raw(a, b.id, encodeForward(stranger.id, Date.now() + 9000, 7, Buffer.alloc(256), 0));
+    await expect.poll(() => b.services.relay.counters().refused['not-served']).toBe(1);
+    expect(b.services.relay.counters().forwarded).toBe(0);
+  });
+
+  it('frames that are not bucket-sized, expired or malformed are dropped and counted', async () => {
+    const { a, b, c } = await triangle();
+    raw(a, b.id, encodeForward(c.id, Date.now() + 9000, 1, Buffer.alloc(300), 0));
+    raw(a, b.id, encodeForward(c.id, Date.now() - 1, 2, Buffer.alloc(256), 0));
+    raw(a, b.id, [0, 'not bytes']);
+    raw(a, b.id, [9]);
+    await expect.poll(() => b.services.relay.counters().relayDropped).toBe(2);
+    await expect.poll(() => b.services.relay.counters().malformed).toBe(2);
+    expect(b.services.relay.counters().forwarded).toBe(0);
+  });
+
+  it('a flooding source is rate-limited, answered with few refusals, and the relay keeps bounded state', async () => {
+    const { a, b, c, got } = await triangle({
+      policy: { kind: 'anyone' },
+      perSource: { messagesPerSecond: 100, bytesPerSecond: 1_000_000 },
+      maxSources: 4,
+    });
+    const flood = 5000;
+    const client = a.client('flood');
+    // The link to the relay is up first, so the flood reaches it (rather than waiting at the source).
+    client.send({ node: c.id, name: 'sink' }, -1, { ttlMs: 20_000 });
+    await expect.poll(() => got.length).toBe(1);
+    for (let i = 0; i < flood; i++) client.send({ node: c.id, name: 'sink' }, i, { ttlMs: 20_000 });
+    const counted = (): number => {
+      const k = b.services.relay.counters();
+      return k.forwarded + k.refused['rate-source'] + k.refused['rate-total'] + k.relayDropped;
+    };
+    // Everything that reached the relay engine is accounted for (its mailbox drops the oldest when full).
+    await expect.poll(counted, { timeout: 20_000 }).toBeGreaterThan(flood / 2);
+    const k = b.services.relay.counters();
+    expect(k.refused['rate-source']).toBeGreaterThan(0);
+    expect(k.forwarded).toBeLessThan(flood / 2);
+    await expect.poll(() => got.length).toBe(k.forwarded);
+    // Refusals back to the source are themselves rate-limited.
+    await expect.poll(() => a.services.relay.counters().refusedBack['rate-source']).toBeGreaterThan(0);
+    expect(a.services.relay.counters().refusedBack['rate-source']).toBeLessThan(k.refused['rate-source']);
+    // Each refusal that came back failed its message at the source, as a drop the transport counts.
+    expect(a.transport.counters().dropped['relay-refused']).toBe(
+      a.services.relay.counters().refusedBack['rate-source'],
+    );
+    // Many sources: the relay keeps rate state for at most maxSources of them.
+    for (let i = 0; i < 8; i++) {
+      const s = await start({}, { peers: [b, c] });
+      s.client('app').send({ node: c.id, name: 'sink' }, 'hi', { ttlMs: 10_000 });
+    }
+    await expect.poll(() => b.services.relay.counters().forwarded).toBeGreaterThanOrEqual(k.forwarded + 8);
+    expect(b.services.relay.counters().sources).toBeLessThanOrEqual(4);
+  });
+});

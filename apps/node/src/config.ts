@@ -77,6 +77,32 @@ const DomainSchema = v.union([
 
 export type DomainConfig = v.InferOutput<typeof DomainSchema>;
 
+const RateSchema = v.strictObject({ messagesPerSecond: Positive, bytesPerSecond: Positive });
+
+/**
+ * Relays: what this node offers others (whom it relays for, at what rates), the relays it uses
+ * (kept linked, advertised as `relay://<id>`), and whether its own listen addresses are advertised
+ * (false for a node that cannot accept inbound connections).
+ */
+const RelaySchema = v.strictObject({
+  offer: v.optional(
+    v.strictObject({
+      policy: v.union([
+        v.literal('anyone'),
+        v.strictObject({ allow: v.pipe(v.array(KeyText), v.minLength(1)) }),
+        v.strictObject({ domains: v.pipe(v.array(KeyText), v.minLength(1)) }),
+      ]),
+      perSource: v.optional(RateSchema),
+      total: v.optional(RateSchema),
+      maxSources: v.optional(Positive),
+      maxServed: v.optional(Positive),
+      multiHop: v.optional(v.boolean(), false),
+    }),
+  ),
+  use: v.optional(v.array(KeyText), []),
+  advertiseListen: v.optional(v.boolean(), true),
+});
+
 export const ConfigSchema = v.strictObject({
   name: v.optional(v.pipe(v.string(), v.maxLength(ADVERT_LIMITS.nameLength))),
   listen: v.optional(v.pipe(v.array(Url), v.maxLength(ADVERT_LIMITS.addrs)), ['tls://127.0.0.1:0']),
@@ -160,6 +186,7 @@ export const ConfigSchema = v.strictObject({
   ),
   storage: v.optional(v.strictObject({ quotaBytes: v.optional(Positive) }), {}),
   domains: v.optional(v.array(DomainSchema), []),
+  relay: v.optional(RelaySchema, {}),
 });
 
 function isNatsUrl(value: string): boolean {

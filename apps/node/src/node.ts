@@ -20,6 +20,7 @@ import { type NodeConfig, type NodeConfigInput, validateConfig } from './config.
 import { ConfigError, OptionalPackageMissingError } from './errors.js';
 import { logTransportEvents, RateLimitedLog } from './event-logging.js';
 import { nodePaths } from './paths.js';
+import { relayOptionsFromConfig, withMembership } from './relay-config.js';
 
 export { NetmachineNode, ROUTER_ENGINE } from '@netmachine/node';
 
@@ -128,10 +129,13 @@ export async function defaultServices(config: NodeConfig) {
   const { pubsub } = await optional('@netmachine/pubsub', () => import('@netmachine/pubsub'));
   const { storage } = await optional('@netmachine/storage', () => import('@netmachine/storage'));
   const { domains } = await optional('@netmachine/domain', () => import('@netmachine/domain'));
+  const { relay } = await optional('@netmachine/relay', () => import('@netmachine/relay'));
+  const domainService = withMembership(domains());
   const services = {
     pubsub: pubsub(),
     storage: storage(config.storage.quotaBytes ? { quotaBytes: config.storage.quotaBytes } : {}),
-    domains: domains(),
+    domains: domainService.factory,
+    relay: relay(relayOptionsFromConfig(config.relay, domainService.isMember)),
   };
   if (!config.nats) return services;
   const { nats, natsServiceOptionsFromConfig } = await optional(
@@ -176,6 +180,8 @@ export async function createNode<F extends ServiceFactories = Record<never, neve
     ...(config.name !== undefined ? { name: config.name } : {}),
     strict: config.strict,
     peers: config.peers,
+    advertise: config.relay.use.map((id) => `relay://${id}`),
+    advertiseListen: config.relay.advertiseListen,
     ...(config.limits.requestTimeoutMs ? { requestTimeoutMs: config.limits.requestTimeoutMs } : {}),
     transportLimits: {
       ...(config.limits.maxConnections ? { maxConnections: config.limits.maxConnections } : {}),

@@ -43,6 +43,8 @@ export interface NodeStatus {
   };
   /** Each running service's `counters()`, by service name. */
   readonly services: Readonly<Record<string, object>>;
+  /** Nodes this node reaches through a relay now (no direct connection), each with the relay it uses. */
+  readonly relayed: Readonly<Record<NodeId, NodeId>>;
   /** The NATS bridge, when the node runs one: its server and the server of each attached process. */
   readonly nats?: NatsStatus | undefined;
 }
@@ -89,8 +91,15 @@ export function nodeStatus(node: NetmachineNode): NodeStatus {
       queueDepths: t.queueDepths,
     },
     services: counters.services,
+    relayed: relayedPaths(node),
     nats: natsStatus(node),
   };
+}
+
+/** The relay service's relayed paths, if the node runs one (read by shape: the package is optional). */
+function relayedPaths(node: NetmachineNode): Record<NodeId, NodeId> {
+  const service = node.services.relay as { relayedPaths?: () => Record<NodeId, NodeId> } | undefined;
+  return typeof service?.relayedPaths === 'function' ? service.relayedPaths() : {};
 }
 
 function connections(node: NetmachineNode): ConnectionStatus[] {

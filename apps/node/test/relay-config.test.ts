@@ -2,6 +2,7 @@ import { KeyPair } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
+import { MapSnapshots } from '../src/map/snapshot.js';
 import { createNode, defaultServices, type NetmachineNode } from '../src/node.js';
 import { relayOptionsFromConfig } from '../src/relay-config.js';
 import { nodeStatus } from '../src/status.js';
@@ -80,5 +81,37 @@ describe('the relay section of the node config', () => {
     await node.start();
     expect(node.advert.addrs.map((a) => a.url)).toEqual([`relay://${relayNode.id}`]);
     expect(nodeStatus(node).services.relay).toMatchObject({ sealed: 0, forwarded: 0 });
+  });
+});
+
+describe('relayed paths in status and on the map', () => {
+  it('a peer reached through a relay shows as relayed via that relay', async () => {
+    const config = (relay: object, peers: string[] = []) =>
+      validateConfig({ ...base, relay, peers: peers.map((advert) => ({ advert })) });
+    const start = async (c: ReturnType<typeof config>) => {
+      const node = await createNode({ config: c, services: await defaultServices(c) });
+      started.push(node);
+      await node.start();
+      return node;
+    };
+    const b = await start(config({ offer: { policy: 'anyone' } }));
+    const c = await start(config({ use: [b.id], advertiseListen: false }, [b.advertText]));
+    await expect
+      .poll(() => (c.services.relay as { registeredWith(): string[] }).registeredWith())
+      .toEqual([b.id]);
+    const a = await start(config({}, [b.advertText, c.advertText]));
+    c.spawn('echo', (m, ctx) => ctx.reply(m, m.body));
+    const reply = await a.client('asker').request({ node: c.id, name: 'echo' }, 'hi');
+    expect(reply.body).toBe('hi');
+    const status = nodeStatus(a);
+    expect(status.relayed).toEqual({ [c.id]: b.id });
+    const snapshot = new MapSnapshots(() => nodeStatus(a)).take();
+    expect(snapshot.peers.find((p) => p.id === c.id)).toMatchObject({
+      path: 'relayed',
+      via: b.id,
+      rttMs: null,
+    });
+    expect(snapshot.peers.find((p) => p.id === b.id)).toMatchObject({ path: 'direct', via: null });
+    expect(snapshot.edges).toContainEqual([b.id, c.id]);
   });
 });

@@ -1,8 +1,13 @@
 import { storageFetchRawTls, storageFetchSubject } from './bulk/storage-fetch.js';
 import { natsEnginePoolOfOne, natsEnginePoolOfTwo, natsEngineRequest } from './nats-engine/scenario.js';
 import { ed25519VerifyPeer, natsPeer, peer } from './peers.js';
-import type { Scenario } from './scenario.js';
+import type { Contender, Scenario } from './scenario.js';
 import { netmachine } from './subjects.js';
+
+/** A contender under another name: netmachine's direct path as the peer of its relayed path. */
+function named(system: string, contender: Contender): Contender {
+  return { ...contender, system };
+}
 
 /** The scenarios of BENCHMARKS.md; the names are fixed (tools read them). */
 export const scenarios: readonly Scenario[] = [
@@ -42,6 +47,23 @@ export const scenarios: readonly Scenario[] = [
     ],
     subjects: [netmachine('request', { transport: 'tls' })],
     peers: [natsPeer('request'), peer('libp2p', 'request'), peer('raw-tls', 'request')],
+  },
+  {
+    name: 'relayed-unicast',
+    description: 'remote-unicast through a relay in a third process (A → B → C), 200 B sealed end to end',
+    metric: 'throughput',
+    bars: [{ peer: 'direct', ratio: 0.4 }],
+    subjects: [netmachine('stream', { transport: 'tls', relayed: true })],
+    peers: [named('direct', netmachine('stream', { transport: 'tls' }))],
+  },
+  {
+    name: 'relayed-request',
+    description: 'remote-request through a relay in a third process; round trip p50 / p99',
+    metric: 'latency',
+    latencyUnit: 'us',
+    bars: [{ peer: 'direct', ratio: 2.5 }],
+    subjects: [netmachine('request', { transport: 'tls', relayed: true })],
+    peers: [named('direct', netmachine('request', { transport: 'tls' }))],
   },
   {
     name: 'pubsub-fanout',

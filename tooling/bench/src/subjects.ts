@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { measureKind, type RunKind } from './peers.js';
+import { withRelayProcess } from './relay/relay-process.js';
 import type { Contender } from './scenario.js';
 
 /**
@@ -38,12 +39,15 @@ function transportRequirements(transport: string): Requirement[] {
   return [ROUTER, IDENTITY, TRANSPORT, transport === 'quic' ? QUIC : TLS, PUBSUB];
 }
 
+const RELAY: Requirement = { pkg: '@netmachine/relay', exports: ['relay'] };
+
 export function netmachine(
   kind: RunKind,
-  options: { transport?: 'tls' | 'quic'; strict?: boolean } = {},
+  options: { transport?: 'tls' | 'quic'; strict?: boolean; relayed?: boolean } = {},
 ): Contender {
   const transport = kind === 'local' ? undefined : (options.transport ?? 'tls');
-  const requirements = kind === 'local' ? [ROUTER] : transportRequirements(transport!);
+  const requirements =
+    kind === 'local' ? [ROUTER] : [...transportRequirements(transport!), ...(options.relayed ? [RELAY] : [])];
   const config = { transport, strict: options.strict ?? false };
   // Fan-out: every process of a run derives the same topic from one seed chosen for that run.
   const configFor = () =>
@@ -52,6 +56,11 @@ export function netmachine(
     system: 'netmachine',
     ...(transport !== undefined ? { transport } : {}),
     missing: () => missingOf(requirements),
-    measure: (settings) => measureKind(kind, { system: 'netmachine', config: configFor() }, settings),
+    measure: (settings) =>
+      options.relayed
+        ? withRelayProcess((relayAdvert) =>
+            measureKind(kind, { system: 'netmachine', config: { ...configFor(), relayAdvert } }, settings),
+          )
+        : measureKind(kind, { system: 'netmachine', config: configFor() }, settings),
   };
 }

@@ -16,8 +16,10 @@ export interface MapPeer {
   readonly direction: 'inbound' | 'outbound' | null;
   /** The transport's scheme (`tls`, `quic`, ...), or null when unknown. */
   readonly transport: string | null;
-  /** `direct` today; a relayed path shows as `relayed` once a relay service reports it. */
+  /** `direct` over a connection of ours, or `relayed` through the node `via` (the relay service's path). */
   readonly path: 'direct' | 'relayed';
+  /** The relay of a relayed peer; null for a direct one. */
+  readonly via: string | null;
   /** Messages waiting in this peer's send queue. */
   readonly queued: number;
   /** Messages and bytes a second on this link since the previous snapshot (0 on the first). */
@@ -110,6 +112,7 @@ export class MapSnapshots {
         direction: this.links(c.node)?.direction ?? null,
         transport: this.links(c.node)?.transport ?? null,
         path: 'direct' as const,
+        via: null,
         queued: s.transport.queueDepths[c.node] ?? 0,
         messagesInPerSecond: peerRate('messagesIn'),
         messagesOutPerSecond: peerRate('messagesOut'),
@@ -118,6 +121,20 @@ export class MapSnapshots {
       };
     });
     this.previousTraffic = traffics;
+    // Peers reached through a relay have no connection of ours: no RTT, direction or traffic of their own.
+    const relayed: MapPeer[] = Object.entries(s.relayed ?? {}).map(([id, via]) => ({
+      id,
+      rttMs: null,
+      direction: null,
+      transport: null,
+      path: 'relayed',
+      via,
+      queued: 0,
+      messagesInPerSecond: 0,
+      messagesOutPerSecond: 0,
+      bytesInPerSecond: 0,
+      bytesOutPerSecond: 0,
+    }));
     const services: Record<string, Record<string, number>> = {};
     for (const [name, counters] of Object.entries(s.services)) {
       services[name] = Object.fromEntries(numericLeaves(counters));
@@ -134,10 +151,11 @@ export class MapSnapshots {
     const edges: Array<readonly [string, string]> = peers.map((p) => [s.id, p.id] as const);
     for (const d of domains) for (const peer of d.active) edges.push([s.id, peer]);
     for (const t of topics) if (t.publisherNode !== s.id) edges.push([s.id, t.publisherNode]);
+    for (const r of relayed) edges.push([r.via as string, r.id]);
     return {
       at: now,
       self: { id: s.id, name: s.name ?? null, uptimeMs: s.uptimeMs },
-      peers,
+      peers: [...peers, ...relayed],
       domains,
       topics,
       traffic,

@@ -1,7 +1,8 @@
-import type { KeyPair, NodeId, TransportFactory } from '@netmachine/core';
+import { type KeyPair, type NodeId, parseNodeAdvert, type TransportFactory } from '@netmachine/core';
 import type { IdentityStore } from '@netmachine/identity-store';
 import { createNode } from '@netmachine/node';
 import { type PubSubEngine, pubsub } from '@netmachine/pubsub';
+import type { RelayService } from '@netmachine/relay';
 import type { Router } from '@netmachine/router';
 import type { TransportEngine } from '@netmachine/transport';
 import type { SystemConfig } from './types.js';
@@ -31,6 +32,26 @@ const TRANSPORTS: Record<string, () => Promise<TransportFactory>> = {
   quic: async () => (await import('@netmachine/transport-quic')).quic(),
 };
 
+/**
+ * A node of a relayed run: it advertises only `relay://<B>` (so the other node cannot dial it),
+ * keeps a permanent link to B and is ready once B serves it. Replies go back the same way.
+ */
+async function relayedOptions(relayAdvert: string) {
+  const { relay, relayAddress } = await import('@netmachine/relay');
+  const relayNode = parseNodeAdvert(relayAdvert).id;
+  return {
+    node: { advertise: [relayAddress(relayNode)], advertiseListen: false, peers: [{ advert: relayAdvert }] },
+    services: { relay: relay({ use: [relayNode], probeIntervalMs: 0 }) },
+    async registered(services: { relay?: RelayService }): Promise<void> {
+      const deadline = performance.now() + 15_000;
+      while (!services.relay?.registeredWith().includes(relayNode)) {
+        if (performance.now() > deadline) throw new Error('the relay did not register this node in 15 s');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+  };
+}
+
 export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
   if (config.transport === undefined) {
     const node = await createNode({ transports: [] });
@@ -49,13 +70,16 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
   }
   const makeTransport = TRANSPORTS[config.transport];
   if (makeTransport === undefined) throw new Error(`unknown netmachine transport ${config.transport}`);
+  const relayed = config.relayAdvert !== undefined ? await relayedOptions(config.relayAdvert) : undefined;
   const node = await createNode({
     transports: [await makeTransport()],
     listen: [`${config.transport}://127.0.0.1:0`],
     strict: config.strict ?? false,
-    services: { pubsub: pubsub() },
+    ...(relayed?.node ?? {}),
+    services: { pubsub: pubsub(), ...(relayed?.services ?? {}) },
   });
   await node.start();
+  if (relayed !== undefined) await relayed.registered(node.services as { relay?: RelayService });
   return {
     id: node.id,
     keyPair: node.keyPair,

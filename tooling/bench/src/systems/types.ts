@@ -12,6 +12,8 @@ export interface SystemConfig {
   readonly transport?: string;
   /** netmachine: sign and verify every message. */
   readonly strict?: boolean;
+  /** netmachine: reach the other node only through this relay (its advert text). */
+  readonly relayAdvert?: string;
 }
 
 /** A listening side. `info` is passed (through the parent) to whoever connects to it. */

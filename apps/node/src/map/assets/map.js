@@ -42,7 +42,16 @@ function renderTables(s) {
       const rtt = p.rttMs === null ? '—' : `${fmt(p.rttMs, 2)} ms`;
       const msgs = `${fmt(p.messagesInPerSecond, 1)} · ${fmt(p.messagesOutPerSecond, 1)}`;
       const bytes = `${fmt(p.bytesInPerSecond)} · ${fmt(p.bytesOutPerSecond)}`;
-      const tr = row([short(p.id), rtt, dialled, p.transport ?? '—', p.path, String(p.queued), msgs, bytes]);
+      const tr = row([
+        short(p.id),
+        rtt,
+        dialled,
+        p.transport ?? '—',
+        pathText(p),
+        String(p.queued),
+        msgs,
+        bytes,
+      ]);
       tr.dataset.peer = p.id;
       // The table shows a short id; the whole id is the cell's title and what a screen reader reads.
       tr.firstChild.title = p.id;
@@ -238,13 +247,18 @@ function draw() {
   ctx.textAlign = 'start';
 }
 
+/** `direct`, or `relayed via <relay>` for a peer reached through a relay. */
+function pathText(p) {
+  return p.path === 'relayed' && p.via ? `relayed via ${short(p.via)}` : p.path;
+}
+
 function describeSelection() {
   const p = snapshot?.peers[selected];
   text(
     $('selected'),
     p
       ? `selected ${p.id}: RTT ${p.rttMs === null ? 'unknown' : `${fmt(p.rttMs, 2)} ms`}, ` +
-          `${p.transport ?? 'transport unknown'}, ${p.path}, dialled ${p.direction === 'inbound' ? 'by them' : 'by us'}`
+          `${p.transport ?? 'transport unknown'}, ${pathText(p)}, dialled ${p.direction === null ? 'by nobody (relayed)' : p.direction === 'inbound' ? 'by them' : 'by us'}`
       : '',
   );
 }

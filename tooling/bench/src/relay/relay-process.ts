@@ -1,0 +1,33 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const WORKER = process.env.BENCH_DIST
+  ? fileURLToPath(new URL('../../dist/relay/relay-worker.js', import.meta.url))
+  : fileURLToPath(new URL('./relay-worker.ts', import.meta.url));
+const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/source', '--import', 'tsx'];
+
+/**
+ * Runs `body` with a relay node in its own process (the B of A → B → C), given its advert; the
+ * sender and receiver processes of the run use it as their only way to each other.
+ */
+export async function withRelayProcess<T>(body: (relayAdvert: string) => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, [...WORKER_FLAGS, WORKER], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const advert = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) =>
+        resolve((JSON.parse(line) as { advert: string }).advert),
+      );
+      child.once('exit', (code) => reject(new Error(`relay process exited ${code}`)));
+    });
+    return await body(advert);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}

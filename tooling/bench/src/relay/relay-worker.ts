@@ -1,0 +1,19 @@
+// The relay B of the relayed scenarios, in its own process: a node that relays for anyone with
+// limits far above what a run sends. Prints its advert once listening; stops on SIGTERM.
+import { createNode } from '@netmachine/node';
+import { relay } from '@netmachine/relay';
+import { tls } from '@netmachine/transport-tls';
+
+const unlimited = { messagesPerSecond: 1e9, bytesPerSecond: 1e12 };
+const node = await createNode({
+  transports: [tls()],
+  listen: ['tls://127.0.0.1:0'],
+  services: {
+    relay: relay({ offer: { policy: { kind: 'anyone' }, perSource: unlimited, total: unlimited } }),
+  },
+});
+await node.start();
+process.stdout.write(`${JSON.stringify({ advert: node.advertText })}\n`);
+process.once('SIGTERM', () => {
+  void node.stop().then(() => process.exit(0));
+});

@@ -190,6 +190,18 @@ export class MetricsServer {
       },
     });
     new Counter({
+      name: 'netmachine_relayed_messages_total',
+      labelNames: ['direction'],
+      help: 'Messages that went out through a relay (no direct connection) or came in through one, opened here',
+      registers,
+      collect() {
+        this.reset();
+        const t = status().transport;
+        this.inc({ direction: 'out' }, t.relayedOut);
+        this.inc({ direction: 'in' }, t.relayedIn);
+      },
+    });
+    new Counter({
       name: 'netmachine_duplicate_frames_dropped_total',
       help: 'Message frames a connection had already delivered (a duplicated write), dropped',
       registers,

@@ -38,6 +38,9 @@ export interface NodeStatus {
     /** Times reading from a peer was paused because an engine was full (flow control). */
     readonly readPauses: number;
     readonly duplicatesDropped: number;
+    /** Messages sent through a relay (no direct connection to their node), and received through one. */
+    readonly relayedOut: number;
+    readonly relayedIn: number;
     readonly dropped: Record<string, number>;
     readonly queueDepths: Record<string, number>;
   };
@@ -87,6 +90,8 @@ export function nodeStatus(node: NetmachineNode): NodeStatus {
       handshakeFailures: t.handshakeFailures,
       readPauses: t.readPauses,
       duplicatesDropped: t.duplicatesDropped,
+      relayedOut: t.relayedOut,
+      relayedIn: t.relayedIn,
       dropped: t.dropped,
       queueDepths: t.queueDepths,
     },

@@ -1,8 +1,9 @@
-import { KeyPair } from '@netmachine/core';
+import { KeyPair, noopLogger } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { MapSnapshots } from '../src/map/snapshot.js';
+import { MetricsServer } from '../src/metrics.js';
 import { createNode, defaultServices, type NetmachineNode } from '../src/node.js';
 import { relayOptionsFromConfig } from '../src/relay-config.js';
 import { nodeStatus } from '../src/status.js';
@@ -113,5 +114,10 @@ describe('relayed paths in status and on the map', () => {
     });
     expect(snapshot.peers.find((p) => p.id === b.id)).toMatchObject({ path: 'direct', via: null });
     expect(snapshot.edges).toContainEqual([b.id, c.id]);
+    expect(status.transport.relayedOut).toBe(1);
+    const metrics = new MetricsServer('127.0.0.1:0', () => nodeStatus(a), noopLogger, { map: false });
+    expect(await metrics.registry.metrics()).toContain(
+      'netmachine_relayed_messages_total{direction="out"} 1',
+    );
   });
 });

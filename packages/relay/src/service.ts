@@ -388,17 +388,32 @@ class RelayEngine implements RelayService, RelayRoute {
 
   #peerUp(node: NodeId): void {
     if (this.#o.use?.includes(node)) void this.#register(node);
-    // A relay (or the destination itself) came up: what waited for it goes now, the Transport
-    // engine choosing again between direct and relay.
+    // A relay (or the destination itself) came up: what waited for it goes now.
     for (const dst of this.#pending.destinations()) {
       if (dst !== node && !this.#relaysFor(dst).includes(node)) continue;
       for (const message of this.#pending.take(dst)) {
         if (isExpired(message)) {
           this.#counters.pendingExpired++;
           this.#c.relayPath.undeliverable(message, new MessageExpiredError(dst));
-        } else this.#c.relayPath.send(message);
+        } else this.#resend(dst, message);
       }
     }
+  }
+
+  /** A message that waited: direct if a connection is up now, else through a relay (counted once, when first taken). */
+  #resend(dst: NodeId, message: EngineMessage): void {
+    if (this.#c.relayPath.isConnected(dst)) {
+      this.#c.relayPath.send(message);
+      return;
+    }
+    const via = this.#pickRelay(dst);
+    if (via !== undefined) {
+      this.#sendVia(message, via);
+      return;
+    }
+    const deadline = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
+    if (this.#pending.push(dst, message, deadline)) this.#armSweep();
+    else this.#c.relayPath.undeliverable(message, new NoRelayPathError(dst));
   }
 
   async #register(relayNode: NodeId): Promise<void> {

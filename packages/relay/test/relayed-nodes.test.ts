@@ -1,7 +1,15 @@
 import type { NodeId } from '@netmachine/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { RelayDestinationNotServedError, RelaySourceNotAllowedError } from '../src/index.js';
-import { collect, start, stopAll } from './real-nodes.js';
+import { createNode } from '@netmachine/node';
+import { faulty } from '@netmachine/transport/testing';
+import { tls } from '@netmachine/transport-tls';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  RelayDestinationNotServedError,
+  RelaySourceNotAllowedError,
+  relay,
+  relayAddress,
+} from '../src/index.js';
+import { collect, nodes, type RelayNode, start, stopAll } from './real-nodes.js';
 
 afterEach(stopAll);
 
@@ -77,5 +85,57 @@ describe('relayed paths between real nodes', () => {
     await expect.poll(() => got.length).toBe(6);
     expect(b2.services.relay.counters().forwarded).toBe(5);
     expect(a.services.relay.pathTo(c.id)).toEqual({ via: 'relay', relay: b2.id });
+  });
+});
+
+describe('direct first, relay as fallback, direct again when it works', () => {
+  it('falls back to the relay when a direct dial fails, and returns to direct once one works', async () => {
+    const b = await start({ offer: { policy: { kind: 'anyone' } } });
+    // d listens and advertises its address as well as its relay.
+    const d = await createNode({
+      transports: [tls()],
+      listen: ['tls://127.0.0.1:0'],
+      advertise: [relayAddress(b.id)],
+      peers: [{ advert: b.advert }],
+      services: { relay: relay({ use: [b.id] }) },
+    });
+    nodes.push(d as RelayNode);
+    await d.start();
+    await expect.poll(() => d.services.relay.registeredWith()).toEqual([b.id]);
+    const faults = faulty(tls());
+    const a = await createNode({
+      transports: [faults],
+      listen: ['tls://127.0.0.1:0'],
+      peers: [{ advert: b.advert }, { advert: d.advert }],
+      services: { relay: relay({ probeIntervalMs: 100 }) },
+    });
+    nodes.push(a as RelayNode);
+    await a.start();
+    await a.transport.connect(b.id);
+    const got = collect(d as RelayNode, 'sink');
+    const client = a.client('app');
+    // No direct dial works now: the first message waits for the failed dial, then goes by relay.
+    faults.controller.knobs.refuseDials = true;
+    client.send({ node: d.id, name: 'sink' }, 'first', { ttlMs: 10_000 });
+    await expect.poll(() => got.length).toBe(1);
+    expect(faults.controller.counts.refusedDials).toBeGreaterThanOrEqual(1);
+    expect(a.transport.counters().relayedOut).toBe(1);
+    expect(a.services.relay.pathTo(d.id)).toEqual({ via: 'relay', relay: b.id });
+    // Dials work again: a later message starts a direct probe, and once it is up messages go direct.
+    faults.controller.knobs.refuseDials = false;
+    let sent = 1;
+    await vi.waitFor(
+      () => {
+        client.send({ node: d.id, name: 'sink' }, `m${sent++}`, { ttlMs: 10_000 });
+        expect(a.transport.isConnected(d.id)).toBe(true);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    const relayedBefore = a.transport.counters().relayedOut;
+    client.send({ node: d.id, name: 'sink' }, 'direct', { ttlMs: 10_000 });
+    await expect.poll(() => got.some((m) => m.body === 'direct')).toBe(true);
+    expect(a.transport.counters().relayedOut).toBe(relayedBefore);
+    expect(a.services.relay.pathTo(d.id)).toEqual({ via: 'direct' });
+    await expect.poll(() => got.length).toBe(sent + 1);
   });
 });

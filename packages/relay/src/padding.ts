@@ -19,8 +19,10 @@ export function isBucketSize(size: number): boolean {
 
 /** `u32 length ‖ inner ‖ zeros`, exactly `plaintextLength` bytes. */
 export function padToBucket(inner: Uint8Array, plaintextLength: number): Buffer {
-  const plaintext = Buffer.alloc(plaintextLength);
+  const plaintext = Buffer.allocUnsafe(plaintextLength);
   plaintext.writeUInt32BE(inner.length, 0);
   plaintext.set(inner, 4);
+  // Only the padding needs zeroing: everything before it was just written.
+  plaintext.fill(0, 4 + inner.length);
   return plaintext;
 }

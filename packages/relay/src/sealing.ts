@@ -129,9 +129,19 @@ function deriveKey(
   return { key: out.subarray(0, 32), noncePrefix: out.subarray(32, 36) };
 }
 
-/** The AEAD's additional data: the header, both node ids and the expiry (a relay cannot change them). */
-function additionalData(header: Uint8Array, src: Uint8Array, dst: Uint8Array, expiry: number): Buffer {
-  const aad = Buffer.allocUnsafe(SEALED_HEADER_BYTES + 64 + 8);
+const AAD_BYTES = SEALED_HEADER_BYTES + 64 + 8;
+
+/**
+ * The AEAD's additional data: the header, both node ids and the expiry (a relay cannot change
+ * them), written into `aad` (a scratch buffer: node:crypto copies it before this returns).
+ */
+function additionalData(
+  aad: Buffer,
+  header: Uint8Array,
+  src: Uint8Array,
+  dst: Uint8Array,
+  expiry: number,
+): Buffer {
   aad.set(header.subarray(0, SEALED_HEADER_BYTES), 0);
   aad.set(src, SEALED_HEADER_BYTES);
   aad.set(dst, SEALED_HEADER_BYTES + 32);
@@ -139,8 +149,8 @@ function additionalData(header: Uint8Array, src: Uint8Array, dst: Uint8Array, ex
   return aad;
 }
 
-function nonceOf(prefix: Buffer, counter: number): Buffer {
-  const nonce = Buffer.allocUnsafe(12);
+/** The 12-byte nonce, written into the scratch buffer `nonce`. */
+function nonceOf(nonce: Buffer, prefix: Buffer, counter: number): Buffer {
   prefix.copy(nonce, 0);
   writeU64(nonce, 4, counter);
   return nonce;
@@ -156,6 +166,8 @@ export class RelaySealer {
   readonly #rotateAfterMs: number;
   readonly #maxSessions: number;
   readonly #now: () => number;
+  readonly #aad = Buffer.allocUnsafe(AAD_BYTES);
+  readonly #nonce = Buffer.allocUnsafe(12);
   /** Sessions started so far (a counter for status). */
   sessionsStarted = 0;
 
@@ -189,10 +201,12 @@ export class RelaySealer {
     session.header.copy(out, 0);
     writeU64(out, OFF_COUNTER, counter);
     const plaintext = padToBucket(inner, total - SEALED_HEADER_BYTES - TAG_BYTES);
-    const cipher = createCipheriv(CIPHER, session.key, nonceOf(session.noncePrefix, counter), {
+    const cipher = createCipheriv(CIPHER, session.key, nonceOf(this.#nonce, session.noncePrefix, counter), {
       authTagLength: TAG_BYTES,
     });
-    cipher.setAAD(additionalData(out, this.#src, session.dst, expiry), { plaintextLength: plaintext.length });
+    cipher.setAAD(additionalData(this.#aad, out, this.#src, session.dst, expiry), {
+      plaintextLength: plaintext.length,
+    });
     const body = cipher.update(plaintext);
     cipher.final();
     body.copy(out, SEALED_HEADER_BYTES);
@@ -253,6 +267,8 @@ export class RelayOpener {
   readonly #replayWindow: number;
   readonly #newSessions: TokenBucket;
   readonly #now: () => number;
+  readonly #aad = Buffer.allocUnsafe(AAD_BYTES);
+  readonly #nonce = Buffer.allocUnsafe(12);
   sessionsOpened = 0;
 
   constructor(keyPair: KeyPair, options: OpenerOptions = {}) {
@@ -295,11 +311,12 @@ export class RelayOpener {
     const counter = readU64(data, OFF_COUNTER);
     if (counter > 0xffff_ffff) throw new MalformedRelayMessageError('counter out of range');
     const tagAt = data.length - TAG_BYTES;
-    const decipher = createDecipheriv(CIPHER, session.key, nonceOf(session.noncePrefix, counter), {
-      authTagLength: TAG_BYTES,
-    });
+    const nonce = nonceOf(this.#nonce, session.noncePrefix, counter);
+    const decipher = createDecipheriv(CIPHER, session.key, nonce, { authTagLength: TAG_BYTES });
     const cipherLength = tagAt - SEALED_HEADER_BYTES;
-    decipher.setAAD(additionalData(data, src, this.#dst, expiry), { plaintextLength: cipherLength });
+    decipher.setAAD(additionalData(this.#aad, data, src, this.#dst, expiry), {
+      plaintextLength: cipherLength,
+    });
     decipher.setAuthTag(data.subarray(tagAt));
     let plaintext: Buffer;
     try {

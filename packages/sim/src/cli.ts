@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ScenarioUsageError } from './errors.js';
 import { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 import { linePlot, table } from './report.js';
+import { runDiscoveryScenario } from './scenarios/discovery.js';
 import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
 import { pubsubTreeCost, pubsubTreeSummary, runPubsubTreeScenario } from './scenarios/pubsub-tree.js';
 
@@ -13,7 +14,9 @@ const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FI
     [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]
     [--churn PER_SECOND [--churn-seconds S]]
        pnpm sim pubsub-tree [--nodes N] [--seed S] [--json] [--crash F] [--publishers P] [--events E]
-    [--loss P] [--active-view N] [--join-via random|seed]`;
+    [--loss P] [--active-view N] [--join-via random|seed]
+       pnpm sim discovery [--nodes N] [--seed S] [--json] [--periods P] [--domains D]
+    [--byzantine F] [--attack-edges F] [--epsilon E] [--lookups L] [--no-baseline]`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -44,6 +47,12 @@ function main(argv: string[]): void {
       events: { type: 'string' },
       'active-view': { type: 'string' },
       'join-via': { type: 'string' },
+      domains: { type: 'string' },
+      byzantine: { type: 'string' },
+      'attack-edges': { type: 'string' },
+      epsilon: { type: 'string' },
+      lookups: { type: 'string' },
+      'no-baseline': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -54,6 +63,25 @@ function main(argv: string[]): void {
   }
   if (scenario === 'pubsub-tree') {
     pubsubTree(values);
+    return;
+  }
+  if (scenario === 'discovery') {
+    const started = performance.now();
+    const nodes = numberOption(values.nodes, 'nodes', 1000);
+    const summary = runDiscoveryScenario({
+      nodes,
+      seed: numberOption(values.seed, 'seed', 1),
+      periods: numberOption(values.periods, 'periods', 60),
+      domains: numberOption(values.domains, 'domains', 600),
+      byzantineFraction: numberOption(values.byzantine, 'byzantine', 0.1),
+      attackEdges: numberOption(values['attack-edges'], 'attack-edges', 0.02),
+      lookups: numberOption(values.lookups, 'lookups', Math.min(2000, nodes)),
+      blip: { epsilon: numberOption(values.epsilon, 'epsilon', 6) },
+      baseline: values['no-baseline'] !== true,
+    });
+    const wall = Math.round((performance.now() - started) / 100) / 10;
+    process.stdout.write(`${table([...Object.entries(summary), ['wallSeconds', wall]])}\n`);
+    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
   }
   if (scenario !== 'overlay') throw new ScenarioUsageError(`unknown scenario ${scenario}\n${USAGE}`);

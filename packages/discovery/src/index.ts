@@ -14,3 +14,22 @@ export {
   MAX_BLIP_HASHES,
 } from './blip.js';
 export { DISCOVERY_PROTOCOLS } from './machines/protocols.js';
+export {
+  decodePsiMessage,
+  encodePsiMessage,
+  PSI_LIMITS,
+  PSI_PROTOCOL,
+  type PsiFinish,
+  type PsiInitiatorState,
+  type PsiMessage,
+  type PsiOptions,
+  PsiProtocolError,
+  type PsiRequest,
+  type PsiResponderState,
+  type PsiResponse,
+  PsiSetTooLargeError,
+  psiComplete,
+  psiFinish,
+  psiRequest,
+  psiRespond,
+} from './psi.js';

@@ -8,6 +8,7 @@ export {
   blipFlipProbability,
   blipPositions,
   blipSimilarity,
+  blipTarget,
   checkBlipParams,
   DEFAULT_BLIP_PARAMS,
   MAX_BLIP_BITS,
@@ -95,3 +96,28 @@ export {
   psiRequest,
   psiRespond,
 } from './psi.js';
+export {
+  ADVERTS_ENGINE,
+  ADVERTS_PROTOCOL,
+  MAX_DOMAIN_ADVERTS,
+  MAX_NODE_ADVERTS,
+} from './service/adverts.js';
+export { ENTRY_SIGNATURE_BYTES, entryIssued, signEntry, verifyEntry } from './service/entries.js';
+export { DiscoveryNotReadyError, LookupFailedError, NotParticipatingError } from './service/errors.js';
+export { discovery } from './service/factory.js';
+export type {
+  DiscoveryDirectory,
+  DiscoveryDomains,
+  DiscoveryOptions,
+  DiscoveryRouter,
+  DiscoveryServiceOptions,
+  LookupResult,
+} from './service/options.js';
+export { PSI_ENGINE, type PsiCounters, PsiRefusedError } from './service/psi-exchange.js';
+export {
+  DISCOVERY_ENGINE,
+  DiscoveryService,
+  type DiscoveryServiceCounters,
+  type DiscoveryServiceEvent,
+  type DiscoveryViews,
+} from './service/service.js';

@@ -299,6 +299,15 @@ export class DiscoveryService implements Startable {
     return this.#psi.intersect(peer, options);
   }
 
+  /**
+   * Starts gossip with `peers` (their adverts must be in the directory): asks each for its signed entry
+   * and hands those that verify to the machines. Resolves with how many did.
+   */
+  async join(peers: readonly NodeId[]): Promise<number> {
+    if (!this.participating) throw new NotParticipatingError();
+    return this.#bootstrap(peers);
+  }
+
   /** The peers in this node's inter-domain views now. */
   views(): DiscoveryViews {
     const machine = this.#gate?.inner;
@@ -437,16 +446,17 @@ export class DiscoveryService implements Startable {
     else await this.#bootstrap();
   }
 
-  /** Asks bootstrap and connected peers for their entries and joins with those that answer. */
-  async #bootstrap(): Promise<void> {
+  /** Asks `peers` (default: bootstrap and connected peers) for their entries and joins with those. */
+  async #bootstrap(given?: readonly NodeId[]): Promise<number> {
     const runner = this.#runner;
-    if (runner === undefined) return;
-    const peers = [...new Set([...(this.#o.bootstrap ?? []), ...this.#connected()])].filter(
+    if (runner === undefined) return 0;
+    const peers = [...new Set(given ?? [...(this.#o.bootstrap ?? []), ...this.#connected()])].filter(
       (p) => p !== this.node,
     );
     const entries = await this.#sideband.hello(peers.slice(0, 8));
     const good = entries.filter((e) => this.#verify(e));
     if (good.length > 0 && this.#runner === runner) runner.command({ type: 'join', entries: good });
+    return good.length;
   }
 
   #connected(): NodeId[] {

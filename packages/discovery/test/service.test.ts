@@ -53,6 +53,11 @@ describe('discovery on real nodes over TLS', () => {
       expect(wire.contains(Buffer.from(d))).toBe(false);
       expect(wire.contains(identityBytes(d))).toBe(false);
     }
+    // The control: a domain id that is sent in a message body is seen by the same check.
+    const probe = a.router.client('probe');
+    b.router.spawn('probe', () => undefined);
+    probe.send({ node: b.node, name: 'probe' }, { domain: d0 });
+    await expect.poll(() => wire.contains(Buffer.from(d0))).toBe(true);
   });
 
   it('an opted-out node never appears in the others’ inter-domain views, and answers no PSI', async () => {

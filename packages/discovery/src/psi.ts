@@ -23,8 +23,11 @@ export const PSI_PROTOCOL = 'psi/1';
 
 /** Limits on what a PSI message may carry. */
 export const PSI_LIMITS = {
-  /** Most elements (domains) in one set: every element costs a few scalar multiplications (~1 ms each). */
-  maxSetSize: 128,
+  /**
+   * Most elements (domains) in one set, as many as a node may be in (the domain service's default):
+   * every element costs a hash to the group and two scalar multiplications, ~1 ms each, on the event loop.
+   */
+  maxSetSize: 64,
   /** Bytes of a session id. */
   sessionBytes: 16,
   /** Bytes of one encoded ristretto255 point. */

@@ -113,7 +113,12 @@ export type {
   DiscoveryServiceOptions,
   LookupResult,
 } from './service/options.js';
-export { PSI_ENGINE, type PsiCounters, type PsiExchangeRouter, PsiRefusedError } from './service/psi-exchange.js';
+export {
+  PSI_ENGINE,
+  type PsiCounters,
+  type PsiExchangeRouter,
+  PsiRefusedError,
+} from './service/psi-exchange.js';
 export {
   DISCOVERY_ENGINE,
   DiscoveryService,

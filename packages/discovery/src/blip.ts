@@ -103,6 +103,40 @@ export function blipTarget(domain: string, params: BlipParams): Uint8Array {
   return blipFilter([domain], params, seededRng(seed));
 }
 
+/** The exact (unflipped) Bloom filter of `domains`: a lookup's target, which names its domain anyway. */
+export function bloomFilter(
+  domains: readonly string[],
+  params: Pick<BlipParams, 'bits' | 'hashes'>,
+): Uint8Array {
+  const filter = new Uint8Array(Math.ceil(params.bits / 8));
+  for (const domain of domains) {
+    for (const i of blipPositions(domain, params)) filter[i >> 3]! |= 1 << (i & 7);
+  }
+  return filter;
+}
+
+/**
+ * How much of an exact `target` filter (see `bloomFilter`) the true filter behind a flipped one covers,
+ * in [0, 1]: the unbiased estimate of each target bit, averaged. About 1 for a member of the target's
+ * domain, near 0 for a node whose domains share no bit with it: the distance greedy routing follows.
+ */
+export function blipTargetSimilarity(filter: Uint8Array, target: Uint8Array, params: BlipParams): number {
+  checkBlipParams(params);
+  const bytes = blipFilterBytes(params);
+  if (filter.length !== bytes || target.length !== bytes) {
+    throw new BlipParamsError(`filters of ${filter.length} and ${target.length} bytes, expected ${bytes}`);
+  }
+  const p = blipFlipProbability(params);
+  let bits = 0;
+  let sum = 0;
+  for (let i = 0; i < params.bits; i++) {
+    if (((target[i >> 3]! >> (i & 7)) & 1) === 0) continue;
+    bits++;
+    sum += (((filter[i >> 3]! >> (i & 7)) & 1) - p) / (1 - 2 * p);
+  }
+  return bits === 0 ? 0 : Math.min(Math.max(sum / bits, 0), 1);
+}
+
 /** Unbiased estimates of the true filters' set-bit counts and of their inner product. */
 export interface BlipCounts {
   /** Estimated set bits of the first filter. */

@@ -9,6 +9,8 @@ export {
   blipPositions,
   blipSimilarity,
   blipTarget,
+  blipTargetSimilarity,
+  bloomFilter,
   checkBlipParams,
   DEFAULT_BLIP_PARAMS,
   MAX_BLIP_BITS,

@@ -8,6 +8,8 @@ import {
   blipFilter,
   blipPositions,
   blipSimilarity,
+  blipTargetSimilarity,
+  bloomFilter,
   DEFAULT_BLIP_PARAMS,
 } from '../src/blip.js';
 
@@ -117,5 +119,48 @@ describe('BLIP', () => {
     expect(() => blipFilter(['a'], { bits: 1 << 20, hashes: 1, epsilon: 1 }, rng)).toThrow(BlipParamsError);
     const f = blipFilter(['a'], DEFAULT_BLIP_PARAMS, rng);
     expect(() => blipSimilarity(f, new Uint8Array(3), DEFAULT_BLIP_PARAMS)).toThrow(BlipParamsError);
+  });
+});
+
+describe('BLIP toward a lookup target', () => {
+  it.prop([setPair, fc.integer()])(
+    'without flips, the target score is 1 for a member and the share of covered bits otherwise',
+    ([a, b], seed) => {
+      const params = { bits: 8192, hashes: 1, epsilon: 1000 };
+      const domain = b[0] as string;
+      const score = blipTargetSimilarity(
+        blipFilter(a, params, seededRng(seed)),
+        bloomFilter([domain], params),
+        params,
+      );
+      const covered = new Set(a.flatMap((d) => blipPositions(d, params))).has(
+        blipPositions(domain, params)[0]!,
+      );
+      expect(score).toBeCloseTo(covered ? 1 : 0, 5);
+    },
+  );
+
+  it('with flips, members of the target domain score above non-members on average', () => {
+    const rng = seededRng(3);
+    const params = DEFAULT_BLIP_PARAMS;
+    const pairs = fc.sample(setPair, { seed: 3, numRuns: 1000 });
+    let member = 0;
+    let members = 0;
+    let other = 0;
+    let others = 0;
+    for (const [a, b] of pairs) {
+      const domain = b[0] as string;
+      const score = blipTargetSimilarity(blipFilter(a, params, rng), bloomFilter([domain], params), params);
+      if (a.includes(domain)) {
+        member += score;
+        members++;
+      } else {
+        other += score;
+        others++;
+      }
+    }
+    expect(members).toBeGreaterThan(50);
+    expect(member / members).toBeGreaterThan(0.8);
+    expect(other / others).toBeLessThan(0.3);
   });
 });

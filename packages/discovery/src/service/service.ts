@@ -266,18 +266,11 @@ export class DiscoveryService implements Startable {
   async resolve(domain: DomainId, options: { signal?: AbortSignal } = {}): Promise<void> {
     const domains = this.#o.domains;
     if (domains === undefined) throw new DiscoveryNotReadyError('no domain service attached');
-    if (domains.candidates({ domain, name: DISCOVERY_ENGINE }).length > 0) return;
-    const found = await this.lookup(domain, options);
-    const advert = found.advert ?? domains.advert(domain);
-    if (advert === undefined) throw new LookupFailedError(domain, 'the answer carried no domain advert');
-    const seeds = advert.nodes.flatMap((n) => {
-      const a = this.#o.directory.node(n)?.advert;
-      return a ? [a] : [];
-    });
-    await domains.know({ advert, seeds: [...found.adverts, ...seeds] });
+    if (domains.list().some((d) => d.id === domain)) return;
+    await this.#learn(domains, domain, options.signal);
   }
 
-  /** An anycast request to a domain; a domain with no known member is looked up first. */
+  /** An anycast request to a domain; when no member running `dst.name` is known, a lookup comes first. */
   async request<R = unknown>(
     dst: AnycastAddress,
     body: unknown,
@@ -285,12 +278,22 @@ export class DiscoveryService implements Startable {
   ): Promise<EngineMessage<R>> {
     const domains = this.#o.domains;
     if (domains === undefined) throw new DiscoveryNotReadyError('no domain service attached');
-    if (domains.candidates(dst).length === 0) {
-      await this.resolve(dst.domain, options.signal ? { signal: options.signal } : {});
-    }
+    if (domains.candidates(dst).length === 0) await this.#learn(domains, dst.domain, options.signal);
     const client = this.#client;
     if (client === undefined) throw new DiscoveryNotReadyError('not started');
     return client.request<R>(dst, body, options);
+  }
+
+  /** Looks `domain` up and hands its advert and the members' adverts to the domain service. */
+  async #learn(domains: DiscoveryDomains, domain: DomainId, signal: AbortSignal | undefined): Promise<void> {
+    const found = await this.lookup(domain, signal ? { signal } : {});
+    const advert = found.advert ?? domains.advert(domain);
+    if (advert === undefined) throw new LookupFailedError(domain, 'the answer carried no domain advert');
+    const seeds = advert.nodes.flatMap((n) => {
+      const a = this.#o.directory.node(n)?.advert;
+      return a ? [a] : [];
+    });
+    await domains.know({ advert, seeds: [...found.adverts, ...seeds] });
   }
 
   /** Runs PSI with `peer`: the domains both are in (internal-only ones never take part). */

@@ -12,6 +12,7 @@ import {
   blipFilter,
   DEFAULT_BLIP_PARAMS,
   encodePsiMessage,
+  LookupFailedError,
   NotParticipatingError,
   psiRequest,
   signEntry,
@@ -235,5 +236,20 @@ describe('discovery on real nodes over TLS', () => {
       { timeoutMs: 10_000 },
     );
     expect([owner.node, member.node]).toContain(reply.body.servedBy);
+  });
+
+  it('members of an internal-only domain are never found by lookup, while their other domains are', async () => {
+    const [open, internal] = domainIds(2) as [DomainId, DomainId];
+    const a = await node({ staticDomains: [open, internal], discovery: { internalOnly: [internal] } });
+    const b = await node({ staticDomains: [internal], discovery: { internalOnly: [internal] } });
+    const outsider = await node({ staticDomains: [] });
+    for (const x of [a, b, outsider]) for (const y of [a, b, outsider]) if (x !== y) await introduce(x, y);
+    await outsider.discovery.join([a.node, b.node]);
+    await expect.poll(() => outsider.discovery.views().view.length).toBe(2);
+    const found = await outsider.discovery.lookup(open);
+    expect(found.members).toEqual([a.node]);
+    await expect(outsider.discovery.lookup(internal, { timeoutMs: 20_000 })).rejects.toBeInstanceOf(
+      LookupFailedError,
+    );
   });
 });

@@ -252,4 +252,22 @@ describe('discovery on real nodes over TLS', () => {
       LookupFailedError,
     );
   });
+
+  it('TAC clusters nodes that share a domain, the overlap checked by PSI over the wire', async () => {
+    const [d0, d1, d2] = domainIds(3) as [DomainId, DomainId, DomainId];
+    const a = await node({ staticDomains: [d0, d1] });
+    const b = await node({ staticDomains: [d0] });
+    const c = await node({ staticDomains: [d1] });
+    const e = await node({ staticDomains: [d2] });
+    const all = [a, b, c, e];
+    for (const x of all) for (const y of all) if (x !== y) await introduce(x, y);
+    for (const x of all) await x.discovery.join(all.filter((y) => y !== x).map((y) => y.node));
+    const clusterOf = (n: TestNode) =>
+      Object.fromEntries(n.discovery.views().cluster.map((c) => [c.node, [...c.shared].sort()]));
+    await expect.poll(() => clusterOf(a)[b.node]).toEqual([d0]);
+    await expect.poll(() => clusterOf(a)[c.node]).toEqual([d1]);
+    await expect.poll(() => clusterOf(b)[a.node]).toEqual([d0]);
+    expect(clusterOf(a)[e.node]).toBeUndefined();
+    expect(a.discovery.counters().psi.completed + a.discovery.counters().psi.finished).toBeGreaterThan(0);
+  });
 });

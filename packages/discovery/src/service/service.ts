@@ -20,7 +20,8 @@ import {
   blipFilter,
   blipFilterBytes,
   blipSimilarity,
-  blipTarget,
+  blipTargetSimilarity,
+  bloomFilter,
   DEFAULT_BLIP_PARAMS,
 } from '../blip.js';
 import {
@@ -419,7 +420,11 @@ export class DiscoveryService implements Startable {
         trust: (peer) => this.#machineTrust(peer as NodeId),
         similarity: (a, b) =>
           a.length === filterBytes && b.length === filterBytes ? blipSimilarity(a, b, this.#blip) : 0,
-        domainFilter: (domain) => blipTarget(domain, this.#blip),
+        domainFilter: (domain) => bloomFilter([domain], this.#blip),
+        targetSimilarity: (filter, target) =>
+          filter.length === filterBytes && target.length === filterBytes
+            ? blipTargetSimilarity(filter, target, this.#blip)
+            : 0,
       }),
       { ...this.#o.machines },
     );

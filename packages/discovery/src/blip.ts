@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { NetmachineError } from '@netmachine/core';
-import { type Rng, seededRng } from '@netmachine/overlay';
+import type { Rng } from '@netmachine/overlay';
 
 // BLIP (Bloom-and-flIP; Alaggan, Gambs, Kermarrec): a node publishes a Bloom filter of its domain
 // memberships in which every bit has been flipped with probability p = 1 / (1 + e^(ε/k)). One domain
@@ -87,20 +87,6 @@ export function blipFilter(domains: readonly string[], params: BlipParams, rng: 
     if (rng.next() < p) filter[i >> 3]! ^= 1 << (i & 7);
   }
   return filter;
-}
-
-/**
- * The filter a lookup for `domain` is routed toward: the flipped filter of the one domain, with flips
- * drawn from a generator seeded by the domain itself, so every node routes toward the same target and
- * compares it with peers' filters by the same estimate (`blipSimilarity`).
- */
-export function blipTarget(domain: string, params: BlipParams): Uint8Array {
-  const seed = createHash('sha256')
-    .update('netmachine/blip-target/1\0')
-    .update(domain)
-    .digest()
-    .readUInt32LE(0);
-  return blipFilter([domain], params, seededRng(seed));
 }
 
 /** The exact (unflipped) Bloom filter of `domains`: a lookup's target, which names its domain anyway. */

@@ -8,7 +8,6 @@ export {
   blipFlipProbability,
   blipPositions,
   blipSimilarity,
-  blipTarget,
   blipTargetSimilarity,
   bloomFilter,
   checkBlipParams,

@@ -12,6 +12,7 @@ import {
   blipFilter,
   DEFAULT_BLIP_PARAMS,
   encodePsiMessage,
+  entryIssued,
   LookupFailedError,
   NotParticipatingError,
   psiRequest,
@@ -146,6 +147,16 @@ describe('discovery on real nodes over TLS', () => {
     // What a learned about m is kept: the identity store counts the forgery against it.
     await expect.poll(() => (a.identity.node(m.node) as { reputation?: number }).reputation).toBeLessThan(0);
 
+    // A genuine entry issued too long ago passes the signature gate but is not taken in.
+    const old = Date.now() - 2 * 3_600_000;
+    const stale = { peer: victim.id, filter, signature: signEntry(victim, filter, old), age: 0 };
+    const tapsForged = () => a.discovery.counters().machine?.forgedEntries ?? 0;
+    const staleBefore = tapsForged();
+    send({ type: 'shuffle', entries: [stale] });
+    await expect.poll(tapsForged).toBe(staleBefore + 1);
+    expect(a.discovery.counters().forgedMessages).toBe(2);
+    expect(allViews(a)).not.toContain(victim.id);
+
     // An oversized view: more entries than any message may carry is a decode error, not a crash.
     const good = { peer: m.node, filter, signature: signEntry(m.key, filter, Date.now()), age: 0 };
     const errorsBefore = decodeErrors();
@@ -269,5 +280,23 @@ describe('discovery on real nodes over TLS', () => {
     await expect.poll(() => clusterOf(b)[a.node]).toEqual([d0]);
     expect(clusterOf(a)[e.node]).toBeUndefined();
     expect(a.discovery.counters().psi.completed + a.discovery.counters().psi.finished).toBeGreaterThan(0);
+  });
+
+  it('re-signs its own entry before it grows stale', async () => {
+    const a = await node({ staticDomains: [], discovery: { entryTtlMs: 1000 } });
+    const b = await node({ staticDomains: [] });
+    await introduce(b, a);
+    const client = b.router.client('hello');
+    const issued = async () => {
+      const reply = await client.request<{ entry: { signature: Uint8Array } }>(
+        { node: a.node, name: 'discovery.adverts' },
+        { t: 'hello' },
+        { protocol: 'discovery-adverts/1' },
+      );
+      return entryIssued(reply.body.entry.signature) ?? 0;
+    };
+    const first = await issued();
+    await expect.poll(issued).toBeGreaterThan(first);
+    expect(a.discovery.counters().restarts).toBe(0);
   });
 });

@@ -55,6 +55,11 @@ export interface DiscoveryOptions {
   machines?: Partial<Omit<DiscoveryConfig, 'optedOut'>>;
   /** Peers to start gossip with (their adverts must be in the directory), besides connected peers. */
   bootstrap?: readonly NodeId[];
+  /**
+   * How long a signed sampling entry is taken in after it was issued (default 1 h): older ones are
+   * dropped by the machines, and this node re-signs its own after half of it.
+   */
+  entryTtlMs?: number;
   /** How often the service checks its domains and peers (default 1 s). */
   tickMs?: number;
   /** Time for one lookup (default 15 s). */

@@ -33,7 +33,7 @@ import {
 } from '../machines/discovery-node.js';
 import type { DiscoveryMessage, PeerEntry } from '../machines/messages.js';
 import { CryptoRng } from './crypto-rng.js';
-import { signEntry, verifyEntry } from './entries.js';
+import { entryIssued, signEntry, verifyEntry } from './entries.js';
 import { DiscoveryNotReadyError, LookupFailedError, NotParticipatingError } from './errors.js';
 import { DiscoveryGate } from './gate.js';
 import type { DiscoveryDomains, DiscoveryServiceOptions, LookupResult } from './options.js';
@@ -114,6 +114,7 @@ export class DiscoveryService implements Startable {
   readonly #logger: Logger;
   readonly #blip: BlipParams;
   readonly #internal: Set<string>;
+  readonly #entryTtl: number;
   readonly #psi: PsiExchange;
   readonly #sideband: AdvertsSideband;
   readonly #listeners = new Set<(event: DiscoveryServiceEvent) => void>();
@@ -146,6 +147,7 @@ export class DiscoveryService implements Startable {
     this.#logger = (options.logger ?? noopLogger).child({ component: 'discovery' });
     this.#blip = options.blip ?? { ...DEFAULT_BLIP_PARAMS };
     this.#internal = new Set(options.internalOnly ?? []);
+    this.#entryTtl = options.entryTtlMs ?? 3_600_000;
     this.#psi = new PsiExchange({
       router: options.router,
       localSet: () => this.#participatingDomains(),
@@ -377,6 +379,7 @@ export class DiscoveryService implements Startable {
       void this.#restart();
       return;
     }
+    this.#refreshEntry();
     // A node with an empty view (just started, or its peers gone) asks peers it knows for their entries.
     const machine = this.#gate?.inner;
     if (machine !== undefined && machine.taps.view().length === 0) void this.#bootstrap();
@@ -412,11 +415,26 @@ export class DiscoveryService implements Startable {
     };
     this.#entry = entry;
     const filterBytes = blipFilterBytes(this.#blip);
+    // The machines read this node's entry through getters: a re-signed entry (same filter, fresh issue
+    // time) takes effect without restarting them.
+    const current = () => this.#entry ?? entry;
+    const advert: PeerEntry = {
+      get peer() {
+        return current().peer;
+      },
+      get filter() {
+        return current().filter;
+      },
+      get signature() {
+        return current().signature;
+      },
+      age: 0,
+    };
     const protocol = discoveryProtocol(
       () => ({
-        advert: entry,
+        advert,
         domains,
-        verify: (e) => this.#verify(e),
+        verify: (e) => this.#verify(e) && this.#fresh(e),
         trust: (peer) => this.#machineTrust(peer as NodeId),
         similarity: (a, b) =>
           a.length === filterBytes && b.length === filterBytes ? blipSimilarity(a, b, this.#blip) : 0,
@@ -449,7 +467,7 @@ export class DiscoveryService implements Startable {
     runner.on((event) => this.#onEvent(event));
     await runner.start();
     this.#runner = runner;
-    const known = previous.filter((e) => this.#verify(e));
+    const known = previous.filter((e) => this.#verify(e) && this.#fresh(e));
     if (known.length > 0) runner.command({ type: 'join', entries: known });
     else await this.#bootstrap();
   }
@@ -462,7 +480,7 @@ export class DiscoveryService implements Startable {
       (p) => p !== this.node,
     );
     const entries = await this.#sideband.hello(peers.slice(0, 8));
-    const good = entries.filter((e) => this.#verify(e));
+    const good = entries.filter((e) => this.#verify(e) && this.#fresh(e));
     if (good.length > 0 && this.#runner === runner) runner.command({ type: 'join', entries: good });
     return good.length;
   }
@@ -540,6 +558,22 @@ export class DiscoveryService implements Startable {
     this.#emit({ type: 'psi:done', peer, shared, role });
   }
 
+  /** Entries older than `entryTtlMs` are not taken in (their node has re-signed since, or is gone). */
+  #fresh(entry: PeerEntry): boolean {
+    const issued = entryIssued(entry.signature);
+    return issued !== undefined && issued >= Date.now() - this.#entryTtl;
+  }
+
+  /** Re-signs this node's entry (same filter) once half its lifetime is gone. */
+  #refreshEntry(): void {
+    const entry = this.#entry;
+    if (entry === undefined) return;
+    const issued = entryIssued(entry.signature) ?? 0;
+    if (Date.now() - issued < this.#entryTtl / 2) return;
+    this.#entry = { ...entry, signature: signEntry(this.#o.keyPair, entry.filter, Date.now()) };
+  }
+
+  /** The entry is signed by the node it names (its age is not checked here: see `#fresh`). */
   #verify(entry: PeerEntry): boolean {
     if (entry.filter.length !== blipFilterBytes(this.#blip)) return false;
     const key = `${entry.peer}/${Buffer.from(entry.signature).toString('base64')}`;

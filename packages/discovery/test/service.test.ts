@@ -110,7 +110,9 @@ describe('discovery on real nodes over TLS', () => {
 
   it('refuses and counts forged sampling entries, oversized views, lookup loops and floods', async () => {
     const [d0] = domainIds(1) as [DomainId];
-    const a = await node({ staticDomains: [d0] });
+    // a answers any number of PSI requests a minute, so the session bound is what stops a flood;
+    // b keeps the default per-peer rate.
+    const a = await node({ staticDomains: [d0], discovery: { psiPerPeerPerMinute: 1000 } });
     const b = await node({ staticDomains: [] });
     const m = await node({ staticDomains: [], discovery: { participate: false } });
     for (const [x, y] of [
@@ -213,6 +215,21 @@ describe('discovery on real nodes over TLS', () => {
     expect(held + refused).toBe(40);
     expect(held).toBeLessThanOrEqual(32);
     expect(a.discovery.counters().psi.refused).toBeGreaterThanOrEqual(refused);
+
+    // One peer asking again and again (guessing domain ids) is answered 6 times a minute.
+    await introduce(m, b);
+    await introduce(b, m);
+    const asked = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        psi.request<{ type: string; reason?: string }>(
+          { node: b.node, name: 'psi' },
+          encodePsiMessage(psiRequest(['domain:x']).message),
+          { protocol: 'psi/1', timeoutMs: 10_000 },
+        ),
+      ),
+    );
+    expect(asked.filter((x) => x.body.type === 'psiResponse')).toHaveLength(6);
+    expect(asked.filter((x) => x.body.reason === 'too many requests')).toHaveLength(4);
   });
 
   it('a node in no domain finds a member of a domain by lookup, and its anycast request is answered', async () => {

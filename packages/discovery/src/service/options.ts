@@ -68,6 +68,8 @@ export interface DiscoveryOptions {
   psiTimeoutMs?: number;
   /** Half-done PSI exchanges a responder keeps (default 32). */
   maxPsiSessions?: number;
+  /** PSI requests answered per peer per minute (default 6): each answer reveals membership of the domains asked about. */
+  psiPerPeerPerMinute?: number;
   /** Largest domain set in PSI (default PSI_LIMITS.maxSetSize). */
   maxPsiSetSize?: number;
   /** Lookup results kept for anycast (default 64 domains). */

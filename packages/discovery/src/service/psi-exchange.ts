@@ -74,6 +74,8 @@ export interface PsiExchangeOptions {
     role: 'initiator' | 'responder',
   ) => void;
   readonly maxSessions?: number;
+  /** Requests answered per peer per minute (default 6); more are refused. */
+  readonly perPeerPerMinute?: number;
   readonly sessionTtlMs?: number;
   readonly maxSetSize?: number;
   readonly timeoutMs?: number;
@@ -89,6 +91,7 @@ interface Session {
 export class PsiExchange {
   readonly #o: PsiExchangeOptions;
   readonly #sessions = new Map<string, Session>();
+  readonly #rates = new Map<NodeId, { start: number; count: number }>();
   readonly #counters: PsiCounters = {
     started: 0,
     completed: 0,
@@ -187,6 +190,10 @@ export class PsiExchange {
         refuse('not participating');
         return;
       }
+      if (!this.#withinRate(peer, now)) {
+        refuse('too many requests');
+        return;
+      }
       if (this.#sessions.size >= (this.#o.maxSessions ?? 32)) {
         refuse('busy');
         return;
@@ -222,6 +229,25 @@ export class PsiExchange {
     }
     // A response outside a request: nobody asked.
     this.#counters.badInput++;
+  }
+
+  /**
+   * At most `perPeerPerMinute` requests a minute from one peer: every answer tells the peer which of the
+   * domains it named this node is in, so a peer guessing domain ids must not be answered without end.
+   */
+  #withinRate(peer: NodeId, now: number): boolean {
+    const limit = this.#o.perPeerPerMinute ?? 6;
+    let window = this.#rates.get(peer);
+    if (window === undefined || now - window.start >= 60_000) {
+      if (window === undefined && this.#rates.size >= 1024) {
+        const oldest = this.#rates.keys().next().value;
+        if (oldest !== undefined) this.#rates.delete(oldest);
+      }
+      window = { start: now, count: 0 };
+      this.#rates.set(peer, window);
+    }
+    window.count++;
+    return window.count <= limit;
   }
 
   #expire(now: number): void {

@@ -155,6 +155,7 @@ export class DiscoveryService implements Startable {
       onIntersection: (peer, shared, role) => this.#learned(peer, shared, role),
       logger: this.#logger,
       ...(options.maxPsiSessions !== undefined ? { maxSessions: options.maxPsiSessions } : {}),
+      ...(options.psiPerPeerPerMinute !== undefined ? { perPeerPerMinute: options.psiPerPeerPerMinute } : {}),
       ...(options.maxPsiSetSize !== undefined ? { maxSetSize: options.maxPsiSetSize } : {}),
       ...(options.psiTimeoutMs !== undefined ? { timeoutMs: options.psiTimeoutMs } : {}),
     });

@@ -48,6 +48,8 @@ const ENTRY_SKEW_MS = 60_000;
 /** PSI exchanges this node runs at once for TAC, and waiting. */
 const PSI_CONCURRENCY = 2;
 const PSI_QUEUE = 16;
+/** A node with an empty view asks its peers for entries at most this often. */
+const BOOTSTRAP_EVERY_MS = 2000;
 /** Verified entry signatures remembered (re-verifying every gossip round would cost ~0.1 ms each). */
 const VERIFIED_MEMORY = 4096;
 
@@ -131,6 +133,7 @@ export class DiscoveryService implements Startable {
     restarts: 0,
   };
   #psiRunning = 0;
+  #lastBootstrap = 0;
   #runner: Runner | undefined;
   #gate: DiscoveryGate | undefined;
   #entry: PeerEntry | undefined;
@@ -383,7 +386,15 @@ export class DiscoveryService implements Startable {
     this.#refreshEntry();
     // A node with an empty view (just started, or its peers gone) asks peers it knows for their entries.
     const machine = this.#gate?.inner;
-    if (machine !== undefined && machine.taps.view().length === 0) void this.#bootstrap();
+    const now = Date.now();
+    if (
+      machine !== undefined &&
+      machine.taps.view().length === 0 &&
+      now - this.#lastBootstrap >= BOOTSTRAP_EVERY_MS
+    ) {
+      this.#lastBootstrap = now;
+      void this.#bootstrap();
+    }
   }
 
   /** (Re)starts the machines with this node's current domains: a new filter means a new signed entry. */

@@ -1,0 +1,1 @@
+export { DISCOVERY_PROTOCOLS } from './machines/protocols.js';

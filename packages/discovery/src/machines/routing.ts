@@ -1,0 +1,308 @@
+import type { Machine, MachineInput, MachineOutput, Millis, PeerId, Rng } from '@netmachine/overlay';
+import { DISCOVERY_LIMITS, type LookupMessage, type PeerEntry, type RoutingMessage } from './messages.js';
+
+// Domain routing: a lookup for the members of a domain, routed greedily. The origin sends the lookup to
+// the `parallel` peers it knows (TAPS view, URPS sample memory, TAC cluster) whose domain filters are
+// most similar to the domain's filter; each node on the way answers if it is a member, and otherwise
+// forwards to the most similar peer it knows that is not on the recorded path. A member answers the
+// origin directly with its own entry and the cluster neighbours it shares the domain with. Bounded
+// everywhere: the path is at most `hopLimit` long, a node forwards at most `maxForwardsPerPeriod`
+// lookups a period, remembers the last `seenMemory` lookup ids (a second copy is dropped), and keeps at
+// most `maxPending` lookups of its own. A lookup unanswered after `timeout` is tried again, avoiding the
+// first hops already tried, up to `attempts` times.
+
+export interface RoutingConfig {
+  /** Longest path (hops from the origin). */
+  readonly hopLimit: number;
+  /** Walks the origin starts at once. */
+  readonly parallel: number;
+  /** Tries per lookup. */
+  readonly attempts: number;
+  /** Time the origin waits for an answer (ms). */
+  readonly timeout: Millis;
+  /** Lookups of the node's own in flight. */
+  readonly maxPending: number;
+  /** Lookups forwarded per period; more are refused. */
+  readonly maxForwardsPerPeriod: number;
+  /** The forwarding budget's period (ms). */
+  readonly period: Millis;
+  /** Lookup ids remembered to drop second copies. */
+  readonly seenMemory: number;
+  /** Members in one answer. */
+  readonly maxMembers: number;
+}
+
+export const DEFAULT_ROUTING_CONFIG: RoutingConfig = {
+  hopLimit: 24,
+  parallel: 2,
+  attempts: 3,
+  timeout: 4000,
+  maxPending: 64,
+  maxForwardsPerPeriod: 64,
+  period: 1000,
+  seenMemory: 1024,
+  maxMembers: 8,
+};
+
+export interface RoutingHooks {
+  readonly advert: PeerEntry;
+  readonly domains: readonly string[];
+  readonly verify: (entry: PeerEntry) => boolean;
+  /** Similarity of a peer's filter to a domain's filter, higher is closer. */
+  readonly similarity: (filter: Uint8Array, target: Uint8Array) => number;
+  /** The filter a lookup for `domain` is routed toward. */
+  readonly domainFilter: (domain: string) => Uint8Array;
+  /** Every peer the node can forward to (TAPS view, URPS memory, TAC cluster). */
+  readonly candidates: (visit: (entry: PeerEntry) => void) => void;
+  /** Cluster neighbours sharing `domain` with this node (for answers). */
+  readonly membersOf: (domain: string) => readonly PeerEntry[];
+}
+
+export type RoutingCommand = { readonly type: 'lookup'; readonly id: string; readonly domain: string };
+export type RoutingTimer =
+  | { readonly type: 'lookupTimeout'; readonly id: string; readonly attempt: number }
+  | { readonly type: 'budget' };
+export type RoutingEvent =
+  | {
+      readonly type: 'lookupResult';
+      readonly id: string;
+      readonly domain: string;
+      readonly members: readonly PeerEntry[];
+      /** Hops from the origin to the member that answered. */
+      readonly hops: number;
+      readonly path: readonly PeerId[];
+    }
+  | { readonly type: 'lookupFailed'; readonly id: string; readonly domain: string; readonly reason: string };
+
+export interface RoutingCounters {
+  started: number;
+  forwarded: number;
+  answered: number;
+  /** A lookup that came back to a node on its path. */
+  loops: number;
+  /** A second copy of a lookup (another walk of the same lookup, or a replay). */
+  duplicates: number;
+  /** Lookups beyond the forwarding budget. */
+  refused: number;
+  hopLimitReached: number;
+  deadEnds: number;
+  /** Answers for no pending lookup (late, duplicate or unsolicited). */
+  strayAnswers: number;
+  forgedEntries: number;
+  /** Own lookups refused because `maxPending` were in flight. */
+  pendingFull: number;
+}
+
+interface Pending {
+  readonly domain: string;
+  readonly target: Uint8Array;
+  attempt: number;
+  readonly tried: Set<PeerId>;
+}
+
+export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, RoutingTimer, RoutingEvent> {
+  readonly self: PeerId;
+  readonly config: RoutingConfig;
+  readonly counters: RoutingCounters = {
+    started: 0,
+    forwarded: 0,
+    answered: 0,
+    loops: 0,
+    duplicates: 0,
+    refused: 0,
+    hopLimitReached: 0,
+    deadEnds: 0,
+    strayAnswers: 0,
+    forgedEntries: 0,
+    pendingFull: 0,
+  };
+  readonly #hooks: RoutingHooks;
+  readonly #rng: Rng;
+  readonly #pending = new Map<string, Pending>();
+  readonly #seen = new Set<string>();
+  readonly #hopLimit: number;
+  #budget: number;
+  #budgetTimer = false;
+
+  constructor(self: PeerId, rng: Rng, hooks: RoutingHooks, config: Partial<RoutingConfig> = {}) {
+    this.self = self;
+    this.config = { ...DEFAULT_ROUTING_CONFIG, ...config };
+    this.#hooks = hooks;
+    this.#rng = rng;
+    this.#hopLimit = Math.min(this.config.hopLimit, DISCOVERY_LIMITS.maxPath - 1);
+    this.#budget = this.config.maxForwardsPerPeriod;
+  }
+
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  handle(
+    input: MachineInput<RoutingMessage, RoutingCommand, RoutingTimer>,
+    _now: Millis,
+    out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>,
+  ): void {
+    switch (input.type) {
+      case 'command':
+        this.#start(input.command.id, input.command.domain, out);
+        return;
+      case 'timer': {
+        const timer = input.timer;
+        if (timer.type === 'budget') {
+          this.#budget = this.config.maxForwardsPerPeriod;
+          this.#budgetTimer = false;
+          return;
+        }
+        const pending = this.#pending.get(timer.id);
+        if (pending === undefined || pending.attempt !== timer.attempt) return;
+        if (pending.attempt >= this.config.attempts) {
+          this.#pending.delete(timer.id);
+          out.emit({ type: 'lookupFailed', id: timer.id, domain: pending.domain, reason: 'no answer' });
+          return;
+        }
+        pending.attempt++;
+        this.#launch(timer.id, pending, out);
+        return;
+      }
+      case 'peerUp':
+      case 'peerDown':
+        return;
+      case 'message': {
+        const message = input.message;
+        if (message.type === 'lookup') this.#forward(message, out);
+        else this.#answer(message.id, message.members, message.path, out);
+      }
+    }
+  }
+
+  #start(id: string, domain: string, out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>): void {
+    if (this.#pending.has(id)) return;
+    if (this.#pending.size >= this.config.maxPending) {
+      this.counters.pendingFull++;
+      out.emit({ type: 'lookupFailed', id, domain, reason: 'too many lookups in flight' });
+      return;
+    }
+    this.counters.started++;
+    if (this.#hooks.domains.includes(domain)) {
+      const members = [{ ...this.#hooks.advert, age: 0 }, ...this.#hooks.membersOf(domain)];
+      out.emit({ type: 'lookupResult', id, domain, members, hops: 0, path: [this.self] });
+      return;
+    }
+    const pending: Pending = {
+      domain,
+      target: this.#hooks.domainFilter(domain),
+      attempt: 1,
+      tried: new Set(),
+    };
+    this.#pending.set(id, pending);
+    this.#launch(id, pending, out);
+  }
+
+  #launch(
+    id: string,
+    pending: Pending,
+    out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>,
+  ): void {
+    const next = this.#best(pending.target, pending.tried, this.config.parallel);
+    for (const peer of next) {
+      pending.tried.add(peer);
+      out.send(peer, {
+        type: 'lookup',
+        id,
+        domain: pending.domain,
+        target: pending.target,
+        path: [this.self],
+      });
+    }
+    out.setTimer({ type: 'lookupTimeout', id, attempt: pending.attempt }, this.config.timeout);
+  }
+
+  /** The `count` known peers most similar to `target`, none in `exclude`; ties broken at random. */
+  #best(target: Uint8Array, exclude: ReadonlySet<PeerId>, count: number): PeerId[] {
+    const scored: { peer: PeerId; score: number }[] = [];
+    const seen = new Set<PeerId>();
+    this.#hooks.candidates((entry) => {
+      if (entry.peer === this.self || exclude.has(entry.peer) || seen.has(entry.peer)) return;
+      seen.add(entry.peer);
+      scored.push({
+        peer: entry.peer,
+        score: this.#hooks.similarity(entry.filter, target) + this.#rng.next() * 1e-9,
+      });
+    });
+    scored.sort((a, b) => b.score - a.score);
+    return scored.slice(0, count).map((s) => s.peer);
+  }
+
+  #forward(message: LookupMessage, out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>): void {
+    if (message.path.includes(this.self)) {
+      this.counters.loops++;
+      return;
+    }
+    if (this.#seen.has(message.id)) {
+      this.counters.duplicates++;
+      return;
+    }
+    this.#seen.add(message.id);
+    if (this.#seen.size > this.config.seenMemory)
+      this.#seen.delete(this.#seen.values().next().value as string);
+    const path = [...message.path, this.self];
+    const origin = message.path[0] as PeerId;
+    if (this.#hooks.domains.includes(message.domain)) {
+      this.counters.answered++;
+      const members = [{ ...this.#hooks.advert, age: 0 }, ...this.#hooks.membersOf(message.domain)].slice(
+        0,
+        this.config.maxMembers,
+      );
+      out.send(origin, { type: 'lookupReply', id: message.id, domain: message.domain, members, path });
+      return;
+    }
+    if (path.length > this.#hopLimit) {
+      this.counters.hopLimitReached++;
+      return;
+    }
+    if (this.#budget <= 0) {
+      this.counters.refused++;
+      return;
+    }
+    this.#budget--;
+    if (!this.#budgetTimer) {
+      this.#budgetTimer = true;
+      out.setTimer({ type: 'budget' }, this.config.period);
+    }
+    const [next] = this.#best(message.target, new Set(path), 1);
+    if (next === undefined) {
+      this.counters.deadEnds++;
+      return;
+    }
+    this.counters.forwarded++;
+    out.send(next, { ...message, path });
+  }
+
+  #answer(
+    id: string,
+    members: readonly PeerEntry[],
+    path: readonly PeerId[],
+    out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>,
+  ): void {
+    const pending = this.#pending.get(id);
+    if (pending === undefined || path[0] !== this.self) {
+      this.counters.strayAnswers++;
+      return;
+    }
+    const good = members.filter((m) => {
+      const ok = this.#hooks.verify(m);
+      if (!ok) this.counters.forgedEntries++;
+      return ok;
+    });
+    if (good.length === 0) return;
+    this.#pending.delete(id);
+    out.emit({
+      type: 'lookupResult',
+      id,
+      domain: pending.domain,
+      members: good,
+      hops: path.length - 1,
+      path,
+    });
+  }
+}

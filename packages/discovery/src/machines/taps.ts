@@ -1,0 +1,337 @@
+import type { Machine, MachineInput, MachineOutput, Millis, PeerId, Rng } from '@netmachine/overlay';
+import type { PeerEntry, TapsMessage } from './messages.js';
+import { UniformSampler, type UniformSamplerConfig } from './urps.js';
+
+// TAPS: trust-aware peer sampling. A Cyclon-style view exchange (Voulgaris, Gavidia, van Steen 2005):
+// every period the node ages its view, takes one peer out of it as the exchange partner, and sends it
+// its own fresh entry and a sample of its view; the partner answers with a sample of its own, and both
+// merge what they got in place of what they gave away. Trust weighs every step:
+//  - each view slot remembers whether it was learned from a trusted peer (or is itself trusted); slots
+//    learned from untrusted peers may hold at most `untrustedShare` of the view, so pushes from strangers
+//    can never fill it (the eclipse attack) and never evict what trusted peers gave;
+//  - the exchange partner is, half of the time, the oldest trusted slot, and what the node gives away is
+//    drawn from trusted slots first, so colluders' ids spread only through the trust they hold;
+//  - exchange offers from untrusted peers are answered at most `maxOffersPerPeriod` times a period; the
+//    rest are refused and counted (a push flood costs the receiver nothing);
+//  - every entry is checked with the `verify` hook (its advert's signature): forged ones are counted and
+//    dropped before anything else looks at them.
+// Every verified id the node receives is offered to URPS, whose sample memory is the node's output.
+// With `trustAware: false` and `urps: false` the machine is plain Cyclon (the baseline of the simulation).
+
+export interface TapsConfig {
+  /** Entries in the view. */
+  readonly viewSize: number;
+  /** Entries given in one exchange (the initiator's own entry included). */
+  readonly exchangeSize: number;
+  /** Gossip period (ms). */
+  readonly period: Millis;
+  /** Trust at or above which a peer counts as trusted (trust is in [0, 1]). */
+  readonly trustThreshold: number;
+  /** Largest fraction of the view that entries learned from untrusted peers may hold. */
+  readonly untrustedShare: number;
+  /** Exchange offers from untrusted peers answered per period; more are refused. */
+  readonly maxOffersPerPeriod: number;
+  /** False: plain Cyclon, trust ignored (for comparison). */
+  readonly trustAware: boolean;
+  /** The URPS sampler over the stream of ids, or false for none (samples then come from the view). */
+  readonly urps: Partial<UniformSamplerConfig> | false;
+}
+
+export const DEFAULT_TAPS_CONFIG: TapsConfig = {
+  viewSize: 20,
+  exchangeSize: 8,
+  period: 1000,
+  trustThreshold: 0.5,
+  untrustedShare: 0.25,
+  maxOffersPerPeriod: 2,
+  trustAware: true,
+  urps: {},
+};
+
+export interface TapsHooks {
+  /** This node's own entry (its signed advert); its `age` is ignored. */
+  readonly advert: PeerEntry;
+  /** True when the entry's signature is good (the advert is the peer's own). */
+  readonly verify: (entry: PeerEntry) => boolean;
+  /** The node's trust in a peer, in [0, 1] (the identity store's, on a node). */
+  readonly trust: (peer: PeerId) => number;
+}
+
+/** `join`: bootstrap entries (from the application: trusted contacts, the directory). */
+export type TapsCommand = { readonly type: 'join'; readonly entries: readonly PeerEntry[] };
+export type TapsTimer = { readonly type: 'shuffle' };
+export type TapsEvent = never;
+
+export interface TapsCounters {
+  exchanges: number;
+  offersAnswered: number;
+  /** Offers from untrusted peers beyond `maxOffersPerPeriod` in a period. */
+  offersRefused: number;
+  /** Replies from a peer the node had no exchange pending with. */
+  unsolicitedReplies: number;
+  /** Entries whose signature `verify` rejected. */
+  forgedEntries: number;
+  /** Untrusted entries dropped because their share of the view was full. */
+  untrustedDropped: number;
+}
+
+interface Slot {
+  entry: PeerEntry;
+  age: number;
+  trusted: boolean;
+}
+
+export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEvent> {
+  readonly self: PeerId;
+  readonly config: TapsConfig;
+  readonly counters: TapsCounters = {
+    exchanges: 0,
+    offersAnswered: 0,
+    offersRefused: 0,
+    unsolicitedReplies: 0,
+    forgedEntries: 0,
+    untrustedDropped: 0,
+  };
+  readonly sampler: UniformSampler<PeerEntry> | undefined;
+  readonly #hooks: TapsHooks;
+  readonly #rng: Rng;
+  readonly #view: Slot[] = [];
+  readonly #index = new Map<PeerId, Slot>();
+  readonly #untrustedCap: number;
+  #pending: { readonly partner: PeerId; readonly sent: readonly PeerId[] } | undefined;
+  #offersThisPeriod = 0;
+  #started = false;
+
+  constructor(self: PeerId, rng: Rng, hooks: TapsHooks, config: Partial<TapsConfig> = {}) {
+    this.self = self;
+    this.config = { ...DEFAULT_TAPS_CONFIG, ...config };
+    this.#hooks = hooks;
+    this.#rng = rng;
+    this.#untrustedCap = this.config.trustAware
+      ? Math.floor(this.config.viewSize * this.config.untrustedShare)
+      : this.config.viewSize;
+    this.sampler = this.config.urps === false ? undefined : new UniformSampler(rng, this.config.urps);
+  }
+
+  /** The view's entries (ages as now). */
+  view(): PeerEntry[] {
+    return this.#view.map((slot) => ({ ...slot.entry, age: slot.age }));
+  }
+
+  /** How many view slots were learned from untrusted peers. */
+  get untrustedInView(): number {
+    let n = 0;
+    for (const slot of this.#view) if (!slot.trusted) n++;
+    return n;
+  }
+
+  /** Every peer in the view, without copying. */
+  forEachInView(visit: (entry: PeerEntry) => void): void {
+    for (const slot of this.#view) visit(slot.entry);
+  }
+
+  /** One peer sample: from URPS when it runs, else a random view entry. */
+  sample(): PeerEntry | undefined {
+    if (this.sampler !== undefined) return this.sampler.sample()?.item;
+    const slot = this.#view[this.#rng.int(Math.max(1, this.#view.length))];
+    return slot?.entry;
+  }
+
+  handle(
+    input: MachineInput<TapsMessage, TapsCommand, TapsTimer>,
+    _now: Millis,
+    out: MachineOutput<TapsMessage, TapsTimer, TapsEvent>,
+  ): void {
+    switch (input.type) {
+      case 'command':
+        this.#merge(input.command.entries, true, []);
+        if (!this.#started) {
+          this.#started = true;
+          // A random phase, so that nodes started together do not exchange in lockstep.
+          out.setTimer({ type: 'shuffle' }, this.#rng.int(this.config.period) + 1);
+        }
+        return;
+      case 'timer':
+        this.#exchange(out);
+        out.setTimer({ type: 'shuffle' }, this.config.period);
+        return;
+      case 'peerDown':
+        this.#drop(input.peer);
+        this.sampler?.remove(input.peer);
+        return;
+      case 'peerUp':
+        return;
+      case 'message':
+        if (input.message.type === 'shuffle') this.#answer(input.from, input.message.entries, out);
+        else this.#reply(input.from, input.message.entries);
+    }
+  }
+
+  #trusted(peer: PeerId): boolean {
+    return this.#hooks.trust(peer) >= this.config.trustThreshold;
+  }
+
+  #exchange(out: MachineOutput<TapsMessage, TapsTimer, TapsEvent>): void {
+    this.#offersThisPeriod = 0;
+    for (const slot of this.#view) slot.age++;
+    const partner = this.#pickPartner();
+    if (partner === undefined) return;
+    this.#drop(partner.entry.peer);
+    const given = this.#give(this.config.exchangeSize - 1, partner.entry.peer);
+    this.#pending = { partner: partner.entry.peer, sent: given.map((e) => e.peer) };
+    this.counters.exchanges++;
+    out.send(partner.entry.peer, { type: 'shuffle', entries: [{ ...this.#hooks.advert, age: 0 }, ...given] });
+  }
+
+  #pickPartner(): Slot | undefined {
+    let oldest: Slot | undefined;
+    let oldestTrusted: Slot | undefined;
+    for (const slot of this.#view) {
+      if (oldest === undefined || slot.age > oldest.age) oldest = slot;
+      if (slot.trusted && (oldestTrusted === undefined || slot.age > oldestTrusted.age)) oldestTrusted = slot;
+    }
+    if (this.config.trustAware && oldestTrusted !== undefined && this.#rng.next() < 0.5) return oldestTrusted;
+    return oldest;
+  }
+
+  /** Up to `count` entries to give away (never `to` itself): trusted slots first when trust-aware. */
+  #give(count: number, to: PeerId): PeerEntry[] {
+    const trusted: Slot[] = [];
+    const others: Slot[] = [];
+    for (const slot of this.#view) {
+      if (slot.entry.peer === to) continue;
+      if (slot.trusted || !this.config.trustAware) trusted.push(slot);
+      else others.push(slot);
+    }
+    const chosen = takeRandom(this.#rng, trusted, count);
+    if (chosen.length < count) chosen.push(...takeRandom(this.#rng, others, count - chosen.length));
+    return chosen.map((slot) => ({ ...slot.entry, age: slot.age }));
+  }
+
+  #answer(
+    from: PeerId,
+    entries: readonly PeerEntry[],
+    out: MachineOutput<TapsMessage, TapsTimer, TapsEvent>,
+  ): void {
+    const trusted = this.#trusted(from);
+    if (this.config.trustAware && !trusted) {
+      if (this.#offersThisPeriod >= this.config.maxOffersPerPeriod) {
+        this.counters.offersRefused++;
+        return;
+      }
+      this.#offersThisPeriod++;
+    }
+    this.counters.offersAnswered++;
+    const given = this.#give(this.config.exchangeSize, from);
+    out.send(from, { type: 'shuffleReply', entries: given });
+    this.#merge(
+      entries,
+      trusted,
+      given.map((e) => e.peer),
+    );
+  }
+
+  #reply(from: PeerId, entries: readonly PeerEntry[]): void {
+    const pending = this.#pending;
+    if (pending === undefined || pending.partner !== from) {
+      this.counters.unsolicitedReplies++;
+      return;
+    }
+    this.#pending = undefined;
+    this.#merge(entries, this.#trusted(from), pending.sent);
+  }
+
+  /** Merges received entries; `sent` are the ids given away in this exchange, replaced first. */
+  #merge(entries: readonly PeerEntry[], fromTrusted: boolean, sent: readonly PeerId[]): void {
+    const max = Math.min(entries.length, this.config.exchangeSize);
+    let sentAt = 0;
+    for (let i = 0; i < max; i++) {
+      const entry = entries[i] as PeerEntry;
+      if (entry.peer === this.self) continue;
+      if (!this.#hooks.verify(entry)) {
+        this.counters.forgedEntries++;
+        continue;
+      }
+      this.sampler?.offer(entry.peer, entry);
+      const trusted = !this.config.trustAware || fromTrusted || this.#trusted(entry.peer);
+      const present = this.#index.get(entry.peer);
+      if (present !== undefined) {
+        if (entry.age < present.age) {
+          present.entry = entry;
+          present.age = entry.age;
+        }
+        if (trusted) present.trusted = true;
+        continue;
+      }
+      const slot: Slot = { entry, age: entry.age, trusted };
+      if (!trusted && this.untrustedInView >= this.#untrustedCap) {
+        // Only another untrusted slot may make room, and only one this exchange gave away.
+        const victim = this.#firstSent(sent, sentAt, false);
+        if (victim === undefined) {
+          this.counters.untrustedDropped++;
+          continue;
+        }
+        sentAt = victim.next;
+        this.#replace(victim.slot, slot);
+        continue;
+      }
+      if (this.#view.length < this.config.viewSize) {
+        this.#add(slot);
+        continue;
+      }
+      const victim = this.#firstSent(sent, sentAt, !trusted);
+      if (victim !== undefined) {
+        sentAt = victim.next;
+        this.#replace(victim.slot, slot);
+      } else if (trusted && this.config.trustAware) {
+        const untrusted = this.#view.filter((s) => !s.trusted);
+        const evict = untrusted[this.#rng.int(Math.max(1, untrusted.length))];
+        if (evict !== undefined) this.#replace(evict, slot);
+      }
+    }
+  }
+
+  /** The first slot still in the view among `sent` from position `from` (untrusted ones only if asked). */
+  #firstSent(
+    sent: readonly PeerId[],
+    from: number,
+    untrustedOnly: boolean,
+  ): { slot: Slot; next: number } | undefined {
+    for (let i = from; i < sent.length; i++) {
+      const slot = this.#index.get(sent[i] as PeerId);
+      if (slot !== undefined && (!untrustedOnly || !slot.trusted)) return { slot, next: i + 1 };
+    }
+    return undefined;
+  }
+
+  #add(slot: Slot): void {
+    this.#view.push(slot);
+    this.#index.set(slot.entry.peer, slot);
+  }
+
+  #replace(old: Slot, slot: Slot): void {
+    const i = this.#view.indexOf(old);
+    this.#index.delete(old.entry.peer);
+    this.#view[i] = slot;
+    this.#index.set(slot.entry.peer, slot);
+  }
+
+  #drop(peer: PeerId): void {
+    const slot = this.#index.get(peer);
+    if (slot === undefined) return;
+    this.#index.delete(peer);
+    this.#view.splice(this.#view.indexOf(slot), 1);
+  }
+}
+
+/** Up to `count` distinct random items of `items` (which it reorders). */
+function takeRandom<T>(rng: Rng, items: T[], count: number): T[] {
+  const n = Math.min(count, items.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + rng.int(items.length - i);
+    const tmp = items[i] as T;
+    items[i] = items[j] as T;
+    items[j] = tmp;
+  }
+  return items.slice(0, n);
+}

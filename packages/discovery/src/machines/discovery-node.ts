@@ -44,6 +44,8 @@ export interface DiscoveryHooks {
   readonly similarity: (a: Uint8Array, b: Uint8Array) => number;
   /** The filter of one domain, the target a lookup is routed toward. */
   readonly domainFilter: (domain: string) => Uint8Array;
+  /** How close a peer's filter is to a domain's filter, for routing (default: `similarity`). */
+  readonly targetSimilarity?: (filter: Uint8Array, target: Uint8Array) => number;
 }
 
 export interface DiscoveryConfig {
@@ -52,6 +54,8 @@ export interface DiscoveryConfig {
   readonly routing: Partial<RoutingConfig>;
   /** Stay out of the inter-domain protocols altogether. */
   readonly optedOut: boolean;
+  /** Run TAC (default true); false runs peer sampling and routing only. */
+  readonly clustering: boolean;
 }
 
 export type DiscoveryCommand = TapsCommand | TacCommand | RoutingCommand;
@@ -69,6 +73,7 @@ export class DiscoveryNode
 {
   readonly self: PeerId;
   readonly optedOut: boolean;
+  readonly clustering: boolean;
   readonly taps: Taps;
   readonly tac: Tac;
   readonly router: DomainRouter;
@@ -83,6 +88,7 @@ export class DiscoveryNode
   constructor(self: PeerId, rng: Rng, hooks: DiscoveryHooks, config: Partial<DiscoveryConfig> = {}) {
     this.self = self;
     this.optedOut = config.optedOut ?? false;
+    this.clustering = config.clustering ?? true;
     this.taps = new Taps(self, rng, hooks, config.taps);
     const samples = (count: number): PeerEntry[] => {
       const picked: PeerEntry[] = [];
@@ -98,10 +104,10 @@ export class DiscoveryNode
       rng,
       {
         ...hooks,
+        similarity: hooks.targetSimilarity ?? hooks.similarity,
         candidates: (visit) => {
           this.taps.forEachInView(visit);
-          if (this.taps.sampler !== undefined)
-            for (const { item } of this.taps.sampler.entries()) visit(item);
+          this.taps.forEachKnown(visit);
           this.tac.forEachInCluster(visit);
         },
         membersOf: (domain) => this.tac.membersOf(domain),
@@ -199,7 +205,7 @@ export class DiscoveryNode
         const command = input.command;
         if (command.type === 'join') {
           this.taps.handle({ type: 'command', command }, now, this.#tapsOut);
-          this.tac.start(this.#tacOut);
+          if (this.clustering) this.tac.start(this.#tacOut);
         } else if (command.type === 'lookup') {
           this.router.handle({ type: 'command', command }, now, this.#routingOut);
         } else {

@@ -4,10 +4,11 @@ import { DISCOVERY_LIMITS, type LookupMessage, type PeerEntry, type RoutingMessa
 // Domain routing: a lookup for the members of a domain, routed greedily. The origin sends the lookup to
 // the `parallel` peers it knows (TAPS view, URPS sample memory, TAC cluster) whose domain filters are
 // most similar to the domain's filter; each node on the way answers if it is a member, and otherwise
-// forwards to the most similar peer it knows that is not on the recorded path. A member answers the
+// forwards to the most similar peer it knows that is not on the recorded path (nor taken by another
+// walk of the same lookup through this node). A member answers the
 // origin directly with its own entry and the cluster neighbours it shares the domain with. Bounded
 // everywhere: the path is at most `hopLimit` long, a node forwards at most `maxForwardsPerPeriod`
-// lookups a period, remembers the last `seenMemory` lookup ids (a second copy is dropped), and keeps at
+// lookups a period, remembers the last `seenMemory` lookup ids (and the next hops taken for each), and keeps at
 // most `maxPending` lookups of its own. A lookup unanswered after `timeout` is tried again, avoiding the
 // first hops already tried, up to `attempts` times.
 
@@ -34,7 +35,7 @@ export interface RoutingConfig {
 
 export const DEFAULT_ROUTING_CONFIG: RoutingConfig = {
   hopLimit: 24,
-  parallel: 2,
+  parallel: 3,
   attempts: 3,
   timeout: 4000,
   maxPending: 64,
@@ -80,7 +81,7 @@ export interface RoutingCounters {
   answered: number;
   /** A lookup that came back to a node on its path. */
   loops: number;
-  /** A second copy of a lookup (another walk of the same lookup, or a replay). */
+  /** A second copy of a lookup (another walk of the same lookup, or a replay): sent on elsewhere. */
   duplicates: number;
   /** Lookups beyond the forwarding budget. */
   refused: number;
@@ -119,7 +120,8 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
   readonly #hooks: RoutingHooks;
   readonly #rng: Rng;
   readonly #pending = new Map<string, Pending>();
-  readonly #seen = new Set<string>();
+  /** Lookups seen lately, with the next hops already taken for each. */
+  readonly #seen = new Map<string, Set<PeerId>>();
   readonly #hopLimit: number;
   #budget: number;
   #budgetTimer = false;
@@ -238,16 +240,21 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
       this.counters.loops++;
       return;
     }
-    if (this.#seen.has(message.id)) {
+    // A second walk of the same lookup through this node goes on to a peer the first did not take.
+    let used = this.#seen.get(message.id);
+    const duplicate = used !== undefined;
+    if (used === undefined) {
+      used = new Set();
+      this.#seen.set(message.id, used);
+      if (this.#seen.size > this.config.seenMemory)
+        this.#seen.delete(this.#seen.keys().next().value as string);
+    } else {
       this.counters.duplicates++;
-      return;
     }
-    this.#seen.add(message.id);
-    if (this.#seen.size > this.config.seenMemory)
-      this.#seen.delete(this.#seen.values().next().value as string);
     const path = [...message.path, this.self];
     const origin = message.path[0] as PeerId;
     if (this.#hooks.domains.includes(message.domain)) {
+      if (duplicate) return; // answered already
       this.counters.answered++;
       const members = [{ ...this.#hooks.advert, age: 0 }, ...this.#hooks.membersOf(message.domain)].slice(
         0,
@@ -269,11 +276,14 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
       this.#budgetTimer = true;
       out.setTimer({ type: 'budget' }, this.config.period);
     }
-    const [next] = this.#best(message.target, new Set(path), 1);
+    const exclude = new Set(path);
+    for (const peer of used) exclude.add(peer);
+    const [next] = this.#best(message.target, exclude, 1);
     if (next === undefined) {
       this.counters.deadEnds++;
       return;
     }
+    used.add(next);
     this.counters.forwarded++;
     out.send(next, { ...message, path });
   }

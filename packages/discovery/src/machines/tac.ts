@@ -89,7 +89,7 @@ export class Tac implements Machine<TacMessage, TacCommand, TacTimer, TacEvent> 
   readonly #cluster = new Map<PeerId, Neighbour>();
   /** Peers checked (or being checked), oldest first: a Map keeps insertion order. */
   readonly #checked = new Map<PeerId, boolean>();
-  readonly #lonely = new Map<string, number>();
+  readonly #lonely = new Map<string, { next: number; wait: number }>();
   #period = 0;
   #started = false;
 
@@ -301,9 +301,13 @@ export class Tac implements Machine<TacMessage, TacCommand, TacTimer, TacEvent> 
         this.#lonely.delete(domain);
         continue;
       }
-      const since = this.#lonely.get(domain) ?? this.#period;
-      if (!this.#lonely.has(domain)) this.#lonely.set(domain, since);
-      if ((this.#period - since) % this.config.lookupAfter === 0 && this.#period > since) {
+      // Asked after `lookupAfter` periods alone, then after twice as long each time: a domain with no
+      // other participating member costs a lookup now and then, not one every few periods.
+      const state = this.#lonely.get(domain) ?? { next: this.#period + this.config.lookupAfter, wait: 0 };
+      this.#lonely.set(domain, state);
+      if (this.#period >= state.next) {
+        state.wait = Math.max(this.config.lookupAfter, state.wait * 2);
+        state.next = this.#period + state.wait;
         this.counters.lookupsAsked++;
         out.emit({ type: 'lookupWanted', domain });
       }

@@ -11,7 +11,9 @@ import { UniformSampler, type UniformSamplerConfig } from './urps.js';
 //    can never fill it (the eclipse attack) and never evict what trusted peers gave;
 //  - the exchange partner is, half of the time, the oldest trusted slot, and what the node gives away is
 //    drawn from trusted slots first, so colluders' ids spread only through the trust they hold;
-//  - exchange offers from untrusted peers are answered at most `maxOffersPerPeriod` times a period; the
+//  - exchange offers from untrusted peers are answered at most `maxOffersPerPeriod` times a period (the
+//    rest are refused and counted), and only the first `strangersPerPeriod` offerers' own entries are
+//    taken; the
 //    rest are refused and counted (a push flood costs the receiver nothing);
 //  - every entry is checked with the `verify` hook (its advert's signature): forged ones are counted and
 //    dropped before anything else looks at them.
@@ -29,12 +31,21 @@ export interface TapsConfig {
   readonly trustThreshold: number;
   /** Largest fraction of the view that entries learned from untrusted peers may hold. */
   readonly untrustedShare: number;
-  /** Exchange offers from untrusted peers answered per period; more are refused. */
+  /** Exchange offers from untrusted peers answered per period; more are refused (a flood bound). */
   readonly maxOffersPerPeriod: number;
+  /** Untrusted offerers per period whose own entry may enter the view. */
+  readonly strangersPerPeriod: number;
+  /**
+   * Most view slots holding third parties one trusted peer relayed: no single peer, however trusted,
+   * holds more than this share of the view (a colluder with a trust edge cannot flood it).
+   */
+  readonly perRelayQuota: number;
   /** False: plain Cyclon, trust ignored (for comparison). */
   readonly trustAware: boolean;
   /** The URPS sampler over the stream of ids, or false for none (samples then come from the view). */
   readonly urps: Partial<UniformSamplerConfig> | false;
+  /** Entries of the trusted stream remembered for routing (most recently seen kept). */
+  readonly knownSize: number;
 }
 
 export const DEFAULT_TAPS_CONFIG: TapsConfig = {
@@ -43,9 +54,12 @@ export const DEFAULT_TAPS_CONFIG: TapsConfig = {
   period: 1000,
   trustThreshold: 0.5,
   untrustedShare: 0.25,
-  maxOffersPerPeriod: 2,
+  maxOffersPerPeriod: 32,
+  strangersPerPeriod: 2,
+  perRelayQuota: 3,
   trustAware: true,
   urps: {},
+  knownSize: 512,
 };
 
 export interface TapsHooks {
@@ -73,12 +87,16 @@ export interface TapsCounters {
   forgedEntries: number;
   /** Untrusted entries dropped because their share of the view was full. */
   untrustedDropped: number;
+  /** Entries about third parties from untrusted senders, ignored. */
+  strangerRelaysIgnored: number;
 }
 
 interface Slot {
   entry: PeerEntry;
   age: number;
   trusted: boolean;
+  /** The trusted peer that relayed the entry (undefined: first-hand, or the peer is trusted itself). */
+  via: PeerId | undefined;
 }
 
 export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEvent> {
@@ -91,6 +109,7 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
     unsolicitedReplies: 0,
     forgedEntries: 0,
     untrustedDropped: 0,
+    strangerRelaysIgnored: 0,
   };
   readonly sampler: UniformSampler<PeerEntry> | undefined;
   readonly #hooks: TapsHooks;
@@ -98,8 +117,11 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
   readonly #view: Slot[] = [];
   readonly #index = new Map<PeerId, Slot>();
   readonly #untrustedCap: number;
+  /** The routing directory: recently seen entries of the trusted stream, oldest first. */
+  readonly #known = new Map<PeerId, PeerEntry>();
   #pending: { readonly partner: PeerId; readonly sent: readonly PeerId[] } | undefined;
   #offersThisPeriod = 0;
+  #strangersThisPeriod = 0;
   #started = false;
 
   constructor(self: PeerId, rng: Rng, hooks: TapsHooks, config: Partial<TapsConfig> = {}) {
@@ -130,6 +152,19 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
     for (const slot of this.#view) visit(slot.entry);
   }
 
+  /** Every entry of the routing directory (recently seen in the trusted stream), without copying. */
+  forEachKnown(visit: (entry: PeerEntry) => void): void {
+    for (const entry of this.#known.values()) visit(entry);
+  }
+
+  #remember(entry: PeerEntry): void {
+    if (this.config.knownSize <= 0) return;
+    this.#known.delete(entry.peer);
+    this.#known.set(entry.peer, entry);
+    if (this.#known.size > this.config.knownSize)
+      this.#known.delete(this.#known.keys().next().value as PeerId);
+  }
+
   /** One peer sample: from URPS when it runs, else a random view entry. */
   sample(): PeerEntry | undefined {
     if (this.sampler !== undefined) return this.sampler.sample()?.item;
@@ -144,7 +179,7 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
   ): void {
     switch (input.type) {
       case 'command':
-        this.#merge(input.command.entries, true, []);
+        this.#merge(input.command.entries, undefined, []);
         if (!this.#started) {
           this.#started = true;
           // A random phase, so that nodes started together do not exchange in lockstep.
@@ -157,6 +192,7 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
         return;
       case 'peerDown':
         this.#drop(input.peer);
+        this.#known.delete(input.peer);
         this.sampler?.remove(input.peer);
         return;
       case 'peerUp':
@@ -173,10 +209,13 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
 
   #exchange(out: MachineOutput<TapsMessage, TapsTimer, TapsEvent>): void {
     this.#offersThisPeriod = 0;
+    this.#strangersThisPeriod = 0;
     for (const slot of this.#view) slot.age++;
     const partner = this.#pickPartner();
     if (partner === undefined) return;
-    this.#drop(partner.entry.peer);
+    // Cyclon drops the partner (its answer brings a fresh entry of it); a directly trusted peer stays.
+    if (this.config.trustAware && this.#trusted(partner.entry.peer)) partner.age = 0;
+    else this.#drop(partner.entry.peer);
     const given = this.#give(this.config.exchangeSize - 1, partner.entry.peer);
     this.#pending = { partner: partner.entry.peer, sent: given.map((e) => e.peer) };
     this.counters.exchanges++;
@@ -188,23 +227,23 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
     let oldestTrusted: Slot | undefined;
     for (const slot of this.#view) {
       if (oldest === undefined || slot.age > oldest.age) oldest = slot;
-      if (slot.trusted && (oldestTrusted === undefined || slot.age > oldestTrusted.age)) oldestTrusted = slot;
+      const direct = this.config.trustAware && this.#trusted(slot.entry.peer);
+      if (direct && (oldestTrusted === undefined || slot.age > oldestTrusted.age)) oldestTrusted = slot;
     }
-    if (this.config.trustAware && oldestTrusted !== undefined && this.#rng.next() < 0.5) return oldestTrusted;
+    // Mostly a directly trusted peer: only they relay third parties' entries.
+    if (oldestTrusted !== undefined && this.#rng.next() < 0.75) return oldestTrusted;
     return oldest;
   }
 
-  /** Up to `count` entries to give away (never `to` itself): trusted slots first when trust-aware. */
+  /** Up to `count` entries to give away (never `to` itself): only trusted slots when trust-aware. */
   #give(count: number, to: PeerId): PeerEntry[] {
     const trusted: Slot[] = [];
-    const others: Slot[] = [];
     for (const slot of this.#view) {
       if (slot.entry.peer === to) continue;
       if (slot.trusted || !this.config.trustAware) trusted.push(slot);
-      else others.push(slot);
     }
+    // Entries learned from strangers are never passed on: they would become trusted at the receiver.
     const chosen = takeRandom(this.#rng, trusted, count);
-    if (chosen.length < count) chosen.push(...takeRandom(this.#rng, others, count - chosen.length));
     return chosen.map((slot) => ({ ...slot.entry, age: slot.age }));
   }
 
@@ -222,11 +261,16 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
       this.#offersThisPeriod++;
     }
     this.counters.offersAnswered++;
-    const given = this.#give(this.config.exchangeSize, from);
-    out.send(from, { type: 'shuffleReply', entries: given });
+    const given = this.#give(this.config.exchangeSize - 1, from);
+    out.send(from, { type: 'shuffleReply', entries: [{ ...this.#hooks.advert, age: 0 }, ...given] });
+    // A stranger's own entry is taken from the first few strangers a period only.
+    if (this.config.trustAware && !trusted) {
+      if (this.#strangersThisPeriod >= this.config.strangersPerPeriod) return;
+      this.#strangersThisPeriod++;
+    }
     this.#merge(
       entries,
-      trusted,
+      from,
       given.map((e) => e.peer),
     );
   }
@@ -238,41 +282,70 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
       return;
     }
     this.#pending = undefined;
-    this.#merge(entries, this.#trusted(from), pending.sent);
+    this.#merge(entries, from, pending.sent);
   }
 
-  /** Merges received entries; `sent` are the ids given away in this exchange, replaced first. */
-  #merge(entries: readonly PeerEntry[], fromTrusted: boolean, sent: readonly PeerId[]): void {
+  /**
+   * Merges received entries; `sent` are the ids given away in this exchange, replaced first. From an
+   * untrusted sender only its own entry is taken: what a stranger says about third parties is ignored,
+   * so colluders can advertise only themselves, one entry per exchange a correct node grants them.
+   */
+  #merge(entries: readonly PeerEntry[], sender: PeerId | undefined, sent: readonly PeerId[]): void {
+    const fromTrusted = !this.config.trustAware || (sender !== undefined && this.#trusted(sender));
     const max = Math.min(entries.length, this.config.exchangeSize);
     let sentAt = 0;
     for (let i = 0; i < max; i++) {
       const entry = entries[i] as PeerEntry;
       if (entry.peer === this.self) continue;
+      if (sender !== undefined && !fromTrusted && entry.peer !== sender) {
+        this.counters.strangerRelaysIgnored++;
+        continue;
+      }
       if (!this.#hooks.verify(entry)) {
         this.counters.forgedEntries++;
         continue;
       }
-      this.sampler?.offer(entry.peer, entry);
-      const trusted = !this.config.trustAware || fromTrusted || this.#trusted(entry.peer);
+      // URPS sees the trusted flow: what trusted peers relay, and trusted peers themselves. A stranger's
+      // own entry may enter the view (it can be an exchange partner) but not the samples.
+      if (fromTrusted || sender === undefined || this.#trusted(entry.peer)) {
+        this.sampler?.offer(entry.peer, entry);
+        this.#remember(entry);
+      }
+      // A third party's id seen far more often than others is someone pushing hard: never relayed.
+      const direct = this.#trusted(entry.peer);
+      const overRepresented =
+        this.config.trustAware && !direct && this.sampler?.isOverRepresented(entry.peer) === true;
+      const trusted = direct || (fromTrusted && !overRepresented);
       const present = this.#index.get(entry.peer);
       if (present !== undefined) {
         if (entry.age < present.age) {
           present.entry = entry;
           present.age = entry.age;
         }
-        if (trusted) present.trusted = true;
+        present.trusted = direct || (!overRepresented && (present.trusted || trusted));
         continue;
       }
-      const slot: Slot = { entry, age: entry.age, trusted };
-      if (!trusted && this.untrustedInView >= this.#untrustedCap) {
-        // Only another untrusted slot may make room, and only one this exchange gave away.
-        const victim = this.#firstSent(sent, sentAt, false);
-        if (victim === undefined) {
-          this.counters.untrustedDropped++;
+      const via = trusted && !direct && sender !== undefined && this.config.trustAware ? sender : undefined;
+      const slot: Slot = { entry, age: entry.age, trusted, via };
+      if (via !== undefined) {
+        const same = this.#view.filter((s) => s.via === via);
+        if (same.length >= this.config.perRelayQuota) {
+          this.#replace(same[this.#rng.int(same.length)] as Slot, slot);
           continue;
         }
-        sentAt = victim.next;
-        this.#replace(victim.slot, slot);
+      }
+      if (!trusted && this.untrustedInView >= this.#untrustedCap) {
+        // Only another untrusted slot may make room.
+        const victim = this.#firstSent(sent, sentAt, true);
+        if (victim !== undefined) {
+          sentAt = victim.next;
+          this.#replace(victim.slot, slot);
+        } else {
+          const untrusted = this.#view.filter((s) => !s.trusted);
+          const evict = untrusted[this.#rng.int(Math.max(1, untrusted.length))];
+          if (evict !== undefined) this.#replace(evict, slot);
+          else this.counters.untrustedDropped++;
+        }
         continue;
       }
       if (this.#view.length < this.config.viewSize) {
@@ -284,7 +357,7 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
         sentAt = victim.next;
         this.#replace(victim.slot, slot);
       } else if (trusted && this.config.trustAware) {
-        const untrusted = this.#view.filter((s) => !s.trusted);
+        const untrusted = this.#view.filter((s) => !s.trusted || (direct && !this.#pinned(s)));
         const evict = untrusted[this.#rng.int(Math.max(1, untrusted.length))];
         if (evict !== undefined) this.#replace(evict, slot);
       }
@@ -299,9 +372,15 @@ export class Taps implements Machine<TapsMessage, TapsCommand, TapsTimer, TapsEv
   ): { slot: Slot; next: number } | undefined {
     for (let i = from; i < sent.length; i++) {
       const slot = this.#index.get(sent[i] as PeerId);
-      if (slot !== undefined && (!untrustedOnly || !slot.trusted)) return { slot, next: i + 1 };
+      if (slot !== undefined && !this.#pinned(slot) && (!untrustedOnly || !slot.trusted))
+        return { slot, next: i + 1 };
     }
     return undefined;
+  }
+
+  /** Directly trusted peers stay in the view: they are the only relays of third parties' entries. */
+  #pinned(slot: Slot): boolean {
+    return this.config.trustAware && slot.trusted && slot.via === undefined && this.#trusted(slot.entry.peer);
   }
 
   #add(slot: Slot): void {

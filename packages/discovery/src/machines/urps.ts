@@ -10,6 +10,12 @@ import { CountMinSketch } from './count-min.js';
 // frequencies. The memory keeps the item (an entry, with its filter) so routing can use it.
 
 export interface UniformSamplerConfig {
+  /**
+   * An id whose estimate exceeds this many times the median estimate of the memory is over-represented:
+   * never admitted, dropped from the memory, and flagged to TAPS (which neither keeps nor relays it as
+   * trusted).
+   */
+  readonly overRepresented: number;
   /** Sample memory size (ids kept). */
   readonly memory: number;
   /** Count-min sketch width (counters per row). */
@@ -18,7 +24,15 @@ export interface UniformSamplerConfig {
   readonly sketchDepth: number;
 }
 
-export const DEFAULT_URPS_CONFIG: UniformSamplerConfig = { memory: 64, sketchWidth: 2048, sketchDepth: 4 };
+export const DEFAULT_URPS_CONFIG: UniformSamplerConfig = {
+  memory: 128,
+  sketchWidth: 2048,
+  sketchDepth: 4,
+  overRepresented: 3,
+};
+
+/** Offers between two recomputations of the memory's median estimate. */
+const MEDIAN_EVERY = 32;
 
 interface Slot<T> {
   readonly id: PeerId;
@@ -35,6 +49,8 @@ export class UniformSampler<T> {
   readonly #index = new Map<PeerId, Slot<T>>();
   #offered = 0;
   #admitted = 0;
+  #excluded = 0;
+  #median = 1;
 
   constructor(rng: Rng, config: Partial<UniformSamplerConfig> = {}) {
     this.config = { ...DEFAULT_URPS_CONFIG, ...config };
@@ -45,8 +61,13 @@ export class UniformSampler<T> {
   }
 
   /** Ids offered so far, and how many of them entered the memory. */
-  get counters(): { offered: number; admitted: number } {
-    return { offered: this.#offered, admitted: this.#admitted };
+  get counters(): { offered: number; admitted: number; excluded: number } {
+    return { offered: this.#offered, admitted: this.#admitted, excluded: this.#excluded };
+  }
+
+  /** True when `id` is seen far more often than the ids in the memory (see `overRepresented`). */
+  isOverRepresented(id: PeerId): boolean {
+    return this.#sketch.estimate(id) > this.config.overRepresented * this.#median;
   }
 
   get size(): number {
@@ -57,7 +78,16 @@ export class UniformSampler<T> {
   offer(id: PeerId, item: T): void {
     this.#offered++;
     const estimate = this.#sketch.add(id);
+    if (this.#offered % MEDIAN_EVERY === 0) this.#updateMedian();
     const present = this.#index.get(id);
+    if (
+      estimate > this.config.overRepresented * this.#median &&
+      this.#slots.length >= this.config.memory / 2
+    ) {
+      this.#excluded++;
+      if (present !== undefined) this.remove(id);
+      return;
+    }
     if (present !== undefined) {
       present.item = item;
       present.estimate = estimate;
@@ -71,6 +101,12 @@ export class UniformSampler<T> {
     for (const slot of this.#slots) if (slot.estimate < min) min = slot.estimate;
     if (this.#rng.next() * estimate < min)
       this.#insert({ id, item, estimate }, this.#rng.int(this.#slots.length));
+  }
+
+  #updateMedian(): void {
+    if (this.#slots.length === 0) return;
+    const estimates = this.#slots.map((s) => s.estimate).sort((a, b) => a - b);
+    this.#median = Math.max(1, estimates[estimates.length >> 1] as number);
   }
 
   #insert(slot: Slot<T>, replace: number): void {

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ScenarioUsageError } from './errors.js';
 import { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 import { linePlot, table } from './report.js';
+import { runDiscoveryScenario } from './scenarios/discovery.js';
 import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
 
 // pnpm sim SCENARIO [--nodes N] [--seed S] [--json] [--svg FILE] [...]
@@ -10,7 +11,9 @@ import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
 
 const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FILE] [--html FILE]
     [--crash F[,F...]] [--periods P] [--join-interval MS] [--loss P] [--drop F | --flood F]
-    [--churn PER_SECOND [--churn-seconds S]]`;
+    [--churn PER_SECOND [--churn-seconds S]]
+       pnpm sim discovery [--nodes N] [--seed S] [--json] [--periods P] [--domains D]
+    [--byzantine F] [--attack-edges F] [--epsilon E] [--lookups L] [--no-baseline]`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -37,12 +40,37 @@ function main(argv: string[]): void {
       churn: { type: 'string' },
       'churn-seconds': { type: 'string' },
       flood: { type: 'string' },
+      domains: { type: 'string' },
+      byzantine: { type: 'string' },
+      'attack-edges': { type: 'string' },
+      epsilon: { type: 'string' },
+      lookups: { type: 'string' },
+      'no-baseline': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
   const scenario = positionals[0];
   if (values.help || scenario === undefined) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (scenario === 'discovery') {
+    const started = performance.now();
+    const nodes = numberOption(values.nodes, 'nodes', 1000);
+    const summary = runDiscoveryScenario({
+      nodes,
+      seed: numberOption(values.seed, 'seed', 1),
+      periods: numberOption(values.periods, 'periods', 60),
+      domains: numberOption(values.domains, 'domains', 600),
+      byzantineFraction: numberOption(values.byzantine, 'byzantine', 0.1),
+      attackEdges: numberOption(values['attack-edges'], 'attack-edges', 0.02),
+      lookups: numberOption(values.lookups, 'lookups', Math.min(2000, nodes)),
+      blip: { epsilon: numberOption(values.epsilon, 'epsilon', 6) },
+      baseline: values['no-baseline'] !== true,
+    });
+    const wall = Math.round((performance.now() - started) / 100) / 10;
+    process.stdout.write(`${table([...Object.entries(summary), ['wallSeconds', wall]])}\n`);
+    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
   }
   if (scenario !== 'overlay') throw new ScenarioUsageError(`unknown scenario ${scenario}\n${USAGE}`);

@@ -437,7 +437,7 @@ export function runDiscoveryScenario(options: DiscoveryScenarioOptions): Discove
     byzantineFraction: options.byzantineFraction ?? 0.1,
     optOutFraction: options.optOutFraction ?? 0.05,
     trustedPeers: options.trustedPeers ?? 8,
-    attackEdges: options.attackEdges ?? 0.05,
+    attackEdges: options.attackEdges ?? 0.02,
     periods: options.periods ?? 60,
     lookups: options.lookups ?? Math.min(2000, options.nodes),
     byzantinePushes: options.byzantinePushes ?? 20,

@@ -5,6 +5,11 @@ export { DEFAULT_NETWORK, type LatencyModel, type NetworkModel, pairLatency } fr
 export { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 export { linePlot, type PlotOptions, type PlotSeries, table } from './report.js';
 export {
+  type DiscoveryScenarioOptions,
+  type DiscoverySummary,
+  runDiscoveryScenario,
+} from './scenarios/discovery.js';
+export {
   type GraphFigures,
   measureGraph,
   type OverlayFrame,

@@ -3,22 +3,25 @@ import type { PeerEntry, TapsMessage } from './messages.js';
 import { UniformSampler, type UniformSamplerConfig } from './urps.js';
 
 // TAPS: trust-aware peer sampling. A Cyclon-style view exchange (Voulgaris, Gavidia, van Steen 2005):
-// every period the node ages its view, takes one peer out of it as the exchange partner, and sends it
-// its own fresh entry and a sample of its view; the partner answers with a sample of its own, and both
-// merge what they got in place of what they gave away. Trust weighs every step:
-//  - each view slot remembers whether it was learned from a trusted peer (or is itself trusted); slots
-//    learned from untrusted peers may hold at most `untrustedShare` of the view, so pushes from strangers
-//    can never fill it (the eclipse attack) and never evict what trusted peers gave;
-//  - the exchange partner is, half of the time, the oldest trusted slot, and what the node gives away is
-//    drawn from trusted slots first, so colluders' ids spread only through the trust they hold;
-//  - exchange offers from untrusted peers are answered at most `maxOffersPerPeriod` times a period (the
-//    rest are refused and counted), and only the first `strangersPerPeriod` offerers' own entries are
-//    taken; the
-//    rest are refused and counted (a push flood costs the receiver nothing);
+// every period the node ages its view, picks an exchange partner, and sends it its own fresh entry and a
+// sample of its view; the partner answers with its own entry and a sample of its view, and both merge
+// what they got in place of what they gave away. Trust weighs every step:
+//  - only a directly trusted peer relays third parties: from anyone else only the sender's own entry is
+//    taken, so a colluder can advertise nothing but itself;
+//  - what one trusted peer relayed holds at most `perRelayQuota` view slots (a colluder holding a trust
+//    edge cannot fill the view), and directly trusted peers are never evicted;
+//  - entries learned from strangers hold at most `untrustedShare` of the view and are never passed on
+//    (they would become trusted at the receiver), so pushes can neither fill the view (the eclipse
+//    attack) nor spread;
+//  - the exchange partner is, three times in four, the oldest directly trusted peer;
+//  - strangers' offers are answered at most `maxOffersPerPeriod` times a period (the rest refused and
+//    counted), and only the first `strangersPerPeriod` offerers' own entries are taken;
 //  - every entry is checked with the `verify` hook (its advert's signature): forged ones are counted and
-//    dropped before anything else looks at them.
-// Every verified id the node receives is offered to URPS, whose sample memory is the node's output.
-// With `trustAware: false` and `urps: false` the machine is plain Cyclon (the baseline of the simulation).
+//    dropped before anything else looks at them; ids URPS flags as over-represented are not kept as
+//    trusted.
+// The trusted flow (relays of trusted peers, and trusted peers themselves) feeds URPS, whose sample
+// memory is the node's output, and the routing directory. With `trustAware: false` and `urps: false` the
+// machine is plain Cyclon (the baseline of the simulation).
 
 export interface TapsConfig {
   /** Entries in the view. */

@@ -47,7 +47,8 @@ export interface DiscoveryScenarioOptions {
   readonly trustedPeers?: number;
   /** Fraction of trust edges that point at colluders (trust is earned, but not perfectly). */
   readonly attackEdges?: number;
-  readonly blip?: Partial<BlipParams>;
+  /** BLIP: filter bits, hash functions, ε (default 128, 2, 6). */
+  readonly blip?: Partial<{ readonly bits: number; readonly hashes: number; readonly epsilon: number }>;
   /** Gossip periods simulated (1 s each). */
   readonly periods?: number;
   /** Lookups started by correct nodes (for domains they are not in). */

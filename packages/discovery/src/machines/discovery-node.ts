@@ -133,7 +133,12 @@ export class DiscoveryNode
           this.router.handle(
             {
               type: 'command',
-              command: { type: 'lookup', id: `${AUTO_LOOKUP}${this.#autoLookups++}`, domain: event.domain },
+              command: {
+                type: 'lookup',
+                id: `${AUTO_LOOKUP}${this.#autoLookups++}`,
+                domain: event.domain,
+                others: true,
+              },
             },
             0,
             this.#routingOut,

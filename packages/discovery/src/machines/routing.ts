@@ -59,7 +59,13 @@ export interface RoutingHooks {
   readonly membersOf: (domain: string) => readonly PeerEntry[];
 }
 
-export type RoutingCommand = { readonly type: 'lookup'; readonly id: string; readonly domain: string };
+/** `others`: find members other than this node even if it is a member itself (TAC's lookups). */
+export type RoutingCommand = {
+  readonly type: 'lookup';
+  readonly id: string;
+  readonly domain: string;
+  readonly others?: boolean;
+};
 export type RoutingTimer =
   | { readonly type: 'lookupTimeout'; readonly id: string; readonly attempt: number }
   | { readonly type: 'budget' };
@@ -146,7 +152,7 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
   ): void {
     switch (input.type) {
       case 'command':
-        this.#start(input.command.id, input.command.domain, out);
+        this.#start(input.command.id, input.command.domain, input.command.others === true, out);
         return;
       case 'timer': {
         const timer = input.timer;
@@ -177,7 +183,12 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
     }
   }
 
-  #start(id: string, domain: string, out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>): void {
+  #start(
+    id: string,
+    domain: string,
+    others: boolean,
+    out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>,
+  ): void {
     if (this.#pending.has(id)) return;
     if (this.#pending.size >= this.config.maxPending) {
       this.counters.pendingFull++;
@@ -185,7 +196,7 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
       return;
     }
     this.counters.started++;
-    if (this.#hooks.domains.includes(domain)) {
+    if (!others && this.#hooks.domains.includes(domain)) {
       const members = [{ ...this.#hooks.advert, age: 0 }, ...this.#hooks.membersOf(domain)];
       out.emit({ type: 'lookupResult', id, domain, members, hops: 0, path: [this.self] });
       return;

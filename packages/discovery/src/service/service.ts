@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import {
-  AbortedError,
   type AnycastAddress,
-  type DomainAdvert,
   type DomainId,
   type EngineClient,
   type EngineMessage,
@@ -36,6 +33,7 @@ import { CryptoRng } from './crypto-rng.js';
 import { entryIssued, signEntry, verifyEntry } from './entries.js';
 import { DiscoveryNotReadyError, LookupFailedError, NotParticipatingError } from './errors.js';
 import { DiscoveryGate } from './gate.js';
+import { Lookups } from './lookups.js';
 import type { DiscoveryDomains, DiscoveryServiceOptions, LookupResult } from './options.js';
 import { type PsiCounters, PsiExchange } from './psi-exchange.js';
 import { AdvertsSideband, advertisingRouter } from './sideband.js';
@@ -48,6 +46,10 @@ const ENTRY_SKEW_MS = 60_000;
 /** PSI exchanges this node runs at once for TAC, and waiting. */
 const PSI_CONCURRENCY = 2;
 const PSI_QUEUE = 16;
+/** How long an anycast waits for the domain advert that came with a lookup answer. */
+const ADVERT_WAIT_MS = 3000;
+/** How long a lookup answer waits for the announcement sent just before it. */
+const ANNOUNCEMENT_WAIT_MS = 1000;
 /** A node with an empty view asks its peers for entries at most this often. */
 const BOOTSTRAP_EVERY_MS = 2000;
 /** Verified entry signatures remembered (re-verifying every gossip round would cost ~0.1 ms each). */
@@ -95,12 +97,6 @@ export type DiscoveryServiceEvent =
   | { readonly type: 'lookup:done'; readonly result: LookupResult }
   | { readonly type: 'entries:forged'; readonly from: NodeId; readonly count: number };
 
-interface PendingLookup {
-  readonly domain: DomainId;
-  resolve(result: LookupResult): void;
-  reject(error: Error): void;
-}
-
 type Runner = ProtocolRunner<DiscoveryMessage, DiscoveryCommand, DiscoveryTimer, DiscoveryEvent>;
 
 /**
@@ -120,15 +116,12 @@ export class DiscoveryService implements Startable {
   readonly #psi: PsiExchange;
   readonly #sideband: AdvertsSideband;
   readonly #listeners = new Set<(event: DiscoveryServiceEvent) => void>();
-  readonly #lookups = new Map<string, PendingLookup>();
+  readonly #lookups = new Lookups((result) => this.#emit({ type: 'lookup:done', result }));
   readonly #verified = new Set<string>();
   readonly #psiQueue: PeerEntry[] = [];
   readonly #counts = {
     forgedMessages: 0,
     forgedEntries: 0,
-    lookupsStarted: 0,
-    lookupsAnswered: 0,
-    lookupsFailed: 0,
     psiDropped: 0,
     restarts: 0,
   };
@@ -193,8 +186,7 @@ export class DiscoveryService implements Startable {
     if (!wasRunning) return;
     clearInterval(this.#timer);
     await this.#restarting;
-    for (const pending of this.#lookups.values()) pending.reject(new AbortedError('discovery stopped'));
-    this.#lookups.clear();
+    this.#lookups.abortAll();
     await this.#runner?.stop();
     await this.#psi.stop();
     await this.#sideband.stop();
@@ -238,32 +230,11 @@ export class DiscoveryService implements Startable {
     if (runner === undefined || this.#state !== 'running') {
       return Promise.reject(new DiscoveryNotReadyError('the Transport engine is not attached'));
     }
-    if (options.signal?.aborted) return Promise.reject(new AbortedError(options.signal.reason));
-    const id = randomBytes(8).toString('hex');
-    this.#counts.lookupsStarted++;
-    return new Promise<LookupResult>((resolve, reject) => {
-      const timeout = setTimeout(
-        () => finish(undefined, new LookupFailedError(domain, 'timed out')),
-        options.timeoutMs ?? this.#o.lookupTimeoutMs ?? 15_000,
-      );
-      const onAbort = () => finish(undefined, new AbortedError(options.signal?.reason));
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const finish = (result: LookupResult | undefined, error?: Error) => {
-        if (!this.#lookups.delete(id)) return;
-        clearTimeout(timeout);
-        options.signal?.removeEventListener('abort', onAbort);
-        if (result !== undefined) {
-          this.#counts.lookupsAnswered++;
-          this.#emit({ type: 'lookup:done', result });
-          resolve(result);
-        } else {
-          this.#counts.lookupsFailed++;
-          reject(error);
-        }
-      };
-      this.#lookups.set(id, { domain, resolve: (r) => finish(r), reject: (e) => finish(undefined, e) });
-      runner.command({ type: 'lookup', id, domain });
-    });
+    return this.#lookups.start(
+      domain,
+      { signal: options.signal, timeoutMs: options.timeoutMs ?? this.#o.lookupTimeoutMs ?? 15_000 },
+      (id) => runner.command({ type: 'lookup', id, domain }),
+    );
   }
 
   /**
@@ -294,13 +265,18 @@ export class DiscoveryService implements Startable {
   /** Looks `domain` up and hands its advert and the members' adverts to the domain service. */
   async #learn(domains: DiscoveryDomains, domain: DomainId, signal: AbortSignal | undefined): Promise<void> {
     const found = await this.lookup(domain, signal ? { signal } : {});
-    const advert = found.advert ?? domains.advert(domain);
+    const advert =
+      found.advert ??
+      domains.advert(domain) ??
+      (await this.#sideband.whenDomainAdvert(domain, ADVERT_WAIT_MS));
     if (advert === undefined) throw new LookupFailedError(domain, 'the answer carried no domain advert');
-    const seeds = advert.nodes.flatMap((n) => {
+    // Adverts announced with the answer may still be on their way into the identity store.
+    await Promise.all([...found.members, ...advert.nodes].map((n) => this.#sideband.pending(n)));
+    const adverts = [...new Set([...found.members, ...advert.nodes])].flatMap((n) => {
       const a = this.#o.directory.node(n)?.advert;
       return a ? [a] : [];
     });
-    await domains.know({ advert, seeds: [...found.adverts, ...seeds] });
+    await domains.know({ advert, seeds: adverts });
   }
 
   /** Runs PSI with `peer`: the domains both are in (internal-only ones never take part). */
@@ -345,11 +321,7 @@ export class DiscoveryService implements Startable {
       forgedMessages: this.#counts.forgedMessages,
       forgedEntries: this.#counts.forgedEntries,
       adverts: this.#sideband.counters(),
-      lookups: {
-        started: this.#counts.lookupsStarted,
-        answered: this.#counts.lookupsAnswered,
-        failed: this.#counts.lookupsFailed,
-      },
+      lookups: { ...this.#lookups.counts },
       psiDropped: this.#counts.psiDropped,
       psi: this.#psi.counters(),
       runner: this.#runner?.counters(),
@@ -508,30 +480,36 @@ export class DiscoveryService implements Startable {
         this.#queuePsi(event.entry);
         return;
       case 'lookupResult': {
-        const pending = this.#lookups.get(event.id);
-        if (pending === undefined) return;
+        const domain = this.#lookups.domainOf(event.id);
+        if (domain === undefined) return;
         const members = event.members.map((m) => m.peer as NodeId);
-        const adverts = members.flatMap((m) => {
-          const a = m === this.node ? this.#o.localAdvert?.() : this.#o.directory.node(m)?.advert;
-          return a ? [a] : [];
-        });
-        const advert: DomainAdvert | undefined =
-          this.#sideband.domainAdvert(pending.domain) ?? this.#o.domains?.advert(pending.domain);
-        pending.resolve({
-          domain: pending.domain,
-          members,
-          adverts,
-          advert,
-          hops: event.hops,
-          path: event.path as NodeId[],
-        });
+        // The announcement with the domain's and the members' adverts came just before the answer, to
+        // another engine: let it land first (bounded wait), then the adverts reach the identity store.
+        const announced =
+          this.#o.domains?.advert(domain) !== undefined
+            ? Promise.resolve(undefined)
+            : this.#sideband.whenDomainAdvert(domain, ANNOUNCEMENT_WAIT_MS);
+        void announced
+          .then(() => Promise.all(members.map((m) => this.#sideband.pending(m))))
+          .then(() => {
+            const adverts = members.flatMap((m) => {
+              const a = m === this.node ? this.#o.localAdvert?.() : this.#o.directory.node(m)?.advert;
+              return a ? [a] : [];
+            });
+            this.#lookups.answer(event.id, {
+              domain,
+              members,
+              adverts,
+              advert: this.#sideband.domainAdvert(domain) ?? this.#o.domains?.advert(domain),
+              hops: event.hops,
+              path: event.path as NodeId[],
+            });
+          });
         return;
       }
-      case 'lookupFailed': {
-        const pending = this.#lookups.get(event.id);
-        pending?.reject(new LookupFailedError(pending.domain, event.reason));
+      case 'lookupFailed':
+        this.#lookups.fail(event.id, event.reason);
         return;
-      }
     }
   }
 

@@ -60,6 +60,7 @@ export class AdvertsSideband implements AdvertsChannel {
   readonly #sent = new SentAdverts();
   readonly #offers = new Map<NodeId, Promise<unknown>>();
   readonly #domainAdverts = new Map<DomainId, DomainAdvert>();
+  readonly #waiters = new Map<DomainId, ((advert: DomainAdvert | undefined) => void)[]>();
   readonly #counts = { stored: 0, refused: 0 };
   #engine: EngineRef | undefined;
   #client: EngineClient | undefined;
@@ -88,6 +89,26 @@ export class AdvertsSideband implements AdvertsChannel {
   /** The advert of a domain a lookup answer brought. */
   domainAdvert(domain: DomainId): DomainAdvert | undefined {
     return this.#domainAdverts.get(domain);
+  }
+
+  /**
+   * The advert of `domain`, waiting up to `timeoutMs` for it: a lookup answer and the announcement before
+   * it go to two engines, and the answer may be handled first.
+   */
+  async whenDomainAdvert(domain: DomainId, timeoutMs: number): Promise<DomainAdvert | undefined> {
+    const known = this.#domainAdverts.get(domain);
+    if (known !== undefined || this.#waiters.size >= MAX_DOMAIN_ADVERTS_KEPT) return known;
+    return new Promise((resolve) => {
+      const done = (advert: DomainAdvert | undefined) => {
+        clearTimeout(timer);
+        const list = this.#waiters.get(domain)?.filter((w) => w !== done) ?? [];
+        if (list.length === 0) this.#waiters.delete(domain);
+        else this.#waiters.set(domain, list);
+        resolve(advert);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      this.#waiters.set(domain, [...(this.#waiters.get(domain) ?? []), done]);
+    });
   }
 
   pending(node: NodeId): Promise<unknown> | undefined {
@@ -217,6 +238,7 @@ export class AdvertsSideband implements AdvertsChannel {
       }
       const known = this.#domainAdverts.get(advert.id);
       if (known === undefined || known.version < advert.version) this.#domainAdverts.set(advert.id, advert);
+      for (const wake of this.#waiters.get(advert.id) ?? []) wake(advert);
       this.#o.directory.offerDomainAdvert?.(advert).catch(() => undefined);
     }
   }

@@ -62,6 +62,51 @@ describe('pnpm sim', () => {
     }
   });
 
+  it('runs the discovery scenario with the figures on the last line, the same for the same seed', async () => {
+    const args = [
+      '--conditions=@netmachine/source',
+      '--import',
+      'tsx',
+      cli,
+      'discovery',
+      '--nodes',
+      '100',
+      '--domains',
+      '10',
+      '--periods',
+      '12',
+      '--lookups',
+      '20',
+      '--seed',
+      '5',
+      '--json',
+    ];
+    const [a, b] = await Promise.all([
+      run(process.execPath, args, { timeout: 120_000 }),
+      run(process.execPath, args, { timeout: 120_000 }),
+    ]);
+    const last = (stdout: string) => stdout.trimEnd().split('\n').at(-1) as string;
+    expect(last(a.stdout)).toBe(last(b.stdout));
+    const summary = JSON.parse(last(a.stdout));
+    for (const key of [
+      'nodes',
+      'domains',
+      'byzantineFraction',
+      'byzantineShareInSamples',
+      'byzantineShareBaseline',
+      'clusteredFraction',
+      'lookupSuccess',
+      'lookupHopsP50',
+      'lookupHopsP99',
+      'blipEpsilon',
+      'optedOutLeaked',
+    ])
+      expect(summary).toHaveProperty(key);
+    expect(summary.nodes).toBe(100);
+    expect(summary.lookups).toBe(20);
+    expect(a.stdout).toMatch(/wallSeconds/);
+  }, 150_000);
+
   it('refuses an unknown scenario with a usage message and exit code 2', async () => {
     const failure = await run(
       process.execPath,

@@ -8,6 +8,7 @@ import {
   type TransportFactory,
   writeKeyFile,
 } from '@netmachine/core';
+import { DiscoveryService } from '@netmachine/discovery';
 import { DomainService } from '@netmachine/domain';
 import { openIdentityStore } from '@netmachine/identity-store';
 import {
@@ -196,8 +197,20 @@ export async function createNode<F extends ServiceFactories = Record<never, neve
   });
   logTransportEvents(node.transport.events, logger);
   // The domain service keeps overlay links through the Transport engine, which exists only now.
-  for (const service of Object.values(node.services as Record<string, unknown>)) {
+  const services = Object.values(node.services as Record<string, unknown>);
+  for (const service of services) {
     if (service instanceof DomainService) service.attach(node.transport, () => node.currentAdvert);
+  }
+  // Discovery gossips through the Transport engine and learns this node's domains from the domain service.
+  const domainService = services.find((s): s is DomainService => s instanceof DomainService);
+  for (const service of services) {
+    if (service instanceof DiscoveryService) {
+      service.attach({
+        transport: node.transport,
+        ...(domainService ? { domains: domainService } : {}),
+        localAdvert: () => node.currentAdvert,
+      });
+    }
   }
   return node;
 }

@@ -1,3 +1,20 @@
+export {
+  type BlipCounts,
+  type BlipParams,
+  BlipParamsError,
+  blipCounts,
+  blipFilter,
+  blipFilterBytes,
+  blipFlipProbability,
+  blipPositions,
+  blipSimilarity,
+  blipTargetSimilarity,
+  bloomFilter,
+  checkBlipParams,
+  DEFAULT_BLIP_PARAMS,
+  MAX_BLIP_BITS,
+  MAX_BLIP_HASHES,
+} from './blip.js';
 export { CountMinSketch, hashPair } from './machines/count-min.js';
 export {
   type DiscoveryCommand,
@@ -61,3 +78,52 @@ export {
   UniformSampler,
   type UniformSamplerConfig,
 } from './machines/urps.js';
+export {
+  decodePsiMessage,
+  encodePsiMessage,
+  PSI_LIMITS,
+  PSI_PROTOCOL,
+  type PsiFinish,
+  type PsiInitiatorState,
+  type PsiMessage,
+  type PsiOptions,
+  PsiProtocolError,
+  type PsiRequest,
+  type PsiResponderState,
+  type PsiResponse,
+  PsiSetTooLargeError,
+  psiComplete,
+  psiFinish,
+  psiRequest,
+  psiRespond,
+} from './psi.js';
+export {
+  ADVERTS_ENGINE,
+  ADVERTS_PROTOCOL,
+  MAX_DOMAIN_ADVERTS,
+  MAX_NODE_ADVERTS,
+} from './service/adverts.js';
+export { ENTRY_SIGNATURE_BYTES, entryIssued, signEntry, verifyEntry } from './service/entries.js';
+export { DiscoveryNotReadyError, LookupFailedError, NotParticipatingError } from './service/errors.js';
+export { discovery } from './service/factory.js';
+export type {
+  DiscoveryDirectory,
+  DiscoveryDomains,
+  DiscoveryOptions,
+  DiscoveryRouter,
+  DiscoveryServiceOptions,
+  LookupResult,
+} from './service/options.js';
+export {
+  PSI_ENGINE,
+  type PsiCounters,
+  type PsiExchangeRouter,
+  PsiRefusedError,
+} from './service/psi-exchange.js';
+export {
+  DISCOVERY_ENGINE,
+  DiscoveryService,
+  type DiscoveryServiceCounters,
+  type DiscoveryServiceEvent,
+  type DiscoveryViews,
+} from './service/service.js';

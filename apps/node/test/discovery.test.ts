@@ -1,0 +1,51 @@
+import type { NodeId } from '@netmachine/core';
+import { discovery } from '@netmachine/discovery';
+import { domains } from '@netmachine/domain';
+import { tls } from '@netmachine/transport-tls';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createNode } from '../src/node.js';
+
+const services = () => ({
+  domains: domains({ tickMs: 100, refreshMs: 300 }),
+  discovery: discovery({
+    tickMs: 200,
+    machines: { taps: { period: 200 }, tac: { period: 200 }, routing: { timeout: 1500, period: 200 } },
+  }),
+});
+type Node = Awaited<ReturnType<typeof createNode<ReturnType<typeof services>>>>;
+
+describe('discovery() as a node service', () => {
+  const nodes: Node[] = [];
+  afterAll(async () => {
+    for (const node of nodes) await node.stop();
+  });
+
+  it('a node in no domain reaches a domain it only knows the name of: lookup, then anycast', async () => {
+    for (let i = 0; i < 3; i++) {
+      const node = await createNode({
+        config: { name: `n${i}`, listen: ['tls://127.0.0.1:0'] },
+        transports: [tls()],
+        services: services(),
+      });
+      await node.start();
+      nodes.push(node);
+    }
+    const [owner, member, outsider] = nodes as [Node, Node, Node];
+    const made = await owner.services.domains.create({ name: 'search', protocols: ['search'] });
+    await member.addPeer(owner.advert, { trust: 200 });
+    await member.services.domains.join(owner.services.domains.ticket(made.id));
+    for (const n of [owner, member]) n.router.spawn('search', (m, ctx) => ctx.reply(m, { servedBy: n.id }));
+    // The outsider knows the member only; the member knows the owner. Gossip starts over these links.
+    await outsider.addPeer(member.advert, { permanent: true, trust: 200 });
+    await member.addPeer(owner.advert, { permanent: true, trust: 200 });
+    await expect.poll(() => outsider.services.discovery.views().view.length).toBeGreaterThan(0);
+
+    const reply = await outsider.services.discovery.request<{ servedBy: NodeId }>(
+      { domain: made.id, name: 'search' },
+      'q',
+      { timeoutMs: 10_000 },
+    );
+    expect([owner.id, member.id]).toContain(reply.body.servedBy);
+    expect(outsider.services.discovery.counters().lookups.answered).toBe(1);
+  });
+});

@@ -27,3 +27,19 @@ export {
 export { PubSubEngine } from './pubsub-engine.js';
 export { type PubSubServiceContext, pubsub } from './service.js';
 export type { RemoteState } from './subscriber.js';
+export {
+  BATCH_CONTEXT,
+  type BatchCheck,
+  BatchSigner,
+  type BatchSignerOptions,
+  BatchVerifier,
+  type BatchVerifierOptions,
+  decodeTreeEvent,
+  MAX_TREE_PAYLOAD,
+  MalformedTreeEventError,
+  signBatch,
+  type TreeEvent,
+  type TreeEventFields,
+  treeEventId,
+  type UnsignedEvent,
+} from './tree/index.js';

@@ -27,19 +27,46 @@ export {
 export { PubSubEngine } from './pubsub-engine.js';
 export { type PubSubServiceContext, pubsub } from './service.js';
 export type { RemoteState } from './subscriber.js';
+export { BatchSigner, type BatchSignerOptions, signBatch, type UnsignedEvent } from './tree/batch-signer.js';
+export { type BatchCheck, BatchVerifier, type BatchVerifierOptions } from './tree/batch-verifier.js';
+export { type CursorStore, fileCursorStore } from './tree/cursor-store.js';
+export {
+  DomainPubSub,
+  type DomainPubSubOptions,
+  type DomainTopicEvent,
+  type DomainTopicListener,
+  type DomainViews,
+  NotTopicPublisherError,
+  type TrustBook,
+  UnknownDomainTopicError,
+} from './tree/domain-pubsub.js';
+export {
+  type DomainTopicAdvert,
+  decodeDomainTopicAdvert,
+  encodeDomainTopicAdvert,
+  MAX_TOPIC_PUBLISHERS,
+  signDomainTopicAdvert,
+  verifyDomainTopicAdvert,
+} from './tree/domain-topic.js';
+export { MalformedTreeEventError } from './tree/errors.js';
+export {
+  type StreamCounters,
+  type StreamEvent,
+  type StreamOutcome,
+  type StreamPosition,
+  StreamReceiver,
+  type StreamReceiverOptions,
+} from './tree/stream-receiver.js';
+export {
+  type DomainPubSubCounters,
+  TREE_REJECT_REASONS,
+  type TreeRejectReason,
+} from './tree/tree-counters.js';
 export {
   BATCH_CONTEXT,
-  type BatchCheck,
-  BatchSigner,
-  type BatchSignerOptions,
-  BatchVerifier,
-  type BatchVerifierOptions,
   decodeTreeEvent,
   MAX_TREE_PAYLOAD,
-  MalformedTreeEventError,
-  signBatch,
-  type TreeEvent,
+  TreeEvent,
   type TreeEventFields,
   treeEventId,
-  type UnsignedEvent,
-} from './tree/index.js';
+} from './tree/tree-event.js';

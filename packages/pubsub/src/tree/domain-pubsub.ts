@@ -1,0 +1,497 @@
+import {
+  type DomainId,
+  identityBytes,
+  type KeyPair,
+  type Logger,
+  NetmachineError,
+  type NodeId,
+  nodeIdFromBytes,
+  noopLogger,
+  type Startable,
+  type TopicId,
+  topicIdFromBytes,
+} from '@netmachine/core';
+import {
+  type PlumTree,
+  type PlumTreeCommand,
+  type PlumTreeEvent,
+  type PlumTreeMessage,
+  type PlumTreeOptions,
+  type PlumTreeTimer,
+  ProtocolRunner,
+  plumtree,
+  type RunnerRouter,
+  type RunnerTransport,
+} from '@netmachine/overlay';
+import { BatchSigner } from './batch-signer.js';
+import { BatchVerifier } from './batch-verifier.js';
+import type { CursorStore } from './cursor-store.js';
+import {
+  type DomainTopicAdvert,
+  decodeDomainTopicAdvert,
+  encodeDomainTopicAdvert,
+  signDomainTopicAdvert,
+} from './domain-topic.js';
+import { type StreamPosition, StreamReceiver } from './stream-receiver.js';
+import {
+  type DomainPubSubCounters,
+  PENALIZED,
+  TREE_REJECT_REASONS,
+  type TreeRejectReason,
+} from './tree-counters.js';
+import { decodeTreeEvent, type TreeEvent, treeEventId } from './tree-event.js';
+
+/** A payload in the tree that is a topic advert, not an event (events start with their version, 1). */
+const ADVERT_TAG = 0xa1;
+
+/** The domain service as this one uses it (structural: `DomainService` fits). */
+export interface DomainViews {
+  onEvent(listener: (event: { type: string; domain: DomainId; node?: NodeId }) => void): () => void;
+  list(): readonly { id: DomainId; role: string; activeView: readonly NodeId[] }[];
+}
+
+/** Trust in nodes (structural: the identity store fits). */
+export interface TrustBook {
+  node(id: NodeId): { readonly trust: number } | undefined;
+  setTrust(id: NodeId, trust: number): Promise<void>;
+}
+
+export interface DomainPubSubOptions {
+  readonly router: RunnerRouter;
+  readonly transport: RunnerTransport;
+  /** This node's key: it signs the event batches this node publishes. */
+  readonly keyPair: KeyPair;
+  readonly domains: DomainViews;
+  readonly logger?: Logger;
+  /** PlumTree's settings for every domain's tree (its cache is the history gaps are fetched from). */
+  readonly tree?: Omit<PlumTreeOptions, 'accept'>;
+  /** Most events under one signature (default 256). */
+  readonly maxBatch?: number;
+  /** Per-stream ordering: held events, fetch size, how long a gap stays open (see StreamReceiver). */
+  readonly reorderWindow?: number;
+  readonly maxFetch?: number;
+  readonly gapTimeoutMs?: number;
+  /** Persists subscribers' cursors, so a restarted node fetches what it missed. */
+  readonly cursors?: CursorStore;
+  /** How often cursors are saved when they moved (default 250 ms). */
+  readonly cursorSaveMs?: number;
+  /** Lowers a node's trust when it sends a forged, unauthorized or malformed event. */
+  readonly trust?: TrustBook;
+  /** Trust taken per such event (default 16 of 255; 0 is banned). */
+  readonly rejectPenalty?: number;
+  /** Mailbox of each domain's tree engine (default 16,384, drop-oldest: gaps are fetched again). */
+  readonly mailboxSize?: number;
+  /** Domain topic adverts kept at most (default 4096). */
+  readonly maxTopics?: number;
+}
+
+/** An event as a local subscriber receives it. */
+export interface DomainTopicEvent {
+  readonly topic: TopicId;
+  readonly publisher: NodeId;
+  readonly epoch: number;
+  readonly seq: number;
+  readonly expiry: number;
+  readonly payload: Uint8Array;
+}
+
+export type DomainTopicListener = (event: DomainTopicEvent) => void;
+
+export class UnknownDomainTopicError extends NetmachineError {
+  constructor(readonly topic: string) {
+    super('ERR_UNKNOWN_DOMAIN_TOPIC', `no advert for domain topic ${topic}`);
+  }
+}
+
+export class NotTopicPublisherError extends NetmachineError {
+  constructor(readonly topic: string) {
+    super('ERR_NOT_TOPIC_PUBLISHER', `this node is not an authorized publisher of topic ${topic}`);
+  }
+}
+
+type Runner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
+
+interface TopicEntry {
+  advert: DomainTopicAdvert;
+  /** Authorized publisher keys as latin1 strings of their bytes (compared on the hot path). */
+  publishers: Set<string>;
+}
+
+/**
+ * Pub/sub within a domain over broadcast trees. One PlumTree machine per domain carries every topic
+ * of that domain over the domain's HyParView neighbours: every member forwards, so the tree spans the
+ * domain whoever subscribes (a tree per topic over subscribers only could fall apart into pieces).
+ * Each event is authenticated end to end by its publisher's batch signature and checked by every
+ * node before it forwards or delivers; subscribers deliver each publisher's stream in order, fetch
+ * gaps from neighbours' caches, and (with a cursor store) catch up after a restart.
+ */
+export class DomainPubSub implements Startable {
+  readonly node: NodeId;
+  readonly #o: DomainPubSubOptions;
+  readonly #logger: Logger;
+  readonly #runners = new Map<DomainId, Runner>();
+  /** Topic adverts by the latin1 string of the topic's key bytes. */
+  readonly #topics = new Map<string, TopicEntry>();
+  readonly #listeners = new Map<TopicId, Set<DomainTopicListener>>();
+  readonly #publishing = new Map<TopicId, { epoch: number; seq: number }>();
+  readonly #verifier = new BatchVerifier();
+  readonly #signer: BatchSigner;
+  readonly #receiver: StreamReceiver<TreeEvent>;
+  readonly #counters = {
+    published: 0,
+    accepted: 0,
+    delivered: 0,
+    advertsAdded: 0,
+    rejected: Object.fromEntries(TREE_REJECT_REASONS.map((r) => [r, 0])) as Record<TreeRejectReason, number>,
+  };
+  #persisted = new Map<string, StreamPosition>();
+  /** The event `accept` just decoded: the machine delivers it right after, in the same call. */
+  #lastAccepted: { id: string; event: TreeEvent } | undefined;
+  #unwire: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #cursorsDirty = false;
+  #state: 'new' | 'running' | 'stopped' = 'new';
+  #lastEpoch = 0;
+
+  constructor(options: DomainPubSubOptions) {
+    this.#o = options;
+    this.node = options.keyPair.id;
+    this.#logger = (options.logger ?? noopLogger).child({ component: 'pubsub-tree' });
+    this.#signer = new BatchSigner({
+      key: options.keyPair,
+      maxBatch: options.maxBatch ?? 256,
+      emit: (events) => this.#emitBatch(events),
+    });
+    this.#receiver = new StreamReceiver<TreeEvent>({
+      reorderWindow: options.reorderWindow,
+      maxFetch: options.maxFetch,
+      gapTimeoutMs: options.gapTimeoutMs,
+      deliver: (_stream, event) => this.#deliverLocal(event),
+      fetch: (stream, epoch, seqs) => this.#fetch(stream, epoch, seqs),
+      initial: (stream) => this.#persisted.get(stream),
+    });
+  }
+
+  // --- lifecycle ----------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    this.#state = 'running';
+    if (this.#o.cursors) this.#persisted = await this.#o.cursors.load();
+    this.#unwire = this.#o.domains.onEvent((event) => {
+      if (event.node === undefined) return;
+      if (event.type === 'PeerAddedToView')
+        void this.#runner(event.domain).then((r) =>
+          r.command({ type: 'neighborUp', peer: event.node as NodeId }),
+        );
+      else if (event.type === 'PeerRemovedFromView')
+        this.#runners.get(event.domain)?.command({ type: 'neighborDown', peer: event.node });
+    });
+    for (const domain of this.#o.domains.list()) {
+      if (domain.role !== 'member') continue;
+      const runner = await this.#runner(domain.id);
+      for (const peer of domain.activeView) runner.command({ type: 'neighborUp', peer });
+    }
+    const tickMs = Math.max(20, Math.min(this.#o.cursorSaveMs ?? 250, (this.#o.gapTimeoutMs ?? 2000) / 4));
+    this.#timer = setInterval(() => this.#tick(), tickMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state !== 'running') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#signer.flush();
+    this.#state = 'stopped';
+    this.#unwire?.();
+    clearInterval(this.#timer);
+    await this.#saveCursors();
+    for (const runner of this.#runners.values()) await runner.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  // --- topics -------------------------------------------------------------------------------------
+
+  /**
+   * Creates (or, with a higher version, re-issues) a topic in `domain`, signed by `topicKey`, and
+   * sends its advert through the domain's tree. `publishers` defaults to this node.
+   */
+  async createTopic(options: {
+    topicKey: KeyPair;
+    domain: DomainId;
+    publishers?: readonly NodeId[];
+    version?: number;
+  }): Promise<DomainTopicAdvert> {
+    const advert = signDomainTopicAdvert(options.topicKey, {
+      domain: options.domain,
+      publishers: options.publishers ?? [this.node],
+      version: options.version ?? Date.now(),
+      created: Date.now(),
+    });
+    await this.addTopicAdvert(advert);
+    const runner = await this.#runner(options.domain);
+    const bytes = encodeDomainTopicAdvert(advert);
+    const payload = new Uint8Array(bytes.length + 1);
+    payload[0] = ADVERT_TAG;
+    payload.set(bytes, 1);
+    runner.command({ type: 'broadcast', id: advertId(advert), payload });
+    return advert;
+  }
+
+  /** Stores a verified advert (newer versions replace older). Returns true when stored. */
+  async addTopicAdvert(advert: DomainTopicAdvert): Promise<boolean> {
+    const stored = this.#storeAdvert(decodeDomainTopicAdvert(encodeDomainTopicAdvert(advert)));
+    if (stored) await this.#runner(advert.domain);
+    return stored;
+  }
+
+  topicAdvert(topic: TopicId): DomainTopicAdvert | undefined {
+    return this.#topics.get(keyString(identityBytes(topic)))?.advert;
+  }
+
+  // --- subscribing and publishing ----------------------------------------------------------------
+
+  /** Delivers the topic's events (each publisher's in order, once) to `listener`; returns an unsubscribe. */
+  subscribe(topic: TopicId, listener: DomainTopicListener): () => void {
+    let set = this.#listeners.get(topic);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(topic, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#listeners.delete(topic);
+    };
+  }
+
+  /**
+   * Publishes on a domain topic this node is authorized for. Events published in one event-loop
+   * turn are signed together after it (one signature); `ttlMs` sets an expiry.
+   */
+  publish(topic: TopicId, payload: Uint8Array, options: { ttlMs?: number } = {}): void {
+    const topicBytes = identityBytes(topic);
+    const entry = this.#topics.get(keyString(topicBytes));
+    if (entry === undefined) throw new UnknownDomainTopicError(topic);
+    if (!entry.publishers.has(keyString(this.#o.keyPair.publicKey))) throw new NotTopicPublisherError(topic);
+    let state = this.#publishing.get(topic);
+    if (state === undefined) {
+      // A session number that grows across restarts: subscribers see a restart as a new epoch.
+      this.#lastEpoch = Math.max(Date.now(), this.#lastEpoch + 1);
+      state = { epoch: this.#lastEpoch, seq: 0 };
+      this.#publishing.set(topic, state);
+    }
+    state.seq++;
+    this.#counters.published++;
+    this.#signer.add({
+      topic: topicBytes,
+      epoch: state.epoch,
+      seq: state.seq,
+      expiry: options.ttlMs === undefined ? 0 : Date.now() + options.ttlMs,
+      payload,
+    });
+  }
+
+  /** Signs and sends what is pending now instead of after this turn. */
+  flush(): void {
+    this.#signer.flush();
+  }
+
+  // --- status ---------------------------------------------------------------------------------------
+
+  counters(): DomainPubSubCounters {
+    return {
+      published: this.#counters.published,
+      batchesSigned: this.#signer.batches,
+      accepted: this.#counters.accepted,
+      delivered: this.#counters.delivered,
+      rejected: { ...this.#counters.rejected },
+      signatureChecks: this.#verifier.signatureChecks,
+      batchCacheHits: this.#verifier.cacheHits,
+      streams: { ...this.#receiver.counters },
+      advertsAdded: this.#counters.advertsAdded,
+    };
+  }
+
+  /** The domain's PlumTree machine (for status and tests), once this node runs one. */
+  tree(domain: DomainId): PlumTree | undefined {
+    return this.#runners.get(domain)?.machine as PlumTree | undefined;
+  }
+
+  /** Where each subscribed stream stands: `<topic>/<publisher>` → epoch and last sequence number. */
+  positions(): Map<string, StreamPosition> {
+    return this.#receiver.positions();
+  }
+
+  // --- the tree -------------------------------------------------------------------------------------
+
+  async #runner(domain: DomainId): Promise<Runner> {
+    let runner = this.#runners.get(domain);
+    if (runner !== undefined) return runner;
+    const protocol = plumtree({
+      ...this.#o.tree,
+      accept: (id, payload, from) => this.#accept(domain, id, payload, from as NodeId),
+    });
+    runner = new ProtocolRunner({
+      protocol,
+      router: this.#o.router,
+      transport: this.#o.transport,
+      engineName: `pst:${domain}`,
+      mailboxSize: this.#o.mailboxSize ?? 16_384,
+      logger: this.#logger,
+    });
+    this.#runners.set(domain, runner);
+    runner.on((event) => {
+      if (event.type === 'deliver') this.#onDeliver(event.id);
+    });
+    await runner.start();
+    return runner;
+  }
+
+  #accept(domain: DomainId, id: string, payload: Uint8Array, from: NodeId): boolean {
+    this.#lastAccepted = undefined;
+    if (payload[0] === ADVERT_TAG) {
+      try {
+        const advert = decodeDomainTopicAdvert(payload.subarray(1));
+        if (advert.domain !== domain || id !== advertId(advert)) return this.#reject('bad-advert', from);
+        this.#storeAdvert(advert);
+        return true;
+      } catch {
+        return this.#reject('bad-advert', from);
+      }
+    }
+    let event: TreeEvent;
+    try {
+      event = decodeTreeEvent(payload);
+    } catch {
+      return this.#reject('malformed', from);
+    }
+    if (id !== treeEventId(event)) return this.#reject('malformed', from);
+    const entry = this.#topics.get(event.bytes.toString('latin1', 1, 33));
+    if (entry === undefined) return this.#reject('unknown-topic', from);
+    if (entry.advert.domain !== domain) return this.#reject('wrong-domain', from);
+    if (!entry.publishers.has(event.bytes.toString('latin1', 33, 65)))
+      return this.#reject('unauthorized', from);
+    if (event.expiry !== 0 && event.expiry < Date.now()) return this.#reject('expired', from);
+    if (this.#verifier.check(event) !== 'ok') return this.#reject('forged', from);
+    this.#counters.accepted++;
+    this.#lastAccepted = { id, event };
+    return true;
+  }
+
+  #reject(reason: TreeRejectReason, from: NodeId): false {
+    this.#counters.rejected[reason]++;
+    const trust = this.#o.trust;
+    if (trust !== undefined && PENALIZED.has(reason) && from !== this.node) {
+      const current = trust.node(from)?.trust ?? 128;
+      const next = Math.max(0, current - (this.#o.rejectPenalty ?? 16));
+      trust.setTrust(from, next).catch((error) => this.#logger.debug({ err: error }, 'trust not lowered'));
+    }
+    return false;
+  }
+
+  #onDeliver(id: string): void {
+    const accepted = this.#lastAccepted;
+    this.#lastAccepted = undefined;
+    if (accepted === undefined || accepted.id !== id) return; // an advert
+    const event = accepted.event;
+    const topic = topicIdFromBytes(event.topic);
+    if (!this.#listeners.has(topic)) return;
+    this.#receiver.offer(streamKey(event.topic, event.publisher), event, Date.now());
+    this.#cursorsDirty = true;
+  }
+
+  #emitBatch(events: Buffer[]): void {
+    for (const bytes of events) {
+      const event = decodeTreeEvent(bytes);
+      const entry = this.#topics.get(bytes.toString('latin1', 1, 33));
+      if (entry === undefined) continue;
+      this.#runners
+        .get(entry.advert.domain)
+        ?.command({ type: 'broadcast', id: treeEventId(event), payload: bytes });
+      if (this.#listeners.has(topicIdFromBytes(event.topic))) this.#deliverLocal(event);
+    }
+  }
+
+  #deliverLocal(event: TreeEvent): void {
+    const topic = topicIdFromBytes(event.topic);
+    const listeners = this.#listeners.get(topic);
+    if (listeners === undefined) return;
+    const delivered: DomainTopicEvent = {
+      topic,
+      publisher: keyToNode(event.publisher),
+      epoch: event.epoch,
+      seq: event.seq,
+      expiry: event.expiry,
+      payload: event.payload,
+    };
+    for (const listener of listeners) {
+      this.#counters.delivered++;
+      try {
+        listener(delivered);
+      } catch (error) {
+        this.#logger.warn({ err: error, topic }, 'domain topic listener threw');
+      }
+    }
+  }
+
+  #fetch(stream: string, epoch: number, seqs: number[]): void {
+    const [topicText, publisherText] = stream.split('/') as [string, string];
+    const topic = Buffer.from(topicText, 'base64url');
+    const publisher = Buffer.from(publisherText, 'base64url');
+    const entry = this.#topics.get(keyString(topic));
+    if (entry === undefined) return;
+    const ids = seqs.map((seq) => treeEventId({ topic, publisher, epoch, seq }));
+    this.#runners.get(entry.advert.domain)?.command({ type: 'fetch', ids });
+  }
+
+  #storeAdvert(advert: DomainTopicAdvert): boolean {
+    const key = keyString(identityBytes(advert.topic));
+    const known = this.#topics.get(key);
+    if (known !== undefined && known.advert.version >= advert.version) return false;
+    if (known === undefined && this.#topics.size >= (this.#o.maxTopics ?? 4096)) return false;
+    this.#topics.set(key, {
+      advert,
+      publishers: new Set(advert.publishers.map((p) => keyString(identityBytes(p)))),
+    });
+    this.#counters.advertsAdded++;
+    return true;
+  }
+
+  #tick(): void {
+    this.#receiver.tick(Date.now());
+    if (this.#cursorsDirty) void this.#saveCursors();
+  }
+
+  async #saveCursors(): Promise<void> {
+    if (this.#o.cursors === undefined || !this.#cursorsDirty) return;
+    this.#cursorsDirty = false;
+    const positions = new Map([...this.#persisted, ...this.#receiver.positions()]);
+    try {
+      await this.#o.cursors.save(positions);
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'subscriber cursors not saved');
+    }
+  }
+}
+
+function keyString(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+}
+
+function streamKey(topic: Uint8Array, publisher: Uint8Array): string {
+  const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url');
+  return `${b64(topic)}/${b64(publisher)}`;
+}
+
+function keyToNode(publisher: Uint8Array): NodeId {
+  return nodeIdFromBytes(publisher);
+}
+
+function advertId(advert: DomainTopicAdvert): string {
+  return `advert.${advert.topic}.${advert.version}`;
+}

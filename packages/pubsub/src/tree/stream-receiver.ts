@@ -1,0 +1,194 @@
+// Per-publisher ordering on the subscriber side: each (topic, publisher) stream is delivered in
+// sequence order, once. An event ahead of the cursor is held (bounded) while the missing ones are
+// fetched from neighbours; a gap that stays open past `gapTimeoutMs` is skipped and counted, so one
+// lost event never stalls a stream. An event at or behind the cursor is a duplicate (a replay the
+// broadcast layer's bounded seen set no longer remembers); an epoch older than the stream's is stale.
+
+export interface StreamEvent {
+  readonly epoch: number;
+  readonly seq: number;
+  /** Milliseconds since the Unix epoch; 0 for none. */
+  readonly expiry: number;
+}
+
+export interface StreamPosition {
+  readonly epoch: number;
+  /** The last sequence number delivered (or skipped). */
+  readonly cursor: number;
+}
+
+export interface StreamReceiverOptions<E extends StreamEvent> {
+  /** Events held per stream while a gap is open; past it the gap is skipped (default 1024). */
+  readonly reorderWindow?: number;
+  /** Most sequence numbers asked for in one gap: the history neighbours keep (default 1024). */
+  readonly maxFetch?: number;
+  /** How long a gap may stay open before it is skipped (default 2000 ms). */
+  readonly gapTimeoutMs?: number;
+  readonly deliver: (stream: string, event: E) => void;
+  /** Ask neighbours for these sequence numbers of the stream's epoch. */
+  readonly fetch: (stream: string, epoch: number, seqs: number[]) => void;
+  /** Where a stream starts when first seen (a cursor persisted before a restart), if anywhere. */
+  readonly initial?: (stream: string) => StreamPosition | undefined;
+}
+
+export type StreamOutcome = 'delivered' | 'held' | 'duplicate' | 'stale' | 'expired';
+
+interface Stream<E> {
+  epoch: number;
+  cursor: number;
+  /** Highest sequence number already asked for. */
+  requested: number;
+  readonly held: Map<number, E>;
+  gapSince: number | undefined;
+}
+
+export interface StreamCounters {
+  delivered: number;
+  duplicates: number;
+  stale: number;
+  expired: number;
+  /** Gaps opened, sequence numbers fetched, and those given up on (skipped). */
+  gaps: number;
+  fetched: number;
+  missed: number;
+}
+
+export class StreamReceiver<E extends StreamEvent> {
+  readonly #o: Required<Omit<StreamReceiverOptions<E>, 'initial'>> &
+    Pick<StreamReceiverOptions<E>, 'initial'>;
+  readonly #streams = new Map<string, Stream<E>>();
+  readonly counters: StreamCounters = {
+    delivered: 0,
+    duplicates: 0,
+    stale: 0,
+    expired: 0,
+    gaps: 0,
+    fetched: 0,
+    missed: 0,
+  };
+
+  constructor(options: StreamReceiverOptions<E>) {
+    this.#o = { reorderWindow: 1024, maxFetch: 1024, gapTimeoutMs: 2000, ...options };
+  }
+
+  offer(stream: string, event: E, now: number): StreamOutcome {
+    if (event.expiry !== 0 && event.expiry < now) {
+      this.counters.expired++;
+      return 'expired';
+    }
+    let s = this.#streams.get(stream);
+    if (s === undefined) {
+      const initial = this.#o.initial?.(stream);
+      const cursor =
+        initial === undefined ? event.seq - 1 : initial.epoch === event.epoch ? initial.cursor : 0;
+      s = { epoch: event.epoch, cursor, requested: cursor, held: new Map(), gapSince: undefined };
+      if (initial !== undefined && initial.epoch > event.epoch) s.epoch = initial.epoch;
+      this.#streams.set(stream, s);
+    }
+    if (event.epoch < s.epoch) {
+      this.counters.stale++;
+      return 'stale';
+    }
+    if (event.epoch > s.epoch) {
+      // The publisher restarted: what is held of the old session goes out, the new one starts at 1.
+      this.#drainAll(stream, s);
+      s.epoch = event.epoch;
+      s.cursor = 0;
+      s.requested = 0;
+    }
+    if (event.seq <= s.cursor || s.held.has(event.seq)) {
+      this.counters.duplicates++;
+      return 'duplicate';
+    }
+    if (event.seq === s.cursor + 1) {
+      this.#deliver(stream, s, event);
+      this.#drain(stream, s, now);
+      return 'delivered';
+    }
+    s.held.set(event.seq, event);
+    if (s.gapSince === undefined) {
+      s.gapSince = now;
+      this.counters.gaps++;
+    }
+    this.#request(stream, s, event.seq - 1);
+    if (s.held.size > this.#o.reorderWindow) this.#skipGap(stream, s, now);
+    return 'held';
+  }
+
+  /** Skips gaps open longer than `gapTimeoutMs`; call it on a timer. */
+  tick(now: number): void {
+    for (const [stream, s] of this.#streams) {
+      if (s.gapSince !== undefined && now - s.gapSince >= this.#o.gapTimeoutMs) this.#skipGap(stream, s, now);
+    }
+  }
+
+  position(stream: string): StreamPosition | undefined {
+    const s = this.#streams.get(stream);
+    return s === undefined ? undefined : { epoch: s.epoch, cursor: s.cursor };
+  }
+
+  positions(): Map<string, StreamPosition> {
+    const out = new Map<string, StreamPosition>();
+    for (const [stream, s] of this.#streams) out.set(stream, { epoch: s.epoch, cursor: s.cursor });
+    return out;
+  }
+
+  /** Events held over all streams. */
+  get held(): number {
+    let n = 0;
+    for (const s of this.#streams.values()) n += s.held.size;
+    return n;
+  }
+
+  #deliver(stream: string, s: Stream<E>, event: E): void {
+    s.cursor = event.seq;
+    if (s.requested < s.cursor) s.requested = s.cursor;
+    this.counters.delivered++;
+    this.#o.deliver(stream, event);
+  }
+
+  #drain(stream: string, s: Stream<E>, now: number): void {
+    for (let next = s.held.get(s.cursor + 1); next !== undefined; next = s.held.get(s.cursor + 1)) {
+      s.held.delete(next.seq);
+      if (next.expiry !== 0 && next.expiry < now) {
+        this.counters.expired++;
+        s.cursor = next.seq;
+        continue;
+      }
+      this.#deliver(stream, s, next);
+    }
+    s.gapSince = s.held.size === 0 ? undefined : now;
+  }
+
+  /** Gives up the lowest open gap: the cursor jumps to just before the first held event. */
+  #skipGap(stream: string, s: Stream<E>, now: number): void {
+    let first = Number.POSITIVE_INFINITY;
+    for (const seq of s.held.keys()) if (seq < first) first = seq;
+    if (first === Number.POSITIVE_INFINITY) {
+      s.gapSince = undefined;
+      return;
+    }
+    this.counters.missed += first - s.cursor - 1;
+    s.cursor = first - 1;
+    this.#drain(stream, s, now);
+  }
+
+  #drainAll(stream: string, s: Stream<E>): void {
+    for (const seq of [...s.held.keys()].sort((a, b) => a - b)) {
+      this.#deliver(stream, s, s.held.get(seq) as E);
+    }
+    s.held.clear();
+    s.gapSince = undefined;
+  }
+
+  #request(stream: string, s: Stream<E>, upTo: number): void {
+    const from = Math.max(s.requested + 1, s.cursor + 1, upTo - this.#o.maxFetch + 1);
+    if (upTo < from) return;
+    const seqs: number[] = [];
+    for (let seq = from; seq <= upTo; seq++) if (!s.held.has(seq)) seqs.push(seq);
+    s.requested = upTo;
+    if (seqs.length === 0) return;
+    this.counters.fetched += seqs.length;
+    this.#o.fetch(stream, s.epoch, seqs);
+  }
+}

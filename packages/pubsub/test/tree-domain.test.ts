@@ -1,4 +1,4 @@
-import { type DomainId, KeyPair, type NodeId } from '@netmachine/core';
+import { type DomainId, KeyPair } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DomainTopicAdvert, type DomainTopicEvent, signBatch } from '../src/index.js';
 import { startTreeNode, type TreeNode } from './fixtures/tree-node.js';
@@ -98,7 +98,7 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
       [1, 2, 3, 4].map((seq) => ({ topic, epoch: 5, seq, expiry: 0, payload: Buffer.from(`g${seq}`) })),
     );
     const forged = Buffer.from(genuine[0] as Buffer);
-    forged[forged.length - 100] ^= 1;
+    forged[forged.length - 100] = (forged[forged.length - 100] as number) ^ 1;
     gossip(forged, idOf(forged));
     // Reordered: genuine events arrive 1, 4, 3, 2, then 2 and 1 again (replays).
     for (const i of [0, 3, 2, 1, 1, 0]) gossip(genuine[i] as Buffer, idOf(genuine[i] as Buffer));

@@ -46,7 +46,9 @@ const ADVERT_TAG = 0xa1;
 
 /** The domain service as this one uses it (structural: `DomainService` fits). */
 export interface DomainViews {
-  onEvent(listener: (event: { type: string; domain: DomainId; node?: NodeId }) => void): () => void;
+  onEvent(
+    listener: (event: { type: string; domain?: DomainId | undefined; node?: NodeId | undefined }) => void,
+  ): () => void;
   list(): readonly { id: DomainId; role: string; activeView: readonly NodeId[] }[];
 }
 
@@ -179,13 +181,12 @@ export class DomainPubSub implements Startable {
     this.#state = 'running';
     if (this.#o.cursors) this.#persisted = await this.#o.cursors.load();
     this.#unwire = this.#o.domains.onEvent((event) => {
-      if (event.node === undefined) return;
+      const { node, domain } = event;
+      if (node === undefined || domain === undefined) return;
       if (event.type === 'PeerAddedToView')
-        void this.#runner(event.domain).then((r) =>
-          r.command({ type: 'neighborUp', peer: event.node as NodeId }),
-        );
+        void this.#runner(domain).then((r) => r.command({ type: 'neighborUp', peer: node }));
       else if (event.type === 'PeerRemovedFromView')
-        this.#runners.get(event.domain)?.command({ type: 'neighborDown', peer: event.node });
+        this.#runners.get(domain)?.command({ type: 'neighborDown', peer: node });
     });
     for (const domain of this.#o.domains.list()) {
       if (domain.role !== 'member') continue;

@@ -81,6 +81,12 @@ export interface DomainPubSubOptions {
   readonly trust?: TrustBook;
   /** Trust taken per such event (default 16 of 255; 0 is banned). */
   readonly rejectPenalty?: number;
+  /**
+   * After a topic goes quiet, its publisher sends its last event again this long after it, then
+   * twice and four times as long (default 1000 ms; 0: never), under a heartbeat id: a subscriber that
+   * lost the tail of a stream (its tree link was down) sees the gap and fetches it.
+   */
+  readonly heartbeatMs?: number;
   /** Mailbox of each domain's tree engine (default 16,384, drop-oldest: gaps are fetched again). */
   readonly mailboxSize?: number;
   /** Domain topic adverts kept at most (default 4096). */
@@ -111,6 +117,17 @@ export class NotTopicPublisherError extends NetmachineError {
   }
 }
 
+const MAX_BEATS = 3;
+
+interface Publishing {
+  epoch: number;
+  seq: number;
+  /** The last event sent, for heartbeats; how many heartbeats followed it. */
+  last: { id: string; bytes: Buffer } | undefined;
+  lastAt: number;
+  beats: number;
+}
+
 type Runner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
 
 interface TopicEntry {
@@ -135,7 +152,9 @@ export class DomainPubSub implements Startable {
   /** Topic adverts by the latin1 string of the topic's key bytes. */
   readonly #topics = new Map<string, TopicEntry>();
   readonly #listeners = new Map<TopicId, Set<DomainTopicListener>>();
-  readonly #publishing = new Map<TopicId, { epoch: number; seq: number }>();
+  /** When each topic first got a local subscriber. */
+  readonly #subscribedAt = new Map<TopicId, number>();
+  readonly #publishing = new Map<TopicId, Publishing>();
   readonly #verifier = new BatchVerifier();
   readonly #signer: BatchSigner;
   readonly #receiver: StreamReceiver<TreeEvent>;
@@ -170,7 +189,13 @@ export class DomainPubSub implements Startable {
       gapTimeoutMs: options.gapTimeoutMs,
       deliver: (_stream, event) => this.#deliverLocal(event),
       fetch: (stream, epoch, seqs) => this.#fetch(stream, epoch, seqs),
-      initial: (stream) => this.#persisted.get(stream),
+      initial: (stream, event) => {
+        const saved = this.#persisted.get(stream);
+        if (saved !== undefined) return saved;
+        // Subscribed before the publisher's session began (its epoch is its start time): all of it is wanted.
+        const since = this.#subscribedAt.get(topicIdFromBytes(event.topic));
+        return since !== undefined && since <= event.epoch ? { epoch: event.epoch, cursor: 0 } : undefined;
+      },
     });
   }
 
@@ -193,7 +218,7 @@ export class DomainPubSub implements Startable {
       const runner = await this.#runner(domain.id);
       for (const peer of domain.activeView) runner.command({ type: 'neighborUp', peer });
     }
-    const tickMs = Math.max(20, Math.min(this.#o.cursorSaveMs ?? 250, (this.#o.gapTimeoutMs ?? 2000) / 4));
+    const tickMs = Math.max(20, Math.min(this.#o.cursorSaveMs ?? 250, (this.#o.gapTimeoutMs ?? 5000) / 4));
     this.#timer = setInterval(() => this.#tick(), tickMs);
     this.#timer.unref();
   }
@@ -250,6 +275,11 @@ export class DomainPubSub implements Startable {
     return stored;
   }
 
+  /** Every domain topic advert this node holds. */
+  topicAdverts(): DomainTopicAdvert[] {
+    return [...this.#topics.values()].map((entry) => entry.advert);
+  }
+
   topicAdvert(topic: TopicId): DomainTopicAdvert | undefined {
     return this.#topics.get(keyString(identityBytes(topic)))?.advert;
   }
@@ -262,6 +292,7 @@ export class DomainPubSub implements Startable {
     if (set === undefined) {
       set = new Set();
       this.#listeners.set(topic, set);
+      if (!this.#subscribedAt.has(topic)) this.#subscribedAt.set(topic, Date.now());
     }
     set.add(listener);
     return () => {
@@ -283,7 +314,7 @@ export class DomainPubSub implements Startable {
     if (state === undefined) {
       // A session number that grows across restarts: subscribers see a restart as a new epoch.
       this.#lastEpoch = Math.max(Date.now(), this.#lastEpoch + 1);
-      state = { epoch: this.#lastEpoch, seq: 0 };
+      state = { epoch: this.#lastEpoch, seq: 0, last: undefined, lastAt: 0, beats: 0 };
       this.#publishing.set(topic, state);
     }
     state.seq++;
@@ -371,7 +402,7 @@ export class DomainPubSub implements Startable {
     } catch {
       return this.#reject('malformed', from);
     }
-    if (id !== treeEventId(event)) return this.#reject('malformed', from);
+    if (!sameEvent(id, treeEventId(event))) return this.#reject('malformed', from);
     const entry = this.#topics.get(event.bytes.toString('latin1', 1, 33));
     if (entry === undefined) return this.#reject('unknown-topic', from);
     if (entry.advert.domain !== domain) return this.#reject('wrong-domain', from);
@@ -411,9 +442,14 @@ export class DomainPubSub implements Startable {
       const event = decodeTreeEvent(bytes);
       const entry = this.#topics.get(bytes.toString('latin1', 1, 33));
       if (entry === undefined) continue;
-      this.#runners
-        .get(entry.advert.domain)
-        ?.command({ type: 'broadcast', id: treeEventId(event), payload: bytes });
+      const id = treeEventId(event);
+      const state = this.#publishing.get(entry.advert.topic);
+      if (state !== undefined) {
+        state.last = { id, bytes };
+        state.lastAt = Date.now();
+        state.beats = 0;
+      }
+      this.#runners.get(entry.advert.domain)?.command({ type: 'broadcast', id, payload: bytes });
       if (this.#listeners.has(topicIdFromBytes(event.topic))) this.#deliverLocal(event);
     }
   }
@@ -464,7 +500,23 @@ export class DomainPubSub implements Startable {
   }
 
   #tick(): void {
-    this.#receiver.tick(Date.now());
+    const now = Date.now();
+    this.#receiver.tick(now);
+    const beat = this.#o.heartbeatMs ?? 1000;
+    if (beat > 0) {
+      for (const [topic, state] of this.#publishing) {
+        if (state.last === undefined || state.beats >= MAX_BEATS) continue;
+        if (now - state.lastAt < beat * 2 ** state.beats) continue;
+        state.beats++;
+        const domain = this.topicAdvert(topic)?.domain;
+        if (domain === undefined) continue;
+        this.#runners.get(domain)?.command({
+          type: 'broadcast',
+          id: `${state.last.id}~${state.beats}`,
+          payload: state.last.bytes,
+        });
+      }
+    }
     if (this.#cursorsDirty) void this.#saveCursors();
   }
 
@@ -491,6 +543,12 @@ function streamKey(topic: Uint8Array, publisher: Uint8Array): string {
 
 function keyToNode(publisher: Uint8Array): NodeId {
   return nodeIdFromBytes(publisher);
+}
+
+/** The id of an event, or of a heartbeat repeating it (`<id>~<n>`). */
+function sameEvent(id: string, eventId: string): boolean {
+  if (id === eventId) return true;
+  return id.length <= eventId.length + 2 && id.startsWith(`${eventId}~`) && /^[1-9]$/.test(id.slice(-1));
 }
 
 function advertId(advert: DomainTopicAdvert): string {

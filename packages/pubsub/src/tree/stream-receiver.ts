@@ -22,13 +22,23 @@ export interface StreamReceiverOptions<E extends StreamEvent> {
   readonly reorderWindow?: number;
   /** Most sequence numbers asked for in one gap: the history neighbours keep (default 1024). */
   readonly maxFetch?: number;
-  /** How long a gap may stay open before it is skipped (default 2000 ms). */
+  /** How long a gap may stay open before it is skipped (default 5000 ms). */
   readonly gapTimeoutMs?: number;
+  /**
+   * A stream first seen with no saved position collects events this long and starts at the lowest
+   * (default 500 ms): while a tree forms, a later event can overtake earlier ones by another path,
+   * and the stream must not start past them.
+   */
+  readonly startWindowMs?: number;
   readonly deliver: (stream: string, event: E) => void;
   /** Ask neighbours for these sequence numbers of the stream's epoch. */
   readonly fetch: (stream: string, epoch: number, seqs: number[]) => void;
-  /** Where a stream starts when first seen (a cursor persisted before a restart), if anywhere. */
-  readonly initial?: (stream: string) => StreamPosition | undefined;
+  /**
+   * Where a stream starts when first seen with `event`: a cursor persisted before a restart, or
+   * cursor 0 of the event's epoch when the subscriber was there before the publisher's session began.
+   * Undefined: start at the first events seen (see `startWindowMs`).
+   */
+  readonly initial?: (stream: string, event: E) => StreamPosition | undefined;
 }
 
 export type StreamOutcome = 'delivered' | 'held' | 'duplicate' | 'stale' | 'expired';
@@ -40,6 +50,8 @@ interface Stream<E> {
   requested: number;
   readonly held: Map<number, E>;
   gapSince: number | undefined;
+  /** Until when a fresh stream collects events before it starts; undefined once started. */
+  startsAt: number | undefined;
 }
 
 export interface StreamCounters {
@@ -68,7 +80,13 @@ export class StreamReceiver<E extends StreamEvent> {
   };
 
   constructor(options: StreamReceiverOptions<E>) {
-    this.#o = { reorderWindow: 1024, maxFetch: 1024, gapTimeoutMs: 2000, ...options };
+    this.#o = {
+      ...options,
+      reorderWindow: options.reorderWindow ?? 1024,
+      maxFetch: options.maxFetch ?? 1024,
+      gapTimeoutMs: options.gapTimeoutMs ?? 5000,
+      startWindowMs: options.startWindowMs ?? 500,
+    };
   }
 
   offer(stream: string, event: E, now: number): StreamOutcome {
@@ -78,10 +96,18 @@ export class StreamReceiver<E extends StreamEvent> {
     }
     let s = this.#streams.get(stream);
     if (s === undefined) {
-      const initial = this.#o.initial?.(stream);
+      const initial = this.#o.initial?.(stream, event);
       const cursor =
         initial === undefined ? event.seq - 1 : initial.epoch === event.epoch ? initial.cursor : 0;
-      s = { epoch: event.epoch, cursor, requested: cursor, held: new Map(), gapSince: undefined };
+      s = {
+        epoch: event.epoch,
+        cursor,
+        requested: cursor,
+        held: new Map(),
+        gapSince: undefined,
+        startsAt:
+          initial === undefined && this.#o.startWindowMs > 0 ? now + this.#o.startWindowMs : undefined,
+      };
       if (initial !== undefined && initial.epoch > event.epoch) s.epoch = initial.epoch;
       this.#streams.set(stream, s);
     }
@@ -95,6 +121,19 @@ export class StreamReceiver<E extends StreamEvent> {
       s.epoch = event.epoch;
       s.cursor = 0;
       s.requested = 0;
+    }
+    if (s.startsAt !== undefined) {
+      if (s.held.has(event.seq)) {
+        this.counters.duplicates++;
+        return 'duplicate';
+      }
+      if (now < s.startsAt && s.held.size < this.#o.reorderWindow) {
+        s.held.set(event.seq, event);
+        return 'held';
+      }
+      s.held.set(event.seq, event);
+      this.#begin(stream, s, now);
+      return 'delivered';
     }
     if (event.seq <= s.cursor || s.held.has(event.seq)) {
       this.counters.duplicates++;
@@ -118,6 +157,10 @@ export class StreamReceiver<E extends StreamEvent> {
   /** Skips gaps open longer than `gapTimeoutMs`; call it on a timer. */
   tick(now: number): void {
     for (const [stream, s] of this.#streams) {
+      if (s.startsAt !== undefined) {
+        if (now >= s.startsAt) this.#begin(stream, s, now);
+        continue;
+      }
       if (s.gapSince !== undefined && now - s.gapSince >= this.#o.gapTimeoutMs) this.#skipGap(stream, s, now);
     }
   }
@@ -138,6 +181,23 @@ export class StreamReceiver<E extends StreamEvent> {
     let n = 0;
     for (const s of this.#streams.values()) n += s.held.size;
     return n;
+  }
+
+  /** A fresh stream's collection window closed: it starts at the lowest event it holds. */
+  #begin(stream: string, s: Stream<E>, now: number): void {
+    s.startsAt = undefined;
+    let first = Number.POSITIVE_INFINITY;
+    for (const seq of s.held.keys()) if (seq < first) first = seq;
+    if (first === Number.POSITIVE_INFINITY) return;
+    s.cursor = first - 1;
+    s.requested = s.cursor;
+    this.#drain(stream, s, now);
+    if (s.held.size > 0) {
+      this.counters.gaps++;
+      let last = 0;
+      for (const seq of s.held.keys()) if (seq > last) last = seq;
+      this.#request(stream, s, last - 1);
+    }
   }
 
   #deliver(stream: string, s: Stream<E>, event: E): void {

@@ -18,9 +18,9 @@ export interface StreamPosition {
 }
 
 export interface StreamReceiverOptions<E extends StreamEvent> {
-  /** Events held per stream while a gap is open; past it the gap is skipped (default 1024). */
+  /** Events held per stream while a gap is open; past it the gap is skipped (default 4096). */
   readonly reorderWindow?: number;
-  /** Most sequence numbers asked for in one gap: the history neighbours keep (default 1024). */
+  /** Most sequence numbers asked for in one gap: the history neighbours keep (default 4096, PlumTree's cache). */
   readonly maxFetch?: number;
   /** How long a gap may stay open before it is skipped (default 5000 ms). */
   readonly gapTimeoutMs?: number;
@@ -82,8 +82,8 @@ export class StreamReceiver<E extends StreamEvent> {
   constructor(options: StreamReceiverOptions<E>) {
     this.#o = {
       ...options,
-      reorderWindow: options.reorderWindow ?? 1024,
-      maxFetch: options.maxFetch ?? 1024,
+      reorderWindow: options.reorderWindow ?? 4096,
+      maxFetch: options.maxFetch ?? 4096,
       gapTimeoutMs: options.gapTimeoutMs ?? 5000,
       startWindowMs: options.startWindowMs ?? 500,
     };

@@ -552,5 +552,5 @@ function sameEvent(id: string, eventId: string): boolean {
 }
 
 function advertId(advert: DomainTopicAdvert): string {
-  return `advert.${advert.topic}.${advert.version}`;
+  return `advert.${advert.topic}/${advert.version}`;
 }

@@ -150,9 +150,10 @@ export function decodeTreeEvent(input: Uint8Array): TreeEvent {
  * The event's id in the broadcast tree: topic, publisher, epoch and seq, so one publisher's event
  * number has one id whatever bytes claim it (a replay, or a second signed version, is a duplicate).
  * Keys are shortened to 96 bits: finding a second key with the same prefix costs about 2^96 work.
+ * The form is `<source>/<seq>`: PlumTree keeps one tree per source (topic, publisher and epoch).
  */
 export function treeEventId(event: Pick<TreeEventFields, 'topic' | 'publisher' | 'epoch' | 'seq'>): string {
-  return `${b64(event.topic)}${b64(event.publisher)}.${event.epoch.toString(36)}.${event.seq.toString(36)}`;
+  return `${b64(event.topic)}${b64(event.publisher)}.${event.epoch.toString(36)}/${event.seq.toString(36)}`;
 }
 
 function b64(key: Uint8Array): string {

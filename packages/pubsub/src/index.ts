@@ -30,16 +30,14 @@ export type { RemoteState } from './subscriber.js';
 export { BatchSigner, type BatchSignerOptions, signBatch, type UnsignedEvent } from './tree/batch-signer.js';
 export { type BatchCheck, BatchVerifier, type BatchVerifierOptions } from './tree/batch-verifier.js';
 export { type CursorStore, fileCursorStore } from './tree/cursor-store.js';
-export {
-  DomainPubSub,
-  type DomainPubSubOptions,
-  type DomainTopicEvent,
-  type DomainTopicListener,
-  type DomainViews,
-  NotTopicPublisherError,
-  type TrustBook,
-  UnknownDomainTopicError,
-} from './tree/domain-pubsub.js';
+export { DomainPubSub } from './tree/domain-pubsub.js';
+export type {
+  DomainPubSubOptions,
+  DomainTopicEvent,
+  DomainTopicListener,
+  DomainViews,
+  TrustBook,
+} from './tree/domain-pubsub-options.js';
 export {
   type DomainTopicAdvert,
   decodeDomainTopicAdvert,
@@ -48,7 +46,7 @@ export {
   signDomainTopicAdvert,
   verifyDomainTopicAdvert,
 } from './tree/domain-topic.js';
-export { MalformedTreeEventError } from './tree/errors.js';
+export { MalformedTreeEventError, NotTopicPublisherError, UnknownDomainTopicError } from './tree/errors.js';
 export {
   type StreamCounters,
   type StreamEvent,

@@ -87,3 +87,26 @@ describe('StreamReceiver', () => {
     expect(r.offer('s', ev(47), 200)).toBe('duplicate');
   });
 });
+
+describe('StreamReceiver fetch retries', () => {
+  it('asks again for what is still missing while the gap is open', () => {
+    const fetched: number[][] = [];
+    const r = new StreamReceiver<ReturnType<typeof ev>>({
+      deliver: () => undefined,
+      fetch: (_s, _e, seqs) => fetched.push(seqs),
+      startWindowMs: 0,
+      gapTimeoutMs: 5000,
+      fetchRetryMs: 1000,
+    });
+    r.offer('s', ev(1), 0);
+    r.offer('s', ev(5), 0);
+    r.offer('s', ev(3), 10);
+    r.tick(999);
+    expect(fetched).toEqual([[2, 3, 4]]);
+    r.tick(1000);
+    expect(fetched).toEqual([
+      [2, 3, 4],
+      [2, 4],
+    ]);
+  });
+});

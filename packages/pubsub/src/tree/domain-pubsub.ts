@@ -3,7 +3,6 @@ import {
   identityBytes,
   type KeyPair,
   type Logger,
-  NetmachineError,
   type NodeId,
   nodeIdFromBytes,
   noopLogger,
@@ -16,22 +15,20 @@ import {
   type PlumTreeCommand,
   type PlumTreeEvent,
   type PlumTreeMessage,
-  type PlumTreeOptions,
   type PlumTreeTimer,
   ProtocolRunner,
   plumtree,
-  type RunnerRouter,
-  type RunnerTransport,
 } from '@netmachine/overlay';
 import { BatchSigner } from './batch-signer.js';
 import { BatchVerifier } from './batch-verifier.js';
-import type { CursorStore } from './cursor-store.js';
+import type { DomainPubSubOptions, DomainTopicEvent, DomainTopicListener } from './domain-pubsub-options.js';
 import {
   type DomainTopicAdvert,
   decodeDomainTopicAdvert,
   encodeDomainTopicAdvert,
   signDomainTopicAdvert,
 } from './domain-topic.js';
+import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
 import { type StreamPosition, StreamReceiver } from './stream-receiver.js';
 import {
   type DomainPubSubCounters,
@@ -43,79 +40,6 @@ import { decodeTreeEvent, type TreeEvent, treeEventId } from './tree-event.js';
 
 /** A payload in the tree that is a topic advert, not an event (events start with their version, 1). */
 const ADVERT_TAG = 0xa1;
-
-/** The domain service as this one uses it (structural: `DomainService` fits). */
-export interface DomainViews {
-  onEvent(
-    listener: (event: { type: string; domain?: DomainId | undefined; node?: NodeId | undefined }) => void,
-  ): () => void;
-  list(): readonly { id: DomainId; role: string; activeView: readonly NodeId[] }[];
-}
-
-/** Trust in nodes (structural: the identity store fits). */
-export interface TrustBook {
-  node(id: NodeId): { readonly trust: number } | undefined;
-  setTrust(id: NodeId, trust: number): Promise<void>;
-}
-
-export interface DomainPubSubOptions {
-  readonly router: RunnerRouter;
-  readonly transport: RunnerTransport;
-  /** This node's key: it signs the event batches this node publishes. */
-  readonly keyPair: KeyPair;
-  readonly domains: DomainViews;
-  readonly logger?: Logger;
-  /** PlumTree's settings for every domain's tree (its cache is the history gaps are fetched from). */
-  readonly tree?: Omit<PlumTreeOptions, 'accept'>;
-  /** Most events under one signature (default 256). */
-  readonly maxBatch?: number;
-  /** Per-stream ordering: held events, fetch size, how long a gap stays open (see StreamReceiver). */
-  readonly reorderWindow?: number;
-  readonly maxFetch?: number;
-  readonly gapTimeoutMs?: number;
-  /** Persists subscribers' cursors, so a restarted node fetches what it missed. */
-  readonly cursors?: CursorStore;
-  /** How often cursors are saved when they moved (default 250 ms). */
-  readonly cursorSaveMs?: number;
-  /** Lowers a node's trust when it sends a forged, unauthorized or malformed event. */
-  readonly trust?: TrustBook;
-  /** Trust taken per such event (default 16 of 255; 0 is banned). */
-  readonly rejectPenalty?: number;
-  /**
-   * After a topic goes quiet, its publisher sends its last event again this long after it, then
-   * twice and four times as long (default 1000 ms; 0: never), under a heartbeat id: a subscriber that
-   * lost the tail of a stream (its tree link was down) sees the gap and fetches it.
-   */
-  readonly heartbeatMs?: number;
-  /** Mailbox of each domain's tree engine (default 16,384, drop-oldest: gaps are fetched again). */
-  readonly mailboxSize?: number;
-  /** Domain topic adverts kept at most (default 4096). */
-  readonly maxTopics?: number;
-}
-
-/** An event as a local subscriber receives it. */
-export interface DomainTopicEvent {
-  readonly topic: TopicId;
-  readonly publisher: NodeId;
-  readonly epoch: number;
-  readonly seq: number;
-  readonly expiry: number;
-  readonly payload: Uint8Array;
-}
-
-export type DomainTopicListener = (event: DomainTopicEvent) => void;
-
-export class UnknownDomainTopicError extends NetmachineError {
-  constructor(readonly topic: string) {
-    super('ERR_UNKNOWN_DOMAIN_TOPIC', `no advert for domain topic ${topic}`);
-  }
-}
-
-export class NotTopicPublisherError extends NetmachineError {
-  constructor(readonly topic: string) {
-    super('ERR_NOT_TOPIC_PUBLISHER', `this node is not an authorized publisher of topic ${topic}`);
-  }
-}
 
 const MAX_BEATS = 3;
 

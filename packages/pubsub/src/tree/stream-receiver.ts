@@ -24,6 +24,8 @@ export interface StreamReceiverOptions<E extends StreamEvent> {
   readonly maxFetch?: number;
   /** How long a gap may stay open before it is skipped (default 5000 ms). */
   readonly gapTimeoutMs?: number;
+  /** While a gap is open, what is still missing is asked for again this often (default 1000 ms). */
+  readonly fetchRetryMs?: number;
   /**
    * A stream first seen with no saved position collects events this long and starts at the lowest
    * (default 500 ms): while a tree forms, a later event can overtake earlier ones by another path,
@@ -50,6 +52,8 @@ interface Stream<E> {
   requested: number;
   readonly held: Map<number, E>;
   gapSince: number | undefined;
+  /** When the open gap was last asked for. */
+  fetchedAt: number;
   /** Until when a fresh stream collects events before it starts; undefined once started. */
   startsAt: number | undefined;
 }
@@ -86,6 +90,7 @@ export class StreamReceiver<E extends StreamEvent> {
       maxFetch: options.maxFetch ?? 4096,
       gapTimeoutMs: options.gapTimeoutMs ?? 5000,
       startWindowMs: options.startWindowMs ?? 500,
+      fetchRetryMs: options.fetchRetryMs ?? 1000,
     };
   }
 
@@ -105,6 +110,7 @@ export class StreamReceiver<E extends StreamEvent> {
         requested: cursor,
         held: new Map(),
         gapSince: undefined,
+        fetchedAt: now,
         startsAt:
           initial === undefined && this.#o.startWindowMs > 0 ? now + this.#o.startWindowMs : undefined,
       };
@@ -149,7 +155,7 @@ export class StreamReceiver<E extends StreamEvent> {
       s.gapSince = now;
       this.counters.gaps++;
     }
-    this.#request(stream, s, event.seq - 1);
+    this.#request(stream, s, event.seq - 1, now);
     if (s.held.size > this.#o.reorderWindow) this.#skipGap(stream, s, now);
     return 'held';
   }
@@ -161,7 +167,9 @@ export class StreamReceiver<E extends StreamEvent> {
         if (now >= s.startsAt) this.#begin(stream, s, now);
         continue;
       }
-      if (s.gapSince !== undefined && now - s.gapSince >= this.#o.gapTimeoutMs) this.#skipGap(stream, s, now);
+      if (s.gapSince === undefined) continue;
+      if (now - s.gapSince >= this.#o.gapTimeoutMs) this.#skipGap(stream, s, now);
+      else if (now - s.fetchedAt >= this.#o.fetchRetryMs) this.#refetch(stream, s, now);
     }
   }
 
@@ -196,7 +204,7 @@ export class StreamReceiver<E extends StreamEvent> {
       this.counters.gaps++;
       let last = 0;
       for (const seq of s.held.keys()) if (seq > last) last = seq;
-      this.#request(stream, s, last - 1);
+      this.#request(stream, s, last - 1, now);
     }
   }
 
@@ -241,13 +249,27 @@ export class StreamReceiver<E extends StreamEvent> {
     s.gapSince = undefined;
   }
 
-  #request(stream: string, s: Stream<E>, upTo: number): void {
+  /** Asks again for every sequence number still missing below the highest held (a Want can be lost too). */
+  #refetch(stream: string, s: Stream<E>, now: number): void {
+    s.fetchedAt = now;
+    let last = 0;
+    for (const seq of s.held.keys()) if (seq > last) last = seq;
+    const seqs: number[] = [];
+    for (let seq = Math.max(s.cursor + 1, last - this.#o.maxFetch); seq < last; seq++)
+      if (!s.held.has(seq)) seqs.push(seq);
+    if (seqs.length === 0) return;
+    this.counters.fetched += seqs.length;
+    this.#o.fetch(stream, s.epoch, seqs);
+  }
+
+  #request(stream: string, s: Stream<E>, upTo: number, now: number): void {
     const from = Math.max(s.requested + 1, s.cursor + 1, upTo - this.#o.maxFetch + 1);
     if (upTo < from) return;
     const seqs: number[] = [];
     for (let seq = from; seq <= upTo; seq++) if (!s.held.has(seq)) seqs.push(seq);
     s.requested = upTo;
     if (seqs.length === 0) return;
+    s.fetchedAt = now;
     this.counters.fetched += seqs.length;
     this.#o.fetch(stream, s.epoch, seqs);
   }

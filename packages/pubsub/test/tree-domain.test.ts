@@ -61,7 +61,9 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
     for (const s of subscribers) {
       const c = s.tree.counters();
       expect(c.signatureChecks).toBeLessThanOrEqual(publisher.tree.counters().batchesSigned);
-      expect(c.streams.duplicates).toBe(0);
+      // The publisher's heartbeats (its last event repeated, at most 3) are the only repeats.
+      expect(c.streams.duplicates).toBeLessThanOrEqual(3);
+      expect(c.streams.missed).toBe(0);
     }
   }, 60_000);
 

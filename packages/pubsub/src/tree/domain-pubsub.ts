@@ -42,6 +42,14 @@ import { decodeTreeEvent, type TreeEvent, treeEventId } from './tree-event.js';
 const ADVERT_TAG = 0xa1;
 
 const MAX_BEATS = 3;
+/** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
+const MAX_NAMES = 4096;
+
+interface Names {
+  readonly topic: TopicId;
+  readonly publisher: NodeId;
+  readonly stream: string;
+}
 
 interface Publishing {
   epoch: number;
@@ -80,6 +88,7 @@ export class DomainPubSub implements Startable {
   readonly #subscribedAt = new Map<TopicId, number>();
   readonly #publishing = new Map<TopicId, Publishing>();
   readonly #verifier = new BatchVerifier();
+  readonly #names = new Map<string, Names>();
   readonly #signer: BatchSigner;
   readonly #receiver: StreamReceiver<TreeEvent>;
   readonly #counters = {
@@ -355,9 +364,9 @@ export class DomainPubSub implements Startable {
     this.#lastAccepted = undefined;
     if (accepted === undefined || accepted.id !== id) return; // an advert
     const event = accepted.event;
-    const topic = topicIdFromBytes(event.topic);
-    if (!this.#listeners.has(topic)) return;
-    this.#receiver.offer(streamKey(event.topic, event.publisher), event, Date.now());
+    const names = this.#namesOf(event);
+    if (!this.#listeners.has(names.topic)) return;
+    this.#receiver.offer(names.stream, event, Date.now());
     this.#cursorsDirty = true;
   }
 
@@ -374,17 +383,18 @@ export class DomainPubSub implements Startable {
         state.beats = 0;
       }
       this.#runners.get(entry.advert.domain)?.command({ type: 'broadcast', id, payload: bytes });
-      if (this.#listeners.has(topicIdFromBytes(event.topic))) this.#deliverLocal(event);
+      this.#deliverLocal(event);
     }
   }
 
   #deliverLocal(event: TreeEvent): void {
-    const topic = topicIdFromBytes(event.topic);
+    const names = this.#namesOf(event);
+    const topic = names.topic;
     const listeners = this.#listeners.get(topic);
     if (listeners === undefined) return;
     const delivered: DomainTopicEvent = {
       topic,
-      publisher: keyToNode(event.publisher),
+      publisher: names.publisher,
       epoch: event.epoch,
       seq: event.seq,
       expiry: event.expiry,
@@ -398,6 +408,22 @@ export class DomainPubSub implements Startable {
         this.#logger.warn({ err: error, topic }, 'domain topic listener threw');
       }
     }
+  }
+
+  /** Topic and publisher in text form, and the stream key: made once per pair, not per event. */
+  #namesOf(event: TreeEvent): Names {
+    const key = event.bytes.toString('latin1', 1, 65);
+    let names = this.#names.get(key);
+    if (names === undefined) {
+      if (this.#names.size >= MAX_NAMES) this.#names.clear();
+      names = {
+        topic: topicIdFromBytes(event.topic),
+        publisher: keyToNode(event.publisher),
+        stream: streamKey(event.topic, event.publisher),
+      };
+      this.#names.set(key, names);
+    }
+    return names;
   }
 
   #fetch(stream: string, epoch: number, seqs: number[]): void {

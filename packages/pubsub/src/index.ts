@@ -27,8 +27,12 @@ export {
 export { PubSubEngine } from './pubsub-engine.js';
 export { type PubSubServiceContext, pubsub } from './service.js';
 export type { RemoteState } from './subscriber.js';
-export { BatchSigner, type BatchSignerOptions, signBatch, type UnsignedEvent } from './tree/batch-signer.js';
-export { type BatchCheck, BatchVerifier, type BatchVerifierOptions } from './tree/batch-verifier.js';
+export {
+  BatchSigner,
+  type BatchSignerOptions,
+  MAX_BATCH_BYTES,
+  type SignedBatch,
+} from './tree/batch-signer.js';
 export { type CursorStore, fileCursorStore } from './tree/cursor-store.js';
 export { DomainPubSub } from './tree/domain-pubsub.js';
 export type {
@@ -56,15 +60,22 @@ export {
   type StreamReceiverOptions,
 } from './tree/stream-receiver.js';
 export {
+  BATCH_CONTEXT,
+  decodeTreeBatch,
+  MAX_BATCH_EVENTS,
+  MAX_TREE_PAYLOAD,
+  signTreeBatch,
+  TreeBatch,
+  type TreeBatchKey,
+  type TreeEvent,
+  type TreeEventFields,
+  treeBatchId,
+  type UnsignedBatch,
+  type UnsignedEvent,
+  verifyTreeBatch,
+} from './tree/tree-batch.js';
+export {
   type DomainPubSubCounters,
   TREE_REJECT_REASONS,
   type TreeRejectReason,
 } from './tree/tree-counters.js';
-export {
-  BATCH_CONTEXT,
-  decodeTreeEvent,
-  MAX_TREE_PAYLOAD,
-  TreeEvent,
-  type TreeEventFields,
-  treeEventId,
-} from './tree/tree-event.js';

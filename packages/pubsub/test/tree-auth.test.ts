@@ -1,183 +1,176 @@
 import { KeyPair } from '@netmachine/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatchSigner, signBatch, type UnsignedEvent } from '../src/tree/batch-signer.js';
-import { BatchVerifier } from '../src/tree/batch-verifier.js';
+import { BatchSigner, MAX_BATCH_BYTES, type SignedBatch } from '../src/tree/batch-signer.js';
 import { MalformedTreeEventError } from '../src/tree/errors.js';
-import { buildLevels, leafHash, pathLength, pathOf, walkPath } from '../src/tree/merkle.js';
-import { decodeTreeEvent, treeEventId } from '../src/tree/tree-event.js';
+import {
+  decodeTreeBatch,
+  signTreeBatch,
+  treeBatchId,
+  type UnsignedBatch,
+  verifyTreeBatch,
+} from '../src/tree/tree-batch.js';
 
 const publisher = KeyPair.generate();
 const topic = KeyPair.generate().publicKey;
 
-const unsigned = (seq: number, payload = Buffer.from(`event ${seq}`)): UnsignedEvent => ({
-  topic,
-  epoch: 7,
-  seq,
-  expiry: 0,
-  payload,
-});
-
-function batch(size: number, key = publisher): Buffer[] {
-  return signBatch(
-    key,
-    Array.from({ length: size }, (_, i) => unsigned(i + 1)),
-  );
+function unsigned(count: number, options: Partial<UnsignedBatch> = {}): UnsignedBatch {
+  const firstSeq = options.firstSeq ?? 1;
+  return {
+    topic,
+    epoch: 7,
+    batch: 1,
+    firstSeq,
+    events: Array.from({ length: count }, (_, i) => ({
+      expiry: 0,
+      payload: Buffer.from(`event ${firstSeq + i}`),
+    })),
+    ...options,
+  };
 }
 
-describe('Merkle paths', () => {
-  it('every leaf of every batch size up to 70 climbs to the root', () => {
-    for (let size = 1; size <= 70; size++) {
-      const leaves = Array.from({ length: size }, (_, i) => leafHash(Buffer.from([i])));
-      const levels = buildLevels(leaves);
-      const root = levels.at(-1)?.[0];
-      for (let i = 0; i < size; i++) {
-        const path = pathOf(levels, i);
-        expect(path.length).toBe(pathLength(i, size) * 32);
-        expect(walkPath(leaves[i] as Buffer, i, size, path)?.equals(root as Buffer)).toBe(true);
-      }
-    }
-  });
-});
-
-describe('batch-authenticated events', () => {
-  it('round-trips every field and verifies each event of a batch alone', () => {
-    const events = batch(13);
-    for (const [i, bytes] of events.entries()) {
-      const e = decodeTreeEvent(bytes);
-      expect(e.seq).toBe(i + 1);
-      expect(e.epoch).toBe(7);
-      expect(e.size).toBe(13);
-      expect(e.index).toBe(i);
-      expect(Buffer.from(e.topic).equals(topic)).toBe(true);
-      expect(Buffer.from(e.publisher).equals(publisher.publicKey)).toBe(true);
-      expect(e.payload.toString()).toBe(`event ${i + 1}`);
-      expect(new BatchVerifier().check(e)).toBe('ok');
-    }
+describe('signed batches', () => {
+  it('round-trips every field; one signature covers the batch', () => {
+    const bytes = signTreeBatch(publisher, unsigned(13, { batch: 4, firstSeq: 40 }));
+    const batch = decodeTreeBatch(bytes);
+    expect(batch.seq).toBe(4);
+    expect(batch.epoch).toBe(7);
+    expect(batch.count).toBe(13);
+    expect(batch.expiry).toBe(0);
+    expect(batch.topic.equals(topic)).toBe(true);
+    expect(batch.publisher.equals(publisher.publicKey)).toBe(true);
+    expect(verifyTreeBatch(batch)).toBe(true);
+    const events = batch.events();
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 13 }, (_, i) => 40 + i));
+    expect(events.map((e) => e.payload.toString())).toEqual(events.map((e) => `event ${e.seq}`));
   });
 
-  it('pays one signature check per batch on a forwarding node', () => {
-    const verifier = new BatchVerifier();
-    for (let b = 0; b < 3; b++) {
-      for (const bytes of batch(100)) expect(verifier.check(decodeTreeEvent(bytes))).toBe('ok');
-    }
-    // The three batches have the same contents, hence the same root and signature: one check.
-    expect(verifier.signatureChecks).toBe(1);
-    const other = signBatch(publisher, [unsigned(500), unsigned(501)]);
-    for (const bytes of other) verifier.check(decodeTreeEvent(bytes));
-    expect(verifier.signatureChecks).toBe(2);
-    expect(verifier.cacheHits).toBe(300 + 1 - 1);
-  });
-
-  it('ids depend on topic, publisher, epoch and seq only', () => {
-    const [a] = batch(1);
-    const [b] = signBatch(publisher, [unsigned(1, Buffer.from('other payload'))]);
-    expect(treeEventId(decodeTreeEvent(a as Buffer))).toBe(treeEventId(decodeTreeEvent(b as Buffer)));
-    expect(treeEventId(decodeTreeEvent(batch(2)[1] as Buffer))).not.toBe(
-      treeEventId(decodeTreeEvent(a as Buffer)),
+  it('carries each event’s expiry; the batch expires with its last live event', () => {
+    const batch = decodeTreeBatch(
+      signTreeBatch(publisher, {
+        ...unsigned(0),
+        events: [
+          { expiry: 1000, payload: Buffer.from('a') },
+          { expiry: 3000, payload: Buffer.from('b') },
+        ],
+      }),
     );
+    expect(batch.events().map((e) => e.expiry)).toEqual([1000, 3000]);
+    expect(batch.expiry).toBe(3000);
   });
 
-  it('refuses an event signed by another key claiming the publisher', () => {
+  it('ids depend on topic, publisher, epoch and batch number only', () => {
+    const a = decodeTreeBatch(signTreeBatch(publisher, unsigned(1)));
+    const b = decodeTreeBatch(signTreeBatch(publisher, unsigned(3, { firstSeq: 9 })));
+    expect(treeBatchId(a)).toBe(treeBatchId(b));
+    const c = decodeTreeBatch(signTreeBatch(publisher, unsigned(1, { batch: 2 })));
+    expect(treeBatchId(c)).not.toBe(treeBatchId(a));
+    const d = decodeTreeBatch(signTreeBatch(publisher, unsigned(1, { epoch: 8 })));
+    expect(treeBatchId(d)).not.toBe(treeBatchId(a));
+    expect(treeBatchId({ topic, publisher: publisher.publicKey, epoch: 7, seq: 1 })).toBe(treeBatchId(a));
+  });
+
+  it('refuses a batch signed by another key claiming the publisher', () => {
     const forger = KeyPair.generate();
-    const [bytes] = signBatch(forger, [unsigned(1)]);
-    const copy = Buffer.from(bytes as Buffer);
+    const copy = Buffer.from(signTreeBatch(forger, unsigned(2)));
     copy.set(publisher.publicKey, 33);
-    expect(new BatchVerifier().check(decodeTreeEvent(copy))).toBe('bad-signature');
+    expect(verifyTreeBatch(decodeTreeBatch(copy))).toBe(false);
   });
 
-  it('refuses a leaf of a remembered batch whose publisher field was changed', () => {
-    const verifier = new BatchVerifier();
-    const events = batch(4);
-    expect(verifier.check(decodeTreeEvent(events[0] as Buffer))).toBe('ok');
-    const copy = Buffer.from(events[1] as Buffer);
-    copy.set(KeyPair.generate().publicKey, 33);
-    expect(verifier.check(decodeTreeEvent(copy))).toBe('bad-signature');
-  });
-
-  it('refuses a proven leaf whose upper path was rewritten (it would not verify downstream)', () => {
-    const verifier = new BatchVerifier();
-    const events = batch(8);
-    expect(verifier.check(decodeTreeEvent(events[0] as Buffer))).toBe('ok');
-    const copy = Buffer.from(events[1] as Buffer);
-    copy[copy.length - 1] = (copy[copy.length - 1] as number) ^ 1;
-    expect(verifier.check(decodeTreeEvent(copy))).toBe('bad-path');
-    expect(verifier.check(decodeTreeEvent(events[1] as Buffer))).toBe('ok');
-  });
-
-  it('keeps its memory bounded', () => {
-    const verifier = new BatchVerifier({ maxNodes: 100 });
-    for (let b = 0; b < 20; b++) {
-      const events = signBatch(
-        publisher,
-        Array.from({ length: 8 }, (_, i) => unsigned(b * 8 + i + 1)),
-      );
-      for (const bytes of events) expect(verifier.check(decodeTreeEvent(bytes))).toBe('ok');
-    }
-    expect(verifier.batches).toBeLessThanOrEqual(100 / 8 + 1);
+  it('refuses an empty batch, a short one, and one whose lengths do not add up', () => {
+    expect(() => signTreeBatch(publisher, unsigned(0))).toThrow(RangeError);
+    const bytes = signTreeBatch(publisher, unsigned(3));
+    expect(() => decodeTreeBatch(bytes.subarray(0, 90))).toThrow(MalformedTreeEventError);
+    expect(() => decodeTreeBatch(Buffer.concat([bytes, Buffer.alloc(1)]))).toThrow(MalformedTreeEventError);
+    const count = Buffer.from(bytes);
+    count.writeUInt16BE(4, 83);
+    expect(() => decodeTreeBatch(count)).toThrow(MalformedTreeEventError);
   });
 
   it('property: any single flipped bit is refused or fails to decode, never accepted', () => {
-    const events = batch(5);
+    const bytes = signTreeBatch(publisher, unsigned(5));
     fc.assert(
-      fc.property(fc.nat(4), fc.nat(), fc.nat(7), fc.boolean(), (which, at, bit, warm) => {
-        const original = events[which] as Buffer;
-        const copy = Buffer.from(original);
+      fc.property(fc.nat(), fc.nat(7), (at, bit) => {
+        const copy = Buffer.from(bytes);
         const offset = at % copy.length;
         copy[offset] = (copy[offset] as number) ^ (1 << bit);
-        const verifier = new BatchVerifier();
-        // A warm cache (another event of the batch proven first) must refuse just as a cold one does.
-        if (warm) verifier.check(decodeTreeEvent(events[(which + 1) % 5] as Buffer));
-        let decoded: ReturnType<typeof decodeTreeEvent>;
+        let decoded: ReturnType<typeof decodeTreeBatch>;
         try {
-          decoded = decodeTreeEvent(copy);
+          decoded = decodeTreeBatch(copy);
         } catch (error) {
           expect(error).toBeInstanceOf(MalformedTreeEventError);
           return;
         }
-        expect(verifier.check(decoded)).not.toBe('ok');
+        expect(verifyTreeBatch(decoded)).toBe(false);
       }),
       { numRuns: 400 },
     );
   });
 
-  it('property: every event of any batch verifies, in any order, with a warm or cold cache', () => {
+  it('property: any batch round-trips and verifies', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.uint8Array({ maxLength: 64 }), { minLength: 1, maxLength: 40 }),
-        fc.infiniteStream(fc.nat()),
-        (payloads, order) => {
-          const events = signBatch(
-            publisher,
-            payloads.map((p, i) => unsigned(i + 1, Buffer.from(p))),
-          );
-          const shuffled = [...events];
-          for (let i = shuffled.length - 1; i > 0; i--) {
-            const j = (order.next().value as number) % (i + 1);
-            [shuffled[i], shuffled[j]] = [shuffled[j] as Buffer, shuffled[i] as Buffer];
-          }
-          const verifier = new BatchVerifier();
-          for (const bytes of shuffled) expect(verifier.check(decodeTreeEvent(bytes))).toBe('ok');
-          expect(verifier.signatureChecks).toBe(1);
-        },
-      ),
+      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { minLength: 1, maxLength: 40 }), (payloads) => {
+        const batch = decodeTreeBatch(
+          signTreeBatch(publisher, {
+            ...unsigned(0),
+            events: payloads.map((p) => ({ expiry: 0, payload: p })),
+          }),
+        );
+        expect(verifyTreeBatch(batch)).toBe(true);
+        expect(batch.events().map((e) => [...e.payload])).toEqual(payloads.map((p) => [...p]));
+      }),
       { numRuns: 60 },
     );
   });
 });
 
 describe('BatchSigner', () => {
+  const event = (n: number) => ({ expiry: 0, payload: Buffer.from(`event ${n}`) });
+
   it('signs what one turn added as one batch, and a single event alone', async () => {
-    const batches: Buffer[][] = [];
+    const batches: SignedBatch[] = [];
     const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b), maxBatch: 64 });
-    signer.add(unsigned(1));
+    signer.add(topic, 7, 1, event(1));
     await new Promise((r) => setImmediate(r));
-    for (let i = 2; i <= 101; i++) signer.add(unsigned(i));
+    for (let i = 2; i <= 101; i++) signer.add(topic, 7, i, event(i));
     await new Promise((r) => setImmediate(r));
-    expect(batches.map((b) => b.length)).toEqual([1, 64, 36]);
-    expect(batches.flat().map((b) => decodeTreeEvent(b).seq)).toEqual(
-      Array.from({ length: 101 }, (_, i) => i + 1),
+    expect(batches.map((b) => [b.batch, b.firstSeq, b.count])).toEqual([
+      [1, 1, 1],
+      [2, 2, 64],
+      [3, 66, 36],
+    ]);
+    const seqs = batches.flatMap((b) =>
+      decodeTreeBatch(b.bytes)
+        .events()
+        .map((e) => e.seq),
     );
+    expect(seqs).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
     expect(signer.pending).toBe(0);
+  });
+
+  it('keeps topics (and epochs) in batches of their own, each numbered from 1', async () => {
+    const other = KeyPair.generate().publicKey;
+    const batches: SignedBatch[] = [];
+    const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b) });
+    signer.add(topic, 7, 1, event(1));
+    signer.add(other, 7, 1, event(1));
+    signer.add(topic, 7, 2, event(2));
+    signer.add(topic, 8, 1, event(1));
+    signer.flush();
+    expect(batches.map((b) => [Buffer.from(b.topic).equals(topic), b.epoch, b.batch, b.count])).toEqual([
+      [true, 7, 1, 2],
+      [false, 7, 1, 1],
+      [true, 8, 1, 1],
+    ]);
+  });
+
+  it('starts a new batch before one would outgrow a PlumTree message', () => {
+    const batches: SignedBatch[] = [];
+    const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b) });
+    const big = Buffer.alloc(300 * 1024);
+    for (let i = 1; i <= 4; i++) signer.add(topic, 7, i, { expiry: 0, payload: big });
+    signer.flush();
+    expect(batches.map((b) => b.count)).toEqual([3, 1]);
+    for (const b of batches) expect(b.bytes.length).toBeLessThanOrEqual(MAX_BATCH_BYTES + 200);
   });
 });

@@ -1,34 +1,17 @@
-import { type KeyPair, SIGNATURE_BYTES } from '@netmachine/core';
-import { buildLevels, leafHash, MAX_BATCH, pathOf } from './merkle.js';
-import { BATCH_CONTEXT, encodeSignedPart, HEADER_BYTES, type TreeEventFields } from './tree-event.js';
+import type { KeyPair } from '@netmachine/core';
+import { encodedEventBytes, MAX_BATCH_EVENTS, signTreeBatch, type UnsignedEvent } from './tree-batch.js';
 
-export type UnsignedEvent = Omit<TreeEventFields, 'publisher'>;
+/** Most bytes of events in one batch: a batch is one PlumTree message (at most 1 MiB with its framing). */
+export const MAX_BATCH_BYTES = 960 * 1024;
 
-/**
- * Signs a batch with one Ed25519 signature: each event becomes a leaf of a Merkle tree, the key signs
- * the root, and every event carries the signature and its own path, so it can be checked alone.
- */
-export function signBatch(key: KeyPair, events: readonly UnsignedEvent[]): Buffer[] {
-  const size = events.length;
-  if (size === 0 || size > MAX_BATCH) throw new RangeError(`batch of ${size}`);
-  const parts: Buffer[] = [];
-  const leaves: Buffer[] = [];
-  for (let i = 0; i < size; i++) {
-    const event = events[i] as UnsignedEvent;
-    const part = encodeSignedPart({ ...event, publisher: key.publicKey }, size, i);
-    parts.push(part);
-    leaves.push(leafHash(part.subarray(0, HEADER_BYTES + event.payload.length)));
-  }
-  const levels = buildLevels(leaves);
-  const root = (levels[levels.length - 1] as Buffer[])[0] as Buffer;
-  const signature = key.sign(Buffer.concat([BATCH_CONTEXT, root]));
-  for (let i = 0; i < size; i++) {
-    const part = parts[i] as Buffer;
-    const at = HEADER_BYTES + (events[i] as UnsignedEvent).payload.length;
-    part.set(signature, at);
-    part.set(pathOf(levels, i), at + SIGNATURE_BYTES);
-  }
-  return parts;
+/** A signed batch as the signer hands it out. */
+export interface SignedBatch {
+  readonly topic: Uint8Array;
+  readonly epoch: number;
+  readonly batch: number;
+  readonly firstSeq: number;
+  readonly count: number;
+  readonly bytes: Buffer;
 }
 
 export interface BatchSignerOptions {
@@ -36,34 +19,61 @@ export interface BatchSignerOptions {
   /** Most events under one signature (default 256). Reaching it signs at once. */
   readonly maxBatch?: number;
   /** Receives each signed batch, in order. */
-  readonly emit: (events: Buffer[]) => void;
+  readonly emit: (batch: SignedBatch) => void;
   /** Runs the flush after the current turn (default setImmediate; the simulator or a test may pass its own). */
   readonly schedule?: (flush: () => void) => void;
 }
 
+interface Pending {
+  readonly topic: Uint8Array;
+  readonly epoch: number;
+  firstSeq: number;
+  batch: number;
+  events: UnsignedEvent[];
+  bytes: number;
+}
+
 /**
- * Adaptive batching: events added in one event-loop turn are signed together after it, up to
- * `maxBatch` (then at once). At a low rate each event is its own batch (no added latency beyond the
- * turn); under load a batch grows and one signature covers it. The pending list never exceeds
- * `maxBatch`, so the signer holds at most one batch of memory.
+ * Adaptive batching, one stream (topic and epoch) per batch: events added in one event-loop turn are
+ * signed together after it, up to `maxBatch` events or `MAX_BATCH_BYTES` (then at once). At a low rate
+ * each event is its own batch (no added latency beyond the turn); under load a batch grows and one
+ * signature covers it. Each stream holds at most one batch pending.
  */
 export class BatchSigner {
   readonly #o: BatchSignerOptions;
   readonly #max: number;
-  #pending: UnsignedEvent[] = [];
+  /** Pending batches by stream (topic key and epoch), in the order they were started. */
+  readonly #pending = new Map<string, Pending>();
+  /** The next batch number of each stream. */
+  readonly #nextBatch = new Map<string, number>();
   #scheduled = false;
   batches = 0;
   events = 0;
 
   constructor(options: BatchSignerOptions) {
     this.#o = options;
-    this.#max = Math.min(Math.max(1, options.maxBatch ?? 256), MAX_BATCH);
+    this.#max = Math.min(Math.max(1, options.maxBatch ?? 256), MAX_BATCH_EVENTS);
   }
 
-  add(event: UnsignedEvent): void {
-    this.#pending.push(event);
-    if (this.#pending.length >= this.#max) {
-      this.flush();
+  /** Adds the event numbered `seq` (consecutive per stream) of the stream (`topic`, `epoch`). */
+  add(topic: Uint8Array, epoch: number, seq: number, event: UnsignedEvent): void {
+    const stream = `${Buffer.from(topic.buffer, topic.byteOffset, topic.length).toString('latin1')}${epoch}`;
+    const size = encodedEventBytes(event.payload.length);
+    let pending = this.#pending.get(stream);
+    if (pending !== undefined && pending.bytes + size > MAX_BATCH_BYTES) {
+      this.#sign(stream, pending);
+      pending = undefined;
+    }
+    if (pending === undefined) {
+      const batch = this.#nextBatch.get(stream) ?? 1;
+      this.#nextBatch.set(stream, batch + 1);
+      pending = { topic, epoch, firstSeq: seq, batch, events: [], bytes: 0 };
+      this.#pending.set(stream, pending);
+    }
+    pending.events.push(event);
+    pending.bytes += size;
+    if (pending.events.length >= this.#max) {
+      this.#sign(stream, pending);
       return;
     }
     if (this.#scheduled) return;
@@ -76,15 +86,27 @@ export class BatchSigner {
 
   /** Signs and emits what is pending now. */
   flush(): void {
-    if (this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
-    this.batches++;
-    this.events += batch.length;
-    this.#o.emit(signBatch(this.#o.key, batch));
+    for (const [stream, pending] of this.#pending) this.#sign(stream, pending);
   }
 
   get pending(): number {
-    return this.#pending.length;
+    let n = 0;
+    for (const p of this.#pending.values()) n += p.events.length;
+    return n;
+  }
+
+  #sign(stream: string, pending: Pending): void {
+    this.#pending.delete(stream);
+    this.batches++;
+    this.events += pending.events.length;
+    const bytes = signTreeBatch(this.#o.key, { ...pending, events: pending.events });
+    this.#o.emit({
+      topic: pending.topic,
+      epoch: pending.epoch,
+      batch: pending.batch,
+      firstSeq: pending.firstSeq,
+      count: pending.events.length,
+      bytes,
+    });
   }
 }

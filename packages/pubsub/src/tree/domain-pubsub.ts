@@ -19,8 +19,7 @@ import {
   ProtocolRunner,
   plumtree,
 } from '@netmachine/overlay';
-import { BatchSigner } from './batch-signer.js';
-import { BatchVerifier } from './batch-verifier.js';
+import { BatchSigner, type SignedBatch } from './batch-signer.js';
 import type { DomainPubSubOptions, DomainTopicEvent, DomainTopicListener } from './domain-pubsub-options.js';
 import {
   type DomainTopicAdvert,
@@ -30,15 +29,15 @@ import {
 } from './domain-topic.js';
 import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
 import { type StreamPosition, StreamReceiver } from './stream-receiver.js';
+import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
   type DomainPubSubCounters,
   PENALIZED,
   TREE_REJECT_REASONS,
   type TreeRejectReason,
 } from './tree-counters.js';
-import { decodeTreeEvent, type TreeEvent, treeEventId } from './tree-event.js';
 
-/** A payload in the tree that is a topic advert, not an event (events start with their version, 1). */
+/** A payload in the tree that is a topic advert, not a batch of events (batches start with their version, 2). */
 const ADVERT_TAG = 0xa1;
 
 const MAX_BEATS = 3;
@@ -54,7 +53,7 @@ interface Names {
 interface Publishing {
   epoch: number;
   seq: number;
-  /** The last event sent, for heartbeats; how many heartbeats followed it. */
+  /** The last batch sent, for heartbeats; how many heartbeats followed it. */
   last: { id: string; bytes: Buffer } | undefined;
   lastAt: number;
   beats: number;
@@ -87,20 +86,21 @@ export class DomainPubSub implements Startable {
   /** When each topic first got a local subscriber. */
   readonly #subscribedAt = new Map<TopicId, number>();
   readonly #publishing = new Map<TopicId, Publishing>();
-  readonly #verifier = new BatchVerifier();
   readonly #names = new Map<string, Names>();
   readonly #signer: BatchSigner;
-  readonly #receiver: StreamReceiver<TreeEvent>;
+  readonly #receiver: StreamReceiver<TreeBatch>;
   readonly #counters = {
     published: 0,
     accepted: 0,
+    batchesAccepted: 0,
+    signatureChecks: 0,
     delivered: 0,
     advertsAdded: 0,
     rejected: Object.fromEntries(TREE_REJECT_REASONS.map((r) => [r, 0])) as Record<TreeRejectReason, number>,
   };
   #persisted = new Map<string, StreamPosition>();
-  /** The event `accept` just decoded: the machine delivers it right after, in the same call. */
-  #lastAccepted: { id: string; event: TreeEvent } | undefined;
+  /** The batch `accept` just decoded: the machine delivers it right after, in the same call. */
+  #lastAccepted: { id: string; batch: TreeBatch } | undefined;
   #unwire: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #cursorsDirty = false;
@@ -114,20 +114,20 @@ export class DomainPubSub implements Startable {
     this.#signer = new BatchSigner({
       key: options.keyPair,
       maxBatch: options.maxBatch ?? 256,
-      emit: (events) => this.#emitBatch(events),
+      emit: (batch) => this.#emitBatch(batch),
     });
-    this.#receiver = new StreamReceiver<TreeEvent>({
+    this.#receiver = new StreamReceiver<TreeBatch>({
       reorderWindow: options.reorderWindow,
       maxFetch: options.maxFetch,
       gapTimeoutMs: options.gapTimeoutMs,
-      deliver: (_stream, event) => this.#deliverLocal(event),
+      deliver: (_stream, batch) => this.#deliverLocal(batch),
       fetch: (stream, epoch, seqs) => this.#fetch(stream, epoch, seqs),
-      initial: (stream, event) => {
+      initial: (stream, batch) => {
         const saved = this.#persisted.get(stream);
         if (saved !== undefined) return saved;
         // Subscribed before the publisher's session began (its epoch is its start time): all of it is wanted.
-        const since = this.#subscribedAt.get(topicIdFromBytes(event.topic));
-        return since !== undefined && since <= event.epoch ? { epoch: event.epoch, cursor: 0 } : undefined;
+        const since = this.#subscribedAt.get(topicIdFromBytes(batch.topic));
+        return since !== undefined && since <= batch.epoch ? { epoch: batch.epoch, cursor: 0 } : undefined;
       },
     });
   }
@@ -252,10 +252,7 @@ export class DomainPubSub implements Startable {
     }
     state.seq++;
     this.#counters.published++;
-    this.#signer.add({
-      topic: topicBytes,
-      epoch: state.epoch,
-      seq: state.seq,
+    this.#signer.add(topicBytes, state.epoch, state.seq, {
       expiry: options.ttlMs === undefined ? 0 : Date.now() + options.ttlMs,
       payload,
     });
@@ -273,10 +270,10 @@ export class DomainPubSub implements Startable {
       published: this.#counters.published,
       batchesSigned: this.#signer.batches,
       accepted: this.#counters.accepted,
+      batchesAccepted: this.#counters.batchesAccepted,
       delivered: this.#counters.delivered,
       rejected: { ...this.#counters.rejected },
-      signatureChecks: this.#verifier.signatureChecks,
-      batchCacheHits: this.#verifier.cacheHits,
+      signatureChecks: this.#counters.signatureChecks,
       streams: { ...this.#receiver.counters },
       advertsAdded: this.#counters.advertsAdded,
     };
@@ -329,22 +326,25 @@ export class DomainPubSub implements Startable {
         return this.#reject('bad-advert', from);
       }
     }
-    let event: TreeEvent;
+    let batch: TreeBatch;
     try {
-      event = decodeTreeEvent(payload);
+      batch = decodeTreeBatch(payload);
     } catch {
       return this.#reject('malformed', from);
     }
-    if (!sameEvent(id, treeEventId(event))) return this.#reject('malformed', from);
-    const entry = this.#topics.get(event.bytes.toString('latin1', 1, 33));
+    if (!sameBatch(id, treeBatchId(batch))) return this.#reject('malformed', from);
+    const entry = this.#topics.get(batch.bytes.toString('latin1', 1, 33));
     if (entry === undefined) return this.#reject('unknown-topic', from);
     if (entry.advert.domain !== domain) return this.#reject('wrong-domain', from);
-    if (!entry.publishers.has(event.bytes.toString('latin1', 33, 65)))
+    if (!entry.publishers.has(batch.bytes.toString('latin1', 33, 65)))
       return this.#reject('unauthorized', from);
-    if (event.expiry !== 0 && event.expiry < Date.now()) return this.#reject('expired', from);
-    if (this.#verifier.check(event) !== 'ok') return this.#reject('forged', from);
-    this.#counters.accepted++;
-    this.#lastAccepted = { id, event };
+    if (batch.expiry !== 0 && batch.expiry < Date.now()) return this.#reject('expired', from);
+    // One signature over the whole batch: checked once here, then the bytes go on unchanged.
+    this.#counters.signatureChecks++;
+    if (!verifyTreeBatch(batch)) return this.#reject('forged', from);
+    this.#counters.batchesAccepted++;
+    this.#counters.accepted += batch.count;
+    this.#lastAccepted = { id, batch };
     return true;
   }
 
@@ -363,76 +363,84 @@ export class DomainPubSub implements Startable {
     const accepted = this.#lastAccepted;
     this.#lastAccepted = undefined;
     if (accepted === undefined || accepted.id !== id) return; // an advert
-    const event = accepted.event;
-    const names = this.#namesOf(event);
+    const batch = accepted.batch;
+    const names = this.#namesOf(batch);
     if (!this.#listeners.has(names.topic)) return;
-    this.#receiver.offer(names.stream, event, Date.now());
+    this.#receiver.offer(names.stream, batch, Date.now());
     this.#cursorsDirty = true;
   }
 
-  #emitBatch(events: Buffer[]): void {
-    for (const bytes of events) {
-      const event = decodeTreeEvent(bytes);
-      const entry = this.#topics.get(bytes.toString('latin1', 1, 33));
-      if (entry === undefined) continue;
-      const id = treeEventId(event);
-      const state = this.#publishing.get(entry.advert.topic);
-      if (state !== undefined) {
-        state.last = { id, bytes };
-        state.lastAt = Date.now();
-        state.beats = 0;
-      }
-      this.#runners.get(entry.advert.domain)?.command({ type: 'broadcast', id, payload: bytes });
-      this.#deliverLocal(event);
+  #emitBatch(signed: SignedBatch): void {
+    const entry = this.#topics.get(keyString(signed.topic));
+    if (entry === undefined) return;
+    const batch = decodeTreeBatch(signed.bytes);
+    const id = treeBatchId(batch);
+    const state = this.#publishing.get(entry.advert.topic);
+    if (state !== undefined) {
+      state.last = { id, bytes: signed.bytes };
+      state.lastAt = Date.now();
+      state.beats = 0;
     }
+    this.#runners.get(entry.advert.domain)?.command({ type: 'broadcast', id, payload: signed.bytes });
+    this.#deliverLocal(batch);
   }
 
-  #deliverLocal(event: TreeEvent): void {
-    const names = this.#namesOf(event);
+  /** Hands a batch's events to the topic's listeners, in order; events past their expiry are dropped. */
+  #deliverLocal(batch: TreeBatch): void {
+    const names = this.#namesOf(batch);
     const topic = names.topic;
     const listeners = this.#listeners.get(topic);
     if (listeners === undefined) return;
-    const delivered: DomainTopicEvent = {
-      topic,
-      publisher: names.publisher,
-      epoch: event.epoch,
-      seq: event.seq,
-      expiry: event.expiry,
-      payload: event.payload,
-    };
-    for (const listener of listeners) {
-      this.#counters.delivered++;
-      try {
-        listener(delivered);
-      } catch (error) {
-        this.#logger.warn({ err: error, topic }, 'domain topic listener threw');
+    const now = batch.expiry === 0 ? 0 : Date.now();
+    const counters = this.#counters;
+    batch.forEach((event) => {
+      if (event.expiry !== 0 && event.expiry < now) {
+        this.#receiver.counters.expired++;
+        return;
       }
-    }
+      const delivered: DomainTopicEvent = {
+        topic,
+        publisher: names.publisher,
+        epoch: event.epoch,
+        seq: event.seq,
+        expiry: event.expiry,
+        payload: event.payload,
+      };
+      for (const listener of listeners) {
+        counters.delivered++;
+        try {
+          listener(delivered);
+        } catch (error) {
+          this.#logger.warn({ err: error, topic }, 'domain topic listener threw');
+        }
+      }
+    });
   }
 
   /** Topic and publisher in text form, and the stream key: made once per pair, not per event. */
-  #namesOf(event: TreeEvent): Names {
-    const key = event.bytes.toString('latin1', 1, 65);
+  #namesOf(batch: TreeBatch): Names {
+    const key = batch.bytes.toString('latin1', 1, 65);
     let names = this.#names.get(key);
     if (names === undefined) {
       if (this.#names.size >= MAX_NAMES) this.#names.clear();
       names = {
-        topic: topicIdFromBytes(event.topic),
-        publisher: keyToNode(event.publisher),
-        stream: streamKey(event.topic, event.publisher),
+        topic: topicIdFromBytes(batch.topic),
+        publisher: keyToNode(batch.publisher),
+        stream: streamKey(batch.topic, batch.publisher),
       };
       this.#names.set(key, names);
     }
     return names;
   }
 
+  /** Asks the domain's neighbours for the batches numbered `seqs` of a stream's epoch. */
   #fetch(stream: string, epoch: number, seqs: number[]): void {
     const [topicText, publisherText] = stream.split('/') as [string, string];
     const topic = Buffer.from(topicText, 'base64url');
     const publisher = Buffer.from(publisherText, 'base64url');
     const entry = this.#topics.get(keyString(topic));
     if (entry === undefined) return;
-    const ids = seqs.map((seq) => treeEventId({ topic, publisher, epoch, seq }));
+    const ids = seqs.map((seq) => treeBatchId({ topic, publisher, epoch, seq }));
     this.#runners.get(entry.advert.domain)?.command({ type: 'fetch', ids });
   }
 
@@ -495,10 +503,10 @@ function keyToNode(publisher: Uint8Array): NodeId {
   return nodeIdFromBytes(publisher);
 }
 
-/** The id of an event, or of a heartbeat repeating it (`<id>~<n>`). */
-function sameEvent(id: string, eventId: string): boolean {
-  if (id === eventId) return true;
-  return id.length <= eventId.length + 2 && id.startsWith(`${eventId}~`) && /^[1-9]$/.test(id.slice(-1));
+/** The id of a batch, or of a heartbeat repeating it (`<id>~<n>`). */
+function sameBatch(id: string, batchId: string): boolean {
+  if (id === batchId) return true;
+  return id.length === batchId.length + 2 && id.startsWith(`${batchId}~`) && /^[1-9]$/.test(id.slice(-1));
 }
 
 function advertId(advert: DomainTopicAdvert): string {

@@ -10,7 +10,7 @@ export type TreeRejectReason =
   | 'wrong-domain'
   /** Signed by a key the topic's advert does not name. */
   | 'unauthorized'
-  /** The batch signature or Merkle path does not hold. */
+  /** The batch signature does not hold. */
   | 'forged'
   /** Past its expiry (no penalty: clocks differ). */
   | 'expired'
@@ -40,14 +40,14 @@ export interface DomainPubSubCounters {
   /** Events this node published, and the batches (signatures) they went out in. */
   published: number;
   batchesSigned: number;
-  /** Events accepted from the tree (first copies, checked), and handed to local subscribers. */
+  /** Events accepted from the tree (first copies, checked), the batches they came in, and deliveries to local subscribers. */
   accepted: number;
+  batchesAccepted: number;
   delivered: number;
   rejected: Record<TreeRejectReason, number>;
-  /** Ed25519 verifications done by this node's batch verifier, and events that met a proven batch. */
+  /** Ed25519 verifications done (one per batch received for the first time). */
   signatureChecks: number;
-  batchCacheHits: number;
-  /** Ordering on the subscriber side: duplicates, stale epochs, gaps, fetched and missed events. */
+  /** Ordering on the subscriber side, in batches: duplicates, stale epochs, gaps, fetched and missed batches. */
   streams: StreamCounters;
   advertsAdded: number;
 }

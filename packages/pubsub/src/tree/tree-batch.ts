@@ -117,7 +117,9 @@ export class TreeBatch {
 
   events(): TreeEvent[] {
     const out: TreeEvent[] = [];
-    this.forEach((event) => out.push(event));
+    this.forEach((event) => {
+      out.push(event);
+    });
     return out;
   }
 }

@@ -126,13 +126,14 @@ describe('signed batches', () => {
 
 describe('BatchSigner', () => {
   const event = (n: number) => ({ expiry: 0, payload: Buffer.from(`event ${n}`) });
+  const stream = { topic, epoch: 7 };
 
   it('signs what one turn added as one batch, and a single event alone', async () => {
     const batches: SignedBatch[] = [];
     const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b), maxBatch: 64 });
-    signer.add(topic, 7, 1, event(1));
+    signer.add(stream, 1, event(1));
     await new Promise((r) => setImmediate(r));
-    for (let i = 2; i <= 101; i++) signer.add(topic, 7, i, event(i));
+    for (let i = 2; i <= 101; i++) signer.add(stream, i, event(i));
     await new Promise((r) => setImmediate(r));
     expect(batches.map((b) => [b.batch, b.firstSeq, b.count])).toEqual([
       [1, 1, 1],
@@ -152,10 +153,10 @@ describe('BatchSigner', () => {
     const other = KeyPair.generate().publicKey;
     const batches: SignedBatch[] = [];
     const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b) });
-    signer.add(topic, 7, 1, event(1));
-    signer.add(other, 7, 1, event(1));
-    signer.add(topic, 7, 2, event(2));
-    signer.add(topic, 8, 1, event(1));
+    signer.add(stream, 1, event(1));
+    signer.add({ topic: other, epoch: 7 }, 1, event(1));
+    signer.add(stream, 2, event(2));
+    signer.add({ topic, epoch: 8 }, 1, event(1));
     signer.flush();
     expect(batches.map((b) => [Buffer.from(b.topic).equals(topic), b.epoch, b.batch, b.count])).toEqual([
       [true, 7, 1, 2],
@@ -168,7 +169,7 @@ describe('BatchSigner', () => {
     const batches: SignedBatch[] = [];
     const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b) });
     const big = Buffer.alloc(300 * 1024);
-    for (let i = 1; i <= 4; i++) signer.add(topic, 7, i, { expiry: 0, payload: big });
+    for (let i = 1; i <= 4; i++) signer.add(stream, i, { expiry: 0, payload: big });
     signer.flush();
     expect(batches.map((b) => b.count)).toEqual([3, 1]);
     for (const b of batches) expect(b.bytes.length).toBeLessThanOrEqual(MAX_BATCH_BYTES + 200);

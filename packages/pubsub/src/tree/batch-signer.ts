@@ -24,6 +24,12 @@ export interface BatchSignerOptions {
   readonly schedule?: (flush: () => void) => void;
 }
 
+/** One publisher stream: a topic in one session (epoch). The signer keys its state by this object. */
+export interface BatchStream {
+  readonly topic: Uint8Array;
+  readonly epoch: number;
+}
+
 interface Pending {
   readonly topic: Uint8Array;
   readonly epoch: number;
@@ -42,10 +48,10 @@ interface Pending {
 export class BatchSigner {
   readonly #o: BatchSignerOptions;
   readonly #max: number;
-  /** Pending batches by stream (topic key and epoch), in the order they were started. */
-  readonly #pending = new Map<string, Pending>();
-  /** The next batch number of each stream. */
-  readonly #nextBatch = new Map<string, number>();
+  /** Pending batches by stream, in the order they were started. */
+  readonly #pending = new Map<BatchStream, Pending>();
+  /** The next batch number of each stream (a stream the caller drops is forgotten here too). */
+  readonly #nextBatch = new WeakMap<BatchStream, number>();
   #scheduled = false;
   batches = 0;
   events = 0;
@@ -55,9 +61,8 @@ export class BatchSigner {
     this.#max = Math.min(Math.max(1, options.maxBatch ?? 256), MAX_BATCH_EVENTS);
   }
 
-  /** Adds the event numbered `seq` (consecutive per stream) of the stream (`topic`, `epoch`). */
-  add(topic: Uint8Array, epoch: number, seq: number, event: UnsignedEvent): void {
-    const stream = `${Buffer.from(topic.buffer, topic.byteOffset, topic.length).toString('latin1')}${epoch}`;
+  /** Adds the event numbered `seq` (consecutive per stream) of `stream` (one object per stream). */
+  add(stream: BatchStream, seq: number, event: UnsignedEvent): void {
     const size = encodedEventBytes(event.payload.length);
     let pending = this.#pending.get(stream);
     if (pending !== undefined && pending.bytes + size > MAX_BATCH_BYTES) {
@@ -67,7 +72,7 @@ export class BatchSigner {
     if (pending === undefined) {
       const batch = this.#nextBatch.get(stream) ?? 1;
       this.#nextBatch.set(stream, batch + 1);
-      pending = { topic, epoch, firstSeq: seq, batch, events: [], bytes: 0 };
+      pending = { topic: stream.topic, epoch: stream.epoch, firstSeq: seq, batch, events: [], bytes: 0 };
       this.#pending.set(stream, pending);
     }
     pending.events.push(event);
@@ -95,7 +100,7 @@ export class BatchSigner {
     return n;
   }
 
-  #sign(stream: string, pending: Pending): void {
+  #sign(stream: BatchStream, pending: Pending): void {
     this.#pending.delete(stream);
     this.batches++;
     this.events += pending.events.length;

@@ -50,8 +50,12 @@ interface Names {
   readonly stream: string;
 }
 
+/** A topic this node publishes on, in this session: the signer's stream. */
 interface Publishing {
-  epoch: number;
+  readonly topic: Buffer;
+  /** The topic key as a latin1 string, as `#topics` is keyed (one string, so its hash is computed once). */
+  readonly key: string;
+  readonly epoch: number;
   seq: number;
   /** The last batch sent, for heartbeats; how many heartbeats followed it. */
   last: { id: string; bytes: Buffer } | undefined;
@@ -88,6 +92,8 @@ export class DomainPubSub implements Startable {
   readonly #publishing = new Map<TopicId, Publishing>();
   readonly #names = new Map<string, Names>();
   readonly #signer: BatchSigner;
+  /** This node's key as a latin1 string, as topic entries list publishers. */
+  readonly #selfKey: string;
   readonly #receiver: StreamReceiver<TreeBatch>;
   readonly #counters = {
     published: 0,
@@ -111,6 +117,7 @@ export class DomainPubSub implements Startable {
     this.#o = options;
     this.node = options.keyPair.id;
     this.#logger = (options.logger ?? noopLogger).child({ component: 'pubsub-tree' });
+    this.#selfKey = keyString(options.keyPair.publicKey);
     this.#signer = new BatchSigner({
       key: options.keyPair,
       maxBatch: options.maxBatch ?? 256,
@@ -239,20 +246,31 @@ export class DomainPubSub implements Startable {
    * turn are signed together after it (one signature); `ttlMs` sets an expiry.
    */
   publish(topic: TopicId, payload: Uint8Array, options: { ttlMs?: number } = {}): void {
-    const topicBytes = identityBytes(topic);
-    const entry = this.#topics.get(keyString(topicBytes));
-    if (entry === undefined) throw new UnknownDomainTopicError(topic);
-    if (!entry.publishers.has(keyString(this.#o.keyPair.publicKey))) throw new NotTopicPublisherError(topic);
+    // The topic's bytes and key are worked out once per topic, not per event; the advert is looked up
+    // every time, as a newer one may have dropped this node from the publishers.
     let state = this.#publishing.get(topic);
+    const key = state?.key ?? keyString(identityBytes(topic));
+    const entry = this.#topics.get(key);
+    if (entry === undefined) throw new UnknownDomainTopicError(topic);
+    if (!entry.publishers.has(this.#selfKey)) throw new NotTopicPublisherError(topic);
     if (state === undefined) {
       // A session number that grows across restarts: subscribers see a restart as a new epoch.
       this.#lastEpoch = Math.max(Date.now(), this.#lastEpoch + 1);
-      state = { epoch: this.#lastEpoch, seq: 0, last: undefined, lastAt: 0, beats: 0 };
+      const topicBytes = Buffer.from(identityBytes(topic));
+      state = {
+        topic: topicBytes,
+        key,
+        epoch: this.#lastEpoch,
+        seq: 0,
+        last: undefined,
+        lastAt: 0,
+        beats: 0,
+      };
       this.#publishing.set(topic, state);
     }
     state.seq++;
     this.#counters.published++;
-    this.#signer.add(topicBytes, state.epoch, state.seq, {
+    this.#signer.add(state, state.seq, {
       expiry: options.ttlMs === undefined ? 0 : Date.now() + options.ttlMs,
       payload,
     });
@@ -391,21 +409,16 @@ export class DomainPubSub implements Startable {
     const topic = names.topic;
     const listeners = this.#listeners.get(topic);
     if (listeners === undefined) return;
-    const now = batch.expiry === 0 ? 0 : Date.now();
+    const now = Date.now();
     const counters = this.#counters;
-    batch.forEach((event) => {
-      if (event.expiry !== 0 && event.expiry < now) {
+    const { publisher } = names;
+    const epoch = batch.epoch;
+    batch.forEach((payload, seq, expiry) => {
+      if (expiry !== 0 && expiry < now) {
         this.#receiver.counters.expired++;
         return;
       }
-      const delivered: DomainTopicEvent = {
-        topic,
-        publisher: names.publisher,
-        epoch: event.epoch,
-        seq: event.seq,
-        expiry: event.expiry,
-        payload: event.payload,
-      };
+      const delivered: DomainTopicEvent = { topic, publisher, epoch, seq, expiry, payload };
       for (const listener of listeners) {
         counters.delivered++;
         try {

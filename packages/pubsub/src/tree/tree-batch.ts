@@ -102,23 +102,23 @@ export class TreeBatch {
     return this.bytes.subarray(this.signedEnd);
   }
 
-  /** Calls `fn` on each event, in order. */
-  forEach(fn: (event: TreeEvent) => void): void {
+  /** Calls `fn` with each event's fields, in order (no object per event: the caller makes its own). */
+  forEach(fn: (payload: Buffer, seq: number, expiry: number) => void): void {
     const bytes = this.bytes;
     let at = BATCH_HEADER_BYTES;
     for (let i = 0; i < this.count; i++) {
       const expiry = bytes.readUIntBE(at, 6);
       const length = bytes.readUInt32BE(at + 6);
       at += EVENT_HEADER_BYTES;
-      fn({ epoch: this.epoch, seq: this.firstSeq + i, expiry, payload: bytes.subarray(at, at + length) });
+      fn(bytes.subarray(at, at + length), this.firstSeq + i, expiry);
       at += length;
     }
   }
 
   events(): TreeEvent[] {
     const out: TreeEvent[] = [];
-    this.forEach((event) => {
-      out.push(event);
+    this.forEach((payload, seq, expiry) => {
+      out.push({ epoch: this.epoch, seq, expiry, payload });
     });
     return out;
   }

@@ -28,7 +28,7 @@ import {
   signDomainTopicAdvert,
 } from './domain-topic.js';
 import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
-import { type StreamPosition, StreamReceiver } from './stream-receiver.js';
+import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './stream-receiver.js';
 import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
   type DomainPubSubCounters,
@@ -158,7 +158,8 @@ export class DomainPubSub implements Startable {
       const runner = await this.#runner(domain.id);
       for (const peer of domain.activeView) runner.command({ type: 'neighborUp', peer });
     }
-    const tickMs = Math.max(20, Math.min(this.#o.cursorSaveMs ?? 250, (this.#o.gapTimeoutMs ?? 5000) / 4));
+    const gapTimeoutMs = this.#o.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS;
+    const tickMs = Math.max(20, Math.min(this.#o.cursorSaveMs ?? 250, gapTimeoutMs / 4));
     this.#timer = setInterval(() => this.#tick(), tickMs);
     this.#timer.unref();
   }

@@ -22,7 +22,11 @@ export interface StreamReceiverOptions<E extends StreamEvent> {
   readonly reorderWindow?: number;
   /** Most sequence numbers asked for in one gap: the history neighbours keep (default 4096, PlumTree's cache). */
   readonly maxFetch?: number;
-  /** How long a gap may stay open before it is skipped (default 5000 ms). */
+  /**
+   * How long a gap may stay open before it is skipped (default 30,000 ms, half PlumTree's cache
+   * lifetime): while neighbours may still hold the missing batches they are asked for again, since
+   * a gap is usually a message a congested link dropped, and its recovery crosses the same links.
+   */
   readonly gapTimeoutMs?: number;
   /** While a gap is open, what is still missing is asked for again this often (default 1000 ms). */
   readonly fetchRetryMs?: number;
@@ -42,6 +46,8 @@ export interface StreamReceiverOptions<E extends StreamEvent> {
    */
   readonly initial?: (stream: string, event: E) => StreamPosition | undefined;
 }
+
+export const DEFAULT_GAP_TIMEOUT_MS = 30_000;
 
 export type StreamOutcome = 'delivered' | 'held' | 'duplicate' | 'stale' | 'expired';
 
@@ -88,7 +94,7 @@ export class StreamReceiver<E extends StreamEvent> {
       ...options,
       reorderWindow: options.reorderWindow ?? 4096,
       maxFetch: options.maxFetch ?? 4096,
-      gapTimeoutMs: options.gapTimeoutMs ?? 5000,
+      gapTimeoutMs: options.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
       startWindowMs: options.startWindowMs ?? 500,
       fetchRetryMs: options.fetchRetryMs ?? 1000,
     };

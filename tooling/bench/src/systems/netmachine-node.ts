@@ -99,6 +99,10 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
           transport: node.transport,
           keyPair: node.keyPair,
           domains: domainService,
+          // BENCH_TREE_MAX_BATCH=1 sends one event per signed batch (per tree message), for A/B runs.
+          ...(process.env.BENCH_TREE_MAX_BATCH
+            ? { maxBatch: Number.parseInt(process.env.BENCH_TREE_MAX_BATCH, 10) }
+            : {}),
         });
   await tree?.start();
   return {

@@ -76,7 +76,17 @@ async function treeSubscriber(node: BenchNode, onMessage: (payload: Uint8Array) 
   });
   return {
     info: { advert: node.advert, node: node.id } satisfies TargetInfo,
-    close: () => ref.stop(),
+    close: async () => {
+      if (process.env.BENCH_VERBOSE) {
+        const domain = node.domains!.list()[0]?.id;
+        const { streams, rejected, batchesAccepted, signatureChecks } = tree.counters();
+        const machine = domain === undefined ? undefined : tree.tree(domain)?.counters();
+        process.stderr.write(
+          `${JSON.stringify({ treeSubscriber: { streams, rejected, batchesAccepted, signatureChecks, machine } })}\n`,
+        );
+      }
+      await ref.stop();
+    },
   };
 }
 

@@ -168,10 +168,13 @@ describe('BatchSigner', () => {
   it('starts a new batch before one would outgrow a PlumTree message', () => {
     const batches: SignedBatch[] = [];
     const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b) });
-    const big = Buffer.alloc(300 * 1024);
+    const big = Buffer.alloc(20 * 1024);
     for (let i = 1; i <= 4; i++) signer.add(stream, i, { expiry: 0, payload: big });
+    // An event larger than the limit still goes out, alone.
+    signer.add(stream, 5, { expiry: 0, payload: Buffer.alloc(MAX_BATCH_BYTES + 1) });
     signer.flush();
-    expect(batches.map((b) => b.count)).toEqual([3, 1]);
-    for (const b of batches) expect(b.bytes.length).toBeLessThanOrEqual(MAX_BATCH_BYTES + 200);
+    expect(batches.map((b) => b.count)).toEqual([3, 1, 1]);
+    expect(batches.map((b) => b.firstSeq)).toEqual([1, 4, 5]);
+    for (const b of batches.slice(0, 2)) expect(b.bytes.length).toBeLessThanOrEqual(MAX_BATCH_BYTES + 200);
   });
 });

@@ -80,9 +80,10 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
   it('loses nothing when forwarding nodes drop on full link queues: the gaps are fetched again', async () => {
     // A per-node transport queue of 4 messages and one event per batch: under a burst a forwarding
     // node's link to a slower child backs up and the transport drops (queue-full) what does not fit.
+    // Each node's history (tree cache) and each subscriber's hold cover the whole burst: every gap can be fetched.
     const { members, domain } = await domainOf(5, {
       limits: { queueSize: 4 },
-      tree: { maxBatch: 1 },
+      tree: { maxBatch: 1, tree: { cacheSize: 4096 }, reorderWindow: 4096, maxFetch: 4096 },
     });
     const [publisher, ...subscribers] = members as [TreeNode, ...TreeNode[]];
     const advert = await publisher.tree.createTopic({ topicKey: KeyPair.generate(), domain });

@@ -1,8 +1,12 @@
 import type { KeyPair } from '@netmachine/core';
 import { encodedEventBytes, MAX_BATCH_EVENTS, signTreeBatch, type UnsignedEvent } from './tree-batch.js';
 
-/** Most bytes of events in one batch: a batch is one PlumTree message (at most 1 MiB with its framing). */
-export const MAX_BATCH_BYTES = 960 * 1024;
+/**
+ * Bytes of events past which a batch is signed and a new one started (a larger event goes alone):
+ * a batch is one PlumTree message, and every node caches 1024 of them to answer gap fetches, so this
+ * bounds that history at about 64 MiB. 256 events of 200 B fit.
+ */
+export const MAX_BATCH_BYTES = 64 * 1024;
 
 /** A signed batch as the signer hands it out. */
 export interface SignedBatch {
@@ -65,7 +69,7 @@ export class BatchSigner {
   add(stream: BatchStream, seq: number, event: UnsignedEvent): void {
     const size = encodedEventBytes(event.payload.length);
     let pending = this.#pending.get(stream);
-    if (pending !== undefined && pending.bytes + size > MAX_BATCH_BYTES) {
+    if (pending !== undefined && pending.bytes > 0 && pending.bytes + size > MAX_BATCH_BYTES) {
       this.#sign(stream, pending);
       pending = undefined;
     }

@@ -27,7 +27,7 @@ export interface DomainPubSubOptions {
   readonly tree?: Omit<PlumTreeOptions, 'accept'>;
   /** Most events under one signature (default 256). */
   readonly maxBatch?: number;
-  /** Per-stream ordering: held events, fetch size, how long a gap stays open (see StreamReceiver). */
+  /** Per-stream ordering, in batches: held, fetched at once, how long a gap stays open (see StreamReceiver). */
   readonly reorderWindow?: number;
   readonly maxFetch?: number;
   readonly gapTimeoutMs?: number;
@@ -45,7 +45,10 @@ export interface DomainPubSubOptions {
    * lost the tail of a stream (its tree link was down) sees the gap and fetches it.
    */
   readonly heartbeatMs?: number;
-  /** Mailbox of each domain's tree engine (default 16,384, drop-oldest: gaps are fetched again). */
+  /**
+   * Mailbox of each domain's tree engine, in tree messages (whole batches; default 1024, drop-oldest:
+   * gaps are fetched again).
+   */
   readonly mailboxSize?: number;
   /** Domain topic adverts kept at most (default 4096). */
   readonly maxTopics?: number;

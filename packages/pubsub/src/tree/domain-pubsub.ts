@@ -41,6 +41,8 @@ import {
 const ADVERT_TAG = 0xa1;
 
 const MAX_BEATS = 3;
+/** Batches each node keeps to answer gap fetches (the history); see MAX_BATCH_BYTES. */
+const TREE_CACHE_SIZE = 1024;
 /** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
 const MAX_NAMES = 4096;
 
@@ -314,6 +316,8 @@ export class DomainPubSub implements Startable {
     let runner = this.#runners.get(domain);
     if (runner !== undefined) return runner;
     const protocol = plumtree({
+      // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096.
+      cacheSize: TREE_CACHE_SIZE,
       ...this.#o.tree,
       accept: (id, payload, from) => this.#accept(domain, id, payload, from as NodeId),
     });
@@ -322,7 +326,7 @@ export class DomainPubSub implements Startable {
       router: this.#o.router,
       transport: this.#o.transport,
       engineName: `pst:${domain}`,
-      mailboxSize: this.#o.mailboxSize ?? 16_384,
+      mailboxSize: this.#o.mailboxSize ?? 1024,
       logger: this.#logger,
     });
     this.#runners.set(domain, runner);

@@ -18,9 +18,9 @@ export interface StreamPosition {
 }
 
 export interface StreamReceiverOptions<E extends StreamEvent> {
-  /** Events held per stream while a gap is open; past it the gap is skipped (default 4096). */
+  /** Items (batches, for DomainPubSub) held per stream while a gap is open; past it the gap is skipped (default 1024). */
   readonly reorderWindow?: number;
-  /** Most sequence numbers asked for in one gap: the history neighbours keep (default 4096, PlumTree's cache). */
+  /** Most sequence numbers asked for in one gap: the history neighbours keep (default 1024, DomainPubSub's tree cache). */
   readonly maxFetch?: number;
   /**
    * How long a gap may stay open before it is skipped (default 30,000 ms, half PlumTree's cache
@@ -92,8 +92,8 @@ export class StreamReceiver<E extends StreamEvent> {
   constructor(options: StreamReceiverOptions<E>) {
     this.#o = {
       ...options,
-      reorderWindow: options.reorderWindow ?? 4096,
-      maxFetch: options.maxFetch ?? 4096,
+      reorderWindow: options.reorderWindow ?? 1024,
+      maxFetch: options.maxFetch ?? 1024,
       gapTimeoutMs: options.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
       startWindowMs: options.startWindowMs ?? 500,
       fetchRetryMs: options.fetchRetryMs ?? 1000,

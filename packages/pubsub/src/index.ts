@@ -30,6 +30,7 @@ export type { RemoteState } from './subscriber.js';
 export {
   BatchSigner,
   type BatchSignerOptions,
+  type BatchStream,
   MAX_BATCH_BYTES,
   type SignedBatch,
 } from './tree/batch-signer.js';
@@ -68,7 +69,6 @@ export {
   TreeBatch,
   type TreeBatchKey,
   type TreeEvent,
-  type TreeEventFields,
   treeBatchId,
   type UnsignedBatch,
   type UnsignedEvent,

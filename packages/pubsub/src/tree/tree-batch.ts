@@ -31,16 +31,6 @@ export const BATCH_CONTEXT = Buffer.from('netmachine/pubsub-tree/batch/2\0');
 export const MAX_TREE_PAYLOAD = 1 << 19;
 const U48 = 2 ** 48 - 1;
 
-export interface TreeEventFields {
-  readonly topic: Uint8Array;
-  readonly publisher: Uint8Array;
-  readonly epoch: number;
-  readonly seq: number;
-  /** Milliseconds since the Unix epoch; 0 for none. */
-  readonly expiry: number;
-  readonly payload: Uint8Array;
-}
-
 /** One event to sign: its seq is given by its place in the batch. */
 export interface UnsignedEvent {
   /** Milliseconds since the Unix epoch; 0 for none. */

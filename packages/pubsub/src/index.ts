@@ -27,3 +27,55 @@ export {
 export { PubSubEngine } from './pubsub-engine.js';
 export { type PubSubServiceContext, pubsub } from './service.js';
 export type { RemoteState } from './subscriber.js';
+export {
+  BatchSigner,
+  type BatchSignerOptions,
+  type BatchStream,
+  MAX_BATCH_BYTES,
+  type SignedBatch,
+} from './tree/batch-signer.js';
+export { type CursorStore, fileCursorStore } from './tree/cursor-store.js';
+export { DomainPubSub } from './tree/domain-pubsub.js';
+export type {
+  DomainPubSubOptions,
+  DomainTopicEvent,
+  DomainTopicListener,
+  DomainViews,
+  TrustBook,
+} from './tree/domain-pubsub-options.js';
+export {
+  type DomainTopicAdvert,
+  decodeDomainTopicAdvert,
+  encodeDomainTopicAdvert,
+  MAX_TOPIC_PUBLISHERS,
+  signDomainTopicAdvert,
+  verifyDomainTopicAdvert,
+} from './tree/domain-topic.js';
+export { MalformedTreeEventError, NotTopicPublisherError, UnknownDomainTopicError } from './tree/errors.js';
+export {
+  type StreamCounters,
+  type StreamEvent,
+  type StreamOutcome,
+  type StreamPosition,
+  StreamReceiver,
+  type StreamReceiverOptions,
+} from './tree/stream-receiver.js';
+export {
+  BATCH_CONTEXT,
+  decodeTreeBatch,
+  MAX_BATCH_EVENTS,
+  MAX_TREE_PAYLOAD,
+  signTreeBatch,
+  TreeBatch,
+  type TreeBatchKey,
+  type TreeEvent,
+  treeBatchId,
+  type UnsignedBatch,
+  type UnsignedEvent,
+  verifyTreeBatch,
+} from './tree/tree-batch.js';
+export {
+  type DomainPubSubCounters,
+  TREE_REJECT_REASONS,
+  type TreeRejectReason,
+} from './tree/tree-counters.js';

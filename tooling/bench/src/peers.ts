@@ -11,7 +11,7 @@ import { withNatsServer } from './nats-server.js';
 import type { Contender, Measurement, Settings } from './scenario.js';
 
 /** The kinds of run a contender can take part in (one driver each). */
-export type RunKind = 'local' | 'stream' | 'request' | 'connect' | 'fanout';
+export type RunKind = 'local' | 'stream' | 'request' | 'connect' | 'fanout' | 'tree';
 
 export function measureKind(kind: RunKind, spec: SystemSpec, settings: Settings): Promise<Measurement> {
   switch (kind) {
@@ -25,6 +25,8 @@ export function measureKind(kind: RunKind, spec: SystemSpec, settings: Settings)
       return measureConnect(spec, settings);
     case 'fanout':
       return measureStream(spec, settings, { receivers: settings.fanoutSubscribers, mode: 'fanout' });
+    case 'tree':
+      return measureStream(spec, settings, { receivers: settings.treeSubscribers, mode: 'fanout' });
   }
 }
 

@@ -12,6 +12,8 @@ export interface Settings {
   readonly connectIterations: number;
   readonly connectWarmup: number;
   readonly fanoutSubscribers: number;
+  /** Subscriber processes of the multi-hop tree scenario. */
+  readonly treeSubscribers: number;
 }
 
 export const FULL: Settings = {
@@ -23,6 +25,7 @@ export const FULL: Settings = {
   connectIterations: 60,
   connectWarmup: 5,
   fanoutSubscribers: 4,
+  treeSubscribers: 8,
 };
 
 export const QUICK: Settings = {
@@ -34,6 +37,7 @@ export const QUICK: Settings = {
   connectIterations: 15,
   connectWarmup: 3,
   fanoutSubscribers: 4,
+  treeSubscribers: 8,
 };
 
 /** What one run of one contender produced. A run that lost messages carries `loss` instead of a rate. */

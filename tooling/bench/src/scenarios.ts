@@ -74,6 +74,15 @@ export const scenarios: readonly Scenario[] = [
     peers: [natsPeer('fanout')],
   },
   {
+    name: 'pubsub-tree',
+    description:
+      'one publisher, 8 subscriber processes in one domain (multi-hop broadcast tree, every event authenticated end to end), 200 B, deliveries/s summed',
+    metric: 'throughput',
+    bars: [{ peer: 'nats', ratio: 1.0 }],
+    subjects: [netmachine('tree', { transport: 'tls' })],
+    peers: [natsPeer('tree')],
+  },
+  {
     name: 'signed-unicast',
     description: 'remote-unicast in strict mode: every message signed and verified',
     metric: 'throughput',

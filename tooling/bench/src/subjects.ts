@@ -51,7 +51,9 @@ export function netmachine(
   const config = { transport, strict: options.strict ?? false };
   // Fan-out: every process of a run derives the same topic from one seed chosen for that run.
   const configFor = () =>
-    kind === 'fanout' ? { ...config, shared: { topicSeed: randomBytes(32).toString('hex') } } : config;
+    kind === 'fanout' || kind === 'tree'
+      ? { ...config, tree: kind === 'tree', shared: { topicSeed: randomBytes(32).toString('hex') } }
+      : config;
   return {
     system: 'netmachine',
     ...(transport !== undefined ? { transport } : {}),

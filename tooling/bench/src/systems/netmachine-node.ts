@@ -1,7 +1,8 @@
 import { type KeyPair, type NodeId, parseNodeAdvert, type TransportFactory } from '@netmachine/core';
+import { type DomainService, domains } from '@netmachine/domain';
 import type { IdentityStore } from '@netmachine/identity-store';
 import { createNode } from '@netmachine/node';
-import { type PubSubEngine, pubsub } from '@netmachine/pubsub';
+import { DomainPubSub, type PubSubEngine, pubsub } from '@netmachine/pubsub';
 import type { RelayService } from '@netmachine/relay';
 import type { Router } from '@netmachine/router';
 import type { TransportEngine } from '@netmachine/transport';
@@ -19,6 +20,9 @@ export interface BenchNode {
   readonly transport: TransportEngine | undefined;
   readonly identity: IdentityStore | undefined;
   readonly pubsub: PubSubEngine | undefined;
+  /** With `config.tree`: the domain service and pub/sub over its broadcast trees. */
+  readonly domains?: DomainService;
+  readonly tree?: DomainPubSub;
   /** The signed advert (text form), for peers to reach this node. */
   readonly advert: string | undefined;
   /** Teaches this node another node's advert, so it can dial it. */
@@ -76,11 +80,34 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
     listen: [`${config.transport}://127.0.0.1:0`],
     strict: config.strict ?? false,
     ...(relayed?.node ?? {}),
-    services: { pubsub: pubsub(), ...(relayed?.services ?? {}) },
+    services: {
+      pubsub: pubsub(),
+      ...(relayed?.services ?? {}),
+      // Active views of 3: with 9 nodes most subscribers are several hops from the publisher.
+      ...(config.tree ? { domains: domains({ overlay: { activeViewCapacity: 3 } }) } : {}),
+    },
   });
+  const domainService = (node.services as { domains?: DomainService }).domains;
+  domainService?.attach(node.transport, () => node.currentAdvert);
   await node.start();
   if (relayed !== undefined) await relayed.registered(node.services as { relay?: RelayService });
+  const tree =
+    domainService === undefined
+      ? undefined
+      : new DomainPubSub({
+          router: node.router,
+          transport: node.transport,
+          keyPair: node.keyPair,
+          domains: domainService,
+          // BENCH_TREE_MAX_BATCH=1 sends one event per signed batch (per tree message), for A/B runs.
+          ...(process.env.BENCH_TREE_MAX_BATCH
+            ? { maxBatch: Number.parseInt(process.env.BENCH_TREE_MAX_BATCH, 10) }
+            : {}),
+        });
+  await tree?.start();
   return {
+    ...(domainService ? { domains: domainService } : {}),
+    ...(tree ? { tree } : {}),
     id: node.id,
     keyPair: node.keyPair,
     router: node.router,
@@ -89,6 +116,9 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
     pubsub: node.services.pubsub,
     advert: node.advertText,
     learn: (advertText) => node.addPeer(advertText),
-    stop: () => node.stop(),
+    stop: async () => {
+      await tree?.stop();
+      await node.stop();
+    },
   };
 }

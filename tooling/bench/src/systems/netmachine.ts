@@ -1,5 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type EngineAddress, KeyPair, type NodeId } from '@netmachine/core';
+import { decodeDomainTopicAdvert, encodeDomainTopicAdvert } from '@netmachine/pubsub';
 import { type BenchNode, startBenchNode } from './netmachine-node.js';
 import type { Endpoint, Link, SystemFactory } from './types.js';
 
@@ -48,6 +49,92 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
     if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+// --- the multi-hop tree (pubsub-tree) ---------------------------------------------------------------
+//
+// The publisher creates a domain and a domain topic, then sends each subscriber the domain's ticket and
+// the topic advert on the `bench-tree` engine; a subscriber joins, subscribes and answers. From then on
+// events travel over the domain's broadcast tree, most of them through other subscribers.
+
+const TREE_ENGINE = 'bench-tree';
+
+interface TreeInvite {
+  readonly ticket: string;
+  readonly advert: Uint8Array;
+}
+
+async function treeSubscriber(node: BenchNode, onMessage: (payload: Uint8Array) => void): Promise<Endpoint> {
+  const tree = node.tree!;
+  const ref = node.router.spawn(TREE_ENGINE, async (message, context) => {
+    const invite = message.body as TreeInvite;
+    await node.domains!.join(invite.ticket);
+    const advert = decodeDomainTopicAdvert(invite.advert);
+    await tree.addTopicAdvert(advert);
+    tree.subscribe(advert.topic, (event) => onMessage(event.payload));
+    context.reply(message, 'joined');
+  });
+  return {
+    info: { advert: node.advert, node: node.id } satisfies TargetInfo,
+    close: async () => {
+      if (process.env.BENCH_VERBOSE) {
+        const domain = node.domains!.list()[0]?.id;
+        const { streams, rejected, batchesAccepted, signatureChecks } = tree.counters();
+        const machine = domain === undefined ? undefined : tree.tree(domain)?.counters();
+        process.stderr.write(
+          `${JSON.stringify({ treeSubscriber: { streams, rejected, batchesAccepted, signatureChecks, machine } })}\n`,
+        );
+      }
+      await ref.stop();
+    },
+  };
+}
+
+async function treePublisher(node: BenchNode, topicKey: KeyPair, targets: TargetInfo[]): Promise<Link> {
+  const tree = node.tree!;
+  const domains = node.domains!;
+  const { id: domain } = await domains.create({ name: 'bench-tree' });
+  const advert = await tree.createTopic({ topicKey, domain });
+  const client = node.router.client('bench-tree-publisher');
+  const invite: TreeInvite = { ticket: domains.ticket(domain), advert: encodeDomainTopicAdvert(advert) };
+  for (const target of targets) {
+    const id = await node.learn(target.advert!);
+    await client.request({ node: id, name: TREE_ENGINE }, invite, { timeoutMs: 30_000 });
+  }
+  // Every member knows every other, and every member has neighbours: the tree can span the domain.
+  await until(
+    () =>
+      domains.members(domain).length === targets.length + 1 &&
+      (domains.list()[0]?.activeView.length ?? 0) > 0,
+    30_000,
+    'every subscriber joined the domain',
+  );
+  const pace = pacer(remoteBacklog(node), 512, 128);
+  let waits = 0;
+  let waitedMs = 0;
+  return {
+    send(payload) {
+      tree.publish(advert.topic, payload);
+      return pace.afterSend();
+    },
+    async drained() {
+      const start = performance.now();
+      waits++;
+      await pace.drained();
+      waitedMs += performance.now() - start;
+    },
+    async close() {
+      if (process.env.BENCH_VERBOSE)
+        process.stderr.write(
+          `${JSON.stringify({ tree: tree.counters(), waits, waitedMs: Math.round(waitedMs), machine: tree.tree(domain)?.counters() })}\n`,
+        );
+      await client.stop();
+    },
+  };
+}
+
+function remoteBacklog(node: BenchNode): () => number {
+  return () => node.transport!.queued;
 }
 
 export const netmachine: SystemFactory = async (config) => {
@@ -112,6 +199,7 @@ export const netmachine: SystemFactory = async (config) => {
     },
 
     async subscribe({ onMessage }): Promise<Endpoint> {
+      if (config.tree) return treeSubscriber(node, onMessage);
       const topic = topicKeyOf(config.shared).topicId;
       const client = node.router.client(nextName('bench-sub'), (message) =>
         onMessage(message.body as Uint8Array),
@@ -125,6 +213,7 @@ export const netmachine: SystemFactory = async (config) => {
     },
 
     async publisher(targets): Promise<Link> {
+      if (config.tree) return treePublisher(node, topicKeyOf(config.shared), targets as TargetInfo[]);
       const pubsub = node.pubsub!;
       const name = nextName('bench-pub');
       const { topic } = pubsub.createTopic({ topicKey: topicKeyOf(config.shared), publisher: name });

@@ -14,6 +14,8 @@ export interface SystemConfig {
   readonly strict?: boolean;
   /** netmachine: reach the other node only through this relay (its advert text). */
   readonly relayAdvert?: string;
+  /** netmachine fan-out: a domain topic carried over a broadcast tree (domains + DomainPubSub). */
+  readonly tree?: boolean;
 }
 
 /** A listening side. `info` is passed (through the parent) to whoever connects to it. */

@@ -1,0 +1,121 @@
+import type { KeyPair } from '@netmachine/core';
+import { encodedEventBytes, MAX_BATCH_EVENTS, signTreeBatch, type UnsignedEvent } from './tree-batch.js';
+
+/**
+ * Bytes of events past which a batch is signed and a new one started (a larger event goes alone):
+ * a batch is one PlumTree message, and every node caches 1024 of them to answer gap fetches, so this
+ * bounds that history at about 64 MiB. 256 events of 200 B fit.
+ */
+export const MAX_BATCH_BYTES = 64 * 1024;
+
+/** A signed batch as the signer hands it out. */
+export interface SignedBatch {
+  readonly topic: Uint8Array;
+  readonly epoch: number;
+  readonly batch: number;
+  readonly firstSeq: number;
+  readonly count: number;
+  readonly bytes: Buffer;
+}
+
+export interface BatchSignerOptions {
+  readonly key: KeyPair;
+  /** Most events under one signature (default 256). Reaching it signs at once. */
+  readonly maxBatch?: number;
+  /** Receives each signed batch, in order. */
+  readonly emit: (batch: SignedBatch) => void;
+  /** Runs the flush after the current turn (default setImmediate; the simulator or a test may pass its own). */
+  readonly schedule?: (flush: () => void) => void;
+}
+
+/** One publisher stream: a topic in one session (epoch). The signer keys its state by this object. */
+export interface BatchStream {
+  readonly topic: Uint8Array;
+  readonly epoch: number;
+}
+
+interface Pending {
+  readonly topic: Uint8Array;
+  readonly epoch: number;
+  firstSeq: number;
+  batch: number;
+  events: UnsignedEvent[];
+  bytes: number;
+}
+
+/**
+ * Adaptive batching, one stream (topic and epoch) per batch: events added in one event-loop turn are
+ * signed together after it, up to `maxBatch` events or `MAX_BATCH_BYTES` (then at once). At a low rate
+ * each event is its own batch (no added latency beyond the turn); under load a batch grows and one
+ * signature covers it. Each stream holds at most one batch pending.
+ */
+export class BatchSigner {
+  readonly #o: BatchSignerOptions;
+  readonly #max: number;
+  /** Pending batches by stream, in the order they were started. */
+  readonly #pending = new Map<BatchStream, Pending>();
+  /** The next batch number of each stream (a stream the caller drops is forgotten here too). */
+  readonly #nextBatch = new WeakMap<BatchStream, number>();
+  #scheduled = false;
+  batches = 0;
+  events = 0;
+
+  constructor(options: BatchSignerOptions) {
+    this.#o = options;
+    this.#max = Math.min(Math.max(1, options.maxBatch ?? 256), MAX_BATCH_EVENTS);
+  }
+
+  /** Adds the event numbered `seq` (consecutive per stream) of `stream` (one object per stream). */
+  add(stream: BatchStream, seq: number, event: UnsignedEvent): void {
+    const size = encodedEventBytes(event.payload.length);
+    let pending = this.#pending.get(stream);
+    if (pending !== undefined && pending.bytes > 0 && pending.bytes + size > MAX_BATCH_BYTES) {
+      this.#sign(stream, pending);
+      pending = undefined;
+    }
+    if (pending === undefined) {
+      const batch = this.#nextBatch.get(stream) ?? 1;
+      this.#nextBatch.set(stream, batch + 1);
+      pending = { topic: stream.topic, epoch: stream.epoch, firstSeq: seq, batch, events: [], bytes: 0 };
+      this.#pending.set(stream, pending);
+    }
+    pending.events.push(event);
+    pending.bytes += size;
+    if (pending.events.length >= this.#max) {
+      this.#sign(stream, pending);
+      return;
+    }
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    (this.#o.schedule ?? setImmediate)(() => {
+      this.#scheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Signs and emits what is pending now. */
+  flush(): void {
+    for (const [stream, pending] of this.#pending) this.#sign(stream, pending);
+  }
+
+  get pending(): number {
+    let n = 0;
+    for (const p of this.#pending.values()) n += p.events.length;
+    return n;
+  }
+
+  #sign(stream: BatchStream, pending: Pending): void {
+    this.#pending.delete(stream);
+    this.batches++;
+    this.events += pending.events.length;
+    const bytes = signTreeBatch(this.#o.key, { ...pending, events: pending.events });
+    this.#o.emit({
+      topic: pending.topic,
+      epoch: pending.epoch,
+      batch: pending.batch,
+      firstSeq: pending.firstSeq,
+      count: pending.events.length,
+      bytes,
+    });
+  }
+}

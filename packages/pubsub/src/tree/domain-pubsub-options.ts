@@ -1,0 +1,67 @@
+import type { DomainId, KeyPair, Logger, NodeId, TopicId } from '@netmachine/core';
+import type { PlumTreeOptions, RunnerRouter, RunnerTransport } from '@netmachine/overlay';
+import type { CursorStore } from './cursor-store.js';
+
+/** The domain service as this one uses it (structural: `DomainService` fits). */
+export interface DomainViews {
+  onEvent(
+    listener: (event: { type: string; domain?: DomainId | undefined; node?: NodeId | undefined }) => void,
+  ): () => void;
+  list(): readonly { id: DomainId; role: string; activeView: readonly NodeId[] }[];
+}
+
+/** Trust in nodes (structural: the identity store fits). */
+export interface TrustBook {
+  node(id: NodeId): { readonly trust: number } | undefined;
+  setTrust(id: NodeId, trust: number): Promise<void>;
+}
+
+export interface DomainPubSubOptions {
+  readonly router: RunnerRouter;
+  readonly transport: RunnerTransport;
+  /** This node's key: it signs the event batches this node publishes. */
+  readonly keyPair: KeyPair;
+  readonly domains: DomainViews;
+  readonly logger?: Logger;
+  /** PlumTree's settings for every domain's tree (its cache is the history gaps are fetched from). */
+  readonly tree?: Omit<PlumTreeOptions, 'accept'>;
+  /** Most events under one signature (default 256). */
+  readonly maxBatch?: number;
+  /** Per-stream ordering, in batches: held, fetched at once, how long a gap stays open (see StreamReceiver). */
+  readonly reorderWindow?: number;
+  readonly maxFetch?: number;
+  readonly gapTimeoutMs?: number;
+  /** Persists subscribers' cursors, so a restarted node fetches what it missed. */
+  readonly cursors?: CursorStore;
+  /** How often cursors are saved when they moved (default 250 ms). */
+  readonly cursorSaveMs?: number;
+  /** Lowers a node's trust when it sends a forged, unauthorized or malformed event. */
+  readonly trust?: TrustBook;
+  /** Trust taken per such event (default 16 of 255; 0 is banned). */
+  readonly rejectPenalty?: number;
+  /**
+   * After a topic goes quiet, its publisher sends its last event again this long after it, then
+   * twice and four times as long (default 1000 ms; 0: never), under a heartbeat id: a subscriber that
+   * lost the tail of a stream (its tree link was down) sees the gap and fetches it.
+   */
+  readonly heartbeatMs?: number;
+  /**
+   * Mailbox of each domain's tree engine, in tree messages (whole batches; default 1024, drop-oldest:
+   * gaps are fetched again).
+   */
+  readonly mailboxSize?: number;
+  /** Domain topic adverts kept at most (default 4096). */
+  readonly maxTopics?: number;
+}
+
+/** An event as a local subscriber receives it. */
+export interface DomainTopicEvent {
+  readonly topic: TopicId;
+  readonly publisher: NodeId;
+  readonly epoch: number;
+  readonly seq: number;
+  readonly expiry: number;
+  readonly payload: Uint8Array;
+}
+
+export type DomainTopicListener = (event: DomainTopicEvent) => void;

@@ -1,0 +1,532 @@
+import {
+  type DomainId,
+  identityBytes,
+  type KeyPair,
+  type Logger,
+  type NodeId,
+  nodeIdFromBytes,
+  noopLogger,
+  type Startable,
+  type TopicId,
+  topicIdFromBytes,
+} from '@netmachine/core';
+import {
+  type PlumTree,
+  type PlumTreeCommand,
+  type PlumTreeEvent,
+  type PlumTreeMessage,
+  type PlumTreeTimer,
+  ProtocolRunner,
+  plumtree,
+} from '@netmachine/overlay';
+import { BatchSigner, type SignedBatch } from './batch-signer.js';
+import type { DomainPubSubOptions, DomainTopicEvent, DomainTopicListener } from './domain-pubsub-options.js';
+import {
+  type DomainTopicAdvert,
+  decodeDomainTopicAdvert,
+  encodeDomainTopicAdvert,
+  signDomainTopicAdvert,
+} from './domain-topic.js';
+import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
+import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './stream-receiver.js';
+import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
+import {
+  type DomainPubSubCounters,
+  PENALIZED,
+  TREE_REJECT_REASONS,
+  type TreeRejectReason,
+} from './tree-counters.js';
+
+/** A payload in the tree that is a topic advert, not a batch of events (batches start with their version, 2). */
+const ADVERT_TAG = 0xa1;
+
+const MAX_BEATS = 3;
+/** Batches each node keeps to answer gap fetches (the history); see MAX_BATCH_BYTES. */
+const TREE_CACHE_SIZE = 1024;
+/** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
+const MAX_NAMES = 4096;
+
+interface Names {
+  readonly topic: TopicId;
+  readonly publisher: NodeId;
+  readonly stream: string;
+}
+
+/** A topic this node publishes on, in this session: the signer's stream. */
+interface Publishing {
+  readonly topic: Buffer;
+  /** The topic key as a latin1 string, as `#topics` is keyed (one string, so its hash is computed once). */
+  readonly key: string;
+  readonly epoch: number;
+  seq: number;
+  /** The last batch sent, for heartbeats; how many heartbeats followed it. */
+  last: { id: string; bytes: Buffer } | undefined;
+  lastAt: number;
+  beats: number;
+}
+
+type Runner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
+
+interface TopicEntry {
+  advert: DomainTopicAdvert;
+  /** Authorized publisher keys as latin1 strings of their bytes (compared on the hot path). */
+  publishers: Set<string>;
+}
+
+/**
+ * Pub/sub within a domain over broadcast trees. One PlumTree machine per domain carries every topic
+ * of that domain over the domain's HyParView neighbours: every member forwards, so the tree spans the
+ * domain whoever subscribes (a tree per topic over subscribers only could fall apart into pieces).
+ * Each event is authenticated end to end by its publisher's batch signature and checked by every
+ * node before it forwards or delivers; subscribers deliver each publisher's stream in order, fetch
+ * gaps from neighbours' caches, and (with a cursor store) catch up after a restart.
+ */
+export class DomainPubSub implements Startable {
+  readonly node: NodeId;
+  readonly #o: DomainPubSubOptions;
+  readonly #logger: Logger;
+  readonly #runners = new Map<DomainId, Runner>();
+  /** Topic adverts by the latin1 string of the topic's key bytes. */
+  readonly #topics = new Map<string, TopicEntry>();
+  readonly #listeners = new Map<TopicId, Set<DomainTopicListener>>();
+  /** When each topic first got a local subscriber. */
+  readonly #subscribedAt = new Map<TopicId, number>();
+  readonly #publishing = new Map<TopicId, Publishing>();
+  readonly #names = new Map<string, Names>();
+  readonly #signer: BatchSigner;
+  /** This node's key as a latin1 string, as topic entries list publishers. */
+  readonly #selfKey: string;
+  readonly #receiver: StreamReceiver<TreeBatch>;
+  readonly #counters = {
+    published: 0,
+    accepted: 0,
+    batchesAccepted: 0,
+    signatureChecks: 0,
+    delivered: 0,
+    advertsAdded: 0,
+    rejected: Object.fromEntries(TREE_REJECT_REASONS.map((r) => [r, 0])) as Record<TreeRejectReason, number>,
+  };
+  #persisted = new Map<string, StreamPosition>();
+  /** The batch `accept` just decoded: the machine delivers it right after, in the same call. */
+  #lastAccepted: { id: string; batch: TreeBatch } | undefined;
+  #unwire: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #cursorsDirty = false;
+  #state: 'new' | 'running' | 'stopped' = 'new';
+  #lastEpoch = 0;
+
+  constructor(options: DomainPubSubOptions) {
+    this.#o = options;
+    this.node = options.keyPair.id;
+    this.#logger = (options.logger ?? noopLogger).child({ component: 'pubsub-tree' });
+    this.#selfKey = keyString(options.keyPair.publicKey);
+    this.#signer = new BatchSigner({
+      key: options.keyPair,
+      maxBatch: options.maxBatch ?? 256,
+      emit: (batch) => this.#emitBatch(batch),
+    });
+    this.#receiver = new StreamReceiver<TreeBatch>({
+      reorderWindow: options.reorderWindow,
+      maxFetch: options.maxFetch,
+      gapTimeoutMs: options.gapTimeoutMs,
+      deliver: (_stream, batch) => this.#deliverLocal(batch),
+      fetch: (stream, epoch, seqs) => this.#fetch(stream, epoch, seqs),
+      initial: (stream, batch) => {
+        const saved = this.#persisted.get(stream);
+        if (saved !== undefined) return saved;
+        // Subscribed before the publisher's session began (its epoch is its start time): all of it is wanted.
+        const since = this.#subscribedAt.get(topicIdFromBytes(batch.topic));
+        return since !== undefined && since <= batch.epoch ? { epoch: batch.epoch, cursor: 0 } : undefined;
+      },
+    });
+  }
+
+  // --- lifecycle ----------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    this.#state = 'running';
+    if (this.#o.cursors) this.#persisted = await this.#o.cursors.load();
+    this.#unwire = this.#o.domains.onEvent((event) => {
+      const { node, domain } = event;
+      if (node === undefined || domain === undefined) return;
+      if (event.type === 'PeerAddedToView')
+        void this.#runner(domain).then((r) => r.command({ type: 'neighborUp', peer: node }));
+      else if (event.type === 'PeerRemovedFromView')
+        this.#runners.get(domain)?.command({ type: 'neighborDown', peer: node });
+    });
+    for (const domain of this.#o.domains.list()) {
+      if (domain.role !== 'member') continue;
+      const runner = await this.#runner(domain.id);
+      for (const peer of domain.activeView) runner.command({ type: 'neighborUp', peer });
+    }
+    const gapTimeoutMs = this.#o.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS;
+    const tickMs = Math.max(20, Math.min(this.#o.cursorSaveMs ?? 250, gapTimeoutMs / 4));
+    this.#timer = setInterval(() => this.#tick(), tickMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state !== 'running') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#signer.flush();
+    this.#state = 'stopped';
+    this.#unwire?.();
+    clearInterval(this.#timer);
+    await this.#saveCursors();
+    for (const runner of this.#runners.values()) await runner.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  // --- topics -------------------------------------------------------------------------------------
+
+  /**
+   * Creates (or, with a higher version, re-issues) a topic in `domain`, signed by `topicKey`, and
+   * sends its advert through the domain's tree. `publishers` defaults to this node.
+   */
+  async createTopic(options: {
+    topicKey: KeyPair;
+    domain: DomainId;
+    publishers?: readonly NodeId[];
+    version?: number;
+  }): Promise<DomainTopicAdvert> {
+    const advert = signDomainTopicAdvert(options.topicKey, {
+      domain: options.domain,
+      publishers: options.publishers ?? [this.node],
+      version: options.version ?? Date.now(),
+      created: Date.now(),
+    });
+    await this.addTopicAdvert(advert);
+    const runner = await this.#runner(options.domain);
+    const bytes = encodeDomainTopicAdvert(advert);
+    const payload = new Uint8Array(bytes.length + 1);
+    payload[0] = ADVERT_TAG;
+    payload.set(bytes, 1);
+    runner.command({ type: 'broadcast', id: advertId(advert), payload });
+    return advert;
+  }
+
+  /** Stores a verified advert (newer versions replace older). Returns true when stored. */
+  async addTopicAdvert(advert: DomainTopicAdvert): Promise<boolean> {
+    const stored = this.#storeAdvert(decodeDomainTopicAdvert(encodeDomainTopicAdvert(advert)));
+    if (stored) await this.#runner(advert.domain);
+    return stored;
+  }
+
+  /** Every domain topic advert this node holds. */
+  topicAdverts(): DomainTopicAdvert[] {
+    return [...this.#topics.values()].map((entry) => entry.advert);
+  }
+
+  topicAdvert(topic: TopicId): DomainTopicAdvert | undefined {
+    return this.#topics.get(keyString(identityBytes(topic)))?.advert;
+  }
+
+  // --- subscribing and publishing ----------------------------------------------------------------
+
+  /** Delivers the topic's events (each publisher's in order, once) to `listener`; returns an unsubscribe. */
+  subscribe(topic: TopicId, listener: DomainTopicListener): () => void {
+    let set = this.#listeners.get(topic);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(topic, set);
+      if (!this.#subscribedAt.has(topic)) this.#subscribedAt.set(topic, Date.now());
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#listeners.delete(topic);
+    };
+  }
+
+  /**
+   * Publishes on a domain topic this node is authorized for. Events published in one event-loop
+   * turn are signed together after it (one signature); `ttlMs` sets an expiry.
+   */
+  publish(topic: TopicId, payload: Uint8Array, options: { ttlMs?: number } = {}): void {
+    // The topic's bytes and key are worked out once per topic, not per event; the advert is looked up
+    // every time, as a newer one may have dropped this node from the publishers.
+    let state = this.#publishing.get(topic);
+    const key = state?.key ?? keyString(identityBytes(topic));
+    const entry = this.#topics.get(key);
+    if (entry === undefined) throw new UnknownDomainTopicError(topic);
+    if (!entry.publishers.has(this.#selfKey)) throw new NotTopicPublisherError(topic);
+    if (state === undefined) {
+      // A session number that grows across restarts: subscribers see a restart as a new epoch.
+      this.#lastEpoch = Math.max(Date.now(), this.#lastEpoch + 1);
+      const topicBytes = Buffer.from(identityBytes(topic));
+      state = {
+        topic: topicBytes,
+        key,
+        epoch: this.#lastEpoch,
+        seq: 0,
+        last: undefined,
+        lastAt: 0,
+        beats: 0,
+      };
+      this.#publishing.set(topic, state);
+    }
+    state.seq++;
+    this.#counters.published++;
+    this.#signer.add(state, state.seq, {
+      expiry: options.ttlMs === undefined ? 0 : Date.now() + options.ttlMs,
+      payload,
+    });
+  }
+
+  /** Signs and sends what is pending now instead of after this turn. */
+  flush(): void {
+    this.#signer.flush();
+  }
+
+  // --- status ---------------------------------------------------------------------------------------
+
+  counters(): DomainPubSubCounters {
+    return {
+      published: this.#counters.published,
+      batchesSigned: this.#signer.batches,
+      accepted: this.#counters.accepted,
+      batchesAccepted: this.#counters.batchesAccepted,
+      delivered: this.#counters.delivered,
+      rejected: { ...this.#counters.rejected },
+      signatureChecks: this.#counters.signatureChecks,
+      streams: { ...this.#receiver.counters },
+      advertsAdded: this.#counters.advertsAdded,
+    };
+  }
+
+  /** The domain's PlumTree machine (for status and tests), once this node runs one. */
+  tree(domain: DomainId): PlumTree | undefined {
+    return this.#runners.get(domain)?.machine as PlumTree | undefined;
+  }
+
+  /** Where each subscribed stream stands: `<topic>/<publisher>` → epoch and last sequence number. */
+  positions(): Map<string, StreamPosition> {
+    return this.#receiver.positions();
+  }
+
+  // --- the tree -------------------------------------------------------------------------------------
+
+  async #runner(domain: DomainId): Promise<Runner> {
+    let runner = this.#runners.get(domain);
+    if (runner !== undefined) return runner;
+    const protocol = plumtree({
+      // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096.
+      cacheSize: TREE_CACHE_SIZE,
+      ...this.#o.tree,
+      accept: (id, payload, from) => this.#accept(domain, id, payload, from as NodeId),
+    });
+    runner = new ProtocolRunner({
+      protocol,
+      router: this.#o.router,
+      transport: this.#o.transport,
+      engineName: `pst:${domain}`,
+      mailboxSize: this.#o.mailboxSize ?? 1024,
+      logger: this.#logger,
+    });
+    this.#runners.set(domain, runner);
+    runner.on((event) => {
+      if (event.type === 'deliver') this.#onDeliver(event.id);
+    });
+    await runner.start();
+    return runner;
+  }
+
+  #accept(domain: DomainId, id: string, payload: Uint8Array, from: NodeId): boolean {
+    this.#lastAccepted = undefined;
+    if (payload[0] === ADVERT_TAG) {
+      try {
+        const advert = decodeDomainTopicAdvert(payload.subarray(1));
+        if (advert.domain !== domain || id !== advertId(advert)) return this.#reject('bad-advert', from);
+        this.#storeAdvert(advert);
+        return true;
+      } catch {
+        return this.#reject('bad-advert', from);
+      }
+    }
+    let batch: TreeBatch;
+    try {
+      batch = decodeTreeBatch(payload);
+    } catch {
+      return this.#reject('malformed', from);
+    }
+    if (!sameBatch(id, treeBatchId(batch))) return this.#reject('malformed', from);
+    const entry = this.#topics.get(batch.bytes.toString('latin1', 1, 33));
+    if (entry === undefined) return this.#reject('unknown-topic', from);
+    if (entry.advert.domain !== domain) return this.#reject('wrong-domain', from);
+    if (!entry.publishers.has(batch.bytes.toString('latin1', 33, 65)))
+      return this.#reject('unauthorized', from);
+    if (batch.expiry !== 0 && batch.expiry < Date.now()) return this.#reject('expired', from);
+    // One signature over the whole batch: checked once here, then the bytes go on unchanged.
+    this.#counters.signatureChecks++;
+    if (!verifyTreeBatch(batch)) return this.#reject('forged', from);
+    this.#counters.batchesAccepted++;
+    this.#counters.accepted += batch.count;
+    this.#lastAccepted = { id, batch };
+    return true;
+  }
+
+  #reject(reason: TreeRejectReason, from: NodeId): false {
+    this.#counters.rejected[reason]++;
+    const trust = this.#o.trust;
+    if (trust !== undefined && PENALIZED.has(reason) && from !== this.node) {
+      const current = trust.node(from)?.trust ?? 128;
+      const next = Math.max(0, current - (this.#o.rejectPenalty ?? 16));
+      trust.setTrust(from, next).catch((error) => this.#logger.debug({ err: error }, 'trust not lowered'));
+    }
+    return false;
+  }
+
+  #onDeliver(id: string): void {
+    const accepted = this.#lastAccepted;
+    this.#lastAccepted = undefined;
+    if (accepted === undefined || accepted.id !== id) return; // an advert
+    const batch = accepted.batch;
+    const names = this.#namesOf(batch);
+    if (!this.#listeners.has(names.topic)) return;
+    this.#receiver.offer(names.stream, batch, Date.now());
+    this.#cursorsDirty = true;
+  }
+
+  #emitBatch(signed: SignedBatch): void {
+    const entry = this.#topics.get(keyString(signed.topic));
+    if (entry === undefined) return;
+    const batch = decodeTreeBatch(signed.bytes);
+    const id = treeBatchId(batch);
+    const state = this.#publishing.get(entry.advert.topic);
+    if (state !== undefined) {
+      state.last = { id, bytes: signed.bytes };
+      state.lastAt = Date.now();
+      state.beats = 0;
+    }
+    this.#runners.get(entry.advert.domain)?.command({ type: 'broadcast', id, payload: signed.bytes });
+    this.#deliverLocal(batch);
+  }
+
+  /** Hands a batch's events to the topic's listeners, in order; events past their expiry are dropped. */
+  #deliverLocal(batch: TreeBatch): void {
+    const names = this.#namesOf(batch);
+    const topic = names.topic;
+    const listeners = this.#listeners.get(topic);
+    if (listeners === undefined) return;
+    const now = Date.now();
+    const counters = this.#counters;
+    const { publisher } = names;
+    const epoch = batch.epoch;
+    batch.forEach((payload, seq, expiry) => {
+      if (expiry !== 0 && expiry < now) {
+        this.#receiver.counters.expired++;
+        return;
+      }
+      const delivered: DomainTopicEvent = { topic, publisher, epoch, seq, expiry, payload };
+      for (const listener of listeners) {
+        counters.delivered++;
+        try {
+          listener(delivered);
+        } catch (error) {
+          this.#logger.warn({ err: error, topic }, 'domain topic listener threw');
+        }
+      }
+    });
+  }
+
+  /** Topic and publisher in text form, and the stream key: made once per pair, not per event. */
+  #namesOf(batch: TreeBatch): Names {
+    const key = batch.bytes.toString('latin1', 1, 65);
+    let names = this.#names.get(key);
+    if (names === undefined) {
+      if (this.#names.size >= MAX_NAMES) this.#names.clear();
+      names = {
+        topic: topicIdFromBytes(batch.topic),
+        publisher: keyToNode(batch.publisher),
+        stream: streamKey(batch.topic, batch.publisher),
+      };
+      this.#names.set(key, names);
+    }
+    return names;
+  }
+
+  /** Asks the domain's neighbours for the batches numbered `seqs` of a stream's epoch. */
+  #fetch(stream: string, epoch: number, seqs: number[]): void {
+    const [topicText, publisherText] = stream.split('/') as [string, string];
+    const topic = Buffer.from(topicText, 'base64url');
+    const publisher = Buffer.from(publisherText, 'base64url');
+    const entry = this.#topics.get(keyString(topic));
+    if (entry === undefined) return;
+    const ids = seqs.map((seq) => treeBatchId({ topic, publisher, epoch, seq }));
+    this.#runners.get(entry.advert.domain)?.command({ type: 'fetch', ids });
+  }
+
+  #storeAdvert(advert: DomainTopicAdvert): boolean {
+    const key = keyString(identityBytes(advert.topic));
+    const known = this.#topics.get(key);
+    if (known !== undefined && known.advert.version >= advert.version) return false;
+    if (known === undefined && this.#topics.size >= (this.#o.maxTopics ?? 4096)) return false;
+    this.#topics.set(key, {
+      advert,
+      publishers: new Set(advert.publishers.map((p) => keyString(identityBytes(p)))),
+    });
+    this.#counters.advertsAdded++;
+    return true;
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    this.#receiver.tick(now);
+    const beat = this.#o.heartbeatMs ?? 1000;
+    if (beat > 0) {
+      for (const [topic, state] of this.#publishing) {
+        if (state.last === undefined || state.beats >= MAX_BEATS) continue;
+        if (now - state.lastAt < beat * 2 ** state.beats) continue;
+        state.beats++;
+        const domain = this.topicAdvert(topic)?.domain;
+        if (domain === undefined) continue;
+        this.#runners.get(domain)?.command({
+          type: 'broadcast',
+          id: `${state.last.id}~${state.beats}`,
+          payload: state.last.bytes,
+        });
+      }
+    }
+    if (this.#cursorsDirty) void this.#saveCursors();
+  }
+
+  async #saveCursors(): Promise<void> {
+    if (this.#o.cursors === undefined || !this.#cursorsDirty) return;
+    this.#cursorsDirty = false;
+    const positions = new Map([...this.#persisted, ...this.#receiver.positions()]);
+    try {
+      await this.#o.cursors.save(positions);
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'subscriber cursors not saved');
+    }
+  }
+}
+
+function keyString(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+}
+
+function streamKey(topic: Uint8Array, publisher: Uint8Array): string {
+  const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url');
+  return `${b64(topic)}/${b64(publisher)}`;
+}
+
+function keyToNode(publisher: Uint8Array): NodeId {
+  return nodeIdFromBytes(publisher);
+}
+
+/** The id of a batch, or of a heartbeat repeating it (`<id>~<n>`). */
+function sameBatch(id: string, batchId: string): boolean {
+  if (id === batchId) return true;
+  return id.length === batchId.length + 2 && id.startsWith(`${batchId}~`) && /^[1-9]$/.test(id.slice(-1));
+}
+
+function advertId(advert: DomainTopicAdvert): string {
+  return `advert.${advert.topic}/${advert.version}`;
+}

@@ -1,0 +1,53 @@
+import type { StreamCounters } from './stream-receiver.js';
+
+/** Why a node refused an event or advert from the tree (each has its own counter). */
+export type TreeRejectReason =
+  /** Bytes without an event's layout, or whose tree id does not match its fields. */
+  | 'malformed'
+  /** An event for a topic whose advert this node does not hold (not the sender's fault: no penalty). */
+  | 'unknown-topic'
+  /** An event on the overlay of a domain other than its topic's. */
+  | 'wrong-domain'
+  /** Signed by a key the topic's advert does not name. */
+  | 'unauthorized'
+  /** The batch signature does not hold. */
+  | 'forged'
+  /** Past its expiry (no penalty: clocks differ). */
+  | 'expired'
+  /** A topic advert that does not verify. */
+  | 'bad-advert';
+
+export const TREE_REJECT_REASONS: readonly TreeRejectReason[] = [
+  'malformed',
+  'unknown-topic',
+  'wrong-domain',
+  'unauthorized',
+  'forged',
+  'expired',
+  'bad-advert',
+];
+
+/** Reasons that cost the sending node trust. */
+export const PENALIZED: ReadonlySet<TreeRejectReason> = new Set([
+  'malformed',
+  'wrong-domain',
+  'unauthorized',
+  'forged',
+  'bad-advert',
+]);
+
+export interface DomainPubSubCounters {
+  /** Events this node published, and the batches (signatures) they went out in. */
+  published: number;
+  batchesSigned: number;
+  /** Events accepted from the tree (first copies, checked), the batches they came in, and deliveries to local subscribers. */
+  accepted: number;
+  batchesAccepted: number;
+  delivered: number;
+  rejected: Record<TreeRejectReason, number>;
+  /** Ed25519 verifications done (one per batch received for the first time). */
+  signatureChecks: number;
+  /** Ordering on the subscriber side, in batches: duplicates, stale epochs, gaps, fetched and missed batches. */
+  streams: StreamCounters;
+  advertsAdded: number;
+}

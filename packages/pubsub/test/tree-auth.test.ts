@@ -1,0 +1,180 @@
+import { KeyPair } from '@netmachine/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BatchSigner, MAX_BATCH_BYTES, type SignedBatch } from '../src/tree/batch-signer.js';
+import { MalformedTreeEventError } from '../src/tree/errors.js';
+import {
+  decodeTreeBatch,
+  signTreeBatch,
+  treeBatchId,
+  type UnsignedBatch,
+  verifyTreeBatch,
+} from '../src/tree/tree-batch.js';
+
+const publisher = KeyPair.generate();
+const topic = KeyPair.generate().publicKey;
+
+function unsigned(count: number, options: Partial<UnsignedBatch> = {}): UnsignedBatch {
+  const firstSeq = options.firstSeq ?? 1;
+  return {
+    topic,
+    epoch: 7,
+    batch: 1,
+    firstSeq,
+    events: Array.from({ length: count }, (_, i) => ({
+      expiry: 0,
+      payload: Buffer.from(`event ${firstSeq + i}`),
+    })),
+    ...options,
+  };
+}
+
+describe('signed batches', () => {
+  it('round-trips every field; one signature covers the batch', () => {
+    const bytes = signTreeBatch(publisher, unsigned(13, { batch: 4, firstSeq: 40 }));
+    const batch = decodeTreeBatch(bytes);
+    expect(batch.seq).toBe(4);
+    expect(batch.epoch).toBe(7);
+    expect(batch.count).toBe(13);
+    expect(batch.expiry).toBe(0);
+    expect(batch.topic.equals(topic)).toBe(true);
+    expect(batch.publisher.equals(publisher.publicKey)).toBe(true);
+    expect(verifyTreeBatch(batch)).toBe(true);
+    const events = batch.events();
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 13 }, (_, i) => 40 + i));
+    expect(events.map((e) => e.payload.toString())).toEqual(events.map((e) => `event ${e.seq}`));
+  });
+
+  it('carries each event’s expiry; the batch expires with its last live event', () => {
+    const batch = decodeTreeBatch(
+      signTreeBatch(publisher, {
+        ...unsigned(0),
+        events: [
+          { expiry: 1000, payload: Buffer.from('a') },
+          { expiry: 3000, payload: Buffer.from('b') },
+        ],
+      }),
+    );
+    expect(batch.events().map((e) => e.expiry)).toEqual([1000, 3000]);
+    expect(batch.expiry).toBe(3000);
+  });
+
+  it('ids depend on topic, publisher, epoch and batch number only', () => {
+    const a = decodeTreeBatch(signTreeBatch(publisher, unsigned(1)));
+    const b = decodeTreeBatch(signTreeBatch(publisher, unsigned(3, { firstSeq: 9 })));
+    expect(treeBatchId(a)).toBe(treeBatchId(b));
+    const c = decodeTreeBatch(signTreeBatch(publisher, unsigned(1, { batch: 2 })));
+    expect(treeBatchId(c)).not.toBe(treeBatchId(a));
+    const d = decodeTreeBatch(signTreeBatch(publisher, unsigned(1, { epoch: 8 })));
+    expect(treeBatchId(d)).not.toBe(treeBatchId(a));
+    expect(treeBatchId({ topic, publisher: publisher.publicKey, epoch: 7, seq: 1 })).toBe(treeBatchId(a));
+  });
+
+  it('refuses a batch signed by another key claiming the publisher', () => {
+    const forger = KeyPair.generate();
+    const copy = Buffer.from(signTreeBatch(forger, unsigned(2)));
+    copy.set(publisher.publicKey, 33);
+    expect(verifyTreeBatch(decodeTreeBatch(copy))).toBe(false);
+  });
+
+  it('refuses an empty batch, a short one, and one whose lengths do not add up', () => {
+    expect(() => signTreeBatch(publisher, unsigned(0))).toThrow(RangeError);
+    const bytes = signTreeBatch(publisher, unsigned(3));
+    expect(() => decodeTreeBatch(bytes.subarray(0, 90))).toThrow(MalformedTreeEventError);
+    expect(() => decodeTreeBatch(Buffer.concat([bytes, Buffer.alloc(1)]))).toThrow(MalformedTreeEventError);
+    const count = Buffer.from(bytes);
+    count.writeUInt16BE(4, 83);
+    expect(() => decodeTreeBatch(count)).toThrow(MalformedTreeEventError);
+  });
+
+  it('property: any single flipped bit is refused or fails to decode, never accepted', () => {
+    const bytes = signTreeBatch(publisher, unsigned(5));
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(7), (at, bit) => {
+        const copy = Buffer.from(bytes);
+        const offset = at % copy.length;
+        copy[offset] = (copy[offset] as number) ^ (1 << bit);
+        let decoded: ReturnType<typeof decodeTreeBatch>;
+        try {
+          decoded = decodeTreeBatch(copy);
+        } catch (error) {
+          expect(error).toBeInstanceOf(MalformedTreeEventError);
+          return;
+        }
+        expect(verifyTreeBatch(decoded)).toBe(false);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('property: any batch round-trips and verifies', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { minLength: 1, maxLength: 40 }), (payloads) => {
+        const batch = decodeTreeBatch(
+          signTreeBatch(publisher, {
+            ...unsigned(0),
+            events: payloads.map((p) => ({ expiry: 0, payload: p })),
+          }),
+        );
+        expect(verifyTreeBatch(batch)).toBe(true);
+        expect(batch.events().map((e) => [...e.payload])).toEqual(payloads.map((p) => [...p]));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('BatchSigner', () => {
+  const event = (n: number) => ({ expiry: 0, payload: Buffer.from(`event ${n}`) });
+  const stream = { topic, epoch: 7 };
+
+  it('signs what one turn added as one batch, and a single event alone', async () => {
+    const batches: SignedBatch[] = [];
+    const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b), maxBatch: 64 });
+    signer.add(stream, 1, event(1));
+    await new Promise((r) => setImmediate(r));
+    for (let i = 2; i <= 101; i++) signer.add(stream, i, event(i));
+    await new Promise((r) => setImmediate(r));
+    expect(batches.map((b) => [b.batch, b.firstSeq, b.count])).toEqual([
+      [1, 1, 1],
+      [2, 2, 64],
+      [3, 66, 36],
+    ]);
+    const seqs = batches.flatMap((b) =>
+      decodeTreeBatch(b.bytes)
+        .events()
+        .map((e) => e.seq),
+    );
+    expect(seqs).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
+    expect(signer.pending).toBe(0);
+  });
+
+  it('keeps topics (and epochs) in batches of their own, each numbered from 1', async () => {
+    const other = KeyPair.generate().publicKey;
+    const batches: SignedBatch[] = [];
+    const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b) });
+    signer.add(stream, 1, event(1));
+    signer.add({ topic: other, epoch: 7 }, 1, event(1));
+    signer.add(stream, 2, event(2));
+    signer.add({ topic, epoch: 8 }, 1, event(1));
+    signer.flush();
+    expect(batches.map((b) => [Buffer.from(b.topic).equals(topic), b.epoch, b.batch, b.count])).toEqual([
+      [true, 7, 1, 2],
+      [false, 7, 1, 1],
+      [true, 8, 1, 1],
+    ]);
+  });
+
+  it('starts a new batch before one would outgrow a PlumTree message', () => {
+    const batches: SignedBatch[] = [];
+    const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b) });
+    const big = Buffer.alloc(20 * 1024);
+    for (let i = 1; i <= 4; i++) signer.add(stream, i, { expiry: 0, payload: big });
+    // An event larger than the limit still goes out, alone.
+    signer.add(stream, 5, { expiry: 0, payload: Buffer.alloc(MAX_BATCH_BYTES + 1) });
+    signer.flush();
+    expect(batches.map((b) => b.count)).toEqual([3, 1, 1]);
+    expect(batches.map((b) => b.firstSeq)).toEqual([1, 4, 5]);
+    for (const b of batches.slice(0, 2)) expect(b.bytes.length).toBeLessThanOrEqual(MAX_BATCH_BYTES + 200);
+  });
+});

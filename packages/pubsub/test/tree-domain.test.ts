@@ -1,0 +1,167 @@
+import { type DomainId, KeyPair } from '@netmachine/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type DomainTopicAdvert,
+  type DomainTopicEvent,
+  decodeTreeBatch,
+  signTreeBatch,
+  treeBatchId,
+} from '../src/index.js';
+import { startTreeNode, type TreeNode } from './fixtures/tree-node.js';
+
+const nodes: TreeNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+});
+
+async function domainOf(
+  count: number,
+  options: Parameters<typeof startTreeNode>[0] = {},
+): Promise<{ members: TreeNode[]; domain: DomainId }> {
+  const members: TreeNode[] = [];
+  for (let i = 0; i < count; i++) members.push(await startTreeNode({ activeView: 3, ...options }));
+  nodes.push(...members);
+  const seed = members[0] as TreeNode;
+  const { id } = await seed.domains.create({ name: 'tree' });
+  const ticket = seed.domains.ticket(id);
+  for (const m of members.slice(1)) await m.domains.join(ticket);
+  // Every member has a neighbour in the overlay (so the tree spans the domain).
+  await expect
+    .poll(() => members.every((m) => (m.domains.list()[0]?.activeView.length ?? 0) > 0), { timeout: 20_000 })
+    .toBe(true);
+  return { members, domain: id };
+}
+
+function collect(node: TreeNode, topic: DomainTopicAdvert['topic']): DomainTopicEvent[] {
+  const got: DomainTopicEvent[] = [];
+  node.tree.subscribe(topic, (e) => got.push(e));
+  return got;
+}
+
+describe('domain topics over a broadcast tree (in one process, TLS)', () => {
+  it('carries every event to every subscriber once, in order, one signature check per batch', async () => {
+    const { members, domain } = await domainOf(4);
+    const [publisher, ...subscribers] = members as [TreeNode, ...TreeNode[]];
+    const topicKey = KeyPair.generate();
+    const advert = await publisher.tree.createTopic({ topicKey, domain });
+    // The advert travels through the tree.
+    await expect
+      .poll(() => subscribers.every((s) => s.tree.topicAdvert(advert.topic) !== undefined), {
+        timeout: 10_000,
+      })
+      .toBe(true);
+    const received = subscribers.map((s) => collect(s, advert.topic));
+    const mine = collect(publisher, advert.topic);
+    const total = 600;
+    for (let i = 1; i <= total; i++) {
+      publisher.tree.publish(advert.topic, Buffer.from(`event ${i}`));
+      if (i % 200 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await expect
+      .poll(() => received.map((r) => r.length), { timeout: 20_000 })
+      .toEqual(subscribers.map(() => total));
+    for (const r of received) {
+      expect(r.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      expect(Buffer.from(r[41]?.payload ?? []).toString()).toBe('event 42');
+      expect(r[0]?.publisher).toBe(publisher.node);
+    }
+    expect(mine).toHaveLength(total);
+    expect(publisher.tree.counters().batchesSigned).toBeLessThanOrEqual(total / 100);
+    for (const s of subscribers) {
+      const c = s.tree.counters();
+      // One check per batch; the publisher's heartbeats (its last batch repeated, at most 3) are the only repeats.
+      expect(c.signatureChecks).toBeLessThanOrEqual(publisher.tree.counters().batchesSigned + 3);
+      expect(c.batchesAccepted).toBeLessThanOrEqual(publisher.tree.counters().batchesSigned + 3);
+      expect(c.streams.duplicates).toBeLessThanOrEqual(3);
+      expect(c.streams.missed).toBe(0);
+    }
+  }, 60_000);
+
+  it('loses nothing when forwarding nodes drop on full link queues: the gaps are fetched again', async () => {
+    // A per-node transport queue of 4 messages and one event per batch: under a burst a forwarding
+    // node's link to a slower child backs up and the transport drops (queue-full) what does not fit.
+    // Each node's history (tree cache) and each subscriber's hold cover the whole burst: every gap can be fetched.
+    const { members, domain } = await domainOf(5, {
+      limits: { queueSize: 4 },
+      tree: { maxBatch: 1, tree: { cacheSize: 4096 }, reorderWindow: 4096, maxFetch: 4096 },
+    });
+    const [publisher, ...subscribers] = members as [TreeNode, ...TreeNode[]];
+    const advert = await publisher.tree.createTopic({ topicKey: KeyPair.generate(), domain });
+    for (const m of subscribers) await m.tree.addTopicAdvert(advert);
+    const received = subscribers.map((s) => collect(s, advert.topic));
+    const total = 3000;
+    const payload = Buffer.alloc(2048, 7);
+    for (let i = 1; i <= total; i++) {
+      publisher.tree.publish(advert.topic, payload);
+      if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await expect
+      .poll(() => received.map((r) => r.length), { timeout: 45_000, interval: 200 })
+      .toEqual(subscribers.map(() => total));
+    const dropped = members.reduce((n, m) => n + m.transport.counters().dropped['queue-full'], 0);
+    expect(dropped).toBeGreaterThan(0);
+    for (const [i, r] of received.entries()) {
+      expect(r.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, k) => k + 1));
+      expect((subscribers[i] as TreeNode).tree.counters().streams.missed).toBe(0);
+    }
+  }, 60_000);
+
+  it('refuses forged and unauthorized events, counts them, lowers the sender’s trust; replays are duplicates; reordered events are delivered in order', async () => {
+    const { members, domain } = await domainOf(3);
+    const [owner, victim, attacker] = members as [TreeNode, TreeNode, TreeNode];
+    const topicKey = KeyPair.generate();
+    const advert = await owner.tree.createTopic({ topicKey, domain, publishers: [owner.node] });
+    for (const m of members) await m.tree.addTopicAdvert(advert);
+    const got = collect(victim, advert.topic);
+    // The attacker speaks the tree protocol to the victim directly, from an engine of the tree's name.
+    await attacker.tree.stop();
+    const engine = `pst:${domain}`;
+    const client = attacker.router.client(engine);
+    const topic = KeyPair.fromSeed(topicKey.exportSeed()).publicKey;
+    const gossip = (bytes: Buffer, id: string) =>
+      client.send(
+        { node: victim.node, name: engine },
+        { type: 'gossip', id, payload: bytes, hops: 1 },
+        { protocol: 'plumtree/1' },
+      );
+    const idOf = (b: Buffer) => treeBatchId(decodeTreeBatch(b));
+    const trustBefore = victim.identity.node(attacker.node)?.trust ?? 128;
+
+    // Unauthorized: correctly signed by the attacker's own key, which the advert does not name.
+    const unauthorized = signTreeBatch(attacker.key, {
+      topic,
+      epoch: 1,
+      batch: 1,
+      firstSeq: 1,
+      events: [{ expiry: 0, payload: Buffer.from('x') }],
+    });
+    gossip(unauthorized, idOf(unauthorized));
+    // Forged: the owner's first batch with its payload altered after signing (same id as the genuine one).
+    const genuine = [1, 2, 3, 4].map((n) =>
+      signTreeBatch(owner.key, {
+        topic,
+        epoch: 5,
+        batch: n,
+        firstSeq: n,
+        events: [{ expiry: 0, payload: Buffer.from(`g${n}`) }],
+      }),
+    );
+    const forged = Buffer.from(genuine[0] as Buffer);
+    forged[forged.length - 65] = (forged[forged.length - 65] as number) ^ 1;
+    gossip(forged, idOf(forged));
+    // Reordered: genuine batches arrive 1, 4, 3, 2, then 2 and 1 again (replays).
+    for (const i of [0, 3, 2, 1, 1, 0]) gossip(genuine[i] as Buffer, idOf(genuine[i] as Buffer));
+
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(4);
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(got.map((e) => Buffer.from(e.payload).toString())).toEqual(['g1', 'g2', 'g3', 'g4']);
+    const c = victim.tree.counters();
+    expect(c.rejected.unauthorized).toBe(1);
+    expect(c.rejected.forged).toBe(1);
+    expect(victim.tree.tree(domain)?.counters().duplicates).toBe(2);
+    await expect
+      .poll(() => victim.identity.node(attacker.node)?.trust, { timeout: 5000 })
+      .toBe(trustBefore - 32);
+    await client.stop();
+  }, 60_000);
+});

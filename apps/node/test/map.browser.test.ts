@@ -128,6 +128,24 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
           timeout: 10_000,
         })
         .toBe('1');
+      // Events a publishes show as a rate on the publisher's own row.
+      const publishing = setInterval(() => client.publish(topic, 'tick'), 20);
+      try {
+        await expect
+          .poll(
+            async () =>
+              Number(
+                (
+                  (await page.locator(`#topics tr[data-topic="${topic}"] td:nth-child(4)`).textContent()) ??
+                  ''
+                ).replace(/,/g, ''),
+              ),
+            { timeout: 10_000 },
+          )
+          .toBeGreaterThan(0);
+      } finally {
+        clearInterval(publishing);
+      }
 
       // A domain a created and b joined shows with b in a's active view.
       const { id: domain } = await a.services.domains.create({ name: 'research' });

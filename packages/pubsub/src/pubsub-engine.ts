@@ -245,6 +245,11 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
     return this.subscriber.lastSeq(topic);
   }
 
+  /** Publisher side: the sequence number of the last event published on `topic` from this node. */
+  lastPublishedSeq(topic: TopicId): number | undefined {
+    return this.publisher.lastSeq(topic);
+  }
+
   /** Publisher side: the nodes subscribed to `topic` (one entry per node). */
   subscriberNodes(topic: TopicId): NodeId[] {
     return this.publisher.subscriberNodes(topic);

@@ -2,9 +2,9 @@ import type { NodeStatus, PeerTraffic } from '../status.js';
 import type { PeerLink } from './peer-links.js';
 import type { MapTopicInput } from './topics.js';
 
-/** A topic with its subscribers and, where this node receives it, its event rate. */
+/** A topic with its subscribers and, where this node publishes or receives it, its event rate. */
 export interface MapTopic extends MapTopicInput {
-  /** Events a second since the previous snapshot (subscriber side), else null. */
+  /** Events a second since the previous snapshot, as published here or as received here; else null. */
   readonly eventsPerSecond: number | null;
 }
 

@@ -7,7 +7,8 @@ export interface MapTopicInput {
   readonly publisherNode: string;
   /** Publisher side: subscriber nodes this node serves; null when another node publishes it. */
   readonly subscribers: number | null;
-  /** Subscriber side: the last sequence number received; null when not subscribed here. */
+  /** The last sequence number published here (publisher side) or received (subscriber side); null when
+   *  this node neither publishes nor subscribes to it. */
   readonly seq: number | null;
 }
 
@@ -22,7 +23,7 @@ export function pubsubTopics(engine: PubSubEngine, self: string): MapTopicInput[
       id: advert.id,
       publisherNode: advert.publisher.node,
       subscribers: ours ? engine.subscriberNodes(advert.id).length : null,
-      seq: engine.lastReceivedSeq(advert.id) ?? null,
+      seq: (ours ? engine.lastPublishedSeq(advert.id) : engine.lastReceivedSeq(advert.id)) ?? null,
     };
   });
   topics.sort((a, b) => Number(b.subscribers !== null) - Number(a.subscribers !== null));

@@ -87,6 +87,8 @@ export interface RelayCounters {
   /** As a relay: messages forwarded to a served destination (or another relay), and refused. */
   forwarded: number;
   forwardedMultiHop: number;
+  /** As a relay: times the relay held back because the queue to a destination was full. */
+  heldBack: number;
   refused: Record<RefusalCode, number>;
   /** As a relay: messages dropped without a refusal (expired, not bucket-sized, malformed, refusals rate-limited). */
   relayDropped: number;
@@ -125,6 +127,9 @@ interface InFlight {
 }
 
 const IN_FLIGHT_SLOTS = 4096;
+const DEFAULT_QUEUE_PER_DESTINATION = 512;
+const DEFAULT_HOLD_MS = 1000;
+const HOLD_POLL_MS = 1;
 const REFUSALS_PER_SECOND = 50;
 
 /**
@@ -166,6 +171,9 @@ class RelayEngine implements RelayService, RelayRoute {
   readonly #pending: PendingMessages;
   readonly #maxPaths: number;
   #nextRef = 1;
+  #roomCame = false;
+  #stopping = false;
+  #roomWaiter: (() => void) | undefined;
   #client: EngineClient | undefined;
   #unsubscribe: (() => void) | undefined;
   #sweep: NodeJS.Timeout | undefined;
@@ -191,6 +199,7 @@ class RelayEngine implements RelayService, RelayRoute {
       noRelay: 0,
       forwarded: 0,
       forwardedMultiHop: 0,
+      heldBack: 0,
       refused: { ...refusals },
       relayDropped: 0,
       served: 0,
@@ -210,10 +219,11 @@ class RelayEngine implements RelayService, RelayRoute {
 
   async start(): Promise<void> {
     if (this.#client !== undefined) return;
-    // The relay engine never waits: a full mailbox drops the oldest (a flood cannot grow memory).
+    // A full mailbox pauses reading from the links that fill it (backpressure, as for any engine):
+    // a flood cannot grow memory, and a relay that holds back for a slow destination slows its sources.
     this.#client = this.#c.router.client(RELAY_ENGINE, (message) => this.#onMessage(message), {
       mailboxSize: 4096,
-      mailboxPolicy: 'drop-oldest',
+      mailboxPolicy: 'wait',
     });
     this.#c.relayPath.setRelayRoute(this);
     const offConnected = this.#c.peers.events.on('peer:connected', (event) => this.#peerUp(event.node));
@@ -248,7 +258,11 @@ class RelayEngine implements RelayService, RelayRoute {
     this.#sweep = undefined;
     const stopped = new NoRelayPathError('(relay service stopped)' as NodeId);
     for (const message of this.#pending.drainAll()) this.#c.relayPath.undeliverable(message, stopped);
+    // A hold or a wait for room in progress ends now, so the mailbox can stop.
+    this.#stopping = true;
+    this.#onRoom();
     await this.#client.stop();
+    this.#stopping = false;
     this.#client = undefined;
   }
 
@@ -455,7 +469,8 @@ class RelayEngine implements RelayService, RelayRoute {
 
   // --- the relay engine's mailbox ---------------------------------------------------------------
 
-  #onMessage(message: EngineMessage): void {
+  /** Sync on the hot path; a promise only while holding back (a slow destination, a full receiver). */
+  #onMessage(message: EngineMessage): undefined | Promise<void> {
     if (message.protocol !== RELAY_PROTOCOL) return;
     let frame: ReturnType<typeof decodeRelayFrame>;
     try {
@@ -467,11 +482,9 @@ class RelayEngine implements RelayService, RelayRoute {
     const from = message.src.node;
     switch (frame.kind) {
       case Kind.Forward:
-        this.#forward(from, frame);
-        return;
+        return this.#forward(from, frame);
       case Kind.Deliver:
-        this.#open(from, frame.src, frame.expiry, frame.sealed);
-        return;
+        return this.#open(from, frame.src, frame.expiry, frame.sealed);
       case Kind.Refused:
         this.#refusedBack(from, frame.ref, frame.code);
         return;
@@ -484,15 +497,14 @@ class RelayEngine implements RelayService, RelayRoute {
   }
 
   /** As a relay: checks the policy and limits, then passes the sealed bytes on unopened. */
-  #forward(from: NodeId, frame: ForwardFrame): void {
+  #forward(from: NodeId, frame: ForwardFrame): undefined | Promise<void> {
     const { dst, expiry, ref, sealed, hops } = frame;
     // The node that sealed it: the sender itself on the first hop, named by the previous relay after.
     const source = frame.origin ?? from;
     const offer = this.#o.offer;
     if (dst === this.#c.node) {
       // Sealed to us: we are the destination, not a relay.
-      this.#open(from, source, expiry, sealed);
-      return;
+      return this.#open(from, source, expiry, sealed);
     }
     if (expiry <= Date.now() || !isBucketSize(sealed.length)) {
       this.#counters.relayDropped++;
@@ -509,11 +521,10 @@ class RelayEngine implements RelayService, RelayRoute {
     // Served: nodes registered with us, and sources of recent traffic (their replies come back this way).
     const served = this.#served.has(dst) || this.#recentSources.has(dst);
     if (served && this.#c.relayPath.isConnected(dst)) {
-      this.#counters.forwarded++;
-      client.send({ node: dst, name: RELAY_ENGINE }, encodeDeliver(source, expiry, sealed), {
-        expiry,
-        protocol: RELAY_PROTOCOL,
-      });
+      if (this.#c.relayPath.queuedTo(dst) >= (offer.queuePerDestination ?? DEFAULT_QUEUE_PER_DESTINATION)) {
+        return this.#holdBack(from, ref, dst, source, expiry, sealed, offer);
+      }
+      this.#deliverTo(dst, source, expiry, sealed);
       return;
     }
     if (offer.multiHop && hops + 1 < (offer.maxHops ?? 2)) {
@@ -529,6 +540,42 @@ class RelayEngine implements RelayService, RelayRoute {
       }
     }
     this.#refuse(from, ref, 'not-served');
+  }
+
+  #deliverTo(dst: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): void {
+    this.#counters.forwarded++;
+    this.#client?.send({ node: dst, name: RELAY_ENGINE }, encodeDeliver(source, expiry, sealed), {
+      expiry,
+      protocol: RELAY_PROTOCOL,
+    });
+  }
+
+  /**
+   * The queue to `dst` is full: the relay engine takes nothing more (its mailbox fills and reading
+   * from its links pauses, so the sources slow down) until that queue is down to half, for at most
+   * `holdMs` and the message's expiry; then the message goes on, or its source is told `over-capacity`.
+   */
+  async #holdBack(
+    from: NodeId,
+    ref: number,
+    dst: NodeId,
+    source: NodeId,
+    expiry: number,
+    sealed: Uint8Array,
+    offer: RelayOffer,
+  ): Promise<void> {
+    const low = (offer.queuePerDestination ?? DEFAULT_QUEUE_PER_DESTINATION) / 2;
+    const until = Math.min(expiry, Date.now() + (offer.holdMs ?? DEFAULT_HOLD_MS));
+    const path = this.#c.relayPath;
+    this.#counters.heldBack++;
+    while (path.isConnected(dst) && path.queuedTo(dst) > low && Date.now() < until) {
+      if (this.#stopping || this.#c.signal.aborted) return;
+      // Polled: the queue shrinks as the connection drains, and offers no "below the mark" event.
+      await new Promise((resolve) => setTimeout(resolve, HOLD_POLL_MS));
+    }
+    if (path.isConnected(dst) && path.queuedTo(dst) <= low && Date.now() < expiry) {
+      this.#deliverTo(dst, source, expiry, sealed);
+    } else this.#refuse(from, ref, 'over-capacity');
   }
 
   /** Policy, then the total and the per-source limits; the refusal, or undefined to go ahead. */
@@ -568,8 +615,11 @@ class RelayEngine implements RelayService, RelayRoute {
     client.reply(message, [Kind.Registered], { protocol: RELAY_PROTOCOL });
   }
 
-  /** As a destination: opens, checks and delivers a message that came through relay `via`. */
-  #open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): void {
+  /**
+   * As a destination: opens, checks and delivers a message that came through relay `via`. When the
+   * receiving engine is full, the relay engine waits for room (so reading from the relay pauses).
+   */
+  #open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): undefined | Promise<void> {
     let inner: EngineMessage;
     try {
       const bytes = this.#opener.open(source, sealed, expiry);
@@ -585,8 +635,20 @@ class RelayEngine implements RelayService, RelayRoute {
     }
     this.#counters.opened++;
     if (via !== source) remember(this.#returnPaths, source, via, this.#maxPaths);
-    this.#c.relayPath.deliverRelayed(inner);
+    this.#roomCame = false;
+    if (this.#c.relayPath.deliverRelayed(inner, this.#onRoom) !== false || this.#roomCame) return;
+    return new Promise((resolve) => {
+      this.#roomWaiter = resolve;
+    });
   }
+
+  /** The engine that got a relayed message while full has room again (one wait at a time: the mailbox runs in order). */
+  readonly #onRoom = (): void => {
+    this.#roomCame = true;
+    const waiter = this.#roomWaiter;
+    this.#roomWaiter = undefined;
+    waiter?.();
+  };
 
   /** As a source: a relay refused one of our messages. */
   #refusedBack(relayNode: NodeId, ref: number, code: RefusalCode): void {
@@ -601,6 +663,8 @@ class RelayEngine implements RelayService, RelayRoute {
 
 /** Sets `key` to `value` in a map bounded to `max` entries (the oldest goes first). */
 function remember<V>(map: Map<NodeId, V>, key: NodeId, value: V, max: number): void {
+  // Already there with this value: kept in place (a per-message refresh would cost a delete and a set).
+  if (map.get(key) === value) return;
   map.delete(key);
   map.set(key, value);
   if (map.size > max) map.delete(map.keys().next().value as NodeId);

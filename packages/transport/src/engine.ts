@@ -134,14 +134,18 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     return this.#links.get(node)?.connected ?? false;
   }
 
-  deliverRelayed(message: EngineMessage): boolean | undefined {
+  queuedTo(node: NodeId): number {
+    return this.#links.get(node)?.queue.length ?? 0;
+  }
+
+  deliverRelayed(message: EngineMessage, onRoom?: () => void): boolean | undefined {
     const source = (message.src as EngineAddress).node;
     if (this.#o.directory.node(source)?.trust === TRUST_BANNED) {
       this.#dropped('denied', new PeerDeniedError(source, 'trust 0'), source, message);
       return undefined;
     }
     this.#counters.relayedIn++;
-    return this.#deliver(message);
+    return this.#deliver(message, onRoom);
   }
 
   undeliverable(message: EngineMessage, error: Error): void {

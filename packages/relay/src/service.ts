@@ -123,13 +123,25 @@ export interface RelayService extends Service {
 interface InFlight {
   ref: number;
   relay: NodeId;
-  message: EngineMessage;
+  messages: EngineMessage[];
+}
+
+/** Messages to one destination sealed together when the current task ends (one RelayMessage). */
+interface Batch {
+  readonly via: NodeId;
+  readonly messages: EngineMessage[];
+  readonly inners: Uint8Array[];
+  bytes: number;
+  expiry: number;
 }
 
 const IN_FLIGHT_SLOTS = 4096;
 const DEFAULT_QUEUE_PER_DESTINATION = 512;
 const DEFAULT_HOLD_MS = 1000;
 const HOLD_POLL_MS = 1;
+/** A batch is sealed once it holds this many bytes of inner messages, or this many messages. */
+const BATCH_BYTES = 16_384 - 512;
+const BATCH_MESSAGES = 128;
 const REFUSALS_PER_SECOND = 50;
 
 /**
@@ -171,7 +183,10 @@ class RelayEngine implements RelayService, RelayRoute {
   readonly #pending: PendingMessages;
   readonly #maxPaths: number;
   #nextRef = 1;
-  #roomCame = false;
+  #roomParked = 0;
+  readonly #batches = new Map<NodeId, Batch>();
+  readonly #parsedAdverts = new WeakMap<object, NodeId[]>();
+  #flushQueued = false;
   #stopping = false;
   #roomWaiter: (() => void) | undefined;
   #client: EngineClient | undefined;
@@ -258,8 +273,10 @@ class RelayEngine implements RelayService, RelayRoute {
     this.#sweep = undefined;
     const stopped = new NoRelayPathError('(relay service stopped)' as NodeId);
     for (const message of this.#pending.drainAll()) this.#c.relayPath.undeliverable(message, stopped);
+    this.#flushBatches();
     // A hold or a wait for room in progress ends now, so the mailbox can stop.
     this.#stopping = true;
+    this.#roomParked = 1;
     this.#onRoom();
     await this.#client.stop();
     this.#stopping = false;
@@ -364,13 +381,25 @@ class RelayEngine implements RelayService, RelayRoute {
 
   /** Relays for `node`: those its advert names, then the one it last reached us through. */
   #relaysFor(node: NodeId): NodeId[] {
-    const relays: NodeId[] = [];
-    for (const addr of this.#c.identity.node(node)?.advert?.addrs ?? []) {
-      const r = parseRelayAddress(addr.url);
-      if (r !== undefined && r !== this.#c.node && r !== node) relays.push(r);
-    }
+    const relays = [...this.#advertisedRelays(node)];
     const learned = this.#returnPaths.get(node);
     if (learned !== undefined && !relays.includes(learned)) relays.push(learned);
+    return relays;
+  }
+
+  /** The relays `node`'s advert names, parsed once per advert (asked on every relayed message). */
+  #advertisedRelays(node: NodeId): readonly NodeId[] {
+    const addrs = this.#c.identity.node(node)?.advert?.addrs;
+    if (addrs === undefined) return [];
+    let relays = this.#parsedAdverts.get(addrs);
+    if (relays === undefined) {
+      relays = [];
+      for (const addr of addrs) {
+        const r = parseRelayAddress(addr.url);
+        if (r !== undefined && r !== this.#c.node && r !== node) relays.push(r);
+      }
+      this.#parsedAdverts.set(addrs, relays);
+    }
     return relays;
   }
 
@@ -378,22 +407,67 @@ class RelayEngine implements RelayService, RelayRoute {
     return this.#relaysFor(node).find((r) => this.#c.relayPath.isConnected(r));
   }
 
+  /**
+   * Messages to one destination in the same task go as one RelayMessage, sealed when the task ends
+   * (a microtask: no timer, so a lone request goes at once): one AEAD, one frame and one pass
+   * through the relay for all of them.
+   */
   #sendVia(message: EngineMessage, via: NodeId): void {
-    const client = this.#client;
     const dst = (message.dst as EngineAddress).node;
     const expiry = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
-    let sealed: Uint8Array;
+    let inner: Uint8Array;
     try {
-      sealed = this.#sealer.seal(dst, pack(messageToWire(message)), expiry);
+      inner = pack(messageToWire(message));
     } catch (error) {
       this.#c.relayPath.undeliverable(message, error as Error);
+      return;
+    }
+    let batch = this.#batches.get(dst);
+    if (
+      batch !== undefined &&
+      (batch.via !== via ||
+        batch.bytes + inner.length > BATCH_BYTES ||
+        batch.messages.length >= BATCH_MESSAGES)
+    ) {
+      this.#batches.delete(dst);
+      this.#seal(dst, batch);
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = { via, messages: [], inners: [], bytes: 0, expiry };
+      this.#batches.set(dst, batch);
+    }
+    batch.messages.push(message);
+    batch.inners.push(inner);
+    batch.bytes += inner.length + 4;
+    if (expiry > batch.expiry) batch.expiry = expiry;
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushBatches);
+    }
+  }
+
+  readonly #flushBatches = (): void => {
+    this.#flushQueued = false;
+    for (const [dst, batch] of this.#batches) this.#seal(dst, batch);
+    this.#batches.clear();
+  };
+
+  #seal(dst: NodeId, batch: Batch): void {
+    const { via, messages, inners, expiry } = batch;
+    const client = this.#client;
+    let sealed: Uint8Array;
+    try {
+      sealed = this.#sealer.sealMany(dst, inners, expiry);
+    } catch (error) {
+      for (const message of messages) this.#c.relayPath.undeliverable(message, error as Error);
       return;
     }
     if (client === undefined) return;
     const ref = this.#nextRef++;
     if (this.#nextRef > 0xffff_ffff) this.#nextRef = 1;
-    this.#inFlight[ref % IN_FLIGHT_SLOTS] = { ref, relay: via, message };
-    this.#counters.sealed++;
+    this.#inFlight[ref % IN_FLIGHT_SLOTS] = { ref, relay: via, messages };
+    this.#counters.sealed += messages.length;
     client.send({ node: via, name: RELAY_ENGINE }, encodeForward(dst, expiry, ref, sealed, 0), {
       expiry,
       protocol: RELAY_PROTOCOL,
@@ -620,31 +694,48 @@ class RelayEngine implements RelayService, RelayRoute {
    * receiving engine is full, the relay engine waits for room (so reading from the relay pauses).
    */
   #open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): undefined | Promise<void> {
-    let inner: EngineMessage;
+    let inners: Uint8Array[];
     try {
-      const bytes = this.#opener.open(source, sealed, expiry);
-      inner = messageFromWire(decodeWireMessage(unpack(bytes)), source, this.#c.node);
-      if (inner.expiry !== undefined && inner.expiry > expiry) {
-        throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
-      }
+      inners = this.#opener.openMany(source, sealed, expiry);
     } catch (error) {
-      const name = (error as Error).name ?? 'Error';
-      this.#counters.openFailed[name] = (this.#counters.openFailed[name] ?? 0) + 1;
-      this.#c.logger.debug({ source, relay: via, err: error }, 'relayed message refused');
+      this.#openFailed(error, source, via);
       return;
     }
-    this.#counters.opened++;
     if (via !== source) remember(this.#returnPaths, source, via, this.#maxPaths);
-    this.#roomCame = false;
-    if (this.#c.relayPath.deliverRelayed(inner, this.#onRoom) !== false || this.#roomCame) return;
+    this.#roomParked = 0;
+    for (const bytes of inners) {
+      let inner: EngineMessage;
+      try {
+        inner = messageFromWire(decodeWireMessage(unpack(bytes)), source, this.#c.node);
+        if (inner.expiry !== undefined && inner.expiry > expiry) {
+          throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
+        }
+      } catch (error) {
+        this.#openFailed(error, source, via);
+        continue;
+      }
+      this.#counters.opened++;
+      // A full receiver keeps the message and calls onRoom once for it later.
+      if (this.#c.relayPath.deliverRelayed(inner, this.#onRoom) === false) this.#roomParked++;
+    }
+    if (this.#roomParked <= 0) return;
     return new Promise((resolve) => {
       this.#roomWaiter = resolve;
     });
   }
 
-  /** The engine that got a relayed message while full has room again (one wait at a time: the mailbox runs in order). */
+  #openFailed(error: unknown, source: NodeId, via: NodeId): void {
+    const name = (error as Error).name ?? 'Error';
+    this.#counters.openFailed[name] = (this.#counters.openFailed[name] ?? 0) + 1;
+    this.#c.logger.debug({ source, relay: via, err: error }, 'relayed message refused');
+  }
+
+  /**
+   * A receiver that was full has room for one of the messages it kept; once all have it, the relay
+   * engine goes on (one RelayMessage at a time: the mailbox runs in order).
+   */
   readonly #onRoom = (): void => {
-    this.#roomCame = true;
+    if (--this.#roomParked > 0) return;
     const waiter = this.#roomWaiter;
     this.#roomWaiter = undefined;
     waiter?.();
@@ -656,8 +747,10 @@ class RelayEngine implements RelayService, RelayRoute {
     if (slot === undefined || slot.ref !== ref || slot.relay !== relayNode) return;
     this.#inFlight[ref % IN_FLIGHT_SLOTS] = undefined;
     this.#counters.refusedBack[code]++;
-    const dst = (slot.message.dst as EngineAddress).node;
-    this.#c.relayPath.undeliverable(slot.message, refusalError(code, relayNode, dst));
+    for (const message of slot.messages) {
+      const dst = (message.dst as EngineAddress).node;
+      this.#c.relayPath.undeliverable(message, refusalError(code, relayNode, dst));
+    }
   }
 }
 

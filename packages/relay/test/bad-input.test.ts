@@ -80,7 +80,11 @@ describe('bad input at the relay and the destination', () => {
     // The link to the relay is up first, so the flood reaches it (rather than waiting at the source).
     client.send({ node: c.id, name: 'sink' }, -1, { ttlMs: 20_000 });
     await expect.poll(() => got.length).toBe(1);
-    for (let i = 0; i < flood; i++) client.send({ node: c.id, name: 'sink' }, i, { ttlMs: 20_000 });
+    // One message per task, so each is its own RelayMessage (the relay counts RelayMessages).
+    for (let i = 0; i < flood; i++) {
+      client.send({ node: c.id, name: 'sink' }, i, { ttlMs: 20_000 });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const counted = (): number => {
       const k = b.services.relay.counters();
       return k.forwarded + k.refused['rate-source'] + k.refused['rate-total'];

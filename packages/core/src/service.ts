@@ -133,10 +133,19 @@ export interface RelayPath {
   connect(node: NodeId, options?: { permanent?: boolean; signal?: AbortSignal }): Promise<void>;
   /** Whether a direct connection to `node` is open now. */
   isConnected(node: NodeId): boolean;
+  /**
+   * Messages waiting in the queue to `node` (not yet written to its connection): a relay refuses or
+   * holds back what it would pass on to a destination that does not keep up.
+   */
+  queuedTo(node: NodeId): number;
   /** Sends as the Router would: direct when connected, otherwise the route is asked again. */
   send(message: EngineMessage): void;
-  /** Hands a message that arrived through a relay, already opened and authenticated, to local engines. */
-  deliverRelayed(message: EngineMessage): boolean | undefined;
+  /**
+   * Hands a message that arrived through a relay, already opened and authenticated, to local engines.
+   * Returns false when the receiver is over capacity: the message is kept, and `onRoom` is called once
+   * when it can take more (as for a direct link).
+   */
+  deliverRelayed(message: EngineMessage, onRoom?: () => void): boolean | undefined;
   /** Reports a message the relay path will not deliver (refused, expired, no relay). */
   undeliverable(message: EngineMessage, error: Error): void;
 }

@@ -34,6 +34,14 @@ export interface RelayOffer {
   readonly multiHop?: boolean;
   /** Relays a message may cross with multi-hop (default 2). */
   readonly maxHops?: number;
+  /**
+   * Messages waiting in the queue to one destination above which the relay holds back: it takes
+   * nothing more from its links until that queue is down to half (backpressure to the sources), for
+   * at most `holdMs`, then refuses with `over-capacity` (default 512).
+   */
+  readonly queuePerDestination?: number;
+  /** Longest the relay holds back for one destination before refusing with `over-capacity`, in ms (default 1000). */
+  readonly holdMs?: number;
 }
 
 export const DEFAULT_PER_SOURCE: RateLimit = { messagesPerSecond: 2000, bytesPerSecond: 4 * 1024 * 1024 };

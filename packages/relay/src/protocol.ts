@@ -66,6 +66,34 @@ export type RelayFrame =
   | { readonly kind: 3 }
   | { readonly kind: 4 };
 
+/**
+ * Node ids ↔ their 32 key bytes, for the few nodes a relay engine talks to: every frame names a
+ * source or destination, and base32 on each would cost more than the frame's other fields.
+ */
+const ID_CACHE_SIZE = 16;
+const recentIds: { bytes: Buffer; id: NodeId }[] = [];
+const idBytes = new Map<NodeId, Uint8Array>();
+const MAX_ID_BYTES = 1024;
+
+function cachedIdBytes(id: NodeId): Uint8Array {
+  let bytes = idBytes.get(id);
+  if (bytes === undefined) {
+    bytes = identityBytes(id);
+    if (idBytes.size >= MAX_ID_BYTES) idBytes.clear();
+    idBytes.set(id, bytes);
+  }
+  return bytes;
+}
+
+function nodeIdOf(bytes: Uint8Array): NodeId {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const entry of recentIds) if (entry.bytes.equals(view)) return entry.id;
+  const id = nodeIdFromBytes(bytes);
+  if (recentIds.length >= ID_CACHE_SIZE) recentIds.pop();
+  recentIds.unshift({ bytes: Buffer.from(view), id });
+  return id;
+}
+
 export function encodeForward(
   dst: NodeId,
   expiry: number,
@@ -76,17 +104,17 @@ export function encodeForward(
 ): unknown[] {
   return [
     Kind.Forward,
-    identityBytes(dst),
+    cachedIdBytes(dst),
     expiry,
     ref,
     sealed,
     hops,
-    origin === undefined ? null : identityBytes(origin),
+    origin === undefined ? null : cachedIdBytes(origin),
   ];
 }
 
 export function encodeDeliver(src: NodeId, expiry: number, sealed: Uint8Array): unknown[] {
-  return [Kind.Deliver, identityBytes(src), expiry, sealed];
+  return [Kind.Deliver, cachedIdBytes(src), expiry, sealed];
 }
 
 export function encodeRefused(ref: number, code: RefusalCode): unknown[] {
@@ -102,19 +130,19 @@ export function decodeRelayFrame(body: unknown): RelayFrame {
       expectArray(body, 'relay.forward', 7, 7);
       return {
         kind,
-        dst: nodeIdFromBytes(expectBytes(v[1], 'relay.dst', KEY_BYTES)),
+        dst: nodeIdOf(expectBytes(v[1], 'relay.dst', KEY_BYTES)),
         expiry: expectUint(v[2], 'relay.expiry'),
         ref: expectUint(v[3], 'relay.ref'),
         sealed: expectBytes(v[4], 'relay.sealed', undefined, MAX_SEALED_BYTES),
         hops: expectUint(v[5], 'relay.hops', 255),
-        origin: v[6] === null ? undefined : nodeIdFromBytes(expectBytes(v[6], 'relay.origin', KEY_BYTES)),
+        origin: v[6] === null ? undefined : nodeIdOf(expectBytes(v[6], 'relay.origin', KEY_BYTES)),
       };
     }
     case Kind.Deliver:
       expectArray(body, 'relay.deliver', 4, 4);
       return {
         kind,
-        src: nodeIdFromBytes(expectBytes(v[1], 'relay.src', KEY_BYTES)),
+        src: nodeIdOf(expectBytes(v[1], 'relay.src', KEY_BYTES)),
         expiry: expectUint(v[2], 'relay.expiry'),
         sealed: expectBytes(v[3], 'relay.sealed', undefined, MAX_SEALED_BYTES),
       };

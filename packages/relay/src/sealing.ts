@@ -10,7 +10,7 @@ import {
   RelaySessionRateError,
   RelaySessionSignatureError,
 } from './errors.js';
-import { paddedSize, padToBucket } from './padding.js';
+import { paddedSize } from './padding.js';
 import { TokenBucket } from './token-bucket.js';
 
 /**
@@ -168,6 +168,7 @@ export class RelaySealer {
   readonly #now: () => number;
   readonly #aad = Buffer.allocUnsafe(AAD_BYTES);
   readonly #nonce = Buffer.allocUnsafe(12);
+  #scratch = Buffer.allocUnsafe(4096);
   /** Sessions started so far (a counter for status). */
   sessionsStarted = 0;
 
@@ -186,6 +187,14 @@ export class RelaySealer {
    * epoch). The result's length is a padding bucket size.
    */
   seal(destination: NodeId, inner: Uint8Array, expiry: number): Buffer {
+    return this.sealMany(destination, [inner], expiry);
+  }
+
+  /**
+   * Seals several inner messages for `destination` into one RelayMessage (`u32 length ‖ message`
+   * each, then zero padding): one AEAD, one frame and one pass through the relay for all of them.
+   */
+  sealMany(destination: NodeId, inners: readonly Uint8Array[], expiry: number): Buffer {
     const now = this.#now();
     let session = this.#sessions.get(destination);
     if (
@@ -196,11 +205,25 @@ export class RelaySealer {
       session = this.#startSession(destination, now);
     }
     const counter = session.counter++;
-    const total = paddedSize(inner.length + SEALED_OVERHEAD);
+    let framed = 0;
+    for (const inner of inners) framed += LENGTH_BYTES + inner.length;
+    if (inners.length === 0 || inners.some((inner, i) => i > 0 && inner.length === 0)) {
+      // A zero length after the first message ends the list: only the first may be empty.
+      throw new RangeError('sealMany takes at least one message, and only the first may be empty');
+    }
+    const total = paddedSize(framed + SEALED_HEADER_BYTES + TAG_BYTES);
     const out = Buffer.allocUnsafe(total);
     session.header.copy(out, 0);
     writeU64(out, OFF_COUNTER, counter);
-    const plaintext = padToBucket(inner, total - SEALED_HEADER_BYTES - TAG_BYTES);
+    const plaintext = this.#plaintext(total - SEALED_HEADER_BYTES - TAG_BYTES);
+    let at = 0;
+    for (const inner of inners) {
+      plaintext.writeUInt32BE(inner.length, at);
+      plaintext.set(inner, at + LENGTH_BYTES);
+      at += LENGTH_BYTES + inner.length;
+    }
+    // Only the padding needs zeroing (a zero length also ends the list of messages).
+    plaintext.fill(0, at);
     const cipher = createCipheriv(CIPHER, session.key, nonceOf(this.#nonce, session.noncePrefix, counter), {
       authTagLength: TAG_BYTES,
     });
@@ -212,6 +235,13 @@ export class RelaySealer {
     body.copy(out, SEALED_HEADER_BYTES);
     cipher.getAuthTag().copy(out, total - TAG_BYTES);
     return out;
+  }
+
+  /** A scratch plaintext of `length` bytes (node:crypto copies what it encrypts before returning). */
+  #plaintext(length: number): Buffer {
+    if (this.#scratch.length < length)
+      this.#scratch = Buffer.allocUnsafe(Math.max(length, 2 * this.#scratch.length));
+    return this.#scratch.subarray(0, length);
   }
 
   /** Forgets the session to `destination`, so the next message starts a new one. */
@@ -293,6 +323,11 @@ export class RelayOpener {
    * typed error for anything that is not a fresh, authentic message to this node.
    */
   open(source: NodeId, sealed: Uint8Array, expiry: number): Uint8Array {
+    return this.openMany(source, sealed, expiry)[0] as Uint8Array;
+  }
+
+  /** As `open`, for a RelayMessage that may carry several inner messages: all of them, in order. */
+  openMany(source: NodeId, sealed: Uint8Array, expiry: number): Uint8Array[] {
     const now = this.#now();
     if (sealed.length < SEALED_OVERHEAD) throw new MalformedRelayMessageError('too short');
     if (sealed[OFF_VERSION] !== SEALED_VERSION) {
@@ -327,9 +362,19 @@ export class RelayOpener {
     }
     // Only an authentic message moves the replay window, so a forgery cannot burn counters.
     if (!session.replay.accept(counter)) throw new RelayReplayError(source, counter);
-    const length = plaintext.readUInt32BE(0);
-    if (length > plaintext.length - LENGTH_BYTES) throw new MalformedRelayMessageError('inner length');
-    return plaintext.subarray(LENGTH_BYTES, LENGTH_BYTES + length);
+    const inners: Uint8Array[] = [];
+    let at = 0;
+    while (at + LENGTH_BYTES <= plaintext.length) {
+      const length = plaintext.readUInt32BE(at);
+      // The padding's zeros end the list (the first message is always there, even if empty).
+      if (length === 0 && inners.length > 0) break;
+      at += LENGTH_BYTES;
+      if (length > plaintext.length - at) throw new MalformedRelayMessageError('inner length');
+      inners.push(plaintext.subarray(at, at + length));
+      at += length;
+    }
+    if (inners.length === 0) throw new MalformedRelayMessageError('inner length');
+    return inners;
   }
 
   #admitSession(

@@ -87,6 +87,8 @@ export interface RelayCounters {
   /** As a relay: messages forwarded to a served destination (or another relay), and refused. */
   forwarded: number;
   forwardedMultiHop: number;
+  /** As a relay: times the relay held back because the queue to a destination was full. */
+  heldBack: number;
   refused: Record<RefusalCode, number>;
   /** As a relay: messages dropped without a refusal (expired, not bucket-sized, malformed, refusals rate-limited). */
   relayDropped: number;
@@ -121,10 +123,25 @@ export interface RelayService extends Service {
 interface InFlight {
   ref: number;
   relay: NodeId;
-  message: EngineMessage;
+  messages: EngineMessage[];
+}
+
+/** Messages to one destination sealed together when the current task ends (one RelayMessage). */
+interface Batch {
+  readonly via: NodeId;
+  readonly messages: EngineMessage[];
+  readonly inners: Uint8Array[];
+  bytes: number;
+  expiry: number;
 }
 
 const IN_FLIGHT_SLOTS = 4096;
+const DEFAULT_QUEUE_PER_DESTINATION = 512;
+const DEFAULT_HOLD_MS = 1000;
+const HOLD_POLL_MS = 1;
+/** A batch is sealed once it holds this many bytes of inner messages, or this many messages. */
+const BATCH_BYTES = 16_384 - 512;
+const BATCH_MESSAGES = 128;
 const REFUSALS_PER_SECOND = 50;
 
 /**
@@ -166,6 +183,12 @@ class RelayEngine implements RelayService, RelayRoute {
   readonly #pending: PendingMessages;
   readonly #maxPaths: number;
   #nextRef = 1;
+  #roomParked = 0;
+  readonly #batches = new Map<NodeId, Batch>();
+  readonly #parsedAdverts = new WeakMap<object, NodeId[]>();
+  #flushQueued = false;
+  #stopping = false;
+  #roomWaiter: (() => void) | undefined;
   #client: EngineClient | undefined;
   #unsubscribe: (() => void) | undefined;
   #sweep: NodeJS.Timeout | undefined;
@@ -191,6 +214,7 @@ class RelayEngine implements RelayService, RelayRoute {
       noRelay: 0,
       forwarded: 0,
       forwardedMultiHop: 0,
+      heldBack: 0,
       refused: { ...refusals },
       relayDropped: 0,
       served: 0,
@@ -210,10 +234,11 @@ class RelayEngine implements RelayService, RelayRoute {
 
   async start(): Promise<void> {
     if (this.#client !== undefined) return;
-    // The relay engine never waits: a full mailbox drops the oldest (a flood cannot grow memory).
+    // A full mailbox pauses reading from the links that fill it (backpressure, as for any engine):
+    // a flood cannot grow memory, and a relay that holds back for a slow destination slows its sources.
     this.#client = this.#c.router.client(RELAY_ENGINE, (message) => this.#onMessage(message), {
       mailboxSize: 4096,
-      mailboxPolicy: 'drop-oldest',
+      mailboxPolicy: 'wait',
     });
     this.#c.relayPath.setRelayRoute(this);
     const offConnected = this.#c.peers.events.on('peer:connected', (event) => this.#peerUp(event.node));
@@ -248,7 +273,13 @@ class RelayEngine implements RelayService, RelayRoute {
     this.#sweep = undefined;
     const stopped = new NoRelayPathError('(relay service stopped)' as NodeId);
     for (const message of this.#pending.drainAll()) this.#c.relayPath.undeliverable(message, stopped);
+    this.#flushBatches();
+    // A hold or a wait for room in progress ends now, so the mailbox can stop.
+    this.#stopping = true;
+    this.#roomParked = 1;
+    this.#onRoom();
     await this.#client.stop();
+    this.#stopping = false;
     this.#client = undefined;
   }
 
@@ -350,13 +381,25 @@ class RelayEngine implements RelayService, RelayRoute {
 
   /** Relays for `node`: those its advert names, then the one it last reached us through. */
   #relaysFor(node: NodeId): NodeId[] {
-    const relays: NodeId[] = [];
-    for (const addr of this.#c.identity.node(node)?.advert?.addrs ?? []) {
-      const r = parseRelayAddress(addr.url);
-      if (r !== undefined && r !== this.#c.node && r !== node) relays.push(r);
-    }
+    const relays = [...this.#advertisedRelays(node)];
     const learned = this.#returnPaths.get(node);
     if (learned !== undefined && !relays.includes(learned)) relays.push(learned);
+    return relays;
+  }
+
+  /** The relays `node`'s advert names, parsed once per advert (asked on every relayed message). */
+  #advertisedRelays(node: NodeId): readonly NodeId[] {
+    const addrs = this.#c.identity.node(node)?.advert?.addrs;
+    if (addrs === undefined) return [];
+    let relays = this.#parsedAdverts.get(addrs);
+    if (relays === undefined) {
+      relays = [];
+      for (const addr of addrs) {
+        const r = parseRelayAddress(addr.url);
+        if (r !== undefined && r !== this.#c.node && r !== node) relays.push(r);
+      }
+      this.#parsedAdverts.set(addrs, relays);
+    }
     return relays;
   }
 
@@ -364,22 +407,67 @@ class RelayEngine implements RelayService, RelayRoute {
     return this.#relaysFor(node).find((r) => this.#c.relayPath.isConnected(r));
   }
 
+  /**
+   * Messages to one destination in the same task go as one RelayMessage, sealed when the task ends
+   * (a microtask: no timer, so a lone request goes at once): one AEAD, one frame and one pass
+   * through the relay for all of them.
+   */
   #sendVia(message: EngineMessage, via: NodeId): void {
-    const client = this.#client;
     const dst = (message.dst as EngineAddress).node;
     const expiry = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
-    let sealed: Uint8Array;
+    let inner: Uint8Array;
     try {
-      sealed = this.#sealer.seal(dst, pack(messageToWire(message)), expiry);
+      inner = pack(messageToWire(message));
     } catch (error) {
       this.#c.relayPath.undeliverable(message, error as Error);
+      return;
+    }
+    let batch = this.#batches.get(dst);
+    if (
+      batch !== undefined &&
+      (batch.via !== via ||
+        batch.bytes + inner.length > BATCH_BYTES ||
+        batch.messages.length >= BATCH_MESSAGES)
+    ) {
+      this.#batches.delete(dst);
+      this.#seal(dst, batch);
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = { via, messages: [], inners: [], bytes: 0, expiry };
+      this.#batches.set(dst, batch);
+    }
+    batch.messages.push(message);
+    batch.inners.push(inner);
+    batch.bytes += inner.length + 4;
+    if (expiry > batch.expiry) batch.expiry = expiry;
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushBatches);
+    }
+  }
+
+  readonly #flushBatches = (): void => {
+    this.#flushQueued = false;
+    for (const [dst, batch] of this.#batches) this.#seal(dst, batch);
+    this.#batches.clear();
+  };
+
+  #seal(dst: NodeId, batch: Batch): void {
+    const { via, messages, inners, expiry } = batch;
+    const client = this.#client;
+    let sealed: Uint8Array;
+    try {
+      sealed = this.#sealer.sealMany(dst, inners, expiry);
+    } catch (error) {
+      for (const message of messages) this.#c.relayPath.undeliverable(message, error as Error);
       return;
     }
     if (client === undefined) return;
     const ref = this.#nextRef++;
     if (this.#nextRef > 0xffff_ffff) this.#nextRef = 1;
-    this.#inFlight[ref % IN_FLIGHT_SLOTS] = { ref, relay: via, message };
-    this.#counters.sealed++;
+    this.#inFlight[ref % IN_FLIGHT_SLOTS] = { ref, relay: via, messages };
+    this.#counters.sealed += messages.length;
     client.send({ node: via, name: RELAY_ENGINE }, encodeForward(dst, expiry, ref, sealed, 0), {
       expiry,
       protocol: RELAY_PROTOCOL,
@@ -455,7 +543,8 @@ class RelayEngine implements RelayService, RelayRoute {
 
   // --- the relay engine's mailbox ---------------------------------------------------------------
 
-  #onMessage(message: EngineMessage): void {
+  /** Sync on the hot path; a promise only while holding back (a slow destination, a full receiver). */
+  #onMessage(message: EngineMessage): undefined | Promise<void> {
     if (message.protocol !== RELAY_PROTOCOL) return;
     let frame: ReturnType<typeof decodeRelayFrame>;
     try {
@@ -467,11 +556,9 @@ class RelayEngine implements RelayService, RelayRoute {
     const from = message.src.node;
     switch (frame.kind) {
       case Kind.Forward:
-        this.#forward(from, frame);
-        return;
+        return this.#forward(from, frame);
       case Kind.Deliver:
-        this.#open(from, frame.src, frame.expiry, frame.sealed);
-        return;
+        return this.#open(from, frame.src, frame.expiry, frame.sealed);
       case Kind.Refused:
         this.#refusedBack(from, frame.ref, frame.code);
         return;
@@ -484,15 +571,14 @@ class RelayEngine implements RelayService, RelayRoute {
   }
 
   /** As a relay: checks the policy and limits, then passes the sealed bytes on unopened. */
-  #forward(from: NodeId, frame: ForwardFrame): void {
+  #forward(from: NodeId, frame: ForwardFrame): undefined | Promise<void> {
     const { dst, expiry, ref, sealed, hops } = frame;
     // The node that sealed it: the sender itself on the first hop, named by the previous relay after.
     const source = frame.origin ?? from;
     const offer = this.#o.offer;
     if (dst === this.#c.node) {
       // Sealed to us: we are the destination, not a relay.
-      this.#open(from, source, expiry, sealed);
-      return;
+      return this.#open(from, source, expiry, sealed);
     }
     if (expiry <= Date.now() || !isBucketSize(sealed.length)) {
       this.#counters.relayDropped++;
@@ -509,11 +595,10 @@ class RelayEngine implements RelayService, RelayRoute {
     // Served: nodes registered with us, and sources of recent traffic (their replies come back this way).
     const served = this.#served.has(dst) || this.#recentSources.has(dst);
     if (served && this.#c.relayPath.isConnected(dst)) {
-      this.#counters.forwarded++;
-      client.send({ node: dst, name: RELAY_ENGINE }, encodeDeliver(source, expiry, sealed), {
-        expiry,
-        protocol: RELAY_PROTOCOL,
-      });
+      if (this.#c.relayPath.queuedTo(dst) >= (offer.queuePerDestination ?? DEFAULT_QUEUE_PER_DESTINATION)) {
+        return this.#holdBack(from, ref, dst, source, expiry, sealed, offer);
+      }
+      this.#deliverTo(dst, source, expiry, sealed);
       return;
     }
     if (offer.multiHop && hops + 1 < (offer.maxHops ?? 2)) {
@@ -529,6 +614,42 @@ class RelayEngine implements RelayService, RelayRoute {
       }
     }
     this.#refuse(from, ref, 'not-served');
+  }
+
+  #deliverTo(dst: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): void {
+    this.#counters.forwarded++;
+    this.#client?.send({ node: dst, name: RELAY_ENGINE }, encodeDeliver(source, expiry, sealed), {
+      expiry,
+      protocol: RELAY_PROTOCOL,
+    });
+  }
+
+  /**
+   * The queue to `dst` is full: the relay engine takes nothing more (its mailbox fills and reading
+   * from its links pauses, so the sources slow down) until that queue is down to half, for at most
+   * `holdMs` and the message's expiry; then the message goes on, or its source is told `over-capacity`.
+   */
+  async #holdBack(
+    from: NodeId,
+    ref: number,
+    dst: NodeId,
+    source: NodeId,
+    expiry: number,
+    sealed: Uint8Array,
+    offer: RelayOffer,
+  ): Promise<void> {
+    const low = (offer.queuePerDestination ?? DEFAULT_QUEUE_PER_DESTINATION) / 2;
+    const until = Math.min(expiry, Date.now() + (offer.holdMs ?? DEFAULT_HOLD_MS));
+    const path = this.#c.relayPath;
+    this.#counters.heldBack++;
+    while (path.isConnected(dst) && path.queuedTo(dst) > low && Date.now() < until) {
+      if (this.#stopping || this.#c.signal.aborted) return;
+      // Polled: the queue shrinks as the connection drains, and offers no "below the mark" event.
+      await new Promise((resolve) => setTimeout(resolve, HOLD_POLL_MS));
+    }
+    if (path.isConnected(dst) && path.queuedTo(dst) <= low && Date.now() < expiry) {
+      this.#deliverTo(dst, source, expiry, sealed);
+    } else this.#refuse(from, ref, 'over-capacity');
   }
 
   /** Policy, then the total and the per-source limits; the refusal, or undefined to go ahead. */
@@ -568,25 +689,57 @@ class RelayEngine implements RelayService, RelayRoute {
     client.reply(message, [Kind.Registered], { protocol: RELAY_PROTOCOL });
   }
 
-  /** As a destination: opens, checks and delivers a message that came through relay `via`. */
-  #open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): void {
-    let inner: EngineMessage;
+  /**
+   * As a destination: opens, checks and delivers a message that came through relay `via`. When the
+   * receiving engine is full, the relay engine waits for room (so reading from the relay pauses).
+   */
+  #open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): undefined | Promise<void> {
+    let inners: Uint8Array[];
     try {
-      const bytes = this.#opener.open(source, sealed, expiry);
-      inner = messageFromWire(decodeWireMessage(unpack(bytes)), source, this.#c.node);
-      if (inner.expiry !== undefined && inner.expiry > expiry) {
-        throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
-      }
+      inners = this.#opener.openMany(source, sealed, expiry);
     } catch (error) {
-      const name = (error as Error).name ?? 'Error';
-      this.#counters.openFailed[name] = (this.#counters.openFailed[name] ?? 0) + 1;
-      this.#c.logger.debug({ source, relay: via, err: error }, 'relayed message refused');
+      this.#openFailed(error, source, via);
       return;
     }
-    this.#counters.opened++;
     if (via !== source) remember(this.#returnPaths, source, via, this.#maxPaths);
-    this.#c.relayPath.deliverRelayed(inner);
+    this.#roomParked = 0;
+    for (const bytes of inners) {
+      let inner: EngineMessage;
+      try {
+        inner = messageFromWire(decodeWireMessage(unpack(bytes)), source, this.#c.node);
+        if (inner.expiry !== undefined && inner.expiry > expiry) {
+          throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
+        }
+      } catch (error) {
+        this.#openFailed(error, source, via);
+        continue;
+      }
+      this.#counters.opened++;
+      // A full receiver keeps the message and calls onRoom once for it later.
+      if (this.#c.relayPath.deliverRelayed(inner, this.#onRoom) === false) this.#roomParked++;
+    }
+    if (this.#roomParked <= 0) return;
+    return new Promise((resolve) => {
+      this.#roomWaiter = resolve;
+    });
   }
+
+  #openFailed(error: unknown, source: NodeId, via: NodeId): void {
+    const name = (error as Error).name ?? 'Error';
+    this.#counters.openFailed[name] = (this.#counters.openFailed[name] ?? 0) + 1;
+    this.#c.logger.debug({ source, relay: via, err: error }, 'relayed message refused');
+  }
+
+  /**
+   * A receiver that was full has room for one of the messages it kept; once all have it, the relay
+   * engine goes on (one RelayMessage at a time: the mailbox runs in order).
+   */
+  readonly #onRoom = (): void => {
+    if (--this.#roomParked > 0) return;
+    const waiter = this.#roomWaiter;
+    this.#roomWaiter = undefined;
+    waiter?.();
+  };
 
   /** As a source: a relay refused one of our messages. */
   #refusedBack(relayNode: NodeId, ref: number, code: RefusalCode): void {
@@ -594,13 +747,17 @@ class RelayEngine implements RelayService, RelayRoute {
     if (slot === undefined || slot.ref !== ref || slot.relay !== relayNode) return;
     this.#inFlight[ref % IN_FLIGHT_SLOTS] = undefined;
     this.#counters.refusedBack[code]++;
-    const dst = (slot.message.dst as EngineAddress).node;
-    this.#c.relayPath.undeliverable(slot.message, refusalError(code, relayNode, dst));
+    for (const message of slot.messages) {
+      const dst = (message.dst as EngineAddress).node;
+      this.#c.relayPath.undeliverable(message, refusalError(code, relayNode, dst));
+    }
   }
 }
 
 /** Sets `key` to `value` in a map bounded to `max` entries (the oldest goes first). */
 function remember<V>(map: Map<NodeId, V>, key: NodeId, value: V, max: number): void {
+  // Already there with this value: kept in place (a per-message refresh would cost a delete and a set).
+  if (map.get(key) === value) return;
   map.delete(key);
   map.set(key, value);
   if (map.size > max) map.delete(map.keys().next().value as NodeId);

@@ -40,6 +40,21 @@ describe('RelaySealer / RelayOpener', () => {
     expect(Buffer.from(opener.open(A, sealed, expiry))).toEqual(inner);
   });
 
+  it('seals several messages into one RelayMessage and opens them in order', () => {
+    const sealer = new RelaySealer(alice);
+    const opener = new RelayOpener(carol);
+    const inners = [Buffer.from('first'), Buffer.alloc(300, 7), Buffer.from('third')];
+    const expiry = soon();
+    const sealed = sealer.sealMany(C, inners, expiry);
+    expect(sealed.length).toBe(512);
+    expect(opener.openMany(A, sealed, expiry).map((m) => Buffer.from(m))).toEqual(inners);
+    // One message alone is laid out exactly as `seal` lays it out.
+    const one = sealer.sealMany(C, [Buffer.from('solo')], expiry);
+    expect(opener.openMany(A, one, expiry).map((m) => Buffer.from(m).toString())).toEqual(['solo']);
+    expect(() => sealer.sealMany(C, [], expiry)).toThrow(RangeError);
+    expect(() => sealer.sealMany(C, [Buffer.from('a'), Buffer.alloc(0)], expiry)).toThrow(RangeError);
+  });
+
   it('does one session per destination and reuses it (no public-key work per message)', () => {
     const sealer = new RelaySealer(alice);
     const opener = new RelayOpener(carol);

@@ -126,6 +126,8 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
 
   // --- the relay seam -------------------------------------------------------
 
+  readonly #dialableAdverts = new WeakMap<object, boolean>();
+
   setRelayRoute(route: RelayRoute | undefined): void {
     this.#relay = route;
   }
@@ -134,14 +136,18 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     return this.#links.get(node)?.connected ?? false;
   }
 
-  deliverRelayed(message: EngineMessage): boolean | undefined {
+  queuedTo(node: NodeId): number {
+    return this.#links.get(node)?.queue.length ?? 0;
+  }
+
+  deliverRelayed(message: EngineMessage, onRoom?: () => void): boolean | undefined {
     const source = (message.src as EngineAddress).node;
     if (this.#o.directory.node(source)?.trust === TRUST_BANNED) {
       this.#dropped('denied', new PeerDeniedError(source, 'trust 0'), source, message);
       return undefined;
     }
     this.#counters.relayedIn++;
-    return this.#deliver(message);
+    return this.#deliver(message, onRoom);
   }
 
   undeliverable(message: EngineMessage, error: Error): void {
@@ -151,7 +157,14 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   /** Whether the node's advert has an address one of our transports can dial. */
   #directUsable(node: NodeId): boolean {
     const addrs = this.#o.directory.node(node)?.advert?.addrs;
-    return addrs?.some((a) => this.#transports.has(addressProtocol(a.url) ?? '')) ?? false;
+    if (addrs === undefined) return false;
+    // Asked for every message offered to the relay path: worked out once per advert.
+    let usable = this.#dialableAdverts.get(addrs);
+    if (usable === undefined) {
+      usable = addrs.some((a) => this.#transports.has(addressProtocol(a.url) ?? ''));
+      this.#dialableAdverts.set(addrs, usable);
+    }
+    return usable;
   }
 
   // --- lifecycle ----------------------------------------------------------

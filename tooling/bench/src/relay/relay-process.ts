@@ -13,7 +13,9 @@ const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/so
  * sender and receiver processes of the run use it as their only way to each other.
  */
 export async function withRelayProcess<T>(body: (relayAdvert: string) => Promise<T>): Promise<T> {
-  const child = spawn(process.execPath, [...WORKER_FLAGS, WORKER], {
+  // BENCH_WORKER_FLAGS (e.g. --cpu-prof) apply to the relay process as to the other workers.
+  const extra = (process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+  const child = spawn(process.execPath, [...WORKER_FLAGS, ...extra, WORKER], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -61,6 +61,11 @@ function main(argv: string[]): void {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  // The replay page and the plot are drawn from the overlay scenario's recorded frames; the other
+  // scenarios record none, so asking for them there is an error rather than a flag silently ignored.
+  if (scenario !== 'overlay' && (values.html !== undefined || values.svg !== undefined)) {
+    throw new ScenarioUsageError(`--html and --svg are drawn for the overlay scenario only\n${USAGE}`);
+  }
   if (scenario === 'pubsub-tree') {
     pubsubTree(values);
     return;

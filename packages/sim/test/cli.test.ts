@@ -156,4 +156,23 @@ describe('pnpm sim', () => {
     expect((failure as { code: number }).code).toBe(2);
     expect((failure as { stderr: string }).stderr).toContain('unknown scenario nope');
   });
+  it('refuses --html for a scenario that records no replay instead of ignoring it', async () => {
+    const failure = await run(
+      process.execPath,
+      [
+        '--conditions=@netmachine/source',
+        '--import',
+        'tsx',
+        cli,
+        'pubsub-tree',
+        '--nodes',
+        '50',
+        '--html',
+        'x.html',
+      ],
+      { timeout: 60_000 },
+    ).catch((error: { code: number; stderr: string }) => error);
+    expect((failure as { code: number }).code).toBe(2);
+    expect((failure as { stderr: string }).stderr).toContain('overlay scenario only');
+  });
 });

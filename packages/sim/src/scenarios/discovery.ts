@@ -1,4 +1,9 @@
 import {
+  type BlipParams,
+  blipFilter,
+  blipSimilarity,
+  blipTargetSimilarity,
+  bloomFilter,
   DISCOVERY_PROTOCOL,
   type DiscoveryCommand,
   type DiscoveryConfig,
@@ -12,13 +17,6 @@ import {
 import type { Machine, MachineInput, MachineOutput, Millis, PeerId, Rng } from '@netmachine/overlay';
 import { seededRng } from '@netmachine/overlay';
 import { Simulator } from '../simulator.js';
-import {
-  type BlipParams,
-  blipFilter,
-  blipSimilarity,
-  exactFilter,
-  targetSimilarity,
-} from './discovery-blip.js';
 
 // The discovery scenario: N nodes in skewed (Zipf) domains run TAPS + URPS, TAC and domain routing while
 // a tenth of them collude to take over every correct node's peer samples. Colluders push exchange
@@ -311,12 +309,13 @@ function runWorld(
     return advert.filter === entry.filter && advert.signature === entry.signature;
   };
   const similarity = (a: Uint8Array, b: Uint8Array) => blipSimilarity(a, b, blip);
-  const routeSimilarity = (filter: Uint8Array, target: Uint8Array) => targetSimilarity(filter, target, blip);
+  const routeSimilarity = (filter: Uint8Array, target: Uint8Array) =>
+    blipTargetSimilarity(filter, target, blip);
   const targets = new Map<string, Uint8Array>();
   const domainFilter = (domain: string) => {
     let filter = targets.get(domain);
     if (filter === undefined) {
-      filter = exactFilter(domain, blip);
+      filter = bloomFilter([domain], blip);
       targets.set(domain, filter);
     }
     return filter;

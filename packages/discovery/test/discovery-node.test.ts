@@ -50,10 +50,10 @@ describe('DiscoveryNode', () => {
     expect(machine.taps.view()).toEqual([]);
   });
 
-  it('routes each message to its machine and starts TAPS and TAC on join', () => {
+  it('routes each message to its machine and starts TAPS, TAC and announcing on join', () => {
     const { machine, out } = node();
     machine.handle({ type: 'command', command: { type: 'join', entries: [entry('t')] } }, 0, out);
-    expect(out.timers.map((t) => t.timer.to).sort()).toEqual(['tac', 'taps']);
+    expect(out.timers.map((t) => t.timer.to).sort()).toEqual(['routing', 'tac', 'taps']);
     machine.handle(
       { type: 'message', from: 't', message: { type: 'shuffle', entries: [entry('t'), entry('x')] } },
       0,

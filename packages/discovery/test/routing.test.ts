@@ -170,4 +170,98 @@ describe('domain routing', () => {
       { type: 'lookupFailed', id: '3', domain: 'd7', reason: 'too many lookups in flight' },
     ]);
   });
+
+  it('announces a small domain toward its filter; nodes on the walk keep a pointer and answer for it', () => {
+    const member = router('m', ['d7'], [entry('far', filterOf(2)), entry('near', filterOf(7))], {
+      announceWalks: 1,
+    });
+    member.machine.start(member.out);
+    const first = member.out.timers.find((t) => t.timer.type === 'announce');
+    expect(first).toBeDefined();
+    member.machine.start(member.out); // idempotent
+    expect(member.out.timers.filter((t) => t.timer.type === 'announce')).toHaveLength(1);
+    member.machine.handle({ type: 'timer', timer: { type: 'announce' } }, 10_000, member.out);
+    const announce = member.out.sent.find((s) => s.message.type === 'announce');
+    expect(announce?.to).toBe('near');
+    expect(announce?.message).toMatchObject({ domain: 'd7', path: ['m'], entry: { peer: 'm' } });
+    expect(member.out.timers.filter((t) => t.timer.type === 'announce')).toHaveLength(2);
+
+    // `near` keeps the pointer, passes the walk on toward the filter, then answers a lookup for d7.
+    const near = router('near', ['d1'], [entry('m', filterOf(7)), entry('next', filterOf(7, 2))], {
+      pointerTtl: 1000,
+    });
+    near.machine.handle(
+      { type: 'message', from: 'm', message: announce?.message as RoutingMessage },
+      0,
+      near.out,
+    );
+    expect(near.out.sent).toEqual([
+      { to: 'next', message: { ...(announce?.message as RoutingMessage), path: ['m', 'near'] } },
+    ]);
+    near.out.clear();
+    near.machine.handle({ type: 'message', from: 'x', message: lookup(['o', 'x']) }, 500, near.out);
+    expect(near.out.sent).toEqual([
+      {
+        to: 'o',
+        message: {
+          type: 'lookupReply',
+          id: 'q1',
+          domain: 'd7',
+          members: [entry('m', filterOf(7))],
+          path: ['o', 'x', 'near'],
+        },
+      },
+    ]);
+    expect(near.machine.counters.answeredByPointer).toBe(1);
+    // once the pointer is older than its time to live, the lookup is routed on instead
+    near.out.clear();
+    near.machine.handle({ type: 'message', from: 'x', message: lookup(['o', 'x'], 'q2') }, 2000, near.out);
+    expect(near.out.sent.map((s) => s.message.type)).toEqual(['lookup']);
+  });
+
+  it('does not announce a domain it has cluster neighbours in, and refuses forged announces', () => {
+    const { machine, out } = router('me', [], [entry('a', filterOf(7))], { maxPointerDomains: 2 });
+    const bad = {
+      type: 'announce',
+      domain: 'd7',
+      target: domainFilter('d7'),
+      entry: forged('z'),
+      path: ['z'],
+    };
+    machine.handle({ type: 'message', from: 'z', message: bad as RoutingMessage }, 0, out);
+    // an entry that is not the walk's origin is refused too
+    const other = { ...bad, entry: entry('y') };
+    machine.handle({ type: 'message', from: 'z', message: other as RoutingMessage }, 0, out);
+    expect(machine.counters.forgedEntries).toBe(2);
+    expect(machine.counters.pointersTaken).toBe(0);
+    expect(out.sent).toEqual([]);
+    // pointers are bounded by domain: the oldest domain goes first
+    for (const d of ['d3', 'd4', 'd5']) {
+      const ok = { type: 'announce', domain: d, target: domainFilter(d), entry: entry('y'), path: ['y'] };
+      machine.handle({ type: 'message', from: 'y', message: ok as RoutingMessage }, 0, out);
+    }
+    out.clear();
+    machine.handle({ type: 'message', from: 'x', message: lookup(['o', 'x'], 'q3', 'd3') }, 1, out);
+    expect(out.sent.map((s) => s.message.type)).toEqual(['lookup']);
+    machine.handle({ type: 'message', from: 'x', message: lookup(['o', 'x'], 'q5', 'd5') }, 1, out);
+    expect(out.sent.map((s) => s.message.type)).toEqual(['lookup', 'lookupReply']);
+
+    const clustered = new DomainRouter(
+      'm',
+      seededRng(3),
+      {
+        advert: entry('m', filterOf(7)),
+        domains: ['d7'],
+        verify,
+        similarity,
+        domainFilter,
+        candidates: (visit) => visit(entry('a', filterOf(7))),
+        membersOf: () => [entry('b', filterOf(7)), entry('c', filterOf(7))],
+      },
+      {},
+    );
+    const out2 = new Recorder<RoutingMessage, RoutingTimer, RoutingEvent>();
+    clustered.handle({ type: 'timer', timer: { type: 'announce' } }, 0, out2);
+    expect(out2.sent).toEqual([]);
+  });
 });

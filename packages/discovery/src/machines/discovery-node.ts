@@ -211,6 +211,7 @@ export class DiscoveryNode
         if (command.type === 'join') {
           this.taps.handle({ type: 'command', command }, now, this.#tapsOut);
           if (this.clustering) this.tac.start(this.#tacOut);
+          this.router.start(this.#routingOut);
         } else if (command.type === 'lookup') {
           this.router.handle({ type: 'command', command }, now, this.#routingOut);
         } else {

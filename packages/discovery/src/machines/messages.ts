@@ -86,7 +86,20 @@ export interface LookupReplyMessage {
 
 export type TapsMessage = ShuffleMessage | ShuffleReplyMessage;
 export type TacMessage = ClusterMessage | ClusterReplyMessage;
-export type RoutingMessage = LookupMessage | LookupReplyMessage;
+/**
+ * Domain routing: a member of a small domain leaves pointers to itself (`entry`, signed, naming the
+ * walk's origin `path[0]`) at the nodes a greedy walk toward the domain's filter goes through: the nodes
+ * lookups for that domain are drawn to, which then answer for it.
+ */
+export interface AnnounceMessage {
+  readonly type: 'announce';
+  readonly domain: string;
+  readonly target: Uint8Array;
+  readonly entry: PeerEntry;
+  readonly path: readonly PeerId[];
+}
+
+export type RoutingMessage = LookupMessage | LookupReplyMessage | AnnounceMessage;
 export type DiscoveryMessage = TapsMessage | TacMessage | RoutingMessage;
 
 function fail(path: string, problem: string): never {
@@ -162,6 +175,20 @@ export function decodeDiscoveryMessage(value: unknown): DiscoveryMessage {
         id: text(value.id, DISCOVERY_LIMITS.maxNameLength, 'message.id'),
         domain: text(value.domain, DISCOVERY_LIMITS.maxNameLength, 'message.domain'),
         target: bytes(value.target, 1, DISCOVERY_LIMITS.maxFilterBytes, 'message.target'),
+        path,
+      };
+    }
+    case 'announce': {
+      onlyKeys(value, ['type', 'domain', 'target', 'entry', 'path'], 'message');
+      const path = list(value.path, DISCOVERY_LIMITS.maxPath, 'message.path').map((p, i) =>
+        text(p, DISCOVERY_LIMITS.maxPeerIdLength, `message.path[${i}]`),
+      );
+      if (path.length === 0) fail('message.path', 'empty');
+      return {
+        type,
+        domain: text(value.domain, DISCOVERY_LIMITS.maxNameLength, 'message.domain'),
+        target: bytes(value.target, 1, DISCOVERY_LIMITS.maxFilterBytes, 'message.target'),
+        entry: decodePeerEntry(value.entry, 'message.entry'),
         path,
       };
     }

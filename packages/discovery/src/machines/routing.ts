@@ -1,5 +1,11 @@
 import type { Machine, MachineInput, MachineOutput, Millis, PeerId, Rng } from '@netmachine/overlay';
-import { DISCOVERY_LIMITS, type LookupMessage, type PeerEntry, type RoutingMessage } from './messages.js';
+import {
+  type AnnounceMessage,
+  DISCOVERY_LIMITS,
+  type LookupMessage,
+  type PeerEntry,
+  type RoutingMessage,
+} from './messages.js';
 
 // Domain routing: a lookup for the members of a domain, routed greedily. The origin sends the lookup to
 // the `parallel` peers it knows (TAPS view, URPS sample memory, TAC cluster) whose domain filters are
@@ -11,6 +17,14 @@ import { DISCOVERY_LIMITS, type LookupMessage, type PeerEntry, type RoutingMessa
 // lookups a period, remembers the last `seenMemory` lookup ids (and the next hops taken for each), and keeps at
 // most `maxPending` lookups of its own. A lookup unanswered after `timeout` is tried again, avoiding the
 // first hops already tried, up to `attempts` times.
+//
+// Small domains are hard to find by similarity alone (one member among thousands, its flipped filter
+// maybe missing a bit of the domain's). So a member of a domain that fewer than `announceBelow` of its
+// cluster neighbours share announces itself every `announcePeriod`: `announceWalks` greedy walks of
+// `announceHops` hops toward the domain's filter, each node on the way keeping a pointer (the member's
+// signed entry) for `pointerTtl`. Those are the nodes a lookup's greedy walk is drawn to, and a node
+// holding a pointer answers for the domain. The price: the nodes on an announce walk learn that its
+// origin is a member of the domain (`announcePeriod: 0` turns announcing off).
 
 export interface RoutingConfig {
   /** Longest path (hops from the origin). */
@@ -31,18 +45,39 @@ export interface RoutingConfig {
   readonly seenMemory: number;
   /** Members in one answer. */
   readonly maxMembers: number;
+  /** How often a member of a small domain announces itself (ms); 0 never. */
+  readonly announcePeriod: Millis;
+  /** Announce walks per small domain per period. */
+  readonly announceWalks: number;
+  /** Length of an announce walk (hops). */
+  readonly announceHops: number;
+  /** A domain is small while fewer cluster neighbours than this share it. */
+  readonly announceBelow: number;
+  /** How long a pointer is kept (ms). */
+  readonly pointerTtl: Millis;
+  /** Domains a node keeps pointers for (the oldest go first). */
+  readonly maxPointerDomains: number;
+  /** Pointers kept per domain (the oldest go first). */
+  readonly pointersPerDomain: number;
 }
 
 export const DEFAULT_ROUTING_CONFIG: RoutingConfig = {
   hopLimit: 24,
   parallel: 3,
-  attempts: 3,
-  timeout: 4000,
+  attempts: 6,
+  timeout: 2000,
   maxPending: 64,
   maxForwardsPerPeriod: 64,
   period: 1000,
   seenMemory: 1024,
   maxMembers: 8,
+  announcePeriod: 10_000,
+  announceWalks: 2,
+  announceHops: 6,
+  announceBelow: 2,
+  pointerTtl: 35_000,
+  maxPointerDomains: 256,
+  pointersPerDomain: 4,
 };
 
 export interface RoutingHooks {
@@ -68,7 +103,8 @@ export type RoutingCommand = {
 };
 export type RoutingTimer =
   | { readonly type: 'lookupTimeout'; readonly id: string; readonly attempt: number }
-  | { readonly type: 'budget' };
+  | { readonly type: 'budget' }
+  | { readonly type: 'announce' };
 export type RoutingEvent =
   | {
       readonly type: 'lookupResult';
@@ -98,6 +134,16 @@ export interface RoutingCounters {
   forgedEntries: number;
   /** Own lookups refused because `maxPending` were in flight. */
   pendingFull: number;
+  /** Announce walks this node started, and announces it took a pointer from. */
+  announced: number;
+  pointersTaken: number;
+  /** Lookups answered from pointers for a domain this node is not in. */
+  answeredByPointer: number;
+}
+
+interface Pointer {
+  readonly entry: PeerEntry;
+  readonly at: Millis;
 }
 
 interface Pending {
@@ -122,15 +168,21 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
     strayAnswers: 0,
     forgedEntries: 0,
     pendingFull: 0,
+    announced: 0,
+    pointersTaken: 0,
+    answeredByPointer: 0,
   };
   readonly #hooks: RoutingHooks;
   readonly #rng: Rng;
   readonly #pending = new Map<string, Pending>();
   /** Lookups seen lately, with the next hops already taken for each. */
   readonly #seen = new Map<string, Set<PeerId>>();
+  /** Pointers by domain, oldest domain first; each domain's pointers by member, oldest first. */
+  readonly #pointers = new Map<string, Map<PeerId, Pointer>>();
   readonly #hopLimit: number;
   #budget: number;
   #budgetTimer = false;
+  #announcing = false;
 
   constructor(self: PeerId, rng: Rng, hooks: RoutingHooks, config: Partial<RoutingConfig> = {}) {
     this.self = self;
@@ -145,9 +197,20 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
     return this.#pending.size;
   }
 
+  /** Starts announcing (the node joined); idempotent. */
+  start(out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>): void {
+    if (this.#announcing || this.config.announcePeriod <= 0) return;
+    this.#announcing = true;
+    // After a first period, so that TAC has had a chance to find the domain's other members.
+    out.setTimer(
+      { type: 'announce' },
+      this.config.announcePeriod + this.#rng.int(Math.max(1, Math.floor(this.config.announcePeriod))),
+    );
+  }
+
   handle(
     input: MachineInput<RoutingMessage, RoutingCommand, RoutingTimer>,
-    _now: Millis,
+    now: Millis,
     out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>,
   ): void {
     switch (input.type) {
@@ -159,6 +222,11 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
         if (timer.type === 'budget') {
           this.#budget = this.config.maxForwardsPerPeriod;
           this.#budgetTimer = false;
+          return;
+        }
+        if (timer.type === 'announce') {
+          this.#announce(out);
+          out.setTimer({ type: 'announce' }, this.config.announcePeriod);
           return;
         }
         const pending = this.#pending.get(timer.id);
@@ -177,7 +245,8 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
         return;
       case 'message': {
         const message = input.message;
-        if (message.type === 'lookup') this.#forward(message, out);
+        if (message.type === 'lookup') this.#forward(message, now, out);
+        else if (message.type === 'announce') this.#takeAnnounce(message, now, out);
         else this.#answer(message.id, message.members, message.path, out);
       }
     }
@@ -246,7 +315,83 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
     return scored.slice(0, count).map((s) => s.peer);
   }
 
-  #forward(message: LookupMessage, out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>): void {
+  #announce(out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>): void {
+    for (const domain of this.#hooks.domains) {
+      if (this.#hooks.membersOf(domain).length >= this.config.announceBelow) continue;
+      const target = this.#hooks.domainFilter(domain);
+      const entry = { ...this.#hooks.advert, age: 0 };
+      for (const peer of this.#best(target, new Set(), this.config.announceWalks)) {
+        this.counters.announced++;
+        out.send(peer, { type: 'announce', domain, target, entry, path: [this.self] });
+      }
+    }
+  }
+
+  #takeAnnounce(
+    message: AnnounceMessage,
+    now: Millis,
+    out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>,
+  ): void {
+    if (message.path.includes(this.self)) {
+      this.counters.loops++;
+      return;
+    }
+    const member = message.entry;
+    if (member.peer !== message.path[0] || !this.#hooks.verify(member)) {
+      this.counters.forgedEntries++;
+      return;
+    }
+    if (this.#budget <= 0) {
+      this.counters.refused++;
+      return;
+    }
+    this.#spend(out);
+    this.counters.pointersTaken++;
+    let pointers = this.#pointers.get(message.domain);
+    if (pointers === undefined) {
+      pointers = new Map();
+      if (this.#pointers.size >= this.config.maxPointerDomains)
+        this.#pointers.delete(this.#pointers.keys().next().value as string);
+    } else {
+      this.#pointers.delete(message.domain); // re-inserted below: newest last
+    }
+    this.#pointers.set(message.domain, pointers);
+    pointers.delete(member.peer);
+    pointers.set(member.peer, { entry: { ...member, age: 0 }, at: now });
+    if (pointers.size > this.config.pointersPerDomain)
+      pointers.delete(pointers.keys().next().value as PeerId);
+    const path = [...message.path, this.self];
+    if (path.length > Math.min(this.config.announceHops, this.#hopLimit)) return;
+    const [next] = this.#best(message.target, new Set(path), 1);
+    if (next !== undefined) out.send(next, { ...message, path });
+  }
+
+  /** The live pointers for `domain`, none to `exclude`. */
+  #pointed(domain: string, now: Millis, exclude: PeerId): PeerEntry[] {
+    const pointers = this.#pointers.get(domain);
+    if (pointers === undefined) return [];
+    const live: PeerEntry[] = [];
+    for (const [peer, pointer] of pointers) {
+      if (now - pointer.at > this.config.pointerTtl) pointers.delete(peer);
+      else if (peer !== exclude) live.push(pointer.entry);
+    }
+    if (pointers.size === 0) this.#pointers.delete(domain);
+    return live;
+  }
+
+  #spend(out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>): void {
+    this.#budget--;
+    if (!this.#budgetTimer) {
+      this.#budgetTimer = true;
+      out.setTimer({ type: 'budget' }, this.config.period);
+    }
+  }
+
+  #forward(
+    message: LookupMessage,
+    now: Millis,
+    out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>,
+  ): void {
     if (message.path.includes(this.self)) {
       this.counters.loops++;
       return;
@@ -274,6 +419,14 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
       out.send(origin, { type: 'lookupReply', id: message.id, domain: message.domain, members, path });
       return;
     }
+    const pointed = this.#pointed(message.domain, now, origin);
+    if (pointed.length > 0) {
+      if (duplicate) return; // answered already
+      this.counters.answeredByPointer++;
+      const members = pointed.slice(0, this.config.maxMembers);
+      out.send(origin, { type: 'lookupReply', id: message.id, domain: message.domain, members, path });
+      return;
+    }
     if (path.length > this.#hopLimit) {
       this.counters.hopLimitReached++;
       return;
@@ -282,11 +435,7 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
       this.counters.refused++;
       return;
     }
-    this.#budget--;
-    if (!this.#budgetTimer) {
-      this.#budgetTimer = true;
-      out.setTimer({ type: 'budget' }, this.config.period);
-    }
+    this.#spend(out);
     const exclude = new Set(path);
     for (const peer of used) exclude.add(peer);
     const [next] = this.#best(message.target, exclude, 1);

@@ -14,7 +14,7 @@ export interface GateHooks {
   forged(from: PeerId, count: number): void;
 }
 
-/** The entries a message carries (gossip entries, or a lookup answer's members). */
+/** The entries a message carries (gossip entries, a lookup answer's members, an announced member). */
 export function entriesOf(message: DiscoveryMessage): readonly PeerEntry[] {
   switch (message.type) {
     case 'shuffle':
@@ -24,6 +24,8 @@ export function entriesOf(message: DiscoveryMessage): readonly PeerEntry[] {
       return message.entries;
     case 'lookupReply':
       return message.members;
+    case 'announce':
+      return [message.entry];
     default:
       return [];
   }

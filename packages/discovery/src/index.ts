@@ -26,6 +26,7 @@ export {
   discoveryProtocol,
 } from './machines/discovery-node.js';
 export {
+  type AnnounceMessage,
   type ClusterMessage,
   type ClusterReplyMessage,
   DISCOVERY_LIMITS,

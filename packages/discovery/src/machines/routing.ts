@@ -134,8 +134,9 @@ export interface RoutingCounters {
   forgedEntries: number;
   /** Own lookups refused because `maxPending` were in flight. */
   pendingFull: number;
-  /** Announce walks this node started, and announces it took a pointer from. */
+  /** Announce walks this node started. */
   announced: number;
+  /** Announces this node took a pointer from. */
   pointersTaken: number;
   /** Lookups answered from pointers for a domain this node is not in. */
   answeredByPointer: number;

@@ -21,7 +21,7 @@ describe('discovery scenario', () => {
     expect(s.byzantineShareBaseline).toBeGreaterThan(0.5);
     expect(s.clusteredFraction).toBeGreaterThanOrEqual(0.9);
     expect(s.lookups).toBe(300);
-    expect(s.lookupSuccess).toBeGreaterThanOrEqual(0.95);
+    expect(s.lookupSuccess).toBeGreaterThanOrEqual(0.99);
     expect(s.lookupHopsP99).toBeLessThanOrEqual(2 * Math.log2(500));
     expect(s.optedOutLeaked).toBe(0);
     expect(s.optedOut).toBeGreaterThan(0);

@@ -18,6 +18,8 @@ describe('decodeDiscoveryMessage', () => {
     expect(decodeDiscoveryMessage(lookup)).toEqual(lookup);
     const reply = { type: 'lookupReply', id: 'x', domain: 'd1', members: [e], path: ['a', 'b'] };
     expect(decodeDiscoveryMessage(reply)).toEqual(reply);
+    const announce = { type: 'announce', domain: 'd1', target: new Uint8Array(16), entry: e, path: ['a'] };
+    expect(decodeDiscoveryMessage(announce)).toEqual(announce);
   });
 
   it.each([
@@ -54,6 +56,16 @@ describe('decodeDiscoveryMessage', () => {
       'an empty path',
       { type: 'lookup', id: 'x', domain: 'd', target: new Uint8Array(4), path: [] },
       'message.path',
+    ],
+    [
+      'an announce without a path',
+      { type: 'announce', domain: 'd', target: new Uint8Array(4), entry: entry('a'), path: [] },
+      'message.path',
+    ],
+    [
+      'an announce with a bad entry',
+      { type: 'announce', domain: 'd', target: new Uint8Array(4), entry: { peer: 'a' }, path: ['a'] },
+      'message.entry.age',
     ],
     [
       'too many members',

@@ -124,8 +124,11 @@ export class AdvertsSideband implements AdvertsChannel {
     if (message.type === 'lookup') {
       // The member that answers writes to the origin directly: it needs the origin's address.
       if (message.path[0] !== undefined) nodes.add(message.path[0] as NodeId);
-    } else if (message.type === 'lookupReply') {
-      const advert = domains?.advert(message.domain as DomainId);
+    } else if (message.type === 'lookupReply' || message.type === 'announce') {
+      // A member's answer or announce carries its domain's advert; a node answering from a pointer
+      // passes on the advert the announce brought.
+      const domain = message.domain as DomainId;
+      const advert = domains?.advert(domain) ?? this.#domainAdverts.get(domain);
       if (advert !== undefined) {
         domainAdverts.push(advert);
         for (const seed of advert.nodes) nodes.add(seed);

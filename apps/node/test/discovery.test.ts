@@ -48,4 +48,48 @@ describe('discovery() as a node service', () => {
     expect([owner.id, member.id]).toContain(reply.body.servedBy);
     expect(outsider.services.discovery.counters().lookups.answered).toBe(1);
   });
+
+  it('a lone member announces itself; a node holding its pointer answers for it, advert included', async () => {
+    const pointerServices = () => ({
+      domains: domains({ tickMs: 100, refreshMs: 300 }),
+      discovery: discovery({
+        tickMs: 200,
+        machines: {
+          taps: { period: 200 },
+          tac: { period: 200 },
+          routing: { timeout: 1500, period: 200, announcePeriod: 300, pointerTtl: 20_000 },
+        },
+      }),
+    });
+    const local: Node[] = [];
+    for (let i = 0; i < 3; i++) {
+      const node = await createNode({
+        config: { name: `p${i}`, listen: ['tls://127.0.0.1:0'] },
+        transports: [tls()],
+        services: pointerServices(),
+      });
+      await node.start();
+      local.push(node);
+      nodes.push(node);
+    }
+    const [member, holder, outsider] = local as [Node, Node, Node];
+    const made = await member.services.domains.create({ name: 'lone', protocols: ['lone'] });
+    member.router.spawn('lone', (m, ctx) => ctx.reply(m, { servedBy: member.id }));
+    await member.addPeer(holder.advert, { permanent: true, trust: 200 });
+    await holder.addPeer(member.advert, { permanent: true, trust: 200 });
+    // The outsider does not trust the holder: it takes no relayed entries from it, so it never
+    // learns the member by gossip, only by the holder's pointer.
+    await outsider.addPeer(holder.advert, { permanent: true });
+    await expect.poll(() => outsider.services.discovery.views().view.length).toBeGreaterThan(0);
+
+    const found = await outsider.services.discovery.lookup(made.id, { timeoutMs: 10_000 });
+    expect(found.members).toEqual([member.id]);
+    expect(found.path).toEqual([outsider.id, holder.id]);
+    const reply = await outsider.services.discovery.request<{ servedBy: NodeId }>(
+      { domain: made.id, name: 'lone' },
+      'q',
+      { timeoutMs: 10_000 },
+    );
+    expect(reply.body.servedBy).toBe(member.id);
+  });
 });

@@ -1,5 +1,5 @@
-import type { EngineContext, NodeId } from '@netmachine/core';
-import type { RunnerRouter } from '@netmachine/overlay';
+import type { NodeId } from '@netmachine/core';
+import { gatedRouter, type RunnerRouter } from '@netmachine/overlay';
 import type { Router } from '@netmachine/router';
 
 /**
@@ -12,38 +12,5 @@ export function advertFirstRouter(
   router: Router,
   ensureAdvert: (node: NodeId) => Promise<unknown> | undefined,
 ): RunnerRouter {
-  return {
-    node: router.node,
-    client: (name, onMessage, options) => {
-      const client = router.client(name, onMessage, options);
-      const send: EngineContext['send'] = (dst, body, sendOptions) => {
-        const node = (dst as { node?: NodeId }).node;
-        const stored = node === undefined ? undefined : ensureAdvert(node);
-        if (stored === undefined) return client.send(dst, body, sendOptions);
-        void stored.then(() => client.send(dst, body, sendOptions));
-      };
-      return {
-        get self() {
-          return client.self;
-        },
-        get logger() {
-          return client.logger;
-        },
-        get address() {
-          return client.address;
-        },
-        get queued() {
-          return client.queued;
-        },
-        send,
-        request: (dst, body, o) => client.request(dst, body, o),
-        reply: (to, body, o) => client.reply(to, body, o),
-        publish: (topic, body, o) => client.publish(topic, body, o),
-        subscribe: (topic) => client.subscribe(topic),
-        unsubscribe: (topic) => client.unsubscribe(topic),
-        spawn: (n, h, o) => client.spawn(n, h, o),
-        stop: () => client.stop(),
-      };
-    },
-  };
+  return gatedRouter(router, (node) => ensureAdvert(node));
 }

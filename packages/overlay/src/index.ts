@@ -82,5 +82,6 @@ export type {
   Rng,
 } from './protocol.js';
 export { pick, seededRng, shuffleInPlace, Xoshiro128 } from './rng.js';
+export { gatedRouter, type SendGate } from './send-gate.js';
 export { type LinkControl, SharedLinks } from './shared-links.js';
 export { TimerQueue } from './timer-queue.js';

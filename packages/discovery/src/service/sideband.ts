@@ -10,7 +10,7 @@ import {
   type NodeId,
   nodeAdvertToWire,
 } from '@netmachine/core';
-import type { RunnerRouter } from '@netmachine/overlay';
+import { gatedRouter, type RunnerRouter } from '@netmachine/overlay';
 import type { DiscoveryMessage, PeerEntry } from '../machines/messages.js';
 import { decodePeerEntry } from '../machines/messages.js';
 import {
@@ -256,47 +256,8 @@ export function advertisingRouter(
   channel: AdvertsChannel,
   domains: () => DiscoveryDomains | undefined,
 ): RunnerRouter {
-  return {
-    node: router.node,
-    client: (name, onMessage, options) => {
-      const client = (router as unknown as RunnerRouter).client(name, onMessage, options);
-      const send: EngineContext['send'] = (dst, body, sendOptions) => {
-        const node = (dst as { node?: NodeId }).node;
-        if (node === undefined) return client.send(dst, body, sendOptions);
-        channel.announce(node, body as DiscoveryMessage, domains());
-        const pending = channel.pending(node);
-        if (pending === undefined) return client.send(dst, body, sendOptions);
-        void pending.then(() => {
-          try {
-            client.send(dst, body, sendOptions);
-          } catch {
-            // Unreachable after all: gossip is soft state, the machines try someone else.
-          }
-        });
-      };
-      // Delegation by hand: the client keeps its state in private fields, so no prototype tricks.
-      return {
-        get self() {
-          return client.self;
-        },
-        get logger() {
-          return client.logger;
-        },
-        get address() {
-          return client.address;
-        },
-        get queued() {
-          return client.queued;
-        },
-        send,
-        request: (dst, body, o) => client.request(dst, body, o),
-        reply: (to, body, o) => client.reply(to, body, o),
-        publish: (topic, body, o) => client.publish(topic, body, o),
-        subscribe: (topic) => client.subscribe(topic),
-        unsubscribe: (topic) => client.unsubscribe(topic),
-        spawn: (n, h, o) => client.spawn(n, h, o),
-        stop: () => client.stop(),
-      };
-    },
-  };
+  return gatedRouter(router as unknown as RunnerRouter, (node, body) => {
+    channel.announce(node, body as DiscoveryMessage, domains());
+    return channel.pending(node);
+  });
 }

@@ -146,11 +146,24 @@ export class AdvertsSideband implements AdvertsChannel {
       domains: this.#sent.fresh(to, domainAdverts.slice(0, MAX_DOMAIN_ADVERTS)),
     };
     if (bundle.nodes.length === 0 && bundle.domains.length === 0) return;
-    try {
-      client.send({ node: to, name: ADVERTS_ENGINE }, encodeAdverts(bundle), { protocol: ADVERTS_PROTOCOL });
-    } catch (error) {
-      this.#o.logger.debug({ err: error, peer: to }, 'advert announcement not sent');
-    }
+    const send = () => {
+      try {
+        client.send({ node: to, name: ADVERTS_ENGINE }, encodeAdverts(bundle), {
+          protocol: ADVERTS_PROTOCOL,
+        });
+      } catch (error) {
+        // Not sent: forget what was marked as sent, so the next message to `to` carries these adverts.
+        this.#sent.forget(to);
+        this.#o.logger.debug({ err: error, peer: to }, 'advert announcement not sent');
+      }
+    };
+    // The advert naming `to`'s addresses may have come with the message being answered and still be
+    // on its way into the identity store: sent now, the announcement would find no address and be lost
+    // while the answer, held by the gate on the same promise, goes later. Sent on that promise, it
+    // stays ahead of the answer (reactions run in the order they were registered).
+    const storing = this.#offers.get(to);
+    if (storing === undefined) send();
+    else void storing.then(send, send);
   }
 
   /** Asks `peers` for their signed entries; resolves with those that answered (unverified). */

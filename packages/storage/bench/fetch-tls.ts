@@ -4,7 +4,7 @@
 //   node --conditions=@netmachine/source --import tsx packages/storage/bench/fetch-tls.ts [MiB] [concurrency]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseNodeAdvert } from '@netmachine/core';
@@ -13,6 +13,7 @@ import { startTlsStorageNode } from '../test/tls-node.js';
 
 const mib = Number(process.argv[2] ?? 64);
 const concurrency = Number(process.argv[3] ?? 8);
+const workerFlags = (process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
 const server = resolve(import.meta.dirname, '../test/fixtures/serve-file.ts');
 const dir = await mkdtemp(join(tmpdir(), 'nm-fetch-bench-'));
 try {
@@ -21,7 +22,16 @@ try {
   await mkdir(join(dir, 'server'));
   const child = spawn(
     process.execPath,
-    ['--conditions=@netmachine/source', '--import', 'tsx', server, join(dir, 'server'), input],
+    // BENCH_WORKER_FLAGS (e.g. `--cpu-prof`) apply to the serving process too, to profile it.
+    [
+      ...workerFlags,
+      '--conditions=@netmachine/source',
+      '--import',
+      'tsx',
+      server,
+      join(dir, 'server'),
+      input,
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -36,6 +46,7 @@ try {
   });
   const node = await startTlsStorageNode(join(dir, 'client'));
   await node.addPeer(ready.advert);
+  const serverCpu = await processCpuSeconds(child.pid);
   const cpu = process.cpuUsage();
   const start = performance.now();
   const result = await node.engine.fetch(
@@ -46,6 +57,7 @@ try {
   );
   const seconds = (performance.now() - start) / 1000;
   const used = process.cpuUsage(cpu);
+  const serverCpuAfter = await processCpuSeconds(child.pid);
   console.log(
     JSON.stringify({
       scenario: 'storage-fetch',
@@ -55,10 +67,27 @@ try {
       seconds: Number(seconds.toFixed(3)),
       mbPerSecond: Number((result.totalBytes / 1e6 / seconds).toFixed(1)),
       clientCpuSeconds: Number(((used.user + used.system) / 1e6).toFixed(3)),
+      serverCpuSeconds:
+        serverCpu === undefined || serverCpuAfter === undefined
+          ? undefined
+          : Number((serverCpuAfter - serverCpu).toFixed(3)),
     }),
   );
   await node.stop();
   child.kill('SIGTERM');
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, where /proc tells it. */
+async function processCpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields 14 and 15 of /proc/PID/stat, counted after the command name (which may hold spaces).
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
 }

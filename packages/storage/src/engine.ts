@@ -19,9 +19,11 @@ import { type FetchOptions, type FetchResult, fetchObject } from './fetch.js';
 import { chunkIdText } from './hashing.js';
 import {
   CHUNK_GET_PROTOCOL,
+  CHUNK_GET_PROTOCOL_V1,
   CHUNK_PUT_PROTOCOL,
   type ChunkGetReply,
   type ChunkPutReply,
+  chunkGetReplyBody,
   MAX_REPLY_COMMITMENTS,
   parseChunkGetRequest,
   parseChunkPutRequest,
@@ -104,7 +106,10 @@ export class StorageEngine {
   async #handle(message: EngineMessage, context: EngineContext): Promise<void> {
     switch (message.protocol) {
       case CHUNK_GET_PROTOCOL:
-        context.reply(message, this.#get(message), { protocol: CHUNK_GET_PROTOCOL });
+      case CHUNK_GET_PROTOCOL_V1:
+        context.reply(message, chunkGetReplyBody(this.#get(message), message.protocol), {
+          protocol: message.protocol,
+        });
         return;
       case CHUNK_PUT_PROTOCOL:
         context.reply(message, await this.#put(message), { protocol: CHUNK_PUT_PROTOCOL });

@@ -25,7 +25,12 @@ export {
   type Progress,
   type ProgressCallback,
 } from './progress.js';
-export { CHUNK_GET_PROTOCOL, CHUNK_PUT_PROTOCOL, STORAGE_ENGINE_NAME } from './protocol.js';
+export {
+  CHUNK_GET_PROTOCOL,
+  CHUNK_GET_PROTOCOL_V1,
+  CHUNK_PUT_PROTOCOL,
+  STORAGE_ENGINE_NAME,
+} from './protocol.js';
 export { formatReference, type ObjectReference, parseReference } from './reference.js';
 export { type ReplicaResult, type ReplicateOptions, replicateObject } from './replicate.js';
 export {

@@ -13,9 +13,18 @@ import { MAX_CHUNK_SIZE } from './progress.js';
  *
  * ChunkPutRequest{chunks, expiry}: the server computes each id itself and answers with one signed
  * ChunkCommitment per chunk.
+ *
+ * Version 2 of chunk-get differs from version 1 only in the content reply: `['content', chunk, ...]`
+ * instead of `{ok: true, content: [chunk, ...]}`. A plain array of bytes is written into the frame and
+ * read back as views of it by the transport, without msgpackr: a 1 MiB chunk is copied once on each
+ * side instead of three times. Servers answer both versions, each in its own shape.
  */
 export const STORAGE_ENGINE_NAME = 'storage';
-export const CHUNK_GET_PROTOCOL = 'storage/chunk-get@1';
+export const CHUNK_GET_PROTOCOL = 'storage/chunk-get@2';
+/** The first version of chunk-get (content replies as a map), still answered. */
+export const CHUNK_GET_PROTOCOL_V1 = 'storage/chunk-get@1';
+/** First element of a version-2 content reply. */
+const CONTENT_TAG = 'content';
 export const CHUNK_PUT_PROTOCOL = 'storage/chunk-put@1';
 
 /** Most chunks in one put request, and most commitments in one reply. */
@@ -87,7 +96,21 @@ function parseError<E extends string>(v: Record<string, unknown>, path: string, 
   return { ok: false as const, error: error as E, message };
 }
 
+/** The body of `reply` as sent under `protocol` (CHUNK_GET_PROTOCOL or CHUNK_GET_PROTOCOL_V1). */
+export function chunkGetReplyBody(reply: ChunkGetReply, protocol: string): unknown {
+  if (protocol !== CHUNK_GET_PROTOCOL || !('content' in reply)) return reply;
+  return [CONTENT_TAG, ...reply.content];
+}
+
+/** A chunk-get reply of either version. */
 export function parseChunkGetReply(body: unknown, maxChunks: number): ChunkGetReply {
+  if (Array.isArray(body)) {
+    if (body[0] !== CONTENT_TAG) throw new SchemaError('chunkGetReply[0]', `expected '${CONTENT_TAG}'`);
+    const content = expectArray(body, 'chunkGetReply', 2, maxChunks + 1)
+      .slice(1)
+      .map((c, i) => expectBytes(c, `chunkGetReply[${i + 1}]`, undefined, MAX_CHUNK_SIZE + 1024 * 1024));
+    return { ok: true, content };
+  }
   const v = expectRecord(body, 'chunkGetReply');
   if (v.ok === false) return parseError(v, 'chunkGetReply', ['not-found', 'invalid', 'failed'] as const);
   if (v.ok !== true) throw new SchemaError('chunkGetReply.ok', 'expected a boolean');

@@ -5,6 +5,7 @@ import { parseChunk } from '../src/chunk-format.js';
 import { commitmentFromWire } from '../src/commitment.js';
 import {
   CHUNK_GET_PROTOCOL,
+  CHUNK_GET_PROTOCOL_V1,
   CHUNK_PUT_PROTOCOL,
   type ChunkCommitment,
   fetchObject,
@@ -13,7 +14,7 @@ import {
   type StorageEvent,
   verifyCommitment,
 } from '../src/index.js';
-import type { ChunkGetReply, ChunkPutReply } from '../src/protocol.js';
+import { type ChunkGetReply, type ChunkPutReply, parseChunkGetReply } from '../src/protocol.js';
 import { collect } from './helpers.js';
 import { mesh, newNode, type TestNode } from './network-helpers.js';
 
@@ -161,16 +162,17 @@ describe('Storage engine between routers', () => {
     const [a, b] = await spawnNodes(2, { chunkSize: 4096 });
     const reference = await b!.storage.put(randomBytes(56 * 4096 * 3)); // root → 3 internal → 168 leaves
     const client = a!.router.client('asker');
-    const ask = async (children: boolean | number) =>
-      (
-        await client.request(
-          { node: b!.node, name: 'storage' },
-          { chunk: reference.root, children },
-          {
-            protocol: CHUNK_GET_PROTOCOL,
-          },
-        )
-      ).body as ChunkGetReply & { content: Uint8Array[] };
+    const ask = async (children: boolean | number, protocol = CHUNK_GET_PROTOCOL) =>
+      parseChunkGetReply(
+        (
+          await client.request(
+            { node: b!.node, name: 'storage' },
+            { chunk: reference.root, children },
+            { protocol },
+          )
+        ).body,
+        4096,
+      ) as ChunkGetReply & { content: Uint8Array[] };
     expect((await ask(false)).content).toHaveLength(1);
     expect((await ask(1)).content).toHaveLength(4);
     const all = await ask(true);
@@ -178,19 +180,30 @@ describe('Storage engine between routers', () => {
     const hashing = a!.storage.store.hashing;
     expect(Buffer.from(hashing.chunkId(all.content[0]!)).equals(Buffer.from(reference.root))).toBe(true);
     expect(parseChunk(all.content[1]!).children).toHaveLength(56);
+    // Version 1 is still answered, in its own shape (a map), with the same chunks.
+    const v1 = await client.request(
+      { node: b!.node, name: 'storage' },
+      { chunk: reference.root, children: 1 },
+      { protocol: CHUNK_GET_PROTOCOL_V1 },
+    );
+    expect(v1.protocol).toBe(CHUNK_GET_PROTOCOL_V1);
+    expect(v1.body).toMatchObject({ ok: true });
+    const v1Content = (v1.body as { content: Uint8Array[] }).content.map((c) => Buffer.from(c));
+    expect(v1Content).toEqual((await ask(1)).content.map((c) => Buffer.from(c)));
 
     const [small] = await spawnNodes(1, { chunkSize: 4096, maxReplyBytes: 20_000 });
     mesh([a!.router, small!.router]);
     const ref2 = await small!.storage.put(randomBytes(56 * 4096 * 3));
-    const cut = (
-      await client.request(
-        { node: small!.node, name: 'storage' },
-        { chunk: ref2.root, children: true },
-        {
-          protocol: CHUNK_GET_PROTOCOL,
-        },
-      )
-    ).body as { content: Uint8Array[] };
+    const cut = parseChunkGetReply(
+      (
+        await client.request(
+          { node: small!.node, name: 'storage' },
+          { chunk: ref2.root, children: true },
+          { protocol: CHUNK_GET_PROTOCOL },
+        )
+      ).body,
+      4096,
+    ) as ChunkGetReply & { content: Uint8Array[] };
     expect(cut.content.length).toBeGreaterThan(1);
     expect(cut.content.reduce((s, c) => s + c.length, 0)).toBeLessThanOrEqual(20_000);
   });

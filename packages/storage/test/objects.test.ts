@@ -28,6 +28,16 @@ describe('content addressing and convergent encryption', () => {
     const hashing = await Hashing.create();
     const data = randomBytes(100_000);
     expect(Buffer.from(hashing.chunkId(data))).toEqual(Buffer.from(blake3(data)));
+    // Around the SIMD threshold and BLAKE3's 1 KiB chunks, aligned and not (a view into a frame).
+    const pool = randomBytes(2 ** 20 + 4096 + 8);
+    for (const size of [0, 1, 1023, 1024, 1025, 4095, 4096, 4097, 5120, 65_543, 2 ** 20, 2 ** 20 + 4096]) {
+      for (const offset of [0, 1, 3, 4]) {
+        const input = pool.subarray(offset, offset + size);
+        expect(Buffer.from(hashing.chunkId(input)), `${size} at ${offset}`).toEqual(
+          Buffer.from(blake3(input)),
+        );
+      }
+    }
   });
 
   it('round-trips a multi-MiB random file byte for byte through a three-level tree', async () => {

@@ -185,7 +185,7 @@ export class BlockStore {
   async put(chunks: readonly ChunkToStore[], expiry: number = NEVER_EXPIRES): Promise<PutStatus[]> {
     this.#checkOpen();
     checkExpiry(expiry);
-    const outcome = await this.#root.transaction(() => {
+    const outcome = await this.#transaction(() => {
       const fresh = new Set<string>();
       const metas = chunks.map((c) => this.#meta.getBinary(c.id));
       let needed = 0;
@@ -234,7 +234,7 @@ export class BlockStore {
   async extendExpiry(ids: readonly Uint8Array[], expiry: number): Promise<number> {
     this.#checkOpen();
     checkExpiry(expiry);
-    return this.#root.transaction(() => {
+    return this.#transaction(() => {
       let held = 0;
       for (const id of ids) {
         const meta = this.#meta.getBinary(id);
@@ -273,7 +273,8 @@ export class BlockStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#gcTimer);
-    await Promise.allSettled([...this.#background]);
+    // Writes and collections still running finish first (new ones are refused from here on).
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
     await this.#root.flushed();
     await this.#root.close();
   }
@@ -293,7 +294,7 @@ export class BlockStore {
 
   /** Removes chunks; with `expiredBy`, only those still expired by then (a writer may have extended one). */
   #remove(ids: readonly Uint8Array[], expiredBy?: number): Promise<{ chunks: number; bytes: number }> {
-    return this.#root.transaction(() => {
+    return this.#transaction(() => {
       let chunks = 0;
       let bytes = 0;
       for (const id of ids) {
@@ -320,6 +321,17 @@ export class BlockStore {
         if (!this.#closed) this.#logger.warn({ err: error }, 'garbage collection failed');
       }),
     );
+  }
+
+  /**
+   * One lmdb write transaction, tracked until it has committed: `close` waits for every one, so the
+   * environment is never closed under a write lmdb has not finished (its native side would be freed
+   * under it).
+   */
+  #transaction<T>(body: () => T): Promise<T> {
+    const done = this.#root.transaction(body);
+    this.#track(done);
+    return done;
   }
 
   #track(promise: Promise<unknown>): void {

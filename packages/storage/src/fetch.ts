@@ -1,9 +1,11 @@
 import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { AbortedError, type EngineContext, type NodeId, SchemaError } from '@netmachine/core';
-import { NEVER_EXPIRES } from './block-store.js';
+import { type ChunkToStore, NEVER_EXPIRES } from './block-store.js';
 import { ChunkKind, LEAF_HEADER_BYTES, type ParsedChunk, parseChunk } from './chunk-format.js';
 import { commitmentFromWire, verifyCommitment } from './commitment.js';
 import { ChunkNotFoundError, CorruptChunkError } from './errors.js';
+import { HashPool } from './hash-pool.js';
 import { chunkIdText, sameBytes } from './hashing.js';
 import { PeerBook, type PeerScore } from './peers.js';
 import type { ProgressCallback } from './progress.js';
@@ -27,6 +29,12 @@ export interface FetchOptions {
   readonly rounds?: number;
   /** Name of the Storage engine on peers (default `storage`). */
   readonly engineName?: string;
+  /**
+   * Worker threads that check received chunks against their ids, off the event loop (default 1 on a
+   * machine with more than one core, else 0: checked in line). Chunks under 64 KiB are always
+   * checked in line.
+   */
+  readonly hashThreads?: number;
 }
 
 export interface FetchResult {
@@ -54,6 +62,8 @@ const DEFAULT_ROUNDS = 3;
 const MAX_PENDING_WRITES = 16;
 /** How often a pending chunk request checks whether its peer has stalled. */
 const HEDGE_CHECK_MS = 500;
+/** Smaller chunks are hashed in line: a round trip to a worker would cost more than it saves. */
+const MIN_POOLED_HASH_BYTES = 64 * 1024;
 
 /** What asking one peer for one chunk gave: the verified bytes, or why not. */
 type Outcome = Uint8Array | 'not-found' | 'failed' | 'corrupt' | 'aborted';
@@ -88,9 +98,14 @@ class TreeFetch {
   readonly #options: FetchOptions;
   readonly #book: PeerBook;
   readonly #abort = new AbortController();
+  readonly #hashPool: HashPool | undefined;
   readonly #frames: Frame[];
   #inFlight = 0;
-  readonly #writes = new Set<Promise<unknown>>();
+  /** Verified chunks waiting for the write in progress to commit; they go as the next batch. */
+  #queued: ChunkToStore[] = [];
+  /** The write in progress (one lmdb transaction), and how many chunks it holds. */
+  #writing: Promise<void> | undefined;
+  #writingCount = 0;
   #wake: (() => void) | undefined;
   #failure: unknown;
   #chunks = 0;
@@ -113,6 +128,8 @@ class TreeFetch {
     this.#options = options;
     this.#book = new PeerBook(peers.filter((p) => p !== context.self.node));
     this.#frames = [{ ids: [reference.root], next: 0 }];
+    const hashThreads = options.hashThreads ?? (availableParallelism() > 1 ? 1 : 0);
+    this.#hashPool = hashThreads > 0 ? new HashPool(hashThreads) : undefined;
     // Every request in flight listens on this one signal.
     setMaxListeners((options.concurrency ?? DEFAULT_CONCURRENCY) + 16, this.#abort.signal);
   }
@@ -126,8 +143,9 @@ class TreeFetch {
       await Promise.all(Array.from({ length: workers }, () => this.#worker()));
     } finally {
       outer?.removeEventListener('abort', onAbort);
+      await this.#hashPool?.close();
     }
-    await Promise.allSettled([...this.#writes]);
+    while (this.#writing !== undefined) await this.#writing;
     if (this.#failure !== undefined) throw this.#failure;
     await this.#storage.store.flush();
     return {
@@ -210,14 +228,34 @@ class TreeFetch {
     return chunk;
   }
 
-  /** Stores a verified chunk without waiting for the commit, unless too many writes are pending. */
+  /**
+   * Stores a verified chunk without waiting for the commit, unless too many are pending. One write is
+   * in progress at a time: chunks verified meanwhile wait and go together as the next transaction, so
+   * lmdb commits (and syncs) a few times per object instead of once per chunk.
+   */
   async #writeBehind(id: Uint8Array, bytes: Uint8Array): Promise<void> {
-    while (this.#writes.size >= MAX_PENDING_WRITES) await Promise.race(this.#writes);
-    const write = this.#storage.store
-      .put([{ id, bytes }], this.#options.expiry ?? NEVER_EXPIRES)
-      .catch((error: unknown) => this.#fail(error))
-      .finally(() => this.#writes.delete(write));
-    this.#writes.add(write);
+    while (this.#writingCount + this.#queued.length >= MAX_PENDING_WRITES && this.#writing !== undefined) {
+      await this.#writing;
+    }
+    this.#queued.push({ id, bytes });
+    if (this.#writing === undefined) this.#writeQueued();
+  }
+
+  #writeQueued(): void {
+    const batch = this.#queued;
+    this.#queued = [];
+    this.#writingCount = batch.length;
+    this.#writing = this.#storage.store
+      .put(batch, this.#options.expiry ?? NEVER_EXPIRES)
+      .then(
+        () => {},
+        (error: unknown) => this.#fail(error),
+      )
+      .finally(() => {
+        this.#writing = undefined;
+        this.#writingCount = 0;
+        if (this.#queued.length > 0) this.#writeQueued();
+      });
   }
 
   /** The root tells the object's size, and checks the reference's key before any more is fetched. */
@@ -349,7 +387,7 @@ class TreeFetch {
       return 'not-found';
     }
     const bytes = reply.content[0]!;
-    if (!sameBytes(this.#storage.store.hashing.chunkId(bytes), id)) {
+    if (!sameBytes(await this.#chunkId(bytes), id)) {
       peer.corrupt++;
       this.#corrupt++;
       const chunk = chunkIdText(id);
@@ -359,6 +397,19 @@ class TreeFetch {
     }
     this.#book.succeeded(peer, performance.now() - started);
     return bytes;
+  }
+
+  /** The id of received bytes: on a worker thread for large chunks, else (or if the pool failed) in line. */
+  async #chunkId(bytes: Uint8Array): Promise<Uint8Array> {
+    const pool = this.#hashPool;
+    if (pool !== undefined && bytes.length >= MIN_POOLED_HASH_BYTES) {
+      try {
+        return await pool.chunkId(bytes);
+      } catch {
+        // Closed (the fetch is ending) or a worker failed: the check is still made, here.
+      }
+    }
+    return this.#storage.store.hashing.chunkId(bytes);
   }
 
   /** Nodes that signed a commitment for this chunk become candidates (bad ones are ignored). */

@@ -1,6 +1,6 @@
 import { base32Encode } from '@netmachine/core';
 import { blake3 } from '@noble/hashes/blake3.js';
-import { hashInto as simdBlake3Into } from 'blake3-jit';
+import { hashInto as simdBlake3Into, warmupSimd } from 'blake3-jit';
 import { createBLAKE3, type IHasher } from 'hash-wasm';
 
 /** Length of a chunk id and of a chunk key: a 256-bit BLAKE3 digest. */
@@ -52,6 +52,8 @@ export class Hashing {
     keyMaterial.set(CONVERGENCE_LABEL, 0);
     keyMaterial.set(convergenceSecret, CONVERGENCE_LABEL.length);
     const keyed = await createBLAKE3(256, blake3(keyMaterial));
+    // blake3-jit builds its WebAssembly module on first use (tens of ms): here, not on the first chunk.
+    warmupSimd();
     return new Hashing(plain, keyed);
   }
 

@@ -74,35 +74,43 @@ describe('Storage engine between routers', () => {
     expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
   });
 
-  it('detects a peer that serves wrong chunks, counts it, and fetches from another peer', async () => {
-    const [a, good] = await spawnNodes(2, { chunkSize: 32 * 1024 });
-    // A node whose `storage` engine answers every request with bytes that are not the chunk.
-    const [evil] = await spawnNodes(1);
-    mesh([a!.router, good!.router, evil!.router]);
-    await evil!.router.engine('storage')!.stop();
-    evil!.router.spawn('storage', (m: EngineMessage, ctx: EngineContext) => {
-      const reply: ChunkGetReply = { ok: true, content: [randomBytes(1000)] };
-      ctx.reply(m, reply, { protocol: CHUNK_GET_PROTOCOL });
-    });
-    const data = randomBytes(1024 * 1024);
-    const reference = await good!.storage.put(data);
-    const events: StorageEvent[] = [];
-    a!.storage.store.events.on('*', (e) => events.push(e));
-    const result = await fetchObject(a!.router.client('fetcher'), reference, [evil!.node, good!.node], {
-      storage: a!.storage,
-      concurrency: 4,
-    });
-    expect(result.corrupt).toBeGreaterThanOrEqual(1);
-    const evilScore = result.peers.find((p) => p.node === evil!.node)!;
-    const goodScore = result.peers.find((p) => p.node === good!.node)!;
-    expect(evilScore.corrupt).toBe(result.corrupt);
-    expect(evilScore.served).toBe(0);
-    expect(goodScore.served).toBe(result.chunks);
-    expect(events.filter((e) => e.type === 'chunk:corrupt' && e.source === 'peer')).toHaveLength(
-      result.corrupt,
-    );
-    expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
-  });
+  it.each([
+    ['in line', 0],
+    ['on a worker thread', 1],
+  ])(
+    'detects a peer that serves wrong chunks (checked %s), counts it, and fetches from another peer',
+    async (_, hashThreads) => {
+      const [a, good] = await spawnNodes(2, { chunkSize: 96 * 1024 });
+      // A node whose `storage` engine answers every request with bytes that are not the chunk.
+      const [evil] = await spawnNodes(1);
+      mesh([a!.router, good!.router, evil!.router]);
+      await evil!.router.engine('storage')!.stop();
+      evil!.router.spawn('storage', (m: EngineMessage, ctx: EngineContext) => {
+        // Large enough to be checked on the hash pool when the fetch has one.
+        const reply: ChunkGetReply = { ok: true, content: [randomBytes(96 * 1024)] };
+        ctx.reply(m, reply, { protocol: CHUNK_GET_PROTOCOL });
+      });
+      const data = randomBytes(1024 * 1024);
+      const reference = await good!.storage.put(data);
+      const events: StorageEvent[] = [];
+      a!.storage.store.events.on('*', (e) => events.push(e));
+      const result = await fetchObject(a!.router.client('fetcher'), reference, [evil!.node, good!.node], {
+        storage: a!.storage,
+        concurrency: 4,
+        hashThreads,
+      });
+      expect(result.corrupt).toBeGreaterThanOrEqual(1);
+      const evilScore = result.peers.find((p) => p.node === evil!.node)!;
+      const goodScore = result.peers.find((p) => p.node === good!.node)!;
+      expect(evilScore.corrupt).toBe(result.corrupt);
+      expect(evilScore.served).toBe(0);
+      expect(goodScore.served).toBe(result.chunks);
+      expect(events.filter((e) => e.type === 'chunk:corrupt' && e.source === 'peer')).toHaveLength(
+        result.corrupt,
+      );
+      expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
+    },
+  );
 
   it('fails with ChunkNotFoundError when no peer holds a chunk', async () => {
     const [a, b, c] = await spawnNodes(3);

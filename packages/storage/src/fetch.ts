@@ -31,7 +31,7 @@ export interface FetchOptions {
   readonly engineName?: string;
   /**
    * Worker threads that check received chunks against their ids, off the event loop (default 1 on a
-   * machine with more than one core, else 0: checked in line). Chunks under 64 KiB are always
+   * machine with four cores or more, else 0: checked in line). Chunks under 64 KiB are always
    * checked in line.
    */
   readonly hashThreads?: number;
@@ -128,7 +128,9 @@ class TreeFetch {
     this.#options = options;
     this.#book = new PeerBook(peers.filter((p) => p !== context.self.node));
     this.#frames = [{ ids: [reference.root], next: 0 }];
-    const hashThreads = options.hashThreads ?? (availableParallelism() > 1 ? 1 : 0);
+    // On two cores the fetching and the serving process already fill the machine: a thread costs
+    // more (its start, a copy of every chunk) than it frees there, so it is used from four cores on.
+    const hashThreads = options.hashThreads ?? (availableParallelism() >= 4 ? 1 : 0);
     this.#hashPool = hashThreads > 0 ? new HashPool(hashThreads) : undefined;
     // Every request in flight listens on this one signal.
     setMaxListeners((options.concurrency ?? DEFAULT_CONCURRENCY) + 16, this.#abort.signal);

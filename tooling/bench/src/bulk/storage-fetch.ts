@@ -7,12 +7,24 @@ import type { Contender, Measurement } from '../scenario.js';
 /**
  * storage-fetch: a 64 MiB object moved between two processes and verified, in MB/s. netmachine
  * fetches it through the Storage engine (every 1 MiB chunk hashed and checked on arrival, stored in
- * lmdb); the raw-tls peer streams the same number of bytes over node:tls and checks one SHA-256.
+ * lmdb; storage-client.ts); the raw-tls peer streams the same number of bytes over node:tls and
+ * checks one SHA-256.
  */
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const FETCH_SCRIPT = 'packages/storage/bench/fetch-tls.ts';
-const RAW_SERVER = fileURLToPath(new URL('./raw-tls-server.ts', import.meta.url));
-const NODE_FLAGS = ['--conditions=@netmachine/source', '--import', 'tsx'];
+/**
+ * Like the other workers (see process/child.ts): under `pnpm bench` (BENCH_DIST=1) both sides run
+ * tsc's output with plain node and load netmachine as users install it; otherwise the TypeScript
+ * sources through tsx.
+ */
+const EXTENSION = process.env.BENCH_DIST ? 'js' : 'ts';
+const SCRIPT_DIR = process.env.BENCH_DIST ? '../../dist/bulk/' : './';
+const FETCH_SCRIPT = fileURLToPath(new URL(`${SCRIPT_DIR}storage-client.${EXTENSION}`, import.meta.url));
+const RAW_SERVER = fileURLToPath(new URL(`${SCRIPT_DIR}raw-tls-server.${EXTENSION}`, import.meta.url));
+const NODE_FLAGS = [
+  ...(process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/source', '--import', 'tsx']),
+  // Extra node flags for the measured processes, e.g. BENCH_WORKER_FLAGS=--cpu-prof to profile them.
+  ...(process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter((flag) => flag !== ''),
+];
 
 function objectMib(quick: boolean): number {
   return quick ? 16 : 64;

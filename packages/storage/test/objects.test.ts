@@ -28,7 +28,7 @@ describe('content addressing and convergent encryption', () => {
     const hashing = await Hashing.create();
     const data = randomBytes(100_000);
     expect(Buffer.from(hashing.chunkId(data))).toEqual(Buffer.from(blake3(data)));
-    // Around the SIMD threshold and BLAKE3's 1 KiB chunks, aligned and not (a view into a frame).
+    // Around BLAKE3's 1 KiB chunks, aligned and not (a chunk received is a view into a frame).
     const pool = randomBytes(2 ** 20 + 4096 + 8);
     for (const size of [0, 1, 1023, 1024, 1025, 4095, 4096, 4097, 5120, 65_543, 2 ** 20, 2 ** 20 + 4096]) {
       for (const offset of [0, 1, 3, 4]) {

@@ -59,6 +59,27 @@ describe('BlockStore', () => {
     for (const [i, id] of root.children.entries()) if (i !== 3) expect(storage.store.get(id)).toBeDefined();
   });
 
+  it('closes only after every write in flight has committed, and refuses writes from then on', async () => {
+    const path = await dir();
+    const store = await BlockStore.open({ path, gcIntervalMs: 0 });
+    const chunks = await Promise.all(Array.from({ length: 8 }, () => chunk(store.hashing, 1024 * 1024)));
+    const order: string[] = [];
+    // Eight 1 MiB writes, none awaited, then close at once: each lands before close resolves.
+    const puts = chunks.map((c, i) => store.put([c]).then(() => order.push(`put ${i}`)));
+    await store.close();
+    order.push('closed');
+    await Promise.all(puts);
+    expect(order.at(-1)).toBe('closed');
+    expect(order).toHaveLength(9);
+    await expect(store.put([chunks[0]!])).rejects.toMatchObject({ name: 'NotStartedError' });
+    const reopened = await BlockStore.open({ path, gcIntervalMs: 0 });
+    try {
+      for (const c of chunks) expect(Buffer.from(reopened.get(c.id)!).equals(c.bytes)).toBe(true);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('enforces the quota with a typed error, storing nothing of a refused batch', async () => {
     const hashing = await Hashing.create();
     const store = await BlockStore.open({ path: await dir(), quotaBytes: 100_000, gcIntervalMs: 0, hashing });

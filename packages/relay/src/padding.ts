@@ -16,13 +16,3 @@ export function paddedSize(size: number): number {
 export function isBucketSize(size: number): boolean {
   return PADDING_BUCKETS.includes(size) || (size > 0 && size % LARGE_STEP === 0);
 }
-
-/** `u32 length ‖ inner ‖ zeros`, exactly `plaintextLength` bytes. */
-export function padToBucket(inner: Uint8Array, plaintextLength: number): Buffer {
-  const plaintext = Buffer.allocUnsafe(plaintextLength);
-  plaintext.writeUInt32BE(inner.length, 0);
-  plaintext.set(inner, 4);
-  // Only the padding needs zeroing: everything before it was just written.
-  plaintext.fill(0, 4 + inner.length);
-  return plaintext;
-}

@@ -24,7 +24,7 @@ import { TokenBucket } from './token-bucket.js';
  * header; the destination checks it once and caches the key, so each message costs one AEAD.
  */
 
-export const SEALED_VERSION = 1;
+export const SEALED_VERSION = 2;
 const CIPHER = 'chacha20-poly1305';
 const TAG_BYTES = 16;
 const SESSION_ID_BYTES = 8;
@@ -84,6 +84,13 @@ interface ReceiverSession {
   readonly noncePrefix: Buffer;
   readonly createdAt: number;
   readonly replay: ReplayWindow;
+}
+
+const ZEROS = Buffer.alloc(65536);
+
+/** `length` zero bytes (a view of a shared zero buffer up to 64 KiB). */
+function zeros(length: number): Buffer {
+  return length <= ZEROS.length ? ZEROS.subarray(0, length) : Buffer.alloc(length);
 }
 
 /** Our Ed25519 node key as an X25519 secret and public key (computed once). */
@@ -195,6 +202,28 @@ export class RelaySealer {
    * each, then zero padding): one AEAD, one frame and one pass through the relay for all of them.
    */
   sealMany(destination: NodeId, inners: readonly Uint8Array[], expiry: number): Buffer {
+    if (inners.length === 0 || inners.some((inner, i) => i > 0 && inner.length === 0)) {
+      // A zero length after the first message ends the list: only the first may be empty.
+      throw new RangeError('sealMany takes at least one message, and only the first may be empty');
+    }
+    let framed = 0;
+    for (const inner of inners) framed += LENGTH_BYTES + inner.length;
+    const records = this.#plaintext(framed);
+    let at = 0;
+    for (const inner of inners) {
+      records.writeUInt32BE(inner.length, at);
+      records.set(inner, at + LENGTH_BYTES);
+      at += LENGTH_BYTES + inner.length;
+    }
+    return this.sealRecords(destination, records, expiry);
+  }
+
+  /**
+   * Seals records already laid out as `(u32 length ‖ record)…` (each length > 0, as a link's frames
+   * are): the caller encodes its messages straight into one buffer and this adds only the padding.
+   */
+  sealRecords(destination: NodeId, records: Uint8Array, expiry: number): Buffer {
+    if (records.length < LENGTH_BYTES) throw new RangeError('sealRecords takes at least one record');
     const now = this.#now();
     let session = this.#sessions.get(destination);
     if (
@@ -205,35 +234,21 @@ export class RelaySealer {
       session = this.#startSession(destination, now);
     }
     const counter = session.counter++;
-    let framed = 0;
-    for (const inner of inners) framed += LENGTH_BYTES + inner.length;
-    if (inners.length === 0 || inners.some((inner, i) => i > 0 && inner.length === 0)) {
-      // A zero length after the first message ends the list: only the first may be empty.
-      throw new RangeError('sealMany takes at least one message, and only the first may be empty');
-    }
-    const total = paddedSize(framed + SEALED_HEADER_BYTES + TAG_BYTES);
+    const total = paddedSize(records.length + SEALED_HEADER_BYTES + TAG_BYTES);
+    const plaintextLength = total - SEALED_HEADER_BYTES - TAG_BYTES;
     const out = Buffer.allocUnsafe(total);
     session.header.copy(out, 0);
     writeU64(out, OFF_COUNTER, counter);
-    const plaintext = this.#plaintext(total - SEALED_HEADER_BYTES - TAG_BYTES);
-    let at = 0;
-    for (const inner of inners) {
-      plaintext.writeUInt32BE(inner.length, at);
-      plaintext.set(inner, at + LENGTH_BYTES);
-      at += LENGTH_BYTES + inner.length;
-    }
-    // Only the padding needs zeroing (a zero length also ends the list of messages).
-    plaintext.fill(0, at);
     const cipher = createCipheriv(CIPHER, session.key, nonceOf(this.#nonce, session.noncePrefix, counter), {
       authTagLength: TAG_BYTES,
     });
-    cipher.setAAD(additionalData(this.#aad, out, this.#src, session.dst, expiry), {
-      plaintextLength: plaintext.length,
-    });
-    const body = cipher.update(plaintext);
+    cipher.setAAD(additionalData(this.#aad, out, this.#src, session.dst, expiry), { plaintextLength });
+    // The records, then zeros up to the bucket (a zero length also ends the list of records).
+    let at = SEALED_HEADER_BYTES;
+    at += cipher.update(records).copy(out, at);
+    at += cipher.update(zeros(plaintextLength - records.length)).copy(out, at);
     cipher.final();
-    body.copy(out, SEALED_HEADER_BYTES);
-    cipher.getAuthTag().copy(out, total - TAG_BYTES);
+    cipher.getAuthTag().copy(out, at);
     return out;
   }
 

@@ -6,14 +6,18 @@ import {
   MessageExpiredError,
   type NodeId,
   NotStartedError,
-  pack,
   type RelayRoute,
   type Service,
   type ServiceContext,
-  unpack,
 } from '@netmachine/core';
-import { decodeWireMessage, messageFromWire, messageToWire } from '@netmachine/transport/wire';
-import { NoRelayPathError, RelayEnvelopeMismatchError } from './errors.js';
+import {
+  decodeFrameBody,
+  FrameSlab,
+  FrameTag,
+  messageFromWire,
+  type WireMessage,
+} from '@netmachine/transport/wire';
+import { MalformedRelayMessageError, NoRelayPathError, RelayEnvelopeMismatchError } from './errors.js';
 import { isBucketSize } from './padding.js';
 import { PendingMessages } from './pending.js';
 import {
@@ -31,13 +35,20 @@ import {
   encodeRefused,
   type ForwardFrame,
   Kind,
+  MAX_SEALED_BYTES,
   parseRelayAddress,
   RELAY_ENGINE,
   RELAY_PROTOCOL,
   type RefusalCode,
   refusalError,
 } from './protocol.js';
-import { type OpenerOptions, RelayOpener, RelaySealer, type SealerOptions } from './sealing.js';
+import {
+  type OpenerOptions,
+  RelayOpener,
+  RelaySealer,
+  SEALED_OVERHEAD,
+  type SealerOptions,
+} from './sealing.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface RelayOptions {
@@ -126,12 +137,15 @@ interface InFlight {
   messages: EngineMessage[];
 }
 
-/** Messages to one destination sealed together when the current task ends (one RelayMessage). */
+/**
+ * Messages to one destination sealed together when the current task ends (one RelayMessage). They
+ * are encoded as they come, as a link's Message frames (`u32 length ‖ tag ‖ message`), straight into
+ * `frames`: sealing adds only the padding, no object or buffer per message.
+ */
 interface Batch {
   readonly via: NodeId;
-  readonly messages: EngineMessage[];
-  readonly inners: Uint8Array[];
-  bytes: number;
+  readonly frames: FrameSlab;
+  messages: EngineMessage[];
   expiry: number;
 }
 
@@ -139,9 +153,16 @@ const IN_FLIGHT_SLOTS = 4096;
 const DEFAULT_QUEUE_PER_DESTINATION = 512;
 const DEFAULT_HOLD_MS = 1000;
 const HOLD_POLL_MS = 1;
-/** A batch is sealed once it holds this many bytes of inner messages, or this many messages. */
-const BATCH_BYTES = 16_384 - 512;
+/**
+ * A batch is sealed before it would need more than this many bytes of frames (so that a full batch
+ * fills a 16 KiB bucket), or once it holds this many messages.
+ */
+const BATCH_BYTES = 16_384 - SEALED_OVERHEAD;
 const BATCH_MESSAGES = 128;
+/** Largest inner message: what fits in the largest sealed message a relay takes. */
+const MAX_INNER_BYTES = MAX_SEALED_BYTES - SEALED_OVERHEAD;
+/** Frame slabs of sealed batches kept for the next batches (each holds up to 64 KiB). */
+const SPARE_SLABS = 8;
 const REFUSALS_PER_SECOND = 50;
 
 /**
@@ -185,6 +206,7 @@ class RelayEngine implements RelayService, RelayRoute {
   #nextRef = 1;
   #roomParked = 0;
   readonly #batches = new Map<NodeId, Batch>();
+  readonly #spareSlabs: FrameSlab[] = [];
   readonly #parsedAdverts = new WeakMap<object, NodeId[]>();
   #flushQueued = false;
   #stopping = false;
@@ -415,31 +437,35 @@ class RelayEngine implements RelayService, RelayRoute {
   #sendVia(message: EngineMessage, via: NodeId): void {
     const dst = (message.dst as EngineAddress).node;
     const expiry = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
-    let inner: Uint8Array;
-    try {
-      inner = pack(messageToWire(message));
-    } catch (error) {
-      this.#c.relayPath.undeliverable(message, error as Error);
-      return;
-    }
     let batch = this.#batches.get(dst);
-    if (
-      batch !== undefined &&
-      (batch.via !== via ||
-        batch.bytes + inner.length > BATCH_BYTES ||
-        batch.messages.length >= BATCH_MESSAGES)
-    ) {
-      this.#batches.delete(dst);
-      this.#seal(dst, batch);
+    if (batch !== undefined && (batch.via !== via || batch.messages.length >= BATCH_MESSAGES)) {
+      this.#seal(dst, batch, batch.frames.take());
+      this.#dropBatch(dst, batch);
       batch = undefined;
     }
     if (batch === undefined) {
-      batch = { via, messages: [], inners: [], bytes: 0, expiry };
+      batch = { via, frames: this.#spareSlabs.pop() ?? new FrameSlab(), messages: [], expiry };
       this.#batches.set(dst, batch);
     }
+    const frames = batch.frames;
+    const before = frames.pendingBytes;
+    try {
+      frames.appendMessage(message, MAX_INNER_BYTES);
+    } catch (error) {
+      // Not encodable (or too large): nothing was appended.
+      this.#c.relayPath.undeliverable(message, error as Error);
+      if (batch.messages.length === 0) this.#dropBatch(dst, batch);
+      return;
+    }
+    if (frames.pendingBytes > BATCH_BYTES && before > 0) {
+      // It does not fit: what came before goes now, and this message starts the next batch.
+      const all = frames.take() as Buffer;
+      frames.appendFrame(all.subarray(before));
+      this.#seal(dst, batch, all.subarray(0, before));
+      batch.messages = [];
+      batch.expiry = expiry;
+    }
     batch.messages.push(message);
-    batch.inners.push(inner);
-    batch.bytes += inner.length + 4;
     if (expiry > batch.expiry) batch.expiry = expiry;
     if (!this.#flushQueued) {
       this.#flushQueued = true;
@@ -449,16 +475,27 @@ class RelayEngine implements RelayService, RelayRoute {
 
   readonly #flushBatches = (): void => {
     this.#flushQueued = false;
-    for (const [dst, batch] of this.#batches) this.#seal(dst, batch);
-    this.#batches.clear();
+    for (const [dst, batch] of this.#batches) {
+      const records = batch.frames.take();
+      if (records !== undefined) this.#seal(dst, batch, records);
+      this.#dropBatch(dst, batch);
+    }
   };
 
-  #seal(dst: NodeId, batch: Batch): void {
-    const { via, messages, inners, expiry } = batch;
+  /** Forgets a batch, keeping its slab for the next one. */
+  #dropBatch(dst: NodeId, batch: Batch): void {
+    this.#batches.delete(dst);
+    if (this.#spareSlabs.length < SPARE_SLABS) this.#spareSlabs.push(batch.frames);
+  }
+
+  /** Seals `records` (the batch's messages so far) and hands the RelayMessage to relay `batch.via`. */
+  #seal(dst: NodeId, batch: Batch, records: Buffer | undefined): void {
+    const { via, messages, expiry } = batch;
+    if (records === undefined || messages.length === 0) return;
     const client = this.#client;
     let sealed: Uint8Array;
     try {
-      sealed = this.#sealer.sealMany(dst, inners, expiry);
+      sealed = this.#sealer.sealRecords(dst, records, expiry);
     } catch (error) {
       for (const message of messages) this.#c.relayPath.undeliverable(message, error as Error);
       return;
@@ -703,10 +740,13 @@ class RelayEngine implements RelayService, RelayRoute {
     }
     if (via !== source) remember(this.#returnPaths, source, via, this.#maxPaths);
     this.#roomParked = 0;
-    for (const bytes of inners) {
+    for (const record of inners) {
       let inner: EngineMessage;
       try {
-        inner = messageFromWire(decodeWireMessage(unpack(bytes)), source, this.#c.node);
+        // Each record is a link's Message frame (tag, then the message), decoded as a link decodes it.
+        if (record[0] !== FrameTag.Message) throw new MalformedRelayMessageError('inner record type');
+        const wire = decodeFrameBody(FrameTag.Message, record.subarray(1)) as WireMessage;
+        inner = messageFromWire(wire, source, this.#c.node);
         if (inner.expiry !== undefined && inner.expiry > expiry) {
           throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
         }

@@ -1,7 +1,7 @@
 // The relay B of the relayed scenarios, in its own process: a node that relays for anyone with
 // limits far above what a run sends. Prints its advert once listening; stops on SIGTERM.
 import { createNode } from '@netmachine/node';
-import { relay } from '@netmachine/relay';
+import { type RelayService, relay } from '@netmachine/relay';
 import { tls } from '@netmachine/transport-tls';
 
 const unlimited = { messagesPerSecond: 1e9, bytesPerSecond: 1e12 };
@@ -13,7 +13,15 @@ const node = await createNode({
   },
 });
 await node.start();
+const cpuBefore = process.cpuUsage();
 process.stdout.write(`${JSON.stringify({ advert: node.advertText })}\n`);
 process.once('SIGTERM', () => {
+  if (process.env.BENCH_VERBOSE) {
+    // The relay's CPU time from listening to the end, and what it passed on in that time.
+    const used = process.cpuUsage(cpuBefore);
+    const { forwarded, heldBack, refused } = (node.services as { relay: RelayService }).relay.counters();
+    const cpuMs = Math.round((used.user + used.system) / 1000);
+    process.stderr.write(`${JSON.stringify({ relay: { cpuMs, forwarded, heldBack, refused } })}\n`);
+  }
   void node.stop().then(() => process.exit(0));
 });

@@ -22,8 +22,10 @@ export async function receiver(params: ReceiverParams, control: Control): Promis
   const endpoint =
     params.mode === 'fanout' ? await system.subscribe!({ onMessage }) : await system.listen({ onMessage });
   control.emit('ready', endpoint.info);
+  const cpuBefore = process.cpuUsage();
   const { sent } = await control.next<{ sent: number }>('expect');
   await awaitDeliveries(counter, sent, params.idleMs);
+  reportCpu('receiver', cpuBefore, counter.received);
   control.emit('result', { sent, ...counter.report() } satisfies ReceiverResult);
   await control.next('stop');
   await endpoint.close();
@@ -46,9 +48,21 @@ export async function sender(params: SenderParams, control: Control): Promise<vo
       : await system.connect({ target: params.target });
   control.emit('connected');
   await control.next('go');
+  const cpuBefore = process.cpuUsage();
   const sent = await sendFor(link, params.durationMs);
+  reportCpu('sender', cpuBefore, sent);
   control.emit('done', { sent });
   await control.next('stop');
   await link.close();
   await system.shutdown?.();
+}
+
+/** With BENCH_VERBOSE: the CPU time this process spent per message while the run's messages flowed. */
+function reportCpu(role: string, before: NodeJS.CpuUsage, messages: number): void {
+  if (!process.env.BENCH_VERBOSE || messages === 0) return;
+  const used = process.cpuUsage(before);
+  const cpuMs = (used.user + used.system) / 1000;
+  process.stderr.write(
+    `${JSON.stringify({ [role]: { messages, cpuMs: Math.round(cpuMs), cpuUsPerMessage: +((1000 * cpuMs) / messages).toFixed(2) } })}\n`,
+  );
 }

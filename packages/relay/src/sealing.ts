@@ -215,15 +215,18 @@ export class RelaySealer {
       records.set(inner, at + LENGTH_BYTES);
       at += LENGTH_BYTES + inner.length;
     }
-    return this.sealRecords(destination, records, expiry);
+    return this.sealRecords(destination, [records], expiry);
   }
 
   /**
    * Seals records already laid out as `(u32 length ‖ record)…` (each length > 0, as a link's frames
-   * are): the caller encodes its messages straight into one buffer and this adds only the padding.
+   * are), in one or more parts read in order: the caller encodes its messages straight into its own
+   * buffers, and this adds only the padding.
    */
-  sealRecords(destination: NodeId, records: Uint8Array, expiry: number): Buffer {
-    if (records.length < LENGTH_BYTES) throw new RangeError('sealRecords takes at least one record');
+  sealRecords(destination: NodeId, parts: readonly Uint8Array[], expiry: number): Buffer {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    if (length < LENGTH_BYTES) throw new RangeError('sealRecords takes at least one record');
     const now = this.#now();
     let session = this.#sessions.get(destination);
     if (
@@ -234,7 +237,7 @@ export class RelaySealer {
       session = this.#startSession(destination, now);
     }
     const counter = session.counter++;
-    const total = paddedSize(records.length + SEALED_HEADER_BYTES + TAG_BYTES);
+    const total = paddedSize(length + SEALED_HEADER_BYTES + TAG_BYTES);
     const plaintextLength = total - SEALED_HEADER_BYTES - TAG_BYTES;
     const out = Buffer.allocUnsafe(total);
     session.header.copy(out, 0);
@@ -245,8 +248,8 @@ export class RelaySealer {
     cipher.setAAD(additionalData(this.#aad, out, this.#src, session.dst, expiry), { plaintextLength });
     // The records, then zeros up to the bucket (a zero length also ends the list of records).
     let at = SEALED_HEADER_BYTES;
-    at += cipher.update(records).copy(out, at);
-    at += cipher.update(zeros(plaintextLength - records.length)).copy(out, at);
+    for (const part of parts) at += cipher.update(part).copy(out, at);
+    at += cipher.update(zeros(plaintextLength - length)).copy(out, at);
     cipher.final();
     cipher.getAuthTag().copy(out, at);
     return out;

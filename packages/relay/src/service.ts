@@ -439,7 +439,7 @@ class RelayEngine implements RelayService, RelayRoute {
     const expiry = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
     let batch = this.#batches.get(dst);
     if (batch !== undefined && (batch.via !== via || batch.messages.length >= BATCH_MESSAGES)) {
-      this.#seal(dst, batch, batch.frames.take());
+      this.#seal(dst, batch, batch.frames.takeParts());
       this.#dropBatch(dst, batch);
       batch = undefined;
     }
@@ -458,10 +458,16 @@ class RelayEngine implements RelayService, RelayRoute {
       return;
     }
     if (frames.pendingBytes > BATCH_BYTES && before > 0) {
-      // It does not fit: what came before goes now, and this message starts the next batch.
-      const all = frames.take() as Buffer;
-      frames.appendFrame(all.subarray(before));
-      this.#seal(dst, batch, all.subarray(0, before));
+      // It does not fit: what came before goes now, and this message starts the next batch. Its
+      // frame is whole at the end of the last part (a slab never splits a frame).
+      const frameLength = frames.pendingBytes - before;
+      const parts = frames.takeParts();
+      const last = parts[parts.length - 1] as Buffer;
+      const split = last.length - frameLength;
+      frames.appendFrame(last.subarray(split));
+      if (split > 0) parts[parts.length - 1] = last.subarray(0, split);
+      else parts.pop();
+      this.#seal(dst, batch, parts);
       batch.messages = [];
       batch.expiry = expiry;
     }
@@ -476,8 +482,7 @@ class RelayEngine implements RelayService, RelayRoute {
   readonly #flushBatches = (): void => {
     this.#flushQueued = false;
     for (const [dst, batch] of this.#batches) {
-      const records = batch.frames.take();
-      if (records !== undefined) this.#seal(dst, batch, records);
+      this.#seal(dst, batch, batch.frames.takeParts());
       this.#dropBatch(dst, batch);
     }
   };
@@ -489,9 +494,9 @@ class RelayEngine implements RelayService, RelayRoute {
   }
 
   /** Seals `records` (the batch's messages so far) and hands the RelayMessage to relay `batch.via`. */
-  #seal(dst: NodeId, batch: Batch, records: Buffer | undefined): void {
+  #seal(dst: NodeId, batch: Batch, records: Buffer[]): void {
     const { via, messages, expiry } = batch;
-    if (records === undefined || messages.length === 0) return;
+    if (records.length === 0 || messages.length === 0) return;
     const client = this.#client;
     let sealed: Uint8Array;
     try {

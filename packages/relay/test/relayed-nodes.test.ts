@@ -40,6 +40,32 @@ describe('relayed paths between real nodes', () => {
     expect(a.services.relay.pathTo(b.id)).toEqual({ via: 'direct' });
   });
 
+  it('splits a task of messages into full 16 KiB RelayMessages, and delivers every one in order', async () => {
+    const sizes: number[] = [];
+    const b = await start({ offer: { policy: { kind: 'anyone' } }, tap: (e) => sizes.push(e.sealed.length) });
+    const c = await start({}, { behind: [b] });
+    const a = await start({}, { peers: [b, c] });
+    const got = collect(c, 'sink');
+    const client = a.client('asker');
+    // 300 bodies of 200 bytes (about 75 KB) in one task: more than four RelayMessages' worth.
+    const count = 300;
+    for (let i = 0; i < count; i++)
+      client.send({ node: c.id, name: 'sink' }, [i, Buffer.alloc(200, i & 0xff)]);
+    await expect.poll(() => got.length).toBe(count);
+    expect(got.map((m) => (m.body as [number, Uint8Array])[0])).toEqual([...Array(count).keys()]);
+    expect(
+      got.every((m) =>
+        Buffer.from((m.body as [number, Uint8Array])[1]).equals(
+          Buffer.alloc(200, (m.body as [number])[0] & 0xff),
+        ),
+      ),
+    ).toBe(true);
+    // Whole batches fill the 16 KiB bucket; only the last of the task may be smaller.
+    expect(sizes.length).toBeGreaterThanOrEqual(5);
+    expect(sizes.slice(0, -1).every((size) => size === 16_384)).toBe(true);
+    expect(a.services.relay.counters().sealed).toBe(count);
+  });
+
   it('a relay whose policy excludes the source refuses it with a typed error at the source', async () => {
     const outsider = await start({});
     // The relay relays for (and serves) only the members of one domain: here, the node behind it.

@@ -67,16 +67,26 @@ export class FrameWriter {
     this.flush(false);
   };
 
-  /** Writes every pending frame as one buffer; `force` writes even while pushed back. */
+  /**
+   * Writes every pending frame; `force` writes even while pushed back. The slabs go to the
+   * connection as they are (it batches writes itself): joining them first would copy large frames once
+   * more for nothing.
+   */
   flush(force: boolean): void {
     if (this.#closed || (this.#blocked && !force)) return;
-    const data = this.#slab.take();
-    if (data !== undefined) this.writeNow(data);
+    const parts = this.#slab.takeParts();
+    if (parts.length === 0) return;
+    this.#counters.writes++;
+    for (const part of parts) this.#write(part);
   }
 
   /** Writes at once, ahead of anything pending (handshake frames). */
   writeNow(data: Buffer): void {
     this.#counters.writes++;
+    this.#write(data);
+  }
+
+  #write(data: Buffer): void {
     this.#counters.bytesOut += data.length;
     this.#peer.bytesOut += data.length;
     if (!this.#connection.write(data)) {

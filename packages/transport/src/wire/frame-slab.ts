@@ -126,17 +126,27 @@ export class FrameSlab {
 
   /** Everything appended since the last take, as one buffer (undefined when nothing is pending). */
   take(): Buffer | undefined {
+    const parts = this.takeParts();
+    if (parts.length <= 1) return parts[0];
+    let bytes = 0;
+    for (const part of parts) bytes += part.length;
+    return Buffer.concat(parts, bytes);
+  }
+
+  /**
+   * Everything appended since the last take, in order, as the slabs hold it (no copy): a frame is
+   * never split between two parts. The parts are never written again.
+   */
+  takeParts(): Buffer[] {
     const current = this.#end > this.#start ? this.#slab.subarray(this.#start, this.#end) : undefined;
     this.#start = this.#end;
     // A slab with no room left, or one sized for a single large frame, is not kept for later.
     if (this.#slab.length - this.#end < 256 || this.#slab.length > this.#slabBytes) this.#release();
-    if (this.#full.length === 0) return current;
     const parts = this.#full;
     if (current !== undefined) parts.push(current);
-    const all = Buffer.concat(parts, this.#fullBytes + (current?.length ?? 0));
     this.#full = [];
     this.#fullBytes = 0;
-    return all;
+    return parts;
   }
 
   /** Drops everything not yet taken, and the slab. */

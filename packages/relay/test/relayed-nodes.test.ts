@@ -5,6 +5,7 @@ import { tls } from '@netmachine/transport-tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   RelayDestinationNotServedError,
+  RelayOverCapacityError,
   RelaySourceNotAllowedError,
   relay,
   relayAddress,
@@ -64,6 +65,54 @@ describe('relayed paths between real nodes', () => {
     expect(sizes.length).toBeGreaterThanOrEqual(5);
     expect(sizes.slice(0, -1).every((size) => size === 16_384)).toBe(true);
     expect(a.services.relay.counters().sealed).toBe(count);
+  });
+
+  it('a relay whose queue to the destination overflows refuses with over-capacity, a typed error at the source', async () => {
+    // The relay's connections delay every write once the knob is set: its queue to C cannot drain.
+    const faults = faulty(tls());
+    const b = (await createNode({
+      transports: [faults],
+      listen: ['tls://127.0.0.1:0'],
+      services: {
+        relay: relay({ offer: { policy: { kind: 'anyone' }, queuePerDestination: 4, holdMs: 50 } }),
+      },
+    })) as RelayNode;
+    nodes.push(b);
+    await b.start();
+    const c = await start({}, { behind: [b] });
+    const a = await start({}, { peers: [b, c] });
+    collect(c, 'sink');
+    const client = a.client('asker');
+    // The path works before the fault.
+    await expect(
+      client.request({ node: c.id, name: 'sink' }, 'ping', { protocol: 'echo' }),
+    ).resolves.toBeDefined();
+    faults.controller.knobs.delayMs = 1000;
+    // 24 requests of 8 KiB, one 16 KiB RelayMessage per task: about 390 KB, far more than the delayed
+    // connection takes before it pushes back (64 KiB), so the relay's queue to C fills and stays full.
+    const outcomes: Promise<unknown>[] = [];
+    for (let i = 0; i < 24; i++) {
+      outcomes.push(
+        client
+          .request({ node: c.id, name: 'sink' }, Buffer.alloc(8192, i), { protocol: 'echo', timeoutMs: 8000 })
+          .then(
+            () => 'answered',
+            (error: unknown) => error,
+          ),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const settled = await Promise.all(outcomes);
+    const overCapacity = settled.filter((outcome) => outcome instanceof RelayOverCapacityError);
+    expect(overCapacity.length).toBeGreaterThan(0);
+    expect((overCapacity[0] as RelayOverCapacityError).name).toBe('RelayOverCapacityError');
+    const k = b.services.relay.counters();
+    expect(k.heldBack).toBeGreaterThan(0);
+    expect(k.refused['over-capacity']).toBeGreaterThan(0);
+    expect(a.services.relay.counters().refusedBack['over-capacity']).toBeGreaterThanOrEqual(
+      overCapacity.length,
+    );
+    faults.controller.knobs.delayMs = 0;
   });
 
   it('a relay whose policy excludes the source refuses it with a typed error at the source', async () => {

@@ -2,7 +2,6 @@ import {
   type Connection,
   ConnectionClosedError,
   type EngineMessage,
-  FrameTooLargeError,
   HandshakeError,
   type KeyPair,
   type Logger,
@@ -24,13 +23,7 @@ import { ProtocolViolationError, SourceMismatchError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
 import { connectReplyError, connectRequestFrame, judgeConnectRequest, type Refusal } from './handshake.js';
 import { InboundVerifier } from './inbound-verifier.js';
-import {
-  decodeLinkFrame,
-  decodeRelayedMessage,
-  encodeMessageFrame,
-  RELAYED_MESSAGE_TAG,
-  relayedMessageFromWire,
-} from './link-frames.js';
+import { decodeLinkFrame } from './link-frames.js';
 import { ReplayWindow } from './replay-window.js';
 import type { SignaturePool } from './signature-pool.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
@@ -255,19 +248,10 @@ export class ConnectionSession {
     if (this.#o.strict && message.sig === undefined && message.src.node === this.local) {
       outgoing = signMessage(this.#o.keyPair, message);
     }
-    if (outgoing.src.node !== this.local && outgoing.sig === undefined) {
-      throw new SourceMismatchError(this.local, outgoing.src.node);
-    }
-    if (outgoing.src.node === this.local) {
-      // The common case: encoded straight into the outgoing slab.
-      this.#writer.message(outgoing, this.#o.limits.maxFrameSize);
-    } else {
-      const frame = encodeMessageFrame(outgoing, this.local);
-      if (frame.length - 4 > this.#o.limits.maxFrameSize) {
-        throw new FrameTooLargeError(frame.length - 4, this.#o.limits.maxFrameSize);
-      }
-      this.#enqueue(frame);
-    }
+    // A link carries only this node's messages: another node's goes sealed through a relay.
+    if (outgoing.src.node !== this.local) throw new SourceMismatchError(this.local, outgoing.src.node);
+    // Encoded straight into the outgoing slab.
+    this.#writer.message(outgoing, this.#o.limits.maxFrameSize);
     this.#o.counters.messagesOut++;
     this.traffic.messagesOut++;
     this.#active = true;
@@ -368,9 +352,6 @@ export class ConnectionSession {
         this.#onMessage(messageFromWire(wire, this.peer, this.local));
         return;
       }
-      case RELAYED_MESSAGE_TAG:
-        this.#onMessage(relayedMessageFromWire(decodeRelayedMessage(body), this.local));
-        return;
       case FrameTag.NodeAdvert:
         this.#onAdvert(decodeLinkFrame(tag, body) as NodeAdvert);
         return;

@@ -7,14 +7,8 @@ import {
   signMessage,
 } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryNetwork, SourceMismatchError, type TransportEvent } from '../src/index.js';
-import {
-  encodeAdvertFrameBody,
-  encodeFrame,
-  FrameTag,
-  messageToWire,
-  RELAYED_MESSAGE_TAG,
-} from '../src/wire/index.js';
+import { MemoryNetwork, type TransportEvent } from '../src/index.js';
+import { encodeAdvertFrameBody, encodeFrame, FrameTag, messageToWire } from '../src/wire/index.js';
 import { RawPeer, startNode, type TestNode, type TestNodeOptions } from './helpers.js';
 
 let nodes: TestNode[] = [];
@@ -72,26 +66,19 @@ describe('TransportEngine against a misbehaving peer', () => {
     expect(t.engine.counters().handshakeFailures).toBe(1);
   });
 
-  it('drops a message claiming another source node, counts it, and disconnects the peer', async () => {
+  it("refuses a message claiming another source node, even signed by it: the link carries only its peer's", async () => {
     const t = await target();
     const dropped = drops(t);
+    // The retired third-party frame (type 8: `[srcNode, message]`), with a valid signature of that source.
+    const victim = KeyPair.generate();
+    const signed = signMessage(victim, wireMessage(victim.id, t.id, 'forwarded'));
     const peer = await RawPeer.dial(network, t);
     expect((await peer.handshake(t.id))[0]).toBe(true);
-    const victim = KeyPair.generate();
-    const forged = wireMessage(victim.id, t.id, 'forged');
-    peer.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id), messageToWire(forged)]);
+    peer.sendFrame(0x08, [identityBytes(victim.id), messageToWire(signed)]);
     await peer.probe.until(() => peer.probe.closed, 'disconnect');
     expect(t.sink.delivered).toEqual([]);
-    expect(t.engine.counters().dropped['spoofed-source']).toBe(1);
-    expect(dropped[0]?.error).toBeInstanceOf(SourceMismatchError);
-    // The same frame signed by the claimed source is accepted from any authenticated peer.
-    const honest = await RawPeer.dial(network, t);
-    await honest.handshake(t.id);
-    const signed = signMessage(victim, forged);
-    honest.sendFrame(RELAYED_MESSAGE_TAG, [identityBytes(victim.id), messageToWire(signed)]);
-    await expect.poll(() => t.sink.delivered.length, { message: 'signed relay delivered' }).toBe(1);
-    expect(t.sink.delivered[0]!.src.node).toBe(victim.id);
-    expect(honest.probe.closed).toBe(false);
+    expect(t.engine.counters().dropped['malformed-frame']).toBe(1);
+    expect(dropped[0]?.error.name).toBe('SchemaError');
   });
 
   it('closes the connection on a malformed frame with a typed error, and keeps serving others', async () => {

@@ -1,5 +1,4 @@
 import {
-  type EngineAddress,
   type EngineMessage,
   MessageExpiredError,
   PeerDeniedError,
@@ -313,12 +312,12 @@ describe('TransportEngine over the memory transport', () => {
     expect(b.engine.counters().dropped['bad-signature']).toBe(0);
   });
 
-  it('delivers a relayed message that carries its source signature', async () => {
+  it("refuses to send another node's message over a link, signed or not (relays seal those)", async () => {
     const [a, b] = await pair();
     const c = await node('c');
     introduce(a, b);
     const { signMessage } = await import('@netmachine/core');
-    // c's message to b, signed by c, handed to a for forwarding.
+    // c's message to b, signed by c, handed to a: a link carries only a's own messages.
     const original: EngineMessage = signMessage(c.key, {
       id: 7,
       src: { node: c.id, name: 'origin' },
@@ -327,13 +326,13 @@ describe('TransportEngine over the memory transport', () => {
       body: 'via a',
     });
     a.engine.send(original);
-    await expect.poll(() => b.sink.delivered.length, { message: 'relayed delivery' }).toBe(1);
-    expect((b.sink.delivered[0]!.src as EngineAddress).node).toBe(c.id);
-    // An unsigned message from a third node is refused at the sender, not sent.
     a.engine.send({ ...original, sig: undefined, id: 8 });
-    await expect.poll(() => a.sink.failed.length, { message: 'refused unsigned relay' }).toBe(1);
-    expect(a.sink.failed[0]!.error.name).toBe('SourceMismatchError');
-    expect(c.id !== a.id).toBe(true);
+    await expect.poll(() => a.sink.failed.length, { message: 'both refused at the sender' }).toBe(2);
+    expect(a.sink.failed.map((f) => f.error.name)).toEqual(['SourceMismatchError', 'SourceMismatchError']);
+    // A message of a's own still goes: the link was not harmed.
+    a.engine.send(message(a, b, 'own'));
+    await expect.poll(() => b.sink.delivered.length, { message: 'own message' }).toBe(1);
+    expect(b.sink.delivered.map((m) => m.body)).toEqual(['own']);
   });
 });
 

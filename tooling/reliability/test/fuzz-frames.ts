@@ -6,7 +6,6 @@ import {
   encodeRawFrame,
   FrameDecoder,
   FrameTag,
-  RELAYED_MESSAGE_TAG,
 } from '@netmachine/transport/wire';
 
 /**
@@ -66,6 +65,8 @@ export class Rng {
   }
 }
 
+const RETIRED_RELAYED_TAG = 0x08;
+
 const KNOWN_TAGS = [
   FrameTag.ConnectRequest,
   FrameTag.ConnectReply,
@@ -74,7 +75,8 @@ const KNOWN_TAGS = [
   FrameTag.Ping,
   FrameTag.Pong,
   FrameTag.Goodbye,
-  RELAYED_MESSAGE_TAG,
+  // The retired third-party frame (`[srcNode, message]`): now an unknown frame type.
+  RETIRED_RELAYED_TAG,
 ];
 
 function randomValue(rng: Rng, depth = 0): unknown {
@@ -117,7 +119,7 @@ function wrongShape(rng: Rng, stage: Stage): Buffer {
   const body =
     tag === FrameTag.Message
       ? almostMessage(rng)
-      : tag === RELAYED_MESSAGE_TAG
+      : tag === RETIRED_RELAYED_TAG
         ? [rng.bytes(rng.pick([0, 31, 33])), almostMessage(rng)]
         : randomValue(rng);
   return encodeFrame(tag, body);

@@ -2,14 +2,7 @@
 // For tools that speak the protocol directly (hostile-peer tests, benchmarks) and for packages that
 // encode a body once for many links (pubsub's fan-out, through `packPlain`).
 
-export {
-  decodeLinkFrame,
-  decodeRelayedMessage,
-  encodeMessageFrame,
-  RELAYED_MESSAGE_TAG,
-  type RelayedWireMessage,
-  relayedMessageFromWire,
-} from '../link-frames.js';
+export { decodeLinkFrame, encodeMessageFrame } from '../link-frames.js';
 export {
   DEFAULT_MAX_FRAME_SIZE,
   encodeFrame,

@@ -19,42 +19,53 @@ export interface Cursor {
 const MAX_INTERNED = 64;
 
 /**
- * Strings recently read from bytes, by a hash of the bytes; a slot holds the last string that hashed to
- * it. Comparing a few bytes costs less than making a new string, and the same string object makes
- * later map lookups and comparisons cheap. Only strings the caller checked are kept, so a byte-equal
- * find is a checked string too (keep one instance per alphabet checked).
+ * Strings recently read from bytes, by a hash of the bytes: a set of two slots per hash, the newer
+ * first, so two names that hash alike (`bench-tx-0`, `bench-rx-0`: the hash reads only a few bytes)
+ * do not evict each other on every message. Comparing a few bytes costs less than making a new
+ * string, and the same string object makes later map lookups and comparisons cheap. Only strings the
+ * caller checked are kept, so a byte-equal find is a checked string too (keep one instance per
+ * alphabet checked).
  */
 export class RecentStrings {
   readonly #slots: (string | undefined)[];
   readonly #mask: number;
 
-  /** `slots`: a power of two. */
-  constructor(slots: number) {
-    this.#slots = new Array(slots).fill(undefined);
-    this.#mask = slots - 1;
+  /** `sets`: a power of two; the cache holds twice as many strings. */
+  constructor(sets: number) {
+    this.#slots = new Array(sets * 2).fill(undefined);
+    this.#mask = sets - 1;
   }
 
-  #slot(b: Buffer, start: number, length: number): number {
+  #set(b: Buffer, start: number, length: number): number {
     const middle = b[start + (length >>> 1)] as number;
-    return (
-      (length * 31 + (b[start] as number) * 7 + middle * 3 + (b[start + length - 1] as number)) & this.#mask
-    );
+    const hash = length * 31 + (b[start] as number) * 7 + middle * 3 + (b[start + length - 1] as number);
+    return (hash & this.#mask) << 1;
   }
 
   /** The string whose bytes these are (1 byte or more), if it was kept recently. */
   find(b: Buffer, start: number, length: number): string | undefined {
-    const known = this.#slots[this.#slot(b, start, length)];
-    if (known === undefined || known.length !== length) return undefined;
-    for (let i = 0; i < length; i++) if (known.charCodeAt(i) !== b[start + i]) return undefined;
-    return known;
+    const set = this.#set(b, start, length);
+    const newer = this.#slots[set];
+    if (newer !== undefined && sameBytes(newer, b, start, length)) return newer;
+    const older = this.#slots[set + 1];
+    if (older !== undefined && sameBytes(older, b, start, length)) return older;
+    return undefined;
   }
 
   /** Decodes and remembers ASCII bytes the caller has checked. */
   keep(b: Buffer, start: number, length: number): string {
     const s = latin1(b, start, start + length);
-    this.#slots[this.#slot(b, start, length)] = s;
+    const set = this.#set(b, start, length);
+    this.#slots[set + 1] = this.#slots[set];
+    this.#slots[set] = s;
     return s;
   }
+}
+
+function sameBytes(s: string, b: Buffer, start: number, length: number): boolean {
+  if (s.length !== length) return false;
+  for (let i = 0; i < length; i++) if (s.charCodeAt(i) !== b[start + i]) return false;
+  return true;
 }
 
 const interned = new RecentStrings(256);

@@ -28,6 +28,7 @@ export {
   OptionalPackageMissingError,
   ServiceNotRunningError,
 } from './errors.js';
+export { pinFreePorts } from './free-ports.js';
 export { createLogger } from './logger.js';
 export { domainViews, MAP_DOMAIN_LIMIT } from './map/domain-views.js';
 export { MAP_CSP } from './map/map-endpoint.js';

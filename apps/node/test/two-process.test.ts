@@ -102,6 +102,7 @@ for (const scheme of ['tls', 'quic'] as const) {
 describe('a permanent connection across a killed and restarted peer process', { timeout: 240_000 }, () => {
   it('comes back, and delivers the messages queued during the outage exactly once', async () => {
     const a = await localNode('tls');
+    // A fixed port, outside the ephemeral range: no other socket is given it while the child is down.
     const [listen] = await pinFreePorts(['tls://127.0.0.1:0']);
     const seed = randomBytes(32).toString('hex');
     const spec = { seed, listen: [listen], transports: ['tls'], peers: [a.advertText] };

@@ -1,22 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NetmachineNode } from 'netmachine';
+import { type NetmachineNode, pinFreePorts } from 'netmachine';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { newSeed, startTarget, stopTarget, type Target, tlsNode } from './harness.js';
-
-/** A free TCP port now, so that the restarted process can listen where its advert says. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -37,7 +24,9 @@ describe('kill -9 and restart of a node process mid-stream', () => {
   }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nm-reliability-restart-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const spec = { seed: newSeed(), listen: [`tls://127.0.0.1:${await freePort()}`], dir };
+    // A fixed port, so that the restarted process listens where its advert says; chosen outside the
+    // ephemeral range, so no other socket is given it while the process is down.
+    const spec = { seed: newSeed(), listen: await pinFreePorts(['tls://127.0.0.1:0']), dir };
     const good = await tlsNode();
     cleanups.push(() => good.stop());
     const first = await startTarget(spec);

@@ -53,9 +53,12 @@ describe('netmachine domain, driving three node processes', { timeout: 120_000 }
     const metrics = await (await fetch(`http://${nodes[a]?.ready.metrics}/metrics`)).text();
     expect(metrics).toContain(`netmachine_domain_view_size{domain="${domain}",view="active"} 1`);
     expect(metrics).toContain('netmachine_domain_refused_total{reason="wrong-secret"} 1');
+    // b takes a into its view on a's Neighbor message, which a sends after taking b into its own.
+    await expect
+      .poll(async () => (await cli(['status', '--dir', dirs[b] as string])).stdout)
+      .toContain(`lab ${domain} (member)  active view 1`);
     const status = await cli(['status', '--dir', dirs[b] as string]);
     expect(status.stdout).toMatch(/domains {2}1/);
-    expect(status.stdout).toContain(`lab ${domain} (member)  active view 1`);
   });
 
   it('a non-member that knows the ticket sends anycast requests a member answers', async () => {

@@ -83,6 +83,7 @@ describe('a node configured for a NATS server with its own accounts', { timeout:
       try {
         const reply = await node.client('tester').request('worker', 'hi');
         expect(reply.body).toEqual({ echoed: 'hi' });
+        // vi.waitFor's own default is 1 s (the configured 20 s is expect.poll's): too short on a busy machine.
         await vi.waitFor(() => {
           const nats = nodeStatus(node).nats;
           expect(nats?.connected).toBe(true);
@@ -90,7 +91,7 @@ describe('a node configured for a NATS server with its own accounts', { timeout:
           expect(nats?.attachments).toEqual([
             { name: 'worker', instance: worker.instance, server: expect.stringContaining(`:${server.port}`) },
           ]);
-        });
+        }, 20_000);
       } finally {
         await worker.stop();
       }

@@ -85,7 +85,7 @@ describe('discovery() as a node service', () => {
     // Until the member's first announce lands, the holder forwards the lookup to the member (3 ids on
     // the path); from then on it answers from its pointer.
     const lookup = () => outsider.services.discovery.lookup(made.id, { timeoutMs: 10_000 });
-    await expect.poll(async () => (await lookup()).path.length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(async () => (await lookup()).path.length).toBe(2);
     const found = await lookup();
     expect(found.members).toEqual([member.id]);
     expect(found.path).toEqual([outsider.id, holder.id]);

@@ -72,7 +72,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
     await withScreenshotOnFailure(page, 'node-map', async () => {
       const response = await page.goto(`http://${metrics.address}/map`);
       expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
-      await expect.poll(() => page.locator('#peers tr').count(), { timeout: 10_000 }).toBe(2);
+      await expect.poll(() => page.locator('#peers tr').count()).toBe(2);
       await expect.poll(() => count(page, 'peer-count')).toBe(2);
       const rows = await page
         .locator('#peers tr')
@@ -90,12 +90,12 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
       }, 20);
       const before = await count(page, 'sent');
       await vi.waitFor(async () => expect(await count(page, 'sent')).toBeGreaterThan(before + 5), {
-        timeout: 10_000,
+        timeout: 20_000,
         interval: 100,
       });
       const later = await count(page, 'sent');
       await vi.waitFor(async () => expect(await count(page, 'sent')).toBeGreaterThan(later), {
-        timeout: 10_000,
+        timeout: 20_000,
         interval: 100,
       });
 
@@ -116,7 +116,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
             expect(bytesOut).toBeGreaterThan(0);
             expect(bytesIn).toBeGreaterThan(0);
           },
-          { timeout: 10_000, interval: 100 },
+          { timeout: 20_000, interval: 100 },
         );
       }
 
@@ -124,23 +124,18 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
       const { topic } = a.services.pubsub.createTopic({ publisher: 'map-test' });
       b.client('watcher', () => {}).subscribe(topic);
       await expect
-        .poll(() => page.locator(`#topics tr[data-topic="${topic}"] td:nth-child(3)`).textContent(), {
-          timeout: 10_000,
-        })
+        .poll(() => page.locator(`#topics tr[data-topic="${topic}"] td:nth-child(3)`).textContent())
         .toBe('1');
       // Events a publishes show as a rate on the publisher's own row.
       const publishing = setInterval(() => client.publish(topic, 'tick'), 20);
       try {
         await expect
-          .poll(
-            async () =>
-              Number(
-                (
-                  (await page.locator(`#topics tr[data-topic="${topic}"] td:nth-child(4)`).textContent()) ??
-                  ''
-                ).replace(/,/g, ''),
-              ),
-            { timeout: 10_000 },
+          .poll(async () =>
+            Number(
+              (
+                (await page.locator(`#topics tr[data-topic="${topic}"] td:nth-child(4)`).textContent()) ?? ''
+              ).replace(/,/g, ''),
+            ),
           )
           .toBeGreaterThan(0);
       } finally {
@@ -151,7 +146,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
       const { id: domain } = await a.services.domains.create({ name: 'research' });
       await b.services.domains.join(a.services.domains.ticket(domain));
       await expect
-        .poll(() => page.locator(`#domains p[data-domain="${domain}"]`).textContent(), { timeout: 10_000 })
+        .poll(() => page.locator(`#domains p[data-domain="${domain}"]`).textContent())
         .toMatch(/research .* active view 1 \(/);
 
       if (process.env.MAP_SCREENSHOTS) {
@@ -169,7 +164,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
             .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-peer')));
           expect(shown).toEqual([b.id]);
         },
-        { timeout: 5_000, interval: 100 },
+        { timeout: 20_000, interval: 100 },
       );
       expect(violations.filter((v) => /Content Security Policy/i.test(v))).toEqual([]);
     });
@@ -201,7 +196,7 @@ describe.skipIf(chromiumMissing !== undefined)('the node map page in chromium', 
           }
           return n;
         })()`);
-      await expect.poll(outerPixels, { timeout: 10_000 }).toBeGreaterThan(3 * 20);
+      await expect.poll(outerPixels).toBeGreaterThan(3 * 20);
     });
     await page.close();
   }, 30_000);

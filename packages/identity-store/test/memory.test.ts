@@ -18,7 +18,7 @@ describe('measurement writes', () => {
     await using store = await memoryIdentityStore({ backend, measurementFlushMs: 5 });
     const id = KeyPair.generate().id;
     store.recordRtt(id, 40);
-    await vi.waitFor(async () => expect(await backend.get(`l/${id}`)).toBeDefined(), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await backend.get(`l/${id}`)).toBeDefined(), { timeout: 20_000 });
     store.recordRtt(id, 80);
     await store.flush();
     await using reopened = await memoryIdentityStore({ backend });

@@ -25,7 +25,7 @@ describe('NatsCluster', { timeout: 60_000 }, () => {
         a?.publish('hello', 'x');
         expect(new Set(got)).toEqual(new Set(['b:x', 'c:x']));
       },
-      { timeout: 10_000, interval: 50 },
+      { timeout: 20_000, interval: 50 },
     );
     await cluster.server(1).kill();
     expect(await cluster.server(1).routeCount()).toBe(0);

@@ -137,9 +137,7 @@ describe('HyParView on real nodes (memory transport)', () => {
     const [contact, ...rest] = nodes as [RealNode, ...RealNode[]];
     for (const node of rest) node.runner.command({ type: 'join', contact: contact.id });
 
-    await expect
-      .poll(() => connected(nodes) && nodes.every((n) => view(n).length > 0), { timeout: 15_000 })
-      .toBe(true);
+    await expect.poll(() => connected(nodes) && nodes.every((n) => view(n).length > 0)).toBe(true);
     for (const node of nodes) expect(view(node).length).toBeLessThanOrEqual(3);
 
     // Stop the node that everyone joined through, and the one with the most neighbours besides.
@@ -150,7 +148,6 @@ describe('HyParView on real nodes (memory transport)', () => {
         () =>
           connected(nodes) &&
           nodes.filter((n) => !n.stopped).every((n) => view(n).length > 0 && !view(n).includes(victim.id)),
-        { timeout: 15_000 },
       )
       .toBe(true);
     const decodeErrors = nodes.reduce((sum, n) => sum + n.runner.counters().decodeErrors, 0);
@@ -168,7 +165,7 @@ describe('HyParView on real nodes (memory transport)', () => {
     a.router
       .client('impostor')
       .send({ node: b.id, name: 'hyparview' }, { type: 'join' }, { protocol: 'hyparview/1' });
-    await expect.poll(() => b.runner.counters().foreign, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => b.runner.counters().foreign).toBe(1);
     // From c's protocol engine but malformed: rejected by the decoder, counted, never handed to the machine.
     await c.runner.stop();
     const forger = c.router.client('hyparview');
@@ -178,9 +175,9 @@ describe('HyParView on real nodes (memory transport)', () => {
       { protocol: 'hyparview/1' },
     );
     forger.send({ node: b.id, name: 'hyparview' }, 'garbage', { protocol: 'hyparview/1' });
-    await expect.poll(() => b.runner.counters().decodeErrors, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => b.runner.counters().decodeErrors).toBe(2);
     expect(b.runner.counters().received).toBe(0);
     b.runner.command({ type: 'join', contact: a.id });
-    await expect.poll(() => view(a).includes(b.id) && view(b).includes(a.id), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => view(a).includes(b.id) && view(b).includes(a.id)).toBe(true);
   });
 });

@@ -141,9 +141,7 @@ describe.skipIf(!availability.ok)('relays between isolated network namespaces', 
 
   it('A ⇄ C unicast and request/response go through B, which sees only padded ciphertext', async () => {
     await a.ask({ cmd: 'send', to: id(keys.c), count: 20, text: 'plaintext-marker-' });
-    await expect
-      .poll(async () => ((await c.ask({ cmd: 'received' })).received as string[]).length, { timeout: 10_000 })
-      .toBe(20);
+    await expect.poll(async () => ((await c.ask({ cmd: 'received' })).received as string[]).length).toBe(20);
     const reply = await a.ask({ cmd: 'request', to: id(keys.c), text: 'ping' });
     expect(reply.reply).toBe('echo:ping');
     const status = await a.ask({ cmd: 'status', to: id(keys.c) });
@@ -170,13 +168,11 @@ describe.skipIf(!availability.ok)('relays between isolated network namespaces', 
     const bIndex = processes.indexOf(b);
     processes[bIndex]?.child.kill('SIGKILL');
     await expect
-      .poll(async () => ((await a.ask({ cmd: 'status' })).connected as NodeId[]).includes(id(keys.b)), {
-        timeout: 10_000,
-      })
+      .poll(async () => ((await a.ask({ cmd: 'status' })).connected as NodeId[]).includes(id(keys.b)))
       .toBe(false);
     await a.ask({ cmd: 'send', to: id(keys.c), count: 10, text: 'after-' });
     await expect
-      .poll(async () => ((await c.ask({ cmd: 'received' })).received as string[]).length, { timeout: 15_000 })
+      .poll(async () => ((await c.ask({ cmd: 'received' })).received as string[]).length)
       .toBe(before + 10);
     const reply = await a.ask({ cmd: 'request', to: id(keys.c), text: 'still there' });
     expect(reply.reply).toBe('echo:still there');

@@ -205,7 +205,7 @@ describe('direct first, relay as fallback, direct again when it works', () => {
         client.send({ node: d.id, name: 'sink' }, `m${sent++}`, { ttlMs: 10_000 });
         expect(a.transport.isConnected(d.id)).toBe(true);
       },
-      { timeout: 10_000, interval: 50 },
+      { timeout: 20_000, interval: 50 },
     );
     const relayedBefore = a.transport.counters().relayedOut;
     client.send({ node: d.id, name: 'sink' }, 'direct', { ttlMs: 10_000 });

@@ -69,20 +69,27 @@ describe('bad input at the relay and the destination', () => {
     expect(b.services.relay.counters().forwarded).toBe(0);
   });
 
-  it('a flooding source is rate-limited, answered with few refusals, and the relay keeps bounded state', async () => {
+  // 5000 sealed messages through three nodes in one process: CPU-bound, 8-26 s on a loaded two-core
+  // machine, too close to the default 30 s.
+  it('a flooding source is rate-limited, answered with few refusals, and the relay keeps bounded state', {
+    timeout: 120_000,
+  }, async () => {
+    const rate = 50;
     const { a, b, c, got } = await triangle({
       policy: { kind: 'anyone' },
-      perSource: { messagesPerSecond: 100, bytesPerSecond: 1_000_000 },
+      perSource: { messagesPerSecond: rate, bytesPerSecond: 1_000_000 },
       maxSources: 4,
     });
     const flood = 5000;
     const client = a.client('flood');
+    const started = Date.now();
     // The link to the relay is up first, so the flood reaches it (rather than waiting at the source).
     client.send({ node: c.id, name: 'sink' }, -1, { ttlMs: 20_000 });
     await expect.poll(() => got.length).toBe(1);
     // One message per task, so each is its own RelayMessage (the relay counts RelayMessages).
+    // Lives longer than any flood takes: a message that expired in a queue would be counted nowhere below.
     for (let i = 0; i < flood; i++) {
-      client.send({ node: c.id, name: 'sink' }, i, { ttlMs: 20_000 });
+      client.send({ node: c.id, name: 'sink' }, i, { ttlMs: 120_000 });
       await new Promise((resolve) => setImmediate(resolve));
     }
     const counted = (): number => {
@@ -96,7 +103,10 @@ describe('bad input at the relay and the destination', () => {
     const atSource = (): number => a.transport.counters().dropped['queue-full'];
     await expect.poll(() => counted() + atSource(), { timeout: 20_000 }).toBe(flood + 1);
     const k = b.services.relay.counters();
+    const elapsedSeconds = (Date.now() - started) / 1000;
     expect(k.refused['rate-source']).toBeGreaterThan(0);
+    // The source's bucket: a burst of one second's worth, then `rate` a second, however long the flood took.
+    expect(k.forwarded).toBeLessThanOrEqual(rate + rate * elapsedSeconds);
     expect(k.forwarded).toBeLessThan(flood / 2);
     await expect.poll(() => got.length).toBe(k.forwarded);
     // Refusals back to the source are themselves rate-limited.

@@ -10,6 +10,13 @@ import type { ListenerProcessSpec } from './compliance.js';
 // Probes and helpers the compliance suite and the transports' own tests share, and the start of a
 // listener in a child process for the cross-process cases.
 
+/**
+ * How long a wait for something that must happen may take before the test fails: the same as
+ * `ConnectionProbe.until`. Given explicitly because the suite runs under the transport author's
+ * vitest configuration, where expect.poll's own default is 1 s, too short on a loaded CI machine.
+ */
+export const WAIT_MS = 45_000;
+
 /** Collects what a connection delivers and lets a test wait for it. */
 export class ConnectionProbe {
   readonly chunks: Buffer[] = [];
@@ -45,7 +52,7 @@ export class ConnectionProbe {
   }
 
   /** Resolves when `condition` holds, checked after every callback. */
-  until(condition: () => boolean, what: string, timeoutMs = 45_000): Promise<void> {
+  until(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
     if (condition()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
@@ -111,7 +118,9 @@ export async function listenOn(
     ...(acceptPeer ? { acceptPeer } : {}),
   });
   const next = async (index = 0): Promise<Connection> => {
-    await expect.poll(() => inbound.length, { message: 'an inbound connection' }).toBeGreaterThan(index);
+    await expect
+      .poll(() => inbound.length, { message: 'an inbound connection', timeout: WAIT_MS })
+      .toBeGreaterThan(index);
     return inbound[index]!;
   };
   return { listener, address: listener.addresses[0]!, inbound, next };
@@ -128,7 +137,9 @@ export async function writeAll(
     const drainsBefore = sink.drains;
     const more = connection.write(data.subarray(offset, offset + chunkSize));
     if (!more) {
-      await expect.poll(() => sink.drains > drainsBefore || sink.closed, { message: 'drain' }).toBe(true);
+      await expect
+        .poll(() => sink.drains > drainsBefore || sink.closed, { message: 'drain', timeout: WAIT_MS })
+        .toBe(true);
     }
   }
 }

@@ -19,6 +19,7 @@ import {
   type ListenerChild,
   pattern,
   startListenerProcess,
+  WAIT_MS,
 } from './compliance-tools.js';
 
 export { ConnectionProbe, listenOn, Sink, writeAll } from './compliance-tools.js';
@@ -244,7 +245,7 @@ export function runTransportCompliance(
       if (listening !== undefined && dialing !== undefined) {
         expect(dialing().openConnections).toBe(0);
         await expect
-          .poll(() => listening().openConnections, { message: 'the listener to forget it' })
+          .poll(() => listening().openConnections, { message: 'the listener to forget it', timeout: WAIT_MS })
           .toBe(0);
       }
     });
@@ -295,7 +296,10 @@ export function runTransportCompliance(
         expect(dialing().dialFailures).toBe(1);
         // The listener saw a caller leave without confirming its key.
         await expect
-          .poll(() => listening().handshakeFailures, { message: 'the listener to drop the caller' })
+          .poll(() => listening().handshakeFailures, {
+            message: 'the listener to drop the caller',
+            timeout: WAIT_MS,
+          })
           .toBe(1);
       }
       // A later good dial is the first (and only) connection the listener hands out.

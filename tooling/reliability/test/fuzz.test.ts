@@ -167,6 +167,7 @@ describe('live fuzzer against a node process on its TLS port', () => {
           perSecond: Math.round(plan.length / seconds),
           candidatesAcceptedByDecoderAndReplaced: skipped.count,
           reports,
+          dialRetries: lanes.reduce((n, lane) => n + lane.dialRetries, 0),
           echoes,
           echoFailures: echoFailures.length,
           batches: samples.length - 1,

@@ -216,6 +216,15 @@ export class Attachments {
     await Promise.all(this.all().map((engine) => this.detach(engine, 'stopped')));
   }
 
+  /** Takes `ms` off every process's silence (a time the bridge could not hear them), up to `now`. */
+  excuse(ms: number, now: number): void {
+    for (const engine of this.all()) {
+      for (const instance of engine.instances.values()) {
+        instance.lastSeen = Math.min(now, instance.lastSeen + ms);
+      }
+    }
+  }
+
   /** Detaches processes not heard from for `timeoutMs`. */
   expire(now: number, timeoutMs: number): void {
     for (const engine of this.all()) {

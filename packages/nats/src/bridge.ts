@@ -72,6 +72,8 @@ export class NatsBridge implements Startable {
   private sweeper: NodeJS.Timeout | undefined;
   /** Liveness is only judged after the bridge itself has been connected for a full timeout. */
   private upSince = 0;
+  /** When the sweeper last ran: a sweep far later than its interval means this process was paused. */
+  private lastSweep = 0;
   private seq = 0;
   private pendingRequests = 0;
   private started = false;
@@ -165,7 +167,8 @@ export class NatsBridge implements Startable {
     if (this.started) return;
     this.started = true;
     this.link.start();
-    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.floor(this.heartbeatMs / 2)));
+    this.lastSweep = Date.now();
+    this.sweeper = setInterval(() => this.sweep(), this.sweepIntervalMs);
     this.sweeper.unref();
   }
 
@@ -295,10 +298,20 @@ export class NatsBridge implements Startable {
     msg.respond(reply);
   }
 
+  private get sweepIntervalMs(): number {
+    return Math.max(50, Math.floor(this.heartbeatMs / 2));
+  }
+
   /** Detaches processes that stopped announcing themselves, unless the bridge itself was cut off. */
   private sweep(): void {
-    if (!this.link.isUp) return;
     const now = Date.now();
+    // A sweep this late means this process did not run meanwhile (a long pause, a starved CPU): the
+    // heartbeats that came in the meantime are still unread, since timers run before sockets are read.
+    // Silence while the bridge was not listening does not count against a process.
+    const paused = now - this.lastSweep - this.sweepIntervalMs;
+    this.lastSweep = now;
+    if (paused > this.heartbeatMs) this.attachments.excuse(paused, now);
+    if (!this.link.isUp) return;
     if (now - this.upSince < this.detachAfterMs) return;
     this.attachments.expire(now, this.detachAfterMs);
   }

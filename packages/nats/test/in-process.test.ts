@@ -120,6 +120,24 @@ describe('attachEngine in the same process', () => {
     expect(() => engine.spawn()).toThrow(UnsupportedOperationError);
   });
 
+  it('keeps a live process attached through a pause of its own process longer than the detach window', async () => {
+    const key = KeyPair.generate();
+    const { router, bridge } = await startNode(key); // detached after 10 missed heartbeats of 200 ms
+    await bridge.whenConnected();
+    await attach(router.node, key, (msg, ctx) => ctx.reply(msg, { got: msg.body }));
+    await expect.poll(() => bridge.status().engines.svc, { message: 'the process attached' }).toBe(1);
+    // Nothing in this process runs for 3 s: neither the process's heartbeats nor the bridge's reading.
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      // a pause, as a long GC or a starved CPU makes one
+    }
+    // The bridge's sweep, overdue, runs first among the timers, before any heartbeat is read.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(bridge.counters().detaches).toBe(0);
+    const reply = await router.client('tester').request('svc', 'after the pause');
+    expect(reply.body).toEqual({ got: 'after the pause' });
+  });
+
   it('refuses an untrusted key with AttachRefusedError', async () => {
     const { router, bridge } = await startNode(KeyPair.generate());
     await bridge.whenConnected();

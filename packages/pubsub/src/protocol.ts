@@ -34,6 +34,13 @@ export const PubSubProtocol = {
   Unsubscribe: 'pubsub/unsubscribe@1',
   /** One topic event, publisher node → subscriber node (see `EventFields`). */
   Event: 'pubsub/event@1',
+  /**
+   * Events sent to one node in one turn, in order: `[fields₁, …, fieldsₖ, n]`, each `fields` the nine
+   * fields of `pubsub/event@1` as an array of their own, `n` the link number of the last (the others
+   * count up to it: n−k+1 … n). One frame, one ack step and one TLS write carry k events; each is
+   * checked and delivered as if it had come alone.
+   */
+  Events: 'pubsub/events@1',
   /** Cumulative acknowledgement `[n]`: every event up to link number `n` was received. */
   Ack: 'pubsub/ack@1',
   /** A TopicAdvert in its wire form. */
@@ -216,7 +223,11 @@ export function readEventLinkNumber(body: unknown): number | undefined {
 }
 
 export function readEvent(body: unknown): TopicEvent {
-  const v = expectArray(body, 'event', EVENT_FIELDS + 1, EVENT_FIELDS + 1);
+  return readEventFields(expectArray(body, 'event', EVENT_FIELDS + 1, EVENT_FIELDS + 1));
+}
+
+/** The nine event fields, from an array that may carry the link number after them. */
+function readEventFields(v: readonly unknown[]): TopicEvent {
   const topic = readTopicId(v[0], 'event.topic');
   if (!isKeyText(v[1])) throw new SchemaError('event.publisher.node', 'expected a node identity');
   if (!isEngineName(v[2])) throw new SchemaError('event.publisher.name', 'expected an engine name');
@@ -230,6 +241,58 @@ export function readEvent(body: unknown): TopicEvent {
     expiry: optional(v[7], (x) => expectUint(x, 'event.expiry')),
     sig: optional(v[8], (x) => expectBytes(x, 'event.sig', SIGNATURE_BYTES)),
   };
+}
+
+// --- event batches (pubsub/events@1) ---------------------------------------------------------
+
+/** Events in one `pubsub/events@1` message, at most. */
+export const MAX_EVENTS_PER_MESSAGE = 4096;
+
+/**
+ * Several events' shared fields (see `packEventFields`; their array headers now count nine
+ * elements) behind one array header that counts one more element: the last link number, which each
+ * link adds (`new EncodedBody(bytes, n)`), so links sent the same events share the bytes.
+ */
+export function packEventBatch(packedFields: readonly Uint8Array[]): Uint8Array {
+  const count = packedFields.length + 1;
+  let size = count < 16 ? 1 : 3;
+  for (const fields of packedFields) size += fields.length;
+  const bytes = Buffer.allocUnsafe(size);
+  let pos: number;
+  if (count < 16) {
+    bytes[0] = 0x90 + count;
+    pos = 1;
+  } else {
+    bytes[0] = 0xdc;
+    bytes.writeUInt16BE(count, 1);
+    pos = 3;
+  }
+  for (const fields of packedFields) {
+    if (fields[0] !== 0x90 + EVENT_FIELDS + 1)
+      throw new SchemaError('event', 'expected the packed event fields');
+    bytes.set(fields, pos);
+    bytes[pos] = 0x90 + EVENT_FIELDS;
+    pos += fields.length;
+  }
+  return bytes;
+}
+
+/** A received batch: its events' field arrays (not yet validated) and the last link number. */
+export interface EventBatch {
+  readonly events: readonly unknown[];
+  readonly lastN: number;
+}
+
+/** The batch's shape and link number; each event is read on its own (`readBatchedEvent`). */
+export function readEventBatch(body: unknown): EventBatch {
+  const v = expectArray(body, 'events', 2, MAX_EVENTS_PER_MESSAGE + 1);
+  const lastN = expectUint(v[v.length - 1], 'events.n');
+  if (lastN < v.length - 1) throw new SchemaError('events.n', 'a link number below the event count');
+  return { events: v.slice(0, -1), lastN };
+}
+
+export function readBatchedEvent(value: unknown): TopicEvent {
+  return readEventFields(expectArray(value, 'event', EVENT_FIELDS, EVENT_FIELDS));
 }
 
 export function readAck(body: unknown): number {

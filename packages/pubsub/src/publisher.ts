@@ -2,6 +2,7 @@ import type { EncodedBody, EngineMessage, KeyPair, NodeId, TopicAdvert, TopicId 
 import { noteDropped, type PubSubContext } from './context.js';
 import {
   PubSubProtocol,
+  packEventBatch,
   packEventFields,
   type SubscribeReply,
   SubscribeStatus,
@@ -41,6 +42,11 @@ export class PublisherSide {
   private readonly links = new Map<NodeId, SubscriberLink>();
   /** `topic node` → last sequence sent, for subscribers that disconnected: they learn their gap. */
   private readonly departed = new Map<string, number>();
+  /** Links with events numbered this turn, sent together once the turn's publishes are done. */
+  private readonly unflushed = new Set<SubscriberLink>();
+  private flushQueued = false;
+  /** The last batch packed, reused by the next link that sends exactly the same events. */
+  private lastBatch: { events: readonly OutgoingEvent[]; bytes: Uint8Array } | undefined;
 
   constructor(
     private readonly context: PubSubContext,
@@ -167,6 +173,8 @@ export class PublisherSide {
   }
 
   clear(): void {
+    this.unflushed.clear();
+    this.lastBatch = undefined;
     for (const link of this.links.values()) link.clear();
     this.links.clear();
     this.topics.clear();
@@ -217,10 +225,32 @@ export class PublisherSide {
     this.departed.set(key, lastSent);
   }
 
+  private readonly flushAll = (): void => {
+    this.flushQueued = false;
+    for (const link of this.unflushed) link.flush();
+    this.unflushed.clear();
+    this.lastBatch = undefined;
+  };
+
   private readonly linkOutput = {
-    send: (node: NodeId, body: EncodedBody, expiry: number | undefined): void => {
-      this.context.counters.eventsSent++;
-      this.context.send(node, PubSubProtocol.Event, body, expiry);
+    send: (node: NodeId, body: EncodedBody, expiry: number | undefined, events: number): void => {
+      this.context.counters.eventsSent += events;
+      this.context.send(node, events === 1 ? PubSubProtocol.Event : PubSubProtocol.Events, body, expiry);
+    },
+    schedule: (link: SubscriberLink): void => {
+      this.unflushed.add(link);
+      if (this.flushQueued) return;
+      this.flushQueued = true;
+      // A microtask runs once the publishing code yields: every event it published in a loop
+      // is in the outboxes by then, and nothing waits for a timer.
+      queueMicrotask(this.flushAll);
+    },
+    batch: (events: readonly OutgoingEvent[]): Uint8Array => {
+      const last = this.lastBatch;
+      if (last !== undefined && sameEvents(last.events, events)) return last.bytes;
+      const bytes = packEventBatch(events.map((event) => event.fields));
+      this.lastBatch = { events, bytes };
+      return bytes;
     },
     overflow: (link: SubscriberLink, evicted: OutgoingEvent): void => {
       noteDropped(this.context, 'queue-overflow', { topic: evicted.topic, node: link.node });
@@ -235,6 +265,12 @@ export class PublisherSide {
       }
     },
   };
+}
+
+function sameEvents(a: readonly OutgoingEvent[], b: readonly OutgoingEvent[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function departedKey(topic: TopicId, node: NodeId): string {

@@ -1,4 +1,5 @@
-import type { EncodedBody, NodeId, TopicId } from '@netmachine/core';
+import type { NodeId, TopicId } from '@netmachine/core';
+import { EncodedBody } from '@netmachine/core';
 import { RingQueue } from '@netmachine/router';
 import { eventMessageBody } from './protocol.js';
 
@@ -16,10 +17,20 @@ export interface LinkLimits {
   readonly window: number;
   /** Events waiting for the window to open, at most; past it the oldest is evicted. */
   readonly queueSize: number;
+  /**
+   * Events sent in one turn go out as one `pubsub/events@1` message of at most this many events
+   * (and about `maxBatchBytes`); 1 sends every event as its own `pubsub/event@1`.
+   */
+  readonly maxBatch: number;
+  readonly maxBatchBytes: number;
 }
 
 export interface LinkOutput {
-  send(node: NodeId, body: EncodedBody, expiry: number | undefined): void;
+  send(node: NodeId, body: EncodedBody, expiry: number | undefined, events: number): void;
+  /** `link` has events waiting to be sent at the end of this turn: call `flush` then. */
+  schedule(link: SubscriberLink): void;
+  /** The packed batch of `events` (see `packEventBatch`), shared by links that send the same events. */
+  batch(events: readonly OutgoingEvent[]): Uint8Array;
   /** `evicted` was dropped from a full queue to make room (policy drop-oldest). */
   overflow(link: SubscriberLink, evicted: OutgoingEvent): void;
 }
@@ -44,6 +55,9 @@ export class SubscriberLink {
   private readonly queue: RingQueue<OutgoingEvent>;
   private sentN = 0;
   private ackedN = 0;
+  /** Events inside the window, numbered, waiting for the end of the turn to leave as one message. */
+  private outbox: OutgoingEvent[] = [];
+  private outboxBytes = 0;
 
   constructor(
     readonly node: NodeId,
@@ -86,9 +100,36 @@ export class SubscriberLink {
     this.pump();
   }
 
-  /** Empties the queue; returns how many events were dropped. */
+  /** Empties the queue and the unsent outbox; returns how many events were dropped. */
   clear(): number {
-    return this.queue.drain().length;
+    const unsent = this.outbox.length;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    return this.queue.drain().length + unsent;
+  }
+
+  /** Sends what this turn numbered: one message, whatever the number of events. */
+  flush(): void {
+    const events = this.outbox;
+    if (events.length === 0) return;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    const first = events[0] as OutgoingEvent;
+    if (events.length === 1) {
+      this.out.send(this.node, eventMessageBody(first.fields, this.sentN), first.expiry, 1);
+      return;
+    }
+    // The message lives as long as its longest-lived event: each event's own expiry is still
+    // applied when it is delivered.
+    let expiry: number | undefined = first.expiry;
+    for (const event of events) {
+      if (event.expiry === undefined) {
+        expiry = undefined;
+        break;
+      }
+      if (expiry !== undefined && event.expiry > expiry) expiry = event.expiry;
+    }
+    this.out.send(this.node, new EncodedBody(this.out.batch(events), this.sentN), expiry, events.length);
   }
 
   private pump(): void {
@@ -105,6 +146,14 @@ export class SubscriberLink {
     if (subscription === undefined) return;
     subscription.lastSent = event.seq;
     this.sentN++;
-    this.out.send(this.node, eventMessageBody(event.fields, this.sentN), event.expiry);
+    if (this.limits.maxBatch <= 1) {
+      this.out.send(this.node, eventMessageBody(event.fields, this.sentN), event.expiry, 1);
+      return;
+    }
+    if (this.outbox.length === 0) this.out.schedule(this);
+    this.outbox.push(event);
+    this.outboxBytes += event.fields.length;
+    if (this.outbox.length >= this.limits.maxBatch || this.outboxBytes >= this.limits.maxBatchBytes)
+      this.flush();
   }
 }

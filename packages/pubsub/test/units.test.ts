@@ -1,7 +1,21 @@
-import { type EngineAddress, KeyPair, QueueFullError, signTopicAdvert } from '@netmachine/core';
+import {
+  EncodedBody,
+  type EngineAddress,
+  KeyPair,
+  QueueFullError,
+  SchemaError,
+  signTopicAdvert,
+} from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { readEvent, signEvent, type TopicEvent, verifyEventSignature } from '../src/index.js';
-import { eventMessageBody, eventToWire, packEventFields } from '../src/protocol.js';
+import {
+  eventMessageBody,
+  eventToWire,
+  packEventBatch,
+  packEventFields,
+  readBatchedEvent,
+  readEventBatch,
+} from '../src/protocol.js';
 import { SequenceTracker } from '../src/sequence-tracker.js';
 import { type OutgoingEvent, SubscriberLink } from '../src/subscriber-link.js';
 import { TopicRegistry } from '../src/topic-registry.js';
@@ -69,21 +83,54 @@ describe('SequenceTracker', () => {
 });
 
 describe('SubscriberLink', () => {
-  function link(window: number, queueSize: number) {
+  function link(window: number, queueSize: number, maxBatch = 1) {
     const sent: unknown[][] = [];
     const evicted: number[] = [];
+    let scheduled = 0;
     const l = new SubscriberLink(
       KeyPair.generate().id,
-      { window, queueSize },
-      { send: (_node, body) => sent.push(body.value as unknown[]), overflow: (_l, e) => evicted.push(e.seq) },
+      { window, queueSize, maxBatch, maxBatchBytes: 64 * 1024 },
+      {
+        send: (_node, body) => sent.push(body.value as unknown[]),
+        overflow: (_l, e) => evicted.push(e.seq),
+        schedule: () => scheduled++,
+        batch: (events) => packEventBatch(events.map((e) => e.fields)),
+      },
     );
     l.topics.set(topic, { lastSent: 0, wantsSignatures: false });
     const offer = (seq: number): void => {
       const e: OutgoingEvent = { topic, seq, fields: packEventFields(event(seq)), expiry: undefined };
       l.offer(e);
     };
-    return { l, sent, evicted, offer };
+    return { l, sent, evicted, offer, scheduled: () => scheduled };
   }
+
+  it('sends what one turn numbered as one message of at most maxBatch events, in order', () => {
+    const { l, sent, offer, scheduled } = link(100, 100, 4);
+    for (let seq = 1; seq <= 6; seq++) offer(seq);
+    // The fourth event filled a batch: it left at once; the other two wait for the turn's end.
+    expect(sent).toHaveLength(1);
+    expect(scheduled()).toBe(2);
+    l.flush();
+    l.flush(); // nothing left: nothing sent
+    expect(sent).toHaveLength(2);
+    const [first, second] = sent.map((body) => readEventBatch(body));
+    expect(first?.lastN).toBe(4);
+    expect(first?.events.map((e) => readBatchedEvent(e).seq)).toEqual([1, 2, 3, 4]);
+    expect(second?.lastN).toBe(6);
+    expect(second?.events.map((e) => readBatchedEvent(e))).toEqual([event(5), event(6)]);
+    offer(7);
+    l.flush(); // one event alone travels as a plain pubsub/event@1 body
+    expect(readEvent(sent[2])).toEqual(event(7));
+    expect(sent[2]?.at(-1)).toBe(7);
+  });
+
+  it('refuses a batch whose link number is below its event count', () => {
+    const fields = packEventBatch([packEventFields(event(1)), packEventFields(event(2))]);
+    expect(readEventBatch(new EncodedBody(fields, 2).value).lastN).toBe(2);
+    expect(() => readEventBatch(new EncodedBody(fields, 1).value)).toThrow(SchemaError);
+    expect(() => readEventBatch([5])).toThrow(SchemaError);
+  });
 
   it('sends within the window, queues behind it, evicts the oldest when full', () => {
     const { l, sent, evicted, offer } = link(2, 3);

@@ -35,9 +35,9 @@ export const PubSubProtocol = {
   /** One topic event, publisher node → subscriber node (see `EventFields`). */
   Event: 'pubsub/event@1',
   /**
-   * Events sent to one node in one turn, in order: `[fields₁, …, fieldsₖ, n]`, each `fields` the nine
-   * fields of `pubsub/event@1` as an array of their own, `n` the link number of the last (the others
-   * count up to it: n−k+1 … n). One frame, one ack step and one TLS write carry k events; each is
+   * Consecutive events of one topic sent to one node in one turn (see `packEventRun`): the fields
+   * they share once, then body, expiry and signature of each, then `n`, the link number of the last
+   * (the others count up to it). One frame, one ack step and one TLS write carry them all; each is
    * checked and delivered as if it had come alone.
    */
   Events: 'pubsub/events@1',
@@ -243,56 +243,93 @@ function readEventFields(v: readonly unknown[]): TopicEvent {
   };
 }
 
-// --- event batches (pubsub/events@1) ---------------------------------------------------------
+// --- event runs (pubsub/events@1) ------------------------------------------------------------
 
 /** Events in one `pubsub/events@1` message, at most. */
 export const MAX_EVENTS_PER_MESSAGE = 4096;
 
+const RUN_HEADER = 6;
+const PER_RUN_EVENT = 3;
+
 /**
- * Several events' shared fields (see `packEventFields`; their array headers now count nine
- * elements) behind one array header that counts one more element: the last link number, which each
- * link adds (`new EncodedBody(bytes, n)`), so links sent the same events share the bytes.
+ * Whether `next` can follow `prev` in one run: same topic, publisher, session and protocol, and the
+ * next sequence number (a run carries only the first).
  */
-export function packEventBatch(packedFields: readonly Uint8Array[]): Uint8Array {
-  const count = packedFields.length + 1;
-  let size = count < 16 ? 1 : 3;
-  for (const fields of packedFields) size += fields.length;
-  const bytes = Buffer.allocUnsafe(size);
-  let pos: number;
-  if (count < 16) {
-    bytes[0] = 0x90 + count;
-    pos = 1;
-  } else {
-    bytes[0] = 0xdc;
-    bytes.writeUInt16BE(count, 1);
-    pos = 3;
-  }
-  for (const fields of packedFields) {
-    if (fields[0] !== 0x90 + EVENT_FIELDS + 1)
-      throw new SchemaError('event', 'expected the packed event fields');
-    bytes.set(fields, pos);
-    bytes[pos] = 0x90 + EVENT_FIELDS;
-    pos += fields.length;
-  }
-  return bytes;
+export function continuesRun(prev: TopicEvent, next: TopicEvent): boolean {
+  return (
+    next.seq === prev.seq + 1 &&
+    next.topic === prev.topic &&
+    next.epoch === prev.epoch &&
+    next.protocol === prev.protocol &&
+    next.publisher.node === prev.publisher.node &&
+    next.publisher.name === prev.publisher.name
+  );
 }
 
-/** A received batch: its events' field arrays (not yet validated) and the last link number. */
-export interface EventBatch {
-  readonly events: readonly unknown[];
+/**
+ * A run of events (see `continuesRun`) in the wire form of `pubsub/events@1`: the shared fields once,
+ * then three per event, `[topic, pubNode, pubName, epoch, protocol, firstSeq, body₁, expiry₁|null,
+ * sig₁|null, …]`, as bytes whose array header counts one more element: the link number of the last
+ * event, which each link adds (`new EncodedBody(bytes, n)`), so links sent the same run share them.
+ * Against one `pubsub/event@1` per event this drops the two identities (about 110 bytes) and the
+ * other shared fields from every event after the first.
+ */
+export function packEventRun(events: readonly TopicEvent[]): Uint8Array {
+  const first = events[0];
+  if (first === undefined) throw new SchemaError('events', 'an empty run');
+  const wire: unknown[] = [
+    first.topic,
+    first.publisher.node,
+    first.publisher.name,
+    first.epoch,
+    first.protocol,
+    first.seq,
+  ];
+  for (const event of events) wire.push(event.body, event.expiry ?? null, event.sig ?? null);
+  wire.push(0); // the link number's place: one byte, cut off below
+  const bytes = packPlain(wire);
+  return bytes.subarray(0, bytes.length - 1);
+}
+
+/** A received run: its events (fields checked) and the link number of the last. */
+export interface EventRun {
+  readonly events: TopicEvent[];
   readonly lastN: number;
 }
 
-/** The batch's shape and link number; each event is read on its own (`readBatchedEvent`). */
-export function readEventBatch(body: unknown): EventBatch {
-  const v = expectArray(body, 'events', 2, MAX_EVENTS_PER_MESSAGE + 1);
+export function readEventRun(body: unknown): EventRun {
+  const v = expectArray(
+    body,
+    'events',
+    RUN_HEADER + PER_RUN_EVENT + 1,
+    RUN_HEADER + PER_RUN_EVENT * MAX_EVENTS_PER_MESSAGE + 1,
+  );
+  const count = (v.length - RUN_HEADER - 1) / PER_RUN_EVENT;
+  if (!Number.isInteger(count)) throw new SchemaError('events', 'expected three fields per event');
   const lastN = expectUint(v[v.length - 1], 'events.n');
-  if (lastN < v.length - 1) throw new SchemaError('events.n', 'a link number below the event count');
-  return { events: v.slice(0, -1), lastN };
-}
-
-export function readBatchedEvent(value: unknown): TopicEvent {
-  return readEventFields(expectArray(value, 'event', EVENT_FIELDS, EVENT_FIELDS));
+  if (lastN < count) throw new SchemaError('events.n', 'a link number below the event count');
+  const topic = readTopicId(v[0], 'events.topic');
+  if (!isKeyText(v[1])) throw new SchemaError('events.publisher.node', 'expected a node identity');
+  if (!isEngineName(v[2])) throw new SchemaError('events.publisher.name', 'expected an engine name');
+  const publisher: EngineAddress = { node: v[1] as NodeId, name: v[2] };
+  const epoch = expectUint(v[3], 'events.epoch');
+  const protocol = expectString(v[4], 'events.protocol', MAX_PROTOCOL_LENGTH, 1);
+  const firstSeq = expectUint(v[5], 'events.seq', Number.MAX_SAFE_INTEGER - count, 1);
+  const events: TopicEvent[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const at = RUN_HEADER + i * PER_RUN_EVENT;
+    events[i] = {
+      topic,
+      publisher,
+      seq: firstSeq + i,
+      epoch,
+      protocol,
+      body: v[at],
+      expiry: optional(v[at + 1], (x) => expectUint(x, 'event.expiry')),
+      sig: optional(v[at + 2], (x) => expectBytes(x, 'event.sig', SIGNATURE_BYTES)),
+    };
+  }
+  return { events, lastN };
 }
 
 export function readAck(body: unknown): number {

@@ -1,13 +1,6 @@
 import type { EncodedBody, EngineMessage, KeyPair, NodeId, TopicAdvert, TopicId } from '@netmachine/core';
 import { noteDropped, type PubSubContext } from './context.js';
-import {
-  PubSubProtocol,
-  packEventBatch,
-  packEventFields,
-  type SubscribeReply,
-  SubscribeStatus,
-  signEvent,
-} from './protocol.js';
+import { PubSubProtocol, packEventRun, type SubscribeReply, SubscribeStatus, signEvent } from './protocol.js';
 import { type LinkLimits, type OutgoingEvent, SubscriberLink } from './subscriber-link.js';
 
 export interface PublisherOptions extends LinkLimits {
@@ -110,12 +103,7 @@ export class PublisherSide {
     const sign = this.options.signEvents ?? entry.signedFor > 0;
     if (sign) this.context.counters.eventsSigned++;
     const sig = sign ? signEvent(this.options.nodeKey, unsigned) : undefined;
-    const event: OutgoingEvent = {
-      topic,
-      seq,
-      fields: packEventFields({ ...unsigned, sig }),
-      expiry: message.expiry,
-    };
+    const event: OutgoingEvent = { ...unsigned, sig, fields: undefined, size: sizeOf(message.body) };
     for (const link of links) link.offer(event);
     return true;
   }
@@ -245,10 +233,10 @@ export class PublisherSide {
       // is in the outboxes by then, and nothing waits for a timer.
       queueMicrotask(this.flushAll);
     },
-    batch: (events: readonly OutgoingEvent[]): Uint8Array => {
+    run: (events: readonly OutgoingEvent[]): Uint8Array => {
       const last = this.lastBatch;
       if (last !== undefined && sameEvents(last.events, events)) return last.bytes;
-      const bytes = packEventBatch(events.map((event) => event.fields));
+      const bytes = packEventRun(events);
       this.lastBatch = { events, bytes };
       return bytes;
     },
@@ -265,6 +253,13 @@ export class PublisherSide {
       }
     },
   };
+}
+
+/** Bytes an event adds to a run, about: its body's, when it is bytes or text, plus its own fields. */
+function sizeOf(body: unknown): number {
+  if (body instanceof Uint8Array) return body.length + 16;
+  if (typeof body === 'string') return body.length * 3 + 16;
+  return 256;
 }
 
 function sameEvents(a: readonly OutgoingEvent[], b: readonly OutgoingEvent[]): boolean {

@@ -1,15 +1,14 @@
 import type { NodeId, TopicId } from '@netmachine/core';
 import { EncodedBody } from '@netmachine/core';
 import { RingQueue } from '@netmachine/router';
-import { eventMessageBody } from './protocol.js';
+import { continuesRun, eventMessageBody, packEventFields, type TopicEvent } from './protocol.js';
 
-/** One published event, encoded once and shared by every subscriber link. */
-export interface OutgoingEvent {
-  readonly topic: TopicId;
-  readonly seq: number;
-  /** The wire fields without the link number, encoded once (see `packEventFields`). */
-  readonly fields: Uint8Array;
-  readonly expiry: number | undefined;
+/** One published event, shared by every subscriber link. */
+export interface OutgoingEvent extends TopicEvent {
+  /** Its `pubsub/event@1` fields without the link number, packed once when first sent alone. */
+  fields: Uint8Array | undefined;
+  /** Its wire size, roughly (for the batch byte limit). */
+  readonly size: number;
 }
 
 export interface LinkLimits {
@@ -29,8 +28,8 @@ export interface LinkOutput {
   send(node: NodeId, body: EncodedBody, expiry: number | undefined, events: number): void;
   /** `link` has events waiting to be sent at the end of this turn: call `flush` then. */
   schedule(link: SubscriberLink): void;
-  /** The packed batch of `events` (see `packEventBatch`), shared by links that send the same events. */
-  batch(events: readonly OutgoingEvent[]): Uint8Array;
+  /** The packed run of `events` (see `packEventRun`), shared by links that send the same events. */
+  run(events: readonly OutgoingEvent[]): Uint8Array;
   /** `evicted` was dropped from a full queue to make room (policy drop-oldest). */
   overflow(link: SubscriberLink, evicted: OutgoingEvent): void;
 }
@@ -108,28 +107,47 @@ export class SubscriberLink {
     return this.queue.drain().length + unsent;
   }
 
-  /** Sends what this turn numbered: one message, whatever the number of events. */
+  /**
+   * Sends what this turn numbered: one message per run of consecutive events of one topic (usually
+   * one message), a lone event as `pubsub/event@1`.
+   */
   flush(): void {
     const events = this.outbox;
     if (events.length === 0) return;
     this.outbox = [];
     this.outboxBytes = 0;
-    const first = events[0] as OutgoingEvent;
-    if (events.length === 1) {
-      this.out.send(this.node, eventMessageBody(first.fields, this.sentN), first.expiry, 1);
+    let n = this.sentN - events.length;
+    let start = 0;
+    for (let i = 1; i <= events.length; i++) {
+      if (i < events.length && continuesRun(events[i - 1] as OutgoingEvent, events[i] as OutgoingEvent))
+        continue;
+      n += i - start;
+      this.sendRun(start === 0 && i === events.length ? events : events.slice(start, i), n);
+      start = i;
+    }
+  }
+
+  private sendRun(run: OutgoingEvent[], n: number): void {
+    if (run.length === 1) {
+      this.sendAlone(run[0] as OutgoingEvent, n);
       return;
     }
     // The message lives as long as its longest-lived event: each event's own expiry is still
     // applied when it is delivered.
-    let expiry: number | undefined = first.expiry;
-    for (const event of events) {
+    let expiry: number | undefined = 0;
+    for (const event of run) {
       if (event.expiry === undefined) {
         expiry = undefined;
         break;
       }
-      if (expiry !== undefined && event.expiry > expiry) expiry = event.expiry;
+      expiry = Math.max(expiry, event.expiry);
     }
-    this.out.send(this.node, new EncodedBody(this.out.batch(events), this.sentN), expiry, events.length);
+    this.out.send(this.node, new EncodedBody(this.out.run(run), n), expiry, run.length);
+  }
+
+  private sendAlone(event: OutgoingEvent, n: number): void {
+    event.fields ??= packEventFields(event);
+    this.out.send(this.node, eventMessageBody(event.fields, n), event.expiry, 1);
   }
 
   private pump(): void {
@@ -147,12 +165,12 @@ export class SubscriberLink {
     subscription.lastSent = event.seq;
     this.sentN++;
     if (this.limits.maxBatch <= 1) {
-      this.out.send(this.node, eventMessageBody(event.fields, this.sentN), event.expiry, 1);
+      this.sendAlone(event, this.sentN);
       return;
     }
     if (this.outbox.length === 0) this.out.schedule(this);
     this.outbox.push(event);
-    this.outboxBytes += event.fields.length;
+    this.outboxBytes += event.size;
     if (this.outbox.length >= this.limits.maxBatch || this.outboxBytes >= this.limits.maxBatchBytes)
       this.flush();
   }

@@ -12,10 +12,9 @@ import { noteDropped, type PubSubContext } from './context.js';
 import { NotSubscribedError, SubscriptionDeniedError } from './errors.js';
 import {
   PubSubProtocol,
-  readBatchedEvent,
   readEvent,
-  readEventBatch,
   readEventLinkNumber,
+  readEventRun,
   readSubscribeReply,
   SUBSCRIBE_STATUS_TEXT,
   SubscribeStatus,
@@ -198,37 +197,24 @@ export class SubscriberSide {
   }
 
   /**
-   * A batch of events from one publisher node (`pubsub/events@1`): each is read, checked and
-   * delivered in order exactly as if it had come alone, and the batch is acknowledged once.
+   * A run of events from one publisher node (`pubsub/events@1`): each is checked and delivered in
+   * order exactly as if it had come alone, and the run is acknowledged once.
    */
   handleEvents(message: EngineMessage): void {
     const from = message.src.node;
-    let batch: ReturnType<typeof readEventBatch>;
+    let run: ReturnType<typeof readEventRun>;
     try {
-      batch = readEventBatch(message.body);
+      run = readEventRun(message.body);
     } catch (error) {
       this.context.counters.eventsReceived++;
       noteDropped(this.context, 'malformed', { node: from, error: error as Error });
       return;
     }
-    const { events, lastN } = batch;
+    const { events, lastN } = run;
     this.context.counters.eventsReceived += events.length;
-    let acknowledge = false;
-    for (const value of events) {
-      let event: TopicEvent;
-      try {
-        event = readBatchedEvent(value);
-      } catch (error) {
-        noteDropped(this.context, 'malformed', { node: from, error: error as Error });
-        continue;
-      }
-      // Acknowledged before delivery (as a single event is), once for the batch: the link's window moves.
-      if (!acknowledge && this.check(from, event)) {
-        acknowledge = true;
-        this.acks.received(from, lastN);
-      }
-      this.accept(from, event, message.id);
-    }
+    // Acknowledged before delivery, as a single event is: the link's window moves.
+    if (this.check(from, events[0] as TopicEvent)) this.acks.received(from, lastN);
+    for (const event of events) this.accept(from, event, message.id);
   }
 
   /**

@@ -81,7 +81,12 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
     strict: config.strict ?? false,
     ...(relayed?.node ?? {}),
     services: {
-      pubsub: pubsub(),
+      // BENCH_PUBSUB_MAX_BATCH=1 sends every v1 event as its own message, for A/B runs.
+      pubsub: pubsub(
+        process.env.BENCH_PUBSUB_MAX_BATCH
+          ? { maxBatch: Number.parseInt(process.env.BENCH_PUBSUB_MAX_BATCH, 10) }
+          : {},
+      ),
       ...(relayed?.services ?? {}),
       // Active views of 3: with 9 nodes most subscribers are several hops from the publisher.
       ...(config.tree ? { domains: domains({ overlay: { activeViewCapacity: 3 } }) } : {}),

@@ -4,7 +4,9 @@ import { RingQueue } from '@netmachine/router';
 import { continuesRun, eventMessageBody, packEventFields, type TopicEvent } from './protocol.js';
 
 /** One published event, shared by every subscriber link. */
-export interface OutgoingEvent extends TopicEvent {
+export interface OutgoingEvent extends Omit<TopicEvent, 'sig'> {
+  /** The publisher node's signature, when the topic's events are signed. */
+  sig: Uint8Array | undefined;
   /** Its `pubsub/event@1` fields without the link number, packed once when first sent alone. */
   fields: Uint8Array | undefined;
   /** Its wire size, roughly (for the batch byte limit). */

@@ -108,6 +108,15 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
           ...(process.env.BENCH_TREE_MAX_BATCH
             ? { maxBatch: Number.parseInt(process.env.BENCH_TREE_MAX_BATCH, 10) }
             : {}),
+          // BENCH_TREE_GRAFT_MS sets PlumTree's graft timeout (the first; the second is half), for A/B runs.
+          ...(process.env.BENCH_TREE_GRAFT_MS
+            ? {
+                tree: {
+                  graftTimeout: Number.parseInt(process.env.BENCH_TREE_GRAFT_MS, 10),
+                  graftTimeout2: Number.parseInt(process.env.BENCH_TREE_GRAFT_MS, 10) / 2,
+                },
+              }
+            : {}),
         });
   await tree?.start();
   return {

@@ -4,12 +4,7 @@ import { type StreamPosition, StreamReceiver } from '../src/index.js';
 const ev = (seq: number, epoch = 1, expiry = 0) => ({ seq, epoch, expiry });
 
 function receiver(
-  options: {
-    initial?: StreamPosition;
-    startWindowMs?: number;
-    reorderWindow?: number;
-    fetchDelayMs?: number;
-  } = {},
+  options: { initial?: StreamPosition; startWindowMs?: number; reorderWindow?: number } = {},
 ) {
   const delivered: number[] = [];
   const fetched: number[][] = [];
@@ -21,7 +16,6 @@ function receiver(
     gapTimeoutMs: 1000,
     maxFetch: 8,
     reorderWindow: options.reorderWindow ?? 16,
-    fetchDelayMs: options.fetchDelayMs ?? 0,
   });
   return { r, delivered, fetched };
 }
@@ -38,24 +32,6 @@ describe('StreamReceiver', () => {
     expect(r.offer('s', ev(2), 0)).toBe('duplicate');
     expect(r.offer('s', ev(4), 0)).toBe('duplicate');
     expect(r.counters.duplicates).toBe(2);
-  });
-
-  it('with a fetch delay, fetches only a gap that the batches by slower paths did not fill in time', () => {
-    const { r, delivered, fetched } = receiver({ fetchDelayMs: 300 });
-    r.offer('s', ev(1), 0);
-    r.offer('s', ev(3), 0); // 2 overtaken…
-    r.tick(100);
-    r.offer('s', ev(2), 150); // …and there it is: nothing fetched
-    r.tick(400);
-    expect(fetched).toEqual([]);
-    r.offer('s', ev(6), 500);
-    r.tick(700);
-    expect(fetched).toEqual([]);
-    r.tick(800);
-    expect(fetched).toEqual([[4, 5]]);
-    r.offer('s', ev(4), 850);
-    r.offer('s', ev(5), 850);
-    expect(delivered).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('skips a gap that stays open past the timeout, and counts what it missed', () => {

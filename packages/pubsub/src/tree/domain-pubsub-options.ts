@@ -31,8 +31,6 @@ export interface DomainPubSubOptions {
   readonly reorderWindow?: number;
   readonly maxFetch?: number;
   readonly gapTimeoutMs?: number;
-  /** How long a gap waits before its first fetch (default 500 ms; a batch that took a slower path often fills it). */
-  readonly fetchDelayMs?: number;
   /** Persists subscribers' cursors, so a restarted node fetches what it missed. */
   readonly cursors?: CursorStore;
   /** How often cursors are saved when they moved (default 250 ms). */

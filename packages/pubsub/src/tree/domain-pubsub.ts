@@ -44,10 +44,6 @@ const ADVERT_TAG = 0xa1;
 const MAX_BEATS = 3;
 /** Batches each node keeps to answer gap fetches (the history); see MAX_BATCH_BYTES. */
 const TREE_CACHE_SIZE = 1024;
-/** How long a gap waits for the batches that overtook others by another path before they are fetched. */
-const DEFAULT_FETCH_DELAY_MS = 500;
-/** How long an announced batch may take over its tree link before it is grafted from the announcer. */
-const GRAFT_TIMEOUT_MS = 1000;
 /** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
 const MAX_NAMES = 4096;
 
@@ -135,7 +131,6 @@ export class DomainPubSub implements Startable {
       reorderWindow: options.reorderWindow,
       maxFetch: options.maxFetch,
       gapTimeoutMs: options.gapTimeoutMs,
-      fetchDelayMs: options.fetchDelayMs ?? DEFAULT_FETCH_DELAY_MS,
       deliver: (_stream, batch) => this.#deliverLocal(batch),
       fetch: (stream, epoch, seqs) => this.#fetch(stream, epoch, seqs),
       initial: (stream, batch) => {
@@ -335,12 +330,6 @@ export class DomainPubSub implements Startable {
     const protocol = plumtree({
       // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096.
       cacheSize: TREE_CACHE_SIZE,
-      // A batch is up to 64 KiB and, under flow control, waits its turn behind others on a busy link,
-      // while its announcement (IHave) overtakes it: grafting after PlumTree's 80 ms would fetch a
-      // second copy of most batches under load and unsettle the tree (measured in pubsub-tree: 2× the
-      // payloads received). A lost batch is still grafted, a little later.
-      graftTimeout: GRAFT_TIMEOUT_MS,
-      graftTimeout2: GRAFT_TIMEOUT_MS / 2,
       ...this.#o.tree,
       accept: (id, payload, from) => this.#accept(domain, id, payload, from as NodeId),
     });

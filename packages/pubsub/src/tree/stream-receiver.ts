@@ -31,12 +31,6 @@ export interface StreamReceiverOptions<E extends StreamEvent> {
   /** While a gap is open, what is still missing is asked for again this often (default 1000 ms). */
   readonly fetchRetryMs?: number;
   /**
-   * How long a gap waits before its first fetch (default 0: at once). Under load batches overtake one
-   * another by different paths; fetching each such gap at once brings a copy from every neighbour.
-   * With a delay the first fetch is made by `tick`.
-   */
-  readonly fetchDelayMs?: number;
-  /**
    * A stream first seen with no saved position collects events this long and starts at the lowest
    * (default 500 ms): while a tree forms, a later event can overtake earlier ones by another path,
    * and the stream must not start past them.
@@ -103,7 +97,6 @@ export class StreamReceiver<E extends StreamEvent> {
       gapTimeoutMs: options.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
       startWindowMs: options.startWindowMs ?? 500,
       fetchRetryMs: options.fetchRetryMs ?? 1000,
-      fetchDelayMs: options.fetchDelayMs ?? 0,
     };
   }
 
@@ -168,7 +161,7 @@ export class StreamReceiver<E extends StreamEvent> {
       s.gapSince = now;
       this.counters.gaps++;
     }
-    if (this.#o.fetchDelayMs === 0) this.#request(stream, s, event.seq - 1, now);
+    this.#request(stream, s, event.seq - 1, now);
     if (s.held.size > this.#o.reorderWindow) this.#skipGap(stream, s, now);
     return 'held';
   }
@@ -182,9 +175,7 @@ export class StreamReceiver<E extends StreamEvent> {
       }
       if (s.gapSince === undefined) continue;
       if (now - s.gapSince >= this.#o.gapTimeoutMs) this.#skipGap(stream, s, now);
-      else if (now - s.gapSince < this.#o.fetchDelayMs) continue;
-      else if (s.fetchedAt < s.gapSince || now - s.fetchedAt >= this.#o.fetchRetryMs)
-        this.#refetch(stream, s, now);
+      else if (now - s.fetchedAt >= this.#o.fetchRetryMs) this.#refetch(stream, s, now);
     }
   }
 

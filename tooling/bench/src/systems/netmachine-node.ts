@@ -108,11 +108,8 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
           ...(process.env.BENCH_TREE_MAX_BATCH
             ? { maxBatch: Number.parseInt(process.env.BENCH_TREE_MAX_BATCH, 10) }
             : {}),
-          // BENCH_TREE_FLOW=0 turns hop-to-hop flow control off; BENCH_TREE_FETCH_DELAY_MS sets the gap fetch delay.
+          // BENCH_TREE_FLOW=0 turns hop-to-hop flow control off, for A/B runs.
           ...(process.env.BENCH_TREE_FLOW === '0' ? { flow: false as const } : {}),
-          ...(process.env.BENCH_TREE_FETCH_DELAY_MS
-            ? { fetchDelayMs: Number.parseInt(process.env.BENCH_TREE_FETCH_DELAY_MS, 10) }
-            : {}),
           // BENCH_TREE_GRAFT_MS sets PlumTree's graft timeout (the first; the second is half), for A/B runs.
           ...(process.env.BENCH_TREE_GRAFT_MS
             ? {

@@ -330,6 +330,9 @@ export class DomainPubSub implements Startable {
     const protocol = plumtree({
       // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096.
       cacheSize: TREE_CACHE_SIZE,
+      // A gap is fetched from one neighbour at a time (the next one on each second's re-ask): every
+      // neighbour that holds a batch answers a fetch with all of it, up to 64 KiB each.
+      fetchFrom: 1,
       ...this.#o.tree,
       accept: (id, payload, from) => this.#accept(domain, id, payload, from as NodeId),
     });

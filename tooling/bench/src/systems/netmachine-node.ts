@@ -110,15 +110,19 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
             : {}),
           // BENCH_TREE_FLOW=0 turns hop-to-hop flow control off, for A/B runs.
           ...(process.env.BENCH_TREE_FLOW === '0' ? { flow: false as const } : {}),
-          // BENCH_TREE_GRAFT_MS sets PlumTree's graft timeout (the first; the second is half), for A/B runs.
-          ...(process.env.BENCH_TREE_GRAFT_MS
-            ? {
-                tree: {
+          // BENCH_TREE_GRAFT_MS sets PlumTree's graft timeout (the first; the second is half) and
+          // BENCH_TREE_FETCH_FROM how many neighbours a gap fetch asks (0: all), for A/B runs.
+          tree: {
+            ...(process.env.BENCH_TREE_GRAFT_MS
+              ? {
                   graftTimeout: Number.parseInt(process.env.BENCH_TREE_GRAFT_MS, 10),
                   graftTimeout2: Number.parseInt(process.env.BENCH_TREE_GRAFT_MS, 10) / 2,
-                },
-              }
-            : {}),
+                }
+              : {}),
+            ...(process.env.BENCH_TREE_FETCH_FROM
+              ? { fetchFrom: Number.parseInt(process.env.BENCH_TREE_FETCH_FROM, 10) }
+              : {}),
+          },
         });
   await tree?.start();
   return {

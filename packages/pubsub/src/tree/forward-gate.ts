@@ -65,20 +65,23 @@ export class ForwardGate {
     if (!this.#blocked(this.#o.high)) return undefined;
     this.counters.holds++;
     this.#waiting = new Promise<void>((resolve) => {
+      // Polling: the transport offers no "below the mark" notification. The timers do not keep a
+      // stopping process alive.
       const look = (): void => {
-        if (this.#blocked(this.#o.low)) {
-          setTimeout(look, this.#o.pollMs);
+        if (this.#blocked(this.#o.low + 1)) {
+          setTimeout(look, this.#o.pollMs).unref();
           return;
         }
         this.#waiting = undefined;
         resolve();
       };
-      setTimeout(look, this.#o.pollMs);
+      setTimeout(look, this.#o.pollMs).unref();
     });
     return this.#waiting;
   }
 
   /** Whether some neighbour that is not (yet) deemed slow has `mark` or more messages queued. */
+  // Called with `high` to start holding and `low + 1` to go on holding.
   #blocked(mark: number): boolean {
     const now = Date.now();
     let blocked = false;

@@ -6,6 +6,7 @@ import {
   type EngineOptions,
   type EngineRef,
   type Logger,
+  type MailboxPolicy,
   type NodeId,
   noopLogger,
   type Startable,
@@ -58,6 +59,17 @@ export interface ProtocolRunnerOptions<M, C, T, E> {
   readonly maxTimers?: number;
   /** Mailbox of the protocol's engine (default 1024, drop-oldest: protocol messages are soft state). */
   readonly mailboxSize?: number;
+  /**
+   * What a full mailbox does (default `drop-oldest`). With `wait`, messages from other nodes park and
+   * their connections stop reading until there is room: the senders are slowed instead of losing them.
+   */
+  readonly mailboxPolicy?: MailboxPolicy;
+  /**
+   * Called before each message is handed to the machine. A promise holds the engine until it
+   * resolves: its mailbox fills meanwhile and (under `wait`) the connections it reads stop. A driver
+   * uses it to stop forwarding while the links it forwards to are backed up.
+   */
+  readonly holdInput?: () => Promise<void> | undefined;
   /** Close the connection to a peer that sends a message that does not decode (default true). */
   readonly disconnectOnBadInput?: boolean;
   /**
@@ -156,7 +168,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     this.#machine = this.#o.protocol.create(this.#o.router.node, seededRng(seed), Date.now());
     this.#client = this.#o.router.client(this.engineName, (message) => this.#receive(message), {
       mailboxSize: this.#o.mailboxSize ?? 1024,
-      mailboxPolicy: 'drop-oldest',
+      mailboxPolicy: this.#o.mailboxPolicy ?? 'drop-oldest',
     });
     this.#unwire = this.#o.transport.events.on('*', (event) => {
       if (event.node === undefined) return;
@@ -199,7 +211,15 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     }
   }
 
-  #receive(message: EngineMessage): void {
+  #receive(message: EngineMessage): Promise<void> | undefined {
+    const held = this.#o.holdInput?.();
+    if (held !== undefined) return held.then(() => this.#handle(message));
+    this.#handle(message);
+    return undefined;
+  }
+
+  #handle(message: EngineMessage): void {
+    if (this.#state !== 'running') return;
     const src = message.src;
     if (message.protocol !== this.#o.protocol.protocol || src.name !== this.engineName) {
       this.#counters.foreign++;

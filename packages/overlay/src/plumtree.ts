@@ -60,6 +60,12 @@ export interface PlumTreeOptions {
   /** Most announcers remembered per missing id; later ones are ignored. */
   readonly announcersPerId?: number;
   /**
+   * Neighbours a fetch asks (default 0: every one). Fewer are asked in turn, so a fetch repeated for
+   * what is still missing asks the next ones: each reply is a whole payload, and every neighbour that
+   * holds it answers.
+   */
+  readonly fetchFrom?: number;
+  /**
    * Called before a received payload is delivered or forwarded; false drops it (not forwarded, not
    * remembered as seen, so a genuine copy can still arrive) and emits `rejected`. This is where the
    * pub/sub layer checks the publisher's signature; it must be deterministic for the simulator.
@@ -87,6 +93,7 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<Required<Omit<PlumTreeOptions, '
   optimizationThreshold: 4,
   pendingCapacity: 4096,
   announcersPerId: 8,
+  fetchFrom: 0,
   maxTrees: 256,
 };
 
@@ -190,6 +197,8 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   readonly #treeOf: (id: string) => string;
   /** The overlay's neighbours, in the order they came up. */
   readonly #neighbors = new Set<PeerId>();
+  /** Where the next fetch starts among the neighbours (when `fetchFrom` limits how many it asks). */
+  #fetchTurn = 0;
   /** Trees by source, least recently used first; at most `maxTrees`. */
   readonly #trees = new Map<string, TreeLinks>();
   /** Seen ids in insertion order: the first is the oldest, evicted when full. */
@@ -238,6 +247,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       if (!Number.isInteger(merged[key]) || merged[key] < 1) {
         throw new RangeError(`${key} must be a positive integer`);
       }
+    }
+    if (!Number.isInteger(merged.fetchFrom) || merged.fetchFrom < 0) {
+      throw new RangeError('fetchFrom must be a whole number (0: every neighbour)');
     }
     this.options = merged;
   }
@@ -374,9 +386,16 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   #fetch(ids: readonly string[], out: PlumTreeOutput): void {
     const wanted = ids.filter((id) => id.length > 0 && id.length <= PLUMTREE_LIMITS.maxIdLength);
     const missing = wanted.filter((id) => !this.#seen.has(id));
+    if (missing.length === 0) return;
+    let asked = [...this.#neighbors];
+    const limit = this.options.fetchFrom;
+    if (limit > 0 && limit < asked.length) {
+      const first = this.#fetchTurn++ % asked.length;
+      asked = [...asked.slice(first), ...asked.slice(0, first)].slice(0, limit);
+    }
     for (let start = 0; start < missing.length; start += PLUMTREE_LIMITS.maxIdsPerMessage) {
       const chunk = missing.slice(start, start + PLUMTREE_LIMITS.maxIdsPerMessage);
-      for (const peer of this.#neighbors) this.#sendWant(peer, chunk, out);
+      for (const peer of asked) this.#sendWant(peer, chunk, out);
     }
   }
 

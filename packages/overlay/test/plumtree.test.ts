@@ -174,6 +174,24 @@ describe('PlumTree', () => {
     expect(h.sentOf('prune', 'a')).toEqual([]);
   });
 
+  it('with fetchFrom, asks that many neighbours per fetch, the next ones when asked again', () => {
+    const h = new Harness(['a', 'b', 'c', 'd'], { fetchFrom: 1 });
+    for (const peer of ['b', 'c', 'd']) h.link('a', peer);
+    for (const peer of ['b', 'c', 'd']) h.command(peer, { type: 'broadcast', id: 'x/1', payload: bytes(5) });
+    h.settle();
+    const delivered = h.delivered('a').length;
+    h.command('a', { type: 'fetch', ids: ['x/2'] });
+    h.command('a', { type: 'fetch', ids: ['x/2'] });
+    h.command('a', { type: 'fetch', ids: ['x/2'] });
+    h.command('a', { type: 'fetch', ids: ['x/2'] });
+    const asked = h.sentOf('want', 'a').map((s) => s.to);
+    expect(asked).toHaveLength(4);
+    expect(new Set(asked.slice(0, 3)).size).toBe(3); // each neighbour in turn
+    expect(asked[3]).toBe(asked[0]);
+    expect(h.delivered('a')).toHaveLength(delivered);
+    expect(() => new Harness(['a'], { fetchFrom: -1 })).toThrow(RangeError);
+  });
+
   it('keeps its structures bounded: seen ids, cache, pending announcements, outbox, trees', () => {
     const h = new Harness(['x', 'p', 'l'], {
       seenCapacity: 10,

@@ -34,6 +34,13 @@ export const PubSubProtocol = {
   Unsubscribe: 'pubsub/unsubscribe@1',
   /** One topic event, publisher node → subscriber node (see `EventFields`). */
   Event: 'pubsub/event@1',
+  /**
+   * Consecutive events of one topic sent to one node in one turn (see `packEventRun`): the fields
+   * they share once, then body, expiry and signature of each, then `n`, the link number of the last
+   * (the others count up to it). One frame, one ack step and one TLS write carry them all; each is
+   * checked and delivered as if it had come alone.
+   */
+  Events: 'pubsub/events@1',
   /** Cumulative acknowledgement `[n]`: every event up to link number `n` was received. */
   Ack: 'pubsub/ack@1',
   /** A TopicAdvert in its wire form. */
@@ -216,7 +223,11 @@ export function readEventLinkNumber(body: unknown): number | undefined {
 }
 
 export function readEvent(body: unknown): TopicEvent {
-  const v = expectArray(body, 'event', EVENT_FIELDS + 1, EVENT_FIELDS + 1);
+  return readEventFields(expectArray(body, 'event', EVENT_FIELDS + 1, EVENT_FIELDS + 1));
+}
+
+/** The nine event fields, from an array that may carry the link number after them. */
+function readEventFields(v: readonly unknown[]): TopicEvent {
   const topic = readTopicId(v[0], 'event.topic');
   if (!isKeyText(v[1])) throw new SchemaError('event.publisher.node', 'expected a node identity');
   if (!isEngineName(v[2])) throw new SchemaError('event.publisher.name', 'expected an engine name');
@@ -230,6 +241,95 @@ export function readEvent(body: unknown): TopicEvent {
     expiry: optional(v[7], (x) => expectUint(x, 'event.expiry')),
     sig: optional(v[8], (x) => expectBytes(x, 'event.sig', SIGNATURE_BYTES)),
   };
+}
+
+// --- event runs (pubsub/events@1) ------------------------------------------------------------
+
+/** Events in one `pubsub/events@1` message, at most. */
+export const MAX_EVENTS_PER_MESSAGE = 4096;
+
+const RUN_HEADER = 6;
+const PER_RUN_EVENT = 3;
+
+/**
+ * Whether `next` can follow `prev` in one run: same topic, publisher, session and protocol, and the
+ * next sequence number (a run carries only the first).
+ */
+export function continuesRun(prev: TopicEvent, next: TopicEvent): boolean {
+  return (
+    next.seq === prev.seq + 1 &&
+    next.topic === prev.topic &&
+    next.epoch === prev.epoch &&
+    next.protocol === prev.protocol &&
+    next.publisher.node === prev.publisher.node &&
+    next.publisher.name === prev.publisher.name
+  );
+}
+
+/**
+ * A run of events (see `continuesRun`) in the wire form of `pubsub/events@1`: the shared fields once,
+ * then three per event, `[topic, pubNode, pubName, epoch, protocol, firstSeq, body₁, expiry₁|null,
+ * sig₁|null, …]`, as bytes whose array header counts one more element: the link number of the last
+ * event, which each link adds (`new EncodedBody(bytes, n)`), so links sent the same run share them.
+ * Against one `pubsub/event@1` per event this drops the two identities (about 110 bytes) and the
+ * other shared fields from every event after the first.
+ */
+export function packEventRun(events: readonly TopicEvent[]): Uint8Array {
+  const first = events[0];
+  if (first === undefined) throw new SchemaError('events', 'an empty run');
+  const wire: unknown[] = [
+    first.topic,
+    first.publisher.node,
+    first.publisher.name,
+    first.epoch,
+    first.protocol,
+    first.seq,
+  ];
+  for (const event of events) wire.push(event.body, event.expiry ?? null, event.sig ?? null);
+  wire.push(0); // the link number's place: one byte, cut off below
+  const bytes = packPlain(wire);
+  return bytes.subarray(0, bytes.length - 1);
+}
+
+/** A received run: its events (fields checked) and the link number of the last. */
+export interface EventRun {
+  readonly events: TopicEvent[];
+  readonly lastN: number;
+}
+
+export function readEventRun(body: unknown): EventRun {
+  const v = expectArray(
+    body,
+    'events',
+    RUN_HEADER + PER_RUN_EVENT + 1,
+    RUN_HEADER + PER_RUN_EVENT * MAX_EVENTS_PER_MESSAGE + 1,
+  );
+  const count = (v.length - RUN_HEADER - 1) / PER_RUN_EVENT;
+  if (!Number.isInteger(count)) throw new SchemaError('events', 'expected three fields per event');
+  const lastN = expectUint(v[v.length - 1], 'events.n');
+  if (lastN < count) throw new SchemaError('events.n', 'a link number below the event count');
+  const topic = readTopicId(v[0], 'events.topic');
+  if (!isKeyText(v[1])) throw new SchemaError('events.publisher.node', 'expected a node identity');
+  if (!isEngineName(v[2])) throw new SchemaError('events.publisher.name', 'expected an engine name');
+  const publisher: EngineAddress = { node: v[1] as NodeId, name: v[2] };
+  const epoch = expectUint(v[3], 'events.epoch');
+  const protocol = expectString(v[4], 'events.protocol', MAX_PROTOCOL_LENGTH, 1);
+  const firstSeq = expectUint(v[5], 'events.seq', Number.MAX_SAFE_INTEGER - count, 1);
+  const events: TopicEvent[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const at = RUN_HEADER + i * PER_RUN_EVENT;
+    events[i] = {
+      topic,
+      publisher,
+      seq: firstSeq + i,
+      epoch,
+      protocol,
+      body: v[at],
+      expiry: optional(v[at + 1], (x) => expectUint(x, 'event.expiry')),
+      sig: optional(v[at + 2], (x) => expectBytes(x, 'event.sig', SIGNATURE_BYTES)),
+    };
+  }
+  return { events, lastN };
 }
 
 export function readAck(body: unknown): number {

@@ -1,12 +1,6 @@
 import type { EncodedBody, EngineMessage, KeyPair, NodeId, TopicAdvert, TopicId } from '@netmachine/core';
 import { noteDropped, type PubSubContext } from './context.js';
-import {
-  PubSubProtocol,
-  packEventFields,
-  type SubscribeReply,
-  SubscribeStatus,
-  signEvent,
-} from './protocol.js';
+import { PubSubProtocol, packEventRun, type SubscribeReply, SubscribeStatus, signEvent } from './protocol.js';
 import { type LinkLimits, type OutgoingEvent, SubscriberLink } from './subscriber-link.js';
 
 export interface PublisherOptions extends LinkLimits {
@@ -41,6 +35,11 @@ export class PublisherSide {
   private readonly links = new Map<NodeId, SubscriberLink>();
   /** `topic node` → last sequence sent, for subscribers that disconnected: they learn their gap. */
   private readonly departed = new Map<string, number>();
+  /** Links with events numbered this turn, sent together once the turn's publishes are done. */
+  private readonly unflushed = new Set<SubscriberLink>();
+  private flushQueued = false;
+  /** The last batch packed, reused by the next link that sends exactly the same events. */
+  private lastBatch: { events: readonly OutgoingEvent[]; bytes: Uint8Array } | undefined;
 
   constructor(
     private readonly context: PubSubContext,
@@ -92,7 +91,9 @@ export class PublisherSide {
     const seq = ++entry.seq;
     const links = entry.links;
     if (links.length === 0) return true;
-    const unsigned = {
+    // One object literal with every field (one hidden class): the links read these fields for
+    // every event they batch.
+    const event: OutgoingEvent = {
       topic,
       publisher: message.src,
       seq,
@@ -100,16 +101,14 @@ export class PublisherSide {
       protocol: message.protocol,
       body: message.body,
       expiry: message.expiry,
+      sig: undefined,
+      fields: undefined,
+      size: sizeOf(message.body),
     };
-    const sign = this.options.signEvents ?? entry.signedFor > 0;
-    if (sign) this.context.counters.eventsSigned++;
-    const sig = sign ? signEvent(this.options.nodeKey, unsigned) : undefined;
-    const event: OutgoingEvent = {
-      topic,
-      seq,
-      fields: packEventFields({ ...unsigned, sig }),
-      expiry: message.expiry,
-    };
+    if (this.options.signEvents ?? entry.signedFor > 0) {
+      this.context.counters.eventsSigned++;
+      event.sig = signEvent(this.options.nodeKey, event);
+    }
     for (const link of links) link.offer(event);
     return true;
   }
@@ -167,6 +166,8 @@ export class PublisherSide {
   }
 
   clear(): void {
+    this.unflushed.clear();
+    this.lastBatch = undefined;
     for (const link of this.links.values()) link.clear();
     this.links.clear();
     this.topics.clear();
@@ -217,10 +218,32 @@ export class PublisherSide {
     this.departed.set(key, lastSent);
   }
 
+  private readonly flushAll = (): void => {
+    this.flushQueued = false;
+    for (const link of this.unflushed) link.flush();
+    this.unflushed.clear();
+    this.lastBatch = undefined;
+  };
+
   private readonly linkOutput = {
-    send: (node: NodeId, body: EncodedBody, expiry: number | undefined): void => {
-      this.context.counters.eventsSent++;
-      this.context.send(node, PubSubProtocol.Event, body, expiry);
+    send: (node: NodeId, body: EncodedBody, expiry: number | undefined, events: number): void => {
+      this.context.counters.eventsSent += events;
+      this.context.send(node, events === 1 ? PubSubProtocol.Event : PubSubProtocol.Events, body, expiry);
+    },
+    schedule: (link: SubscriberLink): void => {
+      this.unflushed.add(link);
+      if (this.flushQueued) return;
+      this.flushQueued = true;
+      // A microtask runs once the publishing code yields: every event it published in a loop
+      // is in the outboxes by then, and nothing waits for a timer.
+      queueMicrotask(this.flushAll);
+    },
+    run: (events: readonly OutgoingEvent[]): Uint8Array => {
+      const last = this.lastBatch;
+      if (last !== undefined && sameEvents(last.events, events)) return last.bytes;
+      const bytes = packEventRun(events);
+      this.lastBatch = { events, bytes };
+      return bytes;
     },
     overflow: (link: SubscriberLink, evicted: OutgoingEvent): void => {
       noteDropped(this.context, 'queue-overflow', { topic: evicted.topic, node: link.node });
@@ -235,6 +258,19 @@ export class PublisherSide {
       }
     },
   };
+}
+
+/** Bytes an event adds to a run, about: its body's, when it is bytes or text, plus its own fields. */
+function sizeOf(body: unknown): number {
+  if (body instanceof Uint8Array) return body.length + 16;
+  if (typeof body === 'string') return body.length * 3 + 16;
+  return 256;
+}
+
+function sameEvents(a: readonly OutgoingEvent[], b: readonly OutgoingEvent[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function departedKey(topic: TopicId, node: NodeId): string {

@@ -33,6 +33,7 @@ import {
 } from './options.js';
 import {
   deletionToWire,
+  MAX_EVENTS_PER_MESSAGE,
   PUBSUB_ENGINE,
   PubSubProtocol,
   readAck,
@@ -93,6 +94,8 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
     this.publisher = new PublisherSide(context, {
       window: options.window ?? PUBSUB_DEFAULTS.window,
       queueSize: options.queueSize ?? PUBSUB_DEFAULTS.queueSize,
+      maxBatch: Math.min(options.maxBatch ?? PUBSUB_DEFAULTS.maxBatch, MAX_EVENTS_PER_MESSAGE),
+      maxBatchBytes: PUBSUB_DEFAULTS.maxBatchBytes,
       maxSubscriberNodes: options.maxSubscriberNodes ?? 4096,
       signEvents: options.signEvents,
       epoch: this.epoch,
@@ -299,6 +302,9 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
       switch (message.protocol) {
         case PubSubProtocol.Event:
           this.subscriber.handleEvent(message);
+          return;
+        case PubSubProtocol.Events:
+          this.subscriber.handleEvents(message);
           return;
         case PubSubProtocol.Ack:
           this.publisher.ack(from, readAck(message.body));

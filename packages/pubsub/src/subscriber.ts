@@ -14,10 +14,12 @@ import {
   PubSubProtocol,
   readEvent,
   readEventLinkNumber,
+  readEventRun,
   readSubscribeReply,
   SUBSCRIBE_STATUS_TEXT,
   SubscribeStatus,
   subscribeRequestToWire,
+  type TopicEvent,
   verifyEventSignature,
 } from './protocol.js';
 import { SequenceTracker } from './sequence-tracker.js';
@@ -182,28 +184,56 @@ export class SubscriberSide {
   handleEvent(message: EngineMessage): void {
     const from = message.src.node;
     this.context.counters.eventsReceived++;
-    let event: ReturnType<typeof readEvent>;
+    let event: TopicEvent;
     try {
       event = readEvent(message.body);
     } catch (error) {
       noteDropped(this.context, 'malformed', { node: from, error: error as Error });
       return;
     }
+    const n = readEventLinkNumber(message.body);
+    if (n !== undefined && this.check(from, event)) this.acks.received(from, n);
+    this.accept(from, event, message.id);
+  }
+
+  /**
+   * A run of events from one publisher node (`pubsub/events@1`): each is checked and delivered in
+   * order exactly as if it had come alone, and the run is acknowledged once.
+   */
+  handleEvents(message: EngineMessage): void {
+    const from = message.src.node;
+    let run: ReturnType<typeof readEventRun>;
+    try {
+      run = readEventRun(message.body);
+    } catch (error) {
+      this.context.counters.eventsReceived++;
+      noteDropped(this.context, 'malformed', { node: from, error: error as Error });
+      return;
+    }
+    const { events, lastN } = run;
+    this.context.counters.eventsReceived += events.length;
+    // Acknowledged before delivery, as a single event is: the link's window moves.
+    if (this.check(from, events[0] as TopicEvent)) this.acks.received(from, lastN);
+    for (const event of events) this.accept(from, event, message.id);
+  }
+
+  /**
+   * True when the event names a topic we know published from `from`: only such publisher nodes get
+   * acknowledgement state (bounded by the adverts we hold), whatever becomes of the event.
+   */
+  private check(from: NodeId, event: TopicEvent): boolean {
+    return this.io.advert(event.topic)?.publisher.node === from;
+  }
+
+  /** The checks every event passes before the router fans it out, then the fan-out. */
+  private accept(from: NodeId, event: TopicEvent, id: number): void {
     const advert = this.io.advert(event.topic);
     if (advert === undefined) {
       noteDropped(this.context, 'unknown-topic', { topic: event.topic, node: from });
       return;
     }
     // v1: events come straight from the publisher's node, whose identity the channel proved.
-    if (from !== advert.publisher.node) {
-      noteDropped(this.context, 'unauthorized', { topic: event.topic, node: from });
-      return;
-    }
-    // Acknowledged from here on, whatever becomes of the event: the link's window must move, and
-    // only publisher nodes we know of get acknowledgement state (bounded by the adverts we hold).
-    const n = readEventLinkNumber(message.body);
-    if (n !== undefined) this.acks.received(from, n);
-    if (!sameEngine(event.publisher, advert.publisher)) {
+    if (from !== advert.publisher.node || !sameEngine(event.publisher, advert.publisher)) {
       noteDropped(this.context, 'unauthorized', { topic: event.topic, node: from });
       return;
     }
@@ -221,7 +251,7 @@ export class SubscriberSide {
       return;
     }
     this.context.counters.eventsDelivered += this.io.deliver({
-      id: message.id,
+      id,
       src: event.publisher,
       dst: { topic: event.topic },
       expiry: event.expiry,

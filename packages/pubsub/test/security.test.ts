@@ -131,6 +131,32 @@ describe('authorization and authentication', () => {
     expect(got).toEqual(['genuine']);
   });
 
+  it('checks every event of a run as if it had come alone', async () => {
+    const { pub, sub, rogue, topic, got } = await subscribed();
+    // pubsub/events@1: the shared fields, then body, expiry and signature per event, then the link number.
+    const run = (name: string, firstSeq: number) =>
+      [topic, pub.node, name, 1, 'msg@1', firstSeq, 'spoof', null, null, 'spoof', null, null, 2] as unknown[];
+    const send = (from: TestNode, body: unknown) =>
+      from.router
+        .client(`forger-${Math.random()}`)
+        .send({ node: sub.node, name: 'pubsub' }, body, { protocol: PubSubProtocol.Events });
+    send(rogue, run('ticker', 1)); // a third node claims to pass on the publisher's events
+    send(pub, run('forger', 1)); // the publisher's node, naming an engine that may not publish
+    send(rogue, [topic, pub.node, 'ticker', 1, 'msg@1', 1, 'spoof', null, 1]); // link number below the count
+    send(rogue, [topic, pub.node, 'ticker', 1, 'msg@1', 1, 'spoof', null, null, 'x', 2]); // a field short
+    await expect
+      .poll(
+        () =>
+          sub.pubsub.counters().dropped.unauthorized === 4 && sub.pubsub.counters().dropped.malformed === 2,
+        { message: 'drops' },
+      )
+      .toBe(true);
+    const ticker = pub.router.client('ticker');
+    for (const body of ['a', 'b', 'c']) ticker.publish(topic, body); // one turn: one run
+    await expect.poll(() => got.length).toBe(3);
+    expect(got).toEqual(['a', 'b', 'c']);
+  });
+
   it('checks publisher signatures when asked to', async () => {
     net = new TestNetwork();
     const signing = await net.add();

@@ -83,7 +83,7 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
     // Each node's history (tree cache) and each subscriber's hold cover the whole burst: every gap can be fetched.
     const { members, domain } = await domainOf(5, {
       limits: { queueSize: 4 },
-      tree: { maxBatch: 1, tree: { cacheSize: 4096 }, reorderWindow: 4096, maxFetch: 4096 },
+      tree: { maxBatch: 1, tree: { cacheSize: 4096 }, reorderWindow: 4096, maxFetch: 4096, flow: false },
     });
     const [publisher, ...subscribers] = members as [TreeNode, ...TreeNode[]];
     const advert = await publisher.tree.createTopic({ topicKey: KeyPair.generate(), domain });
@@ -104,6 +104,45 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
       expect(r.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, k) => k + 1));
       expect((subscribers[i] as TreeNode).tree.counters().streams.missed).toBe(0);
     }
+  }, 60_000);
+
+  it('with hop-to-hop flow control a fast publisher cannot overrun the forwarders: nothing dropped, nothing fetched', async () => {
+    // The same burst, per-node queues of 64 and a history too short to repair much: without flow
+    // control forwarding nodes drop (queue-full) and gaps go unfilled. With it, a forwarder stops taking
+    // tree messages while a neighbour's queue is at 16, its connections stop reading, and the pressure
+    // reaches the publisher, which waits for its own queues (as the benchmark's publisher does).
+    const { members, domain } = await domainOf(5, {
+      limits: { queueSize: 64 },
+      tree: { maxBatch: 4, mailboxSize: 32, flow: { high: 16, low: 4 } },
+    });
+    const [publisher, ...subscribers] = members as [TreeNode, ...TreeNode[]];
+    const advert = await publisher.tree.createTopic({ topicKey: KeyPair.generate(), domain });
+    for (const m of subscribers) await m.tree.addTopicAdvert(advert);
+    const received = subscribers.map((s) => collect(s, advert.topic));
+    const total = 3000;
+    const payload = Buffer.alloc(2048, 7);
+    for (let i = 1; i <= total; i++) {
+      publisher.tree.publish(advert.topic, payload);
+      if (i % 32 === 0) {
+        publisher.tree.flush();
+        await expect.poll(() => publisher.transport.queued, { interval: 1 }).toBeLessThanOrEqual(16);
+      }
+    }
+    await expect
+      .poll(() => received.map((r) => r.length), { timeout: 45_000, interval: 200 })
+      .toEqual(subscribers.map(() => total));
+    for (const [i, r] of received.entries()) {
+      expect(r.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, k) => k + 1));
+      const c = (subscribers[i] as TreeNode).tree.counters();
+      expect(c.streams.missed).toBe(0);
+    }
+    for (const m of members) {
+      expect(m.transport.counters().dropped['queue-full']).toBe(0);
+      expect(m.router.counters().dropped['mailbox-full']).toBe(0);
+      expect(m.router.counters().dropped['mailbox-evicted']).toBe(0);
+    }
+    const holds = subscribers.reduce((n, m) => n + m.tree.counters().flow.holds, 0);
+    expect(holds).toBeGreaterThan(0);
   }, 60_000);
 
   it('refuses forged and unauthorized events, counts them, lowers the sender’s trust; replays are duplicates; reordered events are delivered in order', async () => {

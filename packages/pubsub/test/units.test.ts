@@ -1,7 +1,20 @@
-import { type EngineAddress, KeyPair, QueueFullError, signTopicAdvert } from '@netmachine/core';
+import {
+  EncodedBody,
+  type EngineAddress,
+  KeyPair,
+  QueueFullError,
+  SchemaError,
+  signTopicAdvert,
+} from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { readEvent, signEvent, type TopicEvent, verifyEventSignature } from '../src/index.js';
-import { eventMessageBody, eventToWire, packEventFields } from '../src/protocol.js';
+import {
+  eventMessageBody,
+  eventToWire,
+  packEventFields,
+  packEventRun,
+  readEventRun,
+} from '../src/protocol.js';
 import { SequenceTracker } from '../src/sequence-tracker.js';
 import { type OutgoingEvent, SubscriberLink } from '../src/subscriber-link.js';
 import { TopicRegistry } from '../src/topic-registry.js';
@@ -68,22 +81,78 @@ describe('SequenceTracker', () => {
   });
 });
 
+const outgoing = (seq: number, t = topic): OutgoingEvent => ({
+  ...event(seq),
+  topic: t,
+  fields: undefined,
+  size: 64,
+});
+
 describe('SubscriberLink', () => {
-  function link(window: number, queueSize: number) {
+  function link(window: number, queueSize: number, maxBatch = 1) {
     const sent: unknown[][] = [];
     const evicted: number[] = [];
+    let scheduled = 0;
     const l = new SubscriberLink(
       KeyPair.generate().id,
-      { window, queueSize },
-      { send: (_node, body) => sent.push(body.value as unknown[]), overflow: (_l, e) => evicted.push(e.seq) },
+      { window, queueSize, maxBatch, maxBatchBytes: 64 * 1024 },
+      {
+        send: (_node, body) => sent.push(body.value as unknown[]),
+        overflow: (_l, e) => evicted.push(e.seq),
+        schedule: () => scheduled++,
+        run: (events) => packEventRun(events),
+      },
     );
     l.topics.set(topic, { lastSent: 0, wantsSignatures: false });
     const offer = (seq: number): void => {
-      const e: OutgoingEvent = { topic, seq, fields: packEventFields(event(seq)), expiry: undefined };
-      l.offer(e);
+      l.offer(outgoing(seq));
     };
-    return { l, sent, evicted, offer };
+    return { l, sent, evicted, offer, scheduled: () => scheduled };
   }
+
+  it('sends what one turn numbered as one message per run of one topic, at most maxBatch events, in order', () => {
+    const { l, sent, offer, scheduled } = link(100, 100, 4);
+    for (let seq = 1; seq <= 6; seq++) offer(seq);
+    // The fourth event filled a batch: it left at once; the other two wait for the turn's end.
+    expect(sent).toHaveLength(1);
+    expect(scheduled()).toBe(2);
+    l.flush();
+    l.flush(); // nothing left: nothing sent
+    expect(sent).toHaveLength(2);
+    const [first, second] = sent.map((body) => readEventRun(body));
+    expect(first?.lastN).toBe(4);
+    expect(first?.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(second?.lastN).toBe(6);
+    expect(second?.events).toEqual([event(5), event(6)]);
+    offer(7);
+    l.flush(); // one event alone travels as a plain pubsub/event@1 body
+    expect(readEvent(sent[2])).toEqual(event(7));
+    expect(sent[2]?.at(-1)).toBe(7);
+    // A run ends where the topic changes or a sequence number is skipped.
+    const other = KeyPair.generate().topicId;
+    l.topics.set(other, { lastSent: 0, wantsSignatures: false });
+    for (const e of [outgoing(8), outgoing(9), outgoing(11), outgoing(1, other)]) l.offer(e);
+    l.offer(outgoing(2, other)); // the batch was full: the fifth waits for the next flush
+    l.flush();
+    const rest = sent.slice(3);
+    expect(rest.map((body) => body.at(-1))).toEqual([9, 10, 11, 12]); // link numbers of each message's last event
+    expect(readEventRun(rest[0]).events.map((e) => e.seq)).toEqual([8, 9]);
+    expect(readEvent(rest[1]).seq).toBe(11);
+    expect([readEvent(rest[2]), readEvent(rest[3])].map((e) => [e.topic, e.seq])).toEqual([
+      [other, 1],
+      [other, 2],
+    ]);
+  });
+
+  it('refuses a run whose shape or link number does not add up', () => {
+    const bytes = packEventRun([outgoing(1), outgoing(2)]);
+    expect(readEventRun(new EncodedBody(bytes, 2).value).events).toEqual([event(1), event(2)]);
+    expect(() => readEventRun(new EncodedBody(bytes, 1).value)).toThrow(SchemaError);
+    const wire = new EncodedBody(bytes, 2).value as unknown[];
+    expect(() => readEventRun(wire.slice(1))).toThrow(SchemaError);
+    expect(() => readEventRun([...wire.slice(0, 7), 2])).toThrow(SchemaError);
+    expect(() => readEventRun([5])).toThrow(SchemaError);
+  });
 
   it('sends within the window, queues behind it, evicts the oldest when full', () => {
     const { l, sent, evicted, offer } = link(2, 3);

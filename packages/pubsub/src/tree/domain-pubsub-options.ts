@@ -46,10 +46,18 @@ export interface DomainPubSubOptions {
    */
   readonly heartbeatMs?: number;
   /**
-   * Mailbox of each domain's tree engine, in tree messages (whole batches; default 1024, drop-oldest:
-   * gaps are fetched again).
+   * Mailbox of each domain's tree engine, in tree messages (whole batches; default 1024). With flow
+   * control a full mailbox stops reading from the connections that feed it; without, it drops the
+   * oldest (gaps are fetched again).
    */
   readonly mailboxSize?: number;
+  /**
+   * Hop-to-hop flow control (on when `transport` can report its queues, as the Transport engine
+   * does; `false` turns it off): the tree engine takes no message while a neighbour's transport
+   * queue holds `high` (256) messages or more, until it is down to `low` (64); a neighbour backed up
+   * for `slowAfterMs` (2000) stops holding the others. See `ForwardGate`.
+   */
+  readonly flow?: false | { readonly high?: number; readonly low?: number; readonly slowAfterMs?: number };
   /** Domain topic adverts kept at most (default 4096). */
   readonly maxTopics?: number;
 }

@@ -28,6 +28,7 @@ import {
   signDomainTopicAdvert,
 } from './domain-topic.js';
 import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
+import { ForwardGate, type ForwardQueues } from './forward-gate.js';
 import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './stream-receiver.js';
 import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
@@ -86,6 +87,7 @@ export class DomainPubSub implements Startable {
   readonly #o: DomainPubSubOptions;
   readonly #logger: Logger;
   readonly #runners = new Map<DomainId, Runner>();
+  readonly #gates = new Map<DomainId, ForwardGate>();
   /** Topic adverts by the latin1 string of the topic's key bytes. */
   readonly #topics = new Map<string, TopicEntry>();
   readonly #listeners = new Map<TopicId, Set<DomainTopicListener>>();
@@ -297,7 +299,17 @@ export class DomainPubSub implements Startable {
       signatureChecks: this.#counters.signatureChecks,
       streams: { ...this.#receiver.counters },
       advertsAdded: this.#counters.advertsAdded,
+      flow: this.#flowCounters(),
     };
+  }
+
+  #flowCounters(): { holds: number; slowNeighbours: number } {
+    const flow = { holds: 0, slowNeighbours: 0 };
+    for (const gate of this.#gates.values()) {
+      flow.holds += gate.counters.holds;
+      flow.slowNeighbours += gate.counters.slowNeighbours;
+    }
+    return flow;
   }
 
   /** The domain's PlumTree machine (for status and tests), once this node runs one. */
@@ -318,15 +330,35 @@ export class DomainPubSub implements Startable {
     const protocol = plumtree({
       // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096.
       cacheSize: TREE_CACHE_SIZE,
+      // A gap is fetched from one neighbour at a time (the next one on each second's re-ask): every
+      // neighbour that holds a batch answers a fetch with all of it, up to 64 KiB each.
+      fetchFrom: 1,
       ...this.#o.tree,
       accept: (id, payload, from) => this.#accept(domain, id, payload, from as NodeId),
     });
+    const queues = this.#o.transport as Partial<ForwardQueues>;
+    const flow = this.#o.flow;
+    const gate =
+      flow === false || typeof queues.queuedTo !== 'function' || queues.queued === undefined
+        ? undefined
+        : new ForwardGate({
+            queues: queues as ForwardQueues,
+            neighbours: () => this.#o.domains.list().find((d) => d.id === domain)?.activeView ?? [],
+            high: flow?.high ?? 256,
+            low: flow?.low ?? 64,
+            slowAfterMs: flow?.slowAfterMs ?? 2000,
+            pollMs: 2,
+          });
+    if (gate !== undefined) this.#gates.set(domain, gate);
     runner = new ProtocolRunner({
       protocol,
       router: this.#o.router,
       transport: this.#o.transport,
       engineName: `pst:${domain}`,
       mailboxSize: this.#o.mailboxSize ?? 1024,
+      // With flow control a full mailbox parks what arrives and stops reading: nothing is dropped.
+      mailboxPolicy: gate === undefined ? 'drop-oldest' : 'wait',
+      ...(gate === undefined ? {} : { holdInput: () => gate.hold() }),
       logger: this.#logger,
     });
     this.#runners.set(domain, runner);

@@ -50,4 +50,6 @@ export interface DomainPubSubCounters {
   /** Ordering on the subscriber side, in batches: duplicates, stale epochs, gaps, fetched and missed batches. */
   streams: StreamCounters;
   advertsAdded: number;
+  /** Hop-to-hop flow control: holds of the tree engine, and backed-up neighbours passed over as slow. */
+  flow: { holds: number; slowNeighbours: number };
 }

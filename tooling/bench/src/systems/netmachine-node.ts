@@ -81,7 +81,12 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
     strict: config.strict ?? false,
     ...(relayed?.node ?? {}),
     services: {
-      pubsub: pubsub(),
+      // BENCH_PUBSUB_MAX_BATCH=1 sends every v1 event as its own message, for A/B runs.
+      pubsub: pubsub(
+        process.env.BENCH_PUBSUB_MAX_BATCH
+          ? { maxBatch: Number.parseInt(process.env.BENCH_PUBSUB_MAX_BATCH, 10) }
+          : {},
+      ),
       ...(relayed?.services ?? {}),
       // Active views of 3: with 9 nodes most subscribers are several hops from the publisher.
       ...(config.tree ? { domains: domains({ overlay: { activeViewCapacity: 3 } }) } : {}),
@@ -103,6 +108,21 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
           ...(process.env.BENCH_TREE_MAX_BATCH
             ? { maxBatch: Number.parseInt(process.env.BENCH_TREE_MAX_BATCH, 10) }
             : {}),
+          // BENCH_TREE_FLOW=0 turns hop-to-hop flow control off, for A/B runs.
+          ...(process.env.BENCH_TREE_FLOW === '0' ? { flow: false as const } : {}),
+          // BENCH_TREE_GRAFT_MS sets PlumTree's graft timeout (the first; the second is half) and
+          // BENCH_TREE_FETCH_FROM how many neighbours a gap fetch asks (0: all), for A/B runs.
+          tree: {
+            ...(process.env.BENCH_TREE_GRAFT_MS
+              ? {
+                  graftTimeout: Number.parseInt(process.env.BENCH_TREE_GRAFT_MS, 10),
+                  graftTimeout2: Number.parseInt(process.env.BENCH_TREE_GRAFT_MS, 10) / 2,
+                }
+              : {}),
+            ...(process.env.BENCH_TREE_FETCH_FROM
+              ? { fetchFrom: Number.parseInt(process.env.BENCH_TREE_FETCH_FROM, 10) }
+              : {}),
+          },
         });
   await tree?.start();
   return {

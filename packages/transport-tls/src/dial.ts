@@ -15,8 +15,11 @@ import { verifyExpectedPeer } from './peer-certificate.js';
 export interface DialParams {
   readonly address: string;
   readonly expected: NodeId;
-  /** Sent right after the confirmation byte, without waiting for the listener's acceptance. */
-  readonly firstBytes?: Uint8Array | undefined;
+  /**
+   * Sent right after the confirmation byte, without waiting for the listener's acceptance. A function
+   * is called once the listener's key is pinned, just before the write.
+   */
+  readonly firstBytes?: Uint8Array | (() => Uint8Array) | undefined;
   readonly secureContext: SecureContext;
   readonly handshakeTimeoutMs: number;
   readonly signal?: AbortSignal | undefined;
@@ -99,7 +102,13 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
         fail(error as Error);
         return;
       }
-      const first = params.firstBytes;
+      let first: Uint8Array | undefined;
+      try {
+        first = typeof params.firstBytes === 'function' ? params.firstBytes() : params.firstBytes;
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
       // One write, so the confirmation and the first bytes leave in one TLS record.
       tlsSocket.write(
         first === undefined || first.length === 0

@@ -19,8 +19,13 @@ export interface DialNodeOptions<S> {
   readonly dialTimeoutMs: number;
   readonly signal: AbortSignal;
   readonly logger: Logger;
-  /** The first bytes of every attempt (the ConnectRequest), for transports that send them early. */
-  readonly firstBytes?: Uint8Array;
+  /**
+   * The first bytes of every attempt (the ConnectRequest, and messages sent with it), for transports
+   * that send them early; called by the transport just before it sends them.
+   */
+  readonly firstBytes?: () => Uint8Array;
+  /** An attempt failed (the next address, if any, is tried after this). */
+  readonly attemptFailed?: (error: Error) => void;
   /**
    * Turns an authenticated connection into an open session (runs the handshake). `firstBytesSent`:
    * the transport already sent `firstBytes`.
@@ -52,7 +57,7 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
       const connection = await transport.dial(
         url,
         node,
-        early ? { signal: dialSignal, firstBytes: options.firstBytes! } : { signal: dialSignal },
+        early ? { signal: dialSignal, firstBytes: options.firstBytes } : { signal: dialSignal },
       );
       if (signal.aborted) {
         connection.abort(new ConnectionClosedError('dial cancelled'));
@@ -61,6 +66,7 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
       return await options.open(connection, early);
     } catch (error) {
       lastError = error as Error;
+      options.attemptFailed?.(lastError);
       options.logger.debug({ peer: node, url, err: error }, 'dial attempt failed');
       if (signal.aborted) throw lastError;
     }

@@ -38,10 +38,12 @@ import {
 } from './counters.js';
 import { dialNode } from './dialer.js';
 import { type TransportEvent, TransportEvents } from './events.js';
+import { refusedBeforeReading, takeFirstFlight } from './first-flight.js';
 import { connectRequestFrame, type Refusal } from './handshake.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
-import { QueueBudget } from './node-queue.js';
+import { QueueBudget, type QueueEntry } from './node-queue.js';
+import { appendOutgoing } from './outgoing-message.js';
 import { SignaturePool } from './signature-pool.js';
 
 export interface TransportEngineOptions {
@@ -402,10 +404,23 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     }
   }
 
-  /** Dials the node and runs the handshake; the engine adopts the session before returning it. */
+  /**
+   * Dials the node and runs the handshake; the engine adopts the session as it opens. A transport that
+   * sends first bytes early carries the waiting messages with the ConnectRequest (see first-flight.ts):
+   * if the listener refuses, they go back to the queue; if the connection breaks during the
+   * handshake, they may have been delivered and are reported undeliverable (never sent twice).
+   */
   async #dial(link: NodeLink, signal: AbortSignal): Promise<ConnectionSession> {
     const record = this.#o.directory.node(link.node);
     if (record?.trust === TRUST_BANNED) throw new PeerDeniedError(link.node, 'trust 0');
+    const request = connectRequestFrame({
+      local: this.node,
+      peer: link.node,
+      localAdvertVersion: this.#localAdvert()?.version ?? 0,
+      peerAdvertVersion: record?.advert?.version ?? 0,
+    });
+    // The messages that left with this attempt's ConnectRequest.
+    let sent: QueueEntry[] = [];
     return dialNode({
       node: link.node,
       record,
@@ -415,20 +430,41 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       dialTimeoutMs: this.#limits.dialTimeoutMs,
       signal,
       logger: this.#logger,
-      firstBytes: connectRequestFrame({
-        local: this.node,
-        peer: link.node,
-        localAdvertVersion: this.#localAdvert()?.version ?? 0,
-        peerAdvertVersion: record?.advert?.version ?? 0,
-      }),
+      firstBytes: () => {
+        const flight = takeFirstFlight(
+          link.queue,
+          request,
+          (slab, message) =>
+            appendOutgoing(
+              slab,
+              message,
+              this.#o.keyPair,
+              this.#o.strict ?? false,
+              this.#limits.maxFrameSize,
+            ),
+          (message, error, reason) => this.#undeliverable(message, error, reason),
+          link.node,
+        );
+        sent = flight.taken;
+        this.#counters.messagesOut += sent.length;
+        this.#counters.framesOut += sent.length;
+        return flight.bytes;
+      },
+      attemptFailed: (error) => {
+        const lost = sent;
+        sent = [];
+        if (refusedBeforeReading(error)) link.queue.unshift(lost);
+        else for (const entry of lost) this.#undeliverable(entry.message, error, 'handshake-failed');
+      },
       open: async (connection, requestSent) => {
         if (!this.#running) {
           connection.abort(new ConnectionClosedError('transport engine stopped'));
           throw new ConnectionClosedError('transport engine stopped');
         }
         const session = this.#session(connection);
-        await session.handshake({ requestSent });
-        this.#adopt(session);
+        await session.handshake({ requestSent, onOpen: () => this.#adopt(session) });
+        session.traffic.messagesOut += sent.length;
+        sent = [];
         return session;
       },
     });
@@ -442,10 +478,11 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       return;
     }
     const session = this.#session(connection);
-    session.handshake().then(
-      () => this.#adopt(session),
-      (error: Error) => this.#logger.debug({ peer: session.peer, err: error }, 'inbound handshake failed'),
-    );
+    // Adopted as it opens, before the messages the dialer sent with its ConnectRequest are read: a
+    // reply to one of them then finds the session instead of dialing the caller back.
+    session.handshake({ onOpen: () => this.#adopt(session) }).catch((error: Error) => {
+      this.#logger.debug({ peer: session.peer, err: error }, 'inbound handshake failed');
+    });
   }
 
   /** Trust and capacity decide whether a caller may connect. */

@@ -95,7 +95,7 @@ export abstract class SocketTransport<
     address: string,
     expected: NodeId,
     signal: AbortSignal,
-    firstBytes: Uint8Array | undefined,
+    firstBytes: Uint8Array | (() => Uint8Array) | undefined,
   ): Promise<Conn>;
 
   /**

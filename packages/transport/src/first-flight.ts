@@ -1,0 +1,70 @@
+import {
+  type EngineMessage,
+  IncompatibleProtocolError,
+  MessageExpiredError,
+  OverCapacityError,
+  PeerDeniedError,
+} from '@netmachine/core';
+import type { TransportDropReason } from './counters.js';
+import type { NodeQueue, QueueEntry } from './node-queue.js';
+import { FrameSlab } from './wire/frame-slab.js';
+
+/**
+ * Messages a dial carries with its ConnectRequest, up to about one TLS record: the listener reads them
+ * only after accepting the ConnectRequest, so the first message costs no round trip of its own.
+ */
+export const FIRST_FLIGHT_BYTES = 16 * 1024;
+
+export interface FirstFlight {
+  /** The ConnectRequest frame followed by the messages' frames. */
+  readonly bytes: Buffer;
+  /** The queue entries sent, oldest first. */
+  readonly taken: QueueEntry[];
+}
+
+/**
+ * Builds a dial's first bytes once the listener's key is pinned: the ConnectRequest, then messages
+ * taken from the head of the node's queue while they fit in `FIRST_FLIGHT_BYTES`. An expired
+ * message, or one that cannot be encoded, is reported to `dropped` and skipped, as the session
+ * would.
+ */
+export function takeFirstFlight(
+  queue: NodeQueue,
+  request: Uint8Array,
+  append: (slab: FrameSlab, message: EngineMessage) => void,
+  dropped: (message: EngineMessage, error: Error, reason: TransportDropReason) => void,
+  node: string,
+): FirstFlight {
+  const slab = new FrameSlab(FIRST_FLIGHT_BYTES * 2);
+  slab.appendFrame(request);
+  const taken: QueueEntry[] = [];
+  const now = Date.now();
+  while (queue.length > 0 && slab.pendingBytes < FIRST_FLIGHT_BYTES) {
+    const entry = queue.shift()!;
+    if (entry.deadline <= now) {
+      dropped(entry.message, new MessageExpiredError(node), 'expired');
+      continue;
+    }
+    try {
+      append(slab, entry.message);
+    } catch (error) {
+      dropped(entry.message, error as Error, 'not-encodable');
+      continue;
+    }
+    taken.push(entry);
+  }
+  return { bytes: slab.take()!, taken };
+}
+
+/**
+ * Whether a failed dial's error says the listener refused us (its acceptance byte or ConnectReply):
+ * it then read none of the messages sent with the ConnectRequest, and they may be sent again. After
+ * any other failure (the connection broke during the handshake) they may have been delivered.
+ */
+export function refusedBeforeReading(error: Error): boolean {
+  return (
+    error instanceof PeerDeniedError ||
+    error instanceof OverCapacityError ||
+    error instanceof IncompatibleProtocolError
+  );
+}

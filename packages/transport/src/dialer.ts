@@ -48,7 +48,8 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
   if (addresses.length === 0) {
     throw new NoAddressError(node, record?.advert === undefined ? 'no advert' : 'no supported transport');
   }
-  let lastError: Error = new NoAddressError(node, 'no address tried');
+  // Made only if needed: an error's stack trace costs tens of µs on every dial.
+  let lastError: Error | undefined;
   for (const { url } of addresses) {
     const transport = options.transports.get(addressProtocol(url)!)!;
     // One controller per attempt, aborted by the caller's signal or the timeout (AbortSignal.any and
@@ -85,5 +86,5 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
       signal.removeEventListener('abort', onAbort);
     }
   }
-  throw lastError;
+  throw lastError ?? new NoAddressError(node, 'no address tried');
 }

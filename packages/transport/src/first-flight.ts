@@ -10,8 +10,9 @@ import type { NodeQueue, QueueEntry } from './node-queue.js';
 import { FrameSlab } from './wire/frame-slab.js';
 
 /**
- * Messages a dial carries with its ConnectRequest, up to about one TLS record: the listener reads them
- * only after accepting the ConnectRequest, so the first message costs no round trip of its own.
+ * Messages a dial carries with its ConnectRequest are taken while fewer than this many bytes are
+ * gathered (so at most this plus one message, itself bounded by `maxFrameSize`): the listener reads
+ * them only after accepting the ConnectRequest, so the first message costs no round trip of its own.
  */
 export const FIRST_FLIGHT_BYTES = 16 * 1024;
 
@@ -24,7 +25,7 @@ export interface FirstFlight {
 
 /**
  * Builds a dial's first bytes once the listener's key is pinned: the ConnectRequest, then messages
- * taken from the head of the node's queue while they fit in `FIRST_FLIGHT_BYTES`. An expired
+ * taken from the head of the node's queue while fewer than `FIRST_FLIGHT_BYTES` are gathered. An expired
  * message, or one that cannot be encoded, is reported to `dropped` and skipped, as the session
  * would.
  */

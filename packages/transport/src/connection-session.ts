@@ -508,7 +508,9 @@ export class ConnectionSession {
       this.#o.counters.advertsSent++;
       this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
     }
-    this.#ping();
+    // The first ping once this turn's frames are read: messages that came behind the handshake
+    // (sent with the ConnectRequest) are delivered without waiting for it to be encoded.
+    queueMicrotask(() => this.#ping());
     this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
     this.#pingTimer.unref();
     const handshake = this.#handshake;

@@ -108,6 +108,10 @@ export class ConnectionSession {
   #handshake:
     | { resolve: () => void; reject: (error: Error) => void; onOpen: (() => void) | undefined }
     | undefined;
+  /** The version of our advert sent ahead of the handshake's end (with the ConnectRequest), or 0. */
+  #advertSentEarly = 0;
+  /** Once open: the highest version of our advert the peer holds (or was sent on this link). */
+  peerHoldsOurAdvert = 0;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #pingSentAt: number | undefined;
@@ -216,12 +220,20 @@ export class ConnectionSession {
    * connection closed) otherwise. `requestSent`: the transport already sent our ConnectRequest
    * (`connectRequestFrame`) with its own handshake. `onOpen` runs the moment the link opens, before
    * any frame that came behind the handshake is read (messages the dialer sent with its
-   * ConnectRequest), so the owner can adopt the session before they are delivered.
+   * ConnectRequest), so the owner can adopt the session before they are delivered. `advertSent`: the
+   * version of our advert the transport already sent with the ConnectRequest (not sent again).
    */
-  handshake(options: { readonly requestSent?: boolean; readonly onOpen?: () => void } = {}): Promise<void> {
+  handshake(
+    options: {
+      readonly requestSent?: boolean;
+      readonly advertSent?: number;
+      readonly onOpen?: () => void;
+    } = {},
+  ): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       this.#handshake = { resolve, reject, onOpen: options.onOpen };
     });
+    this.#advertSentEarly = options.advertSent ?? 0;
     this.#handshakeTimer = setTimeout(
       () => this.#fail(new HandshakeError('handshake timed out'), undefined),
       this.#o.limits.handshakeTimeoutMs,
@@ -504,9 +516,11 @@ export class ConnectionSession {
     this.proto = proto;
     this.#state = 'open';
     const advert = this.#o.localAdvert();
-    if (advert !== undefined && advert.version > peerHoldsOurVersion) {
+    this.peerHoldsOurAdvert = Math.max(peerHoldsOurVersion, this.#advertSentEarly);
+    if (advert !== undefined && advert.version > this.peerHoldsOurAdvert) {
       this.#o.counters.advertsSent++;
       this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
+      this.peerHoldsOurAdvert = advert.version;
     }
     // The first ping once this turn's frames are read: messages that came behind the handshake
     // (sent with the ConnectRequest) are delivered without waiting for it to be encoded.

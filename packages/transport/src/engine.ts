@@ -45,6 +45,8 @@ import { type LinkHost, NodeLink } from './node-link.js';
 import { QueueBudget, type QueueEntry } from './node-queue.js';
 import { appendOutgoing } from './outgoing-message.js';
 import { SignaturePool } from './signature-pool.js';
+import { encodeFrame } from './wire/frame-codec.js';
+import { encodeAdvertFrameBody, FrameTag } from './wire/frames.js';
 
 export interface TransportEngineOptions {
   keyPair: KeyPair;
@@ -95,6 +97,11 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   /** Traffic of the closed connections to each node that still has a link (one entry per link, at most). */
   readonly #closedTraffic = new Map<NodeId, PeerTrafficCounters>();
   readonly #transports = new Map<string, Transport>();
+  /**
+   * The version of our advert each peer held when we last connected (bounded): a dial sends the
+   * advert with its first messages only to a peer that may lack it.
+   */
+  readonly #advertHeld = new Map<NodeId, number>();
   #listeners: Listener[] = [];
   #sink: MessageSink | undefined;
   #relay: RelayRoute | undefined;
@@ -419,8 +426,9 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       localAdvertVersion: this.#localAdvert()?.version ?? 0,
       peerAdvertVersion: record?.advert?.version ?? 0,
     });
-    // The messages that left with this attempt's ConnectRequest.
+    // The messages that left with this attempt's ConnectRequest, and the advert version sent with them.
     let sent: QueueEntry[] = [];
+    let advertSent = 0;
     return dialNode({
       node: link.node,
       record,
@@ -444,8 +452,16 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
             ),
           (message, error, reason) => this.#undeliverable(message, error, reason),
           link.node,
+          () => {
+            const advert = this.#localAdvert();
+            if (advert === undefined || (this.#advertHeld.get(link.node) ?? 0) >= advert.version) return;
+            advertSent = advert.version;
+            return encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert));
+          },
         );
         sent = flight.taken;
+        if (flight.advertSent) this.#counters.advertsSent++;
+        else advertSent = 0;
         this.#counters.messagesOut += sent.length;
         this.#counters.framesOut += sent.length;
         return flight.bytes;
@@ -453,6 +469,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       attemptFailed: (error) => {
         const lost = sent;
         sent = [];
+        advertSent = 0;
         if (refusedBeforeReading(error)) link.queue.unshift(lost);
         else for (const entry of lost) this.#undeliverable(entry.message, error, 'handshake-failed');
       },
@@ -462,7 +479,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
           throw new ConnectionClosedError('transport engine stopped');
         }
         const session = this.#session(connection);
-        await session.handshake({ requestSent, onOpen: () => this.#adopt(session) });
+        await session.handshake({ requestSent, advertSent, onOpen: () => this.#opened(session) });
         session.traffic.messagesOut += sent.length;
         sent = [];
         return session;
@@ -480,7 +497,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     const session = this.#session(connection);
     // Adopted as it opens, before the messages the dialer sent with its ConnectRequest are read: a
     // reply to one of them then finds the session instead of dialing the caller back.
-    session.handshake({ onOpen: () => this.#adopt(session) }).catch((error: Error) => {
+    session.handshake({ onOpen: () => this.#opened(session) }).catch((error: Error) => {
       this.#logger.debug({ peer: session.peer, err: error }, 'inbound handshake failed');
     });
   }
@@ -546,6 +563,13 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     onDropped: (reason, error, node, message) => this.#dropped(reason, error, node, message),
     admit: (peer) => this.#admit(peer),
   };
+
+  /** A session just opened: note which version of our advert its peer holds, then adopt it. */
+  #opened(session: ConnectionSession): void {
+    if (this.#advertHeld.size >= this.#limits.maxConnections * 2) this.#advertHeld.clear();
+    this.#advertHeld.set(session.peer, session.peerHoldsOurAdvert);
+    this.#adopt(session);
+  }
 
   /**
    * Makes an open session the node's active one. When both nodes dialed at once there are two:

@@ -21,13 +21,15 @@ export interface FirstFlight {
   readonly bytes: Buffer;
   /** The queue entries sent, oldest first. */
   readonly taken: QueueEntry[];
+  /** Whether the advert frame went with them. */
+  readonly advertSent: boolean;
 }
 
 /**
- * Builds a dial's first bytes once the listener's key is pinned: the ConnectRequest, then messages
- * taken from the head of the node's queue while fewer than `FIRST_FLIGHT_BYTES` are gathered. An expired
- * message, or one that cannot be encoded, is reported to `dropped` and skipped, as the session
- * would.
+ * Builds a dial's first bytes once the listener's key is pinned: the ConnectRequest, `advert`'s
+ * frame if it gives one and messages follow, then messages taken from the head of the node's queue
+ * while fewer than `FIRST_FLIGHT_BYTES` are gathered. An expired message, or one that cannot be
+ * encoded, is reported to `dropped` and skipped, as the session would.
  */
 export function takeFirstFlight(
   queue: NodeQueue,
@@ -35,9 +37,14 @@ export function takeFirstFlight(
   append: (slab: FrameSlab, message: EngineMessage) => void,
   dropped: (message: EngineMessage, error: Error, reason: TransportDropReason) => void,
   node: string,
+  advert?: () => Uint8Array | undefined,
 ): FirstFlight {
   const slab = new FrameSlab(FIRST_FLIGHT_BYTES * 2);
   slab.appendFrame(request);
+  // The dialer's advert, when the listener may not hold it, goes ahead of the messages (as it would
+  // after the handshake): a message never arrives before the advert of the node that sent it.
+  const advertFrame = queue.length > 0 ? advert?.() : undefined;
+  if (advertFrame !== undefined) slab.appendFrame(advertFrame);
   const taken: QueueEntry[] = [];
   const now = Date.now();
   while (queue.length > 0 && slab.pendingBytes < FIRST_FLIGHT_BYTES) {
@@ -54,7 +61,7 @@ export function takeFirstFlight(
     }
     taken.push(entry);
   }
-  return { bytes: slab.take()!, taken };
+  return { bytes: slab.take()!, taken, advertSent: advertFrame !== undefined };
 }
 
 /**

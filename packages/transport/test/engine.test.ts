@@ -376,6 +376,28 @@ describe('TransportEngine: first messages sent with the ConnectRequest', () => {
     expect(b.sink.delivered.map((m) => m.body)).toEqual(['first', 'second', 'third']);
   });
 
+  it('sends its advert ahead of the first messages to a listener that lacks it, and only then', async () => {
+    const [a, b] = await pair();
+    b.directory.records.delete(a.id);
+    const advertAtDelivery: Array<number | undefined> = [];
+    const deliver = b.sink.deliver.bind(b.sink);
+    b.sink.deliver = (m) => {
+      advertAtDelivery.push(b.directory.node(a.id)?.advert?.version);
+      return deliver(m);
+    };
+    a.engine.send(message(a, b, 'first'));
+    await expect.poll(() => b.sink.delivered.length, { message: 'first delivery' }).toBe(1);
+    expect(advertAtDelivery).toEqual([1]);
+    expect(a.engine.counters().advertsSent).toBe(1);
+    await a.engine.disconnect(b.id);
+    await expect.poll(() => a.engine.connectedNodes(), { message: 'disconnected' }).toEqual([]);
+    a.engine.send(message(a, b, 'second'));
+    await expect.poll(() => b.sink.delivered.length, { message: 'second delivery' }).toBe(2);
+    // b held it by then: not sent again.
+    expect(a.engine.counters().advertsSent).toBe(1);
+    expect(b.engine.counters().advertsReceived).toBe(1);
+  });
+
   it('keeps messages the listener refused unread in the queue, and delivers them once it accepts', async () => {
     const [a, b] = await pair({ limits: { maxConnections: 1 } });
     const c = await node('c', { limits: { maxConnections: 1 } });

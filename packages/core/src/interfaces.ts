@@ -80,9 +80,11 @@ export interface DialOptions {
    * Bytes the caller writes first on the new connection. Only a transport that declares
    * `sendsFirstBytesEarly` reads this: it sends them as soon as it has pinned the listener's key,
    * with its own handshake's last flight, so the caller's first exchange costs no extra round trip.
-   * The caller must not write them again. Other transports ignore it.
+   * The caller must not write them again. Other transports ignore it. A function is called once,
+   * just before the bytes are sent (after the key is pinned): the caller can add what it queued
+   * during the handshake, knowing that what it returns was handed to this connection.
    */
-  firstBytes?: Uint8Array;
+  firstBytes?: Uint8Array | (() => Uint8Array);
 }
 
 export interface ListenOptions {

@@ -15,8 +15,11 @@ import { verifyExpectedPeer } from './peer-certificate.js';
 export interface DialParams {
   readonly address: string;
   readonly expected: NodeId;
-  /** Sent right after the confirmation byte, without waiting for the listener's acceptance. */
-  readonly firstBytes?: Uint8Array | undefined;
+  /**
+   * Sent right after the confirmation byte, without waiting for the listener's acceptance. A function
+   * is called once the listener's key is pinned, just before the write.
+   */
+  readonly firstBytes?: Uint8Array | (() => Uint8Array) | undefined;
   readonly secureContext: SecureContext;
   readonly handshakeTimeoutMs: number;
   readonly signal?: AbortSignal | undefined;
@@ -45,30 +48,37 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
   if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
 
   return new Promise<DialedSocket>((resolve, reject) => {
-    // TCP first, then TLS on the connected socket: TLS then runs on the socket's own handle (the fast
-    // path), and we keep the TCP socket to reset it on abort.
-    const raw = netConnect({ host, port });
-    let socket: TLSSocket | undefined;
+    // TLS wraps the TCP socket's handle at once (the fast path), as the TCP connect begins: the TLS
+    // state is made while the SYN is in flight, and the ClientHello leaves as soon as TCP is up. The
+    // TCP socket is kept to reset it on abort.
+    const raw = netConnect({ host, port, noDelay: true });
+    const socket: TLSSocket = tlsConnect({
+      socket: raw,
+      secureContext: params.secureContext,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      // No CA: the key is pinned below, once the handshake has proved the peer holds it.
+      rejectUnauthorized: false,
+    });
     let settled = false;
 
     const cleanup = (): void => {
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      raw.off('connect', onTcpConnect);
       raw.off('error', onError);
-      socket?.off('secureConnect', onSecure);
-      socket?.off('data', onAcceptance);
-      socket?.off('error', onError);
-      socket?.off('close', onClose);
+      socket.off('secureConnect', onSecure);
+      socket.off('data', onAcceptance);
+      socket.off('error', onError);
+      socket.off('close', onClose);
     };
     const fail = (error: Error): void => {
       if (settled) return;
       cleanup();
       // Late errors of a destroyed socket must not become uncaught exceptions.
       raw.on('error', () => {});
-      socket?.on('error', () => {});
-      socket?.destroy();
+      socket.on('error', () => {});
+      socket.destroy();
       raw.destroy();
       reject(error);
     };
@@ -77,36 +87,27 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
       fail(new ConnectionClosedError(`cannot connect to ${address}: ${error.message}`, { cause: error }));
     const onClose = (): void =>
       fail(new ConnectionClosedError(`${address} closed the connection during the handshake`));
-    const onTcpConnect = (): void => {
-      raw.setNoDelay(true);
-      socket = tlsConnect({
-        socket: raw,
-        secureContext: params.secureContext,
-        minVersion: 'TLSv1.3',
-        maxVersion: 'TLSv1.3',
-        // No CA: the key is pinned below, once the handshake has proved the peer holds it.
-        rejectUnauthorized: false,
-      });
-      socket.once('secureConnect', onSecure);
-      socket.on('error', onError);
-      socket.once('close', onClose);
-    };
     const onSecure = (): void => {
-      const tlsSocket = socket!;
       try {
-        verifyExpectedPeer(tlsSocket.getPeerX509Certificate(), expected);
+        verifyExpectedPeer(socket.getPeerX509Certificate(), expected);
       } catch (error) {
         fail(error as Error);
         return;
       }
-      const first = params.firstBytes;
+      let first: Uint8Array | undefined;
+      try {
+        first = typeof params.firstBytes === 'function' ? params.firstBytes() : params.firstBytes;
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
       // One write, so the confirmation and the first bytes leave in one TLS record.
-      tlsSocket.write(
+      socket.write(
         first === undefined || first.length === 0
           ? Buffer.of(CONFIRMED)
           : Buffer.concat([Buffer.of(CONFIRMED), first]),
       );
-      tlsSocket.on('data', onAcceptance);
+      socket.on('data', onAcceptance);
     };
     const onAcceptance = (chunk: Buffer): void => {
       if (chunk.length === 0) return;
@@ -114,7 +115,7 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
       if (verdict === ACCEPTED) {
         cleanup();
         const remote = formatAddress('tls', raw.remoteAddress ?? host, raw.remotePort ?? port);
-        resolve({ socket: socket!, raw, remoteAddress: remote, initialData: chunk.subarray(1) });
+        resolve({ socket, raw, remoteAddress: remote, initialData: chunk.subarray(1) });
       } else if (verdict === REFUSED) {
         fail(new PeerDeniedError(address, 'the listener refused our key'));
       } else {
@@ -127,7 +128,9 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
       params.handshakeTimeoutMs,
     );
     signal?.addEventListener('abort', onAbort, { once: true });
-    raw.once('connect', onTcpConnect);
     raw.on('error', onError);
+    socket.once('secureConnect', onSecure);
+    socket.on('error', onError);
+    socket.once('close', onClose);
   });
 }

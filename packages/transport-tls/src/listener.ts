@@ -149,10 +149,26 @@ export class TlsListener implements Listener {
       lastError ??= error;
       if (!done) socket.destroy();
     });
+    // ACCEPTED is held (corked) to the end of this turn of the event loop: when the caller's
+    // confirmation arrived in the same read (with its ConnectRequest and first messages), that is
+    // handed out first and ACCEPTED leaves together with the session's ConnectReply, in one write.
+    let held = false;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      socket.uncork();
+    };
     const onSecure = (): void => {
       node = this.#admit(socket, remoteAddress);
-      if (node === undefined) finish();
-      else socket.on('data', onConfirmation);
+      if (node === undefined) {
+        finish();
+        return;
+      }
+      held = true;
+      socket.cork();
+      socket.write(Buffer.of(ACCEPTED));
+      setImmediate(release);
+      socket.on('data', onConfirmation);
     };
     const onConfirmation = (chunk: Buffer): void => {
       if (chunk.length === 0 || node === undefined) return;
@@ -164,13 +180,18 @@ export class TlsListener implements Listener {
         return;
       }
       stats.inboundAccepted++;
-      this.#params.onSecureSocket(socket, raw, node, remoteAddress, chunk.subarray(1));
+      try {
+        this.#params.onSecureSocket(socket, raw, node, remoteAddress, chunk.subarray(1));
+      } finally {
+        // After the connection's first flush, a nextTick queued by the ConnectReply's write.
+        process.nextTick(release);
+      }
     };
     socket.once('secure', onSecure);
     socket.once('close', onCloseEarly);
   };
 
-  /** Checks the caller's certificate and asks acceptPeer; says ACCEPTED or REFUSED. The caller's node if accepted. */
+  /** Checks the caller's certificate and asks acceptPeer; says REFUSED if not. The caller's node if accepted. */
   #admit(socket: TLSSocket, remoteAddress: string): NodeId | undefined {
     const { stats, emit, logger, acceptPeer } = this.#params;
     let node: NodeId;
@@ -198,7 +219,6 @@ export class TlsListener implements Listener {
       setTimeout(() => socket.destroy(), this.#params.closeTimeoutMs).unref();
       return undefined;
     }
-    socket.write(Buffer.of(ACCEPTED));
     return node;
   }
 }

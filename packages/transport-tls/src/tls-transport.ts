@@ -74,7 +74,7 @@ class TlsTransportImpl
     address: string,
     expected: NodeId,
     signal: AbortSignal,
-    firstBytes: Uint8Array | undefined,
+    firstBytes: Uint8Array | (() => Uint8Array) | undefined,
   ): Promise<TlsConnection> {
     const dialed = await dialSocket({
       address,

@@ -9,7 +9,6 @@ import {
   type NodeAdvert,
   type NodeDirectory,
   type NodeId,
-  signMessage,
   unpack,
 } from '@netmachine/core';
 import { authenticateInbound, authenticationFailure } from './authenticate.js';
@@ -19,7 +18,7 @@ import {
   type TransportCounters,
   type TransportDropReason,
 } from './counters.js';
-import { ProtocolViolationError, SourceMismatchError } from './errors.js';
+import { ProtocolViolationError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
 import { connectReplyError, connectRequestFrame, judgeConnectRequest, type Refusal } from './handshake.js';
 import { InboundVerifier } from './inbound-verifier.js';
@@ -106,7 +105,13 @@ export class ConnectionSession {
   readonly #writer: FrameWriter;
   #state: State = 'handshake';
   #failure: Error | undefined;
-  #handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  #handshake:
+    | { resolve: () => void; reject: (error: Error) => void; onOpen: (() => void) | undefined }
+    | undefined;
+  /** The version of our advert sent ahead of the handshake's end (with the ConnectRequest), or 0. */
+  #advertSentEarly = 0;
+  /** Once open: the highest version of our advert the peer holds (or was sent on this link). */
+  peerHoldsOurAdvert = 0;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #pingSentAt: number | undefined;
@@ -213,12 +218,22 @@ export class ConnectionSession {
   /**
    * Runs the handshake; resolves once the link is open, rejects with a typed error (and the
    * connection closed) otherwise. `requestSent`: the transport already sent our ConnectRequest
-   * (`connectRequestFrame`) with its own handshake.
+   * (`connectRequestFrame`) with its own handshake. `onOpen` runs the moment the link opens, before
+   * any frame that came behind the handshake is read (messages the dialer sent with its
+   * ConnectRequest), so the owner can adopt the session before they are delivered. `advertSent`: the
+   * version of our advert the transport already sent with the ConnectRequest (not sent again).
    */
-  handshake(options: { readonly requestSent?: boolean } = {}): Promise<void> {
+  handshake(
+    options: {
+      readonly requestSent?: boolean;
+      readonly advertSent?: number;
+      readonly onOpen?: () => void;
+    } = {},
+  ): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
-      this.#handshake = { resolve, reject };
+      this.#handshake = { resolve, reject, onOpen: options.onOpen };
     });
+    this.#advertSentEarly = options.advertSent ?? 0;
     this.#handshakeTimer = setTimeout(
       () => this.#fail(new HandshakeError('handshake timed out'), undefined),
       this.#o.limits.handshakeTimeoutMs,
@@ -244,14 +259,7 @@ export class ConnectionSession {
   /** Encodes and queues a message; throws a typed error when it cannot be encoded. */
   sendMessage(message: EngineMessage): void {
     if (this.#state !== 'open') throw new ConnectionClosedError(`link to ${this.peer} is ${this.#state}`);
-    let outgoing = message;
-    if (this.#o.strict && message.sig === undefined && message.src.node === this.local) {
-      outgoing = signMessage(this.#o.keyPair, message);
-    }
-    // A link carries only this node's messages: another node's goes sealed through a relay.
-    if (outgoing.src.node !== this.local) throw new SourceMismatchError(this.local, outgoing.src.node);
-    // Encoded straight into the outgoing slab.
-    this.#writer.message(outgoing, this.#o.limits.maxFrameSize);
+    this.#writer.outgoing(message, this.#o.keyPair, this.#o.strict, this.#o.limits.maxFrameSize);
     this.#o.counters.messagesOut++;
     this.traffic.messagesOut++;
     this.#active = true;
@@ -508,15 +516,24 @@ export class ConnectionSession {
     this.proto = proto;
     this.#state = 'open';
     const advert = this.#o.localAdvert();
-    if (advert !== undefined && advert.version > peerHoldsOurVersion) {
+    this.peerHoldsOurAdvert = Math.max(peerHoldsOurVersion, this.#advertSentEarly);
+    if (advert !== undefined && advert.version > this.peerHoldsOurAdvert) {
       this.#o.counters.advertsSent++;
       this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
+      this.peerHoldsOurAdvert = advert.version;
     }
-    this.#ping();
+    // The first ping once this turn's frames are read: messages that came behind the handshake
+    // (sent with the ConnectRequest) are delivered without waiting for it to be encoded.
+    queueMicrotask(() => this.#ping());
     this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
     this.#pingTimer.unref();
     const handshake = this.#handshake;
     this.#handshake = undefined;
+    try {
+      handshake?.onOpen?.();
+    } catch (error) {
+      this.#o.logger.error({ err: error, peer: this.peer }, 'onOpen threw');
+    }
     handshake?.resolve();
   }
 

@@ -12,7 +12,8 @@ export type TransportDropReason =
   | 'protocol-violation'
   | 'no-sink'
   | 'bad-advert'
-  | 'relay-refused';
+  | 'relay-refused'
+  | 'handshake-failed';
 
 export const TRANSPORT_DROP_REASONS: readonly TransportDropReason[] = [
   'expired',
@@ -28,6 +29,7 @@ export const TRANSPORT_DROP_REASONS: readonly TransportDropReason[] = [
   'no-sink',
   'bad-advert',
   'relay-refused',
+  'handshake-failed',
 ];
 
 /** Counters of the Transport engine, read by the metrics endpoint. Plain numbers on the hot path. */

@@ -19,8 +19,13 @@ export interface DialNodeOptions<S> {
   readonly dialTimeoutMs: number;
   readonly signal: AbortSignal;
   readonly logger: Logger;
-  /** The first bytes of every attempt (the ConnectRequest), for transports that send them early. */
-  readonly firstBytes?: Uint8Array;
+  /**
+   * The first bytes of every attempt (the ConnectRequest, and messages sent with it), for transports
+   * that send them early; called by the transport just before it sends them.
+   */
+  readonly firstBytes?: () => Uint8Array;
+  /** An attempt failed (the next address, if any, is tried after this). */
+  readonly attemptFailed?: (error: Error) => void;
   /**
    * Turns an authenticated connection into an open session (runs the handshake). `firstBytesSent`:
    * the transport already sent `firstBytes`.
@@ -43,16 +48,28 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
   if (addresses.length === 0) {
     throw new NoAddressError(node, record?.advert === undefined ? 'no advert' : 'no supported transport');
   }
-  let lastError: Error = new NoAddressError(node, 'no address tried');
+  // Made only if needed: an error's stack trace costs tens of µs on every dial.
+  let lastError: Error | undefined;
   for (const { url } of addresses) {
     const transport = options.transports.get(addressProtocol(url)!)!;
+    // One controller per attempt, aborted by the caller's signal or the timeout (AbortSignal.any and
+    // AbortSignal.timeout cost tens of µs per connect, and the timeout's timer outlived the dial).
+    const attempt = new AbortController();
+    const onAbort = (): void => attempt.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(
+      () => attempt.abort(new DOMException('the dial timed out', 'TimeoutError')),
+      options.dialTimeoutMs,
+    );
+    timer.unref();
     try {
-      const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(options.dialTimeoutMs)]);
+      if (signal.aborted) attempt.abort(signal.reason);
+      const dialSignal = attempt.signal;
       const early = transport.sendsFirstBytesEarly === true && options.firstBytes !== undefined;
       const connection = await transport.dial(
         url,
         node,
-        early ? { signal: dialSignal, firstBytes: options.firstBytes! } : { signal: dialSignal },
+        early ? { signal: dialSignal, firstBytes: options.firstBytes } : { signal: dialSignal },
       );
       if (signal.aborted) {
         connection.abort(new ConnectionClosedError('dial cancelled'));
@@ -61,9 +78,13 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
       return await options.open(connection, early);
     } catch (error) {
       lastError = error as Error;
+      options.attemptFailed?.(lastError);
       options.logger.debug({ peer: node, url, err: error }, 'dial attempt failed');
       if (signal.aborted) throw lastError;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
   }
-  throw lastError;
+  throw lastError ?? new NoAddressError(node, 'no address tried');
 }

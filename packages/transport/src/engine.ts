@@ -38,11 +38,15 @@ import {
 } from './counters.js';
 import { dialNode } from './dialer.js';
 import { type TransportEvent, TransportEvents } from './events.js';
+import { refusedBeforeReading, takeFirstFlight } from './first-flight.js';
 import { connectRequestFrame, type Refusal } from './handshake.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
-import { QueueBudget } from './node-queue.js';
+import { QueueBudget, type QueueEntry } from './node-queue.js';
+import { appendOutgoing } from './outgoing-message.js';
 import { SignaturePool } from './signature-pool.js';
+import { encodeFrame } from './wire/frame-codec.js';
+import { encodeAdvertFrameBody, FrameTag } from './wire/frames.js';
 
 export interface TransportEngineOptions {
   keyPair: KeyPair;
@@ -93,6 +97,11 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   /** Traffic of the closed connections to each node that still has a link (one entry per link, at most). */
   readonly #closedTraffic = new Map<NodeId, PeerTrafficCounters>();
   readonly #transports = new Map<string, Transport>();
+  /**
+   * The version of our advert each peer held when we last connected (bounded): a dial sends the
+   * advert with its first messages only to a peer that may lack it.
+   */
+  readonly #advertHeld = new Map<NodeId, number>();
   #listeners: Listener[] = [];
   #sink: MessageSink | undefined;
   #relay: RelayRoute | undefined;
@@ -402,10 +411,24 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     }
   }
 
-  /** Dials the node and runs the handshake; the engine adopts the session before returning it. */
+  /**
+   * Dials the node and runs the handshake; the engine adopts the session as it opens. A transport that
+   * sends first bytes early carries the waiting messages with the ConnectRequest (see first-flight.ts):
+   * if the listener refuses, they go back to the queue; if the connection breaks during the
+   * handshake, they may have been delivered and are reported undeliverable (never sent twice).
+   */
   async #dial(link: NodeLink, signal: AbortSignal): Promise<ConnectionSession> {
     const record = this.#o.directory.node(link.node);
     if (record?.trust === TRUST_BANNED) throw new PeerDeniedError(link.node, 'trust 0');
+    const request = connectRequestFrame({
+      local: this.node,
+      peer: link.node,
+      localAdvertVersion: this.#localAdvert()?.version ?? 0,
+      peerAdvertVersion: record?.advert?.version ?? 0,
+    });
+    // The messages that left with this attempt's ConnectRequest, and the advert version sent with them.
+    let sent: QueueEntry[] = [];
+    let advertSent = 0;
     return dialNode({
       node: link.node,
       record,
@@ -415,20 +438,50 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       dialTimeoutMs: this.#limits.dialTimeoutMs,
       signal,
       logger: this.#logger,
-      firstBytes: connectRequestFrame({
-        local: this.node,
-        peer: link.node,
-        localAdvertVersion: this.#localAdvert()?.version ?? 0,
-        peerAdvertVersion: record?.advert?.version ?? 0,
-      }),
+      firstBytes: () => {
+        const flight = takeFirstFlight(
+          link.queue,
+          request,
+          (slab, message) =>
+            appendOutgoing(
+              slab,
+              message,
+              this.#o.keyPair,
+              this.#o.strict ?? false,
+              this.#limits.maxFrameSize,
+            ),
+          (message, error, reason) => this.#undeliverable(message, error, reason),
+          link.node,
+          () => {
+            const advert = this.#localAdvert();
+            if (advert === undefined || (this.#advertHeld.get(link.node) ?? 0) >= advert.version) return;
+            advertSent = advert.version;
+            return encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert));
+          },
+        );
+        sent = flight.taken;
+        if (flight.advertSent) this.#counters.advertsSent++;
+        else advertSent = 0;
+        this.#counters.messagesOut += sent.length;
+        this.#counters.framesOut += sent.length;
+        return flight.bytes;
+      },
+      attemptFailed: (error) => {
+        const lost = sent;
+        sent = [];
+        advertSent = 0;
+        if (refusedBeforeReading(error)) link.queue.unshift(lost);
+        else for (const entry of lost) this.#undeliverable(entry.message, error, 'handshake-failed');
+      },
       open: async (connection, requestSent) => {
         if (!this.#running) {
           connection.abort(new ConnectionClosedError('transport engine stopped'));
           throw new ConnectionClosedError('transport engine stopped');
         }
         const session = this.#session(connection);
-        await session.handshake({ requestSent });
-        this.#adopt(session);
+        await session.handshake({ requestSent, advertSent, onOpen: () => this.#opened(session) });
+        session.traffic.messagesOut += sent.length;
+        sent = [];
         return session;
       },
     });
@@ -442,10 +495,11 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       return;
     }
     const session = this.#session(connection);
-    session.handshake().then(
-      () => this.#adopt(session),
-      (error: Error) => this.#logger.debug({ peer: session.peer, err: error }, 'inbound handshake failed'),
-    );
+    // Adopted as it opens, before the messages the dialer sent with its ConnectRequest are read: a
+    // reply to one of them then finds the session instead of dialing the caller back.
+    session.handshake({ onOpen: () => this.#opened(session) }).catch((error: Error) => {
+      this.#logger.debug({ peer: session.peer, err: error }, 'inbound handshake failed');
+    });
   }
 
   /** Trust and capacity decide whether a caller may connect. */
@@ -509,6 +563,13 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     onDropped: (reason, error, node, message) => this.#dropped(reason, error, node, message),
     admit: (peer) => this.#admit(peer),
   };
+
+  /** A session just opened: note which version of our advert its peer holds, then adopt it. */
+  #opened(session: ConnectionSession): void {
+    if (this.#advertHeld.size >= this.#limits.maxConnections * 2) this.#advertHeld.clear();
+    this.#advertHeld.set(session.peer, session.peerHoldsOurAdvert);
+    this.#adopt(session);
+  }
 
   /**
    * Makes an open session the node's active one. When both nodes dialed at once there are two:

@@ -1,6 +1,7 @@
-import type { Connection, EngineMessage } from '@netmachine/core';
+import type { Connection, EngineMessage, KeyPair } from '@netmachine/core';
 import type { PeerTrafficCounters, TransportCounters } from './counters.js';
 import { newPeerTrafficCounters } from './counters.js';
+import { appendOutgoing } from './outgoing-message.js';
 import { FrameSlab } from './wire/frame-slab.js';
 
 /**
@@ -44,12 +45,12 @@ export class FrameWriter {
   }
 
   /**
-   * Encodes and queues a Message frame (we are the message's source); throws a typed error, and
-   * queues nothing, when it cannot be encoded or is over `maxFrameSize`.
+   * Encodes and queues `message` as this link sends it (see `appendOutgoing`: signed in strict mode,
+   * only this node's); throws a typed error, and queues nothing, when it cannot be sent.
    */
-  message(message: EngineMessage, maxFrameSize: number): void {
+  outgoing(message: EngineMessage, keyPair: KeyPair, strict: boolean, maxFrameSize: number): void {
     if (this.#closed) return;
-    this.#slab.appendMessage(message, maxFrameSize);
+    appendOutgoing(this.#slab, message, keyPair, strict, maxFrameSize);
     this.#queued();
   }
 

@@ -34,6 +34,11 @@ export interface MemoryTransportOptions {
   highWaterMark?: number;
   /** Source of randomness for loss (tests can make it deterministic). */
   random?: () => number;
+  /**
+   * Send `DialOptions.firstBytes` with the dial, as TLS does (default false: the caller writes its
+   * first bytes itself, as over QUIC).
+   */
+  sendsFirstBytesEarly?: boolean;
 }
 
 export const MEMORY_PROTOCOL = 'memory';
@@ -312,6 +317,7 @@ class MemoryListener implements Listener {
 
 export class MemoryTransport implements Transport {
   readonly protocol = MEMORY_PROTOCOL;
+  readonly sendsFirstBytesEarly: boolean;
   readonly network: MemoryNetwork;
   readonly #keyPair: KeyPair;
   readonly #options: MemoryConnection['options'];
@@ -322,6 +328,7 @@ export class MemoryTransport implements Transport {
   constructor(keyPair: KeyPair, options: MemoryTransportOptions = {}) {
     this.#keyPair = keyPair;
     this.network = options.network ?? defaultMemoryNetwork;
+    this.sendsFirstBytesEarly = options.sendsFirstBytesEarly ?? false;
     const lossRate = options.lossRate ?? 0;
     if (!(lossRate >= 0 && lossRate <= 1)) throw new RangeError('lossRate must be between 0 and 1');
     this.#options = {
@@ -362,6 +369,10 @@ export class MemoryTransport implements Transport {
     );
     outbound.peer = inbound;
     inbound.peer = outbound;
+    if (this.sendsFirstBytesEarly && options.firstBytes !== undefined) {
+      const first = options.firstBytes;
+      outbound.write(typeof first === 'function' ? first() : first);
+    }
     this.#connections.add(outbound);
     entry.owner.#connections.add(inbound);
     entry.onConnection(inbound);

@@ -1,6 +1,6 @@
 import type { EngineMessage } from '@netmachine/core';
 
-interface Entry {
+export interface QueueEntry {
   readonly message: EngineMessage;
   /** When the message stops being worth delivering (its expiry, or the queue's default wait). */
   readonly deadline: number;
@@ -19,7 +19,7 @@ export class QueueBudget {
  * is silently replaced.
  */
 export class NodeQueue {
-  #entries: (Entry | undefined)[] = [];
+  #entries: (QueueEntry | undefined)[] = [];
   #head = 0;
   #earliest = Number.POSITIVE_INFINITY;
 
@@ -47,7 +47,7 @@ export class NodeQueue {
   }
 
   /** The oldest message with its deadline, or undefined. */
-  shift(): Entry | undefined {
+  shift(): QueueEntry | undefined {
     if (this.#head >= this.#entries.length) return undefined;
     const entry = this.#entries[this.#head];
     this.#entries[this.#head++] = undefined;
@@ -57,11 +57,24 @@ export class NodeQueue {
     return entry;
   }
 
+  /**
+   * Puts entries taken with `shift` back in front, in their order (a dial that sent them was refused
+   * before the peer read them). They held places before, so they are taken back even when the
+   * queue has filled since: at most one first flight over the bound.
+   */
+  unshift(entries: readonly QueueEntry[]): void {
+    if (entries.length === 0) return;
+    this.#entries = [...entries, ...this.#entries.slice(this.#head)];
+    this.#head = 0;
+    this.budget.used += entries.length;
+    for (const entry of entries) if (entry.deadline < this.#earliest) this.#earliest = entry.deadline;
+  }
+
   /** Removes every message whose deadline is at or before `now`, oldest first. */
   removeExpired(now: number): EngineMessage[] {
     if (this.#earliest > now) return [];
     const expired: EngineMessage[] = [];
-    const kept: Entry[] = [];
+    const kept: QueueEntry[] = [];
     let earliest = Number.POSITIVE_INFINITY;
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;

@@ -18,9 +18,13 @@ export class ReplayWindow {
   /** Records `id`; returns false when it was seen before (or is too old to tell). */
   accept(id: number): boolean {
     if (id > this.#max) {
-      // Clear the slots the window slides over (all of them after a long jump).
-      const jump = this.#max < 0 ? this.#size : Math.min(id - this.#max, this.#size);
-      for (let i = 1; i <= jump; i++) this.#clear(this.#max + i);
+      // Clear the slots the window slides over: none before the first id (the bits start clear),
+      // all of them at once after a long jump (bit by bit, 8192 slots cost about 30 µs).
+      if (this.#max >= 0) {
+        const jump = id - this.#max;
+        if (jump >= this.#size) this.#bits.fill(0);
+        else for (let i = 1; i <= jump; i++) this.#clear(this.#max + i);
+      }
       this.#max = id;
       this.#set(id);
       return true;

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { KeyPair, PeerKeyMismatchError } from '@netmachine/core';
+import { HandshakeError, KeyPair, PeerKeyMismatchError } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { certificateAt } from '../src/certificate.js';
 import {
@@ -27,6 +27,18 @@ describe('selfSignedCertificate', () => {
     expect(peerNodeIdFromCertificate(parsed)).toBe(peerNodeIdFromCertificate(cert.certDer));
     expect(expectPeerCertificate(parsed, key.id)).toBe(key.id);
     expect(() => expectPeerCertificate(parsed, KeyPair.generate().id)).toThrow(PeerKeyMismatchError);
+  });
+
+  it('refuses a certificate not signed by its own key, even after its good copy was checked', async () => {
+    const key = KeyPair.generate();
+    const good = (await selfSignedCertificate(key)).certDer;
+    const damaged = Uint8Array.from(good);
+    damaged[damaged.length - 1]! ^= 0x01; // the last byte of the signature
+    expect(peerNodeIdFromCertificate(good)).toBe(key.id);
+    expect(peerNodeIdFromCertificate(new X509Certificate(good))).toBe(key.id);
+    expect(() => peerNodeIdFromCertificate(damaged)).toThrow(HandshakeError);
+    expect(() => peerNodeIdFromCertificate(new X509Certificate(damaged))).toThrow(/not self-signed/);
+    expect(peerNodeIdFromCertificate(good)).toBe(key.id);
   });
 
   it('maps different keys to different ids', async () => {

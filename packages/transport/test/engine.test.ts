@@ -5,15 +5,18 @@ import {
   QueueFullError,
   TRUST_BANNED,
 } from '@netmachine/core';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryNetwork, NoAddressError, type TransportEvent } from '../src/index.js';
 import { introduce, message, startNode, type TestNode, type TestNodeOptions } from './helpers.js';
 
 let nodes: TestNode[] = [];
 let network: MemoryNetwork;
+/** Whether the memory transport sends a dial's first bytes with it, as TLS does. */
+let firstBytesEarly = false;
 
 async function node(label: string, options: Partial<TestNodeOptions> = {}): Promise<TestNode> {
-  const n = await startNode(label, { network, ...options });
+  const memory = { sendsFirstBytesEarly: firstBytesEarly, ...options.memory };
+  const n = await startNode(label, { network, ...options, memory });
   nodes.push(n);
   return n;
 }
@@ -38,7 +41,17 @@ afterEach(async () => {
   nodes = [];
 });
 
-describe('TransportEngine over the memory transport', () => {
+describe.each([
+  ['', false],
+  [', first messages sent with the ConnectRequest', true],
+])('TransportEngine over the memory transport%s', (_, early) => {
+  beforeEach(() => {
+    firstBytesEarly = early;
+  });
+  afterEach(() => {
+    firstBytesEarly = false;
+  });
+
   it('connects with a handshake that exchanges adverts and measures RTT', async () => {
     const [a, b] = await pair({ limits: { pingIntervalMs: 20 } });
     b.directory.records.delete(a.id); // b has never seen a's advert: a must send it
@@ -333,6 +346,85 @@ describe('TransportEngine over the memory transport', () => {
     a.engine.send(message(a, b, 'own'));
     await expect.poll(() => b.sink.delivered.length, { message: 'own message' }).toBe(1);
     expect(b.sink.delivered.map((m) => m.body)).toEqual(['own']);
+  });
+});
+
+describe('TransportEngine: first messages sent with the ConnectRequest', () => {
+  beforeEach(() => {
+    firstBytesEarly = true;
+  });
+  afterEach(() => {
+    firstBytesEarly = false;
+  });
+
+  it('delivers the first message before the dialer has read the ConnectReply', async () => {
+    const [a, b] = await pair();
+    let deliveredAtConnect = -1;
+    a.engine.events.on('peer:connected', () => {
+      deliveredAtConnect = b.sink.delivered.length;
+    });
+    a.engine.send(message(a, b, 'first'));
+    a.engine.send(message(a, b, 'second'));
+    await expect
+      .poll(() => b.sink.delivered.map((m) => m.body), { message: 'deliveries' })
+      .toEqual(['first', 'second']);
+    // Both left with the ConnectRequest: the listener had them before its reply reached the dialer.
+    expect(deliveredAtConnect).toBe(2);
+    expect(a.engine.counters().messagesOut).toBe(2);
+    a.engine.send(message(a, b, 'third'));
+    await expect.poll(() => b.sink.delivered.length, { message: 'third delivery' }).toBe(3);
+    expect(b.sink.delivered.map((m) => m.body)).toEqual(['first', 'second', 'third']);
+  });
+
+  it('sends its advert ahead of the first messages to a listener that lacks it, and only then', async () => {
+    const [a, b] = await pair();
+    b.directory.records.delete(a.id);
+    const advertAtDelivery: Array<number | undefined> = [];
+    const deliver = b.sink.deliver.bind(b.sink);
+    b.sink.deliver = (m) => {
+      advertAtDelivery.push(b.directory.node(a.id)?.advert?.version);
+      return deliver(m);
+    };
+    a.engine.send(message(a, b, 'first'));
+    await expect.poll(() => b.sink.delivered.length, { message: 'first delivery' }).toBe(1);
+    expect(advertAtDelivery).toEqual([1]);
+    expect(a.engine.counters().advertsSent).toBe(1);
+    await a.engine.disconnect(b.id);
+    await expect.poll(() => a.engine.connectedNodes(), { message: 'disconnected' }).toEqual([]);
+    a.engine.send(message(a, b, 'second'));
+    await expect.poll(() => b.sink.delivered.length, { message: 'second delivery' }).toBe(2);
+    // b held it by then: not sent again.
+    expect(a.engine.counters().advertsSent).toBe(1);
+    expect(b.engine.counters().advertsReceived).toBe(1);
+  });
+
+  it('keeps messages the listener refused unread in the queue, and delivers them once it accepts', async () => {
+    const [a, b] = await pair({ limits: { maxConnections: 1 } });
+    const c = await node('c', { limits: { maxConnections: 1 } });
+    introduce(c, b);
+    introduce(b, c);
+    await c.engine.connect(b.id, { permanent: true }); // b is now at capacity
+    const refused = a.engine.events.once('peer:connect-failed', (e) => e.node === b.id);
+    a.engine.send(message(a, b, 'waits', { expiry: Date.now() + 60_000 }));
+    const { error } = await refused;
+    expect(error.name).toBe('OverCapacityError');
+    // Refused before it was read: back in the queue, neither delivered nor reported lost.
+    expect(a.engine.queuedTo(b.id)).toBe(1);
+    expect(a.sink.failed).toEqual([]);
+    expect(b.sink.delivered).toEqual([]);
+    await c.engine.disconnect(b.id);
+    await expect.poll(() => b.sink.delivered.map((m) => m.body), { message: 'delivery' }).toEqual(['waits']);
+    expect(a.sink.failed).toEqual([]);
+  });
+
+  it('reports messages sent with a ConnectRequest that a denying listener dropped', async () => {
+    const [a, b] = await pair({ engine: { allowUnknownPeers: false } });
+    b.directory.records.delete(a.id);
+    a.engine.send(message(a, b, 'denied', { expiry: Date.now() + 60_000 }));
+    await expect.poll(() => a.sink.failed.length, { message: 'reported' }).toBe(1);
+    expect(a.sink.failed[0]!.error).toBeInstanceOf(PeerDeniedError);
+    expect(a.engine.counters().dropped.denied).toBe(1);
+    expect(b.sink.delivered).toEqual([]);
   });
 });
 

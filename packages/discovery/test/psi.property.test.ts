@@ -58,6 +58,7 @@ describe('PSI over ristretto255', () => {
         for (const x of [...mine, ...theirs]) expect(contains(frame, x)).toBe(false);
       }
     },
+    180_000,
   );
 
   it('the same element blinded by two sessions gives unrelated points', () => {

@@ -53,6 +53,12 @@ export interface Connection {
    * the caller should stop writing until `onDrain`. The bytes are still queued.
    */
   write(data: Uint8Array): boolean;
+  /**
+   * Like `write`, for bytes the caller hands over and never changes again: they need no copy, and
+   * when nothing else is queued they go to the network at once instead of at the end of the tick.
+   * Optional: a transport without it is written with `write`.
+   */
+  writeOwned?(data: Uint8Array): boolean;
   /** Bytes queued but not yet handed to the network. */
   readonly bufferedBytes: number;
   /** Flushes queued bytes and closes gracefully. */

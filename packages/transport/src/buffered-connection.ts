@@ -30,7 +30,8 @@ export interface BufferedConnectionInit {
 /**
  * What the TLS and QUIC connections share: bytes that arrive before the owner's `setHandlers` are kept
  * (reading stops above `maxEarlyBytes`), writes are copied into a `WriteBatch` and leave together once
- * per tick, `write` reports the high-water mark and `onDrain` follows a refused write, and `onClose`
+ * per tick (bytes handed over with `writeOwned` are neither copied nor held back when nothing else
+ * waits), `write` reports the high-water mark and `onDrain` follows a refused write, and `onClose`
  * is called exactly once, even for a close that happened before `setHandlers`.
  *
  * A subclass moves the bytes: `flush` hands the batch to the socket or stream, `received` is called
@@ -114,6 +115,22 @@ export abstract class BufferedConnection implements Connection {
         this.#flushScheduled = true;
         process.nextTick(this.#flushTick);
       }
+    }
+    const below = this.bufferedBytes < this.highWaterMark;
+    if (!below) this.#needDrain = true;
+    return below;
+  }
+
+  /**
+   * Bytes the caller will never change (a frame writer's flushed slab): not copied, and handed to the
+   * socket at once unless earlier writes wait for the end of the tick, so a lone reply is not held
+   * back by a second deferral.
+   */
+  writeOwned(data: Uint8Array): boolean {
+    if (this.#closed || this.closing !== undefined) return false;
+    if (data.length > 0) {
+      this.batch.adopt(data);
+      if (!this.#flushScheduled) this.flush();
     }
     const below = this.bufferedBytes < this.highWaterMark;
     if (!below) this.#needDrain = true;

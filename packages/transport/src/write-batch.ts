@@ -43,6 +43,18 @@ export class WriteBatch {
     this.#bytes += data.length;
   }
 
+  /** Appends `data` without copying it: the caller hands it over and never writes it again. */
+  adopt(data: Uint8Array): void {
+    if (data.length === 0) return;
+    // What the current slab holds was appended first: it leaves first.
+    if (this.#slab !== undefined && this.#used > this.#start) {
+      this.#full.push(this.#slab.subarray(this.#start, this.#used));
+      this.#start = this.#used;
+    }
+    this.#full.push(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
+    this.#bytes += data.length;
+  }
+
   /** Everything appended since the last take, in order. The returned buffers are never written again. */
   take(): Buffer[] {
     const parts = this.#full;

@@ -27,6 +27,20 @@ describe('WriteBatch', () => {
     expect(second!.buffer).toBe(first!.buffer); // same slab
   });
 
+  it('keeps an adopted buffer in place, after what was appended before it and before what comes after', () => {
+    const batch = new WriteBatch(1024);
+    batch.append(Buffer.from('one '));
+    const adopted = Buffer.from('two ');
+    batch.adopt(adopted);
+    batch.append(Buffer.from('three'));
+    expect(batch.bytes).toBe(13);
+    const parts = batch.take();
+    expect(Buffer.concat(parts).toString()).toBe('one two three');
+    expect(parts).toContain(adopted); // not copied
+    batch.adopt(Buffer.alloc(0));
+    expect(batch.take()).toEqual([]);
+  });
+
   it('drops everything on clear', () => {
     const batch = new WriteBatch(16);
     batch.append(randomBytes(100));

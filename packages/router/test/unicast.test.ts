@@ -160,6 +160,30 @@ describe('local request/response', () => {
     expect(router.counters().requestsTimedOut).toBe(1);
   });
 
+  it('times out each request at its own deadline, whatever became of the requests around it', async () => {
+    const router = newRouter();
+    router.spawn('silent', () => {});
+    router.spawn('echo', (m, ctx) => ctx.reply(m, m.body));
+    const client = router.client('c');
+    const controller = new AbortController();
+    // One timeout queue shared by three requests (one answered), and one long timeout of its own.
+    const first = client.request('silent', 1, { timeoutMs: 30 });
+    const answered = client.request('echo', 2, { timeoutMs: 30 });
+    const later = client.request('silent', 3, { timeoutMs: 30 });
+    const patient = client.request('silent', 4, { timeoutMs: 60_000, signal: controller.signal });
+    expect((await answered).body).toBe(2);
+    await expect(first).rejects.toBeInstanceOf(RequestTimeoutError);
+    await expect(later).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(router.counters().requestsTimedOut).toBe(2);
+    expect(router.status().pendingRequests).toBe(1);
+    controller.abort();
+    await expect(patient).rejects.toBeInstanceOf(AbortedError);
+    expect(router.status().pendingRequests).toBe(0);
+    // After its queue emptied and went away, the same timeout works again.
+    await expect(client.request('silent', 5, { timeoutMs: 10 })).rejects.toBeInstanceOf(RequestTimeoutError);
+    await router.stop();
+  });
+
   it('rejects with AbortedError when the signal aborts', async () => {
     const router = newRouter();
     router.spawn('silent', () => {});

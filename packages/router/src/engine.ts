@@ -20,6 +20,9 @@ import type { Router } from './router.js';
 
 export const DEFAULT_MAILBOX_SIZE = 1024;
 
+/** Messages one run of an engine handles before it lets other engines and I/O in. */
+const RUN_BUDGET = 256;
+
 /** What happened to a message offered to a mailbox. */
 export const Admission = {
   Queued: 0,
@@ -73,9 +76,7 @@ export class LocalEngine implements EngineContext, EngineRef {
     this.parked = new RingQueue(size);
     this.policy = options.mailboxPolicy ?? 'reject';
     this.onError = options.onError ?? 'continue';
-    this.run = () => {
-      void this.drain();
-    };
+    this.run = () => this.drain(RUN_BUDGET);
   }
 
   get address(): EngineAddress {
@@ -159,9 +160,13 @@ export class LocalEngine implements EngineContext, EngineRef {
     if (this.mailbox.length > 0) this.schedule();
   }
 
-  private async drain(): Promise<void> {
-    // Bounded batch: a busy engine yields so others (and I/O) get their turn.
-    let budget = 256;
+  /**
+   * Runs handlers on queued messages, at most `budget` of them, so a busy engine yields to others
+   * (and to I/O). Synchronous while the handlers are: only a handler that returns a promise makes
+   * the run wait for it (and the rest of the run continue after it), so the common case allocates
+   * no promise per run.
+   */
+  private drain(budget: number): void {
     while (!this.stopped && this.blockedSends === 0 && budget-- > 0) {
       const message = this.mailbox.shift();
       if (message === undefined) break;
@@ -171,20 +176,39 @@ export class LocalEngine implements EngineContext, EngineRef {
         continue;
       }
       this.router.tally.delivered++;
+      let result: void | Promise<void>;
       try {
-        const result = this.handler(message, this);
-        if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+        result = this.handler(message, this);
       } catch (error) {
-        this.router.noteHandlerError(this, error);
-        if (this.onError === 'stop') {
-          this.scheduled = false;
-          await this.router.stopEngine(this, error);
-          return;
-        }
+        if (this.failed(error)) return;
+        continue;
+      }
+      if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+        void this.awaitHandler(result as Promise<void>, budget);
+        return;
       }
     }
     this.scheduled = false;
     if (!this.stopped && this.blockedSends === 0 && this.mailbox.length > 0) this.schedule();
+  }
+
+  /** A handler returned a promise: the run goes on once it settles. */
+  private async awaitHandler(result: Promise<void>, budget: number): Promise<void> {
+    try {
+      await result;
+    } catch (error) {
+      if (this.failed(error)) return;
+    }
+    this.drain(budget);
+  }
+
+  /** A handler failed: counted; true when the engine's policy stops it (the run is over). */
+  private failed(error: unknown): boolean {
+    this.router.noteHandlerError(this, error);
+    if (this.onError !== 'stop') return false;
+    this.scheduled = false;
+    void this.router.stopEngine(this, error);
+    return true;
   }
 
   /** Stops taking messages; returns what was still queued (the router counts them). */

@@ -92,7 +92,8 @@ export class FrameDecoder {
       const start = offset + 4;
       const end = start + length;
       if (end <= chunk.length) {
-        this.#emit(chunk.subarray(start, end));
+        // One view per frame, of its body: the tag is read from the chunk.
+        this.#onFrame(chunk[start]!, chunk.subarray(start + 1, end));
         offset = end;
         continue;
       }

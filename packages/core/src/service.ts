@@ -73,6 +73,11 @@ export interface LocalTopics {
   localSubscriberCount(topic: TopicId): number;
   /** Fans an event received from another node out to local subscribers; returns how many got it. */
   deliverTopicEvent(event: EngineMessage): number;
+  /**
+   * Events every local subscriber of `topic` can take now: the fewest free places in their mailboxes
+   * (Infinity when it has none). A pub/sub service delivers no more than this, and waits for the rest.
+   */
+  topicRoom?(topic: TopicId): number;
 }
 
 /** An engine driven from outside a handler: a context to send with, and a ref to stop it. */

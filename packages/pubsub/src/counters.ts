@@ -12,6 +12,8 @@ export type PubSubDropReason =
   | 'not-subscribed'
   /** An event whose sequence number was already seen. */
   | 'duplicate'
+  /** An event past what a publisher node may have waiting for full local mailboxes (it ignored its window). */
+  | 'flow-violation'
   /** Publisher side: evicted from a full per-subscriber queue (policy drop-oldest). */
   | 'queue-overflow'
   /** Publisher side: still queued for a subscriber node when it disconnected. */
@@ -24,6 +26,7 @@ export const PUBSUB_DROP_REASONS: readonly PubSubDropReason[] = [
   'bad-signature',
   'not-subscribed',
   'duplicate',
+  'flow-violation',
   'queue-overflow',
   'disconnected',
 ];

@@ -110,6 +110,7 @@ export class PubSubEngine implements Startable, Service, TopicDelegate, PeerConn
           return this.client.request({ node, name: PUBSUB_ENGINE }, body, { protocol, timeoutMs });
         },
         deliver: (event) => this.router.deliverTopicEvent(event),
+        room: (topic) => this.router.topicRoom?.(topic) ?? Number.POSITIVE_INFINITY,
       },
       {
         requestTimeoutMs: options.requestTimeoutMs ?? 5000,

@@ -9,6 +9,7 @@ import {
 } from '@netmachine/core';
 import { type AckOptions, AckSender } from './ack-sender.js';
 import { noteDropped, type PubSubContext } from './context.js';
+import { DeliveryHold } from './delivery-hold.js';
 import { NotSubscribedError, SubscriptionDeniedError } from './errors.js';
 import {
   PubSubProtocol,
@@ -66,7 +67,15 @@ export interface SubscriberIo {
   request(node: NodeId, protocol: string, body: unknown, timeoutMs: number): Promise<EngineMessage>;
   /** Hands an authenticated event to the local subscribers; returns how many got it. */
   deliver(event: EngineMessage): number;
+  /** Events `topic`'s local subscribers can take now (the fewest free mailbox places; Infinity if none). */
+  room(topic: TopicId): number;
 }
+
+/**
+ * Events a publisher node may have waiting here for its subscribers' mailboxes: far above any
+ * window a publisher keeps to (1,024 by default), so only a node that ignores it is cut.
+ */
+const MAX_HELD_EVENTS = 16_384;
 
 /**
  * The subscriber half: one remote subscription per topic with local subscribers (whatever their
@@ -77,6 +86,7 @@ export class SubscriberSide {
   private readonly wanted = new Map<TopicId, RemoteSubscription>();
   private readonly acks: AckSender;
   private readonly tracker: SequenceTracker;
+  private readonly hold: DeliveryHold;
   private stopped = false;
 
   constructor(
@@ -94,6 +104,22 @@ export class SubscriberSide {
       },
       restarted: (topic, publisher) => context.events.emit({ type: 'publisher:restarted', topic, publisher }),
     });
+    // Acknowledged once the local subscribers took the events (not on arrival): a full mailbox then
+    // closes the publisher's window instead of refusing events this node already acknowledged.
+    this.hold = new DeliveryHold(
+      {
+        room: (topic) => io.room(topic),
+        deliver: (from, event, id) => this.accept(from, event, id),
+        ack: (from, event, n) => {
+          if (this.check(from, event)) this.acks.received(from, n);
+        },
+        overflow: (from, events) => {
+          for (const event of events)
+            noteDropped(this.context, 'flow-violation', { topic: event.topic, node: from });
+        },
+      },
+      MAX_HELD_EVENTS,
+    );
   }
 
   state(topic: TopicId): RemoteState | undefined {
@@ -191,9 +217,7 @@ export class SubscriberSide {
       noteDropped(this.context, 'malformed', { node: from, error: error as Error });
       return;
     }
-    const n = readEventLinkNumber(message.body);
-    if (n !== undefined && this.check(from, event)) this.acks.received(from, n);
-    this.accept(from, event, message.id);
+    this.hold.offer(from, [event], readEventLinkNumber(message.body), message.id);
   }
 
   /**
@@ -212,9 +236,7 @@ export class SubscriberSide {
     }
     const { events, lastN } = run;
     this.context.counters.eventsReceived += events.length;
-    // Acknowledged before delivery, as a single event is: the link's window moves.
-    if (this.check(from, events[0] as TopicEvent)) this.acks.received(from, lastN);
-    for (const event of events) this.accept(from, event, message.id);
+    this.hold.offer(from, events, lastN, message.id);
   }
 
   /**
@@ -307,6 +329,7 @@ export class SubscriberSide {
     }
     this.wanted.clear();
     this.acks.clear();
+    this.hold.clear();
   }
 
   // --- internals ------------------------------------------------------------------------------

@@ -348,6 +348,18 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     return this.fanOut(entry.subscribers, event);
   }
 
+  /** The fewest free mailbox places among `topic`'s local subscribers (Infinity when it has none). */
+  topicRoom(topic: TopicId): number {
+    const entry = this.topics.get(topic);
+    let room = Number.POSITIVE_INFINITY;
+    if (entry === undefined) return room;
+    for (const subscriber of entry.subscribers) {
+      if (subscriber.isStopped) continue;
+      room = Math.min(room, subscriber.capacity - subscriber.queued);
+    }
+    return Math.max(0, room);
+  }
+
   private fanOut(subscribers: readonly LocalEngine[], event: EngineMessage): number {
     let delivered = 0;
     for (const subscriber of subscribers) {

@@ -41,13 +41,6 @@ export class DeliveryHold {
     private readonly retryMs = 1,
   ) {}
 
-  /** Events waiting for room, from every node. */
-  get held(): number {
-    let events = 0;
-    for (const queue of this.#held.values()) events += queue.events;
-    return events;
-  }
-
   offer(from: NodeId, events: readonly TopicEvent[], n: number | undefined, id: number): void {
     const message: HeldMessage = { events, next: 0, n, id };
     const queue = this.#held.get(from);

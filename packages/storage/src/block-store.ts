@@ -157,14 +157,23 @@ export class BlockStore {
   }
 
   /**
+   * The chunk's bytes as stored, not re-hashed; undefined when not held or expired. For bytes that
+   * are checked against `id` by whoever uses them, such as chunks served to a peer (a fetcher hashes
+   * every chunk it receives); everything else reads with `get`.
+   */
+  getUnverified(id: Uint8Array, now = Date.now()): Uint8Array | undefined {
+    this.#checkOpen();
+    const meta = this.#meta.getBinary(id);
+    if (meta === undefined || metaExpiry(meta) <= now) return undefined;
+    return this.#chunks.getBinary(id);
+  }
+
+  /**
    * The chunk's bytes after checking they still hash to `id`; undefined when not held or expired.
    * Throws CorruptChunkError (and removes the chunk) when they do not.
    */
   get(id: Uint8Array, now = Date.now()): Uint8Array | undefined {
-    this.#checkOpen();
-    const meta = this.#meta.getBinary(id);
-    if (meta === undefined || metaExpiry(meta) <= now) return undefined;
-    const bytes = this.#chunks.getBinary(id);
+    const bytes = this.getUnverified(id, now);
     if (bytes === undefined) return undefined;
     if (!sameBytes(this.hashing.chunkId(bytes), id)) {
       const text = chunkIdText(id);

@@ -43,6 +43,14 @@ export interface StorageEngineOptions {
   readonly maxPutTtlMs?: number;
   /** Decides whether a peer may store chunks here (default: every peer). */
   readonly acceptPut?: (from: EngineAddress) => boolean;
+  /**
+   * Re-hash every chunk before serving it (default false). A fetcher checks every chunk it receives
+   * against the id it asked for, so a chunk damaged here is caught there (and asked of another
+   * holder) either way; checking here too costs a BLAKE3 pass per chunk served, and buys that a
+   * damaged chunk is found, reported and removed by this node rather than only by its fetchers.
+   * Local reads (`storage.get`, `storage.read`) always re-hash.
+   */
+  readonly verifyOnServe?: boolean;
 }
 
 export interface StorageEngineCounters {
@@ -64,7 +72,8 @@ const DEFAULT_MAX_PUT_TTL_MS = 30 * 24 * 60 * 60_000;
  * The Storage engine: serves chunks from the local store to other engines and nodes, and stores
  * chunks they push, answering with signed commitments. Spawn its `handler` under the name
  * `storage` (STORAGE_ENGINE_NAME). Requests are answered from lmdb synchronously, so the engine's
- * one-at-a-time mailbox is not a bottleneck; every chunk served is re-hashed by the store first.
+ * one-at-a-time mailbox is not a bottleneck. Chunks are served as stored (the fetcher hashes each
+ * one against its id) unless `verifyOnServe` asks for a re-hash here first.
  */
 export class StorageEngine {
   readonly storage: Storage;
@@ -87,6 +96,7 @@ export class StorageEngine {
   readonly #maxReplyBytes: number;
   readonly #maxPutTtlMs: number;
   readonly #acceptPut: (from: EngineAddress) => boolean;
+  readonly #verifyOnServe: boolean;
 
   constructor(options: StorageEngineOptions) {
     this.storage = options.storage;
@@ -95,6 +105,7 @@ export class StorageEngine {
     this.#maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     this.#maxPutTtlMs = options.maxPutTtlMs ?? DEFAULT_MAX_PUT_TTL_MS;
     this.#acceptPut = options.acceptPut ?? (() => true);
+    this.#verifyOnServe = options.verifyOnServe ?? false;
     this.handler = (message, context) => this.#handle(message, context);
   }
 
@@ -172,8 +183,12 @@ export class StorageEngine {
     return { ok: true, content };
   }
 
-  /** A held chunk's verified bytes, or undefined (a corrupt one has been reported and removed). */
+  /**
+   * A held chunk's bytes to serve, or undefined. With `verifyOnServe` they are re-hashed first (a
+   * corrupt chunk is reported, removed and not served); without, the fetcher's check catches it.
+   */
   #read(id: Uint8Array): Uint8Array | undefined {
+    if (!this.#verifyOnServe) return this.storage.store.getUnverified(id);
     try {
       return this.storage.store.get(id);
     } catch (error) {

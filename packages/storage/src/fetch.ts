@@ -286,6 +286,7 @@ class TreeFetch {
   async #fetchFromPeers(id: Uint8Array): Promise<Uint8Array> {
     const rounds = this.#options.rounds ?? DEFAULT_ROUNDS;
     const signal = this.#abort.signal;
+    let corrupt = false;
     for (let round = 0; round < rounds; round++) {
       const tried = new Set<NodeId>();
       let transientFailures = 0;
@@ -294,10 +295,13 @@ class TreeFetch {
         const outcome = await this.#askHedged(peer, id, tried);
         if (outcome instanceof Uint8Array) return outcome;
         if (outcome === 'failed') transientFailures++;
+        if (outcome === 'corrupt') corrupt = true;
       }
       if (transientFailures === 0 || round === rounds - 1) break;
       await delay(50 * 2 ** round, signal);
     }
+    // Holders answered, but only with bytes that are not the chunk (damaged copies, or lies).
+    if (corrupt) throw new CorruptChunkError(chunkIdText(id), 'peers');
     throw new ChunkNotFoundError(chunkIdText(id));
   }
 

@@ -112,6 +112,48 @@ describe('Storage engine between routers', () => {
     },
   );
 
+  it.each([
+    ['serves it as stored; the fetcher finds the mismatch', false],
+    ['re-hashes it first, finds the damage and answers not-found', true],
+  ])('a holder whose copy of a chunk is damaged %s', async (_, verifyOnServe) => {
+    const [a, good] = await spawnNodes(2);
+    const [damaged] = await spawnNodes(1, { verifyOnServe });
+    mesh([a!.router, good!.router, damaged!.router]);
+    const data = randomBytes(1000); // one chunk: the root is the leaf
+    const reference = await good!.storage.put(data);
+    const stored = good!.storage.store.get(reference.root)!;
+    // The damaged holder keeps other bytes under the chunk's id, as a failing disk would leave them.
+    const wrong = Buffer.from(stored);
+    wrong[wrong.length - 1]! ^= 0x01;
+    await damaged!.storage.store.put([{ id: reference.root, bytes: wrong }]);
+    const events: StorageEvent[] = [];
+    a!.storage.store.events.on('*', (e) => events.push(e));
+
+    const fetcher = a!.router.client('fetcher');
+    const fetching = fetchObject(fetcher, reference, [damaged!.node], {
+      storage: a!.storage,
+    });
+    if (verifyOnServe) {
+      await expect(fetching).rejects.toMatchObject({ code: 'ERR_CHUNK_NOT_FOUND' });
+      expect(damaged!.storage.store.counters().corruptChunks).toBe(1);
+      expect(damaged!.engine.counters()).toMatchObject({ chunksServed: 0, notFound: 1 });
+      expect(events).toEqual([]);
+    } else {
+      await expect(fetching).rejects.toMatchObject({ code: 'ERR_CORRUPT_CHUNK' });
+      expect(damaged!.storage.store.counters().corruptChunks).toBe(0);
+      expect(damaged!.engine.counters().chunksServed).toBe(1);
+      expect(events).toEqual([expect.objectContaining({ type: 'chunk:corrupt', source: 'peer' })]);
+    }
+    expect(a!.storage.store.has(reference.root)).toBe(false); // nothing wrong was stored
+
+    // Another holder has a good copy: the fetch completes from it.
+    const result = await fetchObject(fetcher, reference, [damaged!.node, good!.node], {
+      storage: a!.storage,
+    });
+    expect(result.fetched).toBe(1);
+    expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
+  });
+
   it('fails with ChunkNotFoundError when no peer holds a chunk', async () => {
     const [a, b, c] = await spawnNodes(3);
     const reference = await c!.storage.put(randomBytes(1000));

@@ -24,19 +24,47 @@ async function openStorage(options: { chunkSize?: number; convergenceSecret?: Ui
 }
 
 describe('content addressing and convergent encryption', () => {
-  it('computes the same BLAKE3 as the reference implementation', async () => {
-    const hashing = await Hashing.create();
-    const data = randomBytes(100_000);
-    expect(Buffer.from(hashing.chunkId(data))).toEqual(Buffer.from(blake3(data)));
-    // Around BLAKE3's 1 KiB chunks, aligned and not (a chunk received is a view into a frame).
-    const pool = randomBytes(2 ** 20 + 4096 + 8);
-    for (const size of [0, 1, 1023, 1024, 1025, 4095, 4096, 4097, 5120, 65_543, 2 ** 20, 2 ** 20 + 4096]) {
-      for (const offset of [0, 1, 3, 4]) {
-        const input = pool.subarray(offset, offset + size);
-        expect(Buffer.from(hashing.chunkId(input)), `${size} at ${offset}`).toEqual(
-          Buffer.from(blake3(input)),
-        );
+  it.each(['native', 'wasm'] as const)(
+    'computes the same BLAKE3 as the reference implementation (%s)',
+    async (implementation) => {
+      const hashing = await Hashing.create(undefined, implementation);
+      // The native build ships for this platform; elsewhere it may fall back to wasm.
+      if (implementation === 'wasm' || (process.platform === 'linux' && process.arch === 'x64')) {
+        expect(hashing.implementation).toBe(implementation);
       }
+      const data = randomBytes(100_000);
+      expect(Buffer.from(hashing.chunkId(data))).toEqual(Buffer.from(blake3(data)));
+      // Around BLAKE3's 1 KiB chunks, aligned and not (a chunk received is a view into a frame).
+      const pool = randomBytes(2 ** 20 + 4096 + 8);
+      for (const size of [0, 1, 1023, 1024, 1025, 4095, 4096, 4097, 5120, 65_543, 2 ** 20, 2 ** 20 + 4096]) {
+        for (const offset of [0, 1, 3, 4]) {
+          const input = pool.subarray(offset, offset + size);
+          expect(Buffer.from(hashing.chunkId(input)), `${size} at ${offset}`).toEqual(
+            Buffer.from(blake3(input)),
+          );
+        }
+      }
+    },
+  );
+
+  it('gives the same convergent keys with the native and the wasm BLAKE3', async () => {
+    for (const secret of [undefined, Buffer.from('domain-a')]) {
+      const native = await Hashing.create(secret, 'native');
+      const wasm = await Hashing.create(secret, 'wasm');
+      for (const size of [0, 1, 1023, 1024, 70_001]) {
+        const plaintext = randomBytes(size);
+        for (const kind of [0, 1]) {
+          // Twice in a row: the keyed hasher must start again from the key each time.
+          for (let i = 0; i < 2; i++) {
+            expect(Buffer.from(native.contentKey(kind, plaintext))).toEqual(
+              Buffer.from(wasm.contentKey(kind, plaintext)),
+            );
+          }
+        }
+      }
+      expect(Buffer.from(native.contentKey(0, Buffer.from('x')))).not.toEqual(
+        Buffer.from(native.contentKey(1, Buffer.from('x'))),
+      );
     }
   });
 

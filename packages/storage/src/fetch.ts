@@ -30,9 +30,9 @@ export interface FetchOptions {
   /** Name of the Storage engine on peers (default `storage`). */
   readonly engineName?: string;
   /**
-   * Worker threads that check received chunks against their ids, off the event loop (default 1 on a
-   * machine with four cores or more, else 0: checked in line). Chunks under 64 KiB are always
-   * checked in line.
+   * Worker threads that check received chunks against their ids, off the event loop (default 0,
+   * checked in line, where the native BLAKE3 loads; with the WebAssembly one, 1 on a machine with
+   * four cores or more). Chunks under 64 KiB are always checked in line.
    */
   readonly hashThreads?: number;
 }
@@ -74,7 +74,8 @@ type Outcome = Uint8Array | 'not-found' | 'failed' | 'corrupt' | 'aborted';
 /**
  * Fetches an object's whole tree from peers into the local store, several chunks in flight.
  * Every chunk is hashed as it arrives and must match the id its parent (or the reference) names:
- * a peer sending anything else is counted and the chunk is asked of another peer. Chunks already
+ * a peer sending anything else is counted and reported (`chunk:corrupt`) and the chunk is asked of
+ * another peer; when no holder sends the right bytes the fetch fails with CorruptChunkError. Chunks already
  * held locally are not fetched again, so a fetch cut short (connection loss, abort) resumes where
  * it stopped when called again. Read the object afterwards with `storage.get(reference)`.
  */
@@ -131,9 +132,12 @@ class TreeFetch {
     this.#options = options;
     this.#book = new PeerBook(peers.filter((p) => p !== context.self.node));
     this.#frames = [{ ids: [reference.root], next: 0 }];
-    // On two cores the fetching and the serving process already fill the machine: a thread costs
-    // more (its start, a copy of every chunk) than it frees there, so it is used from four cores on.
-    const hashThreads = options.hashThreads ?? (availableParallelism() >= 4 ? 1 : 0);
+    // A thread costs its start and a copy of every chunk. The native BLAKE3 hashes a chunk in less
+    // than that copy takes, so it always hashes in line; the WebAssembly one is worth a thread from
+    // four cores on (on two, the fetching and the serving process already fill the machine).
+    const hashThreads =
+      options.hashThreads ??
+      (this.#storage.store.hashing.implementation === 'wasm' && availableParallelism() >= 4 ? 1 : 0);
     this.#hashPool = hashThreads > 0 ? new HashPool(hashThreads) : undefined;
     // Every request in flight listens on this one signal.
     setMaxListeners((options.concurrency ?? DEFAULT_CONCURRENCY) + 16, this.#abort.signal);

@@ -18,6 +18,7 @@ import {
   type WireMessage,
 } from '@netmachine/transport/wire';
 import { MalformedRelayMessageError, NoRelayPathError, RelayEnvelopeMismatchError } from './errors.js';
+import { InFlightRing } from './in-flight.js';
 import { isBucketSize } from './padding.js';
 import { PendingMessages } from './pending.js';
 import {
@@ -130,13 +131,6 @@ export interface RelayService extends Service {
   pathTo(node: NodeId): RelayPathView | undefined;
 }
 
-/** A slot of the ring of relayed messages a refusal can still name. */
-interface InFlight {
-  ref: number;
-  relay: NodeId;
-  messages: EngineMessage[];
-}
-
 /**
  * Messages to one destination sealed together when the current task ends (one RelayMessage). They
  * are encoded as they come, as a link's Message frames (`u32 length ‖ tag ‖ message`), straight into
@@ -200,10 +194,9 @@ class RelayEngine implements RelayService, RelayRoute {
   readonly #directFailed = new Map<NodeId, number>();
   /** Sources that reached us through a relay: replies go back the same way. */
   readonly #returnPaths = new Map<NodeId, NodeId>();
-  readonly #inFlight: (InFlight | undefined)[] = new Array(IN_FLIGHT_SLOTS);
+  readonly #inFlight = new InFlightRing(IN_FLIGHT_SLOTS);
   readonly #pending: PendingMessages;
   readonly #maxPaths: number;
-  #nextRef = 1;
   #roomParked = 0;
   readonly #batches = new Map<NodeId, Batch>();
   readonly #spareSlabs: FrameSlab[] = [];
@@ -506,9 +499,7 @@ class RelayEngine implements RelayService, RelayRoute {
       return;
     }
     if (client === undefined) return;
-    const ref = this.#nextRef++;
-    if (this.#nextRef > 0xffff_ffff) this.#nextRef = 1;
-    this.#inFlight[ref % IN_FLIGHT_SLOTS] = { ref, relay: via, messages };
+    const ref = this.#inFlight.record(via, dst, messages);
     this.#counters.sealed += messages.length;
     client.send({ node: via, name: RELAY_ENGINE }, encodeForward(dst, expiry, ref, sealed, 0), {
       expiry,
@@ -788,11 +779,10 @@ class RelayEngine implements RelayService, RelayRoute {
 
   /** As a source: a relay refused one of our messages. */
   #refusedBack(relayNode: NodeId, ref: number, code: RefusalCode): void {
-    const slot = this.#inFlight[ref % IN_FLIGHT_SLOTS];
-    if (slot === undefined || slot.ref !== ref || slot.relay !== relayNode) return;
-    this.#inFlight[ref % IN_FLIGHT_SLOTS] = undefined;
+    const messages = this.#inFlight.take(relayNode, ref);
+    if (messages === undefined) return;
     this.#counters.refusedBack[code]++;
-    for (const message of slot.messages) {
+    for (const message of messages) {
       const dst = (message.dst as EngineAddress).node;
       this.#c.relayPath.undeliverable(message, refusalError(code, relayNode, dst));
     }

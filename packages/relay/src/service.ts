@@ -347,6 +347,13 @@ class RelayEngine implements RelayService, RelayRoute {
     if (message.protocol === RELAY_PROTOCOL) return false;
     const dst = (message.dst as EngineAddress).node;
     if (directUsable && !this.#prefersRelay(dst)) return false;
+    // A batch to `dst` is open in this task: the rest of the task goes the same way, without
+    // looking up the node's relays again for every message.
+    const open = this.#batches.get(dst);
+    if (open !== undefined && this.#c.relayPath.isConnected(open.via)) {
+      this.#sendVia(message, open.via);
+      return true;
+    }
     const relays = this.#relaysFor(dst);
     if (relays.length === 0) return false;
     const via = relays.find((r) => this.#c.relayPath.isConnected(r));

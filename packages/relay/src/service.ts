@@ -339,7 +339,8 @@ class RelayEngine implements RelayService, RelayRoute {
   // --- RelayRoute: the Transport engine asks about nodes without a direct connection ------------
 
   reaches(node: NodeId): boolean {
-    return this.#relaysFor(node).length > 0;
+    // Asked by the router for every message to a node without a link: no array is built for it.
+    return this.#advertisedRelays(node).length > 0 || this.#returnPaths.has(node);
   }
 
   takes(message: EngineMessage, directUsable: boolean): boolean {

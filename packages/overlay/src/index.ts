@@ -46,6 +46,7 @@ export {
 } from './node-runner.js';
 export {
   DEFAULT_PLUMTREE_OPTIONS,
+  orderOfId,
   PlumTree,
   type PlumTreeCommand,
   type PlumTreeCounters,

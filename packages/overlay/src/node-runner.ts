@@ -67,7 +67,10 @@ export interface ProtocolRunnerOptions<M, C, T, E> {
   /**
    * Called before each message is handed to the machine. A promise holds the engine until it
    * resolves: its mailbox fills meanwhile and (under `wait`) the connections it reads stop. A driver
-   * uses it to stop forwarding while the links it forwards to are backed up.
+   * uses it to stop forwarding while the links it forwards to are backed up. Timers that come due
+   * while the engine is held wait too, and fire once it takes messages again: a held machine sees
+   * nothing arrive, so a timer that waits for something to arrive (PlumTree's Graft) would otherwise
+   * fire for a message that is only waiting in this node's own mailbox.
    */
   readonly holdInput?: () => Promise<void> | undefined;
   /** Close the connection to a peer that sends a message that does not decode (default true). */
@@ -116,6 +119,9 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
   #client: (EngineContext & EngineRef) | undefined;
   #unwire: (() => void) | undefined;
   #state: 'new' | 'running' | 'stopped' = 'new';
+  /** Whether `holdInput` holds the engine now, and the timers that came due meanwhile. */
+  #holding = false;
+  #heldTimers: T[] = [];
 
   constructor(options: ProtocolRunnerOptions<M, C, T, E>) {
     this.#o = options;
@@ -127,6 +133,11 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
       max: options.maxTimers ?? 10_000,
       now: Date.now,
       fire: (timer) => {
+        if (this.#holding) {
+          if (this.#heldTimers.length < (options.maxTimers ?? 10_000)) this.#heldTimers.push(timer);
+          else this.#counters.timersRefused++;
+          return;
+        }
         this.#counters.timersFired++;
         this.#input({ type: 'timer', timer });
       },
@@ -213,9 +224,24 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
 
   #receive(message: EngineMessage): Promise<void> | undefined {
     const held = this.#o.holdInput?.();
-    if (held !== undefined) return held.then(() => this.#handle(message));
+    if (held !== undefined) {
+      this.#holding = true;
+      return held.then(() => {
+        this.#holding = false;
+        this.#handle(message);
+        this.#releaseTimers();
+      });
+    }
     this.#handle(message);
     return undefined;
+  }
+
+  /** Timers held back while the engine was held fire on the next turn, after the mailbox has had its run. */
+  #releaseTimers(): void {
+    if (this.#heldTimers.length === 0) return;
+    const timers = this.#heldTimers;
+    this.#heldTimers = [];
+    for (const timer of timers) if (!this.#timers.add(timer, 0)) this.#counters.timersRefused++;
   }
 
   #handle(message: EngineMessage): void {

@@ -26,6 +26,11 @@ import type {
 // its id (`treeOf`, by default the part before the last `/`, as in `<publisher>/<seq>`); each source's
 // tree starts as every neighbour eager, so its first message floods and prunes the cycles away.
 //
+// A Graft is a repair, and a spurious one costs a whole payload: under load the small announcements
+// overtake payloads queued on busy tree links. So a missing message's Graft waits while its tree is
+// still delivering in order (see `graftDeferLimit`): the payload is most likely queued behind the ones
+// arriving. A tree that stops delivering, or delivers a later message first, is repaired as before.
+//
 // Neighbours come from commands (the overlay's active view), not from connection events.
 
 export interface PlumTreeOptions {
@@ -53,6 +58,20 @@ export interface PlumTreeOptions {
   readonly pruneGrace?: Millis;
   /** Most trees (sources) kept; past it the least recently used is forgotten (its next message floods). */
   readonly maxTrees?: number;
+  /**
+   * How long a missing message's Graft may be put off while its tree is still delivering (0: never,
+   * PlumTree's plain timers). When a graft timer fires, the Graft waits another timeout if, since the
+   * timer was set, a first copy of another message of the same tree arrived by push, and none of those
+   * comes after the missing one (`orderOf`). A link delivers in order, so a message missing behind the
+   * latest delivery is most likely queued behind the ones arriving (the announcement overtook it); one
+   * overtaken by a later message, or a tree that stops delivering, is repaired at once.
+   */
+  readonly graftDeferLimit?: Millis;
+  /**
+   * A message's place in its tree's order (the publisher's sequence), or undefined when it has none;
+   * default: the decimal number after the id's last `/`. Used by `graftDeferLimit`.
+   */
+  readonly orderOf?: (id: string) => number | undefined;
   /** Hops saved that make a lazy link eager in place of the eager link (PlumTree's optimization). */
   readonly optimizationThreshold?: number;
   /** Most announced-but-missing ids tracked at once; announcements beyond it are ignored (counted). */
@@ -81,9 +100,18 @@ export function sourceOfId(id: string): string {
   return slash < 0 ? '' : id.slice(0, slash);
 }
 
-export const DEFAULT_PLUMTREE_OPTIONS: Readonly<Required<Omit<PlumTreeOptions, 'accept' | 'treeOf'>>> = {
+/** The default `orderOf`: `<source>/<seq>` → seq when it is a decimal number, else undefined. */
+export function orderOfId(id: string): number | undefined {
+  const tail = id.slice(id.lastIndexOf('/') + 1);
+  return /^[0-9]{1,15}$/.test(tail) ? Number(tail) : undefined;
+}
+
+export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
+  Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>
+> = {
   graftTimeout: 80,
   graftTimeout2: 40,
+  graftDeferLimit: 5000,
   ihaveInterval: 50,
   pruneGrace: 500,
   cacheSize: 4096,
@@ -139,8 +167,12 @@ export interface PlumTreeCounters {
   delivered: number;
   /** Payloads received (gossip and reply messages, duplicates included). */
   payloadsReceived: number;
+  /** First copies that came as a Reply (the answer to a Graft or a Want), not pushed down the tree. */
+  deliveredByReply: number;
   /** Copies of a payload already seen. */
   duplicates: number;
+  /** Of those, copies that came as a Reply (asked for, and by then delivered some other way). */
+  duplicateReplies: number;
   /** Payloads `accept` refused, or too large. */
   rejected: number;
   broadcasts: number;
@@ -155,6 +187,8 @@ export interface PlumTreeCounters {
   pendingDropped: number;
   /** Missing ids given up on: every announcer was tried. */
   graftsExhausted: number;
+  /** Graft timers that waited another timeout because the tree was still delivering (`graftDeferLimit`). */
+  graftsDeferred: number;
   /** Links made eager by the optimization (a lazy path many hops shorter). */
   optimizations: number;
 }
@@ -175,6 +209,9 @@ interface TreeLinks {
   readonly lazy: Set<PeerId>;
   /** When each neighbour last grafted its link to this node in this tree. */
   readonly graftedAt: Map<PeerId, Millis>;
+  /** The push number (`#pushes`) of the last first copy pushed down this tree, and the highest `orderOf` of those. */
+  lastPush: number;
+  highestPushed: number;
 }
 
 interface Cached {
@@ -188,13 +225,18 @@ interface Missing {
   readonly announcers: { peer: PeerId; hops: number }[];
   /** Index of the next announcer to Graft. */
   next: number;
+  /** When it was first announced. */
+  readonly since: Millis;
+  /** The push number (`#pushes`) when it was announced, or when its graft timer last found it missing. */
+  checked: number;
 }
 
 export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent> {
   readonly self: PeerId;
-  readonly options: Required<Omit<PlumTreeOptions, 'accept' | 'treeOf'>>;
+  readonly options: Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>;
   readonly #accept: PlumTreeOptions['accept'];
   readonly #treeOf: (id: string) => string;
+  readonly #orderOf: (id: string) => number | undefined;
   /** The overlay's neighbours, in the order they came up. */
   readonly #neighbors = new Set<PeerId>();
   /** Where the next fetch starts among the neighbours (when `fetchFrom` limits how many it asks). */
@@ -210,11 +252,15 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   readonly #outbox = new Map<PeerId, IHaveEntry[]>();
   #outboxSize = 0;
   #flushArmed = false;
+  /** First copies that arrived pushed down a tree (not asked for), over all trees: a clock of progress. */
+  #pushes = 0;
   #now: Millis;
   readonly #counters: PlumTreeCounters = {
     delivered: 0,
     payloadsReceived: 0,
+    deliveredByReply: 0,
     duplicates: 0,
+    duplicateReplies: 0,
     rejected: 0,
     broadcasts: 0,
     gossipSent: 0,
@@ -226,15 +272,17 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     repliesSent: 0,
     pendingDropped: 0,
     graftsExhausted: 0,
+    graftsDeferred: 0,
     optimizations: 0,
   };
 
   constructor(self: PeerId, _rng: Rng, now: Millis, options: PlumTreeOptions = {}) {
     this.self = self;
     this.#now = now;
-    const { accept, treeOf, ...rest } = options;
+    const { accept, treeOf, orderOf, ...rest } = options;
     this.#accept = accept;
     this.#treeOf = treeOf ?? sourceOfId;
+    this.#orderOf = orderOf ?? orderOfId;
     const merged = { ...DEFAULT_PLUMTREE_OPTIONS, ...stripUndefined(rest) };
     merged.maxPayloadBytes = Math.min(merged.maxPayloadBytes, PLUMTREE_LIMITS.maxPayloadBytes);
     for (const key of [
@@ -248,6 +296,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
         throw new RangeError(`${key} must be a positive integer`);
       }
     }
+    if (!(merged.graftDeferLimit >= 0)) throw new RangeError('graftDeferLimit must be 0 or more');
     if (!Number.isInteger(merged.fetchFrom) || merged.fetchFrom < 0) {
       throw new RangeError('fetchFrom must be a whole number (0: every neighbour)');
     }
@@ -294,7 +343,13 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       trees.set(source, links);
       return links;
     }
-    links = { eager: new Set(this.#neighbors), lazy: new Set(), graftedAt: new Map() };
+    links = {
+      eager: new Set(this.#neighbors),
+      lazy: new Set(),
+      graftedAt: new Map(),
+      lastPush: 0,
+      highestPushed: Number.NEGATIVE_INFINITY,
+    };
     trees.set(source, links);
     // Full: the least recently used tree is forgotten; its source's next message floods again.
     if (trees.size > this.options.maxTrees) trees.delete(trees.keys().next().value as string);
@@ -385,7 +440,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   #fetch(ids: readonly string[], out: PlumTreeOutput): void {
     const wanted = ids.filter((id) => id.length > 0 && id.length <= PLUMTREE_LIMITS.maxIdLength);
-    const missing = wanted.filter((id) => !this.#seen.has(id));
+    // An announced id is already being repaired by its graft timer (which knows whether the tree is
+    // still delivering it); asking for it again would only fetch a second copy.
+    const missing = wanted.filter((id) => !this.#seen.has(id) && !this.#missing.has(id));
     if (missing.length === 0) return;
     let asked = [...this.#neighbors];
     const limit = this.options.fetchFrom;
@@ -444,6 +501,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#counters.payloadsReceived++;
     if (this.#seen.has(id)) {
       this.#counters.duplicates++;
+      if (!tree) this.#counters.duplicateReplies++;
       // A second copy pushed to us: the link closes a cycle, so it leaves the tree. The Prune goes out
       // even when the link is already lazy here, since the sender still takes it for a tree link.
       if (tree && this.#neighbors.has(from)) {
@@ -466,6 +524,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       return;
     }
     this.#counters.delivered++;
+    if (!tree) this.#counters.deliveredByReply++;
     this.#remember(id, payload, hops);
     const missing = this.#missing.get(id);
     this.#missing.delete(id);
@@ -474,6 +533,12 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     out.emit({ type: 'deliver', id, payload, from, hops });
     const source = this.#treeOf(id);
     const links = this.#tree(source);
+    if (tree) {
+      // The tree is delivering: what it still misses is probably queued behind this (graftDeferLimit).
+      links.lastPush = ++this.#pushes;
+      const order = this.#orderOf(id);
+      if (order !== undefined && order > links.highestPushed) links.highestPushed = order;
+    }
     if (tree && missing !== undefined) this.#optimize(from, source, links, hops, missing, out);
     this.#forward(id, payload, hops, from, links, out);
   }
@@ -574,7 +639,12 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       this.#counters.pendingDropped++;
       return;
     }
-    this.#missing.set(id, { announcers: [{ peer: from, hops }], next: 0 });
+    this.#missing.set(id, {
+      announcers: [{ peer: from, hops }],
+      next: 0,
+      since: this.#now,
+      checked: this.#pushes,
+    });
     out.setTimer({ type: 'graft', id, attempt: 0 }, this.options.graftTimeout);
   }
 
@@ -613,6 +683,13 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     const missing = this.#missing.get(timer.id);
     if (missing === undefined || missing.next !== timer.attempt) return;
+    if (this.#stillComing(timer.id, missing)) {
+      missing.checked = this.#pushes;
+      this.#counters.graftsDeferred++;
+      const wait = timer.attempt === 0 ? this.options.graftTimeout : this.options.graftTimeout2;
+      out.setTimer({ type: 'graft', id: timer.id, attempt: timer.attempt }, wait);
+      return;
+    }
     // The next announcer that is still a neighbour; a departed one would not answer.
     while (missing.next < missing.announcers.length) {
       const announcer = missing.announcers[missing.next++] as { peer: PeerId; hops: number };
@@ -630,6 +707,20 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     this.#counters.graftsExhausted++;
     this.#missing.delete(timer.id);
+  }
+
+  /**
+   * Whether a missing message is most likely still on its way down the tree: within `graftDeferLimit`
+   * of its first announcement, its tree pushed a first copy since the timer last looked, and none of
+   * those came after it in the tree's order (a link delivers in order: one that did is past it).
+   */
+  #stillComing(id: string, missing: Missing): boolean {
+    const limit = this.options.graftDeferLimit;
+    if (limit <= 0 || this.#now - missing.since >= limit) return false;
+    const links = this.#trees.get(this.#treeOf(id));
+    if (links === undefined || links.lastPush <= missing.checked) return false;
+    const order = this.#orderOf(id);
+    return order === undefined || links.highestPushed < order;
   }
 
   #remember(id: string, payload: Uint8Array, hops: number): void {

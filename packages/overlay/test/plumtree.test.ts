@@ -133,6 +133,81 @@ describe('PlumTree', () => {
     expect(h.sentOf('graft', 'x')).toHaveLength(2);
   });
 
+  describe('a graft waits while the tree still delivers in order', () => {
+    /** x has the tree s with parent p (eager) and l (lazy): l's announcements race p's pushes. */
+    function parentAndLazy(options = {}): Harness {
+      const h = new Harness(['x', 'p', 'l'], options);
+      h.link('x', 'p');
+      h.link('x', 'l');
+      h.receive('x', 'p', { type: 'gossip', id: 's/1', payload: bytes(1), hops: 1 });
+      h.receive('x', 'l', { type: 'prune', tree: 's' });
+      expect(h.machine('x').lazyPeers('s')).toEqual(['l']);
+      return h;
+    }
+
+    it('puts the graft off while the parent pushes earlier messages, and needs none once it arrives', () => {
+      const h = parentAndLazy();
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
+      h.receive('x', 'p', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
+      expect(h.fire('x', 'graft')).toBe(1);
+      h.receive('x', 'p', { type: 'gossip', id: 's/3', payload: bytes(3), hops: 1 });
+      expect(h.fire('x', 'graft')).toBe(1);
+      h.receive('x', 'p', { type: 'gossip', id: 's/4', payload: bytes(4), hops: 1 });
+      expect(h.fire('x', 'graft')).toBe(1); // finds s/4 delivered
+      expect(h.sentOf('graft', 'x')).toHaveLength(0);
+      expect(h.machine('x').counters()).toMatchObject({ graftsDeferred: 2, duplicates: 0 });
+    });
+
+    it('grafts once the tree stops delivering', () => {
+      const h = parentAndLazy();
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
+      h.receive('x', 'p', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
+      h.fire('x', 'graft'); // progress since the announcement: wait another timeout
+      expect(h.sentOf('graft', 'x')).toHaveLength(0);
+      h.fire('x', 'graft'); // nothing arrived since: the parent has stopped
+      expect(h.sentOf('graft', 'x')).toEqual([
+        expect.objectContaining({ to: 'l', message: { type: 'graft', tree: 's', ids: ['s/4'] } }),
+      ]);
+    });
+
+    it('grafts at the first timeout when a later message overtook the missing one', () => {
+      const h = parentAndLazy();
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
+      h.receive('x', 'p', { type: 'gossip', id: 's/5', payload: bytes(5), hops: 1 });
+      h.fire('x', 'graft');
+      expect(h.sentOf('graft', 'x').map((s) => s.to)).toEqual(['l']);
+      expect(h.machine('x').counters().graftsDeferred).toBe(0);
+    });
+
+    it('grafts after graftDeferLimit however the tree delivers, and not at all with a limit of 0', () => {
+      const h = parentAndLazy({ graftDeferLimit: 200 });
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/9', hops: 1 }] });
+      for (let seq = 2; seq < 9; seq++) {
+        h.now += 80;
+        h.receive('x', 'p', { type: 'gossip', id: `s/${seq}`, payload: bytes(seq), hops: 1 });
+        h.fire('x', 'graft');
+      }
+      expect(h.sentOf('graft', 'x')).toHaveLength(1);
+      expect(h.machine('x').counters().graftsDeferred).toBe(2);
+
+      const plain = parentAndLazy({ graftDeferLimit: 0 });
+      plain.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
+      plain.receive('x', 'p', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
+      plain.fire('x', 'graft');
+      expect(plain.sentOf('graft', 'x')).toHaveLength(1);
+    });
+
+    it('does not fetch what a graft timer is already after', () => {
+      const h = parentAndLazy();
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
+      h.command('x', { type: 'fetch', ids: ['s/3', 's/4'] });
+      expect(h.sentOf('want', 'x').map((s) => s.message)).toEqual([
+        { type: 'want', ids: ['s/3'] },
+        { type: 'want', ids: ['s/3'] },
+      ]);
+    });
+  });
+
   it('drops what accept() refuses: not delivered, not forwarded, not remembered', () => {
     const h = new Harness(['x', 'p', 'y'], { accept: (_id, payload) => payload[0] !== 0xff });
     h.link('x', 'p');

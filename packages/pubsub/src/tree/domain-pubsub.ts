@@ -333,6 +333,8 @@ export class DomainPubSub implements Startable {
       // A gap is fetched from one neighbour at a time (the next one on each second's re-ask): every
       // neighbour that holds a batch answers a fetch with all of it, up to 64 KiB each.
       fetchFrom: 1,
+      // A batch's place in its stream, for deferring grafts while the tree still delivers in order.
+      orderOf: batchNumberOf,
       ...this.#o.tree,
       accept: (id, payload, from) => this.#accept(domain, id, payload, from as NodeId),
     });
@@ -557,6 +559,12 @@ function keyToNode(publisher: Uint8Array): NodeId {
 function sameBatch(id: string, batchId: string): boolean {
   if (id === batchId) return true;
   return id.length === batchId.length + 2 && id.startsWith(`${batchId}~`) && /^[1-9]$/.test(id.slice(-1));
+}
+
+/** The batch number of a batch id (`<source>/<base-36 number>`); undefined for heartbeats and adverts. */
+function batchNumberOf(id: string): number | undefined {
+  const tail = id.slice(id.lastIndexOf('/') + 1);
+  return /^[0-9a-z]{1,10}$/.test(tail) ? Number.parseInt(tail, 36) : undefined;
 }
 
 function advertId(advert: DomainTopicAdvert): string {

@@ -3,6 +3,8 @@
  * from /proc). The pubsub-fanout scenario runs 5 processes on a 2-core machine, so its rate says how
  * the machine was shared as much as how much work each delivery takes; this says the latter:
  * (CPU time of every party) ÷ (deliveries). Usage: `pnpm bench:fanout-cpu [-- --events N]`.
+ * `--tree` measures pubsub-tree's shape instead: 8 subscribers of a domain topic whose events travel
+ * over the domain's broadcast tree (nats: the same 1 : 8 fan-out through the server).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -11,7 +13,6 @@ import { nats } from '../systems/nats.js';
 import { netmachine } from '../systems/netmachine.js';
 import type { SystemFactory } from '../systems/types.js';
 
-const SUBSCRIBERS = 4;
 const BODY_BYTES = 200;
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -34,19 +35,24 @@ interface Outcome {
   readonly cpuUsPerDelivery: number;
 }
 
-async function measure(name: string, factory: SystemFactory, events: number): Promise<Outcome> {
+interface Shape {
+  readonly subscribers: number;
+  readonly tree: boolean;
+}
+
+async function measure(name: string, factory: SystemFactory, events: number, shape: Shape): Promise<Outcome> {
   const server = name === 'nats' ? await NatsServer.start() : undefined;
   const shared = server !== undefined ? { url: server.url } : { topicSeed: '5a'.repeat(32) };
-  const config = { transport: 'tls', shared };
+  const config = { transport: 'tls', shared, ...(shape.tree ? { tree: true } : {}) };
   let received = 0;
-  const expected = events * SUBSCRIBERS;
+  const expected = events * shape.subscribers;
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => {
     finish = resolve;
   });
   const systems = [];
   const endpoints = [];
-  for (let i = 0; i < SUBSCRIBERS; i++) {
+  for (let i = 0; i < shape.subscribers; i++) {
     const system = await factory(config);
     systems.push(system);
     endpoints.push(
@@ -79,8 +85,13 @@ async function measure(name: string, factory: SystemFactory, events: number): Pr
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
-  options: { events: { type: 'string', default: '200000' }, runs: { type: 'string', default: '3' } },
+  options: {
+    events: { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '3' },
+    tree: { type: 'boolean', default: false },
+  },
 });
+const shape: Shape = { subscribers: values.tree ? 8 : 4, tree: values.tree };
 const events = Number.parseInt(values.events, 10);
 const runs = Number.parseInt(values.runs, 10);
 const contenders: [string, SystemFactory][] = [
@@ -90,7 +101,7 @@ const contenders: [string, SystemFactory][] = [
 const results = new Map<string, number[]>();
 for (let run = 0; run < runs; run++) {
   for (const [name, factory] of contenders) {
-    const outcome = await measure(name, factory, events);
+    const outcome = await measure(name, factory, events, shape);
     console.log(
       `${name.padEnd(11)} run ${run + 1}/${runs}: ${outcome.deliveries} deliveries in ${outcome.wallMs.toFixed(0)} ms, ${outcome.cpuUsPerDelivery.toFixed(2)} µs CPU per delivery`,
     );

@@ -110,6 +110,10 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
             : {}),
           // BENCH_TREE_FLOW=0 turns hop-to-hop flow control off, for A/B runs.
           ...(process.env.BENCH_TREE_FLOW === '0' ? { flow: false as const } : {}),
+          // BENCH_TREE_MAILBOX sets the tree engine's mailbox (batches), for A/B runs.
+          ...(process.env.BENCH_TREE_MAILBOX
+            ? { mailboxSize: Number.parseInt(process.env.BENCH_TREE_MAILBOX, 10) }
+            : {}),
           // BENCH_TREE_GRAFT_MS sets PlumTree's graft timeout (the first; the second is half) and
           // BENCH_TREE_FETCH_FROM how many neighbours a gap fetch asks (0: all), for A/B runs.
           tree: {

@@ -79,10 +79,10 @@ async function treeSubscriber(node: BenchNode, onMessage: (payload: Uint8Array) 
     close: async () => {
       if (process.env.BENCH_VERBOSE) {
         const domain = node.domains!.list()[0]?.id;
-        const { streams, rejected, batchesAccepted, signatureChecks } = tree.counters();
+        const { streams, rejected, batchesAccepted, signatureChecks, flow } = tree.counters();
         const machine = domain === undefined ? undefined : tree.tree(domain)?.counters();
         process.stderr.write(
-          `${JSON.stringify({ treeSubscriber: { streams, rejected, batchesAccepted, signatureChecks, machine } })}\n`,
+          `${JSON.stringify({ treeSubscriber: { streams, rejected, batchesAccepted, signatureChecks, flow, machine } })}\n`,
         );
       }
       await ref.stop();

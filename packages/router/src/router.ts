@@ -420,13 +420,17 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     const dst = message.dst as EngineAddress;
     if (dst.node !== this.node) {
       const sender = this.sender;
-      if (sender === undefined || !sender.canReach(dst.node)) {
+      const taken =
+        sender !== undefined &&
+        (sender.trySend !== undefined
+          ? sender.trySend(message)
+          : sender.canReach(dst.node) && (sender.send(message), true));
+      if (!taken) {
         const error = new UnknownDestinationError(formatEngineAddress(dst));
         this.noteDropped('unknown-destination', message, error);
         return error;
       }
       this.tally.sentRemote++;
-      sender.send(message);
       return undefined;
     }
     // A body encoded for the wire reaches a local engine as the value it encodes.

@@ -420,12 +420,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     const dst = message.dst as EngineAddress;
     if (dst.node !== this.node) {
       const sender = this.sender;
-      const taken =
-        sender !== undefined &&
-        (sender.trySend !== undefined
-          ? sender.trySend(message)
-          : sender.canReach(dst.node) && (sender.send(message), true));
-      if (!taken) {
+      if (!this.sendRemote(sender, message, dst.node)) {
         const error = new UnknownDestinationError(formatEngineAddress(dst));
         this.noteDropped('unknown-destination', message, error);
         return error;
@@ -459,6 +454,15 @@ export class Router implements MessageSink, ServiceRouter, Startable {
         return error;
       }
     }
+  }
+
+  /** Hands `message` to the sender if it can reach `node`; false when it cannot. */
+  private sendRemote(sender: NodeSender | undefined, message: EngineMessage, node: NodeId): boolean {
+    if (sender === undefined) return false;
+    if (sender.trySend !== undefined) return sender.trySend(message);
+    if (!sender.canReach(node)) return false;
+    sender.send(message);
+    return true;
   }
 
   private canReach(node: NodeId): boolean {

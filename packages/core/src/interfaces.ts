@@ -254,6 +254,12 @@ export interface NodeSender {
    * cannot be delivered comes back through `MessageSink.undeliverable`.
    */
   send(message: EngineMessage): void;
+  /**
+   * `canReach(message.dst.node)` and, when it holds, `send(message)`, in one call: the sender looks
+   * the node up once per message instead of twice. Returns false, and takes nothing, when the node
+   * cannot be reached. Optional: without it the router calls the other two.
+   */
+  trySend?(message: EngineMessage): boolean;
 }
 
 /** How the Transport engine hands messages to the Router (implemented by the Router). */

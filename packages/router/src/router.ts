@@ -420,13 +420,12 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     const dst = message.dst as EngineAddress;
     if (dst.node !== this.node) {
       const sender = this.sender;
-      if (sender === undefined || !sender.canReach(dst.node)) {
+      if (!this.sendRemote(sender, message, dst.node)) {
         const error = new UnknownDestinationError(formatEngineAddress(dst));
         this.noteDropped('unknown-destination', message, error);
         return error;
       }
       this.tally.sentRemote++;
-      sender.send(message);
       return undefined;
     }
     // A body encoded for the wire reaches a local engine as the value it encodes.
@@ -455,6 +454,15 @@ export class Router implements MessageSink, ServiceRouter, Startable {
         return error;
       }
     }
+  }
+
+  /** Hands `message` to the sender if it can reach `node`; false when it cannot. */
+  private sendRemote(sender: NodeSender | undefined, message: EngineMessage, node: NodeId): boolean {
+    if (sender === undefined) return false;
+    if (sender.trySend !== undefined) return sender.trySend(message);
+    if (!sender.canReach(node)) return false;
+    sender.send(message);
+    return true;
   }
 
   private canReach(node: NodeId): boolean {

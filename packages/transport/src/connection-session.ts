@@ -36,9 +36,9 @@ import {
   encodeGoodbye,
   FrameTag,
   type Goodbye,
-  messageFromWire,
-  type WireMessage,
 } from './wire/frames.js';
+import { LinkAddresses } from './wire/link-addresses.js';
+import { decodeMessageAt } from './wire/message-frame.js';
 
 export interface SessionLimits {
   maxFrameSize: number;
@@ -102,6 +102,8 @@ export class ConnectionSession {
   #lastMessageAt = now();
   readonly #o: SessionOptions;
   readonly #decoder: FrameDecoder;
+  /** Address objects shared by the messages of this link. */
+  readonly #addresses: LinkAddresses;
   readonly #writer: FrameWriter;
   #state: State = 'handshake';
   #failure: Error | undefined;
@@ -162,7 +164,11 @@ export class ConnectionSession {
     this.connection = options.connection;
     this.peer = options.connection.remoteNode;
     this.local = options.keyPair.id;
-    this.#decoder = new FrameDecoder((tag, body) => this.#onFrame(tag, body), options.limits.maxFrameSize);
+    this.#addresses = new LinkAddresses(this.peer, this.local);
+    this.#decoder = FrameDecoder.ofSpans(
+      (tag, buffer, start, end) => this.#onFrame(tag, buffer, start, end),
+      options.limits.maxFrameSize,
+    );
     this.#writer = new FrameWriter(
       options.connection,
       options.counters,
@@ -342,24 +348,26 @@ export class ConnectionSession {
     }
   }
 
-  #onFrame(tag: number, body: Buffer): void {
+  #onFrame(tag: number, buffer: Buffer, start: number, end: number): void {
     if (this.#failure !== undefined) return;
     this.#o.counters.framesIn++;
     if (this.#state === 'handshake') {
-      this.#onHandshakeFrame(tag, body);
+      this.#onHandshakeFrame(tag, buffer.subarray(start, end));
       return;
     }
-    switch (tag) {
-      case FrameTag.Message: {
-        const wire = decodeLinkFrame(tag, body) as WireMessage;
-        // A frame the link delivered twice (a retransmitting relay, a faulty path) is dropped here.
-        if (!this.#seen.accept(wire.id)) {
-          this.#o.counters.duplicatesDropped++;
-          return;
-        }
-        this.#onMessage(messageFromWire(wire, this.peer, this.local));
+    if (tag === FrameTag.Message) {
+      // Decoded where it lies in the bytes read (see decodeMessageAt).
+      const message = decodeMessageAt(buffer, start, end, this.#addresses);
+      // A frame the link delivered twice (a retransmitting relay, a faulty path) is dropped here.
+      if (!this.#seen.accept(message.id)) {
+        this.#o.counters.duplicatesDropped++;
         return;
       }
+      this.#onMessage(message);
+      return;
+    }
+    const body = buffer.subarray(start, end);
+    switch (tag) {
       case FrameTag.NodeAdvert:
         this.#onAdvert(decodeLinkFrame(tag, body) as NodeAdvert);
         return;

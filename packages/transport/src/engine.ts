@@ -250,6 +250,20 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     return this.#relay?.reaches(node) ?? false;
   }
 
+  trySend(message: EngineMessage): boolean {
+    const dst = message.dst as EngineAddress;
+    // The common case, a live direct link: one lookup of the node, then the link.
+    const link = this.#running && dst.node !== undefined ? this.#links.get(dst.node) : undefined;
+    if (link?.session !== undefined) {
+      if (this.#o.directory.node(dst.node)?.trust === TRUST_BANNED) return false;
+      link.send(message);
+      return true;
+    }
+    if (isTopicAddress(message.dst) || !this.canReach(dst.node)) return false;
+    this.send(message);
+    return true;
+  }
+
   send(message: EngineMessage): void {
     if (!this.#running) {
       this.#undeliverable(message, new NotStartedError('transport engine'), 'stopped');

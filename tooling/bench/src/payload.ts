@@ -8,13 +8,25 @@
 export const PAYLOAD_BYTES = 200;
 const HEADER_BYTES = 12;
 const PATTERN = Uint8Array.from({ length: 512 }, (_, i) => i & 0xff);
+/** The 256 pattern tails a payload can have, made once: no view is made per payload. */
+const TAILS = Array.from({ length: 256 }, (_, start) =>
+  PATTERN.subarray(start, start + PAYLOAD_BYTES - HEADER_BYTES),
+);
 
+/**
+ * One payload. Every contender's sender makes one per message, so this is kept cheap (about half
+ * the CPU it took with a BigInt write and a fresh view of the pattern): the harness's own work is
+ * not what the scenarios compare.
+ */
 export function makePayload(seq: number, sentAtNs = 0n): Buffer {
   const payload = Buffer.allocUnsafe(PAYLOAD_BYTES);
-  payload.writeUInt32BE(seq >>> 0, 0);
-  payload.writeBigUInt64BE(sentAtNs, 4);
-  const start = (seq + HEADER_BYTES) & 0xff;
-  payload.set(PATTERN.subarray(start, start + PAYLOAD_BYTES - HEADER_BYTES), HEADER_BYTES);
+  payload[0] = seq >>> 24;
+  payload[1] = seq >>> 16;
+  payload[2] = seq >>> 8;
+  payload[3] = seq;
+  if (sentAtNs === 0n) for (let i = 4; i < HEADER_BYTES; i++) payload[i] = 0;
+  else payload.writeBigUInt64BE(sentAtNs, 4);
+  payload.set(TAILS[(seq + HEADER_BYTES) & 0xff]!, HEADER_BYTES);
   return payload;
 }
 

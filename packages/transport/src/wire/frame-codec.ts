@@ -31,6 +31,9 @@ export function encodeRawFrame(tag: number, body: Uint8Array): Buffer {
 
 export type FrameHandler = (tag: number, body: Buffer) => void;
 
+/** A frame as the bytes `buffer[start, end)` of its body: no view is made for it. */
+export type FrameSpanHandler = (tag: number, buffer: Buffer, start: number, end: number) => void;
+
 /**
  * Splits a byte stream into frames. The announced length is checked against the maximum before
  * any buffer is allocated for it; a frame split across chunks is copied once into a buffer of
@@ -38,7 +41,7 @@ export type FrameHandler = (tag: number, body: Buffer) => void;
  */
 export class FrameDecoder {
   readonly #maxFrameSize: number;
-  readonly #onFrame: FrameHandler;
+  #onFrame: FrameSpanHandler;
   /** Partial header bytes (fewer than 4) carried between chunks. */
   #header: Buffer | null = null;
   /** Buffer for the frame being assembled across chunks, and how much of it is filled. */
@@ -47,8 +50,18 @@ export class FrameDecoder {
   #failed: Error | null = null;
 
   constructor(onFrame: FrameHandler, maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
-    this.#onFrame = onFrame;
+    this.#onFrame = (tag, buffer, start, end) => onFrame(tag, buffer.subarray(start, end));
     this.#maxFrameSize = maxFrameSize;
+  }
+
+  /**
+   * A decoder that hands each frame over as where its body lies in the buffer read, for a reader
+   * that decodes in place: one buffer view less per frame.
+   */
+  static ofSpans(onSpan: FrameSpanHandler, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): FrameDecoder {
+    const decoder = new FrameDecoder(() => {}, maxFrameSize);
+    decoder.#onFrame = onSpan;
+    return decoder;
   }
 
   /** Bytes held for incomplete frames (bounded by the maximum frame size). */
@@ -92,8 +105,8 @@ export class FrameDecoder {
       const start = offset + 4;
       const end = start + length;
       if (end <= chunk.length) {
-        // One view per frame, of its body: the tag is read from the chunk.
-        this.#onFrame(chunk[start]!, chunk.subarray(start + 1, end));
+        // The tag is read from the chunk; the body stays where it is.
+        this.#onFrame(chunk[start]!, chunk, start + 1, end);
         offset = end;
         continue;
       }
@@ -107,6 +120,6 @@ export class FrameDecoder {
   }
 
   #emit(frame: Buffer): void {
-    this.#onFrame(frame[0]!, frame.subarray(1));
+    this.#onFrame(frame[0]!, frame, 1, frame.length);
   }
 }

@@ -9,6 +9,7 @@ import {
 import { FRAME_HEADER_BYTES } from './frame-codec.js';
 import { FrameTag } from './frames.js';
 import {
+  MAX_HEADER_BYTES,
   MAX_UINT_BYTES,
   maxStringBytes,
   plainBound,
@@ -75,23 +76,25 @@ export class FrameSlab {
     if (message.replyTo !== undefined) checkUint(message.replyTo, 'message.replyTo');
     if (message.expiry !== undefined) checkUint(message.expiry, 'message.expiry');
     const body = message.body;
-    // Plain bodies (bytes, strings, numbers, arrays of these) are written directly; an EncodedBody
-    // is msgpack already; anything else goes through msgpackr, which knows every JavaScript value.
-    const encoded = body instanceof EncodedBody ? body : undefined;
-    const plain = encoded !== undefined ? -1 : plainBound(body);
-    const packed = plain >= 0 || encoded !== undefined ? undefined : pack(body);
-    const bodyBound =
-      encoded !== undefined ? encodedBound(encoded) : packed !== undefined ? packed.length : plain;
-    // Certainly too large (a size known exactly): refused before any room is made for it.
-    const known =
-      encoded !== undefined
-        ? encoded.bytes.length
-        : packed !== undefined
-          ? packed.length
-          : body instanceof Uint8Array
-            ? body.length
-            : 0;
-    if (known > maxFrameSize) throw new FrameTooLargeError(known, maxFrameSize);
+    let encoded: EncodedBody | undefined;
+    let packed: Buffer | undefined;
+    let bodyBound: number;
+    if (body instanceof Uint8Array) {
+      // The common body, bytes: its size is known exactly.
+      if (body.length > maxFrameSize) throw new FrameTooLargeError(body.length, maxFrameSize);
+      bodyBound = MAX_HEADER_BYTES + body.length;
+    } else {
+      // Plain bodies (strings, numbers, arrays of these) are written directly; an EncodedBody is
+      // msgpack already; anything else goes through msgpackr, which knows every JavaScript value.
+      encoded = body instanceof EncodedBody ? body : undefined;
+      const plain = encoded !== undefined ? -1 : plainBound(body);
+      packed = plain >= 0 || encoded !== undefined ? undefined : pack(body);
+      bodyBound =
+        encoded !== undefined ? encodedBound(encoded) : packed !== undefined ? packed.length : plain;
+      // Certainly too large (a size known exactly): refused before any room is made for it.
+      const known = encoded !== undefined ? encoded.bytes.length : packed !== undefined ? packed.length : 0;
+      if (known > maxFrameSize) throw new FrameTooLargeError(known, maxFrameSize);
+    }
     const bound =
       FRAME_HEADER_BYTES +
       ENVELOPE_FIXED_BYTES +
@@ -110,7 +113,8 @@ export class FrameSlab {
     pos = message.replyTo === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.replyTo);
     pos = message.expiry === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.expiry);
     pos = writeString(buf, pos, message.protocol);
-    if (encoded !== undefined) pos = writeEncoded(buf, pos, encoded);
+    if (body instanceof Uint8Array) pos = writeBin(buf, pos, body);
+    else if (encoded !== undefined) pos = writeEncoded(buf, pos, encoded);
     else if (packed !== undefined) {
       buf.set(packed, pos);
       pos += packed.length;
@@ -118,7 +122,10 @@ export class FrameSlab {
     pos = message.sig === undefined ? writeNil(buf, pos) : writeBin(buf, pos, message.sig);
     const length = pos - start - 4;
     if (length > maxFrameSize) throw new FrameTooLargeError(length, maxFrameSize);
-    buf.writeUInt32BE(length, start);
+    buf[start] = length >>> 24;
+    buf[start + 1] = length >>> 16;
+    buf[start + 2] = length >>> 8;
+    buf[start + 3] = length;
     buf[start + 4] = FrameTag.Message;
     this.#end = pos;
     return pos - start;

@@ -10,6 +10,7 @@ export {
   FRAME_HEADER_BYTES,
   FrameDecoder,
   type FrameHandler,
+  type FrameSpanHandler,
 } from './frame-codec.js';
 export { FrameSlab } from './frame-slab.js';
 export {

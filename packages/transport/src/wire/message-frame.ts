@@ -1,5 +1,12 @@
-import { expectPlainValue, MAX_BODY_DEPTH, MAX_PROTOCOL_LENGTH, unpack } from '@netmachine/core';
-import { decodeWireMessage, type WireMessage } from './frames.js';
+import {
+  type EngineMessage,
+  expectPlainValue,
+  MAX_BODY_DEPTH,
+  MAX_PROTOCOL_LENGTH,
+  unpack,
+} from '@netmachine/core';
+import { decodeWireMessage, messageFromWire, type WireMessage } from './frames.js';
+import type { LinkAddresses } from './link-addresses.js';
 import { NOT_DIRECT, RecentStrings, readPlainDirect } from './plain-reader.js';
 
 /**
@@ -11,8 +18,80 @@ import { NOT_DIRECT, RecentStrings, readPlainDirect } from './plain-reader.js';
  * one accepts, and returns what it would return.
  */
 export function decodeMessageBody(body: Buffer): WireMessage {
-  return readDirect(body) ?? decodeWireMessage(unpack(body));
+  if (!readDirect(body, 0, body.length)) return decodeWireMessage(unpack(body));
+  const f = fields;
+  const wire: WireMessage = {
+    id: f.id,
+    srcName: f.srcName,
+    dstName: f.dstName,
+    replyTo: f.replyTo,
+    expiry: f.expiry,
+    protocol: f.protocol,
+    body: f.body,
+    sig: f.sig,
+  };
+  f.body = undefined;
+  f.sig = undefined;
+  return wire;
 }
+
+/**
+ * The message a link received as the Message frame body `b[start, end)`: what
+ * `messageFromWire(decodeMessageBody(body), peer, local)` gives (or the same typed error), built
+ * without the intermediate wire object, without a view of the frame, and with the link's address
+ * objects (`addresses`) instead of two new ones per message. Its shape is the one the router gives the
+ * messages it makes (`prefs` included), so the code that handles both sees one shape.
+ */
+export function decodeMessageAt(
+  b: Buffer,
+  start: number,
+  end: number,
+  addresses: LinkAddresses,
+): EngineMessage {
+  if (!readDirect(b, start, end)) {
+    const wire = decodeWireMessage(unpack(b.subarray(start, end)));
+    return messageFromWire(wire, addresses.peer, addresses.local);
+  }
+  const f = fields;
+  const message: EngineMessage = {
+    id: f.id,
+    src: addresses.src(f.srcName),
+    dst: addresses.dst(f.dstName),
+    replyTo: f.replyTo,
+    expiry: f.expiry,
+    prefs: undefined,
+    protocol: f.protocol,
+    body: f.body,
+    sig: f.sig,
+  };
+  f.body = undefined;
+  f.sig = undefined;
+  return message;
+}
+
+/** What `readDirect` read last: decoding is synchronous, so one record serves every call. */
+const fields: {
+  id: number;
+  srcName: string;
+  dstName: string;
+  replyTo: number | undefined;
+  expiry: number | undefined;
+  protocol: string;
+  body: unknown;
+  sig: Uint8Array | undefined;
+} = {
+  id: 0,
+  srcName: '',
+  dstName: '',
+  replyTo: undefined,
+  expiry: undefined,
+  protocol: '',
+  body: undefined,
+  sig: undefined,
+};
+
+/** The read position of `readDirect` (one, for the same reason). */
+const cursor = { pos: 0 };
 
 /** Engine-name characters: `[A-Za-z0-9._:/-]`. */
 const NAME_CHAR = new Uint8Array(128);
@@ -28,23 +107,26 @@ const SIGNATURE_BYTES = 64;
 const names = new RecentStrings(16);
 const protocols = new RecentStrings(16);
 
-/** Reads the common shape, or returns undefined for the general decoder to handle. */
-function readDirect(b: Buffer): WireMessage | undefined {
-  const end = b.length;
-  if (end < 16 || b[0] !== 0x98) return undefined;
-  const r = { pos: 1 };
+/**
+ * Reads the common shape from `b[start, end)` into `fields` and returns true, or returns false for
+ * the general decoder to handle.
+ */
+function readDirect(b: Buffer, start: number, end: number): boolean {
+  if (end - start < 16 || b[start] !== 0x98) return false;
+  const r = cursor;
+  r.pos = start + 1;
   const id = readUint(b, r, end);
-  if (id < 0) return undefined;
+  if (id < 0) return false;
   const srcName = readName(b, r, end);
-  if (srcName === undefined) return undefined;
+  if (srcName === undefined) return false;
   const dstName = readName(b, r, end);
-  if (dstName === undefined) return undefined;
+  if (dstName === undefined) return false;
   const replyTo = readOptionalUint(b, r, end);
-  if (replyTo === -1) return undefined;
+  if (replyTo === -1) return false;
   const expiry = readOptionalUint(b, r, end);
-  if (expiry === -1) return undefined;
+  if (expiry === -1) return false;
   const protocol = readProtocol(b, r, end);
-  if (protocol === undefined) return undefined;
+  if (protocol === undefined) return false;
   // Common bodies are read directly (a byte array is a view of the frame); any other is read by
   // msgpackr from its own bytes, once the rest of the frame has been checked.
   const bodyStart = r.pos;
@@ -52,17 +134,26 @@ function readDirect(b: Buffer): WireMessage | undefined {
   if (payload === NOT_DIRECT) {
     payload = undefined;
     r.pos = skipValue(b, bodyStart, end, 0);
-    if (r.pos < 0) return undefined;
+    if (r.pos < 0) return false;
   }
   const bodyEnd = r.pos;
   const sig = readPlainDirect(b, r, end, 0);
-  if (sig !== null && (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_BYTES)) return undefined;
-  if (r.pos !== end) return undefined;
+  if (sig !== null && (!(sig instanceof Uint8Array) || sig.length !== SIGNATURE_BYTES)) return false;
+  if (r.pos !== end) return false;
   if (payload === undefined) {
     payload = readPlain(b.subarray(bodyStart, bodyEnd));
-    if (payload === NOT_PLAIN) return undefined;
+    if (payload === NOT_PLAIN) return false;
   }
-  return { id, srcName, dstName, replyTo, expiry, protocol, body: payload, sig: sig ?? undefined };
+  const f = fields;
+  f.id = id;
+  f.srcName = srcName;
+  f.dstName = dstName;
+  f.replyTo = replyTo;
+  f.expiry = expiry;
+  f.protocol = protocol;
+  f.body = payload;
+  f.sig = sig ?? undefined;
+  return true;
 }
 
 const NOT_PLAIN = Symbol('not plain');

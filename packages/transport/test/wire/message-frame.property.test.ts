@@ -20,7 +20,8 @@ import {
   messageToWire,
   packPlain,
 } from '../../src/wire/index.js';
-import { decodeMessageBody } from '../../src/wire/message-frame.js';
+import { LinkAddresses } from '../../src/wire/link-addresses.js';
+import { decodeMessageAt, decodeMessageBody } from '../../src/wire/message-frame.js';
 import { NOT_DIRECT, readPlainDirect } from '../../src/wire/plain-reader.js';
 import { applyMutation, engineName, keyPair, linkMessage, mutation, plainValue } from './arbitraries.js';
 import { normalise } from './helpers.js';
@@ -129,6 +130,54 @@ describe('decodeMessageBody', () => {
       expect(direct(body)).toEqual(general(body));
     },
   );
+});
+
+describe('decodeMessageAt', () => {
+  const peer = 'n1' as NodeId;
+  const local = 'n2' as NodeId;
+
+  /** The message a link reads from `body` placed `offset` bytes into a larger buffer, or its error. */
+  function inPlace(body: Buffer, offset: number, addresses: LinkAddresses): unknown {
+    const buffer = Buffer.alloc(offset + body.length + 7, 0xc1);
+    body.copy(buffer, offset);
+    try {
+      return { value: normalise(decodeMessageAt(buffer, offset, offset + body.length, addresses)) };
+    } catch (error) {
+      return { error: (error as Error).constructor.name, message: (error as Error).message };
+    }
+  }
+
+  /** What a link made of `body` before: the general decoder's wire message, as a message. */
+  function viaWire(body: Buffer): unknown {
+    try {
+      return { value: normalise(messageFromWire(decodeMessageBody(body), peer, local)) };
+    } catch (error) {
+      return { error: (error as Error).constructor.name, message: (error as Error).message };
+    }
+  }
+
+  it.prop([fc.oneof(commonMessage, linkMessage as fc.Arbitrary<EngineMessage>), fc.nat(40), mutation], {
+    numRuns: 1000,
+  })(
+    'reads a frame in place as the message, or the typed error, the wire decoder gives',
+    (message, offset, damage) => {
+      const addresses = new LinkAddresses(peer, local);
+      const body = slabBody(message);
+      expect(inPlace(body, offset, addresses)).toEqual(viaWire(body));
+      const damaged = applyMutation(body, damage);
+      expect(inPlace(damaged, offset, addresses)).toEqual(viaWire(damaged));
+    },
+  );
+
+  it('shares one address object per name and side, and bounds how many it keeps', () => {
+    const addresses = new LinkAddresses(peer, local);
+    const first = addresses.src('a');
+    expect(addresses.dst('a')).toEqual({ node: local, name: 'a' });
+    expect(addresses.src('b')).toEqual({ node: peer, name: 'b' });
+    expect(addresses.src('a')).toBe(first);
+    for (let i = 0; i < 1000; i++) addresses.src(`name-${i}`);
+    expect(addresses.src('a')).toEqual({ node: peer, name: 'a' });
+  });
 });
 
 describe('readPlainDirect', () => {

@@ -50,6 +50,29 @@ async function join(member: TreeNode, ticket: string): Promise<void> {
   }
 }
 
+/**
+ * Waits until every subscriber has `total` events. A burst through a tree on a loaded machine takes
+ * as long as the machine lets it, so this fails only when delivery stops: no subscriber gets a new
+ * event for `stallMs` (a lost event that is never fetched again stops it for good).
+ */
+async function allDelivered(received: DomainTopicEvent[][], total: number, stallMs = 20_000): Promise<void> {
+  const counts = (): number[] => received.map((r) => r.length);
+  let seen = -1;
+  let progressAt = Date.now();
+  for (;;) {
+    if (counts().every((n) => n >= total)) break;
+    const sum = counts().reduce((a, b) => a + b, 0);
+    if (sum !== seen) {
+      seen = sum;
+      progressAt = Date.now();
+    } else if (Date.now() - progressAt > stallMs) {
+      expect(counts(), `no event delivered for ${stallMs} ms`).toEqual(received.map(() => total));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(counts()).toEqual(received.map(() => total));
+}
+
 function collect(node: TreeNode, topic: DomainTopicAdvert['topic']): DomainTopicEvent[] {
   const got: DomainTopicEvent[] = [];
   node.tree.subscribe(topic, (e) => got.push(e));
@@ -115,9 +138,7 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
       publisher.tree.publish(advert.topic, payload);
       if (i % 500 === 0) await new Promise((r) => setImmediate(r));
     }
-    await expect
-      .poll(() => received.map((r) => r.length), { timeout: 100_000, interval: 200 })
-      .toEqual(subscribers.map(() => total));
+    await allDelivered(received, total);
     const dropped = members.reduce((n, m) => n + m.transport.counters().dropped['queue-full'], 0);
     expect(dropped).toBeGreaterThan(0);
     for (const [i, r] of received.entries()) {
@@ -152,9 +173,7 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
         await expect.poll(() => publisher.transport.queued, { interval: 1 }).toBeLessThanOrEqual(16);
       }
     }
-    await expect
-      .poll(() => received.map((r) => r.length), { timeout: 45_000, interval: 200 })
-      .toEqual(subscribers.map(() => total));
+    await allDelivered(received, total);
     for (const [i, r] of received.entries()) {
       expect(r.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, k) => k + 1));
       const c = (subscribers[i] as TreeNode).tree.counters();
@@ -166,7 +185,7 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
     }
     const holds = subscribers.reduce((n, m) => n + m.tree.counters().flow.holds, 0);
     expect(holds).toBeGreaterThan(0);
-  }, 60_000);
+  }, 120_000);
 
   it('refuses forged and unauthorized events, counts them, lowers the sender’s trust; replays are duplicates; reordered events are delivered in order', async () => {
     const { members, domain } = await domainOf(3);

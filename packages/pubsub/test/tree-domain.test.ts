@@ -1,4 +1,4 @@
-import { type DomainId, KeyPair } from '@netmachine/core';
+import { type DomainId, KeyPair, RequestTimeoutError } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type DomainTopicAdvert,
@@ -24,12 +24,53 @@ async function domainOf(
   const seed = members[0] as TreeNode;
   const { id } = await seed.domains.create({ name: 'tree' });
   const ticket = seed.domains.ticket(id);
-  for (const m of members.slice(1)) await m.domains.join(ticket);
+  for (const m of members.slice(1)) await join(m, ticket);
   // Every member has a neighbour in the overlay (so the tree spans the domain).
   await expect
     .poll(() => members.every((m) => (m.domains.list()[0]?.activeView.length ?? 0) > 0), { timeout: 20_000 })
     .toBe(true);
   return { members, domain: id };
+}
+
+/**
+ * Joins through the seed, asking again after a join that got no reply. With 4-message link queues
+ * the overlay's own messages can fill a queue while the domain forms (queue-full drops during
+ * formation: in 1 of 3 runs at a load average of 20), and a join request or reply refused there is
+ * never answered; on a loaded machine a reply can also outlast the 2 s request timeout. An open
+ * domain admits a joiner again, so asking again is what an application would do.
+ */
+async function join(member: TreeNode, ticket: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await member.domains.join(ticket);
+      return;
+    } catch (error) {
+      if (!(error instanceof RequestTimeoutError) || attempt === 5) throw error;
+    }
+  }
+}
+
+/**
+ * Waits until every subscriber has `total` events. A burst through a tree on a loaded machine takes
+ * as long as the machine lets it, so this fails only when delivery stops: no subscriber gets a new
+ * event for `stallMs` (a lost event that is never fetched again stops it for good).
+ */
+async function allDelivered(received: DomainTopicEvent[][], total: number, stallMs = 20_000): Promise<void> {
+  const counts = (): number[] => received.map((r) => r.length);
+  let seen = -1;
+  let progressAt = Date.now();
+  for (;;) {
+    if (counts().every((n) => n >= total)) break;
+    const sum = counts().reduce((a, b) => a + b, 0);
+    if (sum !== seen) {
+      seen = sum;
+      progressAt = Date.now();
+    } else if (Date.now() - progressAt > stallMs) {
+      expect(counts(), `no event delivered for ${stallMs} ms`).toEqual(received.map(() => total));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(counts()).toEqual(received.map(() => total));
 }
 
 function collect(node: TreeNode, topic: DomainTopicAdvert['topic']): DomainTopicEvent[] {
@@ -97,9 +138,7 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
       publisher.tree.publish(advert.topic, payload);
       if (i % 500 === 0) await new Promise((r) => setImmediate(r));
     }
-    await expect
-      .poll(() => received.map((r) => r.length), { timeout: 100_000, interval: 200 })
-      .toEqual(subscribers.map(() => total));
+    await allDelivered(received, total);
     const dropped = members.reduce((n, m) => n + m.transport.counters().dropped['queue-full'], 0);
     expect(dropped).toBeGreaterThan(0);
     for (const [i, r] of received.entries()) {
@@ -134,9 +173,7 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
         await expect.poll(() => publisher.transport.queued, { interval: 1 }).toBeLessThanOrEqual(16);
       }
     }
-    await expect
-      .poll(() => received.map((r) => r.length), { timeout: 45_000, interval: 200 })
-      .toEqual(subscribers.map(() => total));
+    await allDelivered(received, total);
     for (const [i, r] of received.entries()) {
       expect(r.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, k) => k + 1));
       const c = (subscribers[i] as TreeNode).tree.counters();
@@ -148,7 +185,7 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
     }
     const holds = subscribers.reduce((n, m) => n + m.tree.counters().flow.holds, 0);
     expect(holds).toBeGreaterThan(0);
-  }, 60_000);
+  }, 120_000);
 
   it('refuses forged and unauthorized events, counts them, lowers the sender’s trust; replays are duplicates; reordered events are delivered in order', async () => {
     const { members, domain } = await domainOf(3);

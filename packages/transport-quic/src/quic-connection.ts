@@ -177,8 +177,10 @@ export class QuicConnection extends BufferedConnection {
     if (outcome === 'finished') return;
     if (outcome === 'timeout') this.#quic.logger.debug({ peer: this.remoteNode }, 'graceful close timed out');
     if (this.direction === 'outbound' || outcome === 'timeout' || this.isClosed) {
-      this.finish(undefined);
-      await this.#quic.stop(CLOSE_CODE.normal).catch(() => {});
+      // A timed-out close may cut off bytes still in flight: the peer must not take it for a clean one.
+      const code = outcome === 'timeout' ? CLOSE_CODE.aborted : CLOSE_CODE.normal;
+      this.finish(outcome === 'timeout' ? new ConnectionClosedError('graceful close timed out') : undefined);
+      await this.#quic.stop(code).catch(() => {});
     } else {
       // The listener side waits for the dialer to close the connection, so the dialer's FIN is delivered.
       const closedByPeer = this.#quic.connection.closedP.then(() => 'closed' as const);

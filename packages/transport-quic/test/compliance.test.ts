@@ -9,8 +9,16 @@ runTransportCompliance(
   async () => {
     const [listenerKey, dialerKey] = [KeyPair.generate(), KeyPair.generate()];
     return {
-      listener: { transport: quic()({ keyPair: listenerKey, logger: noopLogger }), keyPair: listenerKey },
-      dialer: { transport: quic()({ keyPair: dialerKey, logger: noopLogger }), keyPair: dialerKey },
+      // The graceful close waits for every byte to be acknowledged; on a loaded machine 2 MiB can take
+      // longer than the default 5 s, and a timed-out close cuts the stream (which the close case checks).
+      listener: {
+        transport: quic({ closeTimeoutMs: 60_000 })({ keyPair: listenerKey, logger: noopLogger }),
+        keyPair: listenerKey,
+      },
+      dialer: {
+        transport: quic({ closeTimeoutMs: 60_000 })({ keyPair: dialerKey, logger: noopLogger }),
+        keyPair: dialerKey,
+      },
       listenAddress: 'quic://127.0.0.1:0',
     };
   },

@@ -250,6 +250,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     return this.#relay?.reaches(node) ?? false;
   }
 
+  /** Sends to a reachable node in one call (see `NodeSender.trySend`); false when it cannot be reached. */
   trySend(message: EngineMessage): boolean {
     const dst = message.dst as EngineAddress;
     // The common case, a live direct link: one lookup of the node, then the link.

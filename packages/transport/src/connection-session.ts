@@ -108,6 +108,8 @@ export class ConnectionSession {
   #handshake:
     | { resolve: () => void; reject: (error: Error) => void; onOpen: (() => void) | undefined }
     | undefined;
+  /** Outbound: when our ConnectRequest left (performance.now()); its reply gives the first RTT. */
+  #requestSentAt: number | undefined;
   /** The version of our advert sent ahead of the handshake's end (with the ConnectRequest), or 0. */
   #advertSentEarly = 0;
   /** Once open: the highest version of our advert the peer holds (or was sent on this link). */
@@ -222,10 +224,12 @@ export class ConnectionSession {
    * any frame that came behind the handshake is read (messages the dialer sent with its
    * ConnectRequest), so the owner can adopt the session before they are delivered. `advertSent`: the
    * version of our advert the transport already sent with the ConnectRequest (not sent again).
+   * `requestSentAt`: when the transport sent it (performance.now()), for the first RTT.
    */
   handshake(
     options: {
       readonly requestSent?: boolean;
+      readonly requestSentAt?: number;
       readonly advertSent?: number;
       readonly onOpen?: () => void;
     } = {},
@@ -243,7 +247,9 @@ export class ConnectionSession {
       onDrain: () => this.#onDrain(),
       onClose: (error) => this.#onClose(error),
     });
+    this.#requestSentAt = options.requestSentAt;
     if (this.direction === 'outbound' && options.requestSent !== true) {
+      this.#requestSentAt = now();
       this.#writeNow(
         connectRequestFrame({
           local: this.local,
@@ -522,9 +528,19 @@ export class ConnectionSession {
       this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
       this.peerHoldsOurAdvert = advert.version;
     }
-    // The first ping once this turn's frames are read: messages that came behind the handshake
-    // (sent with the ConnectRequest) are delivered without waiting for it to be encoded.
-    queueMicrotask(() => this.#ping());
+    if (this.#requestSentAt !== undefined) {
+      // The dialer: ConnectRequest to ConnectReply was a round trip, so no ping is needed to know
+      // the RTT (a connection used for one exchange then costs no Ping and Pong either way). Told
+      // to the directory after the frames of this read are delivered.
+      const rtt = now() - this.#requestSentAt;
+      this.rttMs = rtt;
+      setImmediate(() => this.#o.directory.recordRtt?.(this.peer, rtt));
+    } else {
+      // The listener: the first ping once this turn's frames are read, so messages that came behind
+      // the handshake (sent with the ConnectRequest) are delivered without waiting for it to be
+      // encoded; it leaves with the ConnectReply.
+      queueMicrotask(() => this.#ping());
+    }
     this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
     this.#pingTimer.unref();
     const handshake = this.#handshake;

@@ -121,6 +121,8 @@ export class ConnectionSession {
   #closed: (() => void) | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
   #peerSaidGoodbye = false;
+  /** Our side of the connection is closing (`connection.close()` called). */
+  #closingConnection = false;
   /** Ids of the peer's messages already delivered on this connection. */
   readonly #seen = new ReplayWindow();
   /** Messages the receiver kept while full; reading resumes when it has taken them all. */
@@ -274,7 +276,10 @@ export class ConnectionSession {
   /**
    * Says goodbye and closes. The peer answers a Goodbye by sending nothing more and closing its
    * side, so waiting for that close (up to `closeTimeoutMs`) loses none of the messages it wrote
-   * before it heard us. Resolves when the connection is closed.
+   * before it heard us. A connection that reads after its own close (`readsAfterClose`: TLS) closes
+   * our side right behind the Goodbye and goes on reading until the peer's close, which costs no
+   * wait for the peer's answer; on the others we wait for it before closing. Resolves when the
+   * connection is closed.
    */
   close(code = 'closing', reason = ''): Promise<void> {
     return this.#close(code, reason, true);
@@ -297,7 +302,7 @@ export class ConnectionSession {
     this.#closePromise = new Promise((resolve) => {
       this.#closed = resolve;
     });
-    if (goodbye && waitForPeer && !this.#peerSaidGoodbye) {
+    if (goodbye && waitForPeer && !this.#peerSaidGoodbye && this.connection.readsAfterClose !== true) {
       this.#closeTimer = setTimeout(() => this.#closeConnection(), this.#o.limits.closeTimeoutMs);
     } else this.#closeConnection();
     return this.#closePromise;
@@ -305,6 +310,8 @@ export class ConnectionSession {
 
   /** Closes our side gracefully; a peer that does not let it finish is cut off. */
   #closeConnection(): void {
+    if (this.#closingConnection) return;
+    this.#closingConnection = true;
     clearTimeout(this.#closeTimer);
     this.#closeTimer = setTimeout(
       () => this.connection.abort(new ConnectionClosedError('close timed out')),

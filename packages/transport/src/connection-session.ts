@@ -83,6 +83,9 @@ type State = 'handshake' | 'open' | 'closing' | 'closed';
 
 const now = (): number => performance.now();
 
+/** The listener's first ping, this long after the link opens (see `#opened`). */
+const FIRST_PING_DELAY_MS = 50;
+
 /**
  * One peer connection: the handshake, framing in both directions, coalescing of outgoing frames
  * into one write per tick, backpressure, pings, and the checks on every inbound message.
@@ -542,13 +545,18 @@ export class ConnectionSession {
       const rtt = now() - this.#requestSentAt;
       this.rttMs = rtt;
       setImmediate(() => this.#o.directory.recordRtt?.(this.peer, rtt));
+      this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
     } else {
-      // The listener: the first ping once this turn's frames are read, so messages that came behind
-      // the handshake (sent with the ConnectRequest) are delivered without waiting for it to be
-      // encoded; it leaves with the ConnectReply.
-      queueMicrotask(() => this.#ping());
+      // The listener pings first a moment after the link opens: a connection used for one exchange
+      // and closed costs no Ping and Pong (a write and a read on each side), and a lasting one
+      // knows its RTT within that moment. Then every ping interval.
+      this.#pingTimer = setTimeout(() => {
+        this.#ping();
+        if (this.#state !== 'open') return;
+        this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
+        this.#pingTimer.unref();
+      }, FIRST_PING_DELAY_MS);
     }
-    this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
     this.#pingTimer.unref();
     const handshake = this.#handshake;
     this.#handshake = undefined;

@@ -63,6 +63,12 @@ export interface Connection {
   readonly bufferedBytes: number;
   /** Flushes queued bytes and closes gracefully. */
   close(): Promise<void>;
+  /**
+   * True when, once `close()` has begun, what the peer still sends is delivered (`onData`) until it
+   * closes its side too (a half-close, as TLS over TCP has): a graceful close then need not wait for
+   * the peer's answer before closing its own side.
+   */
+  readonly readsAfterClose?: boolean;
   /** Closes at once, discarding queued bytes. */
   abort(error?: Error): void;
   /**

@@ -151,7 +151,8 @@ export class TlsListener implements Listener {
     });
     // ACCEPTED is held (corked) to the end of this turn of the event loop: when the caller's
     // confirmation arrived in the same read (with its ConnectRequest and first messages), that is
-    // handed out first and ACCEPTED leaves together with the session's ConnectReply, in one write.
+    // handed out first and ACCEPTED leaves together with the session's ConnectReply (and the answers
+    // to those messages), in one write.
     let held = false;
     const release = (): void => {
       if (!held) return;
@@ -183,8 +184,11 @@ export class TlsListener implements Listener {
       try {
         this.#params.onSecureSocket(socket, raw, node, remoteAddress, chunk.subarray(1));
       } finally {
-        // After the connection's first flush, a nextTick queued by the ConnectReply's write.
-        process.nextTick(release);
+        // Released once the microtasks that this read set off have run (the delivery of the messages
+        // that came with the confirmation, and the answers their engines wrote) and then the
+        // connection's own end-of-tick flush: the caller's first message is delivered before
+        // anything is encrypted, and ACCEPTED, the ConnectReply and those answers leave in one write.
+        queueMicrotask(() => process.nextTick(release));
       }
     };
     socket.once('secure', onSecure);

@@ -12,6 +12,8 @@ export interface TlsConnectionInit extends BufferedConnectionInit {
 /** A verified TLS socket as a core `Connection`: raw bytes, backpressure, graceful close and abort. */
 export class TlsConnection extends BufferedConnection {
   readonly protocol = 'tls';
+  /** `close()` ends our side only (close_notify, FIN): the peer's last bytes are still read. */
+  readonly readsAfterClose = true;
   readonly #socket: TLSSocket;
   readonly #raw: Socket;
   #socketError: Error | undefined;

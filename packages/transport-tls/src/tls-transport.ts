@@ -64,6 +64,8 @@ class TlsTransportImpl
   readonly sendsFirstBytesEarly = true;
   readonly #settings: Required<TlsTransportOptions>;
   #secureContext: Promise<SecureContext> | undefined;
+  /** The context once made: a dial then opens its socket without waiting for a promise. */
+  #secureContextMade: SecureContext | undefined;
 
   constructor(context: TransportContext, options: TlsTransportOptions) {
     super(context, 'tls', emptyStats());
@@ -80,7 +82,7 @@ class TlsTransportImpl
       address,
       expected,
       firstBytes,
-      secureContext: await this.#getSecureContext(),
+      secureContext: this.#secureContextMade ?? (await this.#getSecureContext()),
       handshakeTimeoutMs: this.#settings.handshakeTimeoutMs,
       signal,
       logger: this.logger,
@@ -145,14 +147,15 @@ class TlsTransportImpl
   }
 
   #getSecureContext(): Promise<SecureContext> {
-    this.#secureContext ??= this.certificate().then((certificate) =>
-      createSecureContext({
+    this.#secureContext ??= this.certificate().then((certificate) => {
+      this.#secureContextMade = createSecureContext({
         key: certificate.keyPem,
         cert: certificate.certPem,
         minVersion: 'TLSv1.3',
         maxVersion: 'TLSv1.3',
-      }),
-    );
+      });
+      return this.#secureContextMade;
+    });
     return this.#secureContext;
   }
 }

@@ -83,6 +83,9 @@ type State = 'handshake' | 'open' | 'closing' | 'closed';
 
 const now = (): number => performance.now();
 
+/** The listener's first ping, this long after the link opens (see `#opened`). */
+const FIRST_PING_DELAY_MS = 50;
+
 /**
  * One peer connection: the handshake, framing in both directions, coalescing of outgoing frames
  * into one write per tick, backpressure, pings, and the checks on every inbound message.
@@ -110,6 +113,8 @@ export class ConnectionSession {
   #handshake:
     | { resolve: () => void; reject: (error: Error) => void; onOpen: (() => void) | undefined }
     | undefined;
+  /** Outbound: when our ConnectRequest left (performance.now()); its reply gives the first RTT. */
+  #requestSentAt: number | undefined;
   /** The version of our advert sent ahead of the handshake's end (with the ConnectRequest), or 0. */
   #advertSentEarly = 0;
   /** Once open: the highest version of our advert the peer holds (or was sent on this link). */
@@ -121,6 +126,8 @@ export class ConnectionSession {
   #closed: (() => void) | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
   #peerSaidGoodbye = false;
+  /** Our side of the connection is closing (`connection.close()` called). */
+  #closingConnection = false;
   /** Ids of the peer's messages already delivered on this connection. */
   readonly #seen = new ReplayWindow();
   /** Messages the receiver kept while full; reading resumes when it has taken them all. */
@@ -228,10 +235,12 @@ export class ConnectionSession {
    * any frame that came behind the handshake is read (messages the dialer sent with its
    * ConnectRequest), so the owner can adopt the session before they are delivered. `advertSent`: the
    * version of our advert the transport already sent with the ConnectRequest (not sent again).
+   * `requestSentAt`: when the transport sent it (performance.now()), for the first RTT.
    */
   handshake(
     options: {
       readonly requestSent?: boolean;
+      readonly requestSentAt?: number;
       readonly advertSent?: number;
       readonly onOpen?: () => void;
     } = {},
@@ -249,7 +258,9 @@ export class ConnectionSession {
       onDrain: () => this.#onDrain(),
       onClose: (error) => this.#onClose(error),
     });
+    this.#requestSentAt = options.requestSentAt;
     if (this.direction === 'outbound' && options.requestSent !== true) {
+      this.#requestSentAt = now();
       this.#writeNow(
         connectRequestFrame({
           local: this.local,
@@ -274,7 +285,10 @@ export class ConnectionSession {
   /**
    * Says goodbye and closes. The peer answers a Goodbye by sending nothing more and closing its
    * side, so waiting for that close (up to `closeTimeoutMs`) loses none of the messages it wrote
-   * before it heard us. Resolves when the connection is closed.
+   * before it heard us. A connection that reads after its own close (`readsAfterClose`: TLS) closes
+   * our side right behind the Goodbye and goes on reading until the peer's close, which costs no
+   * wait for the peer's answer; on the others we wait for it before closing. Resolves when the
+   * connection is closed.
    */
   close(code = 'closing', reason = ''): Promise<void> {
     return this.#close(code, reason, true);
@@ -297,7 +311,7 @@ export class ConnectionSession {
     this.#closePromise = new Promise((resolve) => {
       this.#closed = resolve;
     });
-    if (goodbye && waitForPeer && !this.#peerSaidGoodbye) {
+    if (goodbye && waitForPeer && !this.#peerSaidGoodbye && this.connection.readsAfterClose !== true) {
       this.#closeTimer = setTimeout(() => this.#closeConnection(), this.#o.limits.closeTimeoutMs);
     } else this.#closeConnection();
     return this.#closePromise;
@@ -305,6 +319,8 @@ export class ConnectionSession {
 
   /** Closes our side gracefully; a peer that does not let it finish is cut off. */
   #closeConnection(): void {
+    if (this.#closingConnection) return;
+    this.#closingConnection = true;
     clearTimeout(this.#closeTimer);
     this.#closeTimer = setTimeout(
       () => this.connection.abort(new ConnectionClosedError('close timed out')),
@@ -530,10 +546,25 @@ export class ConnectionSession {
       this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
       this.peerHoldsOurAdvert = advert.version;
     }
-    // The first ping once this turn's frames are read: messages that came behind the handshake
-    // (sent with the ConnectRequest) are delivered without waiting for it to be encoded.
-    queueMicrotask(() => this.#ping());
-    this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
+    if (this.#requestSentAt !== undefined) {
+      // The dialer: ConnectRequest to ConnectReply was a round trip, so no ping is needed to know
+      // the RTT (a connection used for one exchange then costs no Ping and Pong either way). Told
+      // to the directory after the frames of this read are delivered.
+      const rtt = now() - this.#requestSentAt;
+      this.rttMs = rtt;
+      setImmediate(() => this.#o.directory.recordRtt?.(this.peer, rtt));
+      this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
+    } else {
+      // The listener pings first a moment after the link opens: a connection used for one exchange
+      // and closed costs no Ping and Pong (a write and a read on each side), and a lasting one
+      // knows its RTT within that moment. Then every ping interval.
+      this.#pingTimer = setTimeout(() => {
+        this.#ping();
+        if (this.#state !== 'open') return;
+        this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
+        this.#pingTimer.unref();
+      }, FIRST_PING_DELAY_MS);
+    }
     this.#pingTimer.unref();
     const handshake = this.#handshake;
     this.#handshake = undefined;

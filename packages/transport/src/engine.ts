@@ -435,16 +435,19 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   async #dial(link: NodeLink, signal: AbortSignal): Promise<ConnectionSession> {
     const record = this.#o.directory.node(link.node);
     if (record?.trust === TRUST_BANNED) throw new PeerDeniedError(link.node, 'trust 0');
-    const request = connectRequestFrame({
-      local: this.node,
-      peer: link.node,
-      localAdvertVersion: this.#localAdvert()?.version ?? 0,
-      peerAdvertVersion: record?.advert?.version ?? 0,
-    });
+    let request: Buffer | undefined;
+    const connectRequest = (): Buffer =>
+      (request ??= connectRequestFrame({
+        local: this.node,
+        peer: link.node,
+        localAdvertVersion: this.#localAdvert()?.version ?? 0,
+        peerAdvertVersion: record?.advert?.version ?? 0,
+      }));
     // The messages that left with this attempt's ConnectRequest, and the advert version sent with them.
     let sent: QueueEntry[] = [];
     let advertSent = 0;
-    return dialNode({
+    let requestSentAt: number | undefined;
+    const dialing = dialNode({
       node: link.node,
       record,
       messagePrefs: link.prefs?.transports,
@@ -454,9 +457,10 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       signal,
       logger: this.#logger,
       firstBytes: () => {
+        requestSentAt = performance.now();
         const flight = takeFirstFlight(
           link.queue,
-          request,
+          connectRequest(),
           (slab, message) =>
             appendOutgoing(
               slab,
@@ -494,12 +498,21 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
           throw new ConnectionClosedError('transport engine stopped');
         }
         const session = this.#session(connection);
-        await session.handshake({ requestSent, advertSent, onOpen: () => this.#opened(session) });
+        await session.handshake({
+          requestSent,
+          requestSentAt: requestSent ? requestSentAt : undefined,
+          advertSent,
+          onOpen: () => this.#opened(session),
+        });
         session.traffic.messagesOut += sent.length;
         sent = [];
         return session;
       },
     });
+    // Encoded once the dial has begun (a socket transport has sent its TCP SYN by now): it is not
+    // needed before the transport's own handshake is done, so it does not delay the connect.
+    connectRequest();
+    return dialing;
   }
 
   #accept(connection: Connection): void {

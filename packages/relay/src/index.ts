@@ -37,13 +37,13 @@ export {
   SEALED_OVERHEAD,
   type SealerOptions,
 } from './sealing.js';
-export {
-  type RelayContext,
-  type RelayCounters,
-  type RelayOptions,
-  type RelayPathView,
-  type RelayService,
-  type RelayTapEvent,
-  relay,
-} from './service.js';
+export { relay } from './service.js';
+export type {
+  RelayContext,
+  RelayCounters,
+  RelayOptions,
+  RelayPathView,
+  RelayService,
+  RelayTapEvent,
+} from './service-types.js';
 export { TokenBucket } from './token-bucket.js';

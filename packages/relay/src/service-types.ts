@@ -1,4 +1,4 @@
-import { type NodeId, type Service, type ServiceContext } from '@netmachine/core';
+import type { NodeId, Service, ServiceContext } from '@netmachine/core';
 import type { RelayOffer } from './policy.js';
 import type { RefusalCode } from './protocol.js';
 import type { OpenerOptions, SealerOptions } from './sealing.js';

@@ -35,12 +35,12 @@ import {
   type ForwardFrame,
   Kind,
   MAX_SEALED_BYTES,
-  parseRelayAddress,
   RELAY_ENGINE,
   RELAY_PROTOCOL,
   type RefusalCode,
   refusalError,
 } from './protocol.js';
+import { RelayPaths, remember } from './relay-paths.js';
 import { RelayOpener, RelaySealer, SEALED_OVERHEAD } from './sealing.js';
 import {
   type RelayContext,
@@ -105,17 +105,13 @@ class RelayEngine implements RelayService, RelayRoute {
   /** Nodes that sent through us lately: a reply to one of them is served while its link is up. */
   readonly #recentSources = new Map<NodeId, true>();
   readonly #registered = new Set<NodeId>();
-  /** Nodes whose direct dial failed, with when a direct connection is next tried. */
-  readonly #directFailed = new Map<NodeId, number>();
-  /** Sources that reached us through a relay: replies go back the same way. */
-  readonly #returnPaths = new Map<NodeId, NodeId>();
   readonly #inFlight = new InFlightRing(IN_FLIGHT_SLOTS);
   readonly #pending: PendingMessages;
+  readonly #paths: RelayPaths;
   readonly #maxPaths: number;
   #roomParked = 0;
   readonly #batches = new Map<NodeId, Batch>();
   readonly #spareSlabs: FrameSlab[] = [];
-  readonly #parsedAdverts = new WeakMap<object, NodeId[]>();
   #flushQueued = false;
   #stopping = false;
   #roomWaiter: (() => void) | undefined;
@@ -129,6 +125,7 @@ class RelayEngine implements RelayService, RelayRoute {
     this.#sealer = new RelaySealer(context.keyPair, options.sealing);
     this.#opener = new RelayOpener(context.keyPair, options.sealing);
     this.#maxPaths = options.maxPaths ?? 4096;
+    this.#paths = new RelayPaths(context, options);
     this.#pending = new PendingMessages(options.pendingPerDestination ?? 1024, options.maxPending ?? 8192);
     this.#counters = zeroCounters();
     const offer = options.offer;
@@ -212,33 +209,26 @@ class RelayEngine implements RelayService, RelayRoute {
   }
 
   relayedPaths(): Record<NodeId, NodeId> {
-    const out: Record<NodeId, NodeId> = {};
-    for (const node of new Set([...this.#returnPaths.keys(), ...this.#directFailed.keys()])) {
-      if (this.#c.relayPath.isConnected(node)) continue;
-      const via = this.#pickRelay(node);
-      if (via !== undefined) out[node] = via;
-    }
-    return out;
+    return this.#paths.relayed();
   }
 
   pathTo(node: NodeId): RelayPathView | undefined {
     if (this.#c.relayPath.isConnected(node)) return { via: 'direct' };
-    const via = this.#pickRelay(node) ?? this.#relaysFor(node)[0];
+    const via = this.#paths.pickRelay(node) ?? this.#paths.relaysFor(node)[0];
     return via === undefined ? undefined : { via: 'relay', relay: via };
   }
 
   // --- RelayRoute: the Transport engine asks about nodes without a direct connection ------------
 
   reaches(node: NodeId): boolean {
-    // Asked by the router for every message to a node without a link: no array is built for it.
-    return this.#advertisedRelays(node).length > 0 || this.#returnPaths.has(node);
+    return this.#paths.reaches(node);
   }
 
   takes(message: EngineMessage, directUsable: boolean): boolean {
     // Relay protocol messages themselves never nest in another relay.
     if (message.protocol === RELAY_PROTOCOL) return false;
     const dst = (message.dst as EngineAddress).node;
-    if (directUsable && !this.#prefersRelay(dst)) return false;
+    if (directUsable && !this.#paths.prefersRelay(dst)) return false;
     // A batch to `dst` is open in this task: the rest of the task goes the same way, without
     // looking up the node's relays again for every message.
     const open = this.#batches.get(dst);
@@ -246,7 +236,7 @@ class RelayEngine implements RelayService, RelayRoute {
       this.#sendVia(message, open.via);
       return true;
     }
-    const relays = this.#relaysFor(dst);
+    const relays = this.#paths.relaysFor(dst);
     if (relays.length === 0) return false;
     const via = relays.find((r) => this.#c.relayPath.isConnected(r));
     if (via !== undefined) {
@@ -270,55 +260,7 @@ class RelayEngine implements RelayService, RelayRoute {
   }
 
   directFailed(node: NodeId): void {
-    const interval = this.#o.probeIntervalMs ?? 10_000;
-    remember(
-      this.#directFailed,
-      node,
-      interval > 0 ? Date.now() + interval : Number.POSITIVE_INFINITY,
-      this.#maxPaths,
-    );
-  }
-
-  /** True when `dst` is better reached by relay although it has a dialable address. */
-  #prefersRelay(dst: NodeId): boolean {
-    const retryAt = this.#directFailed.get(dst);
-    if (retryAt !== undefined) {
-      if (Date.now() >= retryAt) {
-        // Time to try direct again, in the background: the relay carries on until it works.
-        this.directFailed(dst);
-        this.#c.relayPath.connect(dst).catch(() => {});
-      }
-      return true;
-    }
-    return this.#returnPaths.has(dst);
-  }
-
-  /** Relays for `node`: those its advert names, then the one it last reached us through. */
-  #relaysFor(node: NodeId): NodeId[] {
-    const relays = [...this.#advertisedRelays(node)];
-    const learned = this.#returnPaths.get(node);
-    if (learned !== undefined && !relays.includes(learned)) relays.push(learned);
-    return relays;
-  }
-
-  /** The relays `node`'s advert names, parsed once per advert (asked on every relayed message). */
-  #advertisedRelays(node: NodeId): readonly NodeId[] {
-    const addrs = this.#c.identity.node(node)?.advert?.addrs;
-    if (addrs === undefined) return [];
-    let relays = this.#parsedAdverts.get(addrs);
-    if (relays === undefined) {
-      relays = [];
-      for (const addr of addrs) {
-        const r = parseRelayAddress(addr.url);
-        if (r !== undefined && r !== this.#c.node && r !== node) relays.push(r);
-      }
-      this.#parsedAdverts.set(addrs, relays);
-    }
-    return relays;
-  }
-
-  #pickRelay(node: NodeId): NodeId | undefined {
-    return this.#relaysFor(node).find((r) => this.#c.relayPath.isConnected(r));
+    this.#paths.directFailed(node);
   }
 
   /**
@@ -410,7 +352,7 @@ class RelayEngine implements RelayService, RelayRoute {
     if (this.#o.use?.includes(node)) void this.#register(node);
     // A relay (or the destination itself) came up: what waited for it goes now.
     for (const dst of this.#pending.destinations()) {
-      if (dst !== node && !this.#relaysFor(dst).includes(node)) continue;
+      if (dst !== node && !this.#paths.relaysFor(dst).includes(node)) continue;
       for (const message of this.#pending.take(dst)) {
         if (isExpired(message)) {
           this.#counters.pendingExpired++;
@@ -426,7 +368,7 @@ class RelayEngine implements RelayService, RelayRoute {
       this.#c.relayPath.send(message);
       return;
     }
-    const via = this.#pickRelay(dst);
+    const via = this.#paths.pickRelay(dst);
     if (via !== undefined) {
       this.#sendVia(message, via);
       return;
@@ -534,7 +476,7 @@ class RelayEngine implements RelayService, RelayRoute {
       return;
     }
     if (offer.multiHop && hops + 1 < (offer.maxHops ?? 2)) {
-      const next = this.#relaysFor(dst).find((r) => r !== from && this.#c.relayPath.isConnected(r));
+      const next = this.#paths.relaysFor(dst).find((r) => r !== from && this.#c.relayPath.isConnected(r));
       if (next !== undefined) {
         this.#counters.forwardedMultiHop++;
         const onward = encodeForward(dst, expiry, 0, sealed, hops + 1, source);
@@ -633,7 +575,7 @@ class RelayEngine implements RelayService, RelayRoute {
       this.#openFailed(error, source, via);
       return;
     }
-    if (via !== source) remember(this.#returnPaths, source, via, this.#maxPaths);
+    if (via !== source) this.#paths.learnReturnPath(source, via);
     this.#roomParked = 0;
     for (const record of inners) {
       let inner: EngineMessage;
@@ -686,13 +628,4 @@ class RelayEngine implements RelayService, RelayRoute {
       this.#c.relayPath.undeliverable(message, refusalError(code, relayNode, dst));
     }
   }
-}
-
-/** Sets `key` to `value` in a map bounded to `max` entries (the oldest goes first). */
-function remember<V>(map: Map<NodeId, V>, key: NodeId, value: V, max: number): void {
-  // Already there with this value: kept in place (a per-message refresh would cost a delete and a set).
-  if (map.get(key) === value) return;
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > max) map.delete(map.keys().next().value as NodeId);
 }

@@ -8,13 +8,7 @@ import {
   NotStartedError,
   type RelayRoute,
 } from '@netmachine/core';
-import {
-  decodeFrameBody,
-  FrameSlab,
-  FrameTag,
-  messageFromWire,
-  type WireMessage,
-} from '@netmachine/transport/wire';
+import { decodeFrameBody, FrameTag, messageFromWire, type WireMessage } from '@netmachine/transport/wire';
 import { MalformedRelayMessageError, NoRelayPathError, RelayEnvelopeMismatchError } from './errors.js';
 import { InFlightRing } from './in-flight.js';
 import { isBucketSize } from './padding.js';
@@ -34,14 +28,14 @@ import {
   encodeRefused,
   type ForwardFrame,
   Kind,
-  MAX_SEALED_BYTES,
   RELAY_ENGINE,
   RELAY_PROTOCOL,
   type RefusalCode,
   refusalError,
 } from './protocol.js';
 import { RelayPaths, remember } from './relay-paths.js';
-import { RelayOpener, RelaySealer, SEALED_OVERHEAD } from './sealing.js';
+import { SealBatcher } from './seal-batcher.js';
+import { RelayOpener, RelaySealer } from './sealing.js';
 import {
   type RelayContext,
   type RelayCounters,
@@ -52,32 +46,10 @@ import {
 } from './service-types.js';
 import { TokenBucket } from './token-bucket.js';
 
-/**
- * Messages to one destination sealed together when the current task ends (one RelayMessage). They
- * are encoded as they come, as a link's Message frames (`u32 length ‖ tag ‖ message`), straight into
- * `frames`: sealing adds only the padding, no object or buffer per message.
- */
-interface Batch {
-  readonly via: NodeId;
-  readonly frames: FrameSlab;
-  messages: EngineMessage[];
-  expiry: number;
-}
-
 const IN_FLIGHT_SLOTS = 4096;
 const DEFAULT_QUEUE_PER_DESTINATION = 512;
 const DEFAULT_HOLD_MS = 1000;
 const HOLD_POLL_MS = 1;
-/**
- * A batch is sealed before it would need more than this many bytes of frames (so that a full batch
- * fills a 16 KiB bucket), or once it holds this many messages.
- */
-const BATCH_BYTES = 16_384 - SEALED_OVERHEAD;
-const BATCH_MESSAGES = 128;
-/** Largest inner message: what fits in the largest sealed message a relay takes. */
-const MAX_INNER_BYTES = MAX_SEALED_BYTES - SEALED_OVERHEAD;
-/** Frame slabs of sealed batches kept for the next batches (each holds up to 64 KiB). */
-const SPARE_SLABS = 8;
 const REFUSALS_PER_SECOND = 50;
 
 /**
@@ -108,11 +80,9 @@ class RelayEngine implements RelayService, RelayRoute {
   readonly #inFlight = new InFlightRing(IN_FLIGHT_SLOTS);
   readonly #pending: PendingMessages;
   readonly #paths: RelayPaths;
+  readonly #batcher: SealBatcher;
   readonly #maxPaths: number;
   #roomParked = 0;
-  readonly #batches = new Map<NodeId, Batch>();
-  readonly #spareSlabs: FrameSlab[] = [];
-  #flushQueued = false;
   #stopping = false;
   #roomWaiter: (() => void) | undefined;
   #client: EngineClient | undefined;
@@ -128,6 +98,14 @@ class RelayEngine implements RelayService, RelayRoute {
     this.#paths = new RelayPaths(context, options);
     this.#pending = new PendingMessages(options.pendingPerDestination ?? 1024, options.maxPending ?? 8192);
     this.#counters = zeroCounters();
+    this.#batcher = new SealBatcher(
+      context.relayPath,
+      options,
+      this.#sealer,
+      this.#inFlight,
+      this.#counters,
+      () => this.#client,
+    );
     const offer = options.offer;
     if (offer !== undefined) {
       this.#sourceGates = new SourceGates(offer.perSource ?? DEFAULT_PER_SOURCE, offer.maxSources ?? 4096);
@@ -176,7 +154,7 @@ class RelayEngine implements RelayService, RelayRoute {
     this.#sweep = undefined;
     const stopped = new NoRelayPathError('(relay service stopped)' as NodeId);
     for (const message of this.#pending.drainAll()) this.#c.relayPath.undeliverable(message, stopped);
-    this.#flushBatches();
+    this.#batcher.flush();
     // A hold or a wait for room in progress ends now, so the mailbox can stop.
     this.#stopping = true;
     this.#roomParked = 1;
@@ -231,16 +209,16 @@ class RelayEngine implements RelayService, RelayRoute {
     if (directUsable && !this.#paths.prefersRelay(dst)) return false;
     // A batch to `dst` is open in this task: the rest of the task goes the same way, without
     // looking up the node's relays again for every message.
-    const open = this.#batches.get(dst);
-    if (open !== undefined && this.#c.relayPath.isConnected(open.via)) {
-      this.#sendVia(message, open.via);
+    const open = this.#batcher.openVia(dst);
+    if (open !== undefined && this.#c.relayPath.isConnected(open)) {
+      this.#batcher.add(message, open);
       return true;
     }
     const relays = this.#paths.relaysFor(dst);
     if (relays.length === 0) return false;
     const via = relays.find((r) => this.#c.relayPath.isConnected(r));
     if (via !== undefined) {
-      this.#sendVia(message, via);
+      this.#batcher.add(message, via);
       return true;
     }
     // No relay link is up: wait (until expiry) for one, and ask for all of them.
@@ -261,91 +239,6 @@ class RelayEngine implements RelayService, RelayRoute {
 
   directFailed(node: NodeId): void {
     this.#paths.directFailed(node);
-  }
-
-  /**
-   * Messages to one destination in the same task go as one RelayMessage, sealed when the task ends
-   * (a microtask: no timer, so a lone request goes at once): one AEAD, one frame and one pass
-   * through the relay for all of them.
-   */
-  #sendVia(message: EngineMessage, via: NodeId): void {
-    const dst = (message.dst as EngineAddress).node;
-    const expiry = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
-    let batch = this.#batches.get(dst);
-    if (batch !== undefined && (batch.via !== via || batch.messages.length >= BATCH_MESSAGES)) {
-      this.#seal(dst, batch, batch.frames.takeParts());
-      this.#dropBatch(dst, batch);
-      batch = undefined;
-    }
-    if (batch === undefined) {
-      batch = { via, frames: this.#spareSlabs.pop() ?? new FrameSlab(), messages: [], expiry };
-      this.#batches.set(dst, batch);
-    }
-    const frames = batch.frames;
-    const before = frames.pendingBytes;
-    try {
-      frames.appendMessage(message, MAX_INNER_BYTES);
-    } catch (error) {
-      // Not encodable (or too large): nothing was appended.
-      this.#c.relayPath.undeliverable(message, error as Error);
-      if (batch.messages.length === 0) this.#dropBatch(dst, batch);
-      return;
-    }
-    if (frames.pendingBytes > BATCH_BYTES && before > 0) {
-      // It does not fit: what came before goes now, and this message starts the next batch. Its
-      // frame is whole at the end of the last part (a slab never splits a frame).
-      const frameLength = frames.pendingBytes - before;
-      const parts = frames.takeParts();
-      const last = parts[parts.length - 1] as Buffer;
-      const split = last.length - frameLength;
-      frames.appendFrame(last.subarray(split));
-      if (split > 0) parts[parts.length - 1] = last.subarray(0, split);
-      else parts.pop();
-      this.#seal(dst, batch, parts);
-      batch.messages = [];
-      batch.expiry = expiry;
-    }
-    batch.messages.push(message);
-    if (expiry > batch.expiry) batch.expiry = expiry;
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      queueMicrotask(this.#flushBatches);
-    }
-  }
-
-  readonly #flushBatches = (): void => {
-    this.#flushQueued = false;
-    for (const [dst, batch] of this.#batches) {
-      this.#seal(dst, batch, batch.frames.takeParts());
-      this.#dropBatch(dst, batch);
-    }
-  };
-
-  /** Forgets a batch, keeping its slab for the next one. */
-  #dropBatch(dst: NodeId, batch: Batch): void {
-    this.#batches.delete(dst);
-    if (this.#spareSlabs.length < SPARE_SLABS) this.#spareSlabs.push(batch.frames);
-  }
-
-  /** Seals `records` (the batch's messages so far) and hands the RelayMessage to relay `batch.via`. */
-  #seal(dst: NodeId, batch: Batch, records: Buffer[]): void {
-    const { via, messages, expiry } = batch;
-    if (records.length === 0 || messages.length === 0) return;
-    const client = this.#client;
-    let sealed: Uint8Array;
-    try {
-      sealed = this.#sealer.sealRecords(dst, records, expiry);
-    } catch (error) {
-      for (const message of messages) this.#c.relayPath.undeliverable(message, error as Error);
-      return;
-    }
-    if (client === undefined) return;
-    const ref = this.#inFlight.record(via, dst, messages);
-    this.#counters.sealed += messages.length;
-    client.send({ node: via, name: RELAY_ENGINE }, encodeForward(dst, expiry, ref, sealed, 0), {
-      expiry,
-      protocol: RELAY_PROTOCOL,
-    });
   }
 
   #peerUp(node: NodeId): void {
@@ -370,7 +263,7 @@ class RelayEngine implements RelayService, RelayRoute {
     }
     const via = this.#paths.pickRelay(dst);
     if (via !== undefined) {
-      this.#sendVia(message, via);
+      this.#batcher.add(message, via);
       return;
     }
     const deadline = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);

@@ -1,0 +1,96 @@
+import type { EngineMessage, NodeId } from '@netmachine/core';
+import { decodeFrameBody, FrameTag, messageFromWire, type WireMessage } from '@netmachine/transport/wire';
+import { MalformedRelayMessageError, RelayEnvelopeMismatchError } from './errors.js';
+import type { RelayPaths } from './relay-paths.js';
+import { RelayOpener } from './sealing.js';
+import type { RelayContext, RelayCounters, RelayOptions } from './service-types.js';
+
+/**
+ * As a destination: opens what came through a relay, checks each inner message against the sealed
+ * envelope and delivers it, waiting for room when the receiving engine is full.
+ */
+export class RelayedReceiver {
+  readonly #c: Pick<RelayContext, 'node' | 'logger' | 'relayPath'>;
+  readonly #opener: RelayOpener;
+  readonly #paths: RelayPaths;
+  readonly #counters: RelayCounters;
+  #roomParked = 0;
+  #roomWaiter: (() => void) | undefined;
+
+  constructor(
+    context: Pick<RelayContext, 'node' | 'keyPair' | 'logger' | 'relayPath'>,
+    options: Pick<RelayOptions, 'sealing'>,
+    paths: RelayPaths,
+    counters: RelayCounters,
+  ) {
+    this.#c = context;
+    this.#opener = new RelayOpener(context.keyPair, options.sealing);
+    this.#paths = paths;
+    this.#counters = counters;
+  }
+
+  get sessionsOpened(): number {
+    return this.#opener.sessionsOpened;
+  }
+
+  /** A wait for room in progress ends now (the service stops), so the mailbox can stop. */
+  release(): void {
+    this.#roomParked = 1;
+    this.#onRoom();
+  }
+
+  /**
+   * As a destination: opens, checks and delivers a message that came through relay `via`. When the
+   * receiving engine is full, the relay engine waits for room (so reading from the relay pauses).
+   */
+  open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): undefined | Promise<void> {
+    let inners: Uint8Array[];
+    try {
+      inners = this.#opener.openMany(source, sealed, expiry);
+    } catch (error) {
+      this.#openFailed(error, source, via);
+      return;
+    }
+    if (via !== source) this.#paths.learnReturnPath(source, via);
+    this.#roomParked = 0;
+    for (const record of inners) {
+      let inner: EngineMessage;
+      try {
+        // Each record is a link's Message frame (tag, then the message), decoded as a link decodes it.
+        if (record[0] !== FrameTag.Message) throw new MalformedRelayMessageError('inner record type');
+        const wire = decodeFrameBody(FrameTag.Message, record.subarray(1)) as WireMessage;
+        inner = messageFromWire(wire, source, this.#c.node);
+        if (inner.expiry !== undefined && inner.expiry > expiry) {
+          throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
+        }
+      } catch (error) {
+        this.#openFailed(error, source, via);
+        continue;
+      }
+      this.#counters.opened++;
+      // A full receiver keeps the message and calls onRoom once for it later.
+      if (this.#c.relayPath.deliverRelayed(inner, this.#onRoom) === false) this.#roomParked++;
+    }
+    if (this.#roomParked <= 0) return;
+    return new Promise((resolve) => {
+      this.#roomWaiter = resolve;
+    });
+  }
+
+  #openFailed(error: unknown, source: NodeId, via: NodeId): void {
+    const name = (error as Error).name ?? 'Error';
+    this.#counters.openFailed[name] = (this.#counters.openFailed[name] ?? 0) + 1;
+    this.#c.logger.debug({ source, relay: via, err: error }, 'relayed message refused');
+  }
+
+  /**
+   * A receiver that was full has room for one of the messages it kept; once all have it, the relay
+   * engine goes on (one RelayMessage at a time: the mailbox runs in order).
+   */
+  readonly #onRoom = (): void => {
+    if (--this.#roomParked > 0) return;
+    const waiter = this.#roomWaiter;
+    this.#roomWaiter = undefined;
+    waiter?.();
+  };
+}

@@ -3,7 +3,7 @@ import { FrameSlab } from '@netmachine/transport/wire';
 import type { InFlightRing } from './in-flight.js';
 import { encodeForward, MAX_SEALED_BYTES, RELAY_ENGINE, RELAY_PROTOCOL } from './protocol.js';
 import { type RelaySealer, SEALED_OVERHEAD } from './sealing.js';
-import type { RelayContext, RelayCounters, RelayOptions } from './service-types.js';
+import { type RelayContext, type RelayCounters, type RelayOptions, relayedExpiry } from './service-types.js';
 
 /**
  * Messages to one destination sealed together when the current task ends (one RelayMessage). They
@@ -27,6 +27,7 @@ const BATCH_MESSAGES = 128;
 const MAX_INNER_BYTES = MAX_SEALED_BYTES - SEALED_OVERHEAD;
 /** Frame slabs of sealed batches kept for the next batches (each holds up to 64 KiB). */
 const SPARE_SLABS = 8;
+
 /**
  * As a source: batches the messages to each destination, seals each batch for its destination and
  * hands it to the relay chosen for it, remembering it in the in-flight ring for a refusal.
@@ -72,7 +73,7 @@ export class SealBatcher {
    */
   add(message: EngineMessage, via: NodeId): void {
     const dst = (message.dst as EngineAddress).node;
-    const expiry = message.expiry ?? Date.now() + (this.#options.defaultTtlMs ?? 30_000);
+    const expiry = relayedExpiry(message, this.#options);
     let batch = this.#batches.get(dst);
     if (batch !== undefined && (batch.via !== via || batch.messages.length >= BATCH_MESSAGES)) {
       this.#seal(dst, batch, batch.frames.takeParts());

@@ -1,4 +1,4 @@
-import type { NodeId, Service, ServiceContext } from '@netmachine/core';
+import type { EngineMessage, NodeId, Service, ServiceContext } from '@netmachine/core';
 import type { RelayOffer } from './policy.js';
 import type { RefusalCode } from './protocol.js';
 import type { OpenerOptions, SealerOptions } from './sealing.js';
@@ -115,4 +115,9 @@ export function zeroCounters(): RelayCounters {
     sessionsOpened: 0,
     malformed: 0,
   };
+}
+
+/** The expiry a message goes through a relay with: its own, or `defaultTtlMs` (30 s) from now. */
+export function relayedExpiry(message: EngineMessage, options: Pick<RelayOptions, 'defaultTtlMs'>): number {
+  return message.expiry ?? Date.now() + (options.defaultTtlMs ?? 30_000);
 }

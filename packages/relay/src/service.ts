@@ -30,6 +30,7 @@ import {
   type RelayOptions,
   type RelayPathView,
   type RelayService,
+  relayedExpiry,
   zeroCounters,
 } from './service-types.js';
 
@@ -189,7 +190,7 @@ class RelayEngine implements RelayService, RelayRoute {
       return true;
     }
     // No relay link is up: wait (until expiry) for one, and ask for all of them.
-    const deadline = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
+    const deadline = relayedExpiry(message, this.#o);
     if (!this.#pending.push(dst, message, deadline)) {
       this.#counters.noRelay++;
       this.#c.relayPath.undeliverable(message, new NoRelayPathError(dst));
@@ -233,7 +234,7 @@ class RelayEngine implements RelayService, RelayRoute {
       this.#batcher.add(message, via);
       return;
     }
-    const deadline = message.expiry ?? Date.now() + (this.#o.defaultTtlMs ?? 30_000);
+    const deadline = relayedExpiry(message, this.#o);
     if (this.#pending.push(dst, message, deadline)) this.#armSweep();
     else this.#c.relayPath.undeliverable(message, new NoRelayPathError(dst));
   }

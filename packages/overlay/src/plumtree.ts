@@ -5,15 +5,18 @@ import {
   PLUMTREE_PROTOCOL,
   type PlumTreeMessage,
 } from './plumtree-messages.js';
-import type {
-  Machine,
-  MachineInput,
-  MachineOutput,
-  Millis,
-  PeerId,
-  ProtocolDefinition,
-  Rng,
-} from './protocol.js';
+import { orderOfId, type PlumTreeOptions, resolvePlumTreeOptions, sourceOfId } from './plumtree-options.js';
+import {
+  type PlumTreeCommand,
+  type PlumTreeCounters,
+  type PlumTreeEvent,
+  type PlumTreeInput,
+  type PlumTreeOutput,
+  type PlumTreeSizes,
+  type PlumTreeTimer,
+  zeroPlumTreeCounters,
+} from './plumtree-types.js';
+import type { Machine, Millis, PeerId, ProtocolDefinition, Rng } from './protocol.js';
 
 // PlumTree (Leitão, Pereira, Rodrigues, SRDS 2007): epidemic broadcast trees. Every neighbour starts as an
 // eager (tree) link; a payload is pushed along eager links and announced lazily (IHave, batched on a timer)
@@ -32,176 +35,6 @@ import type {
 // arriving. A tree that stops delivering, or delivers a later message first, is repaired as before.
 //
 // Neighbours come from commands (the overlay's active view), not from connection events.
-
-export interface PlumTreeOptions {
-  /** How long after the first announcement of a missing payload to Graft its announcer. */
-  readonly graftTimeout?: Millis;
-  /** How long after a Graft to try the next announcer, if the payload still has not arrived. */
-  readonly graftTimeout2?: Millis;
-  /** Lazy announcements are batched per peer and flushed this long after the first one is queued. */
-  readonly ihaveInterval?: Millis;
-  /** Most payloads kept to answer Graft and Want (count); the oldest is evicted first. */
-  readonly cacheSize?: number;
-  /** And for how long (a payload older than this is evicted). */
-  readonly cacheTtl?: Millis;
-  /** Most message ids remembered as seen; the oldest is forgotten first (and would be delivered again). */
-  readonly seenCapacity?: number;
-  /** Largest payload accepted, sent or forwarded (default and ceiling: `PLUMTREE_LIMITS.maxPayloadBytes`). */
-  readonly maxPayloadBytes?: number;
-  /**
-   * How long after a peer grafted its link to this node the link is kept whatever duplicates the peer
-   * sends. Messages in flight when the peer changed parent still reach it over its old path, and it
-   * forwards them here; were this node to prune for those, both the old and the new path of the peer
-   * would be cut (the peer prunes the old one itself) and the tree would never settle. The peer that
-   * grafted decides alone which of its links leaves the tree.
-   */
-  readonly pruneGrace?: Millis;
-  /** Most trees (sources) kept; past it the least recently used is forgotten (its next message floods). */
-  readonly maxTrees?: number;
-  /**
-   * How long a missing message's Graft may be put off while its tree is still delivering (0: never,
-   * PlumTree's plain timers). When a graft timer fires, the Graft waits another timeout if, since the
-   * timer was set, a first copy of another message of the same tree arrived by push, and none of those
-   * comes after the missing one (`orderOf`). A link delivers in order, so a message missing behind the
-   * latest delivery is most likely queued behind the ones arriving (the announcement overtook it); one
-   * overtaken by a later message, or a tree that stops delivering, is repaired at once.
-   */
-  readonly graftDeferLimit?: Millis;
-  /**
-   * A message's place in its tree's order (the publisher's sequence), or undefined when it has none;
-   * default: the decimal number after the id's last `/`. Used by `graftDeferLimit`.
-   */
-  readonly orderOf?: (id: string) => number | undefined;
-  /** Hops saved that make a lazy link eager in place of the eager link (PlumTree's optimization). */
-  readonly optimizationThreshold?: number;
-  /** Most announced-but-missing ids tracked at once; announcements beyond it are ignored (counted). */
-  readonly pendingCapacity?: number;
-  /** Most announcers remembered per missing id; later ones are ignored. */
-  readonly announcersPerId?: number;
-  /**
-   * Neighbours a fetch asks (default 0: every one). Fewer are asked in turn, so a fetch repeated for
-   * what is still missing asks the next ones: each reply is a whole payload, and every neighbour that
-   * holds it answers.
-   */
-  readonly fetchFrom?: number;
-  /**
-   * Called before a received payload is delivered or forwarded; false drops it (not forwarded, not
-   * remembered as seen, so a genuine copy can still arrive) and emits `rejected`. This is where the
-   * pub/sub layer checks the publisher's signature; it must be deterministic for the simulator.
-   */
-  readonly accept?: (id: string, payload: Uint8Array, from: PeerId) => boolean;
-  /** The tree (source) a message id belongs to; default: the id up to its last `/` (`''` without one). */
-  readonly treeOf?: (id: string) => string;
-}
-
-/** The default `treeOf`: `<source>/<seq>` → `<source>`. */
-export function sourceOfId(id: string): string {
-  const slash = id.lastIndexOf('/');
-  return slash < 0 ? '' : id.slice(0, slash);
-}
-
-/** The default `orderOf`: `<source>/<seq>` → seq when it is a decimal number, else undefined. */
-export function orderOfId(id: string): number | undefined {
-  const tail = id.slice(id.lastIndexOf('/') + 1);
-  return /^[0-9]{1,15}$/.test(tail) ? Number(tail) : undefined;
-}
-
-export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
-  Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>
-> = {
-  graftTimeout: 80,
-  graftTimeout2: 40,
-  graftDeferLimit: 5000,
-  ihaveInterval: 50,
-  pruneGrace: 500,
-  cacheSize: 4096,
-  cacheTtl: 60_000,
-  seenCapacity: 65_536,
-  maxPayloadBytes: PLUMTREE_LIMITS.maxPayloadBytes,
-  optimizationThreshold: 4,
-  pendingCapacity: 4096,
-  announcersPerId: 8,
-  fetchFrom: 0,
-  maxTrees: 256,
-};
-
-export type PlumTreeCommand =
-  /** The overlay gained a neighbour: it becomes an eager link. */
-  | { readonly type: 'neighborUp'; readonly peer: PeerId }
-  /** The overlay lost a neighbour. */
-  | { readonly type: 'neighborDown'; readonly peer: PeerId }
-  /** Originate a message; `id` is opaque and chosen by the caller (a seen id is ignored). */
-  | { readonly type: 'broadcast'; readonly id: string; readonly payload: Uint8Array }
-  /** Ask every neighbour for messages known to be missing; answers are delivered once, like gossip. */
-  | { readonly type: 'fetch'; readonly ids: readonly string[] };
-
-export type PlumTreeTimer =
-  | { readonly type: 'ihaveFlush' }
-  | { readonly type: 'graft'; readonly id: string; readonly attempt: number };
-
-export type PlumTreeEvent =
-  /** A payload seen for the first time (never for the node's own broadcasts). */
-  | {
-      readonly type: 'deliver';
-      readonly id: string;
-      readonly payload: Uint8Array;
-      readonly from: PeerId;
-      readonly hops: number;
-    }
-  /** `accept` refused a payload (or it was larger than `maxPayloadBytes`; then `from` may be self). */
-  | { readonly type: 'rejected'; readonly id: string; readonly from: PeerId }
-  /** A neighbour's link in one source's tree changed (`tree` is the source; '' for neighbour changes). */
-  | {
-      readonly type: 'treeChanged';
-      readonly tree: string;
-      readonly peer: PeerId;
-      readonly link: 'eager' | 'lazy' | 'none';
-    };
-
-export type PlumTreeOutput = MachineOutput<PlumTreeMessage, PlumTreeTimer, PlumTreeEvent>;
-export type PlumTreeInput = MachineInput<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer>;
-
-/** What the machine has done, for tests, the map and the simulator. */
-export interface PlumTreeCounters {
-  /** Payloads delivered (first copies). */
-  delivered: number;
-  /** Payloads received (gossip and reply messages, duplicates included). */
-  payloadsReceived: number;
-  /** First copies that came as a Reply (the answer to a Graft or a Want), not pushed down the tree. */
-  deliveredByReply: number;
-  /** Copies of a payload already seen. */
-  duplicates: number;
-  /** Of those, copies that came as a Reply (asked for, and by then delivered some other way). */
-  duplicateReplies: number;
-  /** Payloads `accept` refused, or too large. */
-  rejected: number;
-  broadcasts: number;
-  gossipSent: number;
-  ihaveSent: number;
-  ihaveEntriesSent: number;
-  graftsSent: number;
-  prunesSent: number;
-  wantsSent: number;
-  repliesSent: number;
-  /** Announcements ignored because the pending table was full. */
-  pendingDropped: number;
-  /** Missing ids given up on: every announcer was tried. */
-  graftsExhausted: number;
-  /** Graft timers that waited another timeout because the tree was still delivering (`graftDeferLimit`). */
-  graftsDeferred: number;
-  /** Links made eager by the optimization (a lazy path many hops shorter). */
-  optimizations: number;
-}
-
-/** Sizes of the bounded structures, to check that they stay bounded. */
-export interface PlumTreeSizes {
-  seen: number;
-  cache: number;
-  pending: number;
-  /** Announcements queued for the next flush, over all peers. */
-  outbox: number;
-  trees: number;
-}
 
 /** One source's tree: which neighbours push its messages eagerly. */
 interface TreeLinks {
@@ -255,26 +88,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   /** First copies that arrived pushed down a tree (not asked for), over all trees: a clock of progress. */
   #pushes = 0;
   #now: Millis;
-  readonly #counters: PlumTreeCounters = {
-    delivered: 0,
-    payloadsReceived: 0,
-    deliveredByReply: 0,
-    duplicates: 0,
-    duplicateReplies: 0,
-    rejected: 0,
-    broadcasts: 0,
-    gossipSent: 0,
-    ihaveSent: 0,
-    ihaveEntriesSent: 0,
-    graftsSent: 0,
-    prunesSent: 0,
-    wantsSent: 0,
-    repliesSent: 0,
-    pendingDropped: 0,
-    graftsExhausted: 0,
-    graftsDeferred: 0,
-    optimizations: 0,
-  };
+  readonly #counters: PlumTreeCounters = zeroPlumTreeCounters();
 
   constructor(self: PeerId, _rng: Rng, now: Millis, options: PlumTreeOptions = {}) {
     this.self = self;
@@ -283,24 +97,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#accept = accept;
     this.#treeOf = treeOf ?? sourceOfId;
     this.#orderOf = orderOf ?? orderOfId;
-    const merged = { ...DEFAULT_PLUMTREE_OPTIONS, ...stripUndefined(rest) };
-    merged.maxPayloadBytes = Math.min(merged.maxPayloadBytes, PLUMTREE_LIMITS.maxPayloadBytes);
-    for (const key of [
-      'cacheSize',
-      'seenCapacity',
-      'pendingCapacity',
-      'announcersPerId',
-      'maxTrees',
-    ] as const) {
-      if (!Number.isInteger(merged[key]) || merged[key] < 1) {
-        throw new RangeError(`${key} must be a positive integer`);
-      }
-    }
-    if (!(merged.graftDeferLimit >= 0)) throw new RangeError('graftDeferLimit must be 0 or more');
-    if (!Number.isInteger(merged.fetchFrom) || merged.fetchFrom < 0) {
-      throw new RangeError('fetchFrom must be a whole number (0: every neighbour)');
-    }
-    this.options = merged;
+    this.options = resolvePlumTreeOptions(rest);
   }
 
   /**
@@ -746,10 +543,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       this.#cache.delete(id);
     }
   }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** PlumTree as a protocol definition, for the node runner and the simulator. */

@@ -1,11 +1,12 @@
+import { IHaveOutbox } from './plumtree-ihave-outbox.js';
 import {
   decodePlumTreeMessage,
-  type IHaveEntry,
   PLUMTREE_LIMITS,
   PLUMTREE_PROTOCOL,
   type PlumTreeMessage,
 } from './plumtree-messages.js';
 import { orderOfId, type PlumTreeOptions, resolvePlumTreeOptions, sourceOfId } from './plumtree-options.js';
+import { PayloadStore } from './plumtree-payload-store.js';
 import {
   type PlumTreeCommand,
   type PlumTreeCounters,
@@ -47,13 +48,6 @@ interface TreeLinks {
   highestPushed: number;
 }
 
-interface Cached {
-  readonly payload: Uint8Array;
-  /** Hops the payload had travelled to reach this node (0 at its origin). */
-  readonly hops: number;
-  readonly at: Millis;
-}
-
 interface Missing {
   readonly announcers: { peer: PeerId; hops: number }[];
   /** Index of the next announcer to Graft. */
@@ -76,15 +70,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   #fetchTurn = 0;
   /** Trees by source, least recently used first; at most `maxTrees`. */
   readonly #trees = new Map<string, TreeLinks>();
-  /** Seen ids in insertion order: the first is the oldest, evicted when full. */
-  readonly #seen = new Set<string>();
-  /** Payloads in insertion order (oldest first): evicted by count and by age. */
-  readonly #cache = new Map<string, Cached>();
+  readonly #payloads: PayloadStore;
   readonly #missing = new Map<string, Missing>();
-  /** Announcements per lazy peer, waiting for the flush timer; a full batch is sent at once. */
-  readonly #outbox = new Map<PeerId, IHaveEntry[]>();
-  #outboxSize = 0;
-  #flushArmed = false;
+  readonly #outbox: IHaveOutbox;
   /** First copies that arrived pushed down a tree (not asked for), over all trees: a clock of progress. */
   #pushes = 0;
   #now: Millis;
@@ -98,6 +86,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#treeOf = treeOf ?? sourceOfId;
     this.#orderOf = orderOf ?? orderOfId;
     this.options = resolvePlumTreeOptions(rest);
+    const { seenCapacity, cacheSize, cacheTtl, ihaveInterval } = this.options;
+    this.#payloads = new PayloadStore(seenCapacity, cacheSize, cacheTtl);
+    this.#outbox = new IHaveOutbox(ihaveInterval, this.#counters);
   }
 
   /**
@@ -160,17 +151,17 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   sizes(): PlumTreeSizes {
     return {
-      seen: this.#seen.size,
-      cache: this.#cache.size,
+      seen: this.#payloads.seenCount,
+      cache: this.#payloads.cachedCount,
       pending: this.#missing.size,
-      outbox: this.#outboxSize,
+      outbox: this.#outbox.size,
       trees: this.#trees.size,
     };
   }
 
   /** Whether `id` has been seen (delivered, or broadcast here) and not yet forgotten. */
   hasSeen(id: string): boolean {
-    return this.#seen.has(id);
+    return this.#payloads.hasSeen(id);
   }
 
   handle(input: PlumTreeInput, now: Millis, out: PlumTreeOutput): void {
@@ -206,11 +197,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
           links.lazy.delete(command.peer);
           links.graftedAt.delete(command.peer);
         }
-        const queued = this.#outbox.get(command.peer);
-        if (queued !== undefined) {
-          this.#outboxSize -= queued.length;
-          this.#outbox.delete(command.peer);
-        }
+        this.#outbox.drop(command.peer);
         if (known) out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'none' });
         return;
       }
@@ -224,14 +211,14 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   }
 
   #broadcast(id: string, payload: Uint8Array, out: PlumTreeOutput): void {
-    if (this.#seen.has(id)) return;
+    if (this.#payloads.hasSeen(id)) return;
     if (payload.byteLength > this.options.maxPayloadBytes || id.length > PLUMTREE_LIMITS.maxIdLength) {
       this.#counters.rejected++;
       out.emit({ type: 'rejected', id, from: this.self });
       return;
     }
     this.#counters.broadcasts++;
-    this.#remember(id, payload, 0);
+    this.#payloads.remember(id, payload, 0, this.#now);
     this.#forward(id, payload, 0, undefined, this.#tree(this.#treeOf(id)), out);
   }
 
@@ -239,7 +226,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     const wanted = ids.filter((id) => id.length > 0 && id.length <= PLUMTREE_LIMITS.maxIdLength);
     // An announced id is already being repaired by its graft timer (which knows whether the tree is
     // still delivering it); asking for it again would only fetch a second copy.
-    const missing = wanted.filter((id) => !this.#seen.has(id) && !this.#missing.has(id));
+    const missing = wanted.filter((id) => !this.#payloads.hasSeen(id) && !this.#missing.has(id));
     if (missing.length === 0) return;
     let asked = [...this.#neighbors];
     const limit = this.options.fetchFrom;
@@ -296,7 +283,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     out: PlumTreeOutput,
   ): void {
     this.#counters.payloadsReceived++;
-    if (this.#seen.has(id)) {
+    if (this.#payloads.hasSeen(id)) {
       this.#counters.duplicates++;
       if (!tree) this.#counters.duplicateReplies++;
       // A second copy pushed to us: the link closes a cycle, so it leaves the tree. The Prune goes out
@@ -322,7 +309,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     this.#counters.delivered++;
     if (!tree) this.#counters.deliveredByReply++;
-    this.#remember(id, payload, hops);
+    this.#payloads.remember(id, payload, hops, this.#now);
     const missing = this.#missing.get(id);
     this.#missing.delete(id);
     // A first copy over a lazy link (pushed before the peer saw our Prune) does not make the link eager
@@ -388,39 +375,12 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       out.send(peer, { type: 'gossip', id, payload, hops: next });
     }
     for (const peer of links.lazy) {
-      if (peer !== from) this.#announce(peer, { id, hops }, out);
+      if (peer !== from) this.#outbox.announce(peer, { id, hops }, out);
     }
-  }
-
-  /** Queues an announcement; a peer's full batch goes out at once, so the outbox never outgrows a batch per lazy peer. */
-  #announce(peer: PeerId, entry: IHaveEntry, out: PlumTreeOutput): void {
-    let batch = this.#outbox.get(peer);
-    if (batch === undefined) {
-      batch = [];
-      this.#outbox.set(peer, batch);
-    }
-    batch.push(entry);
-    this.#outboxSize++;
-    if (batch.length >= PLUMTREE_LIMITS.maxIdsPerMessage) {
-      this.#sendIHave(peer, batch, out);
-      this.#outbox.delete(peer);
-      return;
-    }
-    if (!this.#flushArmed) {
-      this.#flushArmed = true;
-      out.setTimer({ type: 'ihaveFlush' }, this.options.ihaveInterval);
-    }
-  }
-
-  #sendIHave(peer: PeerId, entries: IHaveEntry[], out: PlumTreeOutput): void {
-    this.#outboxSize -= entries.length;
-    this.#counters.ihaveSent++;
-    this.#counters.ihaveEntriesSent += entries.length;
-    out.send(peer, { type: 'ihave', entries });
   }
 
   #onIHave(from: PeerId, id: string, hops: number, out: PlumTreeOutput): void {
-    if (this.#seen.has(id)) return;
+    if (this.#payloads.hasSeen(id)) return;
     const missing = this.#missing.get(id);
     if (missing !== undefined) {
       if (
@@ -464,7 +424,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   #reply(to: PeerId, ids: readonly string[], out: PlumTreeOutput): void {
     for (const id of ids) {
-      const cached = this.#cached(id);
+      const cached = this.#payloads.cached(id, this.#now);
       if (cached === undefined || cached.hops + 1 > PLUMTREE_LIMITS.maxHops) continue;
       this.#counters.repliesSent++;
       out.send(to, { type: 'reply', id, payload: cached.payload, hops: cached.hops + 1 });
@@ -473,9 +433,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   #onTimer(timer: PlumTreeTimer, out: PlumTreeOutput): void {
     if (timer.type === 'ihaveFlush') {
-      this.#flushArmed = false;
-      for (const [peer, batch] of this.#outbox) this.#sendIHave(peer, batch, out);
-      this.#outbox.clear();
+      this.#outbox.flush(out);
       return;
     }
     const missing = this.#missing.get(timer.id);
@@ -518,30 +476,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     if (links === undefined || links.lastPush <= missing.checked) return false;
     const order = this.#orderOf(id);
     return order === undefined || links.highestPushed < order;
-  }
-
-  #remember(id: string, payload: Uint8Array, hops: number): void {
-    const seen = this.#seen;
-    seen.add(id);
-    if (seen.size > this.options.seenCapacity) seen.delete(seen.values().next().value as string);
-    const cache = this.#cache;
-    cache.set(id, { payload, hops, at: this.#now });
-    if (cache.size > this.options.cacheSize) cache.delete(cache.keys().next().value as string);
-    this.#expire();
-  }
-
-  #cached(id: string): Cached | undefined {
-    this.#expire();
-    return this.#cache.get(id);
-  }
-
-  /** Drops payloads older than `cacheTtl`: the oldest are first in insertion order. */
-  #expire(): void {
-    const oldest = this.#now - this.options.cacheTtl;
-    for (const [id, entry] of this.#cache) {
-      if (entry.at >= oldest) return;
-      this.#cache.delete(id);
-    }
   }
 }
 

@@ -7,6 +7,7 @@ import {
 } from './plumtree-messages.js';
 import { orderOfId, type PlumTreeOptions, resolvePlumTreeOptions, sourceOfId } from './plumtree-options.js';
 import { PayloadStore } from './plumtree-payload-store.js';
+import { SourceTrees, type TreeLinks } from './plumtree-trees.js';
 import {
   type PlumTreeCommand,
   type PlumTreeCounters,
@@ -37,17 +38,6 @@ import type { Machine, Millis, PeerId, ProtocolDefinition, Rng } from './protoco
 //
 // Neighbours come from commands (the overlay's active view), not from connection events.
 
-/** One source's tree: which neighbours push its messages eagerly. */
-interface TreeLinks {
-  readonly eager: Set<PeerId>;
-  readonly lazy: Set<PeerId>;
-  /** When each neighbour last grafted its link to this node in this tree. */
-  readonly graftedAt: Map<PeerId, Millis>;
-  /** The push number (`#pushes`) of the last first copy pushed down this tree, and the highest `orderOf` of those. */
-  lastPush: number;
-  highestPushed: number;
-}
-
 interface Missing {
   readonly announcers: { peer: PeerId; hops: number }[];
   /** Index of the next announcer to Graft. */
@@ -64,12 +54,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   readonly #accept: PlumTreeOptions['accept'];
   readonly #treeOf: (id: string) => string;
   readonly #orderOf: (id: string) => number | undefined;
-  /** The overlay's neighbours, in the order they came up. */
-  readonly #neighbors = new Set<PeerId>();
   /** Where the next fetch starts among the neighbours (when `fetchFrom` limits how many it asks). */
   #fetchTurn = 0;
-  /** Trees by source, least recently used first; at most `maxTrees`. */
-  readonly #trees = new Map<string, TreeLinks>();
+  readonly #trees: SourceTrees;
   readonly #payloads: PayloadStore;
   readonly #missing = new Map<string, Missing>();
   readonly #outbox: IHaveOutbox;
@@ -87,6 +74,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#orderOf = orderOf ?? orderOfId;
     this.options = resolvePlumTreeOptions(rest);
     const { seenCapacity, cacheSize, cacheTtl, ihaveInterval } = this.options;
+    this.#trees = new SourceTrees(this.options.maxTrees);
     this.#payloads = new PayloadStore(seenCapacity, cacheSize, cacheTtl);
     this.#outbox = new IHaveOutbox(ihaveInterval, this.#counters);
   }
@@ -96,52 +84,24 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
    * with no tree yet counts as eager, as every new tree starts so).
    */
   eagerPeers(tree?: string): PeerId[] {
-    if (tree !== undefined) return [...(this.#trees.get(tree)?.eager ?? this.#neighbors)];
-    return [...this.#neighbors].filter((peer) => this.#isEagerAnywhere(peer));
+    if (tree !== undefined) return [...this.#trees.eagerOf(tree)];
+    return this.#trees.neighbors().filter((peer) => this.#trees.isEagerAnywhere(peer));
   }
 
   /** The neighbours that are lazy links: in `tree` when given, else in every tree. */
   lazyPeers(tree?: string): PeerId[] {
-    if (tree !== undefined) return [...(this.#trees.get(tree)?.lazy ?? [])];
-    return [...this.#neighbors].filter((peer) => !this.#isEagerAnywhere(peer));
+    if (tree !== undefined) return this.#trees.lazyOf(tree);
+    return this.#trees.neighbors().filter((peer) => !this.#trees.isEagerAnywhere(peer));
   }
 
   /** The sources with a tree here, least recently used first. */
   trees(): string[] {
-    return [...this.#trees.keys()];
+    return this.#trees.sources();
   }
 
   /** Calls `fn` on each eager link of `tree` without copying (for drivers that measure thousands of machines). */
   forEachEager(tree: string, fn: (peer: PeerId) => void): void {
-    for (const peer of this.#trees.get(tree)?.eager ?? this.#neighbors) fn(peer);
-  }
-
-  #isEagerAnywhere(peer: PeerId): boolean {
-    if (this.#trees.size === 0) return true;
-    for (const links of this.#trees.values()) if (links.eager.has(peer)) return true;
-    return false;
-  }
-
-  /** The tree of `source`, made (every neighbour eager) if new, and marked most recently used. */
-  #tree(source: string): TreeLinks {
-    const trees = this.#trees;
-    let links = trees.get(source);
-    if (links !== undefined) {
-      trees.delete(source);
-      trees.set(source, links);
-      return links;
-    }
-    links = {
-      eager: new Set(this.#neighbors),
-      lazy: new Set(),
-      graftedAt: new Map(),
-      lastPush: 0,
-      highestPushed: Number.NEGATIVE_INFINITY,
-    };
-    trees.set(source, links);
-    // Full: the least recently used tree is forgotten; its source's next message floods again.
-    if (trees.size > this.options.maxTrees) trees.delete(trees.keys().next().value as string);
-    return links;
+    for (const peer of this.#trees.eagerOf(tree)) fn(peer);
   }
 
   /** A copy of the counters. */
@@ -185,18 +145,11 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   #onCommand(command: PlumTreeCommand, out: PlumTreeOutput): void {
     switch (command.type) {
       case 'neighborUp':
-        if (command.peer === this.self || this.#neighbors.has(command.peer)) return;
-        this.#neighbors.add(command.peer);
-        for (const links of this.#trees.values()) links.eager.add(command.peer);
+        if (command.peer === this.self || !this.#trees.addNeighbor(command.peer)) return;
         out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'eager' });
         return;
       case 'neighborDown': {
-        const known = this.#neighbors.delete(command.peer);
-        for (const links of this.#trees.values()) {
-          links.eager.delete(command.peer);
-          links.lazy.delete(command.peer);
-          links.graftedAt.delete(command.peer);
-        }
+        const known = this.#trees.removeNeighbor(command.peer);
         this.#outbox.drop(command.peer);
         if (known) out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'none' });
         return;
@@ -219,7 +172,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     this.#counters.broadcasts++;
     this.#payloads.remember(id, payload, 0, this.#now);
-    this.#forward(id, payload, 0, undefined, this.#tree(this.#treeOf(id)), out);
+    this.#forward(id, payload, 0, undefined, this.#trees.use(this.#treeOf(id)), out);
   }
 
   #fetch(ids: readonly string[], out: PlumTreeOutput): void {
@@ -228,7 +181,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     // still delivering it); asking for it again would only fetch a second copy.
     const missing = wanted.filter((id) => !this.#payloads.hasSeen(id) && !this.#missing.has(id));
     if (missing.length === 0) return;
-    let asked = [...this.#neighbors];
+    let asked = this.#trees.neighbors();
     const limit = this.options.fetchFrom;
     if (limit > 0 && limit < asked.length) {
       const first = this.#fetchTurn++ % asked.length;
@@ -288,9 +241,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       if (!tree) this.#counters.duplicateReplies++;
       // A second copy pushed to us: the link closes a cycle, so it leaves the tree. The Prune goes out
       // even when the link is already lazy here, since the sender still takes it for a tree link.
-      if (tree && this.#neighbors.has(from)) {
+      if (tree && this.#trees.isNeighbor(from)) {
         const source = this.#treeOf(id);
-        const links = this.#tree(source);
+        const links = this.#trees.use(source);
         const graftedAt = links.graftedAt.get(from);
         if (graftedAt !== undefined && this.#now - graftedAt < this.options.pruneGrace) return;
         if (links.eager.delete(from)) {
@@ -316,7 +269,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     // again: links change only by Graft and Prune, which both sides see, so the tree stays symmetric.
     out.emit({ type: 'deliver', id, payload, from, hops });
     const source = this.#treeOf(id);
-    const links = this.#tree(source);
+    const links = this.#trees.use(source);
     if (tree) {
       // The tree is delivering: what it still misses is probably queued behind this (graftDeferLimit).
       links.lastPush = ++this.#pushes;
@@ -408,7 +361,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   #onGraft(from: PeerId, source: string, ids: readonly string[], out: PlumTreeOutput): void {
     // Only a tree this node has: a Graft naming an unknown source must not make trees (and so evict the
     // least recently used ones) at a neighbour's will. Answers are sent either way.
-    const links = this.#neighbors.has(from) ? this.#trees.get(source) : undefined;
+    const links = this.#trees.isNeighbor(from) ? this.#trees.get(source) : undefined;
     if (links !== undefined) {
       if (links.lazy.delete(from)) {
         links.eager.add(from);
@@ -448,9 +401,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     // The next announcer that is still a neighbour; a departed one would not answer.
     while (missing.next < missing.announcers.length) {
       const announcer = missing.announcers[missing.next++] as { peer: PeerId; hops: number };
-      if (!this.#neighbors.has(announcer.peer)) continue;
+      if (!this.#trees.isNeighbor(announcer.peer)) continue;
       const source = this.#treeOf(timer.id);
-      const links = this.#tree(source);
+      const links = this.#trees.use(source);
       if (links.lazy.delete(announcer.peer)) {
         links.eager.add(announcer.peer);
         out.emit({ type: 'treeChanged', tree: source, peer: announcer.peer, link: 'eager' });

@@ -10,7 +10,7 @@ export interface TreeLinks {
   readonly lazy: Set<PeerId>;
   /** When each neighbour last grafted its link to this node in this tree. */
   readonly graftedAt: Map<PeerId, Millis>;
-  /** The push number (`#pushes`) of the last first copy pushed down this tree, and the highest `orderOf` of those. */
+  /** The push number (PlumTree's `#pushes`) of the last first copy pushed down this tree, and the highest `orderOf` of those. */
   lastPush: number;
   highestPushed: number;
 }

@@ -5,6 +5,7 @@ import {
   PLUMTREE_PROTOCOL,
   type PlumTreeMessage,
 } from './plumtree-messages.js';
+import { type Announcer, type Missing, MissingTable } from './plumtree-missing.js';
 import { orderOfId, type PlumTreeOptions, resolvePlumTreeOptions, sourceOfId } from './plumtree-options.js';
 import { PayloadStore } from './plumtree-payload-store.js';
 import { SourceTrees, type TreeLinks } from './plumtree-trees.js';
@@ -38,16 +39,6 @@ import type { Machine, Millis, PeerId, ProtocolDefinition, Rng } from './protoco
 //
 // Neighbours come from commands (the overlay's active view), not from connection events.
 
-interface Missing {
-  readonly announcers: { peer: PeerId; hops: number }[];
-  /** Index of the next announcer to Graft. */
-  next: number;
-  /** When it was first announced. */
-  readonly since: Millis;
-  /** The push number (`#pushes`) when it was announced, or when its graft timer last found it missing. */
-  checked: number;
-}
-
 export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent> {
   readonly self: PeerId;
   readonly options: Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>;
@@ -58,7 +49,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   #fetchTurn = 0;
   readonly #trees: SourceTrees;
   readonly #payloads: PayloadStore;
-  readonly #missing = new Map<string, Missing>();
+  readonly #missing: MissingTable;
   readonly #outbox: IHaveOutbox;
   /** First copies that arrived pushed down a tree (not asked for), over all trees: a clock of progress. */
   #pushes = 0;
@@ -75,6 +66,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.options = resolvePlumTreeOptions(rest);
     const { seenCapacity, cacheSize, cacheTtl, ihaveInterval } = this.options;
     this.#trees = new SourceTrees(this.options.maxTrees);
+    this.#missing = new MissingTable(this.options.pendingCapacity, this.options.announcersPerId);
     this.#payloads = new PayloadStore(seenCapacity, cacheSize, cacheTtl);
     this.#outbox = new IHaveOutbox(ihaveInterval, this.#counters);
   }
@@ -263,8 +255,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#counters.delivered++;
     if (!tree) this.#counters.deliveredByReply++;
     this.#payloads.remember(id, payload, hops, this.#now);
-    const missing = this.#missing.get(id);
-    this.#missing.delete(id);
+    const missing = this.#missing.take(id);
     // A first copy over a lazy link (pushed before the peer saw our Prune) does not make the link eager
     // again: links change only by Graft and Prune, which both sides see, so the tree stays symmetric.
     out.emit({ type: 'deliver', id, payload, from, hops });
@@ -334,27 +325,12 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   #onIHave(from: PeerId, id: string, hops: number, out: PlumTreeOutput): void {
     if (this.#payloads.hasSeen(id)) return;
-    const missing = this.#missing.get(id);
-    if (missing !== undefined) {
-      if (
-        missing.announcers.length < this.options.announcersPerId &&
-        !missing.announcers.some((a) => a.peer === from)
-      ) {
-        missing.announcers.push({ peer: from, hops });
-      }
-      return;
-    }
-    if (this.#missing.size >= this.options.pendingCapacity) {
+    const result = this.#missing.announce(id, from, hops, this.#now, this.#pushes);
+    if (result === 'full') {
       // Full: the announcement is ignored. The payload still arrives by the tree, or by a later fetch.
       this.#counters.pendingDropped++;
-      return;
     }
-    this.#missing.set(id, {
-      announcers: [{ peer: from, hops }],
-      next: 0,
-      since: this.#now,
-      checked: this.#pushes,
-    });
+    if (result !== 'new') return;
     out.setTimer({ type: 'graft', id, attempt: 0 }, this.options.graftTimeout);
   }
 
@@ -400,7 +376,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     // The next announcer that is still a neighbour; a departed one would not answer.
     while (missing.next < missing.announcers.length) {
-      const announcer = missing.announcers[missing.next++] as { peer: PeerId; hops: number };
+      const announcer = missing.announcers[missing.next++] as Announcer;
       if (!this.#trees.isNeighbor(announcer.peer)) continue;
       const source = this.#treeOf(timer.id);
       const links = this.#trees.use(source);

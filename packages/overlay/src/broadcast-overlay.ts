@@ -8,15 +8,10 @@ import {
   type HyParViewTimer,
 } from './hyparview.js';
 import { decodeHyParViewMessage, type HyParViewMessage } from './hyparview-messages.js';
-import {
-  PlumTree,
-  type PlumTreeCommand,
-  type PlumTreeEvent,
-  type PlumTreeOptions,
-  type PlumTreeOutput,
-  type PlumTreeTimer,
-} from './plumtree.js';
+import { PlumTree } from './plumtree.js';
 import { decodePlumTreeMessage, type PlumTreeMessage } from './plumtree-messages.js';
+import type { PlumTreeOptions } from './plumtree-options.js';
+import type { PlumTreeCommand, PlumTreeEvent, PlumTreeOutput, PlumTreeTimer } from './plumtree-types.js';
 import type {
   Machine,
   MachineInput,

@@ -44,21 +44,7 @@ export {
   type RunnerRouter,
   type RunnerTransport,
 } from './node-runner.js';
-export {
-  DEFAULT_PLUMTREE_OPTIONS,
-  orderOfId,
-  PlumTree,
-  type PlumTreeCommand,
-  type PlumTreeCounters,
-  type PlumTreeEvent,
-  type PlumTreeInput,
-  type PlumTreeOptions,
-  type PlumTreeOutput,
-  type PlumTreeSizes,
-  type PlumTreeTimer,
-  plumtree,
-  sourceOfId,
-} from './plumtree.js';
+export { PlumTree, plumtree } from './plumtree.js';
 export {
   decodePlumTreeMessage,
   type GossipMessage,
@@ -72,6 +58,21 @@ export {
   type ReplyMessage,
   type WantMessage,
 } from './plumtree-messages.js';
+export {
+  DEFAULT_PLUMTREE_OPTIONS,
+  orderOfId,
+  type PlumTreeOptions,
+  sourceOfId,
+} from './plumtree-options.js';
+export type {
+  PlumTreeCommand,
+  PlumTreeCounters,
+  PlumTreeEvent,
+  PlumTreeInput,
+  PlumTreeOutput,
+  PlumTreeSizes,
+  PlumTreeTimer,
+} from './plumtree-types.js';
 export type {
   Machine,
   MachineInput,

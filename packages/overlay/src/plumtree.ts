@@ -1,19 +1,25 @@
+import { IHaveOutbox } from './plumtree-ihave-outbox.js';
 import {
   decodePlumTreeMessage,
-  type IHaveEntry,
   PLUMTREE_LIMITS,
   PLUMTREE_PROTOCOL,
   type PlumTreeMessage,
 } from './plumtree-messages.js';
-import type {
-  Machine,
-  MachineInput,
-  MachineOutput,
-  Millis,
-  PeerId,
-  ProtocolDefinition,
-  Rng,
-} from './protocol.js';
+import { type Announcer, type Missing, MissingTable } from './plumtree-missing.js';
+import { orderOfId, type PlumTreeOptions, resolvePlumTreeOptions, sourceOfId } from './plumtree-options.js';
+import { PayloadStore } from './plumtree-payload-store.js';
+import { SourceTrees, type TreeLinks } from './plumtree-trees.js';
+import {
+  type PlumTreeCommand,
+  type PlumTreeCounters,
+  type PlumTreeEvent,
+  type PlumTreeInput,
+  type PlumTreeOutput,
+  type PlumTreeSizes,
+  type PlumTreeTimer,
+  zeroPlumTreeCounters,
+} from './plumtree-types.js';
+import type { Machine, Millis, PeerId, ProtocolDefinition, Rng } from './protocol.js';
 
 // PlumTree (Leitão, Pereira, Rodrigues, SRDS 2007): epidemic broadcast trees. Every neighbour starts as an
 // eager (tree) link; a payload is pushed along eager links and announced lazily (IHave, batched on a timer)
@@ -33,248 +39,22 @@ import type {
 //
 // Neighbours come from commands (the overlay's active view), not from connection events.
 
-export interface PlumTreeOptions {
-  /** How long after the first announcement of a missing payload to Graft its announcer. */
-  readonly graftTimeout?: Millis;
-  /** How long after a Graft to try the next announcer, if the payload still has not arrived. */
-  readonly graftTimeout2?: Millis;
-  /** Lazy announcements are batched per peer and flushed this long after the first one is queued. */
-  readonly ihaveInterval?: Millis;
-  /** Most payloads kept to answer Graft and Want (count); the oldest is evicted first. */
-  readonly cacheSize?: number;
-  /** And for how long (a payload older than this is evicted). */
-  readonly cacheTtl?: Millis;
-  /** Most message ids remembered as seen; the oldest is forgotten first (and would be delivered again). */
-  readonly seenCapacity?: number;
-  /** Largest payload accepted, sent or forwarded (default and ceiling: `PLUMTREE_LIMITS.maxPayloadBytes`). */
-  readonly maxPayloadBytes?: number;
-  /**
-   * How long after a peer grafted its link to this node the link is kept whatever duplicates the peer
-   * sends. Messages in flight when the peer changed parent still reach it over its old path, and it
-   * forwards them here; were this node to prune for those, both the old and the new path of the peer
-   * would be cut (the peer prunes the old one itself) and the tree would never settle. The peer that
-   * grafted decides alone which of its links leaves the tree.
-   */
-  readonly pruneGrace?: Millis;
-  /** Most trees (sources) kept; past it the least recently used is forgotten (its next message floods). */
-  readonly maxTrees?: number;
-  /**
-   * How long a missing message's Graft may be put off while its tree is still delivering (0: never,
-   * PlumTree's plain timers). When a graft timer fires, the Graft waits another timeout if, since the
-   * timer was set, a first copy of another message of the same tree arrived by push, and none of those
-   * comes after the missing one (`orderOf`). A link delivers in order, so a message missing behind the
-   * latest delivery is most likely queued behind the ones arriving (the announcement overtook it); one
-   * overtaken by a later message, or a tree that stops delivering, is repaired at once.
-   */
-  readonly graftDeferLimit?: Millis;
-  /**
-   * A message's place in its tree's order (the publisher's sequence), or undefined when it has none;
-   * default: the decimal number after the id's last `/`. Used by `graftDeferLimit`.
-   */
-  readonly orderOf?: (id: string) => number | undefined;
-  /** Hops saved that make a lazy link eager in place of the eager link (PlumTree's optimization). */
-  readonly optimizationThreshold?: number;
-  /** Most announced-but-missing ids tracked at once; announcements beyond it are ignored (counted). */
-  readonly pendingCapacity?: number;
-  /** Most announcers remembered per missing id; later ones are ignored. */
-  readonly announcersPerId?: number;
-  /**
-   * Neighbours a fetch asks (default 0: every one). Fewer are asked in turn, so a fetch repeated for
-   * what is still missing asks the next ones: each reply is a whole payload, and every neighbour that
-   * holds it answers.
-   */
-  readonly fetchFrom?: number;
-  /**
-   * Called before a received payload is delivered or forwarded; false drops it (not forwarded, not
-   * remembered as seen, so a genuine copy can still arrive) and emits `rejected`. This is where the
-   * pub/sub layer checks the publisher's signature; it must be deterministic for the simulator.
-   */
-  readonly accept?: (id: string, payload: Uint8Array, from: PeerId) => boolean;
-  /** The tree (source) a message id belongs to; default: the id up to its last `/` (`''` without one). */
-  readonly treeOf?: (id: string) => string;
-}
-
-/** The default `treeOf`: `<source>/<seq>` → `<source>`. */
-export function sourceOfId(id: string): string {
-  const slash = id.lastIndexOf('/');
-  return slash < 0 ? '' : id.slice(0, slash);
-}
-
-/** The default `orderOf`: `<source>/<seq>` → seq when it is a decimal number, else undefined. */
-export function orderOfId(id: string): number | undefined {
-  const tail = id.slice(id.lastIndexOf('/') + 1);
-  return /^[0-9]{1,15}$/.test(tail) ? Number(tail) : undefined;
-}
-
-export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
-  Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>
-> = {
-  graftTimeout: 80,
-  graftTimeout2: 40,
-  graftDeferLimit: 5000,
-  ihaveInterval: 50,
-  pruneGrace: 500,
-  cacheSize: 4096,
-  cacheTtl: 60_000,
-  seenCapacity: 65_536,
-  maxPayloadBytes: PLUMTREE_LIMITS.maxPayloadBytes,
-  optimizationThreshold: 4,
-  pendingCapacity: 4096,
-  announcersPerId: 8,
-  fetchFrom: 0,
-  maxTrees: 256,
-};
-
-export type PlumTreeCommand =
-  /** The overlay gained a neighbour: it becomes an eager link. */
-  | { readonly type: 'neighborUp'; readonly peer: PeerId }
-  /** The overlay lost a neighbour. */
-  | { readonly type: 'neighborDown'; readonly peer: PeerId }
-  /** Originate a message; `id` is opaque and chosen by the caller (a seen id is ignored). */
-  | { readonly type: 'broadcast'; readonly id: string; readonly payload: Uint8Array }
-  /** Ask every neighbour for messages known to be missing; answers are delivered once, like gossip. */
-  | { readonly type: 'fetch'; readonly ids: readonly string[] };
-
-export type PlumTreeTimer =
-  | { readonly type: 'ihaveFlush' }
-  | { readonly type: 'graft'; readonly id: string; readonly attempt: number };
-
-export type PlumTreeEvent =
-  /** A payload seen for the first time (never for the node's own broadcasts). */
-  | {
-      readonly type: 'deliver';
-      readonly id: string;
-      readonly payload: Uint8Array;
-      readonly from: PeerId;
-      readonly hops: number;
-    }
-  /** `accept` refused a payload (or it was larger than `maxPayloadBytes`; then `from` may be self). */
-  | { readonly type: 'rejected'; readonly id: string; readonly from: PeerId }
-  /** A neighbour's link in one source's tree changed (`tree` is the source; '' for neighbour changes). */
-  | {
-      readonly type: 'treeChanged';
-      readonly tree: string;
-      readonly peer: PeerId;
-      readonly link: 'eager' | 'lazy' | 'none';
-    };
-
-export type PlumTreeOutput = MachineOutput<PlumTreeMessage, PlumTreeTimer, PlumTreeEvent>;
-export type PlumTreeInput = MachineInput<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer>;
-
-/** What the machine has done, for tests, the map and the simulator. */
-export interface PlumTreeCounters {
-  /** Payloads delivered (first copies). */
-  delivered: number;
-  /** Payloads received (gossip and reply messages, duplicates included). */
-  payloadsReceived: number;
-  /** First copies that came as a Reply (the answer to a Graft or a Want), not pushed down the tree. */
-  deliveredByReply: number;
-  /** Copies of a payload already seen. */
-  duplicates: number;
-  /** Of those, copies that came as a Reply (asked for, and by then delivered some other way). */
-  duplicateReplies: number;
-  /** Payloads `accept` refused, or too large. */
-  rejected: number;
-  broadcasts: number;
-  gossipSent: number;
-  ihaveSent: number;
-  ihaveEntriesSent: number;
-  graftsSent: number;
-  prunesSent: number;
-  wantsSent: number;
-  repliesSent: number;
-  /** Announcements ignored because the pending table was full. */
-  pendingDropped: number;
-  /** Missing ids given up on: every announcer was tried. */
-  graftsExhausted: number;
-  /** Graft timers that waited another timeout because the tree was still delivering (`graftDeferLimit`). */
-  graftsDeferred: number;
-  /** Links made eager by the optimization (a lazy path many hops shorter). */
-  optimizations: number;
-}
-
-/** Sizes of the bounded structures, to check that they stay bounded. */
-export interface PlumTreeSizes {
-  seen: number;
-  cache: number;
-  pending: number;
-  /** Announcements queued for the next flush, over all peers. */
-  outbox: number;
-  trees: number;
-}
-
-/** One source's tree: which neighbours push its messages eagerly. */
-interface TreeLinks {
-  readonly eager: Set<PeerId>;
-  readonly lazy: Set<PeerId>;
-  /** When each neighbour last grafted its link to this node in this tree. */
-  readonly graftedAt: Map<PeerId, Millis>;
-  /** The push number (`#pushes`) of the last first copy pushed down this tree, and the highest `orderOf` of those. */
-  lastPush: number;
-  highestPushed: number;
-}
-
-interface Cached {
-  readonly payload: Uint8Array;
-  /** Hops the payload had travelled to reach this node (0 at its origin). */
-  readonly hops: number;
-  readonly at: Millis;
-}
-
-interface Missing {
-  readonly announcers: { peer: PeerId; hops: number }[];
-  /** Index of the next announcer to Graft. */
-  next: number;
-  /** When it was first announced. */
-  readonly since: Millis;
-  /** The push number (`#pushes`) when it was announced, or when its graft timer last found it missing. */
-  checked: number;
-}
-
 export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent> {
   readonly self: PeerId;
   readonly options: Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>;
   readonly #accept: PlumTreeOptions['accept'];
   readonly #treeOf: (id: string) => string;
   readonly #orderOf: (id: string) => number | undefined;
-  /** The overlay's neighbours, in the order they came up. */
-  readonly #neighbors = new Set<PeerId>();
   /** Where the next fetch starts among the neighbours (when `fetchFrom` limits how many it asks). */
   #fetchTurn = 0;
-  /** Trees by source, least recently used first; at most `maxTrees`. */
-  readonly #trees = new Map<string, TreeLinks>();
-  /** Seen ids in insertion order: the first is the oldest, evicted when full. */
-  readonly #seen = new Set<string>();
-  /** Payloads in insertion order (oldest first): evicted by count and by age. */
-  readonly #cache = new Map<string, Cached>();
-  readonly #missing = new Map<string, Missing>();
-  /** Announcements per lazy peer, waiting for the flush timer; a full batch is sent at once. */
-  readonly #outbox = new Map<PeerId, IHaveEntry[]>();
-  #outboxSize = 0;
-  #flushArmed = false;
+  readonly #trees: SourceTrees;
+  readonly #payloads: PayloadStore;
+  readonly #missing: MissingTable;
+  readonly #outbox: IHaveOutbox;
   /** First copies that arrived pushed down a tree (not asked for), over all trees: a clock of progress. */
   #pushes = 0;
   #now: Millis;
-  readonly #counters: PlumTreeCounters = {
-    delivered: 0,
-    payloadsReceived: 0,
-    deliveredByReply: 0,
-    duplicates: 0,
-    duplicateReplies: 0,
-    rejected: 0,
-    broadcasts: 0,
-    gossipSent: 0,
-    ihaveSent: 0,
-    ihaveEntriesSent: 0,
-    graftsSent: 0,
-    prunesSent: 0,
-    wantsSent: 0,
-    repliesSent: 0,
-    pendingDropped: 0,
-    graftsExhausted: 0,
-    graftsDeferred: 0,
-    optimizations: 0,
-  };
+  readonly #counters: PlumTreeCounters = zeroPlumTreeCounters();
 
   constructor(self: PeerId, _rng: Rng, now: Millis, options: PlumTreeOptions = {}) {
     this.self = self;
@@ -283,24 +63,12 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#accept = accept;
     this.#treeOf = treeOf ?? sourceOfId;
     this.#orderOf = orderOf ?? orderOfId;
-    const merged = { ...DEFAULT_PLUMTREE_OPTIONS, ...stripUndefined(rest) };
-    merged.maxPayloadBytes = Math.min(merged.maxPayloadBytes, PLUMTREE_LIMITS.maxPayloadBytes);
-    for (const key of [
-      'cacheSize',
-      'seenCapacity',
-      'pendingCapacity',
-      'announcersPerId',
-      'maxTrees',
-    ] as const) {
-      if (!Number.isInteger(merged[key]) || merged[key] < 1) {
-        throw new RangeError(`${key} must be a positive integer`);
-      }
-    }
-    if (!(merged.graftDeferLimit >= 0)) throw new RangeError('graftDeferLimit must be 0 or more');
-    if (!Number.isInteger(merged.fetchFrom) || merged.fetchFrom < 0) {
-      throw new RangeError('fetchFrom must be a whole number (0: every neighbour)');
-    }
-    this.options = merged;
+    this.options = resolvePlumTreeOptions(rest);
+    const { seenCapacity, cacheSize, cacheTtl, ihaveInterval } = this.options;
+    this.#trees = new SourceTrees(this.options.maxTrees);
+    this.#missing = new MissingTable(this.options.pendingCapacity, this.options.announcersPerId);
+    this.#payloads = new PayloadStore(seenCapacity, cacheSize, cacheTtl);
+    this.#outbox = new IHaveOutbox(ihaveInterval, this.#counters);
   }
 
   /**
@@ -308,52 +76,24 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
    * with no tree yet counts as eager, as every new tree starts so).
    */
   eagerPeers(tree?: string): PeerId[] {
-    if (tree !== undefined) return [...(this.#trees.get(tree)?.eager ?? this.#neighbors)];
-    return [...this.#neighbors].filter((peer) => this.#isEagerAnywhere(peer));
+    if (tree !== undefined) return [...this.#trees.eagerOf(tree)];
+    return this.#trees.neighbors().filter((peer) => this.#trees.isEagerAnywhere(peer));
   }
 
   /** The neighbours that are lazy links: in `tree` when given, else in every tree. */
   lazyPeers(tree?: string): PeerId[] {
-    if (tree !== undefined) return [...(this.#trees.get(tree)?.lazy ?? [])];
-    return [...this.#neighbors].filter((peer) => !this.#isEagerAnywhere(peer));
+    if (tree !== undefined) return this.#trees.lazyOf(tree);
+    return this.#trees.neighbors().filter((peer) => !this.#trees.isEagerAnywhere(peer));
   }
 
   /** The sources with a tree here, least recently used first. */
   trees(): string[] {
-    return [...this.#trees.keys()];
+    return this.#trees.sources();
   }
 
   /** Calls `fn` on each eager link of `tree` without copying (for drivers that measure thousands of machines). */
   forEachEager(tree: string, fn: (peer: PeerId) => void): void {
-    for (const peer of this.#trees.get(tree)?.eager ?? this.#neighbors) fn(peer);
-  }
-
-  #isEagerAnywhere(peer: PeerId): boolean {
-    if (this.#trees.size === 0) return true;
-    for (const links of this.#trees.values()) if (links.eager.has(peer)) return true;
-    return false;
-  }
-
-  /** The tree of `source`, made (every neighbour eager) if new, and marked most recently used. */
-  #tree(source: string): TreeLinks {
-    const trees = this.#trees;
-    let links = trees.get(source);
-    if (links !== undefined) {
-      trees.delete(source);
-      trees.set(source, links);
-      return links;
-    }
-    links = {
-      eager: new Set(this.#neighbors),
-      lazy: new Set(),
-      graftedAt: new Map(),
-      lastPush: 0,
-      highestPushed: Number.NEGATIVE_INFINITY,
-    };
-    trees.set(source, links);
-    // Full: the least recently used tree is forgotten; its source's next message floods again.
-    if (trees.size > this.options.maxTrees) trees.delete(trees.keys().next().value as string);
-    return links;
+    for (const peer of this.#trees.eagerOf(tree)) fn(peer);
   }
 
   /** A copy of the counters. */
@@ -363,17 +103,17 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   sizes(): PlumTreeSizes {
     return {
-      seen: this.#seen.size,
-      cache: this.#cache.size,
+      seen: this.#payloads.seenCount,
+      cache: this.#payloads.cachedCount,
       pending: this.#missing.size,
-      outbox: this.#outboxSize,
+      outbox: this.#outbox.size,
       trees: this.#trees.size,
     };
   }
 
   /** Whether `id` has been seen (delivered, or broadcast here) and not yet forgotten. */
   hasSeen(id: string): boolean {
-    return this.#seen.has(id);
+    return this.#payloads.hasSeen(id);
   }
 
   handle(input: PlumTreeInput, now: Millis, out: PlumTreeOutput): void {
@@ -397,23 +137,12 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   #onCommand(command: PlumTreeCommand, out: PlumTreeOutput): void {
     switch (command.type) {
       case 'neighborUp':
-        if (command.peer === this.self || this.#neighbors.has(command.peer)) return;
-        this.#neighbors.add(command.peer);
-        for (const links of this.#trees.values()) links.eager.add(command.peer);
+        if (command.peer === this.self || !this.#trees.addNeighbor(command.peer)) return;
         out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'eager' });
         return;
       case 'neighborDown': {
-        const known = this.#neighbors.delete(command.peer);
-        for (const links of this.#trees.values()) {
-          links.eager.delete(command.peer);
-          links.lazy.delete(command.peer);
-          links.graftedAt.delete(command.peer);
-        }
-        const queued = this.#outbox.get(command.peer);
-        if (queued !== undefined) {
-          this.#outboxSize -= queued.length;
-          this.#outbox.delete(command.peer);
-        }
+        const known = this.#trees.removeNeighbor(command.peer);
+        this.#outbox.drop(command.peer);
         if (known) out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'none' });
         return;
       }
@@ -427,24 +156,24 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   }
 
   #broadcast(id: string, payload: Uint8Array, out: PlumTreeOutput): void {
-    if (this.#seen.has(id)) return;
+    if (this.#payloads.hasSeen(id)) return;
     if (payload.byteLength > this.options.maxPayloadBytes || id.length > PLUMTREE_LIMITS.maxIdLength) {
       this.#counters.rejected++;
       out.emit({ type: 'rejected', id, from: this.self });
       return;
     }
     this.#counters.broadcasts++;
-    this.#remember(id, payload, 0);
-    this.#forward(id, payload, 0, undefined, this.#tree(this.#treeOf(id)), out);
+    this.#payloads.remember(id, payload, 0, this.#now);
+    this.#forward(id, payload, 0, undefined, this.#trees.use(this.#treeOf(id)), out);
   }
 
   #fetch(ids: readonly string[], out: PlumTreeOutput): void {
     const wanted = ids.filter((id) => id.length > 0 && id.length <= PLUMTREE_LIMITS.maxIdLength);
     // An announced id is already being repaired by its graft timer (which knows whether the tree is
     // still delivering it); asking for it again would only fetch a second copy.
-    const missing = wanted.filter((id) => !this.#seen.has(id) && !this.#missing.has(id));
+    const missing = wanted.filter((id) => !this.#payloads.hasSeen(id) && !this.#missing.has(id));
     if (missing.length === 0) return;
-    let asked = [...this.#neighbors];
+    let asked = this.#trees.neighbors();
     const limit = this.options.fetchFrom;
     if (limit > 0 && limit < asked.length) {
       const first = this.#fetchTurn++ % asked.length;
@@ -499,14 +228,14 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     out: PlumTreeOutput,
   ): void {
     this.#counters.payloadsReceived++;
-    if (this.#seen.has(id)) {
+    if (this.#payloads.hasSeen(id)) {
       this.#counters.duplicates++;
       if (!tree) this.#counters.duplicateReplies++;
       // A second copy pushed to us: the link closes a cycle, so it leaves the tree. The Prune goes out
       // even when the link is already lazy here, since the sender still takes it for a tree link.
-      if (tree && this.#neighbors.has(from)) {
+      if (tree && this.#trees.isNeighbor(from)) {
         const source = this.#treeOf(id);
-        const links = this.#tree(source);
+        const links = this.#trees.use(source);
         const graftedAt = links.graftedAt.get(from);
         if (graftedAt !== undefined && this.#now - graftedAt < this.options.pruneGrace) return;
         if (links.eager.delete(from)) {
@@ -525,14 +254,13 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     this.#counters.delivered++;
     if (!tree) this.#counters.deliveredByReply++;
-    this.#remember(id, payload, hops);
-    const missing = this.#missing.get(id);
-    this.#missing.delete(id);
+    this.#payloads.remember(id, payload, hops, this.#now);
+    const missing = this.#missing.take(id);
     // A first copy over a lazy link (pushed before the peer saw our Prune) does not make the link eager
     // again: links change only by Graft and Prune, which both sides see, so the tree stays symmetric.
     out.emit({ type: 'deliver', id, payload, from, hops });
     const source = this.#treeOf(id);
-    const links = this.#tree(source);
+    const links = this.#trees.use(source);
     if (tree) {
       // The tree is delivering: what it still misses is probably queued behind this (graftDeferLimit).
       links.lastPush = ++this.#pushes;
@@ -591,67 +319,25 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       out.send(peer, { type: 'gossip', id, payload, hops: next });
     }
     for (const peer of links.lazy) {
-      if (peer !== from) this.#announce(peer, { id, hops }, out);
+      if (peer !== from) this.#outbox.announce(peer, { id, hops }, out);
     }
-  }
-
-  /** Queues an announcement; a peer's full batch goes out at once, so the outbox never outgrows a batch per lazy peer. */
-  #announce(peer: PeerId, entry: IHaveEntry, out: PlumTreeOutput): void {
-    let batch = this.#outbox.get(peer);
-    if (batch === undefined) {
-      batch = [];
-      this.#outbox.set(peer, batch);
-    }
-    batch.push(entry);
-    this.#outboxSize++;
-    if (batch.length >= PLUMTREE_LIMITS.maxIdsPerMessage) {
-      this.#sendIHave(peer, batch, out);
-      this.#outbox.delete(peer);
-      return;
-    }
-    if (!this.#flushArmed) {
-      this.#flushArmed = true;
-      out.setTimer({ type: 'ihaveFlush' }, this.options.ihaveInterval);
-    }
-  }
-
-  #sendIHave(peer: PeerId, entries: IHaveEntry[], out: PlumTreeOutput): void {
-    this.#outboxSize -= entries.length;
-    this.#counters.ihaveSent++;
-    this.#counters.ihaveEntriesSent += entries.length;
-    out.send(peer, { type: 'ihave', entries });
   }
 
   #onIHave(from: PeerId, id: string, hops: number, out: PlumTreeOutput): void {
-    if (this.#seen.has(id)) return;
-    const missing = this.#missing.get(id);
-    if (missing !== undefined) {
-      if (
-        missing.announcers.length < this.options.announcersPerId &&
-        !missing.announcers.some((a) => a.peer === from)
-      ) {
-        missing.announcers.push({ peer: from, hops });
-      }
-      return;
-    }
-    if (this.#missing.size >= this.options.pendingCapacity) {
+    if (this.#payloads.hasSeen(id)) return;
+    const result = this.#missing.announce(id, from, hops, this.#now, this.#pushes);
+    if (result === 'full') {
       // Full: the announcement is ignored. The payload still arrives by the tree, or by a later fetch.
       this.#counters.pendingDropped++;
-      return;
     }
-    this.#missing.set(id, {
-      announcers: [{ peer: from, hops }],
-      next: 0,
-      since: this.#now,
-      checked: this.#pushes,
-    });
+    if (result !== 'new') return;
     out.setTimer({ type: 'graft', id, attempt: 0 }, this.options.graftTimeout);
   }
 
   #onGraft(from: PeerId, source: string, ids: readonly string[], out: PlumTreeOutput): void {
     // Only a tree this node has: a Graft naming an unknown source must not make trees (and so evict the
     // least recently used ones) at a neighbour's will. Answers are sent either way.
-    const links = this.#neighbors.has(from) ? this.#trees.get(source) : undefined;
+    const links = this.#trees.isNeighbor(from) ? this.#trees.get(source) : undefined;
     if (links !== undefined) {
       if (links.lazy.delete(from)) {
         links.eager.add(from);
@@ -667,7 +353,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   #reply(to: PeerId, ids: readonly string[], out: PlumTreeOutput): void {
     for (const id of ids) {
-      const cached = this.#cached(id);
+      const cached = this.#payloads.cached(id, this.#now);
       if (cached === undefined || cached.hops + 1 > PLUMTREE_LIMITS.maxHops) continue;
       this.#counters.repliesSent++;
       out.send(to, { type: 'reply', id, payload: cached.payload, hops: cached.hops + 1 });
@@ -676,9 +362,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   #onTimer(timer: PlumTreeTimer, out: PlumTreeOutput): void {
     if (timer.type === 'ihaveFlush') {
-      this.#flushArmed = false;
-      for (const [peer, batch] of this.#outbox) this.#sendIHave(peer, batch, out);
-      this.#outbox.clear();
+      this.#outbox.flush(out);
       return;
     }
     const missing = this.#missing.get(timer.id);
@@ -692,10 +376,10 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     // The next announcer that is still a neighbour; a departed one would not answer.
     while (missing.next < missing.announcers.length) {
-      const announcer = missing.announcers[missing.next++] as { peer: PeerId; hops: number };
-      if (!this.#neighbors.has(announcer.peer)) continue;
+      const announcer = missing.announcers[missing.next++] as Announcer;
+      if (!this.#trees.isNeighbor(announcer.peer)) continue;
       const source = this.#treeOf(timer.id);
-      const links = this.#tree(source);
+      const links = this.#trees.use(source);
       if (links.lazy.delete(announcer.peer)) {
         links.eager.add(announcer.peer);
         out.emit({ type: 'treeChanged', tree: source, peer: announcer.peer, link: 'eager' });
@@ -722,34 +406,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     const order = this.#orderOf(id);
     return order === undefined || links.highestPushed < order;
   }
-
-  #remember(id: string, payload: Uint8Array, hops: number): void {
-    const seen = this.#seen;
-    seen.add(id);
-    if (seen.size > this.options.seenCapacity) seen.delete(seen.values().next().value as string);
-    const cache = this.#cache;
-    cache.set(id, { payload, hops, at: this.#now });
-    if (cache.size > this.options.cacheSize) cache.delete(cache.keys().next().value as string);
-    this.#expire();
-  }
-
-  #cached(id: string): Cached | undefined {
-    this.#expire();
-    return this.#cache.get(id);
-  }
-
-  /** Drops payloads older than `cacheTtl`: the oldest are first in insertion order. */
-  #expire(): void {
-    const oldest = this.#now - this.options.cacheTtl;
-    for (const [id, entry] of this.#cache) {
-      if (entry.at >= oldest) return;
-      this.#cache.delete(id);
-    }
-  }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** PlumTree as a protocol definition, for the node runner and the simulator. */

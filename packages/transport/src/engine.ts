@@ -36,17 +36,13 @@ import {
   type TransportCountersSnapshot,
   type TransportDropReason,
 } from './counters.js';
-import { dialNode } from './dialer.js';
+import { type DialHost, dialLink } from './dial-attempt.js';
 import { type TransportEvent, TransportEvents } from './events.js';
-import { refusedBeforeReading, takeFirstFlight } from './first-flight.js';
-import { connectRequestFrame, type Refusal } from './handshake.js';
+import type { Refusal } from './handshake.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
-import { QueueBudget, type QueueEntry } from './node-queue.js';
-import { appendOutgoing } from './outgoing-message.js';
+import { QueueBudget } from './node-queue.js';
 import { SignaturePool } from './signature-pool.js';
-import { encodeFrame } from './wire/frame-codec.js';
-import { encodeAdvertFrameBody, FrameTag } from './wire/frames.js';
 
 export interface TransportEngineOptions {
   keyPair: KeyPair;
@@ -109,6 +105,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   #pool: SignaturePool | undefined;
   #starting: Promise<void> | undefined;
   #linkHost: LinkHost;
+  readonly #dialHost: DialHost;
 
   constructor(options: TransportEngineOptions) {
     this.#o = options;
@@ -116,6 +113,23 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#logger = (options.logger ?? noopLogger).child({ component: 'transport' });
     this.#linkHost = this.#makeLinkHost();
+    this.#dialHost = {
+      node: this.node,
+      keyPair: options.keyPair,
+      strict: options.strict ?? false,
+      directory: options.directory,
+      transports: this.#transports,
+      transportOrder: options.transportOrder,
+      limits: this.#limits,
+      logger: this.#logger,
+      counters: this.#counters,
+      advertHeld: this.#advertHeld,
+      running: () => this.#running,
+      localAdvert: () => this.#localAdvert(),
+      undeliverable: (message, error, reason) => this.#undeliverable(message, error, reason),
+      session: (connection) => this.#session(connection),
+      opened: (session) => this.#opened(session),
+    };
     // Made here rather than at start, so the schemes served are known (and checked) up front.
     const context = { keyPair: options.keyPair, logger: this.#logger };
     for (const factory of options.transports) {
@@ -396,7 +410,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       defaultQueueTtlMs: this.#limits.defaultQueueTtlMs,
       idleTimeoutMs: this.#limits.idleTimeoutMs,
       backoff: this.#o.backoff ?? {},
-      dial: (link, signal) => this.#dial(link, signal),
+      dial: (link, signal) => dialLink(this.#dialHost, link, signal),
       undeliverable: (message, error, reason) => this.#undeliverable(message, error, reason),
       connectFailed: (link, error, attempt) => {
         this.#counters.connectFailures++;
@@ -424,95 +438,6 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       if (relay.takes(message, true)) this.#counters.relayedOut++;
       else link.send(message);
     }
-  }
-
-  /**
-   * Dials the node and runs the handshake; the engine adopts the session as it opens. A transport that
-   * sends first bytes early carries the waiting messages with the ConnectRequest (see first-flight.ts):
-   * if the listener refuses, they go back to the queue; if the connection breaks during the
-   * handshake, they may have been delivered and are reported undeliverable (never sent twice).
-   */
-  async #dial(link: NodeLink, signal: AbortSignal): Promise<ConnectionSession> {
-    const record = this.#o.directory.node(link.node);
-    if (record?.trust === TRUST_BANNED) throw new PeerDeniedError(link.node, 'trust 0');
-    let request: Buffer | undefined;
-    const connectRequest = (): Buffer =>
-      (request ??= connectRequestFrame({
-        local: this.node,
-        peer: link.node,
-        localAdvertVersion: this.#localAdvert()?.version ?? 0,
-        peerAdvertVersion: record?.advert?.version ?? 0,
-      }));
-    // The messages that left with this attempt's ConnectRequest, and the advert version sent with them.
-    let sent: QueueEntry[] = [];
-    let advertSent = 0;
-    let requestSentAt: number | undefined;
-    const dialing = dialNode({
-      node: link.node,
-      record,
-      messagePrefs: link.prefs?.transports,
-      transports: this.#transports,
-      defaultOrder: this.#o.transportOrder ?? [...this.#transports.keys()],
-      dialTimeoutMs: this.#limits.dialTimeoutMs,
-      signal,
-      logger: this.#logger,
-      firstBytes: () => {
-        requestSentAt = performance.now();
-        const flight = takeFirstFlight(
-          link.queue,
-          connectRequest(),
-          (slab, message) =>
-            appendOutgoing(
-              slab,
-              message,
-              this.#o.keyPair,
-              this.#o.strict ?? false,
-              this.#limits.maxFrameSize,
-            ),
-          (message, error, reason) => this.#undeliverable(message, error, reason),
-          link.node,
-          () => {
-            const advert = this.#localAdvert();
-            if (advert === undefined || (this.#advertHeld.get(link.node) ?? 0) >= advert.version) return;
-            advertSent = advert.version;
-            return encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert));
-          },
-        );
-        sent = flight.taken;
-        if (flight.advertSent) this.#counters.advertsSent++;
-        else advertSent = 0;
-        this.#counters.messagesOut += sent.length;
-        this.#counters.framesOut += sent.length;
-        return flight.bytes;
-      },
-      attemptFailed: (error) => {
-        const lost = sent;
-        sent = [];
-        advertSent = 0;
-        if (refusedBeforeReading(error)) link.queue.unshift(lost);
-        else for (const entry of lost) this.#undeliverable(entry.message, error, 'handshake-failed');
-      },
-      open: async (connection, requestSent) => {
-        if (!this.#running) {
-          connection.abort(new ConnectionClosedError('transport engine stopped'));
-          throw new ConnectionClosedError('transport engine stopped');
-        }
-        const session = this.#session(connection);
-        await session.handshake({
-          requestSent,
-          requestSentAt: requestSent ? requestSentAt : undefined,
-          advertSent,
-          onOpen: () => this.#opened(session),
-        });
-        session.traffic.messagesOut += sent.length;
-        sent = [];
-        return session;
-      },
-    });
-    // Encoded once the dial has begun (a socket transport has sent its TCP SYN by now): it is not
-    // needed before the transport's own handshake is done, so it does not delay the connect.
-    connectRequest();
-    return dialing;
   }
 
   #accept(connection: Connection): void {

@@ -29,7 +29,6 @@ import { addressProtocol } from './address-order.js';
 import type { BackoffOptions } from './backoff.js';
 import { ConnectionSession, type SessionHooks } from './connection-session.js';
 import {
-  newPeerTrafficCounters,
   newTransportCounters,
   type PeerTrafficCounters,
   type TransportCounters,
@@ -37,6 +36,7 @@ import {
   type TransportDropReason,
 } from './counters.js';
 import { type DialHost, dialLink } from './dial-attempt.js';
+import { ClosedTraffic, countersSnapshot, peerTraffic } from './engine-status.js';
 import { type TransportEvent, TransportEvents } from './events.js';
 import type { Refusal } from './handshake.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
@@ -90,8 +90,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   readonly #counters: TransportCounters = newTransportCounters();
   readonly #links = new Map<NodeId, NodeLink>();
   readonly #sessions = new Set<ConnectionSession>();
-  /** Traffic of the closed connections to each node that still has a link (one entry per link, at most). */
-  readonly #closedTraffic = new Map<NodeId, PeerTrafficCounters>();
+  readonly #closedTraffic = new ClosedTraffic();
   readonly #transports = new Map<string, Transport>();
   /**
    * The version of our advert each peer held when we last connected (bounded): a dial sends the
@@ -344,25 +343,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
    * message path.
    */
   peerCounters(): Record<NodeId, PeerTrafficCounters> {
-    const out: Record<NodeId, PeerTrafficCounters> = {};
-    for (const link of this.#links.values()) {
-      if (!link.connected) continue;
-      out[link.node] = { ...(this.#closedTraffic.get(link.node) ?? newPeerTrafficCounters()) };
-    }
-    for (const session of this.#sessions) {
-      const total = out[session.peer];
-      if (total !== undefined) addTraffic(total, session.traffic);
-    }
-    return out;
-  }
-
-  #closedTrafficOf(node: NodeId): PeerTrafficCounters {
-    let traffic = this.#closedTraffic.get(node);
-    if (traffic === undefined) {
-      traffic = newPeerTrafficCounters();
-      this.#closedTraffic.set(node, traffic);
-    }
-    return traffic;
+    return peerTraffic(this.#links.values(), this.#sessions, this.#closedTraffic);
   }
 
   /** The last measured round-trip time to a connected node, in ms. */
@@ -376,15 +357,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   }
 
   counters(): TransportCountersSnapshot {
-    const queueDepths: Record<string, number> = {};
-    let queuedTotal = 0;
-    for (const link of this.#links.values()) {
-      if (link.queue.length === 0) continue;
-      queueDepths[link.node] = link.queue.length;
-      queuedTotal += link.queue.length;
-    }
-    const c = this.#counters;
-    return { ...c, dropped: { ...c.dropped }, connections: this.#sessions.size, queuedTotal, queueDepths };
+    return countersSnapshot(this.#counters, this.#links.values(), this.#sessions.size);
   }
 
   /** Engine events as an async iterable (bounded: a slow reader loses the oldest). */
@@ -423,7 +396,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       idle: (link) => {
         if (!link.busy && this.#links.get(link.node) === link) {
           this.#links.delete(link.node);
-          this.#closedTraffic.delete(link.node);
+          this.#closedTraffic.forget(link.node);
         }
       },
     };
@@ -510,7 +483,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     onGoodbye: (session) => this.#lose(session, undefined),
     onClosed: (session, error) => {
       this.#sessions.delete(session);
-      if (this.#links.has(session.peer)) addTraffic(this.#closedTrafficOf(session.peer), session.traffic);
+      if (this.#links.has(session.peer)) this.#closedTraffic.add(session.peer, session.traffic);
       this.#lose(session, error);
     },
     onDropped: (reason, error, node, message) => this.#dropped(reason, error, node, message),
@@ -630,11 +603,4 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     this.#logger.debug({ reason, peer: node, err: error }, 'message dropped');
     this.events.emit({ type: 'message:dropped', reason, node, message, error });
   }
-}
-
-function addTraffic(into: PeerTrafficCounters, from: PeerTrafficCounters): void {
-  into.messagesIn += from.messagesIn;
-  into.messagesOut += from.messagesOut;
-  into.bytesIn += from.bytesIn;
-  into.bytesOut += from.bytesOut;
 }

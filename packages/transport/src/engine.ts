@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import {
   type Connection,
   ConnectionClosedError,
@@ -27,7 +26,7 @@ import {
 } from '@netmachine/core';
 import { addressProtocol } from './address-order.js';
 import type { BackoffOptions } from './backoff.js';
-import { ConnectionSession, type SessionHooks } from './connection-session.js';
+import type { ConnectionSession, SessionHooks } from './connection-session.js';
 import {
   newTransportCounters,
   type PeerTrafficCounters,
@@ -38,11 +37,10 @@ import {
 import { type DialHost, dialLink } from './dial-attempt.js';
 import { ClosedTraffic, countersSnapshot, peerTraffic } from './engine-status.js';
 import { type TransportEvent, TransportEvents } from './events.js';
-import type { Refusal } from './handshake.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
 import { QueueBudget } from './node-queue.js';
-import { SignaturePool } from './signature-pool.js';
+import { SessionRegistry } from './session-registry.js';
 
 export interface TransportEngineOptions {
   keyPair: KeyPair;
@@ -89,19 +87,13 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   readonly #logger: Logger;
   readonly #counters: TransportCounters = newTransportCounters();
   readonly #links = new Map<NodeId, NodeLink>();
-  readonly #sessions = new Set<ConnectionSession>();
+  readonly #sessions: SessionRegistry;
   readonly #closedTraffic = new ClosedTraffic();
   readonly #transports = new Map<string, Transport>();
-  /**
-   * The version of our advert each peer held when we last connected (bounded): a dial sends the
-   * advert with its first messages only to a peer that may lack it.
-   */
-  readonly #advertHeld = new Map<NodeId, number>();
   #listeners: Listener[] = [];
   #sink: MessageSink | undefined;
   #relay: RelayRoute | undefined;
   #running = false;
-  #pool: SignaturePool | undefined;
   #starting: Promise<void> | undefined;
   #linkHost: LinkHost;
   readonly #dialHost: DialHost;
@@ -112,6 +104,19 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#logger = (options.logger ?? noopLogger).child({ component: 'transport' });
     this.#linkHost = this.#makeLinkHost();
+    this.#sessions = new SessionRegistry({
+      node: this.node,
+      keyPair: options.keyPair,
+      directory: options.directory,
+      strict: options.strict ?? false,
+      verifyThreads: options.verifyThreads,
+      localAdvert: options.localAdvert,
+      allowUnknownPeers: options.allowUnknownPeers !== false,
+      limits: this.#limits,
+      counters: this.#counters,
+      logger: this.#logger,
+      hooks: this.#sessionHooks,
+    });
     this.#dialHost = {
       node: this.node,
       keyPair: options.keyPair,
@@ -122,11 +127,11 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       limits: this.#limits,
       logger: this.#logger,
       counters: this.#counters,
-      advertHeld: this.#advertHeld,
+      advertHeld: this.#sessions.advertHeld,
       running: () => this.#running,
-      localAdvert: () => this.#localAdvert(),
+      localAdvert: () => this.#sessions.localAdvert(),
       undeliverable: (message, error, reason) => this.#undeliverable(message, error, reason),
-      session: (connection) => this.#session(connection),
+      session: (connection) => this.#sessions.create(connection),
       opened: (session) => this.#opened(session),
     };
     // Made here rather than at start, so the schemes served are known (and checked) up front.
@@ -207,7 +212,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
         if (transport === undefined) throw new InvalidAddressError(address, 'no transport for its scheme');
         const listener = await transport.listen(address, (c) => this.#accept(c), {
           signal,
-          acceptPeer: (peer) => this.#admit(peer)?.error !== 'Denied',
+          acceptPeer: (peer) => this.#sessions.admit(peer)?.error !== 'Denied',
         });
         this.#listeners.push(listener);
         this.#logger.info({ addresses: listener.addresses }, 'listening');
@@ -230,12 +235,10 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     }
     await Promise.all(this.#listeners.map((l) => l.close().catch(() => {})));
     this.#listeners = [];
-    await Promise.all([...this.#sessions].map((s) => s.close('shutdown', 'node stopping')));
+    await this.#sessions.closeAll();
     await this.#closeTransports();
-    await this.#pool?.close();
-    this.#pool = undefined;
+    await this.#sessions.release();
     this.#links.clear();
-    this.#sessions.clear();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -414,64 +417,18 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   }
 
   #accept(connection: Connection): void {
-    if (!this.#running || this.#sessions.size >= 2 * this.#limits.maxConnections) {
+    if (!this.#running || this.#sessions.overCapacity) {
       // Far over capacity: do not even spend a handshake on it.
       this.#counters.inboundRefused++;
       connection.abort(new ConnectionClosedError('over capacity'));
       return;
     }
-    const session = this.#session(connection);
+    const session = this.#sessions.create(connection);
     // Adopted as it opens, before the messages the dialer sent with its ConnectRequest are read: a
     // reply to one of them then finds the session instead of dialing the caller back.
     session.handshake({ onOpen: () => this.#opened(session) }).catch((error: Error) => {
       this.#logger.debug({ peer: session.peer, err: error }, 'inbound handshake failed');
     });
-  }
-
-  /** Trust and capacity decide whether a caller may connect. */
-  #admit(peer: NodeId): Refusal | undefined {
-    const record = this.#o.directory.node(peer);
-    if (record?.trust === TRUST_BANNED) return { error: 'Denied', reason: 'banned' };
-    if (record === undefined && this.#o.allowUnknownPeers === false)
-      return { error: 'Denied', reason: 'unknown node' };
-    if (this.#sessions.size > this.#limits.maxConnections)
-      return { error: 'OverCapacity', reason: 'too many connections' };
-    return undefined;
-  }
-
-  #localAdvert(): NodeAdvert | undefined {
-    return this.#o.localAdvert !== undefined
-      ? this.#o.localAdvert()
-      : this.#o.directory.node(this.node)?.advert;
-  }
-
-  /** The strict-mode verify threads, made with the first session that needs them. */
-  #signaturePool(): SignaturePool | undefined {
-    if (this.#o.strict !== true) return undefined;
-    if (this.#pool === undefined) {
-      const threads =
-        this.#o.verifyThreads ?? (availableParallelism() > 1 ? Math.min(4, availableParallelism()) : 0);
-      if (threads <= 0) return undefined;
-      this.#pool = new SignaturePool(threads);
-    }
-    return this.#pool;
-  }
-
-  #session(connection: Connection): ConnectionSession {
-    const session = new ConnectionSession({
-      connection,
-      keyPair: this.#o.keyPair,
-      directory: this.#o.directory,
-      localAdvert: () => this.#localAdvert(),
-      strict: this.#o.strict ?? false,
-      signaturePool: this.#signaturePool(),
-      limits: this.#limits,
-      counters: this.#counters,
-      logger: this.#logger,
-      hooks: this.#sessionHooks,
-    });
-    this.#sessions.add(session);
-    return session;
   }
 
   readonly #sessionHooks: SessionHooks = {
@@ -487,13 +444,12 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       this.#lose(session, error);
     },
     onDropped: (reason, error, node, message) => this.#dropped(reason, error, node, message),
-    admit: (peer) => this.#admit(peer),
+    admit: (peer) => this.#sessions.admit(peer),
   };
 
   /** A session just opened: note which version of our advert its peer holds, then adopt it. */
   #opened(session: ConnectionSession): void {
-    if (this.#advertHeld.size >= this.#limits.maxConnections * 2) this.#advertHeld.clear();
-    this.#advertHeld.set(session.peer, session.peerHoldsOurAdvert);
+    this.#sessions.opened(session);
     this.#adopt(session);
   }
 

@@ -5,12 +5,9 @@ import {
   type EngineMessage,
   InvalidAddressError,
   isTopicAddress,
-  type KeyPair,
   type Listener,
   type Logger,
   type MessageSink,
-  type NodeAdvert,
-  type NodeDirectory,
   type NodeId,
   type NodeSender,
   NotStartedError,
@@ -22,10 +19,8 @@ import {
   type Startable,
   TRUST_BANNED,
   type Transport,
-  type TransportFactory,
 } from '@netmachine/core';
 import { addressProtocol } from './address-order.js';
-import type { BackoffOptions } from './backoff.js';
 import type { ConnectionSession, SessionHooks } from './connection-session.js';
 import {
   newTransportCounters,
@@ -35,43 +30,13 @@ import {
   type TransportDropReason,
 } from './counters.js';
 import { type DialHost, dialLink } from './dial-attempt.js';
+import type { ConnectOptions, TransportEngineOptions } from './engine-options.js';
 import { ClosedTraffic, countersSnapshot, peerTraffic } from './engine-status.js';
 import { type TransportEvent, TransportEvents } from './events.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { type LinkHost, NodeLink } from './node-link.js';
 import { QueueBudget } from './node-queue.js';
 import { SessionRegistry } from './session-registry.js';
-
-export interface TransportEngineOptions {
-  keyPair: KeyPair;
-  directory: NodeDirectory;
-  transports: readonly TransportFactory[];
-  /** Addresses to listen on (port 0 allowed: see `listenAddresses`). */
-  listen?: readonly string[];
-  logger?: Logger;
-  /** Sign every message we send and verify every message we receive. */
-  strict?: boolean;
-  /**
-   * Strict mode: worker threads that verify received signatures, so verification is not bound by
-   * the event loop's one core (default: the machine's available parallelism, at most 4; 0, or a
-   * single-core machine, verifies on the event loop). Messages are still delivered in order.
-   */
-  verifyThreads?: number;
-  /** Our own advert, sent to peers holding an older one (default: the directory's record of us). */
-  localAdvert?: () => NodeAdvert | undefined;
-  /** Protocols in order of preference when neither message nor node record says (default: transport order). */
-  transportOrder?: readonly string[];
-  /** Accept callers the directory does not know (default true; trust 0 is always refused). */
-  allowUnknownPeers?: boolean;
-  limits?: Partial<TransportLimits>;
-  backoff?: BackoffOptions;
-}
-
-export interface ConnectOptions {
-  /** Keep the connection up, re-establishing it after every loss. */
-  permanent?: boolean;
-  signal?: AbortSignal;
-}
 
 /**
  * The Transport engine: the pool of connections to other nodes, keyed by NodeId. It dials nodes by

@@ -16,7 +16,8 @@ export {
   type TransportCountersSnapshot,
   type TransportDropReason,
 } from './counters.js';
-export { type ConnectOptions, TransportEngine, type TransportEngineOptions } from './engine.js';
+export { TransportEngine } from './engine.js';
+export type { ConnectOptions, TransportEngineOptions } from './engine-options.js';
 export { NoAddressError, ProtocolViolationError, SourceMismatchError } from './errors.js';
 export type { TransportEvent, TransportEventOf, TransportEvents, TransportEventType } from './events.js';
 export { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';

@@ -31,11 +31,11 @@ import {
 } from './counters.js';
 import { type DialHost, dialLink } from './dial-attempt.js';
 import type { ConnectOptions, TransportEngineOptions } from './engine-options.js';
-import { ClosedTraffic, countersSnapshot, peerTraffic } from './engine-status.js';
+import { countersSnapshot, peerTraffic } from './engine-status.js';
 import { type TransportEvent, TransportEvents } from './events.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
-import { type LinkHost, NodeLink } from './node-link.js';
-import { QueueBudget } from './node-queue.js';
+import { LinkTable } from './link-table.js';
+import type { NodeLink } from './node-link.js';
 import { SessionRegistry } from './session-registry.js';
 
 /**
@@ -51,16 +51,16 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   readonly #limits: TransportLimits;
   readonly #logger: Logger;
   readonly #counters: TransportCounters = newTransportCounters();
-  readonly #links = new Map<NodeId, NodeLink>();
+  readonly #table: LinkTable;
+  /** The table's links, read directly on the message path. */
+  readonly #links: Map<NodeId, NodeLink>;
   readonly #sessions: SessionRegistry;
-  readonly #closedTraffic = new ClosedTraffic();
   readonly #transports = new Map<string, Transport>();
   #listeners: Listener[] = [];
   #sink: MessageSink | undefined;
   #relay: RelayRoute | undefined;
   #running = false;
   #starting: Promise<void> | undefined;
-  #linkHost: LinkHost;
   readonly #dialHost: DialHost;
 
   constructor(options: TransportEngineOptions) {
@@ -68,7 +68,6 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     this.node = options.keyPair.id;
     this.#limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.#logger = (options.logger ?? noopLogger).child({ component: 'transport' });
-    this.#linkHost = this.#makeLinkHost();
     this.#sessions = new SessionRegistry({
       node: this.node,
       keyPair: options.keyPair,
@@ -82,6 +81,21 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       logger: this.#logger,
       hooks: this.#sessionHooks,
     });
+    this.#table = new LinkTable({
+      local: this.node,
+      limits: this.#limits,
+      backoff: options.backoff ?? {},
+      counters: this.#counters,
+      logger: this.#logger,
+      events: this.events,
+      sessions: this.#sessions,
+      running: () => this.#running,
+      relay: () => this.#relay,
+      sink: () => this.#sink,
+      dial: (link, signal) => dialLink(this.#dialHost, link, signal),
+      undeliverable: (message, error, reason) => this.#undeliverable(message, error, reason),
+    });
+    this.#links = this.#table.byNode;
     this.#dialHost = {
       node: this.node,
       keyPair: options.keyPair,
@@ -97,7 +111,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       localAdvert: () => this.#sessions.localAdvert(),
       undeliverable: (message, error, reason) => this.#undeliverable(message, error, reason),
       session: (connection) => this.#sessions.create(connection),
-      opened: (session) => this.#opened(session),
+      opened: (session) => this.#table.opened(session),
     };
     // Made here rather than at start, so the schemes served are known (and checked) up front.
     const context = { keyPair: options.keyPair, logger: this.#logger };
@@ -271,7 +285,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       this.#counters.relayedOut++;
       return;
     }
-    (link ?? this.#link(dst.node)).send(message);
+    (link ?? this.#table.link(dst.node)).send(message);
   }
 
   // --- connections --------------------------------------------------------
@@ -281,7 +295,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     if (!this.#running) throw new NotStartedError('transport engine');
     options.signal?.throwIfAborted();
     if (node === this.node) return;
-    const link = this.#link(node);
+    const link = this.#table.link(node);
     if (options.permanent) link.setPermanent(true);
     const connected = link.whenConnected();
     if (options.signal === undefined) return connected;
@@ -311,7 +325,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
    * message path.
    */
   peerCounters(): Record<NodeId, PeerTrafficCounters> {
-    return peerTraffic(this.#links.values(), this.#sessions, this.#closedTraffic);
+    return peerTraffic(this.#links.values(), this.#sessions, this.#table.closedTraffic);
   }
 
   /** The last measured round-trip time to a connected node, in ms. */
@@ -321,7 +335,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
 
   /** Messages waiting in the per-node queues, over all nodes (what `counters().queuedTotal` says, cheaply). */
   get queued(): number {
-    return this.#linkHost.queueBudget.used;
+    return this.#table.queueBudget.used;
   }
 
   counters(): TransportCountersSnapshot {
@@ -335,52 +349,6 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
 
   // --- internals ----------------------------------------------------------
 
-  #link(node: NodeId): NodeLink {
-    let link = this.#links.get(node);
-    if (link === undefined) {
-      link = new NodeLink(node, this.#linkHost);
-      this.#links.set(node, link);
-    }
-    return link;
-  }
-
-  #makeLinkHost(): LinkHost {
-    return {
-      queueSize: this.#limits.queueSize,
-      queueBudget: new QueueBudget(this.#limits.maxQueuedTotal),
-      defaultQueueTtlMs: this.#limits.defaultQueueTtlMs,
-      idleTimeoutMs: this.#limits.idleTimeoutMs,
-      backoff: this.#o.backoff ?? {},
-      dial: (link, signal) => dialLink(this.#dialHost, link, signal),
-      undeliverable: (message, error, reason) => this.#undeliverable(message, error, reason),
-      connectFailed: (link, error, attempt) => {
-        this.#counters.connectFailures++;
-        this.#logger.debug({ peer: link.node, err: error, attempt }, 'connect failed');
-        this.events.emit({ type: 'peer:connect-failed', node: link.node, error, attempt });
-        this.#moveToRelay(link, error);
-      },
-      queueFull: (link) =>
-        this.events.emit({ type: 'queue:full', node: link.node, capacity: link.queue.capacity }),
-      idle: (link) => {
-        if (!link.busy && this.#links.get(link.node) === link) {
-          this.#links.delete(link.node);
-          this.#closedTraffic.forget(link.node);
-        }
-      },
-    };
-  }
-
-  /** A direct dial failed: what waits for the node goes the relay way, when the relay path has one. */
-  #moveToRelay(link: NodeLink, error: Error): void {
-    const relay = this.#relay;
-    if (relay === undefined || !relay.reaches(link.node)) return;
-    relay.directFailed(link.node, error);
-    for (const message of link.queue.drain()) {
-      if (relay.takes(message, true)) this.#counters.relayedOut++;
-      else link.send(message);
-    }
-  }
-
   #accept(connection: Connection): void {
     if (!this.#running || this.#sessions.overCapacity) {
       // Far over capacity: do not even spend a handshake on it.
@@ -391,7 +359,7 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     const session = this.#sessions.create(connection);
     // Adopted as it opens, before the messages the dialer sent with its ConnectRequest are read: a
     // reply to one of them then finds the session instead of dialing the caller back.
-    session.handshake({ onOpen: () => this.#opened(session) }).catch((error: Error) => {
+    session.handshake({ onOpen: () => this.#table.opened(session) }).catch((error: Error) => {
       this.#logger.debug({ peer: session.peer, err: error }, 'inbound handshake failed');
     });
   }
@@ -402,81 +370,11 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       const link = this.#links.get(session.peer);
       if (link?.session === session) link.pump();
     },
-    onGoodbye: (session) => this.#lose(session, undefined),
-    onClosed: (session, error) => {
-      this.#sessions.delete(session);
-      if (this.#links.has(session.peer)) this.#closedTraffic.add(session.peer, session.traffic);
-      this.#lose(session, error);
-    },
+    onGoodbye: (session) => this.#table.lose(session, undefined),
+    onClosed: (session, error) => this.#table.closed(session, error),
     onDropped: (reason, error, node, message) => this.#dropped(reason, error, node, message),
     admit: (peer) => this.#sessions.admit(peer),
   };
-
-  /** A session just opened: note which version of our advert its peer holds, then adopt it. */
-  #opened(session: ConnectionSession): void {
-    this.#sessions.opened(session);
-    this.#adopt(session);
-  }
-
-  /**
-   * Makes an open session the node's active one. When both nodes dialed at once there are two:
-   * both sides keep the one dialed by the node with the smaller id, so they agree without talking.
-   */
-  #adopt(session: ConnectionSession): void {
-    if (!this.#running || session.state !== 'open') {
-      void session.close('shutdown');
-      return;
-    }
-    const link = this.#link(session.peer);
-    const current = link.session;
-    if (current !== undefined && current !== session) {
-      this.#counters.duplicateConnections++;
-      const keep = this.#preferred(current, session);
-      const drop = keep === current ? session : current;
-      // Switch before closing, so the link is never without a session (and never forgotten).
-      if (keep === session) link.attach(session);
-      void drop.close('duplicate', 'another connection to the same node won');
-      return;
-    }
-    this.#counters.connectsOk++;
-    link.attach(session);
-    this.#logger.debug({ peer: session.peer, direction: session.direction }, 'node connected');
-    this.events.emit({
-      type: 'peer:connected',
-      node: session.peer,
-      direction: session.direction,
-      protocol: session.connection.protocol,
-      remoteAddress: session.connection.remoteAddress,
-    });
-  }
-
-  #preferred(a: ConnectionSession, b: ConnectionSession): ConnectionSession {
-    if (a.direction === b.direction) return b; // the newer one: the old one is likely stale
-    const dialerOf = (s: ConnectionSession): NodeId => (s.direction === 'outbound' ? this.node : s.peer);
-    return dialerOf(a) < dialerOf(b) ? a : b;
-  }
-
-  #lose(session: ConnectionSession, error: Error | undefined): void {
-    const link = this.#links.get(session.peer);
-    if (link === undefined || !link.lose(session)) return;
-    this.#counters.disconnects++;
-    this.#logger.debug({ peer: session.peer, err: error }, 'node disconnected');
-    this.events.emit({ type: 'peer:disconnected', node: session.peer, error });
-    // Only a failed connection loses what was on it; after a clean close (idle, the peer stopping)
-    // a late reply can still come over a new connection.
-    if (error === undefined) return;
-    const lost =
-      error instanceof ConnectionClosedError
-        ? error
-        : new ConnectionClosedError(`connection to ${session.peer} failed: ${error.message}`, {
-            cause: error,
-          });
-    try {
-      this.#sink?.connectionLost?.(session.peer, lost);
-    } catch (sinkError) {
-      this.#logger.error({ err: sinkError }, 'message sink threw in connectionLost');
-    }
-  }
 
   /** Trust can drop to 0 while a link is up: a banned peer (or source) gets nothing through. */
   #receive(session: ConnectionSession, message: EngineMessage): boolean | undefined {

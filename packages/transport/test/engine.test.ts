@@ -368,6 +368,8 @@ describe('TransportEngine: first messages sent with the ConnectRequest', () => {
     await expect
       .poll(() => b.sink.delivered.map((m) => m.body), { message: 'deliveries' })
       .toEqual(['first', 'second']);
+    // The dialer's connected event may still be on its way once the listener has both.
+    await expect.poll(() => deliveredAtConnect, { message: 'the dialer connected' }).not.toBe(-1);
     // Both left with the ConnectRequest: the listener had them before its reply reached the dialer.
     expect(deliveredAtConnect).toBe(2);
     expect(a.engine.counters().messagesOut).toBe(2);

@@ -104,6 +104,7 @@ export {
   MAX_DOMAIN_ADVERTS,
   MAX_NODE_ADVERTS,
 } from './service/adverts.js';
+export { DISCOVERY_ENGINE } from './service/discovery-runner.js';
 export { ENTRY_SIGNATURE_BYTES, entryIssued, signEntry, verifyEntry } from './service/entries.js';
 export { DiscoveryNotReadyError, LookupFailedError, NotParticipatingError } from './service/errors.js';
 export { discovery } from './service/factory.js';
@@ -121,10 +122,9 @@ export {
   type PsiExchangeRouter,
   PsiRefusedError,
 } from './service/psi-exchange.js';
-export {
-  DISCOVERY_ENGINE,
-  DiscoveryService,
-  type DiscoveryServiceCounters,
-  type DiscoveryServiceEvent,
-  type DiscoveryViews,
-} from './service/service.js';
+export { DiscoveryService } from './service/service.js';
+export type {
+  DiscoveryServiceCounters,
+  DiscoveryServiceEvent,
+  DiscoveryViews,
+} from './service/service-reports.js';

@@ -11,93 +11,29 @@ import {
   type Startable,
   TRUST_DEFAULT,
 } from '@netmachine/core';
-import { ProtocolRunner, type RunnerCounters } from '@netmachine/overlay';
-import {
-  type BlipParams,
-  blipFilter,
-  blipFilterBytes,
-  blipSimilarity,
-  blipTargetSimilarity,
-  bloomFilter,
-  DEFAULT_BLIP_PARAMS,
-} from '../blip.js';
-import {
-  type DiscoveryCommand,
-  type DiscoveryEvent,
-  type DiscoveryNode,
-  type DiscoveryTimer,
-  discoveryProtocol,
-} from '../machines/discovery-node.js';
-import type { DiscoveryMessage, PeerEntry } from '../machines/messages.js';
+import { type BlipParams, blipFilter, blipFilterBytes, DEFAULT_BLIP_PARAMS } from '../blip.js';
+import type { DiscoveryEvent } from '../machines/discovery-node.js';
+import { ClusteringPsi } from './clustering-psi.js';
 import { CryptoRng } from './crypto-rng.js';
-import { entryIssued, signEntry, verifyEntry } from './entries.js';
-import { DiscoveryNotReadyError, LookupFailedError, NotParticipatingError } from './errors.js';
-import { DiscoveryGate } from './gate.js';
+import { DISCOVERY_ENGINE, type DiscoveryRunner, discoveryRunner } from './discovery-runner.js';
+import { DiscoveryNotReadyError, NotParticipatingError } from './errors.js';
+import type { DiscoveryGate } from './gate.js';
+import { LookupAdverts } from './lookup-adverts.js';
 import { Lookups } from './lookups.js';
 import type { DiscoveryDomains, DiscoveryServiceOptions, LookupResult } from './options.js';
-import { type PsiCounters, PsiExchange } from './psi-exchange.js';
+import { PsiExchange } from './psi-exchange.js';
+import {
+  type DiscoveryServiceCounters,
+  type DiscoveryServiceEvent,
+  type DiscoveryViews,
+  machineCountersOf,
+  viewsOf,
+} from './service-reports.js';
 import { AdvertsSideband, advertisingRouter } from './sideband.js';
+import { SignedEntries } from './signed-entries.js';
 
-/** The engine that speaks the discovery protocol (TAPS, TAC, routing) on every participating node. */
-export const DISCOVERY_ENGINE = 'discovery';
-
-/** Clock skew allowed on an entry's issue time. */
-const ENTRY_SKEW_MS = 60_000;
-/** PSI exchanges this node runs at once for TAC, and waiting. */
-const PSI_CONCURRENCY = 2;
-const PSI_QUEUE = 16;
-/** How long an anycast waits for the domain advert that came with a lookup answer. */
-const ADVERT_WAIT_MS = 3000;
-/** How long a lookup answer waits for the announcement sent just before it. */
-const ANNOUNCEMENT_WAIT_MS = 1000;
 /** A node with an empty view asks its peers for entries at most this often. */
 const BOOTSTRAP_EVERY_MS = 2000;
-/** Verified entry signatures remembered (re-verifying every gossip round would cost ~0.1 ms each). */
-const VERIFIED_MEMORY = 4096;
-
-export interface DiscoveryServiceCounters {
-  readonly participating: boolean;
-  readonly domains: number;
-  /** Gossip messages refused because an entry in them was not signed by the node it names. */
-  readonly forgedMessages: number;
-  /** Entries in those messages that failed their signature check. */
-  readonly forgedEntries: number;
-  readonly adverts: { readonly stored: number; readonly refused: number };
-  readonly lookups: { readonly started: number; readonly answered: number; readonly failed: number };
-  /** PSI runs for TAC dropped because too many were waiting. */
-  readonly psiDropped: number;
-  readonly psi: PsiCounters;
-  readonly runner: RunnerCounters | undefined;
-  readonly machine:
-    | (DiscoveryNode['taps']['counters'] & {
-        readonly tac: DiscoveryNode['tac']['counters'];
-        readonly routing: DiscoveryNode['router']['counters'];
-      })
-    | undefined;
-  /** Times the machines were restarted because this node's domains changed. */
-  readonly restarts: number;
-}
-
-export interface DiscoveryViews {
-  /** The TAPS view. */
-  readonly view: readonly NodeId[];
-  /** The URPS sample memory. */
-  readonly samples: readonly NodeId[];
-  /** TAC's cluster: neighbours sharing a domain, with the shared domains. */
-  readonly cluster: readonly { readonly node: NodeId; readonly shared: readonly string[] }[];
-}
-
-export type DiscoveryServiceEvent =
-  | {
-      readonly type: 'psi:done';
-      readonly peer: NodeId;
-      readonly shared: readonly string[];
-      readonly role: 'initiator' | 'responder';
-    }
-  | { readonly type: 'lookup:done'; readonly result: LookupResult }
-  | { readonly type: 'entries:forged'; readonly from: NodeId; readonly count: number };
-
-type Runner = ProtocolRunner<DiscoveryMessage, DiscoveryCommand, DiscoveryTimer, DiscoveryEvent>;
 
 /**
  * Inter-domain discovery on a node: TAPS + URPS peer sampling, TAC clustering (BLIP similarity, then
@@ -112,24 +48,21 @@ export class DiscoveryService implements Startable {
   readonly #logger: Logger;
   readonly #blip: BlipParams;
   readonly #internal: Set<string>;
-  readonly #entryTtl: number;
+  readonly #entries: SignedEntries;
   readonly #psi: PsiExchange;
+  readonly #clusteringPsi: ClusteringPsi;
   readonly #sideband: AdvertsSideband;
   readonly #listeners = new Set<(event: DiscoveryServiceEvent) => void>();
   readonly #lookups = new Lookups((result) => this.#emit({ type: 'lookup:done', result }));
-  readonly #verified = new Set<string>();
-  readonly #psiQueue: PeerEntry[] = [];
+  readonly #lookupAdverts: LookupAdverts;
   readonly #counts = {
     forgedMessages: 0,
     forgedEntries: 0,
-    psiDropped: 0,
     restarts: 0,
   };
-  #psiRunning = 0;
   #lastBootstrap = 0;
-  #runner: Runner | undefined;
+  #runner: DiscoveryRunner | undefined;
   #gate: DiscoveryGate | undefined;
-  #entry: PeerEntry | undefined;
   #domainKey = '';
   #client: EngineClient | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -143,7 +76,11 @@ export class DiscoveryService implements Startable {
     this.#logger = (options.logger ?? noopLogger).child({ component: 'discovery' });
     this.#blip = options.blip ?? { ...DEFAULT_BLIP_PARAMS };
     this.#internal = new Set(options.internalOnly ?? []);
-    this.#entryTtl = options.entryTtlMs ?? 3_600_000;
+    this.#entries = new SignedEntries({
+      keyPair: options.keyPair,
+      filterBytes: blipFilterBytes(this.#blip),
+      ttlMs: options.entryTtlMs ?? 3_600_000,
+    });
     this.#psi = new PsiExchange({
       router: options.router,
       localSet: () => this.#participatingDomains(),
@@ -159,9 +96,30 @@ export class DiscoveryService implements Startable {
       router: options.router,
       directory: options.directory,
       self: this.node,
-      ownEntry: () => this.#entry,
+      ownEntry: () => this.#entries.own,
       localAdvert: () => this.#o.localAdvert?.(),
       logger: this.#logger,
+    });
+    this.#clusteringPsi = new ClusteringPsi({
+      intersect: (peer) => this.#psi.intersect(peer),
+      // The machines running as a run starts get its result, unless a restart replaced them meanwhile.
+      resultSink: () => {
+        const runner = this.#runner;
+        return (entry, shared) => {
+          if (this.#runner === runner && this.#state === 'running') {
+            runner?.command({ type: 'psiResult', entry, shared });
+          }
+        };
+      },
+      logger: this.#logger,
+    });
+    this.#lookupAdverts = new LookupAdverts({
+      self: this.node,
+      lookups: this.#lookups,
+      sideband: this.#sideband,
+      directory: options.directory,
+      domains: () => this.#o.domains,
+      localAdvert: () => this.#o.localAdvert?.(),
     });
   }
 
@@ -265,18 +223,7 @@ export class DiscoveryService implements Startable {
   /** Looks `domain` up and hands its advert and the members' adverts to the domain service. */
   async #learn(domains: DiscoveryDomains, domain: DomainId, signal: AbortSignal | undefined): Promise<void> {
     const found = await this.lookup(domain, signal ? { signal } : {});
-    const advert =
-      found.advert ??
-      domains.advert(domain) ??
-      (await this.#sideband.whenDomainAdvert(domain, ADVERT_WAIT_MS));
-    if (advert === undefined) throw new LookupFailedError(domain, 'the answer carried no domain advert');
-    // Adverts announced with the answer may still be on their way into the identity store.
-    await Promise.all([...found.members, ...advert.nodes].map((n) => this.#sideband.pending(n)));
-    const adverts = [...new Set([...found.members, ...advert.nodes])].flatMap((n) => {
-      const a = this.#o.directory.node(n)?.advert;
-      return a ? [a] : [];
-    });
-    await domains.know({ advert, seeds: adverts });
+    await this.#lookupAdverts.learn(domains, domain, found);
   }
 
   /** Runs PSI with `peer`: the domains both are in (internal-only ones never take part). */
@@ -296,25 +243,10 @@ export class DiscoveryService implements Startable {
 
   /** The peers in this node's inter-domain views now. */
   views(): DiscoveryViews {
-    const machine = this.#gate?.inner;
-    if (machine === undefined) return { view: [], samples: [], cluster: [] };
-    const samples: NodeId[] = [];
-    if (machine.taps.sampler !== undefined)
-      for (const { id } of machine.taps.sampler.entries()) samples.push(id as NodeId);
-    return {
-      view: machine.taps.view().map((e) => e.peer as NodeId),
-      samples,
-      cluster: machine.tac.cluster().map((e) => ({
-        node: e.peer as NodeId,
-        shared: this.#participatingDomains().filter((d) =>
-          machine.tac.membersOf(d).some((m) => m.peer === e.peer),
-        ),
-      })),
-    };
+    return viewsOf(this.#gate?.inner, () => this.#participatingDomains());
   }
 
   counters(): DiscoveryServiceCounters {
-    const machine = this.#gate?.inner;
     return {
       participating: this.participating,
       domains: this.#participatingDomains().length,
@@ -322,17 +254,10 @@ export class DiscoveryService implements Startable {
       forgedEntries: this.#counts.forgedEntries,
       adverts: this.#sideband.counters(),
       lookups: { ...this.#lookups.counts },
-      psiDropped: this.#counts.psiDropped,
+      psiDropped: this.#clusteringPsi.dropped,
       psi: this.#psi.counters(),
       runner: this.#runner?.counters(),
-      machine:
-        machine === undefined
-          ? undefined
-          : {
-              ...machine.taps.counters,
-              tac: { ...machine.tac.counters },
-              routing: { ...machine.router.counters },
-            },
+      machine: machineCountersOf(this.#gate?.inner),
       restarts: this.#counts.restarts,
     };
   }
@@ -355,7 +280,7 @@ export class DiscoveryService implements Startable {
       void this.#restart();
       return;
     }
-    this.#refreshEntry();
+    this.#entries.refresh();
     // A node with an empty view (just started, or its peers gone) asks peers it knows for their entries.
     const machine = this.#gate?.inner;
     const now = Date.now();
@@ -391,67 +316,25 @@ export class DiscoveryService implements Startable {
     }
     if (this.#state !== 'running') return;
     const filter = blipFilter(domains, this.#blip, new CryptoRng());
-    const entry: PeerEntry = {
-      peer: this.node,
-      filter,
-      signature: signEntry(this.#o.keyPair, filter, Date.now()),
-      age: 0,
-    };
-    this.#entry = entry;
-    const filterBytes = blipFilterBytes(this.#blip);
-    // The machines read this node's entry through getters: a re-signed entry (same filter, fresh issue
-    // time) takes effect without restarting them.
-    const current = () => this.#entry ?? entry;
-    const advert: PeerEntry = {
-      get peer() {
-        return current().peer;
+    const runner = discoveryRunner({
+      advert: this.#entries.issue(filter),
+      domains,
+      blip: this.#blip,
+      machines: this.#o.machines,
+      entries: this.#entries,
+      directory: this.#o.directory,
+      forged: (from, count) => this.#forged(from, count),
+      created: (gate) => {
+        this.#gate = gate;
       },
-      get filter() {
-        return current().filter;
-      },
-      get signature() {
-        return current().signature;
-      },
-      age: 0,
-    };
-    const protocol = discoveryProtocol(
-      () => ({
-        advert,
-        domains,
-        verify: (e) => this.#verify(e) && this.#fresh(e),
-        trust: (peer) => this.#machineTrust(peer as NodeId),
-        similarity: (a, b) =>
-          a.length === filterBytes && b.length === filterBytes ? blipSimilarity(a, b, this.#blip) : 0,
-        domainFilter: (domain) => bloomFilter([domain], this.#blip),
-        targetSimilarity: (filter, target) =>
-          filter.length === filterBytes && target.length === filterBytes
-            ? blipTargetSimilarity(filter, target, this.#blip)
-            : 0,
-      }),
-      { ...this.#o.machines },
-    );
-    const gated = {
-      protocol: protocol.protocol,
-      decode: protocol.decode,
-      create: (self: string, rng: Parameters<typeof protocol.create>[1], now: number) => {
-        this.#gate = new DiscoveryGate(protocol.create(self, rng, now) as DiscoveryNode, {
-          verify: (e) => this.#verify(e),
-          forged: (from, count) => this.#forged(from as NodeId, count),
-        });
-        return this.#gate;
-      },
-    };
-    const runner: Runner = new ProtocolRunner({
-      protocol: gated,
       router: advertisingRouter(this.#o.router, this.#sideband, () => this.#o.domains),
       transport,
-      engineName: DISCOVERY_ENGINE,
       logger: this.#logger,
     });
     runner.on((event) => this.#onEvent(event));
     await runner.start();
     this.#runner = runner;
-    const known = previous.filter((e) => this.#verify(e) && this.#fresh(e));
+    const known = previous.filter((e) => this.#entries.accept(e));
     if (known.length > 0) runner.command({ type: 'join', entries: known });
     else await this.#bootstrap();
   }
@@ -464,7 +347,7 @@ export class DiscoveryService implements Startable {
       (p) => p !== this.node,
     );
     const entries = await this.#sideband.hello(peers.slice(0, 8));
-    const good = entries.filter((e) => this.#verify(e) && this.#fresh(e));
+    const good = entries.filter((e) => this.#entries.accept(e));
     if (good.length > 0 && this.#runner === runner) runner.command({ type: 'join', entries: good });
     return good.length;
   }
@@ -477,101 +360,20 @@ export class DiscoveryService implements Startable {
   #onEvent(event: DiscoveryEvent): void {
     switch (event.type) {
       case 'psiWanted':
-        this.#queuePsi(event.entry);
+        this.#clusteringPsi.want(event.entry);
         return;
-      case 'lookupResult': {
-        const domain = this.#lookups.domainOf(event.id);
-        if (domain === undefined) return;
-        const members = event.members.map((m) => m.peer as NodeId);
-        // The announcement with the domain's and the members' adverts came just before the answer, to
-        // another engine: let it land first (bounded wait), then the adverts reach the identity store.
-        const announced =
-          this.#o.domains?.advert(domain) !== undefined
-            ? Promise.resolve(undefined)
-            : this.#sideband.whenDomainAdvert(domain, ANNOUNCEMENT_WAIT_MS);
-        void announced
-          .then(() => Promise.all(members.map((m) => this.#sideband.pending(m))))
-          .then(() => {
-            const adverts = members.flatMap((m) => {
-              const a = m === this.node ? this.#o.localAdvert?.() : this.#o.directory.node(m)?.advert;
-              return a ? [a] : [];
-            });
-            this.#lookups.answer(event.id, {
-              domain,
-              members,
-              adverts,
-              advert: this.#sideband.domainAdvert(domain) ?? this.#o.domains?.advert(domain),
-              hops: event.hops,
-              path: event.path as NodeId[],
-            });
-          });
+      case 'lookupResult':
+        this.#lookupAdverts.answered(event);
         return;
-      }
       case 'lookupFailed':
         this.#lookups.fail(event.id, event.reason);
         return;
     }
   }
 
-  #queuePsi(entry: PeerEntry): void {
-    if (this.#psiRunning >= PSI_CONCURRENCY) {
-      if (this.#psiQueue.length >= PSI_QUEUE) {
-        this.#counts.psiDropped++;
-        return;
-      }
-      this.#psiQueue.push(entry);
-      return;
-    }
-    this.#psiRunning++;
-    const runner = this.#runner;
-    this.#psi
-      .intersect(entry.peer as NodeId)
-      .then(
-        (shared) => shared,
-        (error) => {
-          this.#logger.debug({ err: error, peer: entry.peer }, 'PSI for clustering failed');
-          return [] as string[];
-        },
-      )
-      .then((shared) => {
-        this.#psiRunning--;
-        if (this.#runner === runner && this.#state === 'running') {
-          runner?.command({ type: 'psiResult', entry, shared });
-        }
-        const next = this.#psiQueue.shift();
-        if (next !== undefined) this.#queuePsi(next);
-      });
-  }
-
   #learned(peer: NodeId, shared: readonly string[], role: 'initiator' | 'responder'): void {
     if (shared.length > 0) this.#o.directory.adjustReputation?.(peer, 1).catch(() => undefined);
     this.#emit({ type: 'psi:done', peer, shared, role });
-  }
-
-  /** Entries older than `entryTtlMs` are not taken in (their node has re-signed since, or is gone). */
-  #fresh(entry: PeerEntry): boolean {
-    const issued = entryIssued(entry.signature);
-    return issued !== undefined && issued >= Date.now() - this.#entryTtl;
-  }
-
-  /** Re-signs this node's entry (same filter) once half its lifetime is gone. */
-  #refreshEntry(): void {
-    const entry = this.#entry;
-    if (entry === undefined) return;
-    const issued = entryIssued(entry.signature) ?? 0;
-    if (Date.now() - issued < this.#entryTtl / 2) return;
-    this.#entry = { ...entry, signature: signEntry(this.#o.keyPair, entry.filter, Date.now()) };
-  }
-
-  /** The entry is signed by the node it names (its age is not checked here: see `#fresh`). */
-  #verify(entry: PeerEntry): boolean {
-    if (entry.filter.length !== blipFilterBytes(this.#blip)) return false;
-    const key = `${entry.peer}/${Buffer.from(entry.signature).toString('base64')}`;
-    if (this.#verified.has(key)) return true;
-    if (!verifyEntry(entry, Date.now() + ENTRY_SKEW_MS)) return false;
-    if (this.#verified.size >= VERIFIED_MEMORY) this.#verified.clear();
-    this.#verified.add(key);
-    return true;
   }
 
   #forged(from: NodeId, count: number): void {
@@ -584,17 +386,6 @@ export class DiscoveryService implements Startable {
   /** Trust 0..255 from the identity store; a node it has no record of gets the default. */
   #trustOf(peer: NodeId): number {
     return this.#o.directory.node(peer)?.trust ?? TRUST_DEFAULT;
-  }
-
-  /**
-   * The machines' trust in [0, 1], trusted from 0.5: the store's default (128) is just below, so only
-   * peers the operator raised (initial peers, trusted contacts) count as trusted; 0 (banned) is 0.
-   */
-  #machineTrust(peer: NodeId): number {
-    const t = this.#trustOf(peer);
-    return t <= TRUST_DEFAULT
-      ? (t / TRUST_DEFAULT) * 0.45
-      : 0.5 + (0.5 * (t - TRUST_DEFAULT)) / (255 - TRUST_DEFAULT);
   }
 
   #emit(event: DiscoveryServiceEvent): void {

@@ -6,7 +6,7 @@ import { createAccount, createOperator, createUser, type KeyPair as NKeyPair } f
 import { connect } from '@nats-io/transport-node';
 import { KeyPair } from '@netmachine/core';
 import { Router } from '@netmachine/router';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ConfigFileError,
   NatsBridge,
@@ -15,12 +15,9 @@ import {
   natsServiceOptionsFromConfig,
 } from '../src/index.js';
 import { NatsServer } from '../src/testing/index.js';
+import { cleanupsAfterEach } from './helpers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
+const cleanups = cleanupsAfterEach();
 
 /** A bridge built from a `nats` config section, as the node app builds it; resolves once connected. */
 async function connectFromConfig(config: NatsConfig): Promise<NatsBridge> {

@@ -2,8 +2,49 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { KeyPair, NodeId } from '@netmachine/core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { NatsServer } from '../src/testing/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
+
+type Cleanup = () => Promise<unknown>;
+
+/** Undoes what a test set up, last pushed first; a failing cleanup fails nothing. */
+async function runCleanups(cleanups: Cleanup[]): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+}
+
+/** What a test pushes here is undone after it. */
+export function cleanupsAfterEach(): Cleanup[] {
+  const cleanups: Cleanup[] = [];
+  afterEach(() => runCleanups(cleanups));
+  return cleanups;
+}
+
+/**
+ * One nats-server for the test file, started before its first test and closed after its last, with
+ * the file's cleanups. A test that leaves the server down (it failed while it was) does not take the
+ * next tests with it: the server is restarted after the cleanups.
+ */
+export function natsServerPerFile(): { readonly server: () => NatsServer; readonly cleanups: Cleanup[] } {
+  let current: NatsServer | undefined;
+  const cleanups: Cleanup[] = [];
+  beforeAll(async () => {
+    current = await NatsServer.start();
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  afterEach(async () => {
+    await runCleanups(cleanups);
+    if (current !== undefined && !current.running) await current.restart();
+  });
+  const server = () => {
+    if (current === undefined) throw new Error('the nats-server starts before the first test');
+    return current;
+  };
+  return { server, cleanups };
+}
 
 export interface EngineProcess {
   readonly child: ChildProcess;

@@ -11,7 +11,7 @@ import {
   UnknownDestinationError,
 } from '@netmachine/core';
 import { Router } from '@netmachine/router';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AttachedEngine,
   AttachRefusedError,
@@ -30,23 +30,11 @@ import {
 import { newSessionId } from '../src/replay-guard.js';
 import { derivePairKeys, EphemeralKey } from '../src/session-keys.js';
 import { NatsServer } from '../src/testing/index.js';
+import { natsServerPerFile } from './helpers.js';
 
-let server: NatsServer;
-const cleanups: (() => Promise<unknown>)[] = [];
+const { server, cleanups } = natsServerPerFile();
 
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
-
-async function startNode(trusted: KeyPair, servers = [server.url]) {
+async function startNode(trusted: KeyPair, servers = [server().url]) {
   const nodeKey = KeyPair.generate();
   const router = new Router({ node: nodeKey.id });
   const bridge = new NatsBridge({
@@ -82,13 +70,13 @@ async function attach(
   handler: Parameters<typeof attachEngine>[0]['handler'],
   extra: Partial<Parameters<typeof attachEngine>[0]> = {},
 ): Promise<AttachedEngine> {
-  const engine = await attachEngine({ servers: [server.url], node, name: 'svc', key, handler, ...extra });
+  const engine = await attachEngine({ servers: [server().url], node, name: 'svc', key, handler, ...extra });
   cleanups.push(() => engine.stop());
   return engine;
 }
 
 async function rawConnection(): Promise<NatsConnection> {
-  const nc = await connect({ servers: [server.url] });
+  const nc = await connect({ servers: [server().url] });
   cleanups.push(() => nc.close());
   return nc;
 }
@@ -182,7 +170,7 @@ describe('bridge configuration', () => {
     const nodeKey = KeyPair.generate();
     const router = new Router({ node: nodeKey.id });
     const make = (overrides: Partial<ConstructorParameters<typeof NatsBridge>[0]>) =>
-      new NatsBridge({ router, keyPair: nodeKey, servers: [server.url], ...overrides });
+      new NatsBridge({ router, keyPair: nodeKey, servers: [server().url], ...overrides });
     expect(() => make({ trustedKeys: { svc: ['not-a-key'] } })).toThrow(InvalidIdentityError);
     expect(() => make({ trustedKeys: { 'bad name': [KeyPair.generate().id] } })).toThrow(
       InvalidIdentityError,

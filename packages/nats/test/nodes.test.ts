@@ -1,23 +1,10 @@
 import { type EngineMessage, KeyPair, type NodeId, type NodeSender } from '@netmachine/core';
 import { Router } from '@netmachine/router';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type AttachedEngine, attachEngine, bridgeOptionsFromConfig, NatsBridge } from '../src/index.js';
-import { NatsServer } from '../src/testing/index.js';
+import { natsServerPerFile } from './helpers.js';
 
-let server: NatsServer;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
+const { server, cleanups } = natsServerPerFile();
 
 /**
  * Joins two routers the way the transport engine does, minus the bytes: through the Router's
@@ -43,7 +30,7 @@ function newNode(): { key: KeyPair; router: Router } {
 
 async function newBridge(node: { key: KeyPair; router: Router }, trusted: KeyPair): Promise<NatsBridge> {
   // Built the way the node app builds it from the `nats` section of its config.
-  const config = { servers: [server.url], engines: { svc: [trusted.id] }, heartbeatMs: 100 };
+  const config = { servers: [server().url], engines: { svc: [trusted.id] }, heartbeatMs: 100 };
   const bridge = new NatsBridge({
     ...bridgeOptionsFromConfig(config, { router: node.router, keyPair: node.key }),
     missedHeartbeats: 20,
@@ -56,7 +43,7 @@ async function newBridge(node: { key: KeyPair; router: Router }, trusted: KeyPai
 
 async function attachSvc(node: NodeId, key: KeyPair): Promise<AttachedEngine> {
   const engine = await attachEngine({
-    servers: [server.url],
+    servers: [server().url],
     node,
     name: 'svc',
     key,

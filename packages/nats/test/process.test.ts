@@ -6,10 +6,9 @@ import {
   UnknownDestinationError,
 } from '@netmachine/core';
 import { Router } from '@netmachine/router';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NatsBridge } from '../src/index.js';
-import { NatsServer } from '../src/testing/index.js';
-import { type EngineProcess, spawnEngineProcess } from './helpers.js';
+import { type EngineProcess, natsServerPerFile, spawnEngineProcess } from './helpers.js';
 
 interface Reply {
   value?: unknown;
@@ -20,22 +19,7 @@ interface Reply {
   ok?: boolean;
 }
 
-let server: NatsServer;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  // A test that failed while the server was down must not take the next tests with it.
-  if (!server.running) await server.restart();
-});
+const { server, cleanups } = natsServerPerFile();
 
 /** A node (router + bridge) trusting `workerKey` for the engine name `worker`. */
 async function startNode(workerKey: KeyPair) {
@@ -44,7 +28,7 @@ async function startNode(workerKey: KeyPair) {
   const bridge = new NatsBridge({
     router,
     keyPair: nodeKey,
-    servers: [server.url],
+    servers: [server().url],
     trustedKeys: { worker: [workerKey.id] },
     heartbeatMs: 200,
     // Generous for a loaded machine: a busy test process must not look dead.
@@ -62,7 +46,7 @@ async function startNode(workerKey: KeyPair) {
 }
 
 function startWorker(node: NodeId, key: KeyPair): EngineProcess {
-  const worker = spawnEngineProcess({ servers: [server.url], node, name: 'worker', key });
+  const worker = spawnEngineProcess({ servers: [server().url], node, name: 'worker', key });
   cleanups.push(() => worker.kill());
   return worker;
 }
@@ -192,7 +176,7 @@ describe('an engine in another process, attached through a real nats-server', { 
     const client = router.client('tester');
     await client.request('worker', { op: 'echo', value: 'before' });
 
-    await server.kill();
+    await server().kill();
     await expect.poll(() => bridge.connected, { message: 'the bridge to see the outage' }).toBe(false);
     // The engine stays attached through the outage; a message for it waits and then expires.
     expect(router.engine('worker')).toBeDefined();
@@ -205,7 +189,7 @@ describe('an engine in another process, attached through a real nats-server', { 
       })
       .toBeGreaterThanOrEqual(1);
 
-    await server.restart();
+    await server().restart();
     await bridge.whenConnected();
     // Retried: requests fail until the worker has re-attached through the restarted server.
     const after = await vi.waitFor(

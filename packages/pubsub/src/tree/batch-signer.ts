@@ -22,6 +22,8 @@ export interface BatchSignerOptions {
   readonly key: KeyPair;
   /** Most events under one signature (default 256). Reaching it signs at once. */
   readonly maxBatch?: number;
+  /** Most bytes of events under one signature (default `MAX_BATCH_BYTES`; a larger event goes alone). */
+  readonly maxBatchBytes?: number;
   /** Receives each signed batch, in order. */
   readonly emit: (batch: SignedBatch) => void;
   /** Runs the flush after the current turn (default setImmediate; the simulator or a test may pass its own). */
@@ -52,6 +54,7 @@ interface Pending {
 export class BatchSigner {
   readonly #o: BatchSignerOptions;
   readonly #max: number;
+  readonly #maxBytes: number;
   /** Pending batches by stream, in the order they were started. */
   readonly #pending = new Map<BatchStream, Pending>();
   /** The next batch number of each stream (a stream the caller drops is forgotten here too). */
@@ -63,13 +66,14 @@ export class BatchSigner {
   constructor(options: BatchSignerOptions) {
     this.#o = options;
     this.#max = Math.min(Math.max(1, options.maxBatch ?? 256), MAX_BATCH_EVENTS);
+    this.#maxBytes = Math.max(1, options.maxBatchBytes ?? MAX_BATCH_BYTES);
   }
 
   /** Adds the event numbered `seq` (consecutive per stream) of `stream` (one object per stream). */
   add(stream: BatchStream, seq: number, event: UnsignedEvent): void {
     const size = encodedEventBytes(event.payload.length);
     let pending = this.#pending.get(stream);
-    if (pending !== undefined && pending.bytes > 0 && pending.bytes + size > MAX_BATCH_BYTES) {
+    if (pending !== undefined && pending.bytes > 0 && pending.bytes + size > this.#maxBytes) {
       this.#sign(stream, pending);
       pending = undefined;
     }

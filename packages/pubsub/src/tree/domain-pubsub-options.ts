@@ -27,6 +27,8 @@ export interface DomainPubSubOptions {
   readonly tree?: Omit<PlumTreeOptions, 'accept'>;
   /** Most events under one signature (default 256). */
   readonly maxBatch?: number;
+  /** Most bytes of events under one signature (default `MAX_BATCH_BYTES`). */
+  readonly maxBatchBytes?: number;
   /** Per-stream ordering, in batches: held, fetched at once, how long a gap stays open (see StreamReceiver). */
   readonly reorderWindow?: number;
   readonly maxFetch?: number;

@@ -125,6 +125,7 @@ export class DomainPubSub implements Startable {
     this.#signer = new BatchSigner({
       key: options.keyPair,
       maxBatch: options.maxBatch ?? 256,
+      ...(options.maxBatchBytes === undefined ? {} : { maxBatchBytes: options.maxBatchBytes }),
       emit: (batch) => this.#emitBatch(batch),
     });
     this.#receiver = new StreamReceiver<TreeBatch>({

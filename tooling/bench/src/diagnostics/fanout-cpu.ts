@@ -33,6 +33,8 @@ interface Outcome {
   readonly deliveries: number;
   readonly wallMs: number;
   readonly cpuUsPerDelivery: number;
+  /** The kernel's share of it (system time: loopback TCP, page faults). */
+  readonly systemUsPerDelivery: number;
 }
 
 interface Shape {
@@ -80,7 +82,13 @@ async function measure(name: string, factory: SystemFactory, events: number, sha
   for (const system of systems) await system.shutdown?.();
   await server?.stop();
   const cpu = own.user + own.system + serverCpu;
-  return { system: name, deliveries: received, wallMs, cpuUsPerDelivery: cpu / received };
+  return {
+    system: name,
+    deliveries: received,
+    wallMs,
+    cpuUsPerDelivery: cpu / received,
+    systemUsPerDelivery: own.system / received,
+  };
 }
 
 const { values } = parseArgs({
@@ -89,29 +97,34 @@ const { values } = parseArgs({
     events: { type: 'string', default: '200000' },
     runs: { type: 'string', default: '3' },
     tree: { type: 'boolean', default: false },
+    // One system alone (`netmachine` or `nats`), e.g. under `--cpu-prof`.
+    only: { type: 'string' },
   },
 });
 const shape: Shape = { subscribers: values.tree ? 8 : 4, tree: values.tree };
 const events = Number.parseInt(values.events, 10);
 const runs = Number.parseInt(values.runs, 10);
-const contenders: [string, SystemFactory][] = [
-  ['netmachine', netmachine],
-  ['nats', nats],
-];
+const contenders = (
+  [
+    ['netmachine', netmachine],
+    ['nats', nats],
+  ] as [string, SystemFactory][]
+).filter(([name]) => values.only === undefined || name === values.only);
 const results = new Map<string, number[]>();
 for (let run = 0; run < runs; run++) {
   for (const [name, factory] of contenders) {
     const outcome = await measure(name, factory, events, shape);
     console.log(
-      `${name.padEnd(11)} run ${run + 1}/${runs}: ${outcome.deliveries} deliveries in ${outcome.wallMs.toFixed(0)} ms, ${outcome.cpuUsPerDelivery.toFixed(2)} µs CPU per delivery`,
+      `${name.padEnd(11)} run ${run + 1}/${runs}: ${outcome.deliveries} deliveries in ${outcome.wallMs.toFixed(0)} ms, ${outcome.cpuUsPerDelivery.toFixed(2)} µs CPU per delivery (${outcome.systemUsPerDelivery.toFixed(2)} µs of it system, this process)`,
     );
     results.set(name, [...(results.get(name) ?? []), outcome.cpuUsPerDelivery]);
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const ours = median(results.get('netmachine')!);
-const theirs = median(results.get('nats')!);
-console.log(
-  `\nmedian CPU per delivery: netmachine ${ours.toFixed(2)} µs, nats ${theirs.toFixed(2)} µs (client + server): ${(ours / theirs).toFixed(2)}× nats`,
-);
+const ours = results.get('netmachine');
+const theirs = results.get('nats');
+if (ours !== undefined && theirs !== undefined)
+  console.log(
+    `\nmedian CPU per delivery: netmachine ${median(ours).toFixed(2)} µs, nats ${median(theirs).toFixed(2)} µs (client + server): ${(median(ours) / median(theirs)).toFixed(2)}× nats`,
+  );
 process.exit(0);

@@ -108,6 +108,9 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
           ...(process.env.BENCH_TREE_MAX_BATCH
             ? { maxBatch: Number.parseInt(process.env.BENCH_TREE_MAX_BATCH, 10) }
             : {}),
+          ...(process.env.BENCH_TREE_MAX_BATCH_BYTES
+            ? { maxBatchBytes: Number.parseInt(process.env.BENCH_TREE_MAX_BATCH_BYTES, 10) }
+            : {}),
           // BENCH_TREE_FLOW=0 turns hop-to-hop flow control off, for A/B runs.
           ...(process.env.BENCH_TREE_FLOW === '0' ? { flow: false as const } : {}),
           // BENCH_TREE_MAILBOX sets the tree engine's mailbox (batches), for A/B runs.

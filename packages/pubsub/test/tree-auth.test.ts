@@ -168,7 +168,7 @@ describe('BatchSigner', () => {
   it('starts a new batch before one would outgrow a PlumTree message', () => {
     const batches: SignedBatch[] = [];
     const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b) });
-    const big = Buffer.alloc(20 * 1024);
+    const big = Buffer.alloc(80 * 1024);
     for (let i = 1; i <= 4; i++) signer.add(stream, i, { expiry: 0, payload: big });
     // An event larger than the limit still goes out, alone.
     signer.add(stream, 5, { expiry: 0, payload: Buffer.alloc(MAX_BATCH_BYTES + 1) });

@@ -4,9 +4,12 @@ import { encodedEventBytes, MAX_BATCH_EVENTS, signTreeBatch, type UnsignedEvent 
 /**
  * Bytes of events past which a batch is signed and a new one started (a larger event goes alone):
  * a batch is one PlumTree message, and every node caches 1024 of them to answer gap fetches, so this
- * bounds that history at about 64 MiB. 256 events of 200 B fit.
+ * bounds that history at 256 MiB (reached only by a publisher that fills every batch). 1024 events of 200 B fit: every node verifies one signature
+ * and handles one tree message per batch, so the larger the batch the less each event costs.
  */
-export const MAX_BATCH_BYTES = 64 * 1024;
+export const MAX_BATCH_BYTES = 256 * 1024;
+/** Events under one signature unless the caller says otherwise. */
+export const DEFAULT_MAX_BATCH = 1024;
 
 /** A signed batch as the signer hands it out. */
 export interface SignedBatch {
@@ -20,7 +23,7 @@ export interface SignedBatch {
 
 export interface BatchSignerOptions {
   readonly key: KeyPair;
-  /** Most events under one signature (default 256). Reaching it signs at once. */
+  /** Most events under one signature (default `DEFAULT_MAX_BATCH`, 1024). Reaching it signs at once. */
   readonly maxBatch?: number;
   /** Most bytes of events under one signature (default `MAX_BATCH_BYTES`; a larger event goes alone). */
   readonly maxBatchBytes?: number;
@@ -65,7 +68,7 @@ export class BatchSigner {
 
   constructor(options: BatchSignerOptions) {
     this.#o = options;
-    this.#max = Math.min(Math.max(1, options.maxBatch ?? 256), MAX_BATCH_EVENTS);
+    this.#max = Math.min(Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH), MAX_BATCH_EVENTS);
     this.#maxBytes = Math.max(1, options.maxBatchBytes ?? MAX_BATCH_BYTES);
   }
 

@@ -25,7 +25,7 @@ export interface DomainPubSubOptions {
   readonly logger?: Logger;
   /** PlumTree's settings for every domain's tree (its cache is the history gaps are fetched from). */
   readonly tree?: Omit<PlumTreeOptions, 'accept'>;
-  /** Most events under one signature (default 256). */
+  /** Most events under one signature (default 1024). */
   readonly maxBatch?: number;
   /** Most bytes of events under one signature (default `MAX_BATCH_BYTES`). */
   readonly maxBatchBytes?: number;
@@ -48,7 +48,7 @@ export interface DomainPubSubOptions {
    */
   readonly heartbeatMs?: number;
   /**
-   * Mailbox of each domain's tree engine, in tree messages (whole batches; default 1024). With flow
+   * Mailbox of each domain's tree engine, in tree messages (whole batches; default 256). With flow
    * control a full mailbox stops reading from the connections that feed it; without, it drops the
    * oldest (gaps are fetched again).
    */
@@ -56,7 +56,7 @@ export interface DomainPubSubOptions {
   /**
    * Hop-to-hop flow control (on when `transport` can report its queues, as the Transport engine
    * does; `false` turns it off): the tree engine takes no message while a neighbour's transport
-   * queue holds `high` (256) messages or more, until it is down to `low` (64); a neighbour backed up
+   * queue holds `high` (64) messages or more, until it is down to `low` (16); a neighbour backed up
    * for `slowAfterMs` (2000) stops holding the others. See `ForwardGate`.
    */
   readonly flow?: false | { readonly high?: number; readonly low?: number; readonly slowAfterMs?: number };

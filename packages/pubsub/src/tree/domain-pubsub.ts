@@ -19,7 +19,7 @@ import {
   ProtocolRunner,
   plumtree,
 } from '@netmachine/overlay';
-import { BatchSigner, type SignedBatch } from './batch-signer.js';
+import { BatchSigner, DEFAULT_MAX_BATCH, type SignedBatch } from './batch-signer.js';
 import type { DomainPubSubOptions, DomainTopicEvent, DomainTopicListener } from './domain-pubsub-options.js';
 import {
   type DomainTopicAdvert,
@@ -42,7 +42,7 @@ import {
 const ADVERT_TAG = 0xa1;
 
 const MAX_BEATS = 3;
-/** Batches each node keeps to answer gap fetches (the history); see MAX_BATCH_BYTES. */
+/** Batches each node keeps to answer gap fetches (the history: at most 256 MiB of full batches); see MAX_BATCH_BYTES. */
 const TREE_CACHE_SIZE = 1024;
 /** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
 const MAX_NAMES = 4096;
@@ -124,7 +124,7 @@ export class DomainPubSub implements Startable {
     this.#selfKey = keyString(options.keyPair.publicKey);
     this.#signer = new BatchSigner({
       key: options.keyPair,
-      maxBatch: options.maxBatch ?? 256,
+      maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
       ...(options.maxBatchBytes === undefined ? {} : { maxBatchBytes: options.maxBatchBytes }),
       emit: (batch) => this.#emitBatch(batch),
     });
@@ -332,7 +332,7 @@ export class DomainPubSub implements Startable {
       // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096.
       cacheSize: TREE_CACHE_SIZE,
       // A gap is fetched from one neighbour at a time (the next one on each second's re-ask): every
-      // neighbour that holds a batch answers a fetch with all of it, up to 64 KiB each.
+      // neighbour that holds a batch answers a fetch with all of it, up to 256 KiB each.
       fetchFrom: 1,
       // A batch's place in its stream, for deferring grafts while the tree still delivers in order.
       orderOf: batchNumberOf,
@@ -347,8 +347,8 @@ export class DomainPubSub implements Startable {
         : new ForwardGate({
             queues: queues as ForwardQueues,
             neighbours: () => this.#o.domains.list().find((d) => d.id === domain)?.activeView ?? [],
-            high: flow?.high ?? 256,
-            low: flow?.low ?? 64,
+            high: flow?.high ?? 64,
+            low: flow?.low ?? 16,
             slowAfterMs: flow?.slowAfterMs ?? 2000,
             pollMs: 2,
           });
@@ -358,7 +358,7 @@ export class DomainPubSub implements Startable {
       router: this.#o.router,
       transport: this.#o.transport,
       engineName: `pst:${domain}`,
-      mailboxSize: this.#o.mailboxSize ?? 1024,
+      mailboxSize: this.#o.mailboxSize ?? 256,
       // With flow control a full mailbox parks what arrives and stops reading: nothing is dropped.
       mailboxPolicy: gate === undefined ? 'drop-oldest' : 'wait',
       ...(gate === undefined ? {} : { holdInput: () => gate.hold() }),

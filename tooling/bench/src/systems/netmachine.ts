@@ -109,7 +109,8 @@ async function treePublisher(node: BenchNode, topicKey: KeyPair, targets: Target
     30_000,
     'every subscriber joined the domain',
   );
-  const pace = pacer(remoteBacklog(node), 512, 128);
+  // Batches of up to 1024 events: 128 queued tree messages hold as many events as 512 of 256.
+  const pace = pacer(remoteBacklog(node), 128, 32);
   let waits = 0;
   let waitedMs = 0;
   return {

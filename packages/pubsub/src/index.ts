@@ -38,6 +38,8 @@ export { type CursorStore, fileCursorStore } from './tree/cursor-store.js';
 export { DomainPubSub } from './tree/domain-pubsub.js';
 export type {
   DomainPubSubOptions,
+  DomainTopicBatch,
+  DomainTopicBatchListener,
   DomainTopicEvent,
   DomainTopicListener,
   DomainViews,

@@ -2,6 +2,7 @@ import { KeyPair } from '@netmachine/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BatchSigner, MAX_BATCH_BYTES, type SignedBatch } from '../src/tree/batch-signer.js';
+import { DeliveredBatch } from '../src/tree/delivered-batch.js';
 import { MalformedTreeEventError } from '../src/tree/errors.js';
 import {
   decodeTreeBatch,
@@ -28,6 +29,39 @@ function unsigned(count: number, options: Partial<UnsignedBatch> = {}): Unsigned
     ...options,
   };
 }
+
+describe('a batch as subscribers receive it', () => {
+  const names = { topic: 'topic' as never, publisher: 'publisher' as never };
+
+  it('walks every event in seq order, payloads as views of the batch', () => {
+    const batch = decodeTreeBatch(signTreeBatch(publisher, unsigned(5, { firstSeq: 10 })));
+    const view = new DeliveredBatch(batch, names.topic, names.publisher, Date.now());
+    const seen: [string, number][] = [];
+    view.forEach((payload, seq) => seen.push([Buffer.from(payload).toString(), seq]));
+    expect(view.count).toBe(5);
+    expect(view.expired).toBe(0);
+    expect(seen).toEqual([10, 11, 12, 13, 14].map((seq) => [`event ${seq}`, seq]));
+    expect([...view].map((e) => e.seq)).toEqual([10, 11, 12, 13, 14]);
+  });
+
+  it('skips and counts the events past their expiry at delivery', () => {
+    const now = 1_000_000;
+    const expiries = [0, now - 1, now + 1, now - 5, now];
+    const batch = decodeTreeBatch(
+      signTreeBatch(publisher, {
+        ...unsigned(5),
+        events: expiries.map((expiry, i) => ({ expiry, payload: Buffer.from([i]) })),
+      }),
+    );
+    expect(batch.minExpiry).toBe(now - 5);
+    const view = new DeliveredBatch(batch, names.topic, names.publisher, now);
+    expect(view.expired).toBe(2);
+    expect(view.count).toBe(3);
+    const seqs: number[] = [];
+    view.forEach((_payload, seq) => seqs.push(seq));
+    expect(seqs).toEqual([1, 3, 5]);
+  });
+});
 
 describe('signed batches', () => {
   it('round-trips every field; one signature covers the batch', () => {

@@ -75,3 +75,25 @@ export interface DomainTopicEvent {
 }
 
 export type DomainTopicListener = (event: DomainTopicEvent) => void;
+
+/**
+ * The events of one batch as a subscriber receives them: consecutive events of one publisher's
+ * stream, read out of the batch's bytes as they are walked (no object per event). Events past their
+ * expiry at delivery are skipped. Valid during the call; a payload (a view of the batch's bytes) may
+ * be kept.
+ */
+export interface DomainTopicBatch {
+  readonly topic: TopicId;
+  readonly publisher: NodeId;
+  readonly epoch: number;
+  /** The seq of the batch's first event (expired ones included). */
+  readonly firstSeq: number;
+  /** Live events in the batch (those `forEach` calls back with). */
+  readonly count: number;
+  /** Calls `fn` with each live event, in seq order. */
+  forEach(fn: (payload: Uint8Array, seq: number, expiry: number) => void): void;
+  /** The live events as objects (one per event: `forEach` is the cheaper walk). */
+  [Symbol.iterator](): Iterator<DomainTopicEvent>;
+}
+
+export type DomainTopicBatchListener = (batch: DomainTopicBatch) => void;

@@ -65,6 +65,8 @@ export class TreeBatch {
   readonly seq: number;
   /** The latest expiry of its events (0 when any has none): a batch past it holds nothing live. */
   readonly expiry: number;
+  /** The earliest expiry of its events (0 when none has one): before it, every event is live. */
+  readonly minExpiry: number;
 
   constructor(
     readonly bytes: Buffer,
@@ -73,9 +75,11 @@ export class TreeBatch {
     readonly firstSeq: number,
     readonly count: number,
     expiry: number,
+    minExpiry = 0,
   ) {
     this.seq = batch;
     this.expiry = expiry;
+    this.minExpiry = minExpiry;
   }
 
   get topic(): Buffer {
@@ -96,11 +100,12 @@ export class TreeBatch {
   forEach(fn: (payload: Buffer, seq: number, expiry: number) => void): void {
     const bytes = this.bytes;
     let at = BATCH_HEADER_BYTES;
+    const firstSeq = this.firstSeq;
     for (let i = 0; i < this.count; i++) {
-      const expiry = bytes.readUIntBE(at, 6);
+      const expiry = readU48(bytes, at);
       const length = bytes.readUInt32BE(at + 6);
       at += EVENT_HEADER_BYTES;
-      fn(bytes.subarray(at, at + length), this.firstSeq + i, expiry);
+      fn(bytes.subarray(at, at + length), firstSeq + i, expiry);
       at += length;
     }
   }
@@ -166,12 +171,16 @@ export function decodeTreeBatch(input: Uint8Array): TreeBatch {
   const end = bytes.length - SIGNATURE_BYTES;
   let at = BATCH_HEADER_BYTES;
   let expiry = 0;
+  let minExpiry = Number.POSITIVE_INFINITY;
   let anyForever = false;
   for (let i = 0; i < count; i++) {
     if (at + EVENT_HEADER_BYTES > end) throw new MalformedTreeEventError('length');
-    const e = bytes.readUIntBE(at, 6);
+    const e = readU48(bytes, at);
     if (e === 0) anyForever = true;
-    else if (e > expiry) expiry = e;
+    else {
+      if (e > expiry) expiry = e;
+      if (e < minExpiry) minExpiry = e;
+    }
     at += EVENT_HEADER_BYTES + bytes.readUInt32BE(at + 6);
   }
   if (at !== end) throw new MalformedTreeEventError('length');
@@ -182,7 +191,13 @@ export function decodeTreeBatch(input: Uint8Array): TreeBatch {
     firstSeq,
     count,
     anyForever ? 0 : expiry,
+    minExpiry === Number.POSITIVE_INFINITY ? 0 : minExpiry,
   );
+}
+
+/** A big-endian u48 (two reads: `readUIntBE(at, 6)` is several times slower on the per-event walk). */
+function readU48(bytes: Buffer, at: number): number {
+  return bytes.readUInt16BE(at) * 0x1_0000_0000 + bytes.readUInt32BE(at + 2);
 }
 
 /** Whether the batch's signature is its publisher's over all of its bytes. */

@@ -71,7 +71,8 @@ async function treeSubscriber(node: BenchNode, onMessage: (payload: Uint8Array) 
     await node.domains!.join(invite.ticket);
     const advert = decodeDomainTopicAdvert(invite.advert);
     await tree.addTopicAdvert(advert);
-    tree.subscribe(advert.topic, (event) => onMessage(event.payload));
+    // One call per batch; its events are walked without an object each.
+    tree.subscribeBatches(advert.topic, (batch) => batch.forEach(onMessage));
     context.reply(message, 'joined');
   });
   return {

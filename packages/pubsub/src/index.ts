@@ -27,6 +27,7 @@ export {
 export { PubSubEngine } from './pubsub-engine.js';
 export { type PubSubServiceContext, pubsub } from './service.js';
 export type { RemoteState } from './subscriber.js';
+export { BATCH_CONTEXT } from './tree/batch-digest.js';
 export {
   BatchSigner,
   type BatchSignerOptions,
@@ -63,7 +64,6 @@ export {
   type StreamReceiverOptions,
 } from './tree/stream-receiver.js';
 export {
-  BATCH_CONTEXT,
   decodeTreeBatch,
   MAX_BATCH_EVENTS,
   MAX_TREE_PAYLOAD,

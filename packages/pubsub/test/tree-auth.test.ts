@@ -1,6 +1,8 @@
 import { KeyPair } from '@netmachine/core';
+import { blake3 } from '@noble/hashes/blake3.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { batchDigest, batchDigestImplementation, batchDigestJs } from '../src/tree/batch-digest.js';
 import { BatchSigner, MAX_BATCH_BYTES, type SignedBatch } from '../src/tree/batch-signer.js';
 import { DeliveredBatch } from '../src/tree/delivered-batch.js';
 import { MalformedTreeEventError } from '../src/tree/errors.js';
@@ -29,6 +31,19 @@ function unsigned(count: number, options: Partial<UnsignedBatch> = {}): Unsigned
     ...options,
   };
 }
+
+describe('the batch digest', () => {
+  it('is BLAKE3 in derive-key mode, the same from the native and the JavaScript implementation', () => {
+    expect(batchDigestImplementation).toBe('native');
+    for (const size of [0, 1, 1023, 1024, 1025, 64 * 1024 + 7]) {
+      const bytes = Buffer.alloc(size, size % 251);
+      expect(Buffer.from(batchDigest(bytes)).equals(Buffer.from(batchDigestJs(bytes)))).toBe(true);
+    }
+    // The context separates it from a plain BLAKE3 of the same bytes.
+    const bytes = Buffer.from('a batch');
+    expect(Buffer.from(batchDigest(bytes)).equals(Buffer.from(blake3(bytes)))).toBe(false);
+  });
+});
 
 describe('a batch as subscribers receive it', () => {
   const names = { topic: 'topic' as never, publisher: 'publisher' as never };

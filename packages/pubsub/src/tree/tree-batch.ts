@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import { KEY_BYTES, type KeyPair, SIGNATURE_BYTES, verifySignature } from '@netmachine/core';
+import { batchDigest } from './batch-digest.js';
 import { MalformedTreeEventError } from './errors.js';
 
-// The wire layout of one signed batch: one PlumTree message (big-endian, version 2):
+// The wire layout of one signed batch: one PlumTree message (big-endian, version 3):
 //
 //   off  size  field
-//     0     1  version (2)
+//     0     1  version (3)
 //     1    32  topic key
 //    33    32  publisher key (the key that signed the batch)
 //    65     6  epoch (the publisher's session, u48)
@@ -15,18 +15,16 @@ import { MalformedTreeEventError } from './errors.js';
 //    85        n events, each:  6 expiry (ms since the Unix epoch, u48; 0 = none)
 //                               4 payload length L
 //                               L payload
-//   end-64 64  signature: Ed25519 by the publisher over SHA-256(BATCH_CONTEXT ‖ bytes 0 .. end-64)
+//   end-64 64  signature: Ed25519 by the publisher over BLAKE3-derive-key(BATCH_CONTEXT, bytes 0 .. end-64)
 //
 // A forwarding node checks the layout, the topic, the publisher and one signature, then passes the
 // bytes on as they came: nothing is re-encoded per event or per hop.
 
-export const TREE_BATCH_VERSION = 2;
+export const TREE_BATCH_VERSION = 3;
 export const BATCH_HEADER_BYTES = 85;
 const EVENT_HEADER_BYTES = 10;
 /** Most events under one signature. */
 export const MAX_BATCH_EVENTS = 4096;
-/** Signed with the batch digest: keeps a batch signature from passing for any other signed thing. */
-export const BATCH_CONTEXT = Buffer.from('netmachine/pubsub-tree/batch/2\0');
 /** Largest payload an event may carry (a batch must also fit PlumTree's payload limit). */
 export const MAX_TREE_PAYLOAD = 1 << 19;
 const U48 = 2 ** 48 - 1;
@@ -149,7 +147,7 @@ export function signTreeBatch(key: KeyPair, batch: UnsignedBatch): Buffer {
     out.set(event.payload, at + EVENT_HEADER_BYTES);
     at += EVENT_HEADER_BYTES + event.payload.length;
   }
-  out.set(key.sign(batchDigest(out, at)), at);
+  out.set(key.sign(batchDigest(out.subarray(0, at))), at);
   return out;
 }
 
@@ -202,11 +200,11 @@ function readU48(bytes: Buffer, at: number): number {
 
 /** Whether the batch's signature is its publisher's over all of its bytes. */
 export function verifyTreeBatch(batch: TreeBatch): boolean {
-  return verifySignature(batch.publisher, batchDigest(batch.bytes, batch.signedEnd), batch.signature);
-}
-
-function batchDigest(bytes: Buffer, end: number): Buffer {
-  return createHash('sha256').update(BATCH_CONTEXT).update(bytes.subarray(0, end)).digest();
+  return verifySignature(
+    batch.publisher,
+    batchDigest(batch.bytes.subarray(0, batch.signedEnd)),
+    batch.signature,
+  );
 }
 
 /**

@@ -52,7 +52,9 @@ describe('a batch as subscribers receive it', () => {
     const batch = decodeTreeBatch(signTreeBatch(publisher, unsigned(5, { firstSeq: 10 })));
     const view = new DeliveredBatch(batch, names.topic, names.publisher, Date.now());
     const seen: [string, number][] = [];
-    view.forEach((payload, seq) => seen.push([Buffer.from(payload).toString(), seq]));
+    view.forEach((payload, seq) => {
+      seen.push([Buffer.from(payload).toString(), seq]);
+    });
     expect(view.count).toBe(5);
     expect(view.expired).toBe(0);
     expect(seen).toEqual([10, 11, 12, 13, 14].map((seq) => [`event ${seq}`, seq]));
@@ -73,7 +75,9 @@ describe('a batch as subscribers receive it', () => {
     expect(view.expired).toBe(2);
     expect(view.count).toBe(3);
     const seqs: number[] = [];
-    view.forEach((_payload, seq) => seqs.push(seq));
+    view.forEach((_payload, seq) => {
+      seqs.push(seq);
+    });
     expect(seqs).toEqual([1, 3, 5]);
   });
 });

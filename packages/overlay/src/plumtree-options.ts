@@ -12,6 +12,8 @@ export interface PlumTreeOptions {
   readonly ihaveInterval?: Millis;
   /** Most payloads kept to answer Graft and Want (count); the oldest is evicted first. */
   readonly cacheSize?: number;
+  /** Most bytes of payloads kept (default: no bound but `cacheSize`); the oldest is evicted first. */
+  readonly cacheBytes?: number;
   /** And for how long (a payload older than this is evicted). */
   readonly cacheTtl?: Millis;
   /** Most message ids remembered as seen; the oldest is forgotten first (and would be delivered again). */
@@ -85,6 +87,7 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
   ihaveInterval: 50,
   pruneGrace: 500,
   cacheSize: 4096,
+  cacheBytes: Number.POSITIVE_INFINITY,
   cacheTtl: 60_000,
   seenCapacity: 65_536,
   maxPayloadBytes: PLUMTREE_LIMITS.maxPayloadBytes,
@@ -115,6 +118,7 @@ export function resolvePlumTreeOptions(
       throw new RangeError(`${key} must be a positive integer`);
     }
   }
+  if (!(merged.cacheBytes >= 1)) throw new RangeError('cacheBytes must be 1 or more');
   if (!(merged.graftDeferLimit >= 0)) throw new RangeError('graftDeferLimit must be 0 or more');
   if (!Number.isInteger(merged.fetchFrom) || merged.fetchFrom < 0) {
     throw new RangeError('fetchFrom must be a whole number (0: every neighbour)');

@@ -2,7 +2,7 @@ import type { Millis } from './protocol.js';
 
 // What a PlumTree node remembers of the payloads it has seen: the ids (so a second copy is a duplicate)
 // and, for a while, the payloads themselves (to answer Graft and Want). Both are bounded: the ids by
-// count, the payloads by count and by age; the oldest go first.
+// count, the payloads by count, by their total bytes and by age; the oldest go first.
 
 export interface CachedPayload {
   readonly payload: Uint8Array;
@@ -14,15 +14,24 @@ export interface CachedPayload {
 export class PayloadStore {
   readonly #seenCapacity: number;
   readonly #cacheSize: number;
+  readonly #cacheBytes: number;
   readonly #cacheTtl: Millis;
+  /** Bytes of the payloads cached. */
+  #bytes = 0;
   /** Seen ids in insertion order: the first is the oldest, evicted when full. */
   readonly #seen = new Set<string>();
   /** Payloads in insertion order (oldest first): evicted by count and by age. */
   readonly #cache = new Map<string, CachedPayload>();
 
-  constructor(seenCapacity: number, cacheSize: number, cacheTtl: Millis) {
+  constructor(
+    seenCapacity: number,
+    cacheSize: number,
+    cacheTtl: Millis,
+    cacheBytes = Number.POSITIVE_INFINITY,
+  ) {
     this.#seenCapacity = seenCapacity;
     this.#cacheSize = cacheSize;
+    this.#cacheBytes = cacheBytes;
     this.#cacheTtl = cacheTtl;
   }
 
@@ -36,6 +45,11 @@ export class PayloadStore {
     return this.#cache.size;
   }
 
+  /** Bytes of the payloads cached. */
+  get cachedBytes(): number {
+    return this.#bytes;
+  }
+
   /** Whether `id` has been seen and not yet forgotten. */
   hasSeen(id: string): boolean {
     return this.#seen.has(id);
@@ -47,9 +61,23 @@ export class PayloadStore {
     seen.add(id);
     if (seen.size > this.#seenCapacity) seen.delete(seen.values().next().value as string);
     const cache = this.#cache;
+    const replaced = cache.get(id);
+    if (replaced !== undefined) {
+      this.#bytes -= replaced.payload.byteLength;
+      cache.delete(id);
+    }
     cache.set(id, { payload, hops, at: now });
-    if (cache.size > this.#cacheSize) cache.delete(cache.keys().next().value as string);
+    this.#bytes += payload.byteLength;
+    // The newest payload stays even alone over the byte bound: it is the one most likely asked for.
+    while (cache.size > 1 && (cache.size > this.#cacheSize || this.#bytes > this.#cacheBytes))
+      this.#evictOldest();
     this.#expire(now);
+  }
+
+  #evictOldest(): void {
+    const [id, entry] = this.#cache.entries().next().value as [string, CachedPayload];
+    this.#cache.delete(id);
+    this.#bytes -= entry.payload.byteLength;
   }
 
   /** The cached payload of `id`, unless it has been evicted or is older than `cacheTtl`. */
@@ -61,9 +89,9 @@ export class PayloadStore {
   /** Drops payloads older than `cacheTtl`: the oldest are first in insertion order. */
   #expire(now: Millis): void {
     const oldest = now - this.#cacheTtl;
-    for (const [id, entry] of this.#cache) {
+    for (const entry of this.#cache.values()) {
       if (entry.at >= oldest) return;
-      this.#cache.delete(id);
+      this.#evictOldest();
     }
   }
 }

@@ -64,10 +64,10 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#treeOf = treeOf ?? sourceOfId;
     this.#orderOf = orderOf ?? orderOfId;
     this.options = resolvePlumTreeOptions(rest);
-    const { seenCapacity, cacheSize, cacheTtl, ihaveInterval } = this.options;
+    const { seenCapacity, cacheSize, cacheBytes, cacheTtl, ihaveInterval } = this.options;
     this.#trees = new SourceTrees(this.options.maxTrees);
     this.#missing = new MissingTable(this.options.pendingCapacity, this.options.announcersPerId);
-    this.#payloads = new PayloadStore(seenCapacity, cacheSize, cacheTtl);
+    this.#payloads = new PayloadStore(seenCapacity, cacheSize, cacheTtl, cacheBytes);
     this.#outbox = new IHaveOutbox(ihaveInterval, this.#counters);
   }
 

@@ -48,8 +48,9 @@ import {
 const ADVERT_TAG = 0xa1;
 
 const MAX_BEATS = 3;
-/** Batches each node keeps to answer gap fetches (the history: at most 256 MiB of full batches); see MAX_BATCH_BYTES. */
+/** Batches each node keeps to answer gap fetches (the history), and at most this many bytes of them. */
 const TREE_CACHE_SIZE = 1024;
+const TREE_CACHE_BYTES = 64 * 1024 * 1024;
 /** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
 const MAX_NAMES = 4096;
 
@@ -353,8 +354,10 @@ export class DomainPubSub implements Startable {
     let runner = this.#runners.get(domain);
     if (runner !== undefined) return runner;
     const protocol = plumtree({
-      // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096.
+      // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096,
+      // and 64 MiB at most (256 full batches; 1024 of one event each).
       cacheSize: TREE_CACHE_SIZE,
+      cacheBytes: TREE_CACHE_BYTES,
       // A gap is fetched from one neighbour at a time (the next one on each second's re-ask): every
       // neighbour that holds a batch answers a fetch with all of it, up to 256 KiB each.
       fetchFrom: 1,

@@ -115,8 +115,13 @@ export class PendingRequests {
     return true;
   }
 
-  failRequestsOf(requester: LocalEngine, error: Error): void {
-    for (const [id, entry] of this.pending) if (entry.requester === requester) this.fail(id, error);
+  failRequestsOf(requester: LocalEngine, error: () => Error): void {
+    // Made only when a request is waiting: an error's stack trace costs microseconds, and an engine
+    // that stops (a client after one exchange) usually has none.
+    let made: Error | undefined;
+    for (const [id, entry] of this.pending) {
+      if (entry.requester === requester) this.fail(id, (made ??= error()));
+    }
   }
 
   /** Fails every request waiting for an engine on `node`. */

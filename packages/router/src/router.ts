@@ -195,7 +195,7 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     this.engines.delete(engine.name);
     for (const message of engine.close()) this.noteDropped('engine-stopped', message);
     for (const topic of this.topics.subscriptionsOf(engine)) this.unsubscribe(engine, topic);
-    this.pending.failRequestsOf(engine, new AbortedError(`engine ${engine.name} stopped`));
+    this.pending.failRequestsOf(engine, () => new AbortedError(`engine ${engine.name} stopped`));
     this.events.emit({ type: 'engine:stopped', engine: engine.self, error });
   }
 

@@ -102,11 +102,11 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
         return;
       }
       // One write, so the confirmation and the first bytes leave in one TLS record.
-      socket.write(
-        first === undefined || first.length === 0
-          ? Buffer.of(CONFIRMED)
-          : Buffer.concat([Buffer.of(CONFIRMED), first]),
-      );
+      const length = first === undefined ? 0 : first.length;
+      const confirmation = Buffer.allocUnsafe(1 + length);
+      confirmation[0] = CONFIRMED;
+      if (first !== undefined && length > 0) confirmation.set(first, 1);
+      socket.write(confirmation);
       socket.on('data', onAcceptance);
     };
     const onAcceptance = (chunk: Buffer): void => {

@@ -83,6 +83,26 @@ type State = 'handshake' | 'open' | 'closing' | 'closed';
 
 const now = (): number => performance.now();
 
+/**
+ * Goodbye frames without a reason, by code: a node closes with a handful of codes (`disconnect`,
+ * `idle`, `duplicate`, …), and encoding one per close is work a short connection need not repeat.
+ * The slab copies the frame, so one buffer serves every session.
+ */
+const plainGoodbyes = new Map<string, Buffer>();
+const MAX_PLAIN_GOODBYES = 32;
+
+function goodbyeFrame(code: string, reason: string): Buffer {
+  const encode = (): Buffer =>
+    encodeFrame(FrameTag.Goodbye, encodeGoodbye({ code: code.slice(0, 64), reason: reason.slice(0, 200) }));
+  if (reason !== '') return encode();
+  let frame = plainGoodbyes.get(code);
+  if (frame === undefined) {
+    frame = encode();
+    if (plainGoodbyes.size < MAX_PLAIN_GOODBYES) plainGoodbyes.set(code, frame);
+  }
+  return frame;
+}
+
 /** The listener's first ping, this long after the link opens (see `#opened`). */
 const FIRST_PING_DELAY_MS = 50;
 
@@ -249,16 +269,14 @@ export class ConnectionSession {
       this.#handshake = { resolve, reject, onOpen: options.onOpen };
     });
     this.#advertSentEarly = options.advertSent ?? 0;
-    this.#handshakeTimer = setTimeout(
-      () => this.#fail(new HandshakeError('handshake timed out'), undefined),
-      this.#o.limits.handshakeTimeoutMs,
-    );
+    // Set before the handlers: the bytes that came with the transport's handshake (the ConnectReply,
+    // behind the listener's acceptance) are read inside `setHandlers`, and the reply gives the RTT.
+    this.#requestSentAt = options.requestSentAt;
     this.connection.setHandlers({
       onData: (chunk) => this.#onData(chunk),
       onDrain: () => this.#onDrain(),
       onClose: (error) => this.#onClose(error),
     });
-    this.#requestSentAt = options.requestSentAt;
     if (this.direction === 'outbound' && options.requestSent !== true) {
       this.#requestSentAt = now();
       this.#writeNow(
@@ -268,6 +286,14 @@ export class ConnectionSession {
           localAdvertVersion: this.#o.localAdvert()?.version ?? 0,
           peerAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
         }),
+      );
+    }
+    // Armed only if the bytes already read did not finish the handshake: on TLS the listener usually
+    // has the ConnectRequest with the confirmation, and the dialer the ConnectReply with the acceptance.
+    if (this.#state === 'handshake' && this.#handshake !== undefined) {
+      this.#handshakeTimer = setTimeout(
+        () => this.#fail(new HandshakeError('handshake timed out'), undefined),
+        this.#o.limits.handshakeTimeoutMs,
       );
     }
     return done;
@@ -298,13 +324,7 @@ export class ConnectionSession {
     if (this.#closePromise !== undefined) return this.#closePromise;
     if (this.#state === 'closed') return Promise.resolve();
     const goodbye = this.#state === 'open';
-    if (goodbye)
-      this.#enqueue(
-        encodeFrame(
-          FrameTag.Goodbye,
-          encodeGoodbye({ code: code.slice(0, 64), reason: reason.slice(0, 200) }),
-        ),
-      );
+    if (goodbye) this.#enqueue(goodbyeFrame(code, reason));
     this.#state = 'closing';
     this.#stopTimers();
     this.#writer.flush(true);

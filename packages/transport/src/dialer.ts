@@ -1,7 +1,9 @@
 import {
+  type AdvertisedAddress,
   type Connection,
   ConnectionClosedError,
   type Logger,
+  type NodeAdvert,
   type NodeId,
   type NodeRecordView,
   type Transport,
@@ -33,18 +35,66 @@ export interface DialNodeOptions<S> {
   readonly open: (connection: Connection, firstBytesSent: boolean) => Promise<S>;
 }
 
+/** The last order worked out for an advert, with what it was worked out from. */
+interface OrderedAddresses {
+  readonly messagePrefs: readonly string[] | undefined;
+  readonly nodePrefs: readonly string[] | undefined;
+  readonly defaultOrder: readonly string[];
+  readonly transports: ReadonlyMap<string, Transport>;
+  readonly available: number;
+  readonly addresses: readonly AdvertisedAddress[];
+}
+
+const ordered = new WeakMap<NodeAdvert, OrderedAddresses>();
+
+const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
+
+/**
+ * `orderAddresses` for a dial, remembered per advert: a node dialed again and again (short
+ * connections) costs a lookup instead of sorting its addresses before every TCP connect.
+ */
+function addressesToTry<S>(
+  advert: NodeAdvert | undefined,
+  options: DialNodeOptions<S>,
+): readonly AdvertisedAddress[] {
+  if (advert === undefined) return [];
+  const nodePrefs = options.record?.transportPrefs;
+  const last = ordered.get(advert);
+  if (
+    last !== undefined &&
+    last.transports === options.transports &&
+    last.available === options.transports.size &&
+    sameList(last.messagePrefs, options.messagePrefs) &&
+    sameList(last.nodePrefs, nodePrefs) &&
+    sameList(last.defaultOrder, options.defaultOrder)
+  ) {
+    return last.addresses;
+  }
+  const addresses = orderAddresses(advert, {
+    messagePrefs: options.messagePrefs,
+    nodePrefs,
+    defaultOrder: options.defaultOrder,
+    available: new Set(options.transports.keys()),
+  });
+  ordered.set(advert, {
+    messagePrefs: options.messagePrefs,
+    nodePrefs,
+    defaultOrder: options.defaultOrder,
+    transports: options.transports,
+    available: options.transports.size,
+    addresses,
+  });
+  return addresses;
+}
+
 /**
  * Tries the node's advertised addresses, best first, until one connects and its handshake
  * completes. Rejects with the last attempt's error, or NoAddressError when there is nothing to try.
  */
 export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
   const { node, record, signal } = options;
-  const addresses = orderAddresses(record?.advert, {
-    messagePrefs: options.messagePrefs,
-    nodePrefs: record?.transportPrefs,
-    defaultOrder: options.defaultOrder,
-    available: new Set(options.transports.keys()),
-  });
+  const addresses = addressesToTry(record?.advert, options);
   if (addresses.length === 0) {
     throw new NoAddressError(node, record?.advert === undefined ? 'no advert' : 'no supported transport');
   }

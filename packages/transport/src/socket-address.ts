@@ -13,6 +13,22 @@ export interface HostPort {
  * paths, queries and credentials are refused so that two spellings never name the same endpoint.
  */
 export function parseAddress(address: string, scheme: string): HostPort {
+  // Every dial parses its address: a node dials the same few addresses again and again, and URL
+  // parsing is a good part of the JS work before the TCP connect.
+  const key = `${scheme} ${address}`;
+  const known = parsed.get(key);
+  if (known !== undefined) return known;
+  const endpoint = Object.freeze(parseAddressNow(address, scheme));
+  if (parsed.size >= MAX_PARSED) parsed.clear();
+  parsed.set(key, endpoint);
+  return endpoint;
+}
+
+/** Addresses parsed already (only those that parsed), bounded: emptied when full. */
+const parsed = new Map<string, HostPort>();
+const MAX_PARSED = 256;
+
+function parseAddressNow(address: string, scheme: string): HostPort {
   let url: URL;
   try {
     url = new URL(address);

@@ -120,7 +120,9 @@ export class PendingRequests {
     // that stops (a client after one exchange) usually has none.
     let made: Error | undefined;
     for (const [id, entry] of this.pending) {
-      if (entry.requester === requester) this.fail(id, (made ??= error()));
+      if (entry.requester !== requester) continue;
+      made ??= error();
+      this.fail(id, made);
     }
   }
 

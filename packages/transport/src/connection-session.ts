@@ -103,6 +103,26 @@ function goodbyeFrame(code: string, reason: string): Buffer {
   return frame;
 }
 
+/**
+ * Accepting ConnectReply frames by what they say (protocol and the two advert versions): a listener
+ * answers every caller with one of a few, and encoding it is on the path to the caller's first
+ * message. Handed to the connection as they are: it only ever reads them.
+ */
+const acceptingReplies = new Map<string, Buffer>();
+const MAX_ACCEPTING_REPLIES = 256;
+
+function acceptingReply(proto: number, srcAdvertVersion: number, dstAdvertVersion: number): Buffer {
+  const key = `${proto} ${srcAdvertVersion} ${dstAdvertVersion}`;
+  let frame = acceptingReplies.get(key);
+  if (frame === undefined) {
+    const reply: ConnectReply = { ok: true, proto, srcAdvertVersion, dstAdvertVersion };
+    frame = encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply));
+    if (acceptingReplies.size >= MAX_ACCEPTING_REPLIES) acceptingReplies.clear();
+    acceptingReplies.set(key, frame);
+  }
+  return frame;
+}
+
 /** The listener's first ping, this long after the link opens (see `#opened`). */
 const FIRST_PING_DELAY_MS = 50;
 
@@ -534,13 +554,13 @@ export class ConnectionSession {
       void this.close();
       return;
     }
-    const reply: ConnectReply = {
-      ok: true,
-      proto: verdict.proto,
-      srcAdvertVersion: this.#o.localAdvert()?.version ?? 0,
-      dstAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
-    };
-    this.#writeNow(encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply)));
+    this.#writeNow(
+      acceptingReply(
+        verdict.proto,
+        this.#o.localAdvert()?.version ?? 0,
+        this.#o.directory.node(this.peer)?.advert?.version ?? 0,
+      ),
+    );
     this.#opened(verdict.proto, request.dstAdvertVersion);
   }
 

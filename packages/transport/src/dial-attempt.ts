@@ -14,13 +14,20 @@ import {
 import type { ConnectionSession } from './connection-session.js';
 import type { TransportCounters, TransportDropReason } from './counters.js';
 import { dialNode } from './dialer.js';
-import { refusedBeforeReading, takeFirstFlight } from './first-flight.js';
+import {
+  commitFirstFlight,
+  type PreparedFlight,
+  prepareFirstFlight,
+  refusedBeforeReading,
+  takeFirstFlight,
+} from './first-flight.js';
 import { connectRequestFrame } from './handshake.js';
 import type { TransportLimits } from './limits.js';
 import type { NodeLink } from './node-link.js';
 import type { QueueEntry } from './node-queue.js';
 import { appendOutgoing } from './outgoing-message.js';
 import { encodeFrame } from './wire/frame-codec.js';
+import type { FrameSlab } from './wire/frame-slab.js';
 import { encodeAdvertFrameBody, FrameTag } from './wire/frames.js';
 
 /** What a dial needs from the engine: made once, shared by every dial. */
@@ -71,6 +78,16 @@ export async function dialLink(
   let sent: QueueEntry[] = [];
   let advertSent = 0;
   let requestSentAt: number | undefined;
+  /** Our advert, when the listener may not hold it (sent ahead of the first messages). */
+  const advertToSend = (): NodeAdvert | undefined => {
+    const advert = host.localAdvert();
+    if (advert === undefined || (host.advertHeld.get(link.node) ?? 0) >= advert.version) return undefined;
+    return advert;
+  };
+  const append = (slab: FrameSlab, message: EngineMessage): void =>
+    appendOutgoing(slab, message, host.keyPair, host.strict, host.limits.maxFrameSize);
+  // The first flight, encoded while the transport's handshake runs (see prepareFirstFlight).
+  let prepared: PreparedFlight | undefined;
   const dialing = dialNode({
     node: link.node,
     record,
@@ -80,21 +97,50 @@ export async function dialLink(
     dialTimeoutMs: host.limits.dialTimeoutMs,
     signal,
     logger: host.logger,
+    // Once the transport has sent its first packet (a socket transport its TCP SYN): the
+    // ConnectRequest and the first flight are not needed before its handshake is done, so making
+    // them now keeps them off the path from the peer's key to our first bytes.
+    prepareFirstBytes: () => {
+      try {
+        connectRequest();
+        const advert = advertToSend();
+        prepared = prepareFirstFlight(
+          link.queue,
+          connectRequest(),
+          append,
+          advert === undefined
+            ? undefined
+            : {
+                version: advert.version,
+                frame: () => encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)),
+              },
+        );
+      } catch {
+        prepared = undefined; // built when sent instead, which reports what cannot be sent
+      }
+    },
     firstBytes: () => {
       requestSentAt = performance.now();
-      const flight = takeFirstFlight(
-        link.queue,
-        connectRequest(),
-        (slab, message) => appendOutgoing(slab, message, host.keyPair, host.strict, host.limits.maxFrameSize),
-        (message, error, reason) => host.undeliverable(message, error, reason),
-        link.node,
-        () => {
-          const advert = host.localAdvert();
-          if (advert === undefined || (host.advertHeld.get(link.node) ?? 0) >= advert.version) return;
-          advertSent = advert.version;
-          return encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert));
-        },
-      );
+      const ready = prepared;
+      prepared = undefined;
+      const committed =
+        ready === undefined ? undefined : commitFirstFlight(link.queue, ready, advertToSend()?.version ?? 0);
+      if (committed !== undefined) advertSent = ready?.advertVersion ?? 0;
+      const flight =
+        committed ??
+        takeFirstFlight(
+          link.queue,
+          connectRequest(),
+          append,
+          (message, error, reason) => host.undeliverable(message, error, reason),
+          link.node,
+          () => {
+            const advert = advertToSend();
+            if (advert === undefined) return;
+            advertSent = advert.version;
+            return encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert));
+          },
+        );
       sent = flight.taken;
       if (flight.advertSent) counters.advertsSent++;
       else advertSent = 0;
@@ -126,8 +172,5 @@ export async function dialLink(
       return session;
     },
   });
-  // Encoded once the dial has begun (a socket transport has sent its TCP SYN by now): it is not
-  // needed before the transport's own handshake is done, so it does not delay the connect.
-  connectRequest();
   return dialing;
 }

@@ -26,6 +26,11 @@ export interface DialNodeOptions<S> {
    * that send them early; called by the transport just before it sends them.
    */
   readonly firstBytes?: () => Uint8Array;
+  /**
+   * Called once an attempt with a transport that sends first bytes early has begun (its dial
+   * called), to make those bytes while the transport's handshake runs.
+   */
+  readonly prepareFirstBytes?: () => void;
   /** An attempt failed (the next address, if any, is tried after this). */
   readonly attemptFailed?: (error: Error) => void;
   /**
@@ -116,11 +121,13 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
       if (signal.aborted) attempt.abort(signal.reason);
       const dialSignal = attempt.signal;
       const early = transport.sendsFirstBytesEarly === true && options.firstBytes !== undefined;
-      const connection = await transport.dial(
+      const dialing = transport.dial(
         url,
         node,
         early ? { signal: dialSignal, firstBytes: options.firstBytes } : { signal: dialSignal },
       );
+      if (early) options.prepareFirstBytes?.();
+      const connection = await dialing;
       if (signal.aborted) {
         connection.abort(new ConnectionClosedError('dial cancelled'));
         throw new ConnectionClosedError('dial cancelled');

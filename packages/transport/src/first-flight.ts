@@ -65,6 +65,77 @@ export function takeFirstFlight(
 }
 
 /**
+ * A first flight encoded ahead of time (while the transport's handshake is under way) from the
+ * messages at the head of the queue, which stay queued until `commitFirstFlight` takes them.
+ */
+export interface PreparedFlight {
+  readonly bytes: Buffer;
+  readonly entries: readonly QueueEntry[];
+  /** The queue's length when prepared: a flight takes every message it can, so a longer queue rebuilds. */
+  readonly queueLength: number;
+  /** The version of our advert sent with the messages, or 0. */
+  readonly advertVersion: number;
+}
+
+/**
+ * Encodes what `takeFirstFlight` would send now, taking nothing from the queue: the dial does this
+ * while the transport's handshake runs, so the first flight is ready when the peer's key is pinned.
+ * Undefined when there is nothing to send or a message is expired or cannot be encoded (the
+ * flight is then built at send time, which reports it).
+ */
+export function prepareFirstFlight(
+  queue: NodeQueue,
+  request: Uint8Array,
+  append: (slab: FrameSlab, message: EngineMessage) => void,
+  advert: { readonly version: number; readonly frame: () => Uint8Array } | undefined,
+): PreparedFlight | undefined {
+  if (queue.length === 0) return undefined;
+  const slab = new FrameSlab(FIRST_FLIGHT_BYTES * 2);
+  slab.appendFrame(request);
+  if (advert !== undefined) slab.appendFrame(advert.frame());
+  const entries: QueueEntry[] = [];
+  const now = Date.now();
+  for (let i = 0; i < queue.length && slab.pendingBytes < FIRST_FLIGHT_BYTES; i++) {
+    const entry = queue.peek(i)!;
+    if (entry.deadline <= now) return undefined;
+    try {
+      append(slab, entry.message);
+    } catch {
+      return undefined;
+    }
+    entries.push(entry);
+  }
+  return {
+    bytes: slab.take()!,
+    entries,
+    queueLength: queue.length,
+    advertVersion: advert?.version ?? 0,
+  };
+}
+
+/**
+ * Takes the prepared flight's messages from the queue if it is still what `takeFirstFlight` would
+ * send: the same entries at the head, none of them expired, no message added since, and the same
+ * advert decision (`advertVersion`: the version that would go now, or 0). Undefined, and nothing
+ * taken, otherwise.
+ */
+export function commitFirstFlight(
+  queue: NodeQueue,
+  prepared: PreparedFlight,
+  advertVersion: number,
+): FirstFlight | undefined {
+  if (queue.length !== prepared.queueLength || advertVersion !== prepared.advertVersion) return undefined;
+  const now = Date.now();
+  const { entries } = prepared;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (queue.peek(i) !== entry || entry.deadline <= now) return undefined;
+  }
+  for (let i = 0; i < entries.length; i++) queue.shift();
+  return { bytes: prepared.bytes, taken: [...entries], advertSent: prepared.advertVersion > 0 };
+}
+
+/**
  * Whether a failed dial's error says the listener refused us (its acceptance byte or ConnectReply):
  * it then read none of the messages sent with the ConnectRequest, and they may be sent again. After
  * any other failure (the connection broke during the handshake) they may have been delivered.

@@ -46,6 +46,11 @@ export class NodeQueue {
     return true;
   }
 
+  /** The entry `index` places from the head (0: the oldest), without taking it. */
+  peek(index: number): QueueEntry | undefined {
+    return index < 0 ? undefined : this.#entries[this.#head + index];
+  }
+
   /** The oldest message with its deadline, or undefined. */
   shift(): QueueEntry | undefined {
     if (this.#head >= this.#entries.length) return undefined;

@@ -9,7 +9,6 @@ import {
   type NodeAdvert,
   type NodeDirectory,
   type NodeId,
-  unpack,
 } from '@netmachine/core';
 import { authenticateInbound, authenticationFailure } from './authenticate.js';
 import {
@@ -20,7 +19,14 @@ import {
 } from './counters.js';
 import { ProtocolViolationError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
-import { connectReplyError, connectRequestFrame, judgeConnectRequest, type Refusal } from './handshake.js';
+import {
+  connectReplyError,
+  connectReplyOf,
+  connectRequestFrame,
+  connectRequestOf,
+  judgeConnectRequest,
+  type Refusal,
+} from './handshake.js';
 import { InboundVerifier } from './inbound-verifier.js';
 import { decodeLinkFrame } from './link-frames.js';
 import { ReplayWindow } from './replay-window.js';
@@ -29,8 +35,6 @@ import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
 import {
   type ConnectReply,
   type ConnectRequest,
-  decodeConnectReply,
-  decodeConnectRequest,
   encodeAdvertFrameBody,
   encodeConnectReply,
   encodeGoodbye,
@@ -537,10 +541,10 @@ export class ConnectionSession {
     if (this.direction === 'inbound') {
       if (tag !== FrameTag.ConnectRequest)
         throw new HandshakeError(`expected ConnectRequest, got frame ${tag}`);
-      this.#onConnectRequest(decodeConnectRequest(unpack(body)));
+      this.#onConnectRequest(connectRequestOf(body));
     } else {
       if (tag !== FrameTag.ConnectReply) throw new HandshakeError(`expected ConnectReply, got frame ${tag}`);
-      this.#onConnectReply(decodeConnectReply(unpack(body)));
+      this.#onConnectReply(connectReplyOf(body));
     }
   }
 

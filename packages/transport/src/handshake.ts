@@ -5,12 +5,15 @@ import {
   OverCapacityError,
   PeerDeniedError,
   PeerKeyMismatchError,
+  unpack,
 } from '@netmachine/core';
 import { encodeFrame } from './wire/frame-codec.js';
 import {
   type ConnectErrorKind,
   type ConnectReply,
   type ConnectRequest,
+  decodeConnectReply,
+  decodeConnectRequest,
   encodeConnectRequest,
   FrameTag,
   PROTOCOL_MAX,
@@ -99,4 +102,39 @@ export function connectReplyError(reply: ConnectReply, peer: NodeId): Error | un
     default:
       return new PeerDeniedError(peer, reply.reason);
   }
+}
+
+/**
+ * Handshake frames already decoded, by their bytes: a node that connects again and again sends the
+ * same ConnectRequest (and gets the same ConnectReply) each time, and decoding one (msgpack, two node
+ * ids to text) sits on the path to the first message. Bounded: emptied when full. The values are
+ * frozen, being shared.
+ */
+const decodedRequests = new Map<string, ConnectRequest>();
+const decodedReplies = new Map<string, ConnectReply>();
+const MAX_DECODED = 256;
+
+function remembered<T extends object>(
+  cache: Map<string, T>,
+  body: Uint8Array,
+  decode: (value: unknown) => T,
+): T {
+  const key = Buffer.from(body.buffer, body.byteOffset, body.length).toString('latin1');
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = Object.freeze(decode(unpack(body)));
+    if (cache.size >= MAX_DECODED) cache.clear();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+/** Decodes a ConnectRequest frame's body (throws a typed error when it is not one). */
+export function connectRequestOf(body: Uint8Array): ConnectRequest {
+  return remembered(decodedRequests, body, decodeConnectRequest);
+}
+
+/** Decodes a ConnectReply frame's body (throws a typed error when it is not one). */
+export function connectReplyOf(body: Uint8Array): ConnectReply {
+  return remembered(decodedReplies, body, decodeConnectReply);
 }

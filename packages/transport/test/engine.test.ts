@@ -378,6 +378,12 @@ describe('TransportEngine: first messages sent with the ConnectRequest', () => {
     expect(b.sink.delivered.map((m) => m.body)).toEqual(['first', 'second', 'third']);
   });
 
+  it('gives the dialer its RTT from the handshake once connected, with no ping', async () => {
+    const [a, b] = await pair({ limits: { pingIntervalMs: 60_000 } });
+    await a.engine.connect(b.id);
+    expect(a.engine.rtt(b.id)).toBeGreaterThanOrEqual(0);
+  });
+
   it('sends its advert ahead of the first messages to a listener that lacks it, and only then', async () => {
     const [a, b] = await pair();
     b.directory.records.delete(a.id);

@@ -22,6 +22,15 @@ describe('socket addresses (tls://, quic://)', () => {
     }
   });
 
+  it('answers a repeated parse the same way (remembered per scheme and address), refusing bad ones each time', () => {
+    const first = parseAddress('tls://127.0.0.1:7200', 'tls');
+    expect(parseAddress('tls://127.0.0.1:7200', 'tls')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => parseAddress('tls://127.0.0.1:7200', 'quic')).toThrow(InvalidAddressError);
+    for (let i = 0; i < 2; i++)
+      expect(() => parseAddress('tls://127.0.0.1', 'tls')).toThrow(InvalidAddressError);
+  });
+
   it('formats IPv6 hosts with brackets', () => {
     expect(formatAddress('tls', '::1', 9)).toBe('tls://[::1]:9');
     expect(formatAddress('quic', '10.0.0.1', 9)).toBe('quic://10.0.0.1:9');

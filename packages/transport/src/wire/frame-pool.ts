@@ -11,11 +11,13 @@
 export const MIN_POOLED_FRAME_BYTES = 256 * 1024;
 /** Pooled buffers are sized in steps of this, so frames of nearly equal size share them. */
 const SIZE_STEP = 64 * 1024;
+/** Free buffers are let go when none was taken for this long: an idle process keeps none. */
+const IDLE_MS = 2_000;
 
 export interface FramePoolOptions {
-  /** Free buffers kept, at most (default 12). */
+  /** Free buffers kept, at most (default 16). */
   readonly maxBuffers?: number;
-  /** Bytes of free buffers kept, at most (default 16 MiB). */
+  /** Bytes of free buffers kept, at most (default 20 MiB). */
   readonly maxBytes?: number;
 }
 
@@ -42,10 +44,13 @@ export class FramePool {
   #allocated = 0;
   #returned = 0;
   #dropped = 0;
+  /** Set by `take`; the idle timer lets the free buffers go when it finds it clear. */
+  #used = false;
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(options: FramePoolOptions = {}) {
-    this.#maxBuffers = options.maxBuffers ?? 12;
-    this.#maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+    this.#maxBuffers = options.maxBuffers ?? 16;
+    this.#maxBytes = options.maxBytes ?? 20 * 1024 * 1024;
   }
 
   /**
@@ -53,6 +58,7 @@ export class FramePool {
    * enough (its pages are the likeliest to be warm), else a new one.
    */
   take(length: number): Buffer {
+    this.#used = true;
     const free = this.#free;
     for (let i = free.length - 1; i >= 0; i--) {
       const buffer = free[i] as Buffer;
@@ -76,13 +82,30 @@ export class FramePool {
     }
     this.#free.push(buffer);
     this.#freeBytes += buffer.length;
+    if (this.#idleTimer === undefined) {
+      this.#idleTimer = setTimeout(this.#checkIdle, IDLE_MS);
+      this.#idleTimer.unref();
+    }
   }
 
   /** Lets every free buffer go (the GC frees them once nothing else refers to them). */
   clear(): void {
     this.#free.length = 0;
     this.#freeBytes = 0;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
   }
+
+  readonly #checkIdle = (): void => {
+    this.#idleTimer = undefined;
+    if (!this.#used) {
+      this.clear();
+      return;
+    }
+    this.#used = false;
+    this.#idleTimer = setTimeout(this.#checkIdle, IDLE_MS);
+    this.#idleTimer.unref();
+  };
 
   stats(): FramePoolStats {
     return {

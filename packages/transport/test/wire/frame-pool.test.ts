@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeRawFrame, FrameDecoder, FramePool, MIN_POOLED_FRAME_BYTES } from '../../src/wire/index.js';
 
 interface Read {
@@ -81,5 +81,20 @@ describe('FramePool with the frame decoder', () => {
     expect(buffers).not.toContain(larger);
     expect(pool.stats()).toMatchObject({ allocated: 4, free: 2 });
     expect(buffers).toContain(pool.take(200_000));
+  });
+
+  it('lets its free buffers go once none has been taken for a while', () => {
+    vi.useFakeTimers();
+    try {
+      const pool = new FramePool();
+      pool.give(pool.take(300_000));
+      vi.advanceTimersByTime(2_000); // taken during the last period: kept
+      expect(pool.stats().free).toBe(1);
+      vi.advanceTimersByTime(2_000); // a whole period without a take
+      expect(pool.stats()).toMatchObject({ free: 0, freeBytes: 0 });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -189,42 +189,21 @@ export class BlockStore {
   /**
    * Stores chunks (atomically, as one batch) until `expiry`. A chunk already held keeps its bytes and
    * has its expiry raised to `expiry` if that is later. Rejects with QuotaExceededError, storing
-   * nothing, when the new bytes would pass the quota.
+   * nothing, when the new bytes would pass the quota. `copied` is called once the store has no more
+   * use for the chunks' bytes (copied into the write, or refused), before the commit: from then on
+   * the caller may reuse them. It is not called when the write fails before that.
    */
-  async put(chunks: readonly ChunkToStore[], expiry: number = NEVER_EXPIRES): Promise<PutStatus[]> {
+  async put(
+    chunks: readonly ChunkToStore[],
+    expiry: number = NEVER_EXPIRES,
+    copied?: () => void,
+  ): Promise<PutStatus[]> {
     this.#checkOpen();
     checkExpiry(expiry);
     const outcome = await this.#transaction(() => {
-      const fresh = new Set<string>();
-      const metas = chunks.map((c) => this.#meta.getBinary(c.id));
-      let needed = 0;
-      chunks.forEach((c, i) => {
-        if (metas[i] !== undefined) return;
-        const key = Buffer.from(c.id).toString('latin1');
-        if (fresh.has(key)) return;
-        fresh.add(key);
-        needed += c.bytes.length;
-      });
-      if (this.#used + needed > this.#quota) return { needed, used: this.#used };
-      const statuses: PutStatus[] = [];
-      const written = new Set<string>();
-      chunks.forEach((c, i) => {
-        const key = Buffer.from(c.id).toString('latin1');
-        const meta = metas[i];
-        if (meta === undefined && !written.has(key)) {
-          written.add(key);
-          this.#chunks.putSync(c.id, c.bytes);
-          this.#meta.putSync(c.id, encodeMeta(expiry, c.bytes.length));
-          this.#expiryIndex.putSync(indexKey(expiry, c.id), Buffer.alloc(1));
-          this.#used += c.bytes.length;
-          this.#count++;
-          statuses.push('stored');
-          return;
-        }
-        if (meta !== undefined) this.#raiseExpiry(c.id, meta, expiry);
-        statuses.push('exists');
-      });
-      return statuses;
+      const result = this.#putInTransaction(chunks, expiry);
+      copied?.();
+      return result;
     });
     if (!Array.isArray(outcome)) {
       this.#quotaRefusals++;
@@ -237,6 +216,43 @@ export class BlockStore {
       throw new QuotaExceededError(outcome.needed, outcome.used, this.#quota);
     }
     return outcome;
+  }
+
+  /** Inside a write transaction: the statuses, or what the quota refused. */
+  #putInTransaction(
+    chunks: readonly ChunkToStore[],
+    expiry: number,
+  ): PutStatus[] | { needed: number; used: number } {
+    const fresh = new Set<string>();
+    const metas = chunks.map((c) => this.#meta.getBinary(c.id));
+    let needed = 0;
+    chunks.forEach((c, i) => {
+      if (metas[i] !== undefined) return;
+      const key = Buffer.from(c.id).toString('latin1');
+      if (fresh.has(key)) return;
+      fresh.add(key);
+      needed += c.bytes.length;
+    });
+    if (this.#used + needed > this.#quota) return { needed, used: this.#used };
+    const statuses: PutStatus[] = [];
+    const written = new Set<string>();
+    chunks.forEach((c, i) => {
+      const key = Buffer.from(c.id).toString('latin1');
+      const meta = metas[i];
+      if (meta === undefined && !written.has(key)) {
+        written.add(key);
+        this.#chunks.putSync(c.id, c.bytes);
+        this.#meta.putSync(c.id, encodeMeta(expiry, c.bytes.length));
+        this.#expiryIndex.putSync(indexKey(expiry, c.id), Buffer.alloc(1));
+        this.#used += c.bytes.length;
+        this.#count++;
+        statuses.push('stored');
+        return;
+      }
+      if (meta !== undefined) this.#raiseExpiry(c.id, meta, expiry);
+      statuses.push('exists');
+    });
+    return statuses;
   }
 
   /** Raises the expiry of held chunks to `expiry` (never lowers it). Returns how many were held. */

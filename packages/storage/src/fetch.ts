@@ -1,6 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { AbortedError, type EngineContext, type NodeId, SchemaError } from '@netmachine/core';
+import {
+  AbortedError,
+  type EngineContext,
+  type EngineMessage,
+  type NodeId,
+  releaseMessageBytes,
+  SchemaError,
+} from '@netmachine/core';
 import { type ChunkToStore, NEVER_EXPIRES } from './block-store.js';
 import { ChunkKind, LEAF_HEADER_BYTES, type ParsedChunk, parseChunk } from './chunk-format.js';
 import { commitmentFromWire, verifyCommitment } from './commitment.js';
@@ -68,8 +75,14 @@ const MIN_POOLED_HASH_BYTES = 64 * 1024;
 /** Why a hedged request that lost the race is aborted. */
 const SUPERSEDED = new AbortedError('another peer answered first');
 
-/** What asking one peer for one chunk gave: the verified bytes, or why not. */
-type Outcome = Uint8Array | 'not-found' | 'failed' | 'corrupt' | 'aborted';
+/** A verified chunk as received: its bytes lie in `reply`'s (which may be handed back once stored). */
+interface Received {
+  readonly bytes: Uint8Array;
+  readonly reply: EngineMessage;
+}
+
+/** What asking one peer for one chunk gave: the verified chunk, or why not. */
+type Outcome = Received | 'not-found' | 'failed' | 'corrupt' | 'aborted';
 
 /**
  * Fetches an object's whole tree from peers into the local store, several chunks in flight.
@@ -107,6 +120,8 @@ class TreeFetch {
   #inFlight = 0;
   /** Verified chunks waiting for the write in progress to commit; they go as the next batch. */
   #queued: ChunkToStore[] = [];
+  /** Replies whose buffers go back to the transport once the queued chunks are in the store. */
+  #queuedReplies: EngineMessage[] = [];
   /** The write in progress (one lmdb transaction), and how many chunks it holds. */
   #writing: Promise<void> | undefined;
   #writingCount = 0;
@@ -218,18 +233,23 @@ class TreeFetch {
   }
 
   async #obtain(id: Uint8Array): Promise<ParsedChunk> {
-    let bytes = this.#readLocal(id);
-    if (bytes !== undefined) {
+    const local = this.#readLocal(id);
+    const received = local === undefined ? await this.#fetchFromPeers(id) : undefined;
+    const bytes = local ?? (received as Received).bytes;
+    // Everything that reads the bytes is done before they are queued for the store, which may hand
+    // their buffer back to the transport as soon as it has copied them.
+    const chunk = parseChunk(bytes);
+    if (sameBytes(id, this.#reference.root)) this.#learnTotal(chunk);
+    if (received === undefined) {
       this.#local++;
     } else {
-      bytes = await this.#fetchFromPeers(id);
-      await this.#writeBehind(id, bytes);
+      // A leaf's bytes are not used after the store's copy; an internal chunk's child ids are views
+      // of its bytes that the walk keeps, so its buffer is left to the GC.
+      await this.#writeBehind(id, bytes, chunk.kind === ChunkKind.Leaf ? received.reply : undefined);
       this.#fetched++;
       this.#bytesFetched += bytes.length;
     }
     this.#chunks++;
-    const chunk = parseChunk(bytes);
-    if (sameBytes(id, this.#reference.root)) this.#learnTotal(chunk);
     if (chunk.kind === ChunkKind.Leaf) {
       this.#bytes += bytes.length - LEAF_HEADER_BYTES;
       this.#options.onProgress?.({ bytes: this.#bytes, totalBytes: this.#totalBytes });
@@ -242,20 +262,28 @@ class TreeFetch {
    * in progress at a time: chunks verified meanwhile wait and go together as the next transaction, so
    * lmdb commits (and syncs) a few times per object instead of once per chunk.
    */
-  async #writeBehind(id: Uint8Array, bytes: Uint8Array): Promise<void> {
+  async #writeBehind(id: Uint8Array, bytes: Uint8Array, reply: EngineMessage | undefined): Promise<void> {
     while (this.#writingCount + this.#queued.length >= MAX_PENDING_WRITES && this.#writing !== undefined) {
       await this.#writing;
     }
     this.#queued.push({ id, bytes });
+    if (reply !== undefined) this.#queuedReplies.push(reply);
     if (this.#writing === undefined) this.#writeQueued();
   }
 
   #writeQueued(): void {
     const batch = this.#queued;
+    const replies = this.#queuedReplies;
     this.#queued = [];
+    this.#queuedReplies = [];
     this.#writingCount = batch.length;
+    // Once lmdb has copied the chunks (inside the write, before its commit) the transport may read
+    // the next large frames into their buffers: fresh 1 MiB buffers per chunk cost page faults and GC.
+    const copied = () => {
+      for (const reply of replies) releaseMessageBytes(reply);
+    };
     this.#writing = this.#storage.store
-      .put(batch, this.#options.expiry ?? NEVER_EXPIRES)
+      .put(batch, this.#options.expiry ?? NEVER_EXPIRES, copied)
       .then(
         () => {},
         (error: unknown) => this.#fail(error),
@@ -287,7 +315,7 @@ class TreeFetch {
     }
   }
 
-  async #fetchFromPeers(id: Uint8Array): Promise<Uint8Array> {
+  async #fetchFromPeers(id: Uint8Array): Promise<Received> {
     const rounds = this.#options.rounds ?? DEFAULT_ROUNDS;
     const signal = this.#abort.signal;
     let corrupt = false;
@@ -297,7 +325,7 @@ class TreeFetch {
       for (let peer = this.#book.pick(tried); peer !== undefined; peer = this.#book.pick(tried)) {
         if (signal.aborted) throw signal.reason;
         const outcome = await this.#askHedged(peer, id, tried);
-        if (outcome instanceof Uint8Array) return outcome;
+        if (typeof outcome === 'object') return outcome;
         if (outcome === 'failed') transientFailures++;
         if (outcome === 'corrupt') corrupt = true;
       }
@@ -348,7 +376,7 @@ class TreeFetch {
         }
         const [n, outcome] = next;
         running.delete(n);
-        if (outcome instanceof Uint8Array) return outcome;
+        if (typeof outcome === 'object') return outcome;
         // A transient failure matters most: it earns the chunk another round over the peers.
         if (result === undefined || result === 'aborted' || outcome === 'failed') result = outcome;
       }
@@ -367,14 +395,13 @@ class TreeFetch {
   async #ask(peer: PeerScore, id: Uint8Array, signal: AbortSignal): Promise<Outcome> {
     this.#book.started(peer);
     const started = performance.now();
-    let body: unknown;
+    let reply: EngineMessage;
     try {
-      const reply = await this.#context.request(
+      reply = await this.#context.request(
         { node: peer.node, name: this.#options.engineName ?? STORAGE_ENGINE_NAME },
         { chunk: id, children: false },
         { protocol: CHUNK_GET_PROTOCOL, timeoutMs: this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal },
       );
-      body = reply.body;
     } catch (error) {
       if (signal.aborted) return 'aborted';
       peer.failures++;
@@ -383,26 +410,27 @@ class TreeFetch {
     } finally {
       peer.inFlight--;
     }
-    let reply: ReturnType<typeof parseChunkGetReply>;
+    let parsed: ReturnType<typeof parseChunkGetReply>;
     try {
-      reply = parseChunkGetReply(body, 4096);
+      parsed = parseChunkGetReply(reply.body, 4096);
     } catch (error) {
       if (!(error instanceof SchemaError)) throw error;
       peer.failures++;
       return 'failed';
     }
-    if (!reply.ok) {
-      if (reply.error === 'not-found') peer.notFound++;
+    if (!parsed.ok) {
+      if (parsed.error === 'not-found') peer.notFound++;
       else peer.failures++;
-      return reply.error === 'not-found' ? 'not-found' : 'failed';
+      return parsed.error === 'not-found' ? 'not-found' : 'failed';
     }
-    if ('commitments' in reply) {
-      this.#learnFromCommitments(id, reply.commitments);
+    if ('commitments' in parsed) {
+      this.#learnFromCommitments(id, parsed.commitments);
       peer.notFound++;
       return 'not-found';
     }
-    const bytes = reply.content[0]!;
+    const bytes = parsed.content[0]!;
     if (!sameBytes(await this.#chunkId(bytes), id)) {
+      releaseMessageBytes(reply);
       peer.corrupt++;
       this.#corrupt++;
       const chunk = chunkIdText(id);
@@ -411,7 +439,7 @@ class TreeFetch {
       return 'corrupt';
     }
     this.#book.succeeded(peer, performance.now() - started);
-    return bytes;
+    return { bytes, reply };
   }
 
   /** The id of received bytes: on a worker thread for large chunks, else (or if the pool failed) in line. */

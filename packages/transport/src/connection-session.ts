@@ -5,6 +5,7 @@ import {
   HandshakeError,
   type KeyPair,
   type Logger,
+  leaseMessageBytes,
   NetmachineError,
   type NodeAdvert,
   type NodeDirectory,
@@ -32,6 +33,7 @@ import { decodeLinkFrame } from './link-frames.js';
 import { ReplayWindow } from './replay-window.js';
 import type { SignaturePool } from './signature-pool.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
+import { sharedFramePool } from './wire/frame-pool.js';
 import {
   type ConnectReply,
   type ConnectRequest,
@@ -217,8 +219,9 @@ export class ConnectionSession {
     this.local = options.keyPair.id;
     this.#addresses = new LinkAddresses(this.peer, this.local);
     this.#decoder = FrameDecoder.ofSpans(
-      (tag, buffer, start, end) => this.#onFrame(tag, buffer, start, end),
+      (tag, buffer, start, end, release) => this.#onFrame(tag, buffer, start, end, release),
       options.limits.maxFrameSize,
+      sharedFramePool,
     );
     this.#writer = new FrameWriter(
       options.connection,
@@ -408,7 +411,12 @@ export class ConnectionSession {
     }
   }
 
-  #onFrame(tag: number, buffer: Buffer, start: number, end: number): void {
+  /**
+   * `release`: `buffer` is a pooled buffer holding this frame alone. A message decoded from it is
+   * leased to its consumer (who may hand the buffer back with `releaseMessageBytes`); any other frame
+   * read into it leaves it to the GC.
+   */
+  #onFrame(tag: number, buffer: Buffer, start: number, end: number, release: (() => void) | undefined): void {
     if (this.#failure !== undefined) return;
     this.#o.counters.framesIn++;
     if (this.#state === 'handshake') {
@@ -423,6 +431,7 @@ export class ConnectionSession {
         this.#o.counters.duplicatesDropped++;
         return;
       }
+      if (release !== undefined) leaseMessageBytes(message, release);
       this.#onMessage(message);
       return;
     }

@@ -1,4 +1,5 @@
 import { FrameTooLargeError, MalformedFrameError, pack } from '@netmachine/core';
+import { type FramePool, MIN_POOLED_FRAME_BYTES } from './frame-pool.js';
 
 /**
  * Frames of the node-to-node protocol: `u32 length | u8 tag | body`, the length counting the tag
@@ -31,8 +32,18 @@ export function encodeRawFrame(tag: number, body: Uint8Array): Buffer {
 
 export type FrameHandler = (tag: number, body: Buffer) => void;
 
-/** A frame as the bytes `buffer[start, end)` of its body: no view is made for it. */
-export type FrameSpanHandler = (tag: number, buffer: Buffer, start: number, end: number) => void;
+/**
+ * A frame as the bytes `buffer[start, end)` of its body: no view is made for it. `release` is set
+ * when `buffer` is a pooled buffer holding this frame alone: calling it (at most once, when nothing
+ * uses the buffer any more) lets the pool hand it out again; not calling it only forgoes the reuse.
+ */
+export type FrameSpanHandler = (
+  tag: number,
+  buffer: Buffer,
+  start: number,
+  end: number,
+  release: (() => void) | undefined,
+) => void;
 
 /**
  * Splits a byte stream into frames. The announced length is checked against the maximum before
@@ -47,6 +58,10 @@ export class FrameDecoder {
   /** Buffer for the frame being assembled across chunks, and how much of it is filled. */
   #partial: Buffer | null = null;
   #filled = 0;
+  /** How long the frame being assembled is (a pooled buffer may be longer). */
+  #partialLength = 0;
+  /** Where large frames are assembled, for a decoder made with one. */
+  #pool: FramePool | undefined;
   #failed: Error | null = null;
 
   constructor(onFrame: FrameHandler, maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
@@ -58,9 +73,14 @@ export class FrameDecoder {
    * A decoder that hands each frame over as where its body lies in the buffer read, for a reader
    * that decodes in place: one buffer view less per frame.
    */
-  static ofSpans(onSpan: FrameSpanHandler, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): FrameDecoder {
+  static ofSpans(
+    onSpan: FrameSpanHandler,
+    maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
+    pool?: FramePool,
+  ): FrameDecoder {
     const decoder = new FrameDecoder(() => {}, maxFrameSize);
     decoder.#onFrame = onSpan;
+    decoder.#pool = pool;
     return decoder;
   }
 
@@ -84,13 +104,14 @@ export class FrameDecoder {
     let chunk = input;
     if (this.#partial !== null) {
       const partial = this.#partial;
-      const take = Math.min(partial.length - this.#filled, chunk.length);
+      const length = this.#partialLength;
+      const take = Math.min(length - this.#filled, chunk.length);
       chunk.copy(partial, this.#filled, 0, take);
       this.#filled += take;
-      if (this.#filled < partial.length) return;
+      if (this.#filled < length) return;
       this.#partial = null;
       this.#filled = 0;
-      this.#emit(partial);
+      this.#emit(partial, length);
       chunk = chunk.subarray(take);
     }
     if (this.#header !== null) {
@@ -106,20 +127,26 @@ export class FrameDecoder {
       const end = start + length;
       if (end <= chunk.length) {
         // The tag is read from the chunk; the body stays where it is.
-        this.#onFrame(chunk[start]!, chunk, start + 1, end);
+        this.#onFrame(chunk[start]!, chunk, start + 1, end, undefined);
         offset = end;
         continue;
       }
-      const partial = Buffer.allocUnsafe(length);
+      const pool = length >= MIN_POOLED_FRAME_BYTES ? this.#pool : undefined;
+      const partial = pool !== undefined ? pool.take(length) : Buffer.allocUnsafe(length);
       chunk.copy(partial, 0, start);
       this.#partial = partial;
+      this.#partialLength = length;
       this.#filled = chunk.length - start;
       return;
     }
     if (offset < chunk.length) this.#header = Buffer.from(chunk.subarray(offset));
   }
 
-  #emit(frame: Buffer): void {
-    this.#onFrame(frame[0]!, frame, 1, frame.length);
+  #emit(frame: Buffer, length: number): void {
+    const pool = length >= MIN_POOLED_FRAME_BYTES ? this.#pool : undefined;
+    // The decoder forgot the buffer above: from here on only the handler (and whoever it gives the
+    // release to) decides when it is free again.
+    const release = pool === undefined ? undefined : () => pool.give(frame);
+    this.#onFrame(frame[0]!, frame, 1, length, release);
   }
 }

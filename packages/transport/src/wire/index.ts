@@ -12,6 +12,13 @@ export {
   type FrameHandler,
   type FrameSpanHandler,
 } from './frame-codec.js';
+export {
+  FramePool,
+  type FramePoolOptions,
+  type FramePoolStats,
+  MIN_POOLED_FRAME_BYTES,
+  sharedFramePool,
+} from './frame-pool.js';
 export { FrameSlab } from './frame-slab.js';
 export {
   type ConnectErrorKind,

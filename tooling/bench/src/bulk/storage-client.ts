@@ -10,7 +10,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseNodeAdvert } from '@netmachine/core';
 import { parseReference } from '@netmachine/storage';
+import { sharedFramePool } from '@netmachine/transport/wire';
 import { cpuSeconds, startStorageNode } from './storage-node.js';
+
+/** Starts the inspector's CPU profiler; the function returned stops it and writes the profile to `file`. */
+async function startProfile(file: string | undefined): Promise<(() => Promise<void>) | undefined> {
+  if (file === undefined || file === '') return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
 
 const mib = Number(process.argv[2] ?? 64);
 const concurrency = Number(process.argv[3] ?? 8);
@@ -44,6 +60,8 @@ try {
     cpuSeconds(child.pid),
     cpuSeconds(child.pid, child.pid),
   ]);
+  // STORAGE_FETCH_PROFILE=FILE: a CPU profile of this process's event loop over the fetch alone.
+  const profiler = await startProfile(process.env.STORAGE_FETCH_PROFILE);
   const start = performance.now();
   const result = await node.services.storage.engine.fetch(
     node.router.client('bench'),
@@ -52,6 +70,7 @@ try {
     { concurrency },
   );
   const seconds = (performance.now() - start) / 1000;
+  await profiler?.();
   const after = await Promise.all([
     cpuSeconds(process.pid),
     cpuSeconds(process.pid, process.pid),
@@ -74,6 +93,8 @@ try {
       clientEventLoopCpuSeconds: used(1),
       serverCpuSeconds: used(2),
       serverEventLoopCpuSeconds: used(3),
+      // Large frames read into reused buffers (reused) or new ones (allocated).
+      framePool: sharedFramePool.stats(),
     }),
   );
   await node.stop();

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type EngineMessage,
+  KeyPair,
+  type MessageSink,
+  type NodeAdvert,
+  type NodeDirectory,
+  type NodeId,
+  type NodeRecordView,
+  releaseMessageBytes,
+  signNodeAdvert,
+  TRUST_DEFAULT,
+} from '@netmachine/core';
+import { TransportEngine } from '@netmachine/transport';
+import { sharedFramePool } from '@netmachine/transport/wire';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tls } from '../src/index.js';
+
+class Directory implements NodeDirectory {
+  readonly #records = new Map<NodeId, NodeRecordView>();
+  node(id: NodeId): NodeRecordView | undefined {
+    return this.#records.get(id);
+  }
+  async offerNodeAdvert(advert: NodeAdvert): Promise<boolean> {
+    this.#records.set(advert.id, { id: advert.id, trust: TRUST_DEFAULT, advert });
+    return true;
+  }
+}
+
+class Received implements MessageSink {
+  readonly messages: EngineMessage[] = [];
+  deliver(message: EngineMessage): boolean {
+    this.messages.push(message);
+    return true;
+  }
+  undeliverable(): void {}
+}
+
+interface Peer {
+  readonly key: KeyPair;
+  readonly directory: Directory;
+  readonly engine: TransportEngine;
+  readonly received: Received;
+  advert: NodeAdvert;
+}
+
+const running: TransportEngine[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((e) => e.stop()));
+});
+
+async function peer(): Promise<Peer> {
+  const key = KeyPair.generate();
+  const directory = new Directory();
+  const received = new Received();
+  const engine = new TransportEngine({
+    keyPair: key,
+    directory,
+    transports: [tls()],
+    listen: ['tls://127.0.0.1:0'],
+  });
+  engine.setSink(received);
+  await engine.start();
+  running.push(engine);
+  const advert = signNodeAdvert(key, {
+    addrs: engine.listenAddresses.map((url) => ({ url, weight: 10 })),
+    version: 1,
+    created: Date.now(),
+  });
+  return { key, directory, engine, received, advert };
+}
+
+let ids = 0;
+function bytesMessage(from: Peer, to: Peer, body: Buffer): EngineMessage {
+  return {
+    id: ++ids,
+    src: { node: from.key.id, name: 'sender' },
+    dst: { node: to.key.id, name: 'receiver' },
+    protocol: 'bytes@1',
+    body,
+  };
+}
+
+describe('large messages over TLS', () => {
+  it('reuses the buffer of a released message, and never that of one still kept', async () => {
+    const [a, b] = [await peer(), await peer()];
+    await a.directory.offerNodeAdvert(b.advert);
+    // 1 MiB bodies: each frame arrives over many TLS reads and is assembled in a pooled buffer.
+    const bodies = Array.from({ length: 6 }, () => randomBytes(1024 * 1024));
+    const before = sharedFramePool.stats();
+    // One at a time, so each is handed back (or not) before the next is read.
+    for (const [i, body] of bodies.entries()) {
+      a.engine.send(bytesMessage(a, b, body));
+      await expect.poll(() => b.received.messages.length, { timeout: 10_000 }).toBe(i + 1);
+      const message = b.received.messages[i]!;
+      expect((message.body as Buffer).equals(body)).toBe(true);
+      // The first is kept (as a consumer that never releases); every later one is handed back, once.
+      if (i === 0) continue;
+      expect(releaseMessageBytes(message)).toBe(true);
+      expect(releaseMessageBytes(message)).toBe(false);
+    }
+    // The kept message still holds its own bytes after five more were read, four into reused memory.
+    expect((b.received.messages[0]!.body as Buffer).equals(bodies[0]!)).toBe(true);
+    const after = sharedFramePool.stats();
+    expect(after.reused - before.reused).toBeGreaterThanOrEqual(4);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * Buffers for large frames, reused once the consumer of a frame's message hands it back
+ * (`releaseMessageBytes`). A large frame arrives over many reads and is copied into one buffer of
+ * its own; a fresh buffer per frame means fresh pages (a 1 MiB copy into fresh memory costs about
+ * twenty times one into memory already touched) and external memory the GC has to chase. A buffer
+ * is only ever taken from the free list, so one still held by a consumer (never handed back, or not
+ * yet) is never written into; a buffer handed back when the list is full is left to the GC.
+ */
+
+/** Frames from this size on are read into pooled buffers; smaller ones into fresh ones. */
+export const MIN_POOLED_FRAME_BYTES = 256 * 1024;
+/** Pooled buffers are sized in steps of this, so frames of nearly equal size share them. */
+const SIZE_STEP = 64 * 1024;
+/** Free buffers are let go when none was taken for this long: an idle process keeps none. */
+const IDLE_MS = 2_000;
+
+export interface FramePoolOptions {
+  /** Free buffers kept, at most (default 16). */
+  readonly maxBuffers?: number;
+  /** Bytes of free buffers kept, at most (default 20 MiB). */
+  readonly maxBytes?: number;
+}
+
+export interface FramePoolStats {
+  /** Large frames read into a buffer from the free list. */
+  readonly reused: number;
+  /** Large frames for which a new buffer was made (the list had none big enough). */
+  readonly allocated: number;
+  /** Buffers handed back. */
+  readonly returned: number;
+  /** Buffers handed back while the list was full: left to the GC. */
+  readonly dropped: number;
+  /** Free buffers now, and their bytes. */
+  readonly free: number;
+  readonly freeBytes: number;
+}
+
+export class FramePool {
+  readonly #maxBuffers: number;
+  readonly #maxBytes: number;
+  readonly #free: Buffer[] = [];
+  #freeBytes = 0;
+  #reused = 0;
+  #allocated = 0;
+  #returned = 0;
+  #dropped = 0;
+  /** Set by `take`; the idle timer lets the free buffers go when it finds it clear. */
+  #used = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: FramePoolOptions = {}) {
+    this.#maxBuffers = options.maxBuffers ?? 16;
+    this.#maxBytes = options.maxBytes ?? 20 * 1024 * 1024;
+  }
+
+  /**
+   * A buffer of at least `length` bytes that nobody else holds: the most recently freed one big
+   * enough (its pages are the likeliest to be warm), else a new one.
+   */
+  take(length: number): Buffer {
+    this.#used = true;
+    const free = this.#free;
+    for (let i = free.length - 1; i >= 0; i--) {
+      const buffer = free[i] as Buffer;
+      if (buffer.length < length) continue;
+      free.splice(i, 1);
+      this.#freeBytes -= buffer.length;
+      this.#reused++;
+      return buffer;
+    }
+    this.#allocated++;
+    // Its own memory (never a slice of Node's shared pool), so it can be kept and handed out again.
+    return Buffer.allocUnsafeSlow(Math.ceil(length / SIZE_STEP) * SIZE_STEP);
+  }
+
+  /** Takes back a buffer from `take` that nobody uses any more. */
+  give(buffer: Buffer): void {
+    this.#returned++;
+    if (this.#free.length >= this.#maxBuffers || this.#freeBytes + buffer.length > this.#maxBytes) {
+      this.#dropped++;
+      return;
+    }
+    this.#free.push(buffer);
+    this.#freeBytes += buffer.length;
+    if (this.#idleTimer === undefined) {
+      this.#idleTimer = setTimeout(this.#checkIdle, IDLE_MS);
+      this.#idleTimer.unref();
+    }
+  }
+
+  /** Lets every free buffer go (the GC frees them once nothing else refers to them). */
+  clear(): void {
+    this.#free.length = 0;
+    this.#freeBytes = 0;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  readonly #checkIdle = (): void => {
+    this.#idleTimer = undefined;
+    if (!this.#used) {
+      this.clear();
+      return;
+    }
+    this.#used = false;
+    this.#idleTimer = setTimeout(this.#checkIdle, IDLE_MS);
+    this.#idleTimer.unref();
+  };
+
+  stats(): FramePoolStats {
+    return {
+      reused: this.#reused,
+      allocated: this.#allocated,
+      returned: this.#returned,
+      dropped: this.#dropped,
+      free: this.#free.length,
+      freeBytes: this.#freeBytes,
+    };
+  }
+}
+
+/** The pool every connection of this process reads its large frames into. */
+export const sharedFramePool = new FramePool();

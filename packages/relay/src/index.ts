@@ -33,6 +33,7 @@ export {
   type OpenerOptions,
   RelayOpener,
   RelaySealer,
+  recordBounds,
   SEALED_HEADER_BYTES,
   SEALED_OVERHEAD,
   type SealerOptions,

@@ -1,9 +1,12 @@
 import type { EngineMessage, NodeId } from '@netmachine/core';
-import { decodeFrameBody, FrameTag, messageFromWire, type WireMessage } from '@netmachine/transport/wire';
+import { decodeMessageAt, FrameTag, LinkAddresses } from '@netmachine/transport/wire';
 import { MalformedRelayMessageError, RelayEnvelopeMismatchError } from './errors.js';
 import type { RelayPaths } from './relay-paths.js';
-import { RelayOpener } from './sealing.js';
+import { RelayOpener, recordBounds } from './sealing.js';
 import type { RelayContext, RelayCounters, RelayOptions } from './service-types.js';
+
+/** Sources whose engine addresses are kept. */
+const MAX_SOURCES = 256;
 
 /**
  * As a destination: opens what came through a relay, checks each inner message against the sealed
@@ -14,6 +17,8 @@ export class RelayedReceiver {
   readonly #opener: RelayOpener;
   readonly #paths: RelayPaths;
   readonly #counters: RelayCounters;
+  /** The engine addresses of each source's messages, made once per name (as a link's are). */
+  readonly #addresses = new Map<NodeId, LinkAddresses>();
   #roomParked = 0;
   #roomWaiter: (() => void) | undefined;
 
@@ -44,22 +49,26 @@ export class RelayedReceiver {
    * receiving engine is full, the relay engine waits for room (so reading from the relay pauses).
    */
   open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): undefined | Promise<void> {
-    let inners: Uint8Array[];
+    let plaintext: Buffer;
+    let spans: readonly number[];
     try {
-      inners = this.#opener.openMany(source, sealed, expiry);
+      plaintext = this.#opener.openPlaintext(source, sealed, expiry);
+      spans = recordBounds(plaintext);
     } catch (error) {
       this.#openFailed(error, source, via);
       return;
     }
     if (via !== source) this.#paths.learnReturnPath(source, via);
+    const addresses = this.#addressesOf(source);
     this.#roomParked = 0;
-    for (const record of inners) {
+    for (let i = 0; i < spans.length; i += 2) {
+      const start = spans[i] as number;
       let inner: EngineMessage;
       try {
-        // Each record is a link's Message frame (tag, then the message), decoded as a link decodes it.
-        if (record[0] !== FrameTag.Message) throw new MalformedRelayMessageError('inner record type');
-        const wire = decodeFrameBody(FrameTag.Message, record.subarray(1)) as WireMessage;
-        inner = messageFromWire(wire, source, this.#c.node);
+        // Each record is a link's Message frame (tag, then the message), decoded where it lies, as a
+        // link decodes it.
+        if (plaintext[start] !== FrameTag.Message) throw new MalformedRelayMessageError('inner record type');
+        inner = decodeMessageAt(plaintext, start + 1, spans[i + 1] as number, addresses);
         if (inner.expiry !== undefined && inner.expiry > expiry) {
           throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
         }
@@ -75,6 +84,17 @@ export class RelayedReceiver {
     return new Promise((resolve) => {
       this.#roomWaiter = resolve;
     });
+  }
+
+  #addressesOf(source: NodeId): LinkAddresses {
+    let addresses = this.#addresses.get(source);
+    if (addresses === undefined) {
+      // Bounded: a node hears from a few sources at a time; starting again costs one object per name.
+      if (this.#addresses.size >= MAX_SOURCES) this.#addresses.clear();
+      addresses = new LinkAddresses(source, this.#c.node);
+      this.#addresses.set(source, addresses);
+    }
+    return addresses;
   }
 
   #openFailed(error: unknown, source: NodeId, via: NodeId): void {

@@ -24,8 +24,9 @@ import { TokenBucket } from './token-bucket.js';
  * header; the destination checks it once and caches the key, so each message costs one AEAD.
  */
 
-export const SEALED_VERSION = 2;
-const CIPHER = 'chacha20-poly1305';
+export const SEALED_VERSION = 3;
+/** AES-256-GCM: the AES instructions make it cheaper per byte than ChaCha20-Poly1305 in node:crypto. */
+const CIPHER = 'aes-256-gcm';
 const TAG_BYTES = 16;
 const SESSION_ID_BYTES = 8;
 const SESSION_LABEL = Buffer.from('netmachine/relay/session/1');
@@ -163,6 +164,30 @@ function nonceOf(nonce: Buffer, prefix: Buffer, counter: number): Buffer {
   prefix.copy(nonce, 0);
   writeU64(nonce, 4, counter);
   return nonce;
+}
+
+/** Record bounds of the plaintext, kept between calls (reading is synchronous). */
+const bounds: number[] = [];
+
+/**
+ * Where the records of an opened plaintext lie: `[start, end, start, end, …]` (an array reused by
+ * the next call). Reads up to the zero length that starts the padding (the first record is always
+ * there, even if empty); a length past the end throws before any record is used.
+ */
+export function recordBounds(plaintext: Buffer): readonly number[] {
+  const out = bounds;
+  out.length = 0;
+  let at = 0;
+  while (at + LENGTH_BYTES <= plaintext.length) {
+    const length = plaintext.readUInt32BE(at);
+    if (length === 0 && out.length > 0) break;
+    at += LENGTH_BYTES;
+    if (length > plaintext.length - at) throw new MalformedRelayMessageError('inner length');
+    out.push(at, at + length);
+    at += length;
+  }
+  if (out.length === 0) throw new MalformedRelayMessageError('inner length');
+  return out;
 }
 
 /** Seals inner messages from this node to other nodes, one rotating session per destination. */
@@ -366,6 +391,21 @@ export class RelayOpener {
 
   /** As `open`, for a RelayMessage that may carry several inner messages: all of them, in order. */
   openMany(source: NodeId, sealed: Uint8Array, expiry: number): Uint8Array[] {
+    const plaintext = this.openPlaintext(source, sealed, expiry);
+    const spans = recordBounds(plaintext);
+    const inners: Uint8Array[] = [];
+    for (let i = 0; i < spans.length; i += 2) {
+      inners.push(plaintext.subarray(spans[i] as number, spans[i + 1] as number));
+    }
+    return inners;
+  }
+
+  /**
+   * Checks and decrypts a sealed message from `source` that carries `expiry`; returns the plaintext
+   * (`(u32 length ‖ record)…`, then zero padding; `recordBounds` reads it). Throws a typed error for
+   * anything that is not a fresh, authentic message to this node.
+   */
+  openPlaintext(source: NodeId, sealed: Uint8Array, expiry: number): Buffer {
     const now = this.#now();
     if (sealed.length < SEALED_OVERHEAD) throw new MalformedRelayMessageError('too short');
     if (sealed[OFF_VERSION] !== SEALED_VERSION) {
@@ -412,19 +452,7 @@ export class RelayOpener {
     }
     // Only an authentic message moves the replay window, so a forgery cannot burn counters.
     if (!session.replay.accept(counter)) throw new RelayReplayError(source, counter);
-    const inners: Uint8Array[] = [];
-    let at = 0;
-    while (at + LENGTH_BYTES <= plaintext.length) {
-      const length = plaintext.readUInt32BE(at);
-      // The padding's zeros end the list (the first message is always there, even if empty).
-      if (length === 0 && inners.length > 0) break;
-      at += LENGTH_BYTES;
-      if (length > plaintext.length - at) throw new MalformedRelayMessageError('inner length');
-      inners.push(plaintext.subarray(at, at + length));
-      at += length;
-    }
-    if (inners.length === 0) throw new MalformedRelayMessageError('inner length');
-    return inners;
+    return plaintext;
   }
 
   #admitSession(

@@ -43,4 +43,6 @@ export {
   PROTOCOL_MIN,
   type WireMessage,
 } from './frames.js';
+export { LinkAddresses } from './link-addresses.js';
+export { decodeMessageAt } from './message-frame.js';
 export { packPlain } from './msgpack-writer.js';

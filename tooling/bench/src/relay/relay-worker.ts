@@ -1,5 +1,6 @@
 // The relay B of the relayed scenarios, in its own process: a node that relays for anyone with
 // limits far above what a run sends. Prints its advert once listening; stops on SIGTERM.
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { createNode } from '@netmachine/node';
 import { type RelayService, relay } from '@netmachine/relay';
 import { tls } from '@netmachine/transport-tls';
@@ -13,6 +14,24 @@ const node = await createNode({
   },
 });
 await node.start();
+// Garbage collections by kind (count and ms), to tell scavenges from full collections.
+const gc: Record<string, { count: number; ms: number }> = {};
+const gcKinds: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak',
+};
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = gcKinds[(entry as unknown as { detail: { kind: number } }).detail.kind] ?? 'other';
+    const into = gc[kind] ?? { count: 0, ms: 0 };
+    gc[kind] = into;
+    into.count++;
+    into.ms += entry.duration;
+  }
+});
+if (process.env.BENCH_VERBOSE) gcObserver.observe({ entryTypes: ['gc'] });
 const cpuBefore = process.cpuUsage();
 process.stdout.write(`${JSON.stringify({ advert: node.advertText })}\n`);
 process.once('SIGTERM', () => {
@@ -21,7 +40,13 @@ process.once('SIGTERM', () => {
     const used = process.cpuUsage(cpuBefore);
     const { forwarded, heldBack, refused } = (node.services as { relay: RelayService }).relay.counters();
     const cpuMs = Math.round((used.user + used.system) / 1000);
-    process.stderr.write(`${JSON.stringify({ relay: { cpuMs, forwarded, heldBack, refused } })}\n`);
+    // Frames and socket writes out, to tell how many batches leave per write.
+    const { writes, framesOut, bytesOut } = node.transport?.counters() ?? {};
+    gcObserver.disconnect();
+    for (const kind of Object.values(gc)) kind.ms = Math.round(kind.ms);
+    process.stderr.write(
+      `${JSON.stringify({ relay: { cpuMs, forwarded, heldBack, refused, writes, framesOut, bytesOut, gc } })}\n`,
+    );
   }
   void node.stop().then(() => process.exit(0));
 });

@@ -88,8 +88,12 @@ interface ReceiverSession {
 }
 
 const ZEROS = Buffer.alloc(65536);
-/** Plaintexts up to this size are encrypted in one call from a scratch copy. */
-const SMALL_PLAINTEXT = 4096;
+/**
+ * Plaintexts up to this size (a full batch's bucket and more) are laid out in a scratch buffer and
+ * encrypted in one call: one cipher call and one output buffer cost more than copying the parts
+ * (for a 16 KiB batch in 1–3 parts plus padding: about 15 µs against 19 µs in parts).
+ */
+const SCRATCH_PLAINTEXT = 65536;
 
 /** `length` zero bytes (a view of a shared zero buffer up to 64 KiB). */
 function zeros(length: number): Buffer {
@@ -275,9 +279,7 @@ export class RelaySealer {
     cipher.setAAD(additionalData(this.#aad, out, this.#src, session.dst, expiry), { plaintextLength });
     // The records, then zeros up to the bucket (a zero length also ends the list of records).
     let at = SEALED_HEADER_BYTES;
-    if (plaintextLength <= SMALL_PLAINTEXT) {
-      // Small: laid out whole in the scratch buffer and encrypted in one call (each call costs more
-      // than copying a few KiB).
+    if (plaintextLength <= SCRATCH_PLAINTEXT) {
       const plaintext = this.#plaintext(plaintextLength);
       let into = 0;
       for (const part of parts) {

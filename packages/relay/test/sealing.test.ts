@@ -13,6 +13,7 @@ import {
   RelaySealer,
   RelaySessionRateError,
   RelaySessionSignatureError,
+  recordBounds,
   SEALED_HEADER_BYTES,
 } from '../src/index.js';
 
@@ -53,6 +54,32 @@ describe('RelaySealer / RelayOpener', () => {
     expect(opener.openMany(A, one, expiry).map((m) => Buffer.from(m).toString())).toEqual(['solo']);
     expect(() => sealer.sealMany(C, [], expiry)).toThrow(RangeError);
     expect(() => sealer.sealMany(C, [Buffer.from('a'), Buffer.alloc(0)], expiry)).toThrow(RangeError);
+  });
+
+  it('opens to a plaintext whose record bounds are the messages, sealed from parts in one or many calls', () => {
+    const sealer = new RelaySealer(alice);
+    const opener = new RelayOpener(carol);
+    const expiry = soon();
+    // Records as a source lays them out (`u32 length ‖ record`), in parts that split records, for a
+    // plaintext that fits the scratch buffer (an 8 KiB bucket) and one that does not (128 KiB).
+    for (const size of [3000, 40_000]) {
+      const inners = [Buffer.alloc(size, 1), Buffer.from('second'), Buffer.alloc(size, 3)];
+      const framed = Buffer.concat(
+        inners.flatMap((inner) => [Buffer.from(Uint32Array.of(inner.length).buffer).reverse(), inner]),
+      );
+      const parts = [framed.subarray(0, 7), framed.subarray(7, size + 9), framed.subarray(size + 9)];
+      const sealed = sealer.sealRecords(C, parts, expiry);
+      const plaintext = opener.openPlaintext(A, sealed, expiry);
+      const bounds = recordBounds(plaintext);
+      const records: Buffer[] = [];
+      for (let i = 0; i < bounds.length; i += 2) records.push(plaintext.subarray(bounds[i], bounds[i + 1]));
+      expect(records).toEqual(inners);
+    }
+    // A length past the end of the plaintext is refused before any record is read.
+    const bad = Buffer.alloc(64);
+    bad.writeUInt32BE(5, 0);
+    bad.writeUInt32BE(1000, 9);
+    expect(() => recordBounds(bad)).toThrow(MalformedRelayMessageError);
   });
 
   it('does one session per destination and reuses it (no public-key work per message)', () => {

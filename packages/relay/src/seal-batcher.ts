@@ -36,6 +36,8 @@ export class SealBatcher {
   readonly #batches = new Map<NodeId, Batch>();
   readonly #spareSlabs: FrameSlab[] = [];
   #flushQueued = false;
+  /** The relayed expiry of this task's messages that carry none (reset when the task's batches go). */
+  #taskExpiry: number | undefined;
 
   readonly #relayPath: RelayContext['relayPath'];
   readonly #options: Pick<RelayOptions, 'defaultTtlMs'>;
@@ -72,8 +74,17 @@ export class SealBatcher {
    * through the relay for all of them.
    */
   add(message: EngineMessage, via: NodeId): void {
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.flush);
+    }
     const dst = (message.dst as EngineAddress).node;
-    const expiry = relayedExpiry(message, this.#options);
+    // Messages without their own expiry share one for the task: one clock read, not one per message.
+    let expiry = message.expiry;
+    if (expiry === undefined) {
+      if (this.#taskExpiry === undefined) this.#taskExpiry = relayedExpiry(message, this.#options);
+      expiry = this.#taskExpiry;
+    }
     let batch = this.#batches.get(dst);
     if (batch !== undefined && (batch.via !== via || batch.messages.length >= BATCH_MESSAGES)) {
       this.#seal(dst, batch, batch.frames.takeParts());
@@ -110,14 +121,11 @@ export class SealBatcher {
     }
     batch.messages.push(message);
     if (expiry > batch.expiry) batch.expiry = expiry;
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      queueMicrotask(this.flush);
-    }
   }
 
   readonly flush = (): void => {
     this.#flushQueued = false;
+    this.#taskExpiry = undefined;
     for (const [dst, batch] of this.#batches) {
       this.#seal(dst, batch, batch.frames.takeParts());
       this.#dropBatch(dst, batch);

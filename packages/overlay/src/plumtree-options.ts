@@ -8,6 +8,13 @@ export interface PlumTreeOptions {
   readonly graftTimeout?: Millis;
   /** How long after a Graft to try the next announcer, if the payload still has not arrived. */
   readonly graftTimeout2?: Millis;
+  /**
+   * How far the graft timeouts may grow when pushes run late. When a pushed payload arrives some time
+   * after a lazy neighbour announced it, the first Graft waits twice the latest such lag (and the next
+   * announcer is tried after once that lag), forgotten by half every 2 s, never beyond this. At or
+   * below `graftTimeout` the timeouts stay fixed.
+   */
+  readonly graftTimeoutMax?: Millis;
   /** Lazy announcements are batched per peer and flushed this long after the first one is queued. */
   readonly ihaveInterval?: Millis;
   /** Most payloads kept to answer Graft and Want (count); the oldest is evicted first. */
@@ -83,6 +90,7 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
 > = {
   graftTimeout: 80,
   graftTimeout2: 40,
+  graftTimeoutMax: 1000,
   graftDeferLimit: 5000,
   ihaveInterval: 50,
   pruneGrace: 500,

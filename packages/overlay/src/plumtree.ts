@@ -1,3 +1,4 @@
+import { GraftWait } from './plumtree-graft-wait.js';
 import { IHaveOutbox } from './plumtree-ihave-outbox.js';
 import {
   decodePlumTreeMessage,
@@ -51,6 +52,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   readonly #payloads: PayloadStore;
   readonly #missing: MissingTable;
   readonly #outbox: IHaveOutbox;
+  readonly #graftWait: GraftWait;
   /** First copies that arrived pushed down a tree (not asked for), over all trees: a clock of progress. */
   #pushes = 0;
   #now: Millis;
@@ -69,6 +71,8 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#missing = new MissingTable(this.options.pendingCapacity, this.options.announcersPerId);
     this.#payloads = new PayloadStore(seenCapacity, cacheSize, cacheTtl, cacheBytes);
     this.#outbox = new IHaveOutbox(ihaveInterval, this.#counters);
+    const { graftTimeout, graftTimeout2, graftTimeoutMax } = this.options;
+    this.#graftWait = new GraftWait(graftTimeout, graftTimeout2, graftTimeoutMax);
   }
 
   /**
@@ -232,9 +236,16 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       this.#counters.duplicates++;
       if (!tree) this.#counters.duplicateReplies++;
       // A second copy pushed to us: the link closes a cycle, so it leaves the tree. The Prune goes out
-      // even when the link is already lazy here, since the sender still takes it for a tree link.
-      if (tree && this.#trees.isNeighbor(from)) {
+      // even when the link is already lazy here, since the sender still takes it for a tree link, and
+      // to a sender that is not (or no longer) our neighbour: it still counts us as one of its tree
+      // links, and would push every message of the tree here until told.
+      if (tree) {
         const source = this.#treeOf(id);
+        if (!this.#trees.isNeighbor(from)) {
+          this.#counters.prunesSent++;
+          out.send(from, { type: 'prune', tree: source });
+          return;
+        }
         const links = this.#trees.use(source);
         const graftedAt = links.graftedAt.get(from);
         if (graftedAt !== undefined && this.#now - graftedAt < this.options.pruneGrace) return;
@@ -264,6 +275,8 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     if (tree) {
       // The tree is delivering: what it still misses is probably queued behind this (graftDeferLimit).
       links.lastPush = ++this.#pushes;
+      // Announced before it came down the tree: how late pushes are, for the graft timers.
+      if (missing !== undefined) this.#graftWait.sample(this.#now - missing.since, this.#now);
       const order = this.#orderOf(id);
       if (order !== undefined && order > links.highestPushed) links.highestPushed = order;
     }
@@ -331,7 +344,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       this.#counters.pendingDropped++;
     }
     if (result !== 'new') return;
-    out.setTimer({ type: 'graft', id, attempt: 0 }, this.options.graftTimeout);
+    out.setTimer({ type: 'graft', id, attempt: 0 }, this.#graftWait.first(this.#now));
   }
 
   #onGraft(from: PeerId, source: string, ids: readonly string[], out: PlumTreeOutput): void {
@@ -370,7 +383,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     if (this.#stillComing(timer.id, missing)) {
       missing.checked = this.#pushes;
       this.#counters.graftsDeferred++;
-      const wait = timer.attempt === 0 ? this.options.graftTimeout : this.options.graftTimeout2;
+      const wait = timer.attempt === 0 ? this.#graftWait.first(this.#now) : this.#graftWait.next(this.#now);
       out.setTimer({ type: 'graft', id: timer.id, attempt: timer.attempt }, wait);
       return;
     }
@@ -386,7 +399,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       }
       this.#counters.graftsSent++;
       out.send(announcer.peer, { type: 'graft', tree: source, ids: [timer.id] });
-      out.setTimer({ type: 'graft', id: timer.id, attempt: missing.next }, this.options.graftTimeout2);
+      out.setTimer({ type: 'graft', id: timer.id, attempt: missing.next }, this.#graftWait.next(this.#now));
       return;
     }
     this.#counters.graftsExhausted++;

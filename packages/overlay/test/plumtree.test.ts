@@ -114,6 +114,65 @@ describe('PlumTree', () => {
     expect(h.sentOf('graft', 'b')).toHaveLength(1);
   });
 
+  it('answers a copy pushed by a node that is not its neighbour with Prune', () => {
+    const h = new Harness(['x', 'p']);
+    h.link('x', 'p');
+    h.receive('x', 'p', { type: 'gossip', id: 's/1', payload: bytes(1), hops: 1 });
+    // 'q' still counts x as one of its tree links (x dropped it from its view, or never had it).
+    h.receive('x', 'q', { type: 'gossip', id: 's/1', payload: bytes(1), hops: 2 });
+    expect(h.sentOf('prune', 'x', 'q')).toEqual([
+      expect.objectContaining({ message: { type: 'prune', tree: 's' } }),
+    ]);
+    expect(h.machine('x').eagerPeers('s')).toEqual(['p']);
+    expect(h.machine('x').lazyPeers('s')).toEqual([]);
+  });
+
+  describe('graft timeouts that follow how late pushes run', () => {
+    /** x has tree s with parent p and lazy l; `lag` ms after l announced s/2, p pushes it. */
+    function latePush(lag: number, options = {}): Harness {
+      const h = new Harness(['x', 'p', 'l'], options);
+      h.link('x', 'p');
+      h.link('x', 'l');
+      h.receive('x', 'p', { type: 'gossip', id: 's/1', payload: bytes(1), hops: 1 });
+      h.receive('x', 'l', { type: 'prune', tree: 's' });
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/2', hops: 1 }] });
+      h.now += lag;
+      h.receive('x', 'p', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
+      return h;
+    }
+
+    /** The wait of the graft timer set for the next announcement l makes. */
+    function nextGraftWait(h: Harness, id: string): number | undefined {
+      h.timers.set('x', []);
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id, hops: 1 }] });
+      return h.timers.get('x')?.find((t) => t.timer.type === 'graft')?.after;
+    }
+
+    it('waits twice the latest lag before grafting, forgets it by half every 2 s, and stops at graftTimeoutMax', () => {
+      const h = latePush(300);
+      expect(nextGraftWait(h, 's/3')).toBe(600);
+      h.now += 2000;
+      expect(nextGraftWait(h, 's/4')).toBe(300);
+      h.now += 20_000;
+      expect(nextGraftWait(h, 's/5')).toBe(80); // back to graftTimeout
+      expect(nextGraftWait(latePush(5000), 's/3')).toBe(1000);
+    });
+
+    it('keeps the fixed timeouts when graftTimeoutMax is not above graftTimeout', () => {
+      expect(nextGraftWait(latePush(300, { graftTimeoutMax: 80 }), 's/3')).toBe(80);
+    });
+
+    it('tries the next announcer after the latest lag, not the fixed second timeout', () => {
+      const h = latePush(300);
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/9', hops: 1 }] });
+      h.receive('x', 'p', { type: 'ihave', entries: [{ id: 's/9', hops: 1 }] });
+      h.timers.set('x', [{ timer: { type: 'graft', id: 's/9', attempt: 0 }, after: 0 }]);
+      h.fire('x', 'graft');
+      expect(h.sentOf('graft', 'x').map((s) => s.to)).toEqual(['l']);
+      expect(h.timers.get('x')).toEqual([{ timer: { type: 'graft', id: 's/9', attempt: 1 }, after: 300 }]);
+    });
+  });
+
   it('tries the next announcer when the first does not answer a graft', () => {
     const h = new Harness(['x', 'l1', 'l2']);
     h.link('x', 'l1');

@@ -126,6 +126,10 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
                   graftTimeout2: Number.parseInt(process.env.BENCH_TREE_GRAFT_MS, 10) / 2,
                 }
               : {}),
+            // BENCH_TREE_GRAFT_MAX sets how far the graft timeout may grow when pushes run late (80: fixed).
+            ...(process.env.BENCH_TREE_GRAFT_MAX
+              ? { graftTimeoutMax: Number.parseInt(process.env.BENCH_TREE_GRAFT_MAX, 10) }
+              : {}),
             ...(process.env.BENCH_TREE_FETCH_FROM
               ? { fetchFrom: Number.parseInt(process.env.BENCH_TREE_FETCH_FROM, 10) }
               : {}),

@@ -44,6 +44,8 @@ export interface RunnerTransport {
 }
 
 const PEER_UP_EVENTS = new Set(['peer:connected']);
+/** Turns a due timer waits at most for the engine's queued messages to be handled first. */
+const MAX_TIMER_TURNS = 8;
 const PEER_DOWN_EVENTS = new Set(['peer:disconnected', 'peer:connect-failed']);
 
 export interface ProtocolRunnerOptions<M, C, T, E> {
@@ -122,6 +124,9 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
   /** Whether `holdInput` holds the engine now, and the timers that came due meanwhile. */
   #holding = false;
   #heldTimers: T[] = [];
+  /** Timers that came due, waiting for the input already read to be handled first; and for how many turns. */
+  #dueTimers: T[] = [];
+  #dueTurns = 0;
 
   constructor(options: ProtocolRunnerOptions<M, C, T, E>) {
     this.#o = options;
@@ -138,8 +143,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
           else this.#counters.timersRefused++;
           return;
         }
-        this.#counters.timersFired++;
-        this.#input({ type: 'timer', timer });
+        this.#due(timer);
       },
     });
     this.#out = {
@@ -234,6 +238,43 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     }
     this.#handle(message);
     return undefined;
+  }
+
+  /**
+   * A timer came due. It fires after the input this node has already read: timers run before the event
+   * loop polls the connections, so after a busy or descheduled stretch a Graft timer would otherwise fire
+   * for a payload that is waiting in this node's own socket or mailbox. So due timers wait for the
+   * turn's I/O (`setImmediate`), and then while the engine still has messages queued, for at most
+   * `MAX_TIMER_TURNS` turns (a mailbox that never empties does not stop the timers).
+   */
+  #due(timer: T): void {
+    this.#dueTimers.push(timer);
+    if (this.#dueTimers.length > 1) return;
+    this.#dueTurns = 0;
+    setImmediate(() => this.#fireDue());
+  }
+
+  #fireDue(): void {
+    if (this.#state !== 'running') return;
+    if (this.#holding) {
+      // Held meanwhile: they fire once the engine takes messages again.
+      for (const timer of this.#dueTimers) {
+        if (this.#heldTimers.length < (this.#o.maxTimers ?? 10_000)) this.#heldTimers.push(timer);
+        else this.#counters.timersRefused++;
+      }
+      this.#dueTimers = [];
+      return;
+    }
+    if ((this.#client?.queued ?? 0) > 0 && ++this.#dueTurns < MAX_TIMER_TURNS) {
+      setImmediate(() => this.#fireDue());
+      return;
+    }
+    const timers = this.#dueTimers;
+    this.#dueTimers = [];
+    for (const timer of timers) {
+      this.#counters.timersFired++;
+      this.#input({ type: 'timer', timer });
+    }
   }
 
   /** Timers held back while the engine was held fire on the next turn, after the mailbox has had its run. */

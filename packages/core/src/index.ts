@@ -142,7 +142,7 @@ export {
   type TopicAddress,
   type TransportPrefs,
 } from './message.js';
-export { leaseMessageBytes, releaseMessageBytes } from './message-lease.js';
+export { bodyEncoded, leaseMessageBytes, releaseMessageBytes, releaseWhenEncoded } from './message-lease.js';
 export { signedMessageBytes, signMessage, verifyMessage } from './message-signature.js';
 export type {
   EngineClient,

@@ -30,3 +30,36 @@ export function releaseMessageBytes(message: EngineMessage): boolean {
   release();
   return true;
 }
+
+/**
+ * Bodies that refer to bytes a consumer would like to hand back once they are copied out: a relay
+ * passes received sealed bytes on inside a new body, and may free the received frame only once the
+ * transport has encoded that body into its own buffers. Keyed by the body object, which the router
+ * passes on as it is.
+ */
+const lentBodies = new WeakMap<object, () => void>();
+/** Bodies lent and not yet encoded (a hint only: a body dropped unsent stays counted). */
+let lentCount = 0;
+
+/**
+ * For a consumer about to send `body`: `release` is called, at most once, when a transport has
+ * copied `body` into the frame it writes (not before). A body never encoded (dropped, expired,
+ * delivered locally) never calls it: whatever it would free is then simply left to the GC.
+ */
+export function releaseWhenEncoded(body: object, release: () => void): void {
+  lentBodies.set(body, release);
+  lentCount++;
+}
+
+/**
+ * For transports: `body` has been copied into an outgoing frame; calls the release lent with it,
+ * if any. Costs a comparison when no body is lent.
+ */
+export function bodyEncoded(body: unknown): void {
+  if (lentCount === 0 || typeof body !== 'object' || body === null) return;
+  const release = lentBodies.get(body);
+  if (release === undefined) return;
+  lentBodies.delete(body);
+  lentCount--;
+  release();
+}

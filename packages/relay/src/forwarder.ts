@@ -1,4 +1,10 @@
-import type { EngineClient, EngineMessage, NodeId } from '@netmachine/core';
+import {
+  type EngineClient,
+  type EngineMessage,
+  type NodeId,
+  releaseMessageBytes,
+  releaseWhenEncoded,
+} from '@netmachine/core';
 import { isBucketSize } from './padding.js';
 import {
   admits,
@@ -84,8 +90,12 @@ export class Forwarder {
     this.#recentSources.delete(node);
   }
 
-  /** As a relay: checks the policy and limits, then passes the sealed bytes on unopened. */
-  forward(from: NodeId, frame: ForwardFrame): undefined | Promise<void> {
+  /**
+   * As a relay: checks the policy and limits, then passes the sealed bytes on unopened. `received`
+   * is the message `frame` came in: the buffer it was read into goes back to the transport once the
+   * sealed bytes are copied into the outgoing frame (see `#passOn`), not before.
+   */
+  forward(from: NodeId, frame: ForwardFrame, received: EngineMessage): undefined | Promise<void> {
     const { dst, expiry, ref, sealed, hops } = frame;
     // The node that sealed it: the sender itself on the first hop, named by the previous relay after.
     const source = frame.origin ?? from;
@@ -106,9 +116,9 @@ export class Forwarder {
     const served = this.#served.has(dst) || this.#recentSources.has(dst);
     if (served && this.#c.relayPath.isConnected(dst)) {
       if (this.#c.relayPath.queuedTo(dst) >= (offer.queuePerDestination ?? DEFAULT_QUEUE_PER_DESTINATION)) {
-        return this.#holdBack(from, ref, dst, source, expiry, sealed, offer);
+        return this.#holdBack(from, ref, dst, source, expiry, sealed, offer, received);
       }
-      this.#deliverTo(dst, source, expiry, sealed);
+      this.#deliverTo(dst, source, expiry, sealed, received);
       return;
     }
     if (offer.multiHop && hops + 1 < (offer.maxHops ?? 2)) {
@@ -116,6 +126,7 @@ export class Forwarder {
       if (next !== undefined) {
         this.#counters.forwardedMultiHop++;
         const onward = encodeForward(dst, expiry, 0, sealed, hops + 1, source);
+        this.#passOn(onward, received);
         client.send({ node: next, name: RELAY_ENGINE }, onward, {
           expiry,
           protocol: RELAY_PROTOCOL,
@@ -126,12 +137,20 @@ export class Forwarder {
     this.#refuse(from, ref, 'not-served');
   }
 
-  #deliverTo(dst: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): void {
+  #deliverTo(dst: NodeId, source: NodeId, expiry: number, sealed: Uint8Array, received: EngineMessage): void {
     this.#counters.forwarded++;
-    this.#client()?.send({ node: dst, name: RELAY_ENGINE }, encodeDeliver(source, expiry, sealed), {
-      expiry,
-      protocol: RELAY_PROTOCOL,
-    });
+    const body = encodeDeliver(source, expiry, sealed);
+    this.#passOn(body, received);
+    this.#client()?.send({ node: dst, name: RELAY_ENGINE }, body, { expiry, protocol: RELAY_PROTOCOL });
+  }
+
+  /**
+   * `body` refers to sealed bytes that lie in `received`'s frame buffer: that buffer goes back to
+   * the transport once the link has copied `body` into its outgoing frame. A body never encoded
+   * (dropped, expired) leaves the buffer to the GC.
+   */
+  #passOn(body: object, received: EngineMessage): void {
+    releaseWhenEncoded(body, () => releaseMessageBytes(received));
   }
 
   /**
@@ -147,6 +166,7 @@ export class Forwarder {
     expiry: number,
     sealed: Uint8Array,
     offer: RelayOffer,
+    received: EngineMessage,
   ): Promise<void> {
     const low = (offer.queuePerDestination ?? DEFAULT_QUEUE_PER_DESTINATION) / 2;
     const until = Math.min(expiry, Date.now() + (offer.holdMs ?? DEFAULT_HOLD_MS));
@@ -158,7 +178,7 @@ export class Forwarder {
       await new Promise((resolve) => setTimeout(resolve, HOLD_POLL_MS));
     }
     if (path.isConnected(dst) && path.queuedTo(dst) <= low && Date.now() < expiry) {
-      this.#deliverTo(dst, source, expiry, sealed);
+      this.#deliverTo(dst, source, expiry, sealed, received);
     } else this.#refuse(from, ref, 'over-capacity');
   }
 

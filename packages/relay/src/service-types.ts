@@ -24,7 +24,8 @@ export interface RelayOptions {
   readonly maxPending?: number;
   /**
    * Sees every message this node relays, as the relay sees it (sealed bytes): for audits and tests
-   * of what a relay learns. Called on the relay's path, so it must be quick.
+   * of what a relay learns. Called on the relay's path, so it must be quick. The sealed bytes are
+   * valid during the call only (their buffer is reused once they are passed on): copy to keep them.
    */
   readonly tap?: (event: RelayTapEvent) => void;
   /** Learned return paths and failed direct nodes remembered (default 4096 each, oldest forgotten). */

@@ -296,7 +296,7 @@ class RelayEngine implements RelayService, RelayRoute {
         if (frame.dst === this.#c.node) {
           return this.#receiver.open(from, frame.origin ?? from, frame.expiry, frame.sealed);
         }
-        return this.#forwarder.forward(from, frame);
+        return this.#forwarder.forward(from, frame, message);
       case Kind.Deliver:
         return this.#receiver.open(from, frame.src, frame.expiry, frame.sealed);
       case Kind.Refused:

@@ -1,4 +1,4 @@
-import type { Connection, EngineMessage, KeyPair } from '@netmachine/core';
+import { bodyEncoded, type Connection, type EngineMessage, type KeyPair } from '@netmachine/core';
 import type { PeerTrafficCounters, TransportCounters } from './counters.js';
 import { newPeerTrafficCounters } from './counters.js';
 import { appendOutgoing } from './outgoing-message.js';
@@ -58,6 +58,9 @@ export class FrameWriter {
   outgoing(message: EngineMessage, keyPair: KeyPair, strict: boolean, maxFrameSize: number): void {
     if (this.#closed) return;
     appendOutgoing(this.#slab, message, keyPair, strict, maxFrameSize);
+    // Its body's bytes are in the slab now, never encoded again (a dial's first flight may be, so
+    // only this path says so): what they were lent from may be reused.
+    bodyEncoded(message.body);
     this.#queued();
   }
 

@@ -1,15 +1,22 @@
 /**
- * Buffers for large frames, reused once the consumer of a frame's message hands it back
- * (`releaseMessageBytes`). A large frame arrives over many reads and is copied into one buffer of
- * its own; a fresh buffer per frame means fresh pages (a 1 MiB copy into fresh memory costs about
- * twenty times one into memory already touched) and external memory the GC has to chase. A buffer
- * is only ever taken from the free list, so one still held by a consumer (never handed back, or not
- * yet) is never written into; a buffer handed back when the list is full is left to the GC.
+ * Buffers for frames that span reads, reused once the consumer of a frame's message hands it back
+ * (`releaseMessageBytes`). Such a frame is copied into one buffer of its own; a fresh buffer per
+ * frame means fresh pages (a 1 MiB copy into fresh memory costs about twenty times one into memory
+ * already touched) and external memory the GC has to chase: a relay reassembling 16 KiB batches
+ * into fresh buffers runs mostly full collections. A buffer is only ever taken from a free list, so
+ * one still held by a consumer (never handed back, or not yet) is never written into; a buffer
+ * handed back when the lists are full is left to the GC.
+ *
+ * Small frames (below 256 KiB) are kept in a free list per power of two, so a small frame never
+ * holds a big buffer; large ones in one list of buffers sized in 64 KiB steps, the most recently
+ * freed one big enough taken.
  */
 
 /** Frames from this size on are read into pooled buffers; smaller ones into fresh ones. */
-export const MIN_POOLED_FRAME_BYTES = 256 * 1024;
-/** Pooled buffers are sized in steps of this, so frames of nearly equal size share them. */
+export const MIN_POOLED_FRAME_BYTES = 8 * 1024;
+/** Frames from this size on share the list of large buffers. */
+const LARGE_FRAME_BYTES = 256 * 1024;
+/** Large pooled buffers are sized in steps of this, so frames of nearly equal size share them. */
 const SIZE_STEP = 64 * 1024;
 /** Free buffers are let go when none was taken for this long: an idle process keeps none. */
 const IDLE_MS = 2_000;
@@ -22,9 +29,9 @@ export interface FramePoolOptions {
 }
 
 export interface FramePoolStats {
-  /** Large frames read into a buffer from the free list. */
+  /** Frames read into a buffer from a free list. */
   readonly reused: number;
-  /** Large frames for which a new buffer was made (the list had none big enough). */
+  /** Frames for which a new buffer was made (the free lists had none that fit). */
   readonly allocated: number;
   /** Buffers handed back. */
   readonly returned: number;
@@ -38,7 +45,11 @@ export interface FramePoolStats {
 export class FramePool {
   readonly #maxBuffers: number;
   readonly #maxBytes: number;
+  /** Large free buffers. */
   readonly #free: Buffer[] = [];
+  /** Small free buffers, by the power of two of their size. */
+  readonly #small = new Map<number, Buffer[]>();
+  #freeCount = 0;
   #freeBytes = 0;
   #reused = 0;
   #allocated = 0;
@@ -54,33 +65,57 @@ export class FramePool {
   }
 
   /**
-   * A buffer of at least `length` bytes that nobody else holds: the most recently freed one big
-   * enough (its pages are the likeliest to be warm), else a new one.
+   * A buffer of at least `length` bytes that nobody else holds: the most recently freed one of its
+   * size class (its pages are the likeliest to be warm), else a new one.
    */
   take(length: number): Buffer {
     this.#used = true;
+    if (length < LARGE_FRAME_BYTES) {
+      const size = smallSize(length);
+      const buffer = this.#small.get(size)?.pop();
+      if (buffer !== undefined) return this.#reuse(buffer);
+      return this.#allocate(size);
+    }
     const free = this.#free;
     for (let i = free.length - 1; i >= 0; i--) {
       const buffer = free[i] as Buffer;
       if (buffer.length < length) continue;
       free.splice(i, 1);
-      this.#freeBytes -= buffer.length;
-      this.#reused++;
-      return buffer;
+      return this.#reuse(buffer);
     }
+    return this.#allocate(Math.ceil(length / SIZE_STEP) * SIZE_STEP);
+  }
+
+  #reuse(buffer: Buffer): Buffer {
+    this.#freeCount--;
+    this.#freeBytes -= buffer.length;
+    this.#reused++;
+    return buffer;
+  }
+
+  #allocate(size: number): Buffer {
     this.#allocated++;
     // Its own memory (never a slice of Node's shared pool), so it can be kept and handed out again.
-    return Buffer.allocUnsafeSlow(Math.ceil(length / SIZE_STEP) * SIZE_STEP);
+    return Buffer.allocUnsafeSlow(size);
   }
 
   /** Takes back a buffer from `take` that nobody uses any more. */
   give(buffer: Buffer): void {
     this.#returned++;
-    if (this.#free.length >= this.#maxBuffers || this.#freeBytes + buffer.length > this.#maxBytes) {
+    if (this.#freeCount >= this.#maxBuffers || this.#freeBytes + buffer.length > this.#maxBytes) {
       this.#dropped++;
       return;
     }
-    this.#free.push(buffer);
+    if (buffer.length < LARGE_FRAME_BYTES) {
+      const size = buffer.length;
+      let list = this.#small.get(size);
+      if (list === undefined) {
+        list = [];
+        this.#small.set(size, list);
+      }
+      list.push(buffer);
+    } else this.#free.push(buffer);
+    this.#freeCount++;
     this.#freeBytes += buffer.length;
     if (this.#idleTimer === undefined) {
       this.#idleTimer = setTimeout(this.#checkIdle, IDLE_MS);
@@ -91,6 +126,8 @@ export class FramePool {
   /** Lets every free buffer go (the GC frees them once nothing else refers to them). */
   clear(): void {
     this.#free.length = 0;
+    this.#small.clear();
+    this.#freeCount = 0;
     this.#freeBytes = 0;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
@@ -113,10 +150,15 @@ export class FramePool {
       allocated: this.#allocated,
       returned: this.#returned,
       dropped: this.#dropped,
-      free: this.#free.length,
+      free: this.#freeCount,
       freeBytes: this.#freeBytes,
     };
   }
+}
+
+/** A small frame's size class: the power of two at or above `length`. */
+function smallSize(length: number): number {
+  return 2 ** Math.ceil(Math.log2(length));
 }
 
 /** The pool every connection of this process reads its large frames into. */

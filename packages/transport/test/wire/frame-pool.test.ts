@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { encodeRawFrame, FrameDecoder, FramePool, MIN_POOLED_FRAME_BYTES } from '../../src/wire/index.js';
 
+/** A frame size that goes to the list of large buffers. */
+const LARGE = 256 * 1024;
+
 interface Read {
   readonly tag: number;
   /** A view of the buffer the decoder read the frame into (not a copy). */
@@ -27,8 +30,8 @@ describe('FramePool with the frame decoder', () => {
   it('reads a large frame into a pooled buffer and hands that buffer out again once released', () => {
     const pool = new FramePool();
     const { reads, feed } = pooledReader(pool);
-    const first = randomBytes(MIN_POOLED_FRAME_BYTES + 100);
-    const second = randomBytes(MIN_POOLED_FRAME_BYTES + 50);
+    const first = randomBytes(LARGE + 100);
+    const second = randomBytes(LARGE + 50);
     feed(encodeRawFrame(3, first));
     expect(reads[0]?.body.equals(first)).toBe(true);
     expect(reads[0]?.release).toBeTypeOf('function');
@@ -45,13 +48,13 @@ describe('FramePool with the frame decoder', () => {
   it('never writes into a buffer whose frame was not released', () => {
     const pool = new FramePool();
     const { reads, feed } = pooledReader(pool);
-    const kept = randomBytes(MIN_POOLED_FRAME_BYTES * 2);
-    const released = randomBytes(MIN_POOLED_FRAME_BYTES * 2);
+    const kept = randomBytes(LARGE * 2);
+    const released = randomBytes(LARGE * 2);
     feed(encodeRawFrame(3, kept));
     feed(encodeRawFrame(3, released));
     reads[1]!.release?.();
     for (let i = 0; i < 5; i++) {
-      const next = randomBytes(MIN_POOLED_FRAME_BYTES * 2);
+      const next = randomBytes(LARGE * 2);
       feed(encodeRawFrame(3, next));
       expect(reads.at(-1)?.body.equals(next)).toBe(true);
       reads.at(-1)!.release?.();
@@ -80,7 +83,27 @@ describe('FramePool with the frame decoder', () => {
     expect(larger.length).toBeGreaterThanOrEqual(1_000_000);
     expect(buffers).not.toContain(larger);
     expect(pool.stats()).toMatchObject({ allocated: 4, free: 2 });
-    expect(buffers).toContain(pool.take(200_000));
+    expect(buffers).toContain(pool.take(270_000));
+  });
+
+  it('reads frames of relay-batch size that span reads into buffers of their own size class', () => {
+    const pool = new FramePool();
+    const { reads, feed } = pooledReader(pool);
+    const batch = randomBytes(17 * 1024);
+    feed(encodeRawFrame(3, batch));
+    expect(reads[0]?.release).toBeTypeOf('function');
+    const batchBuffer = reads[0]!.body.buffer;
+    expect(batchBuffer.byteLength).toBe(32 * 1024);
+    reads[0]!.release?.();
+    // A smaller class and a large frame each get a buffer of their own, not the free 32 KiB one.
+    expect(pool.take(9 * 1024).length).toBe(16 * 1024);
+    expect(pool.take(LARGE).length).toBeGreaterThanOrEqual(LARGE);
+    expect(pool.stats()).toMatchObject({ allocated: 3, reused: 0, free: 1 });
+    const next = randomBytes(20 * 1024);
+    feed(encodeRawFrame(4, next));
+    expect(reads[1]!.body.buffer).toBe(batchBuffer);
+    expect(reads[1]!.body.equals(next)).toBe(true);
+    expect(pool.stats()).toMatchObject({ reused: 1, free: 0 });
   });
 
   it('lets its free buffers go once none has been taken for a while', () => {

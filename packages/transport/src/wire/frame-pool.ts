@@ -22,8 +22,13 @@ const SIZE_STEP = 64 * 1024;
 const IDLE_MS = 2_000;
 
 export interface FramePoolOptions {
-  /** Free buffers kept, at most (default 16). */
+  /** Free large buffers kept, at most (default 16). */
   readonly maxBuffers?: number;
+  /**
+   * Free small buffers kept per size class, at most (default 128): a relay may hold that many
+   * batches in its mailbox at once, and hands them all back.
+   */
+  readonly maxSmallPerClass?: number;
   /** Bytes of free buffers kept, at most (default 20 MiB). */
   readonly maxBytes?: number;
 }
@@ -44,6 +49,7 @@ export interface FramePoolStats {
 
 export class FramePool {
   readonly #maxBuffers: number;
+  readonly #maxSmallPerClass: number;
   readonly #maxBytes: number;
   /** Large free buffers. */
   readonly #free: Buffer[] = [];
@@ -61,6 +67,7 @@ export class FramePool {
 
   constructor(options: FramePoolOptions = {}) {
     this.#maxBuffers = options.maxBuffers ?? 16;
+    this.#maxSmallPerClass = options.maxSmallPerClass ?? 128;
     this.#maxBytes = options.maxBytes ?? 20 * 1024 * 1024;
   }
 
@@ -102,19 +109,18 @@ export class FramePool {
   /** Takes back a buffer from `take` that nobody uses any more. */
   give(buffer: Buffer): void {
     this.#returned++;
-    if (this.#freeCount >= this.#maxBuffers || this.#freeBytes + buffer.length > this.#maxBytes) {
+    const small = buffer.length < LARGE_FRAME_BYTES;
+    let list = small ? this.#small.get(buffer.length) : this.#free;
+    const max = small ? this.#maxSmallPerClass : this.#maxBuffers;
+    if ((list?.length ?? 0) >= max || this.#freeBytes + buffer.length > this.#maxBytes) {
       this.#dropped++;
       return;
     }
-    if (buffer.length < LARGE_FRAME_BYTES) {
-      const size = buffer.length;
-      let list = this.#small.get(size);
-      if (list === undefined) {
-        list = [];
-        this.#small.set(size, list);
-      }
-      list.push(buffer);
-    } else this.#free.push(buffer);
+    if (list === undefined) {
+      list = [];
+      this.#small.set(buffer.length, list);
+    }
+    list.push(buffer);
     this.#freeCount++;
     this.#freeBytes += buffer.length;
     if (this.#idleTimer === undefined) {

@@ -3,6 +3,7 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { createNode } from '@netmachine/node';
 import { type RelayService, relay } from '@netmachine/relay';
+import { sharedFramePool } from '@netmachine/transport/wire';
 import { tls } from '@netmachine/transport-tls';
 
 const unlimited = { messagesPerSecond: 1e9, bytesPerSecond: 1e12 };
@@ -44,8 +45,11 @@ process.once('SIGTERM', () => {
     const { writes, framesOut, bytesOut } = node.transport?.counters() ?? {};
     gcObserver.disconnect();
     for (const kind of Object.values(gc)) kind.ms = Math.round(kind.ms);
+    // Frames reassembled in pooled buffers: reused (handed back by the relay) or newly made.
+    const { reused, allocated, returned, dropped } = sharedFramePool.stats();
+    const pool = { reused, allocated, returned, dropped };
     process.stderr.write(
-      `${JSON.stringify({ relay: { cpuMs, forwarded, heldBack, refused, writes, framesOut, bytesOut, gc } })}\n`,
+      `${JSON.stringify({ relay: { cpuMs, forwarded, heldBack, refused, writes, framesOut, bytesOut, gc, pool } })}\n`,
     );
   }
   void node.stop().then(() => process.exit(0));

@@ -1,4 +1,4 @@
-import type { EngineMessage, NodeId } from '@netmachine/core';
+import { type EngineMessage, type NodeId, releaseMessageBytes } from '@netmachine/core';
 import { decodeMessageAt, FrameTag, LinkAddresses } from '@netmachine/transport/wire';
 import { MalformedRelayMessageError, RelayEnvelopeMismatchError } from './errors.js';
 import type { RelayPaths } from './relay-paths.js';
@@ -47,8 +47,16 @@ export class RelayedReceiver {
   /**
    * As a destination: opens, checks and delivers a message that came through relay `via`. When the
    * receiving engine is full, the relay engine waits for room (so reading from the relay pauses).
+   * `received` is the message the sealed bytes came in: once they are decrypted (into a buffer of
+   * their own) nothing refers to them, so its frame buffer goes back to the transport.
    */
-  open(via: NodeId, source: NodeId, expiry: number, sealed: Uint8Array): undefined | Promise<void> {
+  open(
+    via: NodeId,
+    source: NodeId,
+    expiry: number,
+    sealed: Uint8Array,
+    received: EngineMessage,
+  ): undefined | Promise<void> {
     let plaintext: Buffer;
     let spans: readonly number[];
     try {
@@ -57,6 +65,8 @@ export class RelayedReceiver {
     } catch (error) {
       this.#openFailed(error, source, via);
       return;
+    } finally {
+      releaseMessageBytes(received);
     }
     if (via !== source) this.#paths.learnReturnPath(source, via);
     const addresses = this.#addressesOf(source);

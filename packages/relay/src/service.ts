@@ -294,11 +294,11 @@ class RelayEngine implements RelayService, RelayRoute {
         // Sealed to us: we are the destination, not a relay. The node that sealed it is the sender
         // itself on the first hop, named by the previous relay after.
         if (frame.dst === this.#c.node) {
-          return this.#receiver.open(from, frame.origin ?? from, frame.expiry, frame.sealed);
+          return this.#receiver.open(from, frame.origin ?? from, frame.expiry, frame.sealed, message);
         }
         return this.#forwarder.forward(from, frame, message);
       case Kind.Deliver:
-        return this.#receiver.open(from, frame.src, frame.expiry, frame.sealed);
+        return this.#receiver.open(from, frame.src, frame.expiry, frame.sealed, message);
       case Kind.Refused:
         this.#refusedBack(from, frame.ref, frame.code);
         return;

@@ -93,13 +93,13 @@ describe('FramePool with the frame decoder', () => {
     feed(encodeRawFrame(3, batch));
     expect(reads[0]?.release).toBeTypeOf('function');
     const batchBuffer = reads[0]!.body.buffer;
-    expect(batchBuffer.byteLength).toBe(32 * 1024);
+    expect(batchBuffer.byteLength).toBe(20 * 1024);
     reads[0]!.release?.();
-    // A smaller class and a large frame each get a buffer of their own, not the free 32 KiB one.
-    expect(pool.take(9 * 1024).length).toBe(16 * 1024);
+    // A smaller class and a large frame each get a buffer of their own, not the free 20 KiB one.
+    expect(pool.take(9 * 1024).length).toBe(10 * 1024);
     expect(pool.take(LARGE).length).toBeGreaterThanOrEqual(LARGE);
     expect(pool.stats()).toMatchObject({ allocated: 3, reused: 0, free: 1 });
-    const next = randomBytes(20 * 1024);
+    const next = randomBytes(19 * 1024);
     feed(encodeRawFrame(4, next));
     expect(reads[1]!.body.buffer).toBe(batchBuffer);
     expect(reads[1]!.body.equals(next)).toBe(true);

@@ -29,15 +29,8 @@ export {
   type RefusalCode,
   relayAddress,
 } from './protocol.js';
-export {
-  type OpenerOptions,
-  RelayOpener,
-  RelaySealer,
-  recordBounds,
-  SEALED_HEADER_BYTES,
-  SEALED_OVERHEAD,
-  type SealerOptions,
-} from './sealing.js';
+export { recordBounds, SEALED_HEADER_BYTES, SEALED_OVERHEAD } from './sealed-format.js';
+export { type OpenerOptions, RelayOpener, RelaySealer, type SealerOptions } from './sealing.js';
 export { relay } from './service.js';
 export type {
   RelayContext,

@@ -2,7 +2,8 @@ import { type EngineMessage, type NodeId, releaseMessageBytes } from '@netmachin
 import { decodeMessageAt, FrameTag, LinkAddresses } from '@netmachine/transport/wire';
 import { MalformedRelayMessageError, RelayEnvelopeMismatchError } from './errors.js';
 import type { RelayPaths } from './relay-paths.js';
-import { RelayOpener, recordBounds } from './sealing.js';
+import { recordBounds } from './sealed-format.js';
+import { RelayOpener } from './sealing.js';
 import type { RelayContext, RelayCounters, RelayOptions } from './service-types.js';
 
 /** Sources whose engine addresses are kept. */

@@ -11,6 +11,28 @@ import {
   RelaySessionSignatureError,
 } from './errors.js';
 import { paddedSize } from './padding.js';
+import {
+  AAD_BYTES,
+  additionalData,
+  CIPHER,
+  LENGTH_BYTES,
+  nonceOf,
+  OFF_COUNTER,
+  OFF_CREATED,
+  OFF_EPHEMERAL,
+  OFF_FLAGS,
+  OFF_SESSION,
+  OFF_SIGNATURE,
+  OFF_VERSION,
+  readU64,
+  recordBounds,
+  SEALED_HEADER_BYTES,
+  SEALED_OVERHEAD,
+  SEALED_VERSION,
+  SESSION_ID_BYTES,
+  TAG_BYTES,
+  writeU64,
+} from './sealed-format.js';
 import { TokenBucket } from './token-bucket.js';
 
 /**
@@ -24,28 +46,8 @@ import { TokenBucket } from './token-bucket.js';
  * header; the destination checks it once and caches the key, so each message costs one AEAD.
  */
 
-export const SEALED_VERSION = 3;
-/** AES-256-GCM: the AES instructions make it cheaper per byte than ChaCha20-Poly1305 in node:crypto. */
-const CIPHER = 'aes-256-gcm';
-const TAG_BYTES = 16;
-const SESSION_ID_BYTES = 8;
 const SESSION_LABEL = Buffer.from('netmachine/relay/session/1');
 const KEY_LABEL = Buffer.from('netmachine/relay/key/1');
-
-// Byte offsets of the header.
-const OFF_VERSION = 0;
-const OFF_FLAGS = 1;
-const OFF_SESSION = 2;
-const OFF_EPHEMERAL = OFF_SESSION + SESSION_ID_BYTES; // 10
-const OFF_CREATED = OFF_EPHEMERAL + 32; // 42
-const OFF_SIGNATURE = OFF_CREATED + 8; // 50
-const OFF_COUNTER = OFF_SIGNATURE + 64; // 114
-/** Bytes before the ciphertext. */
-export const SEALED_HEADER_BYTES = OFF_COUNTER + 8; // 122
-/** The length prefix of the plaintext (before the inner message and the padding). */
-const LENGTH_BYTES = 4;
-/** What sealing adds to the inner message, before padding. */
-export const SEALED_OVERHEAD = SEALED_HEADER_BYTES + LENGTH_BYTES + TAG_BYTES;
 
 export interface SealerOptions {
   /** A session is replaced after this many messages (default 1,000,000; at most 2^32 - 1). */
@@ -111,16 +113,6 @@ function montgomeryPublic(node: NodeId): Uint8Array {
   return ed25519.utils.toMontgomery(identityBytes(node));
 }
 
-function writeU64(buffer: Buffer, offset: number, value: number): void {
-  buffer.writeUInt32BE(Math.floor(value / 0x1_0000_0000), offset);
-  buffer.writeUInt32BE(value >>> 0, offset + 4);
-}
-
-function readU64(buffer: Uint8Array, offset: number): number {
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  return view.getUint32(offset) * 0x1_0000_0000 + view.getUint32(offset + 4);
-}
-
 function sessionSigningBytes(
   src: Uint8Array,
   dst: Uint8Array,
@@ -141,57 +133,6 @@ function deriveKey(
   const info = Buffer.concat([KEY_LABEL, src, dst, ephemeral]);
   const out = Buffer.from(hkdfSync('sha256', ikm, sessionId, info, 36));
   return { key: out.subarray(0, 32), noncePrefix: out.subarray(32, 36) };
-}
-
-const AAD_BYTES = SEALED_HEADER_BYTES + 64 + 8;
-
-/**
- * The AEAD's additional data: the header, both node ids and the expiry (a relay cannot change
- * them), written into `aad` (a scratch buffer: node:crypto copies it before this returns).
- */
-function additionalData(
-  aad: Buffer,
-  header: Uint8Array,
-  src: Uint8Array,
-  dst: Uint8Array,
-  expiry: number,
-): Buffer {
-  aad.set(header.subarray(0, SEALED_HEADER_BYTES), 0);
-  aad.set(src, SEALED_HEADER_BYTES);
-  aad.set(dst, SEALED_HEADER_BYTES + 32);
-  writeU64(aad, SEALED_HEADER_BYTES + 64, expiry);
-  return aad;
-}
-
-/** The 12-byte nonce, written into the scratch buffer `nonce`. */
-function nonceOf(nonce: Buffer, prefix: Buffer, counter: number): Buffer {
-  prefix.copy(nonce, 0);
-  writeU64(nonce, 4, counter);
-  return nonce;
-}
-
-/** Record bounds of the plaintext, kept between calls (reading is synchronous). */
-const bounds: number[] = [];
-
-/**
- * Where the records of an opened plaintext lie: `[start, end, start, end, …]` (an array reused by
- * the next call). Reads up to the zero length that starts the padding (the first record is always
- * there, even if empty); a length past the end throws before any record is used.
- */
-export function recordBounds(plaintext: Buffer): readonly number[] {
-  const out = bounds;
-  out.length = 0;
-  let at = 0;
-  while (at + LENGTH_BYTES <= plaintext.length) {
-    const length = plaintext.readUInt32BE(at);
-    if (length === 0 && out.length > 0) break;
-    at += LENGTH_BYTES;
-    if (length > plaintext.length - at) throw new MalformedRelayMessageError('inner length');
-    out.push(at, at + length);
-    at += length;
-  }
-  if (out.length === 0) throw new MalformedRelayMessageError('inner length');
-  return out;
 }
 
 /** Seals inner messages from this node to other nodes, one rotating session per destination. */

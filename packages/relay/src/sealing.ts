@@ -1,14 +1,12 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { identityBytes, type KeyPair, type NodeId, verifySignature } from '@netmachine/core';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { identityBytes, type KeyPair, type NodeId } from '@netmachine/core';
 import { ReplayWindow } from '@netmachine/transport';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import {
   MalformedRelayMessageError,
   RelayDecryptError,
   RelayMessageExpiredError,
   RelayReplayError,
   RelaySessionRateError,
-  RelaySessionSignatureError,
 } from './errors.js';
 import { paddedSize } from './padding.js';
 import {
@@ -20,9 +18,7 @@ import {
   OFF_COUNTER,
   OFF_CREATED,
   OFF_EPHEMERAL,
-  OFF_FLAGS,
   OFF_SESSION,
-  OFF_SIGNATURE,
   OFF_VERSION,
   readU64,
   recordBounds,
@@ -33,21 +29,15 @@ import {
   TAG_BYTES,
   writeU64,
 } from './sealed-format.js';
+import {
+  acceptSessionHeader,
+  type MontgomeryKeys,
+  montgomeryKeys,
+  type ReceiverSession,
+  type SenderSession,
+  startSenderSession,
+} from './session-keys.js';
 import { TokenBucket } from './token-bucket.js';
-
-/**
- * The sealed part of a RelayMessage (see the README for the layout): the inner EngineMessage
- * encrypted to the destination node and authenticated by the source node.
- *
- * One public-key step per (source, destination) session: the source makes an ephemeral X25519
- * key, signs it with its Ed25519 node key, and derives the session key with HKDF from
- * `X25519(ephemeral, dst) ‖ X25519(src, dst)` (both X25519 keys derived from the Ed25519 node keys),
- * salted and labelled with both node ids. Every message of the session carries the signed session
- * header; the destination checks it once and caches the key, so each message costs one AEAD.
- */
-
-const SESSION_LABEL = Buffer.from('netmachine/relay/session/1');
-const KEY_LABEL = Buffer.from('netmachine/relay/key/1');
 
 export interface SealerOptions {
   /** A session is replaced after this many messages (default 1,000,000; at most 2^32 - 1). */
@@ -73,22 +63,6 @@ export interface OpenerOptions {
   now?: () => number;
 }
 
-interface SenderSession {
-  readonly dst: Uint8Array;
-  readonly header: Buffer;
-  readonly key: Buffer;
-  readonly noncePrefix: Buffer;
-  readonly createdAt: number;
-  counter: number;
-}
-
-interface ReceiverSession {
-  readonly key: Buffer;
-  readonly noncePrefix: Buffer;
-  readonly createdAt: number;
-  readonly replay: ReplayWindow;
-}
-
 const ZEROS = Buffer.alloc(65536);
 /**
  * Plaintexts up to this size (a full batch's bucket and more) are laid out in a scratch buffer and
@@ -102,44 +76,11 @@ function zeros(length: number): Buffer {
   return length <= ZEROS.length ? ZEROS.subarray(0, length) : Buffer.alloc(length);
 }
 
-/** Our Ed25519 node key as an X25519 secret and public key (computed once). */
-function montgomeryKeys(keyPair: KeyPair): { secret: Uint8Array; publicKey: Uint8Array } {
-  const secret = ed25519.utils.toMontgomerySecret(keyPair.exportSeed());
-  return { secret, publicKey: x25519.getPublicKey(secret) };
-}
-
-/** A node id's Ed25519 key as an X25519 public key. Throws for a key that is not a curve point. */
-function montgomeryPublic(node: NodeId): Uint8Array {
-  return ed25519.utils.toMontgomery(identityBytes(node));
-}
-
-function sessionSigningBytes(
-  src: Uint8Array,
-  dst: Uint8Array,
-  sessionId: Uint8Array,
-  ephemeral: Uint8Array,
-  createdAt: Uint8Array,
-): Buffer {
-  return Buffer.concat([SESSION_LABEL, src, dst, sessionId, ephemeral, createdAt]);
-}
-
-function deriveKey(
-  ikm: Uint8Array,
-  src: Uint8Array,
-  dst: Uint8Array,
-  sessionId: Uint8Array,
-  ephemeral: Uint8Array,
-): { key: Buffer; noncePrefix: Buffer } {
-  const info = Buffer.concat([KEY_LABEL, src, dst, ephemeral]);
-  const out = Buffer.from(hkdfSync('sha256', ikm, sessionId, info, 36));
-  return { key: out.subarray(0, 32), noncePrefix: out.subarray(32, 36) };
-}
-
 /** Seals inner messages from this node to other nodes, one rotating session per destination. */
 export class RelaySealer {
   readonly #keyPair: KeyPair;
   readonly #src: Uint8Array;
-  readonly #static: { secret: Uint8Array; publicKey: Uint8Array };
+  readonly #static: MontgomeryKeys;
   readonly #sessions = new Map<NodeId, SenderSession>();
   readonly #rotateAfterMessages: number;
   readonly #rotateAfterMs: number;
@@ -251,31 +192,7 @@ export class RelaySealer {
   }
 
   #startSession(destination: NodeId, now: number): SenderSession {
-    const dst = identityBytes(destination);
-    const dstX = montgomeryPublic(destination);
-    const ephemeralSecret = x25519.utils.randomSecretKey();
-    const ephemeral = x25519.getPublicKey(ephemeralSecret);
-    const sessionId = randomBytes(SESSION_ID_BYTES);
-    const ikm = Buffer.concat([
-      x25519.getSharedSecret(ephemeralSecret, dstX),
-      x25519.getSharedSecret(this.#static.secret, dstX),
-    ]);
-    const { key, noncePrefix } = deriveKey(ikm, this.#src, dst, sessionId, ephemeral);
-    const header = Buffer.alloc(SEALED_HEADER_BYTES);
-    header[OFF_VERSION] = SEALED_VERSION;
-    header[OFF_FLAGS] = 0;
-    sessionId.copy(header, OFF_SESSION);
-    header.set(ephemeral, OFF_EPHEMERAL);
-    writeU64(header, OFF_CREATED, now);
-    const signed = sessionSigningBytes(
-      this.#src,
-      dst,
-      sessionId,
-      ephemeral,
-      header.subarray(OFF_CREATED, OFF_CREATED + 8),
-    );
-    header.set(this.#keyPair.sign(signed), OFF_SIGNATURE);
-    const session: SenderSession = { dst, header, key, noncePrefix, createdAt: now, counter: 0 };
+    const session = startSenderSession(this.#keyPair, this.#src, this.#static, destination, now);
     this.#sessions.delete(destination);
     this.#sessions.set(destination, session);
     if (this.#sessions.size > this.#maxSessions) {
@@ -290,7 +207,7 @@ export class RelaySealer {
 /** Opens RelayMessages sealed to this node: checks the session once, then one AEAD per message. */
 export class RelayOpener {
   readonly #dst: Uint8Array;
-  readonly #static: { secret: Uint8Array; publicKey: Uint8Array };
+  readonly #static: MontgomeryKeys;
   readonly #sessions = new Map<string, ReceiverSession>();
   readonly #lifetimeMs: number;
   readonly #skewMs: number;
@@ -409,29 +326,7 @@ export class RelayOpener {
     if (now - createdAt > this.#lifetimeMs) throw new RelayMessageExpiredError(source, 'session');
     if (createdAt - now > this.#skewMs) throw new MalformedRelayMessageError('session created in the future');
     if (!this.#newSessions.take(1)) throw new RelaySessionRateError(source);
-    const sessionId = data.subarray(OFF_SESSION, OFF_EPHEMERAL);
-    const ephemeral = data.subarray(OFF_EPHEMERAL, OFF_CREATED);
-    const signed = sessionSigningBytes(
-      src,
-      this.#dst,
-      sessionId,
-      ephemeral,
-      data.subarray(OFF_CREATED, OFF_SIGNATURE),
-    );
-    if (!verifySignature(src, signed, data.subarray(OFF_SIGNATURE, OFF_COUNTER))) {
-      throw new RelaySessionSignatureError(source);
-    }
-    let ikm: Buffer;
-    try {
-      ikm = Buffer.concat([
-        x25519.getSharedSecret(this.#static.secret, ephemeral),
-        x25519.getSharedSecret(this.#static.secret, montgomeryPublic(source)),
-      ]);
-    } catch (error) {
-      // A low-order or otherwise unusable ephemeral key (noble refuses an all-zero shared secret).
-      throw Object.assign(new MalformedRelayMessageError('unusable ephemeral key'), { cause: error });
-    }
-    const { key, noncePrefix } = deriveKey(ikm, src, this.#dst, sessionId, ephemeral);
+    const { key, noncePrefix } = acceptSessionHeader(source, src, this.#dst, this.#static, data);
     const session: ReceiverSession = {
       key,
       noncePrefix,

@@ -29,8 +29,9 @@ export {
   type RefusalCode,
   relayAddress,
 } from './protocol.js';
+export { type OpenerOptions, RelayOpener } from './relay-opener.js';
 export { recordBounds, SEALED_HEADER_BYTES, SEALED_OVERHEAD } from './sealed-format.js';
-export { type OpenerOptions, RelayOpener, RelaySealer, type SealerOptions } from './sealing.js';
+export { RelaySealer, type SealerOptions } from './sealing.js';
 export { relay } from './service.js';
 export type {
   RelayContext,

@@ -1,9 +1,9 @@
 import { type EngineMessage, type NodeId, releaseMessageBytes } from '@netmachine/core';
 import { decodeMessageAt, FrameTag, LinkAddresses } from '@netmachine/transport/wire';
 import { MalformedRelayMessageError, RelayEnvelopeMismatchError } from './errors.js';
+import { RelayOpener } from './relay-opener.js';
 import type { RelayPaths } from './relay-paths.js';
 import { recordBounds } from './sealed-format.js';
-import { RelayOpener } from './sealing.js';
 import type { RelayContext, RelayCounters, RelayOptions } from './service-types.js';
 
 /** Sources whose engine addresses are kept. */

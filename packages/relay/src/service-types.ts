@@ -1,7 +1,8 @@
 import type { EngineMessage, NodeId, Service, ServiceContext } from '@netmachine/core';
 import type { RelayOffer } from './policy.js';
 import type { RefusalCode } from './protocol.js';
-import type { OpenerOptions, SealerOptions } from './sealing.js';
+import type { OpenerOptions } from './relay-opener.js';
+import type { SealerOptions } from './sealing.js';
 
 export interface RelayOptions {
   /** Relay for others, per this offer (default: this node relays for nobody). */

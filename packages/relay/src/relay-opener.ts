@@ -1,0 +1,194 @@
+import { createDecipheriv } from 'node:crypto';
+import { identityBytes, type KeyPair, type NodeId } from '@netmachine/core';
+import { ReplayWindow } from '@netmachine/transport';
+import {
+  MalformedRelayMessageError,
+  RelayDecryptError,
+  RelayMessageExpiredError,
+  RelayReplayError,
+  RelaySessionRateError,
+} from './errors.js';
+import {
+  AAD_BYTES,
+  additionalData,
+  CIPHER,
+  nonceOf,
+  OFF_COUNTER,
+  OFF_CREATED,
+  OFF_EPHEMERAL,
+  OFF_SESSION,
+  OFF_VERSION,
+  readU64,
+  recordBounds,
+  SEALED_HEADER_BYTES,
+  SEALED_OVERHEAD,
+  SEALED_VERSION,
+  SESSION_ID_BYTES,
+  TAG_BYTES,
+} from './sealed-format.js';
+import {
+  acceptSessionHeader,
+  type MontgomeryKeys,
+  montgomeryKeys,
+  type ReceiverSession,
+} from './session-keys.js';
+import { TokenBucket } from './token-bucket.js';
+
+/*
+ * The destination's side of relay sealing: admits a source's session once (age, rate, signature,
+ * key exchange) and then opens each message with one AEAD and a replay check. The per-message path
+ * is `openPlaintext`; everything costly per session sits behind the cache of `#last`/`#sessions`.
+ */
+
+export interface OpenerOptions {
+  /** How long after its creation a session is accepted, in ms (default 15 minutes: rotation plus slack). */
+  sessionLifetimeMs?: number;
+  /** How far in the future a session's creation time may lie (clock skew), in ms (default 60 s). */
+  maxClockSkewMs?: number;
+  /** Sessions kept, oldest dropped first (default 4096). */
+  maxSessions?: number;
+  /** Per-session replay window, in messages (default 8192, a multiple of 32). */
+  replayWindow?: number;
+  /** New sessions accepted per second, over all sources (each costs a signature check and two X25519). */
+  newSessionsPerSecond?: number;
+  now?: () => number;
+}
+
+/** Opens RelayMessages sealed to this node: checks the session once, then one AEAD per message. */
+export class RelayOpener {
+  readonly #dst: Uint8Array;
+  readonly #static: MontgomeryKeys;
+  readonly #sessions = new Map<string, ReceiverSession>();
+  readonly #lifetimeMs: number;
+  readonly #skewMs: number;
+  readonly #maxSessions: number;
+  readonly #replayWindow: number;
+  readonly #newSessions: TokenBucket;
+  readonly #now: () => number;
+  readonly #aad = Buffer.allocUnsafe(AAD_BYTES);
+  readonly #nonce = Buffer.allocUnsafe(12);
+  /**
+   * The session the last message came in, with its source's key bytes: a run of messages from one
+   * source is matched by comparing 8 bytes, not by decoding the node id and building a map key.
+   */
+  #last: { source: NodeId; src: Uint8Array; id: Buffer; key: string; session: ReceiverSession } | undefined;
+  sessionsOpened = 0;
+
+  constructor(keyPair: KeyPair, options: OpenerOptions = {}) {
+    this.#dst = keyPair.publicKey;
+    this.#static = montgomeryKeys(keyPair);
+    this.#lifetimeMs = options.sessionLifetimeMs ?? 15 * 60_000;
+    this.#skewMs = options.maxClockSkewMs ?? 60_000;
+    this.#maxSessions = options.maxSessions ?? 4096;
+    this.#replayWindow = options.replayWindow ?? 8192;
+    this.#now = options.now ?? Date.now;
+    const rate = options.newSessionsPerSecond ?? 200;
+    this.#newSessions = new TokenBucket(rate, rate, this.#now);
+  }
+
+  /** Sessions currently cached. */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Opens a sealed message from `source` that carries `expiry`; returns the inner bytes. Throws a
+   * typed error for anything that is not a fresh, authentic message to this node.
+   */
+  open(source: NodeId, sealed: Uint8Array, expiry: number): Uint8Array {
+    return this.openMany(source, sealed, expiry)[0] as Uint8Array;
+  }
+
+  /** As `open`, for a RelayMessage that may carry several inner messages: all of them, in order. */
+  openMany(source: NodeId, sealed: Uint8Array, expiry: number): Uint8Array[] {
+    const plaintext = this.openPlaintext(source, sealed, expiry);
+    const spans = recordBounds(plaintext);
+    const inners: Uint8Array[] = [];
+    for (let i = 0; i < spans.length; i += 2) {
+      inners.push(plaintext.subarray(spans[i] as number, spans[i + 1] as number));
+    }
+    return inners;
+  }
+
+  /**
+   * Checks and decrypts a sealed message from `source` that carries `expiry`; returns the plaintext
+   * (`(u32 length ‖ record)…`, then zero padding; `recordBounds` reads it). Throws a typed error for
+   * anything that is not a fresh, authentic message to this node.
+   */
+  openPlaintext(source: NodeId, sealed: Uint8Array, expiry: number): Buffer {
+    const now = this.#now();
+    if (sealed.length < SEALED_OVERHEAD) throw new MalformedRelayMessageError('too short');
+    if (sealed[OFF_VERSION] !== SEALED_VERSION) {
+      throw new MalformedRelayMessageError(`unknown version ${sealed[OFF_VERSION]}`);
+    }
+    if (expiry <= now) throw new RelayMessageExpiredError(source, 'message');
+    const data = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    let last = this.#last;
+    if (
+      last === undefined ||
+      last.source !== source ||
+      data.compare(last.id, 0, SESSION_ID_BYTES, OFF_SESSION, OFF_EPHEMERAL) !== 0 ||
+      this.#sessions.get(last.key) !== last.session
+    ) {
+      const src = identityBytes(source);
+      const key = `${source}:${data.toString('hex', OFF_SESSION, OFF_EPHEMERAL)}`;
+      const session = this.#sessions.get(key) ?? this.#admitSession(source, src, data, key, now);
+      const id = Buffer.from(data.subarray(OFF_SESSION, OFF_EPHEMERAL));
+      last = { source, src, id, key, session };
+      this.#last = last;
+    }
+    const { src, session } = last;
+    if (now - session.createdAt > this.#lifetimeMs) {
+      this.#sessions.delete(last.key);
+      this.#last = undefined;
+      throw new RelayMessageExpiredError(source, 'session');
+    }
+    const counter = readU64(data, OFF_COUNTER);
+    if (counter > 0xffff_ffff) throw new MalformedRelayMessageError('counter out of range');
+    const tagAt = data.length - TAG_BYTES;
+    const nonce = nonceOf(this.#nonce, session.noncePrefix, counter);
+    const decipher = createDecipheriv(CIPHER, session.key, nonce, { authTagLength: TAG_BYTES });
+    const cipherLength = tagAt - SEALED_HEADER_BYTES;
+    decipher.setAAD(additionalData(this.#aad, data, src, this.#dst, expiry), {
+      plaintextLength: cipherLength,
+    });
+    decipher.setAuthTag(data.subarray(tagAt));
+    let plaintext: Buffer;
+    try {
+      plaintext = decipher.update(data.subarray(SEALED_HEADER_BYTES, tagAt));
+      decipher.final();
+    } catch (error) {
+      throw Object.assign(new RelayDecryptError(source), { cause: error });
+    }
+    // Only an authentic message moves the replay window, so a forgery cannot burn counters.
+    if (!session.replay.accept(counter)) throw new RelayReplayError(source, counter);
+    return plaintext;
+  }
+
+  #admitSession(
+    source: NodeId,
+    src: Uint8Array,
+    data: Buffer,
+    sessionKey: string,
+    now: number,
+  ): ReceiverSession {
+    const createdAt = readU64(data, OFF_CREATED);
+    if (now - createdAt > this.#lifetimeMs) throw new RelayMessageExpiredError(source, 'session');
+    if (createdAt - now > this.#skewMs) throw new MalformedRelayMessageError('session created in the future');
+    if (!this.#newSessions.take(1)) throw new RelaySessionRateError(source);
+    const { key, noncePrefix } = acceptSessionHeader(source, src, this.#dst, this.#static, data);
+    const session: ReceiverSession = {
+      key,
+      noncePrefix,
+      createdAt,
+      replay: new ReplayWindow(this.#replayWindow),
+    };
+    this.#sessions.set(sessionKey, session);
+    if (this.#sessions.size > this.#maxSessions) {
+      const oldest = this.#sessions.keys().next().value as string;
+      this.#sessions.delete(oldest);
+    }
+    this.sessionsOpened++;
+    return session;
+  }
+}

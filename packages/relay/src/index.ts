@@ -30,8 +30,8 @@ export {
   relayAddress,
 } from './protocol.js';
 export { type OpenerOptions, RelayOpener } from './relay-opener.js';
+export { RelaySealer, type SealerOptions } from './relay-sealer.js';
 export { recordBounds, SEALED_HEADER_BYTES, SEALED_OVERHEAD } from './sealed-format.js';
-export { RelaySealer, type SealerOptions } from './sealing.js';
 export { relay } from './service.js';
 export type {
   RelayContext,

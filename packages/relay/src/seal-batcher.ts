@@ -2,8 +2,8 @@ import type { EngineAddress, EngineClient, EngineMessage, NodeId } from '@netmac
 import { FrameSlab } from '@netmachine/transport/wire';
 import type { InFlightRing } from './in-flight.js';
 import { encodeForward, MAX_SEALED_BYTES, RELAY_ENGINE, RELAY_PROTOCOL } from './protocol.js';
+import type { RelaySealer } from './relay-sealer.js';
 import { SEALED_OVERHEAD } from './sealed-format.js';
-import type { RelaySealer } from './sealing.js';
 import { type RelayContext, type RelayCounters, type RelayOptions, relayedExpiry } from './service-types.js';
 
 /**

@@ -2,7 +2,7 @@ import type { EngineMessage, NodeId, Service, ServiceContext } from '@netmachine
 import type { RelayOffer } from './policy.js';
 import type { RefusalCode } from './protocol.js';
 import type { OpenerOptions } from './relay-opener.js';
-import type { SealerOptions } from './sealing.js';
+import type { SealerOptions } from './relay-sealer.js';
 
 export interface RelayOptions {
   /** Relay for others, per this offer (default: this node relays for nobody). */

@@ -21,9 +21,9 @@ import {
   refusalError,
 } from './protocol.js';
 import { RelayPaths } from './relay-paths.js';
+import { RelaySealer } from './relay-sealer.js';
 import { RelayedReceiver } from './relayed-receiver.js';
 import { SealBatcher } from './seal-batcher.js';
-import { RelaySealer } from './sealing.js';
 import {
   type RelayContext,
   type RelayCounters,

@@ -19,6 +19,12 @@ import {
   startSenderSession,
 } from './session-keys.js';
 
+/*
+ * The source's side of relay sealing: one rotating session per destination (its key exchange is in
+ * session-keys.ts), then one AEAD per batch. The per-batch path is `sealRecords`, kept in one method
+ * with its scratch buffers so a batch costs one cipher call and one output buffer.
+ */
+
 export interface SealerOptions {
   /** A session is replaced after this many messages (default 1,000,000; at most 2^32 - 1). */
   rotateAfterMessages?: number;

@@ -4,7 +4,6 @@ import {
   type KeyPair,
   type Logger,
   type NodeId,
-  nodeIdFromBytes,
   noopLogger,
   type Startable,
   type TopicId,
@@ -43,9 +42,16 @@ import {
   TREE_REJECT_REASONS,
   type TreeRejectReason,
 } from './tree-counters.js';
-
-/** A payload in the tree that is a topic advert, not a batch of events (batches start with their version, 2). */
-const ADVERT_TAG = 0xa1;
+import {
+  ADVERT_TAG,
+  advertId,
+  advertPayload,
+  batchNumberOf,
+  keyString,
+  keyToNode,
+  sameBatch,
+  streamKey,
+} from './tree-ids.js';
 
 const MAX_BEATS = 3;
 /** Batches each node keeps to answer gap fetches (the history), and at most this many bytes of them. */
@@ -214,11 +220,7 @@ export class DomainPubSub implements Startable {
     });
     await this.addTopicAdvert(advert);
     const runner = await this.#runner(options.domain);
-    const bytes = encodeDomainTopicAdvert(advert);
-    const payload = new Uint8Array(bytes.length + 1);
-    payload[0] = ADVERT_TAG;
-    payload.set(bytes, 1);
-    runner.command({ type: 'broadcast', id: advertId(advert), payload });
+    runner.command({ type: 'broadcast', id: advertId(advert), payload: advertPayload(advert) });
     return advert;
   }
 
@@ -561,33 +563,4 @@ export class DomainPubSub implements Startable {
       this.#logger.warn({ err: error }, 'subscriber cursors not saved');
     }
   }
-}
-
-function keyString(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
-}
-
-function streamKey(topic: Uint8Array, publisher: Uint8Array): string {
-  const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url');
-  return `${b64(topic)}/${b64(publisher)}`;
-}
-
-function keyToNode(publisher: Uint8Array): NodeId {
-  return nodeIdFromBytes(publisher);
-}
-
-/** The id of a batch, or of a heartbeat repeating it (`<id>~<n>`). */
-function sameBatch(id: string, batchId: string): boolean {
-  if (id === batchId) return true;
-  return id.length === batchId.length + 2 && id.startsWith(`${batchId}~`) && /^[1-9]$/.test(id.slice(-1));
-}
-
-/** The batch number of a batch id (`<source>/<base-36 number>`); undefined for heartbeats and adverts. */
-function batchNumberOf(id: string): number | undefined {
-  const tail = id.slice(id.lastIndexOf('/') + 1);
-  return /^[0-9a-z]{1,10}$/.test(tail) ? Number.parseInt(tail, 36) : undefined;
-}
-
-function advertId(advert: DomainTopicAdvert): string {
-  return `advert.${advert.topic}/${advert.version}`;
 }

@@ -9,15 +9,7 @@ import {
   type TopicId,
   topicIdFromBytes,
 } from '@netmachine/core';
-import {
-  type PlumTree,
-  type PlumTreeCommand,
-  type PlumTreeEvent,
-  type PlumTreeMessage,
-  type PlumTreeTimer,
-  ProtocolRunner,
-  plumtree,
-} from '@netmachine/overlay';
+import type { PlumTree } from '@netmachine/overlay';
 import { BatchSigner, DEFAULT_MAX_BATCH, type SignedBatch } from './batch-signer.js';
 import { DeliveredBatch } from './delivered-batch.js';
 import type {
@@ -32,8 +24,9 @@ import {
   encodeDomainTopicAdvert,
   signDomainTopicAdvert,
 } from './domain-topic.js';
+import { createDomainTree, type DomainTreeRunner } from './domain-tree.js';
 import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
-import { ForwardGate, type ForwardQueues } from './forward-gate.js';
+import type { ForwardGate } from './forward-gate.js';
 import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './stream-receiver.js';
 import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
@@ -46,7 +39,6 @@ import {
   ADVERT_TAG,
   advertId,
   advertPayload,
-  batchNumberOf,
   keyString,
   keyToNode,
   sameBatch,
@@ -54,9 +46,6 @@ import {
 } from './tree-ids.js';
 
 const MAX_BEATS = 3;
-/** Batches each node keeps to answer gap fetches (the history), and at most this many bytes of them. */
-const TREE_CACHE_SIZE = 1024;
-const TREE_CACHE_BYTES = 64 * 1024 * 1024;
 /** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
 const MAX_NAMES = 4096;
 
@@ -79,8 +68,6 @@ interface Publishing {
   beats: number;
 }
 
-type Runner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
-
 interface TopicEntry {
   advert: DomainTopicAdvert;
   /** Authorized publisher keys as latin1 strings of their bytes (compared on the hot path). */
@@ -99,7 +86,7 @@ export class DomainPubSub implements Startable {
   readonly node: NodeId;
   readonly #o: DomainPubSubOptions;
   readonly #logger: Logger;
-  readonly #runners = new Map<DomainId, Runner>();
+  readonly #runners = new Map<DomainId, DomainTreeRunner>();
   readonly #gates = new Map<DomainId, ForwardGate>();
   /** Topic adverts by the latin1 string of the topic's key bytes. */
   readonly #topics = new Map<string, TopicEntry>();
@@ -352,47 +339,14 @@ export class DomainPubSub implements Startable {
 
   // --- the tree -------------------------------------------------------------------------------------
 
-  async #runner(domain: DomainId): Promise<Runner> {
+  async #runner(domain: DomainId): Promise<DomainTreeRunner> {
     let runner = this.#runners.get(domain);
     if (runner !== undefined) return runner;
-    const protocol = plumtree({
-      // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096,
-      // and 64 MiB at most (256 full batches; 1024 of one event each).
-      cacheSize: TREE_CACHE_SIZE,
-      cacheBytes: TREE_CACHE_BYTES,
-      // A gap is fetched from one neighbour at a time (the next one on each second's re-ask): every
-      // neighbour that holds a batch answers a fetch with all of it, up to 256 KiB each.
-      fetchFrom: 1,
-      // A batch's place in its stream, for deferring grafts while the tree still delivers in order.
-      orderOf: batchNumberOf,
-      ...this.#o.tree,
-      accept: (id, payload, from) => this.#accept(domain, id, payload, from as NodeId),
-    });
-    const queues = this.#o.transport as Partial<ForwardQueues>;
-    const flow = this.#o.flow;
-    const gate =
-      flow === false || typeof queues.queuedTo !== 'function' || queues.queued === undefined
-        ? undefined
-        : new ForwardGate({
-            queues: queues as ForwardQueues,
-            neighbours: () => this.#o.domains.list().find((d) => d.id === domain)?.activeView ?? [],
-            high: flow?.high ?? 64,
-            low: flow?.low ?? 16,
-            slowAfterMs: flow?.slowAfterMs ?? 2000,
-            pollMs: 2,
-          });
-    if (gate !== undefined) this.#gates.set(domain, gate);
-    runner = new ProtocolRunner({
-      protocol,
-      router: this.#o.router,
-      transport: this.#o.transport,
-      engineName: `pst:${domain}`,
-      mailboxSize: this.#o.mailboxSize ?? 256,
-      // With flow control a full mailbox parks what arrives and stops reading: nothing is dropped.
-      mailboxPolicy: gate === undefined ? 'drop-oldest' : 'wait',
-      ...(gate === undefined ? {} : { holdInput: () => gate.hold() }),
-      logger: this.#logger,
-    });
+    const tree = createDomainTree(domain, this.#o, this.#logger, (id, payload, from) =>
+      this.#accept(domain, id, payload, from as NodeId),
+    );
+    runner = tree.runner;
+    if (tree.gate !== undefined) this.#gates.set(domain, tree.gate);
     this.#runners.set(domain, runner);
     runner.on((event) => {
       if (event.type === 'deliver') this.#onDeliver(event.id);

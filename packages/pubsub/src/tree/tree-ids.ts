@@ -1,5 +1,4 @@
-import type { NodeId } from '@netmachine/core';
-import { nodeIdFromBytes } from '@netmachine/core';
+import { type NodeId, nodeIdFromBytes } from '@netmachine/core';
 import { type DomainTopicAdvert, encodeDomainTopicAdvert } from './domain-topic.js';
 
 // How the domain tree names what it carries: ids of batches, heartbeats and adverts on the wire, and

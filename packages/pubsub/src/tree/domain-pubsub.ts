@@ -31,9 +31,10 @@ import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './s
 import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
   type DomainPubSubCounters,
+  newTreeCounters,
   PENALIZED,
-  TREE_REJECT_REASONS,
   type TreeRejectReason,
+  treeCountersSnapshot,
 } from './tree-counters.js';
 import {
   ADVERT_TAG,
@@ -100,15 +101,7 @@ export class DomainPubSub implements Startable {
   /** This node's key as a latin1 string, as topic entries list publishers. */
   readonly #selfKey: string;
   readonly #receiver: StreamReceiver<TreeBatch>;
-  readonly #counters = {
-    published: 0,
-    accepted: 0,
-    batchesAccepted: 0,
-    signatureChecks: 0,
-    delivered: 0,
-    advertsAdded: 0,
-    rejected: Object.fromEntries(TREE_REJECT_REASONS.map((r) => [r, 0])) as Record<TreeRejectReason, number>,
-  };
+  readonly #counters = newTreeCounters();
   #persisted = new Map<string, StreamPosition>();
   /** The batch `accept` just decoded: the machine delivers it right after, in the same call. */
   #lastAccepted: { id: string; batch: TreeBatch } | undefined;
@@ -304,27 +297,12 @@ export class DomainPubSub implements Startable {
   // --- status ---------------------------------------------------------------------------------------
 
   counters(): DomainPubSubCounters {
-    return {
-      published: this.#counters.published,
-      batchesSigned: this.#signer.batches,
-      accepted: this.#counters.accepted,
-      batchesAccepted: this.#counters.batchesAccepted,
-      delivered: this.#counters.delivered,
-      rejected: { ...this.#counters.rejected },
-      signatureChecks: this.#counters.signatureChecks,
-      streams: { ...this.#receiver.counters },
-      advertsAdded: this.#counters.advertsAdded,
-      flow: this.#flowCounters(),
-    };
-  }
-
-  #flowCounters(): { holds: number; slowNeighbours: number } {
-    const flow = { holds: 0, slowNeighbours: 0 };
-    for (const gate of this.#gates.values()) {
-      flow.holds += gate.counters.holds;
-      flow.slowNeighbours += gate.counters.slowNeighbours;
-    }
-    return flow;
+    return treeCountersSnapshot(
+      this.#counters,
+      this.#signer.batches,
+      this.#receiver.counters,
+      this.#gates.values(),
+    );
   }
 
   /** The domain's PlumTree machine (for status and tests), once this node runs one. */

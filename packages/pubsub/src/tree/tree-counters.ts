@@ -53,3 +53,52 @@ export interface DomainPubSubCounters {
   /** Hop-to-hop flow control: holds of the tree engine, and backed-up neighbours passed over as slow. */
   flow: { holds: number; slowNeighbours: number };
 }
+
+/** The counters a node bumps as it goes; plain fields, so the hot paths only increment. */
+export interface LiveTreeCounters {
+  published: number;
+  accepted: number;
+  batchesAccepted: number;
+  signatureChecks: number;
+  delivered: number;
+  advertsAdded: number;
+  readonly rejected: Record<TreeRejectReason, number>;
+}
+
+export function newTreeCounters(): LiveTreeCounters {
+  return {
+    published: 0,
+    accepted: 0,
+    batchesAccepted: 0,
+    signatureChecks: 0,
+    delivered: 0,
+    advertsAdded: 0,
+    rejected: Object.fromEntries(TREE_REJECT_REASONS.map((r) => [r, 0])) as Record<TreeRejectReason, number>,
+  };
+}
+
+/** A copy of the counters for status, with the parts kept by the signer, receiver and forward gates. */
+export function treeCountersSnapshot(
+  live: LiveTreeCounters,
+  batchesSigned: number,
+  streams: StreamCounters,
+  gates: Iterable<{ readonly counters: { readonly holds: number; readonly slowNeighbours: number } }>,
+): DomainPubSubCounters {
+  const flow = { holds: 0, slowNeighbours: 0 };
+  for (const gate of gates) {
+    flow.holds += gate.counters.holds;
+    flow.slowNeighbours += gate.counters.slowNeighbours;
+  }
+  return {
+    published: live.published,
+    batchesSigned,
+    accepted: live.accepted,
+    batchesAccepted: live.batchesAccepted,
+    delivered: live.delivered,
+    rejected: { ...live.rejected },
+    signatureChecks: live.signatureChecks,
+    streams: { ...streams },
+    advertsAdded: live.advertsAdded,
+    flow,
+  };
+}

@@ -27,6 +27,7 @@ import {
 import { createDomainTree, type DomainTreeRunner } from './domain-tree.js';
 import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
 import type { ForwardGate } from './forward-gate.js';
+import { newPublishing, type Publishing, sendHeartbeats } from './publisher-sessions.js';
 import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './stream-receiver.js';
 import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
@@ -46,7 +47,6 @@ import {
   streamKey,
 } from './tree-ids.js';
 
-const MAX_BEATS = 3;
 /** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
 const MAX_NAMES = 4096;
 
@@ -54,19 +54,6 @@ interface Names {
   readonly topic: TopicId;
   readonly publisher: NodeId;
   readonly stream: string;
-}
-
-/** A topic this node publishes on, in this session: the signer's stream. */
-interface Publishing {
-  readonly topic: Buffer;
-  /** The topic key as a latin1 string, as `#topics` is keyed (one string, so its hash is computed once). */
-  readonly key: string;
-  readonly epoch: number;
-  seq: number;
-  /** The last batch sent, for heartbeats; how many heartbeats followed it. */
-  last: { id: string; bytes: Buffer } | undefined;
-  lastAt: number;
-  beats: number;
 }
 
 interface TopicEntry {
@@ -269,16 +256,7 @@ export class DomainPubSub implements Startable {
     if (state === undefined) {
       // A session number that grows across restarts: subscribers see a restart as a new epoch.
       this.#lastEpoch = Math.max(Date.now(), this.#lastEpoch + 1);
-      const topicBytes = Buffer.from(identityBytes(topic));
-      state = {
-        topic: topicBytes,
-        key,
-        epoch: this.#lastEpoch,
-        seq: 0,
-        last: undefined,
-        lastAt: 0,
-        beats: 0,
-      };
+      state = newPublishing(topic, key, this.#lastEpoch);
       this.#publishing.set(topic, state);
     }
     state.seq++;
@@ -469,18 +447,13 @@ export class DomainPubSub implements Startable {
     this.#receiver.tick(now);
     const beat = this.#o.heartbeatMs ?? 1000;
     if (beat > 0) {
-      for (const [topic, state] of this.#publishing) {
-        if (state.last === undefined || state.beats >= MAX_BEATS) continue;
-        if (now - state.lastAt < beat * 2 ** state.beats) continue;
-        state.beats++;
-        const domain = this.topicAdvert(topic)?.domain;
-        if (domain === undefined) continue;
-        this.#runners.get(domain)?.command({
-          type: 'broadcast',
-          id: `${state.last.id}~${state.beats}`,
-          payload: state.last.bytes,
-        });
-      }
+      sendHeartbeats(
+        this.#publishing,
+        now,
+        beat,
+        (topic) => this.topicAdvert(topic)?.domain,
+        (domain, id, payload) => this.#runners.get(domain)?.command({ type: 'broadcast', id, payload }),
+      );
     }
     if (this.#cursorsDirty) void this.#saveCursors();
   }

@@ -29,6 +29,7 @@ import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
 import type { ForwardGate } from './forward-gate.js';
 import { newPublishing, type Publishing, sendHeartbeats } from './publisher-sessions.js';
 import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './stream-receiver.js';
+import { advertFromTree, storeAdvert, type TopicEntry } from './topic-adverts.js';
 import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
   type DomainPubSubCounters,
@@ -54,12 +55,6 @@ interface Names {
   readonly topic: TopicId;
   readonly publisher: NodeId;
   readonly stream: string;
-}
-
-interface TopicEntry {
-  advert: DomainTopicAdvert;
-  /** Authorized publisher keys as latin1 strings of their bytes (compared on the hot path). */
-  publishers: Set<string>;
 }
 
 /**
@@ -314,14 +309,10 @@ export class DomainPubSub implements Startable {
   #accept(domain: DomainId, id: string, payload: Uint8Array, from: NodeId): boolean {
     this.#lastAccepted = undefined;
     if (payload[0] === ADVERT_TAG) {
-      try {
-        const advert = decodeDomainTopicAdvert(payload.subarray(1));
-        if (advert.domain !== domain || id !== advertId(advert)) return this.#reject('bad-advert', from);
-        this.#storeAdvert(advert);
-        return true;
-      } catch {
-        return this.#reject('bad-advert', from);
-      }
+      const advert = advertFromTree(domain, id, payload.subarray(1));
+      if (advert === undefined) return this.#reject('bad-advert', from);
+      this.#storeAdvert(advert);
+      return true;
     }
     let batch: TreeBatch;
     try {
@@ -430,14 +421,7 @@ export class DomainPubSub implements Startable {
   }
 
   #storeAdvert(advert: DomainTopicAdvert): boolean {
-    const key = keyString(identityBytes(advert.topic));
-    const known = this.#topics.get(key);
-    if (known !== undefined && known.advert.version >= advert.version) return false;
-    if (known === undefined && this.#topics.size >= (this.#o.maxTopics ?? 4096)) return false;
-    this.#topics.set(key, {
-      advert,
-      publishers: new Set(advert.publishers.map((p) => keyString(identityBytes(p)))),
-    });
+    if (!storeAdvert(this.#topics, advert, this.#o.maxTopics)) return false;
     this.#counters.advertsAdded++;
     return true;
   }

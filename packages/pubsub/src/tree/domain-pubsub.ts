@@ -24,7 +24,12 @@ import {
   encodeDomainTopicAdvert,
   signDomainTopicAdvert,
 } from './domain-topic.js';
-import { createDomainTree, type DomainTreeRunner } from './domain-tree.js';
+import {
+  createDomainTree,
+  type DomainTreeRunner,
+  followDomainViews,
+  openMemberTrees,
+} from './domain-tree.js';
 import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
 import type { ForwardGate } from './forward-gate.js';
 import { newPublishing, type Publishing, sendHeartbeats } from './publisher-sessions.js';
@@ -126,19 +131,9 @@ export class DomainPubSub implements Startable {
     if (this.#state !== 'new') return;
     this.#state = 'running';
     if (this.#o.cursors) this.#persisted = await this.#o.cursors.load();
-    this.#unwire = this.#o.domains.onEvent((event) => {
-      const { node, domain } = event;
-      if (node === undefined || domain === undefined) return;
-      if (event.type === 'PeerAddedToView')
-        void this.#runner(domain).then((r) => r.command({ type: 'neighborUp', peer: node }));
-      else if (event.type === 'PeerRemovedFromView')
-        this.#runners.get(domain)?.command({ type: 'neighborDown', peer: node });
-    });
-    for (const domain of this.#o.domains.list()) {
-      if (domain.role !== 'member') continue;
-      const runner = await this.#runner(domain.id);
-      for (const peer of domain.activeView) runner.command({ type: 'neighborUp', peer });
-    }
+    const open = (domain: DomainId) => this.#runner(domain);
+    this.#unwire = followDomainViews(this.#o.domains, open, (domain) => this.#runners.get(domain));
+    await openMemberTrees(this.#o.domains, open);
     const gapTimeoutMs = this.#o.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS;
     const tickMs = Math.max(20, Math.min(this.#o.cursorSaveMs ?? 250, gapTimeoutMs / 4));
     this.#timer = setInterval(() => this.#tick(), tickMs);

@@ -8,7 +8,7 @@ import {
   ProtocolRunner,
   plumtree,
 } from '@netmachine/overlay';
-import type { DomainPubSubOptions } from './domain-pubsub-options.js';
+import type { DomainPubSubOptions, DomainViews } from './domain-pubsub-options.js';
 import { ForwardGate, type ForwardQueues } from './forward-gate.js';
 import { batchNumberOf } from './tree-ids.js';
 
@@ -76,4 +76,35 @@ export function createDomainTree(
     logger,
   });
   return { runner, gate };
+}
+
+/**
+ * Keeps the domains' trees told of their neighbours as the domain views change: a neighbour added
+ * opens the domain's tree if this node runs none yet. Returns the unsubscribe.
+ */
+export function followDomainViews(
+  domains: DomainViews,
+  open: (domain: DomainId) => Promise<DomainTreeRunner>,
+  running: (domain: DomainId) => DomainTreeRunner | undefined,
+): () => void {
+  return domains.onEvent((event) => {
+    const { node, domain } = event;
+    if (node === undefined || domain === undefined) return;
+    if (event.type === 'PeerAddedToView')
+      void open(domain).then((r) => r.command({ type: 'neighborUp', peer: node }));
+    else if (event.type === 'PeerRemovedFromView')
+      running(domain)?.command({ type: 'neighborDown', peer: node });
+  });
+}
+
+/** Opens the tree of every domain this node is a member of, with the neighbours it has now. */
+export async function openMemberTrees(
+  domains: DomainViews,
+  open: (domain: DomainId) => Promise<DomainTreeRunner>,
+): Promise<void> {
+  for (const domain of domains.list()) {
+    if (domain.role !== 'member') continue;
+    const runner = await open(domain.id);
+    for (const peer of domain.activeView) runner.command({ type: 'neighborUp', peer });
+  }
 }

@@ -15,7 +15,6 @@ import { DeliveredBatch } from './delivered-batch.js';
 import type {
   DomainPubSubOptions,
   DomainTopicBatchListener,
-  DomainTopicEvent,
   DomainTopicListener,
 } from './domain-pubsub-options.js';
 import {
@@ -32,6 +31,12 @@ import {
 } from './domain-tree.js';
 import { NotTopicPublisherError, UnknownDomainTopicError } from './errors.js';
 import type { ForwardGate } from './forward-gate.js';
+import {
+  addBatchListener,
+  perEventListener,
+  SubscriberCursors,
+  type TopicListeners,
+} from './local-subscribers.js';
 import { newPublishing, type Publishing, sendHeartbeats } from './publisher-sessions.js';
 import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './stream-receiver.js';
 import { advertFromTree, storeAdvert, type TopicEntry } from './topic-adverts.js';
@@ -79,7 +84,7 @@ export class DomainPubSub implements Startable {
   /** Topic adverts by the latin1 string of the topic's key bytes. */
   readonly #topics = new Map<string, TopicEntry>();
   /** Local subscribers, each called once per batch (a per-event listener is wrapped). */
-  readonly #listeners = new Map<TopicId, Set<DomainTopicBatchListener>>();
+  readonly #listeners: TopicListeners = new Map();
   /** When each topic first got a local subscriber. */
   readonly #subscribedAt = new Map<TopicId, number>();
   readonly #publishing = new Map<TopicId, Publishing>();
@@ -88,8 +93,8 @@ export class DomainPubSub implements Startable {
   /** This node's key as a latin1 string, as topic entries list publishers. */
   readonly #selfKey: string;
   readonly #receiver: StreamReceiver<TreeBatch>;
+  readonly #cursors: SubscriberCursors;
   readonly #counters = newTreeCounters();
-  #persisted = new Map<string, StreamPosition>();
   /** The batch `accept` just decoded: the machine delivers it right after, in the same call. */
   #lastAccepted: { id: string; batch: TreeBatch } | undefined;
   #unwire: (() => void) | undefined;
@@ -103,6 +108,7 @@ export class DomainPubSub implements Startable {
     this.node = options.keyPair.id;
     this.#logger = (options.logger ?? noopLogger).child({ component: 'pubsub-tree' });
     this.#selfKey = keyString(options.keyPair.publicKey);
+    this.#cursors = new SubscriberCursors(options.cursors, this.#logger);
     this.#signer = new BatchSigner({
       key: options.keyPair,
       maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
@@ -115,13 +121,7 @@ export class DomainPubSub implements Startable {
       gapTimeoutMs: options.gapTimeoutMs,
       deliver: (_stream, batch) => this.#deliverLocal(batch),
       fetch: (stream, epoch, seqs) => this.#fetch(stream, epoch, seqs),
-      initial: (stream, batch) => {
-        const saved = this.#persisted.get(stream);
-        if (saved !== undefined) return saved;
-        // Subscribed before the publisher's session began (its epoch is its start time): all of it is wanted.
-        const since = this.#subscribedAt.get(topicIdFromBytes(batch.topic));
-        return since !== undefined && since <= batch.epoch ? { epoch: batch.epoch, cursor: 0 } : undefined;
-      },
+      initial: (stream, batch) => this.#cursors.initial(stream, batch, this.#subscribedAt),
     });
   }
 
@@ -130,7 +130,7 @@ export class DomainPubSub implements Startable {
   async start(): Promise<void> {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    if (this.#o.cursors) this.#persisted = await this.#o.cursors.load();
+    await this.#cursors.load();
     const open = (domain: DomainId) => this.#runner(domain);
     this.#unwire = followDomainViews(this.#o.domains, open, (domain) => this.#runners.get(domain));
     await openMemberTrees(this.#o.domains, open);
@@ -201,16 +201,7 @@ export class DomainPubSub implements Startable {
 
   /** Delivers the topic's events (each publisher's in order, once) to `listener`; returns an unsubscribe. */
   subscribe(topic: TopicId, listener: DomainTopicListener): () => void {
-    return this.subscribeBatches(topic, (batch) => {
-      const { topic, publisher, epoch } = batch;
-      batch.forEach((payload, seq, expiry) => {
-        try {
-          listener({ topic, publisher, epoch, seq, expiry, payload } satisfies DomainTopicEvent);
-        } catch (error) {
-          this.#logger.warn({ err: error, topic }, 'domain topic listener threw');
-        }
-      });
-    });
+    return this.subscribeBatches(topic, perEventListener(listener, this.#logger));
   }
 
   /**
@@ -218,17 +209,7 @@ export class DomainPubSub implements Startable {
    * `forEach` walks them without an object per event): the cheaper way to take a busy topic.
    */
   subscribeBatches(topic: TopicId, listener: DomainTopicBatchListener): () => void {
-    let set = this.#listeners.get(topic);
-    if (set === undefined) {
-      set = new Set();
-      this.#listeners.set(topic, set);
-      if (!this.#subscribedAt.has(topic)) this.#subscribedAt.set(topic, Date.now());
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.#listeners.delete(topic);
-    };
+    return addBatchListener(this.#listeners, this.#subscribedAt, topic, listener);
   }
 
   /**
@@ -438,13 +419,8 @@ export class DomainPubSub implements Startable {
   }
 
   async #saveCursors(): Promise<void> {
-    if (this.#o.cursors === undefined || !this.#cursorsDirty) return;
+    if (!this.#cursors.enabled || !this.#cursorsDirty) return;
     this.#cursorsDirty = false;
-    const positions = new Map([...this.#persisted, ...this.#receiver.positions()]);
-    try {
-      await this.#o.cursors.save(positions);
-    } catch (error) {
-      this.#logger.warn({ err: error }, 'subscriber cursors not saved');
-    }
+    await this.#cursors.save(this.#receiver.positions());
   }
 }

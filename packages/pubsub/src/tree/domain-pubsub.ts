@@ -44,7 +44,7 @@ import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from '.
 import {
   type DomainPubSubCounters,
   newTreeCounters,
-  PENALIZED,
+  penalizeSender,
   type TreeRejectReason,
   treeCountersSnapshot,
 } from './tree-counters.js';
@@ -314,12 +314,8 @@ export class DomainPubSub implements Startable {
 
   #reject(reason: TreeRejectReason, from: NodeId): false {
     this.#counters.rejected[reason]++;
-    const trust = this.#o.trust;
-    if (trust !== undefined && PENALIZED.has(reason) && from !== this.node) {
-      const current = trust.node(from)?.trust ?? 128;
-      const next = Math.max(0, current - (this.#o.rejectPenalty ?? 16));
-      trust.setTrust(from, next).catch((error) => this.#logger.debug({ err: error }, 'trust not lowered'));
-    }
+    if (from !== this.node)
+      penalizeSender(reason, from, this.#o.trust, this.#o.rejectPenalty ?? 16, this.#logger);
     return false;
   }
 

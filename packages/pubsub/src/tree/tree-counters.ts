@@ -1,3 +1,5 @@
+import type { Logger, NodeId } from '@netmachine/core';
+import type { TrustBook } from './domain-pubsub-options.js';
 import type { StreamCounters } from './stream-receiver.js';
 
 /** Why a node refused an event or advert from the tree (each has its own counter). */
@@ -35,6 +37,23 @@ export const PENALIZED: ReadonlySet<TreeRejectReason> = new Set([
   'forged',
   'bad-advert',
 ]);
+
+/**
+ * Lowers the trust of the node that sent a refused event, when the reason is its fault
+ * (PENALIZED); a failure to store the new trust is only logged.
+ */
+export function penalizeSender(
+  reason: TreeRejectReason,
+  from: NodeId,
+  trust: TrustBook | undefined,
+  penalty: number,
+  logger: Logger,
+): void {
+  if (trust === undefined || !PENALIZED.has(reason)) return;
+  const current = trust.node(from)?.trust ?? 128;
+  const next = Math.max(0, current - penalty);
+  trust.setTrust(from, next).catch((error) => logger.debug({ err: error }, 'trust not lowered'));
+}
 
 export interface DomainPubSubCounters {
   /** Events this node published, and the batches (signatures) they went out in. */

@@ -7,7 +7,6 @@ import {
   noopLogger,
   type Startable,
   type TopicId,
-  topicIdFromBytes,
 } from '@netmachine/core';
 import type { PlumTree } from '@netmachine/overlay';
 import { BatchSigner, DEFAULT_MAX_BATCH, type SignedBatch } from './batch-signer.js';
@@ -53,19 +52,14 @@ import {
   advertId,
   advertPayload,
   keyString,
-  keyToNode,
+  parseStreamKey,
+  type StreamNames,
   sameBatch,
-  streamKey,
+  streamNamesOf,
 } from './tree-ids.js';
 
 /** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
 const MAX_NAMES = 4096;
-
-interface Names {
-  readonly topic: TopicId;
-  readonly publisher: NodeId;
-  readonly stream: string;
-}
 
 /**
  * Pub/sub within a domain over broadcast trees. One PlumTree machine per domain carries every topic
@@ -88,7 +82,7 @@ export class DomainPubSub implements Startable {
   /** When each topic first got a local subscriber. */
   readonly #subscribedAt = new Map<TopicId, number>();
   readonly #publishing = new Map<TopicId, Publishing>();
-  readonly #names = new Map<string, Names>();
+  readonly #names = new Map<string, StreamNames>();
   readonly #signer: BatchSigner;
   /** This node's key as a latin1 string, as topic entries list publishers. */
   readonly #selfKey: string;
@@ -366,16 +360,12 @@ export class DomainPubSub implements Startable {
   }
 
   /** Topic and publisher in text form, and the stream key: made once per pair, not per event. */
-  #namesOf(batch: TreeBatch): Names {
+  #namesOf(batch: TreeBatch): StreamNames {
     const key = batch.bytes.toString('latin1', 1, 65);
     let names = this.#names.get(key);
     if (names === undefined) {
       if (this.#names.size >= MAX_NAMES) this.#names.clear();
-      names = {
-        topic: topicIdFromBytes(batch.topic),
-        publisher: keyToNode(batch.publisher),
-        stream: streamKey(batch.topic, batch.publisher),
-      };
+      names = streamNamesOf(batch);
       this.#names.set(key, names);
     }
     return names;
@@ -383,9 +373,7 @@ export class DomainPubSub implements Startable {
 
   /** Asks the domain's neighbours for the batches numbered `seqs` of a stream's epoch. */
   #fetch(stream: string, epoch: number, seqs: number[]): void {
-    const [topicText, publisherText] = stream.split('/') as [string, string];
-    const topic = Buffer.from(topicText, 'base64url');
-    const publisher = Buffer.from(publisherText, 'base64url');
+    const { topic, publisher } = parseStreamKey(stream);
     const entry = this.#topics.get(keyString(topic));
     if (entry === undefined) return;
     const ids = seqs.map((seq) => treeBatchId({ topic, publisher, epoch, seq }));

@@ -1,5 +1,6 @@
-import { type NodeId, nodeIdFromBytes } from '@netmachine/core';
+import { type NodeId, nodeIdFromBytes, type TopicId, topicIdFromBytes } from '@netmachine/core';
 import { type DomainTopicAdvert, encodeDomainTopicAdvert } from './domain-topic.js';
+import type { TreeBatch } from './tree-batch.js';
 
 // How the domain tree names what it carries: ids of batches, heartbeats and adverts on the wire, and
 // the string keys this node files topics, publishers and streams under. Kept apart so the rules for
@@ -23,13 +24,31 @@ export function keyString(bytes: Uint8Array): string {
 }
 
 /** The key of a publisher's stream on a topic: `<topic>/<publisher>`, both in base64url. */
-export function streamKey(topic: Uint8Array, publisher: Uint8Array): string {
+function streamKey(topic: Uint8Array, publisher: Uint8Array): string {
   const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url');
   return `${b64(topic)}/${b64(publisher)}`;
 }
 
-export function keyToNode(publisher: Uint8Array): NodeId {
-  return nodeIdFromBytes(publisher);
+/** The topic and publisher keys of a stream key (`<topic>/<publisher>`). */
+export function parseStreamKey(stream: string): { topic: Buffer; publisher: Buffer } {
+  const [topicText, publisherText] = stream.split('/') as [string, string];
+  return { topic: Buffer.from(topicText, 'base64url'), publisher: Buffer.from(publisherText, 'base64url') };
+}
+
+/** A batch's topic and publisher in text form, and its stream key. */
+export interface StreamNames {
+  readonly topic: TopicId;
+  readonly publisher: NodeId;
+  readonly stream: string;
+}
+
+/** Works out a batch's names (callers keep them per (topic, publisher): this is the cache miss). */
+export function streamNamesOf(batch: TreeBatch): StreamNames {
+  return {
+    topic: topicIdFromBytes(batch.topic),
+    publisher: nodeIdFromBytes(batch.publisher),
+    stream: streamKey(batch.topic, batch.publisher),
+  };
 }
 
 /** The id of a batch, or of a heartbeat repeating it (`<id>~<n>`). */

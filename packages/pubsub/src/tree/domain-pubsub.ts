@@ -35,9 +35,10 @@ import {
   perEventListener,
   SubscriberCursors,
   type TopicListeners,
+  upkeepIntervalMs,
 } from './local-subscribers.js';
 import { newPublishing, type Publishing, sendHeartbeats } from './publisher-sessions.js';
-import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition, StreamReceiver } from './stream-receiver.js';
+import { type StreamPosition, StreamReceiver } from './stream-receiver.js';
 import { advertFromTree, storeAdvert, type TopicEntry } from './topic-adverts.js';
 import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
@@ -128,9 +129,7 @@ export class DomainPubSub implements Startable {
     const open = (domain: DomainId) => this.#runner(domain);
     this.#unwire = followDomainViews(this.#o.domains, open, (domain) => this.#runners.get(domain));
     await openMemberTrees(this.#o.domains, open);
-    const gapTimeoutMs = this.#o.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS;
-    const tickMs = Math.max(20, Math.min(this.#o.cursorSaveMs ?? 250, gapTimeoutMs / 4));
-    this.#timer = setInterval(() => this.#tick(), tickMs);
+    this.#timer = setInterval(() => this.#tick(), upkeepIntervalMs(this.#o));
     this.#timer.unref();
   }
 
@@ -391,13 +390,7 @@ export class DomainPubSub implements Startable {
     this.#receiver.tick(now);
     const beat = this.#o.heartbeatMs ?? 1000;
     if (beat > 0) {
-      sendHeartbeats(
-        this.#publishing,
-        now,
-        beat,
-        (topic) => this.topicAdvert(topic)?.domain,
-        (domain, id, payload) => this.#runners.get(domain)?.command({ type: 'broadcast', id, payload }),
-      );
+      sendHeartbeats(this.#publishing, now, beat, (topic) => this.topicAdvert(topic)?.domain, this.#runners);
     }
     if (this.#cursorsDirty) void this.#saveCursors();
   }

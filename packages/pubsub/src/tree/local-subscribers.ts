@@ -5,12 +5,21 @@ import type {
   DomainTopicEvent,
   DomainTopicListener,
 } from './domain-pubsub-options.js';
-import type { StreamPosition } from './stream-receiver.js';
+import { DEFAULT_GAP_TIMEOUT_MS, type StreamPosition } from './stream-receiver.js';
 import type { TreeBatch } from './tree-batch.js';
 
 // This node's subscribers to domain topics, and where each subscribed stream resumes: from a saved
 // cursor after a restart, or from its start when the subscription is older than the publisher's
 // session. Delivery itself (per batch) stays in the pub/sub, reading the listener map directly.
+
+/**
+ * How often the pub/sub does its upkeep (gap timeouts, heartbeats, saving moved cursors): often
+ * enough for both the cursor save period and a quarter of the gap timeout, and not under 20 ms.
+ */
+export function upkeepIntervalMs(options: { gapTimeoutMs?: number; cursorSaveMs?: number }): number {
+  const gapTimeoutMs = options.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS;
+  return Math.max(20, Math.min(options.cursorSaveMs ?? 250, gapTimeoutMs / 4));
+}
 
 export type TopicListeners = Map<TopicId, Set<DomainTopicBatchListener>>;
 

@@ -1,4 +1,5 @@
 import { type DomainId, identityBytes, type TopicId } from '@netmachine/core';
+import type { DomainTreeRunner } from './domain-tree.js';
 
 // This node's side as a publisher: one session (epoch) per topic it publishes on, and the heartbeats
 // that repeat a session's last batch when it falls quiet, so a subscriber that missed it learns of the
@@ -35,14 +36,14 @@ export function newPublishing(topic: TopicId, key: string, epoch: number): Publi
 
 /**
  * Repeats each quiet session's last batch as `<id>~<n>`, backing off (every `beatMs`, doubled each
- * time) up to MAX_BEATS; `send` broadcasts it in the topic's domain.
+ * time) up to MAX_BEATS, through the tree of the topic's domain.
  */
 export function sendHeartbeats(
   publishing: ReadonlyMap<TopicId, Publishing>,
   now: number,
   beatMs: number,
   domainOf: (topic: TopicId) => DomainId | undefined,
-  send: (domain: DomainId, id: string, payload: Buffer) => void,
+  runners: ReadonlyMap<DomainId, DomainTreeRunner>,
 ): void {
   for (const [topic, state] of publishing) {
     if (state.last === undefined || state.beats >= MAX_BEATS) continue;
@@ -50,6 +51,10 @@ export function sendHeartbeats(
     state.beats++;
     const domain = domainOf(topic);
     if (domain === undefined) continue;
-    send(domain, `${state.last.id}~${state.beats}`, state.last.bytes);
+    runners.get(domain)?.command({
+      type: 'broadcast',
+      id: `${state.last.id}~${state.beats}`,
+      payload: state.last.bytes,
+    });
   }
 }

@@ -16,12 +16,7 @@ import type {
   DomainTopicBatchListener,
   DomainTopicListener,
 } from './domain-pubsub-options.js';
-import {
-  type DomainTopicAdvert,
-  decodeDomainTopicAdvert,
-  encodeDomainTopicAdvert,
-  signDomainTopicAdvert,
-} from './domain-topic.js';
+import { type DomainTopicAdvert, decodeDomainTopicAdvert, encodeDomainTopicAdvert } from './domain-topic.js';
 import {
   createDomainTree,
   type DomainTreeRunner,
@@ -39,7 +34,7 @@ import {
 } from './local-subscribers.js';
 import { newPublishing, type Publishing, sendHeartbeats } from './publisher-sessions.js';
 import { type StreamPosition, StreamReceiver } from './stream-receiver.js';
-import { advertFromTree, storeAdvert, type TopicEntry } from './topic-adverts.js';
+import { advertFromTree, newTopicAdvert, storeAdvert, type TopicEntry } from './topic-adverts.js';
 import { decodeTreeBatch, type TreeBatch, treeBatchId, verifyTreeBatch } from './tree-batch.js';
 import {
   type DomainPubSubCounters,
@@ -162,12 +157,7 @@ export class DomainPubSub implements Startable {
     publishers?: readonly NodeId[];
     version?: number;
   }): Promise<DomainTopicAdvert> {
-    const advert = signDomainTopicAdvert(options.topicKey, {
-      domain: options.domain,
-      publishers: options.publishers ?? [this.node],
-      version: options.version ?? Date.now(),
-      created: Date.now(),
-    });
+    const advert = newTopicAdvert(options, this.node);
     await this.addTopicAdvert(advert);
     const runner = await this.#runner(options.domain);
     runner.command({ type: 'broadcast', id: advertId(advert), payload: advertPayload(advert) });

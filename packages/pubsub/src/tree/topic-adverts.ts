@@ -1,5 +1,5 @@
-import { type DomainId, identityBytes } from '@netmachine/core';
-import { type DomainTopicAdvert, decodeDomainTopicAdvert } from './domain-topic.js';
+import { type DomainId, identityBytes, type KeyPair, type NodeId } from '@netmachine/core';
+import { type DomainTopicAdvert, decodeDomainTopicAdvert, signDomainTopicAdvert } from './domain-topic.js';
 import { advertId, keyString } from './tree-ids.js';
 
 // The topic adverts a node holds, as the hot path reads them: keyed by the latin1 string of the
@@ -13,6 +13,19 @@ export interface TopicEntry {
   advert: DomainTopicAdvert;
   /** Authorized publisher keys as latin1 strings of their bytes (compared on the hot path). */
   publishers: Set<string>;
+}
+
+/** A new advert signed by the topic's key: `publishers` default to `self`, the version to now. */
+export function newTopicAdvert(
+  options: { topicKey: KeyPair; domain: DomainId; publishers?: readonly NodeId[]; version?: number },
+  self: NodeId,
+): DomainTopicAdvert {
+  return signDomainTopicAdvert(options.topicKey, {
+    domain: options.domain,
+    publishers: options.publishers ?? [self],
+    version: options.version ?? Date.now(),
+    created: Date.now(),
+  });
 }
 
 /** Stores `advert` unless an equal or newer version is held, or the table is full. Returns true when stored. */

@@ -3,21 +3,13 @@ import {
   ConnectionClosedError,
   type EngineMessage,
   HandshakeError,
-  type KeyPair,
-  type Logger,
   leaseMessageBytes,
   NetmachineError,
   type NodeAdvert,
-  type NodeDirectory,
   type NodeId,
 } from '@netmachine/core';
 import { authenticateInbound, authenticationFailure } from './authenticate.js';
-import {
-  newPeerTrafficCounters,
-  type PeerTrafficCounters,
-  type TransportCounters,
-  type TransportDropReason,
-} from './counters.js';
+import { newPeerTrafficCounters, type PeerTrafficCounters, type TransportDropReason } from './counters.js';
 import { ProtocolViolationError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
 import {
@@ -26,12 +18,11 @@ import {
   connectRequestFrame,
   connectRequestOf,
   judgeConnectRequest,
-  type Refusal,
 } from './handshake.js';
 import { InboundVerifier } from './inbound-verifier.js';
 import { decodeLinkFrame } from './link-frames.js';
 import { ReplayWindow } from './replay-window.js';
-import type { SignaturePool } from './signature-pool.js';
+import type { SessionOptions } from './session-options.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
 import { sharedFramePool } from './wire/frame-pool.js';
 import {
@@ -45,45 +36,6 @@ import {
 } from './wire/frames.js';
 import { LinkAddresses } from './wire/link-addresses.js';
 import { decodeMessageAt } from './wire/message-frame.js';
-
-export interface SessionLimits {
-  maxFrameSize: number;
-  handshakeTimeoutMs: number;
-  /** Pending bytes at which a flush happens at once instead of at the end of the tick. */
-  flushBytes: number;
-  pingIntervalMs: number;
-  /** A ping unanswered for this long closes the connection (a dead or black-holed peer). */
-  pingTimeoutMs: number;
-  closeTimeoutMs: number;
-  maxVerifyingPerLink: number;
-}
-
-export interface SessionHooks {
-  /** False: the receiver kept the message but is full; it calls `session.onRoom` once per such message. */
-  onMessage(session: ConnectionSession, message: EngineMessage): boolean | undefined;
-  /** The connection accepts messages again after backpressure. */
-  onWritable(session: ConnectionSession): void;
-  /** The peer said goodbye: send nothing more on this session. */
-  onGoodbye(session: ConnectionSession, goodbye: Goodbye): void;
-  onClosed(session: ConnectionSession, error: Error | undefined): void;
-  onDropped(reason: TransportDropReason, error: Error, node: NodeId, message?: EngineMessage): void;
-  /** Inbound only: may refuse a caller after its ConnectRequest (trust, capacity). */
-  admit(peer: NodeId): Refusal | undefined;
-}
-
-export interface SessionOptions {
-  readonly connection: Connection;
-  readonly keyPair: KeyPair;
-  readonly directory: NodeDirectory;
-  readonly localAdvert: () => NodeAdvert | undefined;
-  readonly strict: boolean;
-  /** Strict mode: verify signatures on these worker threads, in order (else on the event loop). */
-  readonly signaturePool?: SignaturePool | undefined;
-  readonly limits: SessionLimits;
-  readonly counters: TransportCounters;
-  readonly logger: Logger;
-  readonly hooks: SessionHooks;
-}
 
 type State = 'handshake' | 'open' | 'closing' | 'closed';
 

@@ -12,28 +12,14 @@ import { authenticateInbound, authenticationFailure } from './authenticate.js';
 import { newPeerTrafficCounters, type PeerTrafficCounters, type TransportDropReason } from './counters.js';
 import { ProtocolViolationError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
-import {
-  connectReplyError,
-  connectReplyOf,
-  connectRequestFrame,
-  connectRequestOf,
-  judgeConnectRequest,
-} from './handshake.js';
 import { InboundVerifier } from './inbound-verifier.js';
 import { decodeLinkFrame } from './link-frames.js';
 import { ReplayWindow } from './replay-window.js';
+import { type HandshakeStart, SessionHandshake } from './session-handshake.js';
 import type { SessionOptions } from './session-options.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
 import { sharedFramePool } from './wire/frame-pool.js';
-import {
-  type ConnectReply,
-  type ConnectRequest,
-  encodeAdvertFrameBody,
-  encodeConnectReply,
-  encodeGoodbye,
-  FrameTag,
-  type Goodbye,
-} from './wire/frames.js';
+import { encodeAdvertFrameBody, encodeGoodbye, FrameTag, type Goodbye } from './wire/frames.js';
 import { LinkAddresses } from './wire/link-addresses.js';
 import { decodeMessageAt } from './wire/message-frame.js';
 
@@ -57,26 +43,6 @@ function goodbyeFrame(code: string, reason: string): Buffer {
   if (frame === undefined) {
     frame = encode();
     if (plainGoodbyes.size < MAX_PLAIN_GOODBYES) plainGoodbyes.set(code, frame);
-  }
-  return frame;
-}
-
-/**
- * Accepting ConnectReply frames by what they say (protocol and the two advert versions): a listener
- * answers every caller with one of a few, and encoding it is on the path to the caller's first
- * message. Handed to the connection as they are: it only ever reads them.
- */
-const acceptingReplies = new Map<string, Buffer>();
-const MAX_ACCEPTING_REPLIES = 256;
-
-function acceptingReply(proto: number, srcAdvertVersion: number, dstAdvertVersion: number): Buffer {
-  const key = `${proto} ${srcAdvertVersion} ${dstAdvertVersion}`;
-  let frame = acceptingReplies.get(key);
-  if (frame === undefined) {
-    const reply: ConnectReply = { ok: true, proto, srcAdvertVersion, dstAdvertVersion };
-    frame = encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply));
-    if (acceptingReplies.size >= MAX_ACCEPTING_REPLIES) acceptingReplies.clear();
-    acceptingReplies.set(key, frame);
   }
   return frame;
 }
@@ -108,16 +74,10 @@ export class ConnectionSession {
   readonly #writer: FrameWriter;
   #state: State = 'handshake';
   #failure: Error | undefined;
-  #handshake:
-    | { resolve: () => void; reject: (error: Error) => void; onOpen: (() => void) | undefined }
-    | undefined;
-  /** Outbound: when our ConnectRequest left (performance.now()); its reply gives the first RTT. */
-  #requestSentAt: number | undefined;
-  /** The version of our advert sent ahead of the handshake's end (with the ConnectRequest), or 0. */
-  #advertSentEarly = 0;
+  /** The handshake under way; undefined before it starts and once it ends. */
+  #handshake: SessionHandshake | undefined;
   /** Once open: the highest version of our advert the peer holds (or was sent on this link). */
   peerHoldsOurAdvert = 0;
-  #handshakeTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #pingSentAt: number | undefined;
   #closePromise: Promise<void> | undefined;
@@ -236,46 +196,24 @@ export class ConnectionSession {
    * version of our advert the transport already sent with the ConnectRequest (not sent again).
    * `requestSentAt`: when the transport sent it (performance.now()), for the first RTT.
    */
-  handshake(
-    options: {
-      readonly requestSent?: boolean;
-      readonly requestSentAt?: number;
-      readonly advertSent?: number;
-      readonly onOpen?: () => void;
-    } = {},
-  ): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => {
-      this.#handshake = { resolve, reject, onOpen: options.onOpen };
-    });
-    this.#advertSentEarly = options.advertSent ?? 0;
-    // Set before the handlers: the bytes that came with the transport's handshake (the ConnectReply,
-    // behind the listener's acceptance) are read inside `setHandlers`, and the reply gives the RTT.
-    this.#requestSentAt = options.requestSentAt;
+  handshake(options: HandshakeStart = {}): Promise<void> {
+    // Made before the handlers are set: the bytes that came with the transport's handshake (the
+    // ConnectReply, behind the listener's acceptance) are read inside `setHandlers`, and the reply
+    // gives the RTT from `requestSentAt`.
+    const handshake = new SessionHandshake(this, this.#o, this.#writer, options);
+    this.#handshake = handshake;
     this.connection.setHandlers({
       onData: (chunk) => this.#onData(chunk),
       onDrain: () => this.#onDrain(),
       onClose: (error) => this.#onClose(error),
     });
-    if (this.direction === 'outbound' && options.requestSent !== true) {
-      this.#requestSentAt = now();
-      this.#writeNow(
-        connectRequestFrame({
-          local: this.local,
-          peer: this.peer,
-          localAdvertVersion: this.#o.localAdvert()?.version ?? 0,
-          peerAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
-        }),
-      );
-    }
+    if (this.direction === 'outbound' && options.requestSent !== true) handshake.sendRequest();
     // Armed only if the bytes already read did not finish the handshake: on TLS the listener usually
     // has the ConnectRequest with the confirmation, and the dialer the ConnectReply with the acceptance.
     if (this.#state === 'handshake' && this.#handshake !== undefined) {
-      this.#handshakeTimer = setTimeout(
-        () => this.#fail(new HandshakeError('handshake timed out'), undefined),
-        this.#o.limits.handshakeTimeoutMs,
-      );
+      handshake.armTimeout(() => this.#fail(new HandshakeError('handshake timed out'), undefined));
     }
-    return done;
+    return handshake.done;
   }
 
   /** Encodes and queues a message; throws a typed error when it cannot be encoded. */
@@ -499,63 +437,34 @@ export class ConnectionSession {
   // --- handshake ----------------------------------------------------------
 
   #onHandshakeFrame(tag: number, body: Buffer): void {
-    if (this.direction === 'inbound') {
-      if (tag !== FrameTag.ConnectRequest)
-        throw new HandshakeError(`expected ConnectRequest, got frame ${tag}`);
-      this.#onConnectRequest(connectRequestOf(body));
-    } else {
-      if (tag !== FrameTag.ConnectReply) throw new HandshakeError(`expected ConnectReply, got frame ${tag}`);
-      this.#onConnectReply(connectReplyOf(body));
-    }
-  }
-
-  #onConnectRequest(request: ConnectRequest): void {
-    const verdict = judgeConnectRequest(request, this.local, this.peer, this.#o.hooks.admit);
-    if (!verdict.ok) {
-      this.#o.counters.inboundRefused++;
-      const reply: ConnectReply = { ok: false, error: verdict.kind, reason: verdict.reason };
-      this.#writeNow(encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply)));
-      this.#handshakeFailed(verdict.error);
+    // Handlers are set only by `handshake()`, so a handshake is under way.
+    const handshake = this.#handshake as SessionHandshake;
+    const outcome = handshake.read(tag, body);
+    if (outcome instanceof Error) {
+      this.#handshakeFailed(outcome);
       void this.close();
       return;
     }
-    this.#writeNow(
-      acceptingReply(
-        verdict.proto,
-        this.#o.localAdvert()?.version ?? 0,
-        this.#o.directory.node(this.peer)?.advert?.version ?? 0,
-      ),
-    );
-    this.#opened(verdict.proto, request.dstAdvertVersion);
-  }
-
-  #onConnectReply(reply: ConnectReply): void {
-    const error = connectReplyError(reply, this.peer);
-    if (error !== undefined || !reply.ok) {
-      this.#handshakeFailed(error ?? new HandshakeError('refused'));
-      void this.close();
-      return;
-    }
-    this.#opened(reply.proto, reply.dstAdvertVersion);
+    this.#opened(handshake, outcome.proto, outcome.peerHoldsOurVersion);
   }
 
   /** The link is open: send our advert if the peer's copy is stale, start pinging. */
-  #opened(proto: number, peerHoldsOurVersion: number): void {
-    clearTimeout(this.#handshakeTimer);
+  #opened(handshake: SessionHandshake, proto: number, peerHoldsOurVersion: number): void {
+    handshake.disarm();
     this.proto = proto;
     this.#state = 'open';
     const advert = this.#o.localAdvert();
-    this.peerHoldsOurAdvert = Math.max(peerHoldsOurVersion, this.#advertSentEarly);
+    this.peerHoldsOurAdvert = Math.max(peerHoldsOurVersion, handshake.advertSentEarly);
     if (advert !== undefined && advert.version > this.peerHoldsOurAdvert) {
       this.#o.counters.advertsSent++;
       this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
       this.peerHoldsOurAdvert = advert.version;
     }
-    if (this.#requestSentAt !== undefined) {
+    if (handshake.requestSentAt !== undefined) {
       // The dialer: ConnectRequest to ConnectReply was a round trip, so no ping is needed to know
       // the RTT (a connection used for one exchange then costs no Ping and Pong either way). Told
       // to the directory after the frames of this read are delivered.
-      const rtt = now() - this.#requestSentAt;
+      const rtt = now() - handshake.requestSentAt;
       this.rttMs = rtt;
       setImmediate(() => this.#o.directory.recordRtt?.(this.peer, rtt));
       this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
@@ -571,14 +480,8 @@ export class ConnectionSession {
       }, FIRST_PING_DELAY_MS);
     }
     this.#pingTimer.unref();
-    const handshake = this.#handshake;
     this.#handshake = undefined;
-    try {
-      handshake?.onOpen?.();
-    } catch (error) {
-      this.#o.logger.error({ err: error, peer: this.peer }, 'onOpen threw');
-    }
-    handshake?.resolve();
+    handshake.opened(this.#o.logger);
   }
 
   #ping(): void {
@@ -594,12 +497,12 @@ export class ConnectionSession {
   }
 
   #handshakeFailed(error: Error): void {
-    clearTimeout(this.#handshakeTimer);
+    const handshake = this.#handshake;
+    handshake?.disarm();
     this.#failure ??= error;
     this.#o.counters.handshakeFailures++;
-    const handshake = this.#handshake;
     this.#handshake = undefined;
-    handshake?.reject(error);
+    handshake?.failed(error);
   }
 
   // --- failure and close --------------------------------------------------
@@ -621,7 +524,7 @@ export class ConnectionSession {
   }
 
   #stopTimers(): void {
-    clearTimeout(this.#handshakeTimer);
+    this.#handshake?.disarm();
     clearInterval(this.#pingTimer);
   }
 

@@ -14,6 +14,7 @@ import { ProtocolViolationError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
 import { InboundVerifier } from './inbound-verifier.js';
 import { decodeLinkFrame } from './link-frames.js';
+import { LinkPinger } from './link-pinger.js';
 import { ReplayWindow } from './replay-window.js';
 import { type HandshakeStart, SessionHandshake } from './session-handshake.js';
 import type { SessionOptions } from './session-options.js';
@@ -47,9 +48,6 @@ function goodbyeFrame(code: string, reason: string): Buffer {
   return frame;
 }
 
-/** The listener's first ping, this long after the link opens (see `#opened`). */
-const FIRST_PING_DELAY_MS = 50;
-
 /**
  * One peer connection: the handshake, framing in both directions, coalescing of outgoing frames
  * into one write per tick, backpressure, pings, and the checks on every inbound message.
@@ -78,8 +76,8 @@ export class ConnectionSession {
   #handshake: SessionHandshake | undefined;
   /** Once open: the highest version of our advert the peer holds (or was sent on this link). */
   peerHoldsOurAdvert = 0;
-  #pingTimer: NodeJS.Timeout | undefined;
-  #pingSentAt: number | undefined;
+  /** Pings once the link is open: RTT and liveness. */
+  readonly #pinger: LinkPinger;
   #closePromise: Promise<void> | undefined;
   #closed: (() => void) | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -141,6 +139,7 @@ export class ConnectionSession {
       options.limits.flushBytes,
       this.traffic,
     );
+    this.#pinger = new LinkPinger(this, this.#writer, options.directory, options.limits);
     if (options.strict && options.signaturePool !== undefined) {
       this.#verifier = new InboundVerifier(options.signaturePool, options.limits.maxVerifyingPerLink, {
         deliver: (message) => this.#deliver(message),
@@ -334,7 +333,7 @@ export class ConnectionSession {
         if (this.#state === 'open') this.#enqueue(encodeFrame(FrameTag.Pong, decodeLinkFrame(tag, body)));
         return;
       case FrameTag.Pong:
-        this.#onPong(decodeLinkFrame(tag, body) as number);
+        this.#pinger.onPong(decodeLinkFrame(tag, body) as number);
         return;
       case FrameTag.Goodbye: {
         const goodbye = decodeLinkFrame(tag, body) as Goodbye;
@@ -426,14 +425,6 @@ export class ConnectionSession {
     });
   }
 
-  #onPong(value: number): void {
-    if (this.#pingSentAt === undefined || value !== Math.floor(this.#pingSentAt)) return;
-    const rtt = now() - this.#pingSentAt;
-    this.#pingSentAt = undefined;
-    this.rttMs = rtt;
-    this.#o.directory.recordRtt?.(this.peer, rtt);
-  }
-
   // --- handshake ----------------------------------------------------------
 
   #onHandshakeFrame(tag: number, body: Buffer): void {
@@ -467,33 +458,13 @@ export class ConnectionSession {
       const rtt = now() - handshake.requestSentAt;
       this.rttMs = rtt;
       setImmediate(() => this.#o.directory.recordRtt?.(this.peer, rtt));
-      this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
+      this.#pinger.start(false);
     } else {
-      // The listener pings first a moment after the link opens: a connection used for one exchange
-      // and closed costs no Ping and Pong (a write and a read on each side), and a lasting one
-      // knows its RTT within that moment. Then every ping interval.
-      this.#pingTimer = setTimeout(() => {
-        this.#ping();
-        if (this.#state !== 'open') return;
-        this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
-        this.#pingTimer.unref();
-      }, FIRST_PING_DELAY_MS);
+      // The listener pings first, a moment after the link opens (see LinkPinger.start).
+      this.#pinger.start(true);
     }
-    this.#pingTimer.unref();
     this.#handshake = undefined;
     handshake.opened(this.#o.logger);
-  }
-
-  #ping(): void {
-    if (this.#state !== 'open') return;
-    if (this.#pingSentAt !== undefined) {
-      if (now() - this.#pingSentAt > this.#o.limits.pingTimeoutMs) {
-        this.abort(new ConnectionClosedError(`peer ${this.peer} stopped answering pings`));
-      }
-      return;
-    }
-    this.#pingSentAt = now();
-    this.#enqueue(encodeFrame(FrameTag.Ping, Math.floor(this.#pingSentAt)));
   }
 
   #handshakeFailed(error: Error): void {
@@ -525,7 +496,7 @@ export class ConnectionSession {
 
   #stopTimers(): void {
     this.#handshake?.disarm();
-    clearInterval(this.#pingTimer);
+    this.#pinger.stop();
   }
 
   #onClose(error: Error | undefined): void {

@@ -13,6 +13,7 @@ import { newPeerTrafficCounters, type PeerTrafficCounters, type TransportDropRea
 import { ProtocolViolationError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
 import { InboundVerifier } from './inbound-verifier.js';
+import { goodbyeFrame, LinkCloser } from './link-closer.js';
 import { decodeLinkFrame } from './link-frames.js';
 import { LinkPinger } from './link-pinger.js';
 import { ReplayWindow } from './replay-window.js';
@@ -20,33 +21,13 @@ import { type HandshakeStart, SessionHandshake } from './session-handshake.js';
 import type { SessionOptions } from './session-options.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
 import { sharedFramePool } from './wire/frame-pool.js';
-import { encodeAdvertFrameBody, encodeGoodbye, FrameTag, type Goodbye } from './wire/frames.js';
+import { encodeAdvertFrameBody, FrameTag, type Goodbye } from './wire/frames.js';
 import { LinkAddresses } from './wire/link-addresses.js';
 import { decodeMessageAt } from './wire/message-frame.js';
 
 type State = 'handshake' | 'open' | 'closing' | 'closed';
 
 const now = (): number => performance.now();
-
-/**
- * Goodbye frames without a reason, by code: a node closes with a handful of codes (`disconnect`,
- * `idle`, `duplicate`, …), and encoding one per close is work a short connection need not repeat.
- * The slab copies the frame, so one buffer serves every session.
- */
-const plainGoodbyes = new Map<string, Buffer>();
-const MAX_PLAIN_GOODBYES = 32;
-
-function goodbyeFrame(code: string, reason: string): Buffer {
-  const encode = (): Buffer =>
-    encodeFrame(FrameTag.Goodbye, encodeGoodbye({ code: code.slice(0, 64), reason: reason.slice(0, 200) }));
-  if (reason !== '') return encode();
-  let frame = plainGoodbyes.get(code);
-  if (frame === undefined) {
-    frame = encode();
-    if (plainGoodbyes.size < MAX_PLAIN_GOODBYES) plainGoodbyes.set(code, frame);
-  }
-  return frame;
-}
 
 /**
  * One peer connection: the handshake, framing in both directions, coalescing of outgoing frames
@@ -78,12 +59,9 @@ export class ConnectionSession {
   peerHoldsOurAdvert = 0;
   /** Pings once the link is open: RTT and liveness. */
   readonly #pinger: LinkPinger;
-  #closePromise: Promise<void> | undefined;
-  #closed: (() => void) | undefined;
-  #closeTimer: NodeJS.Timeout | undefined;
+  /** Closes the connection once the session has said goodbye (or failed). */
+  readonly #closer: LinkCloser;
   #peerSaidGoodbye = false;
-  /** Our side of the connection is closing (`connection.close()` called). */
-  #closingConnection = false;
   /** Ids of the peer's messages already delivered on this connection. */
   readonly #seen = new ReplayWindow();
   /** Messages the receiver kept while full; reading resumes when it has taken them all. */
@@ -139,6 +117,7 @@ export class ConnectionSession {
       options.limits.flushBytes,
       this.traffic,
     );
+    this.#closer = new LinkCloser(options.connection, options.limits.closeTimeoutMs);
     this.#pinger = new LinkPinger(this, this.#writer, options.directory, options.limits);
     if (options.strict && options.signaturePool !== undefined) {
       this.#verifier = new InboundVerifier(options.signaturePool, options.limits.maxVerifyingPerLink, {
@@ -237,32 +216,17 @@ export class ConnectionSession {
   }
 
   #close(code: string, reason: string, waitForPeer: boolean): Promise<void> {
-    if (this.#closePromise !== undefined) return this.#closePromise;
+    const closing = this.#closer.promise;
+    if (closing !== undefined) return closing;
     if (this.#state === 'closed') return Promise.resolve();
     const goodbye = this.#state === 'open';
     if (goodbye) this.#enqueue(goodbyeFrame(code, reason));
     this.#state = 'closing';
     this.#stopTimers();
     this.#writer.flush(true);
-    this.#closePromise = new Promise((resolve) => {
-      this.#closed = resolve;
-    });
-    if (goodbye && waitForPeer && !this.#peerSaidGoodbye && this.connection.readsAfterClose !== true) {
-      this.#closeTimer = setTimeout(() => this.#closeConnection(), this.#o.limits.closeTimeoutMs);
-    } else this.#closeConnection();
-    return this.#closePromise;
-  }
-
-  /** Closes our side gracefully; a peer that does not let it finish is cut off. */
-  #closeConnection(): void {
-    if (this.#closingConnection) return;
-    this.#closingConnection = true;
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(
-      () => this.connection.abort(new ConnectionClosedError('close timed out')),
-      this.#o.limits.closeTimeoutMs,
+    return this.#closer.begin(
+      goodbye && waitForPeer && !this.#peerSaidGoodbye && this.connection.readsAfterClose !== true,
     );
-    this.connection.close().catch(() => {});
   }
 
   abort(error: Error): void {
@@ -341,7 +305,7 @@ export class ConnectionSession {
         this.#peerSaidGoodbye = true;
         if (this.#state === 'closing') {
           // The answer to our own Goodbye: nothing more will come.
-          this.#closeConnection();
+          this.#closer.closeConnection();
           return;
         }
         // Closing without a Goodbye of our own: the peer is already leaving.
@@ -503,8 +467,7 @@ export class ConnectionSession {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#stopTimers();
-    clearTimeout(this.#closeTimer);
-    this.#closed?.();
+    this.#closer.closed();
     this.#writer.discard();
     const reported = this.#failure ?? error;
     if (this.#handshake !== undefined) {

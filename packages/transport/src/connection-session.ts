@@ -21,7 +21,7 @@ import { type HandshakeStart, SessionHandshake } from './session-handshake.js';
 import type { SessionOptions } from './session-options.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
 import { sharedFramePool } from './wire/frame-pool.js';
-import { encodeAdvertFrameBody, FrameTag, type Goodbye } from './wire/frames.js';
+import { FrameTag, type Goodbye } from './wire/frames.js';
 import { LinkAddresses } from './wire/link-addresses.js';
 import { decodeMessageAt } from './wire/message-frame.js';
 
@@ -167,12 +167,7 @@ export class ConnectionSession {
 
   /**
    * Runs the handshake; resolves once the link is open, rejects with a typed error (and the
-   * connection closed) otherwise. `requestSent`: the transport already sent our ConnectRequest
-   * (`connectRequestFrame`) with its own handshake. `onOpen` runs the moment the link opens, before
-   * any frame that came behind the handshake is read (messages the dialer sent with its
-   * ConnectRequest), so the owner can adopt the session before they are delivered. `advertSent`: the
-   * version of our advert the transport already sent with the ConnectRequest (not sent again).
-   * `requestSentAt`: when the transport sent it (performance.now()), for the first RTT.
+   * connection closed) otherwise. The options are described on `HandshakeStart`.
    */
   handshake(options: HandshakeStart = {}): Promise<void> {
     // Made before the handlers are set: the bytes that came with the transport's handshake (the
@@ -408,13 +403,7 @@ export class ConnectionSession {
     handshake.disarm();
     this.proto = proto;
     this.#state = 'open';
-    const advert = this.#o.localAdvert();
-    this.peerHoldsOurAdvert = Math.max(peerHoldsOurVersion, handshake.advertSentEarly);
-    if (advert !== undefined && advert.version > this.peerHoldsOurAdvert) {
-      this.#o.counters.advertsSent++;
-      this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
-      this.peerHoldsOurAdvert = advert.version;
-    }
+    this.peerHoldsOurAdvert = handshake.sendAdvertIfStale(peerHoldsOurVersion);
     if (handshake.requestSentAt !== undefined) {
       // The dialer: ConnectRequest to ConnectReply was a round trip, so no ping is needed to know
       // the RTT (a connection used for one exchange then costs no Ping and Pong either way). Told

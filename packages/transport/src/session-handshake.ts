@@ -9,7 +9,7 @@ import {
 } from './handshake.js';
 import type { SessionOptions } from './session-options.js';
 import { encodeFrame } from './wire/frame-codec.js';
-import { type ConnectReply, encodeConnectReply, FrameTag } from './wire/frames.js';
+import { type ConnectReply, encodeAdvertFrameBody, encodeConnectReply, FrameTag } from './wire/frames.js';
 
 // The handshake of one session, kept apart from the session: it runs once per connection, before
 // any message, so none of it sits on the per-frame path.
@@ -36,9 +36,17 @@ function acceptingReply(proto: number, srcAdvertVersion: number, dstAdvertVersio
 
 /** How the owner starts a session's handshake (see `ConnectionSession.handshake`). */
 export interface HandshakeStart {
+  /** The transport already sent our ConnectRequest (`connectRequestFrame`) with its own handshake. */
   readonly requestSent?: boolean;
+  /** When the transport sent it (performance.now()), for the first RTT. */
   readonly requestSentAt?: number;
+  /** The version of our advert the transport already sent with the ConnectRequest (not sent again). */
   readonly advertSent?: number;
+  /**
+   * Runs the moment the link opens, before any frame that came behind the handshake is read
+   * (messages the dialer sent with its ConnectRequest), so the owner can adopt the session before
+   * they are delivered.
+   */
   readonly onOpen?: () => void;
 }
 
@@ -65,7 +73,7 @@ export class SessionHandshake {
   /** Outbound: when our ConnectRequest left (performance.now()); its reply gives the first RTT. */
   requestSentAt: number | undefined;
   /** The version of our advert sent ahead of the handshake's end (with the ConnectRequest), or 0. */
-  readonly advertSentEarly: number;
+  readonly #advertSentEarly: number;
   readonly #link: HandshakeLink;
   readonly #o: SessionOptions;
   readonly #writer: FrameWriter;
@@ -83,7 +91,7 @@ export class SessionHandshake {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    this.advertSentEarly = start.advertSent ?? 0;
+    this.#advertSentEarly = start.advertSent ?? 0;
     this.requestSentAt = start.requestSentAt;
   }
 
@@ -144,6 +152,19 @@ export class SessionHandshake {
       ),
     );
     return { proto: verdict.proto, peerHoldsOurVersion: request.dstAdvertVersion };
+  }
+
+  /**
+   * The link is open: sends our advert if the peer's copy (`peerHoldsOurVersion`, or the one sent
+   * with our ConnectRequest) is stale. Returns the version the peer now holds or was sent.
+   */
+  sendAdvertIfStale(peerHoldsOurVersion: number): number {
+    const advert = this.#o.localAdvert();
+    const held = Math.max(peerHoldsOurVersion, this.#advertSentEarly);
+    if (advert === undefined || advert.version <= held) return held;
+    this.#o.counters.advertsSent++;
+    this.#writer.enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
+    return advert.version;
   }
 
   /** The link is open: the owner's `onOpen` runs, then the handshake's promise resolves. */

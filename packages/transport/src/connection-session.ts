@@ -31,7 +31,10 @@ const now = (): number => performance.now();
 
 /**
  * One peer connection: the handshake, framing in both directions, coalescing of outgoing frames
- * into one write per tick, backpressure, pings, and the checks on every inbound message.
+ * into one write per tick, backpressure, pings, and the checks on every inbound message. The
+ * handshake (`SessionHandshake`), pings (`LinkPinger`) and the end of the connection (`LinkCloser`)
+ * run once or on a timer and live in their own files; what stays here is the state they share and
+ * the per-frame, per-message path, written out in place so that it costs no extra call.
  */
 export class ConnectionSession {
   readonly peer: NodeId;

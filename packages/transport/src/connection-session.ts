@@ -3,138 +3,38 @@ import {
   ConnectionClosedError,
   type EngineMessage,
   HandshakeError,
-  type KeyPair,
-  type Logger,
   leaseMessageBytes,
   NetmachineError,
   type NodeAdvert,
-  type NodeDirectory,
   type NodeId,
 } from '@netmachine/core';
 import { authenticateInbound, authenticationFailure } from './authenticate.js';
-import {
-  newPeerTrafficCounters,
-  type PeerTrafficCounters,
-  type TransportCounters,
-  type TransportDropReason,
-} from './counters.js';
+import { newPeerTrafficCounters, type PeerTrafficCounters, type TransportDropReason } from './counters.js';
 import { ProtocolViolationError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
-import {
-  connectReplyError,
-  connectReplyOf,
-  connectRequestFrame,
-  connectRequestOf,
-  judgeConnectRequest,
-  type Refusal,
-} from './handshake.js';
 import { InboundVerifier } from './inbound-verifier.js';
+import { goodbyeFrame, LinkCloser } from './link-closer.js';
 import { decodeLinkFrame } from './link-frames.js';
+import { LinkPinger } from './link-pinger.js';
 import { ReplayWindow } from './replay-window.js';
-import type { SignaturePool } from './signature-pool.js';
+import { type HandshakeStart, SessionHandshake } from './session-handshake.js';
+import type { SessionOptions } from './session-options.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
 import { sharedFramePool } from './wire/frame-pool.js';
-import {
-  type ConnectReply,
-  type ConnectRequest,
-  encodeAdvertFrameBody,
-  encodeConnectReply,
-  encodeGoodbye,
-  FrameTag,
-  type Goodbye,
-} from './wire/frames.js';
+import { FrameTag, type Goodbye } from './wire/frames.js';
 import { LinkAddresses } from './wire/link-addresses.js';
 import { decodeMessageAt } from './wire/message-frame.js';
-
-export interface SessionLimits {
-  maxFrameSize: number;
-  handshakeTimeoutMs: number;
-  /** Pending bytes at which a flush happens at once instead of at the end of the tick. */
-  flushBytes: number;
-  pingIntervalMs: number;
-  /** A ping unanswered for this long closes the connection (a dead or black-holed peer). */
-  pingTimeoutMs: number;
-  closeTimeoutMs: number;
-  maxVerifyingPerLink: number;
-}
-
-export interface SessionHooks {
-  /** False: the receiver kept the message but is full; it calls `session.onRoom` once per such message. */
-  onMessage(session: ConnectionSession, message: EngineMessage): boolean | undefined;
-  /** The connection accepts messages again after backpressure. */
-  onWritable(session: ConnectionSession): void;
-  /** The peer said goodbye: send nothing more on this session. */
-  onGoodbye(session: ConnectionSession, goodbye: Goodbye): void;
-  onClosed(session: ConnectionSession, error: Error | undefined): void;
-  onDropped(reason: TransportDropReason, error: Error, node: NodeId, message?: EngineMessage): void;
-  /** Inbound only: may refuse a caller after its ConnectRequest (trust, capacity). */
-  admit(peer: NodeId): Refusal | undefined;
-}
-
-export interface SessionOptions {
-  readonly connection: Connection;
-  readonly keyPair: KeyPair;
-  readonly directory: NodeDirectory;
-  readonly localAdvert: () => NodeAdvert | undefined;
-  readonly strict: boolean;
-  /** Strict mode: verify signatures on these worker threads, in order (else on the event loop). */
-  readonly signaturePool?: SignaturePool | undefined;
-  readonly limits: SessionLimits;
-  readonly counters: TransportCounters;
-  readonly logger: Logger;
-  readonly hooks: SessionHooks;
-}
 
 type State = 'handshake' | 'open' | 'closing' | 'closed';
 
 const now = (): number => performance.now();
 
 /**
- * Goodbye frames without a reason, by code: a node closes with a handful of codes (`disconnect`,
- * `idle`, `duplicate`, …), and encoding one per close is work a short connection need not repeat.
- * The slab copies the frame, so one buffer serves every session.
- */
-const plainGoodbyes = new Map<string, Buffer>();
-const MAX_PLAIN_GOODBYES = 32;
-
-function goodbyeFrame(code: string, reason: string): Buffer {
-  const encode = (): Buffer =>
-    encodeFrame(FrameTag.Goodbye, encodeGoodbye({ code: code.slice(0, 64), reason: reason.slice(0, 200) }));
-  if (reason !== '') return encode();
-  let frame = plainGoodbyes.get(code);
-  if (frame === undefined) {
-    frame = encode();
-    if (plainGoodbyes.size < MAX_PLAIN_GOODBYES) plainGoodbyes.set(code, frame);
-  }
-  return frame;
-}
-
-/**
- * Accepting ConnectReply frames by what they say (protocol and the two advert versions): a listener
- * answers every caller with one of a few, and encoding it is on the path to the caller's first
- * message. Handed to the connection as they are: it only ever reads them.
- */
-const acceptingReplies = new Map<string, Buffer>();
-const MAX_ACCEPTING_REPLIES = 256;
-
-function acceptingReply(proto: number, srcAdvertVersion: number, dstAdvertVersion: number): Buffer {
-  const key = `${proto} ${srcAdvertVersion} ${dstAdvertVersion}`;
-  let frame = acceptingReplies.get(key);
-  if (frame === undefined) {
-    const reply: ConnectReply = { ok: true, proto, srcAdvertVersion, dstAdvertVersion };
-    frame = encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply));
-    if (acceptingReplies.size >= MAX_ACCEPTING_REPLIES) acceptingReplies.clear();
-    acceptingReplies.set(key, frame);
-  }
-  return frame;
-}
-
-/** The listener's first ping, this long after the link opens (see `#opened`). */
-const FIRST_PING_DELAY_MS = 50;
-
-/**
  * One peer connection: the handshake, framing in both directions, coalescing of outgoing frames
- * into one write per tick, backpressure, pings, and the checks on every inbound message.
+ * into one write per tick, backpressure, pings, and the checks on every inbound message. The
+ * handshake (`SessionHandshake`), pings (`LinkPinger`) and the end of the connection (`LinkCloser`)
+ * run once or on a timer and live in their own files; what stays here is the state they share and
+ * the per-frame, per-message path, written out in place so that it costs no extra call.
  */
 export class ConnectionSession {
   readonly peer: NodeId;
@@ -156,24 +56,15 @@ export class ConnectionSession {
   readonly #writer: FrameWriter;
   #state: State = 'handshake';
   #failure: Error | undefined;
-  #handshake:
-    | { resolve: () => void; reject: (error: Error) => void; onOpen: (() => void) | undefined }
-    | undefined;
-  /** Outbound: when our ConnectRequest left (performance.now()); its reply gives the first RTT. */
-  #requestSentAt: number | undefined;
-  /** The version of our advert sent ahead of the handshake's end (with the ConnectRequest), or 0. */
-  #advertSentEarly = 0;
+  /** The handshake under way; undefined before it starts and once it ends. */
+  #handshake: SessionHandshake | undefined;
   /** Once open: the highest version of our advert the peer holds (or was sent on this link). */
   peerHoldsOurAdvert = 0;
-  #handshakeTimer: NodeJS.Timeout | undefined;
-  #pingTimer: NodeJS.Timeout | undefined;
-  #pingSentAt: number | undefined;
-  #closePromise: Promise<void> | undefined;
-  #closed: (() => void) | undefined;
-  #closeTimer: NodeJS.Timeout | undefined;
+  /** Pings once the link is open: RTT and liveness. */
+  readonly #pinger: LinkPinger;
+  /** Closes the connection once the session has said goodbye (or failed). */
+  readonly #closer: LinkCloser;
   #peerSaidGoodbye = false;
-  /** Our side of the connection is closing (`connection.close()` called). */
-  #closingConnection = false;
   /** Ids of the peer's messages already delivered on this connection. */
   readonly #seen = new ReplayWindow();
   /** Messages the receiver kept while full; reading resumes when it has taken them all. */
@@ -229,6 +120,8 @@ export class ConnectionSession {
       options.limits.flushBytes,
       this.traffic,
     );
+    this.#closer = new LinkCloser(options.connection, options.limits.closeTimeoutMs);
+    this.#pinger = new LinkPinger(this, this.#writer, options.directory, options.limits);
     if (options.strict && options.signaturePool !== undefined) {
       this.#verifier = new InboundVerifier(options.signaturePool, options.limits.maxVerifyingPerLink, {
         deliver: (message) => this.#deliver(message),
@@ -277,53 +170,26 @@ export class ConnectionSession {
 
   /**
    * Runs the handshake; resolves once the link is open, rejects with a typed error (and the
-   * connection closed) otherwise. `requestSent`: the transport already sent our ConnectRequest
-   * (`connectRequestFrame`) with its own handshake. `onOpen` runs the moment the link opens, before
-   * any frame that came behind the handshake is read (messages the dialer sent with its
-   * ConnectRequest), so the owner can adopt the session before they are delivered. `advertSent`: the
-   * version of our advert the transport already sent with the ConnectRequest (not sent again).
-   * `requestSentAt`: when the transport sent it (performance.now()), for the first RTT.
+   * connection closed) otherwise. The options are described on `HandshakeStart`.
    */
-  handshake(
-    options: {
-      readonly requestSent?: boolean;
-      readonly requestSentAt?: number;
-      readonly advertSent?: number;
-      readonly onOpen?: () => void;
-    } = {},
-  ): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => {
-      this.#handshake = { resolve, reject, onOpen: options.onOpen };
-    });
-    this.#advertSentEarly = options.advertSent ?? 0;
-    // Set before the handlers: the bytes that came with the transport's handshake (the ConnectReply,
-    // behind the listener's acceptance) are read inside `setHandlers`, and the reply gives the RTT.
-    this.#requestSentAt = options.requestSentAt;
+  handshake(options: HandshakeStart = {}): Promise<void> {
+    // Made before the handlers are set: the bytes that came with the transport's handshake (the
+    // ConnectReply, behind the listener's acceptance) are read inside `setHandlers`, and the reply
+    // gives the RTT from `requestSentAt`.
+    const handshake = new SessionHandshake(this, this.#o, this.#writer, options);
+    this.#handshake = handshake;
     this.connection.setHandlers({
       onData: (chunk) => this.#onData(chunk),
       onDrain: () => this.#onDrain(),
       onClose: (error) => this.#onClose(error),
     });
-    if (this.direction === 'outbound' && options.requestSent !== true) {
-      this.#requestSentAt = now();
-      this.#writeNow(
-        connectRequestFrame({
-          local: this.local,
-          peer: this.peer,
-          localAdvertVersion: this.#o.localAdvert()?.version ?? 0,
-          peerAdvertVersion: this.#o.directory.node(this.peer)?.advert?.version ?? 0,
-        }),
-      );
-    }
+    if (this.direction === 'outbound' && options.requestSent !== true) handshake.sendRequest();
     // Armed only if the bytes already read did not finish the handshake: on TLS the listener usually
     // has the ConnectRequest with the confirmation, and the dialer the ConnectReply with the acceptance.
     if (this.#state === 'handshake' && this.#handshake !== undefined) {
-      this.#handshakeTimer = setTimeout(
-        () => this.#fail(new HandshakeError('handshake timed out'), undefined),
-        this.#o.limits.handshakeTimeoutMs,
-      );
+      handshake.armTimeout(() => this.#fail(new HandshakeError('handshake timed out'), undefined));
     }
-    return done;
+    return handshake.done;
   }
 
   /** Encodes and queues a message; throws a typed error when it cannot be encoded. */
@@ -348,32 +214,17 @@ export class ConnectionSession {
   }
 
   #close(code: string, reason: string, waitForPeer: boolean): Promise<void> {
-    if (this.#closePromise !== undefined) return this.#closePromise;
+    const closing = this.#closer.promise;
+    if (closing !== undefined) return closing;
     if (this.#state === 'closed') return Promise.resolve();
     const goodbye = this.#state === 'open';
     if (goodbye) this.#enqueue(goodbyeFrame(code, reason));
     this.#state = 'closing';
     this.#stopTimers();
     this.#writer.flush(true);
-    this.#closePromise = new Promise((resolve) => {
-      this.#closed = resolve;
-    });
-    if (goodbye && waitForPeer && !this.#peerSaidGoodbye && this.connection.readsAfterClose !== true) {
-      this.#closeTimer = setTimeout(() => this.#closeConnection(), this.#o.limits.closeTimeoutMs);
-    } else this.#closeConnection();
-    return this.#closePromise;
-  }
-
-  /** Closes our side gracefully; a peer that does not let it finish is cut off. */
-  #closeConnection(): void {
-    if (this.#closingConnection) return;
-    this.#closingConnection = true;
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = setTimeout(
-      () => this.connection.abort(new ConnectionClosedError('close timed out')),
-      this.#o.limits.closeTimeoutMs,
+    return this.#closer.begin(
+      goodbye && waitForPeer && !this.#peerSaidGoodbye && this.connection.readsAfterClose !== true,
     );
-    this.connection.close().catch(() => {});
   }
 
   abort(error: Error): void {
@@ -444,7 +295,7 @@ export class ConnectionSession {
         if (this.#state === 'open') this.#enqueue(encodeFrame(FrameTag.Pong, decodeLinkFrame(tag, body)));
         return;
       case FrameTag.Pong:
-        this.#onPong(decodeLinkFrame(tag, body) as number);
+        this.#pinger.onPong(decodeLinkFrame(tag, body) as number);
         return;
       case FrameTag.Goodbye: {
         const goodbye = decodeLinkFrame(tag, body) as Goodbye;
@@ -452,7 +303,7 @@ export class ConnectionSession {
         this.#peerSaidGoodbye = true;
         if (this.#state === 'closing') {
           // The answer to our own Goodbye: nothing more will come.
-          this.#closeConnection();
+          this.#closer.closeConnection();
           return;
         }
         // Closing without a Goodbye of our own: the peer is already leaving.
@@ -536,118 +387,49 @@ export class ConnectionSession {
     });
   }
 
-  #onPong(value: number): void {
-    if (this.#pingSentAt === undefined || value !== Math.floor(this.#pingSentAt)) return;
-    const rtt = now() - this.#pingSentAt;
-    this.#pingSentAt = undefined;
-    this.rttMs = rtt;
-    this.#o.directory.recordRtt?.(this.peer, rtt);
-  }
-
   // --- handshake ----------------------------------------------------------
 
   #onHandshakeFrame(tag: number, body: Buffer): void {
-    if (this.direction === 'inbound') {
-      if (tag !== FrameTag.ConnectRequest)
-        throw new HandshakeError(`expected ConnectRequest, got frame ${tag}`);
-      this.#onConnectRequest(connectRequestOf(body));
-    } else {
-      if (tag !== FrameTag.ConnectReply) throw new HandshakeError(`expected ConnectReply, got frame ${tag}`);
-      this.#onConnectReply(connectReplyOf(body));
-    }
-  }
-
-  #onConnectRequest(request: ConnectRequest): void {
-    const verdict = judgeConnectRequest(request, this.local, this.peer, this.#o.hooks.admit);
-    if (!verdict.ok) {
-      this.#o.counters.inboundRefused++;
-      const reply: ConnectReply = { ok: false, error: verdict.kind, reason: verdict.reason };
-      this.#writeNow(encodeFrame(FrameTag.ConnectReply, encodeConnectReply(reply)));
-      this.#handshakeFailed(verdict.error);
+    // Handlers are set only by `handshake()`, so a handshake is under way.
+    const handshake = this.#handshake as SessionHandshake;
+    const outcome = handshake.read(tag, body);
+    if (outcome instanceof Error) {
+      this.#handshakeFailed(outcome);
       void this.close();
       return;
     }
-    this.#writeNow(
-      acceptingReply(
-        verdict.proto,
-        this.#o.localAdvert()?.version ?? 0,
-        this.#o.directory.node(this.peer)?.advert?.version ?? 0,
-      ),
-    );
-    this.#opened(verdict.proto, request.dstAdvertVersion);
-  }
-
-  #onConnectReply(reply: ConnectReply): void {
-    const error = connectReplyError(reply, this.peer);
-    if (error !== undefined || !reply.ok) {
-      this.#handshakeFailed(error ?? new HandshakeError('refused'));
-      void this.close();
-      return;
-    }
-    this.#opened(reply.proto, reply.dstAdvertVersion);
+    this.#opened(handshake, outcome.proto, outcome.peerHoldsOurVersion);
   }
 
   /** The link is open: send our advert if the peer's copy is stale, start pinging. */
-  #opened(proto: number, peerHoldsOurVersion: number): void {
-    clearTimeout(this.#handshakeTimer);
+  #opened(handshake: SessionHandshake, proto: number, peerHoldsOurVersion: number): void {
+    handshake.disarm();
     this.proto = proto;
     this.#state = 'open';
-    const advert = this.#o.localAdvert();
-    this.peerHoldsOurAdvert = Math.max(peerHoldsOurVersion, this.#advertSentEarly);
-    if (advert !== undefined && advert.version > this.peerHoldsOurAdvert) {
-      this.#o.counters.advertsSent++;
-      this.#enqueue(encodeFrame(FrameTag.NodeAdvert, encodeAdvertFrameBody(advert)));
-      this.peerHoldsOurAdvert = advert.version;
-    }
-    if (this.#requestSentAt !== undefined) {
+    this.peerHoldsOurAdvert = handshake.sendAdvertIfStale(peerHoldsOurVersion);
+    if (handshake.requestSentAt !== undefined) {
       // The dialer: ConnectRequest to ConnectReply was a round trip, so no ping is needed to know
       // the RTT (a connection used for one exchange then costs no Ping and Pong either way). Told
       // to the directory after the frames of this read are delivered.
-      const rtt = now() - this.#requestSentAt;
+      const rtt = now() - handshake.requestSentAt;
       this.rttMs = rtt;
       setImmediate(() => this.#o.directory.recordRtt?.(this.peer, rtt));
-      this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
+      this.#pinger.start(false);
     } else {
-      // The listener pings first a moment after the link opens: a connection used for one exchange
-      // and closed costs no Ping and Pong (a write and a read on each side), and a lasting one
-      // knows its RTT within that moment. Then every ping interval.
-      this.#pingTimer = setTimeout(() => {
-        this.#ping();
-        if (this.#state !== 'open') return;
-        this.#pingTimer = setInterval(() => this.#ping(), this.#o.limits.pingIntervalMs);
-        this.#pingTimer.unref();
-      }, FIRST_PING_DELAY_MS);
+      // The listener pings first, a moment after the link opens (see LinkPinger.start).
+      this.#pinger.start(true);
     }
-    this.#pingTimer.unref();
-    const handshake = this.#handshake;
     this.#handshake = undefined;
-    try {
-      handshake?.onOpen?.();
-    } catch (error) {
-      this.#o.logger.error({ err: error, peer: this.peer }, 'onOpen threw');
-    }
-    handshake?.resolve();
-  }
-
-  #ping(): void {
-    if (this.#state !== 'open') return;
-    if (this.#pingSentAt !== undefined) {
-      if (now() - this.#pingSentAt > this.#o.limits.pingTimeoutMs) {
-        this.abort(new ConnectionClosedError(`peer ${this.peer} stopped answering pings`));
-      }
-      return;
-    }
-    this.#pingSentAt = now();
-    this.#enqueue(encodeFrame(FrameTag.Ping, Math.floor(this.#pingSentAt)));
+    handshake.opened(this.#o.logger);
   }
 
   #handshakeFailed(error: Error): void {
-    clearTimeout(this.#handshakeTimer);
+    const handshake = this.#handshake;
+    handshake?.disarm();
     this.#failure ??= error;
     this.#o.counters.handshakeFailures++;
-    const handshake = this.#handshake;
     this.#handshake = undefined;
-    handshake?.reject(error);
+    handshake?.failed(error);
   }
 
   // --- failure and close --------------------------------------------------
@@ -669,16 +451,15 @@ export class ConnectionSession {
   }
 
   #stopTimers(): void {
-    clearTimeout(this.#handshakeTimer);
-    clearInterval(this.#pingTimer);
+    this.#handshake?.disarm();
+    this.#pinger.stop();
   }
 
   #onClose(error: Error | undefined): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#stopTimers();
-    clearTimeout(this.#closeTimer);
-    this.#closed?.();
+    this.#closer.closed();
     this.#writer.discard();
     const reported = this.#failure ?? error;
     if (this.#handshake !== undefined) {

@@ -21,7 +21,7 @@ import {
   type Transport,
 } from '@netmachine/core';
 import { addressProtocol } from './address-order.js';
-import type { ConnectionSession, SessionHooks } from './connection-session.js';
+import type { ConnectionSession } from './connection-session.js';
 import {
   newTransportCounters,
   type PeerTrafficCounters,
@@ -36,6 +36,7 @@ import { type TransportEvent, TransportEvents } from './events.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './limits.js';
 import { LinkTable } from './link-table.js';
 import type { NodeLink } from './node-link.js';
+import type { SessionHooks } from './session-options.js';
 import { SessionRegistry } from './session-registry.js';
 
 /**

@@ -1,10 +1,11 @@
 import { availableParallelism } from 'node:os';
 import type { Connection, KeyPair, Logger, NodeAdvert, NodeDirectory, NodeId } from '@netmachine/core';
 import { TRUST_BANNED } from '@netmachine/core';
-import { ConnectionSession, type SessionHooks } from './connection-session.js';
+import { ConnectionSession } from './connection-session.js';
 import type { TransportCounters } from './counters.js';
 import type { Refusal } from './handshake.js';
 import type { TransportLimits } from './limits.js';
+import type { SessionHooks } from './session-options.js';
 import { SignaturePool } from './signature-pool.js';
 
 export interface SessionRegistryOptions {

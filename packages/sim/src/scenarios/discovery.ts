@@ -1,6 +1,5 @@
 import {
   type BlipParams,
-  blipFilter,
   blipSimilarity,
   blipTargetSimilarity,
   bloomFilter,
@@ -14,9 +13,11 @@ import {
   decodeDiscoveryMessage,
   type PeerEntry,
 } from '@netmachine/discovery';
-import type { Machine, MachineInput, MachineOutput, Millis, PeerId, Rng } from '@netmachine/overlay';
+import type { PeerId } from '@netmachine/overlay';
 import { seededRng } from '@netmachine/overlay';
 import { Simulator } from '../simulator.js';
+import { Colluder } from './discovery-colluder.js';
+import { buildWorld, PERIOD, type Role, type World } from './discovery-world.js';
 
 // The discovery scenario: N nodes in skewed (Zipf) domains run TAPS + URPS, TAC and domain routing while
 // a tenth of them collude to take over every correct node's peer samples. Colluders push exchange
@@ -91,189 +92,7 @@ export interface DiscoverySummary {
   readonly baselineTraceHash: string;
 }
 
-const PERIOD = 1000;
 const DEFAULT_BLIP: BlipParams = { bits: 128, hashes: 2, epsilon: 6 };
-
-type Role = 'correct' | 'byzantine' | 'optedOut';
-
-interface World {
-  readonly ids: readonly PeerId[];
-  readonly index: ReadonlyMap<PeerId, number>;
-  readonly roles: readonly Role[];
-  readonly domainsOf: readonly (readonly string[])[];
-  readonly members: ReadonlyMap<string, readonly number[]>;
-  readonly adverts: readonly PeerEntry[];
-  readonly trusted: readonly ReadonlySet<PeerId>[];
-  readonly colluders: readonly PeerEntry[];
-  readonly correct: readonly number[];
-  readonly blip: BlipParams;
-  readonly domainCount: number;
-}
-
-function zipfTable(count: number, exponent: number): Float64Array {
-  const cumulative = new Float64Array(count);
-  let sum = 0;
-  for (let r = 0; r < count; r++) {
-    sum += 1 / (r + 1) ** exponent;
-    cumulative[r] = sum;
-  }
-  for (let r = 0; r < count; r++) cumulative[r] = (cumulative[r] as number) / sum;
-  return cumulative;
-}
-
-function drawZipf(rng: Rng, cumulative: Float64Array): number {
-  const u = rng.next();
-  let lo = 0;
-  let hi = cumulative.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((cumulative[mid] as number) < u) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function buildWorld(
-  options: Required<Omit<DiscoveryScenarioOptions, 'discovery' | 'blip'>>,
-  blip: BlipParams,
-): World {
-  const rng = seededRng(options.seed ^ 0x0d15c0);
-  const n = options.nodes;
-  const ids = Array.from({ length: n }, (_, i) => `n${i}`);
-  const index = new Map(ids.map((id, i) => [id, i]));
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
-  const byzantine = Math.round(n * options.byzantineFraction);
-  const optedOut = Math.round((n - byzantine) * options.optOutFraction);
-  const roles: Role[] = new Array(n).fill('correct');
-  order.forEach((node, k) => {
-    if (k < byzantine) roles[node] = 'byzantine';
-    else if (k < byzantine + optedOut) roles[node] = 'optedOut';
-  });
-  const table = zipfTable(options.domains, options.zipf);
-  const domainsOf: string[][] = [];
-  const members = new Map<string, number[]>();
-  for (let node = 0; node < n; node++) {
-    const u = rng.next();
-    const count = u < 0.55 ? 1 : u < 0.85 ? 2 : 3;
-    const mine = new Set<string>();
-    while (mine.size < count) mine.add(`d${drawZipf(rng, table)}`);
-    const list = [...mine];
-    domainsOf.push(list);
-    for (const d of list) {
-      const m = members.get(d);
-      if (m === undefined) members.set(d, [node]);
-      else m.push(node);
-    }
-  }
-  const adverts: PeerEntry[] = ids.map((peer, node) => {
-    const signature = new Uint8Array(8);
-    for (let i = 0; i < 8; i++) signature[i] = rng.int(256);
-    return { peer, filter: blipFilter(domainsOf[node] as string[], blip, rng), signature, age: 0 };
-  });
-  const participants = order.filter((node) => roles[node] !== 'optedOut');
-  const colluderNodes = participants.filter((node) => roles[node] === 'byzantine');
-  const correct = participants.filter((node) => roles[node] === 'correct').sort((a, b) => a - b);
-  const trusted: Set<PeerId>[] = ids.map(() => new Set());
-  for (const node of correct) {
-    const set = trusted[node] as Set<PeerId>;
-    let guard = 0;
-    while (set.size < options.trustedPeers && guard++ < 100 * options.trustedPeers) {
-      const pool = colluderNodes.length > 0 && rng.next() < options.attackEdges ? colluderNodes : correct;
-      const peer = pool[rng.int(pool.length)] as number;
-      if (peer !== node) set.add(ids[peer] as PeerId);
-    }
-  }
-  return {
-    ids,
-    index,
-    roles,
-    domainsOf,
-    members,
-    adverts,
-    trusted,
-    colluders: colluderNodes.map((node) => adverts[node] as PeerEntry),
-    correct,
-    blip,
-    domainCount: options.domains,
-  };
-}
-
-/** A colluder: pushes its coalition's entries at correct nodes, answers only with them, drops lookups. */
-class Colluder implements Machine<DiscoveryMessage, DiscoveryCommand, DiscoveryTimer, DiscoveryEvent> {
-  readonly self: PeerId;
-  droppedLookups = 0;
-  readonly #rng: Rng;
-  readonly #world: World;
-  readonly #pushes: number;
-  readonly #size: number;
-
-  constructor(self: PeerId, rng: Rng, world: World, pushes: number, exchangeSize: number) {
-    this.self = self;
-    this.#rng = rng;
-    this.#world = world;
-    this.#pushes = pushes;
-    this.#size = exchangeSize;
-  }
-
-  #entries(): PeerEntry[] {
-    const colluders = this.#world.colluders;
-    const own = this.#world.adverts[this.#world.index.get(this.self) as number] as PeerEntry;
-    const entries: PeerEntry[] = [{ ...own, age: 0 }];
-    for (let i = 1; i < this.#size; i++) {
-      if (i === this.#size - 1) {
-        // One forged entry per message: a ghost id, or a correct node's id with a filter of the coalition's
-        // choosing; neither carries its owner's signature.
-        const victim = this.#world.adverts[this.#rng.int(this.#world.adverts.length)] as PeerEntry;
-        const ghost = this.#rng.next() < 0.5;
-        entries.push({
-          peer: ghost ? `ghost${this.#rng.int(1_000_000)}` : victim.peer,
-          filter: new Uint8Array(victim.filter.length).fill(0xff),
-          signature: new Uint8Array(8),
-          age: 0,
-        });
-      } else {
-        entries.push({ ...(colluders[this.#rng.int(colluders.length)] as PeerEntry), age: 0 });
-      }
-    }
-    return entries;
-  }
-
-  handle(
-    input: MachineInput<DiscoveryMessage, DiscoveryCommand, DiscoveryTimer>,
-    _now: Millis,
-    out: MachineOutput<DiscoveryMessage, DiscoveryTimer, DiscoveryEvent>,
-  ): void {
-    switch (input.type) {
-      case 'command':
-        if (input.command.type === 'join')
-          out.setTimer({ to: 'taps', timer: { type: 'shuffle' } }, this.#rng.int(PERIOD) + 1);
-        return;
-      case 'timer': {
-        const correct = this.#world.correct;
-        for (let i = 0; i < this.#pushes; i++) {
-          const victim = this.#world.ids[correct[this.#rng.int(correct.length)] as number] as PeerId;
-          out.send(victim, { type: 'shuffle', entries: this.#entries() });
-        }
-        out.setTimer({ to: 'taps', timer: { type: 'shuffle' } }, PERIOD);
-        return;
-      }
-      case 'message': {
-        const message = input.message;
-        if (message.type === 'shuffle')
-          out.send(input.from, { type: 'shuffleReply', entries: this.#entries() });
-        else if (message.type === 'cluster')
-          out.send(input.from, { type: 'clusterReply', entries: this.#entries() });
-        else if (message.type === 'lookup') this.droppedLookups++;
-        return;
-      }
-      default:
-    }
-  }
-}
 
 type AnyNode = DiscoveryNode | Colluder;
 type DiscoverySim = Simulator<DiscoveryMessage, DiscoveryCommand, DiscoveryTimer, DiscoveryEvent, AnyNode>;

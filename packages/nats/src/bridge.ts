@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   assertEngineName,
-  type EngineAddress,
   type EngineMessage,
-  FrameTooLargeError,
   InvalidIdentityError,
   isExpired,
   isKeyText,
@@ -15,9 +13,7 @@ import {
   NotStartedError,
   noopLogger,
   plainBody,
-  QueueFullError,
   type Startable,
-  type TopicId,
 } from '@netmachine/core';
 import { Attachments, type ProxiedEngine } from './attachments.js';
 import {
@@ -28,21 +24,14 @@ import {
   type NatsBridgeOptions,
   type NatsBridgeStatus,
   newCounters,
-  type OutRejection,
 } from './bridge-options.js';
-import { type AttachRefusal, errorToWire } from './errors.js';
+import type { AttachRefusal } from './errors.js';
+import { FromProcesses } from './from-processes.js';
 import { guardedCallback, Listeners } from './listeners.js';
-import { type LinkEvent, maxPayload, NatsLink } from './nats-link.js';
-import {
-  type Announcement,
-  decodeAnnouncement,
-  decodeOut,
-  type OutMessage,
-  sealDelivery,
-  signAttachReply,
-} from './protocol.js';
+import { type LinkEvent, NatsLink } from './nats-link.js';
+import { type Announcement, decodeAnnouncement, sealDelivery, signAttachReply } from './protocol.js';
 import { newSessionId } from './replay-guard.js';
-import { EphemeralKey, groupKeyFor, tagValid, wrapGroupKey } from './session-keys.js';
+import { EphemeralKey, groupKeyFor, wrapGroupKey } from './session-keys.js';
 import { Subjects } from './subjects.js';
 
 /**
@@ -75,11 +64,11 @@ export class NatsBridge implements Startable {
   /** When the sweeper last ran: a sweep far later than its interval means this process was paused. */
   private lastSweep = 0;
   private seq = 0;
-  private pendingRequests = 0;
+  private readonly fromProcesses: FromProcesses;
   private started = false;
   private stopped = false;
 
-  constructor(private readonly options: NatsBridgeOptions) {
+  constructor(options: NatsBridgeOptions) {
     this.router = options.router;
     this.key = options.keyPair;
     if (this.key.id !== this.router.node) {
@@ -121,6 +110,18 @@ export class NatsBridge implements Startable {
       this.logger,
       `netmachine-node-${this.router.node.slice(0, 12)}`,
     );
+    this.fromProcesses = new FromProcesses({
+      attachments: this.attachments,
+      counters: this.#counters,
+      events: this.events,
+      logger: this.logger,
+      link: this.link,
+      session: this.session,
+      maxPendingRequests: options.maxPendingRequests,
+      nextSeq: () => this.seq++,
+      publish: (subject, bytes, name) => this.publish(subject, bytes, name),
+      noteDrop: (reason, name) => this.noteDrop(reason, name),
+    });
   }
 
   get node(): NodeId {
@@ -155,7 +156,13 @@ export class NatsBridge implements Startable {
         attachments.push({ name: engine.name, instance: instance.id, server: instance.server });
     }
     const server = this.link.isUp ? (this.link.connection?.getServer() ?? '') : '';
-    return { connected: this.link.isUp, server, engines, attachments, pendingRequests: this.pendingRequests };
+    return {
+      connected: this.link.isUp,
+      server,
+      engines,
+      attachments,
+      pendingRequests: this.fromProcesses.pendingRequests,
+    };
   }
 
   /**
@@ -198,7 +205,7 @@ export class NatsBridge implements Startable {
       }),
       connection.subscribe(this.subjects.out, {
         callback: guardedCallback(
-          (msg) => this.onOut(msg),
+          (msg) => this.fromProcesses.onOut(msg),
           (error) => this.logger.error({ err: error }, 'message from a process failed'),
         ),
       }),
@@ -364,117 +371,5 @@ export class NatsBridge implements Startable {
       return;
     }
     this.publish(engine.subject, bytes, engine.name);
-  }
-
-  // --- processes → router -------------------------------------------------------------------------
-
-  private reject(reason: OutRejection, name?: string): void {
-    this.#counters.rejected[reason]++;
-    this.events.emit({ type: 'message:rejected', reason, name });
-  }
-
-  private onOut(msg: Msg): void {
-    let decoded: ReturnType<typeof decodeOut>;
-    try {
-      decoded = decodeOut(msg.data);
-    } catch (error) {
-      this.logger.debug({ err: error }, 'malformed message from a process');
-      this.reject('malformed');
-      return;
-    }
-    const { message: m, tagged, tag } = decoded;
-    const engine = this.attachments.get(m.name);
-    const instance = engine?.instances.get(m.instance);
-    if (engine === undefined || instance === undefined) {
-      this.reject('not-attached', m.name);
-      return;
-    }
-    if (!tagValid(instance.keys.out, tagged, tag)) {
-      this.reject('bad-signature', m.name);
-      return;
-    }
-    if (!instance.outIds.accept(m.id)) {
-      this.reject('replayed', m.name);
-      return;
-    }
-    instance.lastSeen = Date.now();
-    this.#counters.fromProcesses++;
-    const options = { expiry: m.expiry, protocol: m.protocol };
-    try {
-      switch (m.kind) {
-        case 'send':
-          engine.proxy.send(m.dst as EngineAddress, m.body, options);
-          return;
-        case 'reply':
-          if (m.replyTo === undefined) {
-            this.reject('malformed', m.name);
-            return;
-          }
-          engine.proxy.reply({ src: m.dst, id: m.replyTo } as EngineMessage, m.body, options);
-          return;
-        case 'publish':
-          engine.proxy.publish((m.dst as { topic: TopicId }).topic, m.body, options);
-          return;
-        case 'request':
-          this.request(engine, m, msg, instance.keys.results);
-          return;
-      }
-    } catch (error) {
-      this.logger.debug({ err: error, engine: m.name }, 'router refused a message from a process');
-      this.reject('refused-by-router', m.name);
-    }
-  }
-
-  /** A process's request is the proxy's request; the result goes back to the process's inbox. */
-  private request(engine: ProxiedEngine, m: OutMessage, msg: Msg, resultKey: Uint8Array): void {
-    if (!msg.reply) {
-      this.reject('malformed', m.name);
-      return;
-    }
-    const respond = (reply: EngineMessage | undefined, error: unknown) => {
-      const connection = this.link.connection;
-      const seal = (reply: EngineMessage | undefined, error: unknown) =>
-        sealDelivery(resultKey, {
-          session: this.session,
-          seq: this.seq++,
-          instance: m.instance,
-          requestId: m.id,
-          error: error === undefined ? undefined : errorToWire(error),
-          id: reply?.id ?? 0,
-          src: reply?.src ?? (m.dst as EngineAddress),
-          topic: undefined,
-          replyTo: reply?.replyTo,
-          expiry: reply?.expiry,
-          protocol: reply?.protocol ?? m.protocol,
-          body: reply?.body ?? null,
-        });
-      let bytes = seal(reply, error);
-      // A reply too large for NATS becomes an error the process can act on, not a silent timeout.
-      const max = connection ? maxPayload(connection) : Number.POSITIVE_INFINITY;
-      if (bytes.length > max) bytes = seal(undefined, new FrameTooLargeError(bytes.length, max));
-      this.publish(msg.reply as string, bytes, engine.name);
-    };
-    if (this.pendingRequests >= (this.options.maxPendingRequests ?? 4096)) {
-      respond(undefined, new QueueFullError('bridge requests', this.options.maxPendingRequests ?? 4096));
-      return;
-    }
-    this.pendingRequests++;
-    engine.proxy
-      .request(m.dst as EngineAddress, m.body, {
-        timeoutMs: m.timeoutMs,
-        protocol: m.protocol,
-        expiry: m.expiry,
-      })
-      .then(
-        (reply) => respond(reply, undefined),
-        (error: unknown) => respond(undefined, error),
-      )
-      .catch((error: unknown) => {
-        this.logger.warn({ err: error, engine: engine.name }, 'reply to a process could not be encoded');
-        this.noteDrop('unencodable', engine.name);
-      })
-      .finally(() => {
-        this.pendingRequests--;
-      });
   }
 }

@@ -16,16 +16,12 @@ import {
 import type { AnycastCounters } from '@netmachine/router';
 import type { DomainContext, DomainLimits } from './context.js';
 import { type DomainCounters, newDomainCounters } from './counters.js';
-import {
-  ForgedJoinResponseError,
-  JoinRefusedError,
-  NotDomainOwnerError,
-  UnknownDomainError,
-} from './errors.js';
+import { NotDomainOwnerError, UnknownDomainError } from './errors.js';
 import { type DomainEventListener, DomainEvents } from './events.js';
+import { DomainJoiner } from './joining.js';
 import type { DomainLinks } from './links.js';
 import { MemberExchange } from './member-exchange.js';
-import { DomainState } from './membership.js';
+import type { DomainState } from './membership.js';
 import { DomainMessenger } from './messenger.js';
 import type {
   CreateDomainOptions,
@@ -35,14 +31,13 @@ import type {
   MemberSummary,
 } from './options.js';
 import { DomainOverlays } from './overlays.js';
+import { admitSelf, localEngines, stateFor } from './own-membership.js';
 import { DOMAIN_ENGINE, type DomainRequest } from './protocol.js';
 import {
   type InviteToken,
-  inviteToWire,
   type LeaveNotice,
   leaveToWire,
   type MembershipRecord,
-  membershipRecordFromWire,
   type Removal,
   removalToWire,
   signInvite,
@@ -50,11 +45,10 @@ import {
   signMemberInfo,
   signMembershipRecord,
   signRemoval,
-  verifyMembershipRecord,
 } from './records.js';
-import { joinRefusal, refusalOf } from './refusals.js';
+import { refusalOf } from './refusals.js';
 import { DomainRequestHandler } from './request-handler.js';
-import { secretKey, secretProof } from './secret.js';
+import { secretKey } from './secret.js';
 import { type DomainTicket, formatDomainTicket, parseDomainTicket } from './ticket.js';
 import { memberRows, rankCandidates, summarize } from './views.js';
 
@@ -64,8 +58,9 @@ import { memberRows, rankCandidates, summarize } from './views.js';
  * policy, signed leave and removal, and the DomainDirectory the Router asks for anycast.
  *
  * The parts: the domain engine's handler (request-handler.ts), the member statements and lists
- * exchanged between members (member-exchange.ts), the overlays (overlays.ts), and the messages to
- * other nodes' domain engines (messenger.ts); this class holds the state and the public API.
+ * exchanged between members (member-exchange.ts), the overlays (overlays.ts), the messages to
+ * other nodes' domain engines (messenger.ts), joining through a seed (joining.ts) and this node's
+ * own state per domain (own-membership.ts); this class holds the state and the public API.
  */
 export class DomainService implements DomainDirectory, Startable {
   readonly node: NodeId;
@@ -75,6 +70,7 @@ export class DomainService implements DomainDirectory, Startable {
   private readonly exchange: MemberExchange;
   private readonly handler: DomainRequestHandler;
   private readonly overlays: DomainOverlays;
+  private readonly joiner: DomainJoiner;
   private timer: NodeJS.Timeout | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
 
@@ -109,6 +105,9 @@ export class DomainService implements DomainDirectory, Startable {
     this.exchange = new MemberExchange(this.ctx, this.messenger);
     this.handler = new DomainRequestHandler(this.ctx, this.exchange);
     this.overlays = new DomainOverlays(this.ctx, this.messenger, this.exchange);
+    this.joiner = new DomainJoiner(this.ctx, this.messenger, this.exchange, (state) =>
+      this.startOverlay(state),
+    );
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
@@ -178,10 +177,10 @@ export class DomainService implements DomainDirectory, Startable {
       version: Math.floor(Date.now() / 1000),
       created: Date.now(),
     });
-    const state = this.stateFor(advert, 'member');
+    const state = stateFor(this.ctx, advert, 'member');
     state.domainKey = key;
     if (options.secret !== undefined) state.secretKey = secretKey(options.secret);
-    this.admitSelf(state, signMembershipRecord(key, { domain: advert.id, member: this.node }));
+    admitSelf(this.ctx, state, signMembershipRecord(key, { domain: advert.id, member: this.node }));
     await this.startOverlay(state);
     await this.ctx.options.directory.offerDomainAdvert?.(advert).catch(() => false);
     return { id: advert.id, key, advert };
@@ -196,7 +195,7 @@ export class DomainService implements DomainDirectory, Startable {
     const directory = this.ctx.options.directory;
     for (const seed of parsed.seeds) await directory.offerNodeAdvert(seed).catch(() => false);
     await directory.offerDomainAdvert?.(parsed.advert).catch(() => false);
-    const state = this.stateFor(parsed.advert, 'observer');
+    const state = stateFor(this.ctx, parsed.advert, 'observer');
     state.lastRefresh = 0;
     return state.id;
   }
@@ -210,75 +209,7 @@ export class DomainService implements DomainDirectory, Startable {
     const state = this.ctx.states.get(domain) as DomainState;
     if (state.role === 'member' && state.record !== undefined) return state.record;
     if (options.secret !== undefined) state.secretKey = secretKey(options.secret);
-    const seeds = this.exchange.ordered(state.advert.nodes.filter((n) => n !== this.node));
-    let lastError: Error = new UnknownDomainError(domain);
-    for (const seed of seeds) {
-      options.signal?.throwIfAborted();
-      try {
-        return await this.joinThrough(state, seed, options);
-      } catch (error) {
-        lastError = error as Error;
-        // A seed that cannot decide (not a seed any more, no secret, unreachable) sends us to the next.
-        if (error instanceof JoinRefusedError && !['unknown-domain', 'not-a-seed'].includes(error.reason))
-          throw error;
-        if (error instanceof ForgedJoinResponseError) throw error;
-      }
-    }
-    throw lastError;
-  }
-
-  private async joinThrough(
-    state: DomainState,
-    seed: NodeId,
-    options: JoinOptions,
-  ): Promise<MembershipRecord> {
-    const { messenger, exchange } = this;
-    let proof: { challenge: Uint8Array; mac: Uint8Array } | undefined;
-    if (state.advert.policy.kind === 'secret') {
-      const reply = await messenger.ask(seed, { t: 'challenge', domain: state.id }, options.signal);
-      if (reply.t !== 'challenge') throw joinRefusal(state.id, reply);
-      if (state.secretKey === undefined)
-        throw new JoinRefusedError(state.id, 'wrong-secret', 'no secret given');
-      proof = {
-        challenge: reply.challenge,
-        mac: secretProof(state.secretKey, {
-          domain: state.id,
-          joiner: this.node,
-          seed,
-          challenge: reply.challenge,
-        }),
-      };
-    }
-    const invite = options.invite ? inviteToWire(options.invite) : undefined;
-    const reply = await messenger.ask(seed, { t: 'join', domain: state.id, invite, proof }, options.signal);
-    if (reply.t !== 'joined') throw joinRefusal(state.id, reply);
-    let record: MembershipRecord;
-    try {
-      const advert = exchange.newerAdvert(state, reply.advert);
-      record = verifyMembershipRecord(membershipRecordFromWire(reply.record), advert, { member: this.node });
-      state.advert = advert;
-    } catch (error) {
-      const forged = new ForgedJoinResponseError(
-        state.id,
-        error instanceof Error ? error.message : String(error),
-        { cause: error },
-      );
-      this.ctx.refuse('forged-join-response', forged, state.id, seed);
-      throw forged;
-    }
-    state.role = 'member';
-    this.admitSelf(state, record);
-    for (const pair of reply.members) exchange.ingestPair(state, pair, seed);
-    exchange.announce(state, exchange.ownAnnouncement(state), undefined, [seed]);
-    // A round trip to the seed after the announcement: the seed has passed it on to its active view
-    // before our overlay Join makes it tell them about us.
-    const barrier = await messenger
-      .ask(seed, { t: 'members', domain: state.id }, options.signal)
-      .catch(() => undefined);
-    if (barrier?.t === 'members') for (const pair of barrier.members) exchange.ingestPair(state, pair, seed);
-    await this.startOverlay(state);
-    state.overlay?.join(seed);
-    return record;
+    return this.joiner.throughSeeds(state, options);
   }
 
   /** Leaves a domain: a leave signed by this node goes to its active view and the seeds. */
@@ -380,7 +311,7 @@ export class DomainService implements DomainDirectory, Startable {
     for (const state of this.ctx.states.values()) {
       if (state.role === 'member') {
         // A member that started or stopped running one of the domain's engines says so.
-        const engines = this.localEngines(state);
+        const engines = localEngines(this.ctx, state);
         if (state.ownInfo !== undefined && engines.join() !== state.ownInfo.engines.join()) {
           state.ownInfo = signMemberInfo(this.ctx.options.keyPair, state.record as MembershipRecord, engines);
           this.exchange.announce(state, this.exchange.ownAnnouncement(state), undefined, []);
@@ -413,31 +344,6 @@ export class DomainService implements DomainDirectory, Startable {
   private async startOverlay(state: DomainState): Promise<void> {
     if (this.state !== 'running') return;
     await this.overlays.start(state);
-  }
-
-  private stateFor(advert: DomainAdvert, role: 'member' | 'observer'): DomainState {
-    const { states, limits } = this.ctx;
-    const known = states.get(advert.id);
-    if (known !== undefined) {
-      if (advert.version > known.advert.version) known.advert = advert;
-      if (role === 'member') known.role = role;
-      return known;
-    }
-    if (states.size >= limits.maxDomains)
-      throw new NetmachineError('ERR_TOO_MANY_DOMAINS', `at most ${limits.maxDomains} domains`);
-    const state = new DomainState(advert, role, limits.maxMembers);
-    states.set(advert.id, state);
-    return state;
-  }
-
-  private admitSelf(state: DomainState, record: MembershipRecord): void {
-    state.role = 'member';
-    state.record = record;
-    state.ownInfo = signMemberInfo(this.ctx.options.keyPair, record, this.localEngines(state));
-  }
-
-  private localEngines(state: DomainState): string[] {
-    return state.advert.protocols.filter((name) => this.ctx.options.router.engine(name) !== undefined);
   }
 
   private member(domain: DomainId): DomainState {

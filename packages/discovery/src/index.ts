@@ -44,16 +44,16 @@ export {
   type TapsMessage,
 } from './machines/messages.js';
 export { DISCOVERY_PROTOCOLS } from './machines/protocols.js';
+export { DomainRouter } from './machines/routing.js';
 export {
   DEFAULT_ROUTING_CONFIG,
-  DomainRouter,
   type RoutingCommand,
   type RoutingConfig,
   type RoutingCounters,
   type RoutingEvent,
   type RoutingHooks,
   type RoutingTimer,
-} from './machines/routing.js';
+} from './machines/routing-types.js';
 export {
   DEFAULT_TAC_CONFIG,
   Tac,

@@ -16,13 +16,8 @@ import {
   type TacMessage,
   type TapsMessage,
 } from './messages.js';
-import {
-  DomainRouter,
-  type RoutingCommand,
-  type RoutingConfig,
-  type RoutingEvent,
-  type RoutingTimer,
-} from './routing.js';
+import { DomainRouter } from './routing.js';
+import type { RoutingCommand, RoutingConfig, RoutingEvent, RoutingTimer } from './routing-types.js';
 import { Tac, type TacCommand, type TacConfig, type TacEvent, type TacTimer } from './tac.js';
 import { Taps, type TapsCommand, type TapsConfig, type TapsTimer } from './taps.js';
 

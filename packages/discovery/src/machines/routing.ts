@@ -6,6 +6,16 @@ import {
   type PeerEntry,
   type RoutingMessage,
 } from './messages.js';
+import { DomainPointers } from './routing-pointers.js';
+import {
+  DEFAULT_ROUTING_CONFIG,
+  type RoutingCommand,
+  type RoutingConfig,
+  type RoutingCounters,
+  type RoutingEvent,
+  type RoutingHooks,
+  type RoutingTimer,
+} from './routing-types.js';
 
 // Domain routing: a lookup for the members of a domain, routed greedily. The origin sends the lookup to
 // the `parallel` peers it knows (TAPS view, URPS sample memory, TAC cluster) whose domain filters are
@@ -25,127 +35,6 @@ import {
 // signed entry) for `pointerTtl`. Those are the nodes a lookup's greedy walk is drawn to, and a node
 // holding a pointer answers for the domain. The price: the nodes on an announce walk learn that its
 // origin is a member of the domain (`announcePeriod: 0` turns announcing off).
-
-export interface RoutingConfig {
-  /** Longest path (hops from the origin). */
-  readonly hopLimit: number;
-  /** Walks the origin starts at once. */
-  readonly parallel: number;
-  /** Tries per lookup. */
-  readonly attempts: number;
-  /** Time the origin waits for an answer (ms). */
-  readonly timeout: Millis;
-  /** Lookups of the node's own in flight. */
-  readonly maxPending: number;
-  /** Lookups forwarded per period; more are refused. */
-  readonly maxForwardsPerPeriod: number;
-  /** The forwarding budget's period (ms). */
-  readonly period: Millis;
-  /** Lookup ids remembered to drop second copies. */
-  readonly seenMemory: number;
-  /** Members in one answer. */
-  readonly maxMembers: number;
-  /** How often a member of a small domain announces itself (ms); 0 never. */
-  readonly announcePeriod: Millis;
-  /** Announce walks per small domain per period. */
-  readonly announceWalks: number;
-  /** Length of an announce walk (hops). */
-  readonly announceHops: number;
-  /** A domain is small while fewer cluster neighbours than this share it. */
-  readonly announceBelow: number;
-  /** How long a pointer is kept (ms). */
-  readonly pointerTtl: Millis;
-  /** Domains a node keeps pointers for (the oldest go first). */
-  readonly maxPointerDomains: number;
-  /** Pointers kept per domain (the oldest go first). */
-  readonly pointersPerDomain: number;
-}
-
-export const DEFAULT_ROUTING_CONFIG: RoutingConfig = {
-  hopLimit: 24,
-  parallel: 3,
-  attempts: 6,
-  timeout: 2000,
-  maxPending: 64,
-  maxForwardsPerPeriod: 64,
-  period: 1000,
-  seenMemory: 1024,
-  maxMembers: 8,
-  announcePeriod: 10_000,
-  announceWalks: 2,
-  announceHops: 6,
-  announceBelow: 2,
-  pointerTtl: 35_000,
-  maxPointerDomains: 256,
-  pointersPerDomain: 4,
-};
-
-export interface RoutingHooks {
-  readonly advert: PeerEntry;
-  readonly domains: readonly string[];
-  readonly verify: (entry: PeerEntry) => boolean;
-  /** Similarity of a peer's filter to a domain's filter, higher is closer. */
-  readonly similarity: (filter: Uint8Array, target: Uint8Array) => number;
-  /** The filter a lookup for `domain` is routed toward. */
-  readonly domainFilter: (domain: string) => Uint8Array;
-  /** Every peer the node can forward to (TAPS view, URPS memory, TAC cluster). */
-  readonly candidates: (visit: (entry: PeerEntry) => void) => void;
-  /** Cluster neighbours sharing `domain` with this node (for answers). */
-  readonly membersOf: (domain: string) => readonly PeerEntry[];
-}
-
-/** `others`: find members other than this node even if it is a member itself (TAC's lookups). */
-export type RoutingCommand = {
-  readonly type: 'lookup';
-  readonly id: string;
-  readonly domain: string;
-  readonly others?: boolean;
-};
-export type RoutingTimer =
-  | { readonly type: 'lookupTimeout'; readonly id: string; readonly attempt: number }
-  | { readonly type: 'budget' }
-  | { readonly type: 'announce' };
-export type RoutingEvent =
-  | {
-      readonly type: 'lookupResult';
-      readonly id: string;
-      readonly domain: string;
-      readonly members: readonly PeerEntry[];
-      /** Hops from the origin to the member that answered. */
-      readonly hops: number;
-      readonly path: readonly PeerId[];
-    }
-  | { readonly type: 'lookupFailed'; readonly id: string; readonly domain: string; readonly reason: string };
-
-export interface RoutingCounters {
-  started: number;
-  forwarded: number;
-  answered: number;
-  /** A lookup that came back to a node on its path. */
-  loops: number;
-  /** A second copy of a lookup (another walk of the same lookup, or a replay): sent on elsewhere. */
-  duplicates: number;
-  /** Lookups beyond the forwarding budget. */
-  refused: number;
-  hopLimitReached: number;
-  deadEnds: number;
-  /** Answers for no pending lookup (late, duplicate or unsolicited). */
-  strayAnswers: number;
-  forgedEntries: number;
-  /** Own lookups refused because `maxPending` were in flight. */
-  pendingFull: number;
-  /** Announce walks this node started. */
-  announced: number;
-  /** Announces this node took a pointer from. */
-  pointersTaken: number;
-  /** Lookups answered from pointers for a domain this node is not in. */
-  answeredByPointer: number;
-}
-
-interface Pointer {
-  readonly entry: PeerEntry;
-  readonly at: Millis;
-}
 
 interface Pending {
   readonly domain: string;
@@ -178,8 +67,7 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
   readonly #pending = new Map<string, Pending>();
   /** Lookups seen lately, with the next hops already taken for each. */
   readonly #seen = new Map<string, Set<PeerId>>();
-  /** Pointers by domain, oldest domain first; each domain's pointers by member, oldest first. */
-  readonly #pointers = new Map<string, Map<PeerId, Pointer>>();
+  readonly #pointers: DomainPointers;
   readonly #hopLimit: number;
   #budget: number;
   #budgetTimer = false;
@@ -191,6 +79,7 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
     this.#hooks = hooks;
     this.#rng = rng;
     this.#hopLimit = Math.min(this.config.hopLimit, DISCOVERY_LIMITS.maxPath - 1);
+    this.#pointers = new DomainPointers(this.config);
     this.#budget = this.config.maxForwardsPerPeriod;
   }
 
@@ -348,36 +237,11 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
     }
     this.#spend(out);
     this.counters.pointersTaken++;
-    let pointers = this.#pointers.get(message.domain);
-    if (pointers === undefined) {
-      pointers = new Map();
-      if (this.#pointers.size >= this.config.maxPointerDomains)
-        this.#pointers.delete(this.#pointers.keys().next().value as string);
-    } else {
-      this.#pointers.delete(message.domain); // re-inserted below: newest last
-    }
-    this.#pointers.set(message.domain, pointers);
-    pointers.delete(member.peer);
-    pointers.set(member.peer, { entry: { ...member, age: 0 }, at: now });
-    if (pointers.size > this.config.pointersPerDomain)
-      pointers.delete(pointers.keys().next().value as PeerId);
+    this.#pointers.take(message.domain, member, now);
     const path = [...message.path, this.self];
     if (path.length > Math.min(this.config.announceHops, this.#hopLimit)) return;
     const [next] = this.#best(message.target, new Set(path), 1);
     if (next !== undefined) out.send(next, { ...message, path });
-  }
-
-  /** The live pointers for `domain`, none to `exclude`. */
-  #pointed(domain: string, now: Millis, exclude: PeerId): PeerEntry[] {
-    const pointers = this.#pointers.get(domain);
-    if (pointers === undefined) return [];
-    const live: PeerEntry[] = [];
-    for (const [peer, pointer] of pointers) {
-      if (now - pointer.at > this.config.pointerTtl) pointers.delete(peer);
-      else if (peer !== exclude) live.push(pointer.entry);
-    }
-    if (pointers.size === 0) this.#pointers.delete(domain);
-    return live;
   }
 
   #spend(out: MachineOutput<RoutingMessage, RoutingTimer, RoutingEvent>): void {
@@ -420,7 +284,7 @@ export class DomainRouter implements Machine<RoutingMessage, RoutingCommand, Rou
       out.send(origin, { type: 'lookupReply', id: message.id, domain: message.domain, members, path });
       return;
     }
-    const pointed = this.#pointed(message.domain, now, origin);
+    const pointed = this.#pointers.live(message.domain, now, origin);
     if (pointed.length > 0) {
       if (duplicate) return; // answered already
       this.counters.answeredByPointer++;

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Connection, Listener, NodeId, Transport } from '@netmachine/core';
 import { expect } from 'vitest';
-import type { ListenerProcessSpec } from './compliance.js';
+import type { ListenerProcessSpec } from './compliance-setup.js';
 
 // Probes and helpers the compliance suite and the transports' own tests share, and the start of a
 // listener in a child process for the cross-process cases.

@@ -2,87 +2,25 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import {
   AbortedError,
-  InvalidAddressError,
   KeyPair,
   NetmachineError,
   type NodeId,
-  PeerDeniedError,
   PeerKeyMismatchError,
   type Transport,
 } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseAddress } from '../socket-address.js';
 import type { SocketTransportStats } from '../socket-transport.js';
-import {
-  ConnectionProbe,
-  Inbox,
-  type ListenerChild,
-  pattern,
-  startListenerProcess,
-  WAIT_MS,
-} from './compliance-tools.js';
+import { addressCases } from './compliance-address-cases.js';
+import { listenerProcessCases } from './compliance-process-cases.js';
+import type {
+  ComplianceOptions,
+  ComplianceSetup,
+  ComplianceSuite,
+  ConnectedPair,
+} from './compliance-setup.js';
+import { ConnectionProbe, Inbox, pattern, WAIT_MS } from './compliance-tools.js';
 
 export { ConnectionProbe, listenOn, Sink, writeAll } from './compliance-tools.js';
-
-/**
- * The transport compliance suite: every transport package runs it to prove it honours the
- * `Transport` / `Connection` / `Listener` contract the Transport engine relies on.
- *
- * ```ts
- * runTransportCompliance('tls', async () => {
- *   const a = KeyPair.generate(), b = KeyPair.generate();
- *   return {
- *     listener: { transport: tls()({ keyPair: a, logger }), keyPair: a },
- *     dialer: { transport: tls()({ keyPair: b, logger }), keyPair: b },
- *     listenAddress: 'tls://127.0.0.1:0',
- *   };
- * });
- * ```
- */
-export interface ComplianceSetup {
-  /** The side that listens, with the key pair its transport was made with. */
-  readonly listener: { readonly transport: Transport; readonly keyPair: KeyPair };
-  /** The side that dials. */
-  readonly dialer: { readonly transport: Transport; readonly keyPair: KeyPair };
-  /** Where the listener listens (port 0: the bound address is read from the Listener). */
-  readonly listenAddress: string;
-  /** Extra cleanup after both transports are closed. */
-  readonly cleanup?: () => Promise<void>;
-}
-
-export interface ComplianceOptions {
-  /** Timeout of each case in ms (default 60 s). */
-  timeoutMs?: number;
-  /** Size of the large-frame case (default 8 MiB). */
-  largeBytes?: number;
-  /** Messages in the many-writes case (default 10,000). */
-  messages?: number;
-  /**
-   * The transport's addresses are `scheme://host:port` URLs (TLS, QUIC): adds the address cases and
-   * the IPv6 loopback case (skipped where the machine has no IPv6).
-   */
-  hostPort?: boolean;
-  /** How to run a listener of this transport in another process: adds the cross-process cases. */
-  listenerProcess?: ListenerProcessSpec;
-}
-
-/**
- * A listener of the transport under test in a child process (see compliance-listener.ts). The child
- * imports `module`, calls `factory(options)` and listens on the setup's `listenAddress`.
- */
-export interface ListenerProcessSpec {
-  /** URL of the module exporting the factory, e.g. `new URL('../src/index.ts', import.meta.url).href`. */
-  readonly module: string;
-  /** The factory's export name, e.g. `'tls'`. */
-  readonly factory: string;
-  /** Options for the factory in the child (JSON). */
-  readonly options?: Record<string, unknown>;
-  /**
-   * Makes the dialer for these cases (default: the setup's). A transport that notices a dead peer
-   * only by its silence (QUIC) passes one with a short idle timeout here.
-   */
-  readonly dialer?: () => { readonly transport: Transport; readonly keyPair: KeyPair };
-}
 
 /**
  * Reads the shared counters of a transport built on SocketTransport (TLS, QUIC): a fresh snapshot per
@@ -123,16 +61,16 @@ export function runTransportCompliance(
       await s.cleanup?.();
     });
 
-    /** Sets up, listens, dials once: the starting point of most cases. */
-    async function connected(): Promise<{
-      s: ComplianceSetup;
-      address: string;
-      inbox: Inbox;
-      client: ConnectionProbe;
-      server: ConnectionProbe;
-    }> {
+    /** Makes a setup, closed after the case. */
+    async function setUp(): Promise<ComplianceSetup> {
       const s = await setup();
       current = s;
+      return s;
+    }
+
+    /** Sets up, listens, dials once: the starting point of most cases. */
+    async function connected(): Promise<ConnectedPair> {
+      const s = await setUp();
       const inbox = new Inbox();
       const listener = await s.listener.transport.listen(s.listenAddress, inbox.accept);
       const address = listener.addresses[0]!;
@@ -141,6 +79,16 @@ export function runTransportCompliance(
       const server = await inbox.next(0);
       return { s, address, inbox, client, server };
     }
+
+    const suite: ComplianceSuite = {
+      timeout,
+      setUp,
+      connected,
+      track: (transport) => extraTransports.push(transport),
+      trackChild: (process) => {
+        child = process;
+      },
+    };
 
     it('listens on a real address and authenticates both ends', { timeout }, async () => {
       const { s, address, client, server } = await connected();
@@ -278,8 +226,7 @@ export function runTransportCompliance(
     });
 
     it('rejects a listener whose key is not the expected one', { timeout }, async () => {
-      const s = await setup();
-      current = s;
+      const s = await setUp();
       const inbox = new Inbox();
       const listener = await s.listener.transport.listen(s.listenAddress, inbox.accept);
       const address = listener.addresses[0]!;
@@ -312,8 +259,7 @@ export function runTransportCompliance(
     });
 
     it('refuses a caller when acceptPeer says no', { timeout }, async () => {
-      const s = await setup();
-      current = s;
+      const s = await setUp();
       const inbox = new Inbox();
       const seen: NodeId[] = [];
       let allow = false;
@@ -349,8 +295,7 @@ export function runTransportCompliance(
     });
 
     it('honours an abort signal on dial', { timeout }, async () => {
-      const s = await setup();
-      current = s;
+      const s = await setUp();
       const listener = await s.listener.transport.listen(s.listenAddress, () => {});
       const expected = s.listener.keyPair.id as NodeId;
       await expect(
@@ -369,108 +314,7 @@ export function runTransportCompliance(
       );
     });
 
-    if (options.hostPort) {
-      it('reports its addresses as scheme://host:port URLs and refuses malformed ones', {
-        timeout,
-      }, async () => {
-        const { s, address, client, server } = await connected();
-        const protocol = s.listener.transport.protocol;
-        const { host } = parseAddress(s.listenAddress, protocol);
-        const bound = parseAddress(address, protocol);
-        expect(bound.host).toBe(host);
-        expect(bound.port).toBeGreaterThan(0);
-        expect(client.connection.remoteAddress).toBe(address);
-        const caller = parseAddress(server.connection.remoteAddress, protocol);
-        expect(caller.host).toBe(host);
-        expect(caller.port).toBeGreaterThan(0);
-        const expected = s.listener.keyPair.id as NodeId;
-        for (const bad of [
-          `${protocol}x://${host}:1`,
-          `${protocol}://${host}`,
-          `${protocol}://${host}:1/path`,
-          `${protocol}://u:p@${host}:1`,
-          `${protocol}://${host}:99999`,
-          'not a url',
-        ]) {
-          await expect(s.dialer.transport.dial(bad, expected), bad).rejects.toBeInstanceOf(
-            InvalidAddressError,
-          );
-          await expect(
-            s.listener.transport.listen(bad, () => {}),
-            bad,
-          ).rejects.toBeInstanceOf(InvalidAddressError);
-        }
-      });
-
-      it('works over IPv6 loopback', { timeout }, async (context) => {
-        const s = await setup();
-        current = s;
-        const protocol = s.listener.transport.protocol;
-        const inbox = new Inbox();
-        let address: string;
-        try {
-          address = (await s.listener.transport.listen(`${protocol}://[::1]:0`, inbox.accept)).addresses[0]!;
-        } catch {
-          context.skip(); // no IPv6 on this machine
-          return;
-        }
-        expect(address).toMatch(new RegExp(`^${protocol}://\\[::1\\]:\\d+$`));
-        const client = new ConnectionProbe(
-          await s.dialer.transport.dial(address, s.listener.keyPair.id as NodeId),
-        );
-        expect(client.connection.remoteAddress).toBe(address);
-        const server = await inbox.next(0);
-        expect(parseAddress(server.connection.remoteAddress, protocol).host).toBe('::1');
-        client.connection.write(Buffer.from('over ipv6'));
-        await server.until(() => server.received >= 9, 'data over IPv6');
-        expect(server.bytes().toString()).toBe('over ipv6');
-      });
-    }
-
-    const processSpec = options.listenerProcess;
-    if (processSpec !== undefined) {
-      /** The dialer for a cross-process case, and a listener in a child process that accepts only it. */
-      async function withListenerProcess(): Promise<{
-        s: ComplianceSetup;
-        dialer: { readonly transport: Transport; readonly keyPair: KeyPair };
-        listener: ListenerChild;
-        probe: ConnectionProbe;
-      }> {
-        const s = await setup();
-        current = s;
-        const dialer = processSpec!.dialer?.() ?? s.dialer;
-        if (dialer !== s.dialer) extraTransports.push(dialer.transport);
-        const listener = await startListenerProcess(processSpec!, s.listenAddress, dialer.keyPair.id);
-        child = listener.child;
-        const probe = new ConnectionProbe(await dialer.transport.dial(listener.address, listener.node));
-        expect(probe.connection.remoteNode).toBe(listener.node);
-        probe.connection.write(Buffer.from('ping'));
-        await probe.until(() => probe.bytes().toString() === 'echo:ping', 'the echo from the child process');
-        return { s, dialer, listener, probe };
-      }
-
-      it('talks to a listener in another process, which pins and refuses keys too', { timeout }, async () => {
-        const { s, dialer, listener, probe } = await withListenerProcess();
-        // The setup's listener transport holds a key the child does not accept.
-        await expect(s.listener.transport.dial(listener.address, listener.node)).rejects.toBeInstanceOf(
-          PeerDeniedError,
-        );
-        const stranger = KeyPair.generate().id as NodeId;
-        await expect(dialer.transport.dial(listener.address, stranger)).rejects.toBeInstanceOf(
-          PeerKeyMismatchError,
-        );
-        listener.child.kill('SIGTERM');
-        await probe.until(() => probe.closed, 'the connection to close when the child stops');
-        expect(probe.connection.write(Buffer.from('late'))).toBe(false);
-      });
-
-      it('notices when the listener process is killed', { timeout }, async () => {
-        const { listener, probe } = await withListenerProcess();
-        listener.child.kill('SIGKILL');
-        await probe.until(() => probe.closed, 'the connection to close after the kill');
-        expect(probe.closeCount).toBe(1);
-        expect(probe.connection.write(Buffer.from('late'))).toBe(false);
-      });
-    }
+    if (options.hostPort) addressCases(suite);
+    if (options.listenerProcess !== undefined) listenerProcessCases(suite, options.listenerProcess);
   });
 }

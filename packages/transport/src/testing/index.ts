@@ -2,13 +2,11 @@
 // the small helpers transports' own tests share,
 // and a fault-injecting wrapper (drop, delay, duplicate, reorder, reset, blackhole).
 export {
-  type ComplianceOptions,
-  type ComplianceSetup,
   ConnectionProbe,
-  type ListenerProcessSpec,
   listenOn,
   runTransportCompliance,
   Sink,
   writeAll,
 } from './compliance.js';
+export type { ComplianceOptions, ComplianceSetup, ListenerProcessSpec } from './compliance-setup.js';
 export { FaultController, type FaultCounts, type FaultKnobs, faulty } from './faulty.js';

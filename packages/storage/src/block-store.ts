@@ -169,6 +169,29 @@ export class BlockStore {
   }
 
   /**
+   * Like `getUnverified`, but the bytes are copied into a buffer from `take(length)` rather than a
+   * fresh one, where the store would otherwise copy them anyway (lmdb); a store that keeps them in
+   * memory returns its own (never changed) bytes and does not call `take`.
+   */
+  getUnverifiedInto(
+    id: Uint8Array,
+    take: (length: number) => Buffer,
+    now = Date.now(),
+  ): Uint8Array | undefined {
+    this.#checkOpen();
+    const meta = this.#meta.getBinary(id);
+    if (meta === undefined || metaExpiry(meta) <= now) return undefined;
+    const bytes = this.#chunks.getTransient(id);
+    if (bytes === undefined || !this.#chunks.transientReads) return bytes;
+    // Valid only until the next read, so copied out at once. lmdb's reused buffer is longer than the
+    // value (its `length` says the value's), so the copy names its end.
+    const length = bytes.length;
+    const target = take(length);
+    target.set(bytes.subarray(0, length));
+    return target.subarray(0, length);
+  }
+
+  /**
    * The chunk's bytes after checking they still hash to `id`; undefined when not held or expired.
    * Throws CorruptChunkError (and removes the chunk) when they do not.
    */

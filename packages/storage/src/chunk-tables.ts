@@ -3,6 +3,13 @@ import { mkdir } from 'node:fs/promises';
 /** One binary table of the block store: keys and values are bytes. */
 export interface BinaryTable {
   getBinary(key: Uint8Array): Uint8Array | undefined;
+  /**
+   * The value's bytes without a copy where the table can: in lmdb a buffer it reuses for every read,
+   * valid only until the next read of any of its tables (`transientReads`); in memory the stored bytes.
+   */
+  getTransient(key: Uint8Array): Uint8Array | undefined;
+  /** Whether `getTransient`'s bytes are overwritten by the next read (copy them out first). */
+  readonly transientReads: boolean;
   putSync(key: Uint8Array, value: Uint8Array): void;
   removeSync(key: Uint8Array): void;
   /** Keys before `end` in byte order, at most `limit` of them. */
@@ -31,8 +38,13 @@ const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin
 /** A table in a Map; latin1 strings compare in the same order as the bytes they encode. */
 class MemoryTable implements BinaryTable {
   readonly #rows = new Map<string, Uint8Array>();
+  readonly transientReads = false;
 
   getBinary(key: Uint8Array): Uint8Array | undefined {
+    return this.#rows.get(latin1(key));
+  }
+
+  getTransient(key: Uint8Array): Uint8Array | undefined {
     return this.#rows.get(latin1(key));
   }
 
@@ -80,6 +92,8 @@ export async function lmdbChunkTables(path: string): Promise<ChunkTables> {
     const db = root.openDB<Buffer, Uint8Array>({ name, ...binary });
     return {
       getBinary: (key) => db.getBinary(key),
+      getTransient: (key) => db.getBinaryFast(key),
+      transientReads: true,
       putSync: (key, value) => {
         db.putSync(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
       },

@@ -9,6 +9,7 @@ import {
   NetmachineError,
   type NodeId,
   noopLogger,
+  releaseWhenEncoded,
 } from '@netmachine/core';
 import { NEVER_EXPIRES } from './block-store.js';
 import { ChunkKind, parseChunk } from './chunk-format.js';
@@ -30,6 +31,7 @@ import {
 } from './protocol.js';
 import type { ObjectReference } from './reference.js';
 import { type ReplicaResult, type ReplicateOptions, replicateObject } from './replicate.js';
+import { ServeBuffers } from './serve-buffers.js';
 import type { Storage } from './storage.js';
 
 export interface StorageEngineOptions {
@@ -63,6 +65,9 @@ export interface StorageEngineCounters {
   chunksStored: number;
   putsRefused: number;
   invalidRequests: number;
+  /** Served chunks copied into a buffer handed back by an earlier reply (see below), or a new one. */
+  serveBuffersReused: number;
+  serveBuffersAllocated: number;
 }
 
 const DEFAULT_MAX_REPLY_BYTES = 8 * 1024 * 1024;
@@ -87,6 +92,8 @@ export class StorageEngine {
     chunksStored: 0,
     putsRefused: 0,
     invalidRequests: 0,
+    serveBuffersReused: 0,
+    serveBuffersAllocated: 0,
   };
   /** Commitments this node learned from peers (when it replicated to them), to point askers there. */
   readonly commitments = new CommitmentCache();
@@ -97,6 +104,8 @@ export class StorageEngine {
   readonly #maxPutTtlMs: number;
   readonly #acceptPut: (from: EngineAddress) => boolean;
   readonly #verifyOnServe: boolean;
+  /** Where served chunks are copied from lmdb's reused read buffer, until their reply is encoded. */
+  readonly #serveBuffers = new ServeBuffers();
 
   constructor(options: StorageEngineOptions) {
     this.storage = options.storage;
@@ -111,17 +120,30 @@ export class StorageEngine {
 
   /** A snapshot of the engine's counters. */
   counters(): StorageEngineCounters {
-    return { ...this.#counters };
+    const buffers = this.#serveBuffers.stats();
+    return {
+      ...this.#counters,
+      serveBuffersReused: buffers.reused,
+      serveBuffersAllocated: buffers.allocated,
+    };
   }
 
   async #handle(message: EngineMessage, context: EngineContext): Promise<void> {
     switch (message.protocol) {
       case CHUNK_GET_PROTOCOL:
-      case CHUNK_GET_PROTOCOL_V1:
-        context.reply(message, chunkGetReplyBody(this.#get(message), message.protocol), {
-          protocol: message.protocol,
-        });
+      case CHUNK_GET_PROTOCOL_V1: {
+        const taken: Buffer[] = [];
+        const body = chunkGetReplyBody(this.#get(message, taken), message.protocol) as object;
+        // The chunks' buffers serve again once the transport has copied the reply into its frame.
+        if (taken.length > 0) {
+          const buffers = this.#serveBuffers;
+          releaseWhenEncoded(body, () => {
+            for (const buffer of taken) buffers.give(buffer);
+          });
+        }
+        context.reply(message, body, { protocol: message.protocol });
         return;
+      }
       case CHUNK_PUT_PROTOCOL:
         context.reply(message, await this.#put(message), { protocol: CHUNK_PUT_PROTOCOL });
         return;
@@ -134,7 +156,8 @@ export class StorageEngine {
     }
   }
 
-  #get(message: EngineMessage): ChunkGetReply {
+  /** The reply to a chunk-get; the buffers it copied chunks into are added to `taken`. */
+  #get(message: EngineMessage, taken: Buffer[]): ChunkGetReply {
     this.#counters.getRequests++;
     let request: ReturnType<typeof parseChunkGetRequest>;
     try {
@@ -143,7 +166,12 @@ export class StorageEngine {
       this.#counters.invalidRequests++;
       return { ok: false, error: 'invalid', message: (error as Error).message };
     }
-    const root = this.#read(request.chunk);
+    const take = (length: number): Buffer => {
+      const buffer = this.#serveBuffers.take(length);
+      taken.push(buffer);
+      return buffer;
+    };
+    const root = this.#read(request.chunk, take);
     if (root === undefined) {
       const known = this.commitments.get(request.chunk);
       if (known.length > 0) {
@@ -164,7 +192,7 @@ export class StorageEngine {
         const parsed = parseChunk(bytes);
         if (parsed.kind !== ChunkKind.Internal) continue;
         for (const id of parsed.children) {
-          const child = this.#read(id);
+          const child = this.#read(id, take);
           if (child === undefined) continue;
           if (child.length > budget) {
             budget = 0;
@@ -185,10 +213,11 @@ export class StorageEngine {
 
   /**
    * A held chunk's bytes to serve, or undefined. With `verifyOnServe` they are re-hashed first (a
-   * corrupt chunk is reported, removed and not served); without, the fetcher's check catches it.
+   * corrupt chunk is reported, removed and not served); without, the fetcher's check catches it, and
+   * the bytes are copied into a buffer from `take` (lmdb would otherwise copy them into a new one).
    */
-  #read(id: Uint8Array): Uint8Array | undefined {
-    if (!this.#verifyOnServe) return this.storage.store.getUnverified(id);
+  #read(id: Uint8Array, take: (length: number) => Buffer): Uint8Array | undefined {
+    if (!this.#verifyOnServe) return this.storage.store.getUnverifiedInto(id, take);
     try {
       return this.storage.store.get(id);
     } catch (error) {

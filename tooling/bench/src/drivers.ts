@@ -6,6 +6,7 @@ import type { VerifyResult } from './roles/verify.js';
 import type { Measurement, Settings } from './scenario.js';
 import { latencySummary } from './stats.js';
 import type { SystemConfig } from './systems/types.js';
+import { describeWindow, type HelperProcess, sampleWindow, type WindowSample } from './window-report.js';
 
 /**
  * Parent-side choreography of one run: which worker processes to start, in what order, and how their
@@ -15,6 +16,8 @@ import type { SystemConfig } from './systems/types.js';
 export interface SystemSpec {
   readonly system: string;
   readonly config: SystemConfig;
+  /** Processes the parent started for the run besides the workers (the nats-server), for CPU accounting. */
+  readonly helpers?: readonly HelperProcess[];
 }
 
 /** Slack on top of the measured time before a step is declared hung. */
@@ -47,12 +50,14 @@ function lossOf(results: readonly ReceiverResult[]): Measurement['loss'] {
  * process. The rate is measured at each receiver and summed.
  */
 export function measureStream(
-  spec: SystemSpec,
+  fullSpec: SystemSpec,
   settings: Settings,
   options: { receivers?: number; mode?: 'unicast' | 'fanout' } = {},
 ): Promise<Measurement> {
+  const { helpers = [], ...spec } = fullSpec;
   const receivers = options.receivers ?? 1;
   const mode = options.mode ?? 'unicast';
+  const verbose = Boolean(process.env.BENCH_VERBOSE);
   return withChildren(async (spawn) => {
     const rx = Array.from({ length: receivers }, (_, i) =>
       spawn(`${spec.system} receiver ${i}`, 'receiver', {
@@ -70,11 +75,25 @@ export function measureStream(
       durationMs: settings.warmupMs + settings.durationMs,
     });
     await tx.next('connected');
+    const goAt = Date.now();
     tx.send('go');
+    // BENCH_VERBOSE: CPU and counters of every process over the window from the end of the sender's
+    // warm-up to its last send (the same for every system; the rate's own window is the receivers').
+    const children = [tx, ...rx];
+    const windowStart: Promise<WindowSample> | undefined = verbose
+      ? new Promise((resolve) => setTimeout(resolve, settings.warmupMs)).then(() =>
+          sampleWindow(children, helpers),
+        )
+      : undefined;
     const { sent } = await tx.next<{ sent: number }>(
       'done',
       settings.warmupMs + settings.durationMs + STEP_TIMEOUT_MS,
     );
+    if (windowStart !== undefined) {
+      const end = await sampleWindow(children, helpers);
+      const labels = [...children.map((child) => child.label), ...helpers.map((helper) => helper.label)];
+      process.stderr.write(`${describeWindow(spec.system, labels, await windowStart, end, goAt)}\n`);
+    }
     for (const child of rx) child.send('expect', { sent });
     const results = await Promise.all(
       rx.map((child) => child.next<ReceiverResult>('result', STEP_TIMEOUT_MS)),

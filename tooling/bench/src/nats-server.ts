@@ -78,10 +78,12 @@ async function readPort(dir: string, child: ChildProcess): Promise<string> {
 }
 
 /** Runs `body` with a fresh nats-server, always stopping it after. */
-export async function withNatsServer<T>(body: (url: string) => Promise<T>): Promise<T> {
+export async function withNatsServer<T>(
+  body: (url: string, pid: number | undefined) => Promise<T>,
+): Promise<T> {
   const server = await NatsServer.start();
   try {
-    return await body(server.url);
+    return await body(server.url, server.pid);
   } finally {
     await server.stop();
   }

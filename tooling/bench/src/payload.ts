@@ -86,6 +86,11 @@ export class DeliveryCounter {
     return this.#bad;
   }
 
+  /** Wall clock (ms since the Unix epoch) of the first delivery; 0 before it. */
+  get firstAt(): number {
+    return this.#firstAt === 0 ? 0 : performance.timeOrigin + this.#firstAt;
+  }
+
   deliver(payload: Uint8Array): void {
     if (!payloadIntact(payload) || payloadSeq(payload) !== this.#next) {
       this.#bad++;

@@ -53,7 +53,13 @@ export function natsPeer(kind: RunKind): Contender {
       return natsMissing;
     },
     measure: (settings) =>
-      withNatsServer((url) => measureKind(kind, { system: 'nats', config: { shared: { url } } }, settings)),
+      withNatsServer((url, pid) =>
+        measureKind(
+          kind,
+          { system: 'nats', config: { shared: { url } }, helpers: [{ label: 'nats-server', pid }] },
+          settings,
+        ),
+      ),
   };
 }
 

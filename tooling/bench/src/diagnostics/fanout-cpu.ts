@@ -6,28 +6,14 @@
  * `--tree` measures pubsub-tree's shape instead: 8 subscribers of a domain topic whose events travel
  * over the domain's broadcast tree (nats: the same 1 : 8 fan-out through the server).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NatsServer } from '../nats-server.js';
+import { processCpuMicros } from '../process/proc-stat.js';
 import { nats } from '../systems/nats.js';
 import { netmachine } from '../systems/netmachine.js';
 import type { SystemFactory } from '../systems/types.js';
 
 const BODY_BYTES = 200;
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** user + system CPU of another process, in µs (Linux /proc; 0 elsewhere). */
-function processCpuMicros(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // Fields 14 and 15 of stat (utime, stime), counted from after the command name.
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
-
 interface Outcome {
   readonly system: string;
   readonly deliveries: number;

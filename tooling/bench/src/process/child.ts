@@ -68,6 +68,11 @@ export class Child {
     return new Child(label, role, params, flags);
   }
 
+  /** The worker's process id (for reading its CPU time from /proc). */
+  get pid(): number | undefined {
+    return this.#process.pid;
+  }
+
   next<T>(type: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
     return this.#inbox.next<T>(type, timeoutMs);
   }

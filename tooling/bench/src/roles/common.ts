@@ -1,5 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type DeliveryCounter, makePayload } from '../payload.js';
+import { setProbe } from '../process/probe.js';
 import { loadSystem } from '../systems/index.js';
 import type { Link, SystemAdapter, SystemConfig } from '../systems/types.js';
 
@@ -25,6 +26,7 @@ const BATCH = 256;
 export async function sendFor(link: Link, durationMs: number, firstSeq = 0): Promise<number> {
   const end = performance.now() + durationMs;
   let seq = firstSeq;
+  setProbe('sender', () => ({ sent: seq - firstSeq }));
   for (;;) {
     for (let i = 0; i < BATCH; i++) {
       if (!link.send(makePayload(seq++))) await link.drained();

@@ -1,5 +1,6 @@
 import { DeliveryCounter, type DeliveryReport } from '../payload.js';
 import type { Control } from '../process/control.js';
+import { setProbe } from '../process/probe.js';
 import { awaitDeliveries, openSystem, type SystemParams, sendFor } from './common.js';
 
 export interface ReceiverParams extends SystemParams {
@@ -19,6 +20,7 @@ export async function receiver(params: ReceiverParams, control: Control): Promis
   const system = await openSystem(params);
   const counter = new DeliveryCounter(params.warmupMs);
   const onMessage = (payload: Uint8Array): void => counter.deliver(payload);
+  setProbe('deliveries', () => ({ received: counter.received, firstAt: counter.firstAt }));
   const endpoint =
     params.mode === 'fanout' ? await system.subscribe!({ onMessage }) : await system.listen({ onMessage });
   control.emit('ready', endpoint.info);

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type EngineAddress, KeyPair, type NodeId } from '@netmachine/core';
 import { decodeDomainTopicAdvert, encodeDomainTopicAdvert } from '@netmachine/pubsub';
+import { setProbe } from '../process/probe.js';
 import { type BenchNode, startBenchNode } from './netmachine-node.js';
 import type { Endpoint, Link, SystemFactory } from './types.js';
 
@@ -139,8 +140,51 @@ function remoteBacklog(node: BenchNode): () => number {
   return () => node.transport!.queued;
 }
 
+/**
+ * What this node reports when the harness probes it (BENCH_VERBOSE): frames per socket write, and for
+ * the tree the batches signed, checked, received (duplicates too) and sent, and the tree's control traffic.
+ */
+function probeNode(node: BenchNode): Record<string, unknown> {
+  const transport = node.transport?.counters();
+  const out: Record<string, unknown> = transport
+    ? {
+        writes: transport.writes,
+        framesOut: transport.framesOut,
+        framesIn: transport.framesIn,
+        bytesOut: transport.bytesOut,
+        queueFull: (transport.dropped as Record<string, number>)['queue-full'] ?? 0,
+      }
+    : {};
+  const tree = node.tree;
+  const domain = node.domains?.list()[0]?.id;
+  if (tree === undefined || domain === undefined) return out;
+  const counters = tree.counters();
+  const machine = tree.tree(domain)?.counters();
+  return {
+    ...out,
+    published: counters.published,
+    batchesSigned: counters.batchesSigned,
+    batchesDelivered: counters.streams.delivered,
+    signatureChecks: counters.signatureChecks,
+    flowHolds: counters.flow.holds,
+    ...(machine
+      ? {
+          received: machine.payloadsReceived,
+          duplicates: machine.duplicates,
+          sent: machine.gossipSent + machine.repliesSent,
+          replies: machine.repliesSent,
+          ihave: machine.ihaveSent,
+          grafts: machine.graftsSent,
+          prunes: machine.prunesSent,
+          wants: machine.wantsSent,
+        }
+      : {}),
+  };
+}
+
 export const netmachine: SystemFactory = async (config) => {
   const node: BenchNode = await startBenchNode(config);
+  setProbe('netmachine', () => probeNode(node));
   let engines = 0;
   const nextName = (prefix: string): string => `${prefix}-${engines++}`;
   // A node learns a peer's advert once, as an application would; the connect scenario connects to

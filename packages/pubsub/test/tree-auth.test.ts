@@ -1,7 +1,7 @@
 import { KeyPair } from '@netmachine/core';
 import { blake3 } from '@noble/hashes/blake3.js';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { batchDigest, batchDigestImplementation, batchDigestJs } from '../src/tree/batch-digest.js';
 import { BatchSigner, MAX_BATCH_BYTES, type SignedBatch } from '../src/tree/batch-signer.js';
 import { DeliveredBatch } from '../src/tree/delivered-batch.js';
@@ -183,7 +183,12 @@ describe('BatchSigner', () => {
 
   it('signs what one turn added as one batch, and a single event alone', async () => {
     const batches: SignedBatch[] = [];
-    const signer = new BatchSigner({ key: publisher, emit: (b) => batches.push(b), maxBatch: 64 });
+    const signer = new BatchSigner({
+      key: publisher,
+      emit: (b) => batches.push(b),
+      maxBatch: 64,
+      lingerMs: 0,
+    });
     signer.add(stream, 1, event(1));
     await new Promise((r) => setImmediate(r));
     for (let i = 2; i <= 101; i++) signer.add(stream, i, event(i));
@@ -200,6 +205,53 @@ describe('BatchSigner', () => {
     );
     expect(seqs).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
     expect(signer.pending).toBe(0);
+  });
+
+  it("keeps a busy stream's batch open while each turn adds to it, up to its linger; a quiet one is signed at once", async () => {
+    const batches: SignedBatch[] = [];
+    let clock = 0;
+    const signer = new BatchSigner({
+      key: publisher,
+      emit: (b) => batches.push(b),
+      maxBatch: 64,
+      lingerMs: 8,
+      now: () => clock,
+    });
+    const turn = () => new Promise((r) => setImmediate(r));
+    const counts = () => batches.map((b) => [b.firstSeq, b.count]);
+    signer.add(stream, 1, event(1));
+    await turn();
+    expect(counts()).toEqual([[1, 1]]); // quiet: at the end of its turn
+    // The turn after: the stream goes on publishing, so it is busy and its batch stays open.
+    for (let i = 2; i <= 11; i++) signer.add(stream, i, event(i));
+    await turn();
+    for (let i = 12; i <= 21; i++) signer.add(stream, i, event(i));
+    await turn();
+    expect(counts()).toEqual([[1, 1]]);
+    // A turn that adds nothing closes it.
+    await turn();
+    expect(counts()).toEqual([
+      [1, 1],
+      [2, 20],
+    ]);
+    // Busy again: a batch that fills is signed at once, and one that outlives its linger too.
+    for (let i = 22; i <= 85; i++) signer.add(stream, i, event(i));
+    expect(counts().at(-1)).toEqual([22, 64]);
+    for (let r = 0; r < 6; r++) {
+      clock += 3;
+      signer.add(stream, 86 + r, event(86 + r));
+      await turn();
+    }
+    expect(counts().slice(3)).toEqual([[86, 4]]); // 12 ms after its first event: past the linger
+    // Quiet for a while: the next event goes alone at the end of its turn.
+    await turn();
+    await turn();
+    clock += 100;
+    const before = batches.length;
+    signer.add(stream, 92, event(92));
+    await turn();
+    expect(batches.length).toBe(before + 1);
+    expect(counts().at(-1)).toEqual([92, 1]);
   });
 
   it('keeps topics (and epochs) in batches of their own, each numbered from 1', async () => {

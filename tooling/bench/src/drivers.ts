@@ -90,9 +90,10 @@ export function measureStream(
       settings.warmupMs + settings.durationMs + STEP_TIMEOUT_MS,
     );
     if (windowStart !== undefined) {
-      const end = await sampleWindow(children, helpers);
+      const start = await windowStart;
+      const end = await sampleWindow(children, helpers, [start.at]);
       const labels = [...children.map((child) => child.label), ...helpers.map((helper) => helper.label)];
-      process.stderr.write(`${describeWindow(spec.system, labels, await windowStart, end, goAt)}\n`);
+      process.stderr.write(`${describeWindow(spec.system, labels, start, end, goAt)}\n`);
     }
     for (const child of rx) child.send('expect', { sent });
     const results = await Promise.all(

@@ -59,6 +59,10 @@ export interface DeliveryReport {
   readonly windowMs: number;
 }
 
+/** Spacing and most entries of a DeliveryCounter's history (~10 minutes of a run). */
+const HISTORY_STEP_MS = 10;
+const HISTORY_MAX = 60_000;
+
 /**
  * Counts and checks deliveries on one ordered channel, and measures the rate from the first delivery
  * past the warm-up to the last delivery.
@@ -72,6 +76,8 @@ export class DeliveryCounter {
   #markCount = 0;
   #lastAt = 0;
   #lastCount = 0;
+  /** (time, count) every ~HISTORY_STEP_MS, bounded: what `receivedAt` looks up. */
+  readonly #history: number[] = [];
   readonly #warmupMs: number;
 
   constructor(warmupMs: number) {
@@ -84,6 +90,19 @@ export class DeliveryCounter {
 
   get bad(): number {
     return this.#bad;
+  }
+
+  /**
+   * How many had been received at wall-clock time `at` (ms since the Unix epoch), to within 64
+   * deliveries or HISTORY_STEP_MS: lets the harness count a window's deliveries at the moments it
+   * read every process's CPU, however late a busy receiver answers its probe.
+   */
+  receivedAt(at: number): number {
+    const t = at - performance.timeOrigin;
+    const history = this.#history;
+    let count = 0;
+    for (let i = 0; i < history.length && history[i]! <= t; i += 2) count = history[i + 1]!;
+    return count;
   }
 
   /** Wall clock (ms since the Unix epoch) of the first delivery; 0 before it. */
@@ -102,6 +121,12 @@ export class DeliveryCounter {
     // Reading the clock on every message would cost more than some peers spend per message.
     if ((count & 63) !== 0 && count !== 1) return;
     const now = performance.now();
+    const history = this.#history;
+    if (
+      history.length < 2 * HISTORY_MAX &&
+      (history.length === 0 || now - history[history.length - 2]! >= HISTORY_STEP_MS)
+    )
+      history.push(now, count);
     if (count === 1) this.#firstAt = now;
     else if (this.#markAt === 0) {
       if (now - this.#firstAt >= this.#warmupMs) {

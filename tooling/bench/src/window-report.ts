@@ -30,6 +30,8 @@ export interface WindowSample {
 export async function sampleWindow(
   children: readonly Child[],
   helpers: readonly HelperProcess[],
+  /** Earlier samples' moments: each receiver says how many it had received at each, and now. */
+  earlier: readonly number[] = [],
 ): Promise<WindowSample> {
   const at = Date.now();
   const machine = machineCpu();
@@ -39,7 +41,7 @@ export async function sampleWindow(
   ];
   const probes = await Promise.all(
     children.map((child) => {
-      child.send('probe');
+      child.send('probe', { times: [...earlier, at] });
       return child.next<ProbeReport>('probe', 30_000).catch(() => undefined);
     }),
   );
@@ -81,6 +83,15 @@ export function describeWindow(
     const probe = difference(end.probes[i], start.probes[i]);
     return { label, cpuMs, core: cpuMs / wallMs, probe };
   });
+  // Deliveries at the moments /proc was read (from each receiver's history), not when it answered.
+  const countedAt = (i: number): number | undefined => {
+    const at = (end.probes[i]?.deliveries as { receivedAt?: number[] } | undefined)?.receivedAt;
+    return at !== undefined && at.length >= 2 ? at[1]! - at[0]! : undefined;
+  };
+  for (const [i, row] of rows.entries()) {
+    const counted = countedAt(i);
+    if (counted !== undefined) (row.probe.deliveries as Numbers).received = counted;
+  }
   const deliveries = rows.reduce(
     (sum, row) => sum + num((row.probe.deliveries as Numbers | undefined)?.received),
     0,
@@ -110,6 +121,7 @@ export function describeWindow(
     const { gc, at: _at, ...rest } = row.probe;
     // The first delivery's time is a moment, not a count: summarised above, not differenced here.
     delete (rest.deliveries as Numbers | undefined)?.firstAt;
+    delete (rest.deliveries as Numbers | undefined)?.receivedAt;
     const g = gc as Numbers | undefined;
     const nm = rest.netmachine as Numbers | undefined;
     const events = num((rest.deliveries as Numbers | undefined)?.received) || num(nm?.published);

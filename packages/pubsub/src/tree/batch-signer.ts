@@ -10,6 +10,8 @@ import { encodedEventBytes, MAX_BATCH_EVENTS, signTreeBatch, type UnsignedEvent 
 export const MAX_BATCH_BYTES = 256 * 1024;
 /** Events under one signature unless the caller says otherwise. */
 export const DEFAULT_MAX_BATCH = 1024;
+/** How long a busy stream's batch may stay open for more events unless the caller says otherwise. */
+export const DEFAULT_LINGER_MS = 8;
 
 /** A signed batch as the signer hands it out. */
 export interface SignedBatch {
@@ -31,6 +33,15 @@ export interface BatchSignerOptions {
   readonly emit: (batch: SignedBatch) => void;
   /** Runs the flush after the current turn (default setImmediate; the simulator or a test may pass its own). */
   readonly schedule?: (flush: () => void) => void;
+  /**
+   * A stream that had events in the turn before is busy: its batch stays open while every turn adds
+   * to it, up to this long after its first event (default `DEFAULT_LINGER_MS`; 0 signs every batch
+   * at the end of its turn). A quiet stream's batch, or one the publisher stopped adding to, is
+   * signed at the end of the turn.
+   */
+  readonly lingerMs?: number;
+  /** The clock, in ms (default `performance.now`). */
+  readonly now?: () => number;
 }
 
 /** One publisher stream: a topic in one session (epoch). The signer keys its state by this object. */
@@ -42,6 +53,9 @@ export interface BatchStream {
 interface Pending {
   readonly topic: Uint8Array;
   readonly epoch: number;
+  /** When its first event was added, and whether events were added since the last look. */
+  readonly startedAt: number;
+  fresh: boolean;
   firstSeq: number;
   batch: number;
   events: UnsignedEvent[];
@@ -62,6 +76,10 @@ export class BatchSigner {
   readonly #pending = new Map<BatchStream, Pending>();
   /** The next batch number of each stream (a stream the caller drops is forgotten here too). */
   readonly #nextBatch = new WeakMap<BatchStream, number>();
+  /** Streams that had a batch pending at the last look (one turn ago, while looks follow each other). */
+  #active = new Set<BatchStream>();
+  readonly #linger: number;
+  readonly #now: () => number;
   #scheduled = false;
   batches = 0;
   events = 0;
@@ -70,6 +88,8 @@ export class BatchSigner {
     this.#o = options;
     this.#max = Math.min(Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH), MAX_BATCH_EVENTS);
     this.#maxBytes = Math.max(1, options.maxBatchBytes ?? MAX_BATCH_BYTES);
+    this.#linger = Math.max(0, options.lingerMs ?? DEFAULT_LINGER_MS);
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Adds the event numbered `seq` (consecutive per stream) of `stream` (one object per stream). */
@@ -83,26 +103,63 @@ export class BatchSigner {
     if (pending === undefined) {
       const batch = this.#nextBatch.get(stream) ?? 1;
       this.#nextBatch.set(stream, batch + 1);
-      pending = { topic: stream.topic, epoch: stream.epoch, firstSeq: seq, batch, events: [], bytes: 0 };
+      pending = {
+        topic: stream.topic,
+        epoch: stream.epoch,
+        startedAt: this.#linger > 0 ? this.#now() : 0,
+        fresh: true,
+        firstSeq: seq,
+        batch,
+        events: [],
+        bytes: 0,
+      };
       this.#pending.set(stream, pending);
     }
     pending.events.push(event);
     pending.bytes += size;
+    pending.fresh = true;
     if (pending.events.length >= this.#max) {
       this.#sign(stream, pending);
       return;
     }
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    (this.#o.schedule ?? setImmediate)(() => {
-      this.#scheduled = false;
-      this.flush();
-    });
+    this.#schedule();
   }
 
   /** Signs and emits what is pending now. */
   flush(): void {
     for (const [stream, pending] of this.#pending) this.#sign(stream, pending);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    (this.#o.schedule ?? setImmediate)(() => {
+      this.#scheduled = false;
+      this.#look();
+    });
+  }
+
+  /**
+   * The look after a turn. A stream's batch is signed unless the stream is busy — it had a batch
+   * pending at the previous look too (so it published in consecutive turns) — and the last turn added
+   * to it, and it is younger than the linger: then it waits one more turn. While some stream had a
+   * batch, the next turn is looked at too, so a stream that goes on publishing is seen as busy. Under
+   * a steady flood a turn adds a few hundred events, and every batch costs each node of the tree one
+   * signature check and one tree message: a batch that spans a few turns costs them that once.
+   */
+  #look(): void {
+    const active = new Set<BatchStream>();
+    const now = this.#linger > 0 && this.#pending.size > 0 ? this.#now() : 0;
+    for (const [stream, pending] of this.#pending) {
+      active.add(stream);
+      if (this.#active.has(stream) && pending.fresh && now - pending.startedAt < this.#linger) {
+        pending.fresh = false;
+        continue;
+      }
+      this.#sign(stream, pending);
+    }
+    this.#active = active;
+    if (active.size > 0 && this.#linger > 0) this.#schedule();
   }
 
   get pending(): number {

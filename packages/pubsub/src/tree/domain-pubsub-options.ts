@@ -29,6 +29,11 @@ export interface DomainPubSubOptions {
   readonly maxBatch?: number;
   /** Most bytes of events under one signature (default `MAX_BATCH_BYTES`). */
   readonly maxBatchBytes?: number;
+  /**
+   * How long a busy topic's batch stays open for more events (default 4 ms; 0: every batch is signed
+   * at the end of its event-loop turn). A topic that published nothing for this long is not delayed.
+   */
+  readonly lingerMs?: number;
   /** Per-stream ordering, in batches: held, fetched at once, how long a gap stays open (see StreamReceiver). */
   readonly reorderWindow?: number;
   readonly maxFetch?: number;

@@ -103,6 +103,7 @@ export class DomainPubSub implements Startable {
       key: options.keyPair,
       maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
       ...(options.maxBatchBytes === undefined ? {} : { maxBatchBytes: options.maxBatchBytes }),
+      ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
       emit: (batch) => this.#emitBatch(batch),
     });
     this.#receiver = new StreamReceiver<TreeBatch>({

@@ -4,8 +4,10 @@
  * the machine was shared as much as how much work each delivery takes; this says the latter:
  * (CPU time of every party) ÷ (deliveries). Usage: `pnpm bench:fanout-cpu [-- --events N]`.
  * `--tree` measures pubsub-tree's shape instead: 8 subscribers of a domain topic whose events travel
- * over the domain's broadcast tree (nats: the same 1 : 8 fan-out through the server).
+ * over the domain's broadcast tree (nats: the same 1 : 8 fan-out through the server). `--yield-every
+ * 256` yields to the event loop as often as the bench's sender does.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { NatsServer } from '../nats-server.js';
 import { processCpuMicros } from '../process/proc-stat.js';
@@ -26,6 +28,8 @@ interface Outcome {
 interface Shape {
   readonly subscribers: number;
   readonly tree: boolean;
+  /** Yield to the event loop after this many sends (0: only when the link pushes back). */
+  readonly yieldEvery: number;
 }
 
 async function measure(name: string, factory: SystemFactory, events: number, shape: Shape): Promise<Outcome> {
@@ -58,7 +62,10 @@ async function measure(name: string, factory: SystemFactory, events: number, sha
   const serverBefore = processCpuMicros(server?.pid);
   const before = process.cpuUsage();
   const started = performance.now();
-  for (let i = 0; i < events; i++) if (!link.send(payload)) await link.drained();
+  for (let i = 0; i < events; i++) {
+    if (!link.send(payload)) await link.drained();
+    if (shape.yieldEvery > 0 && (i + 1) % shape.yieldEvery === 0) await yieldToLoop();
+  }
   await done;
   const wallMs = performance.now() - started;
   const own = process.cpuUsage(before);
@@ -83,11 +90,18 @@ const { values } = parseArgs({
     events: { type: 'string', default: '200000' },
     runs: { type: 'string', default: '3' },
     tree: { type: 'boolean', default: false },
+    // Yield to the event loop every N sends, as the bench's sender does (every 256): a tree publisher
+    // then signs what one turn published, unless its batch lingers.
+    'yield-every': { type: 'string', default: '0' },
     // One system alone (`netmachine` or `nats`), e.g. under `--cpu-prof`.
     only: { type: 'string' },
   },
 });
-const shape: Shape = { subscribers: values.tree ? 8 : 4, tree: values.tree };
+const shape: Shape = {
+  subscribers: values.tree ? 8 : 4,
+  tree: values.tree,
+  yieldEvery: Number.parseInt(values['yield-every'], 10),
+};
 const events = Number.parseInt(values.events, 10);
 const runs = Number.parseInt(values.runs, 10);
 const contenders = (

@@ -7,7 +7,12 @@ import { PerformanceObserver } from 'node:perf_hooks';
  * reports, so every figure it prints covers the window only.
  */
 
-export type ProbeSource = () => Record<string, unknown>;
+/** What the parent asks with a probe: `times`, wall-clock moments it wants counts at (when it read /proc). */
+export interface ProbeRequest {
+  readonly times?: readonly number[];
+}
+
+export type ProbeSource = (request: ProbeRequest) => Record<string, unknown>;
 
 const sources = new Map<string, ProbeSource>();
 const gc = { count: 0, ms: 0 };
@@ -37,11 +42,11 @@ export interface ProbeReport {
   readonly [name: string]: unknown;
 }
 
-export function probeReport(): ProbeReport {
+export function probeReport(request: ProbeRequest = {}): ProbeReport {
   const report: Record<string, unknown> = {};
   for (const [name, source] of sources) {
     try {
-      report[name] = source();
+      report[name] = source(request);
     } catch (error) {
       report[name] = { error: (error as Error).message };
     }

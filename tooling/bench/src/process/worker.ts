@@ -2,7 +2,7 @@ import '../polyfills.js';
 import { roles } from '../roles/index.js';
 import { processControl } from './control.js';
 import { type ControlMessage, Inbox, type RunMessage } from './messages.js';
-import { probeReport, watchGc } from './probe.js';
+import { type ProbeRequest, probeReport, watchGc } from './probe.js';
 
 // A worker process: plays the one role the parent names, reporting over IPC, then exits.
 
@@ -32,7 +32,11 @@ if (process.env.BENCH_VERBOSE) watchGc();
 process.on('message', (message: ControlMessage) => {
   if (message.type === 'probe') {
     // Answered here, whatever the role is awaiting: the probe must not wait behind it.
-    if (process.connected) process.send?.({ type: 'probe', data: probeReport() } satisfies ControlMessage);
+    if (process.connected)
+      process.send?.({
+        type: 'probe',
+        data: probeReport(message.data as ProbeRequest),
+      } satisfies ControlMessage);
     return;
   }
   if (message.type !== 'run') {

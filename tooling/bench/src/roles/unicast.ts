@@ -20,7 +20,11 @@ export async function receiver(params: ReceiverParams, control: Control): Promis
   const system = await openSystem(params);
   const counter = new DeliveryCounter(params.warmupMs);
   const onMessage = (payload: Uint8Array): void => counter.deliver(payload);
-  setProbe('deliveries', () => ({ received: counter.received, firstAt: counter.firstAt }));
+  setProbe('deliveries', ({ times }) => ({
+    received: counter.received,
+    firstAt: counter.firstAt,
+    ...(times !== undefined ? { receivedAt: times.map((at) => counter.receivedAt(at)) } : {}),
+  }));
   const endpoint =
     params.mode === 'fanout' ? await system.subscribe!({ onMessage }) : await system.listen({ onMessage });
   control.emit('ready', endpoint.info);

@@ -111,6 +111,10 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
           ...(process.env.BENCH_TREE_MAX_BATCH_BYTES
             ? { maxBatchBytes: Number.parseInt(process.env.BENCH_TREE_MAX_BATCH_BYTES, 10) }
             : {}),
+          // BENCH_TREE_LINGER_MS sets how long a busy topic's batch stays open (0: signed each turn), for A/B runs.
+          ...(process.env.BENCH_TREE_LINGER_MS
+            ? { lingerMs: Number.parseInt(process.env.BENCH_TREE_LINGER_MS, 10) }
+            : {}),
           // BENCH_TREE_FLOW=0 turns hop-to-hop flow control off, for A/B runs.
           ...(process.env.BENCH_TREE_FLOW === '0' ? { flow: false as const } : {}),
           // BENCH_TREE_MAILBOX sets the tree engine's mailbox (batches), for A/B runs.

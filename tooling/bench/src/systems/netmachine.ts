@@ -115,6 +115,7 @@ async function treePublisher(node: BenchNode, topicKey: KeyPair, targets: Target
   const pace = pacer(remoteBacklog(node), 128, 32);
   let waits = 0;
   let waitedMs = 0;
+  setProbe('pacer', () => ({ waits, waitedMs: Math.round(waitedMs) }));
   return {
     send(payload) {
       tree.publish(advert.topic, payload);

@@ -98,6 +98,12 @@ export function describeWindow(
   );
   const cpuMs = rows.reduce((sum, row) => sum + row.cpuMs, 0);
   const idle = idleShare(start.machine, end.machine);
+  const sender = rows[0];
+  const sent = num((sender?.probe.sender as Numbers | undefined)?.sent);
+  const senderMs = sender?.cpuMs ?? 0;
+  const receiversMs = rows
+    .filter((row) => row.probe.deliveries !== undefined)
+    .reduce((sum, row) => sum + row.cpuMs, 0);
   const firstDeliveries = start.probes
     .map((probe) => num((probe?.deliveries as { firstAt?: number } | undefined)?.firstAt))
     .filter((at) => at > 0);
@@ -115,6 +121,11 @@ export function describeWindow(
     deliveriesPerSec: Math.round((deliveries * 1000) / wallMs),
     cpuMs: Math.round(cpuMs),
     cpuUsPerDelivery: deliveries > 0 ? +((cpuMs * 1000) / deliveries).toFixed(2) : undefined,
+    // The sender (first row) per message it sent: under load each process gets a share of a core,
+    // and the sender's share over this is the most messages there can be.
+    senderUsPerMessage: sent > 0 ? +((senderMs * 1000) / sent).toFixed(2) : undefined,
+    receiversUsPerDelivery: deliveries > 0 ? +((receiversMs * 1000) / deliveries).toFixed(2) : undefined,
+    senderCore: +(senderMs / wallMs).toFixed(3),
   };
   const lines = [`window ${JSON.stringify(summary)}`];
   for (const row of rows) {

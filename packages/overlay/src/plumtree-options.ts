@@ -47,6 +47,15 @@ export interface PlumTreeOptions {
    */
   readonly graftDeferLimit?: Millis;
   /**
+   * When a graft timer fires while the tree still delivers (a first copy was pushed since the timer
+   * last looked) but not this message (overtaken, or past `graftDeferLimit`), fetch it with a Want
+   * instead of a Graft (default true): the tree's parent is alive, so the link is left as it is
+   * rather than made a second tree link whose old parent's pushes then arrive twice until pruned.
+   * A copy of a fetched message pushed later by the parent is not taken for a cycle (no Prune). A
+   * tree that stops delivering is grafted as before.
+   */
+  readonly wantWhileDelivering?: boolean;
+  /**
    * A message's place in its tree's order (the publisher's sequence), or undefined when it has none;
    * default: the decimal number after the id's last `/`. Used by `graftDeferLimit`.
    */
@@ -92,6 +101,7 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
   graftTimeout2: 40,
   graftTimeoutMax: 1000,
   graftDeferLimit: 5000,
+  wantWhileDelivering: true,
   ihaveInterval: 50,
   pruneGrace: 500,
   cacheSize: 4096,

@@ -67,6 +67,10 @@ export interface PlumTreeCounters {
   graftsExhausted: number;
   /** Graft timers that waited another timeout because the tree was still delivering (`graftDeferLimit`). */
   graftsDeferred: number;
+  /** Graft timers answered with a Want because the tree still delivered (`wantWhileDelivering`). */
+  graftsAsWants: number;
+  /** Pushed copies of a message this node had fetched by a Want: late, not a cycle, so no Prune. */
+  lateAfterWant: number;
   /** Links made eager by the optimization (a lazy path many hops shorter). */
   optimizations: number;
 }
@@ -101,6 +105,8 @@ export function zeroPlumTreeCounters(): PlumTreeCounters {
     pendingDropped: 0,
     graftsExhausted: 0,
     graftsDeferred: 0,
+    graftsAsWants: 0,
+    lateAfterWant: 0,
     optimizations: 0,
   };
 }

@@ -51,6 +51,8 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   readonly #trees: SourceTrees;
   readonly #payloads: PayloadStore;
   readonly #missing: MissingTable;
+  /** Ids asked for by a Want and not yet pushed (bounded by `pendingCapacity`, oldest forgotten first). */
+  readonly #wanted = new Set<string>();
   readonly #outbox: IHaveOutbox;
   readonly #graftWait: GraftWait;
   /** First copies that arrived pushed down a tree (not asked for), over all trees: a clock of progress. */
@@ -191,6 +193,13 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
 
   #sendWant(peer: PeerId, ids: readonly string[], out: PlumTreeOutput): void {
     this.#counters.wantsSent++;
+    for (const id of ids) {
+      this.#wanted.delete(id);
+      this.#wanted.add(id);
+      if (this.#wanted.size > this.options.pendingCapacity) {
+        this.#wanted.delete(this.#wanted.values().next().value as string);
+      }
+    }
     out.send(peer, { type: 'want', ids });
   }
 
@@ -239,6 +248,11 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       // even when the link is already lazy here, since the sender still takes it for a tree link, and
       // to a sender that is not (or no longer) our neighbour: it still counts us as one of its tree
       // links, and would push every message of the tree here until told.
+      // A push of what this node fetched (the reply came first): the parent was late, not a cycle.
+      if (tree && this.#wanted.delete(id)) {
+        this.#counters.lateAfterWant++;
+        return;
+      }
       if (tree) {
         const source = this.#treeOf(id);
         if (!this.#trees.isNeighbor(from)) {
@@ -273,6 +287,8 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     const source = this.#treeOf(id);
     const links = this.#trees.use(source);
     if (tree) {
+      // Pushed first: a reply to a Want for it will be a duplicate reply (no Prune either way).
+      this.#wanted.delete(id);
       // The tree is delivering: what it still misses is probably queued behind this (graftDeferLimit).
       links.lastPush = ++this.#pushes;
       // Announced before it came down the tree: how late pushes are, for the graft timers.
@@ -387,10 +403,19 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       out.setTimer({ type: 'graft', id: timer.id, attempt: timer.attempt }, wait);
       return;
     }
+    // The tree still delivers, only not this one: fetch it, and leave the tree's links as they are.
+    const delivering = this.options.wantWhileDelivering && this.#stillDelivering(timer.id, missing);
     // The next announcer that is still a neighbour; a departed one would not answer.
     while (missing.next < missing.announcers.length) {
       const announcer = missing.announcers[missing.next++] as Announcer;
       if (!this.#trees.isNeighbor(announcer.peer)) continue;
+      if (delivering) {
+        missing.checked = this.#pushes;
+        this.#counters.graftsAsWants++;
+        this.#sendWant(announcer.peer, [timer.id], out);
+        out.setTimer({ type: 'graft', id: timer.id, attempt: missing.next }, this.#graftWait.next(this.#now));
+        return;
+      }
       const source = this.#treeOf(timer.id);
       const links = this.#trees.use(source);
       if (links.lazy.delete(announcer.peer)) {
@@ -404,6 +429,12 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     this.#counters.graftsExhausted++;
     this.#missing.delete(timer.id);
+  }
+
+  /** Whether the missing message's tree pushed a first copy of something since its timer last looked. */
+  #stillDelivering(id: string, missing: Missing): boolean {
+    const links = this.#trees.get(this.#treeOf(id));
+    return links !== undefined && links.lastPush > missing.checked;
   }
 
   /**

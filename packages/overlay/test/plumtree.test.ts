@@ -229,8 +229,33 @@ describe('PlumTree', () => {
       ]);
     });
 
-    it('grafts at the first timeout when a later message overtook the missing one', () => {
+    it("fetches an overtaken message with a Want, leaves the links, and takes the parent's late copy for no cycle", () => {
       const h = parentAndLazy();
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
+      h.receive('x', 'p', { type: 'gossip', id: 's/5', payload: bytes(5), hops: 1 });
+      h.fire('x', 'graft');
+      expect(h.sentOf('graft', 'x')).toHaveLength(0);
+      expect(h.sentOf('want', 'x').map((s) => [s.to, s.message])).toEqual([
+        ['l', { type: 'want', ids: ['s/4'] }],
+      ]);
+      expect(h.machine('x').lazyPeers('s')).toEqual(['l']);
+      h.receive('x', 'l', { type: 'reply', id: 's/4', payload: bytes(4), hops: 2 });
+      h.receive('x', 'p', { type: 'gossip', id: 's/4', payload: bytes(4), hops: 1 }); // the parent, late
+      expect(h.sentOf('prune', 'x')).toHaveLength(0);
+      expect(h.machine('x').lazyPeers('s')).toEqual(['l']);
+      expect(h.machine('x').counters()).toMatchObject({
+        graftsDeferred: 0,
+        graftsAsWants: 1,
+        lateAfterWant: 1,
+        duplicates: 1,
+      });
+      // A copy pushed again after that is a cycle as before.
+      h.receive('x', 'l', { type: 'gossip', id: 's/4', payload: bytes(4), hops: 2 });
+      expect(h.sentOf('prune', 'x').map((s) => s.to)).toEqual(['l']);
+    });
+
+    it('grafts an overtaken message at the first timeout with wantWhileDelivering off', () => {
+      const h = parentAndLazy({ wantWhileDelivering: false });
       h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
       h.receive('x', 'p', { type: 'gossip', id: 's/5', payload: bytes(5), hops: 1 });
       h.fire('x', 'graft');
@@ -238,22 +263,25 @@ describe('PlumTree', () => {
       expect(h.machine('x').counters().graftsDeferred).toBe(0);
     });
 
-    it('grafts after graftDeferLimit however the tree delivers, and not at all with a limit of 0', () => {
-      const h = parentAndLazy({ graftDeferLimit: 200 });
-      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/9', hops: 1 }] });
-      for (let seq = 2; seq < 9; seq++) {
-        h.now += 80;
-        h.receive('x', 'p', { type: 'gossip', id: `s/${seq}`, payload: bytes(seq), hops: 1 });
-        h.fire('x', 'graft');
-      }
-      expect(h.sentOf('graft', 'x')).toHaveLength(1);
-      expect(h.machine('x').counters().graftsDeferred).toBe(2);
+    it('stops deferring after graftDeferLimit (then a Want while the tree delivers, else a Graft), and never with 0', () => {
+      for (const wantWhileDelivering of [true, false]) {
+        const h = parentAndLazy({ graftDeferLimit: 200, wantWhileDelivering });
+        h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/9', hops: 1 }] });
+        for (let seq = 2; seq < 9; seq++) {
+          h.now += 80;
+          h.receive('x', 'p', { type: 'gossip', id: `s/${seq}`, payload: bytes(seq), hops: 1 });
+          h.fire('x', 'graft');
+        }
+        expect(h.sentOf(wantWhileDelivering ? 'want' : 'graft', 'x')).toHaveLength(1);
+        expect(h.sentOf(wantWhileDelivering ? 'graft' : 'want', 'x')).toHaveLength(0);
+        expect(h.machine('x').counters().graftsDeferred).toBe(2);
 
-      const plain = parentAndLazy({ graftDeferLimit: 0 });
-      plain.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
-      plain.receive('x', 'p', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
-      plain.fire('x', 'graft');
-      expect(plain.sentOf('graft', 'x')).toHaveLength(1);
+        const plain = parentAndLazy({ graftDeferLimit: 0, wantWhileDelivering });
+        plain.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
+        plain.receive('x', 'p', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
+        plain.fire('x', 'graft');
+        expect(plain.sentOf(wantWhileDelivering ? 'want' : 'graft', 'x')).toHaveLength(1);
+      }
     });
 
     it('does not fetch what a graft timer is already after', () => {

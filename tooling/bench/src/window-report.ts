@@ -66,6 +66,21 @@ function num(value: unknown): number {
   return typeof value === 'number' ? value : 0;
 }
 
+/** Tree batch copies received and duplicates, summed over the processes: before the window and in it. */
+function treeCopies(start: WindowSample, end: WindowSample): Record<string, number> {
+  const sum = (sample: WindowSample, key: string): number =>
+    sample.probes.reduce((total, probe) => total + num((probe?.netmachine as Numbers | undefined)?.[key]), 0);
+  if (!end.probes.some((probe) => (probe?.netmachine as Numbers | undefined)?.received !== undefined))
+    return {};
+  return {
+    copiesBeforeWindow: sum(start, 'received'),
+    duplicatesBeforeWindow: sum(start, 'duplicates'),
+    copiesInWindow: sum(end, 'received') - sum(start, 'received'),
+    duplicatesInWindow: sum(end, 'duplicates') - sum(start, 'duplicates'),
+    graftsInWindow: sum(end, 'grafts') - sum(start, 'grafts'),
+  };
+}
+
 /**
  * One JSON line for the run (for tools) and a short table (for people): per process the CPU used in
  * the window and its share of one core, garbage collections, and the system's counters.
@@ -126,6 +141,9 @@ export function describeWindow(
     senderUsPerMessage: sent > 0 ? +((senderMs * 1000) / sent).toFixed(2) : undefined,
     receiversUsPerDelivery: deliveries > 0 ? +((receiversMs * 1000) / deliveries).toFixed(2) : undefined,
     senderCore: +(senderMs / wallMs).toFixed(3),
+    // netmachine's tree: copies received and duplicates among them, before the window (start-up: the
+    // first batches flood every link until pruned) and in it.
+    ...treeCopies(start, end),
   };
   const lines = [`window ${JSON.stringify(summary)}`];
   for (const row of rows) {

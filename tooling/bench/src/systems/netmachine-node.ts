@@ -134,6 +134,8 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
             ...(process.env.BENCH_TREE_GRAFT_MAX
               ? { graftTimeoutMax: Number.parseInt(process.env.BENCH_TREE_GRAFT_MAX, 10) }
               : {}),
+            // BENCH_TREE_WANT=0: a graft timer grafts even while the tree still delivers (the old way).
+            ...(process.env.BENCH_TREE_WANT === '0' ? { wantWhileDelivering: false } : {}),
             ...(process.env.BENCH_TREE_FETCH_FROM
               ? { fetchFrom: Number.parseInt(process.env.BENCH_TREE_FETCH_FROM, 10) }
               : {}),

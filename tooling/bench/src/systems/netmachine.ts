@@ -176,6 +176,8 @@ function probeNode(node: BenchNode): Record<string, unknown> {
           replies: machine.repliesSent,
           ihave: machine.ihaveSent,
           grafts: machine.graftsSent,
+          graftsAsWants: machine.graftsAsWants,
+          lateAfterWant: machine.lateAfterWant,
           prunes: machine.prunesSent,
           wants: machine.wantsSent,
         }

@@ -1,7 +1,7 @@
 import { KeyPair } from '@netmachine/core';
 import { blake3 } from '@noble/hashes/blake3.js';
 import fc from 'fast-check';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { batchDigest, batchDigestImplementation, batchDigestJs } from '../src/tree/batch-digest.js';
 import { BatchSigner, MAX_BATCH_BYTES, type SignedBatch } from '../src/tree/batch-signer.js';
 import { DeliveredBatch } from '../src/tree/delivered-batch.js';

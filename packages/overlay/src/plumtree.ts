@@ -244,15 +244,15 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     if (this.#payloads.hasSeen(id)) {
       this.#counters.duplicates++;
       if (!tree) this.#counters.duplicateReplies++;
-      // A second copy pushed to us: the link closes a cycle, so it leaves the tree. The Prune goes out
-      // even when the link is already lazy here, since the sender still takes it for a tree link, and
-      // to a sender that is not (or no longer) our neighbour: it still counts us as one of its tree
-      // links, and would push every message of the tree here until told.
       // A push of what this node fetched (the reply came first): the parent was late, not a cycle.
       if (tree && this.#wanted.delete(id)) {
         this.#counters.lateAfterWant++;
         return;
       }
+      // A second copy pushed to us: the link closes a cycle, so it leaves the tree. The Prune goes out
+      // even when the link is already lazy here, since the sender still takes it for a tree link, and
+      // to a sender that is not (or no longer) our neighbour: it still counts us as one of its tree
+      // links, and would push every message of the tree here until told.
       if (tree) {
         const source = this.#treeOf(id);
         if (!this.#trees.isNeighbor(from)) {

@@ -128,6 +128,12 @@ export interface RelayRoute {
   reaches(node: NodeId): boolean;
   /** A direct dial to `node` failed; the engine then moves the messages waiting for it to the relay path. */
   directFailed(node: NodeId, error: Error): void;
+  /**
+   * Takes `message` when a relayed batch to its node is already open in this task (the node passed
+   * the engine's checks for that batch's first message); false sends it through the usual checks. A
+   * run of messages to one relayed node then costs one lookup each, not the whole path decision.
+   */
+  joinsOpenBatch?(message: EngineMessage): boolean;
 }
 
 /** The Transport engine's side of the relay seam. */

@@ -15,7 +15,6 @@ import {
   nonceOf,
   OFF_COUNTER,
   OFF_CREATED,
-  OFF_EPHEMERAL,
   OFF_SESSION,
   OFF_VERSION,
   readU64,
@@ -71,7 +70,16 @@ export class RelayOpener {
    * The session the last message came in, with its source's key bytes: a run of messages from one
    * source is matched by comparing 8 bytes, not by decoding the node id and building a map key.
    */
-  #last: { source: NodeId; src: Uint8Array; id: Buffer; key: string; session: ReceiverSession } | undefined;
+  #last:
+    | {
+        source: NodeId;
+        src: Uint8Array;
+        idHigh: number;
+        idLow: number;
+        key: string;
+        session: ReceiverSession;
+      }
+    | undefined;
   sessionsOpened = 0;
 
   constructor(keyPair: KeyPair, options: OpenerOptions = {}) {
@@ -122,19 +130,24 @@ export class RelayOpener {
       throw new MalformedRelayMessageError(`unknown version ${sealed[OFF_VERSION]}`);
     }
     if (expiry <= now) throw new RelayMessageExpiredError(source, 'message');
-    const data = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    // A frame's bytes arrive as a Buffer: no wrapper is made for them.
+    const data =
+      sealed instanceof Buffer ? sealed : Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    // The session id as two numbers: a run from one session is matched without a view or a string.
+    const idHigh = data.readUInt32BE(OFF_SESSION);
+    const idLow = data.readUInt32BE(OFF_SESSION + 4);
     let last = this.#last;
     if (
       last === undefined ||
+      last.idLow !== idLow ||
+      last.idHigh !== idHigh ||
       last.source !== source ||
-      data.compare(last.id, 0, SESSION_ID_BYTES, OFF_SESSION, OFF_EPHEMERAL) !== 0 ||
       this.#sessions.get(last.key) !== last.session
     ) {
       const src = identityBytes(source);
-      const key = `${source}:${data.toString('hex', OFF_SESSION, OFF_EPHEMERAL)}`;
+      const key = `${source}:${data.toString('hex', OFF_SESSION, OFF_SESSION + SESSION_ID_BYTES)}`;
       const session = this.#sessions.get(key) ?? this.#admitSession(source, src, data, key, now);
-      const id = Buffer.from(data.subarray(OFF_SESSION, OFF_EPHEMERAL));
-      last = { source, src, id, key, session };
+      last = { source, src, idHigh, idLow, key, session };
       this.#last = last;
     }
     const { src, session } = last;
@@ -143,8 +156,9 @@ export class RelayOpener {
       this.#last = undefined;
       throw new RelayMessageExpiredError(source, 'session');
     }
-    const counter = readU64(data, OFF_COUNTER);
-    if (counter > 0xffff_ffff) throw new MalformedRelayMessageError('counter out of range');
+    // The counter is at most 2^32 - 1 (a session rotates before): its high word must be zero.
+    if (data.readUInt32BE(OFF_COUNTER) !== 0) throw new MalformedRelayMessageError('counter out of range');
+    const counter = data.readUInt32BE(OFF_COUNTER + 4);
     const tagAt = data.length - TAG_BYTES;
     const nonce = nonceOf(this.#nonce, session.noncePrefix, counter);
     const decipher = createDecipheriv(CIPHER, session.key, nonce, { authTagLength: TAG_BYTES });

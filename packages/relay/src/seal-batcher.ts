@@ -75,18 +75,38 @@ export class SealBatcher {
    * through the relay for all of them.
    */
   add(message: EngineMessage, via: NodeId): void {
+    this.#append(message, (message.dst as EngineAddress).node, via);
+  }
+
+  /**
+   * Adds `message` to the batch open for its node in this task, if there is one (its first message
+   * chose the relay); false when none is open.
+   */
+  join(message: EngineMessage): boolean {
+    const dst = (message.dst as EngineAddress).node;
+    const batch = this.#batches.get(dst);
+    if (batch === undefined) return false;
+    this.#append(message, dst, batch.via, batch);
+    return true;
+  }
+
+  #append(
+    message: EngineMessage,
+    dst: NodeId,
+    via: NodeId,
+    open: Batch | undefined = this.#batches.get(dst),
+  ): void {
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(this.flush);
     }
-    const dst = (message.dst as EngineAddress).node;
     // Messages without their own expiry share one for the task: one clock read, not one per message.
     let expiry = message.expiry;
     if (expiry === undefined) {
       if (this.#taskExpiry === undefined) this.#taskExpiry = relayedExpiry(message, this.#options);
       expiry = this.#taskExpiry;
     }
-    let batch = this.#batches.get(dst);
+    let batch = open;
     if (batch !== undefined && (batch.via !== via || batch.messages.length >= BATCH_MESSAGES)) {
       this.#seal(dst, batch, batch.frames.takeParts());
       this.#dropBatch(dst, batch);

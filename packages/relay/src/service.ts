@@ -205,6 +205,11 @@ class RelayEngine implements RelayService, RelayRoute {
     return true;
   }
 
+  joinsOpenBatch(message: EngineMessage): boolean {
+    // Relay protocol messages themselves never nest in another relay.
+    return message.protocol !== RELAY_PROTOCOL && this.#batcher.join(message);
+  }
+
   directFailed(node: NodeId): void {
     this.#paths.directFailed(node);
   }

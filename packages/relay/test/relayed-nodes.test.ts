@@ -66,6 +66,8 @@ describe('relayed paths between real nodes', () => {
     expect(sizes.length).toBeGreaterThanOrEqual(5);
     expect(sizes.slice(0, -1).every((size) => size === 16_384)).toBe(true);
     expect(a.services.relay.counters().sealed).toBe(count);
+    // All but the first joined the batch open in the task, each counted once as relayed.
+    expect(a.transport.counters().relayedOut).toBe(count);
   });
 
   it('hands the frame buffer of each batch back once passed on: later frames reuse it, every batch arrives intact', async () => {

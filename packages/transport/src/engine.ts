@@ -256,6 +256,17 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
       link.send(message);
       return true;
     }
+    // The rest of a run to a relayed node joins the batch its first message opened in this task.
+    const relay = this.#relay;
+    if (
+      this.#running &&
+      relay?.joinsOpenBatch !== undefined &&
+      this.#o.directory.node(dst.node)?.trust !== TRUST_BANNED &&
+      relay.joinsOpenBatch(message)
+    ) {
+      this.#counters.relayedOut++;
+      return true;
+    }
     if (isTopicAddress(message.dst) || !this.canReach(dst.node)) return false;
     this.send(message);
     return true;

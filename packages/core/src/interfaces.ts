@@ -276,6 +276,14 @@ export interface MessageSink {
    * should stop reading from the peer until then (backpressure instead of loss).
    */
   deliver(message: EngineMessage, onRoom?: () => void): boolean | undefined;
+  /**
+   * Optional, called in pairs (which may nest) around the `deliver` calls of one read from a
+   * connection. A sink may hold back work that those messages start until the read has ended: the
+   * router runs the engines they were delivered to there, in the turn that read them, rather than on
+   * a microtask that waits behind the stream's own callbacks.
+   */
+  readStarted?(): void;
+  readEnded?(): void;
   /** A message given to `NodeSender.send` that will never be delivered (expired, refused, no address). */
   undeliverable(message: EngineMessage, error: Error): void;
   /**

@@ -90,6 +90,10 @@ export class Router implements MessageSink, ServiceRouter, Startable {
   private budgetResetScheduled = false;
   /** Set by `route` when it parked a message from another node (read right after, by `deliver`). */
   private parkedByRoute = false;
+  /** Reads from connections under way (`readStarted` minus `readEnded`). */
+  private readDepth = 0;
+  /** Engines given messages during a read: they run when it ends. */
+  private readRuns: LocalEngine[] = [];
 
   constructor(options: RouterOptions) {
     this.node = options.node;
@@ -201,6 +205,10 @@ export class Router implements MessageSink, ServiceRouter, Startable {
 
   /** @internal Runs an engine's mailbox soon, letting I/O in regularly. */
   scheduleRun(engine: LocalEngine): void {
+    if (this.readDepth > 0) {
+      this.readRuns.push(engine);
+      return;
+    }
     if (this.microtaskBudget > 0) {
       this.microtaskBudget--;
       queueMicrotask(engine.run);
@@ -389,6 +397,31 @@ export class Router implements MessageSink, ServiceRouter, Startable {
     this.parkedByRoute = false;
     this.route(message, undefined, onRoom);
     return !this.parkedByRoute;
+  }
+
+  readStarted(): void {
+    this.readDepth++;
+  }
+
+  /**
+   * The read's messages are all in their mailboxes: their engines run now, inside the read's own
+   * callback, so a reply is written before the stream's follow-up work (a microtask would run after
+   * it) — and a read of many messages still runs each engine once over all of its own.
+   */
+  readEnded(): void {
+    if (--this.readDepth > 0) return;
+    const runs = this.readRuns;
+    if (runs.length === 0) return;
+    this.readRuns = [];
+    for (const engine of runs) {
+      try {
+        engine.run();
+      } catch (error) {
+        // Handler errors are caught by the run itself; anything else is the router's own fault and
+        // must not reach the transport, which would take it for bad input.
+        this.logger.error({ err: error, engine: engine.name }, 'engine run failed');
+      }
+    }
   }
 
   undeliverable(message: EngineMessage, error: Error): void {

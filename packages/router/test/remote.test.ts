@@ -165,4 +165,33 @@ describe('backpressure towards other nodes', () => {
     expect(a.deliver({ id: 3, src, dst, protocol: 'msg@1', body: 3 }, onRoom)).toBe(true);
     expect(a.counters().dropped['mailbox-evicted']).toBe(1);
   });
+  it('runs the engines a read delivered to when the read ends, not before and not later', () => {
+    const a = newRouter();
+    const b = newRouter();
+    const got: unknown[] = [];
+    b.spawn('sink', (m) => {
+      got.push(m.body);
+    });
+    const message = (body: number): EngineMessage => ({
+      id: body,
+      src: { node: a.node, name: 'c' },
+      dst: { node: b.node, name: 'sink' },
+      replyTo: undefined,
+      expiry: undefined,
+      prefs: undefined,
+      protocol: 'msg@1',
+      body,
+      sig: undefined,
+    });
+    b.readStarted();
+    b.deliver(message(1));
+    b.deliver(message(2));
+    expect(got).toEqual([]);
+    b.readEnded();
+    // Synchronously, before any microtask.
+    expect(got).toEqual([1, 2]);
+    // Outside a read, delivery still leaves the run for later.
+    b.deliver(message(3));
+    expect(got).toEqual([1, 2]);
+  });
 });

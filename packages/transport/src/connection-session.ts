@@ -192,10 +192,23 @@ export class ConnectionSession {
     return handshake.done;
   }
 
-  /** Encodes and queues a message; throws a typed error when it cannot be encoded. */
+  /**
+   * Encodes and queues a message; throws a typed error when it cannot be encoded.
+   *
+   * A message that someone waits for — a reply, or one with a deadline (every request has one) —
+   * leaves at once when nothing is on its way to the peer: an idle request or reply does not wait
+   * for the end of the tick (and for whatever its caller does next) to be written. The frames the
+   * tick queues after it find the connection busy and are still coalesced into one write.
+   */
   sendMessage(message: EngineMessage): void {
     if (this.#state !== 'open') throw new ConnectionClosedError(`link to ${this.peer} is ${this.#state}`);
     this.#writer.outgoing(message, this.#o.keyPair, this.#o.strict, this.#o.limits.maxFrameSize);
+    if (
+      (message.replyTo !== undefined || message.expiry !== undefined) &&
+      this.connection.bufferedBytes === 0
+    ) {
+      this.#writer.flush(false);
+    }
     this.#o.counters.messagesOut++;
     this.traffic.messagesOut++;
     this.#active = true;
@@ -253,12 +266,18 @@ export class ConnectionSession {
     if (this.#failure !== undefined || this.#state === 'closed') return;
     this.#o.counters.bytesIn += chunk.length;
     this.traffic.bytesIn += chunk.length;
+    // The receiver may hold back the work these messages start (running their engines) until the
+    // whole read is delivered: see MessageSink.readStarted.
+    const hooks = this.#o.hooks;
+    hooks.readStarted?.();
     try {
       this.#decoder.push(chunk);
     } catch (error) {
       const typed =
         error instanceof NetmachineError ? error : new ProtocolViolationError('bad frame', { cause: error });
       this.#fail(typed, 'malformed-frame');
+    } finally {
+      hooks.readEnded?.();
     }
   }
 

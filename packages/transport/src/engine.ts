@@ -59,6 +59,8 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   readonly #transports = new Map<string, Transport>();
   #listeners: Listener[] = [];
   #sink: MessageSink | undefined;
+  /** The sink told of each read under way (reads nest only if a handler reads synchronously). */
+  readonly #readSinks: Array<MessageSink | undefined> = [];
   #relay: RelayRoute | undefined;
   #running = false;
   #starting: Promise<void> | undefined;
@@ -386,6 +388,13 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     onClosed: (session, error) => this.#table.closed(session, error),
     onDropped: (reason, error, node, message) => this.#dropped(reason, error, node, message),
     admit: (peer) => this.#sessions.admit(peer),
+    readStarted: () => {
+      // The sink that hears the start hears the end, even if the sink is replaced in between.
+      const sink = this.#sink;
+      this.#readSinks.push(sink);
+      sink?.readStarted?.();
+    },
+    readEnded: () => this.#readSinks.pop()?.readEnded?.(),
   };
 
   /** Trust can drop to 0 while a link is up: a banned peer (or source) gets nothing through. */

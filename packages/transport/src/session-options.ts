@@ -39,6 +39,9 @@ export interface SessionHooks {
   onDropped(reason: TransportDropReason, error: Error, node: NodeId, message?: EngineMessage): void;
   /** Inbound only: may refuse a caller after its ConnectRequest (trust, capacity). */
   admit(peer: NodeId): Refusal | undefined;
+  /** Around the messages of one read (see `MessageSink.readStarted`); in pairs. */
+  readStarted?(): void;
+  readEnded?(): void;
 }
 
 export interface SessionOptions {

@@ -137,6 +137,8 @@ async function treePublisher(node: BenchNode, topicKey: KeyPair, targets: Target
   };
 }
 
+const bodyOf = (message: { readonly body: unknown }): Uint8Array => message.body as Uint8Array;
+
 function remoteBacklog(node: BenchNode): () => number {
   return () => node.transport!.queued;
 }
@@ -236,9 +238,9 @@ export const netmachine: SystemFactory = async (config) => {
           return pace.afterSend();
         },
         drained: pace.drained,
-        async request(payload) {
-          return (await client.request(dst, payload)).body as Uint8Array;
-        },
+        // A `then` rather than an async function: one promise and one microtask fewer per request
+        // (raw TLS's link makes one promise per request too).
+        request: (payload) => client.request(dst, payload).then(bodyOf),
         async close() {
           await client.stop();
           // Closing the link makes the next connect (in the connect scenario) a fresh connection.

@@ -1,0 +1,149 @@
+/**
+ * The remote-request loop, with the CPU it costs: a client process sends sequential requests (one in
+ * flight) to an echoing server process over one connection and times each round trip, as
+ * `remote-request` does. Each run also reports the CPU time (user + system) each process spent per
+ * round trip, which a loaded machine does not inflate the way it inflates latencies. Systems
+ * alternate run by run, so an A/B shares one window.
+ * Usage: `pnpm bench:request-loop [-- --system netmachine --system raw-tls --requests 20000 --rounds 3]`.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { makePayload, payloadSeq } from '../payload.js';
+import { loadSystem } from '../systems/index.js';
+import type { SystemConfig } from '../systems/types.js';
+
+const WARMUP = 2000;
+
+type FromChild =
+  | { readonly type: 'ready'; readonly target: unknown }
+  | { readonly type: 'done'; readonly cpuUs: number; readonly latenciesUs: number[]; readonly bad: number }
+  | { readonly type: 'report'; readonly cpuUs: number };
+
+const configOf = (system: string): SystemConfig => (system === 'netmachine' ? { transport: 'tls' } : {});
+const cpuMicros = (): number => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+async function server(system: string): Promise<void> {
+  const adapter = await (await loadSystem(system))(configOf(system));
+  let cpuAtWarm = 0;
+  let seen = 0;
+  const endpoint = await adapter.listen({
+    echo: true,
+    onMessage: () => {
+      if (++seen === WARMUP + 1) cpuAtWarm = cpuMicros();
+    },
+  });
+  process.send?.({ type: 'ready', target: endpoint.info } satisfies FromChild);
+  process.once('message', async () => {
+    process.send?.({ type: 'report', cpuUs: cpuMicros() - cpuAtWarm } satisfies FromChild);
+    await endpoint.close();
+    await adapter.shutdown?.();
+    process.disconnect?.();
+  });
+}
+
+async function client(system: string, target: unknown, requests: number): Promise<void> {
+  const adapter = await (await loadSystem(system))(configOf(system));
+  let pending: ((payload: Uint8Array) => void) | undefined;
+  const link = await adapter.connect({
+    target,
+    onMessage: (payload) => {
+      const resolve = pending;
+      pending = undefined;
+      resolve?.(payload);
+    },
+  });
+  const roundTrip = (payload: Uint8Array): Promise<Uint8Array> => {
+    if (link.request !== undefined) return link.request(payload);
+    const reply = new Promise<Uint8Array>((resolve) => {
+      pending = resolve;
+    });
+    link.send(payload);
+    return reply;
+  };
+  const latenciesUs: number[] = [];
+  let bad = 0;
+  let cpuAtWarm = 0;
+  for (let seq = 0; seq < WARMUP + requests; seq++) {
+    if (seq === WARMUP) cpuAtWarm = cpuMicros();
+    const sentAt = process.hrtime.bigint();
+    const reply = await roundTrip(makePayload(seq));
+    const elapsedUs = Number(process.hrtime.bigint() - sentAt) / 1000;
+    if (payloadSeq(reply) !== seq) bad++;
+    if (seq >= WARMUP) latenciesUs.push(elapsedUs);
+  }
+  const cpuUs = cpuMicros() - cpuAtWarm;
+  process.send?.({ type: 'done', cpuUs, latenciesUs, bad } satisfies FromChild);
+  await link.close();
+  await adapter.shutdown?.();
+  process.disconnect?.();
+}
+
+function spawn(args: string[]): { child: ChildProcess; next: () => Promise<FromChild> } {
+  const child = fork(fileURLToPath(import.meta.url), args, {
+    execArgv: [...process.execArgv, ...(process.env.BENCH_WORKER_FLAGS?.split(' ').filter(Boolean) ?? [])],
+  });
+  const inbox: FromChild[] = [];
+  const waiting: Array<(message: FromChild) => void> = [];
+  child.on('message', (message: FromChild) => {
+    const waiter = waiting.shift();
+    if (waiter !== undefined) waiter(message);
+    else inbox.push(message);
+  });
+  const next = (): Promise<FromChild> => {
+    const queued = inbox.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      waiting.push(resolve);
+      child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
+    });
+  };
+  return { child, next };
+}
+
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+
+async function run(system: string, requests: number): Promise<string> {
+  const echo = spawn(['server', system]);
+  const ready = await echo.next();
+  if (ready.type !== 'ready') throw new Error('the server did not start');
+  const asker = spawn(['client', system, JSON.stringify(ready.target), String(requests)]);
+  const done = await asker.next();
+  if (done.type !== 'done') throw new Error('the client did not finish');
+  echo.child.send('report');
+  const report = await echo.next();
+  if (report.type !== 'report') throw new Error('the server did not report');
+  const sorted = [...done.latenciesUs].sort((a, b) => a - b);
+  const us = (value: number): string => value.toFixed(1);
+  const bad = done.bad > 0 ? `  BAD ${done.bad}` : '';
+  return `${system.padEnd(11)} p10 ${us(percentile(sorted, 0.1))} µs  p50 ${us(percentile(sorted, 0.5))} µs  CPU per round trip: client ${us(done.cpuUs / requests)} µs, server ${us(report.cpuUs / requests)} µs${bad}`;
+}
+
+async function main(): Promise<void> {
+  const [role, system, ...rest] = process.argv.slice(2);
+  if (role === 'server') return server(system!);
+  if (role === 'client') return client(system!, JSON.parse(rest[0]!), Number(rest[1]));
+  const { values } = parseArgs({
+    args: process.argv.slice(2).filter((arg) => arg !== '--'),
+    options: {
+      system: { type: 'string', multiple: true },
+      requests: { type: 'string', default: '20000' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
+  const systems = values.system ?? ['netmachine', 'raw-tls'];
+  const requests = Number.parseInt(values.requests, 10);
+  const rounds = Number.parseInt(values.rounds, 10);
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of systems) console.log(`round ${round}  ${await run(name, requests)}`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -329,6 +329,15 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     await link.session?.close('disconnect');
   }
 
+  /**
+   * Resolves once nothing waits in the queue for `node`: its messages were handed to the
+   * connection, or dropped and reported. With `queued`, what a sender that must not overfill the
+   * queue waits on instead of polling (it resolves at once when nothing is queued).
+   */
+  whenQueueEmpty(node: NodeId): Promise<void> {
+    return this.#links.get(node)?.whenQueueEmpty() ?? Promise.resolve();
+  }
+
   connectedNodes(): NodeId[] {
     return [...this.#links.values()].filter((l) => l.connected).map((l) => l.node);
   }

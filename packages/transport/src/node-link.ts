@@ -56,6 +56,8 @@ export class NodeLink {
   #expiryAt = Number.POSITIVE_INFINITY;
   #idleTimer: NodeJS.Timeout | undefined;
   #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  /** Callers of `whenQueueEmpty`, told once nothing waits in the queue. */
+  #emptyWaiters: Array<() => void> = [];
   #stopped = false;
 
   constructor(node: NodeId, host: LinkHost) {
@@ -119,6 +121,22 @@ export class NodeLink {
       } else this.#write(session, entry.message);
       session = this.session;
     }
+    this.#queueMaybeEmpty();
+  }
+
+  /**
+   * Resolves once nothing waits in this link's queue: every message queued so far was handed to a
+   * connection or dropped (and reported). A sender that paces itself on the queue waits here rather
+   * than polling it.
+   */
+  whenQueueEmpty(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#emptyWaiters.push(resolve));
+  }
+
+  #queueMaybeEmpty(): void {
+    if (this.#emptyWaiters.length === 0 || this.queue.length > 0) return;
+    for (const resolve of this.#emptyWaiters.splice(0)) resolve();
   }
 
   #write(session: ConnectionSession, message: EngineMessage): void {
@@ -144,6 +162,7 @@ export class NodeLink {
     for (const message of this.queue.removeExpired(Date.now())) {
       this.#host.undeliverable(message, new MessageExpiredError(this.node), 'expired');
     }
+    this.#queueMaybeEmpty();
     this.#scheduleExpiry();
     if (!this.busy) this.#host.idle(this);
   }
@@ -181,6 +200,7 @@ export class NodeLink {
               error instanceof NoAddressError ? 'no-address' : 'denied',
             );
           }
+          this.#queueMaybeEmpty();
         }
         this.scheduleReconnect();
       },
@@ -264,7 +284,10 @@ export class NodeLink {
     this.#retryTimer = undefined;
     this.#expiryTimer = undefined;
     this.#idleTimer = undefined;
-    return this.queue.drain();
+    const left = this.queue.drain();
+    // The engine reports what was left as undeliverable: nothing waits any more.
+    for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+    return left;
   }
 
   /** Rejects the callers of whenConnected (the engine is stopping). */

@@ -115,6 +115,24 @@ describe.each([
     expect(a.sink.failed).toEqual([]);
   });
 
+  it('tells a sender when the queue for a node is empty, instead of making it poll', async () => {
+    const [a, b] = await pair({ memory: { highWaterMark: 4096 }, limits: { flushBytes: 8192 } });
+    await expect(a.engine.whenQueueEmpty(b.id)).resolves.toBeUndefined(); // no link, nothing queued
+    const body = Buffer.alloc(2048, 7);
+    const count = 300;
+    for (let i = 0; i < count; i++) a.engine.send(message(a, b, { i, body }));
+    expect(a.engine.queuedTo(b.id)).toBeGreaterThan(0);
+    let emptied = false;
+    const empty = a.engine.whenQueueEmpty(b.id).then(() => {
+      emptied = true;
+      return a.engine.queuedTo(b.id);
+    });
+    await Promise.resolve();
+    expect(emptied).toBe(false);
+    await expect(empty).resolves.toBe(0);
+    await expect.poll(() => b.sink.delivered.length, { message: 'all messages' }).toBe(count);
+  });
+
   it('queues for an unreachable node until expiry, then reports undeliverable', async () => {
     const [a, b] = await pair();
     await b.engine.stop();

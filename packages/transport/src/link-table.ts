@@ -173,5 +173,6 @@ export class LinkTable implements LinkHost {
       if (relay.takes(message, true)) this.#o.counters.relayedOut++;
       else link.send(message);
     }
+    link.queueTaken();
   }
 }

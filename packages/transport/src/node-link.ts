@@ -121,7 +121,7 @@ export class NodeLink {
       } else this.#write(session, entry.message);
       session = this.session;
     }
-    this.#queueMaybeEmpty();
+    this.queueTaken();
   }
 
   /**
@@ -134,7 +134,8 @@ export class NodeLink {
     return new Promise<void>((resolve) => this.#emptyWaiters.push(resolve));
   }
 
-  #queueMaybeEmpty(): void {
+  /** Tells `whenQueueEmpty`'s callers if the queue is empty now (after messages were taken from it). */
+  queueTaken(): void {
     if (this.#emptyWaiters.length === 0 || this.queue.length > 0) return;
     for (const resolve of this.#emptyWaiters.splice(0)) resolve();
   }
@@ -162,7 +163,7 @@ export class NodeLink {
     for (const message of this.queue.removeExpired(Date.now())) {
       this.#host.undeliverable(message, new MessageExpiredError(this.node), 'expired');
     }
-    this.#queueMaybeEmpty();
+    this.queueTaken();
     this.#scheduleExpiry();
     if (!this.busy) this.#host.idle(this);
   }
@@ -200,7 +201,7 @@ export class NodeLink {
               error instanceof NoAddressError ? 'no-address' : 'denied',
             );
           }
-          this.#queueMaybeEmpty();
+          this.queueTaken();
         }
         this.scheduleReconnect();
       },

@@ -57,8 +57,13 @@ export interface Connection {
    * Like `write`, for bytes the caller hands over and never changes again: they need no copy, and
    * when nothing else is queued they go to the network at once instead of at the end of the tick.
    * Optional: a transport without it is written with `write`.
+   *
+   * `written`, when given, is called at most once, when the connection no longer refers to any byte of
+   * `data` (the socket has sent or copied them): the caller may then write into that memory again. A
+   * connection that cannot tell (or drops `data` on close, or fails to send it) never calls it: the
+   * caller then leaves the memory to the GC.
    */
-  writeOwned?(data: Uint8Array): boolean;
+  writeOwned?(data: Uint8Array, written?: () => void): boolean;
   /** Bytes queued but not yet handed to the network. */
   readonly bufferedBytes: number;
   /** Flushes queued bytes and closes gracefully. */

@@ -2,6 +2,7 @@ import type { QUICConnection, QUICStream } from '@matrixai/quic';
 import { events as quicEvents } from '@matrixai/quic';
 import { ConnectionClosedError } from '@netmachine/core';
 import { BufferedConnection, type BufferedConnectionInit } from '@netmachine/transport';
+import { MAX_POOLED_SLAB_BYTES, sharedSlabPool } from '@netmachine/transport/wire';
 
 /** Application error codes this transport sends when it closes a QUIC connection. */
 export const CLOSE_CODE = { normal: 0, aborted: 1 } as const;
@@ -111,10 +112,24 @@ export class QuicConnection extends BufferedConnection {
       while (this.batch.bytes > 0 && !this.isClosed) {
         // One stream write for everything queued: a QUIC stream write costs far more than a copy.
         const parts = this.batch.take();
-        const data = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+        const written = this.batch.takeWritten();
+        const bytes = totalBytes(parts);
+        // Several parts are joined, into a pooled slab when they fit one: given back once the stream
+        // has copied it. Parts joined are free at once; a lone part once the stream has copied it.
+        const slab =
+          parts.length > 1 && bytes <= MAX_POOLED_SLAB_BYTES ? sharedSlabPool.acquire(bytes) : undefined;
+        const data =
+          parts.length === 1
+            ? (parts[0] as Buffer)
+            : slab !== undefined
+              ? joinInto(slab, parts)
+              : Buffer.concat(parts, bytes);
+        if (parts.length > 1 && written !== undefined) callAll(written);
         this.#inflightBytes += data.length;
         this.#quic.onStreamWrite(data.length);
         await this.#writer.write(data);
+        if (parts.length === 1 && written !== undefined) callAll(written);
+        if (slab !== undefined) sharedSlabPool.recycle(slab);
         this.#inflightBytes -= data.length;
         this.checkDrain();
       }
@@ -213,4 +228,24 @@ export class QuicConnection extends BufferedConnection {
     this.finish(this.failure(cause));
     void this.#quic.stop(CLOSE_CODE.aborted).catch(() => {});
   }
+}
+
+function callAll(callbacks: readonly (() => void)[]): void {
+  for (const callback of callbacks) callback();
+}
+
+function totalBytes(parts: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const part of parts) bytes += part.length;
+  return bytes;
+}
+
+/** `parts`, one after the other, at the start of `slab`. */
+function joinInto(slab: Buffer, parts: readonly Buffer[]): Buffer {
+  let at = 0;
+  for (const part of parts) {
+    slab.set(part, at);
+    at += part.length;
+  }
+  return slab.subarray(0, at);
 }

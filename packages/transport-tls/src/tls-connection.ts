@@ -77,8 +77,16 @@ export class TlsConnection extends BufferedConnection {
   protected flush(): void {
     if (this.isClosed) return;
     const parts = this.batch.take();
+    const written = this.batch.takeWritten();
     if (parts.length > 1) this.#socket.cork();
-    for (const part of parts) this.#socket.write(part);
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) this.#socket.write(parts[i] as Buffer);
+    // A stream completes its writes in order: once the last is done, every part is. After an error
+    // (the socket was destroyed) the bytes are not given back, only left to the GC.
+    if (last >= 0) {
+      if (written === undefined) this.#socket.write(parts[last] as Buffer);
+      else this.#socket.write(parts[last] as Buffer, (error) => (error ? undefined : callAll(written)));
+    }
     if (parts.length > 1) this.#socket.uncork();
     this.checkDrain();
   }
@@ -112,4 +120,8 @@ export class TlsConnection extends BufferedConnection {
           : undefined;
     this.finish(error);
   };
+}
+
+function callAll(callbacks: readonly (() => void)[]): void {
+  for (const callback of callbacks) callback();
 }

@@ -12,7 +12,7 @@ import {
   TRUST_DEFAULT,
 } from '@netmachine/core';
 import { TransportEngine } from '@netmachine/transport';
-import { sharedFramePool } from '@netmachine/transport/wire';
+import { sharedFramePool, sharedSlabPool } from '@netmachine/transport/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tls } from '../src/index.js';
 
@@ -103,5 +103,32 @@ describe('large messages over TLS', () => {
     expect((b.received.messages[0]!.body as Buffer).equals(bodies[0]!)).toBe(true);
     const after = sharedFramePool.stats();
     expect(after.reused - before.reused).toBeGreaterThanOrEqual(4);
+  });
+
+  it('sends intact bytes while later sends reuse the slabs of earlier ones', async () => {
+    const [a, b] = [await peer(), await peer()];
+    await a.directory.offerNodeAdvert(b.advert);
+    // Bursts of 200 KiB bodies, each frame in a slab of its own: a burst is queued faster than the
+    // socket sends it, so slabs are both in flight and reused by the next burst once written.
+    const bodies: Buffer[] = [];
+    const before = sharedSlabPool.stats();
+    for (let burst = 0; burst < 8; burst++) {
+      const given = sharedSlabPool.stats();
+      for (let i = 0; i < 8; i++) {
+        const body = randomBytes(200 * 1024);
+        bodies.push(body);
+        a.engine.send(bytesMessage(a, b, body));
+      }
+      await expect.poll(() => b.received.messages.length, { timeout: 20_000 }).toBe(bodies.length);
+      // The socket has written them: their slabs are back for the next burst.
+      await expect
+        .poll(() => sharedSlabPool.stats().recycled + sharedSlabPool.stats().dropped, { timeout: 20_000 })
+        .toBeGreaterThan(given.recycled + given.dropped);
+    }
+    for (const [i, body] of bodies.entries()) {
+      expect((b.received.messages[i]!.body as Buffer).equals(body)).toBe(true);
+    }
+    const after = sharedSlabPool.stats();
+    expect(after.reused - before.reused).toBeGreaterThanOrEqual(7);
   });
 });

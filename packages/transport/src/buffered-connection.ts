@@ -124,12 +124,13 @@ export abstract class BufferedConnection implements Connection {
   /**
    * Bytes the caller will never change (a frame writer's flushed slab): not copied, and handed to the
    * socket at once unless earlier writes wait for the end of the tick, so a lone reply is not held
-   * back by a second deferral.
+   * back by a second deferral. `written` is called once the socket is done with `data` (see
+   * `Connection.writeOwned`); never when the connection closes first.
    */
-  writeOwned(data: Uint8Array): boolean {
+  writeOwned(data: Uint8Array, written?: () => void): boolean {
     if (this.#closed || this.closing !== undefined) return false;
     if (data.length > 0) {
-      this.batch.adopt(data);
+      this.batch.adopt(data, written);
       if (!this.#flushScheduled) this.flush();
     }
     const below = this.bufferedBytes < this.highWaterMark;

@@ -3,6 +3,7 @@ import type { PeerTrafficCounters, TransportCounters } from './counters.js';
 import { newPeerTrafficCounters } from './counters.js';
 import { appendOutgoing } from './outgoing-message.js';
 import { FrameSlab } from './wire/frame-slab.js';
+import { type SlabPool, sharedSlabPool } from './wire/slab-pool.js';
 
 /**
  * The outgoing side of a connection. Frames are encoded into a slab and written as one buffer at
@@ -16,13 +17,17 @@ import { FrameSlab } from './wire/frame-slab.js';
  * message handler therefore leaves in the same turn of the loop that read the request, rather than
  * one turn later (a `setImmediate` flush, and the TLS socket's own completion callback, each cost a
  * turn: a round trip paid for two extra turns of the loop on each side).
+ *
+ * Slabs come from a pool shared by every connection and go back to it once the connection says the
+ * socket is done with their bytes (`writeOwned`'s `written`): a busy link reuses a few slabs instead
+ * of allocating one per flush. A connection that copies (`write`) gives them back at once.
  */
 export class FrameWriter {
   readonly #connection: Connection;
   readonly #counters: TransportCounters;
   readonly #peer: PeerTrafficCounters;
   readonly #flushBytes: number;
-  readonly #slab = new FrameSlab();
+  readonly #slab: FrameSlab;
   #flushScheduled = false;
   #blocked = false;
   #closed = false;
@@ -32,7 +37,9 @@ export class FrameWriter {
     counters: TransportCounters,
     flushBytes: number,
     peer: PeerTrafficCounters = newPeerTrafficCounters(),
+    pool: SlabPool = sharedSlabPool,
   ) {
+    this.#slab = new FrameSlab(64 * 1024, pool);
     this.#connection = connection;
     this.#counters = counters;
     this.#peer = peer;
@@ -88,23 +95,31 @@ export class FrameWriter {
     const parts = this.#slab.takeParts();
     if (parts.length === 0) return;
     this.#counters.writes++;
-    for (const part of parts) this.#write(part);
+    for (const part of parts) this.#write(part, true);
   }
 
   /** Writes at once, ahead of anything pending (handshake frames). */
   writeNow(data: Buffer): void {
     this.#counters.writes++;
-    this.#write(data);
+    this.#write(data, false);
   }
 
-  #write(data: Buffer): void {
+  #write(data: Buffer, fromSlab: boolean): void {
     this.#counters.bytesOut += data.length;
     this.#peer.bytesOut += data.length;
-    // The slab hands each buffer out once: the connection may keep it without a copy.
-    const below =
-      this.#connection.writeOwned !== undefined
-        ? this.#connection.writeOwned(data)
-        : this.#connection.write(data);
+    // The slab hands each buffer out once: the connection may keep it without a copy, and says when
+    // it is done with it; a connection that copies is done at once.
+    const connection = this.#connection;
+    let below: boolean;
+    if (connection.writeOwned !== undefined) {
+      const slab = this.#slab;
+      below = fromSlab
+        ? connection.writeOwned(data, () => slab.releasePart(data))
+        : connection.writeOwned(data);
+    } else {
+      below = connection.write(data);
+      if (fromSlab) this.#slab.releasePart(data);
+    }
     if (!below) {
       this.#counters.backpressured++;
       this.#blocked = true;

@@ -8,6 +8,8 @@
 export class WriteBatch {
   readonly #slabBytes: number;
   #full: Buffer[] = [];
+  /** What to call once the adopted parts not yet taken are written (see `takeWritten`). */
+  #written: (() => void)[] = [];
   #slab: Buffer | undefined;
   #lastSize = 0;
   #start = 0;
@@ -43,9 +45,16 @@ export class WriteBatch {
     this.#bytes += data.length;
   }
 
-  /** Appends `data` without copying it: the caller hands it over and never writes it again. */
-  adopt(data: Uint8Array): void {
-    if (data.length === 0) return;
+  /**
+   * Appends `data` without copying it: the caller hands it over and does not write it again until
+   * `written` (if given) is called, which the connection does once the socket is done with it.
+   */
+  adopt(data: Uint8Array, written?: () => void): void {
+    if (data.length === 0) {
+      written?.();
+      return;
+    }
+    if (written !== undefined) this.#written.push(written);
     // What the current slab holds was appended first: it leaves first.
     if (this.#slab !== undefined && this.#used > this.#start) {
       this.#full.push(this.#slab.subarray(this.#start, this.#used));
@@ -74,8 +83,20 @@ export class WriteBatch {
     return parts;
   }
 
-  /** Drops everything not yet taken. */
+  /**
+   * The `written` callbacks of the parts adopted since the last call (undefined when there are none):
+   * the connection calls them once everything it took before this call has been written.
+   */
+  takeWritten(): (() => void)[] | undefined {
+    if (this.#written.length === 0) return undefined;
+    const written = this.#written;
+    this.#written = [];
+    return written;
+  }
+
+  /** Drops everything not yet taken (their `written` callbacks are never called). */
   clear(): void {
+    this.#written = [];
     this.#full = [];
     this.#slab = undefined;
     this.#bytes = 0;

@@ -48,4 +48,24 @@ describe('WriteBatch', () => {
     expect(batch.bytes).toBe(0);
     expect(batch.take()).toEqual([]);
   });
+
+  it('hands over the written callbacks of adopted buffers with the take, and forgets them on clear', () => {
+    const batch = new WriteBatch(1024);
+    const calls: string[] = [];
+    batch.adopt(Buffer.from('a'), () => calls.push('a'));
+    batch.append(Buffer.from('copied'));
+    batch.adopt(Buffer.from('b'), () => calls.push('b'));
+    expect(Buffer.concat(batch.take()).toString()).toBe('acopiedb');
+    const written = batch.takeWritten()!;
+    expect(written).toHaveLength(2);
+    expect(batch.takeWritten()).toBeUndefined();
+    for (const callback of written) callback();
+    expect(calls).toEqual(['a', 'b']);
+    // An empty buffer is done at once; a cleared one never is.
+    batch.adopt(Buffer.alloc(0), () => calls.push('empty'));
+    batch.adopt(Buffer.from('c'), () => calls.push('c'));
+    batch.clear();
+    expect(batch.takeWritten()).toBeUndefined();
+    expect(calls).toEqual(['a', 'b', 'empty']);
+  });
 });

@@ -19,9 +19,23 @@ import {
   writeString,
   writeUint,
 } from './msgpack-writer.js';
+import { MIN_SLAB_BYTES, type SlabPool } from './slab-pool.js';
 
 const EMPTY = Buffer.alloc(0);
-const FIRST_SLAB_BYTES = 4096;
+
+/**
+ * What a slab from a pool owes before it may go back: the parts cut from it that are pending or
+ * handed out and not yet released, and whether its writer has moved on from it. Keyed by the slab's
+ * ArrayBuffer (every pooled slab has its own), so a part finds its slab, and an entry whose parts are
+ * never released (a connection that does not say when it is done) goes with the slab to the GC.
+ */
+interface SlabUse {
+  readonly slab: Buffer;
+  readonly pool: SlabPool;
+  parts: number;
+  retired: boolean;
+}
+const slabUses = new WeakMap<ArrayBufferLike, SlabUse>();
 
 /** Bytes of a msgpack array header of 8 elements, and of a signature as `bin 8`. */
 const ENVELOPE_FIXED_BYTES = 1 + 3 * MAX_UINT_BYTES + 2 + 64;
@@ -33,6 +47,11 @@ const ENVELOPE_FIXED_BYTES = 1 + 3 * MAX_UINT_BYTES + 2 + 64;
  * written again, so a connection may keep it without copying. A full slab is left to its readers
  * and a new one started: a stream of small frames costs one allocation per slab. Slabs start small
  * and double while they fill up, so an idle connection holds a few KiB, a busy one `slabBytes`.
+ *
+ * With a `pool`, slabs come from it and go back to it once every part cut from them has been given
+ * back with `releasePart` (the connection is done with those bytes) and the writer has moved on to
+ * another slab. A part never released keeps its slab out of the pool: it is then simply left to the
+ * GC, as without a pool. Without a pool every slab is allocated and left to the GC.
  */
 export class FrameSlab {
   readonly #slabBytes: number;
@@ -45,9 +64,13 @@ export class FrameSlab {
   /** Slices of earlier slabs not taken yet, in order. */
   #full: Buffer[] = [];
   #fullBytes = 0;
+  readonly #pool: SlabPool | undefined;
+  /** The current slab's record (with a pool). */
+  #use: SlabUse | undefined;
 
-  constructor(slabBytes = 64 * 1024) {
+  constructor(slabBytes = 64 * 1024, pool?: SlabPool) {
     this.#slabBytes = slabBytes;
+    this.#pool = pool;
   }
 
   /** Bytes written and not yet taken. */
@@ -120,6 +143,8 @@ export class FrameSlab {
       pos += packed.length;
     } else pos = writePlain(buf, pos, body);
     pos = message.sig === undefined ? writeNil(buf, pos) : writeBin(buf, pos, message.sig);
+    // A body that changed between measuring and writing (a getter) could overrun the room made.
+    if (pos > start + bound) throw new SchemaError('message.body', 'changed while it was encoded');
     const length = pos - start - 4;
     if (length > maxFrameSize) throw new FrameTooLargeError(length, maxFrameSize);
     buf[start] = length >>> 24;
@@ -131,21 +156,28 @@ export class FrameSlab {
     return pos - start;
   }
 
-  /** Everything appended since the last take, as one buffer (undefined when nothing is pending). */
+  /**
+   * Everything appended since the last take, as one buffer (undefined when nothing is pending). Parts
+   * joined into a new buffer are released at once; a lone part is handed out as it is and never
+   * released (with a pool, its slab is then left to the GC).
+   */
   take(): Buffer | undefined {
     const parts = this.takeParts();
     if (parts.length <= 1) return parts[0];
     let bytes = 0;
     for (const part of parts) bytes += part.length;
-    return Buffer.concat(parts, bytes);
+    const joined = Buffer.concat(parts, bytes);
+    for (const part of parts) this.releasePart(part);
+    return joined;
   }
 
   /**
    * Everything appended since the last take, in order, as the slabs hold it (no copy): a frame is
-   * never split between two parts. The parts are never written again.
+   * never split between two parts. The parts are never written again until released (`releasePart`).
    */
   takeParts(): Buffer[] {
     const current = this.#end > this.#start ? this.#slab.subarray(this.#start, this.#end) : undefined;
+    if (current !== undefined && this.#use !== undefined) this.#use.parts++;
     this.#start = this.#end;
     // A slab with no room left, or one sized for a single large frame, is not kept for later.
     if (this.#slab.length - this.#end < 256 || this.#slab.length > this.#slabBytes) this.#release();
@@ -156,17 +188,40 @@ export class FrameSlab {
     return parts;
   }
 
+  /**
+   * Gives back a part from `takeParts` once nothing refers to its bytes any more (the socket has
+   * sent them, or copied them): its slab goes back to the pool when it was the last. At most once per
+   * part; does nothing for a part of a slab not from a pool.
+   */
+  releasePart(part: Uint8Array): void {
+    const use = slabUses.get(part.buffer);
+    if (use === undefined) return;
+    use.parts--;
+    if (use.parts === 0 && use.retired) recycle(use);
+  }
+
   /** Drops everything not yet taken, and the slab. */
   clear(): void {
+    for (const part of this.#full) this.releasePart(part);
     this.#full = [];
     this.#fullBytes = 0;
     this.#release();
   }
 
   #release(): void {
+    this.#retire();
     this.#slab = EMPTY;
     this.#start = 0;
     this.#end = 0;
+  }
+
+  /** The writer is done with the current slab: it goes back once its parts have. */
+  #retire(): void {
+    const use = this.#use;
+    if (use === undefined) return;
+    this.#use = undefined;
+    use.retired = true;
+    if (use.parts === 0) recycle(use);
   }
 
   /** Makes room for `bytes` more at `#end`, starting a new slab when the current one is too full. */
@@ -176,14 +231,29 @@ export class FrameSlab {
       const rest = this.#slab.subarray(this.#start, this.#end);
       this.#full.push(rest);
       this.#fullBytes += rest.length;
+      if (this.#use !== undefined) this.#use.parts++;
     }
+    this.#retire();
     // Twice the last slab, up to the full size; a frame larger than that gets a slab of its own size.
-    const next = Math.min(this.#slabBytes, Math.max(FIRST_SLAB_BYTES, 2 * this.#lastSize));
+    const next = Math.min(this.#slabBytes, Math.max(MIN_SLAB_BYTES, 2 * this.#lastSize));
     if (bytes <= next) this.#lastSize = next;
-    this.#slab = Buffer.allocUnsafe(Math.max(next, bytes));
+    const pool = this.#pool;
+    if (pool === undefined) this.#slab = Buffer.allocUnsafe(Math.max(next, bytes));
+    else {
+      const slab = pool.acquire(Math.max(next, bytes));
+      const use: SlabUse = { slab, pool, parts: 0, retired: false };
+      slabUses.set(slab.buffer, use);
+      this.#use = use;
+      this.#slab = slab;
+    }
     this.#start = 0;
     this.#end = 0;
   }
+}
+
+function recycle(use: SlabUse): void {
+  slabUses.delete(use.slab.buffer);
+  use.pool.recycle(use.slab);
 }
 
 function checkUint(value: number, path: string): void {

@@ -46,3 +46,11 @@ export {
 export { LinkAddresses } from './link-addresses.js';
 export { decodeMessageAt } from './message-frame.js';
 export { packPlain } from './msgpack-writer.js';
+export {
+  MAX_POOLED_SLAB_BYTES,
+  MIN_SLAB_BYTES,
+  SlabPool,
+  type SlabPoolOptions,
+  type SlabPoolStats,
+  sharedSlabPool,
+} from './slab-pool.js';

@@ -104,7 +104,10 @@ const FLOAT_BYTES = 9;
 
 /**
  * Most bytes `writePlain` writes for `value`, or -1 when `value` holds something it does not write
- * (objects, undefined, bigint, …: those go through msgpackr).
+ * (class instances, maps, undefined, bigint, …: those go through msgpackr). Plain objects (a protocol
+ * message such as `{ type, id, payload, hops }`) are written as msgpack maps, the form msgpackr gives
+ * them: a large byte array inside one is then copied once, into the frame, not first into a msgpack
+ * buffer of its own.
  */
 export function plainBound(value: unknown, depth = 0): number {
   switch (typeof value) {
@@ -117,7 +120,8 @@ export function plainBound(value: unknown, depth = 0): number {
     case 'object': {
       if (value === null) return 1;
       if (value instanceof Uint8Array) return MAX_HEADER_BYTES + value.length;
-      if (!Array.isArray(value) || depth >= 64) return -1;
+      if (depth >= 64) return -1;
+      if (!Array.isArray(value)) return isPlainObject(value) ? objectBound(value, depth) : -1;
       let total = MAX_HEADER_BYTES;
       for (const item of value) {
         const bound = plainBound(item, depth + 1);
@@ -144,6 +148,7 @@ export function writePlain(buf: Buffer, pos: number, value: unknown): number {
     default: {
       if (value === null) return writeNil(buf, pos);
       if (value instanceof Uint8Array) return writeBin(buf, pos, value);
+      if (!Array.isArray(value)) return writeObject(buf, pos, value as Record<string, unknown>);
       const items = value as unknown[];
       const count = items.length;
       if (count < 16) buf[pos++] = 0x90 | count;
@@ -160,6 +165,44 @@ export function writePlain(buf: Buffer, pos: number, value: unknown): number {
       return pos;
     }
   }
+}
+
+/** An object literal (or one made with a null prototype): its own enumerable string keys are all it holds. */
+function isPlainObject(value: object): value is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function objectBound(value: Record<string, unknown>, depth: number): number {
+  let total = MAX_HEADER_BYTES;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) return -1;
+    const bound = plainBound(value[key], depth + 1);
+    if (bound < 0) return -1;
+    total += maxStringBytes(key) + bound;
+  }
+  return total;
+}
+
+/** A plain object as a msgpack map of its keys, in order (as msgpackr writes it). */
+function writeObject(buf: Buffer, pos: number, value: Record<string, unknown>): number {
+  const keys = Object.keys(value);
+  const count = keys.length;
+  if (count < 16) buf[pos++] = 0x80 | count;
+  else if (count < 0x10000) {
+    buf[pos] = 0xde;
+    buf.writeUInt16BE(count, pos + 1);
+    pos += 3;
+  } else {
+    buf[pos] = 0xdf;
+    buf.writeUInt32BE(count, pos + 1);
+    pos += 5;
+  }
+  for (const key of keys) {
+    pos = writeString(buf, pos, key);
+    pos = writePlain(buf, pos, value[key]);
+  }
+  return pos;
 }
 
 /** Integers in their shortest form; anything else (fractions, beyond safe) as float64. */

@@ -7,12 +7,11 @@
  * Usage: `pnpm bench:connect-loop [-- --system netmachine --system raw-tls --connects 150 --rounds 3]`;
  * under `chrt -f 10` the other jobs on a shared machine no longer decide the latencies.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePayload, payloadSentAtNs, payloadSeq } from '../payload.js';
 import { loadSystem } from '../systems/index.js';
-import type { SystemConfig } from '../systems/types.js';
+import { configOf, cpuMicros, type LoopChild, percentile, spawnLoopChild } from './loop-child.js';
 
 const WARMUP = 5;
 
@@ -20,12 +19,6 @@ type FromChild =
   | { readonly type: 'ready'; readonly target: unknown }
   | { readonly type: 'done'; readonly cpuUs: number }
   | { readonly type: 'report'; readonly latenciesUs: number[]; readonly cpuUs: number };
-
-const configOf = (system: string): SystemConfig => (system === 'netmachine' ? { transport: 'tls' } : {});
-const cpuMicros = (): number => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
 
 async function listener(system: string): Promise<void> {
   const adapter = await (await loadSystem(system))(configOf(system));
@@ -73,28 +66,9 @@ async function dialer(system: string, target: unknown, connects: number): Promis
   process.disconnect?.();
 }
 
-function spawn(args: string[]): { child: ChildProcess; next: () => Promise<FromChild> } {
-  const child = fork(fileURLToPath(import.meta.url), args, { execArgv: process.execArgv });
-  const inbox: FromChild[] = [];
-  const waiting: Array<(message: FromChild) => void> = [];
-  child.on('message', (message: FromChild) => {
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter(message);
-    else inbox.push(message);
-  });
-  const next = (): Promise<FromChild> => {
-    const queued = inbox.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      waiting.push(resolve);
-      child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
-    });
-  };
-  return { child, next };
+function spawn(args: string[]): LoopChild<FromChild> {
+  return spawnLoopChild<FromChild>(fileURLToPath(import.meta.url), args, process.execArgv);
 }
-
-const percentile = (sorted: number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 
 async function run(system: string, connects: number): Promise<string> {
   const server = spawn(['listener', system]);

@@ -6,12 +6,11 @@
  * alternate run by run, so an A/B shares one window.
  * Usage: `pnpm bench:request-loop [-- --system netmachine --system raw-tls --requests 20000 --rounds 3]`.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePayload, payloadSeq } from '../payload.js';
 import { loadSystem } from '../systems/index.js';
-import type { SystemConfig } from '../systems/types.js';
+import { configOf, cpuMicros, type LoopChild, percentile, spawnLoopChild } from './loop-child.js';
 
 const WARMUP = 2000;
 
@@ -19,12 +18,6 @@ type FromChild =
   | { readonly type: 'ready'; readonly target: unknown }
   | { readonly type: 'done'; readonly cpuUs: number; readonly latenciesUs: number[]; readonly bad: number }
   | { readonly type: 'report'; readonly cpuUs: number };
-
-const configOf = (system: string): SystemConfig => (system === 'netmachine' ? { transport: 'tls' } : {});
-const cpuMicros = (): number => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
 
 async function server(system: string): Promise<void> {
   const adapter = await (await loadSystem(system))(configOf(system));
@@ -82,30 +75,12 @@ async function client(system: string, target: unknown, requests: number): Promis
   process.disconnect?.();
 }
 
-function spawn(args: string[]): { child: ChildProcess; next: () => Promise<FromChild> } {
-  const child = fork(fileURLToPath(import.meta.url), args, {
-    execArgv: [...process.execArgv, ...(process.env.BENCH_WORKER_FLAGS?.split(' ').filter(Boolean) ?? [])],
-  });
-  const inbox: FromChild[] = [];
-  const waiting: Array<(message: FromChild) => void> = [];
-  child.on('message', (message: FromChild) => {
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter(message);
-    else inbox.push(message);
-  });
-  const next = (): Promise<FromChild> => {
-    const queued = inbox.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      waiting.push(resolve);
-      child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
-    });
-  };
-  return { child, next };
+function spawn(args: string[]): LoopChild<FromChild> {
+  return spawnLoopChild<FromChild>(fileURLToPath(import.meta.url), args, [
+    ...process.execArgv,
+    ...(process.env.BENCH_WORKER_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ]);
 }
-
-const percentile = (sorted: number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 
 async function run(system: string, requests: number): Promise<string> {
   const echo = spawn(['server', system]);

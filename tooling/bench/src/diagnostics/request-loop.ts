@@ -9,6 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePayload, payloadSeq } from '../payload.js';
+import { connectForRoundTrips } from '../roles/request.js';
 import { loadSystem } from '../systems/index.js';
 import { configOf, cpuMicros, type LoopChild, percentile, spawnLoopChild } from './loop-child.js';
 
@@ -40,23 +41,7 @@ async function server(system: string): Promise<void> {
 
 async function client(system: string, target: unknown, requests: number): Promise<void> {
   const adapter = await (await loadSystem(system))(configOf(system));
-  let pending: ((payload: Uint8Array) => void) | undefined;
-  const link = await adapter.connect({
-    target,
-    onMessage: (payload) => {
-      const resolve = pending;
-      pending = undefined;
-      resolve?.(payload);
-    },
-  });
-  const roundTrip = (payload: Uint8Array): Promise<Uint8Array> => {
-    if (link.request !== undefined) return link.request(payload);
-    const reply = new Promise<Uint8Array>((resolve) => {
-      pending = resolve;
-    });
-    link.send(payload);
-    return reply;
-  };
+  const { link, roundTrip } = await connectForRoundTrips(adapter, target);
   const latenciesUs: number[] = [];
   let bad = 0;
   let cpuAtWarm = 0;

@@ -1,7 +1,7 @@
 import { makePayload, payloadIntact, payloadSeq } from '../payload.js';
 import type { Control } from '../process/control.js';
 import { latencySummary } from '../stats.js';
-import type { Link } from '../systems/types.js';
+import type { Link, SystemAdapter } from '../systems/types.js';
 import { openSystem, type SystemParams, within } from './common.js';
 
 /** Answers every message with the same bytes, until told to stop. */
@@ -30,12 +30,20 @@ export interface RequestResult {
 
 const REPLY_TIMEOUT_MS = 10_000;
 
-/** Sequential requests: one in flight, each round trip timed; samples from the warm-up are dropped. */
-export async function requestClient(params: RequestClientParams, control: Control): Promise<void> {
-  const system = await openSystem(params);
+/** A link for sequential round trips (one in flight), and the round trip itself. */
+export interface RoundTripLink {
+  readonly link: Link;
+  roundTrip(payload: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * Connects to an echo server for sequential round trips: the system's own request where it has
+ * one, otherwise a send whose echo resolves it.
+ */
+export async function connectForRoundTrips(system: SystemAdapter, target: unknown): Promise<RoundTripLink> {
   let pending: ((payload: Uint8Array) => void) | undefined;
   const link = await system.connect({
-    target: params.target,
+    target: target,
     onMessage: (payload) => {
       const resolve = pending;
       pending = undefined;
@@ -50,6 +58,13 @@ export async function requestClient(params: RequestClientParams, control: Contro
     if (!link.send(payload)) void link.drained();
     return reply;
   };
+  return { link, roundTrip };
+}
+
+/** Sequential requests: one in flight, each round trip timed; samples from the warm-up are dropped. */
+export async function requestClient(params: RequestClientParams, control: Control): Promise<void> {
+  const system = await openSystem(params);
+  const { link, roundTrip } = await connectForRoundTrips(system, params.target);
   control.emit('connected');
   await control.next('go');
   const samplesUs: number[] = [];

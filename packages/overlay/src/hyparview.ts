@@ -56,6 +56,9 @@ export const DEFAULT_HYPARVIEW_CONFIG: HyParViewConfig = {
   joinTimeout: 5_000,
 };
 
+/** Low-priority Neighbor requests rejected in a row before a node below capacity asks with high priority. */
+const REJECTIONS_BEFORE_HIGH_PRIORITY = 8;
+
 export type HyParViewCommand =
   /** Join the overlay through `contact` (a node already in it). */
   | { readonly type: 'join'; readonly contact: PeerId }
@@ -90,6 +93,8 @@ export class HyParView
   #repairArmed = false;
   /** The contact of a join not yet answered, and which attempt it is. */
   #joining: { contact: PeerId; attempt: number } | undefined;
+  /** Neighbor requests rejected since the active view last grew. */
+  #rejections = 0;
   /** What the last Shuffle sent, preferred for eviction when its reply arrives. */
   #lastShuffle: readonly PeerId[] = [];
   #left = false;
@@ -228,12 +233,17 @@ export class HyParView
       out.send(requester, { type: 'neighborReply', accepted: true });
       return;
     }
-    if (priority === 'low' && this.#active.length >= this.config.activeViewCapacity) {
+    // A low-priority request comes from a node below capacity. A full node takes one such neighbour
+    // beyond capacity (one, not more): otherwise a node whose passive peers are all full stays below
+    // capacity for good, and a component of full nodes (say a clique of capacity + 1, which nine nodes
+    // joining at once can form) never takes anyone in, so the overlay stays split in two.
+    const overflow = priority === 'low';
+    if (overflow && this.#active.length > this.config.activeViewCapacity) {
       this.#addPassive(requester);
       out.send(requester, { type: 'neighborReply', accepted: false });
       return;
     }
-    this.#addActive(requester, false, out);
+    this.#addActive(requester, false, out, overflow);
     out.send(requester, { type: 'neighborReply', accepted: true });
   }
 
@@ -252,6 +262,7 @@ export class HyParView
     }
     if (wasPending) out.disconnect(peer);
     // A rejection is not a failure: the peer stays passive, and the repair timer tries again later.
+    this.#rejections++;
     this.#armRepair(out);
   }
 
@@ -301,6 +312,9 @@ export class HyParView
       case 'shuffle':
         out.setTimer({ type: 'shuffle' }, this.#shufflePeriod());
         this.#shuffle(out);
+        // Repair is armed by a loss or a rejection; a node that never filled its view after joining
+        // had neither, and would stay below capacity for good.
+        if (this.#active.length < this.config.activeViewCapacity) this.#repair(out);
         return;
       case 'repair':
         this.#repairArmed = false;
@@ -347,7 +361,10 @@ export class HyParView
       // The paper asks with high priority only when the view is empty. A node with one neighbour is one
       // failure from isolation, and two young nodes that only know each other (their contact evicted
       // both) would otherwise stay an island: every full node rejects their low-priority requests.
-      const priority = this.#active.length <= 1 ? 'high' : 'low';
+      // So does a group whose passive views hold only nodes that are full (one past capacity): after
+      // repeated rejections the request must be taken, and the node taking it evicts a neighbour.
+      const priority =
+        this.#active.length <= 1 || this.#rejections >= REJECTIONS_BEFORE_HIGH_PRIORITY ? 'high' : 'low';
       const request = ++this.#requests;
       this.#pending.set(peer, request);
       out.connect(peer);
@@ -363,10 +380,13 @@ export class HyParView
     out.setTimer({ type: 'repair' }, this.config.repairInterval);
   }
 
-  /** Takes `peer` into the active view, evicting a random neighbour if full. `ask` sends Neighbor(high). */
-  #addActive(peer: PeerId, ask: boolean, out: HyParViewOutput): void {
+  /**
+   * Takes `peer` into the active view, evicting a random neighbour if full (with `overflow`, only once
+   * it is one past capacity). `ask` sends Neighbor(high).
+   */
+  #addActive(peer: PeerId, ask: boolean, out: HyParViewOutput, overflow = false): void {
     if (peer === this.self || this.#active.includes(peer)) return;
-    if (this.#active.length >= this.config.activeViewCapacity) {
+    if (this.#active.length >= this.config.activeViewCapacity + (overflow ? 1 : 0)) {
       const victim = this.#active[this.#rng.int(this.#active.length)] as PeerId;
       this.#removeActive(victim, out);
       out.send(victim, { type: 'disconnect', alive: true });
@@ -376,6 +396,7 @@ export class HyParView
     this.#removePassive(peer);
     this.#pending.delete(peer);
     this.#active.push(peer);
+    this.#rejections = 0;
     if (this.#joining !== undefined) this.#joining = undefined;
     out.connect(peer);
     if (ask) out.send(peer, { type: 'neighbor', priority: 'high' });

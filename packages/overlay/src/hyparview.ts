@@ -155,6 +155,9 @@ export class HyParView
   #armTimers(out: HyParViewOutput): void {
     this.#timersArmed = true;
     out.setTimer({ type: 'shuffle' }, this.#shufflePeriod());
+    // The first repair tick comes one `repairInterval` after start, not at the first shuffle: a node
+    // that joined with too few neighbours asks for more within seconds.
+    this.#armRepair(out);
   }
 
   #shufflePeriod(): Millis {

@@ -332,7 +332,9 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
   /**
    * Resolves once nothing waits in the queue for `node`: its messages were handed to the
    * connection, or dropped and reported. With `queued`, what a sender that must not overfill the
-   * queue waits on instead of polling (it resolves at once when nothing is queued).
+   * queue waits on instead of polling (it resolves at once when nothing is queued). Messages to a
+   * node reached through a relay wait in the relay link's queue, not in the node's: for such a node
+   * this resolves at once, and a sender paces on `queued` (or on the relay node's queue) instead.
    */
   whenQueueEmpty(node: NodeId): Promise<void> {
     return this.#links.get(node)?.whenQueueEmpty() ?? Promise.resolve();

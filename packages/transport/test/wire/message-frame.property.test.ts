@@ -25,6 +25,7 @@ import { decodeMessageAt, decodeMessageBody } from '../../src/wire/message-frame
 import { NOT_DIRECT, readPlainDirect } from '../../src/wire/plain-reader.js';
 import { applyMutation, engineName, keyPair, linkMessage, mutation, plainValue } from './arbitraries.js';
 import { normalise } from './helpers.js';
+import { plainMessage } from './slab-fixtures.js';
 
 vi.setConfig({ testTimeout: 180_000 });
 
@@ -284,16 +285,7 @@ describe('EncodedBody with a last element', () => {
 });
 
 describe('FrameSlab', () => {
-  const base: EngineMessage = {
-    id: 1,
-    src: { node: 'a' as never, name: 'src' },
-    dst: { node: 'b' as never, name: 'dst' },
-    replyTo: undefined,
-    expiry: undefined,
-    protocol: 'p',
-    body: new Uint8Array(10),
-    sig: undefined,
-  };
+  const base = plainMessage;
 
   it('never writes again into a buffer it has handed out', () => {
     const slab = new FrameSlab(256);

@@ -1,21 +1,13 @@
-import { type EngineMessage, pack, unpack } from '@netmachine/core';
+import { pack, unpack } from '@netmachine/core';
 import { describe, expect, it } from 'vitest';
 import { FRAME_HEADER_BYTES, FrameSlab } from '../../src/wire/index.js';
 import { decodeMessageBody } from '../../src/wire/message-frame.js';
 import { SlabPool } from '../../src/wire/slab-pool.js';
+import { plainMessage } from './slab-fixtures.js';
 
 const MAX = 1 << 20;
 
-const base: EngineMessage = {
-  id: 1,
-  src: { node: 'a' as never, name: 'src' },
-  dst: { node: 'b' as never, name: 'dst' },
-  replyTo: undefined,
-  expiry: undefined,
-  protocol: 'p',
-  body: new Uint8Array(10),
-  sig: undefined,
-};
+const base = plainMessage;
 
 /** A body whose every byte says which message it is. */
 function filled(id: number, bytes: number): Uint8Array {

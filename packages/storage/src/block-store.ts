@@ -1,5 +1,11 @@
 import { type Logger, NotStartedError, noopLogger, SchemaError } from '@netmachine/core';
-import { type BinaryTable, type ChunkTables, lmdbChunkTables, memoryChunkTables } from './chunk-tables.js';
+import {
+  type BinaryTable,
+  type ChunkTables,
+  lmdbChunkTables,
+  memoryChunkTables,
+  type QueuedRow,
+} from './chunk-tables.js';
 import { CorruptChunkError, QuotaExceededError } from './errors.js';
 import { StorageEvents } from './events.js';
 import { CHUNK_ID_BYTES, chunkIdText, Hashing, sameBytes } from './hashing.js';
@@ -95,6 +101,10 @@ export class BlockStore {
   readonly #quota: number;
   readonly #logger: Logger;
   readonly #background = new Set<Promise<unknown>>();
+  /** Chunks (ids as latin1) with a write issued that has not finished, and how many such writes. */
+  readonly #writing = new Map<string, number>();
+  /** Puts queued as transactions whose body has not run yet (their usage is not counted yet). */
+  #putTransactionsQueued = 0;
   #gcTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #used = 0;
@@ -212,9 +222,14 @@ export class BlockStore {
   /**
    * Stores chunks (atomically, as one batch) until `expiry`. A chunk already held keeps its bytes and
    * has its expiry raised to `expiry` if that is later. Rejects with QuotaExceededError, storing
-   * nothing, when the new bytes would pass the quota. `copied` is called once the store has no more
-   * use for the chunks' bytes (copied into the write, or refused), before the commit: from then on
-   * the caller may reuse them. It is not called when the write fails before that.
+   * nothing, when the new bytes would pass the quota. Resolves once the batch is committed. `copied`
+   * is called once the store has no more use for the chunks' bytes (written, or refused): from then
+   * on the caller may reuse them. It is not called when the write fails.
+   *
+   * A batch of chunks that are neither held nor being written (the common case: a new object, a
+   * fetch) is queued to lmdb's writer thread, which copies the bytes and commits it together with
+   * whatever else is queued by then; the event loop does not wait for a transaction of its own. Any
+   * other batch runs as a transaction that reads the chunks' state inside it.
    */
   async put(
     chunks: readonly ChunkToStore[],
@@ -223,22 +238,94 @@ export class BlockStore {
   ): Promise<PutStatus[]> {
     this.#checkOpen();
     checkExpiry(expiry);
-    const outcome = await this.#transaction(() => {
-      const result = this.#putInTransaction(chunks, expiry);
-      copied?.();
-      return result;
-    });
-    if (!Array.isArray(outcome)) {
-      this.#quotaRefusals++;
-      this.events.emit({
-        type: 'quota:exceeded',
-        needed: outcome.needed,
-        used: outcome.used,
-        quota: this.#quota,
-      });
-      throw new QuotaExceededError(outcome.needed, outcome.used, this.#quota);
+    const keys = chunks.map((c) => Buffer.from(c.id).toString('latin1'));
+    // Quotas are applied in the order puts are issued, so a queued put never overtakes the count of a
+    // transaction issued before it.
+    const queued =
+      this.#putTransactionsQueued === 0 &&
+      chunks.every((c, i) => !this.#writing.has(keys[i]!) && this.#meta.getBinary(c.id) === undefined);
+    for (const key of keys) this.#writing.set(key, (this.#writing.get(key) ?? 0) + 1);
+    if (!queued) this.#putTransactionsQueued++;
+    let counted = queued;
+    try {
+      const outcome = queued
+        ? await this.#putQueued(chunks, keys, expiry, copied)
+        : await this.#transaction(() => {
+            counted = true;
+            this.#putTransactionsQueued--;
+            const result = this.#putInTransaction(chunks, expiry);
+            copied?.();
+            return result;
+          });
+      if (!Array.isArray(outcome)) {
+        this.#quotaRefusals++;
+        this.events.emit({
+          type: 'quota:exceeded',
+          needed: outcome.needed,
+          used: outcome.used,
+          quota: this.#quota,
+        });
+        throw new QuotaExceededError(outcome.needed, outcome.used, this.#quota);
+      }
+      return outcome;
+    } finally {
+      // A transaction that failed before its body ran.
+      if (!counted) this.#putTransactionsQueued--;
+      for (const key of keys) {
+        const left = (this.#writing.get(key) ?? 1) - 1;
+        if (left === 0) this.#writing.delete(key);
+        else this.#writing.set(key, left);
+      }
     }
-    return outcome;
+  }
+
+  /**
+   * Writes chunks none of which is held or being written, through lmdb's write queue. Its usage is
+   * counted when queued (so a quota check made meanwhile sees it) and uncounted if the write fails.
+   */
+  async #putQueued(
+    chunks: readonly ChunkToStore[],
+    keys: readonly string[],
+    expiry: number,
+    copied: (() => void) | undefined,
+  ): Promise<PutStatus[] | { needed: number; used: number }> {
+    const rows: QueuedRow[] = [];
+    const statuses: PutStatus[] = [];
+    const seen = new Set<string>();
+    let needed = 0;
+    chunks.forEach((c, i) => {
+      const key = keys[i]!;
+      // The same chunk twice in one batch is stored once.
+      if (seen.has(key)) {
+        statuses.push('exists');
+        return;
+      }
+      seen.add(key);
+      needed += c.bytes.length;
+      statuses.push('stored');
+      rows.push(
+        { table: 'chunks', key: c.id, value: c.bytes },
+        { table: 'meta', key: c.id, value: encodeMeta(expiry, c.bytes.length) },
+        { table: 'expiry', key: indexKey(expiry, c.id), value: Buffer.alloc(1) },
+      );
+    });
+    if (this.#used + needed > this.#quota) {
+      copied?.();
+      return { needed, used: this.#used };
+    }
+    this.#used += needed;
+    this.#count += seen.size;
+    const written = this.#root.queueWrites(rows);
+    this.#track(written);
+    try {
+      await written;
+    } catch (error) {
+      this.#used -= needed;
+      this.#count -= seen.size;
+      throw error;
+    }
+    copied?.();
+    return statuses;
   }
 
   /** Inside a write transaction: the statuses, or what the quota refused. */

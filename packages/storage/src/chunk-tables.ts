@@ -28,9 +28,23 @@ export interface ChunkTables {
   readonly expiry: BinaryTable;
   /** Runs `body` as one atomic write; resolves once committed. */
   transaction<T>(body: () => T): Promise<T>;
+  /**
+   * Queues rows to write as one atomic write, in order with `transaction`s, without running anything
+   * on the event loop inside it: lmdb copies the values on its writer thread and commits them with
+   * whatever else was queued meanwhile (one commit for many writes). Resolves once committed; the
+   * values must not change until then.
+   */
+  queueWrites(rows: readonly QueuedRow[]): Promise<void>;
   /** Resolves when everything committed so far is on disk. */
   flushed(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One row for `queueWrites`. */
+export interface QueuedRow {
+  readonly table: 'chunks' | 'meta' | 'expiry';
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
 }
 
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
@@ -72,11 +86,13 @@ class MemoryTable implements BinaryTable {
 
 /** Tables that live as long as the process: for an in-memory node and tests. */
 export function memoryChunkTables(): ChunkTables {
+  const tables = { chunks: new MemoryTable(), meta: new MemoryTable(), expiry: new MemoryTable() };
   return {
-    chunks: new MemoryTable(),
-    meta: new MemoryTable(),
-    expiry: new MemoryTable(),
+    ...tables,
     transaction: async (body) => body(),
+    queueWrites: async (rows) => {
+      for (const row of rows) tables[row.table].putSync(row.key, row.value);
+    },
     flushed: async () => {},
     close: async () => {},
   };
@@ -88,14 +104,21 @@ export async function lmdbChunkTables(path: string): Promise<ChunkTables> {
   const { open } = await import('lmdb');
   const root = open({ path, maxDbs: 4 });
   const binary = { encoding: 'binary', keyEncoding: 'binary' } as const;
-  const table = (name: string): BinaryTable => {
-    const db = root.openDB<Buffer, Uint8Array>({ name, ...binary });
+  const dbs = {
+    chunks: root.openDB<Buffer, Uint8Array>({ name: 'chunks', ...binary }),
+    meta: root.openDB<Buffer, Uint8Array>({ name: 'meta', ...binary }),
+    expiry: root.openDB<Buffer, Uint8Array>({ name: 'expiry', ...binary }),
+  };
+  const asBuffer = (value: Uint8Array): Buffer =>
+    Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const table = (name: keyof typeof dbs): BinaryTable => {
+    const db = dbs[name];
     return {
       getBinary: (key) => db.getBinary(key),
       getTransient: (key) => db.getBinaryFast(key),
       transientReads: true,
       putSync: (key, value) => {
-        db.putSync(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+        db.putSync(key, asBuffer(value));
       },
       removeSync: (key) => {
         db.removeSync(key);
@@ -109,6 +132,15 @@ export async function lmdbChunkTables(path: string): Promise<ChunkTables> {
     meta: table('meta'),
     expiry: table('expiry'),
     transaction: (body) => root.transaction(body),
+    queueWrites: async (rows) => {
+      // Writes issued in one turn of the event loop go into one lmdb transaction (its
+      // `eventTurnBatching`, on by default), so these rows commit together: the last one's promise
+      // resolves when all have. lmdb keeps a reference to each value until then and reads it on its
+      // writer thread.
+      let last: Promise<boolean> | undefined;
+      for (const row of rows) last = dbs[row.table].put(row.key, asBuffer(row.value));
+      await last;
+    },
     flushed: async () => {
       await root.flushed;
     },

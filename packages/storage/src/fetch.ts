@@ -8,7 +8,7 @@ import {
   releaseMessageBytes,
   SchemaError,
 } from '@netmachine/core';
-import { type ChunkToStore, NEVER_EXPIRES } from './block-store.js';
+import { NEVER_EXPIRES } from './block-store.js';
 import { ChunkKind, LEAF_HEADER_BYTES, type ParsedChunk, parseChunk } from './chunk-format.js';
 import { commitmentFromWire, verifyCommitment } from './commitment.js';
 import { ChunkNotFoundError, CorruptChunkError } from './errors.js';
@@ -118,13 +118,10 @@ class TreeFetch {
   readonly #hashPool: HashPool | undefined;
   readonly #frames: Frame[];
   #inFlight = 0;
-  /** Verified chunks waiting for the write in progress to commit; they go as the next batch. */
-  #queued: ChunkToStore[] = [];
-  /** Replies whose buffers go back to the transport once the queued chunks are in the store. */
-  #queuedReplies: EngineMessage[] = [];
-  /** The write in progress (one lmdb transaction), and how many chunks it holds. */
-  #writing: Promise<void> | undefined;
-  #writingCount = 0;
+  /** Writes of verified chunks issued and not yet committed. */
+  readonly #writes = new Set<Promise<void>>();
+  /** Workers waiting for a write to commit because MAX_PENDING_WRITES are pending. */
+  readonly #writeWaiters: Array<() => void> = [];
   #wake: (() => void) | undefined;
   #failure: unknown;
   #chunks = 0;
@@ -169,7 +166,7 @@ class TreeFetch {
       outer?.removeEventListener('abort', onAbort);
       await this.#hashPool?.close();
     }
-    while (this.#writing !== undefined) await this.#writing;
+    while (this.#writes.size > 0) await Promise.all(this.#writes);
     if (this.#failure !== undefined) throw this.#failure;
     await this.#storage.store.flush();
     return {
@@ -258,41 +255,29 @@ class TreeFetch {
   }
 
   /**
-   * Stores a verified chunk without waiting for the commit, unless too many are pending. One write is
-   * in progress at a time: chunks verified meanwhile wait and go together as the next transaction, so
-   * lmdb commits (and syncs) a few times per object instead of once per chunk.
+   * Stores a verified chunk without waiting for the commit, unless too many are pending. Each chunk
+   * is its own put: the store queues it to lmdb's writer thread, which copies it and commits it with
+   * every other write queued by then, so chunks verified while a commit runs go into the next one
+   * (a few commits per object, not one per chunk) and the event loop never waits for a transaction.
    */
   async #writeBehind(id: Uint8Array, bytes: Uint8Array, reply: EngineMessage | undefined): Promise<void> {
-    while (this.#writingCount + this.#queued.length >= MAX_PENDING_WRITES && this.#writing !== undefined) {
-      await this.#writing;
+    while (this.#writes.size >= MAX_PENDING_WRITES) {
+      await new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
     }
-    this.#queued.push({ id, bytes });
-    if (reply !== undefined) this.#queuedReplies.push(reply);
-    if (this.#writing === undefined) this.#writeQueued();
-  }
-
-  #writeQueued(): void {
-    const batch = this.#queued;
-    const replies = this.#queuedReplies;
-    this.#queued = [];
-    this.#queuedReplies = [];
-    this.#writingCount = batch.length;
-    // Once lmdb has copied the chunks (inside the write, before its commit) the transport may read
-    // the next large frames into their buffers: fresh 1 MiB buffers per chunk cost page faults and GC.
-    const copied = () => {
-      for (const reply of replies) releaseMessageBytes(reply);
-    };
-    this.#writing = this.#storage.store
-      .put(batch, this.#options.expiry ?? NEVER_EXPIRES, copied)
+    // Once the store has no more use for the bytes (committed) the transport may read the next large
+    // frames into their buffer: fresh 1 MiB buffers per chunk cost page faults and GC.
+    const copied = reply === undefined ? undefined : () => releaseMessageBytes(reply);
+    const write: Promise<void> = this.#storage.store
+      .put([{ id, bytes }], this.#options.expiry ?? NEVER_EXPIRES, copied)
       .then(
         () => {},
         (error: unknown) => this.#fail(error),
       )
       .finally(() => {
-        this.#writing = undefined;
-        this.#writingCount = 0;
-        if (this.#queued.length > 0) this.#writeQueued();
+        this.#writes.delete(write);
+        this.#writeWaiters.shift()?.();
       });
+    this.#writes.add(write);
   }
 
   /** The root tells the object's size, and checks the reference's key before any more is fetched. */

@@ -105,6 +105,34 @@ describe('BlockStore', () => {
     expect(await store.put([b])).toEqual(['stored']);
   });
 
+  it('counts writes still in flight: the same chunk twice at once is stored once, and the quota sees both', async () => {
+    const hashing = await Hashing.create();
+    const path = await dir();
+    const store = await BlockStore.open({ path, quotaBytes: 3 * 2 ** 20, gcIntervalMs: 0, hashing });
+    const [a, b, c] = await Promise.all([1, 1, 1.5].map((mib) => chunk(hashing, mib * 2 ** 20)));
+    // None awaited before the next is issued: each sees the ones before it, not yet committed.
+    const puts = [store.put([a!]), store.put([a!]), store.put([b!, a!]), store.put([c!])];
+    const settled = await Promise.allSettled(puts);
+    expect(settled.slice(0, 3).map((s) => (s.status === 'fulfilled' ? s.value : s.reason))).toEqual([
+      ['stored'],
+      ['exists'],
+      ['stored', 'exists'],
+    ]);
+    // 2 MiB are held or on their way, so 1.5 MiB more does not fit in 3 MiB.
+    expect(settled[3]).toMatchObject({ status: 'rejected', reason: { name: 'QuotaExceededError' } });
+    expect(store.counters()).toMatchObject({ chunks: 2, usedBytes: 2 * 2 ** 20, quotaRefusals: 1 });
+    await store.close();
+    const reopened = await BlockStore.open({ path, gcIntervalMs: 0, hashing });
+    try {
+      expect(reopened.counters()).toMatchObject({ chunks: 2, usedBytes: 2 * 2 ** 20 });
+      expect(Buffer.from(reopened.get(a!.id)!).equals(a!.bytes)).toBe(true);
+      expect(Buffer.from(reopened.get(b!.id)!).equals(b!.bytes)).toBe(true);
+      expect(reopened.has(c!.id)).toBe(false);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('refuses an object put that does not fit', async () => {
     const storage = await Storage.open({ path: await dir(), quotaBytes: 1024 * 1024, gcIntervalMs: 0 });
     cleanups.unshift(() => storage.close());

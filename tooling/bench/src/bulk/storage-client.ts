@@ -3,10 +3,11 @@
 // stored in lmdb) and prints one JSON line: MB/s, and the CPU seconds each process spent on the
 // fetch, all threads and the event-loop thread alone. Usage: storage-client MIB [CONCURRENCY].
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomFillSync } from 'node:crypto';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseNodeAdvert } from '@netmachine/core';
 import { parseReference } from '@netmachine/storage';
@@ -35,10 +36,50 @@ const server = fileURLToPath(
   new URL(`./storage-server.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
 );
 
+/**
+ * Writes `bytes` random bytes to `file` through one reused 1 MiB buffer: the object is made without
+ * leaving 64 MiB of garbage behind, whose collection would otherwise fall in the measured fetch.
+ */
+async function writeRandomFile(file: string, bytes: number): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    const piece = Buffer.allocUnsafe(2 ** 20);
+    for (let written = 0; written < bytes; written += piece.length) {
+      randomFillSync(piece);
+      await handle.write(piece, 0, Math.min(piece.length, bytes - written));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Garbage collections of this process while it runs: how many, and their pauses (ms), by kind. */
+function watchGc(): { stop(): { count: number; majorCount: number; pauseMs: number } } {
+  let count = 0;
+  let majorCount = 0;
+  let pauseMs = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      count++;
+      pauseMs += entry.duration;
+      // A mark-compact of the whole heap.
+      const { detail } = entry as unknown as { detail?: { kind?: number } };
+      if (detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorCount++;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      observer.disconnect();
+      return { count, majorCount, pauseMs: Number(pauseMs.toFixed(1)) };
+    },
+  };
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'nm-storage-fetch-'));
 try {
   const input = join(dir, 'input.bin');
-  await writeFile(input, randomBytes(mib * 2 ** 20));
+  await writeRandomFile(input, mib * 2 ** 20);
   await mkdir(join(dir, 'server'));
   // With this process's node flags (BENCH_WORKER_FLAGS such as `--cpu-prof` among them).
   const child = spawn(process.execPath, [...process.execArgv, server, join(dir, 'server'), input], {
@@ -62,6 +103,7 @@ try {
   ]);
   // STORAGE_FETCH_PROFILE=FILE: a CPU profile of this process's event loop over the fetch alone.
   const profiler = await startProfile(process.env.STORAGE_FETCH_PROFILE);
+  const gc = watchGc();
   const start = performance.now();
   const result = await node.services.storage.engine.fetch(
     node.router.client('bench'),
@@ -70,6 +112,9 @@ try {
     { concurrency },
   );
   const seconds = (performance.now() - start) / 1000;
+  // Read after a turn of the event loop, so the last collections' entries have been delivered.
+  await new Promise((resolve) => setImmediate(resolve));
+  const collections = gc.stop();
   await profiler?.();
   const after = await Promise.all([
     cpuSeconds(process.pid),
@@ -93,6 +138,8 @@ try {
       clientEventLoopCpuSeconds: used(1),
       serverCpuSeconds: used(2),
       serverEventLoopCpuSeconds: used(3),
+      // This (the fetching) process's garbage collections during the fetch.
+      clientGc: collections,
       // Large frames read into reused buffers (reused) or new ones (allocated).
       framePool: sharedFramePool.stats(),
     }),

@@ -133,6 +133,29 @@ describe('BlockStore', () => {
     }
   });
 
+  it('hands a queued write its bytes back (copied) only once they are committed', async () => {
+    const path = await dir();
+    const store = await BlockStore.open({ path, gcIntervalMs: 0 });
+    const chunks = await Promise.all(Array.from({ length: 4 }, () => chunk(store.hashing, 1024 * 1024)));
+    const originals = chunks.map((c) => Buffer.from(c.bytes));
+    const heldWhenCopied: boolean[] = [];
+    // The caller reuses the bytes at once, as the fetch does with its frame buffers.
+    const reuse = (c: ChunkToStore) => () => {
+      heldWhenCopied.push(store.has(c.id));
+      (c.bytes as Buffer).fill(0);
+    };
+    await Promise.all(chunks.map((c) => store.put([c], NEVER_EXPIRES, reuse(c))));
+    expect(heldWhenCopied).toEqual([true, true, true, true]);
+    await store.close();
+    const reopened = await BlockStore.open({ path, gcIntervalMs: 0 });
+    try {
+      for (const [i, c] of chunks.entries())
+        expect(Buffer.from(reopened.get(c.id)!).equals(originals[i]!)).toBe(true);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('refuses an object put that does not fit', async () => {
     const storage = await Storage.open({ path: await dir(), quotaBytes: 1024 * 1024, gcIntervalMs: 0 });
     cleanups.unshift(() => storage.close());

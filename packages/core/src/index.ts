@@ -104,6 +104,7 @@ export {
   type TopicId,
   topicIdFromBytes,
 } from './identity.js';
+export { areBytesImmutable, markBytesImmutable } from './immutable-bytes.js';
 export {
   type Connection,
   type ConnectionHandlers,

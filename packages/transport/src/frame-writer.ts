@@ -39,7 +39,8 @@ export class FrameWriter {
     peer: PeerTrafficCounters = newPeerTrafficCounters(),
     pool: SlabPool = sharedSlabPool,
   ) {
-    this.#slab = new FrameSlab(64 * 1024, pool);
+    // Large immutable byte arrays (a tree batch pushed to several peers) are written as they are.
+    this.#slab = new FrameSlab(64 * 1024, pool, true);
     this.#connection = connection;
     this.#counters = counters;
     this.#peer = peer;

@@ -3,6 +3,7 @@ import {
   type EngineMessage,
   KeyPair,
   type MessageSink,
+  markBytesImmutable,
   type NodeAdvert,
   type NodeDirectory,
   type NodeId,
@@ -29,11 +30,14 @@ class Directory implements NodeDirectory {
 
 class Received implements MessageSink {
   readonly messages: EngineMessage[] = [];
+  readonly failed: { message: EngineMessage; error: Error }[] = [];
   deliver(message: EngineMessage): boolean {
     this.messages.push(message);
     return true;
   }
-  undeliverable(): void {}
+  undeliverable(message: EngineMessage, error: Error): void {
+    this.failed.push({ message, error });
+  }
 }
 
 interface Peer {
@@ -49,7 +53,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((e) => e.stop()));
 });
 
-async function peer(): Promise<Peer> {
+async function peer(queueSize?: number): Promise<Peer> {
   const key = KeyPair.generate();
   const directory = new Directory();
   const received = new Received();
@@ -58,6 +62,7 @@ async function peer(): Promise<Peer> {
     directory,
     transports: [tls()],
     listen: ['tls://127.0.0.1:0'],
+    ...(queueSize === undefined ? {} : { limits: { queueSize } }),
   });
   engine.setSink(received);
   await engine.start();
@@ -71,7 +76,7 @@ async function peer(): Promise<Peer> {
 }
 
 let ids = 0;
-function bytesMessage(from: Peer, to: Peer, body: Buffer): EngineMessage {
+function bytesMessage(from: Peer, to: Peer, body: unknown): EngineMessage {
   return {
     id: ++ids,
     src: { node: from.key.id, name: 'sender' },
@@ -130,5 +135,37 @@ describe('large messages over TLS', () => {
     }
     const after = sharedSlabPool.stats();
     expect(after.reused - before.reused).toBeGreaterThanOrEqual(7);
+  });
+
+  it('writes one immutable body to several links, in order with what is around it; a full queue drops as usual', async () => {
+    const a = await peer(2);
+    const [b, c, down] = [await peer(), await peer(), await peer()];
+    for (const to of [b, c, down]) await a.directory.offerNodeAdvert(to.advert);
+    // Open links take what is sent at once (under their high-water mark: nothing waits in a queue).
+    for (const to of [b, c]) await a.engine.connect(to.key.id);
+    // Nobody listens for `down` any more: what is sent to it waits in its queue of two, then drops.
+    await down.engine.stop();
+    const batches = Array.from({ length: 4 }, () => markBytesImmutable(randomBytes(64 * 1024)));
+    for (const [i, payload] of batches.entries()) {
+      for (const to of [b, c, down]) {
+        a.engine.send(bytesMessage(a, to, `before ${i}`));
+        // A tree message's shape: the payload inside a plain object, written beside the frame.
+        a.engine.send(bytesMessage(a, to, { type: 'gossip', id: `p/${i}`, payload, hops: 1 }));
+      }
+    }
+    for (const to of [b, c]) {
+      await expect.poll(() => to.received.messages.length, { timeout: 20_000 }).toBe(2 * batches.length);
+      for (const [i, payload] of batches.entries()) {
+        expect(to.received.messages[2 * i]!.body).toBe(`before ${i}`);
+        const gossip = to.received.messages[2 * i + 1]!.body as { id: string; payload: Uint8Array };
+        expect(gossip.id).toBe(`p/${i}`);
+        expect(Buffer.from(gossip.payload).equals(payload)).toBe(true);
+      }
+    }
+    // The link to `down` took two and refused the rest with the usual report; the others sent all.
+    expect(a.received.failed).toHaveLength(2 * batches.length - 2);
+    expect(a.received.failed.every(({ error }) => error.name === 'QueueFullError')).toBe(true);
+    expect(a.received.failed.every(({ message }) => message.dst.node === down.key.id)).toBe(true);
+    expect(a.engine.counters().dropped['queue-full']).toBe(2 * batches.length - 2);
   });
 });

@@ -165,7 +165,9 @@ describe('large messages over TLS', () => {
     // The link to `down` took two and refused the rest with the usual report; the others sent all.
     expect(a.received.failed).toHaveLength(2 * batches.length - 2);
     expect(a.received.failed.every(({ error }) => error.name === 'QueueFullError')).toBe(true);
-    expect(a.received.failed.every(({ message }) => message.dst.node === down.key.id)).toBe(true);
+    expect(
+      a.received.failed.every(({ message }) => (message.dst as { node: NodeId }).node === down.key.id),
+    ).toBe(true);
     expect(a.engine.counters().dropped['queue-full']).toBe(2 * batches.length - 2);
   });
 });

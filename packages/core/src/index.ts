@@ -104,7 +104,6 @@ export {
   type TopicId,
   topicIdFromBytes,
 } from './identity.js';
-export { areBytesImmutable, markBytesImmutable } from './immutable-bytes.js';
 export {
   type Connection,
   type ConnectionHandlers,

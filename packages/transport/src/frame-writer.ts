@@ -39,8 +39,7 @@ export class FrameWriter {
     peer: PeerTrafficCounters = newPeerTrafficCounters(),
     pool: SlabPool = sharedSlabPool,
   ) {
-    // Large immutable byte arrays (a tree batch pushed to several peers) are written as they are.
-    this.#slab = new FrameSlab(64 * 1024, pool, true);
+    this.#slab = new FrameSlab(64 * 1024, pool);
     this.#connection = connection;
     this.#counters = counters;
     this.#peer = peer;

@@ -1,7 +1,6 @@
 import {
   type DomainId,
   identityBytes,
-  markBytesImmutable,
   type KeyPair,
   type Logger,
   type NodeId,
@@ -294,9 +293,6 @@ export class DomainPubSub implements Startable {
     this.#counters.batchesAccepted++;
     this.#counters.accepted += batch.count;
     this.#lastAccepted = { id, batch };
-    // The tree forwards and caches a checked batch as it came and never changes it: every link it is
-    // pushed along may write these bytes without copying them.
-    markBytesImmutable(payload);
     return true;
   }
 
@@ -321,8 +317,7 @@ export class DomainPubSub implements Startable {
   #emitBatch(signed: SignedBatch): void {
     const entry = this.#topics.get(keyString(signed.topic));
     if (entry === undefined) return;
-    // Signed bytes are never changed: every tree link writes this one buffer rather than a copy.
-    const batch = decodeTreeBatch(markBytesImmutable(signed.bytes));
+    const batch = decodeTreeBatch(signed.bytes);
     const id = treeBatchId(batch);
     const state = this.#publishing.get(entry.advert.topic);
     if (state !== undefined) {

@@ -13,9 +13,7 @@ import {
   MAX_UINT_BYTES,
   maxStringBytes,
   plainBound,
-  spliceable,
   writeBin,
-  writeBinHeader,
   writeNil,
   writePlain,
   writeString,
@@ -54,12 +52,6 @@ const ENVELOPE_FIXED_BYTES = 1 + 3 * MAX_UINT_BYTES + 2 + 64;
  * back with `releasePart` (the connection is done with those bytes) and the writer has moved on to
  * another slab. A part never released keeps its slab out of the pool: it is then simply left to the
  * GC, as without a pool. Without a pool every slab is allocated and left to the GC.
- *
- * With `splice`, a large byte array its owner marked immutable (core's `markBytesImmutable`) inside a
- * message is not copied: the parts handed out are the slab up to its header, the array itself, then
- * the slab again. A frame may then span several parts (in order); every link that sends the same
- * array writes that one array, and the GC keeps it while a socket refers to it. Without `splice` (a
- * relay's batches, a dial's first flight) a frame is never split between parts.
  */
 export class FrameSlab {
   readonly #slabBytes: number;
@@ -75,14 +67,10 @@ export class FrameSlab {
   readonly #pool: SlabPool | undefined;
   /** The current slab's record (with a pool). */
   #use: SlabUse | undefined;
-  readonly #splice: boolean;
-  /** Bytes of the message being appended that were spliced in rather than copied. */
-  #spliced = 0;
 
-  constructor(slabBytes = 64 * 1024, pool?: SlabPool, splice = false) {
+  constructor(slabBytes = 64 * 1024, pool?: SlabPool) {
     this.#slabBytes = slabBytes;
     this.#pool = pool;
-    this.#splice = splice;
   }
 
   /** Bytes written and not yet taken. */
@@ -111,21 +99,18 @@ export class FrameSlab {
     if (message.replyTo !== undefined) checkUint(message.replyTo, 'message.replyTo');
     if (message.expiry !== undefined) checkUint(message.expiry, 'message.expiry');
     const body = message.body;
-    const splice = this.#splice;
     let encoded: EncodedBody | undefined;
     let packed: Buffer | undefined;
     let bodyBound: number;
-    let spliceBody = false;
     if (body instanceof Uint8Array) {
       // The common body, bytes: its size is known exactly.
       if (body.length > maxFrameSize) throw new FrameTooLargeError(body.length, maxFrameSize);
-      spliceBody = splice && spliceable(body);
-      bodyBound = MAX_HEADER_BYTES + (spliceBody ? 0 : body.length);
+      bodyBound = MAX_HEADER_BYTES + body.length;
     } else {
       // Plain bodies (strings, numbers, arrays of these) are written directly; an EncodedBody is
       // msgpack already; anything else goes through msgpackr, which knows every JavaScript value.
       encoded = body instanceof EncodedBody ? body : undefined;
-      const plain = encoded !== undefined ? -1 : plainBound(body, 0, splice);
+      const plain = encoded !== undefined ? -1 : plainBound(body);
       packed = plain >= 0 || encoded !== undefined ? undefined : pack(body);
       bodyBound =
         encoded !== undefined ? encodedBound(encoded) : packed !== undefined ? packed.length : plain;
@@ -141,59 +126,26 @@ export class FrameSlab {
       maxStringBytes(message.protocol) +
       bodyBound;
     this.#reserve(bound);
-    const start = this.#end;
-    // What splicing adds to the parts, for taking it back when the message turns out not to fit.
-    const partsBefore = this.#full.length;
-    const fullBytesBefore = this.#fullBytes;
-    const startBefore = this.#start;
-    const usedBefore = this.#use?.parts ?? 0;
-    this.#spliced = 0;
-    try {
-      return this.#writeMessage(message, dst.name, maxFrameSize, start, bound, encoded, packed, spliceBody);
-    } catch (error) {
-      this.#full.length = partsBefore;
-      this.#fullBytes = fullBytesBefore;
-      this.#start = startBefore;
-      if (this.#use !== undefined) this.#use.parts = usedBefore;
-      throw error;
-    }
-  }
-
-  #writeMessage(
-    message: EngineMessage,
-    dstName: string,
-    maxFrameSize: number,
-    start: number,
-    bound: number,
-    encoded: EncodedBody | undefined,
-    packed: Buffer | undefined,
-    spliceBody: boolean,
-  ): number {
     const buf = this.#slab;
-    const body = message.body;
+    const start = this.#end;
     let pos = start + FRAME_HEADER_BYTES;
     buf[pos++] = 0x98;
     pos = writeUint(buf, pos, message.id);
     pos = writeString(buf, pos, message.src.name);
-    pos = writeString(buf, pos, dstName);
+    pos = writeString(buf, pos, dst.name);
     pos = message.replyTo === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.replyTo);
     pos = message.expiry === undefined ? writeNil(buf, pos) : writeUint(buf, pos, message.expiry);
     pos = writeString(buf, pos, message.protocol);
-    if (body instanceof Uint8Array) {
-      if (spliceBody) {
-        pos = writeBinHeader(buf, pos, body.length);
-        this.#spliceIn(pos, body);
-      } else pos = writeBin(buf, pos, body);
-    } else if (encoded !== undefined) pos = writeEncoded(buf, pos, encoded);
+    if (body instanceof Uint8Array) pos = writeBin(buf, pos, body);
+    else if (encoded !== undefined) pos = writeEncoded(buf, pos, encoded);
     else if (packed !== undefined) {
       buf.set(packed, pos);
       pos += packed.length;
-    } else pos = writePlain(buf, pos, body, this.#splice ? this.#spliceIn : undefined);
+    } else pos = writePlain(buf, pos, body);
     pos = message.sig === undefined ? writeNil(buf, pos) : writeBin(buf, pos, message.sig);
     // A body that changed between measuring and writing (a getter) could overrun the room made.
     if (pos > start + bound) throw new SchemaError('message.body', 'changed while it was encoded');
-    // Spliced bytes are on the wire between the slab's parts, not in the slab.
-    const length = pos - start - 4 + this.#spliced;
+    const length = pos - start - 4;
     if (length > maxFrameSize) throw new FrameTooLargeError(length, maxFrameSize);
     buf[start] = length >>> 24;
     buf[start + 1] = length >>> 16;
@@ -201,27 +153,8 @@ export class FrameSlab {
     buf[start + 3] = length;
     buf[start + 4] = FrameTag.Message;
     this.#end = pos;
-    return pos - start + this.#spliced;
+    return pos - start;
   }
-
-  /**
-   * Puts `bytes` on the wire after `slab[.., pos)` without copying them: the slab written so far
-   * becomes a part, the array the next one, and the slab goes on at `pos`.
-   */
-  readonly #spliceIn = (pos: number, bytes: Uint8Array): void => {
-    if (pos > this.#start) {
-      const written = this.#slab.subarray(this.#start, pos);
-      this.#full.push(written);
-      this.#fullBytes += written.length;
-      if (this.#use !== undefined) this.#use.parts++;
-    }
-    this.#full.push(
-      Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length),
-    );
-    this.#fullBytes += bytes.length;
-    this.#spliced += bytes.length;
-    this.#start = pos;
-  };
 
   /**
    * Everything appended since the last take, as one buffer (undefined when nothing is pending). Parts
@@ -239,9 +172,8 @@ export class FrameSlab {
   }
 
   /**
-   * Everything appended since the last take, in order, as the slabs hold it (no copy): without
-   * `splice` a frame is never split between two parts. The parts are never written again until
-   * released (`releasePart`; a spliced array is not the slab's, and releasing it does nothing).
+   * Everything appended since the last take, in order, as the slabs hold it (no copy): a frame is
+   * never split between two parts. The parts are never written again until released (`releasePart`).
    */
   takeParts(): Buffer[] {
     const current = this.#end > this.#start ? this.#slab.subarray(this.#start, this.#end) : undefined;

@@ -1,4 +1,4 @@
-import { areBytesImmutable, pack } from '@netmachine/core';
+import { pack } from '@netmachine/core';
 
 /**
  * The few msgpack writes the message hot path needs, straight into a caller's buffer. Each takes
@@ -82,25 +82,6 @@ export function writeBin(buf: Buffer, pos: number, bytes: Uint8Array): number {
   return pos + bytes.length;
 }
 
-/** The header of a msgpack `bin` of `length` bytes (the bytes themselves follow it elsewhere). */
-export function writeBinHeader(buf: Buffer, pos: number, length: number): number {
-  return writeLength(buf, pos, length, 0xc4);
-}
-
-/** Byte arrays from this size on may be written beside a frame rather than copied into it. */
-export const SPLICE_MIN_BYTES = 16 * 1024;
-
-/**
- * Takes a byte array that is to follow `buf[.., pos)` on the wire without being copied into `buf`
- * (see `spliceable`): the writer goes on at `pos`.
- */
-export type SpliceSink = (pos: number, bytes: Uint8Array) => void;
-
-/** Whether `bytes` may be written beside the frame: large, and marked immutable by their owner. */
-export function spliceable(bytes: Uint8Array): boolean {
-  return bytes.length >= SPLICE_MIN_BYTES && areBytesImmutable(bytes);
-}
-
 /** The 8-, 16- or 32-bit length header of a str or bin; `type8` is the 8-bit type (16 and 32 follow it). */
 function writeLength(buf: Buffer, pos: number, length: number, type8: number): number {
   if (length < 0x100) {
@@ -128,7 +109,7 @@ const FLOAT_BYTES = 9;
  * them: a large byte array inside one is then copied once, into the frame, not first into a msgpack
  * buffer of its own.
  */
-export function plainBound(value: unknown, depth = 0, splice = false): number {
+export function plainBound(value: unknown, depth = 0): number {
   switch (typeof value) {
     case 'string':
       return maxStringBytes(value);
@@ -138,13 +119,12 @@ export function plainBound(value: unknown, depth = 0, splice = false): number {
       return 1;
     case 'object': {
       if (value === null) return 1;
-      if (value instanceof Uint8Array)
-        return splice && spliceable(value) ? MAX_HEADER_BYTES : MAX_HEADER_BYTES + value.length;
+      if (value instanceof Uint8Array) return MAX_HEADER_BYTES + value.length;
       if (depth >= 64) return -1;
-      if (!Array.isArray(value)) return isPlainObject(value) ? objectBound(value, depth, splice) : -1;
+      if (!Array.isArray(value)) return isPlainObject(value) ? objectBound(value, depth) : -1;
       let total = MAX_HEADER_BYTES;
       for (const item of value) {
-        const bound = plainBound(item, depth + 1, splice);
+        const bound = plainBound(item, depth + 1);
         if (bound < 0) return -1;
         total += bound;
       }
@@ -155,12 +135,8 @@ export function plainBound(value: unknown, depth = 0, splice = false): number {
   }
 }
 
-/**
- * Writes a value `plainBound` accepted (the caller has made `plainBound(value)` bytes of room). With
- * `splice`, each byte array `spliceable` accepts is handed to it after its header instead of being
- * copied (the room was made with `plainBound(value, 0, true)`).
- */
-export function writePlain(buf: Buffer, pos: number, value: unknown, splice?: SpliceSink): number {
+/** Writes a value `plainBound` accepted (the caller has made `plainBound(value)` bytes of room). */
+export function writePlain(buf: Buffer, pos: number, value: unknown): number {
   switch (typeof value) {
     case 'string':
       return writeString(buf, pos, value);
@@ -171,13 +147,8 @@ export function writePlain(buf: Buffer, pos: number, value: unknown, splice?: Sp
       return pos + 1;
     default: {
       if (value === null) return writeNil(buf, pos);
-      if (value instanceof Uint8Array) {
-        if (splice === undefined || !spliceable(value)) return writeBin(buf, pos, value);
-        pos = writeLength(buf, pos, value.length, 0xc4);
-        splice(pos, value);
-        return pos;
-      }
-      if (!Array.isArray(value)) return writeObject(buf, pos, value as Record<string, unknown>, splice);
+      if (value instanceof Uint8Array) return writeBin(buf, pos, value);
+      if (!Array.isArray(value)) return writeObject(buf, pos, value as Record<string, unknown>);
       const items = value as unknown[];
       const count = items.length;
       if (count < 16) buf[pos++] = 0x90 | count;
@@ -190,7 +161,7 @@ export function writePlain(buf: Buffer, pos: number, value: unknown, splice?: Sp
         buf.writeUInt32BE(count, pos + 1);
         pos += 5;
       }
-      for (const item of items) pos = writePlain(buf, pos, item, splice);
+      for (const item of items) pos = writePlain(buf, pos, item);
       return pos;
     }
   }
@@ -202,11 +173,11 @@ function isPlainObject(value: object): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function objectBound(value: Record<string, unknown>, depth: number, splice: boolean): number {
+function objectBound(value: Record<string, unknown>, depth: number): number {
   let total = MAX_HEADER_BYTES;
   for (const key in value) {
     if (!Object.hasOwn(value, key)) return -1;
-    const bound = plainBound(value[key], depth + 1, splice);
+    const bound = plainBound(value[key], depth + 1);
     if (bound < 0) return -1;
     total += maxStringBytes(key) + bound;
   }
@@ -214,12 +185,7 @@ function objectBound(value: Record<string, unknown>, depth: number, splice: bool
 }
 
 /** A plain object as a msgpack map of its keys, in order (as msgpackr writes it). */
-function writeObject(
-  buf: Buffer,
-  pos: number,
-  value: Record<string, unknown>,
-  splice: SpliceSink | undefined,
-): number {
+function writeObject(buf: Buffer, pos: number, value: Record<string, unknown>): number {
   const keys = Object.keys(value);
   const count = keys.length;
   if (count < 16) buf[pos++] = 0x80 | count;
@@ -234,7 +200,7 @@ function writeObject(
   }
   for (const key of keys) {
     pos = writeString(buf, pos, key);
-    pos = writePlain(buf, pos, value[key], splice);
+    pos = writePlain(buf, pos, value[key]);
   }
   return pos;
 }

@@ -28,11 +28,12 @@ export interface ForwardJoinMessage {
 
 /**
  * "Take me into your active view." High priority (the sender has at most one neighbour, or has already
- * taken the receiver) must be accepted; low priority is accepted only when there is room.
+ * taken the receiver) must be accepted; low priority is accepted only when there is room. Bridge (the
+ * sender found the receiver in another component) must be accepted, into a free overflow slot if any.
  */
 export interface NeighborMessage {
   readonly type: 'neighbor';
-  readonly priority: 'high' | 'low';
+  readonly priority: 'high' | 'low' | 'bridge';
 }
 
 export interface NeighborReplyMessage {
@@ -46,17 +47,39 @@ export interface DisconnectMessage {
   readonly alive: boolean;
 }
 
+/**
+ * The label of a component of the active-view graph: its smallest peer id as far as the sender knows, and
+ * the last epoch that peer counted. Shuffles carry it (both fields or neither), so it spreads through the
+ * component along the shuffle walks.
+ */
+export interface ComponentLabel {
+  readonly root?: PeerId;
+  readonly epoch?: number;
+}
+
 /** A random walk carrying a sample of `origin`'s views; whoever ends it answers `origin` with its own sample. */
-export interface ShuffleMessage {
+export interface ShuffleMessage extends ComponentLabel {
   readonly type: 'shuffle';
   readonly origin: PeerId;
   readonly ttl: number;
   readonly peers: readonly PeerId[];
 }
 
-export interface ShuffleReplyMessage {
+export interface ShuffleReplyMessage extends ComponentLabel {
   readonly type: 'shuffleReply';
   readonly peers: readonly PeerId[];
+}
+
+/** "Which component are you in?", sent to a passive peer. */
+export interface ProbeMessage {
+  readonly type: 'probe';
+}
+
+/** The answer to `probe`: the receiver's component root, and whether that label has held for a while. */
+export interface ProbeReplyMessage {
+  readonly type: 'probeReply';
+  readonly root: PeerId;
+  readonly settled: boolean;
 }
 
 export type HyParViewMessage =
@@ -66,7 +89,9 @@ export type HyParViewMessage =
   | NeighborReplyMessage
   | DisconnectMessage
   | ShuffleMessage
-  | ShuffleReplyMessage;
+  | ShuffleReplyMessage
+  | ProbeMessage
+  | ProbeReplyMessage;
 
 function fail(path: string, problem: string): never {
   throw new ProtocolDecodeError(HYPARVIEW_PROTOCOL, path, problem);
@@ -91,6 +116,19 @@ function ttl(value: unknown, path: string): number {
     fail(path, `expected an integer 0..${HYPARVIEW_LIMITS.maxTtl}`);
   }
   return value;
+}
+
+function epoch(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    fail(path, 'expected a non-negative integer');
+  }
+  return value;
+}
+
+/** The optional component label: both fields or neither. */
+function label(value: Record<string, unknown>): ComponentLabel {
+  if (value.root === undefined && value.epoch === undefined) return {};
+  return { root: peerId(value.root, 'root'), epoch: epoch(value.epoch, 'epoch') };
 }
 
 function bool(value: unknown, path: string): boolean {
@@ -128,7 +166,9 @@ export function decodeHyParViewMessage(value: unknown): HyParViewMessage {
       return { type: 'forwardJoin', peer: peerId(value.peer, 'peer'), ttl: ttl(value.ttl, 'ttl') };
     case 'neighbor':
       exactKeys(value, ['type', 'priority']);
-      if (value.priority !== 'high' && value.priority !== 'low') fail('priority', "expected 'high' or 'low'");
+      if (value.priority !== 'high' && value.priority !== 'low' && value.priority !== 'bridge') {
+        fail('priority', "expected 'high', 'low' or 'bridge'");
+      }
       return { type: 'neighbor', priority: value.priority };
     case 'neighborReply':
       exactKeys(value, ['type', 'accepted']);
@@ -137,16 +177,27 @@ export function decodeHyParViewMessage(value: unknown): HyParViewMessage {
       exactKeys(value, ['type', 'alive']);
       return { type: 'disconnect', alive: bool(value.alive, 'alive') };
     case 'shuffle':
-      exactKeys(value, ['type', 'origin', 'ttl', 'peers']);
+      exactKeys(value, ['type', 'origin', 'ttl', 'peers', 'root', 'epoch']);
       return {
         type: 'shuffle',
         origin: peerId(value.origin, 'origin'),
         ttl: ttl(value.ttl, 'ttl'),
         peers: peerList(value.peers, 'peers'),
+        ...label(value),
       };
     case 'shuffleReply':
-      exactKeys(value, ['type', 'peers']);
-      return { type: 'shuffleReply', peers: peerList(value.peers, 'peers') };
+      exactKeys(value, ['type', 'peers', 'root', 'epoch']);
+      return { type: 'shuffleReply', peers: peerList(value.peers, 'peers'), ...label(value) };
+    case 'probe':
+      exactKeys(value, ['type']);
+      return { type: 'probe' };
+    case 'probeReply':
+      exactKeys(value, ['type', 'root', 'settled']);
+      return {
+        type: 'probeReply',
+        root: peerId(value.root, 'root'),
+        settled: bool(value.settled, 'settled'),
+      };
     default:
       return fail('type', 'unknown message type');
   }

@@ -23,6 +23,7 @@ export {
   hyparview,
 } from './hyparview.js';
 export {
+  type ComponentLabel,
   type DisconnectMessage,
   decodeHyParViewMessage,
   type ForwardJoinMessage,
@@ -32,6 +33,8 @@ export {
   type JoinMessage,
   type NeighborMessage,
   type NeighborReplyMessage,
+  type ProbeMessage,
+  type ProbeReplyMessage,
   type ShuffleMessage,
   type ShuffleReplyMessage,
 } from './hyparview-messages.js';

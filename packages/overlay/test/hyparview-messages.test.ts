@@ -12,10 +12,15 @@ const valid: HyParViewMessage[] = [
   { type: 'forwardJoin', peer: 'n1', ttl: 6 },
   { type: 'neighbor', priority: 'high' },
   { type: 'neighbor', priority: 'low' },
+  { type: 'neighbor', priority: 'bridge' },
   { type: 'neighborReply', accepted: false },
   { type: 'disconnect', alive: true },
   { type: 'shuffle', origin: 'n2', ttl: 0, peers: ['a', 'b'] },
+  { type: 'shuffle', origin: 'n2', ttl: 3, peers: ['a'], root: 'n0', epoch: 41 },
   { type: 'shuffleReply', peers: [] },
+  { type: 'shuffleReply', peers: ['b'], root: 'n0', epoch: 0 },
+  { type: 'probe' },
+  { type: 'probeReply', root: 'n0', settled: true },
 ];
 
 function rejects(value: unknown, path: string): void {
@@ -57,6 +62,15 @@ describe('decodeHyParViewMessage', () => {
       { type: 'shuffleReply', peers: new Array(HYPARVIEW_LIMITS.maxShufflePeers + 1).fill('p') },
       'peers',
     );
+    // The component label: both fields or neither, a peer id and a non-negative integer.
+    rejects({ type: 'shuffle', origin: 'a', ttl: 1, peers: [], root: 'n0' }, 'epoch');
+    rejects({ type: 'shuffleReply', peers: [], epoch: 3 }, 'root');
+    rejects({ type: 'shuffleReply', peers: [], root: 'n0', epoch: -1 }, 'epoch');
+    rejects({ type: 'shuffleReply', peers: [], root: 'n0', epoch: 2 ** 53 }, 'epoch');
+    rejects({ type: 'shuffleReply', peers: [], root: '', epoch: 1 }, 'root');
+    rejects({ type: 'probe', root: 'n0' }, 'root');
+    rejects({ type: 'probeReply', root: 'n0' }, 'settled');
+    rejects({ type: 'probeReply', root: 5, settled: false }, 'root');
   });
 
   test.prop([fc.anything()])('never throws anything but ProtocolDecodeError', (value) => {

@@ -101,6 +101,34 @@ describe('HyParView machine', () => {
     expect(machine.activeSize).toBe(config.activeViewCapacity + 1); // one evicted for it
   });
 
+  it('takes a high-priority Neighbor into a free overflow slot without evicting anyone', () => {
+    const machine = new HyParView('c', seededRng(3), config);
+    const out = new Recorder();
+    for (const peer of ['a', 'b', 'd'])
+      machine.handle({ type: 'message', from: peer, message: { type: 'join' } }, 0, out);
+    out.sent = [];
+    machine.handle({ type: 'message', from: 'h', message: { type: 'neighbor', priority: 'high' } }, 0, out);
+    expect(machine.activeView().sort()).toEqual(['a', 'b', 'd', 'h']);
+    expect(out.sent.filter((s) => s.message.type === 'disconnect')).toEqual([]);
+  });
+
+  it('gives a joining node a sample of its views at once', () => {
+    const machine = new HyParView('c', seededRng(8), config);
+    const out = new Recorder();
+    machine.handle({ type: 'message', from: 'a', message: { type: 'join' } }, 0, out);
+    machine.handle(
+      { type: 'message', from: 'z', message: { type: 'shuffle', origin: 'z', ttl: 0, peers: ['z', 'p'] } },
+      0,
+      out,
+    );
+    out.sent = [];
+    machine.handle({ type: 'message', from: 'n', message: { type: 'join' } }, 0, out);
+    const sample = out.sent.find((s) => s.to === 'n' && s.message.type === 'shuffleReply');
+    expect(sample?.message).toMatchObject({ type: 'shuffleReply', root: 'c' });
+    const peers = sample?.message.type === 'shuffleReply' ? [...sample.message.peers].sort() : [];
+    expect(peers).toEqual(['a', 'p', 'z']);
+  });
+
   it('asks with high priority after repeated rejections, and fills an under-full view on the shuffle timer', () => {
     const machine = new HyParView('c', seededRng(5), config);
     const out = new Recorder();
@@ -131,6 +159,114 @@ describe('HyParView machine', () => {
     }
     expect(priorities.slice(0, 8)).toEqual(Array(8).fill('low'));
     expect(priorities[8]).toBe('high');
+  });
+
+  it('learns the smallest root of its component from shuffles, and drops a root that goes silent', () => {
+    const machine = new HyParView('m', seededRng(9), config);
+    const out = new Recorder();
+    machine.handle({ type: 'message', from: 'a', message: { type: 'join' } }, 0, out);
+    machine.handle({ type: 'message', from: 'b', message: { type: 'neighbor', priority: 'high' } }, 0, out);
+    const shuffle = (root: string, epoch: number): HyParViewInput => ({
+      type: 'message',
+      from: 'a',
+      message: { type: 'shuffle', origin: 'a', ttl: 3, peers: ['a'], root, epoch },
+    });
+    const tick = () => machine.handle({ type: 'timer', timer: { type: 'shuffle' } }, 0, out);
+    expect(machine.componentLabel().root).toBe('m');
+    machine.handle(shuffle('z', 9), 0, out); // a larger root changes nothing
+    expect(machine.componentLabel().root).toBe('m');
+    out.sent = [];
+    machine.handle(shuffle('e', 4), 0, out);
+    expect(machine.componentLabel()).toEqual({ root: 'e', epoch: 4 });
+    // The walk goes on to the other neighbour, carrying the label.
+    expect(out.sent).toContainEqual({
+      to: 'b',
+      message: { type: 'shuffle', origin: 'a', ttl: 2, peers: ['a'], root: 'e', epoch: 4 },
+    });
+    machine.handle(shuffle('e', 3), 0, out); // an older epoch is not news
+    expect(machine.componentLabel()).toEqual({ root: 'e', epoch: 4 });
+    // Eight ticks without a newer epoch are fine; the ninth drops the root.
+    for (let i = 0; i < 8; i++) tick();
+    machine.handle(shuffle('e', 5), 0, out);
+    for (let i = 0; i < 8; i++) tick();
+    expect(machine.componentLabel().root).toBe('e');
+    tick();
+    expect(machine.componentLabel().root).toBe('m');
+    // Copies of the dead root's old epochs still circulating do not bring it back; a newer one does.
+    machine.handle(shuffle('e', 5), 0, out);
+    expect(machine.componentLabel().root).toBe('m');
+    machine.handle(shuffle('e', 6), 0, out);
+    expect(machine.componentLabel()).toEqual({ root: 'e', epoch: 6 });
+  });
+
+  it('probes a passive peer once its label has settled, and bridges to a peer of another component', () => {
+    const machine = new HyParView('m', seededRng(10), config);
+    const out = new Recorder();
+    for (const peer of ['a', 'b', 'd'])
+      machine.handle(
+        { type: 'message', from: peer, message: { type: 'neighbor', priority: 'high' } },
+        0,
+        out,
+      );
+    machine.handle(
+      { type: 'message', from: 'a', message: { type: 'shuffleReply', peers: ['p'], root: 'a', epoch: 1 } },
+      0,
+      out,
+    );
+    const tick = () => machine.handle({ type: 'timer', timer: { type: 'shuffle' } }, 0, out);
+    const probes = () => out.sent.filter((s) => s.message.type === 'probe').map((s) => s.to);
+    tick();
+    tick();
+    expect(probes()).toEqual([]); // the label 'a' is two ticks old: not settled yet
+    tick();
+    expect(probes()).toEqual(['p']);
+    // A probe is answered with this node's label.
+    out.sent = [];
+    machine.handle({ type: 'message', from: 'q', message: { type: 'probe' } }, 0, out);
+    expect(out.sent).toEqual([{ to: 'q', message: { type: 'probeReply', root: 'a', settled: true } }]);
+    // Same root, or a label not settled at the peer: nothing to do.
+    const reply = (root: string, settled: boolean): HyParViewInput => ({
+      type: 'message',
+      from: 'p',
+      message: { type: 'probeReply', root, settled },
+    });
+    out.sent = [];
+    machine.handle(reply('a', true), 0, out);
+    machine.handle(reply('k', false), 0, out);
+    expect(out.sent).toEqual([]);
+    // Another settled root: the peer is in another component. Ask it to bridge, and take it into the
+    // overflow slot without evicting anyone.
+    machine.handle(reply('k', true), 0, out);
+    expect(out.sent).toEqual([{ to: 'p', message: { type: 'neighbor', priority: 'bridge' } }]);
+    expect(machine.counters()).toEqual({ probes: 1, bridges: 1 });
+    machine.handle(
+      { type: 'message', from: 'p', message: { type: 'neighborReply', accepted: true } },
+      0,
+      out,
+    );
+    expect(machine.activeView().sort()).toEqual(['a', 'b', 'd', 'p']);
+    expect(out.sent.filter((s) => s.message.type === 'disconnect')).toEqual([]);
+  });
+
+  it('takes a bridge even when full, evicting only once its overflow slot is taken', () => {
+    const machine = new HyParView('c', seededRng(11), config);
+    const out = new Recorder();
+    for (const peer of ['a', 'b', 'd'])
+      machine.handle({ type: 'message', from: peer, message: { type: 'join' } }, 0, out);
+    const bridge = (from: string): HyParViewInput => ({
+      type: 'message',
+      from,
+      message: { type: 'neighbor', priority: 'bridge' },
+    });
+    out.sent = [];
+    machine.handle(bridge('x'), 0, out);
+    expect(machine.activeSize).toBe(4);
+    expect(out.sent.filter((s) => s.message.type === 'disconnect')).toEqual([]);
+    machine.handle(bridge('y'), 0, out);
+    expect(machine.activeView()).toContain('y');
+    expect(machine.activeSize).toBe(4);
+    expect(out.sent.filter((s) => s.message.type === 'disconnect').length).toBe(1);
+    expect(out.sent).toContainEqual({ to: 'y', message: { type: 'neighborReply', accepted: true } });
   });
 
   it('repairs from the passive view when an active peer goes down', () => {
@@ -168,13 +304,13 @@ describe('HyParView machine', () => {
     const peers = ['self', ...Array.from({ length: 12 }, (_, i) => `p${i}`)];
     const peer = () => peers[rng.int(peers.length)] as string;
     const messages = (): HyParViewMessage => {
-      switch (rng.int(7)) {
+      switch (rng.int(8)) {
         case 0:
           return { type: 'join' };
         case 1:
           return { type: 'forwardJoin', peer: peer(), ttl: rng.int(7) };
         case 2:
-          return { type: 'neighbor', priority: rng.next() < 0.5 ? 'high' : 'low' };
+          return { type: 'neighbor', priority: (['high', 'low', 'bridge'] as const)[rng.int(3)] ?? 'low' };
         case 3:
           return { type: 'neighborReply', accepted: rng.next() < 0.5 };
         case 4:
@@ -186,8 +322,16 @@ describe('HyParView machine', () => {
             ttl: rng.int(4),
             peers: Array.from({ length: rng.int(9) }, peer),
           };
+        case 6:
+          return rng.next() < 0.5
+            ? { type: 'probe' }
+            : { type: 'probeReply', root: peer(), settled: rng.next() < 0.7 };
         default:
-          return { type: 'shuffleReply', peers: Array.from({ length: rng.int(9) }, peer) };
+          return {
+            type: 'shuffleReply',
+            peers: Array.from({ length: rng.int(9) }, peer),
+            ...(rng.next() < 0.5 ? { root: peer(), epoch: rng.int(50) } : {}),
+          };
       }
     };
     for (let i = 0; i < 20_000; i++) {

@@ -89,7 +89,17 @@ describe('overlay messages through the direct body writer', () => {
       }
     }
     expect([...seen].sort()).toEqual(
-      ['disconnect', 'forwardJoin', 'join', 'neighbor', 'neighborReply', 'shuffle', 'shuffleReply'].sort(),
+      [
+        'disconnect',
+        'forwardJoin',
+        'join',
+        'neighbor',
+        'neighborReply',
+        'probe',
+        'probeReply',
+        'shuffle',
+        'shuffleReply',
+      ].sort(),
     );
   });
 

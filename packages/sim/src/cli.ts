@@ -5,6 +5,7 @@ import { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 import { linePlot, table } from './report.js';
 import { runDiscoveryScenario } from './scenarios/discovery.js';
 import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
+import { type OverlaySweepCase, sweepOverlaySplits } from './scenarios/overlay-sweep.js';
 import { pubsubTreeCost, pubsubTreeSummary, runPubsubTreeScenario } from './scenarios/pubsub-tree.js';
 
 // pnpm sim SCENARIO [--nodes N] [--seed S] [--json] [--svg FILE] [...]
@@ -16,7 +17,9 @@ const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FI
        pnpm sim pubsub-tree [--nodes N] [--seed S] [--json] [--crash F] [--publishers P] [--events E]
     [--loss P] [--active-view N] [--join-via random|seed]
        pnpm sim discovery [--nodes N] [--seed S] [--json] [--periods P] [--domains D]
-    [--byzantine F] [--attack-edges F] [--epsilon E] [--lookups L] [--no-baseline]`;
+    [--byzantine F] [--attack-edges F] [--epsilon E] [--lookups L] [--no-baseline]
+       pnpm sim overlay-sweep [--nodes N[,N...]] [--capacity C[,C...]] [--join-interval MS[,MS...]]
+    [--churn PER_SECOND[,...] [--churn-seconds S]] [--seeds COUNT] [--seed FIRST] [--periods P] [--json]`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -53,6 +56,8 @@ function main(argv: string[]): void {
       epsilon: { type: 'string' },
       lookups: { type: 'string' },
       'no-baseline': { type: 'boolean' },
+      capacity: { type: 'string' },
+      seeds: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -68,6 +73,10 @@ function main(argv: string[]): void {
   }
   if (scenario === 'pubsub-tree') {
     pubsubTree(values);
+    return;
+  }
+  if (scenario === 'overlay-sweep') {
+    overlaySweep(values);
     return;
   }
   if (scenario === 'discovery') {
@@ -137,6 +146,37 @@ function main(argv: string[]): void {
   }
   if (values.html !== undefined) writeFileSync(values.html, replayHtml(result));
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+function numberList(value: string | undefined, name: string, fallback: string): number[] {
+  return (value ?? fallback).split(',').map((item) => numberOption(item, name, 0));
+}
+
+/** Counts split overlays over many seeds and cases: one row per case, the JSON of all rows last. */
+function overlaySweep(values: Record<string, string | boolean | undefined>): void {
+  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const churnSeconds = numberOption(text('churn-seconds'), 'churn-seconds', 60);
+  const cases: OverlaySweepCase[] = [];
+  for (const nodes of numberList(text('nodes'), 'nodes', '9,30,100'))
+    for (const capacity of numberList(text('capacity'), 'capacity', '2,3,4,5,6'))
+      for (const joinInterval of numberList(text('join-interval'), 'join-interval', '0,200'))
+        for (const churnPerSecond of numberList(text('churn'), 'churn', '0'))
+          cases.push({ nodes, capacity, joinInterval, churnPerSecond, churnSeconds });
+  const rows = sweepOverlaySplits({
+    cases,
+    seeds: numberOption(text('seeds'), 'seeds', 100),
+    firstSeed: numberOption(text('seed'), 'seed', 1),
+    lastingPeriods: numberOption(text('periods'), 'periods', 30),
+    onRow: (row) => {
+      const { lastingSeeds, ...figures } = row;
+      process.stdout.write(
+        `${Object.entries(figures)
+          .map(([key, value]) => `${key} ${value}`)
+          .join('  ')}  lastingSeeds [${lastingSeeds.join(',')}]\n`,
+      );
+    },
+  });
+  if (values.json === true) process.stdout.write(`${JSON.stringify({ scenario: 'overlay-sweep', rows })}\n`);
 }
 
 function pubsubTree(values: Record<string, string | boolean | undefined>): void {

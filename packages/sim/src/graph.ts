@@ -17,6 +17,8 @@ export function components(
   nodeCount: number,
   include: (node: number) => boolean,
   neighbours: (node: number, visit: (peer: number) => void) => void,
+  /** If given, filled with each included node's component (a node of it), −1 for the others. */
+  componentOf?: Int32Array,
 ): ComponentFigures {
   const parent = new Int32Array(nodeCount);
   for (let i = 0; i < nodeCount; i++) parent[i] = i;
@@ -41,12 +43,14 @@ export function components(
       if (a !== b) parent[a] = b;
     });
   }
+  componentOf?.fill(-1);
   const sizes = new Int32Array(nodeCount);
   let largest = 0;
   let count = 0;
   for (let node = 0; node < nodeCount; node++) {
     if (!include(node)) continue;
     const root = find(node);
+    if (componentOf !== undefined) componentOf[node] = root;
     if (sizes[root] === 0) count++;
     const size = (sizes[root] as number) + 1;
     sizes[root] = size;

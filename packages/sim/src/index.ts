@@ -22,6 +22,12 @@ export {
   runOverlayScenario,
 } from './scenarios/overlay.js';
 export {
+  type OverlaySweepCase,
+  type OverlaySweepOptions,
+  type OverlaySweepRow,
+  sweepOverlaySplits,
+} from './scenarios/overlay-sweep.js';
+export {
   type PhaseFigures,
   type PubsubTreeResult,
   type PubsubTreeScenarioOptions,

@@ -91,6 +91,12 @@ export interface GraphFigures {
   readonly passiveViewMax: number;
   /** Fraction of active-view entries whose peer lists this node back. */
   readonly symmetric: number;
+  /**
+   * Components (when there are several) that no live node outside knows of and whose nodes know of no
+   * live node outside, in their passive views: nothing HyParView does can join them to the rest.
+   * Counted only with `symmetry` (0 otherwise).
+   */
+  readonly strandedComponents: number;
 }
 
 export interface OverlayRun {
@@ -137,30 +143,55 @@ export function measureGraph(sim: OverlaySim, symmetry = true): GraphFigures {
   let passiveMax = 0;
   let entries = 0;
   let symmetric = 0;
-  const figures = components(n, counted, (node, visit) => {
-    const machine = sim.machine(node);
-    const self = machine.self;
-    const size = machine.activeSize;
-    if (size < min) min = size;
-    if (size > max) max = size;
-    activeSum += size;
-    passiveSum += machine.passiveSize;
-    if (machine.passiveSize > passiveMax) passiveMax = machine.passiveSize;
-    machine.forEachActive((peer) => {
-      const index = sim.indexOf(peer);
-      if (index === undefined) return;
-      entries++;
-      if (symmetry) {
-        let back = false;
-        sim.machine(index).forEachActive((p) => {
-          if (p === self) back = true;
-        });
-        if (back) symmetric++;
-      }
-      visit(index);
-    });
-  });
+  const componentOf = symmetry ? new Int32Array(n) : undefined;
+  const figures = components(
+    n,
+    counted,
+    (node, visit) => {
+      const machine = sim.machine(node);
+      const self = machine.self;
+      const size = machine.activeSize;
+      if (size < min) min = size;
+      if (size > max) max = size;
+      activeSum += size;
+      passiveSum += machine.passiveSize;
+      if (machine.passiveSize > passiveMax) passiveMax = machine.passiveSize;
+      machine.forEachActive((peer) => {
+        const index = sim.indexOf(peer);
+        if (index === undefined) return;
+        entries++;
+        if (symmetry) {
+          let back = false;
+          sim.machine(index).forEachActive((p) => {
+            if (p === self) back = true;
+          });
+          if (back) symmetric++;
+        }
+        visit(index);
+      });
+    },
+    componentOf,
+  );
   const nodes = figures.nodes;
+  let stranded = 0;
+  if (componentOf !== undefined && figures.components > 1) {
+    const linked = new Uint8Array(n);
+    for (let node = 0; node < n; node++) {
+      const own = componentOf[node] as number;
+      if (own < 0) continue;
+      for (const peer of sim.machine(node).passiveView()) {
+        const index = sim.indexOf(peer);
+        if (index === undefined) continue;
+        const other = componentOf[index] as number;
+        if (other < 0 || other === own) continue;
+        linked[own] = 1;
+        linked[other] = 1;
+      }
+    }
+    for (let node = 0; node < n; node++) {
+      if (componentOf[node] === node && linked[node] === 0) stranded++;
+    }
+  }
   return {
     nodes,
     connected: figures.fraction,
@@ -171,6 +202,7 @@ export function measureGraph(sim: OverlaySim, symmetry = true): GraphFigures {
     passiveViewMean: nodes === 0 ? 0 : passiveSum / nodes,
     passiveViewMax: passiveMax,
     symmetric: entries === 0 || !symmetry ? 1 : symmetric / entries,
+    strandedComponents: stranded,
   };
 }
 

@@ -75,10 +75,11 @@ export interface ProbeMessage {
   readonly type: 'probe';
 }
 
-/** The answer to `probe`: the receiver's component root, and whether that label has held for a while. */
+/** The answer to `probe`: the receiver's component label, and whether its root has held for a while. */
 export interface ProbeReplyMessage {
   readonly type: 'probeReply';
   readonly root: PeerId;
+  readonly epoch: number;
   readonly settled: boolean;
 }
 
@@ -192,10 +193,11 @@ export function decodeHyParViewMessage(value: unknown): HyParViewMessage {
       exactKeys(value, ['type']);
       return { type: 'probe' };
     case 'probeReply':
-      exactKeys(value, ['type', 'root', 'settled']);
+      exactKeys(value, ['type', 'root', 'epoch', 'settled']);
       return {
         type: 'probeReply',
         root: peerId(value.root, 'root'),
+        epoch: epoch(value.epoch, 'epoch'),
         settled: bool(value.settled, 'settled'),
       };
     default:

@@ -73,6 +73,12 @@ export const DEFAULT_HYPARVIEW_CONFIG: HyParViewConfig = {
 const LABEL_SETTLE_TICKS = 3;
 /** Shuffle ticks without a newer epoch from the root before a node presumes it cut off from the root. */
 const LABEL_STALE_TICKS = 8;
+/**
+ * Epochs a probed peer may be ahead of this node on the same root before the two count as cut apart: a
+ * component split from its root keeps the root's last epoch until it goes stale, while the root's side
+ * counts on (seen at nine nodes: a group that took its contact's label, then split off, waited 90 s).
+ */
+const LABEL_EPOCH_LAG = 3;
 
 export type HyParViewCommand =
   /** Join the overlay through `contact` (a node already in it). */
@@ -254,10 +260,15 @@ export class HyParView
         this.#lastShuffle = [];
         return;
       case 'probe':
-        out.send(from, { type: 'probeReply', root: this.#root, settled: this.#settled() });
+        out.send(from, {
+          type: 'probeReply',
+          root: this.#root,
+          epoch: this.#rootEpoch,
+          settled: this.#settled(),
+        });
         return;
       case 'probeReply':
-        this.#onProbeReply(from, message.root, message.settled, out);
+        this.#onProbeReply(from, message, out);
         return;
     }
   }
@@ -481,11 +492,21 @@ export class HyParView
 
   /**
    * A passive peer whose settled label differs from this node's settled label is in another component
-   * (every node of a component ends with the same root): ask it to bridge the two. Both sides take the
-   * link into an overflow slot if one is free, so neither component loses a link to the join.
+   * (every node of a component ends with the same root), and so is one on the same root but epochs
+   * ahead (this node's side lost the root and has not noticed yet): ask it to bridge the two. Both sides
+   * take the link into an overflow slot if one is free, so neither component loses a link to the join.
    */
-  #onProbeReply(peer: PeerId, root: PeerId, settled: boolean, out: HyParViewOutput): void {
-    if (!settled || !this.#settled() || root === this.#root || this.#bridgeCooldown > 0) return;
+  #onProbeReply(
+    peer: PeerId,
+    reply: { readonly root: PeerId; readonly epoch: number; readonly settled: boolean },
+    out: HyParViewOutput,
+  ): void {
+    if (!reply.settled || !this.#settled() || this.#bridgeCooldown > 0) return;
+    const behind =
+      reply.root === this.#root &&
+      reply.root !== this.self &&
+      reply.epoch > this.#rootEpoch + LABEL_EPOCH_LAG;
+    if (reply.root === this.#root && !behind) return;
     if (this.#active.includes(peer) || this.#pending.has(peer)) return;
     // Only with a slot free: a bridge that evicted one of this node's links could cut its own component.
     if (this.#active.length >= this.config.activeViewCapacity + this.config.overflowSlots) return;

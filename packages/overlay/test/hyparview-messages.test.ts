@@ -20,7 +20,7 @@ const valid: HyParViewMessage[] = [
   { type: 'shuffleReply', peers: [] },
   { type: 'shuffleReply', peers: ['b'], root: 'n0', epoch: 0 },
   { type: 'probe' },
-  { type: 'probeReply', root: 'n0', settled: true },
+  { type: 'probeReply', root: 'n0', epoch: 12, settled: true },
 ];
 
 function rejects(value: unknown, path: string): void {
@@ -69,8 +69,9 @@ describe('decodeHyParViewMessage', () => {
     rejects({ type: 'shuffleReply', peers: [], root: 'n0', epoch: 2 ** 53 }, 'epoch');
     rejects({ type: 'shuffleReply', peers: [], root: '', epoch: 1 }, 'root');
     rejects({ type: 'probe', root: 'n0' }, 'root');
-    rejects({ type: 'probeReply', root: 'n0' }, 'settled');
-    rejects({ type: 'probeReply', root: 5, settled: false }, 'root');
+    rejects({ type: 'probeReply', root: 'n0', epoch: 1 }, 'settled');
+    rejects({ type: 'probeReply', root: 'n0', settled: true }, 'epoch');
+    rejects({ type: 'probeReply', root: 5, epoch: 1, settled: false }, 'root');
   });
 
   test.prop([fc.anything()])('never throws anything but ProtocolDecodeError', (value) => {

@@ -223,15 +223,18 @@ describe('HyParView machine', () => {
     // A probe is answered with this node's label.
     out.sent = [];
     machine.handle({ type: 'message', from: 'q', message: { type: 'probe' } }, 0, out);
-    expect(out.sent).toEqual([{ to: 'q', message: { type: 'probeReply', root: 'a', settled: true } }]);
-    // Same root, or a label not settled at the peer: nothing to do.
-    const reply = (root: string, settled: boolean): HyParViewInput => ({
+    expect(out.sent).toEqual([
+      { to: 'q', message: { type: 'probeReply', root: 'a', epoch: 1, settled: true } },
+    ]);
+    // Same root (up to three epochs ahead), or a label not settled at the peer: nothing to do.
+    const reply = (root: string, settled: boolean, epoch = 1): HyParViewInput => ({
       type: 'message',
       from: 'p',
-      message: { type: 'probeReply', root, settled },
+      message: { type: 'probeReply', root, epoch, settled },
     });
     out.sent = [];
     machine.handle(reply('a', true), 0, out);
+    machine.handle(reply('a', true, 4), 0, out);
     machine.handle(reply('k', false), 0, out);
     expect(out.sent).toEqual([]);
     // Another settled root: the peer is in another component. Ask it to bridge, and take it into the
@@ -246,6 +249,30 @@ describe('HyParView machine', () => {
     );
     expect(machine.activeView().sort()).toEqual(['a', 'b', 'd', 'p']);
     expect(out.sent.filter((s) => s.message.type === 'disconnect')).toEqual([]);
+  });
+
+  it('bridges to a peer on the same root but epochs ahead: this side has lost the root', () => {
+    const machine = new HyParView('m', seededRng(12), config);
+    const out = new Recorder();
+    for (const peer of ['a', 'b', 'd'])
+      machine.handle(
+        { type: 'message', from: peer, message: { type: 'neighbor', priority: 'high' } },
+        0,
+        out,
+      );
+    machine.handle(
+      { type: 'message', from: 'a', message: { type: 'shuffleReply', peers: ['p'], root: 'a', epoch: 1 } },
+      0,
+      out,
+    );
+    for (let i = 0; i < 3; i++) machine.handle({ type: 'timer', timer: { type: 'shuffle' } }, 0, out);
+    out.sent = [];
+    machine.handle(
+      { type: 'message', from: 'p', message: { type: 'probeReply', root: 'a', epoch: 5, settled: true } },
+      0,
+      out,
+    );
+    expect(out.sent).toEqual([{ to: 'p', message: { type: 'neighbor', priority: 'bridge' } }]);
   });
 
   it('takes a bridge even when full, evicting only once its overflow slot is taken', () => {
@@ -325,7 +352,7 @@ describe('HyParView machine', () => {
         case 6:
           return rng.next() < 0.5
             ? { type: 'probe' }
-            : { type: 'probeReply', root: peer(), settled: rng.next() < 0.7 };
+            : { type: 'probeReply', root: peer(), epoch: rng.int(50), settled: rng.next() < 0.7 };
         default:
           return {
             type: 'shuffleReply',

@@ -6,7 +6,12 @@ import { runOverlayScenario } from '../src/index.js';
 // before an under-full view was refilled periodically, and before a full node took one neighbour beyond
 // capacity (and a repeatedly rejected node asked with high priority), about one run in a hundred stayed
 // split for good: a clique of four full nodes that let no one in, or a group whose passive views held
-// only full nodes.
+// only full nodes. Measured a minute after the last join: with components labelled and probed, one seed
+// of the 2,000 (1656, joins all at once) is still split at 30 s, two groups of full nodes, and joined 15 s
+// later by a bridge.
+
+// Thousands of simulated runs: seconds on an idle machine, several times that on a busy one.
+const SLOW = 180_000;
 
 function splitSeeds(joinInterval: number, seeds: number): number[] {
   const split: number[] = [];
@@ -15,7 +20,7 @@ function splitSeeds(joinInterval: number, seeds: number): number[] {
       nodes: 9,
       seed,
       joinInterval,
-      settle: 30_000,
+      settle: 60_000,
       crashFractions: [0],
       periodsAfterCrash: 0,
       hyparview: { activeViewCapacity: 3 },
@@ -51,12 +56,15 @@ function lastingSplitSeeds(options: {
 }
 
 describe('HyParView, nine nodes joining at once', () => {
-  it('ends connected for every seed, joins all at once', () => {
+  it('ends connected for every seed, joins all at once', { timeout: SLOW }, () => {
     expect(splitSeeds(0, 2000)).toEqual([]);
   });
 
-  it('ends connected for every seed, joins 10 and 200 ms apart', () => {
+  it('ends connected for every seed, joins 10 ms apart', { timeout: SLOW }, () => {
     expect(splitSeeds(10, 1000)).toEqual([]);
+  });
+
+  it('ends connected for every seed, joins 200 ms apart', { timeout: SLOW }, () => {
     expect(splitSeeds(200, 1000)).toEqual([]);
   });
 });
@@ -65,11 +73,13 @@ describe('HyParView, nine nodes joining at once', () => {
 // in the paper's protocol makes a node of a ring ask anyone: before components were labelled and probed,
 // 46 of 200 runs of nine nodes, and 96 of 100 runs of 100 nodes, stayed split into rings for good.
 describe('HyParView at active-view capacity 2', () => {
-  it('joins the rings: nine nodes joining at once end connected for every seed', () => {
+  it('joins the rings: nine nodes joining at once end connected for every seed', { timeout: SLOW }, () => {
     expect(lastingSplitSeeds({ nodes: 9, capacity: 2, seeds: 300 })).toEqual([]);
   });
 
-  it('joins the rings: thirty nodes joining 10 ms apart end connected for every seed', () => {
+  it('joins the rings: thirty nodes joining 10 ms apart end connected for every seed', {
+    timeout: SLOW,
+  }, () => {
     expect(lastingSplitSeeds({ nodes: 30, capacity: 2, seeds: 40, joinInterval: 10 })).toEqual([]);
   });
 });
@@ -77,7 +87,7 @@ describe('HyParView at active-view capacity 2', () => {
 // Churn (two crashes and two joins a second in 100 nodes, for a minute) once left nodes that knew no one:
 // a newcomer whose contact crashed before the newcomer's first shuffle had nothing to repair from.
 describe('HyParView under churn', () => {
-  it('ends connected for every seed at capacity 3', () => {
+  it('ends connected for every seed at capacity 3', { timeout: SLOW }, () => {
     expect(
       lastingSplitSeeds({
         nodes: 100,

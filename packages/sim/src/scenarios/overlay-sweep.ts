@@ -49,6 +49,8 @@ export interface OverlaySweepRow extends Required<OverlaySweepCase> {
   readonly activeViewMax: number;
   /** Messages delivered, summed over the runs (what the repairs cost). */
   readonly messages: number;
+  /** Bridges asked for, summed over the runs (by the nodes alive at the end). */
+  readonly bridges: number;
 }
 
 export function sweepOverlaySplits(options: OverlaySweepOptions): OverlaySweepRow[] {
@@ -66,6 +68,7 @@ export function sweepOverlaySplits(options: OverlaySweepOptions): OverlaySweepRo
     let worstConnected = 1;
     let activeViewMax = 0;
     let messages = 0;
+    let bridges = 0;
     const lastingSeeds: number[] = [];
     for (let seed = firstSeed; seed < firstSeed + options.seeds; seed++) {
       const result = runOverlayScenario({
@@ -92,6 +95,7 @@ export function sweepOverlaySplits(options: OverlaySweepOptions): OverlaySweepRo
       worstConnected = Math.min(worstConnected, run.afterCrash.connected);
       activeViewMax = Math.max(activeViewMax, run.afterCrash.activeViewMax);
       messages += run.delivered;
+      bridges += run.afterCrash.bridges;
     }
     const row: OverlaySweepRow = {
       nodes: c.nodes,
@@ -107,6 +111,7 @@ export function sweepOverlaySplits(options: OverlaySweepOptions): OverlaySweepRo
       worstConnected,
       activeViewMax,
       messages,
+      bridges,
     };
     options.onRow?.(row);
     rows.push(row);

@@ -97,6 +97,9 @@ export interface GraphFigures {
    * Counted only with `symmetry` (0 otherwise).
    */
   readonly strandedComponents: number;
+  /** Component probes sent and bridges asked for by these nodes since they started. */
+  readonly probes: number;
+  readonly bridges: number;
 }
 
 export interface OverlayRun {
@@ -143,6 +146,8 @@ export function measureGraph(sim: OverlaySim, symmetry = true): GraphFigures {
   let passiveMax = 0;
   let entries = 0;
   let symmetric = 0;
+  let probes = 0;
+  let bridges = 0;
   const componentOf = symmetry ? new Int32Array(n) : undefined;
   const figures = components(
     n,
@@ -151,6 +156,9 @@ export function measureGraph(sim: OverlaySim, symmetry = true): GraphFigures {
       const machine = sim.machine(node);
       const self = machine.self;
       const size = machine.activeSize;
+      const counters = machine.counters();
+      probes += counters.probes;
+      bridges += counters.bridges;
       if (size < min) min = size;
       if (size > max) max = size;
       activeSum += size;
@@ -203,6 +211,8 @@ export function measureGraph(sim: OverlaySim, symmetry = true): GraphFigures {
     passiveViewMax: passiveMax,
     symmetric: entries === 0 || !symmetry ? 1 : symmetric / entries,
     strandedComponents: stranded,
+    probes,
+    bridges,
   };
 }
 
@@ -463,6 +473,9 @@ export function overlaySummary(result: OverlayResult): Record<string, unknown> {
     survivors: main.afterCrash.nodes,
     activeViewMinAfterCrash: main.afterCrash.activeViewMin,
     activeViewMeanAfterCrash: round(main.afterCrash.activeViewMean),
+    componentsAfterCrash: main.afterCrash.components,
+    /** Bridges asked for by the survivors since they started (false alarms, in a connected overlay). */
+    bridges: main.afterCrash.bridges,
   };
   if (main.afterChurn !== undefined) {
     summary.connectedAfterChurn = main.afterChurn.connected;

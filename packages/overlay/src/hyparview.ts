@@ -1,3 +1,4 @@
+import { HyParViewLabel, LABEL_SETTLE_TICKS } from './hyparview-label.js';
 import {
   type ComponentLabel,
   decodeHyParViewMessage,
@@ -69,17 +70,6 @@ export const DEFAULT_HYPARVIEW_CONFIG: HyParViewConfig = {
   componentProbes: true,
 };
 
-/** Shuffle ticks a component label must hold, here and at the probed peer, before a difference counts. */
-const LABEL_SETTLE_TICKS = 3;
-/** Shuffle ticks without a newer epoch from the root before a node presumes it cut off from the root. */
-const LABEL_STALE_TICKS = 8;
-/**
- * Epochs a probed peer may be ahead of this node on the same root before the two count as cut apart: a
- * component split from its root keeps the root's last epoch until it goes stale, while the root's side
- * counts on (seen at nine nodes: a group that took its contact's label, then split off, waited 90 s).
- */
-const LABEL_EPOCH_LAG = 3;
-
 export type HyParViewCommand =
   /** Join the overlay through `contact` (a node already in it). */
   | { readonly type: 'join'; readonly contact: PeerId }
@@ -119,17 +109,7 @@ export class HyParView
   /** What the last Shuffle sent, preferred for eviction when its reply arrives. */
   #lastShuffle: readonly PeerId[] = [];
   #left = false;
-  // The component label: the smallest peer id this node has heard of in its component, and that peer's
-  // epoch (a counter it advances on each of its shuffle ticks). A root that stops advancing is presumed
-  // cut off; its last epoch is remembered so that copies still circulating do not bring it back.
-  #root: PeerId;
-  #rootEpoch = 0;
-  #ownEpoch = 0;
-  /** Shuffle ticks since the root changed. */
-  #rootAge = 0;
-  /** Shuffle ticks since the root's epoch last advanced. */
-  #rootSilence = 0;
-  #deadRoot: { root: PeerId; epoch: number } | undefined;
+  readonly #label: HyParViewLabel;
   /** Shuffle ticks to wait before the next bridge. */
   #bridgeCooldown = 0;
   #bridges = 0;
@@ -145,12 +125,12 @@ export class HyParView
     if (!Number.isInteger(this.config.overflowSlots) || this.config.overflowSlots < 0) {
       throw new RangeError('overflowSlots must be an integer ≥ 0');
     }
-    this.#root = self;
+    this.#label = new HyParViewLabel(self);
   }
 
   /** The component label as this node knows it: the root's peer id and epoch. */
   componentLabel(): { readonly root: PeerId; readonly epoch: number } {
-    return { root: this.#root, epoch: this.#rootEpoch };
+    return this.#label.fields();
   }
 
   /** Probes sent and bridges asked for, since start. */
@@ -255,16 +235,15 @@ export class HyParView
         this.#onShuffle(from, message.origin, message.ttl, message.peers, message, out);
         return;
       case 'shuffleReply':
-        this.#learnLabel(message.root, message.epoch);
+        this.#label.learn(message.root, message.epoch);
         this.#integrate(message.peers, this.#lastShuffle);
         this.#lastShuffle = [];
         return;
       case 'probe':
         out.send(from, {
           type: 'probeReply',
-          root: this.#root,
-          epoch: this.#rootEpoch,
-          settled: this.#settled(),
+          ...this.#label.fields(),
+          settled: this.#label.settled,
         });
         return;
       case 'probeReply':
@@ -286,7 +265,8 @@ export class HyParView
       ...this.#sample(others, this.config.shuffleActiveCount),
       ...this.#sample(this.#passive, this.config.shufflePassiveCount),
     ];
-    if (sample.length > 0) out.send(newcomer, { type: 'shuffleReply', peers: sample, ...this.#label() });
+    if (sample.length > 0)
+      out.send(newcomer, { type: 'shuffleReply', peers: sample, ...this.#label.fields() });
   }
 
   #onForwardJoin(sender: PeerId, newcomer: PeerId, ttl: number, out: HyParViewOutput): void {
@@ -375,16 +355,16 @@ export class HyParView
     out: HyParViewOutput,
   ): void {
     if (origin === this.self) return;
-    this.#learnLabel(label.root, label.epoch);
+    this.#label.learn(label.root, label.epoch);
     if (ttl > 0 && this.#active.length > 1) {
       const next = this.#randomActiveExcept(sender, origin);
       if (next !== undefined) {
-        out.send(next, { type: 'shuffle', origin, ttl: ttl - 1, peers, ...this.#label() });
+        out.send(next, { type: 'shuffle', origin, ttl: ttl - 1, peers, ...this.#label.fields() });
         return;
       }
     }
     const reply = this.#sample(this.#passive, Math.min(peers.length, HYPARVIEW_LIMITS.maxShufflePeers));
-    out.send(origin, { type: 'shuffleReply', peers: reply, ...this.#label() });
+    out.send(origin, { type: 'shuffleReply', peers: reply, ...this.#label.fields() });
     this.#integrate(peers, reply);
   }
 
@@ -392,7 +372,8 @@ export class HyParView
     switch (timer.type) {
       case 'shuffle':
         out.setTimer({ type: 'shuffle' }, this.#shufflePeriod());
-        this.#tickLabel();
+        this.#label.tick();
+        if (this.#bridgeCooldown > 0) this.#bridgeCooldown--;
         this.#shuffle(out);
         if (this.config.componentProbes) this.#probe(out);
         // Repair is armed by a loss or a rejection; a node that never filled its view after joining
@@ -436,53 +417,13 @@ export class HyParView
       origin: this.self,
       ttl: this.config.shuffleRandomWalkLength,
       peers,
-      ...this.#label(),
+      ...this.#label.fields(),
     });
-  }
-
-  #label(): { root: PeerId; epoch: number } {
-    return { root: this.#root, epoch: this.#rootEpoch };
-  }
-
-  #settled(): boolean {
-    return this.#rootAge >= LABEL_SETTLE_TICKS;
-  }
-
-  /** Adopts a smaller root, or a newer epoch of the current one, heard from this node's component. */
-  #learnLabel(root: PeerId | undefined, epoch: number | undefined): void {
-    if (root === undefined || epoch === undefined || root === this.self) return;
-    const dead = this.#deadRoot;
-    if (dead !== undefined && root === dead.root && epoch <= dead.epoch) return;
-    if (root < this.#root) {
-      this.#root = root;
-      this.#rootEpoch = epoch;
-      this.#rootAge = 0;
-      this.#rootSilence = 0;
-    } else if (root === this.#root && epoch > this.#rootEpoch) {
-      this.#rootEpoch = epoch;
-      this.#rootSilence = 0;
-    }
-  }
-
-  /** On each shuffle tick: a root counts an epoch; a node whose root has gone silent takes itself as root. */
-  #tickLabel(): void {
-    if (this.#bridgeCooldown > 0) this.#bridgeCooldown--;
-    if (this.#rootAge < LABEL_SETTLE_TICKS) this.#rootAge++;
-    if (this.#root === this.self) {
-      this.#rootEpoch = ++this.#ownEpoch;
-      return;
-    }
-    if (++this.#rootSilence <= LABEL_STALE_TICKS) return;
-    this.#deadRoot = { root: this.#root, epoch: this.#rootEpoch };
-    this.#root = this.self;
-    this.#rootEpoch = ++this.#ownEpoch;
-    this.#rootAge = 0;
-    this.#rootSilence = 0;
   }
 
   /** Asks a random passive peer for its component's label (answered in `#onProbeReply`). */
   #probe(out: HyParViewOutput): void {
-    if (!this.#settled() || this.#bridgeCooldown > 0 || this.#active.length === 0) return;
+    if (!this.#label.settled || this.#bridgeCooldown > 0 || this.#active.length === 0) return;
     const candidates = this.#passive.filter((peer) => !this.#pending.has(peer));
     const [peer] = this.#sample(candidates, 1);
     if (peer === undefined) return;
@@ -501,12 +442,8 @@ export class HyParView
     reply: { readonly root: PeerId; readonly epoch: number; readonly settled: boolean },
     out: HyParViewOutput,
   ): void {
-    if (!reply.settled || !this.#settled() || this.#bridgeCooldown > 0) return;
-    const behind =
-      reply.root === this.#root &&
-      reply.root !== this.self &&
-      reply.epoch > this.#rootEpoch + LABEL_EPOCH_LAG;
-    if (reply.root === this.#root && !behind) return;
+    if (!reply.settled || !this.#label.settled || this.#bridgeCooldown > 0) return;
+    if (!this.#label.apart(reply.root, reply.epoch)) return;
     if (this.#active.includes(peer) || this.#pending.has(peer)) return;
     // Only with a slot free: a bridge that evicted one of this node's links could cut its own component.
     if (this.#active.length >= this.config.activeViewCapacity + this.config.overflowSlots) return;

@@ -71,7 +71,7 @@ export type RelayFrame =
  * source or destination, and base32 on each would cost more than the frame's other fields.
  */
 const ID_CACHE_SIZE = 16;
-const recentIds: { bytes: Buffer; id: NodeId }[] = [];
+const recentIds: { bytes: Uint8Array; id: NodeId }[] = [];
 const idBytes = new Map<NodeId, Uint8Array>();
 const MAX_ID_BYTES = 1024;
 
@@ -86,12 +86,18 @@ function cachedIdBytes(id: NodeId): Uint8Array {
 }
 
 function nodeIdOf(bytes: Uint8Array): NodeId {
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (const entry of recentIds) if (entry.bytes.equals(view)) return entry.id;
+  for (const entry of recentIds) if (sameBytes(entry.bytes, bytes)) return entry.id;
   const id = nodeIdFromBytes(bytes);
   if (recentIds.length >= ID_CACHE_SIZE) recentIds.pop();
-  recentIds.unshift({ bytes: Buffer.from(view), id });
+  recentIds.unshift({ bytes: Uint8Array.from(bytes), id });
   return id;
+}
+
+/** Two node ids' key bytes compared in place: no view or native call per frame. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function encodeForward(

@@ -1,4 +1,10 @@
-import type { EngineAddress, EngineClient, EngineMessage, NodeId } from '@netmachine/core';
+import {
+  type EngineAddress,
+  type EngineClient,
+  type EngineMessage,
+  type NodeId,
+  releaseWhenEncoded,
+} from '@netmachine/core';
 import { FrameSlab } from '@netmachine/transport/wire';
 import type { InFlightRing } from './in-flight.js';
 import { encodeForward, MAX_SEALED_BYTES, RELAY_ENGINE, RELAY_PROTOCOL } from './protocol.js';
@@ -164,7 +170,7 @@ export class SealBatcher {
     const { via, messages, expiry } = batch;
     if (records.length === 0 || messages.length === 0) return;
     const client = this.#client();
-    let sealed: Uint8Array;
+    let sealed: Buffer;
     try {
       sealed = this.#sealer.sealRecords(dst, records, expiry);
     } catch (error) {
@@ -174,9 +180,9 @@ export class SealBatcher {
     if (client === undefined) return;
     const ref = this.#inFlight.record(via, dst, messages);
     this.#counters.sealed += messages.length;
-    client.send({ node: via, name: RELAY_ENGINE }, encodeForward(dst, expiry, ref, sealed, 0), {
-      expiry,
-      protocol: RELAY_PROTOCOL,
-    });
+    const body = encodeForward(dst, expiry, ref, sealed, 0);
+    // Once the link has copied the sealed bytes into its frame, the next batch is sealed into them.
+    releaseWhenEncoded(body, () => this.#sealer.recycle(sealed));
+    client.send({ node: via, name: RELAY_ENGINE }, body, { expiry, protocol: RELAY_PROTOCOL });
   }
 }

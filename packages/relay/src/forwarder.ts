@@ -28,7 +28,7 @@ import { type RelayPaths, remember } from './relay-paths.js';
 import type { RelayContext, RelayCounters, RelayOptions } from './service-types.js';
 import { TokenBucket } from './token-bucket.js';
 
-const DEFAULT_QUEUE_PER_DESTINATION = 512;
+const DEFAULT_QUEUE_PER_DESTINATION = 64;
 const DEFAULT_HOLD_MS = 1000;
 const HOLD_POLL_MS = 1;
 const REFUSALS_PER_SECOND = 50;

@@ -37,7 +37,7 @@ export interface RelayOffer {
   /**
    * Messages waiting in the queue to one destination above which the relay holds back: it takes
    * nothing more from its links until that queue is down to half (backpressure to the sources), for
-   * at most `holdMs`, then refuses with `over-capacity` (default 512).
+   * at most `holdMs`, then refuses with `over-capacity` (default 64: with a full batch each, 1 MiB).
    */
   readonly queuePerDestination?: number;
   /** Longest the relay holds back for one destination before refusing with `over-capacity`, in ms (default 1000). */

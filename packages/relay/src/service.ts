@@ -35,6 +35,12 @@ import {
 } from './service-types.js';
 
 const IN_FLIGHT_SLOTS = 4096;
+/**
+ * The relay engine's mailbox (and as many parked behind it): what a relay or a destination holds of
+ * its links' frames before reading pauses. Kept within what the transport's frame pool keeps free
+ * (128 buffers per size), so a relay that holds back reads its next batches into reused buffers.
+ */
+const RELAY_MAILBOX = 128;
 
 /**
  * The relay service factory: `createNode({ services: { relay: relay({ offer, use }) } })`. Every node
@@ -88,7 +94,7 @@ class RelayEngine implements RelayService, RelayRoute {
     // A full mailbox pauses reading from the links that fill it (backpressure, as for any engine):
     // a flood cannot grow memory, and a relay that holds back for a slow destination slows its sources.
     this.#client = this.#c.router.client(RELAY_ENGINE, (message) => this.#onMessage(message), {
-      mailboxSize: 4096,
+      mailboxSize: RELAY_MAILBOX,
       mailboxPolicy: 'wait',
     });
     this.#c.relayPath.setRelayRoute(this);

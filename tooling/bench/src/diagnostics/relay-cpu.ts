@@ -5,10 +5,12 @@
  * takes; this says the latter: (CPU time of the process) ÷ (messages delivered at C), per round.
  * Usage: `pnpm bench:relay-cpu [-- --messages N --rounds R]`.
  */
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { EngineAddress } from '@netmachine/core';
 import { createNode, type NetmachineNode } from '@netmachine/node';
 import { type RelayOptions, type RelayService, relay, relayAddress } from '@netmachine/relay';
+import { sharedFramePool } from '@netmachine/transport/wire';
 import { tls } from '@netmachine/transport-tls';
 
 type RelayNode = NetmachineNode<{ relay: RelayService }>;
@@ -84,19 +86,35 @@ async function send(count: number): Promise<void> {
   await deliveredUpTo(base + count);
 }
 
+/** Full collections, and frames reassembled into fresh buffers: counts a loaded machine does not inflate. */
+let majorGcs = 0;
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (
+      (entry as unknown as { detail: { kind: number } }).detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR
+    )
+      majorGcs++;
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+
 try {
   await send(messages / 2); // warm-up
   for (let round = 1; round <= rounds; round++) {
     const cpu = process.cpuUsage();
     const wall = performance.now();
+    const gcsBefore = majorGcs;
+    const allocatedBefore = sharedFramePool.stats().allocated;
     await send(messages);
     const used = process.cpuUsage(cpu);
     const seconds = (performance.now() - wall) / 1000;
     console.log(
       `round ${round}: ${((used.user + used.system) / messages).toFixed(2)} µs CPU per message (A + B + C), ` +
-        `${Math.round(messages / seconds).toLocaleString('en-US')} msgs/s`,
+        `${Math.round(messages / seconds).toLocaleString('en-US')} msgs/s, ` +
+        `${majorGcs - gcsBefore} full GCs, ${sharedFramePool.stats().allocated - allocatedBefore} frame buffers allocated`,
     );
   }
 } finally {
+  gcObserver.disconnect();
   await Promise.all([a.stop(), c.stop(), b.stop()]);
 }

@@ -6,8 +6,18 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { SystemConfig } from '../systems/types.js';
 
-export const configOf = (system: string): SystemConfig =>
-  system === 'netmachine' ? { transport: 'tls' } : {};
+/** `netmachine-relayed`: netmachine over TLS, each side reaching the other only through relay `relayAdvert`. */
+export const RELAYED = 'netmachine-relayed';
+
+export const configOf = (system: string, relayAdvert?: string): SystemConfig =>
+  system === 'netmachine'
+    ? { transport: 'tls' }
+    : system === RELAYED && relayAdvert !== undefined
+      ? { transport: 'tls', relayAdvert }
+      : {};
+
+/** The system whose adapter runs `system` (the relayed variant is netmachine's). */
+export const adapterOf = (system: string): string => (system === RELAYED ? 'netmachine' : system);
 
 /** User + system CPU time of this process, in µs. */
 export const cpuMicros = (): number => {

@@ -9,9 +9,18 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePayload, payloadSeq } from '../payload.js';
+import { type RelayProcessReport, withRelayProcess } from '../relay/relay-process.js';
 import { connectForRoundTrips } from '../roles/request.js';
 import { loadSystem } from '../systems/index.js';
-import { configOf, cpuMicros, type LoopChild, percentile, spawnLoopChild } from './loop-child.js';
+import {
+  adapterOf,
+  configOf,
+  cpuMicros,
+  type LoopChild,
+  percentile,
+  RELAYED,
+  spawnLoopChild,
+} from './loop-child.js';
 
 const WARMUP = 2000;
 
@@ -20,8 +29,8 @@ type FromChild =
   | { readonly type: 'done'; readonly cpuUs: number; readonly latenciesUs: number[]; readonly bad: number }
   | { readonly type: 'report'; readonly cpuUs: number };
 
-async function server(system: string): Promise<void> {
-  const adapter = await (await loadSystem(system))(configOf(system));
+async function server(system: string, relayAdvert?: string): Promise<void> {
+  const adapter = await (await loadSystem(adapterOf(system)))(configOf(system, relayAdvert));
   let cpuAtWarm = 0;
   let seen = 0;
   const endpoint = await adapter.listen({
@@ -39,8 +48,13 @@ async function server(system: string): Promise<void> {
   });
 }
 
-async function client(system: string, target: unknown, requests: number): Promise<void> {
-  const adapter = await (await loadSystem(system))(configOf(system));
+async function client(
+  system: string,
+  target: unknown,
+  requests: number,
+  relayAdvert?: string,
+): Promise<void> {
+  const adapter = await (await loadSystem(adapterOf(system)))(configOf(system, relayAdvert));
   const { link, roundTrip } = await connectForRoundTrips(adapter, target);
   const latenciesUs: number[] = [];
   let bad = 0;
@@ -68,10 +82,24 @@ function spawn(args: string[]): LoopChild<FromChild> {
 }
 
 async function run(system: string, requests: number): Promise<string> {
-  const echo = spawn(['server', system]);
+  if (system !== RELAYED) return runPair(system, requests);
+  let relay: RelayProcessReport | undefined;
+  const line = await withRelayProcess(
+    (advert) => runPair(system, requests, advert),
+    (report) => {
+      relay = report;
+    },
+  );
+  const relayUs = relay === undefined ? Number.NaN : (relay.cpuMs * 1000) / (WARMUP + requests);
+  return `${line}, relay ${relayUs.toFixed(1)} µs`;
+}
+
+async function runPair(system: string, requests: number, relayAdvert?: string): Promise<string> {
+  const relayArg = relayAdvert === undefined ? [] : [relayAdvert];
+  const echo = spawn(['server', system, ...relayArg]);
   const ready = await echo.next();
   if (ready.type !== 'ready') throw new Error('the server did not start');
-  const asker = spawn(['client', system, JSON.stringify(ready.target), String(requests)]);
+  const asker = spawn(['client', system, JSON.stringify(ready.target), String(requests), ...relayArg]);
   const done = await asker.next();
   if (done.type !== 'done') throw new Error('the client did not finish');
   echo.child.send('report');
@@ -85,8 +113,8 @@ async function run(system: string, requests: number): Promise<string> {
 
 async function main(): Promise<void> {
   const [role, system, ...rest] = process.argv.slice(2);
-  if (role === 'server') return server(system!);
-  if (role === 'client') return client(system!, JSON.parse(rest[0]!), Number(rest[1]));
+  if (role === 'server') return server(system!, rest[0]);
+  if (role === 'client') return client(system!, JSON.parse(rest[0]!), Number(rest[1]), rest[2]);
   const { values } = parseArgs({
     args: process.argv.slice(2).filter((arg) => arg !== '--'),
     options: {

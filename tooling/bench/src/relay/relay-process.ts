@@ -8,28 +8,40 @@ const WORKER = process.env.BENCH_DIST
   : fileURLToPath(new URL('./relay-worker.ts', import.meta.url));
 const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/source', '--import', 'tsx'];
 
+/** What the relay process says as it stops: its CPU time from listening on, and the batches it passed on. */
+export interface RelayProcessReport {
+  readonly cpuMs: number;
+  readonly forwarded: number;
+}
+
 /**
  * Runs `body` with a relay node in its own process (the B of A → B → C), given its advert; the
  * sender and receiver processes of the run use it as their only way to each other.
  */
-export async function withRelayProcess<T>(body: (relayAdvert: string) => Promise<T>): Promise<T> {
+export async function withRelayProcess<T>(
+  body: (relayAdvert: string) => Promise<T>,
+  onExit?: (report: RelayProcessReport) => void,
+): Promise<T> {
   // BENCH_WORKER_FLAGS (e.g. --cpu-prof) apply to the relay process as to the other workers.
   const extra = (process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
   const child = spawn(process.execPath, [...WORKER_FLAGS, ...extra, WORKER], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   try {
     const advert = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) =>
-        resolve((JSON.parse(line) as { advert: string }).advert),
-      );
+      lines.once('line', (line) => resolve((JSON.parse(line) as { advert: string }).advert));
       child.once('exit', (code) => reject(new Error(`relay process exited ${code}`)));
     });
+    // Its last line, as it stops: what it spent and passed on.
+    lines.on('line', (line) => onExit?.(JSON.parse(line) as RelayProcessReport));
     return await body(advert);
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // 'close': its stdout is read to the end, so its last line is in.
+    const closed = new Promise((resolve) => child.once('close', resolve));
     child.kill('SIGTERM');
-    await exited;
+    await closed;
+    lines.close();
   }
 }

@@ -5,6 +5,7 @@ import { createNode } from '@netmachine/node';
 import { type RelayService, relay } from '@netmachine/relay';
 import { sharedFramePool } from '@netmachine/transport/wire';
 import { tls } from '@netmachine/transport-tls';
+import type { RelayProcessReport } from './relay-process.js';
 
 const unlimited = { messagesPerSecond: 1e9, bytesPerSecond: 1e12 };
 const node = await createNode({
@@ -36,6 +37,14 @@ if (process.env.BENCH_VERBOSE) gcObserver.observe({ entryTypes: ['gc'] });
 const cpuBefore = process.cpuUsage();
 process.stdout.write(`${JSON.stringify({ advert: node.advertText })}\n`);
 process.once('SIGTERM', () => {
+  // The relay's CPU time from listening to the end, and what it passed on in that time.
+  const spent = process.cpuUsage(cpuBefore);
+  const { forwarded: passedOn } = (node.services as { relay: RelayService }).relay.counters();
+  const report: RelayProcessReport = {
+    cpuMs: Math.round((spent.user + spent.system) / 1000),
+    forwarded: passedOn,
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
   if (process.env.BENCH_VERBOSE) {
     // The relay's CPU time from listening to the end, and what it passed on in that time.
     const used = process.cpuUsage(cpuBefore);

@@ -34,8 +34,11 @@ export async function withRelayProcess<T>(
       lines.once('line', (line) => resolve((JSON.parse(line) as { advert: string }).advert));
       child.once('exit', (code) => reject(new Error(`relay process exited ${code}`)));
     });
-    // Its last line, as it stops: what it spent and passed on.
-    lines.on('line', (line) => onExit?.(JSON.parse(line) as RelayProcessReport));
+    // Its last line, as it stops: what it spent and passed on (other lines, e.g. V8 traces, are not ours).
+    lines.on('line', (line) => {
+      if (!line.startsWith('{"cpuMs"')) return;
+      onExit?.(JSON.parse(line) as RelayProcessReport);
+    });
     return await body(advert);
   } finally {
     // 'close': its stdout is read to the end, so its last line is in.

@@ -49,6 +49,11 @@ const SCRATCH_PLAINTEXT = 65536;
 const SPARE_SEALED_PER_SIZE = 16;
 /** Sealed buffers from this size on are not kept (a rare large message). */
 const MAX_SPARE_SEALED_BYTES = 65536;
+/**
+ * Sealed buffers from this size on are kept for reuse; smaller ones are slices of Node's shared
+ * buffer pool, cheaper to take than to hand back (a lone message's path stays as it was).
+ */
+export const MIN_RECYCLED_SEALED_BYTES = 4096;
 
 /** `length` zero bytes (a view of a shared zero buffer up to 64 KiB). */
 function zeros(length: number): Buffer {
@@ -133,7 +138,10 @@ export class RelaySealer {
     const counter = session.counter++;
     const total = paddedSize(length + SEALED_HEADER_BYTES + TAG_BYTES);
     const plaintextLength = total - SEALED_HEADER_BYTES - TAG_BYTES;
-    const out = this.#spare.get(total)?.pop() ?? Buffer.allocUnsafeSlow(total);
+    const out =
+      total < MIN_RECYCLED_SEALED_BYTES
+        ? Buffer.allocUnsafe(total)
+        : (this.#spare.get(total)?.pop() ?? Buffer.allocUnsafeSlow(total));
     session.header.copy(out, 0);
     writeU64(out, OFF_COUNTER, counter);
     const cipher = createCipheriv(CIPHER, session.key, nonceOf(this.#nonce, session.noncePrefix, counter), {
@@ -166,7 +174,8 @@ export class RelaySealer {
    */
   recycle(sealed: Buffer): void {
     const size = sealed.length;
-    if (size > MAX_SPARE_SEALED_BYTES || sealed.byteOffset !== 0 || sealed.buffer.byteLength !== size) return;
+    if (size < MIN_RECYCLED_SEALED_BYTES || size > MAX_SPARE_SEALED_BYTES) return;
+    if (sealed.byteOffset !== 0 || sealed.buffer.byteLength !== size) return;
     let spare = this.#spare.get(size);
     if (spare === undefined) {
       spare = [];

@@ -8,7 +8,7 @@ import {
 import { FrameSlab } from '@netmachine/transport/wire';
 import type { InFlightRing } from './in-flight.js';
 import { encodeForward, MAX_SEALED_BYTES, RELAY_ENGINE, RELAY_PROTOCOL } from './protocol.js';
-import type { RelaySealer } from './relay-sealer.js';
+import { MIN_RECYCLED_SEALED_BYTES, type RelaySealer } from './relay-sealer.js';
 import { SEALED_OVERHEAD } from './sealed-format.js';
 import { type RelayContext, type RelayCounters, type RelayOptions, relayedExpiry } from './service-types.js';
 
@@ -182,7 +182,8 @@ export class SealBatcher {
     this.#counters.sealed += messages.length;
     const body = encodeForward(dst, expiry, ref, sealed, 0);
     // Once the link has copied the sealed bytes into its frame, the next batch is sealed into them.
-    releaseWhenEncoded(body, () => this.#sealer.recycle(sealed));
+    if (sealed.length >= MIN_RECYCLED_SEALED_BYTES)
+      releaseWhenEncoded(body, () => this.#sealer.recycle(sealed));
     client.send({ node: via, name: RELAY_ENGINE }, body, { expiry, protocol: RELAY_PROTOCOL });
   }
 }

@@ -41,6 +41,27 @@ describe('RelaySealer / RelayOpener', () => {
     expect(Buffer.from(opener.open(A, sealed, expiry))).toEqual(inner);
   });
 
+  it('seals the next batch into a sealed buffer handed back, and keeps no small one', () => {
+    const sealer = new RelaySealer(alice);
+    const opener = new RelayOpener(carol);
+    const expiry = soon();
+    const first = sealer.sealMany(C, [Buffer.alloc(10_000, 1)], expiry);
+    expect(first.length).toBe(16_384);
+    const firstBytes = Buffer.from(first);
+    sealer.recycle(first);
+    const second = sealer.sealMany(C, [Buffer.alloc(9_000, 2)], expiry);
+    // The same memory, sealed anew: a new counter, and both open to what was sealed into them.
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.equals(firstBytes)).toBe(false);
+    expect(Buffer.from(opener.open(A, firstBytes, expiry))).toEqual(Buffer.alloc(10_000, 1));
+    expect(Buffer.from(opener.open(A, second, expiry))).toEqual(Buffer.alloc(9_000, 2));
+    // A small one is a slice of a shared pool: handing it back keeps nothing (no seal writes into it).
+    const small = sealer.seal(C, Buffer.from('small'), expiry);
+    sealer.recycle(small);
+    const next = sealer.seal(C, Buffer.from('small'), expiry);
+    expect(next.buffer === small.buffer && next.byteOffset === small.byteOffset).toBe(false);
+  });
+
   it('seals several messages into one RelayMessage and opens them in order', () => {
     const sealer = new RelaySealer(alice);
     const opener = new RelayOpener(carol);

@@ -5,6 +5,7 @@ import {
   releaseMessageBytes,
   releaseWhenEncoded,
 } from '@netmachine/core';
+import { MIN_POOLED_FRAME_BYTES } from '@netmachine/transport/wire';
 import { isBucketSize } from './padding.js';
 import {
   admits,
@@ -126,7 +127,7 @@ export class Forwarder {
       if (next !== undefined) {
         this.#counters.forwardedMultiHop++;
         const onward = encodeForward(dst, expiry, 0, sealed, hops + 1, source);
-        this.#passOn(onward, received);
+        this.#passOn(onward, sealed, received);
         client.send({ node: next, name: RELAY_ENGINE }, onward, {
           expiry,
           protocol: RELAY_PROTOCOL,
@@ -140,7 +141,7 @@ export class Forwarder {
   #deliverTo(dst: NodeId, source: NodeId, expiry: number, sealed: Uint8Array, received: EngineMessage): void {
     this.#counters.forwarded++;
     const body = encodeDeliver(source, expiry, sealed);
-    this.#passOn(body, received);
+    this.#passOn(body, sealed, received);
     this.#client()?.send({ node: dst, name: RELAY_ENGINE }, body, { expiry, protocol: RELAY_PROTOCOL });
   }
 
@@ -149,8 +150,11 @@ export class Forwarder {
    * the transport once the link has copied `body` into its outgoing frame. A body never encoded
    * (dropped, expired) leaves the buffer to the GC.
    */
-  #passOn(body: object, received: EngineMessage): void {
-    releaseWhenEncoded(body, () => releaseMessageBytes(received));
+  #passOn(body: object, sealed: Uint8Array, received: EngineMessage): void {
+    // Only a large frame is read into a pooled buffer: a small one (a lone request's) has none to
+    // hand back, and its body needs no lease.
+    if (sealed.length >= MIN_POOLED_FRAME_BYTES / 2)
+      releaseWhenEncoded(body, () => releaseMessageBytes(received));
   }
 
   /**

@@ -36,11 +36,12 @@ import {
 
 const IN_FLIGHT_SLOTS = 4096;
 /**
- * The relay engine's mailbox (and as many parked behind it): what a relay or a destination holds of
- * its links' frames before reading pauses. Kept within what the transport's frame pool keeps free
- * (128 buffers per size), so a relay that holds back reads its next batches into reused buffers.
+ * The relay engine's mailbox: what a relay or a destination holds of its links' frames before
+ * reading pauses (plus the rest of the read under way, parked). With the 64 a relay may queue to a
+ * destination it stays within what the transport's frame pool keeps free (128 buffers per size), so
+ * a relay that holds back reads its next batches into reused buffers.
  */
-const RELAY_MAILBOX = 128;
+const RELAY_MAILBOX = 64;
 
 /**
  * The relay service factory: `createNode({ services: { relay: relay({ offer, use }) } })`. Every node

@@ -183,6 +183,12 @@ export interface RequestOptions extends SendOptions {
 export interface EngineOptions {
   /** Mailbox capacity in messages (default 1024). */
   mailboxSize?: number;
+  /**
+   * Under policy `wait`, messages kept waiting for room once the mailbox is full (default
+   * `mailboxSize`); one beyond these is rejected. A connection parks at most one before it stops
+   * reading, so an engine that many nodes send to keeps a small mailbox and room for one per node.
+   */
+  maxParked?: number;
   mailboxPolicy?: MailboxPolicy;
   onError?: FailurePolicy;
 }

@@ -73,7 +73,7 @@ export class LocalEngine implements EngineContext, EngineRef {
     this.logger = logger;
     const size = options.mailboxSize ?? DEFAULT_MAILBOX_SIZE;
     this.mailbox = new RingQueue(size);
-    this.parked = new RingQueue(size);
+    this.parked = new RingQueue(options.maxParked ?? size);
     this.policy = options.mailboxPolicy ?? 'reject';
     this.onError = options.onError ?? 'continue';
     this.run = () => this.drain(RUN_BUDGET);

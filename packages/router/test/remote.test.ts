@@ -153,6 +153,39 @@ describe('backpressure towards other nodes', () => {
     expect(rooms).toBe(2);
   });
 
+  it('keeps up to maxParked remote messages behind a full mailbox, and drops (counted) beyond', async () => {
+    const a = newRouter();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const seen: unknown[] = [];
+    a.spawn(
+      'slow',
+      async (m) => {
+        await gate;
+        seen.push(m.body);
+      },
+      { mailboxSize: 2, maxParked: 4, mailboxPolicy: 'wait' },
+    );
+    const src = { node: newRouter().node, name: 'far' };
+    const dst = { node: a.node, name: 'slow' };
+    const message = (i: number) => ({ id: i, src, dst, protocol: 'msg@1', body: i });
+    const onRoom = () => {};
+    a.deliver(message(1), onRoom);
+    await expect.poll(() => a.engine('slow')?.queued).toBe(0);
+    a.deliver(message(2), onRoom);
+    a.deliver(message(3), onRoom);
+    // Four kept behind the mailbox of two (as many as maxParked, not as the mailbox), the fifth dropped.
+    for (let i = 4; i <= 7; i++) expect(a.deliver(message(i), onRoom)).toBe(false);
+    expect(a.counters().dropped['mailbox-full'] ?? 0).toBe(0);
+    a.deliver(message(8), onRoom);
+    expect(a.counters().dropped['mailbox-full']).toBe(1);
+    release();
+    await expect.poll(() => seen.length).toBe(7);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('a drop-oldest engine keeps its policy for remote messages', async () => {
     const a = newRouter();
     a.spawn('latest', async () => new Promise(() => {}), { mailboxSize: 1, mailboxPolicy: 'drop-oldest' });

@@ -42,6 +42,12 @@ const IN_FLIGHT_SLOTS = 4096;
  * a relay that holds back reads its next batches into reused buffers.
  */
 const RELAY_MAILBOX = 64;
+/**
+ * Frames kept behind a full mailbox: a link parks one and stops reading, so this is how many links
+ * may wait on a relay that holds back (as many as the sources it keeps state for) before one's frame
+ * is dropped.
+ */
+const RELAY_MAX_PARKED = 4096;
 
 /**
  * The relay service factory: `createNode({ services: { relay: relay({ offer, use }) } })`. Every node
@@ -96,6 +102,7 @@ class RelayEngine implements RelayService, RelayRoute {
     // a flood cannot grow memory, and a relay that holds back for a slow destination slows its sources.
     this.#client = this.#c.router.client(RELAY_ENGINE, (message) => this.#onMessage(message), {
       mailboxSize: RELAY_MAILBOX,
+      maxParked: RELAY_MAX_PARKED,
       mailboxPolicy: 'wait',
     });
     this.#c.relayPath.setRelayRoute(this);

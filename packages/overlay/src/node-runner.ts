@@ -9,6 +9,7 @@ import {
   type MailboxPolicy,
   type NodeId,
   noopLogger,
+  releaseMessageBytes,
   type Startable,
 } from '@netmachine/core';
 import type { Machine, MachineInput, MachineOutput, PeerId, ProtocolDefinition } from './protocol.js';
@@ -95,6 +96,8 @@ export interface RunnerCounters {
   connectFailures: number;
   /** Inputs the machine threw on (a bug in the machine: counted and logged, never a crash). */
   machineErrors: number;
+  /** Received frames handed back to the transport because the machine kept nothing of them (a duplicate). */
+  framesReleased: number;
 }
 
 export type RunnerListener<E> = (event: E) => void;
@@ -109,6 +112,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     timersRefused: 0,
     connectFailures: 0,
     machineErrors: 0,
+    framesReleased: 0,
   };
   readonly engineName: string;
   readonly #o: ProtocolRunnerOptions<M, C, T, E>;
@@ -215,14 +219,17 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     this.#input({ type: 'command', command });
   }
 
-  #input(input: MachineInput<M, C, T>): void {
+  /** Hands `input` to the machine; false when there is none running, or it threw. */
+  #input(input: MachineInput<M, C, T>): boolean {
     const machine = this.#machine;
-    if (machine === undefined || this.#state !== 'running') return;
+    if (machine === undefined || this.#state !== 'running') return false;
     try {
       machine.handle(input, Date.now(), this.#out);
+      return true;
     } catch (error) {
       this.#counters.machineErrors++;
       this.#logger.error({ err: error, input: input.type }, 'protocol machine threw');
+      return false;
     }
   }
 
@@ -302,7 +309,11 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
       return;
     }
     this.#counters.received++;
-    this.#input({ type: 'message', from: src.node, message: decoded });
+    if (!this.#input({ type: 'message', from: src.node, message: decoded })) return;
+    // Nothing refers to the frame's bytes any more (a duplicate, a refused payload): the transport may
+    // read the next large frame into its buffer instead of a fresh one.
+    if (this.#machine?.keepsLastMessage?.() === false && releaseMessageBytes(message))
+      this.#counters.framesReleased++;
   }
 
   #send(to: PeerId, message: M): void {

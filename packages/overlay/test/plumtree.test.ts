@@ -284,6 +284,75 @@ describe('PlumTree', () => {
       }
     });
 
+    it('with parentPatience, waits for a stalled parent that is still a tree link, then grafts', () => {
+      const h = parentAndLazy({ parentPatience: 500 });
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/2', hops: 1 }] });
+      for (let i = 0; i < 3; i++) {
+        h.now += 100;
+        h.fire('x', 'graft'); // nothing pushed, but p still holds its link: slow, not gone
+      }
+      expect(h.sentOf('graft', 'x')).toHaveLength(0);
+      expect(h.sentOf('want', 'x')).toHaveLength(0);
+      h.now += 300; // past the patience: the parent is replaced
+      h.fire('x', 'graft');
+      expect(h.sentOf('graft', 'x').map((s) => s.to)).toEqual(['l']);
+      expect(h.machine('x').counters()).toMatchObject({ graftsPatient: 3, graftsParentUp: 1 });
+    });
+
+    it('with parentPatience, a parent that resumes needs no Graft and no second copy', () => {
+      const h = parentAndLazy({ parentPatience: 500 });
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/2', hops: 1 }] });
+      h.now += 100;
+      h.fire('x', 'graft');
+      h.receive('x', 'p', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
+      h.fire('x', 'graft');
+      expect(h.sentOf('graft', 'x')).toHaveLength(0);
+      expect(h.machine('x').counters()).toMatchObject({ graftsPatient: 1, duplicates: 0, delivered: 2 });
+    });
+
+    it('with parentPatience, grafts at once when the parent has left the tree or the overlay', () => {
+      for (const leave of ['prune', 'down'] as const) {
+        const h = parentAndLazy({ parentPatience: 500 });
+        if (leave === 'prune') h.receive('x', 'p', { type: 'prune', tree: 's' });
+        else h.command('x', { type: 'neighborDown', peer: 'p' });
+        h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/2', hops: 1 }] });
+        h.now += 100;
+        h.fire('x', 'graft');
+        expect(h.sentOf('graft', 'x').map((s) => s.to)).toEqual(['l']);
+        expect(h.machine('x').counters()).toMatchObject({ graftsPatient: 0, graftsParentUp: 0 });
+      }
+    });
+
+    it('counts Replies by what asked for them: a Want or a Graft', () => {
+      const h = parentAndLazy();
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/3', hops: 1 }] });
+      h.fire('x', 'graft'); // the parent stopped: Graft l
+      h.receive('x', 'l', { type: 'reply', id: 's/3', payload: bytes(3), hops: 2 });
+      h.command('x', { type: 'fetch', ids: ['s/2'] });
+      h.receive('x', 'p', { type: 'reply', id: 's/2', payload: bytes(2), hops: 2 });
+      h.receive('x', 'l', { type: 'reply', id: 's/2', payload: bytes(2), hops: 2 });
+      expect(h.machine('x').counters()).toMatchObject({
+        repliesAfterGraft: 1,
+        repliesAfterWant: 1,
+        graftsParentUp: 1,
+        duplicateReplies: 1,
+      });
+    });
+
+    it('says which received messages it still refers to: delivered payloads, not duplicates or control', () => {
+      const h = parentAndLazy();
+      const x = h.machine('x');
+      expect(x.keepsLastMessage()).toBe(false); // l's Prune
+      h.receive('x', 'p', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
+      expect(x.keepsLastMessage()).toBe(true); // delivered, stored and forwarded
+      h.receive('x', 'l', { type: 'gossip', id: 's/2', payload: bytes(2), hops: 1 });
+      expect(x.keepsLastMessage()).toBe(false); // a duplicate
+      h.receive('x', 'p', { type: 'reply', id: 's/3', payload: bytes(3), hops: 1 });
+      expect(x.keepsLastMessage()).toBe(true);
+      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
+      expect(x.keepsLastMessage()).toBe(false);
+    });
+
     it('does not fetch what a graft timer is already after', () => {
       const h = parentAndLazy();
       h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });

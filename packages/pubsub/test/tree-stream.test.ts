@@ -110,3 +110,49 @@ describe('StreamReceiver fetch retries', () => {
     ]);
   });
 });
+
+describe('StreamReceiver fetch delay', () => {
+  function delayed() {
+    const fetched: number[][] = [];
+    const delivered: number[] = [];
+    const r = new StreamReceiver<ReturnType<typeof ev>>({
+      deliver: (_s, e) => delivered.push(e.seq),
+      fetch: (_s, _e, seqs) => fetched.push(seqs),
+      startWindowMs: 0,
+      gapTimeoutMs: 5000,
+      fetchRetryMs: 1000,
+      fetchDelayMs: 300,
+    });
+    return { r, fetched, delivered };
+  }
+
+  it('fetches nothing for a gap the first path fills within the delay', () => {
+    const { r, fetched, delivered } = delayed();
+    r.offer('s', ev(1), 0);
+    r.offer('s', ev(4), 10); // overtook 2 and 3 by a second path
+    r.tick(200);
+    r.offer('s', ev(2), 250);
+    r.offer('s', ev(3), 260);
+    r.tick(600);
+    expect(fetched).toEqual([]);
+    expect(delivered).toEqual([1, 2, 3, 4]);
+  });
+
+  it('fetches a gap once the stream has stood still for the delay, then retries as before', () => {
+    const { r, fetched } = delayed();
+    r.offer('s', ev(1), 0);
+    r.offer('s', ev(4), 10);
+    r.tick(200);
+    expect(fetched).toEqual([]);
+    r.offer('s', ev(2), 250); // the stream moved: the wait starts again
+    r.tick(500);
+    expect(fetched).toEqual([]);
+    r.tick(550);
+    expect(fetched).toEqual([[3]]);
+    r.offer('s', ev(6), 600);
+    r.tick(700);
+    expect(fetched).toEqual([[3], [5]]); // the stream stood still since 250
+    r.tick(1700);
+    expect(fetched).toEqual([[3], [5], [3, 5]]);
+  });
+});

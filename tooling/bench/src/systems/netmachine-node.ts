@@ -117,10 +117,6 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
             : {}),
           // BENCH_TREE_FLOW=0 turns hop-to-hop flow control off, for A/B runs.
           ...(process.env.BENCH_TREE_FLOW === '0' ? { flow: false as const } : {}),
-          // BENCH_TREE_GAP_FETCH_DELAY_MS: how long a stream that stands still waits before fetching its gap.
-          ...(process.env.BENCH_TREE_GAP_FETCH_DELAY_MS
-            ? { gapFetchDelayMs: Number.parseInt(process.env.BENCH_TREE_GAP_FETCH_DELAY_MS, 10) }
-            : {}),
           // BENCH_TREE_MAILBOX sets the tree engine's mailbox (batches), for A/B runs.
           ...(process.env.BENCH_TREE_MAILBOX
             ? { mailboxSize: Number.parseInt(process.env.BENCH_TREE_MAILBOX, 10) }

@@ -24,8 +24,6 @@ const TREE_CACHE_BYTES = 64 * 1024 * 1024;
  * `parentPatience`), beyond how long its flow gate may hold it.
  */
 const TREE_PARENT_PATIENCE_MS = 1000;
-/** At most this much of the gate's `slowAfterMs` is added: a gate told to wait for minutes must not stall the tree as long. */
-const MAX_GATE_PATIENCE_MS = 2000;
 
 export type DomainTreeRunner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
 
@@ -64,7 +62,7 @@ export function createDomainTree(
     // a second copy of every batch in flight on two links until one is pruned. It may be descheduled,
     // collecting garbage, or held by its flow gate (up to `slowAfterMs` while a neighbour of its own
     // is backed up). A parent whose connection closes is replaced at once.
-    parentPatience: TREE_PARENT_PATIENCE_MS + (gated ? Math.min(slowAfterMs, MAX_GATE_PATIENCE_MS) : 0),
+    parentPatience: TREE_PARENT_PATIENCE_MS + (gated ? slowAfterMs : 0),
     ...options.tree,
     accept,
   });

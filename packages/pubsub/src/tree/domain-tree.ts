@@ -19,10 +19,7 @@ import { batchNumberOf } from './tree-ids.js';
 /** Batches each node keeps to answer gap fetches (the history), and at most this many bytes of them. */
 const TREE_CACHE_SIZE = 1024;
 const TREE_CACHE_BYTES = 64 * 1024 * 1024;
-/**
- * How long a stalled tree's parent that is still linked is waited for before a Graft (see
- * `parentPatience`), beyond how long its flow gate may hold it.
- */
+/** How long a stalled tree's parent that is still linked is waited for before a Graft (see `parentPatience`). */
 const TREE_PARENT_PATIENCE_MS = 1000;
 
 export type DomainTreeRunner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
@@ -43,11 +40,6 @@ export function createDomainTree(
   logger: Logger,
   accept: (id: string, payload: Uint8Array, from: PeerId) => boolean,
 ): DomainTree {
-  const queues = options.transport as Partial<ForwardQueues>;
-  const flow = options.flow === false ? undefined : options.flow;
-  const gated =
-    options.flow !== false && typeof queues.queuedTo === 'function' && queues.queued !== undefined;
-  const slowAfterMs = flow?.slowAfterMs ?? 2000;
   const protocol = plumtree({
     // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096,
     // and 64 MiB at most (256 full batches; 1024 of one event each).
@@ -58,24 +50,26 @@ export function createDomainTree(
     fetchFrom: 1,
     // A batch's place in its stream, for deferring grafts while the tree still delivers in order.
     orderOf: batchNumberOf,
-    // A parent that stalls but keeps its link is waited for before a Graft: each spurious Graft costs
-    // a second copy of every batch in flight on two links until one is pruned. It may be descheduled,
-    // collecting garbage, or held by its flow gate (up to `slowAfterMs` while a neighbour of its own
-    // is backed up). A parent whose connection closes is replaced at once.
-    parentPatience: TREE_PARENT_PATIENCE_MS + (gated ? slowAfterMs : 0),
+    // A parent that stalls (descheduled, collecting garbage) but keeps its link is waited for up to a
+    // second before a Graft: each spurious Graft costs a second copy of every batch in flight on two
+    // links until one is pruned. A parent whose connection closes is replaced at once.
+    parentPatience: TREE_PARENT_PATIENCE_MS,
     ...options.tree,
     accept,
   });
-  const gate = !gated
-    ? undefined
-    : new ForwardGate({
-        queues: queues as ForwardQueues,
-        neighbours: () => options.domains.list().find((d) => d.id === domain)?.activeView ?? [],
-        high: flow?.high ?? 64,
-        low: flow?.low ?? 16,
-        slowAfterMs,
-        pollMs: 2,
-      });
+  const queues = options.transport as Partial<ForwardQueues>;
+  const flow = options.flow;
+  const gate =
+    flow === false || typeof queues.queuedTo !== 'function' || queues.queued === undefined
+      ? undefined
+      : new ForwardGate({
+          queues: queues as ForwardQueues,
+          neighbours: () => options.domains.list().find((d) => d.id === domain)?.activeView ?? [],
+          high: flow?.high ?? 64,
+          low: flow?.low ?? 16,
+          slowAfterMs: flow?.slowAfterMs ?? 2000,
+          pollMs: 2,
+        });
   const runner = new ProtocolRunner({
     protocol,
     router: options.router,

@@ -56,12 +56,12 @@ export interface PlumTreeOptions {
    */
   readonly wantWhileDelivering?: boolean;
   /**
-   * How long a missing message's Graft (or Want) waits while the tree's parent (the neighbour that
-   * pushed its last first copy) is still a tree link here (0, the default: no wait beyond the graft
-   * timeouts). A parent that is only slow (descheduled, collecting garbage) resumes, and its link
-   * delivers in order: a Graft meanwhile would cost a second copy of every message in flight on both
-   * links until one is pruned, a Want a second copy of the message. A parent whose link goes down
-   * (`neighborDown`) or that prunes this node is replaced at once, as before.
+   * How long a missing message's Graft waits while the tree's parent (the neighbour that pushed its
+   * last first copy) is still a tree link here, though the tree has stopped delivering (0, the default:
+   * no wait beyond the graft timeouts). A parent that is only slow (descheduled, collecting garbage)
+   * resumes, and a Graft meanwhile would cost a second copy of every message in flight on both links
+   * until one is pruned. A parent whose link goes down (`neighborDown`) or that prunes this node is
+   * replaced at once, as before.
    */
   readonly parentPatience?: Millis;
   /**

@@ -435,9 +435,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       out.setTimer({ type: 'graft', id: timer.id, attempt: timer.attempt }, wait);
       return;
     }
-    // A parent still linked is waited for (`parentPatience`), whether the tree stalled or a second
-    // path overtook it: its link delivers in order, so what it has not pushed yet is still coming.
-    if (this.#parentMayResume(timer.id, missing)) {
+    // The tree still delivers, only not this one: fetch it, and leave the tree's links as they are.
+    const delivering = this.options.wantWhileDelivering && this.#stillDelivering(timer.id, missing);
+    if (!delivering && this.#parentMayResume(timer.id, missing)) {
       this.#counters.graftsPatient++;
       missing.checked = this.#pushes;
       const left = missing.since + this.options.parentPatience - this.#now;
@@ -445,8 +445,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       out.setTimer({ type: 'graft', id: timer.id, attempt: timer.attempt }, wait);
       return;
     }
-    // The tree still delivers, only not this one: fetch it, and leave the tree's links as they are.
-    const delivering = this.options.wantWhileDelivering && this.#stillDelivering(timer.id, missing);
     // The next announcer that is still a neighbour; a departed one would not answer.
     while (missing.next < missing.announcers.length) {
       const announcer = missing.announcers[missing.next++] as Announcer;

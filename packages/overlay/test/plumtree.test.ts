@@ -299,21 +299,6 @@ describe('PlumTree', () => {
       expect(h.machine('x').counters()).toMatchObject({ graftsPatient: 3, graftsParentUp: 1 });
     });
 
-    it('with parentPatience, an overtaken message waits for the parent too, then is fetched with a Want', () => {
-      const h = parentAndLazy({ parentPatience: 500 });
-      h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/4', hops: 1 }] });
-      h.receive('x', 'p', { type: 'gossip', id: 's/5', payload: bytes(5), hops: 1 });
-      h.now += 100;
-      h.fire('x', 'graft');
-      expect(h.sentOf('want', 'x')).toHaveLength(0);
-      h.now += 400;
-      h.receive('x', 'p', { type: 'gossip', id: 's/6', payload: bytes(6), hops: 1 });
-      h.fire('x', 'graft'); // past the patience, the tree still delivers: a Want, the links stay
-      expect(h.sentOf('want', 'x').map((s) => s.to)).toEqual(['l']);
-      expect(h.sentOf('graft', 'x')).toHaveLength(0);
-      expect(h.machine('x').counters()).toMatchObject({ graftsPatient: 1, graftsAsWants: 1 });
-    });
-
     it('with parentPatience, a parent that resumes needs no Graft and no second copy', () => {
       const h = parentAndLazy({ parentPatience: 500 });
       h.receive('x', 'l', { type: 'ihave', entries: [{ id: 's/2', hops: 1 }] });

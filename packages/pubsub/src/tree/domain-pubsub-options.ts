@@ -38,12 +38,6 @@ export interface DomainPubSubOptions {
   readonly reorderWindow?: number;
   readonly maxFetch?: number;
   readonly gapTimeoutMs?: number;
-  /**
-   * How long a stream that stands still with a gap waits before the gap is fetched (default 500 ms;
-   * 0: at once). A batch that overtook others came by a second path while the tree changed, and the
-   * ones it overtook usually follow by the first: fetched at once, each would arrive twice.
-   */
-  readonly gapFetchDelayMs?: number;
   /** Persists subscribers' cursors, so a restarted node fetches what it missed. */
   readonly cursors?: CursorStore;
   /** How often cursors are saved when they moved (default 250 ms). */

@@ -56,8 +56,6 @@ import {
 
 /** (topic, publisher) pairs whose names are kept; past it the cache starts again. */
 const MAX_NAMES = 4096;
-/** How long a stream standing still with a gap waits before fetching it (see `gapFetchDelayMs`). */
-const DEFAULT_GAP_FETCH_DELAY_MS = 500;
 
 /**
  * Pub/sub within a domain over broadcast trees. One PlumTree machine per domain carries every topic
@@ -112,7 +110,6 @@ export class DomainPubSub implements Startable {
       reorderWindow: options.reorderWindow,
       maxFetch: options.maxFetch,
       gapTimeoutMs: options.gapTimeoutMs,
-      fetchDelayMs: options.gapFetchDelayMs ?? DEFAULT_GAP_FETCH_DELAY_MS,
       deliver: (_stream, batch) => this.#deliverLocal(batch),
       fetch: (stream, epoch, seqs) => this.#fetch(stream, epoch, seqs),
       initial: (stream, batch) => this.#cursors.initial(stream, batch, this.#subscribedAt),

@@ -31,13 +31,6 @@ export interface StreamReceiverOptions<E extends StreamEvent> {
   /** While a gap is open, what is still missing is asked for again this often (default 1000 ms). */
   readonly fetchRetryMs?: number;
   /**
-   * How long a gap waits before it is first asked for (default 0: at once; otherwise at the first
-   * `tick` this long after the stream last moved). Over a broadcast tree an event that overtook
-   * others usually came by a second path while the tree changes, and the ones it overtook are still on
-   * their way by the first: asking for them at once fetches a second copy of each.
-   */
-  readonly fetchDelayMs?: number;
-  /**
    * A stream first seen with no saved position collects events this long and starts at the lowest
    * (default 500 ms): while a tree forms, a later event can overtake earlier ones by another path,
    * and the stream must not start past them.
@@ -104,7 +97,6 @@ export class StreamReceiver<E extends StreamEvent> {
       gapTimeoutMs: options.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
       startWindowMs: options.startWindowMs ?? 500,
       fetchRetryMs: options.fetchRetryMs ?? 1000,
-      fetchDelayMs: options.fetchDelayMs ?? 0,
     };
   }
 
@@ -169,7 +161,7 @@ export class StreamReceiver<E extends StreamEvent> {
       s.gapSince = now;
       this.counters.gaps++;
     }
-    if (this.#o.fetchDelayMs <= 0) this.#request(stream, s, event.seq - 1, now);
+    this.#request(stream, s, event.seq - 1, now);
     if (s.held.size > this.#o.reorderWindow) this.#skipGap(stream, s, now);
     return 'held';
   }
@@ -182,15 +174,8 @@ export class StreamReceiver<E extends StreamEvent> {
         continue;
       }
       if (s.gapSince === undefined) continue;
-      if (now - s.gapSince >= this.#o.gapTimeoutMs) {
-        this.#skipGap(stream, s, now);
-        continue;
-      }
-      const last = highestHeld(s);
-      if (s.requested < last - 1) {
-        // Not asked for yet (`fetchDelayMs`): once the stream has stood still that long.
-        if (now - s.gapSince >= this.#o.fetchDelayMs) this.#request(stream, s, last - 1, now);
-      } else if (now - s.fetchedAt >= this.#o.fetchRetryMs) this.#refetch(stream, s, now);
+      if (now - s.gapSince >= this.#o.gapTimeoutMs) this.#skipGap(stream, s, now);
+      else if (now - s.fetchedAt >= this.#o.fetchRetryMs) this.#refetch(stream, s, now);
     }
   }
 
@@ -273,7 +258,8 @@ export class StreamReceiver<E extends StreamEvent> {
   /** Asks again for every sequence number still missing below the highest held (a Want can be lost too). */
   #refetch(stream: string, s: Stream<E>, now: number): void {
     s.fetchedAt = now;
-    const last = highestHeld(s);
+    let last = 0;
+    for (const seq of s.held.keys()) if (seq > last) last = seq;
     const seqs: number[] = [];
     for (let seq = Math.max(s.cursor + 1, last - this.#o.maxFetch); seq < last; seq++)
       if (!s.held.has(seq)) seqs.push(seq);
@@ -293,11 +279,4 @@ export class StreamReceiver<E extends StreamEvent> {
     this.counters.fetched += seqs.length;
     this.#o.fetch(stream, s.epoch, seqs);
   }
-}
-
-/** The highest sequence number a stream holds (0 when it holds none). */
-function highestHeld(s: { readonly held: ReadonlyMap<number, unknown> }): number {
-  let last = 0;
-  for (const seq of s.held.keys()) if (seq > last) last = seq;
-  return last;
 }

@@ -9,7 +9,6 @@ import {
   type MailboxPolicy,
   type NodeId,
   noopLogger,
-  releaseMessageBytes,
   type Startable,
 } from '@netmachine/core';
 import type { Machine, MachineInput, MachineOutput, PeerId, ProtocolDefinition } from './protocol.js';
@@ -96,8 +95,6 @@ export interface RunnerCounters {
   connectFailures: number;
   /** Inputs the machine threw on (a bug in the machine: counted and logged, never a crash). */
   machineErrors: number;
-  /** Received frames handed back to the transport because the machine kept nothing of them (a duplicate). */
-  framesReleased: number;
 }
 
 export type RunnerListener<E> = (event: E) => void;
@@ -112,7 +109,6 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     timersRefused: 0,
     connectFailures: 0,
     machineErrors: 0,
-    framesReleased: 0,
   };
   readonly engineName: string;
   readonly #o: ProtocolRunnerOptions<M, C, T, E>;
@@ -219,17 +215,14 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     this.#input({ type: 'command', command });
   }
 
-  /** Hands `input` to the machine; false when there is none running, or it threw. */
-  #input(input: MachineInput<M, C, T>): boolean {
+  #input(input: MachineInput<M, C, T>): void {
     const machine = this.#machine;
-    if (machine === undefined || this.#state !== 'running') return false;
+    if (machine === undefined || this.#state !== 'running') return;
     try {
       machine.handle(input, Date.now(), this.#out);
-      return true;
     } catch (error) {
       this.#counters.machineErrors++;
       this.#logger.error({ err: error, input: input.type }, 'protocol machine threw');
-      return false;
     }
   }
 
@@ -309,11 +302,7 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
       return;
     }
     this.#counters.received++;
-    if (!this.#input({ type: 'message', from: src.node, message: decoded })) return;
-    // Nothing refers to the frame's bytes any more (a duplicate, a refused payload): the transport may
-    // read the next large frame into its buffer instead of a fresh one.
-    if (this.#machine?.keepsLastMessage?.() === false && releaseMessageBytes(message))
-      this.#counters.framesReleased++;
+    this.#input({ type: 'message', from: src.node, message: decoded });
   }
 
   #send(to: PeerId, message: M): void {

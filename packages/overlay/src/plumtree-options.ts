@@ -56,15 +56,6 @@ export interface PlumTreeOptions {
    */
   readonly wantWhileDelivering?: boolean;
   /**
-   * How long a missing message's Graft waits while the tree's parent (the neighbour that pushed its
-   * last first copy) is still a tree link here, though the tree has stopped delivering (0, the default:
-   * no wait beyond the graft timeouts). A parent that is only slow (descheduled, collecting garbage)
-   * resumes, and a Graft meanwhile would cost a second copy of every message in flight on both links
-   * until one is pruned. A parent whose link goes down (`neighborDown`) or that prunes this node is
-   * replaced at once, as before.
-   */
-  readonly parentPatience?: Millis;
-  /**
    * A message's place in its tree's order (the publisher's sequence), or undefined when it has none;
    * default: the decimal number after the id's last `/`. Used by `graftDeferLimit`.
    */
@@ -111,7 +102,6 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
   graftTimeoutMax: 1000,
   graftDeferLimit: 5000,
   wantWhileDelivering: true,
-  parentPatience: 0,
   ihaveInterval: 50,
   pruneGrace: 500,
   cacheSize: 4096,
@@ -148,7 +138,6 @@ export function resolvePlumTreeOptions(
   }
   if (!(merged.cacheBytes >= 1)) throw new RangeError('cacheBytes must be 1 or more');
   if (!(merged.graftDeferLimit >= 0)) throw new RangeError('graftDeferLimit must be 0 or more');
-  if (!(merged.parentPatience >= 0)) throw new RangeError('parentPatience must be 0 or more');
   if (!Number.isInteger(merged.fetchFrom) || merged.fetchFrom < 0) {
     throw new RangeError('fetchFrom must be a whole number (0: every neighbour)');
   }

@@ -13,8 +13,6 @@ export interface TreeLinks {
   /** The push number (PlumTree's `#pushes`) of the last first copy pushed down this tree, and the highest `orderOf` of those. */
   lastPush: number;
   highestPushed: number;
-  /** The neighbour that pushed the last first copy down this tree (its parent here, while it stays eager). */
-  parent: PeerId | undefined;
 }
 
 export class SourceTrees {
@@ -81,7 +79,6 @@ export class SourceTrees {
       graftedAt: new Map(),
       lastPush: 0,
       highestPushed: Number.NEGATIVE_INFINITY,
-      parent: undefined,
     };
     trees.set(source, links);
     // Full: the least recently used tree is forgotten; its source's next message floods again.

@@ -51,10 +51,6 @@ export interface PlumTreeCounters {
   duplicates: number;
   /** Of those, copies that came as a Reply (asked for, and by then delivered some other way). */
   duplicateReplies: number;
-  /** Replies received (first copies or not) to this node's Wants (a graft timer's or a gap fetch's). */
-  repliesAfterWant: number;
-  /** Replies received (first copies or not) to this node's Grafts. */
-  repliesAfterGraft: number;
   /** Payloads `accept` refused, or too large. */
   rejected: number;
   broadcasts: number;
@@ -77,17 +73,6 @@ export interface PlumTreeCounters {
   lateAfterWant: number;
   /** Links made eager by the optimization (a lazy path many hops shorter). */
   optimizations: number;
-  /**
-   * Grafts sent because the tree stopped delivering while the neighbour that last pushed down it was
-   * still a tree link here: its process was slow, or it lost its own parent.
-   */
-  graftsParentUp: number;
-  /** Graft timers that waited because the tree's parent was still a tree link (`parentPatience`). */
-  graftsPatient: number;
-  /** Prunes received, and neighbours that came up and went down (a neighbour that comes up is eager in every tree). */
-  prunesReceived: number;
-  neighborsUp: number;
-  neighborsDown: number;
 }
 
 /** Sizes of the bounded structures, to check that they stay bounded. */
@@ -108,8 +93,6 @@ export function zeroPlumTreeCounters(): PlumTreeCounters {
     deliveredByReply: 0,
     duplicates: 0,
     duplicateReplies: 0,
-    repliesAfterWant: 0,
-    repliesAfterGraft: 0,
     rejected: 0,
     broadcasts: 0,
     gossipSent: 0,
@@ -125,10 +108,5 @@ export function zeroPlumTreeCounters(): PlumTreeCounters {
     graftsAsWants: 0,
     lateAfterWant: 0,
     optimizations: 0,
-    graftsParentUp: 0,
-    graftsPatient: 0,
-    prunesReceived: 0,
-    neighborsUp: 0,
-    neighborsDown: 0,
   };
 }

@@ -53,15 +53,11 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   readonly #missing: MissingTable;
   /** Ids asked for by a Want and not yet pushed (bounded by `pendingCapacity`, oldest forgotten first). */
   readonly #wanted = new Set<string>();
-  /** What each id still unanswered was asked for with, to count Replies by cause (bounded like `#wanted`). */
-  readonly #asked = new Map<string, 'want' | 'graft'>();
   readonly #outbox: IHaveOutbox;
   readonly #graftWait: GraftWait;
   /** First copies that arrived pushed down a tree (not asked for), over all trees: a clock of progress. */
   #pushes = 0;
   #now: Millis;
-  /** Whether the last message handled left a reference to its payload here (stored, forwarded, delivered). */
-  #keptLast = false;
   readonly #counters: PlumTreeCounters = zeroPlumTreeCounters();
 
   constructor(self: PeerId, _rng: Rng, now: Millis, options: PlumTreeOptions = {}) {
@@ -121,11 +117,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     };
   }
 
-  /** Whether the last message handled is still referred to: false for duplicates, rejected payloads and control messages. */
-  keepsLastMessage(): boolean {
-    return this.#keptLast;
-  }
-
   /** Whether `id` has been seen (delivered, or broadcast here) and not yet forgotten. */
   hasSeen(id: string): boolean {
     return this.#payloads.hasSeen(id);
@@ -135,7 +126,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     this.#now = now;
     switch (input.type) {
       case 'message':
-        this.#keptLast = false;
         if (input.from !== this.self) this.#onMessage(input.from, input.message, out);
         return;
       case 'timer':
@@ -154,13 +144,11 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     switch (command.type) {
       case 'neighborUp':
         if (command.peer === this.self || !this.#trees.addNeighbor(command.peer)) return;
-        this.#counters.neighborsUp++;
         out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'eager' });
         return;
       case 'neighborDown': {
         const known = this.#trees.removeNeighbor(command.peer);
         this.#outbox.drop(command.peer);
-        if (known) this.#counters.neighborsDown++;
         if (known) out.emit({ type: 'treeChanged', tree: '', peer: command.peer, link: 'none' });
         return;
       }
@@ -211,17 +199,8 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       if (this.#wanted.size > this.options.pendingCapacity) {
         this.#wanted.delete(this.#wanted.values().next().value as string);
       }
-      this.#ask(id, 'want');
     }
     out.send(peer, { type: 'want', ids });
-  }
-
-  #ask(id: string, how: 'want' | 'graft'): void {
-    this.#asked.delete(id);
-    this.#asked.set(id, how);
-    if (this.#asked.size > this.options.pendingCapacity) {
-      this.#asked.delete(this.#asked.keys().next().value as string);
-    }
   }
 
   #onMessage(from: PeerId, message: PlumTreeMessage, out: PlumTreeOutput): void {
@@ -239,7 +218,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
         this.#onGraft(from, message.tree, message.ids, out);
         return;
       case 'prune': {
-        this.#counters.prunesReceived++;
         const links = this.#trees.get(message.tree);
         if (links?.eager.delete(from)) {
           links.lazy.add(from);
@@ -263,14 +241,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     out: PlumTreeOutput,
   ): void {
     this.#counters.payloadsReceived++;
-    if (!tree) {
-      const asked = this.#asked.get(id);
-      if (asked !== undefined) {
-        this.#asked.delete(id);
-        if (asked === 'want') this.#counters.repliesAfterWant++;
-        else this.#counters.repliesAfterGraft++;
-      }
-    }
     if (this.#payloads.hasSeen(id)) {
       this.#counters.duplicates++;
       if (!tree) this.#counters.duplicateReplies++;
@@ -308,7 +278,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       return;
     }
     this.#counters.delivered++;
-    this.#keptLast = true;
     if (!tree) this.#counters.deliveredByReply++;
     this.#payloads.remember(id, payload, hops, this.#now);
     const missing = this.#missing.take(id);
@@ -322,7 +291,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       this.#wanted.delete(id);
       // The tree is delivering: what it still misses is probably queued behind this (graftDeferLimit).
       links.lastPush = ++this.#pushes;
-      links.parent = from;
       // Announced before it came down the tree: how late pushes are, for the graft timers.
       if (missing !== undefined) this.#graftWait.sample(this.#now - missing.since, this.#now);
       const order = this.#orderOf(id);
@@ -437,14 +405,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     // The tree still delivers, only not this one: fetch it, and leave the tree's links as they are.
     const delivering = this.options.wantWhileDelivering && this.#stillDelivering(timer.id, missing);
-    if (!delivering && this.#parentMayResume(timer.id, missing)) {
-      this.#counters.graftsPatient++;
-      missing.checked = this.#pushes;
-      const left = missing.since + this.options.parentPatience - this.#now;
-      const wait = Math.max(1, Math.min(left, this.#graftWait.next(this.#now)));
-      out.setTimer({ type: 'graft', id: timer.id, attempt: timer.attempt }, wait);
-      return;
-    }
     // The next announcer that is still a neighbour; a departed one would not answer.
     while (missing.next < missing.announcers.length) {
       const announcer = missing.announcers[missing.next++] as Announcer;
@@ -458,8 +418,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       }
       const source = this.#treeOf(timer.id);
       const links = this.#trees.use(source);
-      if (links.parent !== undefined && links.eager.has(links.parent)) this.#counters.graftsParentUp++;
-      this.#ask(timer.id, 'graft');
       if (links.lazy.delete(announcer.peer)) {
         links.eager.add(announcer.peer);
         out.emit({ type: 'treeChanged', tree: source, peer: announcer.peer, link: 'eager' });
@@ -471,17 +429,6 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     this.#counters.graftsExhausted++;
     this.#missing.delete(timer.id);
-  }
-
-  /**
-   * Whether a stalled tree's parent is still a tree link here and the missing message is within
-   * `parentPatience` of its first announcement: the parent is most likely slow, not gone.
-   */
-  #parentMayResume(id: string, missing: Missing): boolean {
-    const patience = this.options.parentPatience;
-    if (patience <= 0 || this.#now - missing.since >= patience) return false;
-    const links = this.#trees.get(this.#treeOf(id));
-    return links?.parent !== undefined && links.eager.has(links.parent);
   }
 
   /** Whether the missing message's tree pushed a first copy of something since its timer last looked. */

@@ -73,12 +73,6 @@ export interface Machine<M, C, T, E> {
   /** This machine's own peer id. */
   readonly self: PeerId;
   handle(input: MachineInput<M, C, T>, now: Millis, out: MachineOutput<M, T, E>): void;
-  /**
-   * Optional: whether anything the machine keeps, sends or emitted may still refer to the bytes of the
-   * message it handled last (a payload stored, forwarded or delivered). When this is false a driver may
-   * hand the received frame back to its transport for reuse; a machine without it keeps every message.
-   */
-  keepsLastMessage?(): boolean;
 }
 
 /**

@@ -78,14 +78,6 @@ function treeCopies(start: WindowSample, end: WindowSample): Record<string, numb
     copiesInWindow: sum(end, 'received') - sum(start, 'received'),
     duplicatesInWindow: sum(end, 'duplicates') - sum(start, 'duplicates'),
     graftsInWindow: sum(end, 'grafts') - sum(start, 'grafts'),
-    // Why copies came: the Grafts sent while the tree's parent was still a tree link (a slow parent, not
-    // a lost one), Replies to Wants and to Grafts, and the Replies that came after a pushed copy.
-    graftsParentUpInWindow: sum(end, 'graftsParentUp') - sum(start, 'graftsParentUp'),
-    graftsPatientInWindow: sum(end, 'graftsPatient') - sum(start, 'graftsPatient'),
-    wantsInWindow: sum(end, 'wants') - sum(start, 'wants'),
-    repliesAfterWantInWindow: sum(end, 'repliesAfterWant') - sum(start, 'repliesAfterWant'),
-    repliesAfterGraftInWindow: sum(end, 'repliesAfterGraft') - sum(start, 'repliesAfterGraft'),
-    duplicateRepliesInWindow: sum(end, 'duplicateReplies') - sum(start, 'duplicateReplies'),
   };
 }
 

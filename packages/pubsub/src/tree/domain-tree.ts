@@ -19,8 +19,6 @@ import { batchNumberOf } from './tree-ids.js';
 /** Batches each node keeps to answer gap fetches (the history), and at most this many bytes of them. */
 const TREE_CACHE_SIZE = 1024;
 const TREE_CACHE_BYTES = 64 * 1024 * 1024;
-/** How long a stalled tree's parent that is still linked is waited for before a Graft (see `parentPatience`). */
-const TREE_PARENT_PATIENCE_MS = 1000;
 
 export type DomainTreeRunner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
 
@@ -50,10 +48,6 @@ export function createDomainTree(
     fetchFrom: 1,
     // A batch's place in its stream, for deferring grafts while the tree still delivers in order.
     orderOf: batchNumberOf,
-    // A parent that stalls (descheduled, collecting garbage) but keeps its link is waited for up to a
-    // second before a Graft: each spurious Graft costs a second copy of every batch in flight on two
-    // links until one is pruned. A parent whose connection closes is replaced at once.
-    parentPatience: TREE_PARENT_PATIENCE_MS,
     ...options.tree,
     accept,
   });

@@ -136,10 +136,6 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
               : {}),
             // BENCH_TREE_WANT=0: a graft timer grafts even while the tree still delivers (the old way).
             ...(process.env.BENCH_TREE_WANT === '0' ? { wantWhileDelivering: false } : {}),
-            // BENCH_TREE_PATIENCE sets how long a stalled tree's linked parent is waited for (0: not at all).
-            ...(process.env.BENCH_TREE_PATIENCE
-              ? { parentPatience: Number.parseInt(process.env.BENCH_TREE_PATIENCE, 10) }
-              : {}),
             ...(process.env.BENCH_TREE_FETCH_FROM
               ? { fetchFrom: Number.parseInt(process.env.BENCH_TREE_FETCH_FROM, 10) }
               : {}),

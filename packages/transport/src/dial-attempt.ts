@@ -97,9 +97,9 @@ export async function dialLink(
     dialTimeoutMs: host.limits.dialTimeoutMs,
     signal,
     logger: host.logger,
-    // Once the transport has sent its first packet (a socket transport its TCP SYN): the
-    // ConnectRequest and the first flight are not needed before its handshake is done, so making
-    // them now keeps them off the path from the peer's key to our first bytes.
+    // Once the transport's first packets are out (a socket transport's SYN and TLS ClientHello):
+    // the ConnectRequest and the first flight are not needed before its handshake is done, so
+    // making them now keeps them off the path from the peer's key to our first bytes.
     prepareFirstBytes: () => {
       try {
         connectRequest();

@@ -27,8 +27,8 @@ export interface DialNodeOptions<S> {
    */
   readonly firstBytes?: () => Uint8Array;
   /**
-   * Called once an attempt with a transport that sends first bytes early has begun (its dial
-   * called), to make those bytes while the transport's handshake runs.
+   * Called on the turn of the event loop after an attempt with a transport that sends first bytes
+   * early has begun (its dial called), to make those bytes while the transport's handshake runs.
    */
   readonly prepareFirstBytes?: () => void;
   /** An attempt failed (the next address, if any, is tried after this). */
@@ -126,7 +126,10 @@ export async function dialNode<S>(options: DialNodeOptions<S>): Promise<S> {
         node,
         early ? { signal: dialSignal, firstBytes: options.firstBytes } : { signal: dialSignal },
       );
-      if (early) options.prepareFirstBytes?.();
+      // On the next turn of the event loop: a socket transport's first packets (its SYN, then its
+      // TLS ClientHello once TCP is up) leave before this work, not after it.
+      const prepare = options.prepareFirstBytes;
+      if (early && prepare !== undefined) setImmediate(prepare);
       const connection = await dialing;
       if (signal.aborted) {
         connection.abort(new ConnectionClosedError('dial cancelled'));

@@ -166,8 +166,6 @@ describe('tls transport', () => {
       rejectUnauthorized: false,
     });
     caller.on('error', () => {});
-    let tickets = 0;
-    caller.on('session', () => tickets++);
     caller.once('secureConnect', () => caller.write(Buffer.of(0xc3))); // the key confirmation
     // The listener writes its tickets when the handshake ends: before its acceptance byte.
     const accepted = await new Promise<number>((resolve) =>
@@ -175,10 +173,9 @@ describe('tls transport', () => {
     );
     expect(accepted).toBe(0xa5);
     expect((await next()).remoteNode).toBe(callerKey.id);
-    // TLS 1.3 servers send tickets however configured; a session id (32 bytes) costs nothing to
-    // make, where a stateless ticket (about 500 bytes) encrypts the session and our certificate.
-    expect(tickets).toBeGreaterThan(0);
-    expect(caller.getTLSTicket()?.length).toBeLessThanOrEqual(32);
+    // A session id (32 bytes, or no ticket at all) costs nothing to make, where a stateless ticket
+    // (about 500 bytes) encrypts the session and the caller's certificate.
+    expect(caller.getTLSTicket()?.length ?? 0).toBeLessThanOrEqual(32);
     caller.destroy();
   });
 

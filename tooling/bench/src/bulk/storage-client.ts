@@ -139,6 +139,11 @@ try {
       chunks: result.chunks,
       concurrency,
       seconds: Number(seconds.toFixed(3)),
+      // Where the fetch waited for the disk: at its bound of uncommitted chunks, and after the last
+      // chunk arrived (the last commits and the fsync).
+      writeWaits: result.writeWaits,
+      writeWaitMs: Number(result.writeWaitMs.toFixed(1)),
+      flushMs: Number(result.flushMs.toFixed(1)),
       mbPerSecond: Number((result.totalBytes / 1e6 / seconds).toFixed(1)),
       clientCpuSeconds: used(0),
       clientEventLoopCpuSeconds: used(1),

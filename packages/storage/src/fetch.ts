@@ -57,6 +57,17 @@ export interface FetchResult {
   readonly corrupt: number;
   readonly totalBytes: number;
   readonly peers: readonly PeerScore[];
+  /**
+   * How often a worker waited because the local store had the most uncommitted chunks it may hold
+   * (the disk, not the network, set the pace then), and those waits' milliseconds summed over workers.
+   */
+  readonly writeWaits: number;
+  readonly writeWaitMs: number;
+  /**
+   * Milliseconds from the last chunk verified to the object being durable: the last commits and the
+   * fsync, when nothing is received any more.
+   */
+  readonly flushMs: number;
 }
 
 const DEFAULT_CONCURRENCY = 8;
@@ -131,6 +142,8 @@ class TreeFetch {
   #corrupt = 0;
   #bytes = 0;
   #totalBytes: number | undefined;
+  #writeWaits = 0;
+  #writeWaitMs = 0;
 
   constructor(
     context: EngineContext,
@@ -166,9 +179,11 @@ class TreeFetch {
       outer?.removeEventListener('abort', onAbort);
       await this.#hashPool?.close();
     }
+    const received = performance.now();
     while (this.#writes.size > 0) await Promise.all(this.#writes);
     if (this.#failure !== undefined) throw this.#failure;
     await this.#storage.store.flush();
+    const flushMs = performance.now() - received;
     return {
       chunks: this.#chunks,
       fetched: this.#fetched,
@@ -177,6 +192,9 @@ class TreeFetch {
       corrupt: this.#corrupt,
       totalBytes: this.#totalBytes ?? this.#bytes,
       peers: this.#book.scores(),
+      writeWaits: this.#writeWaits,
+      writeWaitMs: this.#writeWaitMs,
+      flushMs,
     };
   }
 
@@ -261,8 +279,13 @@ class TreeFetch {
    * (a few commits per object, not one per chunk) and the event loop never waits for a transaction.
    */
   async #writeBehind(id: Uint8Array, bytes: Uint8Array, reply: EngineMessage | undefined): Promise<void> {
-    while (this.#writes.size >= MAX_PENDING_WRITES) {
-      await new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+    if (this.#writes.size >= MAX_PENDING_WRITES) {
+      const waited = performance.now();
+      this.#writeWaits++;
+      while (this.#writes.size >= MAX_PENDING_WRITES) {
+        await new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+      }
+      this.#writeWaitMs += performance.now() - waited;
     }
     // Once the store has no more use for the bytes (committed) the transport may read the next large
     // frames into their buffer: fresh 1 MiB buffers per chunk cost page faults and GC.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { EngineContext, EngineMessage, NodeId } from '@netmachine/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseChunk } from '../src/chunk-format.js';
 import { commitmentFromWire } from '../src/commitment.js';
 import {
@@ -46,6 +46,36 @@ describe('Storage engine between routers', () => {
     expect(progress.at(-1)).toEqual({ bytes: data.length, totalBytes: data.length });
     expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
     expect(b!.engine.counters().chunksServed).toBe(result.chunks);
+  });
+
+  it('counts the waits at the write bound when the local store commits slowly', async () => {
+    const [a, b] = await spawnNodes(2, { chunkSize: 16 * 1024 });
+    const data = randomBytes(40 * 16 * 1024);
+    const reference = await b!.storage.put(data);
+    // The fetcher's store holds every write until the test lets them through: the fetch must stop
+    // at its bound of uncommitted chunks, and say so.
+    const store = a!.storage.store;
+    const put = store.put.bind(store);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let held = 0;
+    (store as { put: typeof put }).put = (...args) => {
+      held++;
+      return gate.then(() => put(...args));
+    };
+    const fetching = fetchObject(a!.router.client('fetcher'), reference, [b!.node], {
+      storage: a!.storage,
+      concurrency: 4,
+    });
+    await vi.waitFor(() => expect(held).toBe(16));
+    open();
+    const result = await fetching;
+    expect(result.writeWaits).toBeGreaterThan(0);
+    expect(result.writeWaitMs).toBeGreaterThanOrEqual(0);
+    expect(result.flushMs).toBeGreaterThanOrEqual(0);
+    expect((await collect(a!.storage.read(reference))).equals(data)).toBe(true);
   });
 
   it('resumes a cut-short fetch without fetching held chunks again', async () => {

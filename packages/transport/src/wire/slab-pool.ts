@@ -1,7 +1,11 @@
 /** Smallest slab the pool hands out: also the first slab of a connection's frame writer. */
 export const MIN_SLAB_BYTES: number = 4096;
-/** Largest slab kept for reuse; a larger one (a frame over 1 MiB) is left to the GC. */
-export const MAX_POOLED_SLAB_BYTES = 1 << 20;
+/**
+ * Largest slab kept for reuse; a larger one (a frame over 2 MiB) is left to the GC. 2 MiB, not 1: a
+ * frame carrying a 1 MiB payload (a storage chunk) is a little over 1 MiB, and a slab of its own per
+ * such frame was fresh memory, page faults and most of a serving process's GC.
+ */
+export const MAX_POOLED_SLAB_BYTES = 2 << 20;
 
 /** Bounds on what a `SlabPool` keeps free. */
 export interface SlabPoolOptions {
@@ -30,7 +34,7 @@ export interface SlabPoolStats {
 /**
  * Outgoing slabs kept once the socket is done with them, so a busy link does not allocate a fresh
  * buffer for every batch of frames (each one external memory the GC counts, and which forces full
- * mark-compacts at a high send rate). Sizes are powers of two from 4 KiB to 1 MiB; a class keeps at
+ * mark-compacts at a high send rate). Sizes are powers of two from 4 KiB to 2 MiB; a class keeps at
  * most `perClass` free slabs and the pool at most `maxBytes`: a slab given back to a full class or
  * pool is dropped and left to the GC, as if there were no pool. Only the frame writer gives slabs
  * back, and only once the connection has said it no longer refers to any byte of them.

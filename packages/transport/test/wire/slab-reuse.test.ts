@@ -51,8 +51,23 @@ describe('SlabPool', () => {
     pool.recycle(pool.acquire(32_768));
     expect(pool.stats().dropped).toBe(2);
     // A slab larger than the largest class is never kept.
-    pool.recycle(Buffer.allocUnsafeSlow(2 << 20));
+    pool.recycle(Buffer.allocUnsafeSlow(4 << 20));
     expect(pool.stats().dropped).toBe(3);
+  });
+
+  it('keeps the slab of a frame a little over 1 MiB (a 1 MiB payload and its envelope)', () => {
+    const pool = new SlabPool();
+    const slab = new FrameSlab(64 * 1024, pool);
+    const big = 2 * MAX;
+    for (let id = 1; id <= 4; id++) {
+      slab.appendMessage({ ...base, id, body: filled(id, 1 << 20) }, big);
+      const parts = slab.takeParts();
+      expect(bodiesOf(parts)).toHaveLength(1);
+      for (const part of parts) slab.releasePart(part);
+    }
+    slab.clear();
+    // One 2 MiB slab, taken again for every later frame.
+    expect(pool.stats()).toMatchObject({ allocated: 1, reused: 3, dropped: 0 });
   });
 });
 

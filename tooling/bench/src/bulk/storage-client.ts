@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseNodeAdvert } from '@netmachine/core';
 import { parseReference } from '@netmachine/storage';
 import { sharedFramePool } from '@netmachine/transport/wire';
-import { cpuSeconds, startStorageNode } from './storage-node.js';
+import { cpuSeconds, minorFaults, startStorageNode } from './storage-node.js';
 
 /** Starts the inspector's CPU profiler; the function returned stops it and writes the profile to `file`. */
 async function startProfile(file: string | undefined): Promise<(() => Promise<void>) | undefined> {
@@ -101,6 +101,7 @@ try {
     cpuSeconds(child.pid),
     cpuSeconds(child.pid, child.pid),
   ]);
+  const faultsBefore = await Promise.all([minorFaults(process.pid), minorFaults(child.pid)]);
   // STORAGE_FETCH_PROFILE=FILE: a CPU profile of this process's event loop over the fetch alone.
   const profiler = await startProfile(process.env.STORAGE_FETCH_PROFILE);
   const gc = watchGc();
@@ -122,6 +123,11 @@ try {
     cpuSeconds(child.pid),
     cpuSeconds(child.pid, child.pid),
   ]);
+  const faultsAfter = await Promise.all([minorFaults(process.pid), minorFaults(child.pid)]);
+  const faults = (i: number) => {
+    const [b, a] = [faultsBefore[i], faultsAfter[i]];
+    return b === undefined || a === undefined ? undefined : a - b;
+  };
   const used = (i: number) => {
     const [b, a] = [before[i], after[i]];
     return b === undefined || a === undefined ? undefined : Number((a - b).toFixed(2));
@@ -133,11 +139,19 @@ try {
       chunks: result.chunks,
       concurrency,
       seconds: Number(seconds.toFixed(3)),
+      // Where the fetch waited for the disk: at its bound of uncommitted chunks, and after the last
+      // chunk arrived (the last commits and the fsync).
+      writeWaits: result.writeWaits,
+      writeWaitMs: Number(result.writeWaitMs.toFixed(1)),
+      flushMs: Number(result.flushMs.toFixed(1)),
       mbPerSecond: Number((result.totalBytes / 1e6 / seconds).toFixed(1)),
       clientCpuSeconds: used(0),
       clientEventLoopCpuSeconds: used(1),
       serverCpuSeconds: used(2),
       serverEventLoopCpuSeconds: used(3),
+      // Minor page faults during the fetch (first touches of fresh memory: 256 per MiB), per process.
+      clientPageFaults: faults(0),
+      serverPageFaults: faults(1),
       // This (the fetching) process's garbage collections during the fetch.
       clientGc: collections,
       // Large frames read into reused buffers (reused) or new ones (allocated).

@@ -32,3 +32,16 @@ export async function cpuSeconds(pid: number | undefined, thread?: number): Prom
     return undefined;
   }
 }
+
+/** Minor page faults a process (all its threads) has taken so far, where /proc tells it; undefined elsewhere. */
+export async function minorFaults(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  const { readFile } = await import('node:fs/promises');
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Field 10 of the stat file (minflt), counted after the command name.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  } catch {
+    return undefined;
+  }
+}

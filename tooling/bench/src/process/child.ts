@@ -78,7 +78,10 @@ export class Child {
   }
 
   send(type: string, data?: unknown): void {
-    if (this.#process.connected) this.#process.send({ type, data } satisfies ControlMessage);
+    // A worker that is exiting can still look connected: its pipe then fails the write (EPIPE), which
+    // without a callback would be an uncaught 'error' on the process. Its exit reports what happened.
+    if (this.#process.connected)
+      this.#process.send({ type, data } satisfies ControlMessage, undefined, {}, () => {});
   }
 
   /** Asks the role to finish, then kills the process if it has not exited within `graceMs`. */

@@ -1,8 +1,9 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { type EngineAddress, KeyPair, type NodeId } from '@netmachine/core';
+import { type DomainId, type EngineAddress, KeyPair, type NodeId, type TopicId } from '@netmachine/core';
 import { decodeDomainTopicAdvert, encodeDomainTopicAdvert } from '@netmachine/pubsub';
 import { setProbe } from '../process/probe.js';
 import { type BenchNode, startBenchNode } from './netmachine-node.js';
+import { traceTree } from './tree-trace.js';
 import type { Endpoint, Link, SystemFactory } from './types.js';
 
 /**
@@ -65,15 +66,59 @@ interface TreeInvite {
   readonly advert: Uint8Array;
 }
 
+/** "Tell me when the advert of `topic` at `version` has reached you": the tree spans the domain. */
+interface TreeProbe {
+  readonly topic: TopicId;
+  readonly version: number;
+}
+
+/**
+ * How long the publisher waits for the tree to reach every subscriber. HyParView can leave a small
+ * domain split in two components for a while after the joins (until its component labels settle, a
+ * few shuffle periods); a run measured then would lose every event at the nodes cut off.
+ */
+const TREE_REACH_TIMEOUT_MS = 90_000;
+
+/** BENCH_TREE_TRACE: traces the domain's tree machine on this node (see tree-trace.ts). */
+function startTrace(node: BenchNode, domain: DomainId, label: string): () => void {
+  const machine = node.tree!.tree(domain);
+  if (machine === undefined) return () => undefined;
+  return traceTree({
+    machine,
+    node: node.id,
+    label,
+    queuedTo: (peer) => node.transport!.queuedTo(peer),
+    neighbours: () => node.domains!.list().find((entry) => entry.id === domain)?.activeView ?? [],
+    holds: () => node.tree!.counters().flow.holds,
+  });
+}
+
 async function treeSubscriber(node: BenchNode, onMessage: (payload: Uint8Array) => void): Promise<Endpoint> {
   const tree = node.tree!;
+  let writeTrace = (): void => undefined;
   const ref = node.router.spawn(TREE_ENGINE, async (message, context) => {
+    const probe = message.body as Partial<TreeProbe>;
+    if (typeof probe.version === 'number' && probe.topic !== undefined) {
+      // The publisher re-issued the advert through the tree: this node is reached once it has it.
+      const { topic, version } = probe;
+      const reached = await until(
+        () => (tree.topicAdvert(topic)?.version ?? 0) >= version,
+        TREE_REACH_TIMEOUT_MS,
+        'the re-issued advert came down the tree',
+      ).then(
+        () => true,
+        () => false,
+      );
+      context.reply(message, reached);
+      return;
+    }
     const invite = message.body as TreeInvite;
     await node.domains!.join(invite.ticket);
     const advert = decodeDomainTopicAdvert(invite.advert);
     await tree.addTopicAdvert(advert);
     // One call per batch; its events are walked without an object each.
     tree.subscribeBatches(advert.topic, (batch) => batch.forEach(onMessage));
+    writeTrace = startTrace(node, advert.domain, 'receiver');
     // Ready once this node has a neighbour in the domain's overlay, as a nats subscriber is ready once
     // its SUB reached the server: otherwise the first batches reach it only through recovery.
     const joined = advert.domain;
@@ -87,6 +132,7 @@ async function treeSubscriber(node: BenchNode, onMessage: (payload: Uint8Array) 
   return {
     info: { advert: node.advert, node: node.id } satisfies TargetInfo,
     close: async () => {
+      writeTrace();
       if (process.env.BENCH_VERBOSE) {
         const domain = node.domains!.list()[0]?.id;
         const { streams, rejected, batchesAccepted, signatureChecks, flow } = tree.counters();
@@ -105,6 +151,7 @@ async function treePublisher(node: BenchNode, topicKey: KeyPair, targets: Target
   const domains = node.domains!;
   const { id: domain } = await domains.create({ name: 'bench-tree' });
   const advert = await tree.createTopic({ topicKey, domain });
+  const writeTrace = startTrace(node, domain, 'sender');
   const client = node.router.client('bench-tree-publisher');
   const invite: TreeInvite = { ticket: domains.ticket(domain), advert: encodeDomainTopicAdvert(advert) };
   for (const target of targets) {
@@ -119,6 +166,22 @@ async function treePublisher(node: BenchNode, topicKey: KeyPair, targets: Target
     30_000,
     'every subscriber joined the domain',
   );
+  // Ready once the tree reaches every subscriber, as a nats publisher is once every SUB reached the
+  // server: a re-issued advert goes down the tree, and each subscriber answers once it has it.
+  const reissued = await tree.createTopic({ topicKey, domain, version: advert.version + 1 });
+  const started = performance.now();
+  const probe: TreeProbe = { topic: reissued.topic, version: reissued.version };
+  const answers = await Promise.all(
+    targets.map(async (target) =>
+      client.request({ node: await node.learn(target.advert!), name: TREE_ENGINE }, probe, {
+        timeoutMs: TREE_REACH_TIMEOUT_MS + 5_000,
+      }),
+    ),
+  );
+  if (answers.some((answer) => answer.body !== true))
+    throw new Error(`the domain's tree did not reach every subscriber within ${TREE_REACH_TIMEOUT_MS} ms`);
+  const reachMs = Math.round(performance.now() - started);
+  if (process.env.BENCH_VERBOSE) process.stderr.write(`${JSON.stringify({ treeReachedAllMs: reachMs })}\n`);
   // Batches of up to 1024 events: 128 queued tree messages hold as many events as 512 of 256.
   const pace = pacer(remoteBacklog(node), 128, 32);
   let waits = 0;
@@ -136,6 +199,7 @@ async function treePublisher(node: BenchNode, topicKey: KeyPair, targets: Target
       waitedMs += performance.now() - start;
     },
     async close() {
+      writeTrace();
       if (process.env.BENCH_VERBOSE)
         process.stderr.write(
           `${JSON.stringify({ tree: tree.counters(), waits, waitedMs: Math.round(waitedMs), machine: tree.tree(domain)?.counters() })}\n`,

@@ -46,6 +46,11 @@ export class MissingTable {
     return this.#missing.get(id);
   }
 
+  /** Every id tracked and its state, oldest announcement first. */
+  entries(): IterableIterator<[string, Missing]> {
+    return this.#missing.entries();
+  }
+
   /** Stops tracking `id` (delivered, or every announcer tried). */
   delete(id: string): void {
     this.#missing.delete(id);

@@ -56,6 +56,20 @@ export interface PlumTreeOptions {
    */
   readonly wantWhileDelivering?: boolean;
   /**
+   * A Graft or Want for a missing message also names every other missing message of its tree that the
+   * same neighbour announced (up to `PLUMTREE_LIMITS.maxIdsPerMessage`; only those the tree has pushed
+   * past, for a Want), each then moving on to its next announcer (default true). A stalled parent's
+   * debt is asked for in one request instead of one per message.
+   */
+  readonly askAlong?: boolean;
+  /**
+   * A payload that arrived as the answer to a Graft or Want is announced (IHave) to the tree's parent
+   * (the neighbour that pushed its last first copy) instead of pushed to it (default true): the parent
+   * had it first and was only late, so our push would be a duplicate there, and its Prune would cut
+   * the link it feeds us by.
+   */
+  readonly announceFetchedToParent?: boolean;
+  /**
    * A message's place in its tree's order (the publisher's sequence), or undefined when it has none;
    * default: the decimal number after the id's last `/`. Used by `graftDeferLimit`.
    */
@@ -102,6 +116,8 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
   graftTimeoutMax: 1000,
   graftDeferLimit: 5000,
   wantWhileDelivering: true,
+  askAlong: true,
+  announceFetchedToParent: true,
   ihaveInterval: 50,
   pruneGrace: 500,
   cacheSize: 4096,

@@ -13,6 +13,12 @@ export interface TreeLinks {
   /** The push number (PlumTree's `#pushes`) of the last first copy pushed down this tree, and the highest `orderOf` of those. */
   lastPush: number;
   highestPushed: number;
+  /**
+   * The neighbour that pushed the last first copy down this tree: the parent. A payload this node had
+   * to fetch is not forwarded to it (it had the payload before us, only late), or the parent would take
+   * our copy for a cycle and prune the link it feeds us by.
+   */
+  pusher: PeerId | undefined;
 }
 
 export class SourceTrees {
@@ -55,6 +61,7 @@ export class SourceTrees {
       links.eager.delete(peer);
       links.lazy.delete(peer);
       links.graftedAt.delete(peer);
+      if (links.pusher === peer) links.pusher = undefined;
     }
     return known;
   }
@@ -79,6 +86,7 @@ export class SourceTrees {
       graftedAt: new Map(),
       lastPush: 0,
       highestPushed: Number.NEGATIVE_INFINITY,
+      pusher: undefined,
     };
     trees.set(source, links);
     // Full: the least recently used tree is forgotten; its source's next message floods again.

@@ -69,6 +69,8 @@ export interface PlumTreeCounters {
   graftsDeferred: number;
   /** Graft timers answered with a Want because the tree still delivered (`wantWhileDelivering`). */
   graftsAsWants: number;
+  /** Missing ids asked for in another id's Graft or Want (same tree, same announcer, as overdue). */
+  askedAlong: number;
   /** Pushed copies of a message this node had fetched by a Want: late, not a cycle, so no Prune. */
   lateAfterWant: number;
   /** Links made eager by the optimization (a lazy path many hops shorter). */
@@ -106,6 +108,7 @@ export function zeroPlumTreeCounters(): PlumTreeCounters {
     graftsExhausted: 0,
     graftsDeferred: 0,
     graftsAsWants: 0,
+    askedAlong: 0,
     lateAfterWant: 0,
     optimizations: 0,
   };

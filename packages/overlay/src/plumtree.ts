@@ -219,6 +219,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
         return;
       case 'prune': {
         const links = this.#trees.get(message.tree);
+        if (links?.pusher === from) links.pusher = undefined;
         if (links?.eager.delete(from)) {
           links.lazy.add(from);
           out.emit({ type: 'treeChanged', tree: message.tree, peer: from, link: 'lazy' });
@@ -295,9 +296,13 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       if (missing !== undefined) this.#graftWait.sample(this.#now - missing.since, this.#now);
       const order = this.#orderOf(id);
       if (order !== undefined && order > links.highestPushed) links.highestPushed = order;
+      links.pusher = from;
     }
     if (tree && missing !== undefined) this.#optimize(from, source, links, hops, missing, out);
-    this.#forward(id, payload, hops, from, links, out);
+    // A fetched payload is announced, not pushed, to the parent: it most likely had it first (only late),
+    // and would take our copy for a cycle and prune the link it feeds us by.
+    const upstream = tree || !this.options.announceFetchedToParent ? undefined : links.pusher;
+    this.#forward(id, payload, hops, from, links, out, upstream);
   }
 
   /**
@@ -339,11 +344,17 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     from: PeerId | undefined,
     links: TreeLinks,
     out: PlumTreeOutput,
+    upstream?: PeerId,
   ): void {
     const next = hops + 1;
     if (next > PLUMTREE_LIMITS.maxHops) return; // the wire cannot carry it further
     for (const peer of links.eager) {
       if (peer === from) continue;
+      // Told, not pushed: should the parent have lost it after all, the announcement lets it ask.
+      if (peer === upstream) {
+        this.#outbox.announce(peer, { id, hops }, out);
+        continue;
+      }
       this.#counters.gossipSent++;
       out.send(peer, { type: 'gossip', id, payload, hops: next });
     }
@@ -409,26 +420,59 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     while (missing.next < missing.announcers.length) {
       const announcer = missing.announcers[missing.next++] as Announcer;
       if (!this.#trees.isNeighbor(announcer.peer)) continue;
+      const source = this.#treeOf(timer.id);
+      const ids = [timer.id, ...this.#alongWith(timer.id, source, announcer.peer, delivering, out)];
       if (delivering) {
         missing.checked = this.#pushes;
         this.#counters.graftsAsWants++;
-        this.#sendWant(announcer.peer, [timer.id], out);
+        this.#sendWant(announcer.peer, ids, out);
         out.setTimer({ type: 'graft', id: timer.id, attempt: missing.next }, this.#graftWait.next(this.#now));
         return;
       }
-      const source = this.#treeOf(timer.id);
       const links = this.#trees.use(source);
       if (links.lazy.delete(announcer.peer)) {
         links.eager.add(announcer.peer);
         out.emit({ type: 'treeChanged', tree: source, peer: announcer.peer, link: 'eager' });
       }
       this.#counters.graftsSent++;
-      out.send(announcer.peer, { type: 'graft', tree: source, ids: [timer.id] });
+      out.send(announcer.peer, { type: 'graft', tree: source, ids });
       out.setTimer({ type: 'graft', id: timer.id, attempt: missing.next }, this.#graftWait.next(this.#now));
       return;
     }
     this.#counters.graftsExhausted++;
     this.#missing.delete(timer.id);
+  }
+
+  /**
+   * The other missing messages of `source` that `peer` announced and that are as overdue as `id`, asked
+   * for in the same Graft or Want: when a parent stalls, every message it owes times out together, and
+   * asking one message at a time sent a request (and a Graft's link change) per message. `delivering`:
+   * only those the tree has already pushed past (the others may still come down it). Each one taken moves
+   * on to its next announcer, with a timer of its own for the case the answer does not come.
+   */
+  #alongWith(id: string, source: string, peer: PeerId, delivering: boolean, out: PlumTreeOutput): string[] {
+    const along: string[] = [];
+    if (!this.options.askAlong) return along;
+    const room = PLUMTREE_LIMITS.maxIdsPerMessage - 1;
+    const pushedPast = this.#trees.get(source)?.highestPushed ?? Number.NEGATIVE_INFINITY;
+    const wait = this.#graftWait.next(this.#now);
+    for (const [other, missing] of this.#missing.entries()) {
+      if (along.length >= room) break;
+      if (other === id || this.#treeOf(other) !== source) continue;
+      let at = missing.next;
+      while (at < missing.announcers.length && missing.announcers[at]?.peer !== peer) at++;
+      if (at >= missing.announcers.length) continue;
+      if (delivering) {
+        const order = this.#orderOf(other);
+        if (order === undefined || order >= pushedPast) continue;
+      }
+      missing.next = at + 1;
+      missing.checked = this.#pushes;
+      along.push(other);
+      out.setTimer({ type: 'graft', id: other, attempt: missing.next }, wait);
+    }
+    this.#counters.askedAlong += along.length;
+    return along;
   }
 
   /** Whether the missing message's tree pushed a first copy of something since its timer last looked. */

@@ -114,6 +114,42 @@ describe('PlumTree', () => {
     expect(h.sentOf('graft', 'b')).toHaveLength(1);
   });
 
+  it('asks for everything a stalled parent owes in one Graft to the announcer, not one per message', () => {
+    const h = new Harness(['x', 'p', 'l']);
+    h.link('x', 'p');
+    h.link('x', 'l');
+    h.receive('x', 'p', { type: 'gossip', id: 's/1', payload: bytes(1), hops: 1 });
+    h.receive('x', 'l', { type: 'prune', tree: 's' }); // l is a lazy link of s; p the parent
+    const owed = ['s/2', 's/3', 's/4', 's/5', 's/6'];
+    h.receive('x', 'l', { type: 'ihave', entries: owed.map((id) => ({ id, hops: 1 })) });
+    expect(h.fire('x', 'graft')).toBe(5); // p pushes nothing more: every timer comes due together
+    expect(h.sentOf('graft', 'x')).toEqual([
+      expect.objectContaining({ to: 'l', message: { type: 'graft', tree: 's', ids: owed } }),
+    ]);
+    expect(h.machine('x').counters().askedAlong).toBe(4);
+    // Each one asked along has its own timer for the next announcer; with none left, it is given up.
+    expect(h.fire('x', 'graft')).toBe(5);
+    expect(h.sentOf('graft', 'x')).toHaveLength(1);
+    expect(h.machine('x').counters().graftsExhausted).toBe(5);
+  });
+
+  it('announces, rather than pushes, a fetched message to the parent, which would prune us for it', () => {
+    const h = new Harness(['x', 'p', 'c', 'q']);
+    for (const peer of ['p', 'c', 'q']) h.link('x', peer);
+    h.receive('x', 'p', { type: 'gossip', id: 's/1', payload: bytes(1), hops: 1 });
+    // s/2 comes as the answer to a Want (the parent is late with it): c gets it pushed, p only hears of it.
+    h.receive('x', 'q', { type: 'reply', id: 's/2', payload: bytes(2), hops: 2 });
+    expect(h.sentOf('gossip', 'x', 'c').map((s) => s.message.type === 'gossip' && s.message.id)).toEqual([
+      's/1',
+      's/2',
+    ]);
+    expect(h.sentOf('gossip', 'x', 'p')).toEqual([]);
+    h.fire('x', 'ihaveFlush');
+    expect(h.sentOf('ihave', 'x', 'p')).toEqual([
+      expect.objectContaining({ message: { type: 'ihave', entries: [{ id: 's/2', hops: 2 }] } }),
+    ]);
+  });
+
   it('answers a copy pushed by a node that is not its neighbour with Prune', () => {
     const h = new Harness(['x', 'p']);
     h.link('x', 'p');

@@ -12,7 +12,7 @@ type PlumTreeMessage = Parameters<PlumTreeOutput['send']>[1];
 // and link changes, with the time (ms since the Unix epoch, comparable across the processes of one
 // machine), and every 10 ms the transport's queue to each neighbour that has one. Written as one JSON
 // line per record to `<directory>/<label>-<node>.jsonl` when the node closes; for finding out why a
-// tree parent stops delivering (`pnpm --filter @netmachine/bench tree-trace <directory>` reads them).
+// tree parent stops delivering.
 
 export interface TreeTraceTarget {
   readonly machine: PlumTree;

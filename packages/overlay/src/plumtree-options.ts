@@ -70,6 +70,14 @@ export interface PlumTreeOptions {
    */
   readonly announceFetchedToParent?: boolean;
   /**
+   * A duplicate pushed over a tree link does not prune it while the tree's first copies come from a
+   * link this node has already pruned (default true). Two parents racing each deliver some messages
+   * first: the node prunes the one that lost the last race, and while that Prune is on its way the
+   * pruned parent still pushes and wins a few more; pruning the other for those left both pruned and
+   * the node with no parent until a Graft.
+   */
+  readonly spareLastParent?: boolean;
+  /**
    * A message's place in its tree's order (the publisher's sequence), or undefined when it has none;
    * default: the decimal number after the id's last `/`. Used by `graftDeferLimit`.
    */
@@ -118,6 +126,7 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
   wantWhileDelivering: true,
   askAlong: true,
   announceFetchedToParent: true,
+  spareLastParent: true,
   ihaveInterval: 50,
   pruneGrace: 500,
   cacheSize: 4096,

@@ -71,6 +71,8 @@ export interface PlumTreeCounters {
   graftsAsWants: number;
   /** Missing ids asked for in another id's Graft or Want (same tree, same announcer, as overdue). */
   askedAlong: number;
+  /** Duplicates from a tree link not pruned, as the first copies came from a link already pruned (`spareLastParent`). */
+  prunesSpared: number;
   /** Pushed copies of a message this node had fetched by a Want: late, not a cycle, so no Prune. */
   lateAfterWant: number;
   /** Links made eager by the optimization (a lazy path many hops shorter). */
@@ -109,6 +111,7 @@ export function zeroPlumTreeCounters(): PlumTreeCounters {
     graftsDeferred: 0,
     graftsAsWants: 0,
     askedAlong: 0,
+    prunesSpared: 0,
     lateAfterWant: 0,
     optimizations: 0,
   };

@@ -264,6 +264,19 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
         const links = this.#trees.use(source);
         const graftedAt = links.graftedAt.get(from);
         if (graftedAt !== undefined && this.#now - graftedAt < this.options.pruneGrace) return;
+        // The first copies now come from a link this node has already pruned (its pushes were in flight):
+        // pruning this one too would leave no parent at all, and the tree would stall until a Graft.
+        const pusher = links.pusher;
+        if (
+          this.options.spareLastParent &&
+          pusher !== undefined &&
+          pusher !== from &&
+          links.lazy.has(pusher) &&
+          links.eager.has(from)
+        ) {
+          this.#counters.prunesSpared++;
+          return;
+        }
         if (links.eager.delete(from)) {
           links.lazy.add(from);
           out.emit({ type: 'treeChanged', tree: source, peer: from, link: 'lazy' });

@@ -150,6 +150,22 @@ describe('PlumTree', () => {
     ]);
   });
 
+  it('does not prune its last parent for copies a pruned parent pushed before it saw the Prune', () => {
+    const h = new Harness(['x', 'a', 'b']);
+    h.link('x', 'a');
+    h.link('x', 'b');
+    const push = (from: string, id: string) =>
+      h.receive('x', from, { type: 'gossip', id, payload: bytes(1), hops: 1 });
+    push('a', 's/1');
+    push('b', 's/1'); // b lost the race: pruned
+    expect(h.machine('x').lazyPeers('s')).toEqual(['b']);
+    push('b', 's/2'); // b has not seen the Prune yet and wins this one
+    push('a', 's/2'); // a, the one parent left, is kept
+    expect(h.machine('x').eagerPeers('s')).toEqual(['a']);
+    expect(h.sentOf('prune', 'x').map((s) => s.to)).toEqual(['b']);
+    expect(h.machine('x').counters().prunesSpared).toBe(1);
+  });
+
   it('answers a copy pushed by a node that is not its neighbour with Prune', () => {
     const h = new Harness(['x', 'p']);
     h.link('x', 'p');

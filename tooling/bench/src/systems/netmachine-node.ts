@@ -137,9 +137,10 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
             // BENCH_TREE_WANT=0: a graft timer grafts even while the tree still delivers (the old way).
             ...(process.env.BENCH_TREE_WANT === '0' ? { wantWhileDelivering: false } : {}),
             // BENCH_TREE_RECOVERY=old: one message per Graft or Want, and fetched payloads pushed to the
-            // parent too (the way before `askAlong` and `announceFetchedToParent`), for A/B runs.
+            // parent too, and any duplicate pruning its link (the way before `askAlong`, `announceFetchedToParent`
+            // and `spareLastParent`), for A/B runs.
             ...(process.env.BENCH_TREE_RECOVERY === 'old'
-              ? { askAlong: false, announceFetchedToParent: false }
+              ? { askAlong: false, announceFetchedToParent: false, spareLastParent: false }
               : {}),
             ...(process.env.BENCH_TREE_FETCH_FROM
               ? { fetchFrom: Number.parseInt(process.env.BENCH_TREE_FETCH_FROM, 10) }

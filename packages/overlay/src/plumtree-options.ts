@@ -78,6 +78,14 @@ export interface PlumTreeOptions {
    */
   readonly spareLastParent?: boolean;
   /**
+   * A link this node pruned that then pushes it three first copies in a row is grafted again (default
+   * true). A Prune waits in the sender's queue behind everything sent before it, seconds on a saturated
+   * publisher; meanwhile that sender, having won, is the parent in fact, and once the Prune lands it
+   * stops, leaving the node to Grafts and Wants. The Graft follows the Prune on the same link, so the
+   * link ends up eager on both sides.
+   */
+  readonly regraftPrunedPusher?: boolean;
+  /**
    * A message's place in its tree's order (the publisher's sequence), or undefined when it has none;
    * default: the decimal number after the id's last `/`. Used by `graftDeferLimit`.
    */
@@ -127,6 +135,7 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
   askAlong: true,
   announceFetchedToParent: true,
   spareLastParent: true,
+  regraftPrunedPusher: true,
   ihaveInterval: 50,
   pruneGrace: 500,
   cacheSize: 4096,

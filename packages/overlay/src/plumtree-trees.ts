@@ -19,6 +19,8 @@ export interface TreeLinks {
    * our copy for a cycle and prune the link it feeds us by.
    */
   pusher: PeerId | undefined;
+  /** First copies in a row that `pusher` sent over a link this node had pruned. */
+  lazyRun: number;
 }
 
 export class SourceTrees {
@@ -87,6 +89,7 @@ export class SourceTrees {
       lastPush: 0,
       highestPushed: Number.NEGATIVE_INFINITY,
       pusher: undefined,
+      lazyRun: 0,
     };
     trees.set(source, links);
     // Full: the least recently used tree is forgotten; its source's next message floods again.

@@ -73,6 +73,8 @@ export interface PlumTreeCounters {
   askedAlong: number;
   /** Duplicates from a tree link not pruned, as the first copies came from a link already pruned (`spareLastParent`). */
   prunesSpared: number;
+  /** Pruned links grafted again because they kept pushing first copies (`regraftPrunedPusher`). */
+  regrafts: number;
   /** Pushed copies of a message this node had fetched by a Want: late, not a cycle, so no Prune. */
   lateAfterWant: number;
   /** Links made eager by the optimization (a lazy path many hops shorter). */
@@ -112,6 +114,7 @@ export function zeroPlumTreeCounters(): PlumTreeCounters {
     graftsAsWants: 0,
     askedAlong: 0,
     prunesSpared: 0,
+    regrafts: 0,
     lateAfterWant: 0,
     optimizations: 0,
   };

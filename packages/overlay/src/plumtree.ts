@@ -40,6 +40,9 @@ import type { Machine, Millis, PeerId, ProtocolDefinition, Rng } from './protoco
 //
 // Neighbours come from commands (the overlay's active view), not from connection events.
 
+/** First copies in a row over a pruned link before it is grafted again (`regraftPrunedPusher`). */
+const REGRAFT_AFTER_RUN = 3;
+
 export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent> {
   readonly self: PeerId;
   readonly options: Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>;
@@ -309,7 +312,25 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       if (missing !== undefined) this.#graftWait.sample(this.#now - missing.since, this.#now);
       const order = this.#orderOf(id);
       if (order !== undefined && order > links.highestPushed) links.highestPushed = order;
+      // A first copy over a link this node pruned: the peer has not seen the Prune yet (its queue
+      // holds it). When several in a row come so, that peer is the parent in fact, and once the Prune
+      // lands it would stop; a Graft after the Prune keeps the link.
+      const run = links.pusher === from && links.lazy.has(from) ? links.lazyRun + 1 : 1;
+      links.lazyRun = links.lazy.has(from) ? run : 0;
       links.pusher = from;
+      if (
+        this.options.regraftPrunedPusher &&
+        links.lazyRun >= REGRAFT_AFTER_RUN &&
+        this.#trees.isNeighbor(from) &&
+        links.lazy.delete(from)
+      ) {
+        links.eager.add(from);
+        links.lazyRun = 0;
+        this.#counters.regrafts++;
+        this.#counters.graftsSent++;
+        out.send(from, { type: 'graft', tree: source, ids: [] });
+        out.emit({ type: 'treeChanged', tree: source, peer: from, link: 'eager' });
+      }
     }
     if (tree && missing !== undefined) this.#optimize(from, source, links, hops, missing, out);
     // A fetched payload is announced, not pushed, to the parent: it most likely had it first (only late),

@@ -166,6 +166,24 @@ describe('PlumTree', () => {
     expect(h.machine('x').counters().prunesSpared).toBe(1);
   });
 
+  it('grafts again a pruned link that keeps pushing first copies: its Prune was only late', () => {
+    const h = new Harness(['x', 'a', 'b']);
+    h.link('x', 'a');
+    h.link('x', 'b');
+    const push = (from: string, id: string) =>
+      h.receive('x', from, { type: 'gossip', id, payload: bytes(1), hops: 1 });
+    push('b', 's/1');
+    push('a', 's/1'); // a lost the start-up race: pruned, but the Prune waits in a's queue
+    for (const id of ['s/2', 's/3']) push('a', id);
+    expect(h.sentOf('graft', 'x')).toEqual([]);
+    push('a', 's/4'); // three first copies in a row: a is the parent in fact
+    expect(h.sentOf('graft', 'x')).toEqual([
+      expect.objectContaining({ to: 'a', message: { type: 'graft', tree: 's', ids: [] } }),
+    ]);
+    expect(h.machine('x').eagerPeers('s').sort()).toEqual(['a', 'b']);
+    expect(h.machine('x').counters().regrafts).toBe(1);
+  });
+
   it('answers a copy pushed by a node that is not its neighbour with Prune', () => {
     const h = new Harness(['x', 'p']);
     h.link('x', 'p');

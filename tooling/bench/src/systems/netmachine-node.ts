@@ -138,9 +138,14 @@ export async function startBenchNode(config: SystemConfig): Promise<BenchNode> {
             ...(process.env.BENCH_TREE_WANT === '0' ? { wantWhileDelivering: false } : {}),
             // BENCH_TREE_RECOVERY=old: one message per Graft or Want, and fetched payloads pushed to the
             // parent too, and any duplicate pruning its link (the way before `askAlong`, `announceFetchedToParent`
-            // and `spareLastParent`), for A/B runs.
+            // `spareLastParent` and `regraftPrunedPusher`), for A/B runs.
             ...(process.env.BENCH_TREE_RECOVERY === 'old'
-              ? { askAlong: false, announceFetchedToParent: false, spareLastParent: false }
+              ? {
+                  askAlong: false,
+                  announceFetchedToParent: false,
+                  spareLastParent: false,
+                  regraftPrunedPusher: false,
+                }
               : {}),
             ...(process.env.BENCH_TREE_FETCH_FROM
               ? { fetchFrom: Number.parseInt(process.env.BENCH_TREE_FETCH_FROM, 10) }

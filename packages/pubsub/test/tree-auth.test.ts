@@ -207,15 +207,17 @@ describe('BatchSigner', () => {
     expect(signer.pending).toBe(0);
   });
 
-  it("keeps a busy stream's batch open while each turn adds to it, up to its linger; a quiet one is signed at once", async () => {
+  it("keeps a busy stream's batch open across turns until it is full or its linger ends; a quiet one is signed at once", async () => {
     const batches: SignedBatch[] = [];
     let clock = 0;
+    const delays: { ms: number; look: () => void }[] = [];
     const signer = new BatchSigner({
       key: publisher,
       emit: (b) => batches.push(b),
       maxBatch: 64,
       lingerMs: 8,
       now: () => clock,
+      delay: (ms, look) => delays.push({ ms, look }),
     });
     const turn = () => new Promise((r) => setImmediate(r));
     const counts = () => batches.map((b) => [b.firstSeq, b.count]);
@@ -227,31 +229,73 @@ describe('BatchSigner', () => {
     await turn();
     for (let i = 12; i <= 21; i++) signer.add(stream, i, event(i));
     await turn();
+    // Turns that add nothing (I/O between the publisher's turns) leave it open: one look waits out
+    // the rest of its linger instead of one per turn.
+    clock += 3;
+    for (let r = 0; r < 5; r++) await turn();
     expect(counts()).toEqual([[1, 1]]);
-    // A turn that adds nothing closes it.
+    expect(delays.map((d) => d.ms)).toEqual([5]);
+    // Events added meanwhile join it, and their turn is looked at again.
+    for (let i = 22; i <= 31; i++) signer.add(stream, i, event(i));
     await turn();
+    await turn();
+    expect(counts()).toEqual([[1, 1]]);
+    clock += 5;
+    for (const d of delays.splice(0)) d.look();
     expect(counts()).toEqual([
       [1, 1],
-      [2, 20],
+      [2, 30],
     ]);
-    // Busy again: a batch that fills is signed at once, and one that outlives its linger too.
-    for (let i = 22; i <= 85; i++) signer.add(stream, i, event(i));
-    expect(counts().at(-1)).toEqual([22, 64]);
-    for (let r = 0; r < 6; r++) {
-      clock += 3;
-      signer.add(stream, 86 + r, event(86 + r));
-      await turn();
-    }
-    expect(counts().slice(3)).toEqual([[86, 4]]); // 12 ms after its first event: past the linger
+    // Busy again: a batch that fills is signed at once.
+    for (let i = 32; i <= 95; i++) signer.add(stream, i, event(i));
+    expect(counts().at(-1)).toEqual([32, 64]);
+    // The publisher stops: what it added last goes out when its linger ends.
+    for (let i = 96; i <= 97; i++) signer.add(stream, i, event(i));
+    await turn();
+    await turn();
+    expect(signer.pending).toBe(2);
+    clock += 8;
+    for (const d of delays.splice(0)) d.look();
+    expect(counts().at(-1)).toEqual([96, 2]);
     // Quiet for a while: the next event goes alone at the end of its turn.
     await turn();
     await turn();
     clock += 100;
-    const before = batches.length;
-    signer.add(stream, 92, event(92));
+    signer.add(stream, 98, event(98));
     await turn();
-    expect(batches.length).toBe(before + 1);
-    expect(counts().at(-1)).toEqual([92, 1]);
+    expect(counts().at(-1)).toEqual([98, 1]);
+    expect(signer.pending).toBe(0);
+  });
+
+  it("signs the first event of an idle stream at the end of its turn, even while another stream's batch is held", async () => {
+    const batches: SignedBatch[] = [];
+    const delays: (() => void)[] = [];
+    const signer = new BatchSigner({
+      key: publisher,
+      emit: (b) => batches.push(b),
+      lingerMs: 60_000,
+      delay: (_ms, look) => delays.push(look),
+    });
+    const turn = () => new Promise((r) => setImmediate(r));
+    const busy = { topic, epoch: 1 };
+    const quiet = { topic, epoch: 2 };
+    signer.add(busy, 1, event(1));
+    await turn();
+    signer.add(busy, 2, event(2));
+    await turn();
+    await turn();
+    expect(batches.map((b) => [b.epoch, b.firstSeq, b.count])).toEqual([[1, 1, 1]]);
+    expect(delays.length).toBe(1); // the busy stream's batch (seq 2) waits for its linger
+    signer.add(quiet, 1, event(1));
+    await turn();
+    expect(batches.map((b) => [b.epoch, b.firstSeq, b.count])).toEqual([
+      [1, 1, 1],
+      [2, 1, 1],
+    ]);
+    expect(signer.pending).toBe(1);
+    signer.flush();
+    expect(batches.at(-1)?.epoch).toBe(1);
+    expect(signer.pending).toBe(0);
   });
 
   it('keeps topics (and epochs) in batches of their own, each numbered from 1', async () => {

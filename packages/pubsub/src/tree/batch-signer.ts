@@ -34,10 +34,15 @@ export interface BatchSignerOptions {
   /** Runs the flush after the current turn (default setImmediate; the simulator or a test may pass its own). */
   readonly schedule?: (flush: () => void) => void;
   /**
-   * A stream that had events in the turn before is busy: its batch stays open while every turn adds
-   * to it, up to this long after its first event (default `DEFAULT_LINGER_MS`; 0 signs every batch
-   * at the end of its turn). A quiet stream's batch, or one the publisher stopped adding to, is
-   * signed at the end of the turn.
+   * Runs `look` after `ms` (default an unref'd setTimeout): how a busy stream's batch that a turn did
+   * not add to waits out the rest of its linger without a look every turn.
+   */
+  readonly delay?: (ms: number, look: () => void) => void;
+  /**
+   * A stream that had events in the turn before is busy: its batch stays open, across turns that add
+   * nothing too, until it is full or this long after its first event (default `DEFAULT_LINGER_MS`;
+   * 0 signs every batch at the end of its turn). A quiet stream's first batch is signed at the end of
+   * its turn.
    */
   readonly lingerMs?: number;
   /** The clock, in ms (default `performance.now`). */
@@ -81,6 +86,8 @@ export class BatchSigner {
   readonly #linger: number;
   readonly #now: () => number;
   #scheduled = false;
+  /** A look is due after a delay (for the oldest batch held open: any later one's linger ends later). */
+  #delayed = false;
   batches = 0;
   events = 0;
 
@@ -139,27 +146,46 @@ export class BatchSigner {
     });
   }
 
+  #delay(ms: number): void {
+    this.#delayed = true;
+    const look = () => {
+      this.#delayed = false;
+      this.#look();
+    };
+    if (this.#o.delay !== undefined) this.#o.delay(ms, look);
+    else setTimeout(look, ms).unref();
+  }
+
   /**
    * The look after a turn. A stream's batch is signed unless the stream is busy — it had a batch
-   * pending at the previous look too (so it published in consecutive turns) — and the last turn added
-   * to it, and it is younger than the linger: then it waits one more turn. While some stream had a
-   * batch, the next turn is looked at too, so a stream that goes on publishing is seen as busy. Under
-   * a steady flood a turn adds a few hundred events, and every batch costs each node of the tree one
-   * signature check and one tree message: a batch that spans a few turns costs them that once.
+   * pending at the previous look too (so it published in consecutive turns) — and the batch is
+   * younger than the linger: then it stays open. While turns add to some busy batch (or start one)
+   * each next turn is looked at too; once a turn adds to none, the next look comes when the oldest
+   * open batch reaches its linger, or after the next turn that adds an event, whichever is first.
+   * Under a steady flood a sender turn adds a few hundred events and other turns (I/O) come between
+   * them, and every batch costs each node of the tree one signature check and one tree message: a
+   * batch held open across those turns costs them that once.
    */
   #look(): void {
     const active = new Set<BatchStream>();
     const now = this.#linger > 0 && this.#pending.size > 0 ? this.#now() : 0;
+    let fresh = false;
+    let wait = Number.POSITIVE_INFINITY;
     for (const [stream, pending] of this.#pending) {
       active.add(stream);
-      if (this.#active.has(stream) && pending.fresh && now - pending.startedAt < this.#linger) {
+      const age = now - pending.startedAt;
+      if (this.#active.has(stream) && age < this.#linger) {
+        fresh ||= pending.fresh;
         pending.fresh = false;
+        wait = Math.min(wait, this.#linger - age);
         continue;
       }
       this.#sign(stream, pending);
     }
     this.#active = active;
-    if (active.size > 0 && this.#linger > 0) this.#schedule();
+    if (active.size === 0 || this.#linger === 0) return;
+    if (fresh || wait === Number.POSITIVE_INFINITY) this.#schedule();
+    else if (!this.#delayed) this.#delay(Math.ceil(wait));
   }
 
   get pending(): number {

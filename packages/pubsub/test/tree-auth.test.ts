@@ -267,6 +267,30 @@ describe('BatchSigner', () => {
     expect(signer.pending).toBe(0);
   });
 
+  it('takes a stream whose batch just filled for a busy one: the batch it starts next turn stays open', async () => {
+    const batches: SignedBatch[] = [];
+    const signer = new BatchSigner({
+      key: publisher,
+      emit: (b) => batches.push(b),
+      maxBatch: 4,
+      lingerMs: 60_000,
+      delay: () => {},
+    });
+    const turn = () => new Promise((r) => setImmediate(r));
+    // A sender that yields after every maxBatch events fills a batch exactly at the end of each turn.
+    for (let i = 1; i <= 4; i++) signer.add(stream, i, event(i));
+    await turn();
+    for (let i = 5; i <= 6; i++) signer.add(stream, i, event(i));
+    await turn();
+    await turn();
+    expect(batches.map((b) => [b.firstSeq, b.count])).toEqual([[1, 4]]);
+    for (let i = 7; i <= 8; i++) signer.add(stream, i, event(i));
+    expect(batches.map((b) => [b.firstSeq, b.count])).toEqual([
+      [1, 4],
+      [5, 4],
+    ]);
+  });
+
   it("signs the first event of an idle stream at the end of its turn, even while another stream's batch is held", async () => {
     const batches: SignedBatch[] = [];
     const delays: (() => void)[] = [];

@@ -70,8 +70,9 @@ interface Pending {
 /**
  * Adaptive batching, one stream (topic and epoch) per batch: events added in one event-loop turn are
  * signed together after it, up to `maxBatch` events or `MAX_BATCH_BYTES` (then at once). At a low rate
- * each event is its own batch (no added latency beyond the turn); under load a batch grows and one
- * signature covers it. Each stream holds at most one batch pending.
+ * each event is its own batch (no added latency beyond the turn); a stream that publishes in
+ * consecutive turns is busy, and its batch stays open until it fills or is `lingerMs` old, so one
+ * signature covers up to `maxBatch` events. Each stream holds at most one batch pending.
  */
 export class BatchSigner {
   readonly #o: BatchSignerOptions;
@@ -81,8 +82,10 @@ export class BatchSigner {
   readonly #pending = new Map<BatchStream, Pending>();
   /** The next batch number of each stream (a stream the caller drops is forgotten here too). */
   readonly #nextBatch = new WeakMap<BatchStream, number>();
-  /** Streams that had a batch pending at the last look (one turn ago, while looks follow each other). */
+  /** Streams busy at the last look: a batch pending, or one filled since the look before. */
   #active = new Set<BatchStream>();
+  /** Streams whose batch filled (and was signed) since the last look: busy, though none is pending. */
+  #filled = new Set<BatchStream>();
   readonly #linger: number;
   readonly #now: () => number;
   #scheduled = false;
@@ -127,7 +130,8 @@ export class BatchSigner {
     pending.fresh = true;
     if (pending.events.length >= this.#max) {
       this.#sign(stream, pending);
-      return;
+      // Still busy: a batch it starts in the next turn must not be taken for a quiet stream's.
+      this.#filled.add(stream);
     }
     this.#schedule();
   }
@@ -158,16 +162,18 @@ export class BatchSigner {
 
   /**
    * The look after a turn. A stream's batch is signed unless the stream is busy — it had a batch
-   * pending at the previous look too (so it published in consecutive turns) — and the batch is
-   * younger than the linger: then it stays open. While turns add to some busy batch (or start one)
-   * each next turn is looked at too; once a turn adds to none, the next look comes when the oldest
-   * open batch reaches its linger, or after the next turn that adds an event, whichever is first.
+   * pending at the previous look too, or filled one since the look before (so it published in
+   * consecutive turns) — and the batch is younger than the linger: then it stays open. While turns
+   * add to some busy batch (or start one) each next turn is looked at too; once a turn adds to none,
+   * the next look comes when the oldest open batch reaches its linger, or after the next turn that
+   * adds an event, whichever is first.
    * Under a steady flood a sender turn adds a few hundred events and other turns (I/O) come between
    * them, and every batch costs each node of the tree one signature check and one tree message: a
    * batch held open across those turns costs them that once.
    */
   #look(): void {
-    const active = new Set<BatchStream>();
+    const active = this.#filled;
+    this.#filled = new Set<BatchStream>();
     const now = this.#linger > 0 && this.#pending.size > 0 ? this.#now() : 0;
     let fresh = false;
     let wait = Number.POSITIVE_INFINITY;

@@ -30,8 +30,9 @@ export interface DomainPubSubOptions {
   /** Most bytes of events under one signature (default `MAX_BATCH_BYTES`). */
   readonly maxBatchBytes?: number;
   /**
-   * How long a busy topic's batch stays open for more events (default 4 ms; 0: every batch is signed
-   * at the end of its event-loop turn). A topic that published nothing for this long is not delayed.
+   * How long a busy topic's batch stays open for more events, turns that add nothing included
+   * (default 8 ms; 0: every batch is signed at the end of its event-loop turn). A topic that did not
+   * publish in the turn before is not delayed: its first event goes at the end of its turn.
    */
   readonly lingerMs?: number;
   /** Per-stream ordering, in batches: held, fetched at once, how long a gap stays open (see StreamReceiver). */

@@ -51,6 +51,14 @@ export interface HyParViewConfig {
    * asked to bridge the two. Off, a split whose nodes are all full is never repaired.
    */
   readonly componentProbes: boolean;
+  /**
+   * The first shuffle periods after start, and again after a neighbour is lost once the last such
+   * schedule has run out, before `shuffleInterval` takes over (each drawn from [0.5, 1.5) × its value,
+   * like the normal period). Labels settle, probes run and the root's epoch advances on every tick, so
+   * a split that forms while nodes join at once, or when links are lost, is found within seconds, not
+   * shuffle periods. Empty: the normal period throughout.
+   */
+  readonly startupShuffleIntervals: readonly Millis[];
 }
 
 export const DEFAULT_HYPARVIEW_CONFIG: HyParViewConfig = {
@@ -68,6 +76,7 @@ export const DEFAULT_HYPARVIEW_CONFIG: HyParViewConfig = {
   overflowSlots: 1,
   rejectionsBeforeHighPriority: 8,
   componentProbes: true,
+  startupShuffleIntervals: [250, 500, 1_000, 2_000, 4_000, 8_000],
 };
 
 export type HyParViewCommand =
@@ -77,7 +86,8 @@ export type HyParViewCommand =
   | { readonly type: 'leave' };
 
 export type HyParViewTimer =
-  | { readonly type: 'shuffle' }
+  /** A shuffle tick; one of an older `round` (the schedule restarted since) is ignored. */
+  | { readonly type: 'shuffle'; readonly round?: number }
   | { readonly type: 'repair' }
   | { readonly type: 'join'; readonly attempt: number }
   | { readonly type: 'neighborTimeout'; readonly peer: PeerId; readonly request: number };
@@ -109,11 +119,19 @@ export class HyParView
   /** What the last Shuffle sent, preferred for eviction when its reply arrives. */
   #lastShuffle: readonly PeerId[] = [];
   #left = false;
+  /** The time of the input being handled. */
+  #now: Millis = 0;
   readonly #label: HyParViewLabel;
   /** Shuffle ticks to wait before the next bridge. */
   #bridgeCooldown = 0;
   #bridges = 0;
   #probes = 0;
+  /** Shuffle ticks since the schedule last (re)started (indexes `startupShuffleIntervals`). */
+  #ticks = 0;
+  /** The shuffle schedule's round: a restart starts a new one and orphans the pending tick. */
+  #round = 0;
+  /** When the short schedule last restarted after a loss. */
+  #quickenedAt = Number.NEGATIVE_INFINITY;
 
   constructor(self: PeerId, rng: Rng, config: Partial<HyParViewConfig> = {}) {
     this.self = self;
@@ -161,8 +179,9 @@ export class HyParView
     return this.#passive.length;
   }
 
-  handle(input: HyParViewInput, _now: Millis, out: HyParViewOutput): void {
+  handle(input: HyParViewInput, now: Millis, out: HyParViewOutput): void {
     if (this.#left) return;
+    this.#now = now;
     if (!this.#timersArmed) this.#armTimers(out);
     switch (input.type) {
       case 'message':
@@ -184,14 +203,15 @@ export class HyParView
 
   #armTimers(out: HyParViewOutput): void {
     this.#timersArmed = true;
-    out.setTimer({ type: 'shuffle' }, this.#shufflePeriod());
+    out.setTimer({ type: 'shuffle', round: this.#round }, this.#shufflePeriod());
     // The first repair tick comes one `repairInterval` after start, not at the first shuffle: a node
     // that joined with too few neighbours asks for more within seconds.
     this.#armRepair(out);
   }
 
   #shufflePeriod(): Millis {
-    return this.config.shuffleInterval * (0.5 + this.#rng.next());
+    const startup = this.config.startupShuffleIntervals[this.#ticks];
+    return (startup ?? this.config.shuffleInterval) * (0.5 + this.#rng.next());
   }
 
   #onCommand(command: HyParViewCommand, out: HyParViewOutput): void {
@@ -333,6 +353,7 @@ export class HyParView
     if (removed) {
       out.disconnect(peer);
       this.#repair(out);
+      this.#quicken(out);
     }
   }
 
@@ -343,6 +364,7 @@ export class HyParView
       this.#removePassive(peer);
       out.disconnect(peer); // stop the driver from holding (or re-dialling) a link to a failed peer
       this.#repair(out);
+      if (wasActive) this.#quicken(out);
     }
   }
 
@@ -371,7 +393,9 @@ export class HyParView
   #onTimer(timer: HyParViewTimer, out: HyParViewOutput): void {
     switch (timer.type) {
       case 'shuffle':
-        out.setTimer({ type: 'shuffle' }, this.#shufflePeriod());
+        if (timer.round !== undefined && timer.round !== this.#round) return;
+        this.#ticks++;
+        out.setTimer({ type: 'shuffle', round: this.#round }, this.#shufflePeriod());
         this.#label.tick();
         if (this.#bridgeCooldown > 0) this.#bridgeCooldown--;
         this.#shuffle(out);
@@ -400,6 +424,22 @@ export class HyParView
         this.#repair(out);
         return;
     }
+  }
+
+  /**
+   * A lost neighbour may have split the overlay: restart the short schedule, so labels settle, probes run
+   * and (at a root) epochs advance within seconds. Not while its first two ticks are still to come, and
+   * at most once a `shuffleInterval`: a node that keeps losing neighbours ticks at most
+   * `startupShuffleIntervals.length` extra times a period.
+   */
+  #quicken(out: HyParViewOutput): void {
+    const schedule = this.config.startupShuffleIntervals;
+    if (schedule.length === 0 || this.#ticks < 2) return;
+    if (this.#now - this.#quickenedAt < this.config.shuffleInterval) return;
+    this.#quickenedAt = this.#now;
+    this.#round++;
+    this.#ticks = 0;
+    out.setTimer({ type: 'shuffle', round: this.#round }, this.#shufflePeriod());
   }
 
   #shuffle(out: HyParViewOutput): void {

@@ -5,6 +5,7 @@ import { REPLAY_DRAWN_NODES, replayHtml } from './replay/replay-html.js';
 import { linePlot, table } from './report.js';
 import { runDiscoveryScenario } from './scenarios/discovery.js';
 import { overlaySummary, runOverlayScenario } from './scenarios/overlay.js';
+import { runOverlayStartup } from './scenarios/overlay-startup.js';
 import { type OverlaySweepCase, sweepOverlaySplits } from './scenarios/overlay-sweep.js';
 import { pubsubTreeCost, pubsubTreeSummary, runPubsubTreeScenario } from './scenarios/pubsub-tree.js';
 
@@ -19,7 +20,9 @@ const USAGE = `usage: pnpm sim overlay [--nodes N] [--seed S] [--json] [--svg FI
        pnpm sim discovery [--nodes N] [--seed S] [--json] [--periods P] [--domains D]
     [--byzantine F] [--attack-edges F] [--epsilon E] [--lookups L] [--no-baseline]
        pnpm sim overlay-sweep [--nodes N[,N...]] [--capacity C[,C...]] [--join-interval MS[,MS...]]
-    [--churn PER_SECOND[,...] [--churn-seconds S]] [--seeds COUNT] [--seed FIRST] [--periods P] [--json]`;
+    [--churn PER_SECOND[,...] [--churn-seconds S]] [--seeds COUNT] [--seed FIRST] [--periods P] [--json]
+       pnpm sim overlay-startup [--nodes N] [--capacity C] [--join-interval MS] [--latency MIN[,MAX]]
+    [--cut MS] [--seeds COUNT] [--seed FIRST] [--startup on|off] [--json]`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -58,6 +61,9 @@ function main(argv: string[]): void {
       'no-baseline': { type: 'boolean' },
       capacity: { type: 'string' },
       seeds: { type: 'string' },
+      latency: { type: 'string' },
+      startup: { type: 'string' },
+      cut: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -77,6 +83,10 @@ function main(argv: string[]): void {
   }
   if (scenario === 'overlay-sweep') {
     overlaySweep(values);
+    return;
+  }
+  if (scenario === 'overlay-startup') {
+    overlayStartup(values);
     return;
   }
   if (scenario === 'discovery') {
@@ -177,6 +187,41 @@ function overlaySweep(values: Record<string, string | boolean | undefined>): voi
     },
   });
   if (values.json === true) process.stdout.write(`${JSON.stringify({ scenario: 'overlay-sweep', rows })}\n`);
+}
+
+/**
+ * Runs split 1, 2, 5, 10 and 30 s after nine nodes join one contact within about a second and a cut of
+ * `--cut` ms (0: none) a second later splits the contact and three joiners from the other five.
+ */
+function overlayStartup(values: Record<string, string | boolean | undefined>): void {
+  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const startup = text('startup') ?? 'on';
+  if (startup !== 'on' && startup !== 'off') {
+    throw new ScenarioUsageError(`--startup must be on or off, got ${startup}`);
+  }
+  const latency = numberList(text('latency'), 'latency', '1,100');
+  const cut = numberOption(text('cut'), 'cut', 1_500);
+  const result = runOverlayStartup({
+    nodes: numberOption(text('nodes'), 'nodes', 9),
+    capacity: numberOption(text('capacity'), 'capacity', 3),
+    joinInterval: numberOption(text('join-interval'), 'join-interval', 110),
+    latency: {
+      min: latency[0] as number,
+      max: (latency[1] ?? latency[0]) as number,
+    },
+    ...(cut > 0 ? { cut: { after: 1_000, duration: cut, groupSize: 4 } } : {}),
+    checkpoints: [1_000, 2_000, 5_000, 10_000, 30_000],
+    seeds: numberOption(text('seeds'), 'seeds', 1000),
+    firstSeed: numberOption(text('seed'), 'seed', 1),
+    ...(startup === 'off' ? { hyparview: { startupShuffleIntervals: [] } } : {}),
+  });
+  const { split, ...figures } = result;
+  const rows: [string, unknown][] = Object.entries(figures);
+  for (const point of split) rows.push([`split after ${point.after / 1000} s`, point.runs]);
+  process.stdout.write(`${table(rows)}\n`);
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify({ scenario: 'overlay-startup', startup, ...result })}\n`);
+  }
 }
 
 function pubsubTree(values: Record<string, string | boolean | undefined>): void {

@@ -286,6 +286,49 @@ describe('HyParView machine', () => {
     expect(out.sent).toContainEqual({ to: 'y', message: { type: 'neighborReply', accepted: true } });
   });
 
+  it('shuffles on a short schedule after start and again after losing a neighbour, then every shuffleInterval', () => {
+    const machine = new HyParView('m', seededRng(21), { ...config, shuffleInterval: 10_000 });
+    const timers: Array<{ timer: HyParViewTimer; delay: number }> = [];
+    const out = new Recorder();
+    out.setTimer = (timer: HyParViewTimer, delay?: number) => {
+      timers.push({ timer, delay: delay ?? 0 });
+    };
+    const shuffleTimers = () => timers.filter((t) => t.timer.type === 'shuffle');
+    for (const peer of ['a', 'b', 'c'])
+      machine.handle(
+        { type: 'message', from: peer, message: { type: 'neighbor', priority: 'high' } },
+        0,
+        out,
+      );
+    // Each period is drawn from [0.5, 1.5) × the schedule's entry: 250, 500, 1,000 … 8,000 ms, then 10 s.
+    const schedule = [250, 500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000];
+    let now = 0;
+    for (const [i, nominal] of schedule.entries()) {
+      const pending = shuffleTimers()[i];
+      expect(pending?.delay).toBeGreaterThanOrEqual(nominal * 0.5);
+      expect(pending?.delay).toBeLessThan(nominal * 1.5);
+      now += pending?.delay ?? 0;
+      machine.handle({ type: 'timer', timer: pending?.timer as HyParViewTimer }, now, out);
+    }
+    // A lost neighbour restarts the short schedule; the tick already pending is orphaned.
+    const orphan = shuffleTimers().at(-1)?.timer as HyParViewTimer;
+    machine.handle({ type: 'peerDown', peer: 'a' }, now, out);
+    const restarted = shuffleTimers().at(-1);
+    expect(restarted?.timer).not.toEqual(orphan);
+    expect(restarted?.delay).toBeLessThan(250 * 1.5);
+    const sentBefore = out.sent.length;
+    const timersBefore = timers.length;
+    machine.handle({ type: 'timer', timer: orphan }, now + 1, out);
+    expect(out.sent.length).toBe(sentBefore);
+    expect(timers.length).toBe(timersBefore);
+    // A second loss within a shuffleInterval of the restart does not restart it again.
+    machine.handle({ type: 'timer', timer: restarted?.timer as HyParViewTimer }, now + 300, out);
+    machine.handle({ type: 'timer', timer: shuffleTimers().at(-1)?.timer as HyParViewTimer }, now + 900, out);
+    const pending = shuffleTimers().at(-1);
+    machine.handle({ type: 'peerDown', peer: 'b' }, now + 1_000, out);
+    expect(shuffleTimers().at(-1)).toBe(pending);
+  });
+
   it('repairs from the passive view when an active peer goes down', () => {
     const machine = new HyParView('c', seededRng(4), config);
     const out = new Recorder();

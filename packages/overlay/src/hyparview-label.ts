@@ -67,13 +67,18 @@ export class HyParViewLabel {
     }
   }
 
-  /** On each shuffle tick: a root counts an epoch; a node whose root has gone silent takes itself as root. */
-  tick(): void {
+  /**
+   * On each shuffle tick: a root counts an epoch; a node whose root has gone silent takes itself as root.
+   * A `quick` tick (of the short schedule after start or a loss) does not count towards silence: the
+   * root's epochs come at its own pace, which may be the normal period.
+   */
+  tick(quick = false): void {
     if (this.#age < LABEL_SETTLE_TICKS) this.#age++;
     if (this.#root === this.#self) {
       this.#epoch = ++this.#ownEpoch;
       return;
     }
+    if (quick) return;
     if (++this.#silence <= LABEL_STALE_TICKS) return;
     this.#dead = { root: this.#root, epoch: this.#epoch };
     this.#root = this.#self;

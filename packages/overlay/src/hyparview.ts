@@ -394,9 +394,9 @@ export class HyParView
     switch (timer.type) {
       case 'shuffle':
         if (timer.round !== undefined && timer.round !== this.#round) return;
+        this.#label.tick(this.#ticks < this.config.startupShuffleIntervals.length);
         this.#ticks++;
         out.setTimer({ type: 'shuffle', round: this.#round }, this.#shufflePeriod());
-        this.#label.tick();
         if (this.#bridgeCooldown > 0) this.#bridgeCooldown--;
         this.#shuffle(out);
         if (this.config.componentProbes) this.#probe(out);

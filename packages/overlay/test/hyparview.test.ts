@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { HyParViewLabel, LABEL_STALE_TICKS } from '../src/hyparview-label.js';
 import {
   HyParView,
   type HyParViewEvent,
@@ -327,6 +328,16 @@ describe('HyParView machine', () => {
     const pending = shuffleTimers().at(-1);
     machine.handle({ type: 'peerDown', peer: 'b' }, now + 1_000, out);
     expect(shuffleTimers().at(-1)).toBe(pending);
+  });
+
+  it('counts silence from the root on normal ticks only: a quick schedule does not make a root stale', () => {
+    const label = new HyParViewLabel('m');
+    label.learn('a', 1);
+    for (let i = 0; i < 3 * LABEL_STALE_TICKS; i++) label.tick(true);
+    expect(label.root).toBe('a');
+    expect(label.settled).toBe(true);
+    for (let i = 0; i <= LABEL_STALE_TICKS; i++) label.tick();
+    expect(label.root).toBe('m');
   });
 
   it('repairs from the passive view when an active peer goes down', () => {

@@ -50,11 +50,21 @@ function summary(message: PlumTreeMessage): [string, unknown?] {
 
 const short = (node: string): string => node.slice(0, 8);
 
+/** Most records a trace keeps in memory; later ones are counted, not kept (the file says how many). */
+const MAX_RECORDS = 1_000_000;
+
 /** Starts tracing `target` when BENCH_TREE_TRACE names a directory; returns the function that writes the trace. */
 export function traceTree(target: TreeTraceTarget): () => void {
   const dir = process.env.BENCH_TREE_TRACE;
   if (!dir) return () => undefined;
-  const records: TraceRecord[] = [];
+  const kept: TraceRecord[] = [];
+  let dropped = 0;
+  const records = {
+    push(record: TraceRecord): void {
+      if (kept.length < MAX_RECORDS) kept.push(record);
+      else dropped++;
+    },
+  };
   const machine = target.machine;
   const handle = machine.handle.bind(machine);
   machine.handle = (input: PlumTreeInput, now: number, out: PlumTreeOutput): void => {
@@ -96,7 +106,8 @@ export function traceTree(target: TreeTraceTarget): () => void {
   sampler.unref();
   return () => {
     clearInterval(sampler);
-    const lines = records.map((record) => JSON.stringify(record)).join('\n');
+    if (dropped > 0) kept.push([Date.now(), 'dropped', '', String(dropped)]);
+    const lines = kept.map((record) => JSON.stringify(record)).join('\n');
     writeFileSync(join(dir, `${target.label}-${short(target.node)}.jsonl`), `${lines}\n`);
   };
 }

@@ -142,7 +142,14 @@ export {
   type TopicAddress,
   type TransportPrefs,
 } from './message.js';
-export { bodyEncoded, leaseMessageBytes, releaseMessageBytes, releaseWhenEncoded } from './message-lease.js';
+export {
+  bodyEncoded,
+  holdBytes,
+  leaseBytes,
+  leaseMessageBytes,
+  releaseMessageBytes,
+  releaseWhenEncoded,
+} from './message-lease.js';
 export { signedMessageBytes, signMessage, verifyMessage } from './message-signature.js';
 export type {
   EngineClient,

@@ -1,34 +1,104 @@
 import type { EngineMessage } from './message.js';
 
 /**
+ * The holders of one leased buffer: the message it was read for, and whoever took a hold on its
+ * bytes (`holdBytes`). The transport gets the buffer back once the last of them lets go.
+ */
+class BytesLease {
+  #holds = 1;
+  readonly #release: () => void;
+  readonly #buffer: ArrayBufferLike | undefined;
+
+  constructor(release: () => void, buffer: ArrayBufferLike | undefined) {
+    this.#release = release;
+    this.#buffer = buffer;
+  }
+
+  get live(): boolean {
+    return this.#holds > 0;
+  }
+
+  hold(): () => void {
+    this.#holds++;
+    let dropped = false;
+    return () => {
+      if (dropped) return;
+      dropped = true;
+      this.drop();
+    };
+  }
+
+  drop(): void {
+    if (--this.#holds !== 0) return;
+    // From here on the buffer may hold another frame: a view of it no longer finds this lease.
+    if (this.#buffer !== undefined && leasesByBuffer.get(this.#buffer) === this) leasesByBuffer.delete(this.#buffer);
+    this.#release();
+  }
+}
+
+/**
  * Received messages whose bytes (the body's byte arrays, the signature) are views of a buffer the
  * transport would like back: a large frame read into a reused buffer rather than a fresh one. Kept
  * beside the messages rather than on them, so every message keeps one shape.
  */
-const leases = new WeakMap<EngineMessage, () => void>();
+const leases = new WeakMap<EngineMessage, BytesLease>();
+/** The same leases, by the memory the leased bytes lie in (for `holdBytes`). */
+const leasesByBuffer = new WeakMap<ArrayBufferLike, BytesLease>();
 
 /**
  * For transports: `release` is called, at most once, when the consumer of `message` hands its
- * bytes back with `releaseMessageBytes`. A consumer that never does keeps them: the transport then
- * simply does not reuse that buffer.
+ * bytes back with `releaseMessageBytes` and every hold taken on them (`holdBytes`) has been let go.
+ * `buffer` is the memory the message was read into, which it alone uses; with it, `holdBytes` finds
+ * the lease from any view of that memory. A consumer that never releases keeps the bytes: the
+ * transport then simply does not reuse that buffer.
  */
-export function leaseMessageBytes(message: EngineMessage, release: () => void): void {
-  leases.set(message, release);
+export function leaseMessageBytes(message: EngineMessage, release: () => void, buffer?: Uint8Array): void {
+  const lease = new BytesLease(release, buffer?.buffer);
+  leases.set(message, lease);
+  if (buffer !== undefined) leasesByBuffer.set(buffer.buffer, lease);
 }
 
 /**
  * Opt-in, for a consumer done with a received message: hands the buffer its bytes lie in back to
  * the transport, which may write the next large frame into it. After this call no byte array read
- * from `message` (in its body, at any depth, or its signature) may be used again: copy what must
- * outlive it first. Returns true when there was a buffer to hand back; for any other message
- * (local, small, already released) it does nothing and returns false.
+ * from `message` (in its body, at any depth, or its signature) may be used again, except by whoever
+ * took a hold on it first (`holdBytes`): copy what must outlive it. Returns true when there was a
+ * buffer to hand back; for any other message (local, small, already released) it does nothing and
+ * returns false.
  */
 export function releaseMessageBytes(message: EngineMessage): boolean {
-  const release = leases.get(message);
-  if (release === undefined) return false;
+  const lease = leases.get(message);
+  if (lease === undefined) return false;
   leases.delete(message);
-  release();
+  lease.drop();
   return true;
+}
+
+/**
+ * For a producer that fills `bytes` from a pool of its own and hands views of them on (a cache, a
+ * queue to a link): `release` is called, at most once, when the producer has let go (the returned
+ * function) and every hold taken on the bytes since (`holdBytes`) has been let go too.
+ */
+export function leaseBytes(bytes: Uint8Array, release: () => void): () => void {
+  const lease = new BytesLease(release, bytes.buffer);
+  leasesByBuffer.set(bytes.buffer, lease);
+  let dropped = false;
+  return () => {
+    if (dropped) return;
+    dropped = true;
+    lease.drop();
+  };
+}
+
+/**
+ * For a consumer that keeps a view of a received message's bytes after handing the message back
+ * (a cache, a send not yet encoded): the buffer is not reused until the returned function is called
+ * (once; later calls do nothing). Undefined when `bytes` lie in no leased buffer (a fresh or local
+ * one): there is nothing to hold, the GC keeps them alive.
+ */
+export function holdBytes(bytes: Uint8Array): (() => void) | undefined {
+  const lease = leasesByBuffer.get(bytes.buffer);
+  return lease?.live === true ? lease.hold() : undefined;
 }
 
 /**

@@ -7,8 +7,11 @@ import {
   type EngineRef,
   type Logger,
   type MailboxPolicy,
+  holdBytes,
   type NodeId,
   noopLogger,
+  releaseMessageBytes,
+  releaseWhenEncoded,
   type Startable,
 } from '@netmachine/core';
 import type { Machine, MachineInput, MachineOutput, PeerId, ProtocolDefinition } from './protocol.js';
@@ -82,6 +85,15 @@ export interface ProtocolRunnerOptions<M, C, T, E> {
    * while any runner wants it. Default: a set of its own over `transport`.
    */
   readonly links?: SharedLinks;
+  /**
+   * For a protocol whose messages carry large byte arrays (payloads) that the transport may have read
+   * into a buffer it would like back: the bytes of `message` that outlive its handling when sent.
+   * With it, the runner hands each received message's buffer back once the machine has handled it
+   * (`releaseMessageBytes`), and holds a sent message's bytes until the transport has encoded it
+   * (`holdBytes`, `releaseWhenEncoded`). Whatever else in the machine keeps such bytes (a cache)
+   * must hold them itself. Without it, received buffers are left to the GC.
+   */
+  readonly lentBytesOf?: (message: M) => Uint8Array | undefined;
 }
 
 export interface RunnerCounters {
@@ -303,11 +315,20 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
     }
     this.#counters.received++;
     this.#input({ type: 'message', from: src.node, message: decoded });
+    // Whatever the machine kept of the message's bytes it holds by now (see `lentBytesOf`).
+    if (this.#o.lentBytesOf !== undefined) releaseMessageBytes(message);
   }
 
   #send(to: PeerId, message: M): void {
     if (this.#client === undefined) return;
     this.#counters.sent++;
+    const lent = this.#o.lentBytesOf?.(message);
+    if (lent !== undefined) {
+      // Held until the link has copied the message into its frame (a send dropped unencoded keeps
+      // its hold: the buffer is then left to the GC).
+      const drop = holdBytes(lent);
+      if (drop !== undefined) releaseWhenEncoded(message as object, drop);
+    }
     try {
       this.#client.send({ node: to as NodeId, name: this.engineName }, message, {
         protocol: this.#o.protocol.protocol,

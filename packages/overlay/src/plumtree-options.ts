@@ -108,6 +108,12 @@ export interface PlumTreeOptions {
    * pub/sub layer checks the publisher's signature; it must be deterministic for the simulator.
    */
   readonly accept?: (id: string, payload: Uint8Array, from: PeerId) => boolean;
+  /**
+   * Called when a payload enters the cache (to answer Graft and Want); the function it returns, if
+   * any, is called once the payload leaves it. A driver whose payloads are views of reused memory
+   * holds that memory for as long as the cache needs it.
+   */
+  readonly retain?: (payload: Uint8Array) => (() => void) | undefined;
   /** The tree (source) a message id belongs to; default: the id up to its last `/` (`''` without one). */
   readonly treeOf?: (id: string) => string;
 }
@@ -125,7 +131,7 @@ export function orderOfId(id: string): number | undefined {
 }
 
 export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
-  Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>
+  Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf' | 'retain'>>
 > = {
   graftTimeout: 80,
   graftTimeout2: 40,
@@ -151,11 +157,11 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
 };
 
 /** The numeric options, every one set: what `PlumTree.options` holds. */
-export type ResolvedPlumTreeOptions = Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>;
+export type ResolvedPlumTreeOptions = Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf' | 'retain'>>;
 
 /** Fills the defaults in and checks the ranges (a RangeError names the first option out of range). */
 export function resolvePlumTreeOptions(
-  options: Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>,
+  options: Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf' | 'retain'>,
 ): ResolvedPlumTreeOptions {
   const merged = { ...DEFAULT_PLUMTREE_OPTIONS, ...stripUndefined(options) };
   merged.maxPayloadBytes = Math.min(merged.maxPayloadBytes, PLUMTREE_LIMITS.maxPayloadBytes);

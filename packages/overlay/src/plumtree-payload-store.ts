@@ -9,6 +9,8 @@ export interface CachedPayload {
   /** Hops the payload had travelled to reach this node (0 at its origin). */
   readonly hops: number;
   readonly at: Millis;
+  /** Lets go of the payload's memory once it leaves the cache (see PlumTree's `retain`). */
+  readonly release: (() => void) | undefined;
 }
 
 export class PayloadStore {
@@ -56,7 +58,13 @@ export class PayloadStore {
   }
 
   /** Marks `id` as seen and caches its payload, evicting the oldest past either bound. */
-  remember(id: string, payload: Uint8Array, hops: number, now: Millis): void {
+  remember(
+    id: string,
+    payload: Uint8Array,
+    hops: number,
+    now: Millis,
+    release?: (() => void) | undefined,
+  ): void {
     const seen = this.#seen;
     seen.add(id);
     if (seen.size > this.#seenCapacity) seen.delete(seen.values().next().value as string);
@@ -65,8 +73,9 @@ export class PayloadStore {
     if (replaced !== undefined) {
       this.#bytes -= replaced.payload.byteLength;
       cache.delete(id);
+      replaced.release?.();
     }
-    cache.set(id, { payload, hops, at: now });
+    cache.set(id, { payload, hops, at: now, release });
     this.#bytes += payload.byteLength;
     // The newest payload stays even alone over the byte bound: it is the one most likely asked for.
     while (cache.size > 1 && (cache.size > this.#cacheSize || this.#bytes > this.#cacheBytes))
@@ -78,6 +87,7 @@ export class PayloadStore {
     const [id, entry] = this.#cache.entries().next().value as [string, CachedPayload];
     this.#cache.delete(id);
     this.#bytes -= entry.payload.byteLength;
+    entry.release?.();
   }
 
   /** The cached payload of `id`, unless it has been evicted or is older than `cacheTtl`. */

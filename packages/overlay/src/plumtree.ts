@@ -45,8 +45,9 @@ const REGRAFT_AFTER_RUN = 3;
 
 export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent> {
   readonly self: PeerId;
-  readonly options: Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf'>>;
+  readonly options: Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf' | 'retain'>>;
   readonly #accept: PlumTreeOptions['accept'];
+  readonly #retain: PlumTreeOptions['retain'];
   readonly #treeOf: (id: string) => string;
   readonly #orderOf: (id: string) => number | undefined;
   /** Where the next fetch starts among the neighbours (when `fetchFrom` limits how many it asks). */
@@ -66,8 +67,9 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
   constructor(self: PeerId, _rng: Rng, now: Millis, options: PlumTreeOptions = {}) {
     this.self = self;
     this.#now = now;
-    const { accept, treeOf, orderOf, ...rest } = options;
+    const { accept, treeOf, orderOf, retain, ...rest } = options;
     this.#accept = accept;
+    this.#retain = retain;
     this.#treeOf = treeOf ?? sourceOfId;
     this.#orderOf = orderOf ?? orderOfId;
     this.options = resolvePlumTreeOptions(rest);
@@ -172,7 +174,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
       return;
     }
     this.#counters.broadcasts++;
-    this.#payloads.remember(id, payload, 0, this.#now);
+    this.#payloads.remember(id, payload, 0, this.#now, this.#retain?.(payload));
     this.#forward(id, payload, 0, undefined, this.#trees.use(this.#treeOf(id)), out);
   }
 
@@ -296,7 +298,7 @@ export class PlumTree implements Machine<PlumTreeMessage, PlumTreeCommand, PlumT
     }
     this.#counters.delivered++;
     if (!tree) this.#counters.deliveredByReply++;
-    this.#payloads.remember(id, payload, hops, this.#now);
+    this.#payloads.remember(id, payload, hops, this.#now, this.#retain?.(payload));
     const missing = this.#missing.take(id);
     // A first copy over a lazy link (pushed before the peer saw our Prune) does not make the link eager
     // again: links change only by Graft and Prune, which both sides see, so the tree stays symmetric.

@@ -54,7 +54,12 @@ export {
   signDomainTopicAdvert,
   verifyDomainTopicAdvert,
 } from './tree/domain-topic.js';
-export { MalformedTreeEventError, NotTopicPublisherError, UnknownDomainTopicError } from './tree/errors.js';
+export {
+  LentBatchEndedError,
+  MalformedTreeEventError,
+  NotTopicPublisherError,
+  UnknownDomainTopicError,
+} from './tree/errors.js';
 export {
   type StreamCounters,
   type StreamEvent,

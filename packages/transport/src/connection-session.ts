@@ -297,7 +297,7 @@ export class ConnectionSession {
         this.#o.counters.duplicatesDropped++;
         return;
       }
-      if (release !== undefined) leaseMessageBytes(message, release);
+      if (release !== undefined) leaseMessageBytes(message, release, buffer);
       this.#onMessage(message);
       return;
     }

@@ -1,4 +1,5 @@
-import type { KeyPair } from '@netmachine/core';
+import { type KeyPair, leaseBytes } from '@netmachine/core';
+import { MIN_POOLED_FRAME_BYTES, sharedFramePool } from '@netmachine/transport/wire';
 import { encodedEventBytes, MAX_BATCH_EVENTS, signTreeBatch, type UnsignedEvent } from './tree-batch.js';
 
 /**
@@ -204,7 +205,17 @@ export class BatchSigner {
     this.#pending.delete(stream);
     this.batches++;
     this.events += pending.events.length;
-    const bytes = signTreeBatch(this.#o.key, { ...pending, events: pending.events });
+    // Batches are written into pooled buffers, each leased out while the tree needs it (cached, queued
+    // to a neighbour, or the last batch of a session) and handed back after: a busy publisher reuses a
+    // few hundred buffers instead of allocating one per batch, which would drive full collections.
+    let pooled: Buffer | undefined;
+    const bytes = signTreeBatch(this.#o.key, { ...pending, events: pending.events }, (size) => {
+      if (size < MIN_POOLED_FRAME_BYTES) return Buffer.allocUnsafe(size);
+      pooled = sharedFramePool.take(size);
+      return pooled.subarray(0, size);
+    });
+    const taken = pooled as Buffer | undefined;
+    const done = taken === undefined ? undefined : leaseBytes(bytes, () => sharedFramePool.give(taken));
     this.#o.emit({
       topic: pending.topic,
       epoch: pending.epoch,
@@ -213,5 +224,6 @@ export class BatchSigner {
       count: pending.events.length,
       bytes,
     });
+    done?.();
   }
 }

@@ -1,11 +1,13 @@
 import type { NodeId, TopicId } from '@netmachine/core';
 import type { DomainTopicBatch, DomainTopicEvent } from './domain-pubsub-options.js';
+import { LentBatchEndedError } from './errors.js';
 import type { TreeBatch } from './tree-batch.js';
 
 /**
  * A verified batch handed to local subscribers: one object per batch whatever its size. Expiry is
  * judged once, at `now`: when no event of the batch can have expired (the usual case) the walk is
- * the batch's own; otherwise expired events are skipped and counted in `expired`.
+ * the batch's own; otherwise expired events are skipped and counted in `expired`. A batch lent to
+ * its listeners (their memory is reused once they return) is ended after them: reading it then throws.
  */
 export class DeliveredBatch implements DomainTopicBatch {
   readonly count: number;
@@ -13,6 +15,7 @@ export class DeliveredBatch implements DomainTopicBatch {
   readonly expired: number;
   readonly #batch: TreeBatch;
   readonly #now: number;
+  #ended = false;
 
   constructor(
     batch: TreeBatch,
@@ -39,7 +42,13 @@ export class DeliveredBatch implements DomainTopicBatch {
     return this.#batch.firstSeq;
   }
 
+  /** The listeners have returned and the batch's memory goes back to be reused. */
+  end(): void {
+    this.#ended = true;
+  }
+
   forEach(fn: (payload: Uint8Array, seq: number, expiry: number) => void): void {
+    if (this.#ended) throw new LentBatchEndedError(this.topic);
     if (this.expired === 0) {
       this.#batch.forEach(fn);
       return;

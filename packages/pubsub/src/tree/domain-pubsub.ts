@@ -1,5 +1,6 @@
 import {
   type DomainId,
+  holdBytes,
   identityBytes,
   type KeyPair,
   type Logger,
@@ -75,6 +76,10 @@ export class DomainPubSub implements Startable {
   readonly #topics = new Map<string, TopicEntry>();
   /** Local subscribers, each called once per batch (a per-event listener is wrapped). */
   readonly #listeners: TopicListeners = new Map();
+  /** Listeners that take batches lent (`{ lend: true }`): they keep nothing past their call. */
+  readonly #lending = new WeakSet<DomainTopicBatchListener>();
+  /** Holds on the transport buffers of received batches not yet delivered (see `#onDeliver`). */
+  readonly #holds = new WeakMap<TreeBatch, () => void>();
   /** When each topic first got a local subscriber. */
   readonly #subscribedAt = new Map<TopicId, number>();
   readonly #publishing = new Map<TopicId, Publishing>();
@@ -191,8 +196,18 @@ export class DomainPubSub implements Startable {
   /**
    * Like `subscribe`, but `listener` is called once per batch with a view of its events (in order;
    * `forEach` walks them without an object per event): the cheaper way to take a busy topic.
+   * With `lend`, the batch and every payload it gives are valid only until `listener` returns (copy
+   * what must outlive the call; reading the batch later throws `LentBatchEndedError`): the node then
+   * reads the next batches into the same memory instead of fresh buffers, which spares a busy
+   * subscriber most of its garbage collection. Without it, payloads stay valid for as long as they are
+   * referenced.
    */
-  subscribeBatches(topic: TopicId, listener: DomainTopicBatchListener): () => void {
+  subscribeBatches(
+    topic: TopicId,
+    listener: DomainTopicBatchListener,
+    options: { lend?: boolean } = {},
+  ): () => void {
+    if (options.lend === true) this.#lending.add(listener);
     return addBatchListener(this.#listeners, this.#subscribedAt, topic, listener);
   }
 
@@ -310,7 +325,15 @@ export class DomainPubSub implements Startable {
     const batch = accepted.batch;
     const names = this.#namesOf(batch);
     if (!this.#listeners.has(names.topic)) return;
-    this.#receiver.offer(names.stream, batch, Date.now());
+    // The batch's bytes may lie in a buffer the transport reuses once the tree is done with it: held
+    // until the batch is delivered (it may wait for a gap), or let go at once if it never will be.
+    const hold = holdBytes(batch.bytes);
+    if (hold !== undefined) this.#holds.set(batch, hold);
+    const outcome = this.#receiver.offer(names.stream, batch, Date.now());
+    if (hold !== undefined && outcome !== 'held' && outcome !== 'delivered') {
+      this.#holds.delete(batch);
+      hold();
+    }
     this.#cursorsDirty = true;
   }
 
@@ -321,7 +344,9 @@ export class DomainPubSub implements Startable {
     const id = treeBatchId(batch);
     const state = this.#publishing.get(entry.advert.topic);
     if (state !== undefined) {
-      state.last = { id, bytes: signed.bytes };
+      // The last batch is kept for heartbeats: its pooled buffer is held until the next one replaces it.
+      state.last?.release?.();
+      state.last = { id, bytes: signed.bytes, release: holdBytes(signed.bytes) };
       state.lastAt = Date.now();
       state.beats = 0;
     }
@@ -334,19 +359,34 @@ export class DomainPubSub implements Startable {
     const names = this.#namesOf(batch);
     const topic = names.topic;
     const listeners = this.#listeners.get(topic);
-    if (listeners === undefined) return;
+    const hold = this.#holds.get(batch);
+    if (hold !== undefined) this.#holds.delete(batch);
+    if (listeners === undefined) {
+      hold?.();
+      return;
+    }
     // One view per batch for every listener: no object per event on this path.
     const view = new DeliveredBatch(batch, topic, names.publisher, Date.now());
     this.#receiver.counters.expired += view.expired;
-    if (view.count === 0) return;
+    if (view.count === 0) {
+      hold?.();
+      return;
+    }
+    let lent = true;
     for (const listener of listeners) {
       this.#counters.delivered += view.count;
+      if (!this.#lending.has(listener)) lent = false;
       try {
         listener(view);
       } catch (error) {
         this.#logger.warn({ err: error, topic }, 'domain topic listener threw');
       }
     }
+    // A listener that may keep the payloads keeps the buffer too: a hold never let go, so it is never
+    // reused (the GC frees it).
+    if (lent) view.end();
+    else holdBytes(batch.bytes);
+    hold?.();
   }
 
   /** Topic and publisher in text form, and the stream key: made once per pair, not per event. */

@@ -1,4 +1,4 @@
-import type { DomainId, Logger } from '@netmachine/core';
+import { type DomainId, holdBytes, type Logger } from '@netmachine/core';
 import {
   type PeerId,
   type PlumTreeCommand,
@@ -18,7 +18,7 @@ import { batchNumberOf } from './tree-ids.js';
 
 /** Batches each node keeps to answer gap fetches (the history), and at most this many bytes of them. */
 const TREE_CACHE_SIZE = 1024;
-const TREE_CACHE_BYTES = 64 * 1024 * 1024;
+const TREE_CACHE_BYTES = 16 * 1024 * 1024;
 
 export type DomainTreeRunner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
 
@@ -50,6 +50,8 @@ export function createDomainTree(
     orderOf: batchNumberOf,
     ...options.tree,
     accept,
+    // A batch read into a buffer the transport reuses is held while cached (see `lentBytesOf` below).
+    retain: holdBytes,
   });
   const queues = options.transport as Partial<ForwardQueues>;
   const flow = options.flow;
@@ -74,6 +76,10 @@ export function createDomainTree(
     mailboxPolicy: gate === undefined ? 'drop-oldest' : 'wait',
     ...(gate === undefined ? {} : { holdInput: () => gate.hold() }),
     logger,
+    // A batch's buffer goes back to the transport once nothing here needs it: not cached, not queued
+    // to a neighbour, not held for ordering, and delivered to lending listeners only.
+    lentBytesOf: (message) =>
+      message.type === 'gossip' || message.type === 'reply' ? message.payload : undefined,
   });
   return { runner, gate };
 }

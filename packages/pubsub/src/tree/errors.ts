@@ -18,3 +18,13 @@ export class NotTopicPublisherError extends NetmachineError {
     super('ERR_NOT_TOPIC_PUBLISHER', `this node is not an authorized publisher of topic ${topic}`);
   }
 }
+
+/** A lent batch (`subscribeBatches(…, { lend: true })`) read after its listener returned: its memory is reused. */
+export class LentBatchEndedError extends NetmachineError {
+  constructor(readonly topic: string) {
+    super(
+      'ERR_LENT_BATCH_ENDED',
+      `a lent batch of topic ${topic} was read after its listener returned: copy what must outlive the call`,
+    );
+  }
+}

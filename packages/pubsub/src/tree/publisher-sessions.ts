@@ -16,7 +16,7 @@ export interface Publishing {
   readonly epoch: number;
   seq: number;
   /** The last batch sent, for heartbeats; how many heartbeats followed it. */
-  last: { id: string; bytes: Buffer } | undefined;
+  last: { id: string; bytes: Buffer; release: (() => void) | undefined } | undefined;
   lastAt: number;
   beats: number;
 }

@@ -118,7 +118,11 @@ export class TreeBatch {
 }
 
 /** Encodes and signs a batch: one Ed25519 signature over all of it. */
-export function signTreeBatch(key: KeyPair, batch: UnsignedBatch): Buffer {
+export function signTreeBatch(
+  key: KeyPair,
+  batch: UnsignedBatch,
+  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
   const n = batch.events.length;
   if (n === 0 || n > MAX_BATCH_EVENTS) throw new RangeError(`batch of ${n} events`);
   if (batch.topic.length !== KEY_BYTES) throw new RangeError('the topic is a 32-byte key');
@@ -132,7 +136,7 @@ export function signTreeBatch(key: KeyPair, batch: UnsignedBatch): Buffer {
     if (event.payload.length > MAX_TREE_PAYLOAD) throw new RangeError('payload too large');
     size += EVENT_HEADER_BYTES + event.payload.length;
   }
-  const out = Buffer.allocUnsafe(size);
+  const out = allocate(size);
   out[0] = TREE_BATCH_VERSION;
   out.set(batch.topic, 1);
   out.set(key.publicKey, 33);

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type DomainId, type EngineAddress, KeyPair, type NodeId, type TopicId } from '@netmachine/core';
 import { decodeDomainTopicAdvert, encodeDomainTopicAdvert } from '@netmachine/pubsub';
+import { sharedFramePool } from '@netmachine/transport/wire';
 import { setProbe } from '../process/probe.js';
 import { type BenchNode, startBenchNode } from './netmachine-node.js';
 import { traceTree } from './tree-trace.js';
@@ -118,7 +119,8 @@ async function treeSubscriber(node: BenchNode, onMessage: (payload: Uint8Array) 
     const advert = decodeDomainTopicAdvert(invite.advert);
     await tree.addTopicAdvert(advert);
     // One call per batch; its events are walked without an object each.
-    tree.subscribeBatches(advert.topic, (batch) => batch.forEach(onMessage));
+    // Lent: the counter keeps nothing of a payload, so the node may read the next batches into the same memory.
+    tree.subscribeBatches(advert.topic, (batch) => batch.forEach(onMessage), { lend: true });
     writeTrace = startTrace(node, advert.domain, 'receiver');
     // Ready once this node has a neighbour in the domain's overlay, as a nats subscriber is ready once
     // its SUB reached the server: otherwise the first batches reach it only through recovery.
@@ -229,6 +231,8 @@ function probeNode(node: BenchNode): Record<string, unknown> {
         framesIn: transport.framesIn,
         bytesOut: transport.bytesOut,
         queueFull: (transport.dropped as Record<string, number>)['queue-full'] ?? 0,
+        // Frames that span reads: how many were read into a buffer handed back (reused) or a new one.
+        framePool: (({ reused, allocated, dropped }) => ({ reused, allocated, dropped }))(sharedFramePool.stats()),
       }
     : {};
   const tree = node.tree;

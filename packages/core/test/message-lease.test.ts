@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { bodyEncoded, releaseWhenEncoded } from '../src/index.js';
+import type { EngineMessage } from '../src/index.js';
+import {
+  bodyEncoded,
+  holdBytes,
+  leaseBytes,
+  leaseMessageBytes,
+  releaseMessageBytes,
+  releaseWhenEncoded,
+} from '../src/index.js';
 
 describe('releaseWhenEncoded', () => {
   it('calls the release once, when the transport says that body was encoded', () => {
@@ -12,6 +20,42 @@ describe('releaseWhenEncoded', () => {
     expect(released).toBe(0);
     bodyEncoded(body);
     bodyEncoded(body);
+    expect(released).toBe(1);
+  });
+});
+
+describe('holdBytes', () => {
+  it('keeps a leased buffer from its transport until the message and every hold have let go', () => {
+    const buffer = Buffer.alloc(64);
+    const message = { id: 'm' } as unknown as EngineMessage;
+    let released = 0;
+    leaseMessageBytes(message, () => released++, buffer);
+    const view = buffer.subarray(8, 16);
+    const first = holdBytes(view);
+    const second = holdBytes(buffer.subarray(20));
+    expect(first).toBeTypeOf('function');
+    expect(releaseMessageBytes(message)).toBe(true);
+    expect(released).toBe(0);
+    first?.();
+    first?.(); // a second call does nothing
+    expect(released).toBe(0);
+    second?.();
+    expect(released).toBe(1);
+    // Handed back: a view of it finds no lease any more (the memory may hold another frame now).
+    expect(holdBytes(view)).toBeUndefined();
+    expect(releaseMessageBytes(message)).toBe(false);
+  });
+
+  it('finds nothing to hold in fresh memory; a producer lease ends with its last holder', () => {
+    expect(holdBytes(Buffer.alloc(16))).toBeUndefined();
+    const pooled = Buffer.alloc(32);
+    let released = 0;
+    const done = leaseBytes(pooled.subarray(0, 20), () => released++);
+    const cached = holdBytes(pooled.subarray(4, 8));
+    done();
+    done();
+    expect(released).toBe(0);
+    cached?.();
     expect(released).toBe(1);
   });
 });

@@ -1,9 +1,12 @@
 import { type DomainId, KeyPair, RequestTimeoutError } from '@netmachine/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sharedFramePool } from '@netmachine/transport/wire';
 import {
   type DomainTopicAdvert,
+  type DomainTopicBatch,
   type DomainTopicEvent,
   decodeTreeBatch,
+  LentBatchEndedError,
   signTreeBatch,
   treeBatchId,
 } from '../src/index.js';
@@ -244,5 +247,58 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
       .poll(() => victim.identity.node(attacker.node)?.trust, { timeout: 5000 })
       .toBe(trustBefore - 32);
     await client.stop();
+  }, 60_000);
+
+  it('reads batches into reused memory for lending listeners, never under payloads a listener may keep', async () => {
+    // A history of 4 batches: each batch leaves every cache soon, so its buffer can be reused early.
+    const { members, domain } = await domainOf(4, { tree: { tree: { cacheSize: 4 } } });
+    const [publisher, keeper, lender, other] = members as [TreeNode, TreeNode, TreeNode, TreeNode];
+    const advert = await publisher.tree.createTopic({ topicKey: KeyPair.generate(), domain });
+    for (const m of members) await m.tree.addTopicAdvert(advert);
+    // `keeper` keeps every payload it is given (a plain subscriber); `lender` copies what it keeps and
+    // also keeps one lent batch, to read after its listener returned.
+    const kept = collect(keeper, advert.topic);
+    const copied: Buffer[] = [];
+    let lentBatch: DomainTopicBatch | undefined;
+    lender.tree.subscribeBatches(
+      advert.topic,
+      (batch) => {
+        lentBatch = batch;
+        batch.forEach((payload) => copied.push(Buffer.from(payload)));
+      },
+      { lend: true },
+    );
+    const counted: number[] = [0];
+    other.tree.subscribeBatches(advert.topic, (batch) => (counted[0] = (counted[0] ?? 0) + batch.count), {
+      lend: true,
+    });
+    const reusedBefore = sharedFramePool.stats().reused;
+    // 40 batches of 100 events of 1 KiB (each batch spans many TLS reads: read into pooled buffers),
+    // every event's bytes telling its number.
+    const rounds = 40;
+    const perRound = 100;
+    const payloadOf = (n: number): Buffer => Buffer.alloc(1024, `${n}.`);
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 1; i <= perRound; i++) publisher.tree.publish(advert.topic, payloadOf(round * perRound + i));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const total = rounds * perRound;
+    await expect
+      .poll(() => [kept.length, copied.length, counted[0]], { timeout: 30_000 })
+      .toEqual([total, total, total]);
+    // Memory was handed back and read into again...
+    expect(sharedFramePool.stats().reused).toBeGreaterThan(reusedBefore);
+    // ...but never under what a listener may still hold: every kept payload still reads as its own.
+    for (const [i, event] of kept.entries()) {
+      expect(Buffer.compare(Buffer.from(event.payload), payloadOf(i + 1)), `kept payload ${i + 1}`).toBe(0);
+    }
+    for (const [i, payload] of copied.entries()) expect(Buffer.compare(payload, payloadOf(i + 1))).toBe(0);
+    // No node ever read a batch whose memory was reused under it (it would fail its signature check).
+    for (const m of members) {
+      expect(m.tree.counters().rejected.forged).toBe(0);
+      expect(m.tree.counters().rejected.malformed).toBe(0);
+    }
+    // A lent batch read after its listener returned is refused, not read from reused memory.
+    expect(() => lentBatch?.forEach(() => undefined)).toThrow(LentBatchEndedError);
   }, 60_000);
 });

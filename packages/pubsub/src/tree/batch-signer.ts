@@ -4,8 +4,8 @@ import { encodedEventBytes, MAX_BATCH_EVENTS, signTreeBatch, type UnsignedEvent 
 
 /**
  * Bytes of events past which a batch is signed and a new one started (a larger event goes alone):
- * a batch is one PlumTree message, and every node caches up to 1024 of them and 32 MiB to answer gap
- * fetches (128 full batches). 1024 events of 200 B fit: every node verifies one signature
+ * a batch is one PlumTree message, and every node caches up to 1024 of them and 64 MiB to answer gap
+ * fetches (256 full batches). 1024 events of 200 B fit: every node verifies one signature
  * and handles one tree message per batch, so the larger the batch the less each event costs.
  */
 export const MAX_BATCH_BYTES = 256 * 1024;

@@ -42,8 +42,8 @@ export function createDomainTree(
     // A cached payload is a whole batch (up to MAX_BATCH_BYTES): 1024 of them, not PlumTree's 4096,
     // and 64 MiB at most (256 full batches; 1024 of one event each). Each cached batch holds its
     // buffer from reuse: a busy topic reuses buffers once its history is full (about 2 s at 125,000
-    // events/s of 200 B). A 32 MiB history reused sooner, but under load a subscriber that fell a
-    // second behind then found its gap gone from every neighbour's history, and lost it.
+    // events/s of 200 B). A 32 MiB history reused sooner, but under load a lagging subscriber's gap
+    // then stayed open (most likely gone from every neighbour's history).
     cacheSize: TREE_CACHE_SIZE,
     cacheBytes: TREE_CACHE_BYTES,
     // A gap is fetched from one neighbour at a time (the next one on each second's re-ask): every

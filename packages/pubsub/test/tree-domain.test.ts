@@ -264,7 +264,9 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
       advert.topic,
       (batch) => {
         lentBatch = batch;
-        batch.forEach((payload) => copied.push(Buffer.from(payload)));
+        batch.forEach((payload) => {
+          copied.push(Buffer.from(payload));
+        });
       },
       { lend: true },
     );
@@ -300,6 +302,6 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
       expect(m.tree.counters().rejected.malformed).toBe(0);
     }
     // A lent batch read after its listener returned is refused, not read from reused memory.
-    expect(() => lentBatch?.forEach(() => undefined)).toThrow(LentBatchEndedError);
+    expect(() => lentBatch?.forEach(() => {})).toThrow(LentBatchEndedError);
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type DomainId, type EngineAddress, KeyPair, type NodeId, type TopicId } from '@netmachine/core';
 import { decodeDomainTopicAdvert, encodeDomainTopicAdvert } from '@netmachine/pubsub';
-import { sharedFramePool } from '@netmachine/transport/wire';
+import { sharedFramePool, sharedSlabPool } from '@netmachine/transport/wire';
 import { setProbe } from '../process/probe.js';
 import { type BenchNode, startBenchNode } from './netmachine-node.js';
 import { traceTree } from './tree-trace.js';
@@ -234,6 +234,10 @@ function probeNode(node: BenchNode): Record<string, unknown> {
         // Frames that span reads: how many were read into a buffer handed back (reused) or a new one.
         framePool: (({ reused, allocated, dropped }) => ({ reused, allocated, dropped }))(
           sharedFramePool.stats(),
+        ),
+        // Outgoing slabs: reused, or allocated (and dropped when the pool was full).
+        slabPool: (({ reused, allocated, dropped }) => ({ reused, allocated, dropped }))(
+          sharedSlabPool.stats(),
         ),
       }
     : {};

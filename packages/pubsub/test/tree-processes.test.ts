@@ -144,12 +144,15 @@ describe('a domain topic across 6 processes over TLS', () => {
       .poll(() => subscribers.map((m) => m.progress?.received), { timeout: 60_000 })
       .toEqual(subscribers.map(() => phase1));
     expect(subscribers.every((m) => m.progress?.inOrder && m.progress.lastSeq === phase1)).toBe(true);
-    const unlinked = subscribers.filter((m) => m.progress?.linkedToPublisher === false);
-    expect(unlinked.length).toBeGreaterThanOrEqual(1);
+    // Some subscriber took events while it had no connection to the publisher. (Who is linked at this
+    // very moment is not asked: under load the overlay's shuffles can leave every subscriber briefly
+    // connected to the publisher by the end of the phase.)
     expect(subscribers.some((m) => m.unlinkedWhileReceiving)).toBe(true);
 
     // Phase 2: a subscriber (not the seed, not linked to the publisher if one such is not the seed) is killed.
-    const victim = (others.find((m) => m.progress?.linkedToPublisher === false) ?? others[0]) as Member;
+    const victim = (others.find((m) => m.progress?.linkedToPublisher === false) ??
+      others.find((m) => m.unlinkedWhileReceiving) ??
+      others[0]) as Member;
     // Its cursor file holds the position after phase 1 (cursors count batches, not events).
     const cursor = victim.progress?.cursor ?? 0;
     expect(cursor).toBeGreaterThan(0);

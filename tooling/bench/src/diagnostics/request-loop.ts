@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePayload, payloadSeq } from '../payload.js';
-import { type RelayProcessReport, withRelayProcess } from '../relay/relay-process.js';
+import { type RelayProcessMark, withRelayProcess } from '../relay/relay-process.js';
 import { connectForRoundTrips } from '../roles/request.js';
 import { loadSystem } from '../systems/index.js';
 import {
@@ -26,6 +26,7 @@ const WARMUP = 2000;
 
 type FromChild =
   | { readonly type: 'ready'; readonly target: unknown }
+  | { readonly type: 'warm' }
   | { readonly type: 'done'; readonly cpuUs: number; readonly latenciesUs: number[]; readonly bad: number }
   | { readonly type: 'report'; readonly cpuUs: number };
 
@@ -60,7 +61,10 @@ async function client(
   let bad = 0;
   let cpuAtWarm = 0;
   for (let seq = 0; seq < WARMUP + requests; seq++) {
-    if (seq === WARMUP) cpuAtWarm = cpuMicros();
+    if (seq === WARMUP) {
+      process.send?.({ type: 'warm' } satisfies FromChild);
+      cpuAtWarm = cpuMicros();
+    }
     const sentAt = process.hrtime.bigint();
     const reply = await roundTrip(makePayload(seq));
     const elapsedUs = Number(process.hrtime.bigint() - sentAt) / 1000;
@@ -83,25 +87,49 @@ function spawn(args: string[]): LoopChild<FromChild> {
 
 async function run(system: string, requests: number): Promise<string> {
   if (system !== RELAYED) return runPair(system, requests);
-  let relay: RelayProcessReport | undefined;
-  const line = await withRelayProcess(
-    (advert) => runPair(system, requests, advert),
-    (report) => {
-      relay = report;
-    },
-  );
-  const relayUs = relay === undefined ? Number.NaN : (relay.cpuMs * 1000) / (WARMUP + requests);
-  return `${line}, relay ${relayUs.toFixed(1)} µs`;
+  return withRelayProcess(async (advert, mark) => {
+    // The relay's CPU from the client's warm-up on, like the other two: marked when the client
+    // says it is warm and when it is done, divided by the round trips between (two forwards each).
+    let warm: Promise<RelayProcessMark> | undefined;
+    let done: RelayProcessMark | undefined;
+    const line = await runPair(system, requests, advert, {
+      warm: () => {
+        warm = mark();
+      },
+      done: async () => {
+        done = await mark();
+      },
+    });
+    const from = await warm;
+    if (from === undefined || done === undefined) return `${line}, relay ? µs`;
+    const roundTrips = (done.forwarded - from.forwarded) / 2;
+    return `${line}, relay ${((done.markCpuUs - from.markCpuUs) / roundTrips).toFixed(1)} µs`;
+  });
 }
 
-async function runPair(system: string, requests: number, relayAdvert?: string): Promise<string> {
+interface RelayMarks {
+  warm(): void;
+  done(): Promise<void>;
+}
+
+async function runPair(
+  system: string,
+  requests: number,
+  relayAdvert?: string,
+  relayMarks?: RelayMarks,
+): Promise<string> {
   const relayArg = relayAdvert === undefined ? [] : [relayAdvert];
   const echo = spawn(['server', system, ...relayArg]);
   const ready = await echo.next();
   if (ready.type !== 'ready') throw new Error('the server did not start');
   const asker = spawn(['client', system, JSON.stringify(ready.target), String(requests), ...relayArg]);
-  const done = await asker.next();
+  let done = await asker.next();
+  if (done.type === 'warm') {
+    relayMarks?.warm();
+    done = await asker.next();
+  }
   if (done.type !== 'done') throw new Error('the client did not finish');
+  await relayMarks?.done();
   echo.child.send('report');
   const report = await echo.next();
   if (report.type !== 'report') throw new Error('the server did not report');

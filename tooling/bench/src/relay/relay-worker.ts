@@ -5,7 +5,7 @@ import { createNode } from '@netmachine/node';
 import { type RelayService, relay } from '@netmachine/relay';
 import { sharedFramePool } from '@netmachine/transport/wire';
 import { tls } from '@netmachine/transport-tls';
-import type { RelayProcessReport } from './relay-process.js';
+import type { RelayProcessMark, RelayProcessReport } from './relay-process.js';
 
 const unlimited = { messagesPerSecond: 1e9, bytesPerSecond: 1e12 };
 const node = await createNode({
@@ -36,6 +36,13 @@ const gcObserver = new PerformanceObserver((list) => {
 if (process.env.BENCH_VERBOSE) gcObserver.observe({ entryTypes: ['gc'] });
 const cpuBefore = process.cpuUsage();
 process.stdout.write(`${JSON.stringify({ advert: node.advertText })}\n`);
+// A mark (SIGUSR2): its CPU time and forwards so far, so a caller can count from its own warm-up on.
+process.on('SIGUSR2', () => {
+  const used = process.cpuUsage();
+  const { forwarded } = (node.services as { relay: RelayService }).relay.counters();
+  const mark: RelayProcessMark = { markCpuUs: used.user + used.system, forwarded };
+  process.stdout.write(`${JSON.stringify(mark)}\n`);
+});
 process.once('SIGTERM', () => {
   // The relay's CPU time from listening to the end, and what it passed on in that time.
   const spent = process.cpuUsage(cpuBefore);

@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { type CipherGCM, type DecipherGCM, hkdfSync, randomBytes } from 'node:crypto';
 import { identityBytes, type KeyPair, type NodeId, verifySignature } from '@netmachine/core';
 import type { ReplayWindow } from '@netmachine/transport';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
@@ -42,6 +42,8 @@ export interface SenderSession {
   readonly noncePrefix: Buffer;
   readonly createdAt: number;
   counter: number;
+  /** The cipher for message `counter`, made ahead (see `RelaySealer`); used once, for that counter only. */
+  ahead: CipherGCM | undefined;
 }
 
 export interface ReceiverSession {
@@ -49,6 +51,9 @@ export interface ReceiverSession {
   readonly noncePrefix: Buffer;
   readonly createdAt: number;
   readonly replay: ReplayWindow;
+  /** A decipher made ahead for message `aheadCounter` (see `RelayOpener`); used once, for that counter only. */
+  ahead: DecipherGCM | undefined;
+  aheadCounter: number;
 }
 
 /** Our Ed25519 node key as an X25519 secret and public key (computed once). */
@@ -119,7 +124,7 @@ export function startSenderSession(
     header.subarray(OFF_CREATED, OFF_CREATED + 8),
   );
   header.set(keyPair.sign(signed), OFF_SIGNATURE);
-  return { dst, header, key, noncePrefix, createdAt: now, counter: 0 };
+  return { dst, header, key, noncePrefix, createdAt: now, counter: 0, ahead: undefined };
 }
 
 /**

@@ -56,11 +56,13 @@ export class LocalEngine implements EngineContext, EngineRef {
   private readonly parked: RingQueue<ParkedMessage>;
   readonly policy: MailboxPolicy;
   private readonly onError: FailurePolicy;
+  /** True while a run is queued or under way (a handler run on arrival counts as one). */
   private scheduled = false;
   private stopped = false;
   /** Messages this engine sent that wait in a full mailbox: it takes no new message until they land. */
   private blockedSends = 0;
   readonly run: () => void;
+  private readonly runOnArrival: boolean;
 
   constructor(
     private readonly router: Router,
@@ -77,6 +79,7 @@ export class LocalEngine implements EngineContext, EngineRef {
     this.policy = options.mailboxPolicy ?? 'reject';
     this.onError = options.onError ?? 'continue';
     this.run = () => this.drain(RUN_BUDGET);
+    this.runOnArrival = options.runOnArrival ?? false;
   }
 
   get address(): EngineAddress {
@@ -104,6 +107,16 @@ export class LocalEngine implements EngineContext, EngineRef {
    */
   admit(message: EngineMessage, sender: LocalEngine | undefined, onRoom?: () => void): Admission {
     if (this.stopped) return Admission.Stopped;
+    if (
+      this.runOnArrival &&
+      sender === undefined &&
+      !this.scheduled &&
+      this.blockedSends === 0 &&
+      this.mailbox.length === 0
+    ) {
+      this.handleNow(message);
+      return Admission.Queued;
+    }
     if (this.mailbox.push(message)) {
       this.schedule();
       return Admission.Queued;
@@ -187,6 +200,31 @@ export class LocalEngine implements EngineContext, EngineRef {
         void this.awaitHandler(result as Promise<void>, budget);
         return;
       }
+    }
+    this.scheduled = false;
+    if (!this.stopped && this.blockedSends === 0 && this.mailbox.length > 0) this.schedule();
+  }
+
+  /**
+   * Runs the handler on a message that found the engine idle, as `drain` would have run it: as one
+   * run, so what arrives meanwhile (from the handler itself, too) waits in the mailbox behind it.
+   */
+  private handleNow(message: EngineMessage): void {
+    if (message.expiry !== undefined && isExpired(message)) {
+      this.router.noteDropped('expired', message);
+      return;
+    }
+    this.router.tally.delivered++;
+    this.scheduled = true;
+    let result: void | Promise<void> = undefined;
+    try {
+      result = this.handler(message, this);
+    } catch (error) {
+      if (this.failed(error)) return;
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      void this.awaitHandler(result as Promise<void>, RUN_BUDGET);
+      return;
     }
     this.scheduled = false;
     if (!this.stopped && this.blockedSends === 0 && this.mailbox.length > 0) this.schedule();

@@ -224,4 +224,49 @@ describe('backpressure towards other nodes', () => {
     b.deliver(message(3));
     expect(got).toEqual([1, 2]);
   });
+
+  it('runs an idle runOnArrival engine as its message arrives, and queues behind a busy one in order', async () => {
+    const a = newRouter();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const seen: unknown[] = [];
+    a.spawn(
+      'forward',
+      (m) => {
+        seen.push(m.body);
+        // The first message holds the engine (as a relay holding back would).
+        if (m.body === 1) return gate;
+      },
+      { runOnArrival: true },
+    );
+    const src = { node: newRouter().node, name: 'far' };
+    const dst = { node: a.node, name: 'forward' };
+    const message = (i: number, expiry?: number): EngineMessage => ({
+      id: i,
+      src,
+      dst,
+      expiry,
+      protocol: 'msg@1',
+      body: i,
+    });
+    a.readStarted();
+    a.deliver(message(1));
+    // Handled in the call that delivered it, inside the read.
+    expect(seen).toEqual([1]);
+    a.deliver(message(2));
+    a.deliver(message(3, Date.now() - 1));
+    a.deliver(message(4));
+    a.readEnded();
+    // The handler of 1 has not settled: 2 and 4 wait in the mailbox behind it (3 expired).
+    expect(seen).toEqual([1]);
+    release();
+    await expect.poll(() => seen.length).toBe(3);
+    expect(seen).toEqual([1, 2, 4]);
+    expect(a.counters().dropped.expired).toBe(1);
+    // Idle again: the next one is handled at once, even outside a read.
+    a.deliver(message(5));
+    expect(seen).toEqual([1, 2, 4, 5]);
+  });
 });

@@ -100,10 +100,13 @@ class RelayEngine implements RelayService, RelayRoute {
     if (this.#client !== undefined) return;
     // A full mailbox pauses reading from the links that fill it (backpressure, as for any engine):
     // a flood cannot grow memory, and a relay that holds back for a slow destination slows its sources.
+    // A frame that finds the engine idle is handled in the read that brought it (`runOnArrival`): a
+    // relay passes it on, a destination opens it, with no pass through the mailbox on the way.
     this.#client = this.#c.router.client(RELAY_ENGINE, (message) => this.#onMessage(message), {
       mailboxSize: RELAY_MAILBOX,
       maxParked: RELAY_MAX_PARKED,
       mailboxPolicy: 'wait',
+      runOnArrival: true,
     });
     this.#c.relayPath.setRelayRoute(this);
     const offConnected = this.#c.peers.events.on('peer:connected', (event) => this.#peerUp(event.node));

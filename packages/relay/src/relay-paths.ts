@@ -76,9 +76,13 @@ export class RelayPaths {
     return relays;
   }
 
-  /** The first relay for `node` that this node has a link to. */
+  /** The first relay for `node` (in `relaysFor`'s order) that this node has a link to. */
   pickRelay(node: NodeId): NodeId | undefined {
-    return this.relaysFor(node).find((r) => this.#c.relayPath.isConnected(r));
+    // Asked for every relayed message that opens a batch: no array is built for it.
+    const path = this.#c.relayPath;
+    for (const r of this.#advertisedRelays(node)) if (path.isConnected(r)) return r;
+    const learned = this.#returnPaths.get(node);
+    return learned !== undefined && path.isConnected(learned) ? learned : undefined;
   }
 
   /** The relays `node`'s advert names, parsed once per advert (asked on every relayed message). */

@@ -199,13 +199,13 @@ class RelayEngine implements RelayService, RelayRoute {
       this.#batcher.add(message, open);
       return true;
     }
-    const relays = this.#paths.relaysFor(dst);
-    if (relays.length === 0) return false;
-    const via = relays.find((r) => this.#c.relayPath.isConnected(r));
+    const via = this.#paths.pickRelay(dst);
     if (via !== undefined) {
       this.#batcher.add(message, via);
       return true;
     }
+    const relays = this.#paths.relaysFor(dst);
+    if (relays.length === 0) return false;
     // No relay link is up: wait (until expiry) for one, and ask for all of them.
     const deadline = relayedExpiry(message, this.#o);
     if (!this.#pending.push(dst, message, deadline)) {

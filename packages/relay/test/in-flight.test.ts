@@ -50,4 +50,28 @@ describe('InFlightRing', () => {
     expect(ring.take(B, first)).toBeUndefined();
     expect(ring.take(B, first + 4)?.map((m) => m.id)).toEqual([13]);
   });
+
+  it('keeps a lone message in a slot written in place, and a batch after it in the same slot', () => {
+    const ring = new InFlightRing(2);
+    const lone = ring.record(B, C, [message(5, 9)]);
+    expect(ring.take(B, lone)).toEqual([
+      {
+        id: 5,
+        src: { node: A, name: 'src-5' },
+        dst: { node: C, name: 'sink' },
+        replyTo: 9,
+        protocol: 'p/1',
+        body: undefined,
+      },
+    ]);
+    ring.record(B, C, [message(6)]);
+    const batch = ring.record(B, C, [message(7), message(8, 1)]);
+    const again = ring.record(B2, C, [message(9)]);
+    expect(ring.take(B, batch)?.map((m) => [m.id, m.replyTo])).toEqual([
+      [7, undefined],
+      [8, 1],
+    ]);
+    expect(ring.take(B, again)).toBeUndefined();
+    expect(ring.take(B2, again)?.map((m) => m.id)).toEqual([9]);
+  });
 });

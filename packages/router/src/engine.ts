@@ -104,12 +104,18 @@ export class LocalEngine implements EngineContext, EngineRef {
    * Offers a message; the caller counts drops. Never throws. `onRoom` comes with a message from
    * another node: unless the policy is `drop-oldest`, a full mailbox then parks the message and the
    * connection stops reading until `onRoom` is called (backpressure reaches the sending node).
+   * `fromAnotherNode`: an idle `runOnArrival` engine handles it now (a local topic event never).
    */
-  admit(message: EngineMessage, sender: LocalEngine | undefined, onRoom?: () => void): Admission {
+  admit(
+    message: EngineMessage,
+    sender: LocalEngine | undefined,
+    onRoom?: () => void,
+    fromAnotherNode = false,
+  ): Admission {
     if (this.stopped) return Admission.Stopped;
     if (
       this.runOnArrival &&
-      sender === undefined &&
+      fromAnotherNode &&
       !this.scheduled &&
       this.blockedSends === 0 &&
       this.mailbox.length === 0
@@ -216,7 +222,7 @@ export class LocalEngine implements EngineContext, EngineRef {
     }
     this.router.tally.delivered++;
     this.scheduled = true;
-    let result: void | Promise<void> = undefined;
+    let result: void | Promise<void> | undefined;
     try {
       result = this.handler(message, this);
     } catch (error) {

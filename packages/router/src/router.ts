@@ -470,7 +470,8 @@ export class Router implements MessageSink, ServiceRouter, Startable {
       this.noteDropped(message.replyTo === undefined ? 'unknown-destination' : 'late-reply', message, error);
       return error;
     }
-    switch (target.admit(message, from, onRoom)) {
+    // Only `deliver` routes without a sending engine: the message came from another node.
+    switch (target.admit(message, from, onRoom, from === undefined)) {
       case Admission.Queued:
         return undefined;
       case Admission.Parked:

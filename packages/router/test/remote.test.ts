@@ -2,6 +2,7 @@ import {
   ConnectionClosedError,
   type EngineAddress,
   type EngineMessage,
+  KeyPair,
   RequestTimeoutError,
   UnknownDestinationError,
 } from '@netmachine/core';
@@ -268,5 +269,16 @@ describe('backpressure towards other nodes', () => {
     // Idle again: the next one is handled at once, even outside a read.
     a.deliver(message(5));
     expect(seen).toEqual([1, 2, 4, 5]);
+    // A message from a local engine goes through the mailbox as ever, a local topic event too.
+    a.client('local').send('forward', 6);
+    const topic = KeyPair.generate().topicId;
+    const publisher = a.client('pub');
+    a.createTopic(topic, publisher.self);
+    const subscriber = a.client('sub', (m) => void seen.push(m.body), { runOnArrival: true });
+    subscriber.subscribe(topic);
+    publisher.publish(topic, 7);
+    expect(seen).toEqual([1, 2, 4, 5]);
+    await expect.poll(() => seen.length).toBe(6);
+    expect(seen.slice(4).sort()).toEqual([6, 7]);
   });
 });

@@ -192,10 +192,11 @@ export interface EngineOptions {
   mailboxPolicy?: MailboxPolicy;
   onError?: FailurePolicy;
   /**
-   * A message from another node that finds the engine idle (nothing queued, no handler running) is
-   * handled as it arrives, in the read that brought it, without a pass through the mailbox; any
-   * other waits in the mailbox as usual, so the order is kept (default false). For an engine that
-   * passes messages on, where every step after a wake-up is on the message's path.
+   * A message sent to it from another node (not a topic event) that finds the engine idle (nothing
+   * queued, no handler running) is handled as it arrives, in the read that brought it, without a
+   * pass through the mailbox; any other waits in the mailbox as usual, so the order is kept
+   * (default false). For an engine that passes messages on, where every step after a wake-up is on
+   * the message's path.
    */
   runOnArrival?: boolean;
 }

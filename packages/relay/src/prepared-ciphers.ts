@@ -9,17 +9,12 @@
  *
  * Each object is used once, for the counter it was made for (its nonce), or dropped unused. They
  * hold native memory (about 2 KB each), so all the runs of a sealer, or of an opener, share a
- * budget; a run that needs room takes it from the runs filled longest ago.
+ * budget; past it, messages make their own cipher as they go.
  */
 
 /** Prepared objects held by one sealer or opener, over all its sessions. */
 export class PreparedBudget {
   held = 0;
-  /**
-   * Runs holding objects, the longest since filled first: they give theirs up first when another
-   * run needs room (an idle session's, or one its source replaced, never to be used).
-   */
-  readonly runs = new Set<PreparedRun<unknown>>();
   constructor(readonly max: number) {}
 }
 
@@ -60,25 +55,17 @@ export class PreparedRun<C> {
   fill(from: number, count: number, make: (counter: number) => C): void {
     this.clear();
     const budget = this.#budget;
-    const wanted = Math.min(count, budget.max);
-    // Room taken first from the runs filled longest ago.
-    for (const run of budget.runs) {
-      if (budget.max - budget.held >= wanted) break;
-      run.clear();
-    }
-    const n = Math.max(0, Math.min(wanted, budget.max - budget.held));
+    const n = Math.max(0, Math.min(count, budget.max - budget.held));
     const items = this.#items;
     for (let i = 0; i < n; i++) items.push(make(from + i));
     this.#base = from;
     this.#left = n;
     budget.held += n;
-    if (n > 0) budget.runs.add(this as PreparedRun<unknown>);
   }
 
   /** Drops every object not taken (the session ends, or its counters moved on). */
   clear(): void {
     this.#budget.held -= this.#left;
-    this.#budget.runs.delete(this as PreparedRun<unknown>);
     this.#left = 0;
     this.#items = [];
   }

@@ -8,7 +8,6 @@ import {
   RelayReplayError,
   RelaySessionRateError,
 } from './errors.js';
-import { PreparedBudget, PreparedRun } from './prepared-ciphers.js';
 import {
   AAD_BYTES,
   additionalData,
@@ -52,16 +51,12 @@ export interface OpenerOptions {
   /** New sessions accepted per second, over all sources (each costs a signature check and two X25519). */
   newSessionsPerSecond?: number;
   /**
-   * Deciphers made together for a session's next counters, once the previous run is passed (default
-   * 32; 0 makes each as its message is opened). See prepared-ciphers.ts.
+   * Makes a session's decipher for the next counter right after a message is opened, while the
+   * cipher's code and tables are in the caches (default true).
    */
-  prepareAhead?: number;
+  prepareAhead?: boolean;
   now?: () => number;
 }
-
-/** Deciphers made together per session (see prepared-ciphers.ts), and held at most over all sessions. */
-const DEFAULT_PREPARE_AHEAD = 32;
-const MAX_PREPARED = 256;
 
 /** Opens RelayMessages sealed to this node: checks the session once, then one AEAD per message. */
 export class RelayOpener {
@@ -74,8 +69,7 @@ export class RelayOpener {
   readonly #replayWindow: number;
   readonly #newSessions: TokenBucket;
   readonly #now: () => number;
-  readonly #prepareAhead: number;
-  readonly #prepared = new PreparedBudget(MAX_PREPARED);
+  readonly #prepareAhead: boolean;
   readonly #aad = Buffer.allocUnsafe(AAD_BYTES);
   readonly #nonce = Buffer.allocUnsafe(12);
   /**
@@ -102,7 +96,7 @@ export class RelayOpener {
     this.#maxSessions = options.maxSessions ?? 4096;
     this.#replayWindow = options.replayWindow ?? 8192;
     this.#now = options.now ?? Date.now;
-    this.#prepareAhead = options.prepareAhead ?? DEFAULT_PREPARE_AHEAD;
+    this.#prepareAhead = options.prepareAhead ?? true;
     const rate = options.newSessionsPerSecond ?? 200;
     this.#newSessions = new TokenBucket(rate, rate, this.#now);
   }
@@ -165,7 +159,6 @@ export class RelayOpener {
     }
     const { src, session } = last;
     if (now - session.createdAt > this.#lifetimeMs) {
-      session.prepared.clear();
       this.#sessions.delete(last.key);
       this.#last = undefined;
       throw new RelayMessageExpiredError(source, 'session');
@@ -174,8 +167,11 @@ export class RelayOpener {
     if (data.readUInt32BE(OFF_COUNTER) !== 0) throw new MalformedRelayMessageError('counter out of range');
     const counter = data.readUInt32BE(OFF_COUNTER + 4);
     const tagAt = data.length - TAG_BYTES;
-    // A source's messages mostly come in order: the one made ahead for this counter, if there is one.
-    const decipher = session.prepared.take(counter) ?? this.#decipher(session, counter);
+    // A source's messages mostly come in order: the one made ahead for this counter, if it is.
+    const ahead = session.ahead;
+    const decipher =
+      ahead !== undefined && session.aheadCounter === counter ? ahead : this.#decipher(session, counter);
+    session.ahead = undefined;
     const cipherLength = tagAt - SEALED_HEADER_BYTES;
     decipher.setAAD(additionalData(this.#aad, data, src, this.#dst, expiry), {
       plaintextLength: cipherLength,
@@ -190,10 +186,11 @@ export class RelayOpener {
     }
     // Only an authentic message moves the replay window, so a forgery cannot burn counters.
     if (!session.replay.accept(counter)) throw new RelayReplayError(source, counter);
-    // Past the prepared run: the next run of deciphers, made together while the code is in the caches.
-    if (this.#prepareAhead > 0 && counter < 0xffff_ffff && session.prepared.endsBefore(counter + 1)) {
-      const count = Math.min(this.#prepareAhead, 0xffff_ffff - counter);
-      session.prepared.fill(counter + 1, count, (n) => this.#decipher(session, n));
+    // The next counter's decipher, made now while the cipher's code and tables are in the caches:
+    // after a wake-up the same call costs several times more, on the next message's path.
+    if (this.#prepareAhead && counter < 0xffff_ffff) {
+      session.ahead = this.#decipher(session, counter + 1);
+      session.aheadCounter = counter + 1;
     }
     return plaintext;
   }
@@ -220,12 +217,12 @@ export class RelayOpener {
       noncePrefix,
       createdAt,
       replay: new ReplayWindow(this.#replayWindow),
-      prepared: new PreparedRun(this.#prepared),
+      ahead: undefined,
+      aheadCounter: 0,
     };
     this.#sessions.set(sessionKey, session);
     if (this.#sessions.size > this.#maxSessions) {
       const oldest = this.#sessions.keys().next().value as string;
-      this.#sessions.get(oldest)?.prepared.clear();
       this.#sessions.delete(oldest);
     }
     this.sessionsOpened++;

@@ -1,7 +1,6 @@
 import { type CipherGCM, createCipheriv } from 'node:crypto';
 import type { KeyPair, NodeId } from '@netmachine/core';
 import { paddedSize } from './padding.js';
-import { PreparedBudget, PreparedRun } from './prepared-ciphers.js';
 import {
   AAD_BYTES,
   additionalData,
@@ -34,16 +33,12 @@ export interface SealerOptions {
   /** Sessions kept (one per destination), oldest dropped first (default 4096). */
   maxSessions?: number;
   /**
-   * Ciphers made together for a session's next counters, once its previous run is used up (default
-   * 32; 0 makes each as its message is sealed). See prepared-ciphers.ts.
+   * Makes each session's next cipher right after a message is sealed, while the cipher's code and
+   * tables are in the caches (default true).
    */
-  prepareAhead?: number;
+  prepareAhead?: boolean;
   now?: () => number;
 }
-
-/** Ciphers made together per session (see prepared-ciphers.ts), and held at most over all sessions. */
-const DEFAULT_PREPARE_AHEAD = 32;
-const MAX_PREPARED = 256;
 
 const ZEROS = Buffer.alloc(65536);
 /**
@@ -80,8 +75,7 @@ export class RelaySealer {
   readonly #rotateAfterMs: number;
   readonly #maxSessions: number;
   readonly #now: () => number;
-  readonly #prepareAhead: number;
-  readonly #prepared = new PreparedBudget(MAX_PREPARED);
+  readonly #prepareAhead: boolean;
   readonly #aad = Buffer.allocUnsafe(AAD_BYTES);
   readonly #nonce = Buffer.allocUnsafe(12);
   #scratch = Buffer.allocUnsafe(4096);
@@ -98,7 +92,7 @@ export class RelaySealer {
     this.#rotateAfterMs = options.rotateAfterMs ?? 10 * 60_000;
     this.#maxSessions = options.maxSessions ?? 4096;
     this.#now = options.now ?? Date.now;
-    this.#prepareAhead = options.prepareAhead ?? DEFAULT_PREPARE_AHEAD;
+    this.#prepareAhead = options.prepareAhead ?? true;
   }
 
   /**
@@ -157,8 +151,10 @@ export class RelaySealer {
         : (this.#spare.get(total)?.pop() ?? Buffer.allocUnsafeSlow(total));
     session.header.copy(out, 0);
     writeU64(out, OFF_COUNTER, counter);
-    // Made ahead for this counter (the nonce of each counter goes into one cipher only), or now.
-    const cipher = session.prepared?.take(counter) ?? this.#cipher(session, counter);
+    // Made ahead by the previous message when this is the counter it was made for (it always is,
+    // unless the session was just started): the nonce of each counter goes into one cipher only.
+    const cipher = session.ahead ?? this.#cipher(session, counter);
+    session.ahead = undefined;
     cipher.setAAD(additionalData(this.#aad, out, this.#src, session.dst, expiry), { plaintextLength });
     // The records, then zeros up to the bucket (a zero length also ends the list of records).
     let at = SEALED_HEADER_BYTES;
@@ -177,12 +173,10 @@ export class RelaySealer {
     }
     cipher.final();
     cipher.getAuthTag().copy(out, at);
-    // The next run of ciphers, made together while the cipher's code is in the caches.
-    const next = session.counter;
-    const prepared = session.prepared;
-    if (this.#prepareAhead > 0 && prepared !== undefined && prepared.endsBefore(next)) {
-      const count = Math.min(this.#prepareAhead, this.#rotateAfterMessages - next);
-      prepared.fill(next, count, (n) => this.#cipher(session, n));
+    // The next message's cipher, made now while the cipher's code and tables are in the caches:
+    // after a wake-up the same call costs several times more, on the next message's path.
+    if (this.#prepareAhead && session.counter < this.#rotateAfterMessages) {
+      session.ahead = this.#cipher(session, session.counter);
     }
     return out;
   }
@@ -218,19 +212,15 @@ export class RelaySealer {
 
   /** Forgets the session to `destination`, so the next message starts a new one. */
   reset(destination: NodeId): void {
-    this.#sessions.get(destination)?.prepared?.clear();
     this.#sessions.delete(destination);
   }
 
   #startSession(destination: NodeId, now: number): SenderSession {
     const session = startSenderSession(this.#keyPair, this.#src, this.#static, destination, now);
-    session.prepared = new PreparedRun(this.#prepared);
-    this.#sessions.get(destination)?.prepared?.clear();
     this.#sessions.delete(destination);
     this.#sessions.set(destination, session);
     if (this.#sessions.size > this.#maxSessions) {
       const oldest = this.#sessions.keys().next().value as NodeId;
-      this.#sessions.get(oldest)?.prepared?.clear();
       this.#sessions.delete(oldest);
     }
     this.sessionsStarted++;

@@ -3,7 +3,6 @@ import { identityBytes, type KeyPair, type NodeId, verifySignature } from '@netm
 import type { ReplayWindow } from '@netmachine/transport';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { MalformedRelayMessageError, RelaySessionSignatureError } from './errors.js';
-import type { PreparedRun } from './prepared-ciphers.js';
 import {
   OFF_COUNTER,
   OFF_CREATED,
@@ -43,8 +42,8 @@ export interface SenderSession {
   readonly noncePrefix: Buffer;
   readonly createdAt: number;
   counter: number;
-  /** Ciphers made ahead for the next counters (see prepared-ciphers.ts); set by the sealer. */
-  prepared: PreparedRun<CipherGCM> | undefined;
+  /** The cipher for message `counter`, made ahead (see `RelaySealer`); used once, for that counter only. */
+  ahead: CipherGCM | undefined;
 }
 
 export interface ReceiverSession {
@@ -52,8 +51,9 @@ export interface ReceiverSession {
   readonly noncePrefix: Buffer;
   readonly createdAt: number;
   readonly replay: ReplayWindow;
-  /** Deciphers made ahead for the next counters (see prepared-ciphers.ts). */
-  readonly prepared: PreparedRun<DecipherGCM>;
+  /** A decipher made ahead for message `aheadCounter` (see `RelayOpener`); used once, for that counter only. */
+  ahead: DecipherGCM | undefined;
+  aheadCounter: number;
 }
 
 /** Our Ed25519 node key as an X25519 secret and public key (computed once). */
@@ -124,7 +124,7 @@ export function startSenderSession(
     header.subarray(OFF_CREATED, OFF_CREATED + 8),
   );
   header.set(keyPair.sign(signed), OFF_SIGNATURE);
-  return { dst, header, key, noncePrefix, createdAt: now, counter: 0, prepared: undefined };
+  return { dst, header, key, noncePrefix, createdAt: now, counter: 0, ahead: undefined };
 }
 
 /**

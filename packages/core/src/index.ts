@@ -149,6 +149,7 @@ export {
   leaseMessageBytes,
   releaseMessageBytes,
   releaseWhenEncoded,
+  shareMessageBytes,
 } from './message-lease.js';
 export { signedMessageBytes, signMessage, verifyMessage } from './message-signature.js';
 export type {

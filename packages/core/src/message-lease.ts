@@ -7,11 +7,19 @@ import type { EngineMessage } from './message.js';
 class BytesLease {
   #holds = 1;
   readonly #release: () => void;
-  readonly #buffer: ArrayBufferLike | undefined;
+  /** The memory the lease is found by from a view (`holdBytes`), once it is shared. */
+  #buffer: ArrayBufferLike | undefined;
 
   constructor(release: () => void, buffer: ArrayBufferLike | undefined) {
     this.#release = release;
     this.#buffer = buffer;
+  }
+
+  /** Makes the lease findable from any view of `buffer` (until it ends). */
+  share(buffer: ArrayBufferLike): void {
+    if (!this.live || this.#buffer !== undefined) return;
+    this.#buffer = buffer;
+    leasesByBuffer.set(buffer, this);
   }
 
   get live(): boolean {
@@ -49,14 +57,24 @@ const leasesByBuffer = new WeakMap<ArrayBufferLike, BytesLease>();
 /**
  * For transports: `release` is called, at most once, when the consumer of `message` hands its
  * bytes back with `releaseMessageBytes` and every hold taken on them (`holdBytes`) has been let go.
- * `buffer` is the memory the message was read into, which it alone uses; with it, `holdBytes` finds
- * the lease from any view of that memory. A consumer that never releases keeps the bytes: the
- * transport then simply does not reuse that buffer.
+ * A consumer that never releases keeps the bytes: the transport then simply does not reuse that
+ * buffer.
  */
-export function leaseMessageBytes(message: EngineMessage, release: () => void, buffer?: Uint8Array): void {
-  const lease = new BytesLease(release, buffer?.buffer);
-  leases.set(message, lease);
-  if (buffer !== undefined) leasesByBuffer.set(buffer.buffer, lease);
+export function leaseMessageBytes(message: EngineMessage, release: () => void): void {
+  leases.set(message, new BytesLease(release, undefined));
+}
+
+/**
+ * For a consumer that will hand views of a received message's bytes on to others that hold them
+ * (`holdBytes`): from now on a view of `bytes`' memory finds the message's lease. Only a consumer
+ * that releases its messages should: a lease found by its memory is kept in a table until it ends.
+ * Returns false when `message` has no lease (nothing to share).
+ */
+export function shareMessageBytes(message: EngineMessage, bytes: Uint8Array): boolean {
+  const lease = leases.get(message);
+  if (lease === undefined) return false;
+  lease.share(bytes.buffer);
+  return true;
 }
 
 /**

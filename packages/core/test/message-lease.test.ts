@@ -7,6 +7,7 @@ import {
   leaseMessageBytes,
   releaseMessageBytes,
   releaseWhenEncoded,
+  shareMessageBytes,
 } from '../src/index.js';
 
 describe('releaseWhenEncoded', () => {
@@ -29,8 +30,11 @@ describe('holdBytes', () => {
     const buffer = Buffer.alloc(64);
     const message = { id: 'm' } as unknown as EngineMessage;
     let released = 0;
-    leaseMessageBytes(message, () => released++, buffer);
+    leaseMessageBytes(message, () => released++);
     const view = buffer.subarray(8, 16);
+    // Not shared yet: a view finds no lease.
+    expect(holdBytes(view)).toBeUndefined();
+    expect(shareMessageBytes(message, buffer.subarray(4, 12))).toBe(true);
     const first = holdBytes(view);
     const second = holdBytes(buffer.subarray(20));
     expect(first).toBeTypeOf('function');

@@ -13,6 +13,7 @@ import {
   releaseMessageBytes,
   releaseWhenEncoded,
   type Startable,
+  shareMessageBytes,
 } from '@netmachine/core';
 import type { Machine, MachineInput, MachineOutput, PeerId, ProtocolDefinition } from './protocol.js';
 import { seededRng } from './rng.js';
@@ -314,6 +315,12 @@ export class ProtocolRunner<M, C, T, E> implements Startable {
       return;
     }
     this.#counters.received++;
+    const lentBytesOf = this.#o.lentBytesOf;
+    if (lentBytesOf !== undefined) {
+      // The payload's memory finds the message's lease, so whoever keeps the payload can hold it.
+      const lent = lentBytesOf(decoded);
+      if (lent !== undefined) shareMessageBytes(message, lent);
+    }
     this.#input({ type: 'message', from: src.node, message: decoded });
     // Whatever the machine kept of the message's bytes it holds by now (see `lentBytesOf`).
     if (this.#o.lentBytesOf !== undefined) releaseMessageBytes(message);

@@ -297,7 +297,7 @@ export class ConnectionSession {
         this.#o.counters.duplicatesDropped++;
         return;
       }
-      if (release !== undefined) leaseMessageBytes(message, release, buffer);
+      if (release !== undefined) leaseMessageBytes(message, release);
       this.#onMessage(message);
       return;
     }

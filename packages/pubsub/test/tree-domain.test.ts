@@ -250,8 +250,8 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
   }, 60_000);
 
   it('reads batches into reused memory for lending listeners, never under payloads a listener may keep', async () => {
-    // A history of 4 batches: each batch leaves every cache soon, so its buffer can be reused early.
-    const { members, domain } = await domainOf(4, { tree: { tree: { cacheSize: 4 } } });
+    // A history of 8 batches: each batch leaves every cache soon, so its buffer can be reused early.
+    const { members, domain } = await domainOf(4, { tree: { tree: { cacheSize: 8 } } });
     const [publisher, keeper, lender, other] = members as [TreeNode, TreeNode, TreeNode, TreeNode];
     const advert = await publisher.tree.createTopic({ topicKey: KeyPair.generate(), domain });
     for (const m of members) await m.tree.addTopicAdvert(advert);
@@ -280,10 +280,13 @@ describe('domain topics over a broadcast tree (in one process, TLS)', () => {
     const rounds = 40;
     const perRound = 100;
     const payloadOf = (n: number): Buffer => Buffer.alloc(1024, `${n}.`);
+    // Round by round: a batch a subscriber misses while the tree settles is fetched from a history that
+    // still holds it (a subscriber lagging more than 8 batches behind could not get it back).
+    const least = (): number => Math.min(kept.length, copied.length, counted[0] ?? 0);
     for (let round = 0; round < rounds; round++) {
       for (let i = 1; i <= perRound; i++)
         publisher.tree.publish(advert.topic, payloadOf(round * perRound + i));
-      await new Promise((r) => setTimeout(r, 5));
+      await expect.poll(least, { timeout: 30_000 }).toBeGreaterThanOrEqual((round + 1) * perRound);
     }
     const total = rounds * perRound;
     await expect

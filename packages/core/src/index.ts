@@ -145,6 +145,7 @@ export {
 export {
   bodyEncoded,
   holdBytes,
+  keepBytes,
   leaseBytes,
   leaseMessageBytes,
   releaseMessageBytes,

@@ -36,6 +36,13 @@ class BytesLease {
     };
   }
 
+  /** The bytes are kept for good: the buffer is never handed back, and no view finds the lease again. */
+  keep(): void {
+    this.#holds = Number.POSITIVE_INFINITY;
+    if (this.#buffer !== undefined && leasesByBuffer.get(this.#buffer) === this)
+      leasesByBuffer.delete(this.#buffer);
+  }
+
   drop(): void {
     if (--this.#holds !== 0) return;
     // From here on the buffer may hold another frame: a view of it no longer finds this lease.
@@ -107,6 +114,15 @@ export function leaseBytes(bytes: Uint8Array, release: () => void): () => void {
     dropped = true;
     lease.drop();
   };
+}
+
+/**
+ * For a consumer that hands views of leased bytes to someone who may keep them for good (a listener
+ * that does not borrow): the buffer is never handed back to its transport or producer, and the lease
+ * is forgotten (a table entry less until the GC frees the memory). Does nothing for other bytes.
+ */
+export function keepBytes(bytes: Uint8Array): void {
+  leasesByBuffer.get(bytes.buffer)?.keep();
 }
 
 /**

@@ -3,6 +3,7 @@ import type { EngineMessage } from '../src/index.js';
 import {
   bodyEncoded,
   holdBytes,
+  keepBytes,
   leaseBytes,
   leaseMessageBytes,
   releaseMessageBytes,
@@ -61,5 +62,17 @@ describe('holdBytes', () => {
     expect(released).toBe(0);
     cached?.();
     expect(released).toBe(1);
+  });
+
+  it('never hands back bytes kept for good, whatever is let go after', () => {
+    const pooled = Buffer.alloc(32);
+    let released = 0;
+    const done = leaseBytes(pooled, () => released++);
+    const cached = holdBytes(pooled.subarray(0, 4));
+    keepBytes(pooled.subarray(8, 12));
+    done();
+    cached?.();
+    expect(released).toBe(0);
+    expect(holdBytes(pooled)).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@ import {
   holdBytes,
   identityBytes,
   type KeyPair,
+  keepBytes,
   type Logger,
   type NodeId,
   noopLogger,
@@ -382,10 +383,9 @@ export class DomainPubSub implements Startable {
         this.#logger.warn({ err: error, topic }, 'domain topic listener threw');
       }
     }
-    // A listener that may keep the payloads keeps the buffer too: a hold never let go, so it is never
-    // reused (the GC frees it).
+    // A listener that may keep the payloads keeps the buffer too: it is never reused (the GC frees it).
     if (lent) view.end();
-    else holdBytes(batch.bytes);
+    else keepBytes(batch.bytes);
     hold?.();
   }
 

@@ -149,6 +149,15 @@ export interface RelayPath {
    * holds back what it would pass on to a destination that does not keep up.
    */
   queuedTo(node: NodeId): number;
+  /**
+   * Writes a relay's Forward or Deliver as a Relay link frame (`head`: its length prefix, tag and
+   * fixed fields; `sealed`: the rest) on the open connection to `node`, behind what that connection
+   * has queued; it arrives as a message from our relay engine to the peer's, with protocol
+   * `netmachine/relay-frame@1` and the frame's body as its body. False, writing nothing, when there
+   * is no open connection, messages wait in the node's queue, or the connection pushes back: the
+   * caller then sends an engine message, which waits its turn.
+   */
+  sendRelayFrame?(node: NodeId, head: Uint8Array, sealed: Uint8Array): boolean;
   /** Sends as the Router would: direct when connected, otherwise the route is asked again. */
   send(message: EngineMessage): void;
   /**

@@ -6,6 +6,7 @@ import {
   releaseWhenEncoded,
 } from '@netmachine/core';
 import { MIN_POOLED_FRAME_BYTES } from '@netmachine/transport/wire';
+import { deliverFrameHead, MAX_FRAME_SEALED_BYTES } from './link-frames.js';
 import { isBucketSize } from './padding.js';
 import {
   admits,
@@ -140,6 +141,16 @@ export class Forwarder {
 
   #deliverTo(dst: NodeId, source: NodeId, expiry: number, sealed: Uint8Array, received: EngineMessage): void {
     this.#counters.forwarded++;
+    // As a Relay frame, straight onto the connection to `dst` when nothing waits before it: the
+    // sealed bytes are copied there now, so the buffer they were read into goes back at once.
+    if (
+      sealed.length <= MAX_FRAME_SEALED_BYTES &&
+      this.#c.relayPath.sendRelayFrame?.(dst, deliverFrameHead(source, expiry, sealed.length), sealed)
+    ) {
+      this.#counters.sentAsFrames++;
+      releaseMessageBytes(received);
+      return;
+    }
     const body = encodeDeliver(source, expiry, sealed);
     this.#passOn(body, sealed, received);
     this.#client()?.send({ node: dst, name: RELAY_ENGINE }, body, { expiry, protocol: RELAY_PROTOCOL });

@@ -10,6 +10,7 @@ import {
   parseNodeId,
   SchemaError,
 } from '@netmachine/core';
+import { RELAY_FRAME_ENGINE, RELAY_FRAME_PROTOCOL } from '@netmachine/transport/wire';
 import {
   RelayDestinationNotServedError,
   RelayOverCapacityError,
@@ -18,9 +19,14 @@ import {
   RelaySourceNotAllowedError,
 } from './errors.js';
 
-/** The engine every node runs the relay service as, and the protocol of its messages. */
-export const RELAY_ENGINE = 'relay';
+/**
+ * The engine every node runs the relay service as, and the protocol of its messages. A Forward or
+ * Deliver sent as a Relay link frame (`link-frames.ts`) arrives as a message of
+ * `RELAY_FRAME_PROTOCOL` between the same engines.
+ */
+export const RELAY_ENGINE = RELAY_FRAME_ENGINE;
 export const RELAY_PROTOCOL = 'netmachine/relay@1';
+export { RELAY_FRAME_PROTOCOL };
 
 /** Largest sealed message a relay takes (16 MiB: the largest frame a link carries). */
 export const MAX_SEALED_BYTES = 16 * 1024 * 1024;
@@ -59,9 +65,16 @@ export interface ForwardFrame {
   readonly origin: NodeId | undefined;
 }
 
+export interface DeliverFrame {
+  readonly kind: 1;
+  readonly src: NodeId;
+  readonly expiry: number;
+  readonly sealed: Uint8Array;
+}
+
 export type RelayFrame =
   | ForwardFrame
-  | { readonly kind: 1; readonly src: NodeId; readonly expiry: number; readonly sealed: Uint8Array }
+  | DeliverFrame
   | { readonly kind: 2; readonly ref: number; readonly code: RefusalCode }
   | { readonly kind: 3 }
   | { readonly kind: 4 };
@@ -75,7 +88,7 @@ const recentIds: { bytes: Uint8Array; id: NodeId }[] = [];
 const idBytes = new Map<NodeId, Uint8Array>();
 const MAX_ID_BYTES = 1024;
 
-function cachedIdBytes(id: NodeId): Uint8Array {
+export function cachedIdBytes(id: NodeId): Uint8Array {
   let bytes = idBytes.get(id);
   if (bytes === undefined) {
     bytes = identityBytes(id);
@@ -85,7 +98,7 @@ function cachedIdBytes(id: NodeId): Uint8Array {
   return bytes;
 }
 
-function nodeIdOf(bytes: Uint8Array): NodeId {
+export function nodeIdOf(bytes: Uint8Array): NodeId {
   for (const entry of recentIds) if (sameBytes(entry.bytes, bytes)) return entry.id;
   const id = nodeIdFromBytes(bytes);
   if (recentIds.length >= ID_CACHE_SIZE) recentIds.pop();

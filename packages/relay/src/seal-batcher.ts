@@ -7,6 +7,7 @@ import {
 } from '@netmachine/core';
 import { FrameSlab } from '@netmachine/transport/wire';
 import type { InFlightRing } from './in-flight.js';
+import { forwardFrameHead, MAX_FRAME_SEALED_BYTES } from './link-frames.js';
 import { encodeForward, MAX_SEALED_BYTES, RELAY_ENGINE, RELAY_PROTOCOL } from './protocol.js';
 import { MIN_RECYCLED_SEALED_BYTES, type RelaySealer } from './relay-sealer.js';
 import { SEALED_OVERHEAD } from './sealed-format.js';
@@ -183,6 +184,16 @@ export class SealBatcher {
     if (client === undefined) return;
     const ref = this.#inFlight.record(via, dst, messages);
     this.#counters.sealed += messages.length;
+    // As a Relay frame, straight onto the connection to the relay when nothing waits before it: the
+    // sealed bytes are copied there now.
+    if (
+      sealed.length <= MAX_FRAME_SEALED_BYTES &&
+      this.#relayPath.sendRelayFrame?.(via, forwardFrameHead(dst, expiry, ref, sealed.length), sealed)
+    ) {
+      this.#counters.sentAsFrames++;
+      if (sealed.length >= MIN_RECYCLED_SEALED_BYTES) this.#sealer.recycle(sealed);
+      return;
+    }
     const body = encodeForward(dst, expiry, ref, sealed, 0);
     // Once the link has copied the sealed bytes into its frame, the next batch is sealed into them.
     if (sealed.length >= MIN_RECYCLED_SEALED_BYTES)

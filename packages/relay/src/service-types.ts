@@ -49,6 +49,11 @@ export interface RelayCounters {
   /** As a source: messages that waited for a relay connection and expired, or found none. */
   pendingExpired: number;
   noRelay: number;
+  /**
+   * Forwards (as a source) and Delivers (as a relay) written as Relay link frames; the rest went as
+   * engine messages (messages queued before them, a connection pushing back, multi-hop).
+   */
+  sentAsFrames: number;
   /** As a relay: messages forwarded to a served destination (or another relay), and refused. */
   forwarded: number;
   forwardedMultiHop: number;
@@ -104,6 +109,7 @@ export function zeroCounters(): RelayCounters {
     refusedBack: { ...refusals },
     pendingExpired: 0,
     noRelay: 0,
+    sentAsFrames: 0,
     forwarded: 0,
     forwardedMultiHop: 0,
     heldBack: 0,

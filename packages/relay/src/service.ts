@@ -11,11 +11,13 @@ import {
 import { NoRelayPathError } from './errors.js';
 import { Forwarder } from './forwarder.js';
 import { InFlightRing } from './in-flight.js';
+import { decodeRelayLinkFrame } from './link-frames.js';
 import { PendingMessages } from './pending.js';
 import {
   decodeRelayFrame,
   Kind,
   RELAY_ENGINE,
+  RELAY_FRAME_PROTOCOL,
   RELAY_PROTOCOL,
   type RefusalCode,
   refusalError,
@@ -59,6 +61,9 @@ export function relay(options: RelayOptions = {}): (context: RelayContext) => Re
 }
 
 type Context = RelayContext;
+
+const isRelayProtocol = (protocol: string): boolean =>
+  protocol === RELAY_PROTOCOL || protocol === RELAY_FRAME_PROTOCOL;
 
 class RelayEngine implements RelayService, RelayRoute {
   readonly #c: Context;
@@ -189,7 +194,7 @@ class RelayEngine implements RelayService, RelayRoute {
 
   takes(message: EngineMessage, directUsable: boolean): boolean {
     // Relay protocol messages themselves never nest in another relay.
-    if (message.protocol === RELAY_PROTOCOL) return false;
+    if (isRelayProtocol(message.protocol)) return false;
     const dst = (message.dst as EngineAddress).node;
     if (directUsable && !this.#paths.prefersRelay(dst)) return false;
     // A batch to `dst` is open in this task: the rest of the task goes the same way, without
@@ -224,7 +229,7 @@ class RelayEngine implements RelayService, RelayRoute {
 
   joinsOpenBatch(message: EngineMessage): boolean {
     // Relay protocol messages themselves never nest in another relay.
-    return message.protocol !== RELAY_PROTOCOL && this.#batcher.join(message);
+    return !isRelayProtocol(message.protocol) && this.#batcher.join(message);
   }
 
   directFailed(node: NodeId): void {
@@ -302,10 +307,15 @@ class RelayEngine implements RelayService, RelayRoute {
 
   /** Sync on the hot path; a promise only while holding back (a slow destination, a full receiver). */
   #onMessage(message: EngineMessage): undefined | Promise<void> {
-    if (message.protocol !== RELAY_PROTOCOL) return;
+    const protocol = message.protocol;
+    if (protocol !== RELAY_FRAME_PROTOCOL && protocol !== RELAY_PROTOCOL) return;
     let frame: ReturnType<typeof decodeRelayFrame>;
     try {
-      frame = decodeRelayFrame(message.body);
+      // A Relay link frame (a Forward or Deliver), or any frame as an engine message.
+      frame =
+        protocol === RELAY_FRAME_PROTOCOL
+          ? decodeRelayLinkFrame(message.body)
+          : decodeRelayFrame(message.body);
     } catch {
       this.#counters.malformed++;
       return;

@@ -1,5 +1,8 @@
 import type { NodeId } from '@netmachine/core';
+import { createNode } from '@netmachine/node';
+import { tls } from '@netmachine/transport-tls';
 import { afterEach, describe, expect, it } from 'vitest';
+import { deliverFrameHead, forwardFrameHead } from '../src/link-frames.js';
 import { encodeDeliver, encodeForward, RELAY_ENGINE, RELAY_PROTOCOL } from '../src/protocol.js';
 import { collect, type RelayNode, start, stopAll } from './real-nodes.js';
 
@@ -67,6 +70,72 @@ describe('bad input at the relay and the destination', () => {
     await expect.poll(() => b.services.relay.counters().relayDropped).toBe(2);
     await expect.poll(() => b.services.relay.counters().malformed).toBe(2);
     expect(b.services.relay.counters().forwarded).toBe(0);
+  });
+
+  it('Relay link frames that are malformed, not bucket-sized, expired, replayed or tampered are dropped and counted, and the link stays up', async () => {
+    const { a, b, c, tapped, got } = await triangle();
+    const app = a.client('app');
+    app.send({ node: c.id, name: 'sink' }, 'genuine', { ttlMs: 10_000 });
+    await expect.poll(() => got.length).toBe(1);
+    expect(a.services.relay.counters().sentAsFrames).toBe(1);
+    expect(b.services.relay.counters().sentAsFrames).toBe(1);
+    const frame = (head: Buffer, tail: Uint8Array) => {
+      // A Relay frame written as a hostile peer would: the head is a shared scratch, so it is sent at once.
+      expect(a.transport.sendRelayFrame(b.id, head, tail)).toBe(true);
+    };
+    // At the relay: an unknown kind, a Forward too short to hold its fields, one whose expiry is out
+    // of range (malformed); one not bucket-sized and one expired (dropped).
+    frame(Buffer.from([0, 0, 0, 2, 0x08, 9]), Buffer.alloc(0));
+    frame(Buffer.from([0, 0, 0, 11, 0x08, 0]), Buffer.alloc(9));
+    const farFuture = forwardFrameHead(c.id, 0, 3, 256);
+    farFuture.writeUInt32BE(0xffff_ffff, 38);
+    frame(farFuture, Buffer.alloc(256));
+    frame(forwardFrameHead(c.id, Date.now() + 9000, 4, 300), Buffer.alloc(300));
+    frame(forwardFrameHead(c.id, Date.now() - 1, 5, 256), Buffer.alloc(256));
+    await expect.poll(() => b.services.relay.counters().malformed).toBe(3);
+    await expect.poll(() => b.services.relay.counters().relayDropped).toBe(2);
+    // At the destination: the relay (turned hostile) replays the genuine message and tampers with it.
+    const genuine = tapped[0]!;
+    const tampered = Buffer.from(genuine.sealed);
+    tampered[tampered.length - 20] = (tampered[tampered.length - 20] as number) ^ 0x40;
+    for (const sealed of [genuine.sealed, tampered]) {
+      expect(
+        b.transport.sendRelayFrame(c.id, deliverFrameHead(a.id, genuine.expiry, sealed.length), sealed),
+      ).toBe(true);
+    }
+    await expect.poll(() => c.services.relay.counters().openFailed.RelayReplayError).toBe(1);
+    await expect.poll(() => c.services.relay.counters().openFailed.RelayDecryptError).toBe(1);
+    expect(got).toHaveLength(1);
+    expect(b.services.relay.counters().forwarded).toBe(1);
+    // Nothing closed a link: the path still carries messages.
+    expect(a.transport.connectedNodes()).toContain(b.id);
+    expect(b.transport.connectedNodes()).toContain(c.id);
+    app.send({ node: c.id, name: 'sink' }, 'after', { ttlMs: 10_000 });
+    await expect.poll(() => got.length).toBe(2);
+  });
+
+  it('a Relay frame to a node without the relay service is dropped, and the link stays up', async () => {
+    const { a, b } = await triangle();
+    const plain = await createNode({ transports: [tls()], peers: [{ advert: a.advert }] });
+    try {
+      await plain.start();
+      await plain.transport.connect(a.id);
+      await expect.poll(() => a.transport.connectedNodes()).toContain(plain.id);
+      expect(
+        a.transport.sendRelayFrame(
+          plain.id,
+          deliverFrameHead(b.id, Date.now() + 9000, 256),
+          Buffer.alloc(256),
+        ),
+      ).toBe(true);
+      await expect.poll(() => plain.transport.counters().messagesIn).toBeGreaterThanOrEqual(1);
+      await expect
+        .poll(() => plain.counters().router.dropped['unknown-destination'])
+        .toBeGreaterThanOrEqual(1);
+      expect(a.transport.connectedNodes()).toContain(plain.id);
+    } finally {
+      await plain.stop();
+    }
   });
 
   // 5000 sealed messages through three nodes in one process: CPU-bound, 8-26 s on a loaded two-core

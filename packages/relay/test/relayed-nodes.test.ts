@@ -40,6 +40,10 @@ describe('relayed paths between real nodes', () => {
     expect(b.services.relay.counters().forwarded).toBeLessThan(22);
     expect(a.services.relay.pathTo(c.id)).toEqual({ via: 'relay', relay: b.id });
     expect(a.services.relay.pathTo(b.id)).toEqual({ via: 'direct' });
+    // Each Forward and Deliver went as a Relay link frame: the links had nothing queued before them.
+    expect(a.services.relay.counters().sentAsFrames).toBeGreaterThanOrEqual(2);
+    expect(c.services.relay.counters().sentAsFrames).toBeGreaterThanOrEqual(1);
+    expect(b.services.relay.counters().sentAsFrames).toBe(b.services.relay.counters().forwarded);
   });
 
   it('splits a task of messages into full 64 KiB RelayMessages, and delivers every one in order', async () => {

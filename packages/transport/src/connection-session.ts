@@ -21,7 +21,7 @@ import { type HandshakeStart, SessionHandshake } from './session-handshake.js';
 import type { SessionOptions } from './session-options.js';
 import { encodeFrame, FrameDecoder } from './wire/frame-codec.js';
 import { sharedFramePool } from './wire/frame-pool.js';
-import { FrameTag, type Goodbye } from './wire/frames.js';
+import { FrameTag, type Goodbye, RELAY_FRAME_ENGINE, RELAY_FRAME_PROTOCOL } from './wire/frames.js';
 import { LinkAddresses } from './wire/link-addresses.js';
 import { decodeMessageAt } from './wire/message-frame.js';
 
@@ -211,6 +211,18 @@ export class ConnectionSession {
   }
 
   /**
+   * Queues a Relay frame (`head` begins with its header, `sealed` follows; see `FrameTag.Relay`) and,
+   * when nothing is on its way to the peer, writes it at once: a relay passes a lone request on in
+   * the read that brought it, and a batch fills a frame of its own (so no small writes add up).
+   */
+  sendRelayFrame(head: Uint8Array, sealed: Uint8Array): void {
+    if (this.#state !== 'open') throw new ConnectionClosedError(`link to ${this.peer} is ${this.#state}`);
+    this.#writer.enqueueParts(head, sealed);
+    if (this.connection.bufferedBytes === 0) this.#writer.flush(false);
+    this.#active = true;
+  }
+
+  /**
    * Says goodbye and closes. The peer answers a Goodbye by sending nothing more and closing its
    * side, so waiting for that close (up to `closeTimeoutMs`) loses none of the messages it wrote
    * before it heard us. A connection that reads after its own close (`readsAfterClose`: TLS) closes
@@ -289,6 +301,10 @@ export class ConnectionSession {
       this.#onHandshakeFrame(tag, buffer.subarray(start, end));
       return;
     }
+    if (tag === FrameTag.Relay) {
+      this.#onRelayFrame(buffer, start, end, release);
+      return;
+    }
     if (tag === FrameTag.Message) {
       // Decoded where it lies in the bytes read (see decodeMessageAt).
       const message = decodeMessageAt(buffer, start, end, this.#addresses);
@@ -331,6 +347,23 @@ export class ConnectionSession {
         decodeLinkFrame(tag, body); // throws for unknown tags
         throw new ProtocolViolationError(`frame type ${tag} after the handshake`);
     }
+  }
+
+  /**
+   * A Relay frame is a message from the peer's relay engine to ours, its body the frame's: the link
+   * authenticated the peer, and what the frame carries is sealed and authenticated end to end (the
+   * relay engine checks it), so it has no id, signature or expiry of its own to check here.
+   */
+  #onRelayFrame(buffer: Buffer, start: number, end: number, release: (() => void) | undefined): void {
+    const message: EngineMessage = {
+      id: 0,
+      src: this.#addresses.src(RELAY_FRAME_ENGINE),
+      dst: this.#addresses.dst(RELAY_FRAME_ENGINE),
+      protocol: RELAY_FRAME_PROTOCOL,
+      body: buffer.subarray(start, end),
+    };
+    if (release !== undefined) leaseMessageBytes(message, release);
+    this.#deliver(message);
   }
 
   #onMessage(message: EngineMessage): void {

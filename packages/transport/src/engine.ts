@@ -302,6 +302,13 @@ export class TransportEngine implements NodeSender, RelayPath, Startable {
     (link ?? this.#table.link(dst.node)).send(message);
   }
 
+  sendRelayFrame(node: NodeId, head: Uint8Array, sealed: Uint8Array): boolean {
+    if (!this.#running) return false;
+    const link = this.#links.get(node);
+    if (link === undefined || this.#o.directory.node(node)?.trust === TRUST_BANNED) return false;
+    return link.sendRelayFrame(head, sealed);
+  }
+
   // --- connections --------------------------------------------------------
 
   /** Opens (or reuses) a connection; `permanent` keeps it up. Resolves when connected. */

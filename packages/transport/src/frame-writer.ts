@@ -58,6 +58,13 @@ export class FrameWriter {
     this.#queued();
   }
 
+  /** Queues a complete frame given as two parts (see `FrameSlab.appendFrameParts`). */
+  enqueueParts(head: Uint8Array, tail: Uint8Array): void {
+    if (this.#closed) return;
+    this.#slab.appendFrameParts(head, tail);
+    this.#queued();
+  }
+
   /**
    * Encodes and queues `message` as this link sends it (see `appendOutgoing`: signed in strict mode,
    * only this node's); throws a typed error, and queues nothing, when it cannot be sent.

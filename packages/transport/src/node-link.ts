@@ -110,6 +110,17 @@ export class NodeLink {
     if (session === undefined) this.ensureConnecting();
   }
 
+  /**
+   * Writes a Relay frame on the open session when nothing waits in the queue before it (it would
+   * overtake what does) and the session takes more; false, writing nothing, otherwise.
+   */
+  sendRelayFrame(head: Uint8Array, sealed: Uint8Array): boolean {
+    const session = this.session;
+    if (!session?.accepting || this.queue.length > 0) return false;
+    session.sendRelayFrame(head, sealed);
+    return true;
+  }
+
   /** Moves queued messages into the session while it accepts them. */
   pump(): void {
     const now = Date.now();

@@ -85,6 +85,14 @@ export class FrameSlab {
     this.#end += frame.length;
   }
 
+  /** Appends a complete frame given as two parts (`head` begins with the header): one frame, never split. */
+  appendFrameParts(head: Uint8Array, tail: Uint8Array): void {
+    this.#reserve(head.length + tail.length);
+    this.#slab.set(head, this.#end);
+    this.#slab.set(tail, this.#end + head.length);
+    this.#end += head.length + tail.length;
+  }
+
   /**
    * Appends `message` as a Message frame: `[id, srcName, dstName, replyTo, expiry, protocol, body,
    * sig]` (see `messageToWire`), for a link whose peer is `message.dst.node` and whose local node is

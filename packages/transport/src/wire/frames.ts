@@ -37,7 +37,17 @@ export const FrameTag = {
   Ping: 0x05,
   Pong: 0x06,
   Goodbye: 0x07,
+  /**
+   * A relay's Forward or Deliver (`@netmachine/relay`): a sealed message with a few fixed fields, read
+   * as a message from the peer's relay engine to ours (`RELAY_FRAME_ENGINE`, `RELAY_FRAME_PROTOCOL`,
+   * the frame's body as the message body) without a Message frame's fields around it.
+   */
+  Relay: 0x08,
 } as const;
+
+/** The engine a Relay frame comes from and goes to, and the protocol its message is given. */
+export const RELAY_FRAME_ENGINE = 'relay';
+export const RELAY_FRAME_PROTOCOL = 'netmachine/relay-frame@1';
 export type FrameTag = (typeof FrameTag)[keyof typeof FrameTag];
 
 /** Protocol versions this implementation speaks. */

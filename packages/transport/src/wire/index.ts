@@ -41,6 +41,8 @@ export {
   messageToWire,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
+  RELAY_FRAME_ENGINE,
+  RELAY_FRAME_PROTOCOL,
   type WireMessage,
 } from './frames.js';
 export { LinkAddresses } from './link-addresses.js';

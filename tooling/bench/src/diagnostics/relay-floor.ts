@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FrameSplitter, frame, makePayload, payloadSeq } from '../payload.js';
 import { type PemCertificate, selfSignedPem } from '../systems/certificate.js';
-import { type LoopChild, percentile, spawnLoopChild } from './loop-child.js';
+import { cpuMicros, type LoopChild, percentile, spawnLoopChild } from './loop-child.js';
 
 const WARMUP = 2000;
 /** This file's extension: the sibling script runs the same way (from source, or built). */
@@ -39,7 +39,23 @@ const NETMACHINE = ['netmachine', 'netmachine-relayed'] as const;
 
 type FromChild =
   | { readonly type: 'ready'; readonly port: number }
-  | { readonly type: 'done'; readonly latenciesUs: number[]; readonly bad: number };
+  | { readonly type: 'done'; readonly latenciesUs: number[]; readonly bad: number; readonly cpuUs: number }
+  | { readonly type: 'report'; readonly cpuUs: number };
+
+/**
+ * CPU time (user + system) from the `WARMUP + 1`-th frame a process sees on, sent to the parent when
+ * it asks: the steadier figure beside a latency, as `request-loop` gives it.
+ */
+function cpuFromWarmUp(): () => void {
+  let seen = 0;
+  let atWarm = 0;
+  process.once('message', () => {
+    process.send?.({ type: 'report', cpuUs: cpuMicros() - atWarm } satisfies FromChild);
+  });
+  return () => {
+    if (++seen === WARMUP + 1) atWarm = cpuMicros();
+  };
+}
 
 function nonceOf(counter: number): Buffer {
   const nonce = Buffer.alloc(12);
@@ -147,8 +163,10 @@ async function dial(pem: PemCertificate, port: number): Promise<TLSSocket> {
 async function echo(sealed: boolean): Promise<void> {
   const pem = await selfSignedPem();
   const end = new SealedEnd();
+  const counted = cpuFromWarmUp();
   const port = await listen(pem, (socket) => {
     const splitter = new FrameSplitter((body) => {
+      counted();
       socket.write(frame(sealed ? end.seal(end.open(body)) : body));
     });
     socket.on('data', (chunk: Buffer) => splitter.push(chunk));
@@ -159,10 +177,14 @@ async function echo(sealed: boolean): Promise<void> {
 /** B: passes each frame from the client on to the echo and each answer back, one write per frame. */
 async function middle(echoPort: number): Promise<void> {
   const pem = await selfSignedPem();
+  const counted = cpuFromWarmUp();
   const port = await listen(pem, (client) => {
     // Until the onward link is up, the client's bytes wait in its socket (no 'data' listener yet).
     void dial(pem, echoPort).then((server) => {
-      const toServer = new FrameSplitter((body) => server.write(frame(body)));
+      const toServer = new FrameSplitter((body) => {
+        counted();
+        server.write(frame(body));
+      });
       const toClient = new FrameSplitter((body) => client.write(frame(body)));
       client.on('data', (chunk: Buffer) => toServer.push(chunk));
       server.on('data', (chunk: Buffer) => toClient.push(chunk));
@@ -181,7 +203,9 @@ async function client(port: number, requests: number, sealed: boolean): Promise<
   socket.on('data', (chunk: Buffer) => splitter.push(chunk));
   const latenciesUs: number[] = [];
   let bad = 0;
+  let cpuAtWarm = 0;
   for (let seq = 0; seq < WARMUP + requests; seq++) {
+    if (seq === WARMUP) cpuAtWarm = cpuMicros();
     const startedAt = process.hrtime.bigint();
     const reply = await new Promise<Uint8Array>((resolve) => {
       answer = resolve;
@@ -192,7 +216,7 @@ async function client(port: number, requests: number, sealed: boolean): Promise<
     if (payloadSeq(reply) !== seq) bad++;
     if (seq >= WARMUP) latenciesUs.push(elapsedUs);
   }
-  process.send?.({ type: 'done', latenciesUs, bad } satisfies FromChild);
+  process.send?.({ type: 'done', latenciesUs, bad, cpuUs: cpuMicros() - cpuAtWarm } satisfies FromChild);
   socket.destroy();
   process.disconnect?.();
 }
@@ -222,9 +246,17 @@ async function run(chain: Chain, requests: number): Promise<string> {
     children.push(asker);
     const done = await asker.next();
     if (done.type !== 'done') throw new Error('the client did not finish');
+    // CPU per round trip in each process: the client, the middle (if any), the echo.
+    const cpu = [(done.cpuUs / requests).toFixed(1)];
+    const others = chain === 'direct' ? [server] : [children[1] as LoopChild<FromChild>, server];
+    for (const other of others) {
+      other.child.send('report');
+      const report = await other.next();
+      if (report.type === 'report') cpu.push((report.cpuUs / requests).toFixed(1));
+    }
     const sorted = [...done.latenciesUs].sort((a, b) => a - b);
     const bad = done.bad > 0 ? `  BAD ${done.bad}` : '';
-    return `${chain.padEnd(12)} p10 ${percentile(sorted, 0.1).toFixed(1)} µs  p50 ${percentile(sorted, 0.5).toFixed(1)} µs${bad}`;
+    return `${chain.padEnd(12)} p10 ${percentile(sorted, 0.1).toFixed(1)} µs  p50 ${percentile(sorted, 0.5).toFixed(1)} µs  CPU per round trip: ${cpu.join(' / ')} µs${bad}`;
   } finally {
     for (const child of children) child.child.kill();
   }
@@ -249,9 +281,7 @@ async function runNetmachine(system: string, requests: number): Promise<string> 
   });
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`request-loop ${system} exited ${code}`);
-  return (out.trim().split('\n').pop() ?? '')
-    .replace(/^round 1\s+/, '')
-    .replace(/\s+CPU per round trip.*$/, '');
+  return (out.trim().split('\n').pop() ?? '').replace(/^round 1\s+/, '');
 }
 
 async function main(): Promise<void> {

@@ -51,8 +51,8 @@ export interface OpenerOptions {
   /** New sessions accepted per second, over all sources (each costs a signature check and two X25519). */
   newSessionsPerSecond?: number;
   /**
-   * Makes a session's decipher for the next counter right after a message is opened, while the
-   * cipher's code and tables are in the caches (default true).
+   * Makes a session's decipher for the next counter ahead of its next message (default true): once
+   * this turn's messages are handled (`setImmediate`), not on their way.
    */
   prepareAhead?: boolean;
   now?: () => number;
@@ -70,6 +70,9 @@ export class RelayOpener {
   readonly #newSessions: TokenBucket;
   readonly #now: () => number;
   readonly #prepareAhead: boolean;
+  /** Sessions whose next decipher is made once this turn's messages are handled. */
+  readonly #wantAhead = new Set<ReceiverSession>();
+  #aheadScheduled = false;
   readonly #aad = Buffer.allocUnsafe(AAD_BYTES);
   readonly #nonce = Buffer.allocUnsafe(12);
   /**
@@ -186,14 +189,30 @@ export class RelayOpener {
     }
     // Only an authentic message moves the replay window, so a forgery cannot burn counters.
     if (!session.replay.accept(counter)) throw new RelayReplayError(source, counter);
-    // The next counter's decipher, made now while the cipher's code and tables are in the caches:
-    // after a wake-up the same call costs several times more, on the next message's path.
-    if (this.#prepareAhead && counter < 0xffff_ffff) {
-      session.ahead = this.#decipher(session, counter + 1);
-      session.aheadCounter = counter + 1;
-    }
+    if (this.#prepareAhead && counter < 0xffff_ffff) this.#prepareNext(session, counter + 1);
     return plaintext;
   }
+
+  /**
+   * The session's decipher for `counter` is made once this turn of the event loop has handled (and
+   * answered) what it opened (`setImmediate`): made after a wake-up, on the next message's path, it
+   * costs several times more; made right after this open, it delays the reply.
+   */
+  #prepareNext(session: ReceiverSession, counter: number): void {
+    session.aheadCounter = counter;
+    this.#wantAhead.add(session);
+    if (this.#aheadScheduled) return;
+    this.#aheadScheduled = true;
+    setImmediate(this.#makeAhead);
+  }
+
+  readonly #makeAhead = (): void => {
+    this.#aheadScheduled = false;
+    for (const session of this.#wantAhead) {
+      if (session.ahead === undefined) session.ahead = this.#decipher(session, session.aheadCounter);
+    }
+    this.#wantAhead.clear();
+  };
 
   #decipher(session: ReceiverSession, counter: number): DecipherGCM {
     const nonce = nonceOf(this.#nonce, session.noncePrefix, counter);

@@ -33,8 +33,8 @@ export interface SealerOptions {
   /** Sessions kept (one per destination), oldest dropped first (default 4096). */
   maxSessions?: number;
   /**
-   * Makes each session's next cipher right after a message is sealed, while the cipher's code and
-   * tables are in the caches (default true).
+   * Makes each session's next cipher ahead of its next message (default true): once the sealed
+   * message has gone (`setImmediate`, after the link's write), not on its way.
    */
   prepareAhead?: boolean;
   now?: () => number;
@@ -81,6 +81,9 @@ export class RelaySealer {
   #scratch = Buffer.allocUnsafe(4096);
   /** Sealed buffers handed back, by size: each is a bucket long. */
   readonly #spare = new Map<number, Buffer[]>();
+  /** Sessions whose next cipher is made once this turn's messages have gone. */
+  readonly #wantAhead = new Set<SenderSession>();
+  #aheadScheduled = false;
   /** Sessions started so far (a counter for status). */
   sessionsStarted = 0;
 
@@ -153,7 +156,9 @@ export class RelaySealer {
     writeU64(out, OFF_COUNTER, counter);
     // Made ahead by the previous message when this is the counter it was made for (it always is,
     // unless the session was just started): the nonce of each counter goes into one cipher only.
-    const cipher = session.ahead ?? this.#cipher(session, counter);
+    const ahead = session.ahead;
+    const cipher =
+      ahead !== undefined && session.aheadCounter === counter ? ahead : this.#cipher(session, counter);
     session.ahead = undefined;
     cipher.setAAD(additionalData(this.#aad, out, this.#src, session.dst, expiry), { plaintextLength });
     // The records, then zeros up to the bucket (a zero length also ends the list of records).
@@ -173,13 +178,32 @@ export class RelaySealer {
     }
     cipher.final();
     cipher.getAuthTag().copy(out, at);
-    // The next message's cipher, made now while the cipher's code and tables are in the caches:
-    // after a wake-up the same call costs several times more, on the next message's path.
-    if (this.#prepareAhead && session.counter < this.#rotateAfterMessages) {
-      session.ahead = this.#cipher(session, session.counter);
-    }
+    if (this.#prepareAhead) this.#prepareNext(session);
     return out;
   }
+
+  /**
+   * The session's next cipher is made once this turn of the event loop has written what it sealed
+   * (`setImmediate`): made after a wake-up, on the next message's path, `createCipheriv` costs
+   * several times what it does in a hot loop, and made right after this seal it delays this
+   * message's write.
+   */
+  #prepareNext(session: SenderSession): void {
+    this.#wantAhead.add(session);
+    if (this.#aheadScheduled) return;
+    this.#aheadScheduled = true;
+    setImmediate(this.#makeAhead);
+  }
+
+  readonly #makeAhead = (): void => {
+    this.#aheadScheduled = false;
+    for (const session of this.#wantAhead) {
+      if (session.ahead !== undefined || session.counter >= this.#rotateAfterMessages) continue;
+      session.ahead = this.#cipher(session, session.counter);
+      session.aheadCounter = session.counter;
+    }
+    this.#wantAhead.clear();
+  };
 
   #cipher(session: SenderSession, counter: number): CipherGCM {
     return createCipheriv(CIPHER, session.key, nonceOf(this.#nonce, session.noncePrefix, counter), {

@@ -42,8 +42,9 @@ export interface SenderSession {
   readonly noncePrefix: Buffer;
   readonly createdAt: number;
   counter: number;
-  /** The cipher for message `counter`, made ahead (see `RelaySealer`); used once, for that counter only. */
+  /** A cipher made ahead for message `aheadCounter` (see `RelaySealer`); used once, for that counter only. */
   ahead: CipherGCM | undefined;
+  aheadCounter: number;
 }
 
 export interface ReceiverSession {
@@ -124,7 +125,7 @@ export function startSenderSession(
     header.subarray(OFF_CREATED, OFF_CREATED + 8),
   );
   header.set(keyPair.sign(signed), OFF_SIGNATURE);
-  return { dst, header, key, noncePrefix, createdAt: now, counter: 0, ahead: undefined };
+  return { dst, header, key, noncePrefix, createdAt: now, counter: 0, ahead: undefined, aheadCounter: 0 };
 }
 
 /**

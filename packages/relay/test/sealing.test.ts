@@ -138,16 +138,23 @@ describe('RelaySealer / RelayOpener', () => {
     expect(() => opener.open(A, second, expiry)).toThrow(RelayReplayError);
   });
 
-  it('uses a cipher made ahead only for the counter it was made for, in or out of order', () => {
+  it('uses a cipher made ahead (once the turn is over) only for the counter it was made for, in or out of order', async () => {
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
     for (const prepareAhead of [true, false]) {
       const sealer = new RelaySealer(alice, { prepareAhead });
       const opener = new RelayOpener(carol, { prepareAhead });
       const expiry = soon();
-      const sealed = [0, 1, 2, 3, 4].map((n) => sealer.seal(C, Buffer.from(`m${n}`), expiry));
-      // In order (each opens with the decipher the one before made), then a gap, then back.
+      const sealed: Buffer[] = [];
+      for (const n of [0, 1, 2, 3, 4]) {
+        sealed.push(sealer.seal(C, Buffer.from(`m${n}`), expiry));
+        // Two in one turn: the second's cipher is made on the spot; the others' were made ahead.
+        if (n !== 0) await turn();
+      }
+      // In order (each opens with the decipher made after the one before), then a gap, then back.
       const order = [0, 1, 3, 2, 4];
       for (const n of order) {
         expect(Buffer.from(opener.open(A, sealed[n] as Buffer, expiry)).toString()).toBe(`m${n}`);
+        await turn();
       }
       // Every nonce went into one cipher: no two sealed messages share a counter.
       const counters = new Set(sealed.map((s) => s.readUInt32BE(SEALED_HEADER_BYTES - 4)));

@@ -82,10 +82,22 @@ export class SealBatcher {
   /**
    * Messages to one destination in the same task go as one RelayMessage, sealed when the task ends
    * (a microtask: no timer, so a lone request goes at once): one AEAD, one frame and one pass
-   * through the relay for all of them.
+   * through the relay for all of them. A reply goes at once (below).
    */
   add(message: EngineMessage, via: NodeId): void {
-    this.#append(message, (message.dst as EngineAddress).node, via);
+    const dst = (message.dst as EngineAddress).node;
+    if (message.replyTo === undefined || this.#batches.has(dst)) {
+      this.#append(message, dst, via);
+      return;
+    }
+    // A reply with nothing open to its node is sealed and sent at once, as a link writes a reply at
+    // once: it does not wait for the rest of the task (the handler's return, the read's other
+    // frames) to end. Anything more to that node in this task opens a batch behind it.
+    this.#append(message, dst, via);
+    const batch = this.#batches.get(dst);
+    if (batch === undefined) return;
+    this.#seal(dst, batch, batch.frames.takeParts());
+    this.#dropBatch(dst, batch);
   }
 
   /**

@@ -46,6 +46,30 @@ describe('relayed paths between real nodes', () => {
     expect(b.services.relay.counters().sentAsFrames).toBe(b.services.relay.counters().forwarded);
   });
 
+  it('seals a reply at once, and what the same task sends after it follows it in order', async () => {
+    const b = await start({ offer: { policy: { kind: 'anyone' } } });
+    const c = await start({}, { behind: [b] });
+    const a = await start({}, { peers: [b, c] });
+    const got = collect(a, 'sink');
+    const sealedAtReply: number[] = [];
+    c.spawn('answerer', (m, ctx) => {
+      if (m.replyTo !== undefined) return;
+      const before = c.services.relay.counters().sealed;
+      ctx.reply(m, 'answer');
+      // Sealed (and handed to the link) before the handler returns, not at the end of the task.
+      sealedAtReply.push(c.services.relay.counters().sealed - before);
+      for (let i = 0; i < 3; i++) ctx.send({ node: a.id, name: 'sink' }, i);
+    });
+    const reply = await a.client('asker').request({ node: c.id, name: 'answerer' }, 'question');
+    expect(reply.body).toBe('answer');
+    expect(sealedAtReply).toEqual([1]);
+    await expect.poll(() => got.length).toBe(3);
+    expect(got.map((m) => m.body)).toEqual([0, 1, 2]);
+    // The three after the reply went as one more RelayMessage.
+    expect(c.services.relay.counters().sealed).toBe(4);
+    expect(b.services.relay.counters().forwarded).toBe(3);
+  });
+
   it('splits a task of messages into full 64 KiB RelayMessages, and delivers every one in order', async () => {
     const sizes: number[] = [];
     const b = await start({ offer: { policy: { kind: 'anyone' } }, tap: (e) => sizes.push(e.sealed.length) });

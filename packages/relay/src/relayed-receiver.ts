@@ -6,6 +6,18 @@ import type { RelayPaths } from './relay-paths.js';
 import { recordBounds } from './sealed-format.js';
 import type { RelayContext, RelayCounters, RelayOptions } from './service-types.js';
 
+/** A batch opened and partly delivered: the receiving engine was full. */
+interface HeldBatch {
+  readonly plaintext: Buffer;
+  readonly spans: readonly number[];
+  /** Index into `spans` of the next message to deliver. */
+  next: number;
+  readonly expiry: number;
+  readonly source: NodeId;
+  readonly via: NodeId;
+  readonly addresses: LinkAddresses;
+}
+
 /** Sources whose engine addresses are kept. */
 const MAX_SOURCES = 256;
 
@@ -20,7 +32,8 @@ export class RelayedReceiver {
   readonly #counters: RelayCounters;
   /** The engine addresses of each source's messages, made once per name (as a link's are). */
   readonly #addresses = new Map<NodeId, LinkAddresses>();
-  #roomParked = 0;
+  /** The batch whose messages wait for room in the receiving engine, and where they go on. */
+  #held: HeldBatch | undefined;
   #roomWaiter: (() => void) | undefined;
 
   constructor(
@@ -41,8 +54,8 @@ export class RelayedReceiver {
 
   /** A wait for room in progress ends now (the service stops), so the mailbox can stop. */
   release(): void {
-    this.#roomParked = 1;
-    this.#onRoom();
+    this.#held = undefined;
+    this.#wake();
   }
 
   /**
@@ -70,16 +83,42 @@ export class RelayedReceiver {
       releaseMessageBytes(received);
     }
     if (via !== source) this.#paths.learnReturnPath(source, via);
-    const addresses = this.#addressesOf(source);
-    this.#roomParked = 0;
-    for (let i = 0; i < spans.length; i += 2) {
-      const start = spans[i] as number;
+    const batch: HeldBatch = {
+      plaintext,
+      spans,
+      next: 0,
+      expiry,
+      source,
+      via,
+      addresses: this.#addressesOf(source),
+    };
+    if (this.#deliverFrom(batch)) return;
+    // The receiving engine is full: it keeps the message it was just given and says when it has
+    // room; the rest of the batch waits here, in order, and the relay engine with it (its mailbox
+    // fills and reading from the relay pauses, as a link's reading would).
+    // The spans are a shared array the next plaintext's bounds are read into: the held batch keeps a copy.
+    this.#held = { ...batch, spans: spans.slice() };
+    return new Promise((resolve) => {
+      this.#roomWaiter = resolve;
+    });
+  }
+
+  /**
+   * Delivers the batch's messages from `batch.next` on, one at a time; false once the receiving
+   * engine is full (the message it was given is kept; `#onRoom` goes on from the next).
+   */
+  #deliverFrom(batch: HeldBatch): boolean {
+    const { plaintext, spans, addresses, expiry, source, via } = batch;
+    while (batch.next < spans.length) {
+      const start = spans[batch.next] as number;
+      const end = spans[batch.next + 1] as number;
+      batch.next += 2;
       let inner: EngineMessage;
       try {
         // Each record is a link's Message frame (tag, then the message), decoded where it lies, as a
         // link decodes it.
         if (plaintext[start] !== FrameTag.Message) throw new MalformedRelayMessageError('inner record type');
-        inner = decodeMessageAt(plaintext, start + 1, spans[i + 1] as number, addresses);
+        inner = decodeMessageAt(plaintext, start + 1, end, addresses);
         if (inner.expiry !== undefined && inner.expiry > expiry) {
           throw new RelayEnvelopeMismatchError('inner expiry later than the sealed one');
         }
@@ -88,13 +127,9 @@ export class RelayedReceiver {
         continue;
       }
       this.#counters.opened++;
-      // A full receiver keeps the message and calls onRoom once for it later.
-      if (this.#c.relayPath.deliverRelayed(inner, this.#onRoom) === false) this.#roomParked++;
+      if (this.#c.relayPath.deliverRelayed(inner, this.#onRoom) === false) return false;
     }
-    if (this.#roomParked <= 0) return;
-    return new Promise((resolve) => {
-      this.#roomWaiter = resolve;
-    });
+    return true;
   }
 
   #addressesOf(source: NodeId): LinkAddresses {
@@ -114,14 +149,17 @@ export class RelayedReceiver {
     this.#c.logger.debug({ source, relay: via, err: error }, 'relayed message refused');
   }
 
-  /**
-   * A receiver that was full has room for one of the messages it kept; once all have it, the relay
-   * engine goes on (one RelayMessage at a time: the mailbox runs in order).
-   */
+  /** The receiving engine took the message it kept: the held batch goes on, and when it is all delivered, the relay engine. */
   readonly #onRoom = (): void => {
-    if (--this.#roomParked > 0) return;
+    const batch = this.#held;
+    if (batch === undefined || !this.#deliverFrom(batch)) return;
+    this.#held = undefined;
+    this.#wake();
+  };
+
+  #wake(): void {
     const waiter = this.#roomWaiter;
     this.#roomWaiter = undefined;
     waiter?.();
-  };
+  }
 }

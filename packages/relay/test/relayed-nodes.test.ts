@@ -46,6 +46,28 @@ describe('relayed paths between real nodes', () => {
     expect(b.services.relay.counters().sentAsFrames).toBe(b.services.relay.counters().forwarded);
   });
 
+  it('a destination whose receiving engine fills while the relay engine opens a batch keeps reading: everything arrives', async () => {
+    const b = await start({ offer: { policy: { kind: 'anyone' } } });
+    const c = await start({}, { behind: [b] });
+    const a = await start({}, { peers: [b, c] });
+    // A receiving engine with room for 16: each batch of up to 261 fills it while the relay engine
+    // hands the batch's messages on (in the read that brought it), and the rest wait for room.
+    const got: number[] = [];
+    c.spawn('small', (m) => void got.push(m.body as number), { mailboxSize: 16 });
+    const client = a.client('asker');
+    // The path through the relay is set up first (until then messages wait in a bounded queue).
+    client.send({ node: c.id, name: 'small' }, -1);
+    await expect.poll(() => got.length).toBe(1);
+    const count = 3000;
+    for (let task = 0; task < count / 500; task++) {
+      for (let i = 0; i < 500; i++) client.send({ node: c.id, name: 'small' }, task * 500 + i);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await expect.poll(() => got.length, { timeout: 20_000 }).toBe(count + 1);
+    expect(got).toEqual([-1, ...Array(count).keys()]);
+    expect(c.counters().router.dropped['mailbox-full']).toBe(0);
+  });
+
   it('seals a reply at once, and what the same task sends after it follows it in order', async () => {
     const b = await start({ offer: { policy: { kind: 'anyone' } } });
     const c = await start({}, { behind: [b] });

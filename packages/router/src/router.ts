@@ -394,9 +394,15 @@ export class Router implements MessageSink, ServiceRouter, Startable {
       this.deliverTopicEvent(message);
       return true;
     }
+    // Re-entrant: a runOnArrival engine handles its message inside this call and may deliver others
+    // (a relay's destination hands on what it opened). Their parking is theirs, not this message's:
+    // a false here pauses the link until an `onRoom` that this message never gets.
+    const outer = this.parkedByRoute;
     this.parkedByRoute = false;
     this.route(message, undefined, onRoom);
-    return !this.parkedByRoute;
+    const parked = this.parkedByRoute;
+    this.parkedByRoute = outer;
+    return !parked;
   }
 
   readStarted(): void {

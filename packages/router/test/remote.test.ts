@@ -226,6 +226,45 @@ describe('backpressure towards other nodes', () => {
     expect(got).toEqual([1, 2]);
   });
 
+  it('a runOnArrival engine that delivers into a full engine does not make its own message look parked', () => {
+    const a = newRouter();
+    const src = { node: newRouter().node, name: 'far' };
+    // A slow engine with a mailbox of one (it runs only after the read), and an engine that hands on each message it gets (as a
+    // relay's destination hands on what it opened), run as each arrives.
+    a.spawn('slow', () => {}, { mailboxSize: 1 });
+    const handedOn: boolean[] = [];
+    a.spawn(
+      'opener',
+      (m) => {
+        for (let i = 0; i < 2; i++) {
+          const inner: EngineMessage = {
+            id: 100 + i,
+            src,
+            dst: { node: a.node, name: 'slow' },
+            protocol: 'm@1',
+            body: i,
+          };
+          handedOn.push(a.deliver(inner, () => {}));
+        }
+        void m;
+      },
+      { runOnArrival: true },
+    );
+    const outer: EngineMessage = {
+      id: 1,
+      src,
+      dst: { node: a.node, name: 'opener' },
+      protocol: 'm@1',
+      body: 0,
+    };
+    let outerRoom = 0;
+    // The outer message was handled at once: it is not parked, whatever its handler's deliveries were.
+    expect(a.deliver(outer, () => outerRoom++)).toBe(true);
+    // The second found the slow engine full and was parked (its own onRoom will say when).
+    expect(handedOn).toEqual([true, false]);
+    expect(outerRoom).toBe(0);
+  });
+
   it('runs an idle runOnArrival engine as its message arrives, and queues behind a busy one in order', async () => {
     const a = newRouter();
     let release!: () => void;

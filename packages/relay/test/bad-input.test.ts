@@ -1,5 +1,6 @@
 import type { NodeId } from '@netmachine/core';
 import { createNode } from '@netmachine/node';
+import { FrameTag } from '@netmachine/transport/wire';
 import { tls } from '@netmachine/transport-tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deliverFrameHead, forwardFrameHead } from '../src/link-frames.js';
@@ -85,8 +86,8 @@ describe('bad input at the relay and the destination', () => {
     };
     // At the relay: an unknown kind, a Forward too short to hold its fields, one whose expiry is out
     // of range (malformed); one not bucket-sized and one expired (dropped).
-    frame(Buffer.from([0, 0, 0, 2, 0x08, 9]), Buffer.alloc(0));
-    frame(Buffer.from([0, 0, 0, 11, 0x08, 0]), Buffer.alloc(9));
+    frame(Buffer.from([0, 0, 0, 2, FrameTag.Relay, 9]), Buffer.alloc(0));
+    frame(Buffer.from([0, 0, 0, 11, FrameTag.Relay, 0]), Buffer.alloc(9));
     const farFuture = forwardFrameHead(c.id, 0, 3, 256);
     farFuture.writeUInt32BE(0xffff_ffff, 38);
     frame(farFuture, Buffer.alloc(256));

@@ -40,9 +40,10 @@ export const FrameTag = {
   /**
    * A relay's Forward or Deliver (`@netmachine/relay`): a sealed message with a few fixed fields, read
    * as a message from the peer's relay engine to ours (`RELAY_FRAME_ENGINE`, `RELAY_FRAME_PROTOCOL`,
-   * the frame's body as the message body) without a Message frame's fields around it.
+   * the frame's body as the message body) without a Message frame's fields around it. 0x08 (a retired
+   * third-party message frame: a link carries only its peer's messages), 0x09 and 0x0a are unknown.
    */
-  Relay: 0x08,
+  Relay: 0x0b,
 } as const;
 
 /** The engine a Relay frame comes from and goes to, and the protocol its message is given. */

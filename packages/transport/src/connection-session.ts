@@ -301,10 +301,6 @@ export class ConnectionSession {
       this.#onHandshakeFrame(tag, buffer.subarray(start, end));
       return;
     }
-    if (tag === FrameTag.Relay) {
-      this.#onRelayFrame(buffer, start, end, release);
-      return;
-    }
     if (tag === FrameTag.Message) {
       // Decoded where it lies in the bytes read (see decodeMessageAt).
       const message = decodeMessageAt(buffer, start, end, this.#addresses);
@@ -315,6 +311,10 @@ export class ConnectionSession {
       }
       if (release !== undefined) leaseMessageBytes(message, release);
       this.#onMessage(message);
+      return;
+    }
+    if (tag === FrameTag.Relay) {
+      this.#onRelayFrame(buffer, start, end, release);
       return;
     }
     const body = buffer.subarray(start, end);

@@ -1,6 +1,7 @@
 import { createDecipheriv, type DecipherGCM } from 'node:crypto';
 import { identityBytes, type KeyPair, type NodeId } from '@netmachine/core';
 import { ReplayWindow } from '@netmachine/transport';
+import { AfterTurn } from './after-turn.js';
 import {
   MalformedRelayMessageError,
   RelayDecryptError,
@@ -70,9 +71,14 @@ export class RelayOpener {
   readonly #newSessions: TokenBucket;
   readonly #now: () => number;
   readonly #prepareAhead: boolean;
-  /** Sessions whose next decipher is made once this turn's messages are handled. */
-  readonly #wantAhead = new Set<ReceiverSession>();
-  #aheadScheduled = false;
+  /**
+   * Each session's decipher for its next counter, made once this turn of the event loop has handled
+   * (and answered) what it opened: made after a wake-up, on the next message's path, it costs several
+   * times more; made right after this open, it delays the reply.
+   */
+  readonly #ahead = new AfterTurn<ReceiverSession>((session) => {
+    session.ahead ??= this.#decipher(session, session.aheadCounter);
+  });
   readonly #aad = Buffer.allocUnsafe(AAD_BYTES);
   readonly #nonce = Buffer.allocUnsafe(12);
   /**
@@ -189,30 +195,12 @@ export class RelayOpener {
     }
     // Only an authentic message moves the replay window, so a forgery cannot burn counters.
     if (!session.replay.accept(counter)) throw new RelayReplayError(source, counter);
-    if (this.#prepareAhead && counter < 0xffff_ffff) this.#prepareNext(session, counter + 1);
+    if (this.#prepareAhead && counter < 0xffff_ffff) {
+      session.aheadCounter = counter + 1;
+      this.#ahead.add(session);
+    }
     return plaintext;
   }
-
-  /**
-   * The session's decipher for `counter` is made once this turn of the event loop has handled (and
-   * answered) what it opened (`setImmediate`): made after a wake-up, on the next message's path, it
-   * costs several times more; made right after this open, it delays the reply.
-   */
-  #prepareNext(session: ReceiverSession, counter: number): void {
-    session.aheadCounter = counter;
-    this.#wantAhead.add(session);
-    if (this.#aheadScheduled) return;
-    this.#aheadScheduled = true;
-    setImmediate(this.#makeAhead);
-  }
-
-  readonly #makeAhead = (): void => {
-    this.#aheadScheduled = false;
-    for (const session of this.#wantAhead) {
-      if (session.ahead === undefined) session.ahead = this.#decipher(session, session.aheadCounter);
-    }
-    this.#wantAhead.clear();
-  };
 
   #decipher(session: ReceiverSession, counter: number): DecipherGCM {
     const nonce = nonceOf(this.#nonce, session.noncePrefix, counter);

@@ -1,5 +1,6 @@
 import { type CipherGCM, createCipheriv } from 'node:crypto';
 import type { KeyPair, NodeId } from '@netmachine/core';
+import { AfterTurn } from './after-turn.js';
 import { paddedSize } from './padding.js';
 import {
   AAD_BYTES,
@@ -81,9 +82,16 @@ export class RelaySealer {
   #scratch = Buffer.allocUnsafe(4096);
   /** Sealed buffers handed back, by size: each is a bucket long. */
   readonly #spare = new Map<number, Buffer[]>();
-  /** Sessions whose next cipher is made once this turn's messages have gone. */
-  readonly #wantAhead = new Set<SenderSession>();
-  #aheadScheduled = false;
+  /**
+   * Each session's next cipher, made once this turn of the event loop has written what it sealed:
+   * made after a wake-up, on the next message's path, `createCipheriv` costs several times what it
+   * does in a hot loop, and made right after this seal it delays this message's write.
+   */
+  readonly #ahead = new AfterTurn<SenderSession>((session) => {
+    if (session.ahead !== undefined || session.counter >= this.#rotateAfterMessages) return;
+    session.ahead = this.#cipher(session, session.counter);
+    session.aheadCounter = session.counter;
+  });
   /** Sessions started so far (a counter for status). */
   sessionsStarted = 0;
 
@@ -178,32 +186,9 @@ export class RelaySealer {
     }
     cipher.final();
     cipher.getAuthTag().copy(out, at);
-    if (this.#prepareAhead) this.#prepareNext(session);
+    if (this.#prepareAhead) this.#ahead.add(session);
     return out;
   }
-
-  /**
-   * The session's next cipher is made once this turn of the event loop has written what it sealed
-   * (`setImmediate`): made after a wake-up, on the next message's path, `createCipheriv` costs
-   * several times what it does in a hot loop, and made right after this seal it delays this
-   * message's write.
-   */
-  #prepareNext(session: SenderSession): void {
-    this.#wantAhead.add(session);
-    if (this.#aheadScheduled) return;
-    this.#aheadScheduled = true;
-    setImmediate(this.#makeAhead);
-  }
-
-  readonly #makeAhead = (): void => {
-    this.#aheadScheduled = false;
-    for (const session of this.#wantAhead) {
-      if (session.ahead !== undefined || session.counter >= this.#rotateAfterMessages) continue;
-      session.ahead = this.#cipher(session, session.counter);
-      session.aheadCounter = session.counter;
-    }
-    this.#wantAhead.clear();
-  };
 
   #cipher(session: SenderSession, counter: number): CipherGCM {
     return createCipheriv(CIPHER, session.key, nonceOf(this.#nonce, session.noncePrefix, counter), {

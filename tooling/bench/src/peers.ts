@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   measureConnect,
   measureLocal,
@@ -8,6 +9,7 @@ import {
   type SystemSpec,
 } from './drivers.js';
 import { withNatsServer } from './nats-server.js';
+import { withTlsForwarder } from './relay/tls-forwarder.js';
 import type { Contender, Measurement, Settings } from './scenario.js';
 
 /** The kinds of run a contender can take part in (one driver each). */
@@ -33,6 +35,23 @@ export function measureKind(kind: RunKind, spec: SystemSpec, settings: Settings)
 /** A peer that needs nothing set up by the parent. */
 export function peer(system: string, kind: RunKind): Contender {
   return { system, measure: (settings) => measureKind(kind, { system, config: {} }, settings) };
+}
+
+/**
+ * `raw-tls` through a plain TLS forwarder in a third process (A → B → C): the floor under a relay
+ * over node:tls (the relayed scenarios' raw peer). `sealed`: `raw-tls-sealed`, every message also
+ * sealed end to end with AES-256-GCM, the floor under a relay that keeps content from the middle.
+ */
+export function rawTlsRelayedPeer(kind: RunKind, options: { sealed?: boolean } = {}): Contender {
+  const system = options.sealed ? 'raw-tls-sealed' : 'raw-tls';
+  return {
+    system,
+    measure: (settings) =>
+      withTlsForwarder((via, helper) => {
+        const config = options.sealed ? { via, sealKey: randomBytes(32).toString('hex') } : { via };
+        return measureKind(kind, { system, config, helpers: [helper] }, settings);
+      }),
+  };
 }
 
 let natsMissing: Promise<string | undefined> | undefined;

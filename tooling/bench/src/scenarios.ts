@@ -1,6 +1,6 @@
 import { storageFetchRawTls, storageFetchSubject } from './bulk/storage-fetch.js';
 import { natsEnginePoolOfOne, natsEnginePoolOfTwo, natsEngineRequest } from './nats-engine/scenario.js';
-import { ed25519VerifyPeer, natsPeer, peer } from './peers.js';
+import { ed25519VerifyPeer, natsPeer, peer, rawTlsRelayedPeer } from './peers.js';
 import type { Contender, Scenario } from './scenario.js';
 import { netmachine } from './subjects.js';
 
@@ -54,7 +54,7 @@ export const scenarios: readonly Scenario[] = [
     metric: 'throughput',
     bars: [{ peer: 'direct', ratio: 0.4 }],
     subjects: [netmachine('stream', { transport: 'tls', relayed: true })],
-    peers: [named('direct', netmachine('stream', { transport: 'tls' }))],
+    peers: [named('direct', netmachine('stream', { transport: 'tls' })), rawTlsRelayedPeer('stream')],
   },
   {
     name: 'relayed-request',
@@ -63,7 +63,11 @@ export const scenarios: readonly Scenario[] = [
     latencyUnit: 'us',
     bars: [{ peer: 'direct', ratio: 2.5 }],
     subjects: [netmachine('request', { transport: 'tls', relayed: true })],
-    peers: [named('direct', netmachine('request', { transport: 'tls' }))],
+    peers: [
+      named('direct', netmachine('request', { transport: 'tls' })),
+      rawTlsRelayedPeer('request'),
+      rawTlsRelayedPeer('request', { sealed: true }),
+    ],
   },
   {
     name: 'pubsub-fanout',

@@ -136,7 +136,7 @@ async function runPair(
   const sorted = [...done.latenciesUs].sort((a, b) => a - b);
   const us = (value: number): string => value.toFixed(1);
   const bad = done.bad > 0 ? `  BAD ${done.bad}` : '';
-  return `${system.padEnd(11)} p10 ${us(percentile(sorted, 0.1))} µs  p50 ${us(percentile(sorted, 0.5))} µs  CPU per round trip: client ${us(done.cpuUs / requests)} µs, server ${us(report.cpuUs / requests)} µs${bad}`;
+  return `${system.padEnd(11)} p10 ${us(percentile(sorted, 0.1))} µs  p50 ${us(percentile(sorted, 0.5))} µs  p99 ${us(percentile(sorted, 0.99))} µs  CPU per round trip: client ${us(done.cpuUs / requests)} µs, server ${us(report.cpuUs / requests)} µs${bad}`;
 }
 
 async function main(): Promise<void> {

@@ -4,6 +4,7 @@ import type { SystemFactory } from './types.js';
 export const systems: Record<string, () => Promise<SystemFactory>> = {
   'raw-tls': async () => (await import('./raw-tls.js')).rawTls,
   'raw-tls-batched': async () => (await import('./raw-tls.js')).rawTlsBatched,
+  'raw-tls-sealed': async () => (await import('./raw-tls.js')).rawTlsSealed,
   'raw-quic': async () => (await import('./raw-quic.js')).rawQuic,
   nats: async () => (await import('./nats.js')).nats,
   libp2p: async () => (await import('./libp2p.js')).libp2p,

@@ -3,6 +3,7 @@ import { type AddressInfo, connect as netConnect, type Socket } from 'node:net';
 import { createSecureContext, createServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { FrameSplitter, frame } from '../payload.js';
 import { selfSignedPem } from './certificate.js';
+import { EndToEndSeal } from './end-to-end-seal.js';
 import type { Endpoint, Link, SystemAdapter, SystemFactory } from './types.js';
 
 /** Bytes a batched link gathers before it writes: at least 16 KiB per `write`. */
@@ -55,12 +56,27 @@ function batchedLinkOf(socket: TLSSocket): Link {
  * The floor under our TLS transport: node:tls, one length-prefixed write per message, no batching,
  * no protocol. Both sides present a self-signed certificate (mutual TLS, as netmachine does).
  */
-export const rawTls: SystemFactory = () => rawTlsSystem(false);
+export const rawTls: SystemFactory = (config) => rawTlsSystem(false, config.via, config.sealKey);
 
 /** `raw-tls-batched`: the same, with length-prefixed frames coalesced into ≥ 16 KiB writes. */
 export const rawTlsBatched: SystemFactory = () => rawTlsSystem(true);
 
-async function rawTlsSystem(batched: boolean): Promise<SystemAdapter> {
+/** `raw-tls-sealed`: `raw-tls` with every message sealed end to end (see `EndToEndSeal`). */
+export const rawTlsSealed: SystemFactory = (config) => {
+  if (config.sealKey === undefined) throw new Error('raw-tls-sealed needs a sealKey');
+  return rawTlsSystem(false, config.via, config.sealKey);
+};
+
+/**
+ * `via`: dial the TLS forwarder at this port instead of the target and name the target's port in a
+ * 2-byte header first (the relayed scenarios' `raw-tls` peer, A → forwarder → C). `sealKey`: seal
+ * every message end to end under this key (hex), the listening side opening and sealing its echo.
+ */
+async function rawTlsSystem(
+  batched: boolean,
+  via?: { readonly port: number },
+  sealKey?: string,
+): Promise<SystemAdapter> {
   const { certPem, keyPem } = await selfSignedPem();
   const tlsOptions = { cert: certPem, key: keyPem, minVersion: 'TLSv1.3' as const };
   // The dialer keeps one secure context for every connection, as a user of node:tls would: passing
@@ -68,19 +84,25 @@ async function rawTlsSystem(batched: boolean): Promise<SystemAdapter> {
   // its context once anyway.)
   const secureContext = createSecureContext(tlsOptions);
 
-  function wire(socket: TLSSocket, onMessage: ((payload: Uint8Array) => void) | undefined, echo: boolean) {
+  function wire(
+    socket: TLSSocket,
+    onMessage: ((payload: Uint8Array) => void) | undefined,
+    echo: boolean,
+    seal: EndToEndSeal | undefined,
+  ) {
     socket.setNoDelay(true);
-    const splitter = new FrameSplitter((payload) => {
+    const splitter = new FrameSplitter((received) => {
+      const payload = seal === undefined ? received : seal.open(received);
       onMessage?.(payload);
-      if (echo) socket.write(frame(payload));
+      if (echo) socket.write(frame(seal === undefined ? payload : seal.seal(payload)));
     });
     socket.on('data', (chunk: Buffer) => splitter.push(chunk));
     socket.on('error', () => socket.destroy());
   }
 
-  function linkOf(socket: TLSSocket): Link {
+  function linkOf(socket: TLSSocket, seal: EndToEndSeal | undefined): Link {
     return {
-      send: (payload) => socket.write(frame(payload)),
+      send: (payload) => socket.write(frame(seal === undefined ? payload : seal.seal(payload))),
       drained: () => once(socket, 'drain').then(() => {}),
       close: async () => {
         if (socket.destroyed) return;
@@ -98,7 +120,7 @@ async function rawTlsSystem(batched: boolean): Promise<SystemAdapter> {
         (socket) => {
           sockets.add(socket);
           socket.on('close', () => sockets.delete(socket));
-          wire(socket, onMessage, echo);
+          wire(socket, onMessage, echo, sealKey === undefined ? undefined : new EndToEndSeal(sealKey, 1));
         },
       );
       // Nagle must be off from the first byte: left on during the handshake, the first message after
@@ -118,7 +140,7 @@ async function rawTlsSystem(batched: boolean): Promise<SystemAdapter> {
 
     async connect({ target, onMessage }): Promise<Link> {
       const { port } = target as { port: number };
-      const tcp = netConnect({ host: '127.0.0.1', port, noDelay: true });
+      const tcp = netConnect({ host: '127.0.0.1', port: via?.port ?? port, noDelay: true });
       const socket = tlsConnect({
         secureContext,
         minVersion: 'TLSv1.3',
@@ -126,8 +148,14 @@ async function rawTlsSystem(batched: boolean): Promise<SystemAdapter> {
         rejectUnauthorized: false,
       });
       await once(socket, 'secureConnect');
-      wire(socket, onMessage, false);
-      return batched ? batchedLinkOf(socket) : linkOf(socket);
+      if (via !== undefined) {
+        const header = Buffer.alloc(2);
+        header.writeUInt16BE(port);
+        socket.write(header);
+      }
+      const seal = sealKey === undefined ? undefined : new EndToEndSeal(sealKey, 0);
+      wire(socket, onMessage, false, seal);
+      return batched ? batchedLinkOf(socket) : linkOf(socket, seal);
     },
   };
 }

@@ -14,6 +14,10 @@ export interface SystemConfig {
   readonly strict?: boolean;
   /** netmachine: reach the other node only through this relay (its advert text). */
   readonly relayAdvert?: string;
+  /** raw-tls: reach the target only through the TLS forwarder at this port (relayed scenarios). */
+  readonly via?: { readonly port: number };
+  /** raw-tls-sealed: the key (hex) both ends seal every message under. */
+  readonly sealKey?: string;
   /** netmachine fan-out: a domain topic carried over a broadcast tree (domains + DomainPubSub). */
   readonly tree?: boolean;
 }

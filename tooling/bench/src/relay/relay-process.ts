@@ -1,12 +1,4 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const WORKER = process.env.BENCH_DIST
-  ? fileURLToPath(new URL('../../dist/relay/relay-worker.js', import.meta.url))
-  : fileURLToPath(new URL('./relay-worker.ts', import.meta.url));
-const WORKER_FLAGS = process.env.BENCH_DIST ? [] : ['--conditions=@netmachine/source', '--import', 'tsx'];
+import { startWorkerProcess } from './worker-process.js';
 
 /** What the relay process says as it stops: its CPU time from listening on, and the batches it passed on. */
 export interface RelayProcessReport {
@@ -28,21 +20,15 @@ export async function withRelayProcess<T>(
   body: (relayAdvert: string, mark: () => Promise<RelayProcessMark>) => Promise<T>,
   onExit?: (report: RelayProcessReport) => void,
 ): Promise<T> {
-  // BENCH_WORKER_FLAGS (e.g. --cpu-prof) apply to the relay process as to the other workers.
-  const extra = (process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
-  const child = spawn(process.execPath, [...WORKER_FLAGS, ...extra, WORKER], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const relay = await startWorkerProcess<{ advert: string }>('relay-worker', [
+    '--conditions=@netmachine/source',
+    '--import',
+    'tsx',
+  ]);
   try {
-    const advert = await new Promise<string>((resolve, reject) => {
-      lines.once('line', (line) => resolve((JSON.parse(line) as { advert: string }).advert));
-      child.once('exit', (code) => reject(new Error(`relay process exited ${code}`)));
-    });
     const marks: Array<(mark: RelayProcessMark) => void> = [];
     // Its last line, as it stops: what it spent and passed on (other lines, e.g. V8 traces, are not ours).
-    lines.on('line', (line) => {
+    relay.lines.on('line', (line) => {
       if (line.startsWith('{"markCpuUs"')) marks.shift()?.(JSON.parse(line) as RelayProcessMark);
       if (!line.startsWith('{"cpuMs"')) return;
       onExit?.(JSON.parse(line) as RelayProcessReport);
@@ -51,14 +37,10 @@ export async function withRelayProcess<T>(
     const mark = (): Promise<RelayProcessMark> =>
       new Promise((resolve) => {
         marks.push(resolve);
-        child.kill('SIGUSR2');
+        relay.child.kill('SIGUSR2');
       });
-    return await body(advert, mark);
+    return await body(relay.first.advert, mark);
   } finally {
-    // 'close': its stdout is read to the end, so its last line is in.
-    const closed = new Promise((resolve) => child.once('close', resolve));
-    child.kill('SIGTERM');
-    await closed;
-    lines.close();
+    await relay.stop();
   }
 }

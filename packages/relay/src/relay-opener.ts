@@ -52,8 +52,9 @@ export interface OpenerOptions {
   /** New sessions accepted per second, over all sources (each costs a signature check and two X25519). */
   newSessionsPerSecond?: number;
   /**
-   * Makes a session's decipher for the next counter ahead of its next message (default true): once
-   * this turn's messages are handled (`setImmediate`), not on their way.
+   * Makes a session's decipher for the next counter ahead of its next message (default false): once
+   * this turn's messages are handled (`setImmediate`), not on their way. Off by default for the reason
+   * `SealerOptions.prepareAhead` gives: work after a write delays the peer it woke.
    */
   prepareAhead?: boolean;
   now?: () => number;
@@ -105,7 +106,7 @@ export class RelayOpener {
     this.#maxSessions = options.maxSessions ?? 4096;
     this.#replayWindow = options.replayWindow ?? 8192;
     this.#now = options.now ?? Date.now;
-    this.#prepareAhead = options.prepareAhead ?? true;
+    this.#prepareAhead = options.prepareAhead ?? false;
     const rate = options.newSessionsPerSecond ?? 200;
     this.#newSessions = new TokenBucket(rate, rate, this.#now);
   }

@@ -34,8 +34,11 @@ export interface SealerOptions {
   /** Sessions kept (one per destination), oldest dropped first (default 4096). */
   maxSessions?: number;
   /**
-   * Makes each session's next cipher ahead of its next message (default true): once the sealed
-   * message has gone (`setImmediate`, after the link's write), not on its way.
+   * Makes each session's next cipher ahead of its next message (default false): once the sealed
+   * message has gone (`setImmediate`, after the link's write), not on its way. Off by default: on a
+   * machine where the processes of a relayed exchange share CPUs, the peer woken by that write often
+   * waits for this process to finish its turn, so work after the write delays the message more than
+   * the same work before it (relayed request p50: 213 µs with it, 170–180 µs without).
    */
   prepareAhead?: boolean;
   now?: () => number;
@@ -103,7 +106,7 @@ export class RelaySealer {
     this.#rotateAfterMs = options.rotateAfterMs ?? 10 * 60_000;
     this.#maxSessions = options.maxSessions ?? 4096;
     this.#now = options.now ?? Date.now;
-    this.#prepareAhead = options.prepareAhead ?? true;
+    this.#prepareAhead = options.prepareAhead ?? false;
   }
 
   /**

@@ -4,8 +4,8 @@
  * length-prefixed frame from one TLS socket and writes it to the other (client → middle → echo,
  * three processes), with and without the AEAD a RelayMessage costs at its two ends (AES-256-GCM
  * from node:crypto, a 512-byte bucket, a cipher object per message, as `RelaySealer` and
- * `RelayOpener` make them by default). No netmachine code runs in these chains: whatever they take, a relay built on
- * node:tls over loopback takes at least that. Chains alternate with each other within a round, so
+ * `RelayOpener` make them by default). No netmachine code runs in these chains: whatever they take,
+ * a relay built on node:tls over loopback takes at least that. Chains alternate with each other within a round, so
  * their ratios share one window of the machine's load.
  * Usage: `pnpm bench:relay-floor [-- --requests 20000 --rounds 3]`.
  */
